@@ -1,0 +1,256 @@
+//! Per-principal activity, de-duplicated by access key.
+//!
+//! One principal can use several keys; one key belongs to exactly one principal. A record whose
+//! identity is incomplete (no ARN) but whose access key is already known is counted for the
+//! principal that owns the key. A key seen under two different principals is a contradiction in
+//! the data: it is reported in [`Aggregate::key_conflicts`] and never merged.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use chrono::{DateTime, TimeZone, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::launch::{LaunchFacts, launch_facts};
+use crate::principal::{KeyKind, Principal, classify};
+use crate::record::CloudTrailRecord;
+
+/// At most this many instance ids are kept per principal; the rest are counted.
+pub const MAX_INSTANCE_IDS: usize = 500;
+/// At most this many distinct values are kept per list (IPs, agents, ...); the rest are counted.
+pub const MAX_DISTINCT: usize = 50;
+
+/// One access key as used by a principal in the window.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccessKeyUse {
+    /// The key id.
+    pub access_key_id: String,
+    /// Its kind, from the prefix.
+    pub kind: KeyKind,
+    /// Launch calls made with it.
+    pub calls: u64,
+    /// Instances launched with it.
+    pub launched: u64,
+}
+
+/// What one principal did in the window.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Activity {
+    /// Launch calls (dry runs included).
+    pub calls: u64,
+    /// Instances launched.
+    pub instances_launched: u64,
+    /// Instances requested (`maxCount`), failed calls included, dry runs excluded.
+    pub instances_requested: u64,
+    /// Calls that failed (dry runs excluded).
+    pub failed_calls: u64,
+    /// Dry-run calls (`Client.DryRunOperation`).
+    pub dry_run_calls: u64,
+    /// First call.
+    pub first_seen: DateTime<Utc>,
+    /// Last call.
+    pub last_seen: DateTime<Utc>,
+    /// Access keys used.
+    pub access_keys: Vec<AccessKeyUse>,
+    /// Error codes and how often.
+    pub error_codes: BTreeMap<String, u64>,
+    /// Source IPs (or service names) seen.
+    pub source_ips: BTreeSet<String>,
+    /// User agents seen.
+    pub user_agents: BTreeSet<String>,
+    /// Regions seen.
+    pub regions: BTreeSet<String>,
+    /// Instance types requested or launched.
+    pub instance_types: BTreeSet<String>,
+    /// Instance ids launched (at most [`MAX_INSTANCE_IDS`]).
+    pub instance_ids: Vec<String>,
+    /// Role session names seen (assumed roles).
+    pub session_names: BTreeSet<String>,
+    /// Source identities seen (assumed roles).
+    pub source_identities: BTreeSet<String>,
+    /// Services that made the calls on the principal's behalf (`invokedBy`).
+    pub invoked_by: BTreeSet<String>,
+    /// Values dropped from the lists above because of the caps (ids, IPs, agents...).
+    pub truncated_values: u64,
+    /// Records whose launch details could not be fully read.
+    pub malformed_records: u64,
+}
+
+impl Activity {
+    fn new(t: DateTime<Utc>) -> Self {
+        Self {
+            calls: 0,
+            instances_launched: 0,
+            instances_requested: 0,
+            failed_calls: 0,
+            dry_run_calls: 0,
+            first_seen: t,
+            last_seen: t,
+            access_keys: Vec::new(),
+            error_codes: BTreeMap::new(),
+            source_ips: BTreeSet::new(),
+            user_agents: BTreeSet::new(),
+            regions: BTreeSet::new(),
+            instance_types: BTreeSet::new(),
+            instance_ids: Vec::new(),
+            session_names: BTreeSet::new(),
+            source_identities: BTreeSet::new(),
+            invoked_by: BTreeSet::new(),
+            truncated_values: 0,
+            malformed_records: 0,
+        }
+    }
+}
+
+fn capped_insert(set: &mut BTreeSet<String>, v: Option<&str>, dropped: &mut u64) {
+    if let Some(v) = v.filter(|v| !v.is_empty()) {
+        if set.contains(v) {
+            return;
+        }
+        if set.len() < MAX_DISTINCT {
+            set.insert(v.to_owned());
+        } else {
+            *dropped += 1;
+        }
+    }
+}
+
+/// A principal with its activity.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PrincipalActivity {
+    /// Who.
+    pub principal: Principal,
+    /// What they did.
+    pub activity: Activity,
+}
+
+/// An access key seen under two principals.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyConflict {
+    /// The key.
+    pub access_key_id: String,
+    /// The principal it was first seen with.
+    pub first_principal: String,
+    /// The other principal.
+    pub other_principal: String,
+}
+
+/// Accumulates launch records into per-principal activity.
+#[derive(Debug, Default)]
+pub struct Aggregate {
+    principals: Vec<PrincipalActivity>,
+    by_key: HashMap<String, usize>,
+    by_access_key: HashMap<String, usize>,
+    /// Keys seen under two principals.
+    pub key_conflicts: Vec<KeyConflict>,
+    /// Launch records added.
+    pub records: u64,
+}
+
+impl Aggregate {
+    /// An empty aggregate.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Add one launch record whose time is `t_ms` (epoch ms, already checked by the caller).
+    pub fn add(&mut self, record: &CloudTrailRecord<'_>, t_ms: i64) {
+        let facts = launch_facts(record);
+        self.add_with_facts(record, t_ms, &facts);
+    }
+
+    /// Add a record with facts already read.
+    pub fn add_with_facts(&mut self, record: &CloudTrailRecord<'_>, t_ms: i64, facts: &LaunchFacts) {
+        let t = Utc.timestamp_millis_opt(t_ms).single().unwrap_or_default();
+        let (principal, session) = classify(record.user_identity.as_ref());
+        let access_key = session.access_key_id.clone();
+        let pkey = principal.key();
+        let idx = match (self.by_key.get(&pkey), &principal, access_key.as_ref().and_then(|k| self.by_access_key.get(k))) {
+            (Some(&i), _, _) => i,
+            // Incomplete identity, known key: the key's owner made the call.
+            (None, Principal::Unknown { .. }, Some(&i)) => i,
+            _ => {
+                self.principals.push(PrincipalActivity { principal, activity: Activity::new(t) });
+                let i = self.principals.len() - 1;
+                self.by_key.insert(pkey, i);
+                i
+            }
+        };
+        if let Some(k) = &access_key {
+            match self.by_access_key.get(k) {
+                Some(&owner) if owner != idx => {
+                    let conflict = KeyConflict {
+                        access_key_id: k.clone(),
+                        first_principal: self.principals[owner].principal.key(),
+                        other_principal: self.principals[idx].principal.key(),
+                    };
+                    if !self.key_conflicts.contains(&conflict) {
+                        self.key_conflicts.push(conflict);
+                    }
+                }
+                Some(_) => {}
+                None => {
+                    self.by_access_key.insert(k.clone(), idx);
+                }
+            }
+        }
+        self.records += 1;
+        let a = &mut self.principals[idx].activity;
+        a.calls += 1;
+        a.first_seen = a.first_seen.min(t);
+        a.last_seen = a.last_seen.max(t);
+        a.instances_launched += facts.launched;
+        a.instances_requested += facts.requested;
+        a.failed_calls += u64::from(facts.failed);
+        a.dry_run_calls += u64::from(facts.dry_run);
+        a.malformed_records += u64::from(facts.malformed);
+        if let Some(code) = &facts.error_code {
+            *a.error_codes.entry(code.clone()).or_default() += 1;
+        }
+        if let Some(k) = access_key {
+            match a.access_keys.iter_mut().find(|u| u.access_key_id == k) {
+                Some(u) => {
+                    u.calls += 1;
+                    u.launched += facts.launched;
+                }
+                None => a.access_keys.push(AccessKeyUse { kind: KeyKind::of(&k), access_key_id: k, calls: 1, launched: facts.launched }),
+            }
+        }
+        let dropped = &mut a.truncated_values;
+        capped_insert(&mut a.source_ips, record.source_ip_address.as_deref(), dropped);
+        capped_insert(&mut a.user_agents, record.user_agent.as_deref(), dropped);
+        capped_insert(&mut a.regions, record.aws_region.as_deref(), dropped);
+        capped_insert(&mut a.session_names, session.session_name.as_deref(), dropped);
+        capped_insert(&mut a.source_identities, session.source_identity.as_deref(), dropped);
+        capped_insert(&mut a.invoked_by, session.invoked_by.as_deref(), dropped);
+        for ty in &facts.instance_types {
+            capped_insert(&mut a.instance_types, Some(ty), dropped);
+        }
+        for id in &facts.instance_ids {
+            if a.instance_ids.len() < MAX_INSTANCE_IDS {
+                a.instance_ids.push(id.clone());
+            } else {
+                *dropped += 1;
+            }
+        }
+    }
+
+    /// The principals, in order of first appearance.
+    pub fn principals(&self) -> &[PrincipalActivity] {
+        &self.principals
+    }
+
+    /// Consume into the principals, ordered by instances (launched, then requested) descending.
+    pub fn into_sorted(self) -> Vec<PrincipalActivity> {
+        let mut v = self.principals;
+        v.sort_by(|a, b| {
+            (b.activity.instances_launched, b.activity.instances_requested, b.activity.calls)
+                .cmp(&(a.activity.instances_launched, a.activity.instances_requested, a.activity.calls))
+                .then_with(|| a.principal.key().cmp(&b.principal.key()))
+        });
+        v
+    }
+}

@@ -1,0 +1,111 @@
+//! Configuration from the environment, through a lookup function so that it stays pure.
+//!
+//! Every error names the variable and says what is expected.
+
+use chrono::Duration;
+
+use crate::error::CoreError;
+use crate::ids::ArnPatterns;
+use crate::threshold::Thresholds;
+use crate::window::WindowPolicy;
+
+/// A source of configuration values (`std::env::var(..).ok()` in the functions, a map in tests).
+pub trait Env {
+    /// The value of `name`, if set. Empty values count as unset.
+    fn get(&self, name: &str) -> Option<String>;
+}
+
+impl<F: Fn(&str) -> Option<String>> Env for F {
+    fn get(&self, name: &str) -> Option<String> {
+        self(name).filter(|v| !v.trim().is_empty())
+    }
+}
+
+/// The process environment.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ProcessEnv;
+
+impl Env for ProcessEnv {
+    fn get(&self, name: &str) -> Option<String> {
+        std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+    }
+}
+
+fn err(name: &str, problem: impl Into<String>) -> CoreError {
+    CoreError::Config { name: name.to_owned(), problem: problem.into() }
+}
+
+/// A required variable.
+pub fn required(env: &dyn Env, name: &str, what: &str) -> Result<String, CoreError> {
+    env.get(name).map(|v| v.trim().to_owned()).ok_or_else(|| err(name, format!("is not set: set it to {what}")))
+}
+
+/// An optional boolean (`true/false/1/0/yes/no`, any case).
+pub fn bool_var(env: &dyn Env, name: &str, default: bool) -> Result<bool, CoreError> {
+    match env.get(name).map(|v| v.trim().to_ascii_lowercase()) {
+        None => Ok(default),
+        Some(v) => match v.as_str() {
+            "true" | "1" | "yes" | "on" => Ok(true),
+            "false" | "0" | "no" | "off" => Ok(false),
+            _ => Err(err(name, format!("is {v:?}: expected true or false"))),
+        },
+    }
+}
+
+/// An optional whole number within `min..=max`.
+pub fn u64_var(env: &dyn Env, name: &str, default: u64, min: u64, max: u64) -> Result<u64, CoreError> {
+    match env.get(name) {
+        None => Ok(default),
+        Some(v) => {
+            let n: u64 = v.trim().parse().map_err(|_| err(name, format!("is {v:?}: expected a whole number")))?;
+            if (min..=max).contains(&n) { Ok(n) } else { Err(err(name, format!("is {n}: expected {min} to {max}"))) }
+        }
+    }
+}
+
+/// An optional duration in whole seconds within `min..=max` seconds.
+pub fn seconds_var(env: &dyn Env, name: &str, default_s: u64, min: u64, max: u64) -> Result<Duration, CoreError> {
+    let s = u64_var(env, name, default_s, min, max)?;
+    Ok(Duration::seconds(i64::try_from(s).unwrap_or(i64::MAX)))
+}
+
+/// An optional comma-separated list of ARN patterns.
+pub fn arn_patterns_var(env: &dyn Env, name: &str) -> Result<ArnPatterns, CoreError> {
+    match env.get(name) {
+        None => Ok(ArnPatterns::default()),
+        Some(v) => ArnPatterns::parse_list(&v).map_err(|e| err(name, format!("is invalid: {e}"))),
+    }
+}
+
+/// An optional comma-separated list of 12-digit account ids.
+pub fn accounts_var(env: &dyn Env, name: &str) -> Result<Vec<String>, CoreError> {
+    let Some(v) = env.get(name) else { return Ok(Vec::new()) };
+    v.split(',')
+        .map(str::trim)
+        .filter(|a| !a.is_empty())
+        .map(|a| crate::ids::validate_account_id(a).map(|()| a.to_owned()).map_err(|e| err(name, format!("is invalid: {e}"))))
+        .collect()
+}
+
+/// `LG_WINDOW_MARGIN_BEFORE_SECONDS` (300), `LG_WINDOW_MARGIN_AFTER_SECONDS` (300),
+/// `LG_FALLBACK_LOOKBACK_SECONDS` (43200).
+pub fn window_policy(env: &dyn Env) -> Result<WindowPolicy, CoreError> {
+    Ok(WindowPolicy {
+        margin_before: seconds_var(env, "LG_WINDOW_MARGIN_BEFORE_SECONDS", 300, 0, 86_400)?,
+        margin_after: seconds_var(env, "LG_WINDOW_MARGIN_AFTER_SECONDS", 300, 0, 86_400)?,
+        fallback_lookback: seconds_var(env, "LG_FALLBACK_LOOKBACK_SECONDS", 43_200, 60, 7 * 86_400)?,
+    })
+}
+
+/// `LG_MIN_INSTANCES` (10), `LG_MIN_FAILED_CALLS` (off), `LG_EXCLUDE_AWS_SERVICES` (true).
+pub fn thresholds(env: &dyn Env) -> Result<Thresholds, CoreError> {
+    let min_failed = match env.get("LG_MIN_FAILED_CALLS") {
+        None => None,
+        Some(_) => Some(u64_var(env, "LG_MIN_FAILED_CALLS", 0, 1, 1_000_000)?),
+    };
+    Ok(Thresholds {
+        min_instances: u64_var(env, "LG_MIN_INSTANCES", 10, 1, 1_000_000)?,
+        min_failed_calls: min_failed,
+        exclude_aws_services: bool_var(env, "LG_EXCLUDE_AWS_SERVICES", true)?,
+    })
+}

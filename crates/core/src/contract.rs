@@ -1,0 +1,572 @@
+//! The versioned payload contract between detectors, the dispatcher and the handlers.
+//!
+//! Every payload is a JSON object with `schema_version` and `kind`. Readers check the version
+//! first (an unknown one is refused by name), then parse strictly: an unknown field is an error
+//! that names it. Writers always write [`SCHEMA_VERSION`].
+//!
+//! | kind               | from → to                         | type               |
+//! |--------------------|-----------------------------------|--------------------|
+//! | `finding`          | any detector → dispatcher         | [`Finding`]        |
+//! | `release`          | a person or tool → dispatcher     | [`ReleaseRequest`] |
+//! | `response_request` | dispatcher → a handler            | [`ResponseRequest`]|
+//! | `response_outcome` | a handler → dispatcher            | [`ResponseOutcome`]|
+//!
+//! Example payloads are in `fixtures/contract/` and are parsed by the tests.
+
+use chrono::{DateTime, Utc};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use crate::aggregate::{Activity, KeyConflict};
+use crate::error::CoreError;
+use crate::principal::Principal;
+use crate::window::TimeWindow;
+
+/// The schema version this build writes.
+pub const SCHEMA_VERSION: u32 = 1;
+/// The schema versions this build reads.
+pub const SUPPORTED_SCHEMA_VERSIONS: &[u32] = &[1];
+/// Largest payload accepted, in bytes (the Lambda asynchronous invocation limit).
+pub const MAX_PAYLOAD_BYTES: usize = 256 * 1024;
+
+/// A principal the detector flagged (or excluded), with what it did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FlaggedPrincipal {
+    /// Who.
+    pub principal: Principal,
+    /// What they did in the window.
+    pub activity: Activity,
+    /// Why they were flagged (or excluded), in words.
+    pub reasons: Vec<String>,
+}
+
+/// What triggered the detector.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Trigger {
+    /// Alarm name (or another detector's trigger name).
+    pub name: String,
+    /// Alarm ARN, when known.
+    pub arn: Option<String>,
+    /// When it fired.
+    pub fired_at: DateTime<Utc>,
+}
+
+/// How the window was read.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReadSummary {
+    /// Records (log events) read.
+    pub records_read: u64,
+    /// Records of the watched event inside the window.
+    pub matching_records: u64,
+    /// Records that could not be parsed.
+    pub unparseable_records: u64,
+    /// Principals seen with the event.
+    pub principals_seen: u64,
+    /// How the records were read: `insights`, `filter_log_events`, ...
+    pub method: String,
+    /// True when the fallback (wider) window was searched.
+    pub widened: bool,
+    /// Access keys seen under two different principals (a contradiction in the data).
+    pub key_conflicts: Vec<KeyConflict>,
+}
+
+/// Kind tag of a [`Finding`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FindingKind {
+    /// `"finding"`
+    Finding,
+}
+
+/// What a detector found: who did what, in which window. Input of the dispatcher.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Finding {
+    /// Contract version, [`SCHEMA_VERSION`].
+    pub schema_version: u32,
+    /// Always `"finding"`.
+    pub kind: FindingKind,
+    /// Deterministic id (see [`finding_id`]): the same detector, account, window and principals
+    /// give the same id, so a duplicate delivery is recognised.
+    pub finding_id: String,
+    /// The detector that wrote it, e.g. `launchguard-detector/run-instances`.
+    pub detector: String,
+    /// The account the activity happened in (12 digits).
+    pub account_id: String,
+    /// The region the detector ran in.
+    pub region: String,
+    /// When the finding was made.
+    pub created_at: DateTime<Utc>,
+    /// What triggered the detector.
+    pub trigger: Option<Trigger>,
+    /// The event watched, `<eventSource>/<eventName>`.
+    pub event: String,
+    /// The window searched.
+    pub window: TimeWindow,
+    /// True only when every record of the window was read. A finding with `false` is still acted
+    /// on (the flagged principals did cross the threshold) but says so everywhere.
+    pub window_complete: bool,
+    /// Why the window is incomplete, when it is.
+    pub incomplete_reason: Option<String>,
+    /// Dry run: every responder validates and reports, nothing is changed.
+    pub dry_run: bool,
+    /// Principals over the thresholds. Never empty for a finding sent to the dispatcher.
+    pub principals: Vec<FlaggedPrincipal>,
+    /// Principals over the thresholds but excluded by rule (AWS services), for the record.
+    pub excluded: Vec<FlaggedPrincipal>,
+    /// How the window was read.
+    pub read: ReadSummary,
+}
+
+/// Deterministic finding id: `lg-` and 32 hex digits of SHA-256 over the detector, account,
+/// window and the sorted principal keys.
+pub fn finding_id(detector: &str, account_id: &str, window: &TimeWindow, principals: &[Principal]) -> String {
+    let mut keys: Vec<String> = principals.iter().map(Principal::key).collect();
+    keys.sort();
+    keys.dedup();
+    let mut h = Sha256::new();
+    for part in [detector, account_id, &window.start_ms().to_string(), &window.end_ms().to_string()] {
+        h.update(part.as_bytes());
+        h.update([0u8]);
+    }
+    for k in keys {
+        h.update(k.as_bytes());
+        h.update([0u8]);
+    }
+    format!("lg-{}", hex(&h.finalize()[..16]))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// One containment action (or its reversal) on one principal.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Action {
+    /// Set exactly this access key `Inactive` (never delete it, never touch other keys).
+    DeactivateAccessKey {
+        /// Account of the key's user.
+        account_id: String,
+        /// The key.
+        access_key_id: String,
+        /// Its user, when known (resolved with `GetAccessKeyLastUsed` otherwise).
+        user_name: Option<String>,
+    },
+    /// Reversal: set the key `Active` again.
+    ReactivateAccessKey {
+        /// Account of the key's user.
+        account_id: String,
+        /// The key.
+        access_key_id: String,
+        /// Its user, when known.
+        user_name: Option<String>,
+    },
+    /// Attach a deny policy to the user; never detach or delete anything.
+    QuarantineUser {
+        /// Account.
+        account_id: String,
+        /// The user's ARN.
+        user_arn: String,
+        /// The user's name.
+        user_name: String,
+    },
+    /// Reversal: remove the quarantine launchguard added.
+    ReleaseUserQuarantine {
+        /// Account.
+        account_id: String,
+        /// The user's ARN.
+        user_arn: String,
+        /// The user's name.
+        user_name: String,
+        /// The managed policy ARN that was attached, if it was a managed policy.
+        policy_arn: Option<String>,
+    },
+    /// Deny every action to the role's sessions issued before `issued_before`.
+    RevokeRoleSessions {
+        /// Account.
+        account_id: String,
+        /// The role's ARN.
+        role_arn: String,
+        /// The role's name.
+        role_name: String,
+        /// Sessions issued before this instant are denied.
+        issued_before: DateTime<Utc>,
+    },
+    /// Reversal: remove the session revocation launchguard added.
+    RestoreRoleSessions {
+        /// Account.
+        account_id: String,
+        /// The role's ARN.
+        role_arn: String,
+        /// The role's name.
+        role_name: String,
+    },
+}
+
+/// Which handler runs an action.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HandlerKind {
+    /// `launchguard-accesskey-handler`
+    AccessKey,
+    /// `launchguard-iam-handler`
+    Iam,
+}
+
+impl Action {
+    /// The handler responsible for this action.
+    pub fn handler(&self) -> HandlerKind {
+        match self {
+            Self::DeactivateAccessKey { .. } | Self::ReactivateAccessKey { .. } => HandlerKind::AccessKey,
+            _ => HandlerKind::Iam,
+        }
+    }
+
+    /// The account the action changes.
+    pub fn account_id(&self) -> &str {
+        match self {
+            Self::DeactivateAccessKey { account_id, .. }
+            | Self::ReactivateAccessKey { account_id, .. }
+            | Self::QuarantineUser { account_id, .. }
+            | Self::ReleaseUserQuarantine { account_id, .. }
+            | Self::RevokeRoleSessions { account_id, .. }
+            | Self::RestoreRoleSessions { account_id, .. } => account_id,
+        }
+    }
+
+    /// The `type` tag, e.g. `deactivate_access_key`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::DeactivateAccessKey { .. } => "deactivate_access_key",
+            Self::ReactivateAccessKey { .. } => "reactivate_access_key",
+            Self::QuarantineUser { .. } => "quarantine_user",
+            Self::ReleaseUserQuarantine { .. } => "release_user_quarantine",
+            Self::RevokeRoleSessions { .. } => "revoke_role_sessions",
+            Self::RestoreRoleSessions { .. } => "restore_role_sessions",
+        }
+    }
+
+    /// True for the reversals.
+    pub fn is_reversal(&self) -> bool {
+        matches!(self, Self::ReactivateAccessKey { .. } | Self::ReleaseUserQuarantine { .. } | Self::RestoreRoleSessions { .. })
+    }
+
+    /// What it acts on, for people: `key AKIA… of alice`, `user alice`, `role Dev`.
+    pub fn target(&self) -> String {
+        match self {
+            Self::DeactivateAccessKey { access_key_id, user_name, .. } | Self::ReactivateAccessKey { access_key_id, user_name, .. } => {
+                match user_name {
+                    Some(u) => format!("access key {access_key_id} of user {u}"),
+                    None => format!("access key {access_key_id}"),
+                }
+            }
+            Self::QuarantineUser { user_name, .. } | Self::ReleaseUserQuarantine { user_name, .. } => format!("user {user_name}"),
+            Self::RevokeRoleSessions { role_name, .. } | Self::RestoreRoleSessions { role_name, .. } => format!("role {role_name}"),
+        }
+    }
+}
+
+/// Kind tag of a [`ResponseRequest`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ResponseRequestKind {
+    /// `"response_request"`
+    ResponseRequest,
+}
+
+/// One action for one principal, sent by the dispatcher to a handler.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResponseRequest {
+    /// Contract version.
+    pub schema_version: u32,
+    /// Always `"response_request"`.
+    pub kind: ResponseRequestKind,
+    /// Idempotency key: the same finding and action give the same id (see [`request_id`]).
+    pub request_id: String,
+    /// The finding (or release) it comes from.
+    pub finding_id: String,
+    /// What to do.
+    pub action: Action,
+    /// Validate and report only; change nothing.
+    pub dry_run: bool,
+    /// When the dispatcher asked.
+    pub requested_at: DateTime<Utc>,
+}
+
+/// Deterministic request id: `lgr-` and 24 hex digits of SHA-256 over the finding id and action.
+pub fn request_id(finding_id: &str, action: &Action) -> String {
+    let mut h = Sha256::new();
+    h.update(finding_id.as_bytes());
+    h.update([0u8]);
+    h.update(serde_json::to_vec(action).unwrap_or_default());
+    format!("lgr-{}", hex(&h.finalize()[..12]))
+}
+
+/// The result of one action.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case", deny_unknown_fields)]
+pub enum OutcomeStatus {
+    /// The change was made now.
+    Applied,
+    /// The state was already as asked (nothing changed).
+    AlreadyApplied,
+    /// Dry run: this is what would have been done.
+    DryRun,
+    /// Not done, on purpose (protected principal, other account, unsupported principal...).
+    Refused {
+        /// Why, in words.
+        reason: String,
+    },
+    /// Tried and failed.
+    Failed {
+        /// The error.
+        error: String,
+        /// Trying again may work (throttling, 5xx, network).
+        retryable: bool,
+    },
+}
+
+impl OutcomeStatus {
+    /// `applied`, `already_applied`, `dry_run`, `refused`, `failed`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Applied => "applied",
+            Self::AlreadyApplied => "already_applied",
+            Self::DryRun => "dry_run",
+            Self::Refused { .. } => "refused",
+            Self::Failed { .. } => "failed",
+        }
+    }
+}
+
+/// Kind tag of a [`ResponseOutcome`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ResponseOutcomeKind {
+    /// `"response_outcome"`
+    ResponseOutcome,
+}
+
+/// What a handler did with a [`ResponseRequest`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResponseOutcome {
+    /// Contract version.
+    pub schema_version: u32,
+    /// Always `"response_outcome"`.
+    pub kind: ResponseOutcomeKind,
+    /// The request answered.
+    pub request_id: String,
+    /// The finding it comes from.
+    pub finding_id: String,
+    /// The action.
+    pub action: Action,
+    /// Applied, already applied, dry run, refused or failed.
+    pub outcome: OutcomeStatus,
+    /// What was (or would have been) done, in words.
+    pub detail: String,
+    /// How to undo it, when something was changed.
+    pub undo: Option<String>,
+    /// The handler that answered.
+    pub handler: String,
+    /// When it finished.
+    pub completed_at: DateTime<Utc>,
+}
+
+impl ResponseOutcome {
+    /// An outcome for `req`.
+    pub fn for_request(req: &ResponseRequest, handler: &str, outcome: OutcomeStatus, detail: impl Into<String>, now: DateTime<Utc>) -> Self {
+        Self {
+            schema_version: SCHEMA_VERSION,
+            kind: ResponseOutcomeKind::ResponseOutcome,
+            request_id: req.request_id.clone(),
+            finding_id: req.finding_id.clone(),
+            action: req.action.clone(),
+            outcome,
+            detail: detail.into(),
+            undo: None,
+            handler: handler.to_owned(),
+            completed_at: now,
+        }
+    }
+}
+
+/// Kind tag of a [`ReleaseRequest`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReleaseKind {
+    /// `"release"`
+    Release,
+}
+
+/// Undo what launchguard did: by finding, or for one principal.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReleaseRequest {
+    /// Contract version.
+    pub schema_version: u32,
+    /// Always `"release"`.
+    pub kind: ReleaseKind,
+    /// Release everything this finding applied.
+    pub finding_id: Option<String>,
+    /// Release only this principal (user or role ARN); with `finding_id`, within that finding.
+    pub principal_arn: Option<String>,
+    /// Who asks and why, for the record.
+    pub reason: Option<String>,
+    /// Report only.
+    pub dry_run: bool,
+}
+
+/// Everything the dispatcher accepts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DispatcherInput {
+    /// Contain the principals of a finding.
+    Finding(Box<Finding>),
+    /// Undo earlier containment.
+    Release(ReleaseRequest),
+}
+
+/// Read the `schema_version` and `kind` of a payload, refusing unknown versions by name.
+fn header(v: &Value, what: &'static str) -> Result<(u32, String), CoreError> {
+    let invalid = |reason: String| CoreError::InvalidPayload { kind: what, reason };
+    let obj = v.as_object().ok_or_else(|| invalid("expected a JSON object".into()))?;
+    let version = match obj.get("schema_version") {
+        None => return Err(invalid("schema_version is missing".into())),
+        Some(n) => n.as_u64().ok_or_else(|| invalid(format!("schema_version must be a whole number, found {n}")))?,
+    };
+    let version = u32::try_from(version).unwrap_or(u32::MAX);
+    if !SUPPORTED_SCHEMA_VERSIONS.contains(&version) {
+        return Err(invalid(format!(
+            "unsupported schema_version {version}; this build reads {SUPPORTED_SCHEMA_VERSIONS:?}: upgrade launchguard or send version {SCHEMA_VERSION}"
+        )));
+    }
+    let kind = match obj.get("kind") {
+        Some(Value::String(k)) => k.clone(),
+        Some(other) => return Err(invalid(format!("kind must be a string, found {other}"))),
+        None => return Err(invalid("kind is missing".into())),
+    };
+    Ok((version, kind))
+}
+
+fn strict<T: DeserializeOwned>(v: Value, what: &'static str) -> Result<T, CoreError> {
+    serde_json::from_value(v).map_err(|e| CoreError::InvalidPayload { kind: what, reason: e.to_string() })
+}
+
+fn expect_kind(kind: &str, want: &str, what: &'static str) -> Result<(), CoreError> {
+    if kind == want {
+        Ok(())
+    } else {
+        Err(CoreError::InvalidPayload { kind: what, reason: format!("kind is {kind:?}, expected {want:?}") })
+    }
+}
+
+/// Decode raw bytes into a JSON value, refusing oversized and non-UTF-8 payloads.
+pub fn decode_payload(bytes: &[u8], what: &'static str) -> Result<Value, CoreError> {
+    if bytes.len() > MAX_PAYLOAD_BYTES {
+        return Err(CoreError::InvalidPayload {
+            kind: what,
+            reason: format!("payload is {} bytes, more than the {MAX_PAYLOAD_BYTES}-byte limit", bytes.len()),
+        });
+    }
+    serde_json::from_slice(bytes).map_err(|e| CoreError::InvalidPayload { kind: what, reason: format!("not JSON: {e}") })
+}
+
+/// Size of a JSON value as serialised.
+fn size_of(v: &Value) -> usize {
+    serde_json::to_vec(v).map(|b| b.len()).unwrap_or(usize::MAX)
+}
+
+fn check_size(v: &Value, what: &'static str) -> Result<(), CoreError> {
+    let n = size_of(v);
+    if n > MAX_PAYLOAD_BYTES {
+        return Err(CoreError::InvalidPayload { kind: what, reason: format!("payload is {n} bytes, more than the {MAX_PAYLOAD_BYTES}-byte limit") });
+    }
+    Ok(())
+}
+
+impl DispatcherInput {
+    /// Parse a dispatcher payload: a finding or a release request.
+    pub fn parse(v: Value) -> Result<Self, CoreError> {
+        check_size(&v, "dispatcher input")?;
+        let (_, kind) = header(&v, "dispatcher input")?;
+        match kind.as_str() {
+            "finding" => Ok(Self::Finding(Box::new(Finding::parse(v)?))),
+            "release" => Ok(Self::Release(ReleaseRequest::parse(v)?)),
+            other => Err(CoreError::InvalidPayload {
+                kind: "dispatcher input",
+                reason: format!("kind {other:?} is not accepted here; expected \"finding\" or \"release\""),
+            }),
+        }
+    }
+}
+
+impl Finding {
+    /// Parse and validate a finding.
+    pub fn parse(v: Value) -> Result<Self, CoreError> {
+        check_size(&v, "finding")?;
+        let (_, kind) = header(&v, "finding")?;
+        expect_kind(&kind, "finding", "finding")?;
+        let f: Self = strict(v, "finding")?;
+        crate::ids::validate_account_id(&f.account_id)
+            .map_err(|e| CoreError::InvalidPayload { kind: "finding", reason: format!("account_id: {e}") })?;
+        if f.finding_id.is_empty() || f.finding_id.len() > 128 {
+            return Err(CoreError::InvalidPayload { kind: "finding", reason: "finding_id must be 1-128 characters".into() });
+        }
+        Ok(f)
+    }
+}
+
+impl ReleaseRequest {
+    /// Parse and validate a release request.
+    pub fn parse(v: Value) -> Result<Self, CoreError> {
+        let (_, kind) = header(&v, "release")?;
+        expect_kind(&kind, "release", "release")?;
+        let r: Self = strict(v, "release")?;
+        if r.finding_id.is_none() && r.principal_arn.is_none() {
+            return Err(CoreError::InvalidPayload { kind: "release", reason: "give finding_id, principal_arn, or both".into() });
+        }
+        if let Some(arn) = &r.principal_arn {
+            crate::ids::IamArn::parse(arn).map_err(|e| CoreError::InvalidPayload { kind: "release", reason: format!("principal_arn: {e}") })?;
+        }
+        Ok(r)
+    }
+}
+
+impl ResponseRequest {
+    /// Parse and validate a request.
+    pub fn parse(v: Value) -> Result<Self, CoreError> {
+        check_size(&v, "response request")?;
+        let (_, kind) = header(&v, "response request")?;
+        expect_kind(&kind, "response_request", "response request")?;
+        strict(v, "response request")
+    }
+
+    /// A request for `action` from `finding_id`.
+    pub fn new(finding_id: &str, action: Action, dry_run: bool, now: DateTime<Utc>) -> Self {
+        Self {
+            schema_version: SCHEMA_VERSION,
+            kind: ResponseRequestKind::ResponseRequest,
+            request_id: request_id(finding_id, &action),
+            finding_id: finding_id.to_owned(),
+            action,
+            dry_run,
+            requested_at: now,
+        }
+    }
+}
+
+impl ResponseOutcome {
+    /// Parse and validate an outcome.
+    pub fn parse(v: Value) -> Result<Self, CoreError> {
+        let (_, kind) = header(&v, "response outcome")?;
+        expect_kind(&kind, "response_outcome", "response outcome")?;
+        strict(v, "response outcome")
+    }
+}

@@ -1,0 +1,144 @@
+//! Counting EC2 launches in a `RunInstances` record: instances, not calls.
+//!
+//! - launched: the items of `responseElements.instancesSet` (with their instance ids);
+//! - requested: `maxCount` summed over `requestParameters.instancesSet.items` (a failed call
+//!   still requested them: an attacker stopped by a vCPU limit is still an attacker);
+//! - failed: an `errorCode` other than `Client.DryRunOperation`;
+//! - dry run: `Client.DryRunOperation` is a permission check, not a launch: counted apart.
+
+use std::borrow::Cow;
+
+use serde::{Deserialize, Deserializer};
+
+use crate::record::CloudTrailRecord;
+
+/// The `errorCode` of a successful dry run.
+pub const DRY_RUN_ERROR: &str = "Client.DryRunOperation";
+
+/// What one `RunInstances` record says about instances.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LaunchFacts {
+    /// Instances actually started (0 on error).
+    pub launched: u64,
+    /// Instances asked for (`maxCount`, summed); 0 for a dry run.
+    pub requested: u64,
+    /// The call failed (not counting dry runs).
+    pub failed: bool,
+    /// The call was a dry run.
+    pub dry_run: bool,
+    /// `errorCode`, when present.
+    pub error_code: Option<String>,
+    /// Ids of the instances started.
+    pub instance_ids: Vec<String>,
+    /// Instance types, requested or launched.
+    pub instance_types: Vec<String>,
+    /// True when `requestParameters` or `responseElements` had an unexpected shape; the counts
+    /// then hold what could be read.
+    pub malformed: bool,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct Request<'a> {
+    #[serde(default)]
+    instances_set: Option<Items<RequestItem>>,
+    #[serde(borrow, default)]
+    instance_type: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct RequestItem {
+    #[serde(default, deserialize_with = "lenient_u64")]
+    max_count: Option<u64>,
+    #[serde(default, deserialize_with = "lenient_u64")]
+    min_count: Option<u64>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct Response<'a> {
+    #[serde(borrow, default)]
+    instances_set: Option<Items<ResponseItem<'a>>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct ResponseItem<'a> {
+    #[serde(borrow, default)]
+    instance_id: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    instance_type: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+struct Items<T> {
+    #[serde(default = "Vec::new")]
+    items: Vec<T>,
+}
+
+/// CloudTrail writes counts as numbers; some exports write them as strings.
+fn lenient_u64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum N<'a> {
+        U(u64),
+        S(&'a str),
+        F(f64),
+    }
+    Ok(match Option::<N<'_>>::deserialize(d)? {
+        Some(N::U(n)) => Some(n),
+        Some(N::S(s)) => s.trim().parse().ok(),
+        Some(N::F(f)) if f >= 0.0 && f.fract() == 0.0 && f < 1e12 => Some(f as u64),
+        _ => None,
+    })
+}
+
+/// Read the launch facts of a `RunInstances` record. Never fails: what cannot be read is
+/// flagged with [`LaunchFacts::malformed`].
+pub fn launch_facts(record: &CloudTrailRecord<'_>) -> LaunchFacts {
+    let mut f = LaunchFacts { error_code: record.error_code.as_deref().map(str::to_owned), ..LaunchFacts::default() };
+    f.dry_run = f.error_code.as_deref() == Some(DRY_RUN_ERROR);
+    f.failed = f.error_code.is_some() && !f.dry_run;
+    let req: Request<'_> = match record.request_parameters.map(|r| serde_json::from_str(r.get())) {
+        Some(Ok(r)) => r,
+        Some(Err(_)) => {
+            f.malformed = true;
+            Request::default()
+        }
+        None => Request::default(),
+    };
+    if let Some(t) = req.instance_type.as_deref() {
+        f.instance_types.push(t.to_owned());
+    }
+    let max_sum: u64 = req
+        .instances_set
+        .as_ref()
+        .map(|s| s.items.iter().map(|i| i.max_count.or(i.min_count).unwrap_or(1)).fold(0u64, u64::saturating_add))
+        .unwrap_or(0);
+    if f.error_code.is_none() {
+        let resp: Response<'_> = match record.response_elements.map(|r| serde_json::from_str(r.get())) {
+            Some(Ok(r)) => r,
+            Some(Err(_)) => {
+                f.malformed = true;
+                Response::default()
+            }
+            None => Response::default(),
+        };
+        if let Some(set) = resp.instances_set {
+            f.launched = set.items.len() as u64;
+            for it in set.items {
+                if let Some(id) = it.instance_id {
+                    f.instance_ids.push(id.into_owned());
+                }
+                if let Some(t) = it.instance_type {
+                    if !f.instance_types.iter().any(|x| *x == t) {
+                        f.instance_types.push(t.into_owned());
+                    }
+                }
+            }
+        }
+    }
+    f.requested = if f.dry_run { 0 } else { max_sum.max(f.launched) };
+    f
+}

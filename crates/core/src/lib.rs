@@ -1,0 +1,38 @@
+//! launchguard-core: everything the launchguard functions share, and no I/O.
+//!
+//! This crate parses the inputs (CloudWatch alarm notifications, CloudTrail records), decides
+//! (classification, aggregation, thresholds, protected principals) and defines the versioned
+//! payload contract that the functions exchange. It never opens a socket, reads a file or the
+//! clock on its own: callers pass in bytes, strings, environment lookups and "now".
+//!
+//! Map of the modules:
+//! - [`alarm`]: CloudWatch alarm state changes from an SNS event or a direct alarm action.
+//! - [`window`]: the time window to search for an alarm, and its fallback.
+//! - [`time`]: tolerant timestamp parsing (CloudTrail, CloudWatch, Logs Insights formats).
+//! - [`record`]: the borrowed CloudTrail record model and every container shape.
+//! - [`principal`]: `userIdentity` classification.
+//! - [`launch`]: RunInstances counting (launched, requested, failed, dry runs).
+//! - [`aggregate`]: per-principal activity, de-duplicated by access key.
+//! - [`scan`]: pre-filter, parse, re-check and aggregate a stream of records.
+//! - [`threshold`]: who gets flagged.
+//! - [`query`]: Logs Insights query and FilterLogEvents pattern building.
+//! - [`contract`]: `Finding`, `ResponseRequest`, `ResponseOutcome`, `ReleaseRequest`.
+//! - [`ids`]: ARN, account and access key ID validation, protected-principal patterns.
+//! - [`config`]: typed configuration read through an environment lookup.
+
+pub mod aggregate;
+pub mod alarm;
+pub mod config;
+pub mod contract;
+pub mod error;
+pub mod ids;
+pub mod launch;
+pub mod principal;
+pub mod query;
+pub mod record;
+pub mod scan;
+pub mod threshold;
+pub mod time;
+pub mod window;
+
+pub use error::CoreError;

@@ -1,0 +1,282 @@
+//! Who made a call: classification of `userIdentity`.
+//!
+//! The classification never invents an identity. When an ARN is built from other fields (a user
+//! name and an account, or an `assumed-role` session ARN) it is marked `*_derived: true`, and the
+//! responders refuse to act on a derived ARN unless they can confirm it through IAM.
+
+use serde::{Deserialize, Serialize};
+
+use crate::record::UserIdentity;
+
+/// The principal behind a call. Serialised with a `type` tag; part of the payload contract.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Principal {
+    /// An IAM user calling with its own credentials (long-term `AKIA` keys, or a console/`GetSessionToken` session).
+    IamUser {
+        /// `arn:aws:iam::<account>:user/<path/><name>`.
+        arn: String,
+        /// True when the ARN was built from `userName` and `accountId` (the path may be missing).
+        arn_derived: bool,
+        /// User name.
+        user_name: String,
+        /// Account id.
+        account_id: String,
+    },
+    /// A session of an IAM role (`ASIA` keys).
+    AssumedRole {
+        /// The role's ARN, `arn:aws:iam::<account>:role/<path/><name>`.
+        role_arn: String,
+        /// True when the role ARN was built from the `assumed-role` ARN (the path may be missing).
+        role_arn_derived: bool,
+        /// Role name.
+        role_name: String,
+        /// Account id.
+        account_id: String,
+        /// A service-linked role (`/aws-service-role/` path or `AWSServiceRoleFor*`): never contained.
+        service_linked: bool,
+        /// An IAM Identity Center permission-set role (`AWSReservedSSO_*`): a person behind it.
+        identity_center: bool,
+    },
+    /// The account's root user.
+    Root {
+        /// `arn:aws:iam::<account>:root`.
+        arn: String,
+        /// Account id.
+        account_id: String,
+    },
+    /// A federated user (`GetFederationToken`).
+    FederatedUser {
+        /// `arn:aws:sts::<account>:federated-user/<name>`.
+        arn: String,
+        /// Account id.
+        account_id: String,
+    },
+    /// An IAM Identity Center user (`type: IdentityCenterUser`).
+    IdentityCenterUser {
+        /// The identity store user id or ARN as recorded.
+        id: String,
+        /// Account id, when recorded.
+        account_id: Option<String>,
+    },
+    /// An AWS service acting on its own (`type: AWSService`, or only `invokedBy`).
+    AwsService {
+        /// The service, e.g. `autoscaling.amazonaws.com`.
+        service: String,
+    },
+    /// Anything else, kept as recorded.
+    Unknown {
+        /// `userIdentity.type` as recorded.
+        raw_type: Option<String>,
+        /// `userIdentity.arn` as recorded.
+        arn: Option<String>,
+        /// `userIdentity.principalId` as recorded.
+        principal_id: Option<String>,
+        /// `userIdentity.accountId` as recorded.
+        account_id: Option<String>,
+    },
+}
+
+/// Kind of an access key, from its prefix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyKind {
+    /// `AKIA…`: an IAM user's long-term key; can be deactivated.
+    LongTerm,
+    /// `ASIA…`: an STS session key; cannot be deactivated, only its role's sessions revoked.
+    Temporary,
+    /// Anything else.
+    Other,
+}
+
+impl KeyKind {
+    /// Kind of the given key id.
+    pub fn of(key: &str) -> Self {
+        if key.starts_with("AKIA") {
+            Self::LongTerm
+        } else if key.starts_with("ASIA") {
+            Self::Temporary
+        } else {
+            Self::Other
+        }
+    }
+}
+
+/// Per-call details that belong to the session rather than the principal.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SessionDetails {
+    /// `accessKeyId`.
+    pub access_key_id: Option<String>,
+    /// Role session name, for assumed roles.
+    pub session_name: Option<String>,
+    /// `sessionContext.sourceIdentity`.
+    pub source_identity: Option<String>,
+    /// `invokedBy`.
+    pub invoked_by: Option<String>,
+}
+
+impl Principal {
+    /// A stable identity for grouping and for finding ids.
+    pub fn key(&self) -> String {
+        match self {
+            Self::IamUser { arn, .. } | Self::Root { arn, .. } | Self::FederatedUser { arn, .. } => arn.clone(),
+            Self::AssumedRole { role_arn, .. } => role_arn.clone(),
+            Self::IdentityCenterUser { id, .. } => format!("identity-center:{id}"),
+            Self::AwsService { service } => format!("service:{service}"),
+            Self::Unknown { arn, principal_id, raw_type, account_id } => format!(
+                "unknown:{}:{}:{}:{}",
+                raw_type.as_deref().unwrap_or("-"),
+                account_id.as_deref().unwrap_or("-"),
+                arn.as_deref().unwrap_or("-"),
+                principal_id.as_deref().unwrap_or("-")
+            ),
+        }
+    }
+
+    /// The account the principal belongs to, when known.
+    pub fn account_id(&self) -> Option<&str> {
+        match self {
+            Self::IamUser { account_id, .. }
+            | Self::AssumedRole { account_id, .. }
+            | Self::Root { account_id, .. }
+            | Self::FederatedUser { account_id, .. } => Some(account_id),
+            Self::IdentityCenterUser { account_id, .. } | Self::Unknown { account_id, .. } => account_id.as_deref(),
+            Self::AwsService { .. } => None,
+        }
+    }
+
+    /// A short label for people: `user/alice`, `role/Dev (service-linked)`, `root`...
+    pub fn label(&self) -> String {
+        match self {
+            Self::IamUser { user_name, .. } => format!("IAM user {user_name}"),
+            Self::AssumedRole { role_name, service_linked: true, .. } => format!("service-linked role {role_name}"),
+            Self::AssumedRole { role_name, identity_center: true, .. } => format!("Identity Center role {role_name}"),
+            Self::AssumedRole { role_name, .. } => format!("role {role_name}"),
+            Self::Root { account_id, .. } => format!("root of {account_id}"),
+            Self::FederatedUser { arn, .. } => format!("federated user {}", arn.rsplit('/').next().unwrap_or(arn)),
+            Self::IdentityCenterUser { id, .. } => format!("Identity Center user {id}"),
+            Self::AwsService { service } => format!("AWS service {service}"),
+            Self::Unknown { raw_type, arn, .. } => format!(
+                "unknown principal ({}, {})",
+                raw_type.as_deref().unwrap_or("no type"),
+                arn.as_deref().unwrap_or("no arn")
+            ),
+        }
+    }
+
+    /// True for callers that are AWS itself: services and service-linked roles.
+    pub fn is_aws_service(&self) -> bool {
+        matches!(self, Self::AwsService { .. } | Self::AssumedRole { service_linked: true, .. })
+    }
+}
+
+/// True for a service-linked role, from its ARN or name.
+pub fn is_service_linked_role(role_arn: &str, role_name: &str) -> bool {
+    role_arn.contains(":role/aws-service-role/") || role_name.starts_with("AWSServiceRoleFor")
+}
+
+/// True for an IAM Identity Center permission-set role.
+pub fn is_identity_center_role(role_arn: &str, role_name: &str) -> bool {
+    role_arn.contains(":role/aws-reserved/sso.amazonaws.com/") || role_name.starts_with("AWSReservedSSO_")
+}
+
+fn owned(s: &Option<std::borrow::Cow<'_, str>>) -> Option<String> {
+    s.as_deref().filter(|s| !s.is_empty()).map(str::to_owned)
+}
+
+/// The account id in an ARN (`arn:partition:service:region:account:resource`).
+pub fn arn_account(arn: &str) -> Option<&str> {
+    arn.split(':').nth(4).filter(|a| !a.is_empty())
+}
+
+/// Classify a `userIdentity`. `None` (no `userIdentity` at all) is [`Principal::Unknown`].
+pub fn classify(identity: Option<&UserIdentity<'_>>) -> (Principal, SessionDetails) {
+    let Some(id) = identity else {
+        return (Principal::Unknown { raw_type: None, arn: None, principal_id: None, account_id: None }, SessionDetails::default());
+    };
+    let arn = owned(&id.arn);
+    let issuer = id.session_context.as_ref().and_then(|c| c.session_issuer.as_ref());
+    let mut details = SessionDetails {
+        access_key_id: owned(&id.access_key_id),
+        session_name: None,
+        source_identity: id.session_context.as_ref().and_then(|c| owned(&c.source_identity)),
+        invoked_by: owned(&id.invoked_by),
+    };
+    let account = owned(&id.account_id).or_else(|| arn.as_deref().and_then(arn_account).map(str::to_owned));
+    let unknown = || Principal::Unknown {
+        raw_type: owned(&id.identity_type),
+        arn: arn.clone(),
+        principal_id: owned(&id.principal_id),
+        account_id: owned(&id.account_id),
+    };
+    let principal = match id.identity_type.as_deref() {
+        Some("IAMUser") => {
+            let from_arn = arn.as_deref().filter(|a| a.contains(":user/"));
+            let name = owned(&id.user_name).or_else(|| from_arn.and_then(|a| a.rsplit('/').next()).map(str::to_owned));
+            match (from_arn, name, account.clone()) {
+                (Some(a), Some(n), acct) => Principal::IamUser {
+                    arn: a.to_owned(),
+                    arn_derived: false,
+                    user_name: n,
+                    account_id: arn_account(a).map(str::to_owned).or(acct).unwrap_or_default(),
+                },
+                (None, Some(n), Some(acct)) => Principal::IamUser {
+                    arn: format!("arn:aws:iam::{acct}:user/{n}"),
+                    arn_derived: true,
+                    user_name: n,
+                    account_id: acct,
+                },
+                _ => unknown(),
+            }
+        }
+        Some("AssumedRole") => {
+            // arn:aws:sts::<acct>:assumed-role/<role>/<session>
+            let mut parts = arn.as_deref().and_then(|a| a.split_once(":assumed-role/")).map(|(_, rest)| rest.splitn(2, '/'));
+            let role_from_arn = parts.as_mut().and_then(|p| p.next()).map(str::to_owned);
+            details.session_name = parts.as_mut().and_then(|p| p.next()).map(str::to_owned);
+            let issuer_arn = issuer.and_then(|i| owned(&i.arn)).filter(|a| a.contains(":role/"));
+            let role_name = issuer.and_then(|i| owned(&i.user_name)).or_else(|| role_from_arn.clone());
+            let acct = account.clone().or_else(|| issuer.and_then(|i| owned(&i.account_id)));
+            match (issuer_arn, role_name, acct) {
+                (Some(ra), Some(rn), Some(acct)) => role(ra, false, rn, acct),
+                (None, Some(rn), Some(acct)) if role_from_arn.is_some() => {
+                    role(format!("arn:aws:iam::{acct}:role/{rn}"), true, rn, acct)
+                }
+                _ => unknown(),
+            }
+        }
+        Some("Root") => match account {
+            Some(acct) => Principal::Root { arn: arn.clone().unwrap_or_else(|| format!("arn:aws:iam::{acct}:root")), account_id: acct },
+            None => unknown(),
+        },
+        Some("FederatedUser") => match (arn.clone(), account) {
+            (Some(a), Some(acct)) => Principal::FederatedUser { arn: a, account_id: acct },
+            _ => unknown(),
+        },
+        Some("IdentityCenterUser") => match owned(&id.principal_id).or_else(|| arn.clone()) {
+            Some(pid) => Principal::IdentityCenterUser { id: pid, account_id: account },
+            None => unknown(),
+        },
+        Some("AWSService") => Principal::AwsService {
+            service: owned(&id.invoked_by).or_else(|| owned(&id.principal_id)).unwrap_or_else(|| "unknown".into()),
+        },
+        None if id.invoked_by.is_some() && arn.is_none() => {
+            Principal::AwsService { service: owned(&id.invoked_by).unwrap_or_default() }
+        }
+        _ => unknown(),
+    };
+    (principal, details)
+}
+
+fn role(role_arn: String, derived: bool, role_name: String, account_id: String) -> Principal {
+    // The account that owns the role is the one in its ARN: that is where any action would land.
+    let account_id = arn_account(&role_arn).map(str::to_owned).unwrap_or(account_id);
+    Principal::AssumedRole {
+        service_linked: is_service_linked_role(&role_arn, &role_name),
+        identity_center: is_identity_center_role(&role_arn, &role_name),
+        role_arn,
+        role_arn_derived: derived,
+        role_name,
+        account_id,
+    }
+}

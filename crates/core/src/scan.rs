@@ -1,0 +1,110 @@
+//! The classification pipeline shared by the detector, the CLI and the benchmarks:
+//! pre-filter raw `@message` text, parse what may match, re-check it, aggregate it.
+//!
+//! Re-checking is the point: the result must be the same whether or not the service filtered
+//! (CloudWatch Logs does; LocalStack does not).
+
+use memchr::memmem;
+use serde::{Deserialize, Serialize};
+
+use crate::aggregate::Aggregate;
+use crate::query::EventRule;
+use crate::record::{CloudTrailRecord, parse_record};
+use crate::window::TimeWindow;
+
+/// At most this many unparseable-record samples are kept for the report.
+pub const MAX_ERROR_SAMPLES: usize = 5;
+
+/// Counters of one scan.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScanStats {
+    /// Rows (messages or records) looked at.
+    pub rows: u64,
+    /// Bytes of message text looked at.
+    pub bytes: u64,
+    /// Rows skipped by the byte pre-filter (cannot be the event).
+    pub prefiltered: u64,
+    /// Rows parsed that were another event.
+    pub other_events: u64,
+    /// Matching records outside the window (the service's time filter is re-checked too).
+    pub outside_window: u64,
+    /// Matching records without a readable time.
+    pub without_time: u64,
+    /// Rows that could not be parsed as a CloudTrail record.
+    pub unparseable: u64,
+    /// Matching records counted.
+    pub matched: u64,
+    /// A few parse errors, for the report.
+    pub error_samples: Vec<String>,
+}
+
+/// Scans rows for one event rule, inside an optional window.
+#[derive(Debug)]
+pub struct Scanner {
+    rule: EventRule,
+    finder: memmem::Finder<'static>,
+    window: Option<TimeWindow>,
+    /// Per-principal activity so far.
+    pub aggregate: Aggregate,
+    /// Counters so far.
+    pub stats: ScanStats,
+}
+
+impl Scanner {
+    /// A scanner for `rule`, keeping only records inside `window` when given.
+    pub fn new(rule: EventRule, window: Option<TimeWindow>) -> Self {
+        let finder = memmem::Finder::new(rule.needle().as_bytes()).into_owned();
+        Self { rule, finder, window, aggregate: Aggregate::new(), stats: ScanStats::default() }
+    }
+
+    /// The rule scanned for.
+    pub fn rule(&self) -> &EventRule {
+        &self.rule
+    }
+
+    /// Look at one raw `@message` (a single CloudTrail record as JSON text).
+    pub fn push_message(&mut self, message: &str) {
+        self.stats.rows += 1;
+        self.stats.bytes += message.len() as u64;
+        if self.finder.find(message.as_bytes()).is_none() {
+            self.stats.prefiltered += 1;
+            return;
+        }
+        match parse_record(message) {
+            Ok(r) => self.check(&r),
+            Err(e) => self.note_error(e),
+        }
+    }
+
+    /// Look at one record already parsed (files read by the CLI).
+    pub fn push_record(&mut self, record: &CloudTrailRecord<'_>) {
+        self.stats.rows += 1;
+        self.check(record);
+    }
+
+    /// Count a row that could not be read at all.
+    pub fn note_error(&mut self, e: String) {
+        self.stats.unparseable += 1;
+        if self.stats.error_samples.len() < MAX_ERROR_SAMPLES {
+            self.stats.error_samples.push(crate::error::excerpt_long(&e));
+        }
+    }
+
+    fn check(&mut self, r: &CloudTrailRecord<'_>) {
+        if !self.rule.matches(r) {
+            self.stats.other_events += 1;
+            return;
+        }
+        let Some(t) = r.time_ms() else {
+            self.stats.without_time += 1;
+            return;
+        };
+        if self.window.is_some_and(|w| !w.contains_ms(t)) {
+            self.stats.outside_window += 1;
+            return;
+        }
+        self.stats.matched += 1;
+        self.aggregate.add(r, t);
+    }
+}
