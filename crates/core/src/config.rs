@@ -109,3 +109,41 @@ pub fn thresholds(env: &dyn Env) -> Result<Thresholds, CoreError> {
         exclude_aws_services: bool_var(env, "LG_EXCLUDE_AWS_SERVICES", true)?,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let m: HashMap<String, String> = pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        move |k: &str| m.get(k).cloned()
+    }
+
+    #[test]
+    fn errors_name_the_variable() {
+        let e = env(&[("LG_MIN_INSTANCES", "ten")]);
+        assert_eq!(thresholds(&e).unwrap_err().to_string(), "configuration variable LG_MIN_INSTANCES is \"ten\": expected a whole number");
+        let e = env(&[("LG_EXCLUDE_AWS_SERVICES", "maybe")]);
+        assert!(thresholds(&e).unwrap_err().to_string().contains("LG_EXCLUDE_AWS_SERVICES"));
+        let e = env(&[("LG_FALLBACK_LOOKBACK_SECONDS", "1")]);
+        assert!(window_policy(&e).unwrap_err().to_string().contains("expected 60 to 604800"));
+        let e = env(&[]);
+        assert_eq!(required(&e, "CLOUDTRAIL_LOG_GROUP_NAME", "the log group").unwrap_err().to_string(), "configuration variable CLOUDTRAIL_LOG_GROUP_NAME is not set: set it to the log group");
+        let e = env(&[("ALLOWED_ACCOUNTS", "111122223333, 12")]);
+        assert!(accounts_var(&e, "ALLOWED_ACCOUNTS").unwrap_err().to_string().contains("ALLOWED_ACCOUNTS"));
+    }
+
+    #[test]
+    fn defaults_and_values() {
+        let t = thresholds(&env(&[])).unwrap();
+        assert_eq!(t, Thresholds::default());
+        let t = thresholds(&env(&[("LG_MIN_INSTANCES", "25"), ("LG_MIN_FAILED_CALLS", "5"), ("LG_EXCLUDE_AWS_SERVICES", "FALSE")])).unwrap();
+        assert_eq!((t.min_instances, t.min_failed_calls, t.exclude_aws_services), (25, Some(5), false));
+        assert_eq!(window_policy(&env(&[])).unwrap(), WindowPolicy::default());
+        assert_eq!(accounts_var(&env(&[("A", "111122223333,222233334444")]), "A").unwrap().len(), 2);
+        // empty counts as unset
+        assert!(bool_var(&env(&[("DRY_RUN", "  ")]), "DRY_RUN", true).unwrap());
+    }
+}

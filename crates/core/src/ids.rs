@@ -168,3 +168,56 @@ pub fn glob_match(pattern: &str, text: &str) -> bool {
     }
     p[pi..].iter().all(|&c| c == b'*')
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn iam_arns_are_parsed_strictly() {
+        let a = IamArn::parse("arn:aws:iam::111122223333:user/division/alice").expect("valid");
+        assert_eq!((a.entity, a.path.as_str(), a.name.as_str()), (IamEntity::User, "/division/", "alice"));
+        assert_eq!(a.to_arn(), "arn:aws:iam::111122223333:user/division/alice");
+        assert_eq!(a.without_path(), "arn:aws:iam::111122223333:user/alice");
+        let r = IamArn::parse("arn:aws:iam::111122223333:role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling").expect("valid");
+        assert_eq!(r.entity, IamEntity::Role);
+        for bad in [
+            "arn:aws:iam::11112222333:user/alice",
+            "arn:aws:iam::111122223333:group/admins",
+            "arn:aws:sts::111122223333:assumed-role/R/s",
+            "arn:aws:iam:us-east-1:111122223333:user/alice",
+            "arn:evil:iam::111122223333:user/alice",
+            "arn:aws:iam::111122223333:user/al ice",
+            "arn:aws:iam::111122223333:user/",
+            "arn:aws:iam::111122223333:user//alice",
+            "",
+        ] {
+            assert!(IamArn::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn ids_are_checked() {
+        assert!(validate_account_id("000000000000").is_ok());
+        assert!(validate_account_id("00000000000a").is_err());
+        assert!(validate_access_key_id("AKIAIOSFODNN7EXAMPLE").is_ok());
+        assert!(validate_access_key_id("akiaiosfodnn7example").is_err());
+        assert!(validate_access_key_id("AKIA").is_err());
+        assert!(validate_access_key_id("AKIAIOSFODNN7EXAMPLE'; DROP").is_err());
+    }
+
+    #[test]
+    fn patterns_match_with_wildcards_only_where_written() {
+        let p = ArnPatterns::parse_list(" arn:aws:iam::*:role/BreakGlass* , arn:aws:iam::111122223333:user/admin ").expect("valid");
+        assert_eq!(p.matching("arn:aws:iam::999999999999:role/BreakGlassAdmin"), Some("arn:aws:iam::*:role/BreakGlass*"));
+        assert_eq!(p.matching("arn:aws:iam::111122223333:user/admin"), Some("arn:aws:iam::111122223333:user/admin"));
+        assert_eq!(p.matching("arn:aws:iam::111122223333:user/admin2"), None);
+        assert_eq!(p.matching("arn:aws:iam::111122223333:role/Dev"), None);
+        assert!(ArnPatterns::parse_list("not-an-arn").is_err());
+        assert!(glob_match("a*b*c", "aXXbYYc"));
+        assert!(!glob_match("a*b*c", "aXXbYY"));
+        assert!(glob_match("*", ""));
+        // pathological pattern stays linear
+        assert!(!glob_match(&"*a".repeat(50), &"a".repeat(40)));
+    }
+}

@@ -84,3 +84,29 @@ impl EventRule {
         r.is_event(&self.event_source, &self.event_name)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_and_pattern_for_run_instances() {
+        let r = EventRule::run_instances();
+        assert_eq!(
+            r.insights_query(10_000),
+            "fields @timestamp, @message | filter eventSource = 'ec2.amazonaws.com' and eventName = 'RunInstances' | sort @timestamp asc | limit 10000"
+        );
+        assert_eq!(r.insights_query(99_999), r.insights_query(10_000));
+        assert_eq!(r.filter_pattern(), r#"{ ($.eventSource = "ec2.amazonaws.com") && ($.eventName = "RunInstances") }"#);
+    }
+
+    #[test]
+    fn injection_is_refused() {
+        assert!(EventRule::new("ec2.amazonaws.com' or 1=1 --", "RunInstances").is_err());
+        assert!(EventRule::new("ec2.amazonaws.com", "RunInstances' | stats count(*)").is_err());
+        assert!(EventRule::new("ec2.amazonaws.com", "Run\"Instances").is_err());
+        assert!(EventRule::new("evil.example.com", "RunInstances").is_err());
+        assert!(EventRule::new("ec2.amazonaws.com", "").is_err());
+        assert!(EventRule::new("iam.amazonaws.com", "CreateAccessKey").is_ok());
+    }
+}

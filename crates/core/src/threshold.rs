@@ -62,3 +62,33 @@ impl Thresholds {
         }
     }
 }
+
+/// Every principal of a window, sorted into flagged, excluded and below threshold.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Assessment {
+    /// Over a threshold: to contain.
+    pub flagged: Vec<crate::contract::FlaggedPrincipal>,
+    /// Over a threshold but excluded by rule.
+    pub excluded: Vec<crate::contract::FlaggedPrincipal>,
+    /// Under every threshold.
+    pub below: Vec<crate::aggregate::PrincipalActivity>,
+}
+
+impl Thresholds {
+    /// Sort every principal of a window (keeps the input order inside each group).
+    pub fn assess(&self, principals: Vec<crate::aggregate::PrincipalActivity>) -> Assessment {
+        let mut out = Assessment::default();
+        for pa in principals {
+            match self.evaluate(&pa.principal, &pa.activity) {
+                Verdict::Flagged { reasons } => {
+                    out.flagged.push(crate::contract::FlaggedPrincipal { principal: pa.principal, activity: pa.activity, reasons })
+                }
+                Verdict::Excluded { reason } => {
+                    out.excluded.push(crate::contract::FlaggedPrincipal { principal: pa.principal, activity: pa.activity, reasons: vec![reason] })
+                }
+                Verdict::BelowThreshold => out.below.push(pa),
+            }
+        }
+        out
+    }
+}

@@ -1,0 +1,117 @@
+//! The payload contract: example payloads parse, round-trip, and bad payloads are refused by name.
+
+use launchguard_core::CoreError;
+use launchguard_core::contract::{Action, DispatcherInput, Finding, OutcomeStatus, ReleaseRequest, ResponseOutcome, ResponseRequest, decode_payload, request_id};
+use launchguard_testkit::{fixture, fixture_dir};
+use serde_json::{Value, json};
+
+fn v(rel: &str) -> Value {
+    serde_json::from_str(&fixture(rel)).expect("JSON")
+}
+
+fn reason(e: CoreError) -> String {
+    match e {
+        CoreError::InvalidPayload { reason, .. } => reason,
+        other => panic!("expected InvalidPayload, got {other}"),
+    }
+}
+
+#[test]
+fn every_example_payload_parses_and_round_trips() {
+    let files = fixture_dir("contract");
+    assert!(files.len() >= 7);
+    for (name, text) in files {
+        let value: Value = serde_json::from_str(&text).unwrap();
+        let back = if name.starts_with("finding") {
+            serde_json::to_value(Finding::parse(value.clone()).unwrap_or_else(|e| panic!("{name}: {e}"))).unwrap()
+        } else if name.starts_with("response_request") {
+            serde_json::to_value(ResponseRequest::parse(value.clone()).unwrap_or_else(|e| panic!("{name}: {e}"))).unwrap()
+        } else if name.starts_with("response_outcome") {
+            serde_json::to_value(ResponseOutcome::parse(value.clone()).unwrap_or_else(|e| panic!("{name}: {e}"))).unwrap()
+        } else if name.starts_with("release") {
+            serde_json::to_value(ReleaseRequest::parse(value.clone()).unwrap_or_else(|e| panic!("{name}: {e}"))).unwrap()
+        } else {
+            panic!("unexpected contract fixture {name}");
+        };
+        assert_eq!(back, value, "{name} does not round-trip");
+    }
+}
+
+#[test]
+fn the_example_finding_says_who_did_what() {
+    let f = Finding::parse(v("contract/finding.json")).unwrap();
+    assert_eq!(f.principals.len(), 2);
+    assert_eq!(f.excluded.len(), 1);
+    assert!(f.window_complete);
+    assert_eq!(f.principals.iter().map(|p| p.activity.instances_launched).sum::<u64>(), 27);
+    match DispatcherInput::parse(v("contract/finding.json")).unwrap() {
+        DispatcherInput::Finding(g) => assert_eq!(*g, f),
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(DispatcherInput::parse(v("contract/release.by_finding.json")).unwrap(), DispatcherInput::Release(_)));
+}
+
+#[test]
+fn unknown_fields_are_refused_by_name_at_every_depth() {
+    let mut f = v("contract/finding.json");
+    f["surprise"] = json!(1);
+    assert!(reason(Finding::parse(f).unwrap_err()).contains("surprise"));
+    let mut f = v("contract/finding.json");
+    f["principals"][0]["activity"]["bogus_counter"] = json!(1);
+    assert!(reason(Finding::parse(f).unwrap_err()).contains("bogus_counter"));
+    let mut r = v("contract/response_request.deactivate_access_key.json");
+    r["action"]["delete_key_too"] = json!(true);
+    assert!(reason(ResponseRequest::parse(r).unwrap_err()).contains("delete_key_too"));
+}
+
+#[test]
+fn schema_versions_and_kinds_are_checked_first() {
+    let mut f = v("contract/finding.json");
+    f["schema_version"] = json!(2);
+    let r = reason(Finding::parse(f).unwrap_err());
+    assert!(r.contains("unsupported schema_version 2"), "{r}");
+    let mut f = v("contract/finding.json");
+    f.as_object_mut().unwrap().remove("schema_version");
+    assert!(reason(Finding::parse(f).unwrap_err()).contains("schema_version is missing"));
+    let mut f = v("contract/finding.json");
+    f["schema_version"] = json!("1");
+    assert!(reason(Finding::parse(f).unwrap_err()).contains("whole number"));
+    let r = reason(ResponseRequest::parse(v("contract/finding.json")).unwrap_err());
+    assert!(r.contains("expected \"response_request\""), "{r}");
+    let mut f = v("contract/finding.json");
+    f["kind"] = json!("shutdown_everything");
+    assert!(reason(DispatcherInput::parse(f).unwrap_err()).contains("shutdown_everything"));
+}
+
+#[test]
+fn wrong_types_bad_accounts_and_oversized_payloads_are_refused() {
+    let mut f = v("contract/finding.json");
+    f["principals"] = json!("everyone");
+    assert!(Finding::parse(f).is_err());
+    let mut f = v("contract/finding.json");
+    f["account_id"] = json!("1234");
+    assert!(reason(Finding::parse(f).unwrap_err()).contains("account_id"));
+    let big = vec![b' '; 300 * 1024];
+    assert!(reason(decode_payload(&big, "finding").unwrap_err()).contains("limit"));
+    assert!(decode_payload(b"\xff\xfe", "finding").is_err());
+    let mut f = v("contract/finding.json");
+    f["incomplete_reason"] = json!("x".repeat(300 * 1024));
+    assert!(reason(DispatcherInput::parse(f).unwrap_err()).contains("limit"));
+    let mut r = v("contract/release.by_finding.json");
+    r["finding_id"] = Value::Null;
+    assert!(reason(ReleaseRequest::parse(r).unwrap_err()).contains("give finding_id"));
+    let mut r = v("contract/release.by_principal.json");
+    r["principal_arn"] = json!("arn:aws:iam::111122223333:group/admins");
+    assert!(reason(ReleaseRequest::parse(r).unwrap_err()).contains("principal_arn"));
+}
+
+#[test]
+fn request_ids_are_idempotency_keys() {
+    let req = ResponseRequest::parse(v("contract/response_request.deactivate_access_key.json")).unwrap();
+    assert_eq!(req.request_id, request_id(&req.finding_id, &req.action));
+    let other = Action::DeactivateAccessKey { account_id: "111122223333".into(), access_key_id: "AKIAEXAMPLEOTHER0001".into(), user_name: None };
+    assert_ne!(req.request_id, request_id(&req.finding_id, &other));
+    assert_ne!(req.request_id, request_id("lg-another", &req.action));
+    let o = ResponseOutcome::parse(v("contract/response_outcome.refused.json")).unwrap();
+    assert!(matches!(o.outcome, OutcomeStatus::Refused { .. }));
+}
