@@ -4,6 +4,8 @@
 //! Re-checking is the point: the result must be the same whether or not the service filtered
 //! (CloudWatch Logs does; LocalStack does not).
 
+use std::collections::HashSet;
+
 use memchr::memmem;
 use serde::{Deserialize, Serialize};
 
@@ -35,6 +37,8 @@ pub struct ScanStats {
     pub unparseable: u64,
     /// Matching records counted.
     pub matched: u64,
+    /// Matching records seen twice (same `eventID`: overlapping reads, duplicate delivery), counted once.
+    pub duplicates: u64,
     /// A few parse errors, for the report.
     pub error_samples: Vec<String>,
 }
@@ -45,6 +49,7 @@ pub struct Scanner {
     rule: EventRule,
     finder: memmem::Finder<'static>,
     window: Option<TimeWindow>,
+    seen_event_ids: HashSet<String>,
     /// Per-principal activity so far.
     pub aggregate: Aggregate,
     /// Counters so far.
@@ -55,7 +60,7 @@ impl Scanner {
     /// A scanner for `rule`, keeping only records inside `window` when given.
     pub fn new(rule: EventRule, window: Option<TimeWindow>) -> Self {
         let finder = memmem::Finder::new(rule.needle().as_bytes()).into_owned();
-        Self { rule, finder, window, aggregate: Aggregate::new(), stats: ScanStats::default() }
+        Self { rule, finder, window, seen_event_ids: HashSet::new(), aggregate: Aggregate::new(), stats: ScanStats::default() }
     }
 
     /// The rule scanned for.
@@ -103,6 +108,12 @@ impl Scanner {
         if self.window.is_some_and(|w| !w.contains_ms(t)) {
             self.stats.outside_window += 1;
             return;
+        }
+        if let Some(id) = r.event_id.as_deref() {
+            if !self.seen_event_ids.insert(id.to_owned()) {
+                self.stats.duplicates += 1;
+                return;
+            }
         }
         self.stats.matched += 1;
         self.aggregate.add(r, t);

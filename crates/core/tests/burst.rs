@@ -167,3 +167,15 @@ fn thresholds_are_configurable() {
     let lax = Thresholds { min_instances: 100, ..Thresholds::default() };
     assert!(lax.assess(principals).flagged.is_empty());
 }
+
+#[test]
+fn the_same_record_read_twice_is_counted_once() {
+    let (records, window) = scenario();
+    let mut scan = Scanner::new(EventRule::run_instances(), Some(window));
+    let msgs = messages(&records);
+    for m in msgs.iter().chain(msgs.iter()) {
+        scan.push_message(m);
+    }
+    assert_eq!(scan.stats.matched, 8 + 13);
+    assert_eq!(scan.stats.duplicates, 8 + 13);
+}

@@ -1,1 +1,27 @@
-fn main() {}
+//! Lambda entry point of launchguard-detector: configuration and clients once, then the loop.
+
+#![recursion_limit = "256"]
+
+use lambda_runtime::{Error, LambdaEvent, run, service_fn};
+use launchguard_core::config::ProcessEnv;
+use launchguard_detector::aws::CloudWatchLogs;
+use launchguard_detector::{Config, handle};
+use launchguard_aws::LambdaInvoker;
+use serde_json::Value;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    launchguard_aws::init_logging();
+    let config = Config::from_env(&ProcessEnv).inspect_err(|e| tracing::error!(error = %e, "invalid configuration"))?;
+    let sdk = launchguard_aws::load_sdk_config().await;
+    let logs = CloudWatchLogs(aws_sdk_cloudwatchlogs::Client::new(&sdk));
+    let lambda = LambdaInvoker(aws_sdk_lambda::Client::new(&sdk));
+    let (config, logs, lambda) = (&config, &logs, &lambda);
+    run(service_fn(move |event: LambdaEvent<Value>| async move {
+        let report = handle(&event.payload, &event.context.invoked_function_arn, config, logs, lambda, chrono::Utc::now())
+            .await
+            .inspect_err(|e| tracing::error!(error = %e, retryable = e.is_retryable(), "detector failed"))?;
+        Ok::<_, Error>(serde_json::to_value(report)?)
+    }))
+    .await
+}

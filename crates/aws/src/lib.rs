@@ -1,0 +1,146 @@
+//! The I/O edge the launchguard functions share: loading the SDK configuration once, telling
+//! retryable AWS errors from final ones, invoking another function, and JSON logs.
+//!
+//! Endpoints come from `AWS_ENDPOINT_URL` / `AWS_ENDPOINT_URL_<SERVICE>`, which aws-config reads
+//! itself: there is no endpoint code here.
+
+use std::fmt;
+use std::future::Future;
+
+use aws_config::BehaviorVersion;
+use aws_config::retry::RetryConfig;
+use aws_sdk_lambda::primitives::Blob;
+use aws_sdk_lambda::types::InvocationType;
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+
+/// A failure of one AWS call, classified.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallError {
+    /// The operation and what the service (or the network) said.
+    pub message: String,
+    /// The AWS error code, when the service answered with one (e.g. `NoSuchEntity`).
+    pub code: Option<String>,
+    /// Throttling, 5xx, timeouts and network failures are worth retrying.
+    pub retryable: bool,
+}
+
+impl CallError {
+    /// A call error with a message only.
+    pub fn new(message: impl Into<String>, retryable: bool) -> Self {
+        Self { message: message.into(), code: None, retryable }
+    }
+}
+
+impl fmt::Display for CallError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for CallError {}
+
+const THROTTLING: &[&str] = &[
+    "Throttling",
+    "ThrottlingException",
+    "ThrottledException",
+    "RequestThrottledException",
+    "TooManyRequestsException",
+    "RequestLimitExceeded",
+    "LimitExceededException",
+    "ServiceUnavailable",
+    "ServiceUnavailableException",
+    "InternalFailure",
+    "ServiceFailure",
+    "InternalServerError",
+];
+
+/// Classify an SDK error of operation `op` (after the SDK's own retries).
+pub fn classify<E: ProvideErrorMetadata + fmt::Debug>(op: &str, err: SdkError<E, HttpResponse>) -> CallError {
+    match &err {
+        SdkError::ServiceError(se) => {
+            let status = se.raw().status().as_u16();
+            let e = se.err();
+            let code = e.code().map(str::to_owned);
+            let retryable = status >= 500 || status == 429 || code.as_deref().is_some_and(|c| THROTTLING.contains(&c));
+            CallError {
+                message: format!("{op}: {} ({}; HTTP {status})", e.message().unwrap_or("no message"), code.as_deref().unwrap_or("no code")),
+                code,
+                retryable,
+            }
+        }
+        SdkError::TimeoutError(_) => CallError::new(format!("{op}: timed out"), true),
+        SdkError::DispatchFailure(d) => CallError::new(format!("{op}: could not reach the endpoint ({d:?})"), true),
+        SdkError::ResponseError(r) => CallError::new(format!("{op}: unreadable response ({r:?})"), true),
+        other => CallError::new(format!("{op}: {other:?}"), false),
+    }
+}
+
+/// Load the shared SDK configuration once, with the standard retry mode (5 attempts, backoff
+/// with jitter) for throttling and 5xx.
+pub async fn load_sdk_config() -> aws_config::SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest()).retry_config(RetryConfig::standard().with_max_attempts(5)).load().await
+}
+
+/// JSON logs to stdout (CloudWatch Logs picks them up); level from `RUST_LOG` (default `info`).
+pub fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt().json().with_env_filter(filter).with_current_span(false).with_ansi(false).without_time().try_init();
+}
+
+/// The answer of a synchronous invocation.
+#[derive(Debug, Clone)]
+pub struct InvokeResponse {
+    /// The function's return value (or its error document).
+    pub payload: Vec<u8>,
+    /// `X-Amz-Function-Error`, when the function failed.
+    pub function_error: Option<String>,
+}
+
+/// Invoking another function.
+pub trait Invoker: Send + Sync {
+    /// `Invoke` with `InvocationType=Event`: queued, retried by Lambda, answered at once.
+    fn invoke_async(&self, function: &str, payload: Vec<u8>) -> impl Future<Output = Result<(), CallError>> + Send;
+    /// `Invoke` with `InvocationType=RequestResponse`: waits for the function's answer.
+    fn invoke_sync(&self, function: &str, payload: Vec<u8>) -> impl Future<Output = Result<InvokeResponse, CallError>> + Send;
+}
+
+/// [`Invoker`] over the Lambda SDK client.
+#[derive(Debug, Clone)]
+pub struct LambdaInvoker(pub aws_sdk_lambda::Client);
+
+impl Invoker for LambdaInvoker {
+    async fn invoke_async(&self, function: &str, payload: Vec<u8>) -> Result<(), CallError> {
+        let out = self
+            .0
+            .invoke()
+            .function_name(function)
+            .invocation_type(InvocationType::Event)
+            .payload(Blob::new(payload))
+            .send()
+            .await
+            .map_err(|e| classify("lambda:Invoke", e))?;
+        // 202 from Lambda; `cargo lambda watch` runs the function and answers 200.
+        match out.status_code() {
+            200..=299 => Ok(()),
+            s => Err(CallError::new(format!("lambda:Invoke {function}: HTTP {s}"), s >= 500)),
+        }
+    }
+
+    async fn invoke_sync(&self, function: &str, payload: Vec<u8>) -> Result<InvokeResponse, CallError> {
+        let out = self
+            .0
+            .invoke()
+            .function_name(function)
+            .invocation_type(InvocationType::RequestResponse)
+            .payload(Blob::new(payload))
+            .send()
+            .await
+            .map_err(|e| classify("lambda:Invoke", e))?;
+        Ok(InvokeResponse {
+            payload: out.payload().map(|b| b.as_ref().to_vec()).unwrap_or_default(),
+            function_error: out.function_error().map(str::to_owned),
+        })
+    }
+}

@@ -1,0 +1,72 @@
+//! [`LogReader`] over the CloudWatch Logs SDK client.
+
+use aws_sdk_cloudwatchlogs::Client;
+use aws_sdk_cloudwatchlogs::types::QueryStatus as SdkStatus;
+use launchguard_aws::{CallError, classify};
+
+use crate::{FilterPage, LogReader, QueryPage, QueryStatus};
+
+/// CloudWatch Logs, for real.
+#[derive(Debug, Clone)]
+pub struct CloudWatchLogs(pub Client);
+
+impl LogReader for CloudWatchLogs {
+    async fn start_query(&self, log_group: &str, start_s: i64, end_s: i64, query: &str, limit: u32) -> Result<String, CallError> {
+        let out = self
+            .0
+            .start_query()
+            .log_group_name(log_group)
+            .start_time(start_s)
+            .end_time(end_s)
+            .query_string(query)
+            .limit(i32::try_from(limit).unwrap_or(i32::MAX))
+            .send()
+            .await
+            .map_err(|e| classify("logs:StartQuery", e))?;
+        out.query_id().map(str::to_owned).ok_or_else(|| CallError::new("logs:StartQuery returned no queryId", true))
+    }
+
+    async fn query_results(&self, query_id: &str) -> Result<QueryPage, CallError> {
+        let out = self.0.get_query_results().query_id(query_id).send().await.map_err(|e| classify("logs:GetQueryResults", e))?;
+        let status = match out.status() {
+            Some(SdkStatus::Complete) => QueryStatus::Complete,
+            Some(SdkStatus::Failed) => QueryStatus::Failed,
+            Some(SdkStatus::Cancelled) => QueryStatus::Cancelled,
+            Some(SdkStatus::Timeout) => QueryStatus::Timeout,
+            _ => QueryStatus::Running,
+        };
+        let mut messages = Vec::new();
+        let mut rows_without_message = 0;
+        if status == QueryStatus::Complete {
+            for row in out.results() {
+                match row.iter().find(|f| f.field() == Some("@message")).and_then(|f| f.value()) {
+                    Some(m) => messages.push(m.to_owned()),
+                    None => rows_without_message += 1,
+                }
+            }
+        }
+        Ok(QueryPage { status, messages, rows_without_message })
+    }
+
+    async fn stop_query(&self, query_id: &str) -> Result<(), CallError> {
+        self.0.stop_query().query_id(query_id).send().await.map(|_| ()).map_err(|e| classify("logs:StopQuery", e))
+    }
+
+    async fn filter_page(&self, log_group: &str, start_ms: i64, end_ms: i64, pattern: &str, next_token: Option<String>) -> Result<FilterPage, CallError> {
+        let out = self
+            .0
+            .filter_log_events()
+            .log_group_name(log_group)
+            .start_time(start_ms)
+            .end_time(end_ms)
+            .filter_pattern(pattern)
+            .set_next_token(next_token)
+            .send()
+            .await
+            .map_err(|e| classify("logs:FilterLogEvents", e))?;
+        Ok(FilterPage {
+            messages: out.events().iter().filter_map(|e| e.message().map(str::to_owned)).collect(),
+            next_token: out.next_token().map(str::to_owned),
+        })
+    }
+}

@@ -1,0 +1,415 @@
+//! The detector handler in-process, with in-memory CloudWatch Logs and Lambda.
+
+use std::sync::Mutex;
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use lambda_runtime::{Context, LambdaEvent};
+use launchguard_core::config::Env;
+use launchguard_core::contract::Finding;
+use launchguard_detector::{CallError, Config, DetectorError, FilterPage, Invoker, LogReader, QueryPage, QueryStatus, handle};
+use launchguard_aws::InvokeResponse;
+use launchguard_testkit::{Actor, Burst, invictus_background, run_instances_template, shift_to, sns_alarm_event};
+use serde_json::{Value, json};
+
+const ACCOUNT: &str = "218007301253";
+const FUNCTION_ARN: &str = "arn:aws:lambda:us-east-1:218007301253:function:launchguard-detector";
+
+/// How the fake Insights behaves.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Insights {
+    /// Complete after `polls` Running answers.
+    Works { polls: u32 },
+    StartFails,
+    EndsWith(QueryStatus),
+    NeverCompletes,
+}
+
+/// An in-memory log group. Like LocalStack, it applies the time range but (unless
+/// `service_filters`) no filter: every event of the range comes back.
+struct FakeLogs {
+    events: Vec<(i64, String)>,
+    insights: Insights,
+    filter_fails: bool,
+    service_filters: bool,
+    page_size: usize,
+    calls: Mutex<Vec<String>>,
+    polls: Mutex<u32>,
+    queries: Mutex<Vec<(i64, i64, u32)>>,
+}
+
+impl FakeLogs {
+    fn new(events: Vec<(i64, String)>) -> Self {
+        Self {
+            events,
+            insights: Insights::Works { polls: 2 },
+            filter_fails: false,
+            service_filters: false,
+            page_size: 1000,
+            calls: Mutex::new(Vec::new()),
+            polls: Mutex::new(0),
+            queries: Mutex::new(Vec::new()),
+        }
+    }
+
+    fn log(&self, s: String) {
+        self.calls.lock().unwrap().push(s);
+    }
+
+    fn calls(&self) -> Vec<String> {
+        self.calls.lock().unwrap().clone()
+    }
+
+    fn in_range(&self, start_ms: i64, end_ms: i64) -> Vec<String> {
+        self.events
+            .iter()
+            .filter(|(t, m)| (start_ms..=end_ms).contains(t) && (!self.service_filters || m.contains("\"RunInstances\"")))
+            .map(|(_, m)| m.clone())
+            .collect()
+    }
+}
+
+impl LogReader for FakeLogs {
+    async fn start_query(&self, _g: &str, start_s: i64, end_s: i64, _q: &str, limit: u32) -> Result<String, CallError> {
+        self.log(format!("StartQuery {start_s} {end_s}"));
+        if self.insights == Insights::StartFails {
+            return Err(CallError::new("logs:StartQuery: Rate exceeded (ThrottlingException; HTTP 400)", true));
+        }
+        let mut q = self.queries.lock().unwrap();
+        q.push((start_s, end_s, limit));
+        *self.polls.lock().unwrap() = 0;
+        Ok(format!("q-{}", q.len()))
+    }
+
+    async fn query_results(&self, id: &str) -> Result<QueryPage, CallError> {
+        self.log(format!("GetQueryResults {id}"));
+        let n: usize = id[2..].parse().unwrap();
+        let (start_s, end_s, limit) = self.queries.lock().unwrap()[n - 1];
+        let mut polls = self.polls.lock().unwrap();
+        *polls += 1;
+        let running = QueryPage { status: QueryStatus::Running, messages: vec![], rows_without_message: 0 };
+        match self.insights {
+            Insights::Works { polls: p } if *polls > p => {
+                let mut rows = self.in_range(start_s * 1000, end_s * 1000 + 999);
+                rows.truncate(limit as usize);
+                Ok(QueryPage { status: QueryStatus::Complete, messages: rows, rows_without_message: 0 })
+            }
+            Insights::EndsWith(s) if *polls > 1 => Ok(QueryPage { status: s, messages: vec![], rows_without_message: 0 }),
+            _ => Ok(running),
+        }
+    }
+
+    async fn stop_query(&self, id: &str) -> Result<(), CallError> {
+        self.log(format!("StopQuery {id}"));
+        Ok(())
+    }
+
+    async fn filter_page(&self, _g: &str, start_ms: i64, end_ms: i64, _p: &str, token: Option<String>) -> Result<FilterPage, CallError> {
+        self.log(format!("FilterLogEvents {}", token.clone().unwrap_or_default()));
+        if self.filter_fails {
+            return Err(CallError::new("logs:FilterLogEvents: service unavailable (HTTP 503)", true));
+        }
+        let all = self.in_range(start_ms, end_ms);
+        let from: usize = token.map(|t| t.parse().unwrap()).unwrap_or(0);
+        let to = (from + self.page_size).min(all.len());
+        Ok(FilterPage { messages: all[from..to].to_vec(), next_token: (to < all.len()).then(|| to.to_string()) })
+    }
+}
+
+#[derive(Default)]
+struct FakeLambda {
+    sent: Mutex<Vec<(String, Vec<u8>)>>,
+    fails: bool,
+}
+
+impl Invoker for FakeLambda {
+    async fn invoke_async(&self, function: &str, payload: Vec<u8>) -> Result<(), CallError> {
+        if self.fails {
+            return Err(CallError::new("lambda:Invoke: Rate exceeded (TooManyRequestsException; HTTP 429)", true));
+        }
+        self.sent.lock().unwrap().push((function.to_owned(), payload));
+        Ok(())
+    }
+    async fn invoke_sync(&self, _f: &str, _p: Vec<u8>) -> Result<InvokeResponse, CallError> {
+        unreachable!("the detector never waits for the dispatcher")
+    }
+}
+
+impl FakeLambda {
+    fn findings(&self) -> Vec<Finding> {
+        self.sent.lock().unwrap().iter().map(|(_, p)| Finding::parse(serde_json::from_slice(p).unwrap()).unwrap()).collect()
+    }
+}
+
+fn config(extra: &[(&str, &str)]) -> Config {
+    let mut vars: Vec<(String, String)> = vec![
+        ("CLOUDTRAIL_LOG_GROUP_NAME".into(), "cloudtrail-logs".into()),
+        ("DISPATCHER_LAMBDA_NAME".into(), "launchguard-dispatcher".into()),
+        ("LG_POLL_INITIAL_MS".into(), "100".into()),
+        ("AWS_REGION".into(), "us-east-1".into()),
+    ];
+    vars.extend(extra.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+    let env = move |k: &str| vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+    Config::from_env(&env).expect("valid config")
+}
+
+fn alarm_at() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 22, 5, 40, 0).unwrap()
+}
+
+/// Real background shifted to start at 05:00; bursts at 05:38; alarm at 05:40 (period 60 s,
+/// 1 evaluation period): the window is 05:34-05:45, which holds part of the background but not
+/// the two real vCPU-limited attempts (05:21 and 05:24).
+fn log_group() -> Vec<(i64, String)> {
+    let mut records = invictus_background();
+    shift_to(&mut records, Utc.with_ymd_and_hms(2026, 11, 22, 5, 0, 0).unwrap());
+    let t = run_instances_template();
+    let at = alarm_at() - Duration::minutes(2);
+    let bursts = [
+        Burst::new(Actor::IamUser { account: ACCOUNT.into(), name: "ci-deployer".into(), key: "AKIAEXAMPLEDEPLOYER1".into() }, 3, 4, at),
+        Burst::new(Actor::AssumedRole { account: ACCOUNT.into(), role: "DataScience".into(), session: "mallory".into(), key: "ASIAEXAMPLEDATASCI01".into() }, 5, 3, at),
+        Burst::new(Actor::AutoScaling { account: ACCOUNT.into() }, 3, 10, at),
+        Burst::new(Actor::IamUser { account: ACCOUNT.into(), name: "benign".into(), key: "AKIAEXAMPLEBENIGN001".into() }, 2, 1, at),
+    ];
+    for (i, b) in bursts.iter().enumerate() {
+        records.extend(b.records(&t, i as u32));
+    }
+    let mut out: Vec<(i64, String)> = records
+        .iter()
+        .map(|r| (DateTime::parse_from_rfc3339(r["eventTime"].as_str().unwrap()).unwrap().timestamp_millis(), r.to_string()))
+        .collect();
+    out.sort_by_key(|(t, _)| *t);
+    out
+}
+
+fn alarm_event(state: &str) -> Value {
+    sns_alarm_event("launchguard-runinstances", ACCOUNT, "us-east-1", state, alarm_at(), 60, 1)
+}
+
+async fn run(logs: &FakeLogs, lambda: &FakeLambda, cfg: &Config, event: Value) -> Result<launchguard_detector::Report, DetectorError> {
+    let ev = LambdaEvent::new(event, Context::default());
+    handle(&ev.payload, FUNCTION_ARN, cfg, logs, lambda, alarm_at() + Duration::seconds(30)).await
+}
+
+fn flagged(f: &Finding) -> Vec<(String, u64, Vec<String>)> {
+    f.principals
+        .iter()
+        .map(|p| (p.principal.label(), p.activity.instances_launched, p.activity.access_keys.iter().map(|k| k.access_key_id.clone()).collect()))
+        .collect()
+}
+
+fn expected_flagged() -> Vec<(String, u64, Vec<String>)> {
+    vec![
+        ("role DataScience".into(), 15, vec!["ASIAEXAMPLEDATASCI01".into()]),
+        ("IAM user ci-deployer".into(), 12, vec!["AKIAEXAMPLEDEPLOYER1".into()]),
+    ]
+}
+
+#[tokio::test(start_paused = true)]
+async fn real_background_with_bursts_flags_exactly_the_user_and_the_role() {
+    let logs = FakeLogs::new(log_group());
+    let lambda = FakeLambda::default();
+    let report = run(&logs, &lambda, &config(&[]), alarm_event("ALARM")).await.unwrap();
+    assert_eq!(report.status, "dispatched");
+    let findings = lambda.findings();
+    assert_eq!(findings.len(), 1);
+    let f = &findings[0];
+    assert_eq!(flagged(f), expected_flagged());
+    assert_eq!(f.excluded.len(), 1, "Auto Scaling is excluded, and reported");
+    assert_eq!(f.excluded[0].activity.instances_launched, 30);
+    assert!(f.window_complete);
+    assert!(!f.dry_run);
+    assert_eq!(f.account_id, ACCOUNT);
+    assert_eq!(f.read.method, "insights");
+    assert_eq!(f.window.start, alarm_at() - Duration::minutes(6));
+    assert_eq!(f.window.end, alarm_at() + Duration::minutes(5));
+    assert_eq!(lambda.sent.lock().unwrap()[0].0, "launchguard-dispatcher");
+    // the report says who was below the threshold, too
+    assert!(report.principals.iter().any(|p| p.principal == "IAM user benign" && p.verdict == "below_threshold"));
+    // the background inside the window was read and skipped without a full parse
+    let scan = report.scan.unwrap();
+    assert!(scan.prefiltered > 100, "{scan:?}");
+    assert_eq!(scan.unparseable, 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn every_read_path_gives_the_same_finding() {
+    let mut ids = Vec::new();
+    for (method, service_filters, page_size) in [("insights", false, 1000), ("insights", true, 1000), ("filter_log_events", false, 7), ("filter_log_events", true, 3)] {
+        let mut logs = FakeLogs::new(log_group());
+        logs.service_filters = service_filters;
+        logs.page_size = page_size;
+        let lambda = FakeLambda::default();
+        run(&logs, &lambda, &config(&[("LG_READ_METHOD", method)]), alarm_event("ALARM")).await.unwrap();
+        let f = lambda.findings().remove(0);
+        assert_eq!(flagged(&f), expected_flagged(), "{method} filters={service_filters}");
+        ids.push(f.finding_id);
+        if method == "filter_log_events" {
+            let pages = logs.calls().iter().filter(|c| c.starts_with("FilterLogEvents")).count();
+            assert!(pages > 3, "paged through nextToken: {pages}");
+        }
+    }
+    ids.dedup();
+    assert_eq!(ids.len(), 1, "same detector, window and principals: same finding id");
+}
+
+#[tokio::test(start_paused = true)]
+async fn hitting_the_insights_row_limit_splits_the_range_and_loses_nothing() {
+    let logs = FakeLogs::new(log_group());
+    let lambda = FakeLambda::default();
+    let report = run(&logs, &lambda, &config(&[("LG_INSIGHTS_LIMIT", "40")]), alarm_event("ALARM")).await.unwrap();
+    assert!(report.query_ids.len() > 3, "split into several queries: {:?}", report.query_ids);
+    let f = lambda.findings().remove(0);
+    assert_eq!(flagged(&f), expected_flagged());
+    assert_eq!(f.read.method, "insights");
+    // the same records as one unlimited query
+    let logs2 = FakeLogs::new(log_group());
+    let lambda2 = FakeLambda::default();
+    let r2 = run(&logs2, &lambda2, &config(&[]), alarm_event("ALARM")).await.unwrap();
+    assert_eq!(report.scan.unwrap().matched, r2.scan.unwrap().matched);
+}
+
+#[tokio::test(start_paused = true)]
+async fn queries_are_polled_through_running_until_complete() {
+    let mut logs = FakeLogs::new(log_group());
+    logs.insights = Insights::Works { polls: 5 };
+    let lambda = FakeLambda::default();
+    run(&logs, &lambda, &config(&[]), alarm_event("ALARM")).await.unwrap();
+    let polls = logs.calls().iter().filter(|c| c.starts_with("GetQueryResults")).count();
+    assert_eq!(polls, 6);
+    assert_eq!(flagged(&lambda.findings()[0]), expected_flagged());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_query_that_fails_or_times_out_falls_back_to_filter_log_events() {
+    for mode in [Insights::StartFails, Insights::EndsWith(QueryStatus::Failed), Insights::EndsWith(QueryStatus::Timeout), Insights::EndsWith(QueryStatus::Cancelled), Insights::NeverCompletes] {
+        let mut logs = FakeLogs::new(log_group());
+        logs.insights = mode;
+        let lambda = FakeLambda::default();
+        let report = run(&logs, &lambda, &config(&[("LG_QUERY_DEADLINE_SECONDS", "20")]), alarm_event("ALARM")).await.unwrap();
+        let f = lambda.findings().remove(0);
+        assert_eq!(flagged(&f), expected_flagged(), "{mode:?}");
+        assert_eq!(f.read.method, "insights→filter_log_events");
+        assert!(f.window_complete);
+        assert_eq!(report.status, "dispatched");
+        if mode == Insights::NeverCompletes {
+            assert!(logs.calls().iter().any(|c| c.starts_with("StopQuery")), "the running query is stopped on the way out");
+        }
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn when_both_reads_fail_the_error_is_retryable_and_nothing_is_sent() {
+    let mut logs = FakeLogs::new(log_group());
+    logs.insights = Insights::StartFails;
+    logs.filter_fails = true;
+    let lambda = FakeLambda::default();
+    let err = run(&logs, &lambda, &config(&[]), alarm_event("ALARM")).await.unwrap_err();
+    assert!(err.is_retryable());
+    let msg = err.to_string();
+    assert!(msg.contains("StartQuery") && msg.contains("FilterLogEvents") && msg.contains("cloudtrail-logs"), "{msg}");
+    assert!(lambda.sent.lock().unwrap().is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failed_dispatch_is_a_retryable_error() {
+    let logs = FakeLogs::new(log_group());
+    let lambda = FakeLambda { fails: true, ..FakeLambda::default() };
+    let err = run(&logs, &lambda, &config(&[]), alarm_event("ALARM")).await.unwrap_err();
+    assert!(matches!(err, DetectorError::Invoke { .. }) && err.is_retryable(), "{err}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn late_delivery_widens_the_window_once() {
+    // the burst reached the logs two hours before the alarm window: nothing in the window
+    let mut events = log_group();
+    for e in &mut events {
+        e.0 -= 2 * 3600 * 1000;
+        let mut v: Value = serde_json::from_str(&e.1).unwrap();
+        let t = DateTime::parse_from_rfc3339(v["eventTime"].as_str().unwrap()).unwrap() - Duration::hours(2);
+        v["eventTime"] = json!(t.format("%Y-%m-%dT%H:%M:%SZ").to_string());
+        e.1 = v.to_string();
+    }
+    let logs = FakeLogs::new(events);
+    let lambda = FakeLambda::default();
+    let report = run(&logs, &lambda, &config(&[]), alarm_event("ALARM")).await.unwrap();
+    assert!(report.widened);
+    let f = lambda.findings().remove(0);
+    assert!(f.read.widened);
+    assert_eq!(f.window.start, alarm_at() - Duration::hours(12));
+    // the wider window also holds the two real vCPU-limited attempts
+    let labels: Vec<String> = f.principals.iter().map(|p| p.principal.label()).collect();
+    assert!(labels.contains(&"IAM user ci-deployer".to_string()) && labels.contains(&"role DataScience".to_string()), "{labels:?}");
+    assert_eq!(logs.calls().iter().filter(|c| c.starts_with("StartQuery")).count(), 2, "primary, then fallback, once");
+}
+
+#[tokio::test(start_paused = true)]
+async fn nobody_over_threshold_reports_and_sends_nothing() {
+    let logs = FakeLogs::new(log_group());
+    let lambda = FakeLambda::default();
+    let report = run(&logs, &lambda, &config(&[("LG_MIN_INSTANCES", "100")]), alarm_event("ALARM")).await.unwrap();
+    assert_eq!(report.status, "no_one_flagged");
+    assert!(report.principals.iter().any(|p| p.principal == "IAM user ci-deployer" && p.launched == 12));
+    assert!(lambda.sent.lock().unwrap().is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn ignored_states_and_non_alarms_touch_nothing() {
+    let mut non_alarm = alarm_event("ALARM");
+    non_alarm["Records"][0]["Sns"]["Message"] = json!("hello from a test topic");
+    let mut truncated = alarm_event("ALARM");
+    truncated["Records"][0]["Sns"]["Message"] = json!("{\"AlarmName\": \"x\", \"NewState");
+    for ev in [alarm_event("OK"), alarm_event("INSUFFICIENT_DATA"), non_alarm, truncated, json!({"hello": "world"}), json!([1, 2])] {
+        let logs = FakeLogs::new(log_group());
+        let lambda = FakeLambda::default();
+        let report = run(&logs, &lambda, &config(&[]), ev.clone()).await.unwrap();
+        assert_eq!(report.status, "ignored", "{ev}");
+        assert!(!report.ignored.is_empty());
+        assert!(logs.calls().is_empty(), "no read for {ev}");
+        assert!(lambda.sent.lock().unwrap().is_empty());
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn unparseable_records_are_counted_and_reported_not_fatal() {
+    let mut events = log_group();
+    let t = alarm_at().timestamp_millis() - 60_000;
+    events.push((t, "{\"eventName\": \"RunInstances\", \"userIdentity\": ".into()));
+    events.push((t, "not json \"RunInstances\"".into()));
+    events.sort_by_key(|(t, _)| *t);
+    let logs = FakeLogs::new(events);
+    let lambda = FakeLambda::default();
+    let report = run(&logs, &lambda, &config(&[]), alarm_event("ALARM")).await.unwrap();
+    let f = lambda.findings().remove(0);
+    assert_eq!(f.read.unparseable_records, 2);
+    assert_eq!(flagged(&f), expected_flagged());
+    assert_eq!(report.scan.unwrap().error_samples.len(), 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn dry_run_marks_the_finding() {
+    let logs = FakeLogs::new(log_group());
+    let lambda = FakeLambda::default();
+    let report = run(&logs, &lambda, &config(&[("DRY_RUN", "true")]), alarm_event("ALARM")).await.unwrap();
+    assert!(report.dry_run);
+    assert!(lambda.findings()[0].dry_run);
+}
+
+#[test]
+fn configuration_errors_name_the_variable() {
+    let empty = |_: &str| None::<String>;
+    assert!(Config::from_env(&empty).unwrap_err().to_string().contains("CLOUDTRAIL_LOG_GROUP_NAME"));
+    let only_group = |k: &str| (k == "CLOUDTRAIL_LOG_GROUP_NAME").then(|| "g".to_string());
+    assert!(Config::from_env(&only_group).unwrap_err().to_string().contains("DISPATCHER_LAMBDA_NAME"));
+    let bad = |k: &str| match k {
+        "CLOUDTRAIL_LOG_GROUP_NAME" | "DISPATCHER_LAMBDA_NAME" => Some("x".to_string()),
+        "LG_READ_METHOD" => Some("grep".to_string()),
+        _ => None,
+    };
+    assert!(Config::from_env(&bad).unwrap_err().to_string().contains("LG_READ_METHOD"));
+    let env: &dyn Env = &|k: &str| match k {
+        "CLOUDTRAIL_LOG_GROUP_NAME" | "DISPATCHER_LAMBDA_NAME" => Some("x".to_string()),
+        "LG_INSIGHTS_LIMIT" => Some("20000".to_string()),
+        _ => None,
+    };
+    assert!(Config::from_env(env).unwrap_err().to_string().contains("LG_INSIGHTS_LIMIT"));
+}
