@@ -372,8 +372,11 @@ pub struct ResponseOutcome {
     pub outcome: OutcomeStatus,
     /// What was (or would have been) done, in words.
     pub detail: String,
-    /// How to undo it, when something was changed.
+    /// How to undo it by hand, when something was changed.
     pub undo: Option<String>,
+    /// The action that undoes exactly what was changed (set only with `applied`). A release
+    /// request runs these, and nothing else.
+    pub reversal: Option<Action>,
     /// The handler that answered.
     pub handler: String,
     /// When it finished.
@@ -392,6 +395,7 @@ impl ResponseOutcome {
             outcome,
             detail: detail.into(),
             undo: None,
+            reversal: None,
             handler: handler.to_owned(),
             completed_at: now,
         }

@@ -18,6 +18,8 @@
 //! - [`query`]: Logs Insights query and FilterLogEvents pattern building.
 //! - [`contract`]: `Finding`, `ResponseRequest`, `ResponseOutcome`, `ReleaseRequest`.
 //! - [`ids`]: ARN, account and access key ID validation, protected-principal patterns.
+//! - [`guard`]: account and protected-principal checks shared by the responders.
+//! - [`policy`]: the IAM policy documents launchguard writes and reads back.
 //! - [`config`]: typed configuration read through an environment lookup.
 
 pub mod aggregate;
@@ -25,8 +27,10 @@ pub mod alarm;
 pub mod config;
 pub mod contract;
 pub mod error;
+pub mod guard;
 pub mod ids;
 pub mod launch;
+pub mod policy;
 pub mod principal;
 pub mod query;
 pub mod record;
