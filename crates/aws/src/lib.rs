@@ -144,3 +144,23 @@ impl Invoker for LambdaInvoker {
         })
     }
 }
+
+/// Who this function runs as.
+#[derive(Debug, Clone)]
+pub struct Identity {
+    /// The account (12 digits).
+    pub account: String,
+    /// The caller ARN as STS gives it.
+    pub arn: String,
+    /// The role behind it (protected from every action).
+    pub role: String,
+}
+
+/// `sts:GetCallerIdentity`, once at start-up: the function's own account and role.
+pub async fn whoami(sts: &aws_sdk_sts::Client) -> Result<Identity, CallError> {
+    let out = sts.get_caller_identity().send().await.map_err(|e| classify("sts:GetCallerIdentity", e))?;
+    let account = out.account().unwrap_or_default().to_owned();
+    launchguard_core::ids::validate_account_id(&account).map_err(|e| CallError::new(format!("sts:GetCallerIdentity: {e}"), false))?;
+    let arn = out.arn().unwrap_or_default().to_owned();
+    Ok(Identity { role: launchguard_core::guard::role_of_caller(&arn), account, arn })
+}

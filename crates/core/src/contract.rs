@@ -574,3 +574,24 @@ impl ResponseOutcome {
         strict(v, "response outcome")
     }
 }
+
+impl ResponseRequest {
+    /// Parse a handler's raw payload: size, UTF-8, JSON, version, kind, fields.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, CoreError> {
+        Self::parse(decode_payload(bytes, "response request")?)
+    }
+}
+
+impl ResponseOutcome {
+    /// A refusal: nothing was changed, on purpose.
+    pub fn refused(req: &ResponseRequest, handler: &str, reason: impl Into<String>, now: DateTime<Utc>) -> Self {
+        let reason = reason.into();
+        Self::for_request(req, handler, OutcomeStatus::Refused { reason: reason.clone() }, format!("refused: {reason}; nothing changed"), now)
+    }
+
+    /// A failure of an AWS call.
+    pub fn failed(req: &ResponseRequest, handler: &str, error: impl Into<String>, retryable: bool, now: DateTime<Utc>) -> Self {
+        let error = error.into();
+        Self::for_request(req, handler, OutcomeStatus::Failed { error: error.clone(), retryable }, format!("failed: {error}"), now)
+    }
+}

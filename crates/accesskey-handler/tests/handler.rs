@@ -1,0 +1,233 @@
+//! The access-key handler in-process against an in-memory IAM that records every call.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+use chrono::{TimeZone, Utc};
+use launchguard_accesskey_handler::{AccessKeys, Config, HandlerError, KeyStatus, handle};
+use launchguard_aws::CallError;
+use launchguard_core::contract::{Action, OutcomeStatus, ResponseOutcome, ResponseRequest};
+use serde_json::{Value, json};
+
+const ACCOUNT: &str = "111122223333";
+
+#[derive(Default)]
+struct FakeIam {
+    users: BTreeMap<String, (String, Vec<(String, KeyStatus)>)>,
+    calls: Mutex<Vec<String>>,
+    writes: Mutex<Vec<String>>,
+    fail_reads: Option<CallError>,
+    fail_writes: Option<CallError>,
+}
+
+impl FakeIam {
+    fn with_users() -> Self {
+        let mut users = BTreeMap::new();
+        users.insert(
+            "ci-deployer".into(),
+            (format!("arn:aws:iam::{ACCOUNT}:user/ci/ci-deployer"), vec![("AKIAEXAMPLEDEPLOYER1".into(), KeyStatus::Active), ("AKIAEXAMPLEDEPLOYER2".into(), KeyStatus::Active)]),
+        );
+        users.insert("breakglass-admin".into(), (format!("arn:aws:iam::{ACCOUNT}:user/breakglass-admin"), vec![("AKIAEXAMPLEBREAKGLAS".into(), KeyStatus::Active)]));
+        users.insert("old".into(), (format!("arn:aws:iam::{ACCOUNT}:user/old"), vec![("AKIAEXAMPLEOLDKEY001".into(), KeyStatus::Inactive)]));
+        Self { users, ..Self::default() }
+    }
+
+    fn calls(&self) -> Vec<String> {
+        self.calls.lock().unwrap().clone()
+    }
+
+    fn writes(&self) -> Vec<String> {
+        self.writes.lock().unwrap().clone()
+    }
+
+    fn read(&self, what: String) -> Result<(), CallError> {
+        self.calls.lock().unwrap().push(what);
+        match &self.fail_reads {
+            Some(e) => Err(e.clone()),
+            None => Ok(()),
+        }
+    }
+}
+
+impl AccessKeys for FakeIam {
+    async fn key_owner(&self, key: &str) -> Result<Option<String>, CallError> {
+        self.read(format!("GetAccessKeyLastUsed {key}"))?;
+        Ok(self.users.iter().find(|(_, (_, keys))| keys.iter().any(|(k, _)| k == key)).map(|(u, _)| u.clone()))
+    }
+    async fn user_arn(&self, user: &str) -> Result<Option<String>, CallError> {
+        self.read(format!("GetUser {user}"))?;
+        Ok(self.users.get(user).map(|(a, _)| a.clone()))
+    }
+    async fn list_keys(&self, user: &str) -> Result<Vec<(String, KeyStatus)>, CallError> {
+        self.read(format!("ListAccessKeys {user}"))?;
+        Ok(self.users.get(user).map(|(_, k)| k.clone()).unwrap_or_default())
+    }
+    async fn set_status(&self, user: &str, key: &str, status: KeyStatus) -> Result<(), CallError> {
+        self.calls.lock().unwrap().push(format!("UpdateAccessKey {user} {key} {status:?}"));
+        if let Some(e) = &self.fail_writes {
+            return Err(e.clone());
+        }
+        self.writes.lock().unwrap().push(format!("{user} {key} {status:?}"));
+        Ok(())
+    }
+}
+
+fn cfg(extra: &[(&str, &str)]) -> Config {
+    let mut vars = vec![("PROTECTED_PRINCIPALS".to_string(), "arn:aws:iam::*:user/breakglass-*".to_string())];
+    vars.extend(extra.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+    // later entries override earlier ones
+    let env = move |k: &str| vars.iter().rev().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+    Config::from_env(&env, ACCOUNT, "arn:aws:iam::111122223333:role/launchguard-accesskey-handler-role").unwrap()
+}
+
+fn deactivate(key: &str, user: Option<&str>) -> Value {
+    let action = Action::DeactivateAccessKey { account_id: ACCOUNT.into(), access_key_id: key.into(), user_name: user.map(str::to_owned) };
+    serde_json::to_value(ResponseRequest::new("lg-test", action, false, Utc.with_ymd_and_hms(2026, 11, 22, 5, 41, 0).unwrap())).unwrap()
+}
+
+async fn run(iam: &FakeIam, cfg: &Config, payload: &Value) -> Result<ResponseOutcome, HandlerError> {
+    handle(&serde_json::to_vec(payload).unwrap(), cfg, iam, Utc.with_ymd_and_hms(2026, 11, 22, 5, 41, 1).unwrap()).await
+}
+
+fn refused(o: &ResponseOutcome) -> String {
+    match &o.outcome {
+        OutcomeStatus::Refused { reason } => reason.clone(),
+        other => panic!("expected refused, got {other:?}: {}", o.detail),
+    }
+}
+
+#[tokio::test]
+async fn deactivates_exactly_the_given_key_and_reports_the_reversal() {
+    let iam = FakeIam::with_users();
+    let o = run(&iam, &cfg(&[]), &deactivate("AKIAEXAMPLEDEPLOYER1", None)).await.unwrap();
+    assert_eq!(o.outcome, OutcomeStatus::Applied);
+    assert_eq!(iam.writes(), vec!["ci-deployer AKIAEXAMPLEDEPLOYER1 Inactive"], "one write, that key, never the other, never a delete");
+    assert!(o.detail.contains("other 1 key(s) untouched"));
+    assert_eq!(
+        o.reversal,
+        Some(Action::ReactivateAccessKey { account_id: ACCOUNT.into(), access_key_id: "AKIAEXAMPLEDEPLOYER1".into(), user_name: Some("ci-deployer".into()) })
+    );
+    assert!(o.undo.unwrap().contains("--status Active"));
+    // the owner was resolved and verified before the write
+    assert_eq!(iam.calls()[..3], ["GetAccessKeyLastUsed AKIAEXAMPLEDEPLOYER1", "GetUser ci-deployer", "ListAccessKeys ci-deployer"]);
+}
+
+#[tokio::test]
+async fn duplicate_delivery_is_already_applied() {
+    let mut iam = FakeIam::with_users();
+    let first = run(&iam, &cfg(&[]), &deactivate("AKIAEXAMPLEDEPLOYER1", Some("ci-deployer"))).await.unwrap();
+    assert_eq!(first.outcome, OutcomeStatus::Applied);
+    // the fake applies the write for the second delivery
+    iam.users.get_mut("ci-deployer").unwrap().1[0].1 = KeyStatus::Inactive;
+    let second = run(&iam, &cfg(&[]), &deactivate("AKIAEXAMPLEDEPLOYER1", Some("ci-deployer"))).await.unwrap();
+    assert_eq!(second.outcome, OutcomeStatus::AlreadyApplied);
+    assert_eq!(second.request_id, first.request_id);
+    assert_eq!(iam.writes().len(), 1);
+    assert_eq!(second.reversal, None, "nothing to undo for a change we did not make");
+}
+
+#[tokio::test]
+async fn reactivation_is_the_reversal() {
+    let iam = FakeIam::with_users();
+    let action = Action::ReactivateAccessKey { account_id: ACCOUNT.into(), access_key_id: "AKIAEXAMPLEOLDKEY001".into(), user_name: Some("old".into()) };
+    let req = serde_json::to_value(ResponseRequest::new("lg-test", action, false, Utc::now())).unwrap();
+    let o = run(&iam, &cfg(&[]), &req).await.unwrap();
+    assert_eq!(o.outcome, OutcomeStatus::Applied);
+    assert_eq!(iam.writes(), vec!["old AKIAEXAMPLEOLDKEY001 Active"]);
+}
+
+#[tokio::test]
+async fn dry_run_from_the_request_or_the_environment_touches_nothing() {
+    let iam = FakeIam::with_users();
+    let mut req = deactivate("AKIAEXAMPLEDEPLOYER1", None);
+    req["dry_run"] = json!(true);
+    let o = run(&iam, &cfg(&[]), &req).await.unwrap();
+    assert_eq!(o.outcome, OutcomeStatus::DryRun);
+    assert!(o.detail.contains("would set access key AKIAEXAMPLEDEPLOYER1 of ci-deployer from Active to Inactive"), "{}", o.detail);
+    let o = run(&iam, &cfg(&[("DRY_RUN", "true")]), &deactivate("AKIAEXAMPLEDEPLOYER1", None)).await.unwrap();
+    assert_eq!(o.outcome, OutcomeStatus::DryRun);
+    assert!(iam.writes().is_empty());
+    assert!(!iam.calls().iter().any(|c| c.starts_with("UpdateAccessKey")));
+}
+
+#[tokio::test]
+async fn refusals_happen_before_any_iam_call() {
+    let cases: Vec<(Value, &str)> = vec![
+        (deactivate("ASIAEXAMPLEDATASCI01", None), "temporary STS key"),
+        (deactivate("akia-not-a-key", None), "invalid access key id"),
+        (deactivate("LKIAEXAMPLEDATASCI01", None), "not an IAM user access key"),
+        (deactivate("AKIAEXAMPLEDEPLOYER1", Some("bad name!")), "user_name"),
+        ({
+            let mut r = deactivate("AKIAEXAMPLEDEPLOYER1", None);
+            r["action"]["account_id"] = json!("999999999999");
+            r
+        }, "ALLOWED_ACCOUNTS"),
+        ({
+            let mut r = deactivate("AKIAEXAMPLEDEPLOYER1", None);
+            r["action"]["account_id"] = json!("12");
+            r
+        }, "12 digits"),
+        (serde_json::to_value(ResponseRequest::new("lg-test", Action::QuarantineUser { account_id: ACCOUNT.into(), user_arn: format!("arn:aws:iam::{ACCOUNT}:user/x"), user_name: "x".into() }, false, Utc::now())).unwrap(), "launchguard-iam-handler"),
+    ];
+    for (req, expect) in cases {
+        let iam = FakeIam::with_users();
+        let o = run(&iam, &cfg(&[]), &req).await.unwrap();
+        let r = refused(&o);
+        assert!(r.contains(expect), "{r} should contain {expect}");
+        assert!(iam.calls().is_empty(), "no IAM call for {expect}: {:?}", iam.calls());
+    }
+}
+
+#[tokio::test]
+async fn protected_and_unverified_owners_are_refused_without_a_write() {
+    let iam = FakeIam::with_users();
+    let r = refused(&run(&iam, &cfg(&[]), &deactivate("AKIAEXAMPLEBREAKGLAS", None)).await.unwrap());
+    assert!(r.contains("protected"), "{r}");
+    // the key is someone else's
+    let r = refused(&run(&iam, &cfg(&[]), &deactivate("AKIAEXAMPLEDEPLOYER1", Some("old"))).await.unwrap());
+    assert!(r.contains("belongs to user ci-deployer"), "{r}");
+    // unknown key
+    let r = refused(&run(&iam, &cfg(&[]), &deactivate("AKIAEXAMPLEUNKNOWN01", None)).await.unwrap());
+    assert!(r.contains("does not exist"), "{r}");
+    // a protected pattern that names the user with its path
+    let c = cfg(&[("PROTECTED_PRINCIPALS", "arn:aws:iam::111122223333:user/ci/*")]);
+    assert!(refused(&run(&iam, &c, &deactivate("AKIAEXAMPLEDEPLOYER1", None)).await.unwrap()).contains("protected"));
+    assert!(iam.writes().is_empty());
+}
+
+#[tokio::test]
+async fn invalid_payloads_are_errors_with_no_call() {
+    let iam = FakeIam::with_users();
+    let mut unknown = deactivate("AKIAEXAMPLEDEPLOYER1", None);
+    unknown["action"]["also_delete"] = json!(true);
+    let mut version = deactivate("AKIAEXAMPLEDEPLOYER1", None);
+    version["schema_version"] = json!(9);
+    for p in [unknown, version, json!({}), json!("hello"), json!({"schema_version": 1, "kind": "response_request"})] {
+        let e = run(&iam, &cfg(&[]), &p).await.unwrap_err();
+        assert!(matches!(e, HandlerError::InvalidRequest(_)), "{e}");
+    }
+    let huge = vec![b'{'; 300 * 1024];
+    assert!(handle(&huge, &cfg(&[]), &iam, Utc::now()).await.is_err());
+    assert!(iam.calls().is_empty());
+}
+
+#[tokio::test]
+async fn iam_failures_are_failed_outcomes_that_say_if_retrying_helps() {
+    let mut iam = FakeIam::with_users();
+    iam.fail_writes = Some(CallError { message: "iam:UpdateAccessKey: Rate exceeded (Throttling; HTTP 400)".into(), code: Some("Throttling".into()), retryable: true });
+    let o = run(&iam, &cfg(&[]), &deactivate("AKIAEXAMPLEDEPLOYER1", None)).await.unwrap();
+    assert!(matches!(&o.outcome, OutcomeStatus::Failed { retryable: true, error } if error.contains("Throttling")), "{:?}", o.outcome);
+    let mut iam = FakeIam::with_users();
+    iam.fail_reads = Some(CallError { message: "iam:GetAccessKeyLastUsed: denied (AccessDenied; HTTP 403)".into(), code: Some("AccessDenied".into()), retryable: false });
+    let o = run(&iam, &cfg(&[]), &deactivate("AKIAEXAMPLEDEPLOYER1", None)).await.unwrap();
+    assert!(matches!(o.outcome, OutcomeStatus::Failed { retryable: false, .. }));
+    assert!(iam.writes().is_empty());
+}
+
+#[test]
+fn configuration_errors_name_the_variable() {
+    let env = |k: &str| (k == "ALLOWED_ACCOUNTS").then(|| "abc".to_string());
+    assert!(Config::from_env(&env, ACCOUNT, "r").unwrap_err().to_string().contains("ALLOWED_ACCOUNTS"));
+    let env = |k: &str| (k == "PROTECTED_PRINCIPALS").then(|| "admin".to_string());
+    assert!(Config::from_env(&env, ACCOUNT, "r").unwrap_err().to_string().contains("PROTECTED_PRINCIPALS"));
+}
