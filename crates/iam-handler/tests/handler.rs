@@ -1,0 +1,341 @@
+//! The IAM handler in-process against a stateful in-memory IAM that records every call.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use launchguard_aws::CallError;
+use launchguard_core::contract::{Action, OutcomeStatus, ResponseOutcome, ResponseRequest};
+use launchguard_core::policy::{QUARANTINE_INLINE_POLICY, REVOKE_SESSIONS_POLICY, revoke_sessions_document, revoked_before};
+use launchguard_iam_handler::{Config, HandlerError, RolePolicies, UserPolicies, handle};
+use serde_json::{Value, json};
+
+const ACCOUNT: &str = "111122223333";
+const QUARANTINE: &str = "arn:aws:iam::aws:policy/AWSCompromisedKeyQuarantineV3";
+
+#[derive(Default, Clone)]
+struct Entity {
+    arn: String,
+    attached: Vec<String>,
+    inline: BTreeMap<String, String>,
+}
+
+#[derive(Default)]
+struct FakeIam {
+    users: Mutex<BTreeMap<String, Entity>>,
+    roles: Mutex<BTreeMap<String, Entity>>,
+    calls: Mutex<Vec<String>>,
+    attach_error: Option<CallError>,
+    put_error: Option<CallError>,
+}
+
+impl FakeIam {
+    fn new() -> Self {
+        let s = Self::default();
+        let user = |arn: &str, attached: &[&str], inline: &[&str]| Entity {
+            arn: arn.into(),
+            attached: attached.iter().map(|s| (*s).to_owned()).collect(),
+            inline: inline.iter().map(|n| ((*n).to_owned(), "{}".to_owned())).collect(),
+        };
+        let mut u = s.users.lock().unwrap();
+        u.insert("ci-deployer".into(), user(&format!("arn:aws:iam::{ACCOUNT}:user/ci/ci-deployer"), &["arn:aws:iam::aws:policy/AmazonEC2FullAccess", "arn:aws:iam::111122223333:policy/deploy"], &["legacy-inline"]));
+        u.insert("breakglass-admin".into(), user(&format!("arn:aws:iam::{ACCOUNT}:user/breakglass-admin"), &["arn:aws:iam::aws:policy/AdministratorAccess"], &[]));
+        let mut r = s.roles.lock().unwrap();
+        r.insert("DataScience".into(), user(&format!("arn:aws:iam::{ACCOUNT}:role/DataScience"), &["arn:aws:iam::aws:policy/AmazonSageMakerFullAccess"], &["s3-access"]));
+        r.insert(
+            "AWSServiceRoleForAutoScaling".into(),
+            user(&format!("arn:aws:iam::{ACCOUNT}:role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling"), &[], &[]),
+        );
+        drop((u, r));
+        s
+    }
+
+    fn log(&self, c: String) {
+        self.calls.lock().unwrap().push(c);
+    }
+
+    fn writes(&self) -> Vec<String> {
+        self.calls.lock().unwrap().iter().filter(|c| c.starts_with("Attach") || c.starts_with("Detach") || c.starts_with("Put") || c.starts_with("Delete")).cloned().collect()
+    }
+
+    fn user(&self, n: &str) -> Entity {
+        self.users.lock().unwrap()[n].clone()
+    }
+
+    fn role(&self, n: &str) -> Entity {
+        self.roles.lock().unwrap()[n].clone()
+    }
+}
+
+impl UserPolicies for FakeIam {
+    async fn user_arn(&self, user: &str) -> Result<Option<String>, CallError> {
+        self.log(format!("GetUser {user}"));
+        Ok(self.users.lock().unwrap().get(user).map(|u| u.arn.clone()))
+    }
+    async fn attached_user_policies(&self, user: &str) -> Result<Vec<String>, CallError> {
+        self.log(format!("ListAttachedUserPolicies {user}"));
+        Ok(self.users.lock().unwrap()[user].attached.clone())
+    }
+    async fn attach_user_policy(&self, user: &str, p: &str) -> Result<(), CallError> {
+        self.log(format!("AttachUserPolicy {user} {p}"));
+        if let Some(e) = &self.attach_error {
+            return Err(e.clone());
+        }
+        self.users.lock().unwrap().get_mut(user).unwrap().attached.push(p.into());
+        Ok(())
+    }
+    async fn detach_user_policy(&self, user: &str, p: &str) -> Result<(), CallError> {
+        self.log(format!("DetachUserPolicy {user} {p}"));
+        self.users.lock().unwrap().get_mut(user).unwrap().attached.retain(|a| a != p);
+        Ok(())
+    }
+    async fn user_inline_policy(&self, user: &str, name: &str) -> Result<Option<String>, CallError> {
+        self.log(format!("GetUserPolicy {user} {name}"));
+        Ok(self.users.lock().unwrap()[user].inline.get(name).cloned())
+    }
+    async fn put_user_policy(&self, user: &str, name: &str, doc: &str) -> Result<(), CallError> {
+        self.log(format!("PutUserPolicy {user} {name}"));
+        self.users.lock().unwrap().get_mut(user).unwrap().inline.insert(name.into(), doc.into());
+        Ok(())
+    }
+    async fn delete_user_policy(&self, user: &str, name: &str) -> Result<(), CallError> {
+        self.log(format!("DeleteUserPolicy {user} {name}"));
+        self.users.lock().unwrap().get_mut(user).unwrap().inline.remove(name);
+        Ok(())
+    }
+}
+
+impl RolePolicies for FakeIam {
+    async fn role_arn(&self, role: &str) -> Result<Option<String>, CallError> {
+        self.log(format!("GetRole {role}"));
+        Ok(self.roles.lock().unwrap().get(role).map(|r| r.arn.clone()))
+    }
+    async fn role_inline_policy(&self, role: &str, name: &str) -> Result<Option<String>, CallError> {
+        self.log(format!("GetRolePolicy {role} {name}"));
+        // IAM returns documents URL-encoded
+        Ok(self.roles.lock().unwrap()[role].inline.get(name).map(|d| d.replace('{', "%7B").replace('}', "%7D").replace('"', "%22")))
+    }
+    async fn put_role_policy(&self, role: &str, name: &str, doc: &str) -> Result<(), CallError> {
+        self.log(format!("PutRolePolicy {role} {name}"));
+        if let Some(e) = &self.put_error {
+            return Err(e.clone());
+        }
+        self.roles.lock().unwrap().get_mut(role).unwrap().inline.insert(name.into(), doc.into());
+        Ok(())
+    }
+    async fn delete_role_policy(&self, role: &str, name: &str) -> Result<(), CallError> {
+        self.log(format!("DeleteRolePolicy {role} {name}"));
+        self.roles.lock().unwrap().get_mut(role).unwrap().inline.remove(name);
+        Ok(())
+    }
+}
+
+fn now() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 22, 5, 41, 0).unwrap()
+}
+
+fn cfg(extra: &[(&str, &str)]) -> Config {
+    let mut vars = vec![("PROTECTED_PRINCIPALS".to_string(), "arn:aws:iam::*:user/breakglass-*".to_string())];
+    vars.extend(extra.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+    let env = move |k: &str| vars.iter().rev().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+    Config::from_env(&env, ACCOUNT, "arn:aws:iam::111122223333:role/launchguard-iam-handler-role").unwrap()
+}
+
+fn req(action: Action) -> Value {
+    serde_json::to_value(ResponseRequest::new("lg-test", action, false, now())).unwrap()
+}
+
+fn quarantine(user: &str, arn: &str) -> Value {
+    req(Action::QuarantineUser { account_id: ACCOUNT.into(), user_arn: arn.into(), user_name: user.into() })
+}
+
+fn revoke(role: &str, arn: &str, before: DateTime<Utc>) -> Value {
+    req(Action::RevokeRoleSessions { account_id: ACCOUNT.into(), role_arn: arn.into(), role_name: role.into(), issued_before: before })
+}
+
+async fn run(iam: &FakeIam, cfg: &Config, p: &Value) -> ResponseOutcome {
+    handle(&serde_json::to_vec(p).unwrap(), cfg, iam, now()).await.expect("valid request")
+}
+
+async fn run_reversal(iam: &FakeIam, o: &ResponseOutcome) -> ResponseOutcome {
+    run(iam, &cfg(&[]), &req(o.reversal.clone().expect("a reversal"))).await
+}
+
+fn refused(o: &ResponseOutcome) -> String {
+    match &o.outcome {
+        OutcomeStatus::Refused { reason } => reason.clone(),
+        other => panic!("expected refused, got {other:?}: {}", o.detail),
+    }
+}
+
+#[tokio::test]
+async fn quarantine_attaches_the_deny_policy_and_keeps_everything_else() {
+    let iam = FakeIam::new();
+    let before = iam.user("ci-deployer");
+    // the detector's ARN may lack the path: the real one is resolved
+    let o = run(&iam, &cfg(&[]), &quarantine("ci-deployer", "arn:aws:iam::111122223333:user/ci-deployer")).await;
+    assert_eq!(o.outcome, OutcomeStatus::Applied, "{}", o.detail);
+    let after = iam.user("ci-deployer");
+    assert_eq!(after.attached, [before.attached.clone(), vec![QUARANTINE.to_string()]].concat());
+    assert_eq!(after.inline, before.inline, "inline policies untouched");
+    assert_eq!(iam.writes(), vec![format!("AttachUserPolicy ci-deployer {QUARANTINE}")]);
+    // duplicate delivery
+    let again = run(&iam, &cfg(&[]), &quarantine("ci-deployer", "arn:aws:iam::111122223333:user/ci-deployer")).await;
+    assert_eq!(again.outcome, OutcomeStatus::AlreadyApplied);
+    assert_eq!(iam.writes().len(), 1);
+    // release detaches exactly that policy
+    let released = run_reversal(&iam, &o).await;
+    assert_eq!(released.outcome, OutcomeStatus::Applied, "{}", released.detail);
+    assert_eq!(iam.user("ci-deployer").attached, before.attached);
+    assert_eq!(iam.user("ci-deployer").inline, before.inline);
+}
+
+#[tokio::test]
+async fn when_the_managed_policy_cannot_be_attached_an_inline_deny_is_used() {
+    let mut iam = FakeIam::new();
+    iam.attach_error = Some(CallError { message: "iam:AttachUserPolicy: Cannot exceed quota for PoliciesPerUser: 10 (LimitExceeded; HTTP 409)".into(), code: Some("LimitExceeded".into()), retryable: false });
+    let before = iam.user("ci-deployer");
+    let o = run(&iam, &cfg(&[]), &quarantine("ci-deployer", "arn:aws:iam::111122223333:user/ci/ci-deployer")).await;
+    assert_eq!(o.outcome, OutcomeStatus::Applied);
+    assert!(o.detail.contains("LimitExceeded"));
+    let after = iam.user("ci-deployer");
+    assert_eq!(after.attached, before.attached);
+    assert!(after.inline.contains_key(QUARANTINE_INLINE_POLICY));
+    assert!(after.inline.contains_key("legacy-inline"));
+    let again = run(&iam, &cfg(&[]), &quarantine("ci-deployer", "arn:aws:iam::111122223333:user/ci/ci-deployer")).await;
+    assert_eq!(again.outcome, OutcomeStatus::AlreadyApplied);
+    let released = run_reversal(&iam, &o).await;
+    assert_eq!(released.outcome, OutcomeStatus::Applied);
+    assert_eq!(iam.user("ci-deployer").inline, before.inline);
+    // any other attach error is a failure, not a silent fallback
+    let mut iam = FakeIam::new();
+    iam.attach_error = Some(CallError { message: "iam:AttachUserPolicy: slow down (Throttling; HTTP 400)".into(), code: Some("Throttling".into()), retryable: true });
+    let o = run(&iam, &cfg(&[]), &quarantine("ci-deployer", "arn:aws:iam::111122223333:user/ci-deployer")).await;
+    assert!(matches!(o.outcome, OutcomeStatus::Failed { retryable: true, .. }));
+    assert!(!iam.user("ci-deployer").inline.contains_key(QUARANTINE_INLINE_POLICY));
+}
+
+#[tokio::test]
+async fn release_never_detaches_a_policy_launchguard_did_not_attach() {
+    let iam = FakeIam::new();
+    let a = Action::ReleaseUserQuarantine {
+        account_id: ACCOUNT.into(),
+        user_arn: "arn:aws:iam::111122223333:user/ci/ci-deployer".into(),
+        user_name: "ci-deployer".into(),
+        policy_arn: Some("arn:aws:iam::aws:policy/AmazonEC2FullAccess".into()),
+    };
+    assert!(refused(&run(&iam, &cfg(&[]), &req(a)).await).contains("only detaches what it attached"));
+    assert!(iam.writes().is_empty());
+}
+
+#[tokio::test]
+async fn revocation_moves_forward_never_back_and_is_reversible() {
+    let iam = FakeIam::new();
+    let t1 = now() - Duration::minutes(1);
+    let o = run(&iam, &cfg(&[]), &revoke("DataScience", "arn:aws:iam::111122223333:role/DataScience", t1)).await;
+    assert_eq!(o.outcome, OutcomeStatus::Applied, "{}", o.detail);
+    let role = iam.role("DataScience");
+    assert_eq!(revoked_before(&role.inline[REVOKE_SESSIONS_POLICY]), Some(t1));
+    assert!(role.inline.contains_key("s3-access"));
+    assert_eq!(role.attached.len(), 1);
+    // an older cut-off changes nothing
+    let o2 = run(&iam, &cfg(&[]), &revoke("DataScience", "arn:aws:iam::111122223333:role/DataScience", t1 - Duration::hours(1))).await;
+    assert_eq!(o2.outcome, OutcomeStatus::AlreadyApplied);
+    assert_eq!(revoked_before(&iam.role("DataScience").inline[REVOKE_SESSIONS_POLICY]), Some(t1));
+    // a newer one moves it forward
+    let t2 = now();
+    let o3 = run(&iam, &cfg(&[]), &revoke("DataScience", "arn:aws:iam::111122223333:role/DataScience", t2)).await;
+    assert_eq!(o3.outcome, OutcomeStatus::Applied);
+    assert!(o3.detail.contains("moved forward"));
+    assert_eq!(revoked_before(&iam.role("DataScience").inline[REVOKE_SESSIONS_POLICY]), Some(t2));
+    // restore removes only launchguard's policy
+    let r = run_reversal(&iam, &o3).await;
+    assert_eq!(r.outcome, OutcomeStatus::Applied);
+    let role = iam.role("DataScience");
+    assert!(!role.inline.contains_key(REVOKE_SESSIONS_POLICY));
+    assert!(role.inline.contains_key("s3-access"));
+}
+
+#[tokio::test]
+async fn a_foreign_policy_with_launchguards_name_is_not_overwritten() {
+    let iam = FakeIam::new();
+    iam.roles.lock().unwrap().get_mut("DataScience").unwrap().inline.insert(REVOKE_SESSIONS_POLICY.into(), "{\"Version\":\"2012-10-17\",\"Statement\":[]}".into());
+    let r = refused(&run(&iam, &cfg(&[]), &revoke("DataScience", "arn:aws:iam::111122223333:role/DataScience", now())).await);
+    assert!(r.contains("did not write"), "{r}");
+    assert!(iam.writes().is_empty());
+    // but one it did write is recognised even URL-encoded
+    iam.roles.lock().unwrap().get_mut("DataScience").unwrap().inline.insert(REVOKE_SESSIONS_POLICY.into(), revoke_sessions_document(now()));
+    let o = run(&iam, &cfg(&[]), &revoke("DataScience", "arn:aws:iam::111122223333:role/DataScience", now())).await;
+    assert_eq!(o.outcome, OutcomeStatus::AlreadyApplied);
+}
+
+#[tokio::test]
+async fn dry_run_reports_and_writes_nothing() {
+    let iam = FakeIam::new();
+    let c = cfg(&[("DRY_RUN", "true")]);
+    let o = run(&iam, &c, &quarantine("ci-deployer", "arn:aws:iam::111122223333:user/ci-deployer")).await;
+    assert_eq!(o.outcome, OutcomeStatus::DryRun);
+    assert!(o.detail.contains("would attach"));
+    let mut r = revoke("DataScience", "arn:aws:iam::111122223333:role/DataScience", now());
+    r["dry_run"] = json!(true);
+    let o = run(&iam, &cfg(&[]), &r).await;
+    assert_eq!(o.outcome, OutcomeStatus::DryRun);
+    assert!(iam.writes().is_empty());
+}
+
+#[tokio::test]
+async fn every_protection_refuses_before_any_iam_call() {
+    let cases: Vec<(Value, &str)> = vec![
+        (quarantine("breakglass-admin", "arn:aws:iam::111122223333:user/breakglass-admin"), "protected"),
+        (revoke("launchguard-iam-handler-role", "arn:aws:iam::111122223333:role/launchguard-iam-handler-role", now()), "protected"),
+        (revoke("AWSServiceRoleForAutoScaling", "arn:aws:iam::111122223333:role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling", now()), "service-linked"),
+        (quarantine("root", "arn:aws:iam::111122223333:root"), "invalid IAM ARN"),
+        (quarantine("ci-deployer", "arn:aws:iam::999999999999:user/ci-deployer"), "does not name user"),
+        (req(Action::QuarantineUser { account_id: "999999999999".into(), user_arn: "arn:aws:iam::999999999999:user/x".into(), user_name: "x".into() }), "ALLOWED_ACCOUNTS"),
+        (quarantine("alice", "arn:aws:iam::111122223333:user/bob"), "does not name user alice"),
+        (quarantine("DataScience", "arn:aws:iam::111122223333:role/DataScience"), "not a user ARN"),
+        (revoke("DataScience", "arn:aws:iam::111122223333:role/DataScience", now() + Duration::hours(1)), "in the future"),
+        (req(Action::DeactivateAccessKey { account_id: ACCOUNT.into(), access_key_id: "AKIAEXAMPLEDEPLOYER1".into(), user_name: None }), "launchguard-accesskey-handler"),
+    ];
+    for (p, expect) in cases {
+        let iam = FakeIam::new();
+        let r = refused(&run(&iam, &cfg(&[]), &p).await);
+        assert!(r.contains(expect), "{r:?} should contain {expect:?}");
+        assert!(iam.calls.lock().unwrap().is_empty(), "no IAM call for {expect}: {:?}", iam.calls.lock().unwrap());
+    }
+    // resolved ARNs are checked too: a path that makes the user protected
+    let iam = FakeIam::new();
+    let r = refused(&run(&iam, &cfg(&[("PROTECTED_PRINCIPALS", "arn:aws:iam::*:user/ci/*")]), &quarantine("ci-deployer", "arn:aws:iam::111122223333:user/ci-deployer")).await);
+    assert!(r.contains("protected"));
+    assert!(iam.writes().is_empty());
+    // a user that does not exist
+    let r = refused(&run(&iam, &cfg(&[]), &quarantine("ghost", "arn:aws:iam::111122223333:user/ghost")).await);
+    assert!(r.contains("does not exist"));
+}
+
+#[tokio::test]
+async fn invalid_payloads_are_errors_with_no_call() {
+    let iam = FakeIam::new();
+    let mut p = quarantine("ci-deployer", "arn:aws:iam::111122223333:user/ci-deployer");
+    p["action"]["detach_everything"] = json!(true);
+    for p in [p, json!({"schema_version": 1}), json!(null)] {
+        let e = handle(&serde_json::to_vec(&p).unwrap(), &cfg(&[]), &iam, now()).await.unwrap_err();
+        assert!(matches!(e, HandlerError::InvalidRequest(_)));
+    }
+    assert!(iam.calls.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_failed_write_is_reported_with_retryability() {
+    let mut iam = FakeIam::new();
+    iam.put_error = Some(CallError { message: "iam:PutRolePolicy: could not reach the endpoint".into(), code: None, retryable: true });
+    let o = run(&iam, &cfg(&[]), &revoke("DataScience", "arn:aws:iam::111122223333:role/DataScience", now())).await;
+    assert!(matches!(&o.outcome, OutcomeStatus::Failed { retryable: true, error } if error.contains("PutRolePolicy")));
+    assert!(o.reversal.is_none());
+}
+
+#[test]
+fn bad_quarantine_policy_is_a_configuration_error() {
+    let env = |k: &str| (k == "QUARANTINE_POLICY_ARN").then(|| "AdministratorAccess".to_string());
+    assert!(Config::from_env(&env, ACCOUNT, "r").unwrap_err().to_string().contains("QUARANTINE_POLICY_ARN"));
+}
