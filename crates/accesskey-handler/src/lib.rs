@@ -49,6 +49,8 @@ pub struct Config {
     pub guard: Guard,
     /// `DRY_RUN`: report only, for every request.
     pub dry_run: bool,
+    /// `LG_LONG_TERM_KEY_PREFIXES`: key prefixes that may be deactivated (default `AKIA`).
+    pub key_prefixes: Vec<String>,
 }
 
 impl Config {
@@ -57,7 +59,11 @@ impl Config {
     pub fn from_env(env: &dyn Env, own_account: &str, own_role: &str) -> Result<Self, HandlerError> {
         let protected = config::arn_patterns_var(env, "PROTECTED_PRINCIPALS").map_err(HandlerError::Config)?;
         let allowed = config::accounts_var(env, "ALLOWED_ACCOUNTS").map_err(HandlerError::Config)?;
-        Ok(Self { guard: Guard::new(own_account, allowed, protected, &[own_role.to_owned()]), dry_run: config::bool_var(env, "DRY_RUN", false).map_err(HandlerError::Config)? })
+        Ok(Self {
+            guard: Guard::new(own_account, allowed, protected, &[own_role.to_owned()]),
+            dry_run: config::bool_var(env, "DRY_RUN", false).map_err(HandlerError::Config)?,
+            key_prefixes: config::long_term_key_prefixes(env).map_err(HandlerError::Config)?,
+        })
     }
 }
 
@@ -110,12 +116,11 @@ pub async fn respond<I: AccessKeys>(req: &ResponseRequest, cfg: &Config, iam: &I
     if let Err(e) = validate_access_key_id(key) {
         return refuse(e.to_string());
     }
-    match KeyKind::of(key) {
-        KeyKind::LongTerm => {}
-        KeyKind::Temporary => {
-            return refuse(format!("{key} is a temporary STS key (ASIA…): it cannot be deactivated; revoke the sessions of the role (or quarantine the user) that issued it"));
-        }
-        KeyKind::Other => return refuse(format!("{key} is not an IAM user access key (expected AKIA…)")),
+    if KeyKind::of(key) == KeyKind::Temporary {
+        return refuse(format!("{key} is a temporary STS key (ASIA…): it cannot be deactivated; revoke the sessions of the role (or quarantine the user) that issued it"));
+    }
+    if !cfg.key_prefixes.iter().any(|p| key.starts_with(p.as_str())) {
+        return refuse(format!("{key} is not an IAM user access key (expected a key starting with {})", cfg.key_prefixes.join(" or ")));
     }
     if let Some(u) = user_name {
         if let Err(e) = validate_iam_name(u) {

@@ -155,7 +155,7 @@ async fn refusals_happen_before_any_iam_call() {
     let cases: Vec<(Value, &str)> = vec![
         (deactivate("ASIAEXAMPLEDATASCI01", None), "temporary STS key"),
         (deactivate("akia-not-a-key", None), "invalid access key id"),
-        (deactivate("LKIAEXAMPLEDATASCI01", None), "not an IAM user access key"),
+        (deactivate("LKIAEXAMPLEDATASCI01", None), "not an IAM user access key (expected a key starting with AKIA)"),
         (deactivate("AKIAEXAMPLEDEPLOYER1", Some("bad name!")), "user_name"),
         ({
             let mut r = deactivate("AKIAEXAMPLEDEPLOYER1", None);
@@ -224,8 +224,19 @@ async fn iam_failures_are_failed_outcomes_that_say_if_retrying_helps() {
     assert!(iam.writes().is_empty());
 }
 
+#[tokio::test]
+async fn emulator_key_prefixes_are_accepted_only_when_configured() {
+    let mut iam = FakeIam::with_users();
+    iam.users.get_mut("old").unwrap().1.push(("LKIAQAAAAAAAEPB6SOGM".into(), KeyStatus::Active));
+    let o = run(&iam, &cfg(&[("LG_LONG_TERM_KEY_PREFIXES", "AKIA,LKIA")]), &deactivate("LKIAQAAAAAAAEPB6SOGM", None)).await.unwrap();
+    assert_eq!(o.outcome, OutcomeStatus::Applied);
+    assert_eq!(iam.writes(), vec!["old LKIAQAAAAAAAEPB6SOGM Inactive"]);
+}
+
 #[test]
 fn configuration_errors_name_the_variable() {
+    let env = |k: &str| (k == "LG_LONG_TERM_KEY_PREFIXES").then(|| "AKIA,ASIA".to_string());
+    assert!(Config::from_env(&env, ACCOUNT, "r").unwrap_err().to_string().contains("LG_LONG_TERM_KEY_PREFIXES"));
     let env = |k: &str| (k == "ALLOWED_ACCOUNTS").then(|| "abc".to_string());
     assert!(Config::from_env(&env, ACCOUNT, "r").unwrap_err().to_string().contains("ALLOWED_ACCOUNTS"));
     let env = |k: &str| (k == "PROTECTED_PRINCIPALS").then(|| "admin".to_string());

@@ -147,3 +147,24 @@ mod tests {
         assert!(bool_var(&env(&[("DRY_RUN", "  ")]), "DRY_RUN", true).unwrap());
     }
 }
+
+/// `LG_LONG_TERM_KEY_PREFIXES`: prefixes of access keys that may be deactivated (default `AKIA`).
+/// Emulators issue other prefixes (LocalStack: `LKIA`); `ASIA` (STS) is never accepted.
+pub fn long_term_key_prefixes(env: &dyn Env) -> Result<Vec<String>, CoreError> {
+    const NAME: &str = "LG_LONG_TERM_KEY_PREFIXES";
+    let Some(v) = env.get(NAME) else { return Ok(vec!["AKIA".to_owned()]) };
+    let mut out = Vec::new();
+    for p in v.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        if p.len() != 4 || !p.bytes().all(|b| b.is_ascii_uppercase()) {
+            return Err(err(NAME, format!("has {p:?}: expected four upper-case letters such as AKIA")));
+        }
+        if p == "ASIA" {
+            return Err(err(NAME, "lists ASIA: STS session keys cannot be deactivated"));
+        }
+        out.push(p.to_owned());
+    }
+    if out.is_empty() {
+        return Err(err(NAME, "is empty: expected e.g. AKIA"));
+    }
+    Ok(out)
+}

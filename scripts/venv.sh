@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Create the project-local Python environments from the pinned requirement files.
+#   scripts/venv.sh localstack   # .venv-localstack: LocalStack (needs Python 3.13)
+#   scripts/venv.sh tools        # .venv-tools: cargo-lambda (and ziglang)
+# Re-running is cheap: a venv is rebuilt only when its requirements file changed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+find_python313() {
+  for c in "${LG_PYTHON313:-}" python3.13 "$(command -v pyenv >/dev/null 2>&1 && echo "$(pyenv root)/versions/3.13.0/bin/python3.13")"; do
+    [ -n "$c" ] && "$c" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 13))' >/dev/null 2>&1 && { echo "$c"; return 0; }
+  done
+  return 1
+}
+
+make_venv() { # name python requirements [constraints]
+  local dir=".venv-$1" py="$2" req="$3" cons="${4:-}" stamp
+  stamp="$dir/.requirements.sha256"
+  if [ -x "$dir/bin/python" ] && [ -f "$stamp" ] && sha256sum -c --quiet "$stamp" >/dev/null 2>&1; then
+    return 0
+  fi
+  echo "installing $req into $dir (first time: about a minute)..." >&2
+  rm -rf "$dir"
+  "$py" -m venv "$dir"
+  "$dir/bin/pip" install --quiet --disable-pip-version-check -r "$req" ${cons:+-c "$cons"}
+  sha256sum "$req" ${cons:+"$cons"} >"$stamp"
+}
+
+case "${1:-}" in
+localstack)
+  py=$(find_python313) || { echo "venv.sh: Python 3.13 is needed for LocalStack (pyenv install 3.13.0, or set LG_PYTHON313)" >&2; exit 1; }
+  make_venv localstack "$py" scripts/requirements-localstack.txt scripts/constraints-localstack.txt
+  ;;
+tools)
+  make_venv tools python3 scripts/requirements-tools.txt
+  ;;
+*)
+  echo "usage: scripts/venv.sh localstack|tools" >&2
+  exit 2
+  ;;
+esac
