@@ -39,7 +39,14 @@ impl AccessKeys for Iam {
         let mut out = Vec::new();
         let mut marker = None;
         loop {
-            let page = self.0.list_access_keys().user_name(user_name).set_marker(marker.take()).send().await.map_err(|e| classify("iam:ListAccessKeys", e))?;
+            let page = self
+                .0
+                .list_access_keys()
+                .user_name(user_name)
+                .set_marker(marker.take())
+                .send()
+                .await
+                .map_err(|e| classify("iam:ListAccessKeys", e))?;
             for k in page.access_key_metadata() {
                 if let Some(id) = k.access_key_id() {
                     let s = if k.status() == Some(&StatusType::Active) { KeyStatus::Active } else { KeyStatus::Inactive };

@@ -103,7 +103,14 @@ pub async fn respond<I: AccessKeys>(req: &ResponseRequest, cfg: &Config, iam: &I
     let (account_id, key, user_name, want) = match &req.action {
         Action::DeactivateAccessKey { account_id, access_key_id, user_name } => (account_id, access_key_id, user_name, KeyStatus::Inactive),
         Action::ReactivateAccessKey { account_id, access_key_id, user_name } => (account_id, access_key_id, user_name, KeyStatus::Active),
-        other => return ResponseOutcome::refused(req, HANDLER, format!("{} is not an access key action; send it to launchguard-iam-handler", other.name()), now),
+        other => {
+            return ResponseOutcome::refused(
+                req,
+                HANDLER,
+                format!("{} is not an access key action; send it to launchguard-iam-handler", other.name()),
+                now,
+            );
+        }
     };
     let refuse = |reason: String| ResponseOutcome::refused(req, HANDLER, reason, now);
     let fail = |e: CallError| ResponseOutcome::failed(req, HANDLER, e.message.clone(), e.retryable, now);
@@ -117,15 +124,17 @@ pub async fn respond<I: AccessKeys>(req: &ResponseRequest, cfg: &Config, iam: &I
         return refuse(e.to_string());
     }
     if KeyKind::of(key) == KeyKind::Temporary {
-        return refuse(format!("{key} is a temporary STS key (ASIA…): it cannot be deactivated; revoke the sessions of the role (or quarantine the user) that issued it"));
+        return refuse(format!(
+            "{key} is a temporary STS key (ASIA…): it cannot be deactivated; revoke the sessions of the role (or quarantine the user) that issued it"
+        ));
     }
     if !cfg.key_prefixes.iter().any(|p| key.starts_with(p.as_str())) {
         return refuse(format!("{key} is not an IAM user access key (expected a key starting with {})", cfg.key_prefixes.join(" or ")));
     }
-    if let Some(u) = user_name {
-        if let Err(e) = validate_iam_name(u) {
-            return refuse(format!("user_name: {e}"));
-        }
+    if let Some(u) = user_name
+        && let Err(e) = validate_iam_name(u)
+    {
+        return refuse(format!("user_name: {e}"));
     }
     let owner = match iam.key_owner(key).await {
         Ok(Some(o)) => o,
@@ -155,14 +164,25 @@ pub async fn respond<I: AccessKeys>(req: &ResponseRequest, cfg: &Config, iam: &I
     };
     let word = |s: KeyStatus| if s == KeyStatus::Active { "Active" } else { "Inactive" };
     if current == want {
-        return ResponseOutcome::for_request(req, HANDLER, OutcomeStatus::AlreadyApplied, format!("access key {key} of {owner} is already {}", word(want)), now);
+        return ResponseOutcome::for_request(
+            req,
+            HANDLER,
+            OutcomeStatus::AlreadyApplied,
+            format!("access key {key} of {owner} is already {}", word(want)),
+            now,
+        );
     }
     if req.dry_run || cfg.dry_run {
         return ResponseOutcome::for_request(
             req,
             HANDLER,
             OutcomeStatus::DryRun,
-            format!("dry run: would set access key {key} of {owner} from {} to {}; its other {} key(s) untouched", word(current), word(want), keys.len() - 1),
+            format!(
+                "dry run: would set access key {key} of {owner} from {} to {}; its other {} key(s) untouched",
+                word(current),
+                word(want),
+                keys.len() - 1
+            ),
             now,
         );
     }
@@ -179,8 +199,12 @@ pub async fn respond<I: AccessKeys>(req: &ResponseRequest, cfg: &Config, iam: &I
     let back = word(current);
     o.undo = Some(format!("aws iam update-access-key --user-name {owner} --access-key-id {key} --status {back}"));
     o.reversal = Some(match want {
-        KeyStatus::Inactive => Action::ReactivateAccessKey { account_id: account_id.clone(), access_key_id: key.clone(), user_name: Some(owner) },
-        KeyStatus::Active => Action::DeactivateAccessKey { account_id: account_id.clone(), access_key_id: key.clone(), user_name: Some(owner) },
+        KeyStatus::Inactive => {
+            Action::ReactivateAccessKey { account_id: account_id.clone(), access_key_id: key.clone(), user_name: Some(owner) }
+        }
+        KeyStatus::Active => {
+            Action::DeactivateAccessKey { account_id: account_id.clone(), access_key_id: key.clone(), user_name: Some(owner) }
+        }
     });
     o
 }

@@ -1,5 +1,7 @@
 //! The IAM adapter with the SDK's mock client: throttling is retried by the SDK, then succeeds.
 
+#![allow(clippy::unwrap_used)] // a test that cannot unwrap has failed
+
 use std::time::Duration;
 
 use aws_sdk_iam::Client;
@@ -16,7 +18,9 @@ use launchguard_accesskey_handler::{AccessKeys, KeyStatus};
 fn xml_error(status: u16, code: &str) -> HttpResponse {
     HttpResponse::new(
         StatusCode::try_from(status).unwrap(),
-        SdkBody::from(format!("<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code><Message>from the test</Message></Error><RequestId>r</RequestId></ErrorResponse>")),
+        SdkBody::from(format!(
+            "<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code><Message>from the test</Message></Error><RequestId>r</RequestId></ErrorResponse>"
+        )),
     )
 }
 
@@ -47,7 +51,8 @@ async fn unknown_key_is_none_and_denial_is_final() {
     assert!(!e.retryable);
     assert!(e.message.contains("iam:GetAccessKeyLastUsed") && e.message.contains("AccessDenied"), "{e}");
 
-    let rule = mock!(Client::get_access_key_last_used).then_output(|| GetAccessKeyLastUsedOutput::builder().user_name("ci-deployer").build());
+    let rule =
+        mock!(Client::get_access_key_last_used).then_output(|| GetAccessKeyLastUsedOutput::builder().user_name("ci-deployer").build());
     let client = mock_client!(aws_sdk_iam, RuleMode::Sequential, &[&rule]);
     assert_eq!(Iam(client).key_owner("AKIAEXAMPLEDEPLOYER1").await.unwrap().as_deref(), Some("ci-deployer"));
 }

@@ -1,5 +1,7 @@
 //! The access-key handler in-process against an in-memory IAM that records every call.
 
+#![allow(clippy::unwrap_used)] // a test that cannot unwrap has failed
+
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
@@ -25,10 +27,17 @@ impl FakeIam {
         let mut users = BTreeMap::new();
         users.insert(
             "ci-deployer".into(),
-            (format!("arn:aws:iam::{ACCOUNT}:user/ci/ci-deployer"), vec![("AKIAEXAMPLEDEPLOYER1".into(), KeyStatus::Active), ("AKIAEXAMPLEDEPLOYER2".into(), KeyStatus::Active)]),
+            (
+                format!("arn:aws:iam::{ACCOUNT}:user/ci/ci-deployer"),
+                vec![("AKIAEXAMPLEDEPLOYER1".into(), KeyStatus::Active), ("AKIAEXAMPLEDEPLOYER2".into(), KeyStatus::Active)],
+            ),
         );
-        users.insert("breakglass-admin".into(), (format!("arn:aws:iam::{ACCOUNT}:user/breakglass-admin"), vec![("AKIAEXAMPLEBREAKGLAS".into(), KeyStatus::Active)]));
-        users.insert("old".into(), (format!("arn:aws:iam::{ACCOUNT}:user/old"), vec![("AKIAEXAMPLEOLDKEY001".into(), KeyStatus::Inactive)]));
+        users.insert(
+            "breakglass-admin".into(),
+            (format!("arn:aws:iam::{ACCOUNT}:user/breakglass-admin"), vec![("AKIAEXAMPLEBREAKGLAS".into(), KeyStatus::Active)]),
+        );
+        users
+            .insert("old".into(), (format!("arn:aws:iam::{ACCOUNT}:user/old"), vec![("AKIAEXAMPLEOLDKEY001".into(), KeyStatus::Inactive)]));
         Self { users, ..Self::default() }
     }
 
@@ -105,7 +114,11 @@ async fn deactivates_exactly_the_given_key_and_reports_the_reversal() {
     assert!(o.detail.contains("other 1 key(s) untouched"));
     assert_eq!(
         o.reversal,
-        Some(Action::ReactivateAccessKey { account_id: ACCOUNT.into(), access_key_id: "AKIAEXAMPLEDEPLOYER1".into(), user_name: Some("ci-deployer".into()) })
+        Some(Action::ReactivateAccessKey {
+            account_id: ACCOUNT.into(),
+            access_key_id: "AKIAEXAMPLEDEPLOYER1".into(),
+            user_name: Some("ci-deployer".into())
+        })
     );
     assert!(o.undo.unwrap().contains("--status Active"));
     // the owner was resolved and verified before the write
@@ -129,7 +142,11 @@ async fn duplicate_delivery_is_already_applied() {
 #[tokio::test]
 async fn reactivation_is_the_reversal() {
     let iam = FakeIam::with_users();
-    let action = Action::ReactivateAccessKey { account_id: ACCOUNT.into(), access_key_id: "AKIAEXAMPLEOLDKEY001".into(), user_name: Some("old".into()) };
+    let action = Action::ReactivateAccessKey {
+        account_id: ACCOUNT.into(),
+        access_key_id: "AKIAEXAMPLEOLDKEY001".into(),
+        user_name: Some("old".into()),
+    };
     let req = serde_json::to_value(ResponseRequest::new("lg-test", action, false, Utc::now())).unwrap();
     let o = run(&iam, &cfg(&[]), &req).await.unwrap();
     assert_eq!(o.outcome, OutcomeStatus::Applied);
@@ -157,17 +174,36 @@ async fn refusals_happen_before_any_iam_call() {
         (deactivate("akia-not-a-key", None), "invalid access key id"),
         (deactivate("LKIAEXAMPLEDATASCI01", None), "not an IAM user access key (expected a key starting with AKIA)"),
         (deactivate("AKIAEXAMPLEDEPLOYER1", Some("bad name!")), "user_name"),
-        ({
-            let mut r = deactivate("AKIAEXAMPLEDEPLOYER1", None);
-            r["action"]["account_id"] = json!("999999999999");
-            r
-        }, "ALLOWED_ACCOUNTS"),
-        ({
-            let mut r = deactivate("AKIAEXAMPLEDEPLOYER1", None);
-            r["action"]["account_id"] = json!("12");
-            r
-        }, "12 digits"),
-        (serde_json::to_value(ResponseRequest::new("lg-test", Action::QuarantineUser { account_id: ACCOUNT.into(), user_arn: format!("arn:aws:iam::{ACCOUNT}:user/x"), user_name: "x".into() }, false, Utc::now())).unwrap(), "launchguard-iam-handler"),
+        (
+            {
+                let mut r = deactivate("AKIAEXAMPLEDEPLOYER1", None);
+                r["action"]["account_id"] = json!("999999999999");
+                r
+            },
+            "ALLOWED_ACCOUNTS",
+        ),
+        (
+            {
+                let mut r = deactivate("AKIAEXAMPLEDEPLOYER1", None);
+                r["action"]["account_id"] = json!("12");
+                r
+            },
+            "12 digits",
+        ),
+        (
+            serde_json::to_value(ResponseRequest::new(
+                "lg-test",
+                Action::QuarantineUser {
+                    account_id: ACCOUNT.into(),
+                    user_arn: format!("arn:aws:iam::{ACCOUNT}:user/x"),
+                    user_name: "x".into(),
+                },
+                false,
+                Utc::now(),
+            ))
+            .unwrap(),
+            "launchguard-iam-handler",
+        ),
     ];
     for (req, expect) in cases {
         let iam = FakeIam::with_users();
@@ -214,11 +250,19 @@ async fn invalid_payloads_are_errors_with_no_call() {
 #[tokio::test]
 async fn iam_failures_are_failed_outcomes_that_say_if_retrying_helps() {
     let mut iam = FakeIam::with_users();
-    iam.fail_writes = Some(CallError { message: "iam:UpdateAccessKey: Rate exceeded (Throttling; HTTP 400)".into(), code: Some("Throttling".into()), retryable: true });
+    iam.fail_writes = Some(CallError {
+        message: "iam:UpdateAccessKey: Rate exceeded (Throttling; HTTP 400)".into(),
+        code: Some("Throttling".into()),
+        retryable: true,
+    });
     let o = run(&iam, &cfg(&[]), &deactivate("AKIAEXAMPLEDEPLOYER1", None)).await.unwrap();
     assert!(matches!(&o.outcome, OutcomeStatus::Failed { retryable: true, error } if error.contains("Throttling")), "{:?}", o.outcome);
     let mut iam = FakeIam::with_users();
-    iam.fail_reads = Some(CallError { message: "iam:GetAccessKeyLastUsed: denied (AccessDenied; HTTP 403)".into(), code: Some("AccessDenied".into()), retryable: false });
+    iam.fail_reads = Some(CallError {
+        message: "iam:GetAccessKeyLastUsed: denied (AccessDenied; HTTP 403)".into(),
+        code: Some("AccessDenied".into()),
+        retryable: false,
+    });
     let o = run(&iam, &cfg(&[]), &deactivate("AKIAEXAMPLEDEPLOYER1", None)).await.unwrap();
     assert!(matches!(o.outcome, OutcomeStatus::Failed { retryable: false, .. }));
     assert!(iam.writes().is_empty());

@@ -141,8 +141,7 @@ pub enum AlarmNotice {
 
 /// Parse raw bytes (the Lambda payload) into notices. Non-UTF-8 or non-JSON input is an error.
 pub fn parse_event_bytes(bytes: &[u8]) -> Result<Vec<AlarmNotice>, CoreError> {
-    let v: Value = serde_json::from_slice(bytes)
-        .map_err(|e| CoreError::UnrecognisedEvent(format!("not JSON: {e}")))?;
+    let v: Value = serde_json::from_slice(bytes).map_err(|e| CoreError::UnrecognisedEvent(format!("not JSON: {e}")))?;
     parse_event(&v)
 }
 
@@ -152,8 +151,8 @@ pub fn parse_event_bytes(bytes: &[u8]) -> Result<Vec<AlarmNotice>, CoreError> {
 /// every message inside a recognised envelope yields a notice.
 pub fn parse_event(v: &Value) -> Result<Vec<AlarmNotice>, CoreError> {
     if v.get("Records").is_some() {
-        let ev: aws_lambda_events::event::sns::SnsEvent = serde_json::from_value(v.clone())
-            .map_err(|e| CoreError::UnrecognisedEvent(format!("SNS event envelope: {e}")))?;
+        let ev: aws_lambda_events::event::sns::SnsEvent =
+            serde_json::from_value(v.clone()).map_err(|e| CoreError::UnrecognisedEvent(format!("SNS event envelope: {e}")))?;
         if ev.records.is_empty() {
             return Err(CoreError::UnrecognisedEvent("SNS event has no Records".into()));
         }
@@ -162,10 +161,7 @@ pub fn parse_event(v: &Value) -> Result<Vec<AlarmNotice>, CoreError> {
     if v.get("alarmData").is_some() || v.get("source").and_then(Value::as_str) == Some("aws.cloudwatch") {
         return Ok(vec![notice_from(parse_alarm_action(v))]);
     }
-    Err(CoreError::UnrecognisedEvent(format!(
-        "expected `Records` (SNS) or `alarmData` (alarm action); top-level keys: {}",
-        top_keys(v)
-    )))
+    Err(CoreError::UnrecognisedEvent(format!("expected `Records` (SNS) or `alarmData` (alarm action); top-level keys: {}", top_keys(v))))
 }
 
 fn top_keys(v: &Value) -> String {
@@ -189,10 +185,7 @@ fn json_kind(v: &Value) -> &'static str {
 fn notice_from(r: Result<AlarmStateChange, IgnoreReason>) -> AlarmNotice {
     match r {
         Ok(a) if a.new_state == AlarmState::Alarm => AlarmNotice::Alarm(a),
-        Ok(a) => AlarmNotice::Ignored(IgnoreReason::NotInAlarmState {
-            state: a.new_state.as_str().to_owned(),
-            alarm_name: a.alarm_name,
-        }),
+        Ok(a) => AlarmNotice::Ignored(IgnoreReason::NotInAlarmState { state: a.new_state.as_str().to_owned(), alarm_name: a.alarm_name }),
         Err(r) => AlarmNotice::Ignored(r),
     }
 }
@@ -227,8 +220,7 @@ fn region_from_arn(arn: &str) -> Option<String> {
     let mut parts = arn.split(':');
     let (_, _, _, region) = (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
     let region = region.trim();
-    (!region.is_empty() && region.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'))
-        .then(|| region.to_owned())
+    (!region.is_empty() && region.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')).then(|| region.to_owned())
 }
 
 fn parse_state(alarm: &str, s: Option<&str>, field: &str) -> Result<AlarmState, IgnoreReason> {
@@ -238,9 +230,7 @@ fn parse_state(alarm: &str, s: Option<&str>, field: &str) -> Result<AlarmState, 
 
 fn parse_sns_alarm(v: &Value) -> Result<AlarmStateChange, IgnoreReason> {
     let Some(name) = str_field(v, "AlarmName") else {
-        return Err(IgnoreReason::NotAnAlarm {
-            detail: format!("SNS message has no AlarmName; keys: {}", top_keys(v)),
-        });
+        return Err(IgnoreReason::NotAnAlarm { detail: format!("SNS message has no AlarmName; keys: {}", top_keys(v)) });
     };
     let new_state = parse_state(name, str_field(v, "NewStateValue"), "NewStateValue")?;
     let old_state = str_field(v, "OldStateValue").and_then(AlarmState::parse);
@@ -284,12 +274,12 @@ fn max_metric_period(metrics: &[Value], stat_key: &str, period_key: &str) -> Opt
 
 fn parse_alarm_action(v: &Value) -> Result<AlarmStateChange, IgnoreReason> {
     // EventBridge puts the alarm data under `detail`; the Lambda alarm action under `alarmData`.
-    let data = v.get("alarmData").or_else(|| v.get("detail")).ok_or_else(|| IgnoreReason::NotAnAlarm {
-        detail: "aws.cloudwatch event without alarmData or detail".into(),
-    })?;
-    let name = str_field(data, "alarmName").ok_or_else(|| IgnoreReason::NotAnAlarm {
-        detail: format!("alarmData has no alarmName; keys: {}", top_keys(data)),
-    })?;
+    let data = v
+        .get("alarmData")
+        .or_else(|| v.get("detail"))
+        .ok_or_else(|| IgnoreReason::NotAnAlarm { detail: "aws.cloudwatch event without alarmData or detail".into() })?;
+    let name = str_field(data, "alarmName")
+        .ok_or_else(|| IgnoreReason::NotAnAlarm { detail: format!("alarmData has no alarmName; keys: {}", top_keys(data)) })?;
     let state = data.get("state").unwrap_or(&Value::Null);
     let new_state = parse_state(name, str_field(state, "value"), "alarmData.state.value")?;
     let old_state = data.get("previousState").and_then(|p| str_field(p, "value")).and_then(AlarmState::parse);
@@ -321,9 +311,7 @@ fn parse_alarm_action(v: &Value) -> Result<AlarmStateChange, IgnoreReason> {
     let alarm_arn = str_field(v, "alarmArn")
         .map(str::to_owned)
         .or_else(|| v.get("resources").and_then(Value::as_array).and_then(|r| r.first()).and_then(Value::as_str).map(str::to_owned));
-    let region = str_field(v, "region")
-        .map(str::to_owned)
-        .or_else(|| alarm_arn.as_deref().and_then(region_from_arn));
+    let region = str_field(v, "region").map(str::to_owned).or_else(|| alarm_arn.as_deref().and_then(region_from_arn));
     Ok(AlarmStateChange {
         alarm_name: name.to_owned(),
         alarm_arn,

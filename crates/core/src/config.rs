@@ -110,6 +110,27 @@ pub fn thresholds(env: &dyn Env) -> Result<Thresholds, CoreError> {
     })
 }
 
+/// `LG_LONG_TERM_KEY_PREFIXES`: prefixes of access keys that may be deactivated (default `AKIA`).
+/// Emulators issue other prefixes (LocalStack: `LKIA`); `ASIA` (STS) is never accepted.
+pub fn long_term_key_prefixes(env: &dyn Env) -> Result<Vec<String>, CoreError> {
+    const NAME: &str = "LG_LONG_TERM_KEY_PREFIXES";
+    let Some(v) = env.get(NAME) else { return Ok(vec!["AKIA".to_owned()]) };
+    let mut out = Vec::new();
+    for p in v.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        if p.len() != 4 || !p.bytes().all(|b| b.is_ascii_uppercase()) {
+            return Err(err(NAME, format!("has {p:?}: expected four upper-case letters such as AKIA")));
+        }
+        if p == "ASIA" {
+            return Err(err(NAME, "lists ASIA: STS session keys cannot be deactivated"));
+        }
+        out.push(p.to_owned());
+    }
+    if out.is_empty() {
+        return Err(err(NAME, "is empty: expected e.g. AKIA"));
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::HashMap;
@@ -130,7 +151,10 @@ mod tests {
         let e = env(&[("LG_FALLBACK_LOOKBACK_SECONDS", "1")]);
         assert!(window_policy(&e).unwrap_err().to_string().contains("expected 60 to 604800"));
         let e = env(&[]);
-        assert_eq!(required(&e, "CLOUDTRAIL_LOG_GROUP_NAME", "the log group").unwrap_err().to_string(), "configuration variable CLOUDTRAIL_LOG_GROUP_NAME is not set: set it to the log group");
+        assert_eq!(
+            required(&e, "CLOUDTRAIL_LOG_GROUP_NAME", "the log group").unwrap_err().to_string(),
+            "configuration variable CLOUDTRAIL_LOG_GROUP_NAME is not set: set it to the log group"
+        );
         let e = env(&[("ALLOWED_ACCOUNTS", "111122223333, 12")]);
         assert!(accounts_var(&e, "ALLOWED_ACCOUNTS").unwrap_err().to_string().contains("ALLOWED_ACCOUNTS"));
     }
@@ -139,32 +163,12 @@ mod tests {
     fn defaults_and_values() {
         let t = thresholds(&env(&[])).unwrap();
         assert_eq!(t, Thresholds::default());
-        let t = thresholds(&env(&[("LG_MIN_INSTANCES", "25"), ("LG_MIN_FAILED_CALLS", "5"), ("LG_EXCLUDE_AWS_SERVICES", "FALSE")])).unwrap();
+        let t =
+            thresholds(&env(&[("LG_MIN_INSTANCES", "25"), ("LG_MIN_FAILED_CALLS", "5"), ("LG_EXCLUDE_AWS_SERVICES", "FALSE")])).unwrap();
         assert_eq!((t.min_instances, t.min_failed_calls, t.exclude_aws_services), (25, Some(5), false));
         assert_eq!(window_policy(&env(&[])).unwrap(), WindowPolicy::default());
         assert_eq!(accounts_var(&env(&[("A", "111122223333,222233334444")]), "A").unwrap().len(), 2);
         // empty counts as unset
         assert!(bool_var(&env(&[("DRY_RUN", "  ")]), "DRY_RUN", true).unwrap());
     }
-}
-
-/// `LG_LONG_TERM_KEY_PREFIXES`: prefixes of access keys that may be deactivated (default `AKIA`).
-/// Emulators issue other prefixes (LocalStack: `LKIA`); `ASIA` (STS) is never accepted.
-pub fn long_term_key_prefixes(env: &dyn Env) -> Result<Vec<String>, CoreError> {
-    const NAME: &str = "LG_LONG_TERM_KEY_PREFIXES";
-    let Some(v) = env.get(NAME) else { return Ok(vec!["AKIA".to_owned()]) };
-    let mut out = Vec::new();
-    for p in v.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-        if p.len() != 4 || !p.bytes().all(|b| b.is_ascii_uppercase()) {
-            return Err(err(NAME, format!("has {p:?}: expected four upper-case letters such as AKIA")));
-        }
-        if p == "ASIA" {
-            return Err(err(NAME, "lists ASIA: STS session keys cannot be deactivated"));
-        }
-        out.push(p.to_owned());
-    }
-    if out.is_empty() {
-        return Err(err(NAME, "is empty: expected e.g. AKIA"));
-    }
-    Ok(out)
 }

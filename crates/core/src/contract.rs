@@ -385,7 +385,13 @@ pub struct ResponseOutcome {
 
 impl ResponseOutcome {
     /// An outcome for `req`.
-    pub fn for_request(req: &ResponseRequest, handler: &str, outcome: OutcomeStatus, detail: impl Into<String>, now: DateTime<Utc>) -> Self {
+    pub fn for_request(
+        req: &ResponseRequest,
+        handler: &str,
+        outcome: OutcomeStatus,
+        detail: impl Into<String>,
+        now: DateTime<Utc>,
+    ) -> Self {
         Self {
             schema_version: SCHEMA_VERSION,
             kind: ResponseOutcomeKind::ResponseOutcome,
@@ -490,7 +496,10 @@ fn size_of(v: &Value) -> usize {
 fn check_size(v: &Value, what: &'static str) -> Result<(), CoreError> {
     let n = size_of(v);
     if n > MAX_PAYLOAD_BYTES {
-        return Err(CoreError::InvalidPayload { kind: what, reason: format!("payload is {n} bytes, more than the {MAX_PAYLOAD_BYTES}-byte limit") });
+        return Err(CoreError::InvalidPayload {
+            kind: what,
+            reason: format!("payload is {n} bytes, more than the {MAX_PAYLOAD_BYTES}-byte limit"),
+        });
     }
     Ok(())
 }
@@ -537,7 +546,8 @@ impl ReleaseRequest {
             return Err(CoreError::InvalidPayload { kind: "release", reason: "give finding_id, principal_arn, or both".into() });
         }
         if let Some(arn) = &r.principal_arn {
-            crate::ids::IamArn::parse(arn).map_err(|e| CoreError::InvalidPayload { kind: "release", reason: format!("principal_arn: {e}") })?;
+            crate::ids::IamArn::parse(arn)
+                .map_err(|e| CoreError::InvalidPayload { kind: "release", reason: format!("principal_arn: {e}") })?;
         }
         Ok(r)
     }
@@ -586,7 +596,13 @@ impl ResponseOutcome {
     /// A refusal: nothing was changed, on purpose.
     pub fn refused(req: &ResponseRequest, handler: &str, reason: impl Into<String>, now: DateTime<Utc>) -> Self {
         let reason = reason.into();
-        Self::for_request(req, handler, OutcomeStatus::Refused { reason: reason.clone() }, format!("refused: {reason}; nothing changed"), now)
+        Self::for_request(
+            req,
+            handler,
+            OutcomeStatus::Refused { reason: reason.clone() },
+            format!("refused: {reason}; nothing changed"),
+            now,
+        )
     }
 
     /// A failure of an AWS call.

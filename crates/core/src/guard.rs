@@ -40,10 +40,7 @@ impl Guard {
         if account == self.own_account || self.allowed_accounts.iter().any(|a| a == account) {
             Ok(())
         } else {
-            Err(format!(
-                "account {account} is not this function's account ({}) nor listed in ALLOWED_ACCOUNTS",
-                self.own_account
-            ))
+            Err(format!("account {account} is not this function's account ({}) nor listed in ALLOWED_ACCOUNTS", self.own_account))
         }
     }
 
@@ -106,7 +103,10 @@ mod tests {
 
     #[test]
     fn caller_roles() {
-        assert_eq!(role_of_caller("arn:aws:sts::111122223333:assumed-role/launchguard-dispatcher-role/launchguard-dispatcher"), "arn:aws:iam::111122223333:role/launchguard-dispatcher-role");
+        assert_eq!(
+            role_of_caller("arn:aws:sts::111122223333:assumed-role/launchguard-dispatcher-role/launchguard-dispatcher"),
+            "arn:aws:iam::111122223333:role/launchguard-dispatcher-role"
+        );
         assert_eq!(role_of_caller("arn:aws:iam::000000000000:root"), "arn:aws:iam::000000000000:root");
     }
 }

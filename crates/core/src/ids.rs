@@ -179,7 +179,8 @@ mod tests {
         assert_eq!((a.entity, a.path.as_str(), a.name.as_str()), (IamEntity::User, "/division/", "alice"));
         assert_eq!(a.to_arn(), "arn:aws:iam::111122223333:user/division/alice");
         assert_eq!(a.without_path(), "arn:aws:iam::111122223333:user/alice");
-        let r = IamArn::parse("arn:aws:iam::111122223333:role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling").expect("valid");
+        let r = IamArn::parse("arn:aws:iam::111122223333:role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling")
+            .expect("valid");
         assert_eq!(r.entity, IamEntity::Role);
         for bad in [
             "arn:aws:iam::11112222333:user/alice",

@@ -131,10 +131,10 @@ pub fn launch_facts(record: &CloudTrailRecord<'_>) -> LaunchFacts {
                 if let Some(id) = it.instance_id {
                     f.instance_ids.push(id.into_owned());
                 }
-                if let Some(t) = it.instance_type {
-                    if !f.instance_types.iter().any(|x| *x == t) {
-                        f.instance_types.push(t.into_owned());
-                    }
+                if let Some(t) = it.instance_type
+                    && !f.instance_types.iter().any(|x| *x == t)
+                {
+                    f.instance_types.push(t.into_owned());
                 }
             }
         }

@@ -45,12 +45,13 @@ pub fn decode_document(doc: &str) -> String {
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
-        if b[i] == b'%' {
-            if let (Some(h), Some(l)) = (b.get(i + 1).and_then(|c| (*c as char).to_digit(16)), b.get(i + 2).and_then(|c| (*c as char).to_digit(16))) {
-                out.push(u8::try_from(h * 16 + l).unwrap_or(b'?'));
-                i += 3;
-                continue;
-            }
+        if b[i] == b'%'
+            && let (Some(h), Some(l)) =
+                (b.get(i + 1).and_then(|c| (*c as char).to_digit(16)), b.get(i + 2).and_then(|c| (*c as char).to_digit(16)))
+        {
+            out.push(u8::try_from(h * 16 + l).unwrap_or(b'?'));
+            i += 3;
+            continue;
         }
         out.push(b[i]);
         i += 1;
@@ -85,10 +86,8 @@ mod tests {
         let t = Utc.with_ymd_and_hms(2026, 11, 22, 5, 41, 7).unwrap();
         let doc = revoke_sessions_document(t);
         assert_eq!(revoked_before(&doc), Some(t));
-        let encoded: String = doc
-            .bytes()
-            .map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") })
-            .collect();
+        let encoded: String =
+            doc.bytes().map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") }).collect();
         assert_eq!(decode_document(&encoded), doc);
         assert_eq!(revoked_before(&encoded), Some(t));
         assert_eq!(revoked_before(&quarantine_document()), None);

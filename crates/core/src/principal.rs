@@ -156,11 +156,9 @@ impl Principal {
             Self::FederatedUser { arn, .. } => format!("federated user {}", arn.rsplit('/').next().unwrap_or(arn)),
             Self::IdentityCenterUser { id, .. } => format!("Identity Center user {id}"),
             Self::AwsService { service } => format!("AWS service {service}"),
-            Self::Unknown { raw_type, arn, .. } => format!(
-                "unknown principal ({}, {})",
-                raw_type.as_deref().unwrap_or("no type"),
-                arn.as_deref().unwrap_or("no arn")
-            ),
+            Self::Unknown { raw_type, arn, .. } => {
+                format!("unknown principal ({}, {})", raw_type.as_deref().unwrap_or("no type"), arn.as_deref().unwrap_or("no arn"))
+            }
         }
     }
 
@@ -220,12 +218,9 @@ pub fn classify(identity: Option<&UserIdentity<'_>>) -> (Principal, SessionDetai
                     user_name: n,
                     account_id: arn_account(a).map(str::to_owned).or(acct).unwrap_or_default(),
                 },
-                (None, Some(n), Some(acct)) => Principal::IamUser {
-                    arn: format!("arn:aws:iam::{acct}:user/{n}"),
-                    arn_derived: true,
-                    user_name: n,
-                    account_id: acct,
-                },
+                (None, Some(n), Some(acct)) => {
+                    Principal::IamUser { arn: format!("arn:aws:iam::{acct}:user/{n}"), arn_derived: true, user_name: n, account_id: acct }
+                }
                 _ => unknown(),
             }
         }
@@ -239,9 +234,7 @@ pub fn classify(identity: Option<&UserIdentity<'_>>) -> (Principal, SessionDetai
             let acct = account.clone().or_else(|| issuer.and_then(|i| owned(&i.account_id)));
             match (issuer_arn, role_name, acct) {
                 (Some(ra), Some(rn), Some(acct)) => role(ra, false, rn, acct),
-                (None, Some(rn), Some(acct)) if role_from_arn.is_some() => {
-                    role(format!("arn:aws:iam::{acct}:role/{rn}"), true, rn, acct)
-                }
+                (None, Some(rn), Some(acct)) if role_from_arn.is_some() => role(format!("arn:aws:iam::{acct}:role/{rn}"), true, rn, acct),
                 _ => unknown(),
             }
         }
@@ -257,12 +250,10 @@ pub fn classify(identity: Option<&UserIdentity<'_>>) -> (Principal, SessionDetai
             Some(pid) => Principal::IdentityCenterUser { id: pid, account_id: account },
             None => unknown(),
         },
-        Some("AWSService") => Principal::AwsService {
-            service: owned(&id.invoked_by).or_else(|| owned(&id.principal_id)).unwrap_or_else(|| "unknown".into()),
-        },
-        None if id.invoked_by.is_some() && arn.is_none() => {
-            Principal::AwsService { service: owned(&id.invoked_by).unwrap_or_default() }
+        Some("AWSService") => {
+            Principal::AwsService { service: owned(&id.invoked_by).or_else(|| owned(&id.principal_id)).unwrap_or_else(|| "unknown".into()) }
         }
+        None if id.invoked_by.is_some() && arn.is_none() => Principal::AwsService { service: owned(&id.invoked_by).unwrap_or_default() },
         _ => unknown(),
     };
     (principal, details)

@@ -206,10 +206,9 @@ pub fn parse_document(text: &str) -> Result<RecordBatch<'_>, CoreError> {
                         any_json = true;
                         push_value(raw, &mut batch, 1);
                     }
-                    Err(e) => batch.errors.push(RecordError {
-                        index: batch.records.len() + batch.errors.len(),
-                        reason: format!("line is not JSON: {e}"),
-                    }),
+                    Err(e) => batch
+                        .errors
+                        .push(RecordError { index: batch.records.len() + batch.errors.len(), reason: format!("line is not JSON: {e}") }),
                 }
             }
             if !any_json {

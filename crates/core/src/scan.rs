@@ -109,11 +109,11 @@ impl Scanner {
             self.stats.outside_window += 1;
             return;
         }
-        if let Some(id) = r.event_id.as_deref() {
-            if !self.seen_event_ids.insert(id.to_owned()) {
-                self.stats.duplicates += 1;
-                return;
-            }
+        if let Some(id) = r.event_id.as_deref()
+            && !self.seen_event_ids.insert(id.to_owned())
+        {
+            self.stats.duplicates += 1;
+            return;
         }
         self.stats.matched += 1;
         self.aggregate.add(r, t);

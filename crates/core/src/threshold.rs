@@ -83,9 +83,11 @@ impl Thresholds {
                 Verdict::Flagged { reasons } => {
                     out.flagged.push(crate::contract::FlaggedPrincipal { principal: pa.principal, activity: pa.activity, reasons })
                 }
-                Verdict::Excluded { reason } => {
-                    out.excluded.push(crate::contract::FlaggedPrincipal { principal: pa.principal, activity: pa.activity, reasons: vec![reason] })
-                }
+                Verdict::Excluded { reason } => out.excluded.push(crate::contract::FlaggedPrincipal {
+                    principal: pa.principal,
+                    activity: pa.activity,
+                    reasons: vec![reason],
+                }),
                 Verdict::BelowThreshold => out.below.push(pa),
             }
         }

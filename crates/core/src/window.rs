@@ -70,11 +70,7 @@ pub struct WindowPolicy {
 
 impl Default for WindowPolicy {
     fn default() -> Self {
-        Self {
-            margin_before: Duration::minutes(5),
-            margin_after: Duration::minutes(5),
-            fallback_lookback: Duration::hours(12),
-        }
+        Self { margin_before: Duration::minutes(5), margin_after: Duration::minutes(5), fallback_lookback: Duration::hours(12) }
     }
 }
 
@@ -82,19 +78,13 @@ impl WindowPolicy {
     /// `[StateChangeTime − Period × EvaluationPeriods − margin_before, StateChangeTime + margin_after]`.
     pub fn primary(&self, alarm: &AlarmStateChange) -> TimeWindow {
         let evaluated = Duration::seconds(i64::from(alarm.period_seconds) * i64::from(alarm.evaluation_periods));
-        TimeWindow {
-            start: alarm.state_change_time - evaluated - self.margin_before,
-            end: alarm.state_change_time + self.margin_after,
-        }
+        TimeWindow { start: alarm.state_change_time - evaluated - self.margin_before, end: alarm.state_change_time + self.margin_after }
     }
 
     /// `[StateChangeTime − fallback_lookback, StateChangeTime + margin_after]`, never narrower
     /// than the primary window.
     pub fn fallback(&self, alarm: &AlarmStateChange) -> TimeWindow {
         let primary = self.primary(alarm);
-        TimeWindow {
-            start: (alarm.state_change_time - self.fallback_lookback).min(primary.start),
-            end: primary.end,
-        }
+        TimeWindow { start: (alarm.state_change_time - self.fallback_lookback).min(primary.start), end: primary.end }
     }
 }

@@ -1,5 +1,7 @@
 //! Alarm parsing and windows, on the published alarm fixtures.
 
+#![allow(clippy::unwrap_used)] // a test that cannot unwrap has failed
+
 use chrono::{Duration, TimeZone, Utc};
 use launchguard_core::alarm::{AlarmDelivery, AlarmNotice, AlarmState, IgnoreReason, Provenance, parse_event, parse_event_bytes};
 use launchguard_core::window::WindowPolicy;
@@ -100,7 +102,8 @@ fn direct_alarm_action_payloads_are_read() {
 
 #[test]
 fn composite_alarms_have_no_period_and_say_it_is_assumed() {
-    for rel in ["alarms/powertools.cloudWatchAlarmEventCompositeMetric.json", "alarms/rust-runtime.example-cloudwatch-alarm-composite.json"] {
+    for rel in ["alarms/powertools.cloudWatchAlarmEventCompositeMetric.json", "alarms/rust-runtime.example-cloudwatch-alarm-composite.json"]
+    {
         let ns = notices(rel);
         match ns.as_slice() {
             // previous state ALARM -> new state ALARM: still an alarm
@@ -118,7 +121,9 @@ fn composite_alarms_have_no_period_and_say_it_is_assumed() {
 
 #[test]
 fn plain_sns_messages_are_ignored_not_errors() {
-    for rel in ["alarms/rust-runtime.example-sns-event.json", "alarms/powertools.snsEvent.json", "alarms/rust-runtime.example-sns-event-obj.json"] {
+    for rel in
+        ["alarms/rust-runtime.example-sns-event.json", "alarms/powertools.snsEvent.json", "alarms/rust-runtime.example-sns-event-obj.json"]
+    {
         let ns = notices(rel);
         assert!(!ns.is_empty());
         assert!(ns.iter().all(|n| matches!(n, AlarmNotice::Ignored(IgnoreReason::NotAnAlarm { .. }))), "{rel}: {ns:?}");
@@ -185,7 +190,8 @@ fn window_is_evaluated_periods_plus_margins_and_fallback_reaches_back_twelve_hou
     let f = p.fallback(&a);
     assert_eq!(f.start, at - Duration::hours(12));
     assert_eq!(f.end, w.end);
-    let custom = WindowPolicy { margin_before: Duration::minutes(1), margin_after: Duration::zero(), fallback_lookback: Duration::hours(1) };
+    let custom =
+        WindowPolicy { margin_before: Duration::minutes(1), margin_after: Duration::zero(), fallback_lookback: Duration::hours(1) };
     assert_eq!(custom.primary(&a).start, at - Duration::minutes(4));
     assert_eq!(custom.primary(&a).end, at);
     // splitting covers the window exactly once

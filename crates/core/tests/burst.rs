@@ -1,5 +1,7 @@
 //! Aggregation, de-duplication and thresholds on real background traffic with injected bursts.
 
+#![allow(clippy::unwrap_used)] // a test that cannot unwrap has failed
+
 use chrono::{Duration, TimeZone, Utc};
 use launchguard_core::aggregate::Aggregate;
 use launchguard_core::contract::finding_id;
@@ -24,7 +26,17 @@ fn scenario() -> (Vec<Value>, TimeWindow) {
         // IAM user: 3 calls x 4 instances = 12
         Burst::new(Actor::IamUser { account: ACCOUNT.into(), name: "ci-deployer".into(), key: "AKIAEXAMPLEDEPLOYER1".into() }, 3, 4, at),
         // assumed role with an ASIA key: 5 calls x 3 = 15
-        Burst::new(Actor::AssumedRole { account: ACCOUNT.into(), role: "DataScience".into(), session: "mallory".into(), key: "ASIAEXAMPLEDATASCI01".into() }, 5, 3, at),
+        Burst::new(
+            Actor::AssumedRole {
+                account: ACCOUNT.into(),
+                role: "DataScience".into(),
+                session: "mallory".into(),
+                key: "ASIAEXAMPLEDATASCI01".into(),
+            },
+            5,
+            3,
+            at,
+        ),
         // Auto Scaling: 30, excluded
         Burst::new(Actor::AutoScaling { account: ACCOUNT.into() }, 3, 10, at),
         // benign user: 2
@@ -129,21 +141,25 @@ fn one_key_is_one_principal_even_when_an_identity_is_incomplete() {
     let alice = &ps[0].activity;
     assert_eq!(alice.calls, 3);
     assert_eq!(alice.instances_requested, 12);
-    assert_eq!(alice.access_keys.iter().map(|k| k.access_key_id.as_str()).collect::<Vec<_>>(), vec!["AKIAEXAMPLEALICE0001", "AKIAEXAMPLEALICE0002"]);
+    assert_eq!(
+        alice.access_keys.iter().map(|k| k.access_key_id.as_str()).collect::<Vec<_>>(),
+        vec!["AKIAEXAMPLEALICE0001", "AKIAEXAMPLEALICE0002"]
+    );
     assert_eq!(agg.key_conflicts.len(), 1);
     assert_eq!(agg.key_conflicts[0].other_principal, "arn:aws:iam::111122223333:user/bob");
 }
 
 #[test]
 fn finding_ids_are_deterministic_and_order_independent() {
-    let w = TimeWindow::new(Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap(), Utc.with_ymd_and_hms(2026, 1, 1, 0, 10, 0).unwrap()).unwrap();
+    let w =
+        TimeWindow::new(Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap(), Utc.with_ymd_and_hms(2026, 1, 1, 0, 10, 0).unwrap()).unwrap();
     let a = Principal::Root { arn: "arn:aws:iam::111122223333:root".into(), account_id: "111122223333".into() };
     let b = Principal::AwsService { service: "x.amazonaws.com".into() };
     let id1 = finding_id("d", "111122223333", &w, &[a.clone(), b.clone()]);
     let id2 = finding_id("d", "111122223333", &w, &[b.clone(), a.clone()]);
     assert_eq!(id1, id2);
     assert!(id1.starts_with("lg-") && id1.len() == 35);
-    assert_ne!(id1, finding_id("d", "111122223333", &w, &[a.clone()]));
+    assert_ne!(id1, finding_id("d", "111122223333", &w, std::slice::from_ref(&a)));
     assert_ne!(id1, finding_id("other", "111122223333", &w, &[a, b]));
 }
 

@@ -1,7 +1,11 @@
 //! The payload contract: example payloads parse, round-trip, and bad payloads are refused by name.
 
+#![allow(clippy::unwrap_used)] // a test that cannot unwrap has failed
+
 use launchguard_core::CoreError;
-use launchguard_core::contract::{Action, DispatcherInput, Finding, OutcomeStatus, ReleaseRequest, ResponseOutcome, ResponseRequest, decode_payload, request_id};
+use launchguard_core::contract::{
+    Action, DispatcherInput, Finding, OutcomeStatus, ReleaseRequest, ResponseOutcome, ResponseRequest, decode_payload, request_id,
+};
 use launchguard_testkit::{fixture, fixture_dir};
 use serde_json::{Value, json};
 
@@ -109,7 +113,8 @@ fn wrong_types_bad_accounts_and_oversized_payloads_are_refused() {
 fn request_ids_are_idempotency_keys() {
     let req = ResponseRequest::parse(v("contract/response_request.deactivate_access_key.json")).unwrap();
     assert_eq!(req.request_id, request_id(&req.finding_id, &req.action));
-    let other = Action::DeactivateAccessKey { account_id: "111122223333".into(), access_key_id: "AKIAEXAMPLEOTHER0001".into(), user_name: None };
+    let other =
+        Action::DeactivateAccessKey { account_id: "111122223333".into(), access_key_id: "AKIAEXAMPLEOTHER0001".into(), user_name: None };
     assert_ne!(req.request_id, request_id(&req.finding_id, &other));
     assert_ne!(req.request_id, request_id("lg-another", &req.action));
     let o = ResponseOutcome::parse(v("contract/response_outcome.refused.json")).unwrap();

@@ -1,5 +1,7 @@
 //! Property tests: no input makes the parsers panic.
 
+#![allow(clippy::unwrap_used)] // a test that cannot unwrap has failed
+
 use launchguard_core::alarm::{parse_event_bytes, parse_sns_message};
 use launchguard_core::contract::{DispatcherInput, ResponseRequest, decode_payload};
 use launchguard_core::ids::{IamArn, glob_match};
@@ -26,15 +28,14 @@ proptest! {
 
     #[test]
     fn record_documents_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
-        if let Ok(s) = std::str::from_utf8(&bytes) {
-            if let Ok(b) = parse_document(s) {
+        if let Ok(s) = std::str::from_utf8(&bytes)
+            && let Ok(b) = parse_document(s) {
                 for r in &b.records {
                     let _ = launch_facts(r);
                     let _ = classify(r.user_identity.as_ref());
                     let _ = r.time_ms();
                 }
             }
-        }
     }
 
     #[test]

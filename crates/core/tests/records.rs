@@ -1,5 +1,7 @@
 //! CloudTrail records of every dataset shape, principal classification and launch counting.
 
+#![allow(clippy::unwrap_used)] // a test that cannot unwrap has failed
+
 use std::collections::BTreeMap;
 
 use launchguard_core::launch::launch_facts;
@@ -194,10 +196,20 @@ fn eventbridge_records_classify_root_user_and_role() {
 fn derived_arns_are_marked() {
     let r = parse_record(r#"{"eventSource":"ec2.amazonaws.com","eventName":"RunInstances","userIdentity":{"type":"IAMUser","accountId":"111122223333","userName":"alice","accessKeyId":"AKIAEXAMPLEEXAMPLE01"}}"#).unwrap();
     let (p, _) = classify(r.user_identity.as_ref());
-    assert_eq!(p, Principal::IamUser { arn: "arn:aws:iam::111122223333:user/alice".into(), arn_derived: true, user_name: "alice".into(), account_id: "111122223333".into() });
+    assert_eq!(
+        p,
+        Principal::IamUser {
+            arn: "arn:aws:iam::111122223333:user/alice".into(),
+            arn_derived: true,
+            user_name: "alice".into(),
+            account_id: "111122223333".into()
+        }
+    );
     let r = parse_record(r#"{"eventName":"RunInstances","userIdentity":{"type":"AssumedRole","arn":"arn:aws:sts::111122223333:assumed-role/Dev/s1","accountId":"111122223333"}}"#).unwrap();
     let (p, s) = classify(r.user_identity.as_ref());
-    assert!(matches!(&p, Principal::AssumedRole { role_arn, role_arn_derived: true, role_name, .. } if role_arn == "arn:aws:iam::111122223333:role/Dev" && role_name == "Dev"));
+    assert!(
+        matches!(&p, Principal::AssumedRole { role_arn, role_arn_derived: true, role_name, .. } if role_arn == "arn:aws:iam::111122223333:role/Dev" && role_name == "Dev")
+    );
     assert_eq!(s.session_name.as_deref(), Some("s1"));
     // nothing to go on: unknown, kept raw
     let r = parse_record(r#"{"eventName":"RunInstances","userIdentity":{"type":"IAMUser"}}"#).unwrap();
@@ -209,9 +221,7 @@ fn derived_arns_are_marked() {
 #[test]
 fn malformed_records_are_counted_not_fatal() {
     let good = r#"{"eventSource":"ec2.amazonaws.com","eventName":"RunInstances","eventTime":"2023-07-10T12:00:00Z"}"#;
-    let doc = format!(
-        "[{good}, {{\"eventName\": 5}}, {{\"userIdentity\": \"nope\", \"eventName\": \"RunInstances\"}}, {{}}, 7, {good}]"
-    );
+    let doc = format!("[{good}, {{\"eventName\": 5}}, {{\"userIdentity\": \"nope\", \"eventName\": \"RunInstances\"}}, {{}}, 7, {good}]");
     let b = parse_document(&doc).unwrap();
     assert_eq!(b.records.len(), 2);
     assert_eq!(b.errors.iter().map(|e| e.index).collect::<Vec<_>>(), vec![1, 2, 3, 4]);
@@ -223,7 +233,8 @@ fn malformed_records_are_counted_not_fatal() {
     assert!(parse_document("hello\nworld").is_err());
     assert!(parse_document("").is_err());
     // a request with an unexpected shape is flagged, not a crash
-    let r = parse_record(r#"{"eventSource":"ec2.amazonaws.com","eventName":"RunInstances","requestParameters":{"instancesSet":"x"}}"#).unwrap();
+    let r =
+        parse_record(r#"{"eventSource":"ec2.amazonaws.com","eventName":"RunInstances","requestParameters":{"instancesSet":"x"}}"#).unwrap();
     assert!(launch_facts(&r).malformed);
     // counts written as strings are still counted
     let r = parse_record(r#"{"eventSource":"ec2.amazonaws.com","eventName":"RunInstances","errorCode":"Client.VcpuLimitExceeded","requestParameters":{"instancesSet":{"items":[{"maxCount":"25"}]}}}"#).unwrap();

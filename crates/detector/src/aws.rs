@@ -52,7 +52,14 @@ impl LogReader for CloudWatchLogs {
         self.0.stop_query().query_id(query_id).send().await.map(|_| ()).map_err(|e| classify("logs:StopQuery", e))
     }
 
-    async fn filter_page(&self, log_group: &str, start_ms: i64, end_ms: i64, pattern: &str, next_token: Option<String>) -> Result<FilterPage, CallError> {
+    async fn filter_page(
+        &self,
+        log_group: &str,
+        start_ms: i64,
+        end_ms: i64,
+        pattern: &str,
+        next_token: Option<String>,
+    ) -> Result<FilterPage, CallError> {
         let out = self
             .0
             .filter_log_events()

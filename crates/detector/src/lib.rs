@@ -134,13 +134,23 @@ impl Config {
         }
         let ms = |name: &str, d: u64, min: u64, max: u64| config::u64_var(env, name, d, min, max).map(StdDuration::from_millis);
         Ok(Self {
-            log_group: config::required(env, "CLOUDTRAIL_LOG_GROUP_NAME", "the CloudWatch Logs log group your CloudTrail trail delivers to")?,
+            log_group: config::required(
+                env,
+                "CLOUDTRAIL_LOG_GROUP_NAME",
+                "the CloudWatch Logs log group your CloudTrail trail delivers to",
+            )?,
             dispatcher: config::required(env, "DISPATCHER_LAMBDA_NAME", "the name or ARN of the launchguard-dispatcher function")?,
             dry_run: config::bool_var(env, "DRY_RUN", false)?,
             method,
             deadline: StdDuration::from_secs(config::u64_var(env, "LG_QUERY_DEADLINE_SECONDS", 60, 1, 840)?),
-            insights_limit: u32::try_from(config::u64_var(env, "LG_INSIGHTS_LIMIT", u64::from(INSIGHTS_MAX_LIMIT), 1, u64::from(INSIGHTS_MAX_LIMIT))?)
-                .unwrap_or(INSIGHTS_MAX_LIMIT),
+            insights_limit: u32::try_from(config::u64_var(
+                env,
+                "LG_INSIGHTS_LIMIT",
+                u64::from(INSIGHTS_MAX_LIMIT),
+                1,
+                u64::from(INSIGHTS_MAX_LIMIT),
+            )?)
+            .unwrap_or(INSIGHTS_MAX_LIMIT),
             poll_initial: ms("LG_POLL_INITIAL_MS", 250, 1, 10_000)?,
             poll_max: ms("LG_POLL_MAX_MS", 2_000, 1, 30_000)?,
             account_id,
@@ -190,13 +200,27 @@ pub struct FilterPage {
 /// Reading CloudWatch Logs.
 pub trait LogReader: Send + Sync {
     /// `StartQuery` over `[start_s, end_s]` (epoch seconds, both included); the query id.
-    fn start_query(&self, log_group: &str, start_s: i64, end_s: i64, query: &str, limit: u32) -> impl Future<Output = Result<String, CallError>> + Send;
+    fn start_query(
+        &self,
+        log_group: &str,
+        start_s: i64,
+        end_s: i64,
+        query: &str,
+        limit: u32,
+    ) -> impl Future<Output = Result<String, CallError>> + Send;
     /// `GetQueryResults`.
     fn query_results(&self, query_id: &str) -> impl Future<Output = Result<QueryPage, CallError>> + Send;
     /// `StopQuery` (best effort).
     fn stop_query(&self, query_id: &str) -> impl Future<Output = Result<(), CallError>> + Send;
     /// One `FilterLogEvents` page over `[start_ms, end_ms]`.
-    fn filter_page(&self, log_group: &str, start_ms: i64, end_ms: i64, pattern: &str, next_token: Option<String>) -> impl Future<Output = Result<FilterPage, CallError>> + Send;
+    fn filter_page(
+        &self,
+        log_group: &str,
+        start_ms: i64,
+        end_ms: i64,
+        pattern: &str,
+        next_token: Option<String>,
+    ) -> impl Future<Output = Result<FilterPage, CallError>> + Send;
 }
 
 /// What reading one window produced.
@@ -213,7 +237,13 @@ pub struct WindowRead {
 }
 
 /// Poll a query until it ends, with exponential backoff under `deadline`.
-async fn run_query<R: LogReader>(reader: &R, cfg: &Config, w: &TimeWindow, deadline: Instant, ids: &mut Vec<String>) -> Result<QueryPage, String> {
+async fn run_query<R: LogReader>(
+    reader: &R,
+    cfg: &Config,
+    w: &TimeWindow,
+    deadline: Instant,
+    ids: &mut Vec<String>,
+) -> Result<QueryPage, String> {
     let query = cfg.rule.insights_query(cfg.insights_limit);
     // Insights takes whole seconds; round outwards (the client-side check trims back to the window).
     let start_s = w.start_ms().div_euclid(1000);
@@ -250,7 +280,12 @@ async fn run_query<R: LogReader>(reader: &R, cfg: &Config, w: &TimeWindow, deadl
 }
 
 /// Read a window with Logs Insights, splitting any range whose result hits the row limit.
-pub async fn read_with_insights<R: LogReader>(reader: &R, cfg: &Config, window: TimeWindow, deadline: Instant) -> (Result<Scanner, String>, Vec<String>) {
+pub async fn read_with_insights<R: LogReader>(
+    reader: &R,
+    cfg: &Config,
+    window: TimeWindow,
+    deadline: Instant,
+) -> (Result<Scanner, String>, Vec<String>) {
     let mut scanner = Scanner::new(cfg.rule.clone(), Some(window));
     let mut ids = Vec::new();
     let mut pending = vec![window];
@@ -270,7 +305,9 @@ pub async fn read_with_insights<R: LogReader>(reader: &R, cfg: &Config, window: 
                     pending.push(a);
                     continue;
                 }
-                None => return (Err(format!("more than {rows} records within one second at {}: Insights cannot list them all", w.start)), ids),
+                None => {
+                    return (Err(format!("more than {rows} records within one second at {}: Insights cannot list them all", w.start)), ids);
+                }
             }
         }
         for m in &page.messages {
@@ -310,7 +347,12 @@ pub async fn read_with_filter<R: LogReader>(reader: &R, cfg: &Config, window: Ti
 }
 
 /// Read one window with the configured method and fallback.
-pub async fn read_window<R: LogReader>(reader: &R, cfg: &Config, window: TimeWindow, deadline: Instant) -> Result<WindowRead, DetectorError> {
+pub async fn read_window<R: LogReader>(
+    reader: &R,
+    cfg: &Config,
+    window: TimeWindow,
+    deadline: Instant,
+) -> Result<WindowRead, DetectorError> {
     let mut insights_error = "not used (LG_READ_METHOD=filter_log_events)".to_owned();
     let mut query_ids = Vec::new();
     if cfg.method == ReadMethod::Insights {
@@ -424,7 +466,14 @@ pub fn account_from_function_arn(arn: &str) -> Option<String> {
 }
 
 /// Handle one Lambda event: every alarm notice in it.
-pub async fn handle<R: LogReader, I: Invoker>(event: &Value, function_arn: &str, cfg: &Config, reader: &R, invoker: &I, now: DateTime<Utc>) -> Result<Report, DetectorError> {
+pub async fn handle<R: LogReader, I: Invoker>(
+    event: &Value,
+    function_arn: &str,
+    cfg: &Config,
+    reader: &R,
+    invoker: &I,
+    now: DateTime<Utc>,
+) -> Result<Report, DetectorError> {
     let notices = match parse_event(event) {
         Ok(n) => n,
         Err(e) => {
@@ -460,7 +509,14 @@ fn elapsed_ms(t: Instant) -> u64 {
 }
 
 /// Handle one alarm in `ALARM`.
-pub async fn handle_alarm<R: LogReader, I: Invoker>(alarm: &AlarmStateChange, function_arn: &str, cfg: &Config, reader: &R, invoker: &I, now: DateTime<Utc>) -> Result<Report, DetectorError> {
+pub async fn handle_alarm<R: LogReader, I: Invoker>(
+    alarm: &AlarmStateChange,
+    function_arn: &str,
+    cfg: &Config,
+    reader: &R,
+    invoker: &I,
+    now: DateTime<Utc>,
+) -> Result<Report, DetectorError> {
     let started = Instant::now();
     let deadline = started + cfg.deadline;
     let account_id = account_from_function_arn(function_arn)
@@ -552,7 +608,8 @@ pub async fn handle_alarm<R: LogReader, I: Invoker>(alarm: &AlarmStateChange, fu
             key_conflicts: conflicts,
         },
     };
-    let payload = serde_json::to_vec(&finding).map_err(|e| DetectorError::Invoke { function: cfg.dispatcher.clone(), error: e.to_string() })?;
+    let payload =
+        serde_json::to_vec(&finding).map_err(|e| DetectorError::Invoke { function: cfg.dispatcher.clone(), error: e.to_string() })?;
     let t = Instant::now();
     invoker
         .invoke_async(&cfg.dispatcher, payload)

@@ -3,10 +3,10 @@
 #![recursion_limit = "256"]
 
 use lambda_runtime::{Error, LambdaEvent, run, service_fn};
+use launchguard_aws::LambdaInvoker;
 use launchguard_core::config::ProcessEnv;
 use launchguard_detector::aws::CloudWatchLogs;
 use launchguard_detector::{Config, handle};
-use launchguard_aws::LambdaInvoker;
 use serde_json::Value;
 
 #[tokio::main]

@@ -1,6 +1,8 @@
 //! The CloudWatch Logs adapter against the documented response shapes (aws-cli examples), with
 //! the SDK's own mock client: field extraction, statuses, and error classification.
 
+#![allow(clippy::unwrap_used)] // a test that cannot unwrap has failed
+
 use aws_sdk_cloudwatchlogs::Client;
 use aws_sdk_cloudwatchlogs::operation::filter_log_events::FilterLogEventsOutput;
 use aws_sdk_cloudwatchlogs::operation::get_query_results::GetQueryResultsOutput;
@@ -59,7 +61,9 @@ async fn filter_pages_carry_messages_and_the_token() {
         .map(|e| FilteredLogEvent::builder().message(e["message"].as_str().unwrap()).timestamp(e["timestamp"].as_i64().unwrap()).build())
         .collect();
     let rule = mock!(Client::filter_log_events)
-        .match_requests(|r| r.log_group_name() == Some("g") && r.start_time() == Some(1) && r.end_time() == Some(2) && r.next_token().is_none())
+        .match_requests(|r| {
+            r.log_group_name() == Some("g") && r.start_time() == Some(1) && r.end_time() == Some(2) && r.next_token().is_none()
+        })
         .then_output(move || FilterLogEventsOutput::builder().set_events(Some(events.clone())).next_token("t2").build());
     let client = mock_client!(aws_sdk_cloudwatchlogs, RuleMode::Sequential, &[&rule]);
     let page = CloudWatchLogs(client).filter_page("g", 1, 2, "{ }", None).await.unwrap();

@@ -1,13 +1,15 @@
 //! The detector handler in-process, with in-memory CloudWatch Logs and Lambda.
 
+#![allow(clippy::unwrap_used)] // a test that cannot unwrap has failed
+
 use std::sync::Mutex;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use lambda_runtime::{Context, LambdaEvent};
+use launchguard_aws::InvokeResponse;
 use launchguard_core::config::Env;
 use launchguard_core::contract::Finding;
 use launchguard_detector::{CallError, Config, DetectorError, FilterPage, Invoker, LogReader, QueryPage, QueryStatus, handle};
-use launchguard_aws::InvokeResponse;
 use launchguard_testkit::{Actor, Burst, invictus_background, run_instances_template, shift_to, sns_alarm_event};
 use serde_json::{Value, json};
 
@@ -18,7 +20,9 @@ const FUNCTION_ARN: &str = "arn:aws:lambda:us-east-1:218007301253:function:launc
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Insights {
     /// Complete after `polls` Running answers.
-    Works { polls: u32 },
+    Works {
+        polls: u32,
+    },
     StartFails,
     EndsWith(QueryStatus),
     NeverCompletes,
@@ -166,7 +170,17 @@ fn log_group() -> Vec<(i64, String)> {
     let at = alarm_at() - Duration::minutes(2);
     let bursts = [
         Burst::new(Actor::IamUser { account: ACCOUNT.into(), name: "ci-deployer".into(), key: "AKIAEXAMPLEDEPLOYER1".into() }, 3, 4, at),
-        Burst::new(Actor::AssumedRole { account: ACCOUNT.into(), role: "DataScience".into(), session: "mallory".into(), key: "ASIAEXAMPLEDATASCI01".into() }, 5, 3, at),
+        Burst::new(
+            Actor::AssumedRole {
+                account: ACCOUNT.into(),
+                role: "DataScience".into(),
+                session: "mallory".into(),
+                key: "ASIAEXAMPLEDATASCI01".into(),
+            },
+            5,
+            3,
+            at,
+        ),
         Burst::new(Actor::AutoScaling { account: ACCOUNT.into() }, 3, 10, at),
         Burst::new(Actor::IamUser { account: ACCOUNT.into(), name: "benign".into(), key: "AKIAEXAMPLEBENIGN001".into() }, 2, 1, at),
     ];
@@ -193,7 +207,9 @@ async fn run(logs: &FakeLogs, lambda: &FakeLambda, cfg: &Config, event: Value) -
 fn flagged(f: &Finding) -> Vec<(String, u64, Vec<String>)> {
     f.principals
         .iter()
-        .map(|p| (p.principal.label(), p.activity.instances_launched, p.activity.access_keys.iter().map(|k| k.access_key_id.clone()).collect()))
+        .map(|p| {
+            (p.principal.label(), p.activity.instances_launched, p.activity.access_keys.iter().map(|k| k.access_key_id.clone()).collect())
+        })
         .collect()
 }
 
@@ -234,7 +250,9 @@ async fn real_background_with_bursts_flags_exactly_the_user_and_the_role() {
 #[tokio::test(start_paused = true)]
 async fn every_read_path_gives_the_same_finding() {
     let mut ids = Vec::new();
-    for (method, service_filters, page_size) in [("insights", false, 1000), ("insights", true, 1000), ("filter_log_events", false, 7), ("filter_log_events", true, 3)] {
+    for (method, service_filters, page_size) in
+        [("insights", false, 1000), ("insights", true, 1000), ("filter_log_events", false, 7), ("filter_log_events", true, 3)]
+    {
         let mut logs = FakeLogs::new(log_group());
         logs.service_filters = service_filters;
         logs.page_size = page_size;
@@ -281,7 +299,13 @@ async fn queries_are_polled_through_running_until_complete() {
 
 #[tokio::test(start_paused = true)]
 async fn a_query_that_fails_or_times_out_falls_back_to_filter_log_events() {
-    for mode in [Insights::StartFails, Insights::EndsWith(QueryStatus::Failed), Insights::EndsWith(QueryStatus::Timeout), Insights::EndsWith(QueryStatus::Cancelled), Insights::NeverCompletes] {
+    for mode in [
+        Insights::StartFails,
+        Insights::EndsWith(QueryStatus::Failed),
+        Insights::EndsWith(QueryStatus::Timeout),
+        Insights::EndsWith(QueryStatus::Cancelled),
+        Insights::NeverCompletes,
+    ] {
         let mut logs = FakeLogs::new(log_group());
         logs.insights = mode;
         let lambda = FakeLambda::default();

@@ -44,11 +44,25 @@ impl UserPolicies for Iam {
     }
 
     async fn attach_user_policy(&self, user: &str, policy_arn: &str) -> Result<(), CallError> {
-        self.0.attach_user_policy().user_name(user).policy_arn(policy_arn).send().await.map(|_| ()).map_err(|e| classify("iam:AttachUserPolicy", e))
+        self.0
+            .attach_user_policy()
+            .user_name(user)
+            .policy_arn(policy_arn)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| classify("iam:AttachUserPolicy", e))
     }
 
     async fn detach_user_policy(&self, user: &str, policy_arn: &str) -> Result<(), CallError> {
-        self.0.detach_user_policy().user_name(user).policy_arn(policy_arn).send().await.map(|_| ()).map_err(|e| classify("iam:DetachUserPolicy", e))
+        self.0
+            .detach_user_policy()
+            .user_name(user)
+            .policy_arn(policy_arn)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| classify("iam:DetachUserPolicy", e))
     }
 
     async fn user_inline_policy(&self, user: &str, name: &str) -> Result<Option<String>, CallError> {
@@ -69,7 +83,14 @@ impl UserPolicies for Iam {
     }
 
     async fn delete_user_policy(&self, user: &str, name: &str) -> Result<(), CallError> {
-        self.0.delete_user_policy().user_name(user).policy_name(name).send().await.map(|_| ()).map_err(|e| classify("iam:DeleteUserPolicy", e))
+        self.0
+            .delete_user_policy()
+            .user_name(user)
+            .policy_name(name)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| classify("iam:DeleteUserPolicy", e))
     }
 }
 
@@ -97,6 +118,13 @@ impl RolePolicies for Iam {
     }
 
     async fn delete_role_policy(&self, role: &str, name: &str) -> Result<(), CallError> {
-        self.0.delete_role_policy().role_name(role).policy_name(name).send().await.map(|_| ()).map_err(|e| classify("iam:DeleteRolePolicy", e))
+        self.0
+            .delete_role_policy()
+            .role_name(role)
+            .policy_name(name)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| classify("iam:DeleteRolePolicy", e))
     }
 }

@@ -24,7 +24,10 @@ use launchguard_core::config::{self, Env};
 use launchguard_core::contract::{Action, OutcomeStatus, ResponseOutcome, ResponseRequest};
 use launchguard_core::guard::Guard;
 use launchguard_core::ids::{IamArn, IamEntity, validate_account_id};
-use launchguard_core::policy::{DEFAULT_QUARANTINE_POLICY_ARN, QUARANTINE_INLINE_POLICY, REVOKE_SESSIONS_POLICY, quarantine_document, revoke_sessions_document, revoked_before};
+use launchguard_core::policy::{
+    DEFAULT_QUARANTINE_POLICY_ARN, QUARANTINE_INLINE_POLICY, REVOKE_SESSIONS_POLICY, quarantine_document, revoke_sessions_document,
+    revoked_before,
+};
 use launchguard_core::principal::is_service_linked_role;
 use thiserror::Error;
 use tracing::info;
@@ -120,7 +123,12 @@ pub trait RolePolicies: Send + Sync {
 }
 
 /// Handle one raw payload.
-pub async fn handle<I: UserPolicies + RolePolicies>(payload: &[u8], cfg: &Config, iam: &I, now: DateTime<Utc>) -> Result<ResponseOutcome, HandlerError> {
+pub async fn handle<I: UserPolicies + RolePolicies>(
+    payload: &[u8],
+    cfg: &Config,
+    iam: &I,
+    now: DateTime<Utc>,
+) -> Result<ResponseOutcome, HandlerError> {
     let req = ResponseRequest::from_bytes(payload).map_err(HandlerError::InvalidRequest)?;
     let outcome = respond(&req, cfg, iam, now).await;
     info!(finding_id = %outcome.finding_id, request_id = %outcome.request_id, action = outcome.action.name(),
@@ -171,7 +179,9 @@ pub async fn respond<I: UserPolicies + RolePolicies>(req: &ResponseRequest, cfg:
         Action::ReleaseUserQuarantine { account_id, user_arn, user_name, policy_arn } => {
             release_quarantine(&ctx, iam, account_id, user_arn, user_name, policy_arn.as_deref()).await
         }
-        Action::RevokeRoleSessions { account_id, role_arn, role_name, issued_before } => revoke(&ctx, iam, account_id, role_arn, role_name, *issued_before).await,
+        Action::RevokeRoleSessions { account_id, role_arn, role_name, issued_before } => {
+            revoke(&ctx, iam, account_id, role_arn, role_name, *issued_before).await
+        }
         Action::RestoreRoleSessions { account_id, role_arn, role_name } => restore(&ctx, iam, account_id, role_arn, role_name).await,
         other => Err(Stop::Refuse(format!("{} is not an IAM policy action; send it to launchguard-accesskey-handler", other.name()))),
     };
@@ -184,7 +194,14 @@ pub async fn respond<I: UserPolicies + RolePolicies>(req: &ResponseRequest, cfg:
 
 /// Check the request's ARN and name against each other, the account and the guard, then resolve
 /// the real ARN through IAM and check that too. Returns the real ARN.
-async fn resolve(ctx: &Ctx<'_>, account_id: &str, arn: &str, name: &str, entity: IamEntity, real: impl Future<Output = Result<Option<String>, CallError>>) -> Result<String, Stop> {
+async fn resolve(
+    ctx: &Ctx<'_>,
+    account_id: &str,
+    arn: &str,
+    name: &str,
+    entity: IamEntity,
+    real: impl Future<Output = Result<Option<String>, CallError>>,
+) -> Result<String, Stop> {
     validate_account_id(account_id).map_err(|e| Stop::Refuse(e.to_string()))?;
     ctx.cfg.guard.check_account(account_id).map_err(Stop::Refuse)?;
     let parsed = IamArn::parse(arn).map_err(|e| Stop::Refuse(e.to_string()))?;
@@ -214,7 +231,13 @@ async fn resolve(ctx: &Ctx<'_>, account_id: &str, arn: &str, name: &str, entity:
     Ok(real)
 }
 
-async fn quarantine<I: UserPolicies>(ctx: &Ctx<'_>, iam: &I, account_id: &str, user_arn: &str, user: &str) -> Result<ResponseOutcome, Stop> {
+async fn quarantine<I: UserPolicies>(
+    ctx: &Ctx<'_>,
+    iam: &I,
+    account_id: &str,
+    user_arn: &str,
+    user: &str,
+) -> Result<ResponseOutcome, Stop> {
     let real = resolve(ctx, account_id, user_arn, user, IamEntity::User, iam.user_arn(user)).await?;
     let policy = ctx.cfg.quarantine_policy_arn.as_str();
     let attached = iam.attached_user_policies(user).await?;
@@ -222,7 +245,9 @@ async fn quarantine<I: UserPolicies>(ctx: &Ctx<'_>, iam: &I, account_id: &str, u
         return Ok(ctx.outcome(OutcomeStatus::AlreadyApplied, format!("user {user} already has {policy} attached")));
     }
     if iam.user_inline_policy(user, QUARANTINE_INLINE_POLICY).await?.is_some() {
-        return Ok(ctx.outcome(OutcomeStatus::AlreadyApplied, format!("user {user} already has the inline policy {QUARANTINE_INLINE_POLICY}")));
+        return Ok(
+            ctx.outcome(OutcomeStatus::AlreadyApplied, format!("user {user} already has the inline policy {QUARANTINE_INLINE_POLICY}"))
+        );
     }
     if ctx.dry_run() {
         return Ok(ctx.outcome(
@@ -255,12 +280,22 @@ async fn quarantine<I: UserPolicies>(ctx: &Ctx<'_>, iam: &I, account_id: &str, u
     }
 }
 
-async fn release_quarantine<I: UserPolicies>(ctx: &Ctx<'_>, iam: &I, account_id: &str, user_arn: &str, user: &str, policy_arn: Option<&str>) -> Result<ResponseOutcome, Stop> {
+async fn release_quarantine<I: UserPolicies>(
+    ctx: &Ctx<'_>,
+    iam: &I,
+    account_id: &str,
+    user_arn: &str,
+    user: &str,
+    policy_arn: Option<&str>,
+) -> Result<ResponseOutcome, Stop> {
     let real = resolve(ctx, account_id, user_arn, user, IamEntity::User, iam.user_arn(user)).await?;
     match policy_arn {
         Some(p) => {
             if p != ctx.cfg.quarantine_policy_arn {
-                return Err(Stop::Refuse(format!("{p} is not the quarantine policy ({}): launchguard only detaches what it attached", ctx.cfg.quarantine_policy_arn)));
+                return Err(Stop::Refuse(format!(
+                    "{p} is not the quarantine policy ({}): launchguard only detaches what it attached",
+                    ctx.cfg.quarantine_policy_arn
+                )));
             }
             if !iam.attached_user_policies(user).await?.iter().any(|a| a == p) {
                 return Ok(ctx.outcome(OutcomeStatus::AlreadyApplied, format!("{p} is not attached to {user}")));
@@ -280,7 +315,10 @@ async fn release_quarantine<I: UserPolicies>(ctx: &Ctx<'_>, iam: &I, account_id:
                 return Ok(ctx.outcome(OutcomeStatus::AlreadyApplied, format!("{user} has no inline policy {QUARANTINE_INLINE_POLICY}")));
             }
             if ctx.dry_run() {
-                return Ok(ctx.outcome(OutcomeStatus::DryRun, format!("dry run: would delete the inline policy {QUARANTINE_INLINE_POLICY} of {real}")));
+                return Ok(ctx.outcome(
+                    OutcomeStatus::DryRun,
+                    format!("dry run: would delete the inline policy {QUARANTINE_INLINE_POLICY} of {real}"),
+                ));
             }
             iam.delete_user_policy(user, QUARANTINE_INLINE_POLICY).await?;
             Ok(ctx.applied(
@@ -292,7 +330,14 @@ async fn release_quarantine<I: UserPolicies>(ctx: &Ctx<'_>, iam: &I, account_id:
     }
 }
 
-async fn revoke<I: RolePolicies>(ctx: &Ctx<'_>, iam: &I, account_id: &str, role_arn: &str, role: &str, before: DateTime<Utc>) -> Result<ResponseOutcome, Stop> {
+async fn revoke<I: RolePolicies>(
+    ctx: &Ctx<'_>,
+    iam: &I,
+    account_id: &str,
+    role_arn: &str,
+    role: &str,
+    before: DateTime<Utc>,
+) -> Result<ResponseOutcome, Stop> {
     if before > ctx.now + chrono::Duration::minutes(5) {
         return Err(Stop::Refuse(format!("issued_before {before} is in the future: that would also deny sessions not yet issued")));
     }
@@ -300,10 +345,15 @@ async fn revoke<I: RolePolicies>(ctx: &Ctx<'_>, iam: &I, account_id: &str, role_
     let existing = iam.role_inline_policy(role, REVOKE_SESSIONS_POLICY).await?;
     let existing_before = existing.as_deref().and_then(revoked_before);
     if let Some(t) = existing_before.filter(|t| *t >= before) {
-        return Ok(ctx.outcome(OutcomeStatus::AlreadyApplied, format!("sessions of {real} issued before {t} are already revoked (never moved back)")));
+        return Ok(ctx.outcome(
+            OutcomeStatus::AlreadyApplied,
+            format!("sessions of {real} issued before {t} are already revoked (never moved back)"),
+        ));
     }
     if existing.is_some() && existing_before.is_none() {
-        return Err(Stop::Refuse(format!("{real} has an inline policy named {REVOKE_SESSIONS_POLICY} that launchguard did not write; not overwriting it")));
+        return Err(Stop::Refuse(format!(
+            "{real} has an inline policy named {REVOKE_SESSIONS_POLICY} that launchguard did not write; not overwriting it"
+        )));
     }
     let moved = existing_before.map(|t| format!(" (moved forward from {t})")).unwrap_or_default();
     if ctx.dry_run() {
@@ -321,10 +371,12 @@ async fn restore<I: RolePolicies>(ctx: &Ctx<'_>, iam: &I, account_id: &str, role
     let real = resolve(ctx, account_id, role_arn, role, IamEntity::Role, iam.role_arn(role)).await?;
     match iam.role_inline_policy(role, REVOKE_SESSIONS_POLICY).await? {
         None => Ok(ctx.outcome(OutcomeStatus::AlreadyApplied, format!("{real} has no inline policy {REVOKE_SESSIONS_POLICY}"))),
-        Some(doc) if revoked_before(&doc).is_none() => {
-            Err(Stop::Refuse(format!("the inline policy {REVOKE_SESSIONS_POLICY} of {real} was not written by launchguard; not deleting it")))
+        Some(doc) if revoked_before(&doc).is_none() => Err(Stop::Refuse(format!(
+            "the inline policy {REVOKE_SESSIONS_POLICY} of {real} was not written by launchguard; not deleting it"
+        ))),
+        Some(_) if ctx.dry_run() => {
+            Ok(ctx.outcome(OutcomeStatus::DryRun, format!("dry run: would delete the inline policy {REVOKE_SESSIONS_POLICY} of {real}")))
         }
-        Some(_) if ctx.dry_run() => Ok(ctx.outcome(OutcomeStatus::DryRun, format!("dry run: would delete the inline policy {REVOKE_SESSIONS_POLICY} of {real}"))),
         Some(_) => {
             iam.delete_role_policy(role, REVOKE_SESSIONS_POLICY).await?;
             Ok(ctx.applied(

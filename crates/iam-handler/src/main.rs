@@ -3,9 +3,9 @@
 #![recursion_limit = "256"]
 
 use lambda_runtime::{Error, LambdaEvent, run, service_fn};
+use launchguard_core::config::ProcessEnv;
 use launchguard_iam_handler::aws::Iam;
 use launchguard_iam_handler::{Config, handle};
-use launchguard_core::config::ProcessEnv;
 use serde_json::Value;
 
 #[tokio::main]
@@ -13,12 +13,14 @@ async fn main() -> Result<(), Error> {
     launchguard_aws::init_logging();
     let sdk = launchguard_aws::load_sdk_config().await;
     let me = launchguard_aws::whoami(&aws_sdk_sts::Client::new(&sdk)).await?;
-    let config = Config::from_env(&ProcessEnv, &me.account, &me.role).inspect_err(|e| tracing::error!(error = %e, "invalid configuration"))?;
+    let config =
+        Config::from_env(&ProcessEnv, &me.account, &me.role).inspect_err(|e| tracing::error!(error = %e, "invalid configuration"))?;
     let iam = Iam(aws_sdk_iam::Client::new(&sdk));
     let (config, iam) = (&config, &iam);
     run(service_fn(move |event: LambdaEvent<Value>| async move {
         let bytes = serde_json::to_vec(&event.payload)?;
-        let outcome = handle(&bytes, config, iam, chrono::Utc::now()).await.inspect_err(|e| tracing::error!(error = %e, "request refused"))?;
+        let outcome =
+            handle(&bytes, config, iam, chrono::Utc::now()).await.inspect_err(|e| tracing::error!(error = %e, "request refused"))?;
         Ok::<_, Error>(serde_json::to_value(outcome)?)
     }))
     .await

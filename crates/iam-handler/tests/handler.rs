@@ -1,5 +1,7 @@
 //! The IAM handler in-process against a stateful in-memory IAM that records every call.
 
+#![allow(clippy::unwrap_used)] // a test that cannot unwrap has failed
+
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
@@ -38,10 +40,27 @@ impl FakeIam {
             inline: inline.iter().map(|n| ((*n).to_owned(), "{}".to_owned())).collect(),
         };
         let mut u = s.users.lock().unwrap();
-        u.insert("ci-deployer".into(), user(&format!("arn:aws:iam::{ACCOUNT}:user/ci/ci-deployer"), &["arn:aws:iam::aws:policy/AmazonEC2FullAccess", "arn:aws:iam::111122223333:policy/deploy"], &["legacy-inline"]));
-        u.insert("breakglass-admin".into(), user(&format!("arn:aws:iam::{ACCOUNT}:user/breakglass-admin"), &["arn:aws:iam::aws:policy/AdministratorAccess"], &[]));
+        u.insert(
+            "ci-deployer".into(),
+            user(
+                &format!("arn:aws:iam::{ACCOUNT}:user/ci/ci-deployer"),
+                &["arn:aws:iam::aws:policy/AmazonEC2FullAccess", "arn:aws:iam::111122223333:policy/deploy"],
+                &["legacy-inline"],
+            ),
+        );
+        u.insert(
+            "breakglass-admin".into(),
+            user(&format!("arn:aws:iam::{ACCOUNT}:user/breakglass-admin"), &["arn:aws:iam::aws:policy/AdministratorAccess"], &[]),
+        );
         let mut r = s.roles.lock().unwrap();
-        r.insert("DataScience".into(), user(&format!("arn:aws:iam::{ACCOUNT}:role/DataScience"), &["arn:aws:iam::aws:policy/AmazonSageMakerFullAccess"], &["s3-access"]));
+        r.insert(
+            "DataScience".into(),
+            user(
+                &format!("arn:aws:iam::{ACCOUNT}:role/DataScience"),
+                &["arn:aws:iam::aws:policy/AmazonSageMakerFullAccess"],
+                &["s3-access"],
+            ),
+        );
         r.insert(
             "AWSServiceRoleForAutoScaling".into(),
             user(&format!("arn:aws:iam::{ACCOUNT}:role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling"), &[], &[]),
@@ -55,7 +74,13 @@ impl FakeIam {
     }
 
     fn writes(&self) -> Vec<String> {
-        self.calls.lock().unwrap().iter().filter(|c| c.starts_with("Attach") || c.starts_with("Detach") || c.starts_with("Put") || c.starts_with("Delete")).cloned().collect()
+        self.calls
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|c| c.starts_with("Attach") || c.starts_with("Detach") || c.starts_with("Put") || c.starts_with("Delete"))
+            .cloned()
+            .collect()
     }
 
     fn user(&self, n: &str) -> Entity {
@@ -193,7 +218,11 @@ async fn quarantine_attaches_the_deny_policy_and_keeps_everything_else() {
 #[tokio::test]
 async fn when_the_managed_policy_cannot_be_attached_an_inline_deny_is_used() {
     let mut iam = FakeIam::new();
-    iam.attach_error = Some(CallError { message: "iam:AttachUserPolicy: Cannot exceed quota for PoliciesPerUser: 10 (LimitExceeded; HTTP 409)".into(), code: Some("LimitExceeded".into()), retryable: false });
+    iam.attach_error = Some(CallError {
+        message: "iam:AttachUserPolicy: Cannot exceed quota for PoliciesPerUser: 10 (LimitExceeded; HTTP 409)".into(),
+        code: Some("LimitExceeded".into()),
+        retryable: false,
+    });
     let before = iam.user("ci-deployer");
     let o = run(&iam, &cfg(&[]), &quarantine("ci-deployer", "arn:aws:iam::111122223333:user/ci/ci-deployer")).await;
     assert_eq!(o.outcome, OutcomeStatus::Applied);
@@ -209,7 +238,11 @@ async fn when_the_managed_policy_cannot_be_attached_an_inline_deny_is_used() {
     assert_eq!(iam.user("ci-deployer").inline, before.inline);
     // any other attach error is a failure, not a silent fallback
     let mut iam = FakeIam::new();
-    iam.attach_error = Some(CallError { message: "iam:AttachUserPolicy: slow down (Throttling; HTTP 400)".into(), code: Some("Throttling".into()), retryable: true });
+    iam.attach_error = Some(CallError {
+        message: "iam:AttachUserPolicy: slow down (Throttling; HTTP 400)".into(),
+        code: Some("Throttling".into()),
+        retryable: true,
+    });
     let o = run(&iam, &cfg(&[]), &quarantine("ci-deployer", "arn:aws:iam::111122223333:user/ci-deployer")).await;
     assert!(matches!(o.outcome, OutcomeStatus::Failed { retryable: true, .. }));
     assert!(!iam.user("ci-deployer").inline.contains_key(QUARANTINE_INLINE_POLICY));
@@ -259,7 +292,13 @@ async fn revocation_moves_forward_never_back_and_is_reversible() {
 #[tokio::test]
 async fn a_foreign_policy_with_launchguards_name_is_not_overwritten() {
     let iam = FakeIam::new();
-    iam.roles.lock().unwrap().get_mut("DataScience").unwrap().inline.insert(REVOKE_SESSIONS_POLICY.into(), "{\"Version\":\"2012-10-17\",\"Statement\":[]}".into());
+    iam.roles
+        .lock()
+        .unwrap()
+        .get_mut("DataScience")
+        .unwrap()
+        .inline
+        .insert(REVOKE_SESSIONS_POLICY.into(), "{\"Version\":\"2012-10-17\",\"Statement\":[]}".into());
     let r = refused(&run(&iam, &cfg(&[]), &revoke("DataScience", "arn:aws:iam::111122223333:role/DataScience", now())).await);
     assert!(r.contains("did not write"), "{r}");
     assert!(iam.writes().is_empty());
@@ -288,14 +327,31 @@ async fn every_protection_refuses_before_any_iam_call() {
     let cases: Vec<(Value, &str)> = vec![
         (quarantine("breakglass-admin", "arn:aws:iam::111122223333:user/breakglass-admin"), "protected"),
         (revoke("launchguard-iam-handler-role", "arn:aws:iam::111122223333:role/launchguard-iam-handler-role", now()), "protected"),
-        (revoke("AWSServiceRoleForAutoScaling", "arn:aws:iam::111122223333:role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling", now()), "service-linked"),
+        (
+            revoke(
+                "AWSServiceRoleForAutoScaling",
+                "arn:aws:iam::111122223333:role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling",
+                now(),
+            ),
+            "service-linked",
+        ),
         (quarantine("root", "arn:aws:iam::111122223333:root"), "invalid IAM ARN"),
         (quarantine("ci-deployer", "arn:aws:iam::999999999999:user/ci-deployer"), "does not name user"),
-        (req(Action::QuarantineUser { account_id: "999999999999".into(), user_arn: "arn:aws:iam::999999999999:user/x".into(), user_name: "x".into() }), "ALLOWED_ACCOUNTS"),
+        (
+            req(Action::QuarantineUser {
+                account_id: "999999999999".into(),
+                user_arn: "arn:aws:iam::999999999999:user/x".into(),
+                user_name: "x".into(),
+            }),
+            "ALLOWED_ACCOUNTS",
+        ),
         (quarantine("alice", "arn:aws:iam::111122223333:user/bob"), "does not name user alice"),
         (quarantine("DataScience", "arn:aws:iam::111122223333:role/DataScience"), "not a user ARN"),
         (revoke("DataScience", "arn:aws:iam::111122223333:role/DataScience", now() + Duration::hours(1)), "in the future"),
-        (req(Action::DeactivateAccessKey { account_id: ACCOUNT.into(), access_key_id: "AKIAEXAMPLEDEPLOYER1".into(), user_name: None }), "launchguard-accesskey-handler"),
+        (
+            req(Action::DeactivateAccessKey { account_id: ACCOUNT.into(), access_key_id: "AKIAEXAMPLEDEPLOYER1".into(), user_name: None }),
+            "launchguard-accesskey-handler",
+        ),
     ];
     for (p, expect) in cases {
         let iam = FakeIam::new();
@@ -305,7 +361,14 @@ async fn every_protection_refuses_before_any_iam_call() {
     }
     // resolved ARNs are checked too: a path that makes the user protected
     let iam = FakeIam::new();
-    let r = refused(&run(&iam, &cfg(&[("PROTECTED_PRINCIPALS", "arn:aws:iam::*:user/ci/*")]), &quarantine("ci-deployer", "arn:aws:iam::111122223333:user/ci-deployer")).await);
+    let r = refused(
+        &run(
+            &iam,
+            &cfg(&[("PROTECTED_PRINCIPALS", "arn:aws:iam::*:user/ci/*")]),
+            &quarantine("ci-deployer", "arn:aws:iam::111122223333:user/ci-deployer"),
+        )
+        .await,
+    );
     assert!(r.contains("protected"));
     assert!(iam.writes().is_empty());
     // a user that does not exist

@@ -1,1 +1,31 @@
-fn main() {}
+//! Lambda entry point of launchguard-dispatcher.
+
+#![recursion_limit = "256"]
+
+use lambda_runtime::{Error, LambdaEvent, run, service_fn};
+use launchguard_aws::LambdaInvoker;
+use launchguard_core::config::ProcessEnv;
+use launchguard_responder_dispatcher::aws::{Logs, Sns};
+use launchguard_responder_dispatcher::{Config, handle};
+use serde_json::Value;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    launchguard_aws::init_logging();
+    let sdk = launchguard_aws::load_sdk_config().await;
+    let me = launchguard_aws::whoami(&aws_sdk_sts::Client::new(&sdk)).await?;
+    let config =
+        Config::from_env(&ProcessEnv, &me.account, &me.role).inspect_err(|e| tracing::error!(error = %e, "invalid configuration"))?;
+    let lambda = LambdaInvoker(aws_sdk_lambda::Client::new(&sdk));
+    let sns = Sns(aws_sdk_sns::Client::new(&sdk));
+    let logs = Logs(aws_sdk_cloudwatchlogs::Client::new(&sdk));
+    let (config, lambda, sns, logs) = (&config, &lambda, &sns, &logs);
+    run(service_fn(move |event: LambdaEvent<Value>| async move {
+        let bytes = serde_json::to_vec(&event.payload)?;
+        let report = handle(&bytes, config, lambda, sns, logs, chrono::Utc::now())
+            .await
+            .inspect_err(|e| tracing::error!(error = %e, retryable = e.is_retryable(), "dispatch failed"))?;
+        Ok::<_, Error>(serde_json::to_value(report)?)
+    }))
+    .await
+}

@@ -32,7 +32,9 @@ pub fn fixture_dir(rel: &str) -> Vec<(String, String)> {
     names.sort();
     names
         .into_iter()
-        .map(|p| (p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(), std::fs::read_to_string(&p).unwrap_or_default()))
+        .map(|p| {
+            (p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(), std::fs::read_to_string(&p).unwrap_or_default())
+        })
         .collect()
 }
 
@@ -52,7 +54,9 @@ pub fn invictus_background() -> Vec<Value> {
 pub fn run_instances_template() -> Value {
     invictus_background()
         .into_iter()
-        .find(|r| r["eventName"] == "RunInstances" && r.get("errorCode").is_none() && r["responseElements"]["instancesSet"]["items"].is_array())
+        .find(|r| {
+            r["eventName"] == "RunInstances" && r.get("errorCode").is_none() && r["responseElements"]["instancesSet"]["items"].is_array()
+        })
         .expect("the invictus background holds a successful RunInstances record")
 }
 
@@ -206,7 +210,15 @@ pub fn messages(records: &[Value]) -> Vec<String> {
 
 /// A CloudWatch alarm SNS event, in the exact shape Lambda delivers, for an alarm on `account`
 /// that changed to `state` at `at`.
-pub fn sns_alarm_event(alarm: &str, account: &str, region: &str, state: &str, at: DateTime<Utc>, period: u32, evaluation_periods: u32) -> Value {
+pub fn sns_alarm_event(
+    alarm: &str,
+    account: &str,
+    region: &str,
+    state: &str,
+    at: DateTime<Utc>,
+    period: u32,
+    evaluation_periods: u32,
+) -> Value {
     let message = json!({
         "AlarmName": alarm, "AlarmDescription": null, "AWSAccountId": account, "NewStateValue": state,
         "NewStateReason": "Threshold Crossed: 1 out of the last 1 datapoints was greater than or equal to the threshold (10.0).",

@@ -1,0 +1,224 @@
+//! The human-readable notification. Pure: text in, text out.
+
+use std::fmt::Write as _;
+
+use launchguard_core::contract::{Finding, FlaggedPrincipal, OutcomeStatus, ResponseOutcome};
+use launchguard_core::error::cut;
+use launchguard_core::time::format_utc;
+
+use crate::plan::PrincipalPlan;
+
+/// SNS subjects are at most 100 characters.
+pub const MAX_SUBJECT: usize = 100;
+/// SNS messages are at most 256 KiB; keep a margin for attributes.
+pub const MAX_MESSAGE: usize = 250 * 1024;
+
+/// Counts of outcomes by status.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Tally {
+    /// Applied now.
+    pub applied: usize,
+    /// Already in place.
+    pub already: usize,
+    /// Dry run.
+    pub dry_run: usize,
+    /// Refused.
+    pub refused: usize,
+    /// Failed.
+    pub failed: usize,
+}
+
+impl Tally {
+    /// Count the outcomes.
+    pub fn of(outcomes: &[ResponseOutcome]) -> Self {
+        let mut t = Self::default();
+        for o in outcomes {
+            match o.outcome {
+                OutcomeStatus::Applied => t.applied += 1,
+                OutcomeStatus::AlreadyApplied => t.already += 1,
+                OutcomeStatus::DryRun => t.dry_run += 1,
+                OutcomeStatus::Refused { .. } => t.refused += 1,
+                OutcomeStatus::Failed { .. } => t.failed += 1,
+            }
+        }
+        t
+    }
+}
+
+fn join<I: IntoIterator<Item = S>, S: AsRef<str>>(it: I) -> String {
+    let v: Vec<String> = it.into_iter().map(|s| s.as_ref().to_owned()).collect();
+    if v.is_empty() { "-".into() } else { v.join(", ") }
+}
+
+fn status_line(o: &ResponseOutcome) -> String {
+    match &o.outcome {
+        OutcomeStatus::Applied => format!("APPLIED    {}", o.detail),
+        OutcomeStatus::AlreadyApplied => format!("ALREADY    {} (already applied; nothing changed)", o.detail),
+        OutcomeStatus::DryRun => format!("DRY RUN    {}", o.detail),
+        OutcomeStatus::Refused { reason } => format!("REFUSED    {} on {}: {reason}", o.action.name(), o.action.target()),
+        OutcomeStatus::Failed { error, retryable } => {
+            format!(
+                "FAILED     {} on {}: {error}{}",
+                o.action.name(),
+                o.action.target(),
+                if *retryable { " (will be retried)" } else { "" }
+            )
+        }
+    }
+}
+
+fn describe(out: &mut String, n: usize, f: &FlaggedPrincipal) {
+    let a = &f.activity;
+    let arn = match &f.principal {
+        launchguard_core::principal::Principal::IamUser { arn, .. } => arn.clone(),
+        launchguard_core::principal::Principal::AssumedRole { role_arn, .. } => role_arn.clone(),
+        other => other.key(),
+    };
+    let _ = writeln!(out, "{n}. {} ({arn})", f.principal.label());
+    let _ = writeln!(
+        out,
+        "   {} instances launched, {} requested, in {} calls ({} failed, {} dry runs), {} to {}",
+        a.instances_launched,
+        a.instances_requested,
+        a.calls,
+        a.failed_calls,
+        a.dry_run_calls,
+        format_utc(a.first_seen),
+        format_utc(a.last_seen)
+    );
+    let _ = writeln!(out, "   why flagged: {}", join(&f.reasons));
+    let _ = writeln!(out, "   instance types: {}; regions: {}", join(&a.instance_types), join(&a.regions));
+    let _ = writeln!(out, "   source IPs: {}", join(&a.source_ips));
+    let _ = writeln!(
+        out,
+        "   access keys: {}",
+        join(a.access_keys.iter().map(|k| format!("{} ({:?}, {} calls)", k.access_key_id, k.kind, k.calls)))
+    );
+    if !a.session_names.is_empty() {
+        let _ = writeln!(out, "   sessions: {}", join(&a.session_names));
+    }
+    if !a.error_codes.is_empty() {
+        let _ = writeln!(out, "   errors: {}", join(a.error_codes.iter().map(|(c, n)| format!("{c} x{n}"))));
+    }
+    let _ = writeln!(out, "   user agents: {}", join(a.user_agents.iter().map(|u| cut(u, 80))));
+    if !a.instance_ids.is_empty() {
+        let shown: Vec<&str> = a.instance_ids.iter().take(20).map(String::as_str).collect();
+        let more = a.instances_launched.saturating_sub(shown.len() as u64);
+        let _ = writeln!(out, "   instances: {}{}", shown.join(", "), if more > 0 { format!(" and {more} more") } else { String::new() });
+    }
+}
+
+/// Subject and body of the notification for a finding.
+pub fn finding_message(finding: &Finding, plans: &[PrincipalPlan], outcomes: &[ResponseOutcome], dispatcher: &str) -> (String, String) {
+    let t = Tally::of(outcomes);
+    let instances: u64 = finding.principals.iter().map(|p| p.activity.instances_launched.max(p.activity.instances_requested)).sum();
+    let humans = plans.iter().filter(|p| p.human.is_some()).count();
+    let refused = plans.iter().filter(|p| p.refused.is_some()).count() + t.refused;
+    let state = if finding.dry_run {
+        "DRY RUN"
+    } else if t.failed > 0 {
+        "FAILED"
+    } else if humans > 0 || refused > 0 {
+        "ACTION NEEDED"
+    } else if t.applied > 0 {
+        "CONTAINED"
+    } else {
+        "ALREADY CONTAINED"
+    };
+    let subject = cut(
+        &format!("[launchguard] {state}: {} principal(s), {instances} instances in {}", finding.principals.len(), finding.account_id),
+        MAX_SUBJECT - 1,
+    );
+    let mut b = String::new();
+    let _ = writeln!(b, "launchguard {state}: mass EC2 launch in account {} ({})", finding.account_id, finding.region);
+    let _ = writeln!(b, "finding {}{}", finding.finding_id, if finding.dry_run { " (DRY RUN: nothing was changed)" } else { "" });
+    if let Some(tr) = &finding.trigger {
+        let _ = writeln!(b, "alarm {} fired at {}", tr.name, format_utc(tr.fired_at));
+    }
+    let _ = writeln!(
+        b,
+        "window {} to {}, {} records read ({}{}), {}",
+        format_utc(finding.window.start),
+        format_utc(finding.window.end),
+        finding.read.records_read,
+        finding.read.method,
+        if finding.read.widened { ", widened to the fallback window" } else { "" },
+        if finding.window_complete {
+            "read completely".to_owned()
+        } else {
+            format!("READ ONLY IN PART: {}", finding.incomplete_reason.as_deref().unwrap_or("unknown reason"))
+        }
+    );
+    if finding.read.unparseable_records > 0 {
+        let _ = writeln!(b, "{} records could not be parsed and were skipped", finding.read.unparseable_records);
+    }
+    let _ = writeln!(b, "\nWHO LAUNCHED WHAT");
+    for (i, p) in finding.principals.iter().enumerate() {
+        describe(&mut b, i + 1, p);
+    }
+    let _ = writeln!(b, "\nWHAT LAUNCHGUARD DID");
+    if outcomes.is_empty() {
+        let _ = writeln!(b, "- nothing (see below)");
+    }
+    for o in outcomes {
+        let _ = writeln!(b, "- {}", status_line(o));
+        if let (OutcomeStatus::Applied, Some(u)) = (&o.outcome, &o.undo) {
+            let _ = writeln!(b, "             undo by hand: {u}");
+        }
+    }
+    let refusals: Vec<&PrincipalPlan> = plans.iter().filter(|p| p.refused.is_some()).collect();
+    if !refusals.is_empty() {
+        let _ = writeln!(b, "\n!!! REFUSED: launchguard did NOT act on these principals !!!");
+        for p in refusals {
+            let _ = writeln!(b, "- {}: {}", p.principal.label(), p.refused.as_deref().unwrap_or_default());
+        }
+    }
+    let human: Vec<&PrincipalPlan> = plans.iter().filter(|p| p.human.is_some()).collect();
+    if !human.is_empty() {
+        let _ = writeln!(b, "\n!!! NEEDS A HUMAN NOW !!!");
+        for p in human {
+            let _ = writeln!(b, "- {}: {}", p.principal.label(), p.human.as_deref().unwrap_or_default());
+        }
+    }
+    let notes: Vec<(&PrincipalPlan, &String)> = plans.iter().flat_map(|p| p.notes.iter().map(move |n| (p, n))).collect();
+    if !notes.is_empty() {
+        let _ = writeln!(b, "\nNOTES");
+        for (p, n) in notes {
+            let _ = writeln!(b, "- {}: {n}", p.principal.label());
+        }
+    }
+    if !finding.excluded.is_empty() {
+        let _ = writeln!(b, "\nEXCLUDED (AWS itself, never contained)");
+        for e in &finding.excluded {
+            let _ = writeln!(b, "- {}: {} instances launched; {}", e.principal.label(), e.activity.instances_launched, join(&e.reasons));
+        }
+    }
+    if t.applied > 0 {
+        let _ = writeln!(b, "\nHOW TO UNDO EVERYTHING launchguard applied for this finding");
+        let payload = format!(
+            "{{\"schema_version\":1,\"kind\":\"release\",\"finding_id\":\"{}\",\"principal_arn\":null,\"reason\":\"why\",\"dry_run\":false}}",
+            finding.finding_id
+        );
+        let _ = writeln!(
+            b,
+            "aws lambda invoke --function-name {dispatcher} --cli-binary-format raw-in-base64-out --payload '{payload}' release.json"
+        );
+        let _ = writeln!(b, "(set \"principal_arn\" to release one principal only; \"dry_run\": true to preview)");
+    }
+    (subject, b)
+}
+
+/// Append the machine-readable block, shrinking it to fit SNS's limit.
+pub fn with_json_block(body: String, full: &serde_json::Value, compact: &serde_json::Value) -> String {
+    let mut m = body;
+    m.push_str("\n--- machine-readable (JSON) ---\n");
+    let full_s = full.to_string();
+    if m.len() + full_s.len() <= MAX_MESSAGE {
+        m.push_str(&full_s);
+    } else {
+        let c = compact.to_string();
+        m.push_str(&cut(&c, MAX_MESSAGE.saturating_sub(m.len() + 200)));
+        m.push_str("\n(the full finding is in the incident record: too large for SNS)");
+    }
+    m
+}

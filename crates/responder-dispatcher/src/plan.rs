@@ -1,0 +1,201 @@
+//! The playbook: which actions each kind of principal gets. Pure.
+//!
+//! | principal                         | default actions                                      |
+//! |-----------------------------------|------------------------------------------------------|
+//! | IAM user                          | deactivate each long-term key it used; quarantine it |
+//! | assumed role                      | revoke the role's sessions issued before now         |
+//! | Identity Center role / user, root, federated user | none: critical notification with what a human must do |
+//! | AWS service, service-linked role  | never                                                |
+//! | unknown                           | none: notification                                   |
+//!
+//! `LG_USER_ACTIONS` and `LG_ROLE_ACTIONS` can narrow the defaults (down to nothing: notify
+//! only); they cannot add actions to principals the playbook never touches.
+
+use chrono::{DateTime, Utc};
+use launchguard_core::CoreError;
+use launchguard_core::config::Env;
+use launchguard_core::contract::{Action, FlaggedPrincipal};
+use launchguard_core::guard::Guard;
+use launchguard_core::principal::{KeyKind, Principal};
+
+/// What to do with IAM users.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UserPlaybook {
+    /// Deactivate the long-term keys the user used.
+    pub deactivate_access_keys: bool,
+    /// Attach the quarantine policy.
+    pub quarantine_user: bool,
+}
+
+/// What to do with assumed roles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RolePlaybook {
+    /// Revoke sessions issued before now.
+    pub revoke_role_sessions: bool,
+}
+
+/// The configurable part of the playbook.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Playbook {
+    /// IAM users.
+    pub user: UserPlaybook,
+    /// Assumed roles.
+    pub role: RolePlaybook,
+    /// Access key prefixes that may be deactivated.
+    pub key_prefixes: Vec<String>,
+}
+
+fn list(env: &dyn Env, name: &str, default: &str, allowed: &[&str]) -> Result<Vec<String>, CoreError> {
+    let v = env.get(name).unwrap_or_else(|| default.to_owned());
+    let items: Vec<String> = v.split(',').map(str::trim).filter(|s| !s.is_empty() && *s != "none").map(str::to_owned).collect();
+    for i in &items {
+        if !allowed.contains(&i.as_str()) {
+            return Err(CoreError::Config {
+                name: name.into(),
+                problem: format!("has {i:?}: expected some of {} (or none)", allowed.join(", ")),
+            });
+        }
+    }
+    Ok(items)
+}
+
+impl Playbook {
+    /// `LG_USER_ACTIONS` (default `deactivate_access_keys,quarantine_user`), `LG_ROLE_ACTIONS`
+    /// (default `revoke_role_sessions`); `none` for notify-only.
+    pub fn from_env(env: &dyn Env) -> Result<Self, CoreError> {
+        let user = list(env, "LG_USER_ACTIONS", "deactivate_access_keys,quarantine_user", &["deactivate_access_keys", "quarantine_user"])?;
+        let role = list(env, "LG_ROLE_ACTIONS", "revoke_role_sessions", &["revoke_role_sessions"])?;
+        Ok(Self {
+            user: UserPlaybook {
+                deactivate_access_keys: user.iter().any(|u| u == "deactivate_access_keys"),
+                quarantine_user: user.iter().any(|u| u == "quarantine_user"),
+            },
+            role: RolePlaybook { revoke_role_sessions: role.iter().any(|r| r == "revoke_role_sessions") },
+            key_prefixes: launchguard_core::config::long_term_key_prefixes(env)?,
+        })
+    }
+}
+
+impl Default for Playbook {
+    fn default() -> Self {
+        Self {
+            user: UserPlaybook { deactivate_access_keys: true, quarantine_user: true },
+            role: RolePlaybook { revoke_role_sessions: true },
+            key_prefixes: vec!["AKIA".into()],
+        }
+    }
+}
+
+/// The plan for one principal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PrincipalPlan {
+    /// Who.
+    pub principal: Principal,
+    /// Actions to send to the handlers.
+    pub actions: Vec<Action>,
+    /// Set when launchguard refuses to act on this principal (protected, other account...).
+    pub refused: Option<String>,
+    /// What a human must do, when launchguard does not act by design.
+    pub human: Option<String>,
+    /// Things worth knowing (keys that cannot be deactivated...).
+    pub notes: Vec<String>,
+}
+
+/// Plan the actions for each flagged principal.
+pub fn plan(principals: &[FlaggedPrincipal], playbook: &Playbook, guard: &Guard, now: DateTime<Utc>) -> Vec<PrincipalPlan> {
+    principals.iter().map(|f| plan_one(f, playbook, guard, now)).collect()
+}
+
+fn plan_one(f: &FlaggedPrincipal, pb: &Playbook, guard: &Guard, now: DateTime<Utc>) -> PrincipalPlan {
+    let mut p = PrincipalPlan { principal: f.principal.clone(), actions: Vec::new(), refused: None, human: None, notes: Vec::new() };
+    let checks = |account: &str, arn: &str| guard.check_account(account).and_then(|()| guard.check_principal(arn));
+    match &f.principal {
+        Principal::IamUser { arn, user_name, account_id, arn_derived } => {
+            if let Err(reason) = checks(account_id, arn) {
+                p.refused = Some(reason);
+                return p;
+            }
+            if *arn_derived {
+                p.notes.push(format!("the ARN {arn} was derived from the user name; the handlers confirm it with IAM before acting"));
+            }
+            for k in &f.activity.access_keys {
+                let deactivatable =
+                    k.kind != KeyKind::Temporary && pb.key_prefixes.iter().any(|pre| k.access_key_id.starts_with(pre.as_str()));
+                if !deactivatable {
+                    p.notes.push(format!(
+                        "key {} is a session key: it cannot be deactivated{}",
+                        k.access_key_id,
+                        if pb.user.quarantine_user { "; the quarantine policy denies its session too" } else { "" }
+                    ));
+                } else if pb.user.deactivate_access_keys {
+                    p.actions.push(Action::DeactivateAccessKey {
+                        account_id: account_id.clone(),
+                        access_key_id: k.access_key_id.clone(),
+                        user_name: Some(user_name.clone()),
+                    });
+                }
+            }
+            if pb.user.quarantine_user {
+                p.actions.push(Action::QuarantineUser {
+                    account_id: account_id.clone(),
+                    user_arn: arn.clone(),
+                    user_name: user_name.clone(),
+                });
+            }
+            if p.actions.is_empty() {
+                p.human = Some(format!("the playbook (LG_USER_ACTIONS) takes no action on users: review {user_name} and its keys by hand"));
+            }
+        }
+        Principal::AssumedRole { service_linked: true, role_name, .. } => {
+            p.refused = Some(format!("{role_name} is a service-linked role: AWS manages it, launchguard never changes it"));
+        }
+        Principal::AssumedRole { identity_center: true, role_name, .. } => {
+            p.human = Some(format!(
+                "{role_name} is an IAM Identity Center permission set role: find the person in Identity Center (session names: {}), disable the user there and revoke the permission set's sessions",
+                f.activity.session_names.iter().cloned().collect::<Vec<_>>().join(", ")
+            ));
+        }
+        Principal::AssumedRole { role_arn, role_name, account_id, .. } => {
+            if let Err(reason) = checks(account_id, role_arn) {
+                p.refused = Some(reason);
+                return p;
+            }
+            if pb.role.revoke_role_sessions {
+                p.actions.push(Action::RevokeRoleSessions {
+                    account_id: account_id.clone(),
+                    role_arn: role_arn.clone(),
+                    role_name: role_name.clone(),
+                    issued_before: now,
+                });
+                p.notes.push(format!(
+                    "revoking sessions stops every current session of {role_name} (sessions: {}); new sessions still work: find who can assume the role",
+                    f.activity.session_names.iter().cloned().collect::<Vec<_>>().join(", ")
+                ));
+            } else {
+                p.human = Some(format!(
+                    "the playbook (LG_ROLE_ACTIONS) takes no action on roles: revoke the sessions of {role_name} by hand if needed"
+                ));
+            }
+        }
+        Principal::Root { account_id, .. } => {
+            p.human = Some(format!(
+                "CRITICAL: the root user of {account_id} launched instances. launchguard never changes root. Sign in as root, change the password, remove root access keys, check MFA, and terminate the instances"
+            ));
+        }
+        Principal::FederatedUser { arn, .. } => {
+            p.human = Some(format!(
+                "{arn} is a federated user (GetFederationToken): its credentials come from an IAM user's keys. Find that user (CloudTrail GetFederationToken), deactivate its keys and attach a deny policy"
+            ));
+        }
+        Principal::IdentityCenterUser { id, .. } => {
+            p.human = Some(format!("Identity Center user {id}: disable the user in IAM Identity Center and revoke its sessions"));
+        }
+        Principal::AwsService { service } => {
+            p.refused = Some(format!("{service} is an AWS service: launchguard never acts on AWS itself"));
+        }
+        Principal::Unknown { .. } => {
+            p.human = Some(format!("{}: the CloudTrail identity could not be classified; investigate by hand", f.principal.label()));
+        }
+    }
+    p
+}

@@ -1,0 +1,268 @@
+//! An in-memory account for the dispatcher tests: IAM state, the real handlers invoked
+//! in-process, SNS and the incident log. Every call is recorded.
+
+#![allow(clippy::unwrap_used)] // a test that cannot unwrap has failed
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use chrono::{DateTime, Utc};
+use launchguard_accesskey_handler::{AccessKeys, KeyStatus};
+use launchguard_aws::{CallError, InvokeResponse, Invoker};
+use launchguard_iam_handler::{RolePolicies, UserPolicies};
+use launchguard_responder_dispatcher::{Config, IncidentLog, Notifier};
+
+pub const ACCOUNT: &str = "111122223333";
+
+#[derive(Default, Clone, Debug, PartialEq)]
+pub struct Entity {
+    pub arn: String,
+    pub keys: Vec<(String, KeyStatus)>,
+    pub attached: Vec<String>,
+    pub inline: BTreeMap<String, String>,
+}
+
+#[derive(Default)]
+pub struct Iam {
+    pub users: Mutex<BTreeMap<String, Entity>>,
+    pub roles: Mutex<BTreeMap<String, Entity>>,
+    pub writes: Mutex<Vec<String>>,
+}
+
+impl Iam {
+    pub fn user(&self, n: &str) -> Entity {
+        self.users.lock().unwrap()[n].clone()
+    }
+    pub fn role(&self, n: &str) -> Entity {
+        self.roles.lock().unwrap()[n].clone()
+    }
+    pub fn writes(&self) -> Vec<String> {
+        self.writes.lock().unwrap().clone()
+    }
+    fn w(&self, s: String) {
+        self.writes.lock().unwrap().push(s);
+    }
+}
+
+impl AccessKeys for Iam {
+    async fn key_owner(&self, key: &str) -> Result<Option<String>, CallError> {
+        Ok(self.users.lock().unwrap().iter().find(|(_, u)| u.keys.iter().any(|(k, _)| k == key)).map(|(n, _)| n.clone()))
+    }
+    async fn user_arn(&self, user: &str) -> Result<Option<String>, CallError> {
+        Ok(self.users.lock().unwrap().get(user).map(|u| u.arn.clone()))
+    }
+    async fn list_keys(&self, user: &str) -> Result<Vec<(String, KeyStatus)>, CallError> {
+        Ok(self.users.lock().unwrap().get(user).map(|u| u.keys.clone()).unwrap_or_default())
+    }
+    async fn set_status(&self, user: &str, key: &str, status: KeyStatus) -> Result<(), CallError> {
+        self.w(format!("UpdateAccessKey {user} {key} {status:?}"));
+        let mut u = self.users.lock().unwrap();
+        for k in &mut u.get_mut(user).unwrap().keys {
+            if k.0 == key {
+                k.1 = status;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl UserPolicies for Iam {
+    async fn user_arn(&self, user: &str) -> Result<Option<String>, CallError> {
+        Ok(self.users.lock().unwrap().get(user).map(|u| u.arn.clone()))
+    }
+    async fn attached_user_policies(&self, user: &str) -> Result<Vec<String>, CallError> {
+        Ok(self.users.lock().unwrap()[user].attached.clone())
+    }
+    async fn attach_user_policy(&self, user: &str, p: &str) -> Result<(), CallError> {
+        self.w(format!("AttachUserPolicy {user} {p}"));
+        self.users.lock().unwrap().get_mut(user).unwrap().attached.push(p.into());
+        Ok(())
+    }
+    async fn detach_user_policy(&self, user: &str, p: &str) -> Result<(), CallError> {
+        self.w(format!("DetachUserPolicy {user} {p}"));
+        self.users.lock().unwrap().get_mut(user).unwrap().attached.retain(|a| a != p);
+        Ok(())
+    }
+    async fn user_inline_policy(&self, user: &str, name: &str) -> Result<Option<String>, CallError> {
+        Ok(self.users.lock().unwrap()[user].inline.get(name).cloned())
+    }
+    async fn put_user_policy(&self, user: &str, name: &str, doc: &str) -> Result<(), CallError> {
+        self.w(format!("PutUserPolicy {user} {name}"));
+        self.users.lock().unwrap().get_mut(user).unwrap().inline.insert(name.into(), doc.into());
+        Ok(())
+    }
+    async fn delete_user_policy(&self, user: &str, name: &str) -> Result<(), CallError> {
+        self.w(format!("DeleteUserPolicy {user} {name}"));
+        self.users.lock().unwrap().get_mut(user).unwrap().inline.remove(name);
+        Ok(())
+    }
+}
+
+impl RolePolicies for Iam {
+    async fn role_arn(&self, role: &str) -> Result<Option<String>, CallError> {
+        Ok(self.roles.lock().unwrap().get(role).map(|r| r.arn.clone()))
+    }
+    async fn role_inline_policy(&self, role: &str, name: &str) -> Result<Option<String>, CallError> {
+        Ok(self.roles.lock().unwrap()[role].inline.get(name).cloned())
+    }
+    async fn put_role_policy(&self, role: &str, name: &str, doc: &str) -> Result<(), CallError> {
+        self.w(format!("PutRolePolicy {role} {name}"));
+        self.roles.lock().unwrap().get_mut(role).unwrap().inline.insert(name.into(), doc.into());
+        Ok(())
+    }
+    async fn delete_role_policy(&self, role: &str, name: &str) -> Result<(), CallError> {
+        self.w(format!("DeleteRolePolicy {role} {name}"));
+        self.roles.lock().unwrap().get_mut(role).unwrap().inline.remove(name);
+        Ok(())
+    }
+}
+
+/// The account of the example finding (`fixtures/contract/finding.json`).
+pub fn iam() -> Iam {
+    let iam = Iam::default();
+    iam.users.lock().unwrap().insert(
+        "ci-deployer".into(),
+        Entity {
+            arn: format!("arn:aws:iam::{ACCOUNT}:user/ci-deployer"),
+            keys: vec![("AKIAEXAMPLEDEPLOYER1".into(), KeyStatus::Active), ("AKIAEXAMPLEDEPLOYER2".into(), KeyStatus::Active)],
+            attached: vec!["arn:aws:iam::aws:policy/AmazonEC2FullAccess".into()],
+            inline: [("deploy".to_string(), "{}".to_string())].into_iter().collect(),
+        },
+    );
+    iam.roles.lock().unwrap().insert(
+        "DataScience".into(),
+        Entity {
+            arn: format!("arn:aws:iam::{ACCOUNT}:role/DataScience"),
+            attached: vec!["arn:aws:iam::aws:policy/AmazonSageMakerFullAccess".into()],
+            ..Entity::default()
+        },
+    );
+    iam
+}
+
+fn env(extra: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+    let mut vars: Vec<(String, String)> = extra.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+    vars.insert(0, ("PROTECTED_PRINCIPALS".into(), "arn:aws:iam::*:user/breakglass-*".into()));
+    move |k: &str| vars.iter().rev().find(|(n, _)| n == k).map(|(_, v)| v.clone())
+}
+
+/// The real handlers, run in-process behind the Invoke API.
+pub struct Lambda<'a> {
+    pub iam: &'a Iam,
+    pub ak: launchguard_accesskey_handler::Config,
+    pub ih: launchguard_iam_handler::Config,
+    pub calls: Mutex<Vec<String>>,
+    pub down: Vec<String>,
+    pub in_flight: AtomicUsize,
+    pub max_in_flight: AtomicUsize,
+    pub now: DateTime<Utc>,
+}
+
+impl<'a> Lambda<'a> {
+    pub fn new(iam: &'a Iam, extra: &[(&str, &str)], now: DateTime<Utc>) -> Self {
+        let e = env(extra);
+        Self {
+            iam,
+            ak: launchguard_accesskey_handler::Config::from_env(
+                &e,
+                ACCOUNT,
+                "arn:aws:iam::111122223333:role/launchguard-accesskey-handler",
+            )
+            .unwrap(),
+            ih: launchguard_iam_handler::Config::from_env(&e, ACCOUNT, "arn:aws:iam::111122223333:role/launchguard-iam-handler").unwrap(),
+            calls: Mutex::new(Vec::new()),
+            down: Vec::new(),
+            in_flight: AtomicUsize::new(0),
+            max_in_flight: AtomicUsize::new(0),
+            now,
+        }
+    }
+
+    pub fn calls(&self) -> Vec<String> {
+        self.calls.lock().unwrap().clone()
+    }
+}
+
+impl Invoker for Lambda<'_> {
+    async fn invoke_async(&self, _f: &str, _p: Vec<u8>) -> Result<(), CallError> {
+        unreachable!("the dispatcher waits for its handlers")
+    }
+
+    async fn invoke_sync(&self, function: &str, payload: Vec<u8>) -> Result<InvokeResponse, CallError> {
+        let v: serde_json::Value = serde_json::from_slice(&payload).unwrap();
+        self.calls.lock().unwrap().push(format!("{function} {}", v["action"]["type"].as_str().unwrap_or("?")));
+        let n = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        self.max_in_flight.fetch_max(n, Ordering::SeqCst);
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        self.in_flight.fetch_sub(1, Ordering::SeqCst);
+        if self.down.iter().any(|d| d == function) {
+            return Err(CallError::new(format!("lambda:Invoke: could not reach {function} (connection refused)"), true));
+        }
+        let out = match function {
+            "ak" => serde_json::to_vec(
+                &launchguard_accesskey_handler::handle(&payload, &self.ak, self.iam, self.now)
+                    .await
+                    .map_err(|e| CallError::new(e.to_string(), false))?,
+            ),
+            "iam" => serde_json::to_vec(
+                &launchguard_iam_handler::handle(&payload, &self.ih, self.iam, self.now)
+                    .await
+                    .map_err(|e| CallError::new(e.to_string(), false))?,
+            ),
+            "broken" => {
+                return Ok(InvokeResponse {
+                    payload: br#"{"errorType":"Panic","errorMessage":"boom"}"#.to_vec(),
+                    function_error: Some("Unhandled".into()),
+                });
+            }
+            other => panic!("no function {other}"),
+        };
+        Ok(InvokeResponse { payload: out.unwrap(), function_error: None })
+    }
+}
+
+#[derive(Default)]
+pub struct Sns {
+    pub messages: Mutex<Vec<(String, String)>>,
+    pub fails: bool,
+}
+
+impl Notifier for Sns {
+    async fn publish(&self, _topic: &str, subject: &str, message: &str, _a: &[(&str, String)]) -> Result<String, CallError> {
+        if self.fails {
+            return Err(CallError::new("sns:Publish: not authorized (AuthorizationError; HTTP 403)", false));
+        }
+        let mut m = self.messages.lock().unwrap();
+        m.push((subject.into(), message.into()));
+        Ok(format!("msg-{}", m.len()))
+    }
+}
+
+#[derive(Default)]
+pub struct Logs {
+    pub records: Mutex<Vec<(String, String)>>,
+}
+
+impl IncidentLog for Logs {
+    async fn append(&self, _g: &str, stream: &str, record: String, _at: DateTime<Utc>) -> Result<(), CallError> {
+        self.records.lock().unwrap().push((stream.into(), record));
+        Ok(())
+    }
+    async fn search(&self, _g: &str, _s: DateTime<Utc>, _e: DateTime<Utc>, _p: &str) -> Result<Vec<String>, CallError> {
+        // like LocalStack: the pattern is ignored, every record comes back
+        Ok(self.records.lock().unwrap().iter().map(|(_, r)| r.clone()).collect())
+    }
+}
+
+pub fn config(extra: &[(&str, &str)]) -> Config {
+    let mut base = vec![
+        ("ACCESS_KEY_HANDLER_LAMBDA_NAME", "ak"),
+        ("IAM_HANDLER_LAMBDA_NAME", "iam"),
+        ("NOTIFICATION_TOPIC_ARN", "arn:aws:sns:us-east-1:111122223333:launchguard-notifications"),
+        ("INCIDENT_LOG_GROUP", "/launchguard/incidents"),
+    ];
+    base.extend_from_slice(extra);
+    Config::from_env(&env(&base), ACCOUNT, "arn:aws:iam::111122223333:role/launchguard-dispatcher").unwrap()
+}
