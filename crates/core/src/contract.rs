@@ -197,6 +197,10 @@ pub enum Action {
         role_name: String,
         /// Sessions issued before this instant are denied.
         issued_before: DateTime<Utc>,
+        /// The last activity the revocation must cover (the finding's `last_seen`). An existing
+        /// revocation whose cut-off is after it already denies every session the finding saw:
+        /// the request is then `already_applied` and the cut-off is not moved.
+        covers_activity_until: Option<DateTime<Utc>>,
     },
     /// Reversal: remove the session revocation launchguard added.
     RestoreRoleSessions {

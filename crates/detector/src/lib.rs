@@ -102,7 +102,8 @@ pub struct Config {
     pub poll_initial: StdDuration,
     /// See `poll_initial`.
     pub poll_max: StdDuration,
-    /// `LG_ACCOUNT_ID`: only needed when neither the alarm nor the function ARN names the account.
+    /// `LG_ACCOUNT_ID`: the account findings are about. Default: the account in the function's
+    /// ARN, else the alarm's `AWSAccountId`. Set it where neither is right (local emulators).
     pub account_id: Option<String>,
     /// `AWS_REGION`.
     pub region: String,
@@ -519,8 +520,11 @@ pub async fn handle_alarm<R: LogReader, I: Invoker>(
 ) -> Result<Report, DetectorError> {
     let started = Instant::now();
     let deadline = started + cfg.deadline;
-    let account_id = account_from_function_arn(function_arn)
-        .or_else(|| cfg.account_id.clone())
+    // An explicit LG_ACCOUNT_ID wins; then the function's own ARN; then the alarm's account.
+    let account_id = cfg
+        .account_id
+        .clone()
+        .or_else(|| account_from_function_arn(function_arn))
         .or_else(|| alarm.account_id.clone().filter(|a| launchguard_core::ids::validate_account_id(a).is_ok()))
         .ok_or(DetectorError::NoAccount)?;
     let mut timings = Vec::new();

@@ -179,8 +179,8 @@ pub async fn respond<I: UserPolicies + RolePolicies>(req: &ResponseRequest, cfg:
         Action::ReleaseUserQuarantine { account_id, user_arn, user_name, policy_arn } => {
             release_quarantine(&ctx, iam, account_id, user_arn, user_name, policy_arn.as_deref()).await
         }
-        Action::RevokeRoleSessions { account_id, role_arn, role_name, issued_before } => {
-            revoke(&ctx, iam, account_id, role_arn, role_name, *issued_before).await
+        Action::RevokeRoleSessions { account_id, role_arn, role_name, issued_before, covers_activity_until } => {
+            revoke(&ctx, iam, account_id, role_arn, role_name, *issued_before, *covers_activity_until).await
         }
         Action::RestoreRoleSessions { account_id, role_arn, role_name } => restore(&ctx, iam, account_id, role_arn, role_name).await,
         other => Err(Stop::Refuse(format!("{} is not an IAM policy action; send it to launchguard-accesskey-handler", other.name()))),
@@ -337,6 +337,7 @@ async fn revoke<I: RolePolicies>(
     role_arn: &str,
     role: &str,
     before: DateTime<Utc>,
+    covers: Option<DateTime<Utc>>,
 ) -> Result<ResponseOutcome, Stop> {
     if before > ctx.now + chrono::Duration::minutes(5) {
         return Err(Stop::Refuse(format!("issued_before {before} is in the future: that would also deny sessions not yet issued")));
@@ -348,6 +349,16 @@ async fn revoke<I: RolePolicies>(
         return Ok(ctx.outcome(
             OutcomeStatus::AlreadyApplied,
             format!("sessions of {real} issued before {t} are already revoked (never moved back)"),
+        ));
+    }
+    if let (Some(t), Some(c)) = (existing_before, covers)
+        && t > c
+    {
+        return Ok(ctx.outcome(
+            OutcomeStatus::AlreadyApplied,
+            format!(
+                "sessions of {real} issued before {t} are already revoked: that covers every session active in this finding (last seen {c})"
+            ),
         ));
     }
     if existing.is_some() && existing_before.is_none() {

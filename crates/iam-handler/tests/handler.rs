@@ -175,7 +175,37 @@ fn quarantine(user: &str, arn: &str) -> Value {
 }
 
 fn revoke(role: &str, arn: &str, before: DateTime<Utc>) -> Value {
-    req(Action::RevokeRoleSessions { account_id: ACCOUNT.into(), role_arn: arn.into(), role_name: role.into(), issued_before: before })
+    req(Action::RevokeRoleSessions {
+        account_id: ACCOUNT.into(),
+        role_arn: arn.into(),
+        role_name: role.into(),
+        issued_before: before,
+        covers_activity_until: None,
+    })
+}
+
+fn revoke_covering(before: DateTime<Utc>, covers: DateTime<Utc>) -> Value {
+    req(Action::RevokeRoleSessions {
+        account_id: ACCOUNT.into(),
+        role_arn: "arn:aws:iam::111122223333:role/DataScience".into(),
+        role_name: "DataScience".into(),
+        issued_before: before,
+        covers_activity_until: Some(covers),
+    })
+}
+
+#[tokio::test]
+async fn a_revocation_that_covers_the_findings_activity_is_already_applied() {
+    let iam = FakeIam::new();
+    let first = now() - Duration::minutes(10);
+    run(&iam, &cfg(&[]), &revoke("DataScience", "arn:aws:iam::111122223333:role/DataScience", first)).await;
+    // the same alarm, detected again later: the attacker was last seen before the first cut-off
+    let o = run(&iam, &cfg(&[]), &revoke_covering(now(), first - Duration::minutes(2))).await;
+    assert_eq!(o.outcome, OutcomeStatus::AlreadyApplied, "{}", o.detail);
+    assert_eq!(revoked_before(&iam.role("DataScience").inline[REVOKE_SESSIONS_POLICY]), Some(first));
+    // new activity after the cut-off: moved forward
+    assert_eq!(run(&iam, &cfg(&[]), &revoke_covering(now(), first + Duration::minutes(1))).await.outcome, OutcomeStatus::Applied);
+    assert_eq!(revoked_before(&iam.role("DataScience").inline[REVOKE_SESSIONS_POLICY]), Some(now()));
 }
 
 async fn run(iam: &FakeIam, cfg: &Config, p: &Value) -> ResponseOutcome {

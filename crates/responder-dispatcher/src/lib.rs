@@ -54,13 +54,15 @@ pub enum DispatcherError {
         /// Why.
         reason: String,
     },
-    /// Some actions failed in a way that may pass on a retry; the others were done.
-    #[error("{failed} action(s) failed and will be retried: {errors}")]
+    /// Some actions failed; the others were done, notified and recorded.
+    #[error("{failed} action(s) failed{}: {errors}", if *retryable { " and will be retried" } else { "" })]
     ActionsFailed {
         /// How many.
         failed: usize,
         /// Their errors.
         errors: String,
+        /// True when at least one failure may pass on a retry (throttling, 5xx, network).
+        retryable: bool,
     },
     /// The notification could not be published (the actions were done and recorded).
     #[error("could not publish the notification to {topic}: {error}")]
@@ -93,7 +95,7 @@ impl DispatcherError {
     pub fn is_retryable(&self) -> bool {
         match self {
             Self::InvalidInput(_) | Self::Rejected { .. } => false,
-            Self::ActionsFailed { .. } => true,
+            Self::ActionsFailed { retryable, .. } => *retryable,
             Self::Notify { error, .. } | Self::Record { error, .. } | Self::Search { error, .. } => error.retryable,
         }
     }
@@ -405,11 +407,15 @@ async fn finish<L: IncidentLog>(
     };
     info!(finding_id = %report.finding_id, status = %report.status, record_type = %record.record_type, outcomes = report.outcomes.len(),
         notification = ?report.notification_message_id, incident_record = ?report.incident_record, "dispatch finished");
+    let mut retryable = false;
     let failed: Vec<String> = report
         .outcomes
         .iter()
         .filter_map(|o| match &o.outcome {
-            OutcomeStatus::Failed { error, retryable: true } => Some(format!("{} on {}: {error}", o.action.name(), o.action.target())),
+            OutcomeStatus::Failed { error, retryable: r } => {
+                retryable |= *r;
+                Some(format!("{} on {}: {error}", o.action.name(), o.action.target()))
+            }
             _ => None,
         })
         .collect();
@@ -422,7 +428,7 @@ async fn finish<L: IncidentLog>(
         return Err(DispatcherError::Record { group: cfg.incident_log_group.clone(), error });
     }
     if !failed.is_empty() {
-        return Err(DispatcherError::ActionsFailed { failed: failed.len(), errors: failed.join("; ") });
+        return Err(DispatcherError::ActionsFailed { failed: failed.len(), errors: failed.join("; "), retryable });
     }
     Ok(report)
 }

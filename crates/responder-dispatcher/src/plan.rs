@@ -166,6 +166,7 @@ fn plan_one(f: &FlaggedPrincipal, pb: &Playbook, guard: &Guard, now: DateTime<Ut
                     role_arn: role_arn.clone(),
                     role_name: role_name.clone(),
                     issued_before: now,
+                    covers_activity_until: Some(f.activity.last_seen),
                 });
                 p.notes.push(format!(
                     "revoking sessions stops every current session of {role_name} (sessions: {}); new sessions still work: find who can assume the role",

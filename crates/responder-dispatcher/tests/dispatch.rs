@@ -255,18 +255,16 @@ async fn one_handler_down_does_not_stop_the_others_and_the_error_is_retryable() 
 }
 
 #[tokio::test]
-async fn a_handler_error_is_a_failed_outcome() {
+async fn a_handler_error_is_a_failed_outcome_and_a_final_error() {
     let iam = iam();
     let lambda = Lambda::new(&iam, &[], now());
     let (sns, logs) = (Sns::default(), Logs::default());
-    let r = dispatch(&finding(), &config(&[("IAM_HANDLER_LAMBDA_NAME", "broken")]), &lambda, &sns, &logs).await.unwrap();
-    let failed: Vec<_> = r
-        .outcomes
-        .iter()
-        .filter(|o| matches!(&o.outcome, OutcomeStatus::Failed { error, retryable: false } if error.contains("Panic: boom")))
-        .collect();
-    assert_eq!(failed.len(), 2);
-    assert_eq!(r.status, "failed");
+    let e = dispatch(&finding(), &config(&[("IAM_HANDLER_LAMBDA_NAME", "broken")]), &lambda, &sns, &logs).await.unwrap_err();
+    assert!(matches!(e, DispatcherError::ActionsFailed { failed: 2, retryable: false, .. }), "{e}");
+    assert!(e.to_string().contains("Panic: boom"));
+    let rec: IncidentRecord = serde_json::from_str(&logs.records.lock().unwrap()[0].1).unwrap();
+    assert_eq!(rec.status, "failed");
+    assert_eq!(iam.user("ci-deployer").keys[0].1, KeyStatus::Inactive, "the access key handler still acted");
 }
 
 #[tokio::test]

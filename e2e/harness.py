@@ -1,0 +1,364 @@
+"""The launchguard chain on LocalStack, driven through the AWS APIs.
+
+Shared by the end-to-end tests (test_e2e.py) and the demo (demo.py). It:
+- starts LocalStack (scripts/localstack.sh) and `cargo lambda watch` (the four functions behind
+  the real Lambda Invoke API on 127.0.0.1),
+- creates the account's resources (CloudTrail log group, metric filter, alarm, topics, queues,
+  incident log group, IAM users, keys, roles, a protected break-glass admin),
+- simulates CloudTrail delivery with PutLogEvents: real background records from fixtures/ plus
+  injected RunInstances bursts,
+- fires the alarm, and plays Lambda's SNS trigger (the "bridge", see README): it reads the alarm's
+  SNS message from an SQS queue and invokes the detector with the exact event Lambda would send.
+"""
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import glob
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import boto3
+from botocore.config import Config as BotoConfig
+
+ROOT = Path(__file__).resolve().parent.parent
+RUN = Path(os.environ.get("LG_RUN_DIR", ROOT / ".lg-run"))
+LS_PORT = int(os.environ.get("LG_LOCALSTACK_PORT", "4566"))
+WATCH_PORT = int(os.environ.get("LG_WATCH_PORT", "9000"))
+ENDPOINT = f"http://127.0.0.1:{LS_PORT}"
+WATCH = f"http://127.0.0.1:{WATCH_PORT}"
+REGION = "us-east-1"
+ACCOUNT = "000000000000"
+QUARANTINE = "arn:aws:iam::aws:policy/AWSCompromisedKeyQuarantineV3"
+
+
+def say(msg: str) -> None:
+    print(f"[launchguard] {msg}", flush=True)
+
+
+def port_busy(port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.2)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def session():
+    return boto3.session.Session(aws_access_key_id="test", aws_secret_access_key="test", region_name=REGION)
+
+
+def client(name: str, endpoint: str = ENDPOINT, attempts: int = 3):
+    cfg = BotoConfig(retries={"total_max_attempts": attempts, "mode": "standard"}, read_timeout=900, connect_timeout=5)
+    return session().client(name, endpoint_url=endpoint, config=cfg)
+
+
+class LocalStack:
+    """LocalStack on 127.0.0.1, started and stopped by the project's script."""
+
+    def start(self) -> None:
+        subprocess.run([str(ROOT / "scripts/localstack.sh"), "start"], check=True)
+
+    def stop(self) -> None:
+        subprocess.run([str(ROOT / "scripts/localstack.sh"), "stop"], check=False)
+
+
+class Watch:
+    """`cargo lambda watch` serving the four functions with the given environment."""
+
+    def __init__(self, env: dict[str, str]):
+        self.env = env
+        self.proc: subprocess.Popen | None = None
+        self.log = RUN / "watch.log"
+
+    def start(self) -> None:
+        if port_busy(WATCH_PORT):
+            raise RuntimeError(f"port {WATCH_PORT} on 127.0.0.1 is in use: stop what runs there or set LG_WATCH_PORT")
+        env = {**os.environ, **self.env}
+        env["PATH"] = f"{ROOT / '.venv-tools/bin'}:{env['PATH']}"
+        RUN.mkdir(parents=True, exist_ok=True)
+        with open(self.log, "ab") as out:
+            self.proc = subprocess.Popen(
+                ["cargo", "lambda", "watch", "--invoke-address", "127.0.0.1", "--invoke-port", str(WATCH_PORT)],
+                cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+            )
+        deadline = time.time() + 120
+        while not port_busy(WATCH_PORT):
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"cargo lambda watch exited; see {self.log}")
+            if time.time() > deadline:
+                raise RuntimeError(f"cargo lambda watch did not listen on {WATCH_PORT}; see {self.log}")
+            time.sleep(0.2)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc = None
+        deadline = time.time() + 10
+        while port_busy(WATCH_PORT) and time.time() < deadline:
+            time.sleep(0.2)
+
+
+def iso(t: dt.datetime) -> str:
+    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def background() -> list[dict]:
+    """The real invictus-ir CloudTrail records (fixtures/cloudtrail/invictus)."""
+    out = []
+    for f in sorted(glob.glob(str(ROOT / "fixtures/cloudtrail/invictus/*.json"))):
+        out.extend(json.load(open(f))["Records"])
+    return out
+
+
+def template(records: list[dict]) -> dict:
+    """A real successful RunInstances record: bursts are rewritten copies of it."""
+    for r in records:
+        if r.get("eventName") == "RunInstances" and "errorCode" not in r and r.get("responseElements"):
+            return r
+    raise RuntimeError("no RunInstances template in the background")
+
+
+def shift(records: list[dict], start: dt.datetime) -> list[dict]:
+    """Move records in time so the earliest lands on `start`, keeping their spacing."""
+    def parse(s):
+        return dt.datetime.strptime(s, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.timezone.utc)
+    t0 = min(parse(r["eventTime"]) for r in records)
+    out = []
+    for r in records:
+        r = copy.deepcopy(r)
+        r["eventTime"] = iso(start + (parse(r["eventTime"]) - t0))
+        out.append(r)
+    return out
+
+
+def user_identity(kind: str, account: str, name: str, key: str | None, session: str = "s") -> dict:
+    if kind == "user":
+        return {"type": "IAMUser", "principalId": "AIDA" + uuid.uuid4().hex[:16].upper(), "arn": f"arn:aws:iam::{account}:user/{name}",
+                "accountId": account, "accessKeyId": key, "userName": name}
+    if kind == "role":
+        return {"type": "AssumedRole", "principalId": f"AROA{uuid.uuid4().hex[:16].upper()}:{session}",
+                "arn": f"arn:aws:sts::{account}:assumed-role/{name}/{session}", "accountId": account, "accessKeyId": key,
+                "sessionContext": {"sessionIssuer": {"type": "Role", "arn": f"arn:aws:iam::{account}:role/{name}", "accountId": account, "userName": name},
+                                   "attributes": {"creationDate": iso(dt.datetime.now(dt.timezone.utc)), "mfaAuthenticated": "false"}}}
+    if kind == "autoscaling":
+        return {"type": "AssumedRole", "principalId": "AROAEXAMPLEAUTOSCALE:AutoScaling",
+                "arn": f"arn:aws:sts::{account}:assumed-role/AWSServiceRoleForAutoScaling/AutoScaling", "accountId": account,
+                "sessionContext": {"sessionIssuer": {"type": "Role", "accountId": account, "userName": "AWSServiceRoleForAutoScaling",
+                                   "arn": f"arn:aws:iam::{account}:role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling"}},
+                "invokedBy": "autoscaling.amazonaws.com"}
+    raise ValueError(kind)
+
+
+def burst(tpl: dict, identity: dict, calls: int, per_call: int, start: dt.datetime, ip: str, instance_type: str) -> list[dict]:
+    out = []
+    item = tpl["responseElements"]["instancesSet"]["items"][0]
+    for i in range(calls):
+        r = copy.deepcopy(tpl)
+        r["eventTime"] = iso(start + dt.timedelta(seconds=7 * i))
+        r["eventID"] = str(uuid.uuid4())
+        r["requestID"] = str(uuid.uuid4())
+        r["userIdentity"] = identity
+        r["recipientAccountId"] = identity["accountId"]
+        r["sourceIPAddress"] = "autoscaling.amazonaws.com" if identity.get("invokedBy") else ip
+        r["requestParameters"]["instanceType"] = instance_type
+        r["requestParameters"]["instancesSet"]["items"][0].update({"minCount": per_call, "maxCount": per_call})
+        items = []
+        for k in range(per_call):
+            it = copy.deepcopy(item)
+            it["instanceId"] = "i-" + uuid.uuid4().hex[:17]
+            it["instanceType"] = instance_type
+            items.append(it)
+        r["responseElements"]["instancesSet"]["items"] = items
+        out.append(r)
+    return out
+
+
+@dataclass
+class Scenario:
+    """One isolated run: every resource name carries a fresh suffix."""
+
+    suffix: str = field(default_factory=lambda: uuid.uuid4().hex[:6])
+    keys: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        s = self.suffix
+        self.trail_group = f"/launchguard-e2e/cloudtrail-{s}"
+        self.incident_group = f"/launchguard-e2e/incidents-{s}"
+        self.alarm = f"launchguard-runinstances-{s}"
+        self.user = f"ci-deployer-{s}"
+        self.benign = f"benign-{s}"
+        self.admin = f"breakglass-admin-{s}"
+        self.role = f"DataScience-{s}"
+        self.logs, self.iam, self.sns, self.sqs, self.cw = (client(n) for n in ("logs", "iam", "sns", "sqs", "cloudwatch"))
+        # one attempt: `cargo lambda watch` answers a function error with HTTP 500, which a retry
+        # would turn into a second invocation
+        self.lam = client("lambda", WATCH, attempts=1)
+
+    # ---------- setup ----------
+    def _queue_for(self, topic_arn: str, name: str) -> str:
+        url = self.sqs.create_queue(QueueName=name)["QueueUrl"]
+        arn = self.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        self.sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=arn)
+        return url
+
+    def setup(self) -> None:
+        s = self.suffix
+        say(f"creating the account's resources (suffix {s})")
+        self.logs.create_log_group(logGroupName=self.trail_group)
+        self.logs.create_log_stream(logGroupName=self.trail_group, logStreamName="cloudtrail")
+        self.logs.create_log_group(logGroupName=self.incident_group)
+        self.logs.put_metric_filter(
+            logGroupName=self.trail_group, filterName="RunInstances",
+            filterPattern='{ ($.eventSource = "ec2.amazonaws.com") && ($.eventName = "RunInstances") }',
+            metricTransformations=[{"metricName": f"RunInstances-{s}", "metricNamespace": "LaunchGuard", "metricValue": "1"}],
+        )
+        self.alarm_topic = self.sns.create_topic(Name=f"launchguard-alarms-{s}")["TopicArn"]
+        self.notify_topic = self.sns.create_topic(Name=f"launchguard-notifications-{s}")["TopicArn"]
+        self.alarm_queue = self._queue_for(self.alarm_topic, f"lg-alarms-{s}")
+        self.notify_queue = self._queue_for(self.notify_topic, f"lg-notifications-{s}")
+        self.cw.put_metric_alarm(
+            AlarmName=self.alarm, Namespace="LaunchGuard", MetricName=f"RunInstances-{s}", Statistic="Sum", Period=60,
+            EvaluationPeriods=1, Threshold=10, ComparisonOperator="GreaterThanOrEqualToThreshold", AlarmActions=[self.alarm_topic],
+            TreatMissingData="notBreaching",
+        )
+        for u in (self.user, self.benign, self.admin):
+            self.iam.create_user(UserName=u)
+        self.keys["used"] = self.iam.create_access_key(UserName=self.user)["AccessKey"]["AccessKeyId"]
+        self.keys["spare"] = self.iam.create_access_key(UserName=self.user)["AccessKey"]["AccessKeyId"]
+        self.keys["benign"] = self.iam.create_access_key(UserName=self.benign)["AccessKey"]["AccessKeyId"]
+        self.keys["admin"] = self.iam.create_access_key(UserName=self.admin)["AccessKey"]["AccessKeyId"]
+        self.keys["role"] = "ASIA" + uuid.uuid4().hex[:16].upper()
+        # the user's earlier policies, which must all survive the quarantine
+        self.iam.attach_user_policy(UserName=self.user, PolicyArn="arn:aws:iam::aws:policy/AmazonEC2FullAccess")
+        self.iam.put_user_policy(UserName=self.user, PolicyName="deploy-artifacts",
+                                 PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]}))
+        self.iam.attach_user_policy(UserName=self.admin, PolicyArn="arn:aws:iam::aws:policy/AdministratorAccess")
+        trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}, "Action": "sts:AssumeRole"}]}
+        self.iam.create_role(RoleName=self.role, AssumeRolePolicyDocument=json.dumps(trust))
+        self.iam.put_role_policy(RoleName=self.role, PolicyName="sagemaker",
+                                 PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sagemaker:*", "Resource": "*"}]}))
+
+    def function_env(self, **overrides: str) -> dict[str, str]:
+        env = {
+            "AWS_ENDPOINT_URL": ENDPOINT, "AWS_ENDPOINT_URL_LAMBDA": WATCH, "AWS_REGION": REGION, "AWS_DEFAULT_REGION": REGION,
+            "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_EC2_METADATA_DISABLED": "true",
+            "CLOUDTRAIL_LOG_GROUP_NAME": self.trail_group, "DISPATCHER_LAMBDA_NAME": "launchguard-dispatcher",
+            "ACCESS_KEY_HANDLER_LAMBDA_NAME": "launchguard-accesskey-handler", "IAM_HANDLER_LAMBDA_NAME": "launchguard-iam-handler",
+            "NOTIFICATION_TOPIC_ARN": self.notify_topic, "INCIDENT_LOG_GROUP": self.incident_group,
+            "PROTECTED_PRINCIPALS": "arn:aws:iam::*:user/breakglass-*", "LG_ACCOUNT_ID": ACCOUNT,
+            # LocalStack issues user keys starting with LKIA (AWS: AKIA)
+            "LG_LONG_TERM_KEY_PREFIXES": "AKIA,LKIA", "LG_POLL_INITIAL_MS": "100", "LG_QUERY_DEADLINE_SECONDS": "60",
+            "DRY_RUN": "false", "RUST_LOG": "info",
+        }
+        env.update(overrides)
+        return env
+
+    # ---------- CloudTrail ----------
+    def deliver_cloudtrail(self, alarm_at: dt.datetime) -> dict:
+        """Real background plus the injected burst, written with PutLogEvents. Returns the counts."""
+        bg = background()
+        tpl = template(bg)
+        records = shift(bg, alarm_at - dt.timedelta(minutes=40))
+        start = alarm_at - dt.timedelta(minutes=2)
+        acct = ACCOUNT
+        bursts = {
+            "iam_user": burst(tpl, user_identity("user", acct, self.user, self.keys["used"]), 3, 4, start, "203.0.113.7", "c5.4xlarge"),
+            "role": burst(tpl, user_identity("role", acct, self.role, self.keys["role"], "mallory"), 5, 3, start, "198.51.100.23", "p3.2xlarge"),
+            "protected_admin": burst(tpl, user_identity("user", acct, self.admin, self.keys["admin"]), 2, 10, start, "192.0.2.10", "m5.large"),
+            "autoscaling": burst(tpl, user_identity("autoscaling", acct, "", None), 3, 10, start, "", "t3.micro"),
+            "benign": burst(tpl, user_identity("user", acct, self.benign, self.keys["benign"]), 2, 1, start, "192.0.2.55", "t3.micro"),
+        }
+        for b in bursts.values():
+            records.extend(b)
+        events = sorted(
+            ({"timestamp": int(dt.datetime.strptime(r["eventTime"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.timezone.utc).timestamp() * 1000),
+              "message": json.dumps(r, separators=(",", ":"))} for r in records),
+            key=lambda e: e["timestamp"],
+        )
+        batch, size = [], 0
+        for e in events:
+            n = len(e["message"]) + 26
+            if batch and (len(batch) >= 2000 or size + n > 900_000):
+                self.logs.put_log_events(logGroupName=self.trail_group, logStreamName="cloudtrail", logEvents=batch)
+                batch, size = [], 0
+            batch.append(e)
+            size += n
+        if batch:
+            self.logs.put_log_events(logGroupName=self.trail_group, logStreamName="cloudtrail", logEvents=batch)
+        return {"background": len(bg), "burst_records": sum(len(b) for b in bursts.values()), "events": len(events)}
+
+    # ---------- alarm and bridge ----------
+    def fire_alarm(self) -> dict:
+        """SetAlarmState ALARM (LocalStack's metric filters ignore patterns), then read the SNS message from SQS."""
+        self.cw.set_alarm_state(AlarmName=self.alarm, StateValue="ALARM", StateReason="Threshold Crossed: RunInstances >= 10 in 60 seconds")
+        return self.wait_message(self.alarm_queue, 30)
+
+    def wait_message(self, queue_url: str, timeout: float) -> dict:
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            msgs = self.sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=1, WaitTimeSeconds=2).get("Messages", [])
+            for m in msgs:
+                self.sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=m["ReceiptHandle"])
+                return json.loads(m["Body"])
+        raise TimeoutError(f"no message on {queue_url} within {timeout}s")
+
+    def drain(self, queue_url: str, settle: float = 3.0) -> list[dict]:
+        out, quiet_since = [], time.time()
+        while time.time() - quiet_since < settle:
+            msgs = self.sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", [])
+            for m in msgs:
+                self.sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=m["ReceiptHandle"])
+                out.append(json.loads(m["Body"]))
+                quiet_since = time.time()
+        return out
+
+    def sns_event(self, notification: dict) -> dict:
+        """The exact event Lambda's SNS trigger delivers for an SNS notification."""
+        return {"Records": [{
+            "EventSource": "aws:sns", "EventVersion": "1.0",
+            "EventSubscriptionArn": f"{notification['TopicArn']}:{uuid.uuid4()}",
+            "Sns": {
+                "Type": notification["Type"], "MessageId": notification["MessageId"], "TopicArn": notification["TopicArn"],
+                "Subject": notification.get("Subject"), "Message": notification["Message"], "Timestamp": notification["Timestamp"],
+                "SignatureVersion": notification.get("SignatureVersion", "1"), "Signature": notification.get("Signature", ""),
+                "SigningCertUrl": notification.get("SigningCertURL", ""), "UnsubscribeUrl": notification.get("UnsubscribeURL", ""),
+                "MessageAttributes": notification.get("MessageAttributes", {}),
+            },
+        }]}
+
+    def invoke(self, function: str, payload: dict, invocation_type: str = "RequestResponse") -> dict:
+        out = self.lam.invoke(FunctionName=function, InvocationType=invocation_type, Payload=json.dumps(payload).encode())
+        body = out["Payload"].read()
+        return {"status": out["StatusCode"], "error": out.get("FunctionError"), "payload": json.loads(body) if body else None}
+
+    def bridge(self, notification: dict) -> dict:
+        """Play Lambda's SNS trigger: invoke the detector with the SNS event."""
+        return self.invoke("launchguard-detector", self.sns_event(notification))
+
+    # ---------- state ----------
+    def user_state(self, user: str) -> dict:
+        keys = {k["AccessKeyId"]: k["Status"] for k in self.iam.list_access_keys(UserName=user)["AccessKeyMetadata"]}
+        attached = sorted(p["PolicyArn"] for p in self.iam.list_attached_user_policies(UserName=user)["AttachedPolicies"])
+        inline = sorted(self.iam.list_user_policies(UserName=user)["PolicyNames"])
+        return {"keys": keys, "attached": attached, "inline": inline}
+
+    def role_state(self, role: str) -> dict:
+        return {"inline": sorted(self.iam.list_role_policies(RoleName=role)["PolicyNames"]),
+                "attached": sorted(p["PolicyArn"] for p in self.iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"])}
+
+    def state(self) -> dict:
+        return {"user": self.user_state(self.user), "benign": self.user_state(self.benign), "admin": self.user_state(self.admin), "role": self.role_state(self.role)}
+
+    def incidents(self) -> list[dict]:
+        events = self.logs.filter_log_events(logGroupName=self.incident_group).get("events", [])
+        return [json.loads(e["message"]) for e in events]

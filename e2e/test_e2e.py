@@ -1,0 +1,136 @@
+"""End to end on LocalStack: alarm -> SNS -> (bridge) -> detector -> dispatcher -> handlers -> IAM.
+
+The tests run in order and share one scenario: contain, repeat, release, dry run, fault.
+"""
+import datetime as dt
+import json
+
+import pytest
+
+from harness import QUARANTINE, LocalStack, Scenario, Watch, say
+
+
+@pytest.fixture(scope="module")
+def world():
+    ls = LocalStack()
+    ls.start()
+    sc = Scenario()
+    watch = None
+    try:
+        sc.setup()
+        sc.initial = sc.state()
+        watch = Watch(sc.function_env())
+        watch.start()
+        sc.watch = watch
+        yield sc
+    finally:
+        if sc.__dict__.get("watch"):
+            sc.watch.stop()
+        ls.stop()
+
+
+def restart(world, **env):
+    world.watch.stop()
+    world.watch = Watch(world.function_env(**env))
+    world.watch.start()
+
+
+def test_the_chain_contains_exactly_the_right_principals(world):
+    now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    counts = world.deliver_cloudtrail(now)
+    assert counts["burst_records"] == 3 + 5 + 2 + 3 + 2
+    world.alarm_message = world.fire_alarm()
+    assert json.loads(world.alarm_message["Message"])["NewStateValue"] == "ALARM"
+    out = world.bridge(world.alarm_message)
+    assert out["error"] is None, out
+    report = out["payload"]
+    assert report["status"] == "dispatched", report
+    flagged = {p["principal"] for p in report["principals"] if p["verdict"] == "flagged"}
+    assert flagged == {f"IAM user {world.user}", f"role {world.role}", f"IAM user {world.admin}"}, report["principals"]
+    verdicts = {p["principal"]: p["verdict"] for p in report["principals"]}
+    assert verdicts[f"IAM user {world.benign}"] == "below_threshold"
+    assert verdicts["service-linked role AWSServiceRoleForAutoScaling"] == "excluded"
+    world.finding_id = report["finding_id"]
+
+    s = world.state()
+    # the IAM user: the used key off, the spare key on, quarantine added, earlier policies kept
+    assert s["user"]["keys"] == {world.keys["used"]: "Inactive", world.keys["spare"]: "Active"}
+    assert s["user"]["attached"] == sorted(world.initial["user"]["attached"] + [QUARANTINE])
+    assert s["user"]["inline"] == world.initial["user"]["inline"]
+    # the role: session revocation added, its own policy kept
+    assert s["role"]["inline"] == sorted(world.initial["role"]["inline"] + ["launchguard-revoke-sessions"])
+    # untouched: the protected admin and the benign user
+    assert s["admin"] == world.initial["admin"]
+    assert s["benign"] == world.initial["benign"]
+
+    notes = world.drain(world.notify_queue)
+    assert len(notes) == 1, [n.get("Subject") for n in notes]
+    subject, body = notes[0]["Subject"], notes[0]["Message"]
+    assert subject.startswith("[launchguard] ACTION NEEDED: 3 principal(s)"), subject
+    for needle in [world.user, world.role, world.keys["used"], "203.0.113.7", "c5.4xlarge", "p3.2xlarge",
+                   "!!! REFUSED: launchguard did NOT act on these principals !!!", f"IAM user {world.admin}: arn:aws:iam::000000000000:user/{world.admin} is protected",
+                   "EXCLUDED (AWS itself, never contained)", "service-linked role AWSServiceRoleForAutoScaling: 30 instances", "HOW TO UNDO"]:
+        assert needle in body, f"{needle!r} missing from:\n{body}"
+    assert world.benign not in body.split("--- machine-readable")[0]
+
+    incidents = world.incidents()
+    assert len(incidents) == 1
+    rec = incidents[0]
+    assert rec["record_type"] == "incident" and rec["finding_id"] == world.finding_id
+    assert sorted((o["action"]["type"], o["outcome"]["status"]) for o in rec["outcomes"]) == [
+        ("deactivate_access_key", "applied"), ("quarantine_user", "applied"), ("revoke_role_sessions", "applied")]
+    world.contained = s
+    say(f"contained: {subject}")
+
+
+def test_the_same_alarm_again_changes_nothing(world):
+    out = world.bridge(world.alarm_message)
+    assert out["error"] is None, out
+    assert out["payload"]["finding_id"] == world.finding_id
+    assert world.state() == world.contained
+    rec = world.incidents()[-1]
+    assert {o["outcome"]["status"] for o in rec["outcomes"]} == {"already_applied"}
+    notes = world.drain(world.notify_queue)
+    assert len(notes) == 1 and "already applied" in notes[0]["Message"]
+
+
+def test_a_release_restores_the_user_and_the_role(world):
+    out = world.invoke("launchguard-dispatcher", {"schema_version": 1, "kind": "release", "finding_id": world.finding_id,
+                                                  "principal_arn": None, "reason": "e2e: false positive", "dry_run": False})
+    assert out["error"] is None, out
+    assert out["payload"]["status"] == "released", out["payload"]
+    assert world.state() == world.initial
+    rel = world.incidents()[-1]
+    assert rel["record_type"] == "release"
+    assert "RELEASE" in world.drain(world.notify_queue)[0]["Subject"]
+
+
+def test_dry_run_changes_nothing(world):
+    restart(world, DRY_RUN="true")
+    out = world.bridge(world.alarm_message)
+    assert out["error"] is None, out
+    assert out["payload"]["dry_run"] is True
+    assert world.state() == world.initial
+    rec = world.incidents()[-1]
+    assert rec["status"] == "dry_run"
+    assert {o["outcome"]["status"] for o in rec["outcomes"]} == {"dry_run"}
+    note = world.drain(world.notify_queue)[0]
+    assert "DRY RUN" in note["Subject"]
+
+
+def test_an_unreachable_handler_fails_its_actions_while_the_others_complete(world):
+    restart(world, IAM_HANDLER_LAMBDA_NAME="launchguard-iam-handler-unreachable")
+    finding = next(r for r in world.incidents() if r["record_type"] == "incident")["finding"]
+    out = world.invoke("launchguard-dispatcher", finding)
+    # a retryable error, so that Lambda retries the event
+    assert out["error"] is not None or out["status"] >= 500, out
+    assert "will be retried" in json.dumps(out["payload"]), out
+    s = world.state()
+    assert s["user"]["keys"][world.keys["used"]] == "Inactive", "the access-key handler still acted"
+    assert s["user"]["attached"] == world.initial["user"]["attached"], "no quarantine: its handler was unreachable"
+    rec = world.incidents()[-1]
+    assert rec["status"] == "failed"
+    failed = sorted(o["action"]["type"] for o in rec["outcomes"] if o["outcome"]["status"] == "failed")
+    assert failed == ["quarantine_user", "revoke_role_sessions"]
+    note = world.drain(world.notify_queue)[0]
+    assert "FAILED" in note["Subject"] and "launchguard-iam-handler-unreachable" in note["Message"]
