@@ -20,8 +20,12 @@ import os
 import signal
 import socket
 import subprocess
+import threading
 import time
+import urllib.error
+import urllib.request
 import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -106,6 +110,51 @@ class Watch:
         deadline = time.time() + 10
         while port_busy(WATCH_PORT) and time.time() < deadline:
             time.sleep(0.2)
+
+
+class IamFaults:
+    """An HTTP proxy between the functions and LocalStack's IAM that can fail chosen IAM actions
+    with 503 ServiceUnavailable: IAM unreachable for one handler while the other works."""
+
+    def __init__(self):
+        self.failing: set[str] = set()
+        faults = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                action = next((kv.split("=", 1)[1] for kv in body.decode(errors="replace").split("&") if kv.startswith("Action=")), "")
+                if action in faults.failing:
+                    err = (b"<ErrorResponse><Error><Type>Receiver</Type><Code>ServiceUnavailable</Code>"
+                           b"<Message>injected by the e2e fault proxy</Message></Error><RequestId>e2e</RequestId></ErrorResponse>")
+                    self.send_response(503)
+                    self.send_header("Content-Type", "text/xml")
+                    self.send_header("Content-Length", str(len(err)))
+                    self.end_headers()
+                    self.wfile.write(err)
+                    return
+                headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length", "connection")}
+                req = urllib.request.Request(ENDPOINT + self.path, data=body, headers=headers, method="POST")
+                try:
+                    resp = urllib.request.urlopen(req, timeout=60)
+                    status, data, ctype = resp.status, resp.read(), resp.headers.get("Content-Type", "text/xml")
+                except urllib.error.HTTPError as e:
+                    status, data, ctype = e.code, e.read(), e.headers.get("Content-Type", "text/xml")
+                self.send_response(status)
+                self.send_header("Content-Type", ctype)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self):
+        self.server.shutdown()
 
 
 def iso(t: dt.datetime) -> str:
@@ -200,9 +249,6 @@ class Scenario:
         self.admin = f"breakglass-admin-{s}"
         self.role = f"DataScience-{s}"
         self.logs, self.iam, self.sns, self.sqs, self.cw = (client(n) for n in ("logs", "iam", "sns", "sqs", "cloudwatch"))
-        # one attempt: `cargo lambda watch` answers a function error with HTTP 500, which a retry
-        # would turn into a second invocation
-        self.lam = client("lambda", WATCH, attempts=1)
 
     # ---------- setup ----------
     def _queue_for(self, topic_arn: str, name: str) -> str:
@@ -248,7 +294,7 @@ class Scenario:
         self.iam.put_role_policy(RoleName=self.role, PolicyName="sagemaker",
                                  PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sagemaker:*", "Resource": "*"}]}))
 
-    def function_env(self, **overrides: str) -> dict[str, str]:
+    def function_env(self, iam_endpoint: str | None = None, **overrides: str) -> dict[str, str]:
         env = {
             "AWS_ENDPOINT_URL": ENDPOINT, "AWS_ENDPOINT_URL_LAMBDA": WATCH, "AWS_REGION": REGION, "AWS_DEFAULT_REGION": REGION,
             "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_EC2_METADATA_DISABLED": "true",
@@ -260,6 +306,8 @@ class Scenario:
             "LG_LONG_TERM_KEY_PREFIXES": "AKIA,LKIA", "LG_POLL_INITIAL_MS": "100", "LG_QUERY_DEADLINE_SECONDS": "60",
             "DRY_RUN": "false", "RUST_LOG": "info",
         }
+        if iam_endpoint:
+            env["AWS_ENDPOINT_URL_IAM"] = iam_endpoint
         env.update(overrides)
         return env
 
@@ -337,9 +385,20 @@ class Scenario:
         }]}
 
     def invoke(self, function: str, payload: dict, invocation_type: str = "RequestResponse") -> dict:
-        out = self.lam.invoke(FunctionName=function, InvocationType=invocation_type, Payload=json.dumps(payload).encode())
-        body = out["Payload"].read()
-        return {"status": out["StatusCode"], "error": out.get("FunctionError"), "payload": json.loads(body) if body else None}
+        """POST to the Lambda Invoke API served by `cargo lambda watch` (no client retries: watch
+        answers a function error with HTTP 500, and a retry would invoke the function again)."""
+        req = urllib.request.Request(f"{WATCH}/2015-03-31/functions/{function}/invocations", data=json.dumps(payload).encode(),
+                                     method="POST", headers={"X-Amz-Invocation-Type": invocation_type, "Content-Type": "application/json"})
+        try:
+            resp = urllib.request.urlopen(req, timeout=900)
+            status, body, error = resp.status, resp.read(), resp.headers.get("X-Amz-Function-Error")
+        except urllib.error.HTTPError as e:
+            status, body, error = e.code, e.read(), e.headers.get("X-Amz-Function-Error") or f"HTTP {e.code}"
+        try:
+            parsed = json.loads(body) if body else None
+        except ValueError:
+            parsed = body.decode(errors="replace")
+        return {"status": status, "error": error, "payload": parsed}
 
     def bridge(self, notification: dict) -> dict:
         """Play Lambda's SNS trigger: invoke the detector with the SNS event."""

@@ -164,3 +164,12 @@ pub async fn whoami(sts: &aws_sdk_sts::Client) -> Result<Identity, CallError> {
     let arn = out.arn().unwrap_or_default().to_owned();
     Ok(Identity { role: launchguard_core::guard::role_of_caller(&arn), account, arn })
 }
+
+/// The error a function returns to Lambda: `errorType` says whether a retry can help
+/// (`launchguard.Retryable` or `launchguard.Final`), `errorMessage` says what happened.
+pub fn diagnostic(err: &dyn fmt::Display, retryable: bool) -> lambda_runtime::Diagnostic {
+    lambda_runtime::Diagnostic {
+        error_type: if retryable { "launchguard.Retryable" } else { "launchguard.Final" }.to_owned(),
+        error_message: err.to_string(),
+    }
+}

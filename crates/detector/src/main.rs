@@ -20,8 +20,9 @@ async fn main() -> Result<(), Error> {
     run(service_fn(move |event: LambdaEvent<Value>| async move {
         let report = handle(&event.payload, &event.context.invoked_function_arn, config, logs, lambda, chrono::Utc::now())
             .await
-            .inspect_err(|e| tracing::error!(error = %e, retryable = e.is_retryable(), "detector failed"))?;
-        Ok::<_, Error>(serde_json::to_value(report)?)
+            .inspect_err(|e| tracing::error!(error = %e, retryable = e.is_retryable(), "detector failed"))
+            .map_err(|e| launchguard_aws::diagnostic(&e, e.is_retryable()))?;
+        serde_json::to_value(report).map_err(|e| launchguard_aws::diagnostic(&e, false))
     }))
     .await
 }

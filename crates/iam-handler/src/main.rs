@@ -18,10 +18,12 @@ async fn main() -> Result<(), Error> {
     let iam = Iam(aws_sdk_iam::Client::new(&sdk));
     let (config, iam) = (&config, &iam);
     run(service_fn(move |event: LambdaEvent<Value>| async move {
-        let bytes = serde_json::to_vec(&event.payload)?;
-        let outcome =
-            handle(&bytes, config, iam, chrono::Utc::now()).await.inspect_err(|e| tracing::error!(error = %e, "request refused"))?;
-        Ok::<_, Error>(serde_json::to_value(outcome)?)
+        let bytes = serde_json::to_vec(&event.payload).map_err(|e| launchguard_aws::diagnostic(&e, false))?;
+        let outcome = handle(&bytes, config, iam, chrono::Utc::now())
+            .await
+            .inspect_err(|e| tracing::error!(error = %e, "request refused"))
+            .map_err(|e| launchguard_aws::diagnostic(&e, false))?;
+        serde_json::to_value(outcome).map_err(|e| launchguard_aws::diagnostic(&e, false))
     }))
     .await
 }

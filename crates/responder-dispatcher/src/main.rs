@@ -21,11 +21,12 @@ async fn main() -> Result<(), Error> {
     let logs = Logs(aws_sdk_cloudwatchlogs::Client::new(&sdk));
     let (config, lambda, sns, logs) = (&config, &lambda, &sns, &logs);
     run(service_fn(move |event: LambdaEvent<Value>| async move {
-        let bytes = serde_json::to_vec(&event.payload)?;
+        let bytes = serde_json::to_vec(&event.payload).map_err(|e| launchguard_aws::diagnostic(&e, false))?;
         let report = handle(&bytes, config, lambda, sns, logs, chrono::Utc::now())
             .await
-            .inspect_err(|e| tracing::error!(error = %e, retryable = e.is_retryable(), "dispatch failed"))?;
-        Ok::<_, Error>(serde_json::to_value(report)?)
+            .inspect_err(|e| tracing::error!(error = %e, retryable = e.is_retryable(), "dispatch failed"))
+            .map_err(|e| launchguard_aws::diagnostic(&e, e.is_retryable()))?;
+        serde_json::to_value(report).map_err(|e| launchguard_aws::diagnostic(&e, false))
     }))
     .await
 }
