@@ -29,6 +29,7 @@ use launchguard_core::policy::{
     revoked_before,
 };
 use launchguard_core::principal::is_service_linked_role;
+use launchguard_core::time::format_utc;
 use thiserror::Error;
 use tracing::info;
 
@@ -368,11 +369,17 @@ async fn revoke<I: RolePolicies>(
     }
     let moved = existing_before.map(|t| format!(" (moved forward from {t})")).unwrap_or_default();
     if ctx.dry_run() {
-        return Ok(ctx.outcome(OutcomeStatus::DryRun, format!("dry run: would deny sessions of {real} issued before {before}{moved}")));
+        return Ok(ctx.outcome(
+            OutcomeStatus::DryRun,
+            format!("dry run: would deny sessions of {real} issued before {}{moved}", format_utc(before)),
+        ));
     }
     iam.put_role_policy(role, REVOKE_SESSIONS_POLICY, &revoke_sessions_document(before)).await?;
     Ok(ctx.applied(
-        format!("sessions of {real} issued before {before} are denied by the inline policy {REVOKE_SESSIONS_POLICY}{moved}; the role's other policies untouched"),
+        format!(
+            "sessions of {real} issued before {} are denied by the inline policy {REVOKE_SESSIONS_POLICY}{moved}; the role's other policies untouched",
+            format_utc(before)
+        ),
         format!("aws iam delete-role-policy --role-name {role} --policy-name {REVOKE_SESSIONS_POLICY}"),
         Some(Action::RestoreRoleSessions { account_id: account_id.to_owned(), role_arn: real.clone(), role_name: role.to_owned() }),
     ))

@@ -4,6 +4,7 @@ use std::fmt::Write as _;
 
 use launchguard_core::contract::{Finding, FlaggedPrincipal, OutcomeStatus, ResponseOutcome};
 use launchguard_core::error::cut;
+use launchguard_core::principal::KeyKind;
 use launchguard_core::time::format_utc;
 
 use crate::plan::PrincipalPlan;
@@ -89,11 +90,13 @@ fn describe(out: &mut String, n: usize, f: &FlaggedPrincipal) {
     let _ = writeln!(out, "   why flagged: {}", join(&f.reasons));
     let _ = writeln!(out, "   instance types: {}; regions: {}", join(&a.instance_types), join(&a.regions));
     let _ = writeln!(out, "   source IPs: {}", join(&a.source_ips));
-    let _ = writeln!(
-        out,
-        "   access keys: {}",
-        join(a.access_keys.iter().map(|k| format!("{} ({:?}, {} calls)", k.access_key_id, k.kind, k.calls)))
-    );
+    let kind = |k: KeyKind| match k {
+        KeyKind::LongTerm => "long-term",
+        KeyKind::Temporary => "session",
+        KeyKind::Other => "other",
+    };
+    let keys = a.access_keys.iter().map(|k| format!("{} ({}, {} calls)", k.access_key_id, kind(k.kind), k.calls));
+    let _ = writeln!(out, "   access keys: {}", join(keys));
     if !a.session_names.is_empty() {
         let _ = writeln!(out, "   sessions: {}", join(&a.session_names));
     }
