@@ -28,8 +28,8 @@ use tracing::info;
 /// This handler's name in outcomes.
 pub const HANDLER: &str = "launchguard-accesskey-handler";
 
-/// The IAM actions this handler calls (checked against `policies/` by the tests).
-pub const IAM_ACTIONS: &[&str] = &["iam:GetAccessKeyLastUsed", "iam:GetUser", "iam:ListAccessKeys", "iam:UpdateAccessKey"];
+/// The AWS actions this handler calls (checked against `policies/` by the tests).
+pub const AWS_ACTIONS: &[&str] = &["iam:GetAccessKeyLastUsed", "iam:GetUser", "iam:ListAccessKeys", "iam:UpdateAccessKey"];
 
 /// Errors that stop the handler before it can even answer with an outcome.
 #[derive(Debug, Error)]

@@ -36,8 +36,8 @@ use tracing::info;
 /// This handler's name in outcomes.
 pub const HANDLER: &str = "launchguard-iam-handler";
 
-/// The IAM actions this handler calls (checked against `policies/` by the tests).
-pub const IAM_ACTIONS: &[&str] = &[
+/// The AWS actions this handler calls (checked against `policies/` by the tests).
+pub const AWS_ACTIONS: &[&str] = &[
     "iam:GetUser",
     "iam:ListAttachedUserPolicies",
     "iam:AttachUserPolicy",

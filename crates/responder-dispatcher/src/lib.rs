@@ -37,6 +37,10 @@ use tracing::{error, info, warn};
 
 use crate::plan::{Playbook, PrincipalPlan};
 
+/// The AWS actions the dispatcher calls (checked against `policies/` by the tests).
+pub const AWS_ACTIONS: &[&str] =
+    &["lambda:InvokeFunction", "sns:Publish", "logs:CreateLogStream", "logs:PutLogEvents", "logs:FilterLogEvents"];
+
 /// The dispatcher's name in outcomes it writes itself (refusals before invoking a handler).
 pub const DISPATCHER: &str = "launchguard-dispatcher";
 

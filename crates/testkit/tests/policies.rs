@@ -1,0 +1,80 @@
+//! Each function's policy in `policies/` allows exactly the actions the function calls (plus
+//! writing its own Lambda logs), and denies what must never happen.
+
+#![allow(clippy::unwrap_used)] // a test that cannot unwrap has failed
+
+use std::collections::BTreeSet;
+
+use launchguard_testkit::fixture;
+use serde_json::Value;
+
+const OWN_LOGS: &[&str] = &["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"];
+
+fn statements(function: &str) -> Vec<Value> {
+    let v: Value = serde_json::from_str(&fixture(&format!("../policies/{function}.json"))).unwrap();
+    assert_eq!(v["Version"], "2012-10-17");
+    v["Statement"].as_array().unwrap().clone()
+}
+
+fn actions(s: &Value) -> Vec<String> {
+    match &s["Action"] {
+        Value::String(a) => vec![a.clone()],
+        Value::Array(a) => a.iter().map(|x| x.as_str().unwrap().to_owned()).collect(),
+        other => panic!("bad Action {other}"),
+    }
+}
+
+fn allowed(function: &str) -> BTreeSet<String> {
+    statements(function).iter().filter(|s| s["Effect"] == "Allow" && s["Sid"] != "OwnLambdaLogs").flat_map(actions).collect()
+}
+
+fn check(function: &str, declared: &[&str]) {
+    let declared: BTreeSet<String> = declared.iter().map(|s| (*s).to_owned()).collect();
+    let allowed = allowed(function);
+    let missing: Vec<_> = declared.difference(&allowed).collect();
+    let extra: Vec<_> = allowed.difference(&declared).collect();
+    assert!(missing.is_empty(), "{function} calls {missing:?} but its policy does not allow it");
+    assert!(extra.is_empty(), "{function}'s policy allows {extra:?} that it never calls");
+    for s in statements(function) {
+        assert!(!actions(&s).iter().any(|a| a.ends_with(":*") && s["Effect"] == "Allow"), "{function}: wildcard action in an Allow");
+        if s["Sid"] == "OwnLambdaLogs" {
+            assert_eq!(actions(&s), OWN_LOGS);
+            assert!(s["Resource"].as_str().unwrap().contains("/aws/lambda/${FunctionName}"));
+        }
+    }
+}
+
+#[test]
+fn the_detector_reads_and_invokes_only() {
+    check("launchguard-detector", launchguard_detector::AWS_ACTIONS);
+    assert!(allowed("launchguard-detector").iter().all(|a| a.starts_with("logs:") || a == "lambda:InvokeFunction"));
+}
+
+#[test]
+fn the_dispatcher_has_no_iam_power() {
+    check("launchguard-dispatcher", launchguard_responder_dispatcher::AWS_ACTIONS);
+    assert!(!allowed("launchguard-dispatcher").iter().any(|a| a.starts_with("iam:")));
+}
+
+#[test]
+fn the_accesskey_handler_can_never_delete_a_key() {
+    check("launchguard-accesskey-handler", launchguard_accesskey_handler::AWS_ACTIONS);
+    assert!(!allowed("launchguard-accesskey-handler").contains("iam:DeleteAccessKey"));
+}
+
+#[test]
+fn the_iam_handler_attaches_only_the_quarantine_and_never_touches_protected_roles() {
+    check("launchguard-iam-handler", launchguard_iam_handler::AWS_ACTIONS);
+    let st = statements("launchguard-iam-handler");
+    let only = st.iter().find(|s| s["Sid"] == "OnlyTheQuarantinePolicy").unwrap();
+    assert_eq!(only["Effect"], "Deny");
+    assert_eq!(only["Condition"]["ArnNotEquals"]["iam:PolicyARN"], "${QuarantinePolicyArn}");
+    let never = st.iter().find(|s| s["Sid"] == "NeverTouchLaunchguardOrProtected").unwrap();
+    assert_eq!(never["Effect"], "Deny");
+    assert!(never["Resource"].as_array().unwrap().iter().any(|r| r == "arn:${Partition}:iam::${AccountId}:role/launchguard-*"));
+    let slr = st.iter().find(|s| s["Sid"] == "NeverServiceLinkedRoles").unwrap();
+    assert_eq!(slr["Effect"], "Deny");
+    for forbidden in ["iam:DeleteUser", "iam:DeleteRole", "iam:DeleteAccessKey", "iam:DeletePolicy"] {
+        assert!(!allowed("launchguard-iam-handler").contains(forbidden), "{forbidden}");
+    }
+}
