@@ -163,7 +163,7 @@ impl Aggregate {
     }
 
     /// Add a record with facts already read.
-    pub fn add_with_facts(&mut self, record: &CloudTrailRecord<'_>, t_ms: i64, facts: &LaunchFacts) {
+    pub fn add_with_facts<Q, S>(&mut self, record: &CloudTrailRecord<'_, Q, S>, t_ms: i64, facts: &LaunchFacts) {
         let t = Utc.timestamp_millis_opt(t_ms).single().unwrap_or_default();
         let (principal, session) = classify(record.user_identity.as_ref());
         let access_key = session.access_key_id.clone();

@@ -12,6 +12,9 @@ use serde::{Deserialize, Deserializer};
 
 use crate::record::CloudTrailRecord;
 
+/// A `RunInstances` record with its request and response read in the same pass.
+pub type LaunchRecord<'a> = CloudTrailRecord<'a, Request<'a>, Response<'a>>;
+
 /// The `errorCode` of a successful dry run.
 pub const DRY_RUN_ERROR: &str = "Client.DryRunOperation";
 
@@ -37,42 +40,47 @@ pub struct LaunchFacts {
     pub malformed: bool,
 }
 
-#[derive(Deserialize, Default)]
+/// The `requestParameters` of `RunInstances`, as far as counting needs.
+#[derive(Debug, Clone, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
-struct Request<'a> {
+pub struct Request<'a> {
     #[serde(default)]
     instances_set: Option<Items<RequestItem>>,
     #[serde(borrow, default)]
     instance_type: Option<Cow<'a, str>>,
 }
 
-#[derive(Deserialize, Default)]
+/// One item of `requestParameters.instancesSet`.
+#[derive(Debug, Clone, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
-struct RequestItem {
+pub struct RequestItem {
     #[serde(default, deserialize_with = "lenient_u64")]
     max_count: Option<u64>,
     #[serde(default, deserialize_with = "lenient_u64")]
     min_count: Option<u64>,
 }
 
-#[derive(Deserialize, Default)]
+/// The `responseElements` of `RunInstances`, as far as counting needs.
+#[derive(Debug, Clone, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
-struct Response<'a> {
+pub struct Response<'a> {
     #[serde(borrow, default)]
     instances_set: Option<Items<ResponseItem<'a>>>,
 }
 
-#[derive(Deserialize, Default)]
+/// One item of `responseElements.instancesSet`.
+#[derive(Debug, Clone, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
-struct ResponseItem<'a> {
+pub struct ResponseItem<'a> {
     #[serde(borrow, default)]
     instance_id: Option<Cow<'a, str>>,
     #[serde(borrow, default)]
     instance_type: Option<Cow<'a, str>>,
 }
 
-#[derive(Deserialize)]
-struct Items<T> {
+/// `{"items": [...]}`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Items<T> {
     #[serde(default = "Vec::new")]
     items: Vec<T>,
 }
@@ -94,48 +102,50 @@ fn lenient_u64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error>
     })
 }
 
-/// Read the launch facts of a `RunInstances` record. Never fails: what cannot be read is
-/// flagged with [`LaunchFacts::malformed`].
+/// Read the launch facts of a `RunInstances` record whose request and response are still raw.
+/// Never fails: what cannot be read is flagged with [`LaunchFacts::malformed`].
 pub fn launch_facts(record: &CloudTrailRecord<'_>) -> LaunchFacts {
-    let mut f = LaunchFacts { error_code: record.error_code.as_deref().map(str::to_owned), ..LaunchFacts::default() };
-    f.dry_run = f.error_code.as_deref() == Some(DRY_RUN_ERROR);
-    f.failed = f.error_code.is_some() && !f.dry_run;
-    let req: Request<'_> = match record.request_parameters.map(|r| serde_json::from_str(r.get())) {
-        Some(Ok(r)) => r,
-        Some(Err(_)) => {
-            f.malformed = true;
-            Request::default()
-        }
-        None => Request::default(),
+    let mut malformed = false;
+    let req: Option<Request<'_>> = record.request_parameters.and_then(|r| serde_json::from_str(r.get()).map_err(|_| malformed = true).ok());
+    let resp: Option<Response<'_>> = match record.error_code {
+        Some(_) => None,
+        None => record.response_elements.and_then(|r| serde_json::from_str(r.get()).map_err(|_| malformed = true).ok()),
     };
-    if let Some(t) = req.instance_type.as_deref() {
+    let mut f = facts(record.error_code.as_deref(), req.as_ref(), resp);
+    f.malformed = malformed;
+    f
+}
+
+/// Read the launch facts of a record read in one pass.
+pub fn launch_record_facts(record: &mut LaunchRecord<'_>) -> LaunchFacts {
+    let resp = record.response_elements.take();
+    facts(record.error_code.as_deref(), record.request_parameters.as_ref(), resp)
+}
+
+fn facts(error_code: Option<&str>, req: Option<&Request<'_>>, resp: Option<Response<'_>>) -> LaunchFacts {
+    let mut f = LaunchFacts { error_code: error_code.map(str::to_owned), ..LaunchFacts::default() };
+    f.dry_run = error_code == Some(DRY_RUN_ERROR);
+    f.failed = error_code.is_some() && !f.dry_run;
+    if let Some(t) = req.and_then(|r| r.instance_type.as_deref()) {
         f.instance_types.push(t.to_owned());
     }
     let max_sum: u64 = req
-        .instances_set
-        .as_ref()
+        .and_then(|r| r.instances_set.as_ref())
         .map(|s| s.items.iter().map(|i| i.max_count.or(i.min_count).unwrap_or(1)).fold(0u64, u64::saturating_add))
         .unwrap_or(0);
-    if f.error_code.is_none() {
-        let resp: Response<'_> = match record.response_elements.map(|r| serde_json::from_str(r.get())) {
-            Some(Ok(r)) => r,
-            Some(Err(_)) => {
-                f.malformed = true;
-                Response::default()
+    if error_code.is_none()
+        && let Some(set) = resp.and_then(|r| r.instances_set)
+    {
+        f.launched = set.items.len() as u64;
+        f.instance_ids.reserve(set.items.len());
+        for it in set.items {
+            if let Some(id) = it.instance_id {
+                f.instance_ids.push(id.into_owned());
             }
-            None => Response::default(),
-        };
-        if let Some(set) = resp.instances_set {
-            f.launched = set.items.len() as u64;
-            for it in set.items {
-                if let Some(id) = it.instance_id {
-                    f.instance_ids.push(id.into_owned());
-                }
-                if let Some(t) = it.instance_type
-                    && !f.instance_types.iter().any(|x| *x == t)
-                {
-                    f.instance_types.push(t.into_owned());
-                }
+            if let Some(t) = it.instance_type
+                && !f.instance_types.iter().any(|x| *x == t)
+            {
+                f.instance_types.push(t.into_owned());
             }
         }
     }

@@ -19,9 +19,13 @@ use crate::time::{fast_utc_millis, parse_timestamp};
 
 /// One CloudTrail record. Every field is optional: real data (sanitised test logs, Logstash
 /// exports) omits some; the callers decide what they need.
+///
+/// `Q` and `S` are the types of `requestParameters` and `responseElements`: raw JSON by default
+/// (any event), or typed for one event so that a record is read in a single pass
+/// ([`crate::launch::LaunchRecord`]).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct CloudTrailRecord<'a> {
+pub struct CloudTrailRecord<'a, Q = &'a RawValue, S = &'a RawValue> {
     /// `eventTime`, e.g. `2023-07-10T11:45:12Z`.
     #[serde(borrow, default)]
     pub event_time: Option<Cow<'a, str>>,
@@ -55,12 +59,10 @@ pub struct CloudTrailRecord<'a> {
     /// `userIdentity`.
     #[serde(borrow, default)]
     pub user_identity: Option<UserIdentity<'a>>,
-    /// `requestParameters`, unparsed.
-    #[serde(borrow, default)]
-    pub request_parameters: Option<&'a RawValue>,
-    /// `responseElements`, unparsed.
-    #[serde(borrow, default)]
-    pub response_elements: Option<&'a RawValue>,
+    /// `requestParameters` (a missing field is `None`, like every `Option`).
+    pub request_parameters: Option<Q>,
+    /// `responseElements`.
+    pub response_elements: Option<S>,
 }
 
 /// `userIdentity` of a record.
@@ -135,7 +137,7 @@ pub struct SessionAttributes<'a> {
     pub creation_date: Option<Cow<'a, str>>,
 }
 
-impl CloudTrailRecord<'_> {
+impl<Q, S> CloudTrailRecord<'_, Q, S> {
     /// The record's time in epoch milliseconds, from `eventTime` (or `@timestamp`).
     pub fn time_ms(&self) -> Option<i64> {
         let t = self.event_time.as_deref().or(self.export_timestamp.as_deref())?;

@@ -10,6 +10,7 @@ use memchr::memmem;
 use serde::{Deserialize, Serialize};
 
 use crate::aggregate::Aggregate;
+use crate::launch::{LaunchRecord, launch_record_facts};
 use crate::query::EventRule;
 use crate::record::{CloudTrailRecord, parse_record};
 use crate::window::TimeWindow;
@@ -76,9 +77,19 @@ impl Scanner {
             self.stats.prefiltered += 1;
             return;
         }
-        match parse_record(message) {
-            Ok(r) => self.check(&r),
-            Err(e) => self.note_error(e),
+        // One pass with the request and response typed for launches; a record whose shape does
+        // not fit is read again generically (and its launch details flagged as malformed).
+        match serde_json::from_str::<LaunchRecord<'_>>(message) {
+            Ok(mut r) if r.event_source.is_some() || r.event_name.is_some() => {
+                if let Some(t) = self.accept(&r) {
+                    let facts = launch_record_facts(&mut r);
+                    self.aggregate.add_with_facts(&r, t, &facts);
+                }
+            }
+            _ => match parse_record(message) {
+                Ok(r) => self.check(&r),
+                Err(e) => self.note_error(e),
+            },
         }
     }
 
@@ -97,25 +108,32 @@ impl Scanner {
     }
 
     fn check(&mut self, r: &CloudTrailRecord<'_>) {
-        if !self.rule.matches(r) {
+        if let Some(t) = self.accept(r) {
+            self.aggregate.add(r, t);
+        }
+    }
+
+    /// The record's time when it is the event, inside the window, and not seen before.
+    fn accept<Q, S>(&mut self, r: &CloudTrailRecord<'_, Q, S>) -> Option<i64> {
+        if !r.is_event(self.rule.event_source(), self.rule.event_name()) {
             self.stats.other_events += 1;
-            return;
+            return None;
         }
         let Some(t) = r.time_ms() else {
             self.stats.without_time += 1;
-            return;
+            return None;
         };
         if self.window.is_some_and(|w| !w.contains_ms(t)) {
             self.stats.outside_window += 1;
-            return;
+            return None;
         }
         if let Some(id) = r.event_id.as_deref()
             && !self.seen_event_ids.insert(id.to_owned())
         {
             self.stats.duplicates += 1;
-            return;
+            return None;
         }
         self.stats.matched += 1;
-        self.aggregate.add(r, t);
+        Some(t)
     }
 }

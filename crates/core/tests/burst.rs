@@ -195,3 +195,14 @@ fn the_same_record_read_twice_is_counted_once() {
     assert_eq!(scan.stats.matched, 8 + 13);
     assert_eq!(scan.stats.duplicates, 8 + 13);
 }
+
+#[test]
+fn a_launch_with_an_unexpected_shape_is_still_counted_and_flagged_malformed() {
+    let mut scan = Scanner::new(EventRule::run_instances(), None);
+    let odd = r#"{"eventSource":"ec2.amazonaws.com","eventName":"RunInstances","eventTime":"2026-11-22T05:00:00Z","eventID":"e1","userIdentity":{"type":"IAMUser","arn":"arn:aws:iam::111122223333:user/alice","accountId":"111122223333","userName":"alice","accessKeyId":"AKIAEXAMPLEALICE0001"},"requestParameters":{"instancesSet":"unexpected"},"responseElements":{"instancesSet":{"items":[{"instanceId":"i-1"},{"instanceId":"i-2"}]}}}"#;
+    scan.push_message(odd);
+    assert_eq!(scan.stats.matched, 1);
+    let p = &scan.aggregate.principals()[0];
+    assert_eq!(p.activity.malformed_records, 1);
+    assert_eq!(p.activity.instances_launched, 2, "the readable part still counts");
+}
