@@ -4,7 +4,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: help demo test lint unit e2e build deploy-plan clean
+.PHONY: help demo test lint unit e2e bench build clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -23,6 +23,9 @@ unit: ## Unit and in-process tests of every crate (no network)
 
 e2e: ## The whole chain on LocalStack with cargo lambda watch
 	scripts/e2e.sh
+
+bench: ## Classification throughput on 100,000 records (see BENCHMARKS.md)
+	$(CARGO) bench -p launchguard-core --bench classify --locked
 
 build: ## Release zips of the four functions (target/lambda/*/bootstrap.zip)
 	scripts/venv.sh tools

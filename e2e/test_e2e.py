@@ -7,13 +7,11 @@ import json
 
 import pytest
 
-from harness import QUARANTINE, IamFaults, LocalStack, Scenario, Watch, say
+from harness import QUARANTINE, IamFaults, Scenario, Watch, say
 
 
 @pytest.fixture(scope="module")
-def world():
-    ls = LocalStack()
-    ls.start()
+def world(localstack):
     faults = IamFaults()
     sc = Scenario()
     sc.faults = faults
@@ -27,7 +25,6 @@ def world():
         if sc.__dict__.get("watch"):
             sc.watch.stop()
         faults.stop()
-        ls.stop()
 
 
 def restart(world, **env):

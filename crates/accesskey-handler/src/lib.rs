@@ -57,10 +57,8 @@ impl Config {
     /// From the environment (`PROTECTED_PRINCIPALS`, `ALLOWED_ACCOUNTS`, `DRY_RUN`) and the
     /// function's own identity (account, role).
     pub fn from_env(env: &dyn Env, own_account: &str, own_role: &str) -> Result<Self, HandlerError> {
-        let protected = config::arn_patterns_var(env, "PROTECTED_PRINCIPALS").map_err(HandlerError::Config)?;
-        let allowed = config::accounts_var(env, "ALLOWED_ACCOUNTS").map_err(HandlerError::Config)?;
         Ok(Self {
-            guard: Guard::new(own_account, allowed, protected, &[own_role.to_owned()]),
+            guard: config::guard(env, own_account, own_role).map_err(HandlerError::Config)?,
             dry_run: config::bool_var(env, "DRY_RUN", false).map_err(HandlerError::Config)?,
             key_prefixes: config::long_term_key_prefixes(env).map_err(HandlerError::Config)?,
         })

@@ -131,6 +131,14 @@ pub fn long_term_key_prefixes(env: &dyn Env) -> Result<Vec<String>, CoreError> {
     Ok(out)
 }
 
+/// The responders' guard: `PROTECTED_PRINCIPALS` and `ALLOWED_ACCOUNTS`, with the function's
+/// own account and role (always protected).
+pub fn guard(env: &dyn Env, own_account: &str, own_role: &str) -> Result<crate::guard::Guard, CoreError> {
+    let protected = arn_patterns_var(env, "PROTECTED_PRINCIPALS")?;
+    let allowed = accounts_var(env, "ALLOWED_ACCOUNTS")?;
+    Ok(crate::guard::Guard::new(own_account, allowed, protected, &[own_role.to_owned()]))
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::HashMap;

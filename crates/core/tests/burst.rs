@@ -11,7 +11,7 @@ use launchguard_core::record::parse_record;
 use launchguard_core::scan::Scanner;
 use launchguard_core::threshold::Thresholds;
 use launchguard_core::window::TimeWindow;
-use launchguard_testkit::{Actor, Burst, invictus_background, messages, run_instances_template, shift_to};
+use launchguard_testkit::{invictus_background, messages, run_instances_template, shift_to, standard_bursts};
 use serde_json::Value;
 
 const ACCOUNT: &str = "218007301253";
@@ -22,26 +22,7 @@ fn scenario() -> (Vec<Value>, TimeWindow) {
     shift_to(&mut records, start);
     let t = run_instances_template();
     let at = start + Duration::minutes(20);
-    let bursts = [
-        // IAM user: 3 calls x 4 instances = 12
-        Burst::new(Actor::IamUser { account: ACCOUNT.into(), name: "ci-deployer".into(), key: "AKIAEXAMPLEDEPLOYER1".into() }, 3, 4, at),
-        // assumed role with an ASIA key: 5 calls x 3 = 15
-        Burst::new(
-            Actor::AssumedRole {
-                account: ACCOUNT.into(),
-                role: "DataScience".into(),
-                session: "mallory".into(),
-                key: "ASIAEXAMPLEDATASCI01".into(),
-            },
-            5,
-            3,
-            at,
-        ),
-        // Auto Scaling: 30, excluded
-        Burst::new(Actor::AutoScaling { account: ACCOUNT.into() }, 3, 10, at),
-        // benign user: 2
-        Burst::new(Actor::IamUser { account: ACCOUNT.into(), name: "benign".into(), key: "AKIAEXAMPLEBENIGN001".into() }, 2, 1, at),
-    ];
+    let bursts = standard_bursts(ACCOUNT, at);
     for (i, b) in bursts.iter().enumerate() {
         records.extend(b.records(&t, i as u32));
     }

@@ -10,7 +10,7 @@ use launchguard_aws::InvokeResponse;
 use launchguard_core::config::Env;
 use launchguard_core::contract::Finding;
 use launchguard_detector::{CallError, Config, DetectorError, FilterPage, Invoker, LogReader, QueryPage, QueryStatus, handle};
-use launchguard_testkit::{Actor, Burst, invictus_background, run_instances_template, shift_to, sns_alarm_event};
+use launchguard_testkit::{invictus_background, run_instances_template, shift_to, sns_alarm_event, standard_bursts};
 use serde_json::{Value, json};
 
 const ACCOUNT: &str = "218007301253";
@@ -168,22 +168,7 @@ fn log_group() -> Vec<(i64, String)> {
     shift_to(&mut records, Utc.with_ymd_and_hms(2026, 11, 22, 5, 0, 0).unwrap());
     let t = run_instances_template();
     let at = alarm_at() - Duration::minutes(2);
-    let bursts = [
-        Burst::new(Actor::IamUser { account: ACCOUNT.into(), name: "ci-deployer".into(), key: "AKIAEXAMPLEDEPLOYER1".into() }, 3, 4, at),
-        Burst::new(
-            Actor::AssumedRole {
-                account: ACCOUNT.into(),
-                role: "DataScience".into(),
-                session: "mallory".into(),
-                key: "ASIAEXAMPLEDATASCI01".into(),
-            },
-            5,
-            3,
-            at,
-        ),
-        Burst::new(Actor::AutoScaling { account: ACCOUNT.into() }, 3, 10, at),
-        Burst::new(Actor::IamUser { account: ACCOUNT.into(), name: "benign".into(), key: "AKIAEXAMPLEBENIGN001".into() }, 2, 1, at),
-    ];
+    let bursts = standard_bursts(ACCOUNT, at);
     for (i, b) in bursts.iter().enumerate() {
         records.extend(b.records(&t, i as u32));
     }

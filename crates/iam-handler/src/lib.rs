@@ -76,8 +76,6 @@ pub struct Config {
 impl Config {
     /// From the environment and the function's own identity.
     pub fn from_env(env: &dyn Env, own_account: &str, own_role: &str) -> Result<Self, HandlerError> {
-        let protected = config::arn_patterns_var(env, "PROTECTED_PRINCIPALS").map_err(HandlerError::Config)?;
-        let allowed = config::accounts_var(env, "ALLOWED_ACCOUNTS").map_err(HandlerError::Config)?;
         let policy = env.get("QUARANTINE_POLICY_ARN").unwrap_or_else(|| DEFAULT_QUARANTINE_POLICY_ARN.to_owned());
         if !policy.starts_with("arn:") || !policy.contains(":policy/") {
             return Err(HandlerError::Config(CoreError::Config {
@@ -86,7 +84,7 @@ impl Config {
             }));
         }
         Ok(Self {
-            guard: Guard::new(own_account, allowed, protected, &[own_role.to_owned()]),
+            guard: config::guard(env, own_account, own_role).map_err(HandlerError::Config)?,
             dry_run: config::bool_var(env, "DRY_RUN", false).map_err(HandlerError::Config)?,
             quarantine_policy_arn: policy,
         })

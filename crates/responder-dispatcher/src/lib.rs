@@ -133,8 +133,6 @@ pub struct Config {
 impl Config {
     /// From the environment and the function's own identity; errors name the variable.
     pub fn from_env(env: &dyn Env, own_account: &str, own_role: &str) -> Result<Self, CoreError> {
-        let protected = config::arn_patterns_var(env, "PROTECTED_PRINCIPALS")?;
-        let allowed = config::accounts_var(env, "ALLOWED_ACCOUNTS")?;
         let topic_arn = config::required(env, "NOTIFICATION_TOPIC_ARN", "the SNS topic ARN for notifications")?;
         if !topic_arn.starts_with("arn:") || !topic_arn.contains(":sns:") {
             return Err(CoreError::Config {
@@ -148,7 +146,7 @@ impl Config {
             topic_arn,
             incident_log_group: config::required(env, "INCIDENT_LOG_GROUP", "the CloudWatch Logs group for incident records")?,
             function_name: env.get("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|| DISPATCHER.to_owned()),
-            guard: Guard::new(own_account, allowed, protected, &[own_role.to_owned()]),
+            guard: config::guard(env, own_account, own_role)?,
             dry_run: config::bool_var(env, "DRY_RUN", false)?,
             max_concurrency: usize::try_from(config::u64_var(env, "LG_MAX_CONCURRENCY", 8, 1, 64)?).unwrap_or(8),
             release_lookback: Duration::days(i64::try_from(config::u64_var(env, "LG_RELEASE_LOOKBACK_DAYS", 30, 1, 365)?).unwrap_or(30)),

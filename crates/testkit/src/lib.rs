@@ -238,3 +238,26 @@ pub fn sns_alarm_event(
             "SigningCertUrl": "EXAMPLE", "UnsubscribeUrl": "EXAMPLE", "MessageAttributes": {}}
     }]})
 }
+
+/// The standard injected burst of the tests, starting at `at` in `account`:
+/// IAM user `ci-deployer` 3 calls × 4 instances (key `AKIAEXAMPLEDEPLOYER1`), role `DataScience`
+/// 5 × 3 (session `mallory`, key `ASIAEXAMPLEDATASCI01`), Auto Scaling 3 × 10, and the benign user
+/// `benign` 2 × 1 (key `AKIAEXAMPLEBENIGN001`).
+pub fn standard_bursts(account: &str, at: DateTime<Utc>) -> Vec<Burst> {
+    vec![
+        Burst::new(Actor::IamUser { account: account.into(), name: "ci-deployer".into(), key: "AKIAEXAMPLEDEPLOYER1".into() }, 3, 4, at),
+        Burst::new(
+            Actor::AssumedRole {
+                account: account.into(),
+                role: "DataScience".into(),
+                session: "mallory".into(),
+                key: "ASIAEXAMPLEDATASCI01".into(),
+            },
+            5,
+            3,
+            at,
+        ),
+        Burst::new(Actor::AutoScaling { account: account.into() }, 3, 10, at),
+        Burst::new(Actor::IamUser { account: account.into(), name: "benign".into(), key: "AKIAEXAMPLEBENIGN001".into() }, 2, 1, at),
+    ]
+}
