@@ -2,7 +2,7 @@
 
 LocalStack cannot run the functions on these machines (they go to State=Failed), but deployment,
 runtime, memory, timeout, role and environment are real and are checked here through
-GetFunctionConfiguration. Memory, timeout and description come from each crate's
+GetFunctionConfiguration. Memory and timeout come from each crate's
 `[package.metadata.lambda.deploy]`.
 """
 import json
@@ -48,5 +48,4 @@ def test_cargo_lambda_deploy_configures_the_function(localstack, function):
     assert cfg["Handler"] == "bootstrap"
     assert (cfg["MemorySize"], cfg["Timeout"]) == (memory, timeout)
     assert cfg["Role"] == role
-    assert cfg["Description"].startswith("launchguard: ")
     assert env.items() <= cfg["Environment"]["Variables"].items(), cfg["Environment"]

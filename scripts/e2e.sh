@@ -7,6 +7,8 @@ scripts/venv.sh localstack
 scripts/venv.sh tools
 echo "building the four functions (first time: a few minutes)..." >&2
 cargo build --workspace --bins --locked
+echo "packaging them for cargo lambda deploy (cargo lambda build)..." >&2
+PATH="$PWD/.venv-tools/bin:$PATH" cargo lambda build --bins --locked
 trap 'scripts/localstack.sh stop' EXIT
 status=0
 .venv-localstack/bin/python -m pytest -p no:cacheprovider -v e2e/ "$@" || status=$?
