@@ -4,7 +4,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: help demo test lint unit e2e bench build clean
+.PHONY: help demo test lint lint-deploy unit e2e bench build deploy undeploy clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -12,11 +12,15 @@ help: ## List the targets
 demo: ## Catch and contain a mass launch on a local AWS emulator (LocalStack), then print what happened
 	scripts/demo.sh
 
-test: lint unit e2e ## Everything CI runs: format, lints, unit tests, end-to-end tests on LocalStack
+test: lint lint-deploy unit e2e ## Everything CI runs: format, lints, template and policy linters, unit tests, end-to-end tests on LocalStack
 
 lint: ## cargo fmt --check and clippy with warnings as errors
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
+
+lint-deploy: ## cfn-lint on the CloudFormation templates, parliament on the IAM policies
+	scripts/venv.sh tools
+	.venv-tools/bin/python deploy/lint.py
 
 unit: ## Unit and in-process tests of every crate (no network)
 	$(CARGO) test --workspace --locked
@@ -30,6 +34,14 @@ bench: ## Classification throughput on 100,000 records (see BENCHMARKS.md)
 build: ## Release zips of the four functions (target/lambda/*/bootstrap.zip)
 	scripts/venv.sh tools
 	PATH="$(CURDIR)/.venv-tools/bin:$$PATH" $(CARGO) lambda build --release --output-format zip
+
+deploy: ## Deploy to the AWS account of your AWS_PROFILE/AWS_REGION (settings: deploy/config.env; ARGS=--dry prints the plan)
+	scripts/venv.sh tools
+	.venv-tools/bin/python deploy/deploy.py $(ARGS)
+
+undeploy: ## Remove what `make deploy` created (incident records are kept)
+	scripts/venv.sh tools
+	.venv-tools/bin/python deploy/deploy.py --remove
 
 clean: ## Remove build output, venvs and run state
 	$(CARGO) clean

@@ -25,7 +25,13 @@ fn actions(s: &Value) -> Vec<String> {
 }
 
 fn allowed(function: &str) -> BTreeSet<String> {
-    statements(function).iter().filter(|s| s["Effect"] == "Allow" && s["Sid"] != "OwnLambdaLogs").flat_map(actions).collect()
+    // OwnLambdaLogs and OnFailureDestination are used by the Lambda service on the function's
+    // behalf (its own log group, the dead-letter queue of failed asynchronous events).
+    statements(function)
+        .iter()
+        .filter(|s| s["Effect"] == "Allow" && s["Sid"] != "OwnLambdaLogs" && s["Sid"] != "OnFailureDestination")
+        .flat_map(actions)
+        .collect()
 }
 
 fn check(function: &str, declared: &[&str]) {
@@ -37,6 +43,10 @@ fn check(function: &str, declared: &[&str]) {
     assert!(extra.is_empty(), "{function}'s policy allows {extra:?} that it never calls");
     for s in statements(function) {
         assert!(!actions(&s).iter().any(|a| a.ends_with(":*") && s["Effect"] == "Allow"), "{function}: wildcard action in an Allow");
+        if s["Sid"] == "OnFailureDestination" {
+            assert_eq!(actions(&s), ["sqs:SendMessage"]);
+            assert!(s["Resource"].as_str().unwrap().ends_with(":launchguard-failed-events"));
+        }
         if s["Sid"] == "OwnLambdaLogs" {
             assert_eq!(actions(&s), OWN_LOGS);
             assert!(s["Resource"].as_str().unwrap().contains("/aws/lambda/${FunctionName}"));

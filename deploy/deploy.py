@@ -1,0 +1,173 @@
+"""Deploy launchguard to an AWS account: `make deploy` (or `make deploy ARGS=--dry`).
+
+1. the base stack (deploy/base.template.json, roles from policies/): metric filter, alarm,
+   topics, incident log group, dead-letter queue, one role per function;
+2. the four functions with `cargo lambda build --release` and `cargo lambda deploy`, each with
+   its role and environment (memory and timeout from the crates' [package.metadata.lambda.deploy]);
+3. the wiring stack (deploy/wiring.template.json): alarm topic -> detector, invoke permissions,
+   on-failure destinations.
+
+Options: --dry (print the plan, change nothing), --stack-only (step 1 only),
+--skip-build (use the zips already in target/lambda). Settings: deploy/config.env.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "deploy"))
+import render  # noqa: E402
+
+FUNCTIONS = ["launchguard-detector", "launchguard-dispatcher", "launchguard-accesskey-handler", "launchguard-iam-handler"]
+ROLE_OUTPUT = {"launchguard-detector": "DetectorRoleArn", "launchguard-dispatcher": "DispatcherRoleArn",
+               "launchguard-accesskey-handler": "AccessKeyHandlerRoleArn", "launchguard-iam-handler": "IamHandlerRoleArn"}
+
+
+def load_config() -> dict[str, str]:
+    cfg = {}
+    for line in (ROOT / "deploy/config.env").read_text().splitlines():
+        line = line.strip()
+        if line and not line.startswith("#") and "=" in line:
+            k, v = line.split("=", 1)
+            cfg[k.strip()] = v.strip()
+    for k in list(cfg):
+        if k in os.environ:
+            cfg[k] = os.environ[k]
+    if not cfg.get("CLOUDTRAIL_LOG_GROUP_NAME"):
+        raise SystemExit("deploy: CLOUDTRAIL_LOG_GROUP_NAME is not set: put the log group your trail delivers to in deploy/config.env "
+                         "(or set CREATE_TRAIL=true and name the log group to create)")
+    if cfg.get("DRY_RUN", "true") not in ("true", "false"):
+        raise SystemExit(f"deploy: DRY_RUN is {cfg['DRY_RUN']!r}: expected true or false")
+    return cfg
+
+
+def base_parameters(cfg):
+    return {
+        "CloudTrailLogGroupName": cfg["CLOUDTRAIL_LOG_GROUP_NAME"], "CreateTrail": cfg.get("CREATE_TRAIL", "false"),
+        "AlarmThreshold": cfg["ALARM_THRESHOLD"], "AlarmPeriodSeconds": cfg["ALARM_PERIOD_SECONDS"],
+        "AlarmEvaluationPeriods": cfg["ALARM_EVALUATION_PERIODS"], "IncidentRetentionDays": cfg["INCIDENT_RETENTION_DAYS"],
+        "NotificationEmail": cfg.get("NOTIFICATION_EMAIL", ""), "ProtectedUserArnPattern": cfg["PROTECTED_USER_ARN_PATTERN"],
+        "QuarantinePolicyArn": cfg["QUARANTINE_POLICY_ARN"],
+    }
+
+
+def function_env(cfg, outputs) -> dict[str, dict[str, str]]:
+    common = {"DRY_RUN": cfg["DRY_RUN"], "PROTECTED_PRINCIPALS": cfg["PROTECTED_PRINCIPALS"], "ALLOWED_ACCOUNTS": cfg.get("ALLOWED_ACCOUNTS", "")}
+    common = {k: v for k, v in common.items() if v}
+    return {
+        "launchguard-detector": {"CLOUDTRAIL_LOG_GROUP_NAME": cfg["CLOUDTRAIL_LOG_GROUP_NAME"], "DISPATCHER_LAMBDA_NAME": "launchguard-dispatcher",
+                                 "DRY_RUN": cfg["DRY_RUN"], "LG_MIN_INSTANCES": cfg["LG_MIN_INSTANCES"]},
+        "launchguard-dispatcher": {**common, "ACCESS_KEY_HANDLER_LAMBDA_NAME": "launchguard-accesskey-handler",
+                                   "IAM_HANDLER_LAMBDA_NAME": "launchguard-iam-handler",
+                                   "NOTIFICATION_TOPIC_ARN": outputs["NotificationTopicArn"], "INCIDENT_LOG_GROUP": outputs["IncidentLogGroupName"]},
+        "launchguard-accesskey-handler": dict(common),
+        "launchguard-iam-handler": {**common, "QUARANTINE_POLICY_ARN": cfg["QUARANTINE_POLICY_ARN"]},
+    }
+
+
+def deploy_commands(cfg, outputs) -> list[list[str]]:
+    endpoint = ["--endpoint-url", os.environ["AWS_ENDPOINT_URL"]] if os.environ.get("AWS_ENDPOINT_URL") else []
+    cmds = []
+    for fn, env in function_env(cfg, outputs).items():
+        cmd = ["cargo", "lambda", "deploy", *endpoint, "--iam-role", outputs[ROLE_OUTPUT[fn]]]
+        for k, v in env.items():
+            cmd += ["--env-var", f"{k}={v}"]
+        cmds.append(cmd + [fn])
+    return cmds
+
+
+def stack(cf, name: str, template: Path, params: dict[str, str]) -> dict[str, str]:
+    """Create or update a stack and wait; returns its outputs."""
+    args = dict(StackName=name, TemplateBody=template.read_text(), Capabilities=["CAPABILITY_NAMED_IAM"],
+                Parameters=[{"ParameterKey": k, "ParameterValue": str(v)} for k, v in params.items()])
+    try:
+        cf.describe_stacks(StackName=name)
+        exists = True
+    except cf.exceptions.ClientError:
+        exists = False
+    try:
+        if exists:
+            cf.update_stack(**args)
+            cf.get_waiter("stack_update_complete").wait(StackName=name)
+        else:
+            cf.create_stack(**args)
+            cf.get_waiter("stack_create_complete").wait(StackName=name)
+    except cf.exceptions.ClientError as e:
+        if "No updates are to be performed" not in str(e):
+            raise
+    out = cf.describe_stacks(StackName=name)["Stacks"][0].get("Outputs", [])
+    return {o["OutputKey"]: o["OutputValue"] for o in out}
+
+
+def remove(name: str) -> int:
+    import boto3
+    endpoint = os.environ.get("AWS_ENDPOINT_URL")
+    cf, lam = boto3.client("cloudformation", endpoint_url=endpoint), boto3.client("lambda", endpoint_url=endpoint)
+    for stack_name in (f"{name}-wiring",):
+        print(f"[undeploy] stack {stack_name} ...", flush=True)
+        cf.delete_stack(StackName=stack_name)
+        cf.get_waiter("stack_delete_complete").wait(StackName=stack_name)
+    for fn in FUNCTIONS:
+        print(f"[undeploy] function {fn} ...", flush=True)
+        try:
+            lam.delete_function(FunctionName=fn)
+        except lam.exceptions.ResourceNotFoundException:
+            pass
+    print(f"[undeploy] stack {name} (the incident log group /launchguard/incidents is retained) ...", flush=True)
+    cf.delete_stack(StackName=name)
+    cf.get_waiter("stack_delete_complete").wait(StackName=name)
+    return 0
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--dry", action="store_true", help="print the plan, change nothing")
+    ap.add_argument("--stack-only", action="store_true", help="deploy the base stack only")
+    ap.add_argument("--skip-build", action="store_true", help="use the zips already built")
+    ap.add_argument("--remove", action="store_true", help="delete the wiring stack, the four functions and the base stack (incident records are kept)")
+    a = ap.parse_args()
+    if a.remove:
+        return remove(os.environ.get("STACK_NAME", "launchguard"))
+    cfg = load_config()
+    base, wiring = render.render(ROOT / "deploy/out")
+    name = cfg["STACK_NAME"]
+    if a.dry:
+        placeholder = {k: f"<{k} from stack {name}>" for k in [*ROLE_OUTPUT.values(), "NotificationTopicArn", "IncidentLogGroupName"]}
+        print(f"1. CloudFormation stack {name} from {base.relative_to(ROOT)} with:")
+        for k, v in base_parameters(cfg).items():
+            print(f"     {k}={v}")
+        print("2. cargo lambda build --release --output-format zip, then:")
+        for c in deploy_commands(cfg, placeholder):
+            print("     " + shlex.join(c))
+        print(f"3. CloudFormation stack {name}-wiring from {wiring.relative_to(ROOT)}")
+        print(f"DRY_RUN={cfg['DRY_RUN']}: " + ("launchguard will only report, never change IAM" if cfg["DRY_RUN"] == "true" else "launchguard WILL contain principals"))
+        return 0
+    import boto3
+    cf = boto3.client("cloudformation", endpoint_url=os.environ.get("AWS_ENDPOINT_URL"))
+    print(f"[deploy] stack {name} ...", flush=True)
+    outputs = stack(cf, name, base, base_parameters(cfg))
+    for k, v in sorted(outputs.items()):
+        print(f"  {k} = {v}")
+    if a.stack_only:
+        return 0
+    tools = {**os.environ, "PATH": f"{ROOT / '.venv-tools/bin'}:{os.environ['PATH']}"}
+    if not a.skip_build:
+        print("[deploy] cargo lambda build --release (several minutes on 2 cores) ...", flush=True)
+        subprocess.run(["cargo", "lambda", "build", "--release", "--output-format", "zip", "--bins", "--locked"], cwd=ROOT, env=tools, check=True)
+    for c in deploy_commands(cfg, outputs):
+        print(f"[deploy] {c[-1]} ...", flush=True)
+        subprocess.run(c, cwd=ROOT, env=tools, check=True)
+    print(f"[deploy] stack {name}-wiring ...", flush=True)
+    stack(cf, f"{name}-wiring", wiring, {"AlarmTopicArn": outputs["AlarmTopicArn"], "FailedEventsQueueArn": outputs["FailedEventsQueueArn"],
+                                         "DetectorRoleArn": outputs["DetectorRoleArn"], "DispatcherRoleArn": outputs["DispatcherRoleArn"]})
+    print(f"[deploy] done. DRY_RUN={cfg['DRY_RUN']}. Remove with: make undeploy")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
