@@ -28,8 +28,9 @@ unit: ## Unit and in-process tests of every crate (no network)
 e2e: ## The whole chain on LocalStack with cargo lambda watch
 	scripts/e2e.sh
 
-bench: ## Classification throughput on 100,000 records (see BENCHMARKS.md)
-	$(CARGO) bench -p launchguard-core --bench classify --locked
+bench: ## Every benchmark (throughput, query cost, package size, start-up, memory); writes BENCHMARKS.md
+	scripts/venv.sh tools
+	.venv-tools/bin/python bench/run.py
 
 build: ## Release zips of the four functions (target/lambda/*/bootstrap.zip)
 	scripts/venv.sh tools

@@ -1,7 +1,10 @@
-"""The base CloudFormation stack (deploy/), deployed to LocalStack with `deploy.py --stack-only`.
+"""`make deploy` against LocalStack: `deploy/deploy.py --skip-build` runs the base stack, then
+`cargo lambda deploy --endpoint-url` of each function with its role and environment, then the
+wiring stack; everything is checked through the AWS APIs afterwards.
 
-LocalStack skips AWS::Logs::MetricFilter without an error; the metric filter's pattern is checked
-against the detector's own pattern by crates/testkit/tests/deploy.rs instead.
+LocalStack cannot run the functions on these machines (they stay in State=Failed), and it skips
+AWS::Logs::MetricFilter without an error: the metric filter's pattern is checked against the
+detector's own by crates/testkit/tests/deploy.rs instead.
 """
 import json
 import os
@@ -10,39 +13,60 @@ import sys
 
 from harness import ENDPOINT, REGION, ROOT, client
 
+FUNCTIONS = {  # memory and timeout from [package.metadata.lambda.deploy]
+    "launchguard-detector": (256, 120, "DetectorRoleArn"),
+    "launchguard-dispatcher": (256, 300, "DispatcherRoleArn"),
+    "launchguard-accesskey-handler": (128, 60, "AccessKeyHandlerRoleArn"),
+    "launchguard-iam-handler": (128, 60, "IamHandlerRoleArn"),
+}
 
-def test_the_base_stack_creates_what_the_functions_need(localstack):
+
+def test_make_deploy_creates_the_stacks_and_the_functions(localstack):
     env = {**os.environ, "AWS_ENDPOINT_URL": ENDPOINT, "AWS_REGION": REGION, "AWS_DEFAULT_REGION": REGION,
            "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "CLOUDTRAIL_LOG_GROUP_NAME": "/aws/cloudtrail/e2e",
-           "STACK_NAME": "launchguard-e2e"}
+           "STACK_NAME": "launchguard-e2e", "PATH": f"{ROOT / '.venv-tools/bin'}:{os.environ['PATH']}"}
     client("logs").create_log_group(logGroupName="/aws/cloudtrail/e2e")
-    out = subprocess.run([sys.executable, str(ROOT / "deploy/deploy.py"), "--stack-only"], env=env, capture_output=True, text=True, timeout=600)
-    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
+    # the plan first: it names every step and changes nothing
+    plan = subprocess.run([sys.executable, str(ROOT / "deploy/deploy.py"), "--dry"], env=env, capture_output=True, text=True, timeout=60)
+    assert plan.returncode == 0, plan.stderr
+    for needle in ("CloudFormation stack launchguard-e2e", "cargo lambda deploy", "launchguard-iam-handler", "DRY_RUN=true"):
+        assert needle in plan.stdout
+    assert not client("cloudformation").list_stacks(StackStatusFilter=["CREATE_COMPLETE"])["StackSummaries"]
+
+    out = subprocess.run([sys.executable, str(ROOT / "deploy/deploy.py"), "--skip-build"], env=env, capture_output=True, text=True, timeout=900)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+
     cf = client("cloudformation")
     stack = cf.describe_stacks(StackName="launchguard-e2e")["Stacks"][0]
-    assert stack["StackStatus"] == "CREATE_COMPLETE"
+    assert stack["StackStatus"] in ("CREATE_COMPLETE", "UPDATE_COMPLETE")
     outputs = {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}
-    assert set(outputs) == {"AlarmTopicArn", "NotificationTopicArn", "IncidentLogGroupName", "FailedEventsQueueArn",
-                            "DetectorRoleArn", "DispatcherRoleArn", "AccessKeyHandlerRoleArn", "IamHandlerRoleArn"}
     alarm = client("cloudwatch").describe_alarms(AlarmNames=["launchguard-runinstances"])["MetricAlarms"][0]
     assert alarm["AlarmActions"] == [outputs["AlarmTopicArn"]]
     assert (alarm["Namespace"], alarm["MetricName"], alarm["Threshold"], alarm["Period"]) == ("LaunchGuard", "RunInstancesCalls", 10.0, 60)
     groups = client("logs").describe_log_groups(logGroupNamePrefix="/launchguard/incidents")["logGroups"]
     assert [g["logGroupName"] for g in groups] == ["/launchguard/incidents"]
-    # LocalStack's CloudFormation does not apply RetentionInDays; AWS does
-    assert groups[0].get("retentionInDays", 400) == 400
-    iam = client("iam")
-    for fn in ("launchguard-detector", "launchguard-dispatcher", "launchguard-accesskey-handler", "launchguard-iam-handler"):
-        role = f"{fn}-role"
-        doc = iam.get_role_policy(RoleName=role, PolicyName="launchguard")["PolicyDocument"]
+    assert groups[0].get("retentionInDays", 400) == 400  # LocalStack's CloudFormation does not apply it; AWS does
+
+    iam, lam = client("iam"), client("lambda")
+    for fn, (memory, timeout, role_output) in FUNCTIONS.items():
+        doc = iam.get_role_policy(RoleName=f"{fn}-role", PolicyName="launchguard")["PolicyDocument"]
         doc = json.loads(doc) if isinstance(doc, str) else doc
         wanted = json.loads((ROOT / "policies" / f"{fn}.json").read_text())
-        assert [s["Sid"] for s in doc["Statement"]] == [s["Sid"] for s in wanted["Statement"]], role
-        text = json.dumps(doc)
-        assert "${" not in text, f"unresolved placeholder in {role}: {text}"
-        assert "000000000000" in text
-    # a dry plan names every step
-    plan = subprocess.run([sys.executable, str(ROOT / "deploy/deploy.py"), "--dry"], env=env, capture_output=True, text=True, timeout=60)
-    assert plan.returncode == 0, plan.stderr
-    for needle in ("CloudFormation stack launchguard-e2e", "cargo lambda deploy", "launchguard-iam-handler", "DRY_RUN=true"):
-        assert needle in plan.stdout
+        assert [s["Sid"] for s in doc["Statement"]] == [s["Sid"] for s in wanted["Statement"]], fn
+        assert "${" not in json.dumps(doc) and "000000000000" in json.dumps(doc)
+        cfg = lam.get_function_configuration(FunctionName=fn)
+        assert (cfg["Runtime"], cfg["Handler"], cfg["MemorySize"], cfg["Timeout"]) == ("provided.al2023", "bootstrap", memory, timeout), fn
+        assert cfg["Role"] == outputs[role_output]
+        variables = cfg["Environment"]["Variables"]
+        assert variables["DRY_RUN"] == "true", fn
+    disp = lam.get_function_configuration(FunctionName="launchguard-dispatcher")["Environment"]["Variables"]
+    assert disp["NOTIFICATION_TOPIC_ARN"] == outputs["NotificationTopicArn"]
+    assert disp["INCIDENT_LOG_GROUP"] == "/launchguard/incidents"
+    assert disp["PROTECTED_PRINCIPALS"] == "arn:aws:iam::*:user/breakglass-*"
+    det = lam.get_function_configuration(FunctionName="launchguard-detector")["Environment"]["Variables"]
+    assert det["CLOUDTRAIL_LOG_GROUP_NAME"] == "/aws/cloudtrail/e2e"
+
+    wiring = cf.describe_stacks(StackName="launchguard-e2e-wiring")["Stacks"][0]
+    assert wiring["StackStatus"] in ("CREATE_COMPLETE", "UPDATE_COMPLETE")
+    subs = client("sns").list_subscriptions_by_topic(TopicArn=outputs["AlarmTopicArn"])["Subscriptions"]
+    assert [(s["Protocol"], s["Endpoint"].split(":")[-1]) for s in subs] == [("lambda", "launchguard-detector")]

@@ -9,6 +9,7 @@
 //! them over the SDK, and the tests implement them in memory.
 
 pub mod aws;
+pub mod memory;
 
 use std::future::Future;
 use std::time::Duration as StdDuration;

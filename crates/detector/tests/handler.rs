@@ -9,115 +9,13 @@ use lambda_runtime::{Context, LambdaEvent};
 use launchguard_aws::InvokeResponse;
 use launchguard_core::config::Env;
 use launchguard_core::contract::Finding;
-use launchguard_detector::{CallError, Config, DetectorError, FilterPage, Invoker, LogReader, QueryPage, QueryStatus, handle};
+use launchguard_detector::memory::{Insights, MemoryLogs};
+use launchguard_detector::{CallError, Config, DetectorError, Invoker, QueryStatus, handle};
 use launchguard_testkit::{invictus_background, run_instances_template, shift_to, sns_alarm_event, standard_bursts};
 use serde_json::{Value, json};
 
 const ACCOUNT: &str = "218007301253";
 const FUNCTION_ARN: &str = "arn:aws:lambda:us-east-1:218007301253:function:launchguard-detector";
-
-/// How the fake Insights behaves.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum Insights {
-    /// Complete after `polls` Running answers.
-    Works {
-        polls: u32,
-    },
-    StartFails,
-    EndsWith(QueryStatus),
-    NeverCompletes,
-}
-
-/// An in-memory log group. Like LocalStack, it applies the time range but (unless
-/// `service_filters`) no filter: every event of the range comes back.
-struct FakeLogs {
-    events: Vec<(i64, String)>,
-    insights: Insights,
-    filter_fails: bool,
-    service_filters: bool,
-    page_size: usize,
-    calls: Mutex<Vec<String>>,
-    polls: Mutex<u32>,
-    queries: Mutex<Vec<(i64, i64, u32)>>,
-}
-
-impl FakeLogs {
-    fn new(events: Vec<(i64, String)>) -> Self {
-        Self {
-            events,
-            insights: Insights::Works { polls: 2 },
-            filter_fails: false,
-            service_filters: false,
-            page_size: 1000,
-            calls: Mutex::new(Vec::new()),
-            polls: Mutex::new(0),
-            queries: Mutex::new(Vec::new()),
-        }
-    }
-
-    fn log(&self, s: String) {
-        self.calls.lock().unwrap().push(s);
-    }
-
-    fn calls(&self) -> Vec<String> {
-        self.calls.lock().unwrap().clone()
-    }
-
-    fn in_range(&self, start_ms: i64, end_ms: i64) -> Vec<String> {
-        self.events
-            .iter()
-            .filter(|(t, m)| (start_ms..=end_ms).contains(t) && (!self.service_filters || m.contains("\"RunInstances\"")))
-            .map(|(_, m)| m.clone())
-            .collect()
-    }
-}
-
-impl LogReader for FakeLogs {
-    async fn start_query(&self, _g: &str, start_s: i64, end_s: i64, _q: &str, limit: u32) -> Result<String, CallError> {
-        self.log(format!("StartQuery {start_s} {end_s}"));
-        if self.insights == Insights::StartFails {
-            return Err(CallError::new("logs:StartQuery: Rate exceeded (ThrottlingException; HTTP 400)", true));
-        }
-        let mut q = self.queries.lock().unwrap();
-        q.push((start_s, end_s, limit));
-        *self.polls.lock().unwrap() = 0;
-        Ok(format!("q-{}", q.len()))
-    }
-
-    async fn query_results(&self, id: &str) -> Result<QueryPage, CallError> {
-        self.log(format!("GetQueryResults {id}"));
-        let n: usize = id[2..].parse().unwrap();
-        let (start_s, end_s, limit) = self.queries.lock().unwrap()[n - 1];
-        let mut polls = self.polls.lock().unwrap();
-        *polls += 1;
-        let running = QueryPage { status: QueryStatus::Running, messages: vec![], rows_without_message: 0 };
-        match self.insights {
-            Insights::Works { polls: p } if *polls > p => {
-                let mut rows = self.in_range(start_s * 1000, end_s * 1000 + 999);
-                rows.truncate(limit as usize);
-                Ok(QueryPage { status: QueryStatus::Complete, messages: rows, rows_without_message: 0 })
-            }
-            Insights::EndsWith(s) if *polls > 1 => Ok(QueryPage { status: s, messages: vec![], rows_without_message: 0 }),
-            _ => Ok(running),
-        }
-    }
-
-    async fn stop_query(&self, id: &str) -> Result<(), CallError> {
-        self.log(format!("StopQuery {id}"));
-        Ok(())
-    }
-
-    async fn filter_page(&self, _g: &str, start_ms: i64, end_ms: i64, _p: &str, token: Option<String>) -> Result<FilterPage, CallError> {
-        self.log(format!("FilterLogEvents {}", token.clone().unwrap_or_default()));
-        if self.filter_fails {
-            return Err(CallError::new("logs:FilterLogEvents: service unavailable (HTTP 503)", true));
-        }
-        let all = self.in_range(start_ms, end_ms);
-        let from: usize = token.map(|t| t.parse().unwrap()).unwrap_or(0);
-        let to = (from + self.page_size).min(all.len());
-        Ok(FilterPage { messages: all[from..to].to_vec(), next_token: (to < all.len()).then(|| to.to_string()) })
-    }
-}
 
 #[derive(Default)]
 struct FakeLambda {
@@ -184,7 +82,7 @@ fn alarm_event(state: &str) -> Value {
     sns_alarm_event("launchguard-runinstances", ACCOUNT, "us-east-1", state, alarm_at(), 60, 1)
 }
 
-async fn run(logs: &FakeLogs, lambda: &FakeLambda, cfg: &Config, event: Value) -> Result<launchguard_detector::Report, DetectorError> {
+async fn run(logs: &MemoryLogs, lambda: &FakeLambda, cfg: &Config, event: Value) -> Result<launchguard_detector::Report, DetectorError> {
     let ev = LambdaEvent::new(event, Context::default());
     handle(&ev.payload, FUNCTION_ARN, cfg, logs, lambda, alarm_at() + Duration::seconds(30)).await
 }
@@ -207,7 +105,7 @@ fn expected_flagged() -> Vec<(String, u64, Vec<String>)> {
 
 #[tokio::test(start_paused = true)]
 async fn real_background_with_bursts_flags_exactly_the_user_and_the_role() {
-    let logs = FakeLogs::new(log_group());
+    let logs = MemoryLogs::new(log_group());
     let lambda = FakeLambda::default();
     let report = run(&logs, &lambda, &config(&[]), alarm_event("ALARM")).await.unwrap();
     assert_eq!(report.status, "dispatched");
@@ -238,7 +136,7 @@ async fn every_read_path_gives_the_same_finding() {
     for (method, service_filters, page_size) in
         [("insights", false, 1000), ("insights", true, 1000), ("filter_log_events", false, 7), ("filter_log_events", true, 3)]
     {
-        let mut logs = FakeLogs::new(log_group());
+        let mut logs = MemoryLogs::new(log_group());
         logs.service_filters = service_filters;
         logs.page_size = page_size;
         let lambda = FakeLambda::default();
@@ -257,7 +155,7 @@ async fn every_read_path_gives_the_same_finding() {
 
 #[tokio::test(start_paused = true)]
 async fn hitting_the_insights_row_limit_splits_the_range_and_loses_nothing() {
-    let logs = FakeLogs::new(log_group());
+    let logs = MemoryLogs::new(log_group());
     let lambda = FakeLambda::default();
     let report = run(&logs, &lambda, &config(&[("LG_INSIGHTS_LIMIT", "40")]), alarm_event("ALARM")).await.unwrap();
     assert!(report.query_ids.len() > 3, "split into several queries: {:?}", report.query_ids);
@@ -265,7 +163,7 @@ async fn hitting_the_insights_row_limit_splits_the_range_and_loses_nothing() {
     assert_eq!(flagged(&f), expected_flagged());
     assert_eq!(f.read.method, "insights");
     // the same records as one unlimited query
-    let logs2 = FakeLogs::new(log_group());
+    let logs2 = MemoryLogs::new(log_group());
     let lambda2 = FakeLambda::default();
     let r2 = run(&logs2, &lambda2, &config(&[]), alarm_event("ALARM")).await.unwrap();
     assert_eq!(report.scan.unwrap().matched, r2.scan.unwrap().matched);
@@ -273,7 +171,7 @@ async fn hitting_the_insights_row_limit_splits_the_range_and_loses_nothing() {
 
 #[tokio::test(start_paused = true)]
 async fn queries_are_polled_through_running_until_complete() {
-    let mut logs = FakeLogs::new(log_group());
+    let mut logs = MemoryLogs::new(log_group());
     logs.insights = Insights::Works { polls: 5 };
     let lambda = FakeLambda::default();
     run(&logs, &lambda, &config(&[]), alarm_event("ALARM")).await.unwrap();
@@ -291,7 +189,7 @@ async fn a_query_that_fails_or_times_out_falls_back_to_filter_log_events() {
         Insights::EndsWith(QueryStatus::Cancelled),
         Insights::NeverCompletes,
     ] {
-        let mut logs = FakeLogs::new(log_group());
+        let mut logs = MemoryLogs::new(log_group());
         logs.insights = mode;
         let lambda = FakeLambda::default();
         let report = run(&logs, &lambda, &config(&[("LG_QUERY_DEADLINE_SECONDS", "20")]), alarm_event("ALARM")).await.unwrap();
@@ -308,7 +206,7 @@ async fn a_query_that_fails_or_times_out_falls_back_to_filter_log_events() {
 
 #[tokio::test(start_paused = true)]
 async fn when_both_reads_fail_the_error_is_retryable_and_nothing_is_sent() {
-    let mut logs = FakeLogs::new(log_group());
+    let mut logs = MemoryLogs::new(log_group());
     logs.insights = Insights::StartFails;
     logs.filter_fails = true;
     let lambda = FakeLambda::default();
@@ -321,7 +219,7 @@ async fn when_both_reads_fail_the_error_is_retryable_and_nothing_is_sent() {
 
 #[tokio::test(start_paused = true)]
 async fn a_failed_dispatch_is_a_retryable_error() {
-    let logs = FakeLogs::new(log_group());
+    let logs = MemoryLogs::new(log_group());
     let lambda = FakeLambda { fails: true, ..FakeLambda::default() };
     let err = run(&logs, &lambda, &config(&[]), alarm_event("ALARM")).await.unwrap_err();
     assert!(matches!(err, DetectorError::Invoke { .. }) && err.is_retryable(), "{err}");
@@ -338,7 +236,7 @@ async fn late_delivery_widens_the_window_once() {
         v["eventTime"] = json!(t.format("%Y-%m-%dT%H:%M:%SZ").to_string());
         e.1 = v.to_string();
     }
-    let logs = FakeLogs::new(events);
+    let logs = MemoryLogs::new(events);
     let lambda = FakeLambda::default();
     let report = run(&logs, &lambda, &config(&[]), alarm_event("ALARM")).await.unwrap();
     assert!(report.widened);
@@ -353,7 +251,7 @@ async fn late_delivery_widens_the_window_once() {
 
 #[tokio::test(start_paused = true)]
 async fn nobody_over_threshold_reports_and_sends_nothing() {
-    let logs = FakeLogs::new(log_group());
+    let logs = MemoryLogs::new(log_group());
     let lambda = FakeLambda::default();
     let report = run(&logs, &lambda, &config(&[("LG_MIN_INSTANCES", "100")]), alarm_event("ALARM")).await.unwrap();
     assert_eq!(report.status, "no_one_flagged");
@@ -368,7 +266,7 @@ async fn ignored_states_and_non_alarms_touch_nothing() {
     let mut truncated = alarm_event("ALARM");
     truncated["Records"][0]["Sns"]["Message"] = json!("{\"AlarmName\": \"x\", \"NewState");
     for ev in [alarm_event("OK"), alarm_event("INSUFFICIENT_DATA"), non_alarm, truncated, json!({"hello": "world"}), json!([1, 2])] {
-        let logs = FakeLogs::new(log_group());
+        let logs = MemoryLogs::new(log_group());
         let lambda = FakeLambda::default();
         let report = run(&logs, &lambda, &config(&[]), ev.clone()).await.unwrap();
         assert_eq!(report.status, "ignored", "{ev}");
@@ -385,7 +283,7 @@ async fn unparseable_records_are_counted_and_reported_not_fatal() {
     events.push((t, "{\"eventName\": \"RunInstances\", \"userIdentity\": ".into()));
     events.push((t, "not json \"RunInstances\"".into()));
     events.sort_by_key(|(t, _)| *t);
-    let logs = FakeLogs::new(events);
+    let logs = MemoryLogs::new(events);
     let lambda = FakeLambda::default();
     let report = run(&logs, &lambda, &config(&[]), alarm_event("ALARM")).await.unwrap();
     let f = lambda.findings().remove(0);
@@ -396,7 +294,7 @@ async fn unparseable_records_are_counted_and_reported_not_fatal() {
 
 #[tokio::test(start_paused = true)]
 async fn dry_run_marks_the_finding() {
-    let logs = FakeLogs::new(log_group());
+    let logs = MemoryLogs::new(log_group());
     let lambda = FakeLambda::default();
     let report = run(&logs, &lambda, &config(&[("DRY_RUN", "true")]), alarm_event("ALARM")).await.unwrap();
     assert!(report.dry_run);
