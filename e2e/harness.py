@@ -75,8 +75,9 @@ class LocalStack:
 class Watch:
     """`cargo lambda watch` serving the four functions with the given environment."""
 
-    def __init__(self, env: dict[str, str]):
+    def __init__(self, env: dict[str, str], release: bool = False):
         self.env = env
+        self.release = release
         self.proc: subprocess.Popen | None = None
         self.log = RUN / "watch.log"
 
@@ -88,7 +89,7 @@ class Watch:
         RUN.mkdir(parents=True, exist_ok=True)
         with open(self.log, "ab") as out:
             self.proc = subprocess.Popen(
-                ["cargo", "lambda", "watch", "--invoke-address", "127.0.0.1", "--invoke-port", str(WATCH_PORT)],
+                ["cargo", "lambda", "watch", "--invoke-address", "127.0.0.1", "--invoke-port", str(WATCH_PORT), *(["--release"] if self.release else [])],
                 cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
             )
         deadline = time.time() + 120

@@ -120,3 +120,46 @@ fn request_ids_are_idempotency_keys() {
     let o = ResponseOutcome::parse(v("contract/response_outcome.refused.json")).unwrap();
     assert!(matches!(o.outcome, OutcomeStatus::Refused { .. }));
 }
+
+#[test]
+fn a_finding_too_large_to_send_is_trimmed_then_split_never_dropped() {
+    use launchguard_core::contract::MAX_PAYLOAD_BYTES;
+    let f = Finding::parse(v("contract/finding.json")).unwrap();
+    let template = f.principals[1].clone();
+    let make = |n: usize, ids: usize| {
+        let mut g = f.clone();
+        g.principals = (0..n)
+            .map(|i| {
+                let mut p = template.clone();
+                p.principal = launchguard_core::principal::Principal::IamUser {
+                    arn: format!("arn:aws:iam::111122223333:user/u{i}"),
+                    arn_derived: false,
+                    user_name: format!("u{i}"),
+                    account_id: "111122223333".into(),
+                };
+                p.activity.instance_ids = (0..ids).map(|k| format!("i-{i:08x}{k:09x}")).collect();
+                p
+            })
+            .collect();
+        g
+    };
+    // 100 principals with 500 instance ids each: too big, fits once the ids are dropped
+    let parts = make(100, 500).into_parts(MAX_PAYLOAD_BYTES);
+    assert_eq!(parts.len(), 1);
+    assert_eq!(parts[0].principals.len(), 100);
+    assert!(parts[0].principals.iter().all(|p| p.activity.instance_ids.is_empty() && p.activity.truncated_values >= 500));
+    assert!(serde_json::to_vec(&parts[0]).unwrap().len() <= MAX_PAYLOAD_BYTES);
+    // 2,000 principals: split into parts that each fit, every principal in exactly one part
+    let big = make(2000, 0);
+    let id = big.finding_id.clone();
+    let parts = big.into_parts(MAX_PAYLOAD_BYTES);
+    assert!(parts.len() > 1);
+    assert_eq!(parts.iter().map(|p| p.principals.len()).sum::<usize>(), 2000);
+    for (k, p) in parts.iter().enumerate() {
+        assert!(serde_json::to_vec(p).unwrap().len() <= MAX_PAYLOAD_BYTES);
+        assert_eq!(p.finding_id, format!("{id}-p{}of{}", k + 1, parts.len()));
+        assert!(Finding::parse(serde_json::to_value(p).unwrap()).is_ok());
+    }
+    assert_eq!(parts[0].excluded.len(), 1);
+    assert!(parts[1..].iter().all(|p| p.excluded.is_empty()));
+}

@@ -21,7 +21,7 @@ pub use launchguard_aws::{CallError, Invoker};
 use launchguard_core::CoreError;
 use launchguard_core::alarm::{AlarmNotice, AlarmStateChange, parse_event};
 use launchguard_core::config::{self, Env};
-use launchguard_core::contract::{Finding, FindingKind, ReadSummary, SCHEMA_VERSION, Trigger, finding_id};
+use launchguard_core::contract::{Finding, FindingKind, MAX_PAYLOAD_BYTES, ReadSummary, SCHEMA_VERSION, Trigger, finding_id};
 use launchguard_core::query::{EventRule, INSIGHTS_MAX_LIMIT};
 use launchguard_core::scan::{ScanStats, Scanner};
 use launchguard_core::threshold::{Assessment, Thresholds};
@@ -421,6 +421,8 @@ pub struct Report {
     pub principals: Vec<PrincipalSummary>,
     /// The finding sent, if any.
     pub finding_id: Option<String>,
+    /// The ids actually sent: the finding's own, or its parts when it had to be split to fit.
+    pub finding_parts: Vec<String>,
     /// True when the finding is a dry run.
     pub dry_run: bool,
     /// Whether the window was read completely.
@@ -442,6 +444,7 @@ impl Report {
             scan: None,
             principals: Vec::new(),
             finding_id: None,
+            finding_parts: Vec::new(),
             dry_run: false,
             window_complete: None,
             timings_ms: Vec::new(),
@@ -579,6 +582,7 @@ pub async fn handle_alarm<R: LogReader, I: Invoker>(
         scan: Some(stats.clone()),
         principals: summary,
         finding_id: None,
+        finding_parts: Vec::new(),
         dry_run: cfg.dry_run,
         window_complete: Some(read.incomplete.is_none()),
         timings_ms: timings,
@@ -617,17 +621,24 @@ pub async fn handle_alarm<R: LogReader, I: Invoker>(
             key_conflicts: conflicts,
         },
     };
-    let payload =
-        serde_json::to_vec(&finding).map_err(|e| DetectorError::Invoke { function: cfg.dispatcher.clone(), error: e.to_string() })?;
+    // A finding must fit the asynchronous invocation limit: trim detail lists, split if needed.
+    let finding_id = finding.finding_id.clone();
+    let flagged = finding.principals.len();
+    let parts = finding.into_parts(MAX_PAYLOAD_BYTES);
     let t = Instant::now();
-    invoker
-        .invoke_async(&cfg.dispatcher, payload)
-        .await
-        .map_err(|e| DetectorError::Invoke { function: cfg.dispatcher.clone(), error: e.message })?;
+    for part in &parts {
+        let payload =
+            serde_json::to_vec(part).map_err(|e| DetectorError::Invoke { function: cfg.dispatcher.clone(), error: e.to_string() })?;
+        invoker
+            .invoke_async(&cfg.dispatcher, payload)
+            .await
+            .map_err(|e| DetectorError::Invoke { function: cfg.dispatcher.clone(), error: e.message })?;
+    }
     report.timings_ms.push(("dispatch".to_owned(), elapsed_ms(t)));
-    info!(finding_id = %finding.finding_id, flagged = finding.principals.len(), dry_run = finding.dry_run,
-        window_complete = finding.window_complete, dispatcher = %cfg.dispatcher, "finding dispatched");
+    info!(finding_id = %finding_id, flagged, parts = parts.len(), dry_run = cfg.dry_run,
+        window_complete = read.incomplete.is_none(), dispatcher = %cfg.dispatcher, "finding dispatched");
+    report.finding_parts = parts.iter().map(|p| p.finding_id.clone()).collect();
     report.status = "dispatched";
-    report.finding_id = Some(finding.finding_id);
+    report.finding_id = Some(finding_id);
     Ok(report)
 }

@@ -320,3 +320,31 @@ fn configuration_errors_name_the_variable() {
     };
     assert!(Config::from_env(env).unwrap_err().to_string().contains("LG_INSIGHTS_LIMIT"));
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_finding_too_large_for_one_invocation_is_split_and_every_principal_is_sent() {
+    let t = run_instances_template();
+    let at = alarm_at() - Duration::minutes(2);
+    let mut events = Vec::new();
+    for i in 0..600u32 {
+        let actor = launchguard_testkit::Actor::IamUser {
+            account: ACCOUNT.into(),
+            name: format!("user{i:04}"),
+            key: format!("AKIAEXAMPLEUSER{i:05}"),
+        };
+        for r in launchguard_testkit::Burst::new(actor, 1, 10, at).records(&t, i) {
+            events.push((at.timestamp_millis(), r.to_string()));
+        }
+    }
+    let logs = MemoryLogs::new(events);
+    let lambda = FakeLambda::default();
+    let report = run(&logs, &lambda, &config(&[]), alarm_event("ALARM")).await.unwrap();
+    let findings = lambda.findings();
+    assert!(findings.len() > 1, "split into parts");
+    assert_eq!(report.finding_parts.len(), findings.len());
+    assert_eq!(findings.iter().map(|f| f.principals.len()).sum::<usize>(), 600);
+    for f in &findings {
+        assert!(serde_json::to_vec(f).unwrap().len() <= launchguard_core::contract::MAX_PAYLOAD_BYTES);
+        assert!(f.finding_id.starts_with(report.finding_id.as_deref().unwrap()));
+    }
+}

@@ -1,0 +1,73 @@
+"""Containment latency on LocalStack for 1, 10 and 100 flagged IAM users.
+
+    .venv-localstack/bin/python bench/latency.py      (part of `make bench`; needs release builds)
+
+The functions run as release builds under `cargo lambda watch --release`; the chain is the real
+one (SNS alarm message -> bridge -> detector -> dispatcher -> handlers -> LocalStack IAM). The
+detector is invoked synchronously here and `cargo lambda watch` runs the asynchronous dispatcher
+invocation inline, so the invocation returns after the last IAM change. Containment latency is
+that time minus the time the detector spent reading CloudTrail (reported apart).
+Each flagged user launched 12 instances with its own key: 2 actions per user (deactivate the key,
+quarantine the user), with the dispatcher's default concurrency of 8.
+"""
+import datetime as dt
+import json
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "e2e"))
+from harness import ACCOUNT, LocalStack, Scenario, Watch, background, burst, shift, template, user_identity  # noqa: E402
+
+
+def run_case(n: int) -> dict:
+    sc = Scenario()
+    sc.setup()
+    users = []
+    for i in range(n):
+        name = f"burst-{sc.suffix}-{i:03d}"
+        sc.iam.create_user(UserName=name)
+        users.append((name, sc.iam.create_access_key(UserName=name)["AccessKey"]["AccessKeyId"]))
+    now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    bg = background()
+    tpl = template(bg)
+    records = shift(bg, now - dt.timedelta(minutes=40))
+    for name, key in users:
+        records += burst(tpl, user_identity("user", ACCOUNT, name, key), 3, 4, now - dt.timedelta(minutes=2), "203.0.113.9", "c5.large")
+    events = sorted(({"timestamp": int(dt.datetime.strptime(r["eventTime"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.timezone.utc).timestamp() * 1000),
+                      "message": json.dumps(r, separators=(",", ":"))} for r in records), key=lambda e: e["timestamp"])
+    for i in range(0, len(events), 1000):
+        sc.logs.put_log_events(logGroupName=sc.trail_group, logStreamName="cloudtrail", logEvents=events[i:i + 1000])
+    watch = Watch(sc.function_env(LG_MAX_CONCURRENCY="8"), release=True)
+    watch.start()
+    try:
+        sc.invoke("launchguard-detector", {"hello": "warm-up"})  # start the processes once
+        msg = sc.fire_alarm()
+        t0 = time.perf_counter()
+        out = sc.bridge(msg)
+        total = (time.perf_counter() - t0) * 1000
+    finally:
+        watch.stop()
+    report = out["payload"]
+    assert out["error"] is None and report["status"] == "dispatched", out
+    timings = dict(report["timings_ms"])
+    read = timings.get("read", 0) + timings.get("fallback_read", 0)
+    inactive = sum(1 for name, key in users if sc.iam.list_access_keys(UserName=name)["AccessKeyMetadata"][0]["Status"] == "Inactive")
+    assert inactive == n, f"{inactive} of {n} keys deactivated"
+    flagged = sum(1 for p in report["principals"] if p["verdict"] == "flagged")
+    return {"principals": n, "flagged": flagged, "actions": 2 * n, "query_wait_ms": read, "containment_ms": round(total - read), "total_ms": round(total)}
+
+
+def main() -> int:
+    ls = LocalStack()
+    ls.start()
+    try:
+        for n in (1, 10, 100):
+            print(json.dumps(run_case(n)), flush=True)
+    finally:
+        ls.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
