@@ -41,7 +41,9 @@ def run_case(n: int) -> dict:
     watch = Watch(sc.function_env(LG_MAX_CONCURRENCY="8"), release=True)
     watch.start()
     try:
-        sc.invoke("launchguard-detector", {"hello": "warm-up"})  # start the processes once
+        # start each function's process once (watch spawns them on first use)
+        for fn in ("launchguard-detector", "launchguard-dispatcher", "launchguard-accesskey-handler", "launchguard-iam-handler"):
+            sc.invoke(fn, {"warm": "up"})
         msg = sc.fire_alarm()
         t0 = time.perf_counter()
         out = sc.bridge(msg)
