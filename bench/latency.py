@@ -2,7 +2,7 @@
 
     .venv-localstack/bin/python bench/latency.py      (part of `make bench`; needs release builds)
 
-The functions run as release builds under `cargo lambda watch --release`; the chain is the real
+The functions run as release builds under `cargo lambda watch --release --concurrency 8`; the chain is the real
 one (SNS alarm message -> bridge -> detector -> dispatcher -> handlers -> LocalStack IAM). The
 detector is invoked synchronously here and `cargo lambda watch` runs the asynchronous dispatcher
 invocation inline, so the invocation returns after the last IAM change. Containment latency is
@@ -38,7 +38,8 @@ def run_case(n: int) -> dict:
                       "message": json.dumps(r, separators=(",", ":"))} for r in records), key=lambda e: e["timestamp"])
     for i in range(0, len(events), 1000):
         sc.logs.put_log_events(logGroupName=sc.trail_group, logStreamName="cloudtrail", logEvents=events[i:i + 1000])
-    watch = Watch(sc.function_env(LG_MAX_CONCURRENCY="8"), release=True)
+    # like Lambda, up to 8 instances of a function at once (watch's default is 1)
+    watch = Watch(sc.function_env(LG_MAX_CONCURRENCY="8"), release=True, concurrency=8)
     watch.start()
     try:
         # start each function's process once (watch spawns them on first use)

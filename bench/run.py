@@ -19,6 +19,9 @@ FUNCTIONS = ["launchguard-detector", "launchguard-dispatcher", "launchguard-acce
 TOOLS = {**os.environ, "PATH": f"{ROOT / '.venv-tools/bin'}:{os.environ['PATH']}"}
 
 
+MISSED_LATENCY = ("LocalStack answers every IAM call from one Python process on this 2-core machine, and each action is 3-4 IAM calls: 200 actions take about 800 IAM requests served one after the other, so time grows with the number of principals whatever the dispatcher's concurrency (the same run with one function instance at a time, watch's default, gave 1.7 s). In AWS the handlers scale out and IAM answers in parallel; this harness cannot show that, so the target is reported as missed here.")
+
+
 def run(cmd: list[str]) -> str:
     print("$ " + " ".join(cmd), flush=True)
     out = subprocess.run(cmd, cwd=ROOT, env=TOOLS, capture_output=True, text=True)
@@ -77,7 +80,7 @@ def main() -> int:
     one = next(l["containment_ms"] for l in latency if l["principals"] == 1)
     md += ["", "## Containment latency", "",
            "`.venv-localstack/bin/python bench/latency.py`: the real chain on LocalStack (alarm message -> bridge -> detector ->",
-           "dispatcher -> handlers -> IAM) with release builds under `cargo lambda watch --release`, N flagged IAM users with one key",
+           "dispatcher -> handlers -> IAM) with release builds under `cargo lambda watch --release --concurrency 8`, N flagged IAM users with one key",
            "each (2 actions per user: deactivate the key, quarantine the user; 8 handler invocations at once). Containment is the time",
            "from invoking the detector to its return after the last IAM change (watch runs the asynchronous dispatcher call inline),",
            "minus the time the detector spent reading CloudTrail, shown apart. Target: 100 principals in less than 3 times the time of 1.", "",
@@ -87,6 +90,8 @@ def main() -> int:
         verdict = "" if l["principals"] != 100 else (" (target met)" if ratio < 3 else " (target MISSED)")
         md.append(f"| {l['principals']} | {l['actions']} | {l['containment_ms']} ms | {l['query_wait_ms']} ms | {l['total_ms']} ms | {ratio:.1f}x{verdict} |")
     md.append("")
+    if any(l["principals"] == 100 and l["containment_ms"] / max(one, 1) >= 3 for l in latency):
+        md += ["Why the target is missed here: " + MISSED_LATENCY, ""]
     (ROOT / "BENCHMARKS.md").write_text("\n".join(md))
     print("wrote BENCHMARKS.md")
     return 0

@@ -75,9 +75,10 @@ class LocalStack:
 class Watch:
     """`cargo lambda watch` serving the four functions with the given environment."""
 
-    def __init__(self, env: dict[str, str], release: bool = False):
+    def __init__(self, env: dict[str, str], release: bool = False, concurrency: int = 1):
         self.env = env
         self.release = release
+        self.concurrency = concurrency
         self.proc: subprocess.Popen | None = None
         self.log = RUN / "watch.log"
 
@@ -89,7 +90,8 @@ class Watch:
         RUN.mkdir(parents=True, exist_ok=True)
         with open(self.log, "ab") as out:
             self.proc = subprocess.Popen(
-                ["cargo", "lambda", "watch", "--invoke-address", "127.0.0.1", "--invoke-port", str(WATCH_PORT), *(["--release"] if self.release else [])],
+                ["cargo", "lambda", "watch", "--invoke-address", "127.0.0.1", "--invoke-port", str(WATCH_PORT), *(["--release"] if self.release else []),
+                 "--concurrency", str(self.concurrency)],
                 cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
             )
         deadline = time.time() + 120
