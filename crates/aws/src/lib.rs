@@ -173,3 +173,12 @@ pub fn diagnostic(err: &dyn fmt::Display, retryable: bool) -> lambda_runtime::Di
         error_message: err.to_string(),
     }
 }
+
+/// The start of every function that acts on IAM: JSON logs, the SDK configuration, and who the
+/// function runs as (its account, and its own role, which it must never act on).
+pub async fn start_with_identity() -> Result<(aws_config::SdkConfig, Identity), CallError> {
+    init_logging();
+    let sdk = load_sdk_config().await;
+    let me = whoami(&aws_sdk_sts::Client::new(&sdk)).await?;
+    Ok((sdk, me))
+}

@@ -11,9 +11,7 @@ use serde_json::Value;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    launchguard_aws::init_logging();
-    let sdk = launchguard_aws::load_sdk_config().await;
-    let me = launchguard_aws::whoami(&aws_sdk_sts::Client::new(&sdk)).await?;
+    let (sdk, me) = launchguard_aws::start_with_identity().await?;
     let config =
         Config::from_env(&ProcessEnv, &me.account, &me.role).inspect_err(|e| tracing::error!(error = %e, "invalid configuration"))?;
     let lambda = LambdaInvoker(aws_sdk_lambda::Client::new(&sdk));
