@@ -1,6 +1,8 @@
 //! launchguard-accesskey-handler: deactivates exactly one IAM access key, reversibly.
 //!
 //! Rules, in the order they are checked (every refusal happens before any IAM write):
+//! 0. the payload is a command sealed by the dispatcher with the command key, fresh, and not
+//!    executed before (`launchguard_aws::command`); a replay is answered from its record;
 //! 1. the payload is a valid `response_request` for this handler's actions;
 //! 2. the account is the function's own (or listed in `ALLOWED_ACCOUNTS`);
 //! 3. the key id is well formed and long-term (`AKIA`): `ASIA` keys belong to STS sessions;
@@ -16,6 +18,9 @@ use std::future::Future;
 
 use chrono::{DateTime, Utc};
 use launchguard_aws::CallError;
+use launchguard_aws::command::{self, Admission, CommandGate, GateError};
+use launchguard_aws::mac::MacVerifier;
+use launchguard_aws::store::ConditionalStore;
 use launchguard_core::CoreError;
 use launchguard_core::config::{self, Env};
 use launchguard_core::contract::{Action, OutcomeStatus, ResponseOutcome, ResponseRequest};
@@ -29,17 +34,33 @@ use tracing::info;
 pub const HANDLER: &str = "launchguard-accesskey-handler";
 
 /// The AWS actions this handler calls (checked against `policies/` by the tests).
-pub const AWS_ACTIONS: &[&str] = &["iam:GetAccessKeyLastUsed", "iam:GetUser", "iam:ListAccessKeys", "iam:UpdateAccessKey"];
+pub const AWS_ACTIONS: &[&str] = &[
+    "iam:GetAccessKeyLastUsed",
+    "iam:GetUser",
+    "iam:ListAccessKeys",
+    "iam:UpdateAccessKey",
+    "kms:VerifyMac",
+    "s3:GetObject",
+    "s3:PutObject",
+];
 
 /// Errors that stop the handler before it can even answer with an outcome.
 #[derive(Debug, Error)]
 pub enum HandlerError {
-    /// The payload is not a valid request: nothing was done.
-    #[error("invalid request, nothing done: {0}")]
-    InvalidRequest(#[source] CoreError),
+    /// Not a command the dispatcher sealed, stale, or KMS / the replay record unreachable:
+    /// nothing was done.
+    #[error(transparent)]
+    Gate(GateError),
     /// Bad configuration.
     #[error(transparent)]
     Config(CoreError),
+}
+
+impl HandlerError {
+    /// Whether the sender should try again (KMS or the replay record briefly unreachable).
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, Self::Gate(g) if g.is_retryable())
+    }
 }
 
 /// Configuration, read once.
@@ -51,6 +72,8 @@ pub struct Config {
     pub dry_run: bool,
     /// `LG_LONG_TERM_KEY_PREFIXES`: key prefixes that may be deactivated (default `AKIA`).
     pub key_prefixes: Vec<String>,
+    /// `COMMAND_KEY_ID`, `LG_MAX_COMMAND_AGE_SECONDS`: only sealed, fresh commands are executed.
+    pub gate: CommandGate,
 }
 
 impl Config {
@@ -61,6 +84,7 @@ impl Config {
             guard: config::guard(env, own_account, own_role).map_err(HandlerError::Config)?,
             dry_run: config::bool_var(env, "DRY_RUN", false).map_err(HandlerError::Config)?,
             key_prefixes: config::long_term_key_prefixes(env).map_err(HandlerError::Config)?,
+            gate: CommandGate::from_env(env).map_err(HandlerError::Config)?,
         })
     }
 }
@@ -86,11 +110,27 @@ pub trait AccessKeys: Send + Sync {
     fn set_status(&self, user_name: &str, access_key_id: &str, status: KeyStatus) -> impl Future<Output = Result<(), CallError>> + Send;
 }
 
-/// Handle one raw payload. Invalid payloads are an error (nothing done); everything else is an
-/// outcome, logged as one JSON line.
-pub async fn handle<I: AccessKeys>(payload: &[u8], cfg: &Config, iam: &I, now: DateTime<Utc>) -> Result<ResponseOutcome, HandlerError> {
-    let req = ResponseRequest::from_bytes(payload).map_err(HandlerError::InvalidRequest)?;
-    let outcome = respond(&req, cfg, iam, now).await;
+/// Handle one raw payload: a command sealed by the dispatcher (see `launchguard_aws::command`).
+/// Anything not sealed with the command key, stale or invalid is an error and nothing is done;
+/// a request id executed before is answered from its record; everything else is an outcome,
+/// logged as one JSON line.
+pub async fn handle<I: AccessKeys, V: MacVerifier, S: ConditionalStore>(
+    payload: &[u8],
+    cfg: &Config,
+    iam: &I,
+    kms: &V,
+    store: &S,
+    now: DateTime<Utc>,
+) -> Result<ResponseOutcome, HandlerError> {
+    let req = match command::admit(&cfg.gate, kms, store, payload, now).await.map_err(HandlerError::Gate)? {
+        Admission::Answered(previous) => {
+            info!(finding_id = %previous.finding_id, request_id = %previous.request_id, outcome = previous.outcome.name(),
+                "request executed before: answered from its record, not executed again");
+            return Ok(previous);
+        }
+        Admission::Execute(req) => req,
+    };
+    let outcome = command::remember(store, &req, respond(&req, cfg, iam, now).await).await;
     info!(finding_id = %outcome.finding_id, request_id = %outcome.request_id, action = outcome.action.name(),
         target = %outcome.action.target(), outcome = outcome.outcome.name(), detail = %outcome.detail, "access key outcome");
     Ok(outcome)

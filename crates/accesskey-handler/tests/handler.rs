@@ -8,6 +8,10 @@ use std::sync::Mutex;
 use chrono::{TimeZone, Utc};
 use launchguard_accesskey_handler::{AccessKeys, Config, HandlerError, KeyStatus, handle};
 use launchguard_aws::CallError;
+use launchguard_aws::command::GateError;
+use launchguard_aws::mac::MemoryKms;
+use launchguard_aws::store::MemoryStore;
+use launchguard_core::auth::Purpose;
 use launchguard_core::contract::{Action, OutcomeStatus, ResponseOutcome, ResponseRequest};
 use serde_json::{Value, json};
 
@@ -81,8 +85,14 @@ impl AccessKeys for FakeIam {
     }
 }
 
+const COMMAND_KEY: &str = "alias/launchguard-command";
+
 fn cfg(extra: &[(&str, &str)]) -> Config {
-    let mut vars = vec![("PROTECTED_PRINCIPALS".to_string(), "arn:aws:iam::*:user/breakglass-*".to_string())];
+    let mut vars = vec![
+        ("PROTECTED_PRINCIPALS".to_string(), "arn:aws:iam::*:user/breakglass-*".to_string()),
+        ("COMMAND_KEY_ID".to_string(), COMMAND_KEY.to_string()),
+        ("LEDGER_BUCKET".to_string(), "ledger".to_string()),
+    ];
     vars.extend(extra.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
     // later entries override earlier ones
     let env = move |k: &str| vars.iter().rev().find(|(n, _)| n == k).map(|(_, v)| v.clone());
@@ -94,8 +104,16 @@ fn deactivate(key: &str, user: Option<&str>) -> Value {
     serde_json::to_value(ResponseRequest::new("lg-test", action, false, Utc.with_ymd_and_hms(2026, 11, 22, 5, 41, 0).unwrap())).unwrap()
 }
 
+fn at() -> chrono::DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 22, 5, 41, 1).unwrap()
+}
+
+/// Seal `payload` with the command key, as the dispatcher does, and handle it with a fresh
+/// replay record.
 async fn run(iam: &FakeIam, cfg: &Config, payload: &Value) -> Result<ResponseOutcome, HandlerError> {
-    handle(&serde_json::to_vec(payload).unwrap(), cfg, iam, Utc.with_ymd_and_hms(2026, 11, 22, 5, 41, 1).unwrap()).await
+    let kms = MemoryKms::with_keys(&[COMMAND_KEY]);
+    let sealed = kms.sealed(COMMAND_KEY, Purpose::Command, &payload.to_string(), at());
+    handle(&sealed, cfg, iam, &kms, &MemoryStore::default(), at()).await
 }
 
 fn refused(o: &ResponseOutcome) -> String {
@@ -240,10 +258,11 @@ async fn invalid_payloads_are_errors_with_no_call() {
     version["schema_version"] = json!(9);
     for p in [unknown, version, json!({}), json!("hello"), json!({"schema_version": 1, "kind": "response_request"})] {
         let e = run(&iam, &cfg(&[]), &p).await.unwrap_err();
-        assert!(matches!(e, HandlerError::InvalidRequest(_)), "{e}");
+        assert!(matches!(e, HandlerError::Gate(GateError::Invalid(_))), "{e}");
     }
     let huge = vec![b'{'; 300 * 1024];
-    assert!(handle(&huge, &cfg(&[]), &iam, Utc::now()).await.is_err());
+    let kms = MemoryKms::with_keys(&[COMMAND_KEY]);
+    assert!(handle(&huge, &cfg(&[]), &iam, &kms, &MemoryStore::default(), at()).await.is_err());
     assert!(iam.calls().is_empty());
 }
 

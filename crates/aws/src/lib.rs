@@ -2,7 +2,11 @@
 //! retryable AWS errors from final ones, invoking another function, and JSON logs.
 //!
 //! Endpoints come from `AWS_ENDPOINT_URL` / `AWS_ENDPOINT_URL_<SERVICE>`, which aws-config reads
-//! itself: there is no endpoint code here.
+//! itself: there is no endpoint code here. [`mac`] seals and opens authenticated payloads with KMS.
+
+pub mod command;
+pub mod mac;
+pub mod store;
 
 use std::fmt;
 use std::future::Future;

@@ -123,6 +123,19 @@ pub struct Finding {
     pub read: ReadSummary,
 }
 
+/// Longest release reason accepted, in characters.
+pub const MAX_REASON_CHARS: usize = 512;
+
+/// Check an id that ends up in log filters, S3 keys and a command a person runs: 1 to 128
+/// characters from `[A-Za-z0-9_-]`. Anything else is refused, never cleaned up.
+pub fn validate_token(field: &str, value: &str) -> Result<(), String> {
+    if (1..=128).contains(&value.len()) && value.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+        Ok(())
+    } else {
+        Err(format!("{field} must be 1-128 characters from [A-Za-z0-9_-], found {:?}", crate::error::excerpt(value)))
+    }
+}
+
 /// Deterministic finding id: `lg-` and 32 hex digits of SHA-256 over the detector, account,
 /// window and the sorted principal keys.
 pub fn finding_id(detector: &str, account_id: &str, window: &TimeWindow, principals: &[Principal]) -> String {
@@ -432,8 +445,13 @@ pub struct ReleaseRequest {
     pub finding_id: Option<String>,
     /// Release only this principal (user or role ARN); with `finding_id`, within that finding.
     pub principal_arn: Option<String>,
-    /// Who asks and why, for the record.
+    /// Why, for the record (at most 512 characters, no control characters).
     pub reason: Option<String>,
+    /// Who asks: the caller identity ARN the CLI read from STS. Said by the sender (the seal
+    /// proves only that the sender may release), recorded, and refused when it names a principal
+    /// being released.
+    #[serde(default)]
+    pub requested_by: Option<String>,
     /// Report only.
     pub dry_run: bool,
 }
@@ -533,9 +551,7 @@ impl Finding {
         let f: Self = strict(v, "finding")?;
         crate::ids::validate_account_id(&f.account_id)
             .map_err(|e| CoreError::InvalidPayload { kind: "finding", reason: format!("account_id: {e}") })?;
-        if f.finding_id.is_empty() || f.finding_id.len() > 128 {
-            return Err(CoreError::InvalidPayload { kind: "finding", reason: "finding_id must be 1-128 characters".into() });
-        }
+        validate_token("finding_id", &f.finding_id).map_err(|reason| CoreError::InvalidPayload { kind: "finding", reason })?;
         Ok(f)
     }
 }
@@ -546,6 +562,20 @@ impl ReleaseRequest {
         let (_, kind) = header(&v, "release")?;
         expect_kind(&kind, "release", "release")?;
         let r: Self = strict(v, "release")?;
+        let invalid = |reason: String| CoreError::InvalidPayload { kind: "release", reason };
+        if let Some(f) = &r.finding_id {
+            validate_token("finding_id", f).map_err(invalid)?;
+        }
+        if let Some(reason) = &r.reason
+            && (reason.chars().count() > MAX_REASON_CHARS || reason.chars().any(char::is_control))
+        {
+            return Err(invalid(format!("reason must be at most {MAX_REASON_CHARS} characters without control characters")));
+        }
+        if let Some(by) = &r.requested_by
+            && (by.len() > 2048 || !by.starts_with("arn:") || by.chars().any(|c| c.is_control() || c.is_whitespace()))
+        {
+            return Err(invalid("requested_by must be the caller's ARN".into()));
+        }
         if r.finding_id.is_none() && r.principal_arn.is_none() {
             return Err(CoreError::InvalidPayload { kind: "release", reason: "give finding_id, principal_arn, or both".into() });
         }
@@ -563,7 +593,11 @@ impl ResponseRequest {
         check_size(&v, "response request")?;
         let (_, kind) = header(&v, "response request")?;
         expect_kind(&kind, "response_request", "response request")?;
-        strict(v, "response request")
+        let r: Self = strict(v, "response request")?;
+        let invalid = |reason: String| CoreError::InvalidPayload { kind: "response request", reason };
+        validate_token("request_id", &r.request_id).map_err(invalid)?;
+        validate_token("finding_id", &r.finding_id).map_err(invalid)?;
+        Ok(r)
     }
 
     /// A request for `action` from `finding_id`.

@@ -47,6 +47,9 @@ pub enum CoreError {
         /// Why it was refused.
         why: &'static str,
     },
+    /// A payload that must be sealed (authenticated) is not, or its seal does not hold.
+    #[error("refused, nothing done: {0}")]
+    Unauthenticated(crate::auth::Refusal),
     /// An identifier (ARN, account id, access key id) is malformed.
     #[error("invalid {what} {value:?}: {why}")]
     InvalidId {

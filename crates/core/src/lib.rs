@@ -16,6 +16,7 @@
 //! - [`scan`]: pre-filter, parse, re-check and aggregate a stream of records.
 //! - [`threshold`]: who gets flagged.
 //! - [`query`]: Logs Insights query and FilterLogEvents pattern building.
+//! - [`auth`]: sealed (KMS-MAC-authenticated) payloads: envelope, MAC'd message, freshness.
 //! - [`contract`]: `Finding`, `ResponseRequest`, `ResponseOutcome`, `ReleaseRequest`.
 //! - [`ids`]: ARN, account and access key ID validation, protected-principal patterns.
 //! - [`guard`]: account and protected-principal checks shared by the responders.
@@ -24,6 +25,7 @@
 
 pub mod aggregate;
 pub mod alarm;
+pub mod auth;
 pub mod config;
 pub mod contract;
 pub mod error;

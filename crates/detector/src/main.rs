@@ -4,7 +4,9 @@
 
 use lambda_runtime::{Error, LambdaEvent, run, service_fn};
 use launchguard_aws::LambdaInvoker;
-use launchguard_core::config::ProcessEnv;
+use launchguard_aws::mac::{Kms, SealingInvoker};
+use launchguard_core::auth::Purpose;
+use launchguard_core::config::{self, ProcessEnv};
 use launchguard_detector::aws::CloudWatchLogs;
 use launchguard_detector::{Config, handle};
 use serde_json::Value;
@@ -15,7 +17,15 @@ async fn main() -> Result<(), Error> {
     let config = Config::from_env(&ProcessEnv).inspect_err(|e| tracing::error!(error = %e, "invalid configuration"))?;
     let sdk = launchguard_aws::load_sdk_config().await;
     let logs = CloudWatchLogs(aws_sdk_cloudwatchlogs::Client::new(&sdk));
-    let lambda = LambdaInvoker(aws_sdk_lambda::Client::new(&sdk));
+    // Findings leave sealed with the finding key: the dispatcher acts on nothing else.
+    let key_id = config::required(&ProcessEnv, "FINDING_KEY_ID", "the KMS HMAC key the detector seals findings with")
+        .inspect_err(|e| tracing::error!(error = %e, "invalid configuration"))?;
+    let lambda = SealingInvoker {
+        inner: LambdaInvoker(aws_sdk_lambda::Client::new(&sdk)),
+        signer: Kms(aws_sdk_kms::Client::new(&sdk)),
+        key_id,
+        purpose: Purpose::Finding,
+    };
     let (config, logs, lambda) = (&config, &logs, &lambda);
     run(service_fn(move |event: LambdaEvent<Value>| async move {
         let report = handle(&event.payload, &event.context.invoked_function_arn, config, logs, lambda, chrono::Utc::now())

@@ -10,7 +10,8 @@
 //! - **Reversals** remove exactly what launchguard added: the quarantine policy it attached (and
 //!   no other), its own inline policies.
 //!
-//! Every refusal (account, protected principal, malformed ARN, name/ARN mismatch) happens before
+//! Only commands sealed by the dispatcher are executed, each request id once
+//! (`launchguard_aws::command`). Every refusal (account, protected principal, malformed ARN, name/ARN mismatch) happens before
 //! any IAM write; the user or role is resolved through IAM and checked on its real ARN.
 
 pub mod aws;
@@ -19,6 +20,9 @@ use std::future::Future;
 
 use chrono::{DateTime, Utc};
 use launchguard_aws::CallError;
+use launchguard_aws::command::{self, Admission, CommandGate, GateError};
+use launchguard_aws::mac::MacVerifier;
+use launchguard_aws::store::ConditionalStore;
 use launchguard_core::CoreError;
 use launchguard_core::config::{self, Env};
 use launchguard_core::contract::{Action, OutcomeStatus, ResponseOutcome, ResponseRequest};
@@ -49,17 +53,28 @@ pub const AWS_ACTIONS: &[&str] = &[
     "iam:GetRolePolicy",
     "iam:PutRolePolicy",
     "iam:DeleteRolePolicy",
+    "kms:VerifyMac",
+    "s3:GetObject",
+    "s3:PutObject",
 ];
 
 /// Errors that stop the handler before it can answer with an outcome.
 #[derive(Debug, Error)]
 pub enum HandlerError {
-    /// The payload is not a valid request: nothing was done.
-    #[error("invalid request, nothing done: {0}")]
-    InvalidRequest(#[source] CoreError),
+    /// Not a command the dispatcher sealed, stale, or KMS / the replay record unreachable:
+    /// nothing was done.
+    #[error(transparent)]
+    Gate(GateError),
     /// Bad configuration.
     #[error(transparent)]
     Config(CoreError),
+}
+
+impl HandlerError {
+    /// Whether the sender should try again (KMS or the replay record briefly unreachable).
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, Self::Gate(g) if g.is_retryable())
+    }
 }
 
 /// Configuration, read once.
@@ -71,6 +86,8 @@ pub struct Config {
     pub dry_run: bool,
     /// `QUARANTINE_POLICY_ARN` (default `arn:aws:iam::aws:policy/AWSCompromisedKeyQuarantineV3`).
     pub quarantine_policy_arn: String,
+    /// `COMMAND_KEY_ID`, `LG_MAX_COMMAND_AGE_SECONDS`: only sealed, fresh commands are executed.
+    pub gate: CommandGate,
 }
 
 impl Config {
@@ -87,6 +104,7 @@ impl Config {
             guard: config::guard(env, own_account, own_role).map_err(HandlerError::Config)?,
             dry_run: config::bool_var(env, "DRY_RUN", false).map_err(HandlerError::Config)?,
             quarantine_policy_arn: policy,
+            gate: CommandGate::from_env(env).map_err(HandlerError::Config)?,
         })
     }
 }
@@ -121,15 +139,26 @@ pub trait RolePolicies: Send + Sync {
     fn delete_role_policy(&self, role: &str, name: &str) -> impl Future<Output = Result<(), CallError>> + Send;
 }
 
-/// Handle one raw payload.
-pub async fn handle<I: UserPolicies + RolePolicies>(
+/// Handle one raw payload: a command sealed by the dispatcher (see `launchguard_aws::command`).
+/// Anything not sealed with the command key, stale or invalid is an error and nothing is done;
+/// a request id executed before is answered from its record.
+pub async fn handle<I: UserPolicies + RolePolicies, V: MacVerifier, S: ConditionalStore>(
     payload: &[u8],
     cfg: &Config,
     iam: &I,
+    kms: &V,
+    store: &S,
     now: DateTime<Utc>,
 ) -> Result<ResponseOutcome, HandlerError> {
-    let req = ResponseRequest::from_bytes(payload).map_err(HandlerError::InvalidRequest)?;
-    let outcome = respond(&req, cfg, iam, now).await;
+    let req = match command::admit(&cfg.gate, kms, store, payload, now).await.map_err(HandlerError::Gate)? {
+        Admission::Answered(previous) => {
+            info!(finding_id = %previous.finding_id, request_id = %previous.request_id, outcome = previous.outcome.name(),
+                "request executed before: answered from its record, not executed again");
+            return Ok(previous);
+        }
+        Admission::Execute(req) => req,
+    };
+    let outcome = command::remember(store, &req, respond(&req, cfg, iam, now).await).await;
     info!(finding_id = %outcome.finding_id, request_id = %outcome.request_id, action = outcome.action.name(),
         target = %outcome.action.target(), outcome = outcome.outcome.name(), detail = %outcome.detail, "iam outcome");
     Ok(outcome)

@@ -3,6 +3,8 @@
 #![recursion_limit = "256"]
 
 use lambda_runtime::{Error, LambdaEvent, run, service_fn};
+use launchguard_aws::mac::Kms;
+use launchguard_aws::store::S3Store;
 use launchguard_core::config::ProcessEnv;
 use launchguard_iam_handler::aws::Iam;
 use launchguard_iam_handler::{Config, handle};
@@ -14,13 +16,15 @@ async fn main() -> Result<(), Error> {
     let config =
         Config::from_env(&ProcessEnv, &me.account, &me.role).inspect_err(|e| tracing::error!(error = %e, "invalid configuration"))?;
     let iam = Iam(aws_sdk_iam::Client::new(&sdk));
-    let (config, iam) = (&config, &iam);
+    let kms = Kms(aws_sdk_kms::Client::new(&sdk));
+    let store = S3Store::new(aws_sdk_s3::Client::new(&sdk), config.gate.ledger_bucket.clone(), "");
+    let (config, iam, kms, store) = (&config, &iam, &kms, &store);
     run(service_fn(move |event: LambdaEvent<Value>| async move {
         let bytes = serde_json::to_vec(&event.payload).map_err(|e| launchguard_aws::diagnostic(&e, false))?;
-        let outcome = handle(&bytes, config, iam, chrono::Utc::now())
+        let outcome = handle(&bytes, config, iam, kms, store, chrono::Utc::now())
             .await
-            .inspect_err(|e| tracing::error!(error = %e, "request refused"))
-            .map_err(|e| launchguard_aws::diagnostic(&e, false))?;
+            .inspect_err(|e| tracing::error!(error = %e, retryable = e.is_retryable(), "request not executed"))
+            .map_err(|e| launchguard_aws::diagnostic(&e, e.is_retryable()))?;
         serde_json::to_value(outcome).map_err(|e| launchguard_aws::diagnostic(&e, false))
     }))
     .await

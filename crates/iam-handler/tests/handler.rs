@@ -7,6 +7,10 @@ use std::sync::Mutex;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use launchguard_aws::CallError;
+use launchguard_aws::command::GateError;
+use launchguard_aws::mac::MemoryKms;
+use launchguard_aws::store::MemoryStore;
+use launchguard_core::auth::Purpose;
 use launchguard_core::contract::{Action, OutcomeStatus, ResponseOutcome, ResponseRequest};
 use launchguard_core::policy::{QUARANTINE_INLINE_POLICY, REVOKE_SESSIONS_POLICY, revoke_sessions_document, revoked_before};
 use launchguard_iam_handler::{Config, HandlerError, RolePolicies, UserPolicies, handle};
@@ -159,8 +163,14 @@ fn now() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 22, 5, 41, 0).unwrap()
 }
 
+const COMMAND_KEY: &str = "alias/launchguard-command";
+
 fn cfg(extra: &[(&str, &str)]) -> Config {
-    let mut vars = vec![("PROTECTED_PRINCIPALS".to_string(), "arn:aws:iam::*:user/breakglass-*".to_string())];
+    let mut vars = vec![
+        ("PROTECTED_PRINCIPALS".to_string(), "arn:aws:iam::*:user/breakglass-*".to_string()),
+        ("COMMAND_KEY_ID".to_string(), COMMAND_KEY.to_string()),
+        ("LEDGER_BUCKET".to_string(), "ledger".to_string()),
+    ];
     vars.extend(extra.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
     let env = move |k: &str| vars.iter().rev().find(|(n, _)| n == k).map(|(_, v)| v.clone());
     Config::from_env(&env, ACCOUNT, "arn:aws:iam::111122223333:role/launchguard-iam-handler-role").unwrap()
@@ -208,8 +218,15 @@ async fn a_revocation_that_covers_the_findings_activity_is_already_applied() {
     assert_eq!(revoked_before(&iam.role("DataScience").inline[REVOKE_SESSIONS_POLICY]), Some(now()));
 }
 
+/// Seal `p` with the command key, as the dispatcher does, and handle it with a fresh replay record.
+async fn handle_sealed(iam: &FakeIam, cfg: &Config, p: &Value) -> Result<ResponseOutcome, HandlerError> {
+    let kms = MemoryKms::with_keys(&[COMMAND_KEY]);
+    let sealed = kms.sealed(COMMAND_KEY, Purpose::Command, &p.to_string(), now());
+    handle(&sealed, cfg, iam, &kms, &MemoryStore::default(), now()).await
+}
+
 async fn run(iam: &FakeIam, cfg: &Config, p: &Value) -> ResponseOutcome {
-    handle(&serde_json::to_vec(p).unwrap(), cfg, iam, now()).await.expect("valid request")
+    handle_sealed(iam, cfg, p).await.expect("valid request")
 }
 
 async fn run_reversal(iam: &FakeIam, o: &ResponseOutcome) -> ResponseOutcome {
@@ -412,8 +429,8 @@ async fn invalid_payloads_are_errors_with_no_call() {
     let mut p = quarantine("ci-deployer", "arn:aws:iam::111122223333:user/ci-deployer");
     p["action"]["detach_everything"] = json!(true);
     for p in [p, json!({"schema_version": 1}), json!(null)] {
-        let e = handle(&serde_json::to_vec(&p).unwrap(), &cfg(&[]), &iam, now()).await.unwrap_err();
-        assert!(matches!(e, HandlerError::InvalidRequest(_)));
+        let e = handle_sealed(&iam, &cfg(&[]), &p).await.unwrap_err();
+        assert!(matches!(e, HandlerError::Gate(GateError::Invalid(_))), "{e}");
     }
     assert!(iam.calls.lock().unwrap().is_empty());
 }

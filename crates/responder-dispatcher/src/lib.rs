@@ -14,6 +14,7 @@
 //! For a [`ReleaseRequest`]: find the incident records of the finding (or the principal), run the
 //! `reversal` of every action that was `applied`, and record and notify that too.
 
+pub mod auth;
 pub mod aws;
 pub mod notify;
 pub mod plan;
@@ -22,11 +23,12 @@ use std::future::Future;
 
 use chrono::{DateTime, Duration, Utc};
 use futures_util::StreamExt;
+use launchguard_aws::mac::{MacSigner, MacVerifier};
 use launchguard_aws::{CallError, Invoker};
 use launchguard_core::CoreError;
 use launchguard_core::config::{self, Env};
 use launchguard_core::contract::{
-    Action, DispatcherInput, Finding, HandlerKind, OutcomeStatus, ReleaseRequest, ResponseOutcome, ResponseRequest, decode_payload,
+    Action, DispatcherInput, Finding, HandlerKind, OutcomeStatus, ReleaseRequest, ResponseOutcome, ResponseRequest,
 };
 use launchguard_core::guard::Guard;
 use launchguard_core::ids::IamArn;
@@ -35,11 +37,19 @@ use serde_json::{Value, json};
 use thiserror::Error;
 use tracing::{error, info, warn};
 
+use crate::auth::Seals;
 use crate::plan::{Playbook, PrincipalPlan};
 
 /// The AWS actions the dispatcher calls (checked against `policies/` by the tests).
-pub const AWS_ACTIONS: &[&str] =
-    &["lambda:InvokeFunction", "sns:Publish", "logs:CreateLogStream", "logs:PutLogEvents", "logs:FilterLogEvents"];
+pub const AWS_ACTIONS: &[&str] = &[
+    "lambda:InvokeFunction",
+    "sns:Publish",
+    "logs:CreateLogStream",
+    "logs:PutLogEvents",
+    "logs:FilterLogEvents",
+    "kms:GenerateMac",
+    "kms:VerifyMac",
+];
 
 /// The dispatcher's name in outcomes it writes itself (refusals before invoking a handler).
 pub const DISPATCHER: &str = "launchguard-dispatcher";
@@ -84,6 +94,14 @@ pub enum DispatcherError {
         /// The error.
         error: CallError,
     },
+    /// KMS could not verify a seal or seal a request: nothing was done.
+    #[error("KMS key {key_id} could not be used, nothing done: {error}")]
+    Kms {
+        /// The key.
+        key_id: String,
+        /// The error.
+        error: CallError,
+    },
     /// The incident log group could not be searched for a release.
     #[error("could not search {group} for the incidents to release: {error}")]
     Search {
@@ -100,7 +118,9 @@ impl DispatcherError {
         match self {
             Self::InvalidInput(_) | Self::Rejected { .. } => false,
             Self::ActionsFailed { retryable, .. } => *retryable,
-            Self::Notify { error, .. } | Self::Record { error, .. } | Self::Search { error, .. } => error.retryable,
+            Self::Notify { error, .. } | Self::Record { error, .. } | Self::Search { error, .. } | Self::Kms { error, .. } => {
+                error.retryable
+            }
         }
     }
 }
@@ -128,6 +148,8 @@ pub struct Config {
     pub release_lookback: Duration,
     /// The playbook.
     pub playbook: Playbook,
+    /// The KMS keys that findings and releases must be sealed with, and requests are sealed with.
+    pub seals: Seals,
 }
 
 impl Config {
@@ -151,6 +173,7 @@ impl Config {
             max_concurrency: usize::try_from(config::u64_var(env, "LG_MAX_CONCURRENCY", 8, 1, 64)?).unwrap_or(8),
             release_lookback: Duration::days(i64::try_from(config::u64_var(env, "LG_RELEASE_LOOKBACK_DAYS", 30, 1, 365)?).unwrap_or(30)),
             playbook: Playbook::from_env(env)?,
+            seals: Seals::from_env(env)?,
         })
     }
 }
@@ -229,19 +252,21 @@ pub struct DispatchReport {
     pub incident_record: Option<String>,
 }
 
-/// Handle one raw payload.
-pub async fn handle<I: Invoker, N: Notifier, L: IncidentLog>(
+/// Handle one raw payload: a finding sealed with the finding key or a release sealed with the
+/// release key ([`auth`]); anything else is refused before it is even parsed.
+pub async fn handle<I: Invoker, N: Notifier, L: IncidentLog, K: MacSigner + MacVerifier>(
     payload: &[u8],
     cfg: &Config,
     lambda: &I,
     sns: &N,
     logs: &L,
+    kms: &K,
     now: DateTime<Utc>,
 ) -> Result<DispatchReport, DispatcherError> {
-    let input = DispatcherInput::parse(decode_payload(payload, "dispatcher input")?)?;
+    let (input, _sealed) = auth::open_input(&cfg.seals, kms, payload, now).await?;
     match input {
-        DispatcherInput::Finding(f) => dispatch_finding(&f, cfg, lambda, sns, logs, now).await,
-        DispatcherInput::Release(r) => release(&r, cfg, lambda, sns, logs, now).await,
+        DispatcherInput::Finding(f) => dispatch_finding(&f, cfg, lambda, sns, logs, kms, now).await,
+        DispatcherInput::Release(r) => release(&r, cfg, lambda, sns, logs, kms, now).await,
     }
 }
 
@@ -255,13 +280,14 @@ fn principal_arn(p: &launchguard_core::principal::Principal) -> String {
 }
 
 /// Invoke the handler for each request, at most `max_concurrency` at once; outcomes in request order.
-pub async fn run_requests<I: Invoker>(
+pub async fn run_requests<I: Invoker, K: MacSigner>(
     requests: Vec<ResponseRequest>,
     cfg: &Config,
     lambda: &I,
+    kms: &K,
     now: DateTime<Utc>,
 ) -> Vec<ResponseOutcome> {
-    let calls = requests.into_iter().enumerate().map(|(i, req)| async move { (i, invoke_one(&req, cfg, lambda, now).await) });
+    let calls = requests.into_iter().enumerate().map(|(i, req)| async move { (i, invoke_one(&req, cfg, lambda, kms, now).await) });
     let mut done: Vec<(usize, ResponseOutcome)> = futures_util::stream::iter(calls).buffer_unordered(cfg.max_concurrency).collect().await;
     done.sort_by_key(|(i, _)| *i);
     done.into_iter().map(|(_, o)| o).collect()
@@ -275,14 +301,28 @@ struct LambdaErrorDoc {
     error_message: String,
 }
 
-async fn invoke_one<I: Invoker>(req: &ResponseRequest, cfg: &Config, lambda: &I, now: DateTime<Utc>) -> ResponseOutcome {
+async fn invoke_one<I: Invoker, K: MacSigner>(
+    req: &ResponseRequest,
+    cfg: &Config,
+    lambda: &I,
+    kms: &K,
+    now: DateTime<Utc>,
+) -> ResponseOutcome {
     let function = match req.action.handler() {
         HandlerKind::AccessKey => &cfg.access_key_handler,
         HandlerKind::Iam => &cfg.iam_handler,
     };
-    let payload = match serde_json::to_vec(req) {
+    let payload = match auth::seal_request(&cfg.seals, kms, req, now).await {
         Ok(p) => p,
-        Err(e) => return ResponseOutcome::failed(req, DISPATCHER, format!("could not encode the request: {e}"), false, now),
+        Err(e) => {
+            return ResponseOutcome::failed(
+                req,
+                DISPATCHER,
+                format!("could not seal the request with {}: {e}", cfg.seals.command_key_id),
+                e.retryable,
+                now,
+            );
+        }
     };
     let outcome = match lambda.invoke_sync(function, payload).await {
         Err(e) => ResponseOutcome::failed(req, DISPATCHER, format!("invoking {function}: {}", e.message), e.retryable, now),
@@ -291,7 +331,9 @@ async fn invoke_one<I: Invoker>(req: &ResponseRequest, cfg: &Config, lambda: &I,
             let what = doc
                 .map(|d| format!("{}: {}", d.error_type, d.error_message))
                 .unwrap_or_else(|| String::from_utf8_lossy(&resp.payload).into_owned());
-            ResponseOutcome::failed(req, DISPATCHER, format!("{function} failed: {what}"), false, now)
+            // The handlers say with the error type whether a retry can help (KMS, the replay record).
+            let retryable = what.starts_with("launchguard.Retryable");
+            ResponseOutcome::failed(req, DISPATCHER, format!("{function} failed: {what}"), retryable, now)
         }
         Ok(resp) => match serde_json::from_slice::<Value>(&resp.payload)
             .map_err(|e| e.to_string())
@@ -333,12 +375,13 @@ fn stream_name(now: DateTime<Utc>) -> String {
 }
 
 /// Contain the principals of one finding.
-pub async fn dispatch_finding<I: Invoker, N: Notifier, L: IncidentLog>(
+pub async fn dispatch_finding<I: Invoker, N: Notifier, L: IncidentLog, K: MacSigner>(
     finding: &Finding,
     cfg: &Config,
     lambda: &I,
     sns: &N,
     logs: &L,
+    kms: &K,
     now: DateTime<Utc>,
 ) -> Result<DispatchReport, DispatcherError> {
     let reject = |reason: String| DispatcherError::Rejected { finding_id: finding.finding_id.clone(), reason };
@@ -352,7 +395,7 @@ pub async fn dispatch_finding<I: Invoker, N: Notifier, L: IncidentLog>(
     let plans = plan::plan(&finding.principals, &cfg.playbook, &cfg.guard, now);
     let requests: Vec<ResponseRequest> =
         plans.iter().flat_map(|p| p.actions.iter().cloned()).map(|a| ResponseRequest::new(&finding.finding_id, a, dry_run, now)).collect();
-    let outcomes = run_requests(requests, cfg, lambda, now).await;
+    let outcomes = run_requests(requests, cfg, lambda, kms, now).await;
     let refusals: Vec<String> = plans.iter().filter_map(|p| p.refused.as_ref().map(|r| format!("{}: {r}", p.principal.label()))).collect();
     let human: Vec<String> = plans.iter().filter_map(|p| p.human.as_ref().map(|h| format!("{}: {h}", p.principal.label()))).collect();
     for r in &refusals {
@@ -460,13 +503,29 @@ fn search_pattern(finding_id: Option<&str>, target: Option<&IamArn>) -> String {
     }
 }
 
+/// Refuse a release asked for by the principal it would release (a contained principal never
+/// releases itself). `requested_by` is said by the sender; the seal proves only that the sender
+/// may release, so this is a second line behind the quarantine, which denies the release key.
+fn not_self_release(r: &ReleaseRequest, a: &Action) -> Result<(), String> {
+    let Some(by) = &r.requested_by else { return Ok(()) };
+    let caller = launchguard_core::guard::role_of_caller(by);
+    let Ok(caller) = IamArn::parse(&caller) else { return Ok(()) };
+    let same = action_subject(a).is_some_and(|(account, name, is_user)| {
+        account == caller.account_id
+            && name.eq_ignore_ascii_case(&caller.name)
+            && is_user == (caller.entity == launchguard_core::ids::IamEntity::User)
+    });
+    if same { Err(format!("{by} asked to release its own containment: a contained principal never releases itself")) } else { Ok(()) }
+}
+
 /// Undo what launchguard applied for a finding or a principal.
-pub async fn release<I: Invoker, N: Notifier, L: IncidentLog>(
+pub async fn release<I: Invoker, N: Notifier, L: IncidentLog, K: MacSigner>(
     r: &ReleaseRequest,
     cfg: &Config,
     lambda: &I,
     sns: &N,
     logs: &L,
+    kms: &K,
     now: DateTime<Utc>,
 ) -> Result<DispatchReport, DispatcherError> {
     if let Some(f) = &r.finding_id
@@ -519,12 +578,12 @@ pub async fn release<I: Invoker, N: Notifier, L: IncidentLog>(
     let mut refusals = Vec::new();
     let mut requests = Vec::new();
     for (finding_id, a) in reversals {
-        match cfg.guard.check_account(a.account_id()) {
+        match cfg.guard.check_account(a.account_id()).and_then(|()| not_self_release(r, &a)) {
             Ok(()) => requests.push(ResponseRequest::new(&finding_id, a, dry_run, now)),
             Err(reason) => refusals.push(format!("{}: {reason}", a.target())),
         }
     }
-    let outcomes = run_requests(requests, cfg, lambda, now).await;
+    let outcomes = run_requests(requests, cfg, lambda, kms, now).await;
     let t = notify::Tally::of(&outcomes);
     let status = if dry_run {
         "dry_run"

@@ -111,6 +111,22 @@ fn describe(out: &mut String, n: usize, f: &FlaggedPrincipal) {
     }
 }
 
+/// Quote one word for a POSIX shell (single quotes; a value that cannot be quoted is shown as
+/// `'<unquotable>'`, which a shell reads as a harmless literal).
+pub fn shell_word(s: &str) -> String {
+    shlex::try_quote(s).map(|q| q.into_owned()).unwrap_or_else(|_| "'<unquotable>'".to_owned())
+}
+
+/// The command a person runs to release a finding. Every value is shell-quoted, although the
+/// finding id was already checked against `[A-Za-z0-9_-]` when the finding was parsed.
+pub fn release_command(dispatcher: &str, finding_id: &str) -> String {
+    format!(
+        "launchguard release --dispatcher {} --finding {} --reason 'why you release it'",
+        shell_word(dispatcher),
+        shell_word(finding_id)
+    )
+}
+
 /// Subject and body of the notification for a finding.
 pub fn finding_message(finding: &Finding, plans: &[PrincipalPlan], outcomes: &[ResponseOutcome], dispatcher: &str) -> (String, String) {
     let t = Tally::of(outcomes);
@@ -197,16 +213,12 @@ pub fn finding_message(finding: &Finding, plans: &[PrincipalPlan], outcomes: &[R
         }
     }
     if t.applied > 0 {
-        let _ = writeln!(b, "\nHOW TO UNDO EVERYTHING launchguard applied for this finding");
-        let payload = format!(
-            "{{\"schema_version\":1,\"kind\":\"release\",\"finding_id\":\"{}\",\"principal_arn\":null,\"reason\":\"why\",\"dry_run\":false}}",
-            finding.finding_id
-        );
+        let _ = writeln!(b, "\nHOW TO UNDO EVERYTHING launchguard applied for this finding (people in RELEASE_PRINCIPALS only)");
+        let _ = writeln!(b, "{}", release_command(dispatcher, &finding.finding_id));
         let _ = writeln!(
             b,
-            "aws lambda invoke --function-name {dispatcher} --cli-binary-format raw-in-base64-out --payload '{payload}' release.json"
+            "(add --principal ARN to release one principal only, --dry-run to preview; by hand: SECURITY.md, \"Releasing without the CLI\")"
         );
-        let _ = writeln!(b, "(set \"principal_arn\" to release one principal only; \"dry_run\": true to preview)");
     }
     (subject, b)
 }

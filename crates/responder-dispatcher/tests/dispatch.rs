@@ -32,7 +32,7 @@ async fn dispatch(
     sns: &Sns,
     logs: &Logs,
 ) -> Result<DispatchReport, DispatcherError> {
-    handle(&serde_json::to_vec(payload).unwrap(), cfg, lambda, sns, logs, now()).await
+    handle(&world::sealed(&lambda.kms, payload, now()), cfg, lambda, sns, logs, &lambda.kms, now()).await
 }
 
 fn statuses(r: &DispatchReport) -> Vec<(String, String)> {
@@ -80,7 +80,7 @@ async fn a_finding_is_contained_notified_and_recorded_once() {
         "EXCLUDED (AWS itself, never contained)",
         "service-linked role AWSServiceRoleForAutoScaling: 30 instances",
         "undo by hand: aws iam update-access-key",
-        "\"kind\":\"release\"",
+        "launchguard release --dispatcher launchguard-dispatcher --finding lg-",
         "--- machine-readable (JSON) ---",
     ] {
         assert!(body.contains(needle), "notification lacks {needle:?}:\n{body}");

@@ -10,11 +10,17 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use chrono::{DateTime, Utc};
 use launchguard_accesskey_handler::{AccessKeys, KeyStatus};
+use launchguard_aws::mac::MemoryKms;
+use launchguard_aws::store::MemoryStore;
 use launchguard_aws::{CallError, InvokeResponse, Invoker};
+use launchguard_core::auth::Purpose;
 use launchguard_iam_handler::{RolePolicies, UserPolicies};
 use launchguard_responder_dispatcher::{Config, IncidentLog, Notifier};
 
 pub const ACCOUNT: &str = "111122223333";
+pub const COMMAND_KEY: &str = "alias/launchguard-command";
+pub const FINDING_KEY: &str = "alias/launchguard-finding";
+pub const RELEASE_KEY: &str = "alias/launchguard-release";
 
 #[derive(Default, Clone, Debug, PartialEq)]
 pub struct Entity {
@@ -145,6 +151,11 @@ pub fn iam() -> Iam {
 fn env(extra: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
     let mut vars: Vec<(String, String)> = extra.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
     vars.insert(0, ("PROTECTED_PRINCIPALS".into(), "arn:aws:iam::*:user/breakglass-*".into()));
+    for (k, v) in
+        [("COMMAND_KEY_ID", COMMAND_KEY), ("FINDING_KEY_ID", FINDING_KEY), ("RELEASE_KEY_ID", RELEASE_KEY), ("LEDGER_BUCKET", "ledger")]
+    {
+        vars.insert(0, (k.into(), v.into()));
+    }
     move |k: &str| vars.iter().rev().find(|(n, _)| n == k).map(|(_, v)| v.clone())
 }
 
@@ -158,6 +169,10 @@ pub struct Lambda<'a> {
     pub in_flight: AtomicUsize,
     pub max_in_flight: AtomicUsize,
     pub now: DateTime<Utc>,
+    /// The account's KMS, holding the three launchguard keys.
+    pub kms: MemoryKms,
+    /// The ledger bucket (the handlers' replay record).
+    pub store: MemoryStore,
 }
 
 impl<'a> Lambda<'a> {
@@ -177,6 +192,8 @@ impl<'a> Lambda<'a> {
             in_flight: AtomicUsize::new(0),
             max_in_flight: AtomicUsize::new(0),
             now,
+            kms: MemoryKms::with_keys(&[COMMAND_KEY, FINDING_KEY, RELEASE_KEY]),
+            store: MemoryStore::default(),
         }
     }
 
@@ -191,7 +208,8 @@ impl Invoker for Lambda<'_> {
     }
 
     async fn invoke_sync(&self, function: &str, payload: Vec<u8>) -> Result<InvokeResponse, CallError> {
-        let v: serde_json::Value = serde_json::from_slice(&payload).unwrap();
+        let sealed: serde_json::Value = serde_json::from_slice(&payload).unwrap();
+        let v: serde_json::Value = serde_json::from_str(sealed["payload"].as_str().unwrap_or("{}")).unwrap_or_default();
         self.calls.lock().unwrap().push(format!("{function} {}", v["action"]["type"].as_str().unwrap_or("?")));
         let n = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
         self.max_in_flight.fetch_max(n, Ordering::SeqCst);
@@ -202,12 +220,12 @@ impl Invoker for Lambda<'_> {
         }
         let out = match function {
             "ak" => serde_json::to_vec(
-                &launchguard_accesskey_handler::handle(&payload, &self.ak, self.iam, self.now)
+                &launchguard_accesskey_handler::handle(&payload, &self.ak, self.iam, &self.kms, &self.store, self.now)
                     .await
                     .map_err(|e| CallError::new(e.to_string(), false))?,
             ),
             "iam" => serde_json::to_vec(
-                &launchguard_iam_handler::handle(&payload, &self.ih, self.iam, self.now)
+                &launchguard_iam_handler::handle(&payload, &self.ih, self.iam, &self.kms, &self.store, self.now)
                     .await
                     .map_err(|e| CallError::new(e.to_string(), false))?,
             ),
@@ -254,6 +272,15 @@ impl IncidentLog for Logs {
         // like LocalStack: the pattern is ignored, every record comes back
         Ok(self.records.lock().unwrap().iter().map(|(_, r)| r.clone()).collect())
     }
+}
+
+/// Seal a finding or a release payload the way the detector or `launchguard release` does.
+pub fn sealed(kms: &MemoryKms, payload: &serde_json::Value, at: DateTime<Utc>) -> Vec<u8> {
+    let (key, purpose) = match payload["kind"].as_str() {
+        Some("release") => (RELEASE_KEY, Purpose::Release),
+        _ => (FINDING_KEY, Purpose::Finding),
+    };
+    kms.sealed(key, purpose, &payload.to_string(), at)
 }
 
 pub fn config(extra: &[(&str, &str)]) -> Config {

@@ -1,0 +1,175 @@
+//! The gate in front of every handler: only commands the dispatcher sealed, each executed once.
+//!
+//! 1. [`admit`] opens the sealed command with the handler's configured command key (form,
+//!    purpose, age, then `kms:VerifyMac`), parses the `response_request` inside, and looks up the
+//!    request id in the replay record (`requests/<request_id>` in the ledger bucket). A request
+//!    id that was already executed is answered from that record, never executed again, whoever
+//!    sends it and however often.
+//! 2. The handler executes an admitted request.
+//! 3. [`remember`] writes the outcome of a change (`applied`, `already_applied`) with a
+//!    conditional put (`If-None-Match: *`): when two deliveries race, the first record stands and
+//!    both answer with it.
+//!
+//! Dry runs, refusals and failures are not recorded: they changed nothing, so running them again
+//! can do no harm (a failed containment must be retried).
+
+use launchguard_core::CoreError;
+use launchguard_core::auth::{Freshness, Purpose, Refusal};
+use launchguard_core::config::{self, Env};
+use launchguard_core::contract::{OutcomeStatus, ResponseOutcome, ResponseRequest};
+
+use crate::CallError;
+use crate::mac::{MacVerifier, OpenFailure, open};
+use crate::store::{ConditionalStore, Put};
+
+/// Key prefix of the replay record in the ledger bucket.
+pub const REPLAY_PREFIX: &str = "requests/";
+
+/// What a handler checks commands with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommandGate {
+    /// `COMMAND_KEY_ID`: the KMS HMAC key the dispatcher seals commands with.
+    pub key_id: String,
+    /// `LG_MAX_COMMAND_AGE_SECONDS` (default 900) and the allowed clock skew.
+    pub freshness: Freshness,
+    /// `LEDGER_BUCKET`: the S3 bucket holding the replay record (and the dispatcher's ledger).
+    pub ledger_bucket: String,
+}
+
+impl CommandGate {
+    /// `COMMAND_KEY_ID` and `LEDGER_BUCKET` (required), `LG_MAX_COMMAND_AGE_SECONDS` (default
+    /// 900, 60 to 3600).
+    pub fn from_env(env: &dyn Env) -> Result<Self, CoreError> {
+        let key_id = config::required(env, "COMMAND_KEY_ID", "the KMS HMAC key (id, ARN or alias) the dispatcher seals commands with")?;
+        let age = config::u64_var(env, "LG_MAX_COMMAND_AGE_SECONDS", 900, 60, 3600)?;
+        let max_age = chrono::Duration::seconds(i64::try_from(age).unwrap_or(900));
+        let ledger_bucket = config::required(env, "LEDGER_BUCKET", "the S3 bucket of launchguard's ledger")?;
+        Ok(Self { key_id, freshness: Freshness { max_age, ..Freshness::commands() }, ledger_bucket })
+    }
+}
+
+/// What to do with a command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Admission {
+    /// Authentic, fresh, never executed: execute it, then [`remember`] the outcome.
+    Execute(ResponseRequest),
+    /// Executed before: this is its recorded outcome. Do not execute again.
+    Answered(ResponseOutcome),
+}
+
+/// Why a command was not admitted. Nothing was done for any of these.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GateError {
+    /// Not sealed, sealed for something else, stale, or a MAC that does not verify.
+    Refused(Refusal),
+    /// Authentic, but not a valid `response_request`.
+    Invalid(CoreError),
+    /// KMS or the replay record could not be reached.
+    Unavailable(CallError),
+}
+
+impl GateError {
+    /// Whether the sender should try again.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, Self::Unavailable(e) if e.retryable)
+    }
+}
+
+impl std::fmt::Display for GateError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Refused(r) => write!(f, "refused, nothing done: {r}"),
+            Self::Invalid(e) => write!(f, "invalid request, nothing done: {e}"),
+            Self::Unavailable(e) => write!(f, "nothing done, could not check the command: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for GateError {}
+
+impl From<OpenFailure> for GateError {
+    fn from(f: OpenFailure) -> Self {
+        match f {
+            OpenFailure::Refused(r) => Self::Refused(r),
+            OpenFailure::Kms(e) => Self::Unavailable(e),
+        }
+    }
+}
+
+fn record_key(request_id: &str) -> String {
+    format!("{REPLAY_PREFIX}{request_id}.json")
+}
+
+/// Open, parse and look up one command.
+pub async fn admit<V: MacVerifier, S: ConditionalStore>(
+    gate: &CommandGate,
+    kms: &V,
+    store: &S,
+    payload: &[u8],
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Admission, GateError> {
+    let sealed = open(kms, &gate.key_id, Purpose::Command, gate.freshness, payload, now).await?;
+    let req = ResponseRequest::from_bytes(sealed.payload.as_bytes()).map_err(GateError::Invalid)?;
+    match recorded(store, &req).await.map_err(GateError::Unavailable)? {
+        Some(previous) => Ok(Admission::Answered(as_replay_answer(previous, now))),
+        None => Ok(Admission::Execute(req)),
+    }
+}
+
+/// The answer to a request executed before: nothing is changed now, so it is `already_applied`;
+/// it keeps the recorded reversal (so a retried dispatch still records how to undo it) and says
+/// when the change was made.
+fn as_replay_answer(mut recorded: ResponseOutcome, now: chrono::DateTime<chrono::Utc>) -> ResponseOutcome {
+    let first = recorded.completed_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let was = recorded.outcome.name();
+    recorded.outcome = OutcomeStatus::AlreadyApplied;
+    recorded.detail =
+        format!("{} (request executed before, {was} at {first}; answered from its record, nothing executed now)", recorded.detail);
+    recorded.completed_at = now;
+    recorded
+}
+
+/// The recorded outcome of `req`, if it was executed before. A record that does not answer this
+/// very request (another request id or action) is an error: someone wrote the bucket by hand.
+async fn recorded<S: ConditionalStore>(store: &S, req: &ResponseRequest) -> Result<Option<ResponseOutcome>, CallError> {
+    if req.dry_run {
+        return Ok(None);
+    }
+    let Some(obj) = store.get(&record_key(&req.request_id)).await? else { return Ok(None) };
+    let parsed = serde_json::from_slice::<serde_json::Value>(&obj.body)
+        .map_err(|e| e.to_string())
+        .and_then(|v| ResponseOutcome::parse(v).map_err(|e| e.to_string()));
+    match parsed {
+        Ok(o) if o.request_id == req.request_id && o.action == req.action => Ok(Some(o)),
+        Ok(_) => Err(CallError::new(
+            format!("the replay record {} answers another request: inspect the ledger bucket", record_key(&req.request_id)),
+            false,
+        )),
+        Err(e) => Err(CallError::new(
+            format!("the replay record {} is unreadable ({e}): inspect the ledger bucket", record_key(&req.request_id)),
+            false,
+        )),
+    }
+}
+
+/// Record the outcome of an executed request, and return the outcome that stands: this one, or
+/// the one a concurrent delivery recorded first.
+pub async fn remember<S: ConditionalStore>(store: &S, req: &ResponseRequest, outcome: ResponseOutcome) -> ResponseOutcome {
+    if req.dry_run || !matches!(outcome.outcome, OutcomeStatus::Applied | OutcomeStatus::AlreadyApplied) {
+        return outcome;
+    }
+    let body = serde_json::to_vec(&outcome).unwrap_or_default();
+    match store.put_if_absent(&record_key(&req.request_id), body).await {
+        Ok(Put::Written { .. }) => outcome,
+        Ok(Put::Conflict) => match recorded(store, req).await {
+            Ok(Some(first)) => first,
+            _ => outcome,
+        },
+        Err(e) => {
+            // The change is made; without the record only a replay of this very request, within
+            // its freshness bound, could run it again (and it is idempotent).
+            tracing::error!(request_id = %req.request_id, error = %e, "could not write the replay record");
+            outcome
+        }
+    }
+}

@@ -1,0 +1,89 @@
+//! What the dispatcher accepts, and how it seals what it sends.
+//!
+//! - A finding must be sealed with the finding key (`FINDING_KEY_ID`, `kms:GenerateMac` for the
+//!   detector and the detectors you add), a release with the release key (`RELEASE_KEY_ID`,
+//!   `kms:GenerateMac` for `RELEASE_PRINCIPALS` only). The payload inside must be of the kind its
+//!   seal says: a finding sealed as a release is refused.
+//! - Each request to a handler is sealed with the command key (`COMMAND_KEY_ID`), which only the
+//!   dispatcher may use to make MACs.
+//!
+//! See `launchguard_core::auth` for the envelope and SECURITY.md for the threat model.
+
+use chrono::{DateTime, Duration, Utc};
+use launchguard_aws::CallError;
+use launchguard_aws::mac::{MacSigner, MacVerifier, OpenFailure, open, seal};
+use launchguard_core::CoreError;
+use launchguard_core::auth::{Freshness, Purpose, Refusal, Sealed};
+use launchguard_core::config::{self, Env};
+use launchguard_core::contract::{DispatcherInput, ResponseRequest, decode_payload};
+
+use crate::DispatcherError;
+
+/// The keys and age limits the dispatcher works with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Seals {
+    /// `FINDING_KEY_ID`: findings must verify with it.
+    pub finding_key_id: String,
+    /// `RELEASE_KEY_ID`: releases must verify with it.
+    pub release_key_id: String,
+    /// `COMMAND_KEY_ID`: requests to handlers are sealed with it.
+    pub command_key_id: String,
+    /// `LG_MAX_FINDING_AGE_SECONDS` (default 21600, Lambda's longest asynchronous retry).
+    pub finding_freshness: Freshness,
+    /// `LG_MAX_RELEASE_AGE_SECONDS` (default 900).
+    pub release_freshness: Freshness,
+}
+
+impl Seals {
+    /// From the environment; errors name the variable.
+    pub fn from_env(env: &dyn Env) -> Result<Self, CoreError> {
+        let age = |name: &str, default: u64, max: u64| -> Result<Freshness, CoreError> {
+            let s = config::u64_var(env, name, default, 60, max)?;
+            Ok(Freshness { max_age: Duration::seconds(i64::try_from(s).unwrap_or(900)), ..Freshness::commands() })
+        };
+        Ok(Self {
+            finding_key_id: config::required(env, "FINDING_KEY_ID", "the KMS HMAC key that detectors seal findings with")?,
+            release_key_id: config::required(env, "RELEASE_KEY_ID", "the KMS HMAC key that people allowed to release seal releases with")?,
+            command_key_id: config::required(env, "COMMAND_KEY_ID", "the KMS HMAC key the dispatcher seals handler requests with")?,
+            finding_freshness: age("LG_MAX_FINDING_AGE_SECONDS", 21_600, 21_600)?,
+            release_freshness: age("LG_MAX_RELEASE_AGE_SECONDS", 900, 3_600)?,
+        })
+    }
+}
+
+fn refused(r: Refusal) -> DispatcherError {
+    DispatcherError::InvalidInput(CoreError::Unauthenticated(r))
+}
+
+/// Open a sealed finding or release, verify it with the key of its purpose, and parse it.
+/// Returns the input and the envelope (whose digest identifies this exact release).
+pub async fn open_input<K: MacVerifier>(
+    seals: &Seals,
+    kms: &K,
+    payload: &[u8],
+    now: DateTime<Utc>,
+) -> Result<(DispatcherInput, Sealed), DispatcherError> {
+    let purpose = Sealed::parse(payload).map_err(refused)?.purpose;
+    let (key, freshness) = match purpose {
+        Purpose::Finding => (&seals.finding_key_id, seals.finding_freshness),
+        Purpose::Release => (&seals.release_key_id, seals.release_freshness),
+        Purpose::Command => return Err(refused(Refusal::WrongPurpose { found: Purpose::Command, expected: Purpose::Finding })),
+    };
+    let sealed = open(kms, key, purpose, freshness, payload, now).await.map_err(|f| match f {
+        OpenFailure::Refused(r) => refused(r),
+        OpenFailure::Kms(error) => DispatcherError::Kms { key_id: key.clone(), error },
+    })?;
+    let input = DispatcherInput::parse(decode_payload(sealed.payload.as_bytes(), "dispatcher input")?)?;
+    let kind_matches =
+        matches!((&input, purpose), (DispatcherInput::Finding(_), Purpose::Finding) | (DispatcherInput::Release(_), Purpose::Release));
+    if !kind_matches {
+        return Err(refused(Refusal::Malformed { reason: format!("a {purpose} seal must hold a {purpose}, not another kind of payload") }));
+    }
+    Ok((input, sealed))
+}
+
+/// Seal one handler request with the command key.
+pub async fn seal_request<K: MacSigner>(seals: &Seals, kms: &K, req: &ResponseRequest, now: DateTime<Utc>) -> Result<Vec<u8>, CallError> {
+    let payload = serde_json::to_string(req).map_err(|e| CallError::new(format!("could not encode the request: {e}"), false))?;
+    Ok(seal(kms, &seals.command_key_id, Purpose::Command, payload, now).await?.to_json())
+}
