@@ -158,6 +158,7 @@ pub use memory::MemoryKms;
 mod memory {
     use std::collections::BTreeMap;
     use std::sync::Mutex;
+    use std::sync::atomic::{AtomicU64, Ordering};
 
     use chrono::{DateTime, Utc};
     use hmac::{Hmac, Mac};
@@ -184,9 +185,12 @@ mod memory {
             kms
         }
 
-        /// Add a key whose secret is derived from its id (distinct ids, distinct secrets).
+        /// Add a key. Every key of every `MemoryKms` has its own secret, so a key of the same
+        /// name in another instance is another key (an attacker's account, say).
         pub fn add_key(&self, id: &str) {
-            let secret: Vec<u8> = id.bytes().chain(*b"launchguard-memory-kms").collect();
+            static SERIAL: AtomicU64 = AtomicU64::new(0);
+            let serial = SERIAL.fetch_add(1, Ordering::Relaxed);
+            let secret: Vec<u8> = id.bytes().chain(*b"launchguard-memory-kms").chain(serial.to_le_bytes()).collect();
             self.keys.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(id.to_owned(), secret);
         }
 

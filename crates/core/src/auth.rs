@@ -202,10 +202,11 @@ impl Freshness {
 
     /// Check `issued_at` against `now`.
     pub fn check(&self, issued_at: DateTime<Utc>, now: DateTime<Utc>) -> Result<(), Refusal> {
-        if issued_at > now + self.max_skew {
+        // Checked arithmetic: no instant, however far out, can make this panic.
+        if now.checked_add_signed(self.max_skew).is_none_or(|latest| issued_at > latest) {
             return Err(Refusal::FromTheFuture { issued_at });
         }
-        if issued_at < now - self.max_age {
+        if now.checked_sub_signed(self.max_age).is_none_or(|earliest| issued_at < earliest) {
             return Err(Refusal::Stale { issued_at, max_age_seconds: self.max_age.num_seconds() });
         }
         Ok(())

@@ -173,6 +173,8 @@ pub struct Lambda<'a> {
     pub kms: MemoryKms,
     /// The ledger bucket (the handlers' replay record).
     pub store: MemoryStore,
+    /// Every payload sent to a handler, as sent (what an eavesdropper could capture).
+    pub sent: Mutex<Vec<(String, Vec<u8>)>>,
 }
 
 impl<'a> Lambda<'a> {
@@ -194,6 +196,7 @@ impl<'a> Lambda<'a> {
             now,
             kms: MemoryKms::with_keys(&[COMMAND_KEY, FINDING_KEY, RELEASE_KEY]),
             store: MemoryStore::default(),
+            sent: Mutex::new(Vec::new()),
         }
     }
 
@@ -208,6 +211,7 @@ impl Invoker for Lambda<'_> {
     }
 
     async fn invoke_sync(&self, function: &str, payload: Vec<u8>) -> Result<InvokeResponse, CallError> {
+        self.sent.lock().unwrap().push((function.to_owned(), payload.clone()));
         let sealed: serde_json::Value = serde_json::from_slice(&payload).unwrap();
         let v: serde_json::Value = serde_json::from_str(sealed["payload"].as_str().unwrap_or("{}")).unwrap_or_default();
         self.calls.lock().unwrap().push(format!("{function} {}", v["action"]["type"].as_str().unwrap_or("?")));
