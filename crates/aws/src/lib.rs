@@ -4,6 +4,8 @@
 //! Endpoints come from `AWS_ENDPOINT_URL` / `AWS_ENDPOINT_URL_<SERVICE>`, which aws-config reads
 //! itself: there is no endpoint code here.
 
+pub mod store;
+
 use std::fmt;
 use std::future::Future;
 
