@@ -201,14 +201,26 @@ pub async fn respond<I: AccessKeys>(req: &ResponseRequest, cfg: &Config, iam: &I
         return refuse(format!("ListAccessKeys of {owner} does not list {key}: ownership not confirmed, nothing changed"));
     };
     let word = |s: KeyStatus| if s == KeyStatus::Active { "Active" } else { "Inactive" };
+    // The reversal of setting `want` on this key. Also carried by `already_applied`: a retried
+    // request must learn it; whether launchguard made the change is the dispatcher's ledger's call.
+    let reversal = match want {
+        KeyStatus::Inactive => {
+            Action::ReactivateAccessKey { account_id: account_id.clone(), access_key_id: key.clone(), user_name: Some(owner.clone()) }
+        }
+        KeyStatus::Active => {
+            Action::DeactivateAccessKey { account_id: account_id.clone(), access_key_id: key.clone(), user_name: Some(owner.clone()) }
+        }
+    };
     if current == want {
-        return ResponseOutcome::for_request(
+        let mut o = ResponseOutcome::for_request(
             req,
             HANDLER,
             OutcomeStatus::AlreadyApplied,
             format!("access key {key} of {owner} is already {}", word(want)),
             now,
         );
+        o.reversal = Some(reversal);
+        return o;
     }
     if req.dry_run || cfg.dry_run {
         return ResponseOutcome::for_request(
@@ -236,13 +248,6 @@ pub async fn respond<I: AccessKeys>(req: &ResponseRequest, cfg: &Config, iam: &I
     );
     let back = word(current);
     o.undo = Some(format!("aws iam update-access-key --user-name {owner} --access-key-id {key} --status {back}"));
-    o.reversal = Some(match want {
-        KeyStatus::Inactive => {
-            Action::ReactivateAccessKey { account_id: account_id.clone(), access_key_id: key.clone(), user_name: Some(owner) }
-        }
-        KeyStatus::Active => {
-            Action::DeactivateAccessKey { account_id: account_id.clone(), access_key_id: key.clone(), user_name: Some(owner) }
-        }
-    });
+    o.reversal = Some(reversal);
     o
 }

@@ -154,7 +154,8 @@ async fn duplicate_delivery_is_already_applied() {
     assert_eq!(second.outcome, OutcomeStatus::AlreadyApplied);
     assert_eq!(second.request_id, first.request_id);
     assert_eq!(iam.writes().len(), 1);
-    assert_eq!(second.reversal, None, "nothing to undo for a change we did not make");
+    // the reversal is carried: whether launchguard made the change is the dispatcher's ledger's call
+    assert_eq!(second.reversal, first.reversal);
 }
 
 #[tokio::test]
@@ -304,4 +305,15 @@ fn configuration_errors_name_the_variable() {
     assert!(Config::from_env(&env, ACCOUNT, "r").unwrap_err().to_string().contains("ALLOWED_ACCOUNTS"));
     let env = |k: &str| (k == "PROTECTED_PRINCIPALS").then(|| "admin".to_string());
     assert!(Config::from_env(&env, ACCOUNT, "r").unwrap_err().to_string().contains("PROTECTED_PRINCIPALS"));
+}
+
+#[tokio::test]
+async fn already_applied_still_carries_the_reversal() {
+    let mut iam = FakeIam::with_users();
+    let first = run(&iam, &cfg(&[]), &deactivate("AKIAEXAMPLEDEPLOYER1", Some("ci-deployer"))).await.unwrap();
+    iam.users.get_mut("ci-deployer").unwrap().1[0].1 = KeyStatus::Inactive;
+    let again = run(&iam, &cfg(&[]), &deactivate("AKIAEXAMPLEDEPLOYER1", Some("ci-deployer"))).await.unwrap();
+    assert_eq!(again.outcome, OutcomeStatus::AlreadyApplied);
+    assert_eq!(again.reversal, first.reversal);
+    assert!(again.reversal.is_some());
 }

@@ -2,7 +2,8 @@
 //! retryable AWS errors from final ones, invoking another function, and JSON logs.
 //!
 //! Endpoints come from `AWS_ENDPOINT_URL` / `AWS_ENDPOINT_URL_<SERVICE>`, which aws-config reads
-//! itself: there is no endpoint code here. [`mac`] seals and opens authenticated payloads with KMS.
+//! itself: there is no endpoint code here. [`mac`] seals and opens authenticated payloads with KMS;
+//! [`store`] is the conditional-write store (S3) of the ledger; [`command`] is the handlers' gate.
 
 pub mod command;
 pub mod mac;

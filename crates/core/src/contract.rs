@@ -199,6 +199,11 @@ pub enum Action {
         user_name: String,
         /// The managed policy ARN that was attached, if it was a managed policy.
         policy_arn: Option<String>,
+        /// For the inline quarantine: the document a same-named inline policy held before
+        /// launchguard overwrote it, put back instead of deleting the policy. `None`: launchguard
+        /// created the policy, and removes it (only while it still holds launchguard's document).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        previous_document: Option<String>,
     },
     /// Deny every action to the role's sessions issued before `issued_before`.
     RevokeRoleSessions {
@@ -215,7 +220,9 @@ pub enum Action {
         /// the request is then `already_applied` and the cut-off is not moved.
         covers_activity_until: Option<DateTime<Utc>>,
     },
-    /// Reversal: remove the session revocation launchguard added.
+    /// Reversal: undo the session revocation launchguard wrote, only while the role still holds
+    /// exactly `written_document`: put `previous_document` back, or remove the policy when
+    /// launchguard created it (`previous_document` is `None`).
     RestoreRoleSessions {
         /// Account.
         account_id: String,
@@ -223,6 +230,12 @@ pub enum Action {
         role_arn: String,
         /// The role's name.
         role_name: String,
+        /// The document launchguard wrote (the reversal refuses when IAM holds anything else).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        written_document: Option<String>,
+        /// The document that was there before (an older cut-off, or someone else's policy).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        previous_document: Option<String>,
     },
 }
 
@@ -391,13 +404,19 @@ pub struct ResponseOutcome {
     pub detail: String,
     /// How to undo it by hand, when something was changed.
     pub undo: Option<String>,
-    /// The action that undoes exactly what was changed (set only with `applied`). A release
-    /// request runs these, and nothing else.
+    /// The action that undoes exactly what launchguard's change did. Set with `applied`, and with
+    /// `already_applied` when the state is exactly what launchguard writes (a retried request
+    /// must still learn it); whether launchguard made the change is the dispatcher's ledger's
+    /// call, never the handler's.
     pub reversal: Option<Action>,
     /// The handler that answered.
     pub handler: String,
     /// When it finished.
     pub completed_at: DateTime<Utc>,
+    /// Things a person must look at even though the action succeeded (a look-alike policy that
+    /// launchguard did not write, overwritten...). Shown loudly in the notification.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 impl ResponseOutcome {
@@ -421,6 +440,7 @@ impl ResponseOutcome {
             reversal: None,
             handler: handler.to_owned(),
             completed_at: now,
+            warnings: Vec::new(),
         }
     }
 }

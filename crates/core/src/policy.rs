@@ -59,6 +59,27 @@ pub fn decode_document(doc: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// Whether two policy documents are the same document (JSON equality after URL-decoding; key
+/// order and white space do not matter). An unparseable document equals nothing.
+pub fn same_document(a: &str, b: &str) -> bool {
+    match (serde_json::from_str::<Value>(&decode_document(a)), serde_json::from_str::<Value>(&decode_document(b))) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => false,
+    }
+}
+
+/// The cut-off of a document that is *exactly* a launchguard revoke-sessions document (what
+/// [`revoke_sessions_document`] writes), `None` for anything else, however similar.
+pub fn launchguard_cutoff(doc: &str) -> Option<DateTime<Utc>> {
+    let t = revoked_before(doc)?;
+    same_document(doc, &revoke_sessions_document(t)).then_some(t)
+}
+
+/// Whether `doc` is exactly launchguard's inline quarantine document.
+pub fn is_launchguard_quarantine(doc: &str) -> bool {
+    same_document(doc, &quarantine_document())
+}
+
 /// The `aws:TokenIssueTime` cut-off of a revoke-sessions document, if it is one.
 pub fn revoked_before(doc: &str) -> Option<DateTime<Utc>> {
     let v: Value = serde_json::from_str(&decode_document(doc)).ok()?;
@@ -92,5 +113,39 @@ mod tests {
         assert_eq!(revoked_before(&encoded), Some(t));
         assert_eq!(revoked_before(&quarantine_document()), None);
         assert_eq!(revoked_before("%7B%"), None);
+        assert_eq!(launchguard_cutoff(&encoded), Some(t));
+    }
+
+    #[test]
+    fn only_the_exact_documents_are_launchguards() {
+        let t = Utc.with_ymd_and_hms(2026, 11, 22, 5, 41, 7).unwrap();
+        let narrow = revoke_sessions_document(t).replace("\"Action\":\"*\"", "\"Action\":\"s3:GetObject\"");
+        assert_ne!(narrow, revoke_sessions_document(t));
+        assert_eq!(revoked_before(&narrow), Some(t), "a look-alike has a cut-off");
+        assert_eq!(launchguard_cutoff(&narrow), None, "but is not launchguard's");
+        assert!(is_launchguard_quarantine(&quarantine_document()));
+        let allow = quarantine_document().replace("Deny", "Allow");
+        assert!(!is_launchguard_quarantine(&allow));
+        assert!(!same_document("not json", "not json"));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn a_changed_document_is_never_launchguards(secs in 0i64..4_000_000_000, pos in 0usize..400, byte in 32u8..127) {
+            let t = Utc.timestamp_opt(secs, 0).unwrap();
+            let doc = revoke_sessions_document(t);
+            let mut b = doc.clone().into_bytes();
+            let i = pos % b.len();
+            // a change inside the timestamp is another cut-off, still launchguard's document
+            let stamp = t.to_rfc3339_opts(SecondsFormat::Secs, true);
+            let at = doc.find(&stamp).unwrap();
+            proptest::prop_assume!(!(at..at + stamp.len()).contains(&i));
+            b[i] = byte;
+            let changed = String::from_utf8(b).unwrap();
+            if changed != doc && serde_json::from_str::<Value>(&changed).ok() != serde_json::from_str::<Value>(&doc).ok() {
+                proptest::prop_assert_eq!(launchguard_cutoff(&changed), None);
+            }
+            proptest::prop_assert_eq!(launchguard_cutoff(&doc), Some(t));
+        }
     }
 }

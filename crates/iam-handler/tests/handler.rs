@@ -303,6 +303,7 @@ async fn release_never_detaches_a_policy_launchguard_did_not_attach() {
         user_arn: "arn:aws:iam::111122223333:user/ci/ci-deployer".into(),
         user_name: "ci-deployer".into(),
         policy_arn: Some("arn:aws:iam::aws:policy/AmazonEC2FullAccess".into()),
+        previous_document: None,
     };
     assert!(refused(&run(&iam, &cfg(&[]), &req(a)).await).contains("only detaches what it attached"));
     assert!(iam.writes().is_empty());
@@ -328,31 +329,15 @@ async fn revocation_moves_forward_never_back_and_is_reversible() {
     assert_eq!(o3.outcome, OutcomeStatus::Applied);
     assert!(o3.detail.contains("moved forward"));
     assert_eq!(revoked_before(&iam.role("DataScience").inline[REVOKE_SESSIONS_POLICY]), Some(t2));
-    // restore removes only launchguard's policy
+    // the newer revocation's reversal restores the older cut-off; the older one's removes the
+    // policy launchguard created, and only that
     let r = run_reversal(&iam, &o3).await;
     assert_eq!(r.outcome, OutcomeStatus::Applied);
+    assert_eq!(revoked_before(&iam.role("DataScience").inline[REVOKE_SESSIONS_POLICY]), Some(t1));
+    assert_eq!(run_reversal(&iam, &o).await.outcome, OutcomeStatus::Applied);
     let role = iam.role("DataScience");
     assert!(!role.inline.contains_key(REVOKE_SESSIONS_POLICY));
     assert!(role.inline.contains_key("s3-access"));
-}
-
-#[tokio::test]
-async fn a_foreign_policy_with_launchguards_name_is_not_overwritten() {
-    let iam = FakeIam::new();
-    iam.roles
-        .lock()
-        .unwrap()
-        .get_mut("DataScience")
-        .unwrap()
-        .inline
-        .insert(REVOKE_SESSIONS_POLICY.into(), "{\"Version\":\"2012-10-17\",\"Statement\":[]}".into());
-    let r = refused(&run(&iam, &cfg(&[]), &revoke("DataScience", "arn:aws:iam::111122223333:role/DataScience", now())).await);
-    assert!(r.contains("did not write"), "{r}");
-    assert!(iam.writes().is_empty());
-    // but one it did write is recognised even URL-encoded
-    iam.roles.lock().unwrap().get_mut("DataScience").unwrap().inline.insert(REVOKE_SESSIONS_POLICY.into(), revoke_sessions_document(now()));
-    let o = run(&iam, &cfg(&[]), &revoke("DataScience", "arn:aws:iam::111122223333:role/DataScience", now())).await;
-    assert_eq!(o.outcome, OutcomeStatus::AlreadyApplied);
 }
 
 #[tokio::test]
@@ -448,4 +433,124 @@ async fn a_failed_write_is_reported_with_retryability() {
 fn bad_quarantine_policy_is_a_configuration_error() {
     let env = |k: &str| (k == "QUARANTINE_POLICY_ARN").then(|| "AdministratorAccess".to_string());
     assert!(Config::from_env(&env, ACCOUNT, "r").unwrap_err().to_string().contains("QUARANTINE_POLICY_ARN"));
+}
+
+// ---- issue 10: exact documents, restoring what was there, reversals that survive retries ----
+
+const ALLOW_ALL: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#;
+
+fn decoy_revocation(t: DateTime<Utc>) -> String {
+    json!({"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Action": "s3:GetObject", "Resource": "*",
+        "Condition": {"DateLessThan": {"aws:TokenIssueTime": t.to_rfc3339()}}}]})
+    .to_string()
+}
+
+fn set_role_inline(iam: &FakeIam, doc: &str) {
+    iam.roles.lock().unwrap().get_mut("DataScience").unwrap().inline.insert(REVOKE_SESSIONS_POLICY.into(), doc.into());
+}
+
+fn same_json(a: &str, b: &str) -> bool {
+    serde_json::from_str::<Value>(a).unwrap() == serde_json::from_str::<Value>(b).unwrap()
+}
+
+#[tokio::test]
+async fn a_decoy_quarantine_that_allows_everything_is_not_already_applied() {
+    let iam = FakeIam::new();
+    iam.users.lock().unwrap().get_mut("ci-deployer").unwrap().inline.insert(QUARANTINE_INLINE_POLICY.into(), ALLOW_ALL.into());
+    let o = run(&iam, &cfg(&[]), &quarantine("ci-deployer", "arn:aws:iam::111122223333:user/ci-deployer")).await;
+    assert_eq!(o.outcome, OutcomeStatus::Applied, "{}", o.detail);
+    assert!(iam.user("ci-deployer").attached.contains(&QUARANTINE.to_string()));
+    assert!(
+        o.warnings.iter().any(|w| w.contains(QUARANTINE_INLINE_POLICY) && w.contains("not written by launchguard")),
+        "{:?}",
+        o.warnings
+    );
+}
+
+#[tokio::test]
+async fn a_decoy_inline_quarantine_is_overwritten_and_restored_exactly_on_release() {
+    let mut iam = FakeIam::new();
+    iam.attach_error =
+        Some(CallError { message: "quota (LimitExceeded; HTTP 409)".into(), code: Some("LimitExceeded".into()), retryable: false });
+    iam.users.lock().unwrap().get_mut("ci-deployer").unwrap().inline.insert(QUARANTINE_INLINE_POLICY.into(), ALLOW_ALL.into());
+    let o = run(&iam, &cfg(&[]), &quarantine("ci-deployer", "arn:aws:iam::111122223333:user/ci-deployer")).await;
+    assert_eq!(o.outcome, OutcomeStatus::Applied, "{}", o.detail);
+    assert!(same_json(&iam.user("ci-deployer").inline[QUARANTINE_INLINE_POLICY], &launchguard_core::policy::quarantine_document()));
+    assert!(!o.warnings.is_empty());
+    let r = run_reversal(&iam, &o).await;
+    assert_eq!(r.outcome, OutcomeStatus::Applied, "{}", r.detail);
+    assert_eq!(iam.user("ci-deployer").inline[QUARANTINE_INLINE_POLICY], ALLOW_ALL, "the previous document is back");
+}
+
+#[tokio::test]
+async fn the_inline_quarantine_reversal_never_deletes_a_document_launchguard_did_not_write() {
+    let iam = FakeIam::new();
+    iam.users.lock().unwrap().get_mut("ci-deployer").unwrap().inline.insert(QUARANTINE_INLINE_POLICY.into(), ALLOW_ALL.into());
+    let a = Action::ReleaseUserQuarantine {
+        account_id: ACCOUNT.into(),
+        user_arn: "arn:aws:iam::111122223333:user/ci/ci-deployer".into(),
+        user_name: "ci-deployer".into(),
+        policy_arn: None,
+        previous_document: None,
+    };
+    let r = refused(&run(&iam, &cfg(&[]), &req(a)).await);
+    assert!(r.contains("not the document launchguard wrote"), "{r}");
+    assert!(iam.writes().is_empty());
+}
+
+#[tokio::test]
+async fn a_decoy_revocation_that_denies_one_action_is_not_already_applied() {
+    let iam = FakeIam::new();
+    let decoy = decoy_revocation(now() + Duration::minutes(4));
+    set_role_inline(&iam, &decoy);
+    let o = run(&iam, &cfg(&[]), &revoke("DataScience", "arn:aws:iam::111122223333:role/DataScience", now())).await;
+    assert_eq!(o.outcome, OutcomeStatus::Applied, "{}", o.detail);
+    assert!(same_json(&iam.role("DataScience").inline[REVOKE_SESSIONS_POLICY], &revoke_sessions_document(now())));
+    assert!(o.warnings.iter().any(|w| w.contains("not written by launchguard")), "{:?}", o.warnings);
+    // the release puts the previous document back, as it was
+    let r = run_reversal(&iam, &o).await;
+    assert_eq!(r.outcome, OutcomeStatus::Applied, "{}", r.detail);
+    assert_eq!(iam.role("DataScience").inline[REVOKE_SESSIONS_POLICY], decoy);
+    // an empty policy of that name is overwritten too, not trusted, not refused
+    set_role_inline(&iam, r#"{"Version":"2012-10-17","Statement":[]}"#);
+    assert_eq!(
+        run(&iam, &cfg(&[]), &revoke("DataScience", "arn:aws:iam::111122223333:role/DataScience", now())).await.outcome,
+        OutcomeStatus::Applied
+    );
+}
+
+#[tokio::test]
+async fn releasing_an_older_revocation_restores_the_previous_cut_off_and_never_deletes_a_newer_one() {
+    let iam = FakeIam::new();
+    let arn = "arn:aws:iam::111122223333:role/DataScience";
+    let (t1, t2) = (now() - Duration::minutes(30), now());
+    let o1 = run(&iam, &cfg(&[]), &revoke("DataScience", arn, t1)).await;
+    let o2 = run(&iam, &cfg(&[]), &revoke("DataScience", arn, t2)).await;
+    assert_eq!((o1.outcome.name(), o2.outcome.name()), ("applied", "applied"));
+    // F1's reversal while F2's cut-off is in place: not what F1 wrote, so nothing is touched
+    let r1 = run_reversal(&iam, &o1).await;
+    assert!(refused(&r1).contains("not the document launchguard wrote"), "{}", r1.detail);
+    assert_eq!(revoked_before(&iam.role("DataScience").inline[REVOKE_SESSIONS_POLICY]), Some(t2));
+    // F2's reversal restores F1's cut-off, then F1's removes the policy it created
+    assert_eq!(run_reversal(&iam, &o2).await.outcome, OutcomeStatus::Applied);
+    assert_eq!(revoked_before(&iam.role("DataScience").inline[REVOKE_SESSIONS_POLICY]), Some(t1));
+    assert_eq!(run_reversal(&iam, &o1).await.outcome, OutcomeStatus::Applied);
+    assert!(!iam.role("DataScience").inline.contains_key(REVOKE_SESSIONS_POLICY));
+    assert!(iam.role("DataScience").inline.contains_key("s3-access"));
+}
+
+#[tokio::test]
+async fn already_applied_still_carries_the_reversal() {
+    let iam = FakeIam::new();
+    let q = quarantine("ci-deployer", "arn:aws:iam::111122223333:user/ci-deployer");
+    let first = run(&iam, &cfg(&[]), &q).await;
+    let again = run(&iam, &cfg(&[]), &q).await;
+    assert_eq!(again.outcome, OutcomeStatus::AlreadyApplied);
+    assert_eq!(again.reversal, first.reversal);
+    let r = revoke("DataScience", "arn:aws:iam::111122223333:role/DataScience", now());
+    let first = run(&iam, &cfg(&[]), &r).await;
+    let again = run(&iam, &cfg(&[]), &r).await;
+    assert_eq!(again.outcome, OutcomeStatus::AlreadyApplied);
+    assert!(again.reversal.is_some(), "a retried dispatch must still learn how to undo it");
+    assert!(first.reversal.is_some());
 }

@@ -57,6 +57,7 @@ fn release_quarantine() -> String {
         user_arn: format!("arn:aws:iam::{ACCOUNT}:user/ci-deployer"),
         user_name: "ci-deployer".into(),
         policy_arn: Some(QUARANTINE.into()),
+        previous_document: None,
     };
     serde_json::to_string(&ResponseRequest::new("lg-forged", a, false, now())).unwrap()
 }
