@@ -53,20 +53,25 @@ def base_parameters(cfg):
         "AlarmEvaluationPeriods": cfg["ALARM_EVALUATION_PERIODS"], "IncidentRetentionDays": cfg["INCIDENT_RETENTION_DAYS"],
         "NotificationEmail": cfg.get("NOTIFICATION_EMAIL", ""), "ProtectedUserArnPattern": cfg["PROTECTED_USER_ARN_PATTERN"],
         "QuarantinePolicyArn": cfg["QUARANTINE_POLICY_ARN"],
+        "ReleasePrincipals": cfg.get("RELEASE_PRINCIPALS", ""), "FindingSigners": cfg.get("FINDING_SIGNERS", ""),
     }
 
 
 def function_env(cfg, outputs) -> dict[str, dict[str, str]]:
     common = {"DRY_RUN": cfg["DRY_RUN"], "PROTECTED_PRINCIPALS": cfg["PROTECTED_PRINCIPALS"], "ALLOWED_ACCOUNTS": cfg.get("ALLOWED_ACCOUNTS", "")}
     common = {k: v for k, v in common.items() if v}
+    # The handlers check commands with the command key and keep their replay record in the ledger.
+    gate = {"COMMAND_KEY_ID": outputs["CommandKeyArn"], "LEDGER_BUCKET": outputs["LedgerBucketName"]}
     return {
         "launchguard-detector": {"CLOUDTRAIL_LOG_GROUP_NAME": cfg["CLOUDTRAIL_LOG_GROUP_NAME"], "DISPATCHER_LAMBDA_NAME": "launchguard-dispatcher",
-                                 "DRY_RUN": cfg["DRY_RUN"], "LG_MIN_INSTANCES": cfg["LG_MIN_INSTANCES"]},
-        "launchguard-dispatcher": {**common, "ACCESS_KEY_HANDLER_LAMBDA_NAME": "launchguard-accesskey-handler",
+                                 "DRY_RUN": cfg["DRY_RUN"], "LG_MIN_INSTANCES": cfg["LG_MIN_INSTANCES"],
+                                 "FINDING_KEY_ID": outputs["FindingKeyArn"]},
+        "launchguard-dispatcher": {**common, **gate, "ACCESS_KEY_HANDLER_LAMBDA_NAME": "launchguard-accesskey-handler",
                                    "IAM_HANDLER_LAMBDA_NAME": "launchguard-iam-handler",
-                                   "NOTIFICATION_TOPIC_ARN": outputs["NotificationTopicArn"], "INCIDENT_LOG_GROUP": outputs["IncidentLogGroupName"]},
-        "launchguard-accesskey-handler": dict(common),
-        "launchguard-iam-handler": {**common, "QUARANTINE_POLICY_ARN": cfg["QUARANTINE_POLICY_ARN"]},
+                                   "NOTIFICATION_TOPIC_ARN": outputs["NotificationTopicArn"], "INCIDENT_LOG_GROUP": outputs["IncidentLogGroupName"],
+                                   "FINDING_KEY_ID": outputs["FindingKeyArn"], "RELEASE_KEY_ID": outputs["ReleaseKeyArn"]},
+        "launchguard-accesskey-handler": {**common, **gate},
+        "launchguard-iam-handler": {**common, **gate, "QUARANTINE_POLICY_ARN": cfg["QUARANTINE_POLICY_ARN"]},
     }
 
 
@@ -137,7 +142,8 @@ def main() -> int:
     base, wiring = render.render(ROOT / "deploy/out")
     name = cfg["STACK_NAME"]
     if a.dry:
-        placeholder = {k: f"<{k} from stack {name}>" for k in [*ROLE_OUTPUT.values(), "NotificationTopicArn", "IncidentLogGroupName"]}
+        placeholder = {k: f"<{k} from stack {name}>" for k in [*ROLE_OUTPUT.values(), "NotificationTopicArn", "IncidentLogGroupName",
+                                                                 "CommandKeyArn", "FindingKeyArn", "ReleaseKeyArn", "LedgerBucketName", "RunInstancesAlarmArn"]}
         print(f"1. CloudFormation stack {name} from {base.relative_to(ROOT)} with:")
         for k, v in base_parameters(cfg).items():
             print(f"     {k}={v}")

@@ -1,6 +1,8 @@
 """Render the CloudFormation templates: each `{"@role": "<function>"}` in base.template.json becomes
 an IAM role named `<function>-role` whose inline policy is policies/<function>.json, with the
-policy's `${Placeholder}`s turned into `Fn::Sub` references (one source of truth for permissions).
+policy's `${Placeholder}`s turned into `Fn::Sub` references (one source of truth for permissions);
+each `{"@mac-key": {...}}` becomes a KMS HMAC key and its alias, whose key policy names who may
+make MACs with it (and denies everyone else) and who may check them.
 
     python deploy/render.py [OUT_DIR]      # default deploy/out/
 """
@@ -20,6 +22,7 @@ SUBS = {
     "NotificationTopicArn": "${NotificationTopic}",
     "QuarantinePolicyArn": "${QuarantinePolicyArn}",
     "ProtectedUserArnPattern": "${ProtectedUserArnPattern}",
+    "LedgerBucketName": "${LedgerBucket}",
 }
 PLACEHOLDER = re.compile(r"\$\{([A-Za-z]+)\}")
 
@@ -57,12 +60,62 @@ def role(function: str) -> dict:
     }
 
 
+# What the account root may do with a MAC key: administer it, never use it. Using the key
+# (GenerateMac, VerifyMac) is granted by name in the key policy, and GenerateMac is denied to every
+# other principal, so no IAM policy in the account can widen who may seal.
+KEY_ADMIN = ["kms:Create*", "kms:Describe*", "kms:Enable*", "kms:List*", "kms:Put*", "kms:Update*", "kms:Revoke*",
+             "kms:Disable*", "kms:Get*", "kms:Delete*", "kms:TagResource", "kms:UntagResource",
+             "kms:ScheduleKeyDeletion", "kms:CancelKeyDeletion"]
+
+
+def principals(spec: dict):
+    """The ARNs allowed to GenerateMac: the fixed ones plus, when set, a list parameter."""
+    fixed = spec["generate"]
+    more = spec.get("generate_more")
+    if not more:
+        return fixed
+    joined = {"Fn::Join": [",", {"Ref": more["ref"]}]}
+    combined = {"Fn::Split": [",", {"Fn::Join": [",", [*fixed, joined]]}]} if fixed else {"Ref": more["ref"]}
+    return {"Fn::If": [more["condition"], combined, fixed]} if fixed else combined
+
+
+def mac_key(spec: dict) -> dict:
+    who = principals(spec)
+    allow_generate = {"Sid": "GenerateMac", "Effect": "Allow", "Principal": {"AWS": who}, "Action": "kms:GenerateMac", "Resource": "*"}
+    deny_others = {"Sid": "NobodyElseGeneratesMacs", "Effect": "Deny", "Principal": "*", "Action": "kms:GenerateMac", "Resource": "*",
+                   "Condition": {"ArnNotEquals": {"aws:PrincipalArn": who}}}
+    more = spec.get("generate_more")
+    if not spec["generate"] and more:
+        # Nobody is named until the parameter is set: then nobody at all may generate.
+        allow_generate = {"Fn::If": [more["condition"], allow_generate, {"Ref": "AWS::NoValue"}]}
+        deny_all = {"Sid": "NobodyElseGeneratesMacs", "Effect": "Deny", "Principal": "*", "Action": "kms:GenerateMac", "Resource": "*"}
+        deny_others = {"Fn::If": [more["condition"], deny_others, deny_all]}
+    return {
+        "Type": "AWS::KMS::Key",
+        "Properties": {
+            "Description": f"launchguard {spec['alias']}: {spec['what']} (HMAC-SHA-256)",
+            "KeySpec": "HMAC_256", "KeyUsage": "GENERATE_VERIFY_MAC", "Enabled": True,
+            "KeyPolicy": {"Version": "2012-10-17", "Statement": [
+                {"Sid": "KeyAdministration", "Effect": "Allow", "Principal": {"AWS": {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"}},
+                 "Action": KEY_ADMIN, "Resource": "*"},
+                allow_generate,
+                deny_others,
+                {"Sid": "VerifyMac", "Effect": "Allow", "Principal": {"AWS": spec["verify"]}, "Action": "kms:VerifyMac", "Resource": "*"},
+            ]},
+        },
+    }
+
+
 def render(out: Path) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     base = json.loads((ROOT / "deploy/base.template.json").read_text())
-    for name, res in base["Resources"].items():
+    for name, res in list(base["Resources"].items()):
         if "@role" in res:
             base["Resources"][name] = role(res["@role"])
+        if "@mac-key" in res:
+            spec = res["@mac-key"]
+            base["Resources"][name] = mac_key(spec)
+            base["Resources"][f"{name}Alias"] = {"Type": "AWS::KMS::Alias", "Properties": {"AliasName": spec["alias"], "TargetKeyId": {"Ref": name}}}
     paths = [out / "base.json", out / "wiring.json"]
     paths[0].write_text(json.dumps(base, indent=2) + "\n")
     paths[1].write_text((ROOT / "deploy/wiring.template.json").read_text())

@@ -33,7 +33,7 @@ use tracing::{info, warn};
 
 /// The AWS actions the detector calls (checked against `policies/` by the tests).
 pub const AWS_ACTIONS: &[&str] =
-    &["logs:StartQuery", "logs:GetQueryResults", "logs:StopQuery", "logs:FilterLogEvents", "lambda:InvokeFunction"];
+    &["logs:StartQuery", "logs:GetQueryResults", "logs:StopQuery", "logs:FilterLogEvents", "lambda:InvokeFunction", "kms:GenerateMac"];
 
 /// The detector's name in findings.
 pub const DETECTOR_NAME: &str = "launchguard-detector/run-instances";

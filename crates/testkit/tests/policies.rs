@@ -34,9 +34,32 @@ fn allowed(function: &str) -> BTreeSet<String> {
         .collect()
 }
 
+/// The KMS actions the key policies in `deploy/base.template.json` grant to the function's role:
+/// `kms:GenerateMac` where the role is among a key's generators, `kms:VerifyMac` among its
+/// verifiers. KMS use is granted by the key policies only (no IAM policy can widen it).
+fn granted_by_key_policies(function: &str) -> BTreeSet<String> {
+    let t: Value = serde_json::from_str(&fixture("../deploy/base.template.json")).unwrap();
+    let role = t["Resources"].as_object().unwrap().iter().find(|(_, r)| r["@role"] == function).map(|(n, _)| n.clone()).unwrap();
+    let names =
+        |v: &Value| -> Vec<String> { v.as_array().unwrap().iter().map(|x| x["Fn::GetAtt"][0].as_str().unwrap().to_owned()).collect() };
+    let mut out = BTreeSet::new();
+    for key in t["Resources"].as_object().unwrap().values().filter_map(|r| r.get("@mac-key")) {
+        if names(&key["generate"]).contains(&role) {
+            out.insert("kms:GenerateMac".to_owned());
+        }
+        if names(&key["verify"]).contains(&role) {
+            out.insert("kms:VerifyMac".to_owned());
+        }
+    }
+    out
+}
+
 fn check(function: &str, declared: &[&str]) {
-    let declared: BTreeSet<String> = declared.iter().map(|s| (*s).to_owned()).collect();
+    let (kms, declared): (BTreeSet<String>, BTreeSet<String>) =
+        declared.iter().map(|s| (*s).to_owned()).partition(|a| a.starts_with("kms:"));
+    assert_eq!(kms, granted_by_key_policies(function), "{function}: the KMS actions it calls differ from what the key policies grant it");
     let allowed = allowed(function);
+    assert!(!allowed.iter().any(|a| a.starts_with("kms:")), "{function}: KMS use is granted by the key policies, never by the role");
     let missing: Vec<_> = declared.difference(&allowed).collect();
     let extra: Vec<_> = allowed.difference(&declared).collect();
     assert!(missing.is_empty(), "{function} calls {missing:?} but its policy does not allow it");
@@ -58,12 +81,14 @@ fn check(function: &str, declared: &[&str]) {
 fn the_detector_reads_and_invokes_only() {
     check("launchguard-detector", launchguard_detector::AWS_ACTIONS);
     assert!(allowed("launchguard-detector").iter().all(|a| a.starts_with("logs:") || a == "lambda:InvokeFunction"));
+    assert_eq!(granted_by_key_policies("launchguard-detector"), BTreeSet::from(["kms:GenerateMac".to_owned()]));
 }
 
 #[test]
 fn the_dispatcher_has_no_iam_power() {
     check("launchguard-dispatcher", launchguard_responder_dispatcher::AWS_ACTIONS);
     assert!(!allowed("launchguard-dispatcher").iter().any(|a| a.starts_with("iam:")));
+    assert!(!allowed("launchguard-dispatcher").iter().any(|a| a.starts_with("s3:Delete")));
 }
 
 #[test]
