@@ -1,8 +1,12 @@
-//! `launchguard scan`: the detector's classification on archived CloudTrail.
+//! The `launchguard` command line. `launchguard scan` (this module): the detector's
+//! classification on archived CloudTrail; `launchguard release` ([`release`]): undo a
+//! containment as a person allowed to release.
 //!
 //! Reads CloudTrail delivery files (`{"Records":[...]}`), JSON arrays, EventBridge envelopes,
 //! JSON lines, gzip-compressed or not, from files or standard input, and prints who would be
 //! flagged and why, with the same core code as the detector (`launchguard-core`).
+
+pub mod release;
 
 use std::io::Read;
 
@@ -43,6 +47,17 @@ pub enum CliError {
     /// A core error (bad time, ...).
     #[error(transparent)]
     Core(#[from] CoreError),
+    /// An AWS call failed.
+    #[error("{what} failed: {reason}")]
+    Aws {
+        /// What was being done.
+        what: String,
+        /// What AWS said.
+        reason: String,
+    },
+    /// The dispatcher refused the request (nothing was done).
+    #[error("the dispatcher refused: {0}")]
+    Refused(String),
 }
 
 /// Parsed arguments of `scan`.
