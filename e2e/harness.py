@@ -15,6 +15,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import glob
+import hashlib
 import json
 import os
 import signal
@@ -252,6 +253,7 @@ class Scenario:
         self.admin = f"breakglass-admin-{s}"
         self.role = f"DataScience-{s}"
         self.logs, self.iam, self.sns, self.sqs, self.cw = (client(n) for n in ("logs", "iam", "sns", "sqs", "cloudwatch"))
+        self.kms, self.s3 = client("kms"), client("s3")
 
     # ---------- setup ----------
     def _queue_for(self, topic_arn: str, name: str) -> str:
@@ -280,6 +282,13 @@ class Scenario:
             EvaluationPeriods=1, Threshold=10, ComparisonOperator="GreaterThanOrEqualToThreshold", AlarmActions=[self.alarm_topic],
             TreatMissingData="notBreaching",
         )
+        # launchguard's three MAC keys (the stack creates them with their key policies in AWS) and
+        # its ledger bucket; a fourth key plays an attacker's key of the same kind
+        self.key_ids = {name: self.kms.create_key(KeySpec="HMAC_256", KeyUsage="GENERATE_VERIFY_MAC",
+                                                  Description=f"launchguard e2e {name} key")["KeyMetadata"]["Arn"]
+                        for name in ("command", "finding", "release", "attacker")}
+        self.ledger = f"lg-ledger-{s}"
+        self.s3.create_bucket(Bucket=self.ledger)
         for u in (self.user, self.benign, self.admin):
             self.iam.create_user(UserName=u)
         self.keys["used"] = self.iam.create_access_key(UserName=self.user)["AccessKey"]["AccessKeyId"]
@@ -308,6 +317,8 @@ class Scenario:
             # LocalStack issues user keys starting with LKIA (AWS: AKIA)
             "LG_LONG_TERM_KEY_PREFIXES": "AKIA,LKIA", "LG_POLL_INITIAL_MS": "100", "LG_QUERY_DEADLINE_SECONDS": "60",
             "DRY_RUN": "false", "RUST_LOG": "info",
+            "COMMAND_KEY_ID": self.key_ids["command"], "FINDING_KEY_ID": self.key_ids["finding"],
+            "RELEASE_KEY_ID": self.key_ids["release"], "LEDGER_BUCKET": self.ledger,
         }
         if iam_endpoint:
             env["AWS_ENDPOINT_URL_IAM"] = iam_endpoint
@@ -402,6 +413,30 @@ class Scenario:
         except ValueError:
             parsed = body.decode(errors="replace")
         return {"status": status, "error": error, "payload": parsed}
+
+    def seal(self, key: str, purpose: str, payload: dict | str, at: dt.datetime | None = None) -> dict:
+        """Seal a payload the way launchguard does (SECURITY.md, "Releasing without the CLI"): an
+        HMAC made by KMS over a version tag, the purpose, the instant and the payload's SHA-256.
+        The tests use it to play the dispatcher, a detector, a person who may release, or an
+        attacker holding another key."""
+        text = payload if isinstance(payload, str) else json.dumps(payload)
+        at = (at or dt.datetime.now(dt.timezone.utc)).astimezone(dt.timezone.utc)
+        issued = at.strftime("%Y-%m-%dT%H:%M:%S.") + f"{at.microsecond // 1000:03d}Z"
+        message = f"launchguard-mac/v1\n{purpose}\n{issued}\n{hashlib.sha256(text.encode()).hexdigest()}".encode()
+        mac = self.kms.generate_mac(KeyId=self.key_ids[key], MacAlgorithm="HMAC_SHA_256", Message=message)["Mac"]
+        return {"schema_version": 1, "kind": "sealed", "purpose": purpose, "issued_at": issued, "key_id": self.key_ids[key],
+                "mac_algorithm": "HMAC_SHA_256", "mac": mac.hex(), "payload": text}
+
+    def cli(self, *args: str) -> subprocess.CompletedProcess:
+        """Run the `launchguard` command line (built by scripts/e2e.sh) against LocalStack and watch."""
+        env = {**os.environ, "AWS_ENDPOINT_URL": ENDPOINT, "AWS_ENDPOINT_URL_LAMBDA": WATCH, "AWS_REGION": REGION,
+               "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_EC2_METADATA_DISABLED": "true"}
+        target = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
+        return subprocess.run([str(target / "debug/launchguard"), *args], env=env, capture_output=True, text=True, timeout=300)
+
+    def ledger_keys(self, prefix: str = "") -> list[str]:
+        out = self.s3.list_objects_v2(Bucket=self.ledger, Prefix=prefix)
+        return sorted(o["Key"] for o in out.get("Contents", []))
 
     def bridge(self, notification: dict) -> dict:
         """Play Lambda's SNS trigger: invoke the detector with the SNS event."""

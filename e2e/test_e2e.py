@@ -93,10 +93,10 @@ def test_the_same_alarm_again_changes_nothing(world):
 
 
 def test_a_release_restores_the_user_and_the_role(world):
-    out = world.invoke("launchguard-dispatcher", {"schema_version": 1, "kind": "release", "finding_id": world.finding_id,
-                                                  "principal_arn": None, "reason": "e2e: false positive", "dry_run": False})
-    assert out["error"] is None, out
-    assert out["payload"]["status"] == "released", out["payload"]
+    # through the command line a person uses: sealed with the release key, then the dispatcher
+    done = world.cli("release", "--finding", world.finding_id, "--reason", "e2e: false positive", "--key", world.key_ids["release"])
+    assert done.returncode == 0, done.stderr + done.stdout
+    assert f"release {world.finding_id}: released" in done.stdout, done.stdout
     assert world.state() == world.initial
     rel = world.incidents()[-1]
     assert rel["record_type"] == "release"
@@ -123,7 +123,9 @@ def test_when_iam_fails_for_one_handler_the_others_complete_and_the_error_is_ret
     try:
         finding = next(r for r in world.incidents() if r["record_type"] == "incident")["finding"]
         finding["dry_run"] = False
-        out = world.invoke("launchguard-dispatcher", finding)
+        # a new finding (the released one is never contained again by a redelivery)
+        finding["finding_id"] = world.finding_id + "-fault"
+        out = world.invoke("launchguard-dispatcher", world.seal("finding", "finding", finding))
     finally:
         world.faults.failing = set()
     assert out["status"] >= 400 or out["error"], out

@@ -88,6 +88,14 @@ pub async fn load_sdk_config() -> aws_config::SdkConfig {
     aws_config::defaults(BehaviorVersion::latest()).retry_config(RetryConfig::standard().with_max_attempts(5)).load().await
 }
 
+/// An S3 client for the ledger bucket. Path-style addressing when an endpoint is configured
+/// (`AWS_ENDPOINT_URL_S3` or `AWS_ENDPOINT_URL`: an emulator on 127.0.0.1 has no per-bucket host
+/// names); AWS's default virtual-hosted style otherwise.
+pub fn s3_client(sdk: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
+    let emulated = ["AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"].iter().any(|v| std::env::var_os(v).is_some_and(|x| !x.is_empty()));
+    aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(sdk).force_path_style(emulated).build())
+}
+
 /// JSON logs to stdout (CloudWatch Logs picks them up); level from `RUST_LOG` (default `info`).
 pub fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));

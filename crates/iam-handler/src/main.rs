@@ -17,7 +17,7 @@ async fn main() -> Result<(), Error> {
         Config::from_env(&ProcessEnv, &me.account, &me.role).inspect_err(|e| tracing::error!(error = %e, "invalid configuration"))?;
     let iam = Iam(aws_sdk_iam::Client::new(&sdk));
     let kms = Kms(aws_sdk_kms::Client::new(&sdk));
-    let store = S3Store::new(aws_sdk_s3::Client::new(&sdk), config.gate.ledger_bucket.clone(), "");
+    let store = S3Store::new(launchguard_aws::s3_client(&sdk), config.gate.ledger_bucket.clone(), "");
     let (config, iam, kms, store) = (&config, &iam, &kms, &store);
     run(service_fn(move |event: LambdaEvent<Value>| async move {
         let bytes = serde_json::to_vec(&event.payload).map_err(|e| launchguard_aws::diagnostic(&e, false))?;

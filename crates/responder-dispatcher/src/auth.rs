@@ -28,7 +28,7 @@ pub struct Seals {
     pub release_key_id: String,
     /// `COMMAND_KEY_ID`: requests to handlers are sealed with it.
     pub command_key_id: String,
-    /// `LG_MAX_FINDING_AGE_SECONDS` (default 21600, Lambda's longest asynchronous retry).
+X
     pub finding_freshness: Freshness,
     /// `LG_MAX_RELEASE_AGE_SECONDS` (default 900).
     pub release_freshness: Freshness,
@@ -45,7 +45,7 @@ impl Seals {
             finding_key_id: config::required(env, "FINDING_KEY_ID", "the KMS HMAC key that detectors seal findings with")?,
             release_key_id: config::required(env, "RELEASE_KEY_ID", "the KMS HMAC key that people allowed to release seal releases with")?,
             command_key_id: config::required(env, "COMMAND_KEY_ID", "the KMS HMAC key the dispatcher seals handler requests with")?,
-            finding_freshness: age("LG_MAX_FINDING_AGE_SECONDS", 21_600, 21_600)?,
+            finding_freshness: age("LG_MAX_FINDING_AGE_SECONDS", 3_600, 21_600)?,
             release_freshness: age("LG_MAX_RELEASE_AGE_SECONDS", 900, 3_600)?,
         })
     }

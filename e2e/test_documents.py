@@ -1,0 +1,213 @@
+"""Who may seal, who may publish, who may write the ledger: proven on the rendered templates.
+
+LocalStack does not evaluate key, topic or bucket policies, so these tests render the base stack
+exactly as `make deploy` does (deploy/render.py), resolve its intrinsic functions for one example
+account, and evaluate the documents with the rules AWS documents for them: an explicit Deny wins,
+then an Allow, else no; a KMS key policy must allow an action itself (an IAM policy can grant a
+key's use only when the key policy allows the account root that action). Only the condition
+operators and keys the templates use are implemented; any other one fails the test.
+"""
+import fnmatch
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "deploy"))
+import render  # noqa: E402
+
+ACCOUNT = "111122223333"
+REGION = "us-east-1"
+ROLES = {"DetectorRole": "launchguard-detector", "DispatcherRole": "launchguard-dispatcher",
+         "AccessKeyHandlerRole": "launchguard-accesskey-handler", "IamHandlerRole": "launchguard-iam-handler"}
+ALARM = f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:launchguard-runinstances"
+ROOT_ARN = f"arn:aws:iam::{ACCOUNT}:root"
+ADMIN = f"arn:aws:iam::{ACCOUNT}:user/admin-with-kms-star"
+RESPONDER = f"arn:aws:iam::{ACCOUNT}:role/SecurityResponder"
+
+
+def role_arn(resource: str) -> str:
+    return f"arn:aws:iam::{ACCOUNT}:role/{ROLES[resource]}-role"
+
+
+class Stack:
+    """The rendered base template with its intrinsics resolved for given parameters."""
+
+    def __init__(self, tmp: Path, **params: str):
+        base = json.loads(render.render(tmp)[0].read_text())
+        self.resources = base["Resources"]
+        defaults = {k: v.get("Default", "") for k, v in base["Parameters"].items()}
+        self.params = {**defaults, **params}
+        self.conditions = {k: self.value(v) for k, v in base["Conditions"].items()}
+
+    def ref(self, name: str):
+        if name in self.params:
+            p = self.params[name]
+            return [x for x in p.split(",")] if isinstance(p, str) and name in ("ReleasePrincipals", "FindingSigners") else p
+        return {"AWS::AccountId": ACCOUNT, "AWS::Partition": "aws", "AWS::Region": REGION, "AlarmTopic": "TOPIC",
+                "LedgerBucket": "ledger-bucket"}.get(name, f"<{name}>")
+
+    def getatt(self, name: str, attr: str) -> str:
+        assert attr == "Arn", attr
+        if name in ROLES:
+            return role_arn(name)
+        return {"RunInstancesAlarm": ALARM, "LedgerBucket": "arn:aws:s3:::ledger-bucket"}.get(name, f"<{name}.Arn>")
+
+    def value(self, node):
+        if isinstance(node, list):
+            out = [self.value(x) for x in node]
+            return [x for x in out if x is not NO_VALUE]
+        if not isinstance(node, dict):
+            return node
+        if len(node) == 1:
+            (k, v), = node.items()
+            if k == "Ref":
+                return NO_VALUE if v == "AWS::NoValue" else self.ref(v)
+            if k == "Fn::GetAtt":
+                return self.getatt(*v)
+            if k == "Fn::Sub":
+                text = v
+                for name in ("AWS::Partition", "AWS::AccountId", "AWS::Region"):
+                    text = text.replace("${" + name + "}", self.ref(name))
+                for name in ("LedgerBucket.Arn",):
+                    text = text.replace("${" + name + "}", self.getatt(name.split(".")[0], "Arn"))
+                assert "${" not in text, text
+                return text
+            if k == "Fn::If":
+                cond, yes, no = v
+                return self.value(yes if self.conditions[cond] else no)
+            if k == "Fn::Join":
+                sep, items = v
+                items = self.value(items)
+                return sep.join(x if isinstance(x, str) else sep.join(x) for x in items)
+            if k == "Fn::Split":
+                sep, text = v
+                return [x for x in self.value(text).split(sep)]
+            if k == "Fn::Equals":
+                a, b = self.value(v[0]), self.value(v[1])
+                return a == b
+            if k == "Fn::Not":
+                return not self.value(v[0])
+        return {k: self.value(x) for k, x in node.items() if self.value(x) is not NO_VALUE}
+
+    def policy(self, resource: str, field: str) -> dict:
+        return self.value(self.resources[resource]["Properties"][field])
+
+
+NO_VALUE = object()
+
+
+def as_list(x):
+    return x if isinstance(x, list) else [x]
+
+
+def principal_matches(p, who: dict) -> bool:
+    if p == "*":
+        return True
+    if "AWS" in p:
+        arns = [a for a in as_list(p["AWS"]) if a]
+        return who.get("arn") in arns
+    if "Service" in p:
+        return who.get("service") in as_list(p["Service"])
+    raise AssertionError(f"principal form not evaluated: {p}")
+
+
+def condition_holds(cond: dict, ctx: dict) -> bool:
+    for op, tests in cond.items():
+        for key, wanted in tests.items():
+            have = ctx.get(key)
+            wanted = as_list(wanted)
+            if op in ("ArnEquals", "StringEquals"):
+                ok = have is not None and have in wanted
+            elif op in ("ArnNotEquals", "StringNotEquals"):
+                ok = have is None or have not in wanted  # a missing key satisfies a negated operator
+            elif op == "Bool":
+                ok = have is not None and str(have).lower() in [str(w).lower() for w in wanted]
+            else:
+                raise AssertionError(f"condition operator not evaluated: {op}")
+            if not ok:
+                return False
+    return True
+
+
+def decide(policy: dict, action: str, who: dict, **ctx) -> bool:
+    """AWS's rule for one resource policy: an explicit Deny wins; then an Allow; else no."""
+    context = {"aws:PrincipalArn": who.get("arn"), **ctx}
+    matching = [s for s in policy["Statement"]
+                if any(fnmatch.fnmatchcase(action, a) for a in as_list(s["Action"]))
+                and principal_matches(s["Principal"], who) and condition_holds(s.get("Condition", {}), context)]
+    if any(s["Effect"] == "Deny" for s in matching):
+        return False
+    return any(s["Effect"] == "Allow" for s in matching)
+
+
+def sealers(stack: Stack, key: str, action: str = "kms:GenerateMac") -> set[str]:
+    """Everyone among the candidates whom the key policy itself lets do `action`."""
+    policy = stack.policy(key, "KeyPolicy")
+    candidates = [role_arn(r) for r in ROLES] + [ROOT_ARN, ADMIN, RESPONDER]
+    return {c for c in candidates if decide(policy, action, {"arn": c})}
+
+
+@pytest.fixture
+def stack(tmp_path):
+    return Stack(tmp_path)
+
+
+def test_only_the_dispatcher_seals_commands_and_only_the_handlers_check_them(stack):
+    assert sealers(stack, "CommandKey") == {role_arn("DispatcherRole")}
+    assert sealers(stack, "CommandKey", "kms:VerifyMac") == {role_arn("AccessKeyHandlerRole"), role_arn("IamHandlerRole")}
+
+
+def test_only_the_detector_seals_findings_unless_you_name_more(tmp_path, stack):
+    assert sealers(stack, "FindingKey") == {role_arn("DetectorRole")}
+    assert sealers(stack, "FindingKey", "kms:VerifyMac") == {role_arn("DispatcherRole")}
+    more = Stack(tmp_path / "more", FindingSigners=RESPONDER)
+    assert sealers(more, "FindingKey") == {role_arn("DetectorRole"), RESPONDER}
+
+
+def test_only_release_principals_seal_releases_and_nobody_by_default(tmp_path, stack):
+    assert sealers(stack, "ReleaseKey") == set()
+    named = Stack(tmp_path / "named", ReleasePrincipals=RESPONDER)
+    assert sealers(named, "ReleaseKey") == {RESPONDER}
+    assert sealers(named, "ReleaseKey", "kms:VerifyMac") == {role_arn("DispatcherRole")}
+
+
+def test_the_account_administers_the_keys_but_no_iam_policy_can_let_anyone_seal(stack):
+    for key in ("CommandKey", "FindingKey", "ReleaseKey"):
+        policy = stack.policy(key, "KeyPolicy")
+        assert decide(policy, "kms:PutKeyPolicy", {"arn": ROOT_ARN}), key
+        assert decide(policy, "kms:ScheduleKeyDeletion", {"arn": ROOT_ARN}), key
+        # the root is not allowed to use the key, so IAM policies (kms:* on *) grant nothing
+        for action in ("kms:GenerateMac", "kms:VerifyMac"):
+            assert not decide(policy, action, {"arn": ROOT_ARN}), (key, action)
+        # and an explicit deny stops every other principal, whatever is added to the policy later
+        deny = [s for s in policy["Statement"] if s["Effect"] == "Deny" and s["Action"] == "kms:GenerateMac"]
+        assert len(deny) == 1 and deny[0]["Principal"] == "*", key
+        props = stack.resources[key]["Properties"]
+        assert (props["KeySpec"], props["KeyUsage"]) == ("HMAC_256", "GENERATE_VERIFY_MAC")
+
+
+def test_only_the_alarm_publishes_to_the_alarm_topic(stack):
+    policy = stack.policy("AlarmTopicPolicy", "PolicyDocument")
+    cloudwatch = {"service": "cloudwatch.amazonaws.com"}
+    assert decide(policy, "sns:Publish", cloudwatch, **{"aws:SourceArn": ALARM, "aws:SourceAccount": ACCOUNT})
+    other_alarm = ALARM.replace("launchguard-runinstances", "someone-elses-alarm")
+    assert not decide(policy, "sns:Publish", cloudwatch, **{"aws:SourceArn": other_alarm, "aws:SourceAccount": ACCOUNT})
+    for who in (ROOT_ARN, ADMIN, role_arn("DetectorRole")):
+        assert not decide(policy, "sns:Publish", {"arn": who}), who
+
+
+def test_only_launchguard_writes_the_ledger(stack):
+    policy = stack.policy("LedgerBucketPolicy", "PolicyDocument")
+    tls = {"aws:SecureTransport": "true"}
+    for who in (ADMIN, ROOT_ARN, role_arn("DetectorRole"), RESPONDER):
+        # no resource policy allows it, and the explicit deny wins over any IAM allow
+        deny = [s for s in policy["Statement"] if s["Effect"] == "Deny" and "s3:PutObject" in as_list(s["Action"])]
+        assert any(principal_matches(s["Principal"], {"arn": who}) and condition_holds(s["Condition"], {"aws:PrincipalArn": who, **tls})
+                   for s in deny), who
+    for r in ("DispatcherRole", "AccessKeyHandlerRole", "IamHandlerRole"):
+        deny = [s for s in policy["Statement"] if s["Effect"] == "Deny"
+                and condition_holds(s["Condition"], {"aws:PrincipalArn": role_arn(r), **tls})]
+        assert deny == [], r
