@@ -28,7 +28,8 @@ pub struct Seals {
     pub release_key_id: String,
     /// `COMMAND_KEY_ID`: requests to handlers are sealed with it.
     pub command_key_id: String,
-X
+    /// `LG_MAX_FINDING_AGE_SECONDS` (default 3600, the wiring stack's `MaximumEventAgeInSeconds`
+    /// for the dispatcher; at most 21600, Lambda's longest asynchronous retry).
     pub finding_freshness: Freshness,
     /// `LG_MAX_RELEASE_AGE_SECONDS` (default 900).
     pub release_freshness: Freshness,
