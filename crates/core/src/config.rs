@@ -136,7 +136,8 @@ pub fn long_term_key_prefixes(env: &dyn Env) -> Result<Vec<String>, CoreError> {
 pub fn guard(env: &dyn Env, own_account: &str, own_role: &str) -> Result<crate::guard::Guard, CoreError> {
     let protected = arn_patterns_var(env, "PROTECTED_PRINCIPALS")?;
     let allowed = accounts_var(env, "ALLOWED_ACCOUNTS")?;
-    Ok(crate::guard::Guard::new(own_account, allowed, protected, &[own_role.to_owned()]))
+    crate::guard::Guard::new(own_account, allowed, protected, &[own_role.to_owned()])
+        .map_err(|e| err("PROTECTED_PRINCIPALS", format!("cannot hold this function's own role {own_role}: {e}")))
 }
 
 #[cfg(test)]

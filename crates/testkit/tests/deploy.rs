@@ -21,6 +21,7 @@ fn the_metric_filter_pattern_is_the_detectors() {
     for f in ["launchguard-detector", "launchguard-dispatcher", "launchguard-accesskey-handler", "launchguard-iam-handler"] {
         assert!(r.as_object().unwrap().values().any(|v| v["@role"] == f), "{f}");
         let role_arn = format!("arn:aws:iam::111122223333:role/{f}-role");
-        assert!(launchguard_core::ids::glob_match(launchguard_core::guard::ALWAYS_PROTECTED[0], &role_arn));
+        let always = launchguard_core::ids::ArnPatterns::parse_list(&launchguard_core::guard::ALWAYS_PROTECTED.join(",")).unwrap();
+        assert!(always.matching(&role_arn).is_some(), "{role_arn}");
     }
 }
