@@ -28,19 +28,12 @@ pub struct Guard {
 impl Guard {
     /// A guard for `own_account` with the configured patterns; the always-protected ones and
     /// `own_roles` are added.
-    ///
-    /// An own role that is not a valid ARN pattern is an error: the function must not run
-    /// without protecting itself.
-    pub fn new(
-        own_account: &str,
-        allowed_accounts: Vec<String>,
-        mut protected: ArnPatterns,
-        own_roles: &[String],
-    ) -> Result<Self, crate::CoreError> {
+    /// An own role is protected as written (an ARN with a `*` in it is a pattern).
+    pub fn new(own_account: &str, allowed_accounts: Vec<String>, mut protected: ArnPatterns, own_roles: &[String]) -> Self {
         for p in ALWAYS_PROTECTED.iter().copied().chain(own_roles.iter().map(String::as_str)) {
-            protected.push(p)?;
+            protected.push_or_exact(p);
         }
-        Ok(Self { own_account: own_account.to_owned(), allowed_accounts, protected })
+        Self { own_account: own_account.to_owned(), allowed_accounts, protected }
     }
 
     /// `Err(reason)` when `account` is neither the own account nor an allowed one.
@@ -89,7 +82,6 @@ mod tests {
     fn guard() -> Guard {
         let p = ArnPatterns::parse_list("arn:aws:iam::*:user/breakglass-*,arn:aws:iam::111122223333:role/Admin").expect("valid");
         Guard::new("111122223333", vec!["444455556666".into()], p, &["arn:aws:iam::111122223333:role/custom-lambda-role".into()])
-            .expect("valid")
     }
 
     #[test]
@@ -133,7 +125,7 @@ mod tests {
     // Issue 11, case 7: launchguard's own roles are protected in every partition.
     #[test]
     fn attack_own_roles_are_protected_in_every_partition() {
-        let g = Guard::new("111122223333", vec![], ArnPatterns::default(), &[]).expect("valid");
+        let g = Guard::new("111122223333", vec![], ArnPatterns::default(), &[]);
         for partition in ["aws", "aws-cn", "aws-us-gov"] {
             for arn in [
                 format!("arn:{partition}:iam::111122223333:role/launchguard-iam-handler"),
@@ -149,7 +141,7 @@ mod tests {
     #[test]
     fn attack_cloudtrail_forms_of_a_protected_role_are_protected() {
         let p = ArnPatterns::parse_list("arn:aws:iam::111122223333:role/ops/Admin").expect("valid");
-        let g = Guard::new("111122223333", vec![], p, &[]).expect("valid");
+        let g = Guard::new("111122223333", vec![], p, &[]);
         for arn in [
             "arn:aws:sts::111122223333:assumed-role/Admin/session-1",
             "arn:aws:iam::111122223333:role/Admin",

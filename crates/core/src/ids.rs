@@ -126,6 +126,9 @@ struct ArnPattern {
     text: String,
     head: Vec<GlobMatcher>,
     resources: Vec<GlobMatcher>,
+    /// For a value that is not an ARN pattern (an own role given as a bare name in tests):
+    /// matched as a whole, without regard to case.
+    exact: bool,
 }
 
 /// The six fields of an ARN, `arn` included; `None` unless it has all six.
@@ -172,10 +175,13 @@ impl ArnPattern {
         if let Some(r) = without_path(f[5]) {
             resources.push(glob(&r, true).map_err(compile_err)?);
         }
-        Ok(Self { text: text.to_owned(), head, resources })
+        Ok(Self { text: text.to_owned(), head, resources, exact: false })
     }
 
     fn matches(&self, arn: &str) -> bool {
+        if self.exact {
+            return self.text.eq_ignore_ascii_case(arn);
+        }
         let Some(f) = arn_fields(arn) else { return false };
         self.head.iter().zip(&f[1..5]).all(|(g, x)| g.is_match(x)) && self.resources.iter().any(|g| g.is_match(f[5]))
     }
@@ -230,6 +236,18 @@ impl ArnPatterns {
     pub fn push(&mut self, p: &str) -> Result<(), CoreError> {
         self.0.push(ArnPattern::compile(p)?);
         Ok(())
+    }
+
+    /// Add a pattern; a value that is not a valid pattern is kept and matched as a whole
+    /// (without regard to case) rather than dropped: protection is never lost to a typo.
+    pub fn push_or_exact(&mut self, p: &str) {
+        let compiled = ArnPattern::compile(p).unwrap_or_else(|_| ArnPattern {
+            text: p.to_owned(),
+            head: Vec::new(),
+            resources: Vec::new(),
+            exact: true,
+        });
+        self.0.push(compiled);
     }
 
     /// The patterns as written.

@@ -5,7 +5,7 @@
 use lambda_runtime::{Error, LambdaEvent, run, service_fn};
 use launchguard_aws::LambdaInvoker;
 use launchguard_core::config::ProcessEnv;
-use launchguard_detector::aws::CloudWatchLogs;
+use launchguard_detector::aws::{CloudWatchAlarms, CloudWatchLogs};
 use launchguard_detector::{Config, handle};
 use serde_json::Value;
 
@@ -15,10 +15,11 @@ async fn main() -> Result<(), Error> {
     let config = Config::from_env(&ProcessEnv).inspect_err(|e| tracing::error!(error = %e, "invalid configuration"))?;
     let sdk = launchguard_aws::load_sdk_config().await;
     let logs = CloudWatchLogs(aws_sdk_cloudwatchlogs::Client::new(&sdk));
+    let alarms = CloudWatchAlarms(aws_sdk_cloudwatch::Client::new(&sdk));
     let lambda = LambdaInvoker(aws_sdk_lambda::Client::new(&sdk));
-    let (config, logs, lambda) = (&config, &logs, &lambda);
+    let (config, logs, alarms, lambda) = (&config, &logs, &alarms, &lambda);
     run(service_fn(move |event: LambdaEvent<Value>| async move {
-        let report = handle(&event.payload, &event.context.invoked_function_arn, config, logs, lambda, chrono::Utc::now())
+        let report = handle(&event.payload, &event.context.invoked_function_arn, config, logs, alarms, lambda, chrono::Utc::now())
             .await
             .inspect_err(|e| tracing::error!(error = %e, retryable = e.is_retryable(), "detector failed"))
             .map_err(|e| launchguard_aws::diagnostic(&e, e.is_retryable()))?;
