@@ -77,6 +77,33 @@ proptest! {
         prop_assert_eq!(got, want);
     }
 
+    /// Issue 16: huge and negative numbers in an alarm never panic the parser, the gate or the
+    /// window arithmetic; a window longer than a day is never built.
+    #[test]
+    fn alarm_numbers_never_panic_the_window(period in any::<i64>(), evals in any::<i64>(), fperiod in any::<f64>(), secs in -100_000_000_000i64..100_000_000_000i64) {
+        use chrono::TimeZone;
+        let at = chrono::Utc.timestamp_opt(secs, 0).single().unwrap();
+        for (p, e) in [(serde_json::json!(period), serde_json::json!(evals)), (serde_json::json!(fperiod), serde_json::json!(u64::MAX)), (serde_json::json!(period.unsigned_abs()), serde_json::json!(evals.unsigned_abs()))] {
+            let mut ev = launchguard_testkit::sns_alarm_event("a", "111122223333", "us-east-1", "ALARM", at, 60, 1);
+            let mut msg: serde_json::Value = serde_json::from_str(ev["Records"][0]["Sns"]["Message"].as_str().unwrap()).unwrap();
+            msg["Trigger"]["Period"] = p;
+            msg["Trigger"]["EvaluationPeriods"] = e;
+            ev["Records"][0]["Sns"]["Message"] = serde_json::json!(msg.to_string());
+            for n in launchguard_core::alarm::parse_event(&ev).unwrap() {
+                if let launchguard_core::alarm::AlarmNotice::Alarm(a) = n {
+                    let gate = launchguard_core::gate::AlarmGate { alarm_arns: vec!["arn:aws:cloudwatch:us-east-1:111122223333:alarm:a".into()], max_age: chrono::Duration::hours(1) };
+                    let _ = gate.check(&a, "111122223333", at);
+                    let policy = launchguard_core::window::WindowPolicy::default();
+                    if let Some(w) = policy.primary(&a) {
+                        prop_assert!(u64::from(a.period_seconds) * u64::from(a.evaluation_periods) <= 86_400);
+                        prop_assert!(w.start <= w.end);
+                    }
+                    let _ = policy.fallback(&a);
+                }
+            }
+        }
+    }
+
     #[test]
     fn payload_inputs_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
         if let Ok(v) = decode_payload(&bytes, "x") {
