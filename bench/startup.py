@@ -31,7 +31,8 @@ IAM_REQUEST["action"]["account_id"] = "999999999999"
 ALARM_OK = json.loads((ROOT / "fixtures/alarms/notify-slack.HEAD.cloudwatch_alarm.json").read_text())
 
 FUNCTIONS = {
-    "launchguard-detector": (ALARM_OK, {"CLOUDTRAIL_LOG_GROUP_NAME": "ct", "DISPATCHER_LAMBDA_NAME": "launchguard-dispatcher"}),
+    "launchguard-detector": (ALARM_OK, {"CLOUDTRAIL_LOG_GROUP_NAME": "ct", "DISPATCHER_LAMBDA_NAME": "launchguard-dispatcher",
+                                               "ALARM_ARNS": "arn:aws:cloudwatch:us-east-1:000000000000:alarm:launchguard-runinstances"}),
     "launchguard-dispatcher": (FINDING, {"ACCESS_KEY_HANDLER_LAMBDA_NAME": "a", "IAM_HANDLER_LAMBDA_NAME": "i",
                                          "NOTIFICATION_TOPIC_ARN": f"arn:aws:sns:us-east-1:{ACCOUNT}:n", "INCIDENT_LOG_GROUP": "/launchguard/incidents"}),
     "launchguard-accesskey-handler": (REQUEST, {}),

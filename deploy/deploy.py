@@ -49,7 +49,8 @@ def load_config() -> dict[str, str]:
 def base_parameters(cfg):
     return {
         "CloudTrailLogGroupName": cfg["CLOUDTRAIL_LOG_GROUP_NAME"], "CreateTrail": cfg.get("CREATE_TRAIL", "false"),
-        "AlarmThreshold": cfg["ALARM_THRESHOLD"], "AlarmPeriodSeconds": cfg["ALARM_PERIOD_SECONDS"],
+        "AlarmThreshold": cfg["ALARM_THRESHOLD"], "InstancesAlarmThreshold": cfg["INSTANCES_ALARM_THRESHOLD"],
+        "RecheckRateMinutes": cfg["RECHECK_RATE_MINUTES"], "AlarmPeriodSeconds": cfg["ALARM_PERIOD_SECONDS"],
         "AlarmEvaluationPeriods": cfg["ALARM_EVALUATION_PERIODS"], "IncidentRetentionDays": cfg["INCIDENT_RETENTION_DAYS"],
         "NotificationEmail": cfg.get("NOTIFICATION_EMAIL", ""), "ProtectedUserArnPattern": cfg["PROTECTED_USER_ARN_PATTERN"],
         "QuarantinePolicyArn": cfg["QUARANTINE_POLICY_ARN"],
@@ -65,7 +66,9 @@ def function_env(cfg, outputs) -> dict[str, dict[str, str]]:
     return {
         "launchguard-detector": {"CLOUDTRAIL_LOG_GROUP_NAME": cfg["CLOUDTRAIL_LOG_GROUP_NAME"], "DISPATCHER_LAMBDA_NAME": "launchguard-dispatcher",
                                  "DRY_RUN": cfg["DRY_RUN"], "LG_MIN_INSTANCES": cfg["LG_MIN_INSTANCES"],
-                                 "FINDING_KEY_ID": outputs["FindingKeyArn"]},
+                                 "FINDING_KEY_ID": outputs["FindingKeyArn"],
+                                 # the only alarms the detector acts on: the base stack's
+                                 "ALARM_ARNS": outputs["AlarmArns"]},
         "launchguard-dispatcher": {**common, **gate, "ACCESS_KEY_HANDLER_LAMBDA_NAME": "launchguard-accesskey-handler",
                                    "IAM_HANDLER_LAMBDA_NAME": "launchguard-iam-handler",
                                    "NOTIFICATION_TOPIC_ARN": outputs["NotificationTopicArn"], "INCIDENT_LOG_GROUP": outputs["IncidentLogGroupName"],
@@ -169,7 +172,8 @@ def main() -> int:
         print(f"[deploy] {c[-1]} ...", flush=True)
         subprocess.run(c, cwd=ROOT, env=tools, check=True)
     print(f"[deploy] stack {name}-wiring ...", flush=True)
-    stack(cf, f"{name}-wiring", wiring, {"AlarmTopicArn": outputs["AlarmTopicArn"], "FailedEventsQueueArn": outputs["FailedEventsQueueArn"],
+    stack(cf, f"{name}-wiring", wiring, {"AlarmTopicArn": outputs["AlarmTopicArn"], "RecheckRuleArn": outputs["RecheckRuleArn"],
+                                         "FailedEventsQueueArn": outputs["FailedEventsQueueArn"],
                                          "DetectorRoleArn": outputs["DetectorRoleArn"], "DispatcherRoleArn": outputs["DispatcherRoleArn"]})
     print(f"[deploy] done. DRY_RUN={cfg['DRY_RUN']}. Remove with: make undeploy")
     return 0

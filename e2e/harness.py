@@ -314,6 +314,8 @@ class Scenario:
             "ACCESS_KEY_HANDLER_LAMBDA_NAME": "launchguard-accesskey-handler", "IAM_HANDLER_LAMBDA_NAME": "launchguard-iam-handler",
             "NOTIFICATION_TOPIC_ARN": self.notify_topic, "INCIDENT_LOG_GROUP": self.incident_group,
             "PROTECTED_PRINCIPALS": "arn:aws:iam::*:user/breakglass-*", "LG_ACCOUNT_ID": ACCOUNT,
+            # the detector acts only on this scenario's alarm
+            "ALARM_ARNS": f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:{self.alarm}",
             # LocalStack issues user keys starting with LKIA (AWS: AKIA)
             "LG_LONG_TERM_KEY_PREFIXES": "AKIA,LKIA", "LG_POLL_INITIAL_MS": "100", "LG_QUERY_DEADLINE_SECONDS": "60",
             "DRY_RUN": "false", "RUST_LOG": "info",

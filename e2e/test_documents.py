@@ -23,6 +23,7 @@ REGION = "us-east-1"
 ROLES = {"DetectorRole": "launchguard-detector", "DispatcherRole": "launchguard-dispatcher",
          "AccessKeyHandlerRole": "launchguard-accesskey-handler", "IamHandlerRole": "launchguard-iam-handler"}
 ALARM = f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:launchguard-runinstances"
+INSTANCES_ALARM = f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:launchguard-runinstances-instances"
 ROOT_ARN = f"arn:aws:iam::{ACCOUNT}:root"
 ADMIN = f"arn:aws:iam::{ACCOUNT}:user/admin-with-kms-star"
 RESPONDER = f"arn:aws:iam::{ACCOUNT}:role/SecurityResponder"
@@ -53,7 +54,7 @@ class Stack:
         assert attr == "Arn", attr
         if name in ROLES:
             return role_arn(name)
-        return {"RunInstancesAlarm": ALARM, "LedgerBucket": "arn:aws:s3:::ledger-bucket"}.get(name, f"<{name}.Arn>")
+        return {"RunInstancesAlarm": ALARM, "RunInstancesInstancesAlarm": INSTANCES_ALARM, "LedgerBucket": "arn:aws:s3:::ledger-bucket"}.get(name, f"<{name}.Arn>")
 
     def value(self, node):
         if isinstance(node, list):
@@ -192,7 +193,8 @@ def test_the_account_administers_the_keys_but_no_iam_policy_can_let_anyone_seal(
 def test_only_the_alarm_publishes_to_the_alarm_topic(stack):
     policy = stack.policy("AlarmTopicPolicy", "PolicyDocument")
     cloudwatch = {"service": "cloudwatch.amazonaws.com"}
-    assert decide(policy, "sns:Publish", cloudwatch, **{"aws:SourceArn": ALARM, "aws:SourceAccount": ACCOUNT})
+    for alarm in (ALARM, INSTANCES_ALARM):
+        assert decide(policy, "sns:Publish", cloudwatch, **{"aws:SourceArn": alarm, "aws:SourceAccount": ACCOUNT})
     other_alarm = ALARM.replace("launchguard-runinstances", "someone-elses-alarm")
     assert not decide(policy, "sns:Publish", cloudwatch, **{"aws:SourceArn": other_alarm, "aws:SourceAccount": ACCOUNT})
     for who in (ROOT_ARN, ADMIN, role_arn("DetectorRole")):

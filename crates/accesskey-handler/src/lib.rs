@@ -126,9 +126,9 @@ pub async fn handle<I: AccessKeys, V: MacVerifier, S: ConditionalStore>(
         Admission::Answered(previous) => {
             info!(finding_id = %previous.finding_id, request_id = %previous.request_id, outcome = previous.outcome.name(),
                 "request executed before: answered from its record, not executed again");
-            return Ok(previous);
+            return Ok(*previous);
         }
-        Admission::Execute(req) => req,
+        Admission::Execute(req) => *req,
     };
     let outcome = command::remember(store, &req, respond(&req, cfg, iam, now).await).await;
     info!(finding_id = %outcome.finding_id, request_id = %outcome.request_id, action = outcome.action.name(),

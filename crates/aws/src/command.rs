@@ -52,9 +52,9 @@ impl CommandGate {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Admission {
     /// Authentic, fresh, never executed: execute it, then [`remember`] the outcome.
-    Execute(ResponseRequest),
+    Execute(Box<ResponseRequest>),
     /// Executed before: this is its recorded outcome. Do not execute again.
-    Answered(ResponseOutcome),
+    Answered(Box<ResponseOutcome>),
 }
 
 /// Why a command was not admitted. Nothing was done for any of these.
@@ -111,8 +111,8 @@ pub async fn admit<V: MacVerifier, S: ConditionalStore>(
     let sealed = open(kms, &gate.key_id, Purpose::Command, gate.freshness, payload, now).await?;
     let req = ResponseRequest::from_bytes(sealed.payload.as_bytes()).map_err(GateError::Invalid)?;
     match recorded(store, &req).await.map_err(GateError::Unavailable)? {
-        Some(previous) => Ok(Admission::Answered(as_replay_answer(previous, now))),
-        None => Ok(Admission::Execute(req)),
+        Some(previous) => Ok(Admission::Answered(Box::new(as_replay_answer(previous, now)))),
+        None => Ok(Admission::Execute(Box::new(req))),
     }
 }
 

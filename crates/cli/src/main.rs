@@ -50,7 +50,7 @@ enum Command {
 }
 
 fn run_scan(args: Vec<String>) -> Result<ExitCode, CliError> {
-    let a = parse_args(args.into_iter())?;
+    let a = parse_args(args)?;
     let names = if a.files.is_empty() { vec!["-".to_owned()] } else { a.files.clone() };
     let mut docs = Vec::new();
     for name in names {

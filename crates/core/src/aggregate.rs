@@ -71,6 +71,15 @@ pub struct Activity {
     pub source_identities: BTreeSet<String>,
     /// Services that made the calls on the principal's behalf (`invokedBy`).
     pub invoked_by: BTreeSet<String>,
+    /// Calls made by an AWS service on the principal's behalf (`invokedBy` an AWS service).
+    #[serde(default)]
+    pub aws_service_calls: u64,
+    /// Instances launched by those calls.
+    #[serde(default)]
+    pub aws_service_launched: u64,
+    /// Instances requested by those calls.
+    #[serde(default)]
+    pub aws_service_requested: u64,
     /// Values dropped from the lists above because of the caps (ids, IPs, agents...).
     pub truncated_values: u64,
     /// Records whose launch details could not be fully read.
@@ -97,6 +106,9 @@ impl Activity {
             session_names: BTreeSet::new(),
             source_identities: BTreeSet::new(),
             invoked_by: BTreeSet::new(),
+            aws_service_calls: 0,
+            aws_service_launched: 0,
+            aws_service_requested: 0,
             truncated_values: 0,
             malformed_records: 0,
         }
@@ -207,6 +219,11 @@ impl Aggregate {
         a.failed_calls += u64::from(facts.failed);
         a.dry_run_calls += u64::from(facts.dry_run);
         a.malformed_records += u64::from(facts.malformed);
+        if session.invoked_by.as_deref().is_some_and(crate::principal::is_aws_service_invoker) {
+            a.aws_service_calls += 1;
+            a.aws_service_launched += facts.launched;
+            a.aws_service_requested += facts.requested;
+        }
         if let Some(code) = &facts.error_code {
             *a.error_codes.entry(code.clone()).or_default() += 1;
         }

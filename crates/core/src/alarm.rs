@@ -76,6 +76,8 @@ pub enum AlarmDelivery {
     Sns,
     /// As a direct alarm action or an EventBridge event (`alarmData` / `detail`).
     AlarmAction,
+    /// Built by the detector's scheduled re-check from `DescribeAlarms` (state change time = now).
+    Scheduled,
 }
 
 /// One alarm state change with everything the window needs.
@@ -95,6 +97,10 @@ pub struct AlarmStateChange {
     pub old_state: Option<AlarmState>,
     /// The reason CloudWatch gave for the new state.
     pub reason: Option<String>,
+    /// The datapoint values that crossed the threshold, from `NewStateReason` or
+    /// `reasonData.evaluatedDatapoints[].value` (empty when the payload has none).
+    #[serde(default)]
+    pub datapoints: Vec<f64>,
     /// When the state changed.
     pub state_change_time: DateTime<Utc>,
     /// Metric period in seconds.
@@ -109,6 +115,45 @@ pub struct AlarmStateChange {
     pub metric_math: bool,
     /// How it was delivered.
     pub delivery: AlarmDelivery,
+}
+
+impl AlarmStateChange {
+    /// The largest datapoint value, when the payload gave any.
+    pub fn max_datapoint(&self) -> Option<f64> {
+        self.datapoints.iter().copied().fold(None, |m, v| Some(m.map_or(v, |m: f64| m.max(v))))
+    }
+}
+
+/// At most this many datapoints are read from one reason.
+pub const MAX_DATAPOINTS: usize = 100;
+
+/// The datapoint values in a `NewStateReason` such as `Threshold Crossed: 1 datapoint
+/// [12.0 (22/11/26 05:31:00)] was greater than or equal to the threshold (10.0).`: the numbers
+/// that start each entry of the first bracketed list. Anything unreadable is skipped; only
+/// finite, non-negative values are kept.
+pub fn datapoints_from_reason(reason: &str) -> Vec<f64> {
+    let Some((_, rest)) = reason.split_once('[') else { return Vec::new() };
+    let Some((list, _)) = rest.split_once(']') else { return Vec::new() };
+    list.split("),")
+        .filter_map(|entry| entry.split_whitespace().next())
+        .filter_map(|n| n.parse::<f64>().ok())
+        .filter(|v| v.is_finite() && *v >= 0.0)
+        .take(MAX_DATAPOINTS)
+        .collect()
+}
+
+fn datapoints_from_reason_data(reason_data: &Value) -> Vec<f64> {
+    reason_data
+        .get("evaluatedDatapoints")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|d| d.get("value").and_then(Value::as_f64))
+                .filter(|v| v.is_finite() && *v >= 0.0)
+                .take(MAX_DATAPOINTS)
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// Why an input was ignored.
@@ -258,6 +303,7 @@ fn parse_sns_alarm(v: &Value) -> Result<AlarmStateChange, IgnoreReason> {
         new_state,
         old_state,
         reason: str_field(v, "NewStateReason").map(str::to_owned),
+        datapoints: str_field(v, "NewStateReason").map(datapoints_from_reason).unwrap_or_default(),
         state_change_time,
         period_seconds: period,
         period_provenance,
@@ -320,6 +366,10 @@ fn parse_alarm_action(v: &Value) -> Result<AlarmStateChange, IgnoreReason> {
         new_state,
         old_state,
         reason: str_field(state, "reason").map(str::to_owned),
+        datapoints: match reason_data.as_ref().map(datapoints_from_reason_data) {
+            Some(d) if !d.is_empty() => d,
+            _ => str_field(state, "reason").map(datapoints_from_reason).unwrap_or_default(),
+        },
         state_change_time,
         period_seconds: period,
         period_provenance,

@@ -97,7 +97,8 @@ pub fn window_policy(env: &dyn Env) -> Result<WindowPolicy, CoreError> {
     })
 }
 
-/// `LG_MIN_INSTANCES` (10), `LG_MIN_FAILED_CALLS` (off), `LG_EXCLUDE_AWS_SERVICES` (true).
+/// `LG_MIN_INSTANCES` (10), `LG_MIN_FAILED_CALLS` (off), `LG_EXCLUDE_AWS_SERVICES` (true),
+/// `LG_CONTAIN_INVOKED_BY_AWS_SERVICE` (false).
 pub fn thresholds(env: &dyn Env) -> Result<Thresholds, CoreError> {
     let min_failed = match env.get("LG_MIN_FAILED_CALLS") {
         None => None,
@@ -107,6 +108,7 @@ pub fn thresholds(env: &dyn Env) -> Result<Thresholds, CoreError> {
         min_instances: u64_var(env, "LG_MIN_INSTANCES", 10, 1, 1_000_000)?,
         min_failed_calls: min_failed,
         exclude_aws_services: bool_var(env, "LG_EXCLUDE_AWS_SERVICES", true)?,
+        contain_invoked_by_aws_service: bool_var(env, "LG_CONTAIN_INVOKED_BY_AWS_SERVICE", false)?,
     })
 }
 

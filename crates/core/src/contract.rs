@@ -83,6 +83,18 @@ pub enum FindingKind {
     Finding,
 }
 
+/// What the detector asks of the dispatcher.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FindingVerdict {
+    /// Contain the `principals` (never empty).
+    #[default]
+    Contain,
+    /// The alarm fired but nobody is over the per-principal thresholds: `principals` is empty,
+    /// nothing is changed, a person is told, with the `top_launchers`.
+    NobodyOverThreshold,
+}
+
 /// What a detector found: who did what, in which window. Input of the dispatcher.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -115,10 +127,17 @@ pub struct Finding {
     pub incomplete_reason: Option<String>,
     /// Dry run: every responder validates and reports, nothing is changed.
     pub dry_run: bool,
-    /// Principals over the thresholds. Never empty for a finding sent to the dispatcher.
+    /// What is asked: containment, or only telling a person (default `contain`).
+    #[serde(default)]
+    pub verdict: FindingVerdict,
+    /// Principals over the thresholds. Never empty when `verdict` is `contain`; always empty
+    /// when it is `nobody_over_threshold`.
     pub principals: Vec<FlaggedPrincipal>,
     /// Principals over the thresholds but excluded by rule (AWS services), for the record.
     pub excluded: Vec<FlaggedPrincipal>,
+    /// The principals who launched most, for a `nobody_over_threshold` finding (default empty).
+    #[serde(default)]
+    pub top_launchers: Vec<FlaggedPrincipal>,
     /// How the window was read.
     pub read: ReadSummary,
 }
@@ -572,6 +591,12 @@ impl Finding {
         crate::ids::validate_account_id(&f.account_id)
             .map_err(|e| CoreError::InvalidPayload { kind: "finding", reason: format!("account_id: {e}") })?;
         validate_token("finding_id", &f.finding_id).map_err(|reason| CoreError::InvalidPayload { kind: "finding", reason })?;
+        if f.verdict == FindingVerdict::NobodyOverThreshold && !f.principals.is_empty() {
+            return Err(CoreError::InvalidPayload {
+                kind: "finding",
+                reason: "a nobody_over_threshold finding must have an empty principals list".into(),
+            });
+        }
         Ok(f)
     }
 }
@@ -699,7 +724,7 @@ impl Finding {
         if json_len(self) <= limit {
             return true;
         }
-        for p in self.principals.iter_mut().chain(self.excluded.iter_mut()) {
+        for p in self.principals.iter_mut().chain(self.excluded.iter_mut()).chain(self.top_launchers.iter_mut()) {
             trim_activity(&mut p.activity, 5);
         }
         json_len(self) <= limit

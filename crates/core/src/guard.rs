@@ -1,15 +1,18 @@
 //! The checks every responder makes before it touches IAM: the account, and protected principals.
 //!
 //! The dispatcher checks before it invokes a handler, and each handler checks again with the
-//! real ARN it resolved through IAM: a principal is protected when any of its ARN forms (with
-//! and without path) matches a pattern.
+//! real ARN it resolved through IAM: a principal is protected when any of its ARN forms matches
+//! a pattern: as given, with and without its path, and for a role session from CloudTrail
+//! (`arn:aws:sts::<account>:assumed-role/<role>/<session>`) the role's own ARN. Names are
+//! compared without regard to case (see [`ArnPatterns::matching`]): the check fails closed.
 
 use serde::{Deserialize, Serialize};
 
 use crate::ids::{ArnPatterns, IamArn};
 
-/// Patterns that are always protected: launchguard's own roles, whatever the configuration.
-pub const ALWAYS_PROTECTED: &[&str] = &["arn:aws:iam::*:role/launchguard-*", "arn:aws:iam::*:role/*/launchguard-*"];
+/// Patterns that are always protected: launchguard's own roles, in every partition, whatever
+/// the configuration.
+pub const ALWAYS_PROTECTED: &[&str] = &["arn:*:iam::*:role/launchguard-*", "arn:*:iam::*:role/*/launchguard-*"];
 
 /// Who may be acted on, and where.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -25,12 +28,10 @@ pub struct Guard {
 impl Guard {
     /// A guard for `own_account` with the configured patterns; the always-protected ones and
     /// `own_roles` are added.
+    /// An own role is protected as written (an ARN with a `*` in it is a pattern).
     pub fn new(own_account: &str, allowed_accounts: Vec<String>, mut protected: ArnPatterns, own_roles: &[String]) -> Self {
-        for p in ALWAYS_PROTECTED {
-            protected.push(*p);
-        }
-        for r in own_roles {
-            protected.push(r.clone());
+        for p in ALWAYS_PROTECTED.iter().copied().chain(own_roles.iter().map(String::as_str)) {
+            protected.push_or_exact(p);
         }
         Self { own_account: own_account.to_owned(), allowed_accounts, protected }
     }
@@ -44,11 +45,15 @@ impl Guard {
         }
     }
 
-    /// `Err(reason)` when the principal is protected. `arn` is checked as given and, for IAM
-    /// ARNs, also without its path.
+    /// `Err(reason)` when the principal is protected. `arn` is checked as given, for IAM ARNs
+    /// also without its path, and for role sessions as the role.
     pub fn check_principal(&self, arn: &str) -> Result<(), String> {
         let mut forms = vec![arn.to_owned()];
-        if let Ok(parsed) = IamArn::parse(arn) {
+        let role = role_of_caller(arn);
+        if role != arn {
+            forms.push(role.clone());
+        }
+        if let Ok(parsed) = IamArn::parse(&role) {
             forms.push(parsed.without_path());
             forms.push(parsed.to_arn());
         }
@@ -99,6 +104,55 @@ mod tests {
         assert!(g.check_principal("arn:aws:iam::111122223333:role/service/launchguard-detector").is_err());
         assert!(g.check_principal("arn:aws:iam::111122223333:user/alice").is_ok());
         assert!(g.check_principal("arn:aws:iam::111122223333:role/Administrator").is_ok());
+    }
+
+    // Issue 11, case 7: IAM names are case-insensitive; a pattern in lower case protects the
+    // user whatever the case of its name.
+    #[test]
+    fn attack_protected_user_with_other_case_is_still_protected() {
+        let g = guard();
+        for arn in [
+            "arn:aws:iam::111122223333:user/BreakGlass-Admin",
+            "arn:aws:iam::111122223333:user/BREAKGLASS-ADMIN",
+            "arn:aws:iam::111122223333:user/ops/BreakGlass-Admin",
+            "arn:aws:iam::111122223333:role/admin",
+            "arn:aws:iam::111122223333:role/LaunchGuard-Detector",
+        ] {
+            assert!(g.check_principal(arn).is_err(), "{arn} escaped the protection");
+        }
+    }
+
+    // Issue 11, case 7: launchguard's own roles are protected in every partition.
+    #[test]
+    fn attack_own_roles_are_protected_in_every_partition() {
+        let g = Guard::new("111122223333", vec![], ArnPatterns::default(), &[]);
+        for partition in ["aws", "aws-cn", "aws-us-gov"] {
+            for arn in [
+                format!("arn:{partition}:iam::111122223333:role/launchguard-iam-handler"),
+                format!("arn:{partition}:iam::111122223333:role/service/launchguard-detector"),
+            ] {
+                assert!(g.check_principal(&arn).is_err(), "{arn} escaped the protection");
+            }
+        }
+    }
+
+    // A role known only from CloudTrail (a session ARN, or a role ARN rebuilt without its
+    // path) is the same role as the protected one.
+    #[test]
+    fn attack_cloudtrail_forms_of_a_protected_role_are_protected() {
+        let p = ArnPatterns::parse_list("arn:aws:iam::111122223333:role/ops/Admin").expect("valid");
+        let g = Guard::new("111122223333", vec![], p, &[]);
+        for arn in [
+            "arn:aws:sts::111122223333:assumed-role/Admin/session-1",
+            "arn:aws:iam::111122223333:role/Admin",
+            "arn:aws:iam::111122223333:role/ops/admin",
+            "arn:aws:sts::111122223333:assumed-role/launchguard-dispatcher-role/launchguard-dispatcher",
+        ] {
+            assert!(g.check_principal(arn).is_err(), "{arn} escaped the protection");
+        }
+        // the account and the partition are compared exactly
+        assert!(g.check_principal("arn:aws:iam::111122223334:role/ops/Admin").is_ok());
+        assert!(g.check_principal("arn:aws-cn:iam::111122223333:role/ops/Admin").is_ok());
     }
 
     #[test]

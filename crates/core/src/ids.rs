@@ -3,6 +3,7 @@
 //! These checks stand between a payload and an IAM call. They are strict on purpose: a value that
 //! is not exactly what it claims to be is refused, never "cleaned up".
 
+use globset::{GlobBuilder, GlobMatcher};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{CoreError, excerpt};
@@ -113,60 +114,162 @@ impl IamArn {
     }
 }
 
-/// A list of ARN patterns where `*` matches any run of characters (`/` and `:` included).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ArnPatterns(pub Vec<String>);
+/// One protected-principal pattern, compiled.
+///
+/// The pattern is split into its ARN fields like the ARN it is matched against, so that a `*`
+/// never reaches from one field into another: the partition, service, region and account are
+/// compared exactly (case included, `*` standing for any run of characters inside that field);
+/// the resource (`user/<path/><name>`, `role/...`) is compared without regard to case, because
+/// IAM names are unique without regard to case, and there a `*` also matches `/` (paths).
+#[derive(Debug, Clone)]
+struct ArnPattern {
+    text: String,
+    head: Vec<GlobMatcher>,
+    resources: Vec<GlobMatcher>,
+    /// For a value that is not an ARN pattern (an own role given as a bare name in tests):
+    /// matched as a whole, without regard to case.
+    exact: bool,
+}
 
-impl ArnPatterns {
-    /// Parse a comma-separated list; blanks are ignored. Each pattern must look like an ARN.
-    pub fn parse_list(s: &str) -> Result<Self, CoreError> {
-        let mut out = Vec::new();
-        for p in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-            if !p.starts_with("arn:") || p.chars().any(char::is_whitespace) {
-                return Err(invalid("ARN pattern", p, "expected an ARN, optionally with * wildcards"));
-            }
-            out.push(p.to_owned());
+/// The six fields of an ARN, `arn` included; `None` unless it has all six.
+fn arn_fields(s: &str) -> Option<[&str; 6]> {
+    let mut it = s.splitn(6, ':');
+    let f = [it.next()?, it.next()?, it.next()?, it.next()?, it.next()?, it.next()?];
+    (f[0] == "arn").then_some(f)
+}
+
+/// A glob where only `*` is special: every other character stands for itself.
+fn glob(field: &str, case_insensitive: bool) -> Result<GlobMatcher, globset::Error> {
+    let escaped: Vec<String> = field.split('*').map(globset::escape).collect();
+    GlobBuilder::new(&escaped.join("*"))
+        .case_insensitive(case_insensitive)
+        .literal_separator(false)
+        .backslash_escape(true)
+        .build()
+        .map(|g| g.compile_matcher())
+}
+
+/// `user/ops/breakglass-*` → `user/breakglass-*`: the same name at any path. Only when the name
+/// is more than a bare `*` (`user/ops/*` would otherwise protect every user).
+fn without_path(resource: &str) -> Option<String> {
+    let lower = resource.to_ascii_lowercase();
+    let kind = ["user/", "role/"].into_iter().find(|k| lower.starts_with(k))?;
+    let rest = &resource[kind.len()..];
+    let (_, name) = rest.rsplit_once('/')?;
+    (name.chars().any(|c| c != '*')).then(|| format!("{}{name}", &resource[..kind.len()]))
+}
+
+impl ArnPattern {
+    fn compile(text: &str) -> Result<Self, CoreError> {
+        let bad = |why| invalid("ARN pattern", text, why);
+        let f = arn_fields(text).ok_or_else(|| bad("expected arn:<partition>:<service>:<region>:<account>:<resource>, * as wildcard"))?;
+        if f[1].is_empty() || f[2].is_empty() || f[5].is_empty() {
+            return Err(bad("partition, service and resource must not be empty"));
         }
-        Ok(Self(out))
+        if !f[4].bytes().all(|b| b.is_ascii_digit() || b == b'*') {
+            return Err(bad("the account must be 12 digits or *"));
+        }
+        let compile_err = |_| bad("cannot be compiled as a glob");
+        let head = f[1..5].iter().map(|x| glob(x, false)).collect::<Result<Vec<_>, _>>().map_err(compile_err)?;
+        let mut resources = vec![glob(f[5], true).map_err(compile_err)?];
+        if let Some(r) = without_path(f[5]) {
+            resources.push(glob(&r, true).map_err(compile_err)?);
+        }
+        Ok(Self { text: text.to_owned(), head, resources, exact: false })
     }
 
-    /// Add a pattern.
-    pub fn push(&mut self, p: impl Into<String>) {
-        self.0.push(p.into());
+    fn matches(&self, arn: &str) -> bool {
+        if self.exact {
+            return self.text.eq_ignore_ascii_case(arn);
+        }
+        let Some(f) = arn_fields(arn) else { return false };
+        self.head.iter().zip(&f[1..5]).all(|(g, x)| g.is_match(x)) && self.resources.iter().any(|g| g.is_match(f[5]))
+    }
+}
+
+/// A list of protected-principal ARN patterns with `*` as the only wildcard (see [`ArnPatterns::matching`]).
+///
+/// Serialised as the list of pattern texts.
+#[derive(Debug, Clone, Default)]
+pub struct ArnPatterns(Vec<ArnPattern>);
+
+impl PartialEq for ArnPatterns {
+    fn eq(&self, other: &Self) -> bool {
+        self.texts().eq(other.texts())
+    }
+}
+
+impl Eq for ArnPatterns {}
+
+impl Serialize for ArnPatterns {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.texts())
+    }
+}
+
+impl<'de> Deserialize<'de> for ArnPatterns {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let texts = Vec::<String>::deserialize(d)?;
+        let mut out = Self::default();
+        for t in texts {
+            out.push(&t).map_err(serde::de::Error::custom)?;
+        }
+        Ok(out)
+    }
+}
+
+impl ArnPatterns {
+    /// Parse a comma-separated list; blanks are ignored. Each pattern must be an ARN with its
+    /// six fields (`arn:<partition>:<service>:<region>:<account>:<resource>`), `*` allowed.
+    pub fn parse_list(s: &str) -> Result<Self, CoreError> {
+        let mut out = Self::default();
+        for p in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            if p.chars().any(char::is_whitespace) {
+                return Err(invalid("ARN pattern", p, "expected an ARN, optionally with * wildcards"));
+            }
+            out.push(p)?;
+        }
+        Ok(out)
+    }
+
+    /// Add a pattern (validated and compiled).
+    pub fn push(&mut self, p: &str) -> Result<(), CoreError> {
+        self.0.push(ArnPattern::compile(p)?);
+        Ok(())
+    }
+
+    /// Add a pattern; a value that is not a valid pattern is kept and matched as a whole
+    /// (without regard to case) rather than dropped: protection is never lost to a typo.
+    pub fn push_or_exact(&mut self, p: &str) {
+        let compiled = ArnPattern::compile(p).unwrap_or_else(|_| ArnPattern {
+            text: p.to_owned(),
+            head: Vec::new(),
+            resources: Vec::new(),
+            exact: true,
+        });
+        self.0.push(compiled);
+    }
+
+    /// The patterns as written.
+    pub fn texts(&self) -> impl Iterator<Item = &str> {
+        self.0.iter().map(|p| p.text.as_str())
     }
 
     /// The first pattern matching `arn`, if any.
+    ///
+    /// Partition, service, region and account are compared exactly, field by field (a `*` stays
+    /// inside its field); the resource without regard to case, a `*` there matching any run of
+    /// characters, `/` included. A user or role pattern with a path also matches the same name
+    /// without the path (a principal known only from CloudTrail may lack it), unless its name
+    /// is a bare `*`.
     pub fn matching(&self, arn: &str) -> Option<&str> {
-        self.0.iter().find(|p| glob_match(p, arn)).map(String::as_str)
+        self.0.iter().find(|p| p.matches(arn)).map(|p| p.text.as_str())
     }
 
     /// The first pattern matching any of `arns`.
     pub fn matching_any<'a, I: IntoIterator<Item = &'a str>>(&self, arns: I) -> Option<&str> {
         arns.into_iter().find_map(|a| self.matching(a))
     }
-}
-
-/// `*` wildcard match, linear time (no backtracking blow-up on hostile patterns).
-pub fn glob_match(pattern: &str, text: &str) -> bool {
-    let (p, t) = (pattern.as_bytes(), text.as_bytes());
-    let (mut pi, mut ti) = (0usize, 0usize);
-    let mut star: Option<(usize, usize)> = None;
-    while ti < t.len() {
-        if pi < p.len() && p[pi] == b'*' {
-            star = Some((pi, ti));
-            pi += 1;
-        } else if pi < p.len() && p[pi] == t[ti] {
-            pi += 1;
-            ti += 1;
-        } else if let Some((sp, st)) = star {
-            pi = sp + 1;
-            ti = st + 1;
-            star = Some((sp, st + 1));
-        } else {
-            return false;
-        }
-    }
-    p[pi..].iter().all(|&c| c == b'*')
 }
 
 #[cfg(test)]
@@ -215,10 +318,19 @@ mod tests {
         assert_eq!(p.matching("arn:aws:iam::111122223333:user/admin2"), None);
         assert_eq!(p.matching("arn:aws:iam::111122223333:role/Dev"), None);
         assert!(ArnPatterns::parse_list("not-an-arn").is_err());
-        assert!(glob_match("a*b*c", "aXXbYYc"));
-        assert!(!glob_match("a*b*c", "aXXbYY"));
-        assert!(glob_match("*", ""));
-        // pathological pattern stays linear
-        assert!(!glob_match(&"*a".repeat(50), &"a".repeat(40)));
+        assert!(ArnPatterns::parse_list("arn:aws:*").is_err(), "a pattern has all six ARN fields");
+        assert!(ArnPatterns::parse_list("arn:aws:iam::12345678901x:user/a").is_err());
+        // a * stays inside its field: it cannot stand for the account and more
+        assert!(ArnPatterns::parse_list("arn:aws*:user/admin").is_err(), "a * cannot stand for missing fields");
+        let p = ArnPatterns::parse_list("arn:aws:iam::1111*:user/x").expect("valid");
+        assert_eq!(p.matching("arn:aws:iam::111122223333:extra:user/x"), None);
+        assert_eq!(p.matching("arn:aws:iam::111122223333:user/x"), Some("arn:aws:iam::1111*:user/x"));
+        // only * is special: ? [ { are themselves
+        let p = ArnPatterns::parse_list("arn:aws:iam::111122223333:user/a?{b}[c]").expect("valid");
+        assert_eq!(p.matching("arn:aws:iam::111122223333:user/aX{b}[c]"), None);
+        assert_eq!(p.matching("arn:aws:iam::111122223333:user/a?{B}[C]"), Some("arn:aws:iam::111122223333:user/a?{b}[c]"));
+        // a pathological pattern stays fast
+        let p = ArnPatterns::parse_list(&format!("arn:aws:iam::*:user/{}", "*a".repeat(30))).expect("valid");
+        assert_eq!(p.matching(&format!("arn:aws:iam::111122223333:user/{}", "a".repeat(29))), None);
     }
 }

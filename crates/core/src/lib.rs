@@ -7,6 +7,7 @@
 //!
 //! Map of the modules:
 //! - [`alarm`]: CloudWatch alarm state changes from an SNS event or a direct alarm action.
+//! - [`gate`]: which alarm notifications are acted on (only the configured alarms, own account, recent).
 //! - [`window`]: the time window to search for an alarm, and its fallback.
 //! - [`time`]: tolerant timestamp parsing (CloudTrail, CloudWatch, Logs Insights formats).
 //! - [`record`]: the borrowed CloudTrail record model and every container shape.
@@ -29,6 +30,7 @@ pub mod auth;
 pub mod config;
 pub mod contract;
 pub mod error;
+pub mod gate;
 pub mod guard;
 pub mod ids;
 pub mod launch;

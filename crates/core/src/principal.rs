@@ -33,9 +33,11 @@ pub enum Principal {
         role_name: String,
         /// Account id.
         account_id: String,
-        /// A service-linked role (`/aws-service-role/` path or `AWSServiceRoleFor*`): never contained.
+        /// A service-linked role (reserved path `/aws-service-role/`; the name decides nothing):
+        /// never contained.
         service_linked: bool,
-        /// An IAM Identity Center permission-set role (`AWSReservedSSO_*`): a person behind it.
+        /// An IAM Identity Center permission-set role (reserved path
+        /// `/aws-reserved/sso.amazonaws.com/`; the name decides nothing): a person behind it.
         identity_center: bool,
     },
     /// The account's root user.
@@ -168,14 +170,34 @@ impl Principal {
     }
 }
 
-/// True for a service-linked role, from its ARN or name.
-pub fn is_service_linked_role(role_arn: &str, role_name: &str) -> bool {
-    role_arn.contains(":role/aws-service-role/") || role_name.starts_with("AWSServiceRoleFor")
+/// The path AWS reserves for service-linked roles: only AWS can create a role there.
+pub const SERVICE_LINKED_ROLE_PATH: &str = "/aws-service-role/";
+/// The path AWS reserves for IAM Identity Center permission-set roles.
+pub const IDENTITY_CENTER_ROLE_PATH: &str = "/aws-reserved/sso.amazonaws.com/";
+
+fn role_path_starts_with(role_arn: &str, reserved: &str) -> bool {
+    role_arn.split_once(":role").is_some_and(|(_, rest)| rest.starts_with(reserved))
 }
 
-/// True for an IAM Identity Center permission-set role.
-pub fn is_identity_center_role(role_arn: &str, role_name: &str) -> bool {
-    role_arn.contains(":role/aws-reserved/sso.amazonaws.com/") || role_name.starts_with("AWSReservedSSO_")
+/// True for a service-linked role: its ARN carries the reserved path `/aws-service-role/`.
+///
+/// The name decides nothing (anyone can create a role called `AWSServiceRoleForBackdoor` at
+/// `/`); `_role_name` is ignored and kept for the callers' signature. A role whose path is not
+/// known (an ARN rebuilt from a session ARN) is not service-linked.
+pub fn is_service_linked_role(role_arn: &str, _role_name: &str) -> bool {
+    role_path_starts_with(role_arn, SERVICE_LINKED_ROLE_PATH)
+}
+
+/// True for an IAM Identity Center permission-set role: its ARN carries the reserved path
+/// `/aws-reserved/sso.amazonaws.com/`. The name (`AWSReservedSSO_*`) decides nothing.
+pub fn is_identity_center_role(role_arn: &str, _role_name: &str) -> bool {
+    role_path_starts_with(role_arn, IDENTITY_CENTER_ROLE_PATH)
+}
+
+/// True when an `invokedBy` value names AWS itself (`autoscaling.amazonaws.com`, `AWS Internal`):
+/// the call was made by that service on the principal's behalf.
+pub fn is_aws_service_invoker(invoked_by: &str) -> bool {
+    invoked_by.ends_with(".amazonaws.com") || invoked_by == "AWS Internal"
 }
 
 fn owned(s: &Option<std::borrow::Cow<'_, str>>) -> Option<String> {

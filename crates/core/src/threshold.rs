@@ -15,11 +15,16 @@ pub struct Thresholds {
     pub min_failed_calls: Option<u64>,
     /// Never flag AWS services and service-linked roles (default true).
     pub exclude_aws_services: bool,
+    /// Count the launches an AWS service made on a principal's behalf (`invokedBy`) towards its
+    /// thresholds (`LG_CONTAIN_INVOKED_BY_AWS_SERVICE`, default false: they are reported, and the
+    /// principal is flagged only for what it did itself).
+    #[serde(default)]
+    pub contain_invoked_by_aws_service: bool,
 }
 
 impl Default for Thresholds {
     fn default() -> Self {
-        Self { min_instances: 10, min_failed_calls: None, exclude_aws_services: true }
+        Self { min_instances: 10, min_failed_calls: None, exclude_aws_services: true, contain_invoked_by_aws_service: false }
     }
 }
 
@@ -43,15 +48,38 @@ pub enum Verdict {
 
 impl Thresholds {
     /// Decide for one principal.
+    ///
+    /// Launches an AWS service made on the principal's behalf (`invokedBy`) count only when
+    /// `contain_invoked_by_aws_service` is set; otherwise a principal over a threshold only
+    /// through them is [`Verdict::Excluded`], with the services named.
     pub fn evaluate(&self, principal: &Principal, a: &Activity) -> Verdict {
+        let direct =
+            |total: u64, by_service: u64| if self.contain_invoked_by_aws_service { total } else { total.saturating_sub(by_service) };
+        let launched = direct(a.instances_launched, a.aws_service_launched);
+        let requested = direct(a.instances_requested, a.aws_service_requested);
         let mut reasons = Vec::new();
-        if a.instances_launched >= self.min_instances {
-            reasons.push(format!("launched {} instances (threshold {})", a.instances_launched, self.min_instances));
-        } else if a.instances_requested >= self.min_instances {
-            reasons.push(format!("requested {} instances (threshold {})", a.instances_requested, self.min_instances));
+        if launched >= self.min_instances {
+            reasons.push(format!("launched {launched} instances (threshold {})", self.min_instances));
+        } else if requested >= self.min_instances {
+            reasons.push(format!("requested {requested} instances (threshold {})", self.min_instances));
         }
         if let Some(min) = self.min_failed_calls.filter(|m| a.failed_calls >= *m) {
             reasons.push(format!("{} failed launch calls (threshold {min})", a.failed_calls));
+        }
+        let over_by_service = a.instances_launched.max(a.instances_requested) >= self.min_instances;
+        if reasons.is_empty() && over_by_service && a.aws_service_calls > 0 {
+            let services = a.invoked_by.iter().cloned().collect::<Vec<_>>().join(", ");
+            return Verdict::Excluded {
+                reason: format!(
+                    "{} is over the threshold only through {} call(s) that AWS services ({services}) made on its behalf (invokedBy); \
+                     set LG_CONTAIN_INVOKED_BY_AWS_SERVICE=true to contain such principals",
+                    principal.label(),
+                    a.aws_service_calls
+                ),
+            };
+        }
+        if a.aws_service_calls > 0 && !reasons.is_empty() {
+            reasons.push(format!("{} of {} calls made by AWS services on its behalf (invokedBy)", a.aws_service_calls, a.calls));
         }
         if reasons.is_empty() {
             Verdict::BelowThreshold

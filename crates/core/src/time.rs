@@ -7,6 +7,12 @@
 //! - Logs Insights `@timestamp` and hand-sanitised test data: `2024-12-16 18:41:07.000000000`
 //!   (space separator, no zone: UTC), or epoch milliseconds (LocalStack).
 //! - Some published fixtures carry stray spaces after the colons (`12: 56: 46.138+0000`).
+//!
+//! Strict where it matters: a date that does not exist (`2023-02-31`, `2023-02-29`) is refused,
+//! never rolled over into the next month. A bare number is an epoch value, told apart by its
+//! magnitude: below 10^11 it is seconds (as milliseconds it would be before 3 March 1973, which
+//! no CloudTrail record is), from 10^11 to below 10^14 milliseconds (up to the year 5138);
+//! anything larger (micro- or nanoseconds) is refused rather than guessed.
 
 use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
 
@@ -23,7 +29,7 @@ pub fn parse_timestamp(s: &str) -> Result<DateTime<Utc>, CoreError> {
         return Utc.timestamp_millis_opt(ms).single().ok_or_else(bad);
     }
     if t.bytes().all(|b| b.is_ascii_digit()) {
-        let ms: i64 = t.parse().map_err(|_| bad())?;
+        let ms = epoch_millis(t).ok_or_else(bad)?;
         return Utc.timestamp_millis_opt(ms).single().ok_or_else(bad);
     }
     // Normalise: drop spaces that follow a colon, use 'T' as the date/time separator.
@@ -40,16 +46,40 @@ pub fn parse_timestamp(s: &str) -> Result<DateTime<Utc>, CoreError> {
         }
         prev = c;
     }
-    if let Ok(dt) = DateTime::parse_from_rfc3339(&norm) {
-        return Ok(dt.with_timezone(&Utc));
+    let parsed = DateTime::parse_from_rfc3339(&norm)
+        .or_else(|_| DateTime::parse_from_str(&norm, "%Y-%m-%dT%H:%M:%S%.f%z"))
+        .map(|dt| dt.with_timezone(&Utc))
+        .or_else(|_| NaiveDateTime::parse_from_str(&norm, "%Y-%m-%dT%H:%M:%S%.f").map(|dt| dt.and_utc()));
+    // chrono reads `:60` as a leap second; no AWS service writes one: refuse it like the fast path.
+    parsed.ok().filter(|t| t.timestamp_subsec_nanos() < 1_000_000_000).ok_or_else(bad)
+}
+
+/// Below this, a bare number is epoch seconds; from it, milliseconds.
+pub const EPOCH_SECONDS_BELOW: u64 = 100_000_000_000;
+/// From this, a bare number is refused (micro- or nanoseconds, or garbage).
+pub const EPOCH_MILLIS_BELOW: u64 = 100_000_000_000_000;
+
+/// Epoch milliseconds of a bare number, by magnitude (see the module documentation).
+fn epoch_millis(digits: &str) -> Option<i64> {
+    let n: u64 = digits.parse().ok()?;
+    let ms = if n < EPOCH_SECONDS_BELOW {
+        n.checked_mul(1000)?
+    } else if n < EPOCH_MILLIS_BELOW {
+        n
+    } else {
+        return None;
+    };
+    i64::try_from(ms).ok()
+}
+
+/// Days in `month` (1-12) of `year`, proleptic Gregorian.
+fn days_in_month(year: i64, month: i64) -> i64 {
+    match month {
+        2 if (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
     }
-    if let Ok(dt) = DateTime::parse_from_str(&norm, "%Y-%m-%dT%H:%M:%S%.f%z") {
-        return Ok(dt.with_timezone(&Utc));
-    }
-    if let Ok(dt) = NaiveDateTime::parse_from_str(&norm, "%Y-%m-%dT%H:%M:%S%.f") {
-        return Ok(dt.and_utc());
-    }
-    Err(bad())
 }
 
 /// Epoch milliseconds of `YYYY-MM-DDTHH:MM:SSZ` or `YYYY-MM-DDTHH:MM:SS.fffZ`, without allocating.
@@ -73,7 +103,7 @@ pub fn fast_utc_millis(b: &[u8]) -> Option<i64> {
     };
     let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
     let (h, mi, s) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || s > 60 {
+    if !(1..=12).contains(&mo) || !(1..=days_in_month(y, mo)).contains(&d) || h > 23 || mi > 59 || s > 59 {
         return None;
     }
     let millis = match b.len() {
@@ -144,6 +174,33 @@ mod tests {
     fn garbage_is_a_typed_error() {
         for s in ["", "yesterday", "2019-13-02T17:20:48Z", "2019-10-02T25:20:48Z", &"9".repeat(100)] {
             assert!(matches!(parse_timestamp(s), Err(CoreError::BadTimestamp { .. })), "{s}");
+        }
+    }
+
+    // Issue 11, case 8: a date that does not exist is refused, in every format.
+    #[test]
+    fn attack_impossible_dates_are_refused() {
+        for s in [
+            "2023-02-31T00:00:00Z",
+            "2023-02-29T12:00:00Z",
+            "2023-04-31T00:00:00.000Z",
+            "2023-02-31T00:00:00.000+0000",
+            "2023-02-31 00:00:00",
+            "2023-00-10T00:00:00Z",
+            "2023-01-00T00:00:00Z",
+        ] {
+            assert!(matches!(parse_timestamp(s), Err(CoreError::BadTimestamp { .. })), "{s} was accepted");
+        }
+        assert!(parse_timestamp("2024-02-29T12:00:00Z").is_ok(), "a real leap day");
+    }
+
+    // Issue 11, case 8: epoch values are told apart by magnitude.
+    #[test]
+    fn attack_epoch_seconds_are_not_read_as_milliseconds() {
+        assert_eq!(ms("1570036848"), 1_570_036_848_000, "10 digits: seconds");
+        assert_eq!(ms("1570036848551"), 1_570_036_848_551, "13 digits: milliseconds");
+        for s in ["1570036848551000", "1570036848551000000", "99999999999999999999"] {
+            assert!(parse_timestamp(s).is_err(), "{s}: microseconds and beyond are refused, not guessed");
         }
     }
 

@@ -2,7 +2,8 @@
 //!
 //! CloudWatch counts `RunInstances` over `Period × EvaluationPeriods` before `StateChangeTime`.
 //! CloudTrail reaches CloudWatch Logs minutes late, and a burst may go on after the alarm, so
-//! the window gets a margin on both sides. When that window holds no launch at all, the detector
+//! the window gets a margin on both sides. When that window does not explain the alarm (no
+//! launch at all, or fewer calls and instances than the alarm's datapoint), the detector
 //! searches a much wider fallback window once.
 
 use chrono::{DateTime, Duration, Utc};
@@ -76,15 +77,22 @@ impl Default for WindowPolicy {
 
 impl WindowPolicy {
     /// `[StateChangeTime − Period × EvaluationPeriods − margin_before, StateChangeTime + margin_after]`.
-    pub fn primary(&self, alarm: &AlarmStateChange) -> TimeWindow {
-        let evaluated = Duration::seconds(i64::from(alarm.period_seconds) * i64::from(alarm.evaluation_periods));
-        TimeWindow { start: alarm.state_change_time - evaluated - self.margin_before, end: alarm.state_change_time + self.margin_after }
+    ///
+    /// `None` when `Period × EvaluationPeriods` is longer than a day
+    /// ([`crate::gate::MAX_EVALUATED_SECONDS`]) or the window falls outside the representable
+    /// time range: every step is checked, no input can panic.
+    pub fn primary(&self, alarm: &AlarmStateChange) -> Option<TimeWindow> {
+        let evaluated = crate::gate::evaluated_span(u64::from(alarm.period_seconds), u64::from(alarm.evaluation_periods))?;
+        let start = alarm.state_change_time.checked_sub_signed(evaluated)?.checked_sub_signed(self.margin_before)?;
+        let end = alarm.state_change_time.checked_add_signed(self.margin_after)?;
+        TimeWindow::new(start, end)
     }
 
     /// `[StateChangeTime − fallback_lookback, StateChangeTime + margin_after]`, never narrower
-    /// than the primary window.
-    pub fn fallback(&self, alarm: &AlarmStateChange) -> TimeWindow {
-        let primary = self.primary(alarm);
-        TimeWindow { start: (alarm.state_change_time - self.fallback_lookback).min(primary.start), end: primary.end }
+    /// than the primary window. `None` when the primary window is.
+    pub fn fallback(&self, alarm: &AlarmStateChange) -> Option<TimeWindow> {
+        let primary = self.primary(alarm)?;
+        let start = alarm.state_change_time.checked_sub_signed(self.fallback_lookback)?.min(primary.start);
+        TimeWindow::new(start, primary.end)
     }
 }

@@ -184,19 +184,58 @@ fn window_is_evaluated_periods_plus_margins_and_fallback_reaches_back_twelve_hou
     let ev = sns_alarm_event("a", "000000000000", "us-east-1", "ALARM", at, 60, 3);
     let a = one_alarm(&ev);
     let p = WindowPolicy::default();
-    let w = p.primary(&a);
+    let w = p.primary(&a).unwrap();
     assert_eq!(w.start, at - Duration::minutes(3) - Duration::minutes(5));
     assert_eq!(w.end, at + Duration::minutes(5));
-    let f = p.fallback(&a);
+    let f = p.fallback(&a).unwrap();
     assert_eq!(f.start, at - Duration::hours(12));
     assert_eq!(f.end, w.end);
     let custom =
         WindowPolicy { margin_before: Duration::minutes(1), margin_after: Duration::zero(), fallback_lookback: Duration::hours(1) };
-    assert_eq!(custom.primary(&a).start, at - Duration::minutes(4));
-    assert_eq!(custom.primary(&a).end, at);
+    assert_eq!(custom.primary(&a).unwrap().start, at - Duration::minutes(4));
+    assert_eq!(custom.primary(&a).unwrap().end, at);
     // splitting covers the window exactly once
     let (l, r) = w.split().unwrap();
     assert_eq!(l.start, w.start);
     assert_eq!(r.end, w.end);
     assert_eq!(r.start_ms(), l.end_ms() + 1);
+}
+
+/// Issue 16: a forged alarm with huge numbers does not panic; the window is refused instead.
+#[test]
+fn attack_huge_period_and_evaluation_periods_give_no_window() {
+    let at = Utc.with_ymd_and_hms(2026, 11, 22, 12, 0, 0).unwrap();
+    let mut ev = sns_alarm_event("a", "000000000000", "us-east-1", "ALARM", at, 60, 1);
+    let mut msg: Value = serde_json::from_str(ev["Records"][0]["Sns"]["Message"].as_str().unwrap()).unwrap();
+    msg["Trigger"]["Period"] = json!(4_000_000_000u64);
+    msg["Trigger"]["EvaluationPeriods"] = json!(4_000_000);
+    ev["Records"][0]["Sns"]["Message"] = json!(msg.to_string());
+    let a = one_alarm(&ev);
+    assert_eq!(WindowPolicy::default().primary(&a), None);
+    assert_eq!(WindowPolicy::default().fallback(&a), None);
+    let week = one_alarm(&sns_alarm_event("a", "000000000000", "us-east-1", "ALARM", at, 86_400, 7));
+    assert_eq!(WindowPolicy::default().primary(&week), None, "more than a day is refused");
+}
+
+/// Issue 11, case 3: the datapoints are read from both alarm shapes.
+#[test]
+fn datapoints_are_read_from_the_reason() {
+    use launchguard_core::alarm::datapoints_from_reason;
+    assert_eq!(
+        datapoints_from_reason(
+            "Threshold Crossed: 1 datapoint [12.0 (22/11/26 05:31:00)] was greater than or equal to the threshold (10.0)."
+        ),
+        vec![12.0]
+    );
+    assert_eq!(
+        datapoints_from_reason(
+            "Threshold Crossed: 2 out of the last 2 datapoints [5.0 (03/06/15 17:43:00), 11.5 (03/06/15 17:42:00)] were greater"
+        ),
+        vec![5.0, 11.5]
+    );
+    assert!(
+        datapoints_from_reason("Threshold Crossed: 1 out of the last 1 datapoints was greater than or equal to the threshold (10.0).")
+            .is_empty()
+    );
+    assert!(datapoints_from_reason("[NaN (x), -3 (y), inf (z)]").is_empty());
 }

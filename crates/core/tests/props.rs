@@ -4,7 +4,8 @@
 
 use launchguard_core::alarm::{parse_event_bytes, parse_sns_message};
 use launchguard_core::contract::{DispatcherInput, ResponseRequest, decode_payload};
-use launchguard_core::ids::{IamArn, glob_match};
+use launchguard_core::guard::Guard;
+use launchguard_core::ids::{ArnPatterns, IamArn};
 use launchguard_core::launch::launch_facts;
 use launchguard_core::principal::classify;
 use launchguard_core::record::parse_document;
@@ -59,6 +60,50 @@ proptest! {
         let _ = parse_timestamp(&msg);
     }
 
+    /// Issue 11, case 8: the fast path and chrono agree on every date, existing or not; no
+    /// impossible date is rolled over.
+    #[test]
+    fn timestamps_exist_or_are_refused(y in 1970i32..2200, mo in 0u32..14, d in 0u32..33, h in 0u32..25, mi in 0u32..61, sec in 0u32..61) {
+        let s = format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{sec:02}Z");
+        let real = chrono::NaiveDate::from_ymd_opt(y, mo, d).and_then(|date| date.and_hms_opt(h, mi, sec)).map(|t| t.and_utc().timestamp_millis());
+        prop_assert_eq!(parse_timestamp(&s).ok().map(|t| t.timestamp_millis()), real, "{}", s);
+        prop_assert_eq!(launchguard_core::time::fast_utc_millis(s.as_bytes()), real, "{}", s);
+    }
+
+    #[test]
+    fn epoch_values_are_read_by_magnitude(n in 0u64..u64::MAX) {
+        let got = parse_timestamp(&n.to_string()).ok().map(|t| t.timestamp_millis());
+        let want = if n < 100_000_000_000 { Some(i64::try_from(n * 1000).unwrap()) } else if n < 100_000_000_000_000 { Some(i64::try_from(n).unwrap()) } else { None };
+        prop_assert_eq!(got, want);
+    }
+
+    /// Issue 16: huge and negative numbers in an alarm never panic the parser, the gate or the
+    /// window arithmetic; a window longer than a day is never built.
+    #[test]
+    fn alarm_numbers_never_panic_the_window(period in any::<i64>(), evals in any::<i64>(), fperiod in any::<f64>(), secs in -100_000_000_000i64..100_000_000_000i64) {
+        use chrono::TimeZone;
+        let at = chrono::Utc.timestamp_opt(secs, 0).single().unwrap();
+        for (p, e) in [(serde_json::json!(period), serde_json::json!(evals)), (serde_json::json!(fperiod), serde_json::json!(u64::MAX)), (serde_json::json!(period.unsigned_abs()), serde_json::json!(evals.unsigned_abs()))] {
+            let mut ev = launchguard_testkit::sns_alarm_event("a", "111122223333", "us-east-1", "ALARM", at, 60, 1);
+            let mut msg: serde_json::Value = serde_json::from_str(ev["Records"][0]["Sns"]["Message"].as_str().unwrap()).unwrap();
+            msg["Trigger"]["Period"] = p;
+            msg["Trigger"]["EvaluationPeriods"] = e;
+            ev["Records"][0]["Sns"]["Message"] = serde_json::json!(msg.to_string());
+            for n in launchguard_core::alarm::parse_event(&ev).unwrap() {
+                if let launchguard_core::alarm::AlarmNotice::Alarm(a) = n {
+                    let gate = launchguard_core::gate::AlarmGate { alarm_arns: vec!["arn:aws:cloudwatch:us-east-1:111122223333:alarm:a".into()], max_age: chrono::Duration::hours(1) };
+                    let _ = gate.check(&a, "111122223333", at);
+                    let policy = launchguard_core::window::WindowPolicy::default();
+                    if let Some(w) = policy.primary(&a) {
+                        prop_assert!(u64::from(a.period_seconds) * u64::from(a.evaluation_periods) <= 86_400);
+                        prop_assert!(w.start <= w.end);
+                    }
+                    let _ = policy.fallback(&a);
+                }
+            }
+        }
+    }
+
     #[test]
     fn payload_inputs_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
         if let Ok(v) = decode_payload(&bytes, "x") {
@@ -68,15 +113,61 @@ proptest! {
     }
 
     #[test]
-    fn arns_and_globs_never_panic(s in "\\PC{0,120}", p in "[a-z:*/0-9]{0,40}") {
+    fn arns_and_patterns_never_panic(s in "\\PC{0,120}", p in "arn:[a-z:*/0-9?\\[\\]{}\\\\]{0,40}") {
         let _ = IamArn::parse(&s);
-        let _ = glob_match(&p, &s);
+        if let Ok(pats) = ArnPatterns::parse_list(&p) {
+            let _ = pats.matching(&s);
+        }
     }
 
     #[test]
-    fn glob_star_matches_any_infix(prefix in "[a-z:/]{0,10}", mid in "[a-z:/]{0,10}", suffix in "[a-z:/]{0,10}") {
-        let text = format!("{prefix}{mid}{suffix}");
-        let pattern = format!("{prefix}*{suffix}");
-        prop_assert!(glob_match(&pattern, &text));
+    fn star_in_the_resource_matches_any_infix(prefix in "[a-z/]{0,10}", mid in "[a-zA-Z/]{0,10}", suffix in "[a-z/]{0,10}") {
+        let text = format!("arn:aws:iam::111122223333:user/{prefix}{mid}{suffix}");
+        let pats = ArnPatterns::parse_list(&format!("arn:aws:iam::111122223333:user/{prefix}*{suffix}")).unwrap();
+        prop_assert!(pats.matching(&text).is_some());
+    }
+
+    /// Issue 11, case 7: no ARN form of a protected principal escapes its protection: any case
+    /// of the name, with or without its path, the role's session ARN from CloudTrail, the
+    /// role ARN rebuilt from it, in any partition.
+    #[test]
+    fn no_form_of_a_protected_principal_escapes(
+        partition in prop::sample::select(vec!["aws", "aws-cn", "aws-us-gov"]),
+        account in "[0-9]{12}",
+        is_role in any::<bool>(),
+        path in prop::collection::vec("[a-zA-Z0-9_-]{1,8}", 0..3),
+        name in "[A-Za-z0-9+=.@_-]{1,24}",
+        prefix_len in 1usize..8,
+        written_with_path in any::<bool>(),
+        flips in prop::collection::vec(any::<bool>(), 24),
+        session in "[a-zA-Z0-9_=,.@-]{2,16}",
+    ) {
+        let kind = if is_role { "role" } else { "user" };
+        let path_s = if path.is_empty() { "/".to_owned() } else { format!("/{}/", path.join("/")) };
+        let real = format!("arn:{partition}:iam::{account}:{kind}{path_s}{name}");
+        // the operator writes the name in lower case, exactly or as a prefix, with or without the path
+        let lower = name.to_ascii_lowercase();
+        let cut = lower.char_indices().nth(prefix_len).map_or(lower.len(), |(i, _)| i);
+        let written_path = if written_with_path { path_s.clone() } else { "/".to_owned() };
+        for pattern in [
+            format!("arn:{partition}:iam::{account}:{kind}{written_path}{lower}"),
+            format!("arn:{partition}:iam::*:{kind}{written_path}{}*", &lower[..cut]),
+        ] {
+            let g = Guard::new("111122223333", vec![], ArnPatterns::parse_list(&pattern).unwrap(), &[]);
+            let recased: String = name.chars().zip(flips.iter().cycle()).map(|(c, f)| if *f { c.to_ascii_uppercase() } else { c.to_ascii_lowercase() }).collect();
+            let mut forms = vec![
+                real.clone(),
+                format!("arn:{partition}:iam::{account}:{kind}/{name}"),
+                format!("arn:{partition}:iam::{account}:{kind}{path_s}{recased}"),
+                format!("arn:{partition}:iam::{account}:{kind}/{recased}"),
+            ];
+            if is_role {
+                forms.push(format!("arn:{partition}:sts::{account}:assumed-role/{name}/{session}"));
+                forms.push(format!("arn:{partition}:sts::{account}:assumed-role/{recased}/{session}"));
+            }
+            for f in forms {
+                prop_assert!(g.check_principal(&f).is_err(), "{f} escaped {pattern}");
+            }
+        }
     }
 }

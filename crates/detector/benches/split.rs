@@ -51,6 +51,15 @@ fn events(alarm: DateTime<Utc>) -> Vec<(i64, String)> {
     out
 }
 
+/// The bench never sends a scheduled event.
+struct NoAlarms;
+
+impl launchguard_detector::AlarmStates for NoAlarms {
+    async fn describe_alarms(&self, _: &[String]) -> Result<Vec<launchguard_detector::AlarmDescription>, launchguard_detector::CallError> {
+        Ok(Vec::new())
+    }
+}
+
 fn main() {
     let alarm = Utc.with_ymd_and_hms(2026, 11, 22, 5, 40, 0).unwrap();
     let evs = events(alarm);
@@ -58,6 +67,7 @@ fn main() {
         "CLOUDTRAIL_LOG_GROUP_NAME" => Some("ct".to_string()),
         "DISPATCHER_LAMBDA_NAME" => Some("d".to_string()),
         "LG_POLL_INITIAL_MS" | "LG_POLL_MAX_MS" => Some("1".to_string()),
+        "ALARM_ARNS" => Some("arn:aws:cloudwatch:us-east-1:218007301253:alarm:launchguard-runinstances".to_string()),
         _ => None,
     };
     let cfg = Config::from_env(&env).unwrap();
@@ -67,10 +77,11 @@ fn main() {
         logs.service_filters = filters;
         let event = sns_alarm_event("launchguard-runinstances", "218007301253", "us-east-1", "ALARM", alarm, 60, 1);
         let t = Instant::now();
-        let report = rt.block_on(handle(&event, "arn:aws:lambda:us-east-1:218007301253:function:d", &cfg, &logs, &Sink, alarm)).unwrap();
+        let report =
+            rt.block_on(handle(&event, "arn:aws:lambda:us-east-1:218007301253:function:d", &cfg, &logs, &NoAlarms, &Sink, alarm)).unwrap();
         let secs = t.elapsed().as_secs_f64();
         let scan = report.scan.unwrap();
-        let flagged = report.principals.iter().filter(|p| p.verdict == "flagged").count();
+        let flagged = report.principals.iter().filter(|p| p.verdict == launchguard_detector::PrincipalVerdict::Flagged).count();
         println!(
             "{label:<34} queries {:>3}  rows read {:>7}  launches {:>6}  flagged {:>3}  records per flagged principal {:>6.0}  {:.2} s",
             report.query_ids.len(),

@@ -1,9 +1,10 @@
-//! [`LogReader`] over the CloudWatch Logs SDK client.
+//! [`LogReader`] over the CloudWatch Logs SDK client; [`AlarmStates`] over the CloudWatch one.
 
 use aws_sdk_cloudwatchlogs::Client;
 use aws_sdk_cloudwatchlogs::types::QueryStatus as SdkStatus;
 use launchguard_aws::{CallError, classify};
 
+use crate::schedule::{AlarmDescription, AlarmStates};
 use crate::{FilterPage, LogReader, QueryPage, QueryStatus};
 
 /// CloudWatch Logs, for real.
@@ -75,5 +76,46 @@ impl LogReader for CloudWatchLogs {
             messages: out.events().iter().filter_map(|e| e.message().map(str::to_owned)).collect(),
             next_token: out.next_token().map(str::to_owned),
         })
+    }
+}
+
+/// CloudWatch alarms, for real.
+#[derive(Debug, Clone)]
+pub struct CloudWatchAlarms(pub aws_sdk_cloudwatch::Client);
+
+impl AlarmStates for CloudWatchAlarms {
+    async fn describe_alarms(&self, names: &[String]) -> Result<Vec<AlarmDescription>, CallError> {
+        use aws_sdk_cloudwatch::types::StateValue;
+        use launchguard_core::alarm::AlarmState;
+        let out = self
+            .0
+            .describe_alarms()
+            .set_alarm_names(Some(names.to_vec()))
+            .alarm_types(aws_sdk_cloudwatch::types::AlarmType::MetricAlarm)
+            .send()
+            .await
+            .map_err(|e| classify("cloudwatch:DescribeAlarms", e))?;
+        let positive = |n: Option<i32>| n.and_then(|n| u32::try_from(n).ok()).filter(|n| *n > 0);
+        Ok(out
+            .metric_alarms()
+            .iter()
+            .filter_map(|a| {
+                let state = match a.state_value()? {
+                    StateValue::Alarm => AlarmState::Alarm,
+                    StateValue::Ok => AlarmState::Ok,
+                    _ => AlarmState::InsufficientData,
+                };
+                let metric_period = a.metrics().iter().filter_map(|m| positive(m.metric_stat().and_then(|s| s.period()))).max();
+                Some(AlarmDescription {
+                    arn: a.alarm_arn()?.to_owned(),
+                    name: a.alarm_name()?.to_owned(),
+                    state,
+                    reason: a.state_reason().map(str::to_owned),
+                    period_seconds: positive(a.period()).or(metric_period),
+                    evaluation_periods: positive(a.evaluation_periods()),
+                    metric_math: !a.metrics().is_empty(),
+                })
+            })
+            .collect())
     }
 }

@@ -7,7 +7,7 @@ use launchguard_aws::LambdaInvoker;
 use launchguard_aws::mac::{Kms, SealingInvoker};
 use launchguard_core::auth::Purpose;
 use launchguard_core::config::{self, ProcessEnv};
-use launchguard_detector::aws::CloudWatchLogs;
+use launchguard_detector::aws::{CloudWatchAlarms, CloudWatchLogs};
 use launchguard_detector::{Config, handle};
 use serde_json::Value;
 
@@ -17,6 +17,7 @@ async fn main() -> Result<(), Error> {
     let config = Config::from_env(&ProcessEnv).inspect_err(|e| tracing::error!(error = %e, "invalid configuration"))?;
     let sdk = launchguard_aws::load_sdk_config().await;
     let logs = CloudWatchLogs(aws_sdk_cloudwatchlogs::Client::new(&sdk));
+    let alarms = CloudWatchAlarms(aws_sdk_cloudwatch::Client::new(&sdk));
     // Findings leave sealed with the finding key: the dispatcher acts on nothing else.
     let key_id = config::required(&ProcessEnv, "FINDING_KEY_ID", "the KMS HMAC key the detector seals findings with")
         .inspect_err(|e| tracing::error!(error = %e, "invalid configuration"))?;
@@ -26,9 +27,9 @@ async fn main() -> Result<(), Error> {
         key_id,
         purpose: Purpose::Finding,
     };
-    let (config, logs, lambda) = (&config, &logs, &lambda);
+    let (config, logs, alarms, lambda) = (&config, &logs, &alarms, &lambda);
     run(service_fn(move |event: LambdaEvent<Value>| async move {
-        let report = handle(&event.payload, &event.context.invoked_function_arn, config, logs, lambda, chrono::Utc::now())
+        let report = handle(&event.payload, &event.context.invoked_function_arn, config, logs, alarms, lambda, chrono::Utc::now())
             .await
             .inspect_err(|e| tracing::error!(error = %e, retryable = e.is_retryable(), "detector failed"))
             .map_err(|e| launchguard_aws::diagnostic(&e, e.is_retryable()))?;

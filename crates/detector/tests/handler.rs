@@ -7,15 +7,20 @@ use std::sync::Mutex;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use lambda_runtime::{Context, LambdaEvent};
 use launchguard_aws::InvokeResponse;
+use launchguard_core::alarm::AlarmState;
 use launchguard_core::config::Env;
 use launchguard_core::contract::Finding;
+use launchguard_core::contract::FindingVerdict;
 use launchguard_detector::memory::{Insights, MemoryLogs};
-use launchguard_detector::{CallError, Config, DetectorError, Invoker, QueryStatus, handle};
+use launchguard_detector::{
+    AlarmDescription, AlarmStates, CallError, Config, DetectorError, Invoker, PrincipalVerdict, QueryStatus, ReportStatus, handle,
+};
 use launchguard_testkit::{invictus_background, run_instances_template, shift_to, sns_alarm_event, standard_bursts};
 use serde_json::{Value, json};
 
 const ACCOUNT: &str = "218007301253";
 const FUNCTION_ARN: &str = "arn:aws:lambda:us-east-1:218007301253:function:launchguard-detector";
+const ALARM_ARN: &str = "arn:aws:cloudwatch:us-east-1:218007301253:alarm:launchguard-runinstances";
 
 #[derive(Default)]
 struct FakeLambda {
@@ -36,6 +41,39 @@ impl Invoker for FakeLambda {
     }
 }
 
+/// `DescribeAlarms` in memory: the configured alarm in the given state (`None`: no answer).
+struct FakeAlarms {
+    state: Option<AlarmState>,
+    asked: Mutex<Vec<Vec<String>>>,
+}
+
+impl FakeAlarms {
+    fn new(state: Option<AlarmState>) -> Self {
+        Self { state, asked: Mutex::new(Vec::new()) }
+    }
+}
+
+impl AlarmStates for FakeAlarms {
+    async fn describe_alarms(&self, names: &[String]) -> Result<Vec<AlarmDescription>, CallError> {
+        self.asked.lock().unwrap().push(names.to_vec());
+        Ok(self
+            .state
+            .iter()
+            .map(|s| AlarmDescription {
+                arn: ALARM_ARN.into(),
+                name: "launchguard-runinstances".into(),
+                state: s.clone(),
+                reason: Some(
+                    "Threshold Crossed: 1 datapoint [57.0 (22/11/26 05:39:00)] was greater than or equal to the threshold (10.0).".into(),
+                ),
+                period_seconds: Some(60),
+                evaluation_periods: Some(1),
+                metric_math: false,
+            })
+            .collect())
+    }
+}
+
 impl FakeLambda {
     fn findings(&self) -> Vec<Finding> {
         self.sent.lock().unwrap().iter().map(|(_, p)| Finding::parse(serde_json::from_slice(p).unwrap()).unwrap()).collect()
@@ -48,8 +86,10 @@ fn config(extra: &[(&str, &str)]) -> Config {
         ("DISPATCHER_LAMBDA_NAME".into(), "launchguard-dispatcher".into()),
         ("LG_POLL_INITIAL_MS".into(), "100".into()),
         ("AWS_REGION".into(), "us-east-1".into()),
+        ("ALARM_ARNS".into(), ALARM_ARN.into()),
     ];
-    vars.extend(extra.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+    // the extra values come first: they win over the defaults above
+    vars.splice(0..0, extra.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
     let env = move |k: &str| vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
     Config::from_env(&env).expect("valid config")
 }
@@ -84,7 +124,7 @@ fn alarm_event(state: &str) -> Value {
 
 async fn run(logs: &MemoryLogs, lambda: &FakeLambda, cfg: &Config, event: Value) -> Result<launchguard_detector::Report, DetectorError> {
     let ev = LambdaEvent::new(event, Context::default());
-    handle(&ev.payload, FUNCTION_ARN, cfg, logs, lambda, alarm_at() + Duration::seconds(30)).await
+    handle(&ev.payload, FUNCTION_ARN, cfg, logs, &FakeAlarms::new(None), lambda, alarm_at() + Duration::seconds(30)).await
 }
 
 fn flagged(f: &Finding) -> Vec<(String, u64, Vec<String>)> {
@@ -108,7 +148,7 @@ async fn real_background_with_bursts_flags_exactly_the_user_and_the_role() {
     let logs = MemoryLogs::new(log_group());
     let lambda = FakeLambda::default();
     let report = run(&logs, &lambda, &config(&[]), alarm_event("ALARM")).await.unwrap();
-    assert_eq!(report.status, "dispatched");
+    assert_eq!(report.status, ReportStatus::Dispatched);
     let findings = lambda.findings();
     assert_eq!(findings.len(), 1);
     let f = &findings[0];
@@ -123,7 +163,7 @@ async fn real_background_with_bursts_flags_exactly_the_user_and_the_role() {
     assert_eq!(f.window.end, alarm_at() + Duration::minutes(5));
     assert_eq!(lambda.sent.lock().unwrap()[0].0, "launchguard-dispatcher");
     // the report says who was below the threshold, too
-    assert!(report.principals.iter().any(|p| p.principal == "IAM user benign" && p.verdict == "below_threshold"));
+    assert!(report.principals.iter().any(|p| p.principal == "IAM user benign" && p.verdict == PrincipalVerdict::BelowThreshold));
     // the background inside the window was read and skipped without a full parse
     let scan = report.scan.unwrap();
     assert!(scan.prefiltered > 100, "{scan:?}");
@@ -197,7 +237,7 @@ async fn a_query_that_fails_or_times_out_falls_back_to_filter_log_events() {
         assert_eq!(flagged(&f), expected_flagged(), "{mode:?}");
         assert_eq!(f.read.method, "insights→filter_log_events");
         assert!(f.window_complete);
-        assert_eq!(report.status, "dispatched");
+        assert_eq!(report.status, ReportStatus::Dispatched);
         if mode == Insights::NeverCompletes {
             assert!(logs.calls().iter().any(|c| c.starts_with("StopQuery")), "the running query is stopped on the way out");
         }
@@ -249,14 +289,36 @@ async fn late_delivery_widens_the_window_once() {
     assert_eq!(logs.calls().iter().filter(|c| c.starts_with("StartQuery")).count(), 2, "primary, then fallback, once");
 }
 
+/// Issue 11, case 4: the alarm fired and nobody is over the per-principal threshold: a person
+/// is still told, with the top launchers, and nothing is to be changed.
 #[tokio::test(start_paused = true)]
-async fn nobody_over_threshold_reports_and_sends_nothing() {
-    let logs = MemoryLogs::new(log_group());
+async fn nobody_over_threshold_still_tells_a_person_with_the_top_launchers() {
+    // four users launching 8 instances each: 32 instances fire the alarm, nobody reaches 10
+    let t = run_instances_template();
+    let at = alarm_at() - Duration::minutes(2);
+    let mut events = Vec::new();
+    for i in 0..4u32 {
+        let actor = launchguard_testkit::Actor::IamUser {
+            account: ACCOUNT.into(),
+            name: format!("team{i}"),
+            key: format!("AKIAEXAMPLETEAM0000{i}"),
+        };
+        for r in launchguard_testkit::Burst::new(actor, 1, 8, at).records(&t, i) {
+            events.push((at.timestamp_millis(), r.to_string()));
+        }
+    }
+    let logs = MemoryLogs::new(events);
     let lambda = FakeLambda::default();
-    let report = run(&logs, &lambda, &config(&[("LG_MIN_INSTANCES", "100")]), alarm_event("ALARM")).await.unwrap();
-    assert_eq!(report.status, "no_one_flagged");
-    assert!(report.principals.iter().any(|p| p.principal == "IAM user ci-deployer" && p.launched == 12));
-    assert!(lambda.sent.lock().unwrap().is_empty());
+    let report = run(&logs, &lambda, &config(&[]), alarm_event("ALARM")).await.unwrap();
+    assert_eq!(report.status, ReportStatus::NoOneFlagged);
+    let findings = lambda.findings();
+    assert_eq!(findings.len(), 1, "a person is told");
+    let f = &findings[0];
+    assert_eq!(f.verdict, FindingVerdict::NobodyOverThreshold);
+    assert!(f.principals.is_empty(), "nothing to contain");
+    assert_eq!(f.top_launchers.len(), 4);
+    assert!(f.top_launchers.iter().all(|p| p.activity.instances_launched == 8));
+    assert!(f.window_complete);
 }
 
 #[tokio::test(start_paused = true)]
@@ -269,7 +331,7 @@ async fn ignored_states_and_non_alarms_touch_nothing() {
         let logs = MemoryLogs::new(log_group());
         let lambda = FakeLambda::default();
         let report = run(&logs, &lambda, &config(&[]), ev.clone()).await.unwrap();
-        assert_eq!(report.status, "ignored", "{ev}");
+        assert_eq!(report.status, ReportStatus::Ignored, "{ev}");
         assert!(!report.ignored.is_empty());
         assert!(logs.calls().is_empty(), "no read for {ev}");
         assert!(lambda.sent.lock().unwrap().is_empty());
@@ -290,6 +352,118 @@ async fn unparseable_records_are_counted_and_reported_not_fatal() {
     assert_eq!(f.read.unparseable_records, 2);
     assert_eq!(flagged(&f), expected_flagged());
     assert_eq!(report.scan.unwrap().error_samples.len(), 2);
+    // Issue 11, case 5: records that could not be read make the read incomplete, and say so
+    assert!(!f.window_complete);
+    assert_eq!(report.window_complete, Some(false));
+    let why = f.incomplete_reason.as_deref().unwrap();
+    assert!(why.contains("2 record(s)") && why.contains("could not be parsed"), "{why}");
+}
+
+/// Issue 11, case 5: three RunInstances records that fail to parse, nobody else: the finding
+/// says the read is incomplete.
+#[tokio::test(start_paused = true)]
+async fn three_unreadable_launch_records_make_the_window_incomplete() {
+    let t = alarm_at().timestamp_millis() - 60_000;
+    let events = vec![
+        (t, "{\"eventName\": \"RunInstances\", \"userIdentity\": ".to_owned()),
+        (t, "{\"eventName\": \"RunInstances\", \"eventTime\": 12, \"requestParameters\": [".to_owned()),
+        (t, "not json \"RunInstances\"".to_owned()),
+    ];
+    let logs = MemoryLogs::new(events);
+    let lambda = FakeLambda::default();
+    let report = run(&logs, &lambda, &config(&[]), alarm_event("ALARM")).await.unwrap();
+    assert_eq!(report.window_complete, Some(false));
+    let f = lambda.findings().remove(0);
+    assert!(!f.window_complete);
+    assert!(f.incomplete_reason.as_deref().unwrap().contains("3 record(s)"), "{:?}", f.incomplete_reason);
+}
+
+/// Issue 11, case 3: one benign launch in the alarm window does not stop the wider search when
+/// the alarm's datapoint says there was much more.
+#[tokio::test(start_paused = true)]
+async fn a_benign_launch_does_not_hide_a_late_burst() {
+    let mut events = log_group();
+    for e in &mut events {
+        if e.1.contains("AKIAEXAMPLEBENIGN001") {
+            continue;
+        }
+        e.0 -= 2 * 3600 * 1000;
+        let mut v: Value = serde_json::from_str(&e.1).unwrap();
+        let t = DateTime::parse_from_rfc3339(v["eventTime"].as_str().unwrap()).unwrap() - Duration::hours(2);
+        v["eventTime"] = json!(t.format("%Y-%m-%dT%H:%M:%SZ").to_string());
+        e.1 = v.to_string();
+    }
+    let ev = forged(|m| {
+        m["NewStateReason"] =
+            json!("Threshold Crossed: 1 datapoint [57.0 (22/11/26 05:39:00)] was greater than or equal to the threshold (10.0).")
+    });
+    let logs = MemoryLogs::new(events);
+    let lambda = FakeLambda::default();
+    let report = run(&logs, &lambda, &config(&[]), ev).await.unwrap();
+    assert!(report.widened, "2 instances found, the alarm counted 57: look wider");
+    let f = lambda.findings().remove(0);
+    assert_eq!(f.verdict, FindingVerdict::Contain);
+    let labels: Vec<String> = f.principals.iter().map(|p| p.principal.label()).collect();
+    assert!(labels.contains(&"IAM user ci-deployer".to_string()) && labels.contains(&"role DataScience".to_string()), "{labels:?}");
+}
+
+/// The same window with a datapoint the window explains is not widened.
+#[tokio::test(start_paused = true)]
+async fn a_window_that_explains_the_datapoint_is_not_widened() {
+    let ev = forged(|m| {
+        m["NewStateReason"] =
+            json!("Threshold Crossed: 1 datapoint [13.0 (22/11/26 05:39:00)] was greater than or equal to the threshold (10.0).")
+    });
+    let logs = MemoryLogs::new(log_group());
+    let lambda = FakeLambda::default();
+    let report = run(&logs, &lambda, &config(&[]), ev).await.unwrap();
+    assert!(!report.widened);
+    assert_eq!(logs.calls().iter().filter(|c| c.starts_with("StartQuery")).count(), 1);
+}
+
+fn scheduled_event() -> Value {
+    json!({"version": "0", "id": "53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa", "detail-type": "Scheduled Event", "source": "aws.events",
+        "account": ACCOUNT, "time": "2026-11-22T05:45:00Z", "region": "us-east-1",
+        "resources": ["arn:aws:events:us-east-1:218007301253:rule/launchguard-recheck"], "detail": {}})
+}
+
+/// Issue 11, case 2: while the alarm stays in ALARM, the scheduled event makes the detector
+/// look at the last periods again; in OK it does nothing. (In-process, with a fake
+/// DescribeAlarms; LocalStack was not used for this case.)
+#[tokio::test(start_paused = true)]
+async fn a_burst_that_goes_on_while_the_alarm_stays_in_alarm_is_seen_again() {
+    // a second burst, 10 minutes after the alarm fired, long after the first window
+    let later = alarm_at() + Duration::minutes(10);
+    let t = run_instances_template();
+    let actor =
+        launchguard_testkit::Actor::IamUser { account: ACCOUNT.into(), name: "second-wave".into(), key: "AKIAEXAMPLESECOND001".into() };
+    let events: Vec<(i64, String)> = launchguard_testkit::Burst::new(actor, 4, 5, later - Duration::seconds(30))
+        .records(&t, 7)
+        .iter()
+        .map(|r| (later.timestamp_millis() - 30_000, r.to_string()))
+        .collect();
+    let now = later + Duration::seconds(20);
+    let cfg = config(&[]);
+    // ALARM: read the last period again and dispatch
+    let logs = MemoryLogs::new(events.clone());
+    let lambda = FakeLambda::default();
+    let alarms = FakeAlarms::new(Some(AlarmState::Alarm));
+    let report = handle(&scheduled_event(), FUNCTION_ARN, &cfg, &logs, &alarms, &lambda, now).await.unwrap();
+    assert_eq!(alarms.asked.lock().unwrap().as_slice(), [vec!["launchguard-runinstances".to_owned()]]);
+    assert_eq!(report.status, ReportStatus::Dispatched);
+    let f = lambda.findings().remove(0);
+    assert_eq!(f.principals.len(), 1);
+    assert_eq!(f.principals[0].principal.label(), "IAM user second-wave");
+    assert_eq!(f.window.end, now + Duration::minutes(5));
+    // OK: one DescribeAlarms, nothing read, nothing sent
+    for state in [Some(AlarmState::Ok), Some(AlarmState::InsufficientData), None] {
+        let logs = MemoryLogs::new(events.clone());
+        let lambda = FakeLambda::default();
+        let report = handle(&scheduled_event(), FUNCTION_ARN, &cfg, &logs, &FakeAlarms::new(state.clone()), &lambda, now).await.unwrap();
+        assert_eq!(report.status, ReportStatus::Ignored, "{state:?}");
+        assert!(logs.calls().is_empty());
+        assert!(lambda.sent.lock().unwrap().is_empty());
+    }
 }
 
 #[tokio::test(start_paused = true)]
@@ -346,5 +520,71 @@ async fn a_finding_too_large_for_one_invocation_is_split_and_every_principal_is_
     for f in &findings {
         assert!(serde_json::to_vec(f).unwrap().len() <= launchguard_core::contract::MAX_PAYLOAD_BYTES);
         assert!(f.finding_id.starts_with(report.finding_id.as_deref().unwrap()));
+    }
+}
+
+/// The alarm message inside an SNS event, edited by `edit`.
+fn forged(edit: impl Fn(&mut Value)) -> Value {
+    let mut ev = alarm_event("ALARM");
+    let mut msg: Value = serde_json::from_str(ev["Records"][0]["Sns"]["Message"].as_str().unwrap()).unwrap();
+    edit(&mut msg);
+    ev["Records"][0]["Sns"]["Message"] = json!(msg.to_string());
+    ev
+}
+
+/// Issue 16: only the configured alarm, in the detector's own account, recent, with a bounded
+/// window, is looked at. Anything else is a typed refusal: no read, no finding, no error.
+#[tokio::test(start_paused = true)]
+async fn attack_forged_alarms_are_refused_before_any_read() {
+    let other = "arn:aws:cloudwatch:us-east-1:999999999999:alarm:launchguard-runinstances";
+    type Case = (&'static str, Value, Vec<(&'static str, String)>);
+    let cases: Vec<Case> = vec![
+        ("unknown_alarm", forged(|m| m["AlarmArn"] = json!("arn:aws:cloudwatch:us-east-1:218007301253:alarm:something-else")), vec![]),
+        ("no_alarm_arn", forged(|m| m.as_object_mut().unwrap().retain(|k, _| k != "AlarmArn")), vec![]),
+        (
+            "other_account",
+            forged(|m| {
+                m["AlarmArn"] = json!(other);
+                m["AWSAccountId"] = json!("999999999999");
+            }),
+            vec![("ALARM_ARNS", format!("{ALARM_ARN},{other}"))],
+        ),
+        (
+            "stale",
+            forged(|m| m["StateChangeTime"] = json!((alarm_at() - Duration::hours(2)).format("%Y-%m-%dT%H:%M:%S%.3f+0000").to_string())),
+            vec![],
+        ),
+        (
+            "in_the_future",
+            forged(|m| m["StateChangeTime"] = json!((alarm_at() + Duration::hours(1)).format("%Y-%m-%dT%H:%M:%S%.3f+0000").to_string())),
+            vec![],
+        ),
+        (
+            "window_too_wide",
+            forged(|m| {
+                m["Trigger"]["Period"] = json!(86_400);
+                m["Trigger"]["EvaluationPeriods"] = json!(7);
+            }),
+            vec![],
+        ),
+        (
+            "window_too_wide",
+            forged(|m| {
+                m["Trigger"]["Period"] = json!(4_000_000_000u64);
+                m["Trigger"]["EvaluationPeriods"] = json!(4_000_000);
+            }),
+            vec![],
+        ),
+    ];
+    for (want, ev, extra) in cases {
+        let logs = MemoryLogs::new(log_group());
+        let lambda = FakeLambda::default();
+        let extra: Vec<(&str, &str)> = extra.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let report = run(&logs, &lambda, &config(&extra), ev).await.unwrap();
+        let json = serde_json::to_value(&report).unwrap();
+        assert_eq!(json["status"], "refused", "{want}: {json}");
+        assert_eq!(json["refusal"]["refusal"], want, "{json}");
+        assert!(logs.calls().is_empty(), "{want}: no read");
+        assert!(lambda.sent.lock().unwrap().is_empty(), "{want}: no finding");
     }
 }

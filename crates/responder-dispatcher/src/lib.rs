@@ -386,7 +386,9 @@ pub async fn dispatch_finding<I: Invoker, N: Notifier, L: IncidentLog, K: MacSig
 ) -> Result<DispatchReport, DispatcherError> {
     let reject = |reason: String| DispatcherError::Rejected { finding_id: finding.finding_id.clone(), reason };
     cfg.guard.check_account(&finding.account_id).map_err(reject)?;
-    if finding.principals.is_empty() {
+    // A "nobody over threshold" finding has no principal: nothing is planned, a person is told.
+    let nobody = finding.verdict == launchguard_core::contract::FindingVerdict::NobodyOverThreshold;
+    if finding.principals.is_empty() && !nobody {
         return Err(reject("it names no principal".into()));
     }
     let dry_run = finding.dry_run || cfg.dry_run;
@@ -401,7 +403,7 @@ pub async fn dispatch_finding<I: Invoker, N: Notifier, L: IncidentLog, K: MacSig
     for r in &refusals {
         warn!(finding_id = %finding.finding_id, refusal = %r, "principal refused");
     }
-    let status = overall(&outcomes, &plans, dry_run);
+    let status = if nobody { "nobody_over_threshold" } else { overall(&outcomes, &plans, dry_run) };
     let mut shown = finding.clone();
     shown.dry_run = dry_run;
     let (subject, body) = notify::finding_message(&shown, &plans, &outcomes, &cfg.function_name);

@@ -129,6 +129,9 @@ pub fn release_command(dispatcher: &str, finding_id: &str) -> String {
 
 /// Subject and body of the notification for a finding.
 pub fn finding_message(finding: &Finding, plans: &[PrincipalPlan], outcomes: &[ResponseOutcome], dispatcher: &str) -> (String, String) {
+    if finding.verdict == launchguard_core::contract::FindingVerdict::NobodyOverThreshold {
+        return nobody_message(finding);
+    }
     let t = Tally::of(outcomes);
     let instances: u64 = finding.principals.iter().map(|p| p.activity.instances_launched.max(p.activity.instances_requested)).sum();
     let humans = plans.iter().filter(|p| p.human.is_some()).count();
@@ -219,6 +222,45 @@ pub fn finding_message(finding: &Finding, plans: &[PrincipalPlan], outcomes: &[R
             b,
             "(add --principal ARN to release one principal only, --dry-run to preview; by hand: SECURITY.md, \"Releasing without the CLI\")"
         );
+    }
+    (subject, b)
+}
+
+/// The alarm fired but nobody is over the per-principal thresholds: say so, name the top
+/// launchers, and say that nothing was changed.
+fn nobody_message(finding: &Finding) -> (String, String) {
+    let instances: u64 = finding.top_launchers.iter().map(|p| p.activity.instances_launched.max(p.activity.instances_requested)).sum();
+    let subject = cut(
+        &format!("[launchguard] ALARM, NOBODY OVER THRESHOLD: {instances} instances in {}, nothing changed", finding.account_id),
+        MAX_SUBJECT - 1,
+    );
+    let mut b = String::new();
+    let _ = writeln!(b, "launchguard: the mass EC2 launch alarm fired in account {} ({})", finding.account_id, finding.region);
+    let _ = writeln!(b, "finding {}", finding.finding_id);
+    if let Some(tr) = &finding.trigger {
+        let _ = writeln!(b, "alarm {} fired at {}", tr.name, format_utc(tr.fired_at));
+    }
+    let _ = writeln!(
+        b,
+        "window {} to {}, {} records read ({}{}), {}",
+        format_utc(finding.window.start),
+        format_utc(finding.window.end),
+        finding.read.records_read,
+        finding.read.method,
+        if finding.read.widened { ", widened to the fallback window" } else { "" },
+        if finding.window_complete {
+            "read completely".to_owned()
+        } else {
+            format!("READ ONLY IN PART: {}", finding.incomplete_reason.as_deref().unwrap_or("unknown reason"))
+        }
+    );
+    let _ = writeln!(b, "\nNobody is over the per-principal threshold. NOTHING WAS CHANGED: look at who launched most.");
+    let _ = writeln!(b, "\nTOP LAUNCHERS");
+    if finding.top_launchers.is_empty() {
+        let _ = writeln!(b, "- none found in the window");
+    }
+    for (i, p) in finding.top_launchers.iter().enumerate() {
+        describe(&mut b, i + 1, p);
     }
     (subject, b)
 }

@@ -374,3 +374,33 @@ fn the_example_finding_is_the_one_used_here() {
     let f = Finding::parse(finding()).unwrap();
     assert_eq!(f.account_id, ACCOUNT);
 }
+
+/// Issue 11, case 4: the alarm fired and nobody is over the threshold: no action, a person is
+/// told who launched most and that nothing was changed, and it is recorded.
+#[tokio::test]
+async fn a_nobody_over_threshold_finding_tells_a_person_and_changes_nothing() {
+    let iam = iam();
+    let lambda = Lambda::new(&iam, &[], now());
+    let (sns, logs) = (Sns::default(), Logs::default());
+    let mut f = finding();
+    let top = f["principals"].clone();
+    f["principals"] = json!([]);
+    f["verdict"] = json!("nobody_over_threshold");
+    f["top_launchers"] = top;
+    let r = dispatch(&f, &config(&[]), &lambda, &sns, &logs).await.unwrap();
+    assert_eq!(r.status, "nobody_over_threshold");
+    assert!(r.outcomes.is_empty());
+    assert!(lambda.calls().is_empty(), "no handler invoked");
+    let text = {
+        let msgs = sns.messages.lock().unwrap();
+        assert_eq!(msgs.len(), 1);
+        format!("{msgs:?}")
+    };
+    assert!(text.contains("NOBODY OVER THRESHOLD") && text.contains("NOTHING WAS CHANGED") && text.contains("TOP LAUNCHERS"), "{text}");
+    assert!(text.contains("ci-deployer"), "the top launchers are named: {text}");
+    assert!(r.incident_record.is_some());
+    // a nobody finding that names principals to contain is refused
+    let mut bad = finding();
+    bad["verdict"] = json!("nobody_over_threshold");
+    assert!(dispatch(&bad, &config(&[]), &lambda, &sns, &logs).await.is_err());
+}

@@ -80,7 +80,11 @@ fn check(function: &str, declared: &[&str]) {
 #[test]
 fn the_detector_reads_and_invokes_only() {
     check("launchguard-detector", launchguard_detector::AWS_ACTIONS);
-    assert!(allowed("launchguard-detector").iter().all(|a| a.starts_with("logs:") || a == "lambda:InvokeFunction"));
+    assert!(
+        allowed("launchguard-detector")
+            .iter()
+            .all(|a| a.starts_with("logs:") || a == "lambda:InvokeFunction" || a == "cloudwatch:DescribeAlarms")
+    );
     assert_eq!(granted_by_key_policies("launchguard-detector"), BTreeSet::from(["kms:GenerateMac".to_owned()]));
 }
 

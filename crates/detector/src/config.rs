@@ -1,0 +1,125 @@
+//! The detector's configuration, read once at start-up.
+
+use std::time::Duration as StdDuration;
+
+use launchguard_core::CoreError;
+use launchguard_core::config::{self, Env};
+use launchguard_core::gate::{AlarmGate, DEFAULT_MAX_ALARM_AGE_SECONDS, validate_alarm_arn};
+use launchguard_core::query::{EventRule, INSIGHTS_MAX_LIMIT};
+use launchguard_core::threshold::Thresholds;
+use launchguard_core::window::WindowPolicy;
+use serde::Serialize;
+
+/// How the window is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReadMethod {
+    /// Logs Insights, falling back to FilterLogEvents.
+    Insights,
+    /// FilterLogEvents only.
+    FilterLogEvents,
+}
+
+/// The detector's configuration, read once at start-up.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `CLOUDTRAIL_LOG_GROUP_NAME`: the log group CloudTrail delivers to.
+    pub log_group: String,
+    /// `DISPATCHER_LAMBDA_NAME`: the responder dispatcher.
+    pub dispatcher: String,
+    /// `DRY_RUN`: mark findings dry-run all the way down (default false).
+    pub dry_run: bool,
+    /// `LG_READ_METHOD`: `insights` (default) or `filter_log_events`.
+    pub method: ReadMethod,
+    /// `LG_QUERY_DEADLINE_SECONDS`: overall time for reading (default 60).
+    pub deadline: StdDuration,
+    /// `LG_INSIGHTS_LIMIT`: rows per Insights query before the range is split (default 10000).
+    pub insights_limit: u32,
+    /// `LG_POLL_INITIAL_MS` (250) and `LG_POLL_MAX_MS` (2000): `GetQueryResults` backoff.
+    pub poll_initial: StdDuration,
+    /// See `poll_initial`.
+    pub poll_max: StdDuration,
+    /// `LG_ACCOUNT_ID`: the account findings are about. Default: the account in the function's
+    /// ARN, else the alarm's `AWSAccountId`. Set it where neither is right (local emulators).
+    pub account_id: Option<String>,
+    /// `AWS_REGION`.
+    pub region: String,
+    /// Window margins and fallback.
+    pub window: WindowPolicy,
+    /// Thresholds.
+    pub thresholds: Thresholds,
+    /// The event watched.
+    pub rule: EventRule,
+    /// `ALARM_ARNS` (required) and `LG_MAX_ALARM_AGE_SECONDS` (3600): the only alarms acted on.
+    pub gate: AlarmGate,
+}
+
+/// `ALARM_ARNS`: a comma-separated list of CloudWatch alarm ARNs, at least one.
+fn alarm_arns(env: &dyn Env) -> Result<Vec<String>, CoreError> {
+    const NAME: &str = "ALARM_ARNS";
+    let v = config::required(
+        env,
+        NAME,
+        "the ARNs of the launchguard alarms, comma-separated, e.g. arn:aws:cloudwatch:us-east-1:111122223333:alarm:launchguard-runinstances",
+    )?;
+    let arns: Vec<String> = v.split(',').map(str::trim).filter(|a| !a.is_empty()).map(str::to_owned).collect();
+    for a in &arns {
+        validate_alarm_arn(a).map_err(|e| CoreError::Config { name: NAME.into(), problem: format!("is invalid: {e}") })?;
+    }
+    if arns.is_empty() {
+        return Err(CoreError::Config { name: NAME.into(), problem: "lists no alarm ARN".into() });
+    }
+    Ok(arns)
+}
+
+impl Config {
+    /// Read and validate the configuration; the error names the variable.
+    pub fn from_env(env: &dyn Env) -> Result<Self, CoreError> {
+        let method = match env.get("LG_READ_METHOD").as_deref().map(str::trim) {
+            None | Some("insights") => ReadMethod::Insights,
+            Some("filter_log_events") => ReadMethod::FilterLogEvents,
+            Some(other) => {
+                return Err(CoreError::Config {
+                    name: "LG_READ_METHOD".into(),
+                    problem: format!("is {other:?}: expected insights or filter_log_events"),
+                });
+            }
+        };
+        let account_id = env.get("LG_ACCOUNT_ID");
+        if let Some(a) = &account_id {
+            launchguard_core::ids::validate_account_id(a)
+                .map_err(|e| CoreError::Config { name: "LG_ACCOUNT_ID".into(), problem: e.to_string() })?;
+        }
+        let ms = |name: &str, d: u64, min: u64, max: u64| config::u64_var(env, name, d, min, max).map(StdDuration::from_millis);
+        Ok(Self {
+            log_group: config::required(
+                env,
+                "CLOUDTRAIL_LOG_GROUP_NAME",
+                "the CloudWatch Logs log group your CloudTrail trail delivers to",
+            )?,
+            dispatcher: config::required(env, "DISPATCHER_LAMBDA_NAME", "the name or ARN of the launchguard-dispatcher function")?,
+            dry_run: config::bool_var(env, "DRY_RUN", false)?,
+            method,
+            deadline: StdDuration::from_secs(config::u64_var(env, "LG_QUERY_DEADLINE_SECONDS", 60, 1, 840)?),
+            insights_limit: u32::try_from(config::u64_var(
+                env,
+                "LG_INSIGHTS_LIMIT",
+                u64::from(INSIGHTS_MAX_LIMIT),
+                1,
+                u64::from(INSIGHTS_MAX_LIMIT),
+            )?)
+            .unwrap_or(INSIGHTS_MAX_LIMIT),
+            poll_initial: ms("LG_POLL_INITIAL_MS", 250, 1, 10_000)?,
+            poll_max: ms("LG_POLL_MAX_MS", 2_000, 1, 30_000)?,
+            account_id,
+            region: env.get("AWS_REGION").unwrap_or_else(|| "us-east-1".into()),
+            window: config::window_policy(env)?,
+            thresholds: config::thresholds(env)?,
+            rule: EventRule::run_instances(),
+            gate: AlarmGate {
+                alarm_arns: alarm_arns(env)?,
+                max_age: config::seconds_var(env, "LG_MAX_ALARM_AGE_SECONDS", DEFAULT_MAX_ALARM_AGE_SECONDS, 60, 86_400)?,
+            },
+        })
+    }
+}

@@ -1,0 +1,269 @@
+//! From one Lambda event to a finding: the alarm gate, the window, reading, thresholds, and
+//! the finding handed to the dispatcher.
+
+use chrono::{DateTime, Utc};
+use launchguard_core::alarm::{AlarmNotice, AlarmStateChange, parse_event};
+use launchguard_core::contract::{
+    Finding, FindingKind, FindingVerdict, FlaggedPrincipal, MAX_PAYLOAD_BYTES, ReadSummary, SCHEMA_VERSION, Trigger, finding_id,
+};
+use launchguard_core::gate::AlarmRefusal;
+use launchguard_core::scan::ScanStats;
+use serde_json::Value;
+use tokio::time::Instant;
+use tracing::{info, warn};
+
+use crate::read::{WindowRead, read_window};
+use crate::report::{Report, ReportStatus, summaries};
+use crate::schedule::{AlarmStates, is_scheduled_event, recheck};
+use crate::{Config, DETECTOR_NAME, DetectorError, Invoker, LogReader};
+
+/// How many of the top launchers a "nobody over threshold" finding carries.
+pub const TOP_LAUNCHERS: usize = 5;
+
+/// The account of a Lambda function ARN (`arn:aws:lambda:<region>:<account>:function:<name>`).
+pub fn account_from_function_arn(arn: &str) -> Option<String> {
+    let acct = arn.split(':').nth(4)?;
+    launchguard_core::ids::validate_account_id(acct).ok().map(|()| acct.to_owned())
+}
+
+/// The detector's own account: `LG_ACCOUNT_ID`, else the function ARN's.
+fn own_account(cfg: &Config, function_arn: &str) -> Result<String, DetectorError> {
+    cfg.account_id.clone().or_else(|| account_from_function_arn(function_arn)).ok_or(DetectorError::NoAccount)
+}
+
+/// Handle one Lambda event: every alarm notice in it, or a scheduled re-check.
+pub async fn handle<R: LogReader, A: AlarmStates, I: Invoker>(
+    event: &Value,
+    function_arn: &str,
+    cfg: &Config,
+    reader: &R,
+    alarms: &A,
+    invoker: &I,
+    now: DateTime<Utc>,
+) -> Result<Report, DetectorError> {
+    if is_scheduled_event(event) {
+        return recheck(function_arn, cfg, reader, alarms, invoker, now).await;
+    }
+    let notices = match parse_event(event) {
+        Ok(n) => n,
+        Err(e) => {
+            warn!(error = %e, "event ignored: not an alarm notification");
+            return Ok(Report::ignored(vec![e.to_string()]));
+        }
+    };
+    let mut ignored = Vec::new();
+    let mut report = None;
+    for n in notices {
+        match n {
+            AlarmNotice::Ignored(reason) => {
+                info!(reason = ?reason, "notice ignored");
+                ignored.push(serde_json::to_string(&reason).unwrap_or_default());
+            }
+            AlarmNotice::Alarm(alarm) => {
+                let r = handle_alarm(&alarm, function_arn, cfg, reader, invoker, now).await?;
+                report = Some(r);
+            }
+        }
+    }
+    Ok(match report {
+        Some(mut r) => {
+            r.ignored = ignored;
+            r
+        }
+        None => Report::ignored(ignored),
+    })
+}
+
+fn elapsed_ms(t: Instant) -> u64 {
+    u64::try_from(t.elapsed().as_millis()).unwrap_or(u64::MAX)
+}
+
+/// True when what was read explains the alarm: at least one launch, and no datapoint larger
+/// than the calls or instances requested found (the metric counts one or the other).
+fn explains(read: &WindowRead, alarm: &AlarmStateChange) -> bool {
+    let stats = &read.scanner.stats;
+    if stats.matched == 0 {
+        return false;
+    }
+    let Some(datapoint) = alarm.max_datapoint() else { return true };
+    let requested: u64 =
+        read.scanner.aggregate.principals().iter().map(|p| p.activity.instances_requested.max(p.activity.instances_launched)).sum();
+    let found = stats.matched.max(requested);
+    // Datapoints are sums of whole calls or instances; compare as whole numbers.
+    u64::try_from(datapoint.ceil() as i128).map_or(true, |d| found >= d)
+}
+
+/// Why a read that ended normally is still not complete: matching records that could not be read.
+fn unreadable(stats: &ScanStats) -> Option<String> {
+    (stats.unparseable > 0).then(|| {
+        format!(
+            "{} record(s) that look like the watched event could not be parsed and were not counted (first errors: {})",
+            stats.unparseable,
+            stats.error_samples.join(" | ")
+        )
+    })
+}
+
+/// Handle one alarm in `ALARM`.
+pub async fn handle_alarm<R: LogReader, I: Invoker>(
+    alarm: &AlarmStateChange,
+    function_arn: &str,
+    cfg: &Config,
+    reader: &R,
+    invoker: &I,
+    now: DateTime<Utc>,
+) -> Result<Report, DetectorError> {
+    let started = Instant::now();
+    let deadline = started + cfg.deadline;
+    // An explicit LG_ACCOUNT_ID wins; then the function's own ARN. The alarm's claim is checked
+    // against it, never used in its place.
+    let account_id = own_account(cfg, function_arn)?;
+    let refused = |refusal: AlarmRefusal| {
+        warn!(alarm = %alarm.alarm_name, alarm_arn = ?alarm.alarm_arn, refusal = %refusal, "alarm refused; nothing read, nothing sent");
+        Ok(Report::refused(&alarm.alarm_name, refusal))
+    };
+    if let Err(refusal) = cfg.gate.check(alarm, &account_id, now) {
+        return refused(refusal);
+    }
+    let too_wide = || AlarmRefusal::WindowTooWide {
+        period_seconds: u64::from(alarm.period_seconds),
+        evaluation_periods: u64::from(alarm.evaluation_periods),
+        max_seconds: launchguard_core::gate::MAX_EVALUATED_SECONDS,
+    };
+    let Some(window) = cfg.window.primary(alarm) else { return refused(too_wide()) };
+    let mut timings = Vec::new();
+    info!(alarm = %alarm.alarm_name, state_change_time = %alarm.state_change_time, period = alarm.period_seconds,
+        evaluation_periods = alarm.evaluation_periods, period_provenance = ?alarm.period_provenance, datapoint = ?alarm.max_datapoint(),
+        window_start = %window.start, window_end = %window.end, "alarm received; reading window");
+    let t = Instant::now();
+    let mut read = read_window(reader, cfg, window, deadline).await?;
+    timings.push(("read".to_owned(), elapsed_ms(t)));
+    let mut widened = false;
+    let mut final_window = window;
+    if read.incomplete.is_none() && !explains(&read, alarm) {
+        let Some(wide) = cfg.window.fallback(alarm) else { return refused(too_wide()) };
+        info!(window_start = %wide.start, window_end = %wide.end, rows = read.scanner.stats.rows, matched = read.scanner.stats.matched,
+            datapoint = ?alarm.max_datapoint(),
+            "the alarm window does not explain the alarm; searching the fallback window once (CloudTrail delivery can be late)");
+        let t = Instant::now();
+        let mut more = read_window(reader, cfg, wide, deadline).await?;
+        timings.push(("fallback_read".to_owned(), elapsed_ms(t)));
+        more.query_ids.splice(0..0, read.query_ids.drain(..));
+        read = more;
+        widened = true;
+        final_window = wide;
+    }
+    let t = Instant::now();
+    let stats = read.scanner.stats.clone();
+    // A transient cut (deadline, failed page) is worth a retry; unreadable records are not,
+    // but they make the read incomplete all the same, and the finding says so.
+    let incomplete = match (read.incomplete.clone(), unreadable(&stats)) {
+        (Some(a), Some(b)) => Some(format!("{a}; {b}")),
+        (a, b) => a.or(b),
+    };
+    let conflicts = read.scanner.aggregate.key_conflicts.clone();
+    let principals = read.scanner.aggregate.into_sorted();
+    let principals_seen = principals.len() as u64;
+    let assessment = cfg.thresholds.assess(principals);
+    timings.push(("assess".to_owned(), elapsed_ms(t)));
+    let summary = summaries(&assessment);
+    info!(rows = stats.rows, matched = stats.matched, unparseable = stats.unparseable, principals_seen,
+        flagged = assessment.flagged.len(), excluded = assessment.excluded.len(), method = %read.method,
+        query_ids = ?read.query_ids, principals = ?summary, "window assessed");
+    if stats.unparseable > 0 {
+        warn!(unparseable = stats.unparseable, samples = ?stats.error_samples, "some matching records could not be parsed: the read is incomplete");
+    }
+    let mut report = Report {
+        status: ReportStatus::NoOneFlagged,
+        alarm: Some(alarm.alarm_name.clone()),
+        window: Some(final_window),
+        widened,
+        method: Some(read.method.clone()),
+        query_ids: read.query_ids.clone(),
+        scan: Some(stats.clone()),
+        principals: summary,
+        dry_run: cfg.dry_run,
+        window_complete: Some(incomplete.is_none()),
+        timings_ms: timings,
+        ..Report::ignored(Vec::new())
+    };
+    let verdict = if assessment.flagged.is_empty() {
+        if let Some(why) = read.incomplete {
+            return Err(DetectorError::Incomplete(why));
+        }
+        info!(alarm = %alarm.alarm_name, "nobody over the thresholds; telling a person, changing nothing");
+        FindingVerdict::NobodyOverThreshold
+    } else {
+        FindingVerdict::Contain
+    };
+    // The top launchers, whatever their verdict: who a person should look at first.
+    let mut top: Vec<FlaggedPrincipal> = Vec::new();
+    if verdict == FindingVerdict::NobodyOverThreshold {
+        top = assessment
+            .below
+            .iter()
+            .map(|p| FlaggedPrincipal {
+                principal: p.principal.clone(),
+                activity: p.activity.clone(),
+                reasons: vec!["below every threshold".into()],
+            })
+            .chain(assessment.excluded.iter().cloned())
+            .collect();
+        top.sort_by(|a, b| {
+            (b.activity.instances_launched.max(b.activity.instances_requested), b.activity.calls)
+                .cmp(&(a.activity.instances_launched.max(a.activity.instances_requested), a.activity.calls))
+        });
+        top.truncate(TOP_LAUNCHERS);
+    }
+    let flagged_principals: Vec<_> = assessment.flagged.iter().map(|f| f.principal.clone()).collect();
+    let finding = Finding {
+        schema_version: SCHEMA_VERSION,
+        kind: FindingKind::Finding,
+        finding_id: finding_id(DETECTOR_NAME, &account_id, &final_window, &flagged_principals),
+        detector: DETECTOR_NAME.into(),
+        account_id,
+        region: alarm.region.clone().unwrap_or_else(|| cfg.region.clone()),
+        created_at: now,
+        trigger: Some(Trigger { name: alarm.alarm_name.clone(), arn: alarm.alarm_arn.clone(), fired_at: alarm.state_change_time }),
+        event: format!("{}/{}", cfg.rule.event_source(), cfg.rule.event_name()),
+        window: final_window,
+        window_complete: incomplete.is_none(),
+        incomplete_reason: incomplete.clone(),
+        dry_run: cfg.dry_run,
+        verdict,
+        principals: assessment.flagged,
+        excluded: assessment.excluded,
+        top_launchers: top,
+        read: ReadSummary {
+            records_read: stats.rows,
+            matching_records: stats.matched,
+            unparseable_records: stats.unparseable,
+            principals_seen,
+            method: read.method,
+            widened,
+            key_conflicts: conflicts,
+        },
+    };
+    // A finding must fit the asynchronous invocation limit: trim detail lists, split if needed.
+    let finding_id = finding.finding_id.clone();
+    let flagged = finding.principals.len();
+    let parts = finding.into_parts(MAX_PAYLOAD_BYTES);
+    let t = Instant::now();
+    for part in &parts {
+        let payload =
+            serde_json::to_vec(part).map_err(|e| DetectorError::Invoke { function: cfg.dispatcher.clone(), error: e.to_string() })?;
+        invoker
+            .invoke_async(&cfg.dispatcher, payload)
+            .await
+            .map_err(|e| DetectorError::Invoke { function: cfg.dispatcher.clone(), error: e.message })?;
+    }
+    report.timings_ms.push(("dispatch".to_owned(), elapsed_ms(t)));
+    info!(finding_id = %finding_id, flagged, parts = parts.len(), dry_run = cfg.dry_run, verdict = ?verdict,
+        window_complete = incomplete.is_none(), dispatcher = %cfg.dispatcher, "finding dispatched");
+    report.finding_parts = parts.iter().map(|p| p.finding_id.clone()).collect();
+    if verdict == FindingVerdict::Contain {
+        report.status = ReportStatus::Dispatched;
+    }
+    report.finding_id = Some(finding_id);
+    Ok(report)
+}

@@ -1,0 +1,106 @@
+//! The scheduled re-check: CloudWatch notifies on state changes only, so a burst that goes on
+//! while the alarm stays in `ALARM` would never be looked at again. An EventBridge rule invokes
+//! the detector every few minutes; the detector then asks CloudWatch (`DescribeAlarms`) for the
+//! state of its configured alarms, never trusting the event, and treats each alarm in `ALARM`
+//! like an alarm whose state changed now. An alarm in `OK` costs one API call and nothing else.
+
+use std::future::Future;
+
+use chrono::{DateTime, Utc};
+use launchguard_core::alarm::{AlarmDelivery, AlarmState, AlarmStateChange, Provenance, datapoints_from_reason};
+use launchguard_core::principal::arn_account;
+use serde_json::Value;
+use tracing::info;
+
+use crate::detect::handle_alarm;
+use crate::report::Report;
+use crate::{CallError, Config, DetectorError, Invoker, LogReader};
+
+/// One alarm as `DescribeAlarms` describes it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlarmDescription {
+    /// `AlarmArn`.
+    pub arn: String,
+    /// `AlarmName`.
+    pub name: String,
+    /// `StateValue`.
+    pub state: AlarmState,
+    /// `StateReason`.
+    pub reason: Option<String>,
+    /// `Period`, or the largest `MetricStat.Period` of a metric-math alarm.
+    pub period_seconds: Option<u32>,
+    /// `EvaluationPeriods`.
+    pub evaluation_periods: Option<u32>,
+    /// True for a metric-math alarm.
+    pub metric_math: bool,
+}
+
+/// Reading alarm states from CloudWatch.
+pub trait AlarmStates: Send + Sync {
+    /// `DescribeAlarms` for these alarm names.
+    fn describe_alarms(&self, names: &[String]) -> impl Future<Output = Result<Vec<AlarmDescription>, CallError>> + Send;
+}
+
+/// True for an EventBridge scheduled event (`source: aws.events`, `detail-type: Scheduled Event`).
+/// Nothing else in it is used: the alarm states come from CloudWatch.
+pub fn is_scheduled_event(v: &Value) -> bool {
+    v.get("source").and_then(Value::as_str) == Some("aws.events") && v.get("detail-type").and_then(Value::as_str) == Some("Scheduled Event")
+}
+
+/// The name in an alarm ARN (`arn:…:cloudwatch:<region>:<account>:alarm:<name>`).
+fn alarm_name(arn: &str) -> Option<&str> {
+    arn.split_once(":alarm:").map(|(_, n)| n).filter(|n| !n.is_empty())
+}
+
+/// Look again at every configured alarm still in `ALARM`.
+pub async fn recheck<R: LogReader, A: AlarmStates, I: Invoker>(
+    function_arn: &str,
+    cfg: &Config,
+    reader: &R,
+    alarms: &A,
+    invoker: &I,
+    now: DateTime<Utc>,
+) -> Result<Report, DetectorError> {
+    let names: Vec<String> = cfg.gate.alarm_arns.iter().filter_map(|a| alarm_name(a)).map(str::to_owned).collect();
+    let described =
+        alarms.describe_alarms(&names).await.map_err(|e| DetectorError::DescribeAlarms { alarms: names.join(", "), error: e.message })?;
+    let mut ignored = Vec::new();
+    let mut last = None;
+    for d in described {
+        // DescribeAlarms answers by name: keep only the alarms whose ARN is configured.
+        if !cfg.gate.alarm_arns.contains(&d.arn) {
+            continue;
+        }
+        if d.state != AlarmState::Alarm {
+            info!(alarm = %d.name, state = d.state.as_str(), "scheduled re-check: alarm not in ALARM; nothing to do");
+            ignored.push(format!("scheduled re-check: alarm {} is {}", d.name, d.state.as_str()));
+            continue;
+        }
+        let alarm = AlarmStateChange {
+            alarm_name: d.name.clone(),
+            account_id: arn_account(&d.arn).map(str::to_owned),
+            region: d.arn.split(':').nth(3).map(str::to_owned),
+            alarm_arn: Some(d.arn.clone()),
+            new_state: AlarmState::Alarm,
+            old_state: Some(AlarmState::Alarm),
+            datapoints: d.reason.as_deref().map(datapoints_from_reason).unwrap_or_default(),
+            reason: d.reason.clone(),
+            state_change_time: now,
+            period_seconds: d.period_seconds.unwrap_or(launchguard_core::alarm::ASSUMED_PERIOD_SECONDS),
+            period_provenance: if d.period_seconds.is_some() { Provenance::Declared } else { Provenance::Assumed },
+            evaluation_periods: d.evaluation_periods.unwrap_or(launchguard_core::alarm::ASSUMED_EVALUATION_PERIODS),
+            evaluation_periods_provenance: if d.evaluation_periods.is_some() { Provenance::Declared } else { Provenance::Assumed },
+            metric_math: d.metric_math,
+            delivery: AlarmDelivery::Scheduled,
+        };
+        info!(alarm = %d.name, "scheduled re-check: alarm still in ALARM; looking at the last periods again");
+        last = Some(handle_alarm(&alarm, function_arn, cfg, reader, invoker, now).await?);
+    }
+    Ok(match last {
+        Some(mut r) => {
+            r.ignored = ignored;
+            r
+        }
+        None => Report::ignored(ignored),
+    })
+}
