@@ -64,7 +64,8 @@ def function_env(cfg, outputs) -> dict[str, dict[str, str]]:
                                  "DRY_RUN": cfg["DRY_RUN"], "LG_MIN_INSTANCES": cfg["LG_MIN_INSTANCES"]},
         "launchguard-dispatcher": {**common, "ACCESS_KEY_HANDLER_LAMBDA_NAME": "launchguard-accesskey-handler",
                                    "IAM_HANDLER_LAMBDA_NAME": "launchguard-iam-handler",
-                                   "NOTIFICATION_TOPIC_ARN": outputs["NotificationTopicArn"], "INCIDENT_LOG_GROUP": outputs["IncidentLogGroupName"]},
+                                   "NOTIFICATION_TOPIC_ARN": outputs["NotificationTopicArn"], "INCIDENT_LOG_GROUP": outputs["IncidentLogGroupName"],
+                                   "LEDGER_BUCKET": outputs["LedgerBucketName"]},
         "launchguard-accesskey-handler": dict(common),
         "launchguard-iam-handler": {**common, "QUARANTINE_POLICY_ARN": cfg["QUARANTINE_POLICY_ARN"]},
     }
@@ -137,7 +138,7 @@ def main() -> int:
     base, wiring = render.render(ROOT / "deploy/out")
     name = cfg["STACK_NAME"]
     if a.dry:
-        placeholder = {k: f"<{k} from stack {name}>" for k in [*ROLE_OUTPUT.values(), "NotificationTopicArn", "IncidentLogGroupName"]}
+        placeholder = {k: f"<{k} from stack {name}>" for k in [*ROLE_OUTPUT.values(), "NotificationTopicArn", "IncidentLogGroupName", "LedgerBucketName"]}
         print(f"1. CloudFormation stack {name} from {base.relative_to(ROOT)} with:")
         for k, v in base_parameters(cfg).items():
             print(f"     {k}={v}")

@@ -17,6 +17,7 @@ SUBS = {
     "AccountId": "${AWS::AccountId}",
     "CloudTrailLogGroupName": "${CloudTrailLogGroupName}",
     "IncidentLogGroupName": "${IncidentLogGroup}",
+    "LedgerBucketName": "${LedgerBucket}",
     "NotificationTopicArn": "${NotificationTopic}",
     "QuarantinePolicyArn": "${QuarantinePolicyArn}",
     "ProtectedUserArnPattern": "${ProtectedUserArnPattern}",

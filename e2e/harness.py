@@ -57,6 +57,9 @@ def session():
     return boto3.session.Session(aws_access_key_id="test", aws_secret_access_key="test", region_name=REGION)
 
 
+LEDGER_BUCKET = "launchguard-e2e-ledger"
+
+
 def client(name: str, endpoint: str = ENDPOINT, attempts: int = 3):
     cfg = BotoConfig(retries={"total_max_attempts": attempts, "mode": "standard"}, read_timeout=900, connect_timeout=5)
     return session().client(name, endpoint_url=endpoint, config=cfg)
@@ -266,6 +269,11 @@ class Scenario:
         self.logs.create_log_group(logGroupName=self.trail_group)
         self.logs.create_log_stream(logGroupName=self.trail_group, logStreamName="cloudtrail")
         self.logs.create_log_group(logGroupName=self.incident_group)
+        try:  # one ledger bucket for every scenario of the run (finding ids differ)
+            client("s3").create_bucket(Bucket=LEDGER_BUCKET)
+        except Exception as e:  # noqa: BLE001 - already there is fine
+            if "BucketAlreadyOwnedByYou" not in str(e) and "BucketAlreadyExists" not in str(e):
+                raise
         self.logs.put_metric_filter(
             logGroupName=self.trail_group, filterName="RunInstances",
             filterPattern='{ ($.eventSource = "ec2.amazonaws.com") && ($.eventName = "RunInstances") }',
@@ -304,6 +312,7 @@ class Scenario:
             "CLOUDTRAIL_LOG_GROUP_NAME": self.trail_group, "DISPATCHER_LAMBDA_NAME": "launchguard-dispatcher",
             "ACCESS_KEY_HANDLER_LAMBDA_NAME": "launchguard-accesskey-handler", "IAM_HANDLER_LAMBDA_NAME": "launchguard-iam-handler",
             "NOTIFICATION_TOPIC_ARN": self.notify_topic, "INCIDENT_LOG_GROUP": self.incident_group,
+            "LEDGER_BUCKET": LEDGER_BUCKET,
             "PROTECTED_PRINCIPALS": "arn:aws:iam::*:user/breakglass-*", "LG_ACCOUNT_ID": ACCOUNT,
             # LocalStack issues user keys starting with LKIA (AWS: AKIA)
             "LG_LONG_TERM_KEY_PREFIXES": "AKIA,LKIA", "LG_POLL_INITIAL_MS": "100", "LG_QUERY_DEADLINE_SECONDS": "60",

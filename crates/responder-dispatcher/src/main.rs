@@ -4,6 +4,7 @@
 
 use lambda_runtime::{Error, LambdaEvent, run, service_fn};
 use launchguard_aws::LambdaInvoker;
+use launchguard_aws::store::S3Store;
 use launchguard_core::config::ProcessEnv;
 use launchguard_responder_dispatcher::aws::{Logs, Sns};
 use launchguard_responder_dispatcher::{Config, handle};
@@ -17,10 +18,11 @@ async fn main() -> Result<(), Error> {
     let lambda = LambdaInvoker(aws_sdk_lambda::Client::new(&sdk));
     let sns = Sns(aws_sdk_sns::Client::new(&sdk));
     let logs = Logs(aws_sdk_cloudwatchlogs::Client::new(&sdk));
-    let (config, lambda, sns, logs) = (&config, &lambda, &sns, &logs);
+    let store = S3Store::new(aws_sdk_s3::Client::new(&sdk), config.ledger_bucket.clone(), "ledger/");
+    let (config, lambda, sns, logs, store) = (&config, &lambda, &sns, &logs, &store);
     run(service_fn(move |event: LambdaEvent<Value>| async move {
         let bytes = serde_json::to_vec(&event.payload).map_err(|e| launchguard_aws::diagnostic(&e, false))?;
-        let report = handle(&bytes, config, lambda, sns, logs, chrono::Utc::now())
+        let report = handle(&bytes, config, lambda, sns, logs, store, chrono::Utc::now())
             .await
             .inspect_err(|e| tracing::error!(error = %e, retryable = e.is_retryable(), "dispatch failed"))
             .map_err(|e| launchguard_aws::diagnostic(&e, e.is_retryable()))?;
