@@ -146,7 +146,7 @@ def main() -> int:
     name = cfg["STACK_NAME"]
     if a.dry:
         placeholder = {k: f"<{k} from stack {name}>" for k in [*ROLE_OUTPUT.values(), "NotificationTopicArn", "IncidentLogGroupName",
-                                                                 "CommandKeyArn", "FindingKeyArn", "ReleaseKeyArn", "LedgerBucketName", "RunInstancesAlarmArn"]}
+                                                                 "CommandKeyArn", "FindingKeyArn", "ReleaseKeyArn", "LedgerBucketName", "RunInstancesAlarmArn", "AlarmArns"]}
         print(f"1. CloudFormation stack {name} from {base.relative_to(ROOT)} with:")
         for k, v in base_parameters(cfg).items():
             print(f"     {k}={v}")

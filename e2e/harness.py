@@ -58,6 +58,8 @@ def session():
     return boto3.session.Session(aws_access_key_id="test", aws_secret_access_key="test", region_name=REGION)
 
 
+
+
 def client(name: str, endpoint: str = ENDPOINT, attempts: int = 3):
     cfg = BotoConfig(retries={"total_max_attempts": attempts, "mode": "standard"}, read_timeout=900, connect_timeout=5)
     return session().client(name, endpoint_url=endpoint, config=cfg)

@@ -71,7 +71,7 @@ def test_an_authentic_command_works_once_and_its_replay_is_answered_from_the_rec
     # ...and the captured reactivation replayed within its freshness bound: not executed again
     replay = world.invoke("launchguard-accesskey-handler", on)
     assert replay["error"] is None, replay
-    assert replay["payload"]["outcome"]["status"] == "already_applied", replay
+    assert replay["payload"]["outcome"]["status"] == "applied", replay  # the recorded answer, not executed again
     assert "answered from its record" in replay["payload"]["detail"], replay
     assert key_status(world) == "Inactive"
     assert len(world.ledger_keys("requests/")) == 3, world.ledger_keys()

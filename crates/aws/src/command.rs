@@ -111,21 +111,17 @@ pub async fn admit<V: MacVerifier, S: ConditionalStore>(
     let sealed = open(kms, &gate.key_id, Purpose::Command, gate.freshness, payload, now).await?;
     let req = ResponseRequest::from_bytes(sealed.payload.as_bytes()).map_err(GateError::Invalid)?;
     match recorded(store, &req).await.map_err(GateError::Unavailable)? {
-        Some(previous) => Ok(Admission::Answered(Box::new(as_replay_answer(previous, now)))),
+        Some(previous) => Ok(Admission::Answered(Box::new(as_replay_answer(previous)))),
         None => Ok(Admission::Execute(Box::new(req))),
     }
 }
 
-/// The answer to a request executed before: nothing is changed now, so it is `already_applied`;
-/// it keeps the recorded reversal (so a retried dispatch still records how to undo it) and says
-/// when the change was made.
-fn as_replay_answer(mut recorded: ResponseOutcome, now: chrono::DateTime<chrono::Utc>) -> ResponseOutcome {
+/// The answer to a request executed before: its recorded outcome, status included (an `applied`
+/// stays `applied`, so the dispatcher's ledger still knows launchguard made the change and keeps
+/// its reversal), with a detail that says nothing was executed now.
+fn as_replay_answer(mut recorded: ResponseOutcome) -> ResponseOutcome {
     let first = recorded.completed_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    let was = recorded.outcome.name();
-    recorded.outcome = OutcomeStatus::AlreadyApplied;
-    recorded.detail =
-        format!("{} (request executed before, {was} at {first}; answered from its record, nothing executed now)", recorded.detail);
-    recorded.completed_at = now;
+    recorded.detail = format!("{} (request executed before, at {first}; answered from its record, nothing executed now)", recorded.detail);
     recorded
 }
 

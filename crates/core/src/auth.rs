@@ -150,6 +150,11 @@ pub enum Refusal {
         /// When it claims to have been sealed.
         issued_at: DateTime<Utc>,
     },
+    /// This exact sealed payload was accepted before: a replay.
+    Replayed {
+        /// What it is (`release`).
+        what: String,
+    },
     /// The MAC does not verify with this receiver's key: forged, altered, or made with another key.
     BadMac {
         /// The key it was checked with.
@@ -178,6 +183,9 @@ impl fmt::Display for Refusal {
                 "payload claims to be sealed at {}, in the future: check the sender's clock",
                 issued_at.to_rfc3339_opts(SecondsFormat::Millis, true)
             ),
+            Self::Replayed { what } => {
+                write!(f, "this sealed {what} was accepted before: a replay is never acted on again (seal a new one)")
+            }
             Self::BadMac { key_id } => {
                 write!(f, "the MAC does not verify with key {key_id}: the payload is forged, altered, or sealed with another key")
             }

@@ -12,12 +12,13 @@
 use chrono::{DateTime, Duration, Utc};
 use launchguard_aws::CallError;
 use launchguard_aws::mac::{MacSigner, MacVerifier, OpenFailure, open, seal};
+use launchguard_aws::store::{ConditionalStore, Put};
 use launchguard_core::CoreError;
 use launchguard_core::auth::{Freshness, Purpose, Refusal, Sealed};
 use launchguard_core::config::{self, Env};
 use launchguard_core::contract::{DispatcherInput, ResponseRequest, decode_payload};
 
-use crate::DispatcherError;
+use crate::{DispatcherError, Failure, Part};
 
 /// The keys and age limits the dispatcher works with.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,7 +73,13 @@ pub async fn open_input<K: MacVerifier>(
     };
     let sealed = open(kms, key, purpose, freshness, payload, now).await.map_err(|f| match f {
         OpenFailure::Refused(r) => refused(r),
-        OpenFailure::Kms(error) => DispatcherError::Kms { key_id: key.clone(), error },
+        OpenFailure::Kms(error) => DispatcherError::Incomplete {
+            failures: vec![Failure {
+                part: Part::Seal,
+                what: format!("KMS key {key} could not verify the seal, nothing done: {error}"),
+                retryable: error.retryable,
+            }],
+        },
     })?;
     let input = DispatcherInput::parse(decode_payload(sealed.payload.as_bytes(), "dispatcher input")?)?;
     let kind_matches =
@@ -87,4 +94,26 @@ pub async fn open_input<K: MacVerifier>(
 pub async fn seal_request<K: MacSigner>(seals: &Seals, kms: &K, req: &ResponseRequest, now: DateTime<Utc>) -> Result<Vec<u8>, CallError> {
     let payload = serde_json::to_string(req).map_err(|e| CallError::new(format!("could not encode the request: {e}"), false))?;
     Ok(seal(kms, &seals.command_key_id, Purpose::Command, payload, now).await?.to_json())
+}
+
+/// Key prefix, in the ledger bucket, of the releases already accepted.
+pub const RELEASES_PREFIX: &str = "releases/";
+
+/// Accept a sealed release once: the envelope's digest is recorded with a conditional put, and a
+/// second delivery of the same envelope (a replay, by anyone) is refused. A person who wants to
+/// release again runs `launchguard release` again, which seals a new envelope.
+pub async fn accept_release_once<S: ConditionalStore>(store: &S, sealed: &Sealed, now: DateTime<Utc>) -> Result<(), DispatcherError> {
+    let key = format!("{RELEASES_PREFIX}{}", sealed.digest());
+    let body = serde_json::json!({"accepted_at": now, "issued_at": sealed.issued_at}).to_string().into_bytes();
+    match store.put_if_absent(&key, body).await {
+        Ok(Put::Written { .. }) => Ok(()),
+        Ok(Put::Conflict) => Err(refused(Refusal::Replayed { what: "release".into() })),
+        Err(e) => Err(DispatcherError::Incomplete {
+            failures: vec![Failure {
+                part: Part::Seal,
+                what: format!("could not record the release before acting, nothing done: {e}"),
+                retryable: e.retryable,
+            }],
+        }),
+    }
 }

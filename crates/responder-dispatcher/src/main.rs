@@ -5,6 +5,7 @@
 use lambda_runtime::{Error, LambdaEvent, run, service_fn};
 use launchguard_aws::LambdaInvoker;
 use launchguard_aws::mac::Kms;
+use launchguard_aws::store::S3Store;
 use launchguard_core::config::ProcessEnv;
 use launchguard_responder_dispatcher::aws::{Logs, Sns};
 use launchguard_responder_dispatcher::{Config, handle};
@@ -19,10 +20,11 @@ async fn main() -> Result<(), Error> {
     let sns = Sns(aws_sdk_sns::Client::new(&sdk));
     let logs = Logs(aws_sdk_cloudwatchlogs::Client::new(&sdk));
     let kms = Kms(aws_sdk_kms::Client::new(&sdk));
-    let (config, lambda, sns, logs, kms) = (&config, &lambda, &sns, &logs, &kms);
+    let store = S3Store::new(launchguard_aws::s3_client(&sdk), config.ledger_bucket.clone(), "ledger/");
+    let (config, lambda, sns, logs, store, kms) = (&config, &lambda, &sns, &logs, &store, &kms);
     run(service_fn(move |event: LambdaEvent<Value>| async move {
         let bytes = serde_json::to_vec(&event.payload).map_err(|e| launchguard_aws::diagnostic(&e, false))?;
-        let report = handle(&bytes, config, lambda, sns, logs, kms, chrono::Utc::now())
+        let report = handle(&bytes, config, lambda, sns, logs, store, kms, chrono::Utc::now())
             .await
             .inspect_err(|e| tracing::error!(error = %e, retryable = e.is_retryable(), "dispatch failed"))
             .map_err(|e| launchguard_aws::diagnostic(&e, e.is_retryable()))?;

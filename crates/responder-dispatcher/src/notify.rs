@@ -188,6 +188,13 @@ pub fn finding_message(finding: &Finding, plans: &[PrincipalPlan], outcomes: &[R
             let _ = writeln!(b, "             undo by hand: {u}");
         }
     }
+    let warnings: Vec<(&ResponseOutcome, &String)> = outcomes.iter().flat_map(|o| o.warnings.iter().map(move |w| (o, w))).collect();
+    if !warnings.is_empty() {
+        let _ = writeln!(b, "\n!!! WARNING: look-alike policies that launchguard did not write !!!");
+        for (o, w) in warnings {
+            let _ = writeln!(b, "- {} on {}: {w}", o.action.name(), o.action.target());
+        }
+    }
     let refusals: Vec<&PrincipalPlan> = plans.iter().filter(|p| p.refused.is_some()).collect();
     if !refusals.is_empty() {
         let _ = writeln!(b, "\n!!! REFUSED: launchguard did NOT act on these principals !!!");
@@ -263,6 +270,22 @@ fn nobody_message(finding: &Finding) -> (String, String) {
         describe(&mut b, i + 1, p);
     }
     (subject, b)
+}
+
+/// The whole message, always within SNS's limit: the body (cut when it alone is too large), a
+/// line saying where the full detail is, and the machine-readable block (shrunk to fit).
+pub fn fit_message(body: String, full: &serde_json::Value, compact: &serde_json::Value, reference: &str) -> String {
+    let room = MAX_MESSAGE - 4 * 1024 - reference.len();
+    let mut b = if body.len() > room {
+        let mut cut_body = cut(&body, room);
+        cut_body.push_str("\n(the rest is cut: too large for SNS)\n");
+        cut_body
+    } else {
+        body
+    };
+    b.push_str(&format!("\n{reference}\n"));
+    let m = with_json_block(b, full, compact);
+    if m.len() > MAX_MESSAGE { cut(&m, MAX_MESSAGE) } else { m }
 }
 
 /// Append the machine-readable block, shrinking it to fit SNS's limit.

@@ -10,7 +10,7 @@ use launchguard_accesskey_handler::KeyStatus;
 use launchguard_core::contract::{Finding, FlaggedPrincipal, OutcomeStatus};
 use launchguard_core::policy::REVOKE_SESSIONS_POLICY;
 use launchguard_core::principal::Principal;
-use launchguard_responder_dispatcher::{DispatchReport, DispatcherError, IncidentRecord, handle};
+use launchguard_responder_dispatcher::{DispatchReport, DispatcherError, IncidentRecord, Part, handle};
 use launchguard_testkit::fixture;
 use serde_json::{Value, json};
 use world::{ACCOUNT, Lambda, Logs, Sns, config, iam};
@@ -32,7 +32,7 @@ async fn dispatch(
     sns: &Sns,
     logs: &Logs,
 ) -> Result<DispatchReport, DispatcherError> {
-    handle(&world::sealed(&lambda.kms, payload, now()), cfg, lambda, sns, logs, &lambda.kms, now()).await
+    handle(&world::sealed(&lambda.kms, payload, now()), cfg, lambda, sns, logs, &logs.ledger, &lambda.kms, now()).await
 }
 
 fn statuses(r: &DispatchReport) -> Vec<(String, String)> {
@@ -96,17 +96,21 @@ async fn a_finding_is_contained_notified_and_recorded_once() {
 }
 
 #[tokio::test]
-async fn a_duplicate_delivery_changes_nothing_and_says_already_applied() {
+async fn a_duplicate_delivery_changes_nothing_and_pages_nobody_again() {
     let iam = iam();
     let lambda = Lambda::new(&iam, &[], now());
     let (sns, logs) = (Sns::default(), Logs::default());
     dispatch(&finding(), &config(&[]), &lambda, &sns, &logs).await.unwrap();
     let writes = iam.writes().len();
     let r = dispatch(&finding(), &config(&[]), &lambda, &sns, &logs).await.unwrap();
-    assert_eq!(r.status, "already_contained");
-    assert!(r.outcomes.iter().all(|o| o.outcome == OutcomeStatus::AlreadyApplied), "{:?}", statuses(&r));
+    // the ledger's outcomes: what the first delivery did, no handler invoked again
+    assert_eq!(r.status, "contained");
+    assert!(r.outcomes.iter().all(|o| o.outcome == OutcomeStatus::Applied), "{:?}", statuses(&r));
+    assert_eq!(lambda.calls().len(), 3);
     assert_eq!(iam.writes().len(), writes);
-    assert!(sns.messages.lock().unwrap()[1].0.contains("ALREADY CONTAINED"));
+    assert_eq!(sns.messages.lock().unwrap().len(), 1, "no second page for the same outcome");
+    assert_eq!(logs.records.lock().unwrap().len(), 1, "no second incident record");
+    assert_eq!(r.deliveries, 2);
 }
 
 #[tokio::test]
@@ -141,9 +145,13 @@ async fn the_release_restores_exactly_what_was_changed() {
     let recs = logs.records.lock().unwrap().clone();
     let last: IncidentRecord = serde_json::from_str(&recs.last().unwrap().1).unwrap();
     assert_eq!(last.record_type, "release");
-    // releasing again finds nothing new to do
+    // the same sealed release again is a replay; a new release finds nothing left to undo
+    let replay =
+        handle(&world::sealed(&lambda.kms, &release, now()), &config(&[]), &lambda, &sns, &logs, &logs.ledger, &lambda.kms, now()).await;
+    assert!(matches!(replay, Err(DispatcherError::InvalidInput(_))), "{replay:?}");
+    release["reason"] = json!("released again, by someone else");
     let again = dispatch(&release, &config(&[]), &lambda, &sns, &logs).await.unwrap();
-    assert!(again.outcomes.iter().all(|o| o.outcome == OutcomeStatus::AlreadyApplied), "{:?}", statuses(&again));
+    assert_eq!(again.status, "nothing_to_release", "{:?}", statuses(&again));
 }
 
 #[tokio::test]
@@ -244,7 +252,7 @@ async fn one_handler_down_does_not_stop_the_others_and_the_error_is_retryable() 
     lambda.down = vec!["iam".into()];
     let (sns, logs) = (Sns::default(), Logs::default());
     let err = dispatch(&finding(), &config(&[]), &lambda, &sns, &logs).await.unwrap_err();
-    assert!(matches!(err, DispatcherError::ActionsFailed { failed: 2, .. }) && err.is_retryable(), "{err}");
+    assert!(err.failures_of(Part::Action) == 2 && err.is_retryable(), "{err}");
     // the key was still deactivated
     assert_eq!(iam.user("ci-deployer").keys[0].1, KeyStatus::Inactive);
     let (subject, body) = sns.messages.lock().unwrap()[0].clone();
@@ -260,7 +268,7 @@ async fn a_handler_error_is_a_failed_outcome_and_a_final_error() {
     let lambda = Lambda::new(&iam, &[], now());
     let (sns, logs) = (Sns::default(), Logs::default());
     let e = dispatch(&finding(), &config(&[("IAM_HANDLER_LAMBDA_NAME", "broken")]), &lambda, &sns, &logs).await.unwrap_err();
-    assert!(matches!(e, DispatcherError::ActionsFailed { failed: 2, retryable: false, .. }), "{e}");
+    assert!(e.failures_of(Part::Action) == 2 && !e.is_retryable(), "{e}");
     assert!(e.to_string().contains("Panic: boom"));
     let rec: IncidentRecord = serde_json::from_str(&logs.records.lock().unwrap()[0].1).unwrap();
     assert_eq!(rec.status, "failed");
@@ -363,7 +371,7 @@ async fn a_failed_publish_still_records_and_is_reported() {
     let lambda = Lambda::new(&iam, &[], now());
     let (sns, logs) = (Sns { fails: true, ..Sns::default() }, Logs::default());
     let e = dispatch(&finding(), &config(&[]), &lambda, &sns, &logs).await.unwrap_err();
-    assert!(matches!(e, DispatcherError::Notify { .. }), "{e}");
+    assert_eq!(e.failures_of(Part::Notify), 1, "{e}");
     let rec: IncidentRecord = serde_json::from_str(&logs.records.lock().unwrap()[0].1).unwrap();
     assert!(rec.notification.starts_with("not published"));
     assert_eq!(iam.user("ci-deployer").keys[0].1, KeyStatus::Inactive);

@@ -33,7 +33,7 @@ fn finding() -> Value {
 }
 
 async fn send(bytes: &[u8], lambda: &Lambda<'_>, sns: &Sns, logs: &Logs) -> Result<DispatchReport, DispatcherError> {
-    handle(bytes, &config(&[]), lambda, sns, logs, &lambda.kms, now()).await
+    handle(bytes, &config(&[]), lambda, sns, logs, &logs.ledger, &lambda.kms, now()).await
 }
 
 /// The world after a real containment of the fixture finding.
@@ -148,7 +148,7 @@ async fn case_1_a_captured_reversal_replayed_after_a_new_containment_changes_not
     // the replay, within the freshness bound: answered from the record, never executed again
     let outcome =
         launchguard_accesskey_handler::handle(&captured, &lambda.ak, lambda.iam, &lambda.kms, &lambda.store, now()).await.unwrap();
-    assert_eq!(outcome.outcome, OutcomeStatus::AlreadyApplied, "{}", outcome.detail);
+    assert_eq!(outcome.outcome, OutcomeStatus::Applied, "the recorded answer: {}", outcome.detail);
     assert!(outcome.detail.contains("answered from its record"), "{}", outcome.detail);
     assert_eq!(iam.writes(), writes);
     assert_eq!(iam.user("ci-deployer").keys[0].1, KeyStatus::Inactive, "the replay re-enabled the key");
@@ -205,15 +205,25 @@ async fn case_2_forged_releases_and_self_releases_undo_nothing() {
         assert!(e.contains("refused"), "{what}: {e}");
     }
     assert_eq!(iam.writes(), writes);
-    // a properly sealed release asked by the contained user itself: each reversal refused
+    // a properly sealed release asked by the contained user itself (any case of its name):
+    // rejected before anything is marked released
     let mut own = release.clone();
     own["requested_by"] = json!(format!("arn:aws:iam::{ACCOUNT}:user/CI-Deployer"));
-    let r = send(&world::sealed(&lambda.kms, &own, now()), &lambda, &sns, &logs).await.unwrap();
-    assert!(r.outcomes.is_empty(), "{:?}", r.outcomes);
-    assert!(r.refusals.iter().all(|x| x.contains("never releases itself")), "{:?}", r.refusals);
-    assert_eq!(r.refusals.len(), 2);
+    match send(&world::sealed(&lambda.kms, &own, now()), &lambda, &sns, &logs).await {
+        Err(DispatcherError::Rejected { reason, .. }) => assert!(reason.contains("never releases itself"), "{reason}"),
+        other => panic!("a self-release was not rejected: {other:?}"),
+    }
     assert_eq!(iam.writes(), writes);
     assert_eq!(iam.user("ci-deployer").keys[0].1, KeyStatus::Inactive);
+    // the same release replayed byte for byte, even by someone allowed: refused as a replay
+    let mut by_responder = release.clone();
+    by_responder["requested_by"] = json!(format!("arn:aws:sts::{ACCOUNT}:assumed-role/SecurityResponder/alice"));
+    let sealed = world::sealed(&lambda.kms, &by_responder, now());
+    let r = send(&sealed, &lambda, &sns, &logs).await.unwrap();
+    assert_eq!(r.status, "released", "the self-release consumed nothing: {:?}", r.outcomes);
+    assert_eq!(iam.user("ci-deployer").keys[0].1, KeyStatus::Active);
+    let e = refused_input(send(&sealed, &lambda, &sns, &logs).await);
+    assert!(e.contains("accepted before"), "{e}");
 }
 
 #[tokio::test]

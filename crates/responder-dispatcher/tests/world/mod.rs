@@ -265,10 +265,18 @@ impl Notifier for Sns {
 #[derive(Default)]
 pub struct Logs {
     pub records: Mutex<Vec<(String, String)>>,
+    /// Throttle this many appends (PutLogEvents) before accepting.
+    pub throttle_next: AtomicUsize,
+    /// The ledger's store, kept beside the incident log (both are the dispatcher's records).
+    pub ledger: launchguard_aws::store::MemoryStore,
 }
 
 impl IncidentLog for Logs {
     async fn append(&self, _g: &str, stream: &str, record: String, _at: DateTime<Utc>) -> Result<(), CallError> {
+        if self.throttle_next.load(Ordering::SeqCst) > 0 {
+            self.throttle_next.fetch_sub(1, Ordering::SeqCst);
+            return Err(CallError::new("logs:PutLogEvents: Rate exceeded (ThrottlingException; HTTP 400)", true));
+        }
         self.records.lock().unwrap().push((stream.into(), record));
         Ok(())
     }
@@ -293,6 +301,7 @@ pub fn config(extra: &[(&str, &str)]) -> Config {
         ("IAM_HANDLER_LAMBDA_NAME", "iam"),
         ("NOTIFICATION_TOPIC_ARN", "arn:aws:sns:us-east-1:111122223333:launchguard-notifications"),
         ("INCIDENT_LOG_GROUP", "/launchguard/incidents"),
+        ("LEDGER_BUCKET", "launchguard-ledger-111122223333"),
     ];
     base.extend_from_slice(extra);
     Config::from_env(&env(&base), ACCOUNT, "arn:aws:iam::111122223333:role/launchguard-dispatcher").unwrap()

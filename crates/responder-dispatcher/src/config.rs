@@ -1,0 +1,62 @@
+//! The dispatcher's configuration, read once at start-up.
+
+use launchguard_core::CoreError;
+use launchguard_core::config::{self, Env};
+use launchguard_core::guard::Guard;
+
+use crate::DISPATCHER;
+use crate::auth::Seals;
+use crate::plan::Playbook;
+
+/// Configuration, read once.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `ACCESS_KEY_HANDLER_LAMBDA_NAME`.
+    pub access_key_handler: String,
+    /// `IAM_HANDLER_LAMBDA_NAME`.
+    pub iam_handler: String,
+    /// `NOTIFICATION_TOPIC_ARN`.
+    pub topic_arn: String,
+    /// `INCIDENT_LOG_GROUP`.
+    pub incident_log_group: String,
+    /// `LEDGER_BUCKET`: the S3 bucket of the ledger (keys under `ledger/`).
+    pub ledger_bucket: String,
+    /// The name to show in "how to undo" (`AWS_LAMBDA_FUNCTION_NAME`).
+    pub function_name: String,
+    /// Account and protected principals.
+    pub guard: Guard,
+    /// `DRY_RUN`.
+    pub dry_run: bool,
+    /// `LG_MAX_CONCURRENCY` (default 8): handler invocations at once.
+    pub max_concurrency: usize,
+    /// The playbook.
+    pub playbook: Playbook,
+    /// The KMS keys that findings and releases must be sealed with, and requests are sealed with.
+    pub seals: Seals,
+}
+
+impl Config {
+    /// From the environment and the function's own identity; errors name the variable.
+    pub fn from_env(env: &dyn Env, own_account: &str, own_role: &str) -> Result<Self, CoreError> {
+        let topic_arn = config::required(env, "NOTIFICATION_TOPIC_ARN", "the SNS topic ARN for notifications")?;
+        if !topic_arn.starts_with("arn:") || !topic_arn.contains(":sns:") {
+            return Err(CoreError::Config {
+                name: "NOTIFICATION_TOPIC_ARN".into(),
+                problem: format!("is {topic_arn:?}: expected an SNS topic ARN"),
+            });
+        }
+        Ok(Self {
+            access_key_handler: config::required(env, "ACCESS_KEY_HANDLER_LAMBDA_NAME", "the launchguard-accesskey-handler function name")?,
+            iam_handler: config::required(env, "IAM_HANDLER_LAMBDA_NAME", "the launchguard-iam-handler function name")?,
+            topic_arn,
+            incident_log_group: config::required(env, "INCIDENT_LOG_GROUP", "the CloudWatch Logs group for incident records")?,
+            ledger_bucket: config::required(env, "LEDGER_BUCKET", "the S3 bucket of launchguard's ledger (LedgerBucketName of the stack)")?,
+            function_name: env.get("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|| DISPATCHER.to_owned()),
+            guard: config::guard(env, own_account, own_role)?,
+            dry_run: config::bool_var(env, "DRY_RUN", false)?,
+            max_concurrency: usize::try_from(config::u64_var(env, "LG_MAX_CONCURRENCY", 8, 1, 64)?).unwrap_or(8),
+            playbook: Playbook::from_env(env)?,
+            seals: Seals::from_env(env)?,
+        })
+    }
+}

@@ -1,0 +1,83 @@
+//! Invoking the handlers: one synchronous invocation per request, concurrently with a bound.
+
+use chrono::{DateTime, Utc};
+use futures_util::StreamExt;
+use launchguard_aws::Invoker;
+use launchguard_aws::mac::MacSigner;
+use launchguard_core::contract::{HandlerKind, ResponseOutcome, ResponseRequest};
+use serde::Deserialize;
+use serde_json::Value;
+use tracing::info;
+
+use crate::{Config, DISPATCHER};
+
+/// Invoke the handler for each request, at most `max_concurrency` at once; outcomes in request order.
+pub async fn run_requests<I: Invoker, K: MacSigner>(
+    requests: Vec<ResponseRequest>,
+    cfg: &Config,
+    lambda: &I,
+    kms: &K,
+    now: DateTime<Utc>,
+) -> Vec<ResponseOutcome> {
+    let calls = requests.into_iter().enumerate().map(|(i, req)| async move { (i, invoke_one(&req, cfg, lambda, kms, now).await) });
+    let mut done: Vec<(usize, ResponseOutcome)> = futures_util::stream::iter(calls).buffer_unordered(cfg.max_concurrency).collect().await;
+    done.sort_by_key(|(i, _)| *i);
+    done.into_iter().map(|(_, o)| o).collect()
+}
+
+#[derive(Deserialize)]
+struct LambdaErrorDoc {
+    #[serde(default, rename = "errorType")]
+    error_type: String,
+    #[serde(default, rename = "errorMessage")]
+    error_message: String,
+}
+
+pub(crate) async fn invoke_one<I: Invoker, K: MacSigner>(
+    req: &ResponseRequest,
+    cfg: &Config,
+    lambda: &I,
+    kms: &K,
+    now: DateTime<Utc>,
+) -> ResponseOutcome {
+    let function = match req.action.handler() {
+        HandlerKind::AccessKey => &cfg.access_key_handler,
+        HandlerKind::Iam => &cfg.iam_handler,
+    };
+    let payload = match crate::auth::seal_request(&cfg.seals, kms, req, now).await {
+        Ok(p) => p,
+        Err(e) => {
+            let what = format!("could not seal the request with {}: {e}", cfg.seals.command_key_id);
+            return ResponseOutcome::failed(req, DISPATCHER, what, e.retryable, now);
+        }
+    };
+    let outcome = match lambda.invoke_sync(function, payload).await {
+        Err(e) => ResponseOutcome::failed(req, DISPATCHER, format!("invoking {function}: {}", e.message), e.retryable, now),
+        Ok(resp) if resp.function_error.is_some() => {
+            let doc: Option<LambdaErrorDoc> = serde_json::from_slice(&resp.payload).ok();
+            let what = doc
+                .map(|d| format!("{}: {}", d.error_type, d.error_message))
+                .unwrap_or_else(|| String::from_utf8_lossy(&resp.payload).into_owned());
+            // The handlers say with the error type whether a retry can help (KMS, the replay record).
+            let retryable = what.starts_with("launchguard.Retryable");
+            ResponseOutcome::failed(req, DISPATCHER, format!("{function} failed: {what}"), retryable, now)
+        }
+        Ok(resp) => match serde_json::from_slice::<Value>(&resp.payload)
+            .map_err(|e| e.to_string())
+            .and_then(|v| ResponseOutcome::parse(v).map_err(|e| e.to_string()))
+        {
+            Ok(o) if o.request_id == req.request_id && o.action == req.action => o,
+            Ok(o) => ResponseOutcome::failed(
+                req,
+                DISPATCHER,
+                format!("{function} answered request {} instead of {}", o.request_id, req.request_id),
+                false,
+                now,
+            ),
+            Err(e) => ResponseOutcome::failed(req, DISPATCHER, format!("{function} did not answer with an outcome: {e}"), false, now),
+        },
+    };
+    info!(finding_id = %outcome.finding_id, request_id = %outcome.request_id, action = outcome.action.name(), target = %outcome.action.target(),
+        outcome = outcome.outcome.name(), handler = %outcome.handler, detail = %outcome.detail, "action outcome");
+    outcome
+}

@@ -1,0 +1,237 @@
+//! Issue 10: a release undoes only what launchguard did and still owns; one page per incident; no
+//! silent failure. Each case of the issue is one test, against the real handlers in-process.
+
+#![allow(clippy::unwrap_used)] // a test that cannot unwrap has failed
+
+mod world;
+
+use std::sync::atomic::Ordering;
+
+use chrono::{DateTime, TimeZone, Utc};
+use launchguard_accesskey_handler::KeyStatus;
+use launchguard_core::policy::{QUARANTINE_INLINE_POLICY, REVOKE_SESSIONS_POLICY};
+use launchguard_responder_dispatcher::{DispatchReport, DispatcherError, handle};
+use launchguard_testkit::fixture;
+use serde_json::{Value, json};
+use world::{Iam, Lambda, Logs, Sns, config, iam};
+
+const V3: &str = "arn:aws:iam::aws:policy/AWSCompromisedKeyQuarantineV3";
+const USER: &str = "arn:aws:iam::111122223333:user/ci-deployer";
+
+fn now() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 22, 5, 21, 30).unwrap()
+}
+
+fn finding() -> Value {
+    serde_json::from_str(&fixture("contract/finding.json")).unwrap()
+}
+
+/// The same principals, a later alarm with new activity: a new finding id.
+fn newer_finding() -> Value {
+    let mut f = finding();
+    f["finding_id"] = json!("lg-newer-alarm");
+    f
+}
+
+fn release(finding_id: Option<&str>, principal: Option<&str>) -> Value {
+    json!({"schema_version": 1, "kind": "release", "finding_id": finding_id, "principal_arn": principal, "reason": "test", "dry_run": false})
+}
+
+struct World {
+    iam: Iam,
+    sns: Sns,
+    logs: Logs,
+    store: launchguard_aws::store::MemoryStore,
+}
+
+impl World {
+    fn new() -> Self {
+        Self { iam: iam(), sns: Sns::default(), logs: Logs::default(), store: Default::default() }
+    }
+    async fn send(&self, payload: &Value) -> Result<DispatchReport, DispatcherError> {
+        self.send_with(payload, &[], &[]).await
+    }
+    async fn send_with(&self, payload: &Value, down: &[&str], extra: &[(&str, &str)]) -> Result<DispatchReport, DispatcherError> {
+        let mut lambda = Lambda::new(&self.iam, &[], now());
+        lambda.down = down.iter().map(|d| (*d).to_owned()).collect();
+        let sealed = world::sealed(&lambda.kms, payload, now());
+        handle(&sealed, &config(extra), &lambda, &self.sns, &self.logs, &self.store, &lambda.kms, now()).await
+    }
+    fn key1(&self) -> KeyStatus {
+        self.iam.user("ci-deployer").keys[0].1
+    }
+    fn pages(&self) -> Vec<String> {
+        self.sns.messages.lock().unwrap().iter().map(|(s, _)| s.clone()).collect()
+    }
+    fn records(&self) -> usize {
+        self.logs.records.lock().unwrap().len()
+    }
+    /// What a person (or AWS's key-leak response) does by hand, outside launchguard.
+    fn someone_contains_the_user(&self) {
+        let mut users = self.iam.users.lock().unwrap();
+        let u = users.get_mut("ci-deployer").unwrap();
+        u.attached.push(V3.into());
+        u.keys[0].1 = KeyStatus::Inactive;
+    }
+}
+
+// Case 1: a release undoes only what launchguard did and still owns.
+#[tokio::test]
+async fn case1_a_release_by_principal_never_undoes_what_someone_else_did_later() {
+    let w = World::new();
+    w.send(&finding()).await.unwrap();
+    let f1 = finding()["finding_id"].as_str().unwrap().to_owned();
+    w.send(&release(Some(&f1), None)).await.unwrap();
+    assert_eq!(w.key1(), KeyStatus::Active);
+    w.someone_contains_the_user();
+    let writes = w.iam.writes().len();
+    let r = w.send(&release(None, Some(USER))).await.unwrap();
+    assert_eq!(r.status, "nothing_to_release", "{:?}", r.outcomes);
+    assert_eq!(w.iam.writes().len(), writes, "no IAM write");
+    assert_eq!(w.key1(), KeyStatus::Inactive);
+    assert!(w.iam.user("ci-deployer").attached.contains(&V3.to_string()));
+}
+
+#[tokio::test]
+async fn case1_a_redelivered_release_never_undoes_a_newer_containment() {
+    let w = World::new();
+    let f1 = finding()["finding_id"].as_str().unwrap().to_owned();
+    w.send(&finding()).await.unwrap();
+    w.send(&release(Some(&f1), None)).await.unwrap();
+    w.send(&newer_finding()).await.unwrap();
+    assert_eq!(w.key1(), KeyStatus::Inactive);
+    let writes = w.iam.writes().len();
+    // byte for byte, the redelivery is a replay of a sealed release: refused outright
+    assert!(matches!(w.send(&release(Some(&f1), None)).await, Err(DispatcherError::InvalidInput(_))));
+    // sealed anew (another reason), the ledger still keeps F2's containment
+    let mut again = release(Some(&f1), None);
+    again["reason"] = json!("released once more");
+    w.send(&again).await.unwrap();
+    assert_eq!(w.iam.writes().len(), writes, "F2's containment stays");
+    assert_eq!(w.key1(), KeyStatus::Inactive);
+    assert!(w.iam.role("DataScience").inline.contains_key(REVOKE_SESSIONS_POLICY));
+}
+
+#[tokio::test]
+async fn newest_wins_an_older_release_keeps_what_a_newer_containment_relies_on() {
+    let w = World::new();
+    let f1 = finding()["finding_id"].as_str().unwrap().to_owned();
+    w.send(&finding()).await.unwrap();
+    w.send(&newer_finding()).await.unwrap(); // F2 finds everything in place
+    w.send(&release(Some(&f1), None)).await.unwrap();
+    assert_eq!(w.key1(), KeyStatus::Inactive, "F2 still relies on F1's change");
+    assert!(w.iam.user("ci-deployer").attached.contains(&V3.to_string()));
+    // releasing F2 as well undoes launchguard's change, once
+    w.send(&release(Some("lg-newer-alarm"), None)).await.unwrap();
+    assert_eq!(w.key1(), KeyStatus::Active);
+    assert!(!w.iam.user("ci-deployer").attached.contains(&V3.to_string()));
+    assert!(!w.iam.role("DataScience").inline.contains_key(REVOKE_SESSIONS_POLICY));
+}
+
+#[tokio::test]
+async fn a_key_someone_else_disabled_is_never_reenabled_by_a_release() {
+    let w = World::new();
+    w.iam.users.lock().unwrap().get_mut("ci-deployer").unwrap().keys[0].1 = KeyStatus::Inactive;
+    let f1 = finding()["finding_id"].as_str().unwrap().to_owned();
+    w.send(&finding()).await.unwrap();
+    w.send(&release(Some(&f1), None)).await.unwrap();
+    assert_eq!(w.key1(), KeyStatus::Inactive);
+}
+
+// Case 3: decoys no longer make launchguard report "already contained".
+#[tokio::test]
+async fn case3_look_alike_policies_are_not_containment() {
+    let w = World::new();
+    let allow_all = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#;
+    w.iam.users.lock().unwrap().get_mut("ci-deployer").unwrap().inline.insert(QUARANTINE_INLINE_POLICY.into(), allow_all.into());
+    let narrow = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"s3:GetObject","Resource":"*","Condition":{"DateLessThan":{"aws:TokenIssueTime":"2026-11-22T05:25:00Z"}}}]}"#;
+    w.iam.roles.lock().unwrap().get_mut("DataScience").unwrap().inline.insert(REVOKE_SESSIONS_POLICY.into(), narrow.into());
+    let r = w.send(&finding()).await.unwrap();
+    assert_eq!(r.status, "contained");
+    assert!(r.outcomes.iter().all(|o| o.outcome.name() == "applied"), "{:?}", r.outcomes);
+    assert!(w.iam.user("ci-deployer").attached.contains(&V3.to_string()));
+    let body = &w.sns.messages.lock().unwrap()[0].1;
+    assert!(body.contains("!!! WARNING") && body.contains("not written by launchguard"), "{body}");
+}
+
+// Case 4: a transient failure does not make containment unreleasable.
+#[tokio::test]
+async fn case4_a_throttled_incident_record_then_a_retry_is_still_releasable() {
+    let w = World::new();
+    w.logs.throttle_next.store(1, Ordering::SeqCst);
+    let e = w.send(&finding()).await.unwrap_err();
+    assert!(e.is_retryable(), "{e}");
+    w.send(&finding()).await.unwrap(); // Lambda's retry
+    let f1 = finding()["finding_id"].as_str().unwrap().to_owned();
+    let r = w.send(&release(Some(&f1), None)).await.unwrap();
+    assert_eq!(r.status, "released", "{:?}", r.outcomes);
+    assert_eq!(w.key1(), KeyStatus::Active);
+    assert!(!w.iam.user("ci-deployer").attached.contains(&V3.to_string()));
+}
+
+// Case 5: a finding redelivered after its release does not contain again.
+#[tokio::test]
+async fn case5_a_finding_redelivered_after_its_release_does_not_contain_again() {
+    let w = World::new();
+    let f1 = finding()["finding_id"].as_str().unwrap().to_owned();
+    w.send(&finding()).await.unwrap();
+    w.send(&release(Some(&f1), None)).await.unwrap();
+    let writes = w.iam.writes().len();
+    let _ = w.send(&finding()).await;
+    assert_eq!(w.iam.writes().len(), writes);
+    assert_eq!(w.key1(), KeyStatus::Active);
+    // a new alarm with new activity does contain
+    w.send(&newer_finding()).await.unwrap();
+    assert_eq!(w.key1(), KeyStatus::Inactive);
+}
+
+// Case 6: a final error never hides a retryable one.
+#[tokio::test]
+async fn case6_iam_unreachable_and_sns_denied_is_retryable() {
+    let w = World { sns: Sns { fails: true, ..Sns::default() }, ..World::new() };
+    let e = w.send_with(&finding(), &["iam"], &[]).await.unwrap_err();
+    assert!(e.is_retryable(), "{e}");
+    let text = e.to_string();
+    assert!(text.contains("quarantine_user") && text.contains("sns:Publish"), "{text}");
+}
+
+// Case 7: duplicate deliveries page once.
+#[tokio::test]
+async fn case7_the_same_alarm_three_times_sequentially_pages_once() {
+    let w = World::new();
+    for _ in 0..3 {
+        w.send(&finding()).await.unwrap();
+    }
+    assert_eq!(w.iam.writes().len(), 3, "IAM changed once: {:?}", w.iam.writes());
+    assert_eq!(w.pages().len(), 1, "{:?}", w.pages());
+    assert_eq!(w.records(), 1);
+    let f1 = finding()["finding_id"].as_str().unwrap().to_owned();
+    let entry: Value = serde_json::from_slice(&w.store.object(&format!("findings/{f1}")).unwrap().body).unwrap();
+    assert_eq!(entry["deliveries"], 3);
+}
+
+#[tokio::test]
+async fn case7_the_same_alarm_three_times_concurrently_pages_once() {
+    let w = World::new();
+    let f = finding();
+    let (a, b, c) = tokio::join!(w.send(&f), w.send(&f), w.send(&f));
+    for r in [a, b, c] {
+        r.unwrap();
+    }
+    assert_eq!(w.iam.writes().len(), 3, "IAM changed once: {:?}", w.iam.writes());
+    assert_eq!(w.pages().len(), 1, "{:?}", w.pages());
+    assert_eq!(w.records(), 1);
+    let f1 = finding()["finding_id"].as_str().unwrap().to_owned();
+    let entry: Value = serde_json::from_slice(&w.store.object(&format!("findings/{f1}")).unwrap().body).unwrap();
+    assert_eq!(entry["deliveries"], 3);
+}
+
+#[tokio::test]
+async fn a_changed_outcome_pages_again() {
+    let w = World::new();
+    let e = w.send_with(&finding(), &["iam"], &[]).await.unwrap_err();
+    assert!(e.is_retryable());
+    w.send(&finding()).await.unwrap(); // the retry now succeeds
+    assert_eq!(w.pages().len(), 2, "{:?}", w.pages());
+    assert!(w.pages()[1].contains("CONTAINED"));
+}
