@@ -9,6 +9,7 @@ operators and keys the templates use are implemented; any other one fails the te
 """
 import fnmatch
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -72,8 +73,8 @@ class Stack:
                 text = v
                 for name in ("AWS::Partition", "AWS::AccountId", "AWS::Region"):
                     text = text.replace("${" + name + "}", self.ref(name))
-                for name in ("LedgerBucket.Arn",):
-                    text = text.replace("${" + name + "}", self.getatt(name.split(".")[0], "Arn"))
+                text = re.sub(r"\$\{([A-Za-z]+)\.Arn\}", lambda m: self.getatt(m.group(1), "Arn"), text)
+                text = re.sub(r"\$\{([A-Za-z]+)\}", lambda m: str(self.ref(m.group(1))), text)
                 assert "${" not in text, text
                 return text
             if k == "Fn::If":
