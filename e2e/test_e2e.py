@@ -54,7 +54,8 @@ def test_the_chain_contains_exactly_the_right_principals(world):
     # the IAM user: the used key off, the spare key on, quarantine added, earlier policies kept
     assert s["user"]["keys"] == {world.keys["used"]: "Inactive", world.keys["spare"]: "Active"}
     assert s["user"]["attached"] == sorted(world.initial["user"]["attached"] + [QUARANTINE])
-    assert s["user"]["inline"] == world.initial["user"]["inline"]
+    # its inline policies kept; launchguard's guard added (no use of launchguard's keys and functions)
+    assert s["user"]["inline"] == sorted(world.initial["user"]["inline"] + ["launchguard-quarantine-guard"])
     # the role: session revocation added, its own policy kept
     assert s["role"]["inline"] == sorted(world.initial["role"]["inline"] + ["launchguard-revoke-sessions"])
     # untouched: the protected admin and the benign user

@@ -9,6 +9,10 @@ use crate::time::parse_timestamp;
 pub const QUARANTINE_INLINE_POLICY: &str = "launchguard-quarantine";
 /// Inline role policy that revokes older sessions.
 pub const REVOKE_SESSIONS_POLICY: &str = "launchguard-revoke-sessions";
+/// Inline user policy put beside the managed quarantine policy: it denies the user launchguard's
+/// own keys and functions (`AWSCompromisedKeyQuarantineV3` denies neither), so a contained user can
+/// neither seal a release nor invoke launchguard.
+pub const QUARANTINE_GUARD_POLICY: &str = "launchguard-quarantine-guard";
 /// Default managed quarantine policy.
 pub const DEFAULT_QUARANTINE_POLICY_ARN: &str = "arn:aws:iam::aws:policy/AWSCompromisedKeyQuarantineV3";
 
@@ -19,6 +23,25 @@ pub fn quarantine_document() -> String {
         "Statement": [{"Sid": "LaunchguardQuarantine", "Effect": "Deny", "Action": "*", "Resource": "*"}]
     })
     .to_string()
+}
+
+/// The guard put beside the managed quarantine ([`QUARANTINE_GUARD_POLICY`]): no KMS MAC, no KMS
+/// grant, no invocation of a launchguard function.
+pub fn quarantine_guard_document() -> String {
+    json!({
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Sid": "LaunchguardNoSealing", "Effect": "Deny", "Action": ["kms:GenerateMac", "kms:VerifyMac", "kms:CreateGrant"], "Resource": "*"},
+            {"Sid": "LaunchguardNoInvocation", "Effect": "Deny", "Action": ["lambda:InvokeFunction", "lambda:InvokeFunctionUrl"],
+             "Resource": "arn:*:lambda:*:*:function:launchguard-*"}
+        ]
+    })
+    .to_string()
+}
+
+/// Whether `doc` is exactly launchguard's quarantine guard.
+pub fn is_launchguard_guard(doc: &str) -> bool {
+    same_document(doc, &quarantine_guard_document())
 }
 
 /// Deny everything to sessions issued before `before` (the console's "revoke active sessions").

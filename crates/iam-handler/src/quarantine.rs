@@ -1,13 +1,18 @@
 //! Quarantine a user, and undo exactly that.
 //!
-//! What: attach the managed deny policy; when it cannot be attached, put launchguard's inline
-//! deny-all document. Why this way: attaching adds a deny without touching anything the user has;
+//! What: attach the managed deny policy and, beside it, launchguard's guard (the managed policy
+//! does not deny the user launchguard's own KMS keys and functions: the guard does, so a contained
+//! user can never seal its own release); when the managed policy cannot be attached, put
+//! launchguard's inline deny-all document (which denies those too). Why this way: attaching adds a deny without touching anything the user has;
 //! an inline policy of launchguard's name is launchguard's only when it holds launchguard's exact
 //! document, so a look-alike (even one that *allows* everything) never counts as quarantined.
 
 use launchguard_core::contract::{Action, OutcomeStatus, ResponseOutcome};
 use launchguard_core::ids::IamEntity;
-use launchguard_core::policy::{QUARANTINE_INLINE_POLICY, decode_document, is_launchguard_quarantine, quarantine_document};
+use launchguard_core::policy::{
+    QUARANTINE_GUARD_POLICY, QUARANTINE_INLINE_POLICY, decode_document, is_launchguard_guard, is_launchguard_quarantine,
+    quarantine_document, quarantine_guard_document,
+};
 
 use crate::resolve::resolve;
 use crate::{Ctx, Stop, UserPolicies};
@@ -43,8 +48,27 @@ pub(crate) async fn quarantine<I: UserPolicies>(
         previous_document,
     };
     let attached = iam.attached_user_policies(user).await?;
+    let guarded = iam.user_inline_policy(user, QUARANTINE_GUARD_POLICY).await?.as_deref().is_some_and(is_launchguard_guard);
+    if attached.iter().any(|p| p == policy) && guarded {
+        return Ok(ctx.already(
+            format!("user {user} already has {policy} attached and launchguard's guard {QUARANTINE_GUARD_POLICY}"),
+            release(Some(policy.to_owned()), None),
+        ));
+    }
     if attached.iter().any(|p| p == policy) {
-        return Ok(ctx.already(format!("user {user} already has {policy} attached"), release(Some(policy.to_owned()), None)));
+        // Attached by someone else (or an earlier attempt that stopped half-way): add the guard.
+        if ctx.dry_run() {
+            return Ok(ctx.outcome(
+                OutcomeStatus::DryRun,
+                format!("dry run: {policy} is attached to {real}; would add the guard {QUARANTINE_GUARD_POLICY}"),
+            ));
+        }
+        iam.put_user_policy(user, QUARANTINE_GUARD_POLICY, &quarantine_guard_document()).await?;
+        return Ok(ctx.applied(
+            format!("{policy} was already attached to {real}; added launchguard's guard {QUARANTINE_GUARD_POLICY} (no use of launchguard's keys and functions)"),
+            format!("aws iam delete-user-policy --user-name {user} --policy-name {QUARANTINE_GUARD_POLICY}"),
+            Some(release(Some(policy.to_owned()), None)),
+        ));
     }
     let inline = iam.user_inline_policy(user, QUARANTINE_INLINE_POLICY).await?;
     if inline.as_deref().is_some_and(is_launchguard_quarantine) {
@@ -63,11 +87,20 @@ pub(crate) async fn quarantine<I: UserPolicies>(
         return Ok(o);
     }
     let mut o = match iam.attach_user_policy(user, policy).await {
-        Ok(()) => ctx.applied(
-            format!("attached {policy} to {real}; its {} other attached policies and its inline policies untouched", attached.len()),
-            format!("aws iam detach-user-policy --user-name {user} --policy-arn {policy}"),
-            Some(release(Some(policy.to_owned()), None)),
-        ),
+        Ok(()) => {
+            // The managed policy does not deny launchguard's keys and functions: the guard does.
+            iam.put_user_policy(user, QUARANTINE_GUARD_POLICY, &quarantine_guard_document()).await?;
+            ctx.applied(
+                format!(
+                    "attached {policy} to {real} and put the guard {QUARANTINE_GUARD_POLICY} (no use of launchguard's keys and functions); its {} other attached policies and its inline policies untouched",
+                    attached.len()
+                ),
+                format!(
+                    "aws iam detach-user-policy --user-name {user} --policy-arn {policy} && aws iam delete-user-policy --user-name {user} --policy-name {QUARANTINE_GUARD_POLICY}"
+                ),
+                Some(release(Some(policy.to_owned()), None)),
+            )
+        }
         // The 10-policy limit, or a partition/emulator without the managed policy: inline instead.
         Err(e) if matches!(e.code.as_deref(), Some("LimitExceeded" | "NoSuchEntity" | "PolicyNotAttachable")) => {
             iam.put_user_policy(user, QUARANTINE_INLINE_POLICY, &quarantine_document()).await?;
@@ -104,18 +137,38 @@ pub(crate) async fn release<I: UserPolicies>(
                 ctx.cfg.quarantine_policy_arn
             )));
         }
-        if !iam.attached_user_policies(user).await?.iter().any(|a| a == p) {
-            return Ok(ctx.outcome(OutcomeStatus::AlreadyApplied, format!("{p} is not attached to {user}")));
+        let attached = iam.attached_user_policies(user).await?.iter().any(|a| a == p);
+        // The guard goes only while it is exactly what launchguard wrote.
+        let guard = iam.user_inline_policy(user, QUARANTINE_GUARD_POLICY).await?;
+        let our_guard = guard.as_deref().is_some_and(is_launchguard_guard);
+        if !attached && !our_guard {
+            return Ok(
+                ctx.outcome(OutcomeStatus::AlreadyApplied, format!("{p} is not attached to {user} and launchguard's guard is not there"))
+            );
         }
         if ctx.dry_run() {
-            return Ok(ctx.outcome(OutcomeStatus::DryRun, format!("dry run: would detach {p} from {real}")));
+            return Ok(ctx.outcome(
+                OutcomeStatus::DryRun,
+                format!("dry run: would detach {p} from {real} and delete the guard {QUARANTINE_GUARD_POLICY}"),
+            ));
         }
-        iam.detach_user_policy(user, p).await?;
-        return Ok(ctx.applied(
-            format!("detached {p} from {real}; nothing else touched"),
+        if attached {
+            iam.detach_user_policy(user, p).await?;
+        }
+        if our_guard {
+            iam.delete_user_policy(user, QUARANTINE_GUARD_POLICY).await?;
+        }
+        let mut o = ctx.applied(
+            format!("detached {p} from {real} and deleted launchguard's guard {QUARANTINE_GUARD_POLICY}; nothing else touched"),
             format!("aws iam attach-user-policy --user-name {user} --policy-arn {p}"),
             Some(again),
-        ));
+        );
+        if guard.is_some() && !our_guard {
+            o.warnings.push(format!(
+                "the inline policy {QUARANTINE_GUARD_POLICY} of {real} is not the document launchguard wrote: left in place"
+            ));
+        }
+        return Ok(o);
     }
     let Some(current) = iam.user_inline_policy(user, QUARANTINE_INLINE_POLICY).await? else {
         return Ok(ctx.outcome(OutcomeStatus::AlreadyApplied, format!("{user} has no inline policy {QUARANTINE_INLINE_POLICY}")));

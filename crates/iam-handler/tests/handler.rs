@@ -12,7 +12,10 @@ use launchguard_aws::mac::MemoryKms;
 use launchguard_aws::store::MemoryStore;
 use launchguard_core::auth::Purpose;
 use launchguard_core::contract::{Action, OutcomeStatus, ResponseOutcome, ResponseRequest};
-use launchguard_core::policy::{QUARANTINE_INLINE_POLICY, REVOKE_SESSIONS_POLICY, revoke_sessions_document, revoked_before};
+use launchguard_core::policy::{
+    QUARANTINE_GUARD_POLICY, QUARANTINE_INLINE_POLICY, REVOKE_SESSIONS_POLICY, quarantine_guard_document, revoke_sessions_document,
+    revoked_before,
+};
 use launchguard_iam_handler::{Config, HandlerError, RolePolicies, UserPolicies, handle};
 use serde_json::{Value, json};
 
@@ -249,12 +252,18 @@ async fn quarantine_attaches_the_deny_policy_and_keeps_everything_else() {
     assert_eq!(o.outcome, OutcomeStatus::Applied, "{}", o.detail);
     let after = iam.user("ci-deployer");
     assert_eq!(after.attached, [before.attached.clone(), vec![QUARANTINE.to_string()]].concat());
-    assert_eq!(after.inline, before.inline, "inline policies untouched");
-    assert_eq!(iam.writes(), vec![format!("AttachUserPolicy ci-deployer {QUARANTINE}")]);
+    // the user's own inline policies untouched; launchguard's guard added beside them
+    let mut expected = before.inline.clone();
+    expected.insert(QUARANTINE_GUARD_POLICY.to_owned(), quarantine_guard_document());
+    assert_eq!(after.inline, expected);
+    assert_eq!(
+        iam.writes(),
+        vec![format!("AttachUserPolicy ci-deployer {QUARANTINE}"), format!("PutUserPolicy ci-deployer {QUARANTINE_GUARD_POLICY}")]
+    );
     // duplicate delivery
     let again = run(&iam, &cfg(&[]), &quarantine("ci-deployer", "arn:aws:iam::111122223333:user/ci-deployer")).await;
     assert_eq!(again.outcome, OutcomeStatus::AlreadyApplied);
-    assert_eq!(iam.writes().len(), 1);
+    assert_eq!(iam.writes().len(), 2);
     // release detaches exactly that policy
     let released = run_reversal(&iam, &o).await;
     assert_eq!(released.outcome, OutcomeStatus::Applied, "{}", released.detail);
@@ -553,4 +562,30 @@ async fn already_applied_still_carries_the_reversal() {
     assert_eq!(again.outcome, OutcomeStatus::AlreadyApplied);
     assert!(again.reversal.is_some(), "a retried dispatch must still learn how to undo it");
     assert!(first.reversal.is_some());
+}
+
+#[tokio::test]
+async fn the_quarantine_denies_launchguards_keys_and_functions_and_a_look_alike_guard_is_not_enough() {
+    // AWSCompromisedKeyQuarantineV3 attached by someone else, and a "guard" that denies nothing
+    let iam = FakeIam::new();
+    iam.users.lock().unwrap().get_mut("ci-deployer").unwrap().attached.push(QUARANTINE.into());
+    iam.users.lock().unwrap().get_mut("ci-deployer").unwrap().inline.insert(QUARANTINE_GUARD_POLICY.into(), ALLOW_ALL.into());
+    let o = run(&iam, &cfg(&[]), &quarantine("ci-deployer", "arn:aws:iam::111122223333:user/ci-deployer")).await;
+    assert_eq!(o.outcome, OutcomeStatus::Applied, "a look-alike guard is not containment: {}", o.detail);
+    let guard: serde_json::Value = serde_json::from_str(&iam.user("ci-deployer").inline[QUARANTINE_GUARD_POLICY]).unwrap();
+    let denied: Vec<String> = guard["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["Effect"] == "Deny")
+        .flat_map(|s| s["Action"].as_array().unwrap().iter().map(|a| a.as_str().unwrap().to_owned()).collect::<Vec<_>>())
+        .collect();
+    for a in ["kms:GenerateMac", "lambda:InvokeFunction"] {
+        assert!(denied.iter().any(|d| d == a), "{a} is not denied: {guard}");
+    }
+    // its release removes the guard only while it is launchguard's
+    iam.users.lock().unwrap().get_mut("ci-deployer").unwrap().inline.insert(QUARANTINE_GUARD_POLICY.into(), ALLOW_ALL.into());
+    let released = run_reversal(&iam, &o).await;
+    assert_eq!(iam.user("ci-deployer").inline[QUARANTINE_GUARD_POLICY], ALLOW_ALL, "{}", released.detail);
+    assert!(released.warnings.iter().any(|w| w.contains("not the document launchguard wrote")), "{:?}", released.warnings);
 }

@@ -8,7 +8,7 @@ mod world;
 use chrono::{DateTime, TimeZone, Utc};
 use launchguard_accesskey_handler::KeyStatus;
 use launchguard_core::contract::{Finding, FlaggedPrincipal, OutcomeStatus};
-use launchguard_core::policy::REVOKE_SESSIONS_POLICY;
+use launchguard_core::policy::{QUARANTINE_GUARD_POLICY, REVOKE_SESSIONS_POLICY};
 use launchguard_core::principal::Principal;
 use launchguard_responder_dispatcher::{DispatchReport, DispatcherError, IncidentRecord, Part, handle};
 use launchguard_testkit::fixture;
@@ -62,7 +62,9 @@ async fn a_finding_is_contained_notified_and_recorded_once() {
         vec![("AKIAEXAMPLEDEPLOYER1".to_string(), KeyStatus::Inactive), ("AKIAEXAMPLEDEPLOYER2".to_string(), KeyStatus::Active)]
     );
     assert_eq!(u.attached, [before.attached.clone(), vec![QUARANTINE.to_string()]].concat());
-    assert_eq!(u.inline, before.inline);
+    // the user's inline policies kept; launchguard's guard (no use of its keys and functions) added
+    assert_eq!(u.inline.keys().filter(|k| *k != QUARANTINE_GUARD_POLICY).collect::<Vec<_>>(), before.inline.keys().collect::<Vec<_>>());
+    assert!(u.inline.contains_key(QUARANTINE_GUARD_POLICY));
     assert!(iam.role("DataScience").inline.contains_key(REVOKE_SESSIONS_POLICY));
     // one notification that a human can read
     let msgs = sns.messages.lock().unwrap().clone();
