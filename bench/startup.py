@@ -30,13 +30,18 @@ IAM_REQUEST = json.loads((ROOT / "fixtures/contract/response_request.revoke_role
 IAM_REQUEST["action"]["account_id"] = "999999999999"
 ALARM_OK = json.loads((ROOT / "fixtures/alarms/notify-slack.HEAD.cloudwatch_alarm.json").read_text())
 
+GATE = {"COMMAND_KEY_ID": "alias/launchguard-command", "LEDGER_BUCKET": "launchguard-ledger"}
+KEYS = {**GATE, "FINDING_KEY_ID": "alias/launchguard-finding", "RELEASE_KEY_ID": "alias/launchguard-release"}
+
 FUNCTIONS = {
     "launchguard-detector": (ALARM_OK, {"CLOUDTRAIL_LOG_GROUP_NAME": "ct", "DISPATCHER_LAMBDA_NAME": "launchguard-dispatcher",
-                                               "ALARM_ARNS": "arn:aws:cloudwatch:us-east-1:000000000000:alarm:launchguard-runinstances"}),
+                                               "ALARM_ARNS": "arn:aws:cloudwatch:us-east-1:000000000000:alarm:launchguard-runinstances",
+                                               "FINDING_KEY_ID": "alias/launchguard-finding"}),
     "launchguard-dispatcher": (FINDING, {"ACCESS_KEY_HANDLER_LAMBDA_NAME": "a", "IAM_HANDLER_LAMBDA_NAME": "i",
-                                         "NOTIFICATION_TOPIC_ARN": f"arn:aws:sns:us-east-1:{ACCOUNT}:n", "INCIDENT_LOG_GROUP": "/launchguard/incidents"}),
-    "launchguard-accesskey-handler": (REQUEST, {}),
-    "launchguard-iam-handler": (IAM_REQUEST, {}),
+                                         "NOTIFICATION_TOPIC_ARN": f"arn:aws:sns:us-east-1:{ACCOUNT}:n", "INCIDENT_LOG_GROUP": "/launchguard/incidents", **KEYS}),
+    # unsealed on purpose: start-up and the first refusal, no KMS call
+    "launchguard-accesskey-handler": (REQUEST, GATE),
+    "launchguard-iam-handler": (IAM_REQUEST, GATE),
 }
 
 PYTHON_FUNCTION = """
