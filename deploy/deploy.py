@@ -78,14 +78,21 @@ def function_env(cfg, outputs) -> dict[str, dict[str, str]]:
     }
 
 
-def deploy_commands(cfg, outputs) -> list[list[str]]:
+ENV_DIR = ROOT / "deploy/out/env"
+
+
+def deploy_commands(cfg, outputs) -> list[tuple[list[str], Path, str]]:
+    """Each function's `cargo lambda deploy` command, with its environment in a file: `--env-var`
+    splits values at commas, and ALARM_ARNS or PROTECTED_PRINCIPALS hold commas."""
     endpoint = ["--endpoint-url", os.environ["AWS_ENDPOINT_URL"]] if os.environ.get("AWS_ENDPOINT_URL") else []
     cmds = []
     for fn, env in function_env(cfg, outputs).items():
-        cmd = ["cargo", "lambda", "deploy", *endpoint, "--iam-role", outputs[ROLE_OUTPUT[fn]]]
         for k, v in env.items():
-            cmd += ["--env-var", f"{k}={v}"]
-        cmds.append(cmd + [fn])
+            if "\n" in v or "\r" in v:
+                raise SystemExit(f"deploy: {k} for {fn} holds a line break: {v!r}")
+        path = ENV_DIR / f"{fn}.env"
+        text = "".join(f"{k}={v}\n" for k, v in env.items())
+        cmds.append((["cargo", "lambda", "deploy", *endpoint, "--iam-role", outputs[ROLE_OUTPUT[fn]], "--env-file", str(path.relative_to(ROOT)), fn], path, text))
     return cmds
 
 
@@ -151,8 +158,9 @@ def main() -> int:
         for k, v in base_parameters(cfg).items():
             print(f"     {k}={v}")
         print("2. cargo lambda build --release --output-format zip, then:")
-        for c in deploy_commands(cfg, placeholder):
+        for c, path, text in deploy_commands(cfg, placeholder):
             print("     " + shlex.join(c))
+            print("".join(f"         {line}\n" for line in text.splitlines()), end="")
         print(f"3. CloudFormation stack {name}-wiring from {wiring.relative_to(ROOT)}")
         print(f"DRY_RUN={cfg['DRY_RUN']}: " + ("launchguard will only report, never change IAM" if cfg["DRY_RUN"] == "true" else "launchguard WILL contain principals"))
         return 0
@@ -168,8 +176,10 @@ def main() -> int:
     if not a.skip_build:
         print("[deploy] cargo lambda build --release (several minutes on 2 cores) ...", flush=True)
         subprocess.run(["cargo", "lambda", "build", "--release", "--output-format", "zip", "--bins", "--locked"], cwd=ROOT, env=tools, check=True)
-    for c in deploy_commands(cfg, outputs):
+    for c, path, text in deploy_commands(cfg, outputs):
         print(f"[deploy] {c[-1]} ...", flush=True)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
         subprocess.run(c, cwd=ROOT, env=tools, check=True)
     print(f"[deploy] stack {name}-wiring ...", flush=True)
     stack(cf, f"{name}-wiring", wiring, {"AlarmTopicArn": outputs["AlarmTopicArn"], "RecheckRuleArn": outputs["RecheckRuleArn"],

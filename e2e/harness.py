@@ -252,7 +252,8 @@ class Scenario:
         self.alarm = f"launchguard-runinstances-{s}"
         self.user = f"ci-deployer-{s}"
         self.benign = f"benign-{s}"
-        self.admin = f"breakglass-admin-{s}"
+        # protected by the pattern arn:aws:iam::*:user/breakglass-* although its name differs in case
+        self.admin = f"BreakGlass-Admin-{s}"
         self.role = f"DataScience-{s}"
         self.logs, self.iam, self.sns, self.sqs, self.cw = (client(n) for n in ("logs", "iam", "sns", "sqs", "cloudwatch"))
         self.kms, self.s3 = client("kms"), client("s3")
