@@ -46,8 +46,15 @@ impl Tally {
     }
 }
 
+/// A value that came from CloudTrail (or anyone who can write to its log group): control
+/// characters, line breaks included, are shown escaped (`\n`), so no value can start a line of its
+/// own, such as a fake "undo" command, in the notification.
+pub fn untrusted(s: &str) -> String {
+    s.chars().map(|c| if c.is_control() { c.escape_default().to_string() } else { c.to_string() }).collect()
+}
+
 fn join<I: IntoIterator<Item = S>, S: AsRef<str>>(it: I) -> String {
-    let v: Vec<String> = it.into_iter().map(|s| s.as_ref().to_owned()).collect();
+    let v: Vec<String> = it.into_iter().map(|s| untrusted(s.as_ref())).collect();
     if v.is_empty() { "-".into() } else { v.join(", ") }
 }
 
@@ -75,7 +82,7 @@ fn describe(out: &mut String, n: usize, f: &FlaggedPrincipal) {
         launchguard_core::principal::Principal::AssumedRole { role_arn, .. } => role_arn.clone(),
         other => other.key(),
     };
-    let _ = writeln!(out, "{n}. {} ({arn})", f.principal.label());
+    let _ = writeln!(out, "{n}. {} ({})", untrusted(&f.principal.label()), untrusted(&arn));
     let _ = writeln!(
         out,
         "   {} instances launched, {} requested, in {} calls ({} failed, {} dry runs), {} to {}",
@@ -103,7 +110,7 @@ fn describe(out: &mut String, n: usize, f: &FlaggedPrincipal) {
     if !a.error_codes.is_empty() {
         let _ = writeln!(out, "   errors: {}", join(a.error_codes.iter().map(|(c, n)| format!("{c} x{n}"))));
     }
-    let _ = writeln!(out, "   user agents: {}", join(a.user_agents.iter().map(|u| cut(u, 80))));
+    let _ = writeln!(out, "   user agents: {}", join(a.user_agents.iter().map(|u| cut(&untrusted(u), 80))));
     if !a.instance_ids.is_empty() {
         let shown: Vec<&str> = a.instance_ids.iter().take(20).map(String::as_str).collect();
         let more = a.instances_launched.saturating_sub(shown.len() as u64);
@@ -199,27 +206,27 @@ pub fn finding_message(finding: &Finding, plans: &[PrincipalPlan], outcomes: &[R
     if !refusals.is_empty() {
         let _ = writeln!(b, "\n!!! REFUSED: launchguard did NOT act on these principals !!!");
         for p in refusals {
-            let _ = writeln!(b, "- {}: {}", p.principal.label(), p.refused.as_deref().unwrap_or_default());
+            let _ = writeln!(b, "- {}: {}", untrusted(&p.principal.label()), untrusted(p.refused.as_deref().unwrap_or_default()));
         }
     }
     let human: Vec<&PrincipalPlan> = plans.iter().filter(|p| p.human.is_some()).collect();
     if !human.is_empty() {
         let _ = writeln!(b, "\n!!! NEEDS A HUMAN NOW !!!");
         for p in human {
-            let _ = writeln!(b, "- {}: {}", p.principal.label(), p.human.as_deref().unwrap_or_default());
+            let _ = writeln!(b, "- {}: {}", untrusted(&p.principal.label()), untrusted(p.human.as_deref().unwrap_or_default()));
         }
     }
     let notes: Vec<(&PrincipalPlan, &String)> = plans.iter().flat_map(|p| p.notes.iter().map(move |n| (p, n))).collect();
     if !notes.is_empty() {
         let _ = writeln!(b, "\nNOTES");
         for (p, n) in notes {
-            let _ = writeln!(b, "- {}: {n}", p.principal.label());
+            let _ = writeln!(b, "- {}: {}", untrusted(&p.principal.label()), untrusted(n));
         }
     }
     if !finding.excluded.is_empty() {
         let _ = writeln!(b, "\nEXCLUDED (AWS itself, never contained)");
         for e in &finding.excluded {
-            let _ = writeln!(b, "- {}: {} instances launched; {}", e.principal.label(), e.activity.instances_launched, join(&e.reasons));
+            let _ = writeln!(b, "- {}: {} instances launched; {}", untrusted(&e.principal.label()), e.activity.instances_launched, join(&e.reasons));
         }
     }
     if t.applied > 0 {

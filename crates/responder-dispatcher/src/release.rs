@@ -58,8 +58,20 @@ pub async fn release<I: Invoker, N: Notifier, L: IncidentLog, S: ConditionalStor
             ledger.entries_under(&p).await.map_err(|e| ledger_failure(&e))?.into_iter().map(|(k, _, _)| k).collect()
         }
     };
-    // A contained principal never releases itself: refused before anything is marked.
-    if let Some(by) = &r.requested_by {
+    // A contained principal never releases itself: refused before anything is marked. Who asks
+    // must be said (the CLI and SECURITY.md's manual path do), as an IAM user, role or session.
+    let by = match r.requested_by.as_deref() {
+        Some(by) if IamArn::parse(&launchguard_core::guard::role_of_caller(by)).is_ok() => by,
+        other => {
+            return Err(DispatcherError::Rejected {
+                finding_id: label,
+                reason: format!(
+                    "requested_by is {other:?}: a release must name who asks (an IAM user, role or role session ARN); use `launchguard release`"
+                ),
+            });
+        }
+    };
+    {
         for key in &scope {
             if let Some((e, _)) = ledger.entry(key).await.map_err(|e| ledger_failure(&e))?
                 && names_the_caller(by, &e.action)

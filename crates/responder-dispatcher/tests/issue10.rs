@@ -34,7 +34,8 @@ fn newer_finding() -> Value {
 }
 
 fn release(finding_id: Option<&str>, principal: Option<&str>) -> Value {
-    json!({"schema_version": 1, "kind": "release", "finding_id": finding_id, "principal_arn": principal, "reason": "test", "dry_run": false})
+    json!({"schema_version": 1, "kind": "release", "finding_id": finding_id, "principal_arn": principal, "reason": "test",
+        "requested_by": "arn:aws:sts::111122223333:assumed-role/SecurityResponder/alice", "dry_run": false})
 }
 
 struct World {
