@@ -55,6 +55,7 @@ def base_parameters(cfg):
         "NotificationEmail": cfg.get("NOTIFICATION_EMAIL", ""), "ProtectedUserArnPattern": cfg["PROTECTED_USER_ARN_PATTERN"],
         "QuarantinePolicyArn": cfg["QUARANTINE_POLICY_ARN"],
         "ReleasePrincipals": cfg.get("RELEASE_PRINCIPALS", ""), "FindingSigners": cfg.get("FINDING_SIGNERS", ""),
+        "AdminPrincipals": cfg.get("ADMIN_PRINCIPALS", ""),
     }
 
 
@@ -79,6 +80,15 @@ def function_env(cfg, outputs) -> dict[str, dict[str, str]]:
 
 
 ENV_DIR = ROOT / "deploy/out/env"
+
+
+def deployer_arn(boto3) -> str:
+    """The IAM principal that deploys: a role session counts as its role (what aws:PrincipalArn says)."""
+    arn = boto3.client("sts", endpoint_url=os.environ.get("AWS_ENDPOINT_URL")).get_caller_identity()["Arn"]
+    if ":assumed-role/" in arn:
+        head, rest = arn.split(":assumed-role/", 1)
+        return f"{head.replace(':sts:', ':iam:')}:role/{rest.split('/')[0]}"
+    return arn
 
 
 def deploy_commands(cfg, outputs) -> list[tuple[list[str], Path, str]]:
@@ -165,6 +175,9 @@ def main() -> int:
         print(f"DRY_RUN={cfg['DRY_RUN']}: " + ("launchguard will only report, never change IAM" if cfg["DRY_RUN"] == "true" else "launchguard WILL contain principals"))
         return 0
     import boto3
+    if not cfg.get("ADMIN_PRINCIPALS"):
+        cfg["ADMIN_PRINCIPALS"] = deployer_arn(boto3)
+        print(f"[deploy] ADMIN_PRINCIPALS not set: {cfg['ADMIN_PRINCIPALS']} (you) alone may administer the keys, ledger bucket and alarm topic", flush=True)
     cf = boto3.client("cloudformation", endpoint_url=os.environ.get("AWS_ENDPOINT_URL"))
     print(f"[deploy] stack {name} ...", flush=True)
     outputs = stack(cf, name, base, base_parameters(cfg))

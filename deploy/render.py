@@ -68,6 +68,10 @@ KEY_ADMIN = ["kms:Create*", "kms:Describe*", "kms:Enable*", "kms:List*", "kms:Pu
              "kms:ScheduleKeyDeletion", "kms:CancelKeyDeletion"]
 
 
+# What only AdminPrincipals may do to a key.
+KEY_GUARDED = ["kms:PutKeyPolicy", "kms:Disable*", "kms:ScheduleKeyDeletion", "kms:Update*", "kms:Delete*", "kms:CancelKeyDeletion"]
+
+
 def principals(spec: dict):
     """The ARNs allowed to GenerateMac: the fixed ones plus, when set, a list parameter."""
     fixed = spec["generate"]
@@ -101,6 +105,12 @@ def mac_key(spec: dict) -> dict:
                 allow_generate,
                 deny_others,
                 {"Sid": "VerifyMac", "Effect": "Allow", "Principal": {"AWS": spec["verify"]}, "Action": "kms:VerifyMac", "Resource": "*"},
+                # The account root's administration reaches every IAM principal with kms:* rights:
+                # only AdminPrincipals may change the policy, disable or delete the key; nobody grants.
+                {"Fn::If": ["HasAdminPrincipals", {"Sid": "OnlyAdminsAdminister", "Effect": "Deny", "Principal": "*", "Action": KEY_GUARDED,
+                                                   "Resource": "*", "Condition": {"ArnNotEquals": {"aws:PrincipalArn": {"Ref": "AdminPrincipals"}}}},
+                            {"Ref": "AWS::NoValue"}]},
+                {"Sid": "NoGrants", "Effect": "Deny", "Principal": "*", "Action": "kms:CreateGrant", "Resource": "*"},
             ]},
         },
     }

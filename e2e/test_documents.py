@@ -28,6 +28,7 @@ INSTANCES_ALARM = f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:launchguard-runi
 ROOT_ARN = f"arn:aws:iam::{ACCOUNT}:root"
 ADMIN = f"arn:aws:iam::{ACCOUNT}:user/admin-with-kms-star"
 RESPONDER = f"arn:aws:iam::{ACCOUNT}:role/SecurityResponder"
+DEPLOYER = f"arn:aws:iam::{ACCOUNT}:role/PlatformDeployer"
 
 
 def role_arn(resource: str) -> str:
@@ -145,6 +146,19 @@ def decide(policy: dict, action: str, who: dict, **ctx) -> bool:
     return any(s["Effect"] == "Allow" for s in matching)
 
 
+def via_iam(policy: dict, action: str, who: str, **ctx) -> bool:
+    """What a principal whose IAM policy allows `action` (e.g. a PowerUser's `kms:*`) gets: the
+    resource policy allows the account root (delegation to IAM) or the principal itself, and no
+    explicit Deny matches it."""
+    context = {"aws:PrincipalArn": who, **ctx}
+    matching = [s for s in policy["Statement"] if any(fnmatch.fnmatchcase(action, a) for a in as_list(s["Action"]))]
+    denied = any(s["Effect"] == "Deny" and principal_matches(s["Principal"], {"arn": who}) and condition_holds(s.get("Condition", {}), context)
+                 for s in matching)
+    allowed = any(s["Effect"] == "Allow" and (principal_matches(s["Principal"], {"arn": ROOT_ARN}) or principal_matches(s["Principal"], {"arn": who}))
+                  and condition_holds(s.get("Condition", {}), context) for s in matching)
+    return allowed and not denied
+
+
 def sealers(stack: Stack, key: str, action: str = "kms:GenerateMac") -> set[str]:
     """Everyone among the candidates whom the key policy itself lets do `action`."""
     policy = stack.policy(key, "KeyPolicy")
@@ -214,3 +228,25 @@ def test_only_launchguard_writes_the_ledger(stack):
         deny = [s for s in policy["Statement"] if s["Effect"] == "Deny"
                 and condition_holds(s["Condition"], {"aws:PrincipalArn": role_arn(r), **tls})]
         assert deny == [], r
+
+
+def test_only_the_admin_principals_can_rewrite_disable_or_delete_what_guards_launchguard(tmp_path):
+    stack = Stack(tmp_path, AdminPrincipals=DEPLOYER)
+    for key in ("CommandKey", "FindingKey", "ReleaseKey"):
+        policy = stack.policy(key, "KeyPolicy")
+        for action in ("kms:PutKeyPolicy", "kms:DisableKey", "kms:ScheduleKeyDeletion", "kms:UpdateAlias"):
+            assert via_iam(policy, action, DEPLOYER), (key, action)
+            assert not via_iam(policy, action, ADMIN), f"{ADMIN} with kms:* could {action} on {key}"
+        for who in (DEPLOYER, ADMIN, role_arn("DispatcherRole")):
+            assert not via_iam(policy, "kms:CreateGrant", who), (key, who)
+            assert not via_iam(policy, "kms:GenerateMac", who) or who == role_arn("DispatcherRole") and key == "CommandKey", (key, who)
+    bucket = stack.policy("LedgerBucketPolicy", "PolicyDocument")
+    topic = stack.policy("AlarmTopicPolicy", "PolicyDocument")
+    for action in ("s3:PutBucketPolicy", "s3:PutLifecycleConfiguration", "s3:PutBucketVersioning", "s3:DeleteBucket"):
+        deny = [s for s in bucket["Statement"] if s["Effect"] == "Deny" and action in as_list(s["Action"])]
+        assert any(condition_holds(s.get("Condition", {}), {"aws:PrincipalArn": ADMIN, "aws:SecureTransport": "true"}) for s in deny), action
+        assert not any(condition_holds(s.get("Condition", {}), {"aws:PrincipalArn": DEPLOYER, "aws:SecureTransport": "true"}) for s in deny), action
+    for action in ("sns:SetTopicAttributes", "sns:AddPermission", "sns:DeleteTopic"):
+        assert not decide(topic, action, {"arn": ADMIN}), action
+        deny = [s for s in topic["Statement"] if s["Effect"] == "Deny" and action in as_list(s["Action"])]
+        assert deny and not any(condition_holds(s.get("Condition", {}), {"aws:PrincipalArn": DEPLOYER}) for s in deny), action

@@ -226,7 +226,13 @@ pub fn finding_message(finding: &Finding, plans: &[PrincipalPlan], outcomes: &[R
     if !finding.excluded.is_empty() {
         let _ = writeln!(b, "\nEXCLUDED (AWS itself, never contained)");
         for e in &finding.excluded {
-            let _ = writeln!(b, "- {}: {} instances launched; {}", untrusted(&e.principal.label()), e.activity.instances_launched, join(&e.reasons));
+            let _ = writeln!(
+                b,
+                "- {}: {} instances launched; {}",
+                untrusted(&e.principal.label()),
+                e.activity.instances_launched,
+                join(&e.reasons)
+            );
         }
     }
     if t.applied > 0 {

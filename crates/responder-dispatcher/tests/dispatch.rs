@@ -172,8 +172,16 @@ async fn a_release_by_principal_touches_only_that_principal() {
     assert!(iam.role("DataScience").inline.contains_key(REVOKE_SESSIONS_POLICY), "the role stays contained");
     // unknown finding: nothing to release, nothing invoked
     let calls = lambda.calls().len();
-    let r = dispatch(&json!({"schema_version": 1, "kind": "release", "finding_id": "lg-unknown", "principal_arn": null, "reason": null,
-        "requested_by": "arn:aws:iam::111122223333:user/security-oncall", "dry_run": false}), &config(&[]), &lambda, &sns, &logs).await.unwrap();
+    let r = dispatch(
+        &json!({"schema_version": 1, "kind": "release", "finding_id": "lg-unknown", "principal_arn": null, "reason": null,
+        "requested_by": "arn:aws:iam::111122223333:user/security-oncall", "dry_run": false}),
+        &config(&[]),
+        &lambda,
+        &sns,
+        &logs,
+    )
+    .await
+    .unwrap();
     assert_eq!(r.status, "nothing_to_release");
     assert_eq!(lambda.calls().len(), calls);
     // a release that does not say who asks is refused
