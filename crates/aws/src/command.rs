@@ -100,6 +100,35 @@ fn record_key(request_id: &str) -> String {
     format!("{REPLAY_PREFIX}{request_id}.json")
 }
 
+/// The whole gate around one handler: open and look up the command ([`admit`]); answer a request
+/// executed before from its record; otherwise `execute` it and [`remember`] the outcome.
+pub async fn serve<V, S, F, Fut>(
+    gate: &CommandGate,
+    kms: &V,
+    store: &S,
+    payload: &[u8],
+    now: chrono::DateTime<chrono::Utc>,
+    execute: F,
+) -> Result<ResponseOutcome, GateError>
+where
+    V: MacVerifier,
+    S: ConditionalStore,
+    F: FnOnce(ResponseRequest) -> Fut,
+    Fut: std::future::Future<Output = ResponseOutcome>,
+{
+    match admit(gate, kms, store, payload, now).await? {
+        Admission::Answered(previous) => {
+            tracing::info!(finding_id = %previous.finding_id, request_id = %previous.request_id, outcome = previous.outcome.name(),
+                "request executed before: answered from its record, not executed again");
+            Ok(*previous)
+        }
+        Admission::Execute(req) => {
+            let outcome = execute((*req).clone()).await;
+            Ok(remember(store, &req, outcome).await)
+        }
+    }
+}
+
 /// Open, parse and look up one command.
 pub async fn admit<V: MacVerifier, S: ConditionalStore>(
     gate: &CommandGate,

@@ -27,7 +27,7 @@ use std::future::Future;
 
 use chrono::{DateTime, Utc};
 use launchguard_aws::CallError;
-use launchguard_aws::command::{self, Admission, CommandGate, GateError};
+use launchguard_aws::command::{self, CommandGate, GateError};
 use launchguard_aws::mac::MacVerifier;
 use launchguard_aws::store::ConditionalStore;
 use launchguard_core::CoreError;
@@ -151,15 +151,9 @@ pub async fn handle<I: UserPolicies + RolePolicies, V: MacVerifier, S: Condition
     store: &S,
     now: DateTime<Utc>,
 ) -> Result<ResponseOutcome, HandlerError> {
-    let req = match command::admit(&cfg.gate, kms, store, payload, now).await.map_err(HandlerError::Gate)? {
-        Admission::Answered(previous) => {
-            info!(finding_id = %previous.finding_id, request_id = %previous.request_id, outcome = previous.outcome.name(),
-                "request executed before: answered from its record, not executed again");
-            return Ok(*previous);
-        }
-        Admission::Execute(req) => *req,
-    };
-    let outcome = command::remember(store, &req, respond(&req, cfg, iam, now).await).await;
+    let outcome = command::serve(&cfg.gate, kms, store, payload, now, |req| async move { respond(&req, cfg, iam, now).await })
+        .await
+        .map_err(HandlerError::Gate)?;
     info!(finding_id = %outcome.finding_id, request_id = %outcome.request_id, action = outcome.action.name(),
         target = %outcome.action.target(), outcome = outcome.outcome.name(), detail = %outcome.detail, "iam outcome");
     Ok(outcome)

@@ -134,6 +134,23 @@ pub fn release_command(dispatcher: &str, finding_id: &str) -> String {
     )
 }
 
+/// What was read, for people: the window, how, and whether completely (and why not).
+fn window_line(finding: &Finding) -> String {
+    format!(
+        "window {} to {}, {} records read ({}{}), {}",
+        format_utc(finding.window.start),
+        format_utc(finding.window.end),
+        finding.read.records_read,
+        finding.read.method,
+        if finding.read.widened { ", widened to the fallback window" } else { "" },
+        if finding.window_complete {
+            "read completely".to_owned()
+        } else {
+            format!("READ ONLY IN PART: {}", untrusted(finding.incomplete_reason.as_deref().unwrap_or("unknown reason")))
+        }
+    )
+}
+
 /// Subject and body of the notification for a finding.
 pub fn finding_message(finding: &Finding, plans: &[PrincipalPlan], outcomes: &[ResponseOutcome], dispatcher: &str) -> (String, String) {
     if finding.verdict == launchguard_core::contract::FindingVerdict::NobodyOverThreshold {
@@ -164,20 +181,7 @@ pub fn finding_message(finding: &Finding, plans: &[PrincipalPlan], outcomes: &[R
     if let Some(tr) = &finding.trigger {
         let _ = writeln!(b, "alarm {} fired at {}", tr.name, format_utc(tr.fired_at));
     }
-    let _ = writeln!(
-        b,
-        "window {} to {}, {} records read ({}{}), {}",
-        format_utc(finding.window.start),
-        format_utc(finding.window.end),
-        finding.read.records_read,
-        finding.read.method,
-        if finding.read.widened { ", widened to the fallback window" } else { "" },
-        if finding.window_complete {
-            "read completely".to_owned()
-        } else {
-            format!("READ ONLY IN PART: {}", finding.incomplete_reason.as_deref().unwrap_or("unknown reason"))
-        }
-    );
+    let _ = writeln!(b, "{}", window_line(finding));
     if finding.read.unparseable_records > 0 {
         let _ = writeln!(b, "{} records could not be parsed and were skipped", finding.read.unparseable_records);
     }
@@ -260,20 +264,7 @@ fn nobody_message(finding: &Finding) -> (String, String) {
     if let Some(tr) = &finding.trigger {
         let _ = writeln!(b, "alarm {} fired at {}", tr.name, format_utc(tr.fired_at));
     }
-    let _ = writeln!(
-        b,
-        "window {} to {}, {} records read ({}{}), {}",
-        format_utc(finding.window.start),
-        format_utc(finding.window.end),
-        finding.read.records_read,
-        finding.read.method,
-        if finding.read.widened { ", widened to the fallback window" } else { "" },
-        if finding.window_complete {
-            "read completely".to_owned()
-        } else {
-            format!("READ ONLY IN PART: {}", finding.incomplete_reason.as_deref().unwrap_or("unknown reason"))
-        }
-    );
+    let _ = writeln!(b, "{}", window_line(finding));
     let _ = writeln!(b, "\nNobody is over the per-principal threshold. NOTHING WAS CHANGED: look at who launched most.");
     let _ = writeln!(b, "\nTOP LAUNCHERS");
     if finding.top_launchers.is_empty() {
