@@ -195,6 +195,63 @@ async fn case6_iam_unreachable_and_sns_denied_is_retryable() {
     assert!(text.contains("quarantine_user") && text.contains("sns:Publish"), "{text}");
 }
 
+/// How one part of a dispatch goes, in the table below.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Goes {
+    Ok,
+    Retryable,
+    Final,
+}
+
+const ALL: [Goes; 3] = [Goes::Ok, Goes::Retryable, Goes::Final];
+
+#[tokio::test]
+async fn case6_table_retryable_iff_a_failed_part_is_and_every_failed_part_is_listed() {
+    use launchguard_responder_dispatcher::Part;
+    for action in ALL {
+        for notify in ALL {
+            for record in ALL {
+                let case = format!("action {action:?}, notify {notify:?}, record {record:?}");
+                // GIVEN the IAM handler unreachable (retryable) or crashing (final), SNS throttled
+                // (retryable) or denied (final), the incident log throttled or denied
+                let w = World {
+                    sns: Sns { fails: notify != Goes::Ok, retryable: notify == Goes::Retryable, ..Sns::default() },
+                    logs: Logs { denied: record == Goes::Final, ..Logs::default() },
+                    ..World::new()
+                };
+                if record == Goes::Retryable {
+                    w.logs.throttle_next.store(1, Ordering::SeqCst);
+                }
+                let down: &[&str] = if action == Goes::Retryable { &["iam"] } else { &[] };
+                let broken: &[(&str, &str)] = if action == Goes::Final { &[("IAM_HANDLER_LAMBDA_NAME", "broken")] } else { &[] };
+                // WHEN the finding is dispatched
+                let result = w.send_with(&finding(), down, broken).await;
+                // THEN it fails iff a part failed, retryably iff a failed part is retryable, and
+                // lists every failed part, the failed actions whatever else failed
+                let failed = [action, notify, record];
+                if failed.iter().all(|g| *g == Goes::Ok) {
+                    let r = result.unwrap_or_else(|e| panic!("{case}: {e}"));
+                    assert_eq!(r.status, "contained", "{case}");
+                    continue;
+                }
+                let e = result.err().unwrap_or_else(|| panic!("{case}: succeeded"));
+                assert_eq!(e.is_retryable(), failed.contains(&Goes::Retryable), "{case}: {e}");
+                // the IAM handler does two actions here: quarantine ci-deployer, revoke DataScience
+                assert_eq!(e.failures_of(Part::Action), if action == Goes::Ok { 0 } else { 2 }, "{case}: {e}");
+                assert_eq!(e.failures_of(Part::Notify), usize::from(notify != Goes::Ok), "{case}: {e}");
+                assert_eq!(e.failures_of(Part::Record), usize::from(record != Goes::Ok), "{case}: {e}");
+                assert_eq!(e.failures_of(Part::Ledger), 0, "{case}: {e}");
+                let text = e.to_string();
+                assert_eq!(text.contains("quarantine_user") && text.contains("revoke_role_sessions"), action != Goes::Ok, "{case}: {text}");
+                assert_eq!(text.contains("sns:Publish"), notify != Goes::Ok, "{case}: {text}");
+                assert_eq!(text.contains("logs:PutLogEvents"), record != Goes::Ok, "{case}: {text}");
+                // the access keys were deactivated whatever else failed
+                assert_eq!(w.key1(), KeyStatus::Inactive, "{case}");
+            }
+        }
+    }
+}
+
 // Case 7: duplicate deliveries page once.
 #[tokio::test]
 async fn case7_the_same_alarm_three_times_sequentially_pages_once() {
