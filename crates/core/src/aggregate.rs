@@ -82,6 +82,11 @@ pub struct Activity {
     pub aws_service_requested: u64,
     /// Values dropped from the lists above because of the caps (ids, IPs, agents...).
     pub truncated_values: u64,
+    /// Full sizes of the lists above that were cut to fit a payload: list name (`access_keys`,
+    /// `session_names`, `user_agents`, ...) and how many values it held before the cut. A list
+    /// not named here is complete (up to the caps counted in `truncated_values`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub totals: BTreeMap<String, u64>,
     /// Records whose launch details could not be fully read.
     pub malformed_records: u64,
 }
@@ -110,6 +115,7 @@ impl Activity {
             aws_service_launched: 0,
             aws_service_requested: 0,
             truncated_values: 0,
+            totals: BTreeMap::new(),
             malformed_records: 0,
         }
     }

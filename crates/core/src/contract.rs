@@ -21,6 +21,7 @@ use sha2::{Digest, Sha256};
 
 use crate::aggregate::{Activity, KeyConflict};
 use crate::error::CoreError;
+pub use crate::fit::{SEAL_OVERHEAD_BYTES, sealed_len};
 use crate::principal::Principal;
 use crate::window::TimeWindow;
 
@@ -73,6 +74,9 @@ pub struct ReadSummary {
     pub widened: bool,
     /// Access keys seen under two different principals (a contradiction in the data).
     pub key_conflicts: Vec<KeyConflict>,
+    /// How many key conflicts there were, when `key_conflicts` was cut to fit a payload.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_conflicts_total: Option<u64>,
 }
 
 /// Kind tag of a [`Finding`].
@@ -692,78 +696,5 @@ impl ResponseOutcome {
     pub fn failed(req: &ResponseRequest, handler: &str, error: impl Into<String>, retryable: bool, now: DateTime<Utc>) -> Self {
         let error = error.into();
         Self::for_request(req, handler, OutcomeStatus::Failed { error: error.clone(), retryable }, format!("failed: {error}"), now)
-    }
-}
-
-fn trim_activity(a: &mut Activity, keep: usize) {
-    let dropped = a.instance_ids.len();
-    a.instance_ids.clear();
-    a.truncated_values += dropped as u64;
-    for set in
-        [&mut a.user_agents, &mut a.source_ips, &mut a.session_names, &mut a.source_identities, &mut a.instance_types, &mut a.regions]
-    {
-        while set.len() > keep {
-            if let Some(last) = set.iter().next_back().cloned() {
-                set.remove(&last);
-                a.truncated_values += 1;
-            }
-        }
-    }
-}
-
-fn json_len<T: Serialize>(v: &T) -> usize {
-    serde_json::to_vec(v).map(|b| b.len()).unwrap_or(usize::MAX)
-}
-
-impl Finding {
-    /// Shrink the finding to at most `limit` bytes of JSON so that it can be sent (the Lambda
-    /// asynchronous payload limit): first drop instance ids, then cut every per-principal list to
-    /// five values. What is dropped is counted in `truncated_values`; counts and keys are never
-    /// dropped. Returns whether it now fits.
-    pub fn fit(&mut self, limit: usize) -> bool {
-        if json_len(self) <= limit {
-            return true;
-        }
-        for p in self.principals.iter_mut().chain(self.excluded.iter_mut()).chain(self.top_launchers.iter_mut()) {
-            trim_activity(&mut p.activity, 5);
-        }
-        json_len(self) <= limit
-    }
-
-    /// Split a finding that does not fit in `limit` bytes, even trimmed, into parts that do: each
-    /// part holds some of the principals and has the id `<finding_id>-p<k>of<n>`; the excluded
-    /// principals go with the first part. A finding that fits is returned as it is (trimmed).
-    pub fn into_parts(mut self, limit: usize) -> Vec<Finding> {
-        if self.fit(limit) {
-            return vec![self];
-        }
-        let principals = std::mem::take(&mut self.principals);
-        let excluded = std::mem::take(&mut self.excluded);
-        let base = json_len(&self) + 64;
-        let mut groups: Vec<Vec<FlaggedPrincipal>> = vec![Vec::new()];
-        let mut size = base + json_len(&excluded);
-        for p in principals {
-            let n = json_len(&p) + 1;
-            if size + n > limit && groups.last().is_some_and(|g| !g.is_empty()) {
-                groups.push(Vec::new());
-                size = base;
-            }
-            size += n;
-            if let Some(g) = groups.last_mut() {
-                g.push(p);
-            }
-        }
-        let total = groups.len();
-        let mut excluded = Some(excluded);
-        groups
-            .into_iter()
-            .enumerate()
-            .map(|(k, g)| Finding {
-                finding_id: format!("{}-p{}of{total}", self.finding_id, k + 1),
-                principals: g,
-                excluded: excluded.take().unwrap_or_default(),
-                ..self.clone()
-            })
-            .collect()
     }
 }

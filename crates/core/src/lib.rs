@@ -19,6 +19,8 @@
 //! - [`query`]: Logs Insights query and FilterLogEvents pattern building.
 //! - [`auth`]: sealed (KMS-MAC-authenticated) payloads: envelope, MAC'd message, freshness.
 //! - [`contract`]: `Finding`, `ResponseRequest`, `ResponseOutcome`, `ReleaseRequest`.
+//! - [`fit`]: a finding cut (never of what containment needs, while anything else can go) and
+//!   split to fit the asynchronous invocation limit once sealed.
 //! - [`ids`]: ARN, account and access key ID validation, protected-principal patterns.
 //! - [`guard`]: account and protected-principal checks shared by the responders.
 //! - [`policy`]: the IAM policy documents launchguard writes and reads back.
@@ -30,6 +32,7 @@ pub mod auth;
 pub mod config;
 pub mod contract;
 pub mod error;
+pub mod fit;
 pub mod gate;
 pub mod guard;
 pub mod ids;

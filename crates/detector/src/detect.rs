@@ -6,11 +6,12 @@ use launchguard_core::alarm::{AlarmNotice, AlarmStateChange, parse_event};
 use launchguard_core::contract::{
     Finding, FindingKind, FindingVerdict, FlaggedPrincipal, MAX_PAYLOAD_BYTES, ReadSummary, SCHEMA_VERSION, Trigger, finding_id,
 };
+use launchguard_core::fit::oversized;
 use launchguard_core::gate::AlarmRefusal;
 use launchguard_core::scan::ScanStats;
 use serde_json::Value;
 use tokio::time::Instant;
-use tracing::{info, warn};
+use tracing::{error, info, warn};
 
 use crate::read::{WindowRead, read_window};
 use crate::report::{Report, ReportStatus, summaries};
@@ -242,6 +243,7 @@ pub async fn handle_alarm<R: LogReader, I: Invoker>(
             method: read.method,
             widened,
             key_conflicts: conflicts,
+            key_conflicts_total: None,
         },
     };
     // A finding must fit the asynchronous invocation limit: trim detail lists, split if needed.
@@ -249,14 +251,7 @@ pub async fn handle_alarm<R: LogReader, I: Invoker>(
     let flagged = finding.principals.len();
     let parts = finding.into_parts(MAX_PAYLOAD_BYTES);
     let t = Instant::now();
-    for part in &parts {
-        let payload =
-            serde_json::to_vec(part).map_err(|e| DetectorError::Invoke { function: cfg.dispatcher.clone(), error: e.to_string() })?;
-        invoker
-            .invoke_async(&cfg.dispatcher, payload)
-            .await
-            .map_err(|e| DetectorError::Invoke { function: cfg.dispatcher.clone(), error: e.message })?;
-    }
+    send_parts(&finding_id, &parts, cfg, invoker).await?;
     report.timings_ms.push(("dispatch".to_owned(), elapsed_ms(t)));
     info!(finding_id = %finding_id, flagged, parts = parts.len(), dry_run = cfg.dry_run, verdict = ?verdict,
         window_complete = incomplete.is_none(), dispatcher = %cfg.dispatcher, "finding dispatched");
@@ -266,4 +261,30 @@ pub async fn handle_alarm<R: LogReader, I: Invoker>(
     }
     report.finding_id = Some(finding_id);
     Ok(report)
+}
+
+/// Send every part of a finding that fits the asynchronous invocation limit once sealed. A part
+/// still over it (one principal alone too large, even cut) is not sent: Lambda would refuse it.
+/// It is logged and returned as [`DetectorError::PartsTooLarge`], after every other part was sent.
+pub async fn send_parts<I: Invoker>(finding_id: &str, parts: &[Finding], cfg: &Config, invoker: &I) -> Result<(), DetectorError> {
+    let over = oversized(parts, MAX_PAYLOAD_BYTES);
+    for part in parts.iter().filter(|p| !over.iter().any(|(id, _)| *id == p.finding_id)) {
+        let payload =
+            serde_json::to_vec(part).map_err(|e| DetectorError::Invoke { function: cfg.dispatcher.clone(), error: e.to_string() })?;
+        invoker
+            .invoke_async(&cfg.dispatcher, payload)
+            .await
+            .map_err(|e| DetectorError::Invoke { function: cfg.dispatcher.clone(), error: e.message })?;
+    }
+    if over.is_empty() {
+        return Ok(());
+    }
+    let principals: Vec<String> = parts
+        .iter()
+        .filter(|p| over.iter().any(|(id, _)| *id == p.finding_id))
+        .flat_map(|p| p.principals.iter().map(|f| launchguard_core::error::cut(&f.principal.key(), 256)))
+        .collect();
+    error!(finding_id = %finding_id, parts = ?over, principals = ?principals, limit = MAX_PAYLOAD_BYTES,
+        "finding part(s) too large to send even with every list cut: NOT sent, these principals are NOT contained; look at them now");
+    Err(DetectorError::PartsTooLarge { finding_id: finding_id.to_owned(), parts: over, limit: MAX_PAYLOAD_BYTES })
 }

@@ -25,7 +25,7 @@ pub mod report;
 pub mod schedule;
 
 pub use config::{Config, ReadMethod};
-pub use detect::{account_from_function_arn, handle, handle_alarm};
+pub use detect::{account_from_function_arn, handle, handle_alarm, send_parts};
 pub use launchguard_aws::{CallError, Invoker};
 use launchguard_core::CoreError;
 pub use read::{FilterPage, LogReader, QueryPage, QueryStatus, WindowRead, read_window, read_with_filter, read_with_insights};
@@ -83,6 +83,19 @@ pub enum DetectorError {
         /// The error.
         error: String,
     },
+    /// Parts of a finding that are over the asynchronous invocation limit even with every list
+    /// cut (one principal alone is that large): they were not sent, every other part was. The
+    /// same data gives the same sizes, so a retry cannot help: a person must look.
+    #[error("finding {finding_id}: {} part(s) over the {limit}-byte limit even trimmed, NOT sent (every other part was): {}",
+        parts.len(), parts.iter().map(|(id, n)| format!("{id} ({n} bytes sealed)")).collect::<Vec<_>>().join(", "))]
+    PartsTooLarge {
+        /// The finding.
+        finding_id: String,
+        /// Each part not sent, and its size once sealed.
+        parts: Vec<(String, usize)>,
+        /// The limit.
+        limit: usize,
+    },
     /// The detector's own account is unknown.
     #[error("cannot tell which account this is: the function ARN has none; set LG_ACCOUNT_ID")]
     NoAccount,
@@ -91,6 +104,6 @@ pub enum DetectorError {
 impl DetectorError {
     /// Throttling, 5xx, timeouts and partial reads are worth retrying; configuration is not.
     pub fn is_retryable(&self) -> bool {
-        !matches!(self, Self::Config(_) | Self::NoAccount)
+        !matches!(self, Self::Config(_) | Self::NoAccount | Self::PartsTooLarge { .. })
     }
 }

@@ -518,9 +518,31 @@ async fn a_finding_too_large_for_one_invocation_is_split_and_every_principal_is_
     assert_eq!(report.finding_parts.len(), findings.len());
     assert_eq!(findings.iter().map(|f| f.principals.len()).sum::<usize>(), 600);
     for f in &findings {
-        assert!(serde_json::to_vec(f).unwrap().len() <= launchguard_core::contract::MAX_PAYLOAD_BYTES);
+        assert!(launchguard_core::contract::sealed_len(f) <= launchguard_core::contract::MAX_PAYLOAD_BYTES);
         assert!(f.finding_id.starts_with(report.finding_id.as_deref().unwrap()));
     }
+}
+
+#[tokio::test]
+async fn a_part_too_large_even_trimmed_is_not_sent_silently_it_is_a_typed_error() {
+    // GIVEN a finding whose second principal alone is over the limit, whatever is cut
+    let mut f = Finding::parse(serde_json::from_str(&launchguard_testkit::fixture("contract/finding.json")).unwrap()).unwrap();
+    f.principals[1].reasons = vec!["x".repeat(300 * 1024)];
+    let id = f.finding_id.clone();
+    let parts = f.into_parts(launchguard_core::contract::MAX_PAYLOAD_BYTES);
+    assert_eq!(parts.iter().map(|p| p.principals.len()).sum::<usize>(), 2, "no principal dropped");
+    // WHEN the parts are sent
+    let lambda = FakeLambda::default();
+    let err = launchguard_detector::send_parts(&id, &parts, &config(&[]), &lambda).await.unwrap_err();
+    // THEN every part that fits was sent, the other one is named in a final, typed error
+    let DetectorError::PartsTooLarge { finding_id, parts: over, .. } = &err else { panic!("{err}") };
+    assert_eq!(finding_id, &id);
+    assert_eq!(over.len(), 1);
+    assert!(!err.is_retryable());
+    let sent = lambda.findings();
+    assert_eq!(sent.len(), parts.len() - 1);
+    assert!(sent.iter().all(|p| p.finding_id != over[0].0));
+    assert!(sent.iter().any(|p| p.principals.iter().any(|x| x.principal == parts[0].principals[0].principal)));
 }
 
 /// The alarm message inside an SNS event, edited by `edit`.

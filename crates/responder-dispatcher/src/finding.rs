@@ -13,7 +13,7 @@ use tracing::{error, info, warn};
 use crate::error::{Failure, Part};
 use crate::ledger::{ActionEntry, Claim, Ledger, entry_key, target_of};
 use crate::plan::{self, PrincipalPlan};
-use crate::record::{DispatchReport, IncidentRecord, RecordType, Status};
+use crate::record::{DispatchReport, IncidentRecord, MAX_RECORD_BYTES, RecordType, Status};
 use crate::{Config, DispatcherError, IncidentLog, Notifier, notify, run_requests};
 
 /// Everything a dispatch talks to.
@@ -208,6 +208,8 @@ pub async fn dispatch_finding<I: Invoker, N: Notifier, L: IncidentLog, S: Condit
             ledger: Some(format!("s3://{}/ledger/findings/{fid}", cfg.ledger_bucket)),
             finding: Some(finding_json),
             release: None,
+            detail: None,
+            cut: None,
         };
         let page = Page { subject, body, full, compact, fingerprint: Some(fingerprint(&state)) };
         deliver(io, &ledger, record, page, &mut report, &mut failures, now).await;
@@ -254,8 +256,10 @@ pub(crate) async fn deliver<N: Notifier, L: IncidentLog, I, S: ConditionalStore,
     let cfg = io.cfg;
     let fid = record.finding_id.clone();
     let (fid_c, page_fp) = (&fid, &page.fingerprint);
-    let reference =
-        format!("full detail: the incident record in {} and s3://{}/ledger/findings/{fid}", cfg.incident_log_group, cfg.ledger_bucket);
+    let reference = format!(
+        "full detail: the incident record for {fid} in the log group {} (a record too large for a log event is kept whole under s3://{}/ledger/details/{fid}/ and the log names it); what launchguard did: s3://{}/ledger/findings/{fid}",
+        cfg.incident_log_group, cfg.ledger_bucket, cfg.ledger_bucket
+    );
     let claim = |record: bool| async move {
         match &page_fp {
             Some(fp) => ledger.claim_mark(fid_c, record, fp).await,
@@ -296,7 +300,7 @@ pub(crate) async fn deliver<N: Notifier, L: IncidentLog, I, S: ConditionalStore,
         Ok(false) => {}
         Ok(true) => {
             let stream = stream_name(now);
-            let text = serde_json::to_string(&record).unwrap_or_default();
+            let text = event_text(io, ledger, &mut record, page_fp.as_deref(), failures, now).await;
             match io.logs.append(&cfg.incident_log_group, &stream, text, now).await {
                 Ok(()) => report.incident_record = Some(format!("{}/{stream}", cfg.incident_log_group)),
                 Err(e) => {
@@ -311,4 +315,35 @@ pub(crate) async fn deliver<N: Notifier, L: IncidentLog, I, S: ConditionalStore,
             }
         }
     }
+}
+
+/// The incident record as one log event. A record too large for one is kept whole in the ledger
+/// (`details/`) and written cut, naming where the whole one is; a ledger that cannot keep it is a
+/// failure of its own, and the cut record says so.
+async fn event_text<I, N, L, S: ConditionalStore, K>(
+    io: &Io<'_, I, N, L, S, K>,
+    ledger: &Ledger<'_, S>,
+    record: &mut IncidentRecord,
+    fingerprint: Option<&str>,
+    failures: &mut Vec<Failure>,
+    now: DateTime<Utc>,
+) -> String {
+    let whole = serde_json::to_string(&*record).unwrap_or_default();
+    if whole.len() <= MAX_RECORD_BYTES {
+        return whole;
+    }
+    let name = format!("{}-{}", record.record_type.as_str(), fingerprint.map_or_else(|| now.timestamp_millis().to_string(), str::to_owned));
+    match ledger.keep_detail(&record.finding_id, &name, whole.into_bytes()).await {
+        Ok(key) => record.detail = Some(format!("s3://{}/ledger/{key}", io.cfg.ledger_bucket)),
+        Err(e) => {
+            error!(error = %e, "the whole incident record could not be kept in the ledger; writing it cut");
+            record.detail = Some(format!("the whole record could not be kept: {}", e.message));
+            failures.push(Failure {
+                part: Part::Record,
+                what: format!("keeping the whole incident record in the ledger: {}", e.message),
+                retryable: e.retryable,
+            });
+        }
+    }
+    record.to_event(MAX_RECORD_BYTES)
 }

@@ -10,6 +10,9 @@
 //!   on one target: its claim, its outcome, whether launchguard made the change, its reversal, and
 //!   its release.
 //!
+//! - `details/<finding_id>/<record>`: an incident record too large for a log event, whole (the
+//!   log keeps a cut copy that names this key).
+//!
 //! Invariants: an entry is created only with `put_if_absent` (two deliveries cannot both act) and
 //! changed only with `put_if_match` on the version just read; a release runs a reversal only for an
 //! entry whose change launchguard made ([`Owner::Launchguard`]), once, and only when no newer
@@ -242,6 +245,14 @@ impl<'a, S: ConditionalStore> Ledger<'a, S> {
             }
         }
         Err(CallError::new(format!("ledger entry {key} kept changing under concurrent deliveries; retry"), true))
+    }
+
+    /// Keep a whole incident record that is too large for a log event, once (`put_if_absent`; an
+    /// object already there holds the same record). Returns its key under `ledger/`.
+    pub async fn keep_detail(&self, finding_id: &str, record: &str, body: Vec<u8>) -> Result<String, CallError> {
+        let key = format!("details/{}/{}", seg(finding_id), seg(record));
+        self.store.put_if_absent(&key, body).await?;
+        Ok(key)
     }
 
     /// Count one delivery of a finding; returns the entry after counting.

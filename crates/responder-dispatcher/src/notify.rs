@@ -9,10 +9,20 @@ use launchguard_core::time::format_utc;
 
 use crate::plan::PrincipalPlan;
 
-/// SNS subjects are at most 100 characters.
+/// SNS subjects are ASCII, without control characters, and shorter than 100 characters.
 pub const MAX_SUBJECT: usize = 100;
 /// SNS messages are at most 256 KiB; keep a margin for attributes.
 pub const MAX_MESSAGE: usize = 250 * 1024;
+
+/// A subject SNS accepts: ASCII without control characters (anything else becomes `?`), fewer
+/// than [`MAX_SUBJECT`] characters (cut with `...`).
+pub fn subject(s: &str) -> String {
+    let clean: String = s.chars().map(|c| if c.is_ascii() && !c.is_ascii_control() { c } else { '?' }).collect();
+    if clean.len() < MAX_SUBJECT {
+        return clean;
+    }
+    format!("{}...", &clean[..MAX_SUBJECT - 4])
+}
 
 /// Counts of outcomes by status.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -171,10 +181,11 @@ pub fn finding_message(finding: &Finding, plans: &[PrincipalPlan], outcomes: &[R
     } else {
         "ALREADY CONTAINED"
     };
-    let subject = cut(
-        &format!("[launchguard] {state}: {} principal(s), {instances} instances in {}", finding.principals.len(), finding.account_id),
-        MAX_SUBJECT - 1,
-    );
+    let subject = subject(&format!(
+        "[launchguard] {state}: {} principal(s), {instances} instances in {}",
+        finding.principals.len(),
+        finding.account_id
+    ));
     let mut b = String::new();
     let _ = writeln!(b, "launchguard {state}: mass EC2 launch in account {} ({})", finding.account_id, finding.region);
     let _ = writeln!(b, "finding {}{}", finding.finding_id, if finding.dry_run { " (DRY RUN: nothing was changed)" } else { "" });
@@ -254,10 +265,8 @@ pub fn finding_message(finding: &Finding, plans: &[PrincipalPlan], outcomes: &[R
 /// launchers, and say that nothing was changed.
 fn nobody_message(finding: &Finding) -> (String, String) {
     let instances: u64 = finding.top_launchers.iter().map(|p| p.activity.instances_launched.max(p.activity.instances_requested)).sum();
-    let subject = cut(
-        &format!("[launchguard] ALARM, NOBODY OVER THRESHOLD: {instances} instances in {}, nothing changed", finding.account_id),
-        MAX_SUBJECT - 1,
-    );
+    let subject =
+        subject(&format!("[launchguard] ALARM, NOBODY OVER THRESHOLD: {instances} instances in {}, nothing changed", finding.account_id));
     let mut b = String::new();
     let _ = writeln!(b, "launchguard: the mass EC2 launch alarm fired in account {} ({})", finding.account_id, finding.region);
     let _ = writeln!(b, "finding {}", finding.finding_id);
@@ -279,7 +288,7 @@ fn nobody_message(finding: &Finding) -> (String, String) {
 /// The whole message, always within SNS's limit: the body (cut when it alone is too large), a
 /// line saying where the full detail is, and the machine-readable block (shrunk to fit).
 pub fn fit_message(body: String, full: &serde_json::Value, compact: &serde_json::Value, reference: &str) -> String {
-    let room = MAX_MESSAGE - 4 * 1024 - reference.len();
+    let room = MAX_MESSAGE.saturating_sub(4 * 1024 + reference.len());
     let mut b = if body.len() > room {
         let mut cut_body = cut(&body, room);
         cut_body.push_str("\n(the rest is cut: too large for SNS)\n");

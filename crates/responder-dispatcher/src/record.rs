@@ -118,6 +118,68 @@ pub struct IncidentRecord {
     pub finding: Option<Value>,
     /// The release request (for `release` records).
     pub release: Option<ReleaseRequest>,
+    /// Where the whole record is (`s3://bucket/ledger/details/...`) when this one was cut to fit a
+    /// log event.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    /// What was cut from this record to fit a log event, in words.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cut: Option<String>,
+}
+
+/// Largest incident record written, in bytes: a CloudWatch Logs event is at most 256 KiB,
+/// 26 bytes of which are taken by the event's overhead; the rest is margin.
+pub const MAX_RECORD_BYTES: usize = 250 * 1024;
+
+/// A list of the record that can be cut: its name, its length, and how to cut it.
+type CutList = (&'static str, fn(&IncidentRecord) -> usize, fn(&mut IncidentRecord, usize));
+
+fn json_len<T: Serialize>(v: &T) -> usize {
+    serde_json::to_vec(v).map_or(usize::MAX, |b| b.len())
+}
+
+impl IncidentRecord {
+    /// The record as one log event of at most `limit` bytes. Whole when it fits; otherwise,
+    /// in this order until it fits: without the finding, then with fewer outcomes (failed ones
+    /// first), human actions, refusals and principals. What was cut is said in `cut`, with the
+    /// full counts; `detail` says where the whole record is.
+    pub fn to_event(&self, limit: usize) -> String {
+        let whole = serde_json::to_string(self).unwrap_or_default();
+        if whole.len() <= limit {
+            return whole;
+        }
+        let mut r = self.clone();
+        r.finding = None;
+        let mut cuts = vec![format!("the finding ({} bytes)", json_len(&self.finding))];
+        // Failed outcomes first: a cut never hides a failed action.
+        r.outcomes.sort_by_key(|o| !matches!(o.outcome, launchguard_core::contract::OutcomeStatus::Failed { .. }));
+        let lists: [CutList; 4] = [
+            ("outcomes", |r| r.outcomes.len(), |r, n| r.outcomes.truncate(n)),
+            ("human actions", |r| r.human_actions.len(), |r, n| r.human_actions.truncate(n)),
+            ("refusals", |r| r.refusals.len(), |r, n| r.refusals.truncate(n)),
+            ("principals", |r| r.principals.len(), |r, n| r.principals.truncate(n)),
+        ];
+        for (name, len, truncate) in lists {
+            let total = len(&r);
+            while json_len(&r) + 512 > limit && len(&r) > 0 {
+                let half = len(&r) / 2;
+                truncate(&mut r, half);
+            }
+            if len(&r) < total {
+                cuts.push(format!("{name}: {} of {total} kept", len(&r)));
+            }
+        }
+        r.cut = Some(launchguard_core::error::cut(&format!("cut to fit a log event: {}", cuts.join("; ")), 400));
+        let text = serde_json::to_string(&r).unwrap_or_default();
+        if text.len() <= limit {
+            return text;
+        }
+        // Only the fixed fields are left, and they are still too large: the least that says where.
+        serde_json::json!({"record_type": r.record_type, "schema_version": r.schema_version,
+            "finding_id": launchguard_core::error::cut(&r.finding_id, 256), "status": r.status, "detail": r.detail,
+            "cut": "everything but the status: too large for a log event"})
+        .to_string()
+    }
 }
 
 /// What the dispatcher returns.

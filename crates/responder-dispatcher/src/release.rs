@@ -229,10 +229,8 @@ pub async fn release<I: Invoker, N: Notifier, L: IncidentLog, S: ConditionalStor
     } else {
         Status::Released
     };
-    let subject = launchguard_core::error::cut(
-        &format!("[launchguard] RELEASE {}: {} action(s) for {label}", status.as_str().to_uppercase(), outcomes.len()),
-        notify::MAX_SUBJECT - 1,
-    );
+    let subject =
+        notify::subject(&format!("[launchguard] RELEASE {}: {} action(s) for {label}", status.as_str().to_uppercase(), outcomes.len()));
     let mut body = format!(
         "launchguard release for {label}{}\nreason: {}\n\n",
         if dry_run { " (DRY RUN: nothing was changed)" } else { "" },
@@ -269,6 +267,8 @@ pub async fn release<I: Invoker, N: Notifier, L: IncidentLog, S: ConditionalStor
         ledger: None,
         finding: None,
         release: Some(r.clone()),
+        detail: None,
+        cut: None,
     };
     let mut failures = action_failures(&outcomes);
     deliver(io, &ledger, record, page, &mut report, &mut failures, now).await;

@@ -196,6 +196,63 @@ async fn case6_iam_unreachable_and_sns_denied_is_retryable() {
     assert!(text.contains("quarantine_user") && text.contains("sns:Publish"), "{text}");
 }
 
+/// How one part of a dispatch goes, in the table below.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Goes {
+    Ok,
+    Retryable,
+    Final,
+}
+
+const ALL: [Goes; 3] = [Goes::Ok, Goes::Retryable, Goes::Final];
+
+#[tokio::test]
+async fn case6_table_retryable_iff_a_failed_part_is_and_every_failed_part_is_listed() {
+    use launchguard_responder_dispatcher::Part;
+    for action in ALL {
+        for notify in ALL {
+            for record in ALL {
+                let case = format!("action {action:?}, notify {notify:?}, record {record:?}");
+                // GIVEN the IAM handler unreachable (retryable) or crashing (final), SNS throttled
+                // (retryable) or denied (final), the incident log throttled or denied
+                let w = World {
+                    sns: Sns { fails: notify != Goes::Ok, retryable: notify == Goes::Retryable, ..Sns::default() },
+                    logs: Logs { denied: record == Goes::Final, ..Logs::default() },
+                    ..World::new()
+                };
+                if record == Goes::Retryable {
+                    w.logs.throttle_next.store(1, Ordering::SeqCst);
+                }
+                let down: &[&str] = if action == Goes::Retryable { &["iam"] } else { &[] };
+                let broken: &[(&str, &str)] = if action == Goes::Final { &[("IAM_HANDLER_LAMBDA_NAME", "broken")] } else { &[] };
+                // WHEN the finding is dispatched
+                let result = w.send_with(&finding(), down, broken).await;
+                // THEN it fails iff a part failed, retryably iff a failed part is retryable, and
+                // lists every failed part, the failed actions whatever else failed
+                let failed = [action, notify, record];
+                if failed.iter().all(|g| *g == Goes::Ok) {
+                    let r = result.unwrap_or_else(|e| panic!("{case}: {e}"));
+                    assert_eq!(r.status, "contained", "{case}");
+                    continue;
+                }
+                let e = result.err().unwrap_or_else(|| panic!("{case}: succeeded"));
+                assert_eq!(e.is_retryable(), failed.contains(&Goes::Retryable), "{case}: {e}");
+                // the IAM handler does two actions here: quarantine ci-deployer, revoke DataScience
+                assert_eq!(e.failures_of(Part::Action), if action == Goes::Ok { 0 } else { 2 }, "{case}: {e}");
+                assert_eq!(e.failures_of(Part::Notify), usize::from(notify != Goes::Ok), "{case}: {e}");
+                assert_eq!(e.failures_of(Part::Record), usize::from(record != Goes::Ok), "{case}: {e}");
+                assert_eq!(e.failures_of(Part::Ledger), 0, "{case}: {e}");
+                let text = e.to_string();
+                assert_eq!(text.contains("quarantine_user") && text.contains("revoke_role_sessions"), action != Goes::Ok, "{case}: {text}");
+                assert_eq!(text.contains("sns:Publish"), notify != Goes::Ok, "{case}: {text}");
+                assert_eq!(text.contains("logs:PutLogEvents"), record != Goes::Ok, "{case}: {text}");
+                // the access keys were deactivated whatever else failed
+                assert_eq!(w.key1(), KeyStatus::Inactive, "{case}");
+            }
+        }
+    }
+}
+
 // Case 7: duplicate deliveries page once.
 #[tokio::test]
 async fn case7_the_same_alarm_three_times_sequentially_pages_once() {
@@ -237,4 +294,145 @@ async fn a_changed_outcome_pages_again() {
     w.send(&finding()).await.unwrap(); // the retry now succeeds
     assert_eq!(w.pages().len(), 2, "{:?}", w.pages());
     assert!(w.pages()[1].contains("CONTAINED"));
+}
+
+// Case 8: size limits drop nothing that matters.
+
+/// SNS accepts at most 256 KiB.
+const SNS_MAX: usize = 256 * 1024;
+
+fn key_use(id: String) -> Value {
+    let kind = if id.starts_with("AKIA") { "long_term" } else { "temporary" };
+    json!({"access_key_id": id, "kind": kind, "calls": 1, "launched": 1})
+}
+
+/// `ci-deployer` alone, with 5,000 role sessions, 3,000 session keys and its 2 long-term keys
+/// (listed last).
+fn huge_user_finding() -> Value {
+    let mut f = finding();
+    let mut p = f["principals"][1].clone();
+    p["activity"]["session_names"] =
+        json!((0..5000).map(|i| format!("botocore-session-{i:010}-padding-to-sixty-four-chars")).collect::<Vec<_>>());
+    let mut keys: Vec<Value> = (0..3000).map(|i| key_use(format!("ASIA{i:016}"))).collect();
+    keys.push(key_use("AKIAEXAMPLEDEPLOYER1".into()));
+    keys.push(key_use("AKIAEXAMPLEDEPLOYER2".into()));
+    p["activity"]["access_keys"] = json!(keys);
+    f["principals"] = json!([p]);
+    f
+}
+
+/// What the detector sends for `f`: its parts, each fit to the asynchronous invocation limit.
+fn parts(f: &Value) -> Vec<Value> {
+    // built in memory by the detector, never parsed: it may be over the limit
+    let f: launchguard_core::contract::Finding = serde_json::from_value(f.clone()).unwrap();
+    f.into_parts(launchguard_core::contract::MAX_PAYLOAD_BYTES).iter().map(|p| serde_json::to_value(p).unwrap()).collect()
+}
+
+impl World {
+    fn messages(&self) -> Vec<(String, String)> {
+        self.sns.messages.lock().unwrap().clone()
+    }
+    fn record_texts(&self) -> Vec<String> {
+        self.logs.records.lock().unwrap().iter().map(|(_, r)| r.clone()).collect()
+    }
+}
+
+fn assert_fits_sns(subject: &str, message: &str) {
+    assert!(message.len() <= SNS_MAX, "a message of {} bytes", message.len());
+    assert!(subject.len() < 100 && subject.is_ascii() && !subject.chars().any(char::is_control), "{subject:?}");
+    assert!(message.contains("full detail:") && message.contains("ledger/"), "says where the full detail is");
+}
+
+#[tokio::test]
+async fn case8_a_principal_with_thousands_of_sessions_and_keys_is_contained_and_told() {
+    // GIVEN a finding far over the limit (the raw finding would be refused)
+    let w = World::new();
+    let raw = huge_user_finding();
+    assert!(raw.to_string().len() > launchguard_core::contract::MAX_PAYLOAD_BYTES);
+    // WHEN the detector's parts reach the dispatcher
+    let parts = parts(&raw);
+    assert_eq!(parts.len(), 1);
+    let r = w.send(&parts[0]).await.unwrap();
+    // THEN both long-term keys are deactivated, the user quarantined, and a person told
+    assert_eq!(r.status, "contained", "{:?}", r.outcomes);
+    assert!(w.iam.user("ci-deployer").keys.iter().all(|(_, s)| *s == KeyStatus::Inactive));
+    assert!(w.iam.user("ci-deployer").attached.contains(&V3.to_string()));
+    let messages = w.messages();
+    assert_eq!(messages.len(), 1);
+    assert_fits_sns(&messages[0].0, &messages[0].1);
+    // with the full counts
+    let record: Value = serde_json::from_str(&w.record_texts()[0]).unwrap();
+    let totals = &record["finding"]["principals"][0]["activity"]["totals"];
+    assert_eq!(totals["session_names"], 5000, "{totals}");
+    assert_eq!(totals["access_keys"], 3002, "{totals}");
+}
+
+/// 300 roles, each with 10 long user agents and 10 sessions: a page body of about 450 kB.
+fn three_hundred_roles(w: &World) -> Value {
+    let mut f = finding();
+    let template = f["principals"][0].clone();
+    let principals: Vec<Value> = (0..300)
+        .map(|i| {
+            let name = format!("Role{i:03}");
+            w.iam
+                .roles
+                .lock()
+                .unwrap()
+                .insert(name.clone(), world::Entity { arn: format!("arn:aws:iam::111122223333:role/{name}"), ..world::Entity::default() });
+            let mut p = template.clone();
+            p["principal"]["role_arn"] = json!(format!("arn:aws:iam::111122223333:role/{name}"));
+            p["principal"]["role_name"] = json!(name);
+            p["activity"]["user_agents"] = json!((0..10).map(|k| format!("agent-{k:02}/{i} {}", "x".repeat(200))).collect::<Vec<_>>());
+            p["activity"]["session_names"] = json!((0..10).map(|k| format!("session-{k:02}-{}", "s".repeat(50))).collect::<Vec<_>>());
+            p
+        })
+        .collect();
+    f["principals"] = json!(principals);
+    f["excluded"] = json!([]);
+    f
+}
+
+#[test]
+fn case8_a_notification_body_of_450_kb_is_cut_to_fit_sns() {
+    use launchguard_responder_dispatcher::notify::{MAX_MESSAGE, finding_message, fit_message};
+    let w = World::new();
+    let f: launchguard_core::contract::Finding = serde_json::from_value(three_hundred_roles(&w)).unwrap();
+    let (subject, body) = finding_message(&f, &[], &[], "launchguard-dispatcher");
+    assert!(body.len() > 400 * 1024, "the attack: a body of {} bytes", body.len());
+    let full = serde_json::to_value(&f).unwrap();
+    let message = fit_message(body, &full, &json!({"finding_id": f.finding_id}), "full detail: the incident record and ledger/details");
+    assert!(message.len() <= MAX_MESSAGE + 3 && message.len() <= SNS_MAX, "{}", message.len());
+    assert_fits_sns(&subject, &message);
+}
+
+#[tokio::test]
+async fn case8_three_hundred_principals_are_contained_and_every_page_and_record_fits() {
+    // GIVEN 300 roles whose finding is split, and whose pages and records would be too large
+    let w = World::new();
+    let parts = parts(&three_hundred_roles(&w));
+    // WHEN every part reaches the dispatcher
+    for p in &parts {
+        let r = w.send(p).await.unwrap();
+        assert_eq!(r.status, "contained", "{:?}", r.outcomes);
+    }
+    // THEN every role is contained, every page and record fits and says where the whole is
+    assert!((0..300).all(|i| w.iam.role(&format!("Role{i:03}")).inline.contains_key(REVOKE_SESSIONS_POLICY)));
+    for (subject, message) in w.messages() {
+        assert_fits_sns(&subject, &message);
+    }
+    let records = w.record_texts();
+    assert_eq!(records.len(), parts.len());
+    assert!(records.iter().any(|t| t.contains("\"cut\":")), "at least one record is too large whole: the cut path is exercised");
+    for text in &records {
+        assert!(text.len() <= 256 * 1024 - 26, "a log event of {} bytes", text.len());
+        let r: Value = serde_json::from_str(text).unwrap();
+        if r["finding"].is_null() {
+            // cut: the whole record is in the ledger, named
+            let detail = r["detail"].as_str().unwrap();
+            let key = detail.split("/ledger/").nth(1).unwrap();
+            let whole: Value = serde_json::from_slice(&w.store.object(key).unwrap().body).unwrap();
+            assert_eq!(whole["finding_id"], r["finding_id"]);
+            assert!(whole["finding"]["principals"].is_array());
+        }
+    }
 }

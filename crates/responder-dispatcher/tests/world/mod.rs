@@ -248,11 +248,16 @@ impl Invoker for Lambda<'_> {
 #[derive(Default)]
 pub struct Sns {
     pub messages: Mutex<Vec<(String, String)>>,
+    /// Refuse every publish: 403 (final), or throttled (retryable) with `retryable`.
     pub fails: bool,
+    pub retryable: bool,
 }
 
 impl Notifier for Sns {
     async fn publish(&self, _topic: &str, subject: &str, message: &str, _a: &[(&str, String)]) -> Result<String, CallError> {
+        if self.fails && self.retryable {
+            return Err(CallError::new("sns:Publish: Rate exceeded (Throttling; HTTP 400)", true));
+        }
         if self.fails {
             return Err(CallError::new("sns:Publish: not authorized (AuthorizationError; HTTP 403)", false));
         }
@@ -267,12 +272,17 @@ pub struct Logs {
     pub records: Mutex<Vec<(String, String)>>,
     /// Throttle this many appends (PutLogEvents) before accepting.
     pub throttle_next: AtomicUsize,
+    /// Refuse every append: access denied (final).
+    pub denied: bool,
     /// The ledger's store, kept beside the incident log (both are the dispatcher's records).
     pub ledger: launchguard_aws::store::MemoryStore,
 }
 
 impl IncidentLog for Logs {
     async fn append(&self, _g: &str, stream: &str, record: String, _at: DateTime<Utc>) -> Result<(), CallError> {
+        if self.denied {
+            return Err(CallError::new("logs:PutLogEvents: not authorized (AccessDeniedException; HTTP 400)", false));
+        }
         if self.throttle_next.load(Ordering::SeqCst) > 0 {
             self.throttle_next.fetch_sub(1, Ordering::SeqCst);
             return Err(CallError::new("logs:PutLogEvents: Rate exceeded (ThrottlingException; HTTP 400)", true));
