@@ -93,7 +93,8 @@ class Watch:
         RUN.mkdir(parents=True, exist_ok=True)
         with open(self.log, "ab") as out:
             self.proc = subprocess.Popen(
-                ["cargo", "lambda", "watch", "--invoke-address", "127.0.0.1", "--invoke-port", str(WATCH_PORT), *(["--release"] if self.release else []),
+                ["cargo", "lambda", "watch", "--ignore-changes", "--invoke-address", "127.0.0.1", "--invoke-port", str(WATCH_PORT),
+                 *(["--release"] if self.release else []),
                  "--concurrency", str(self.concurrency)],
                 cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
             )

@@ -22,7 +22,7 @@ make_venv() { # name python requirements [constraints]
   echo "installing $req into $dir (first time: about a minute)..." >&2
   rm -rf "$dir"
   "$py" -m venv "$dir"
-  "$dir/bin/pip" install --quiet --disable-pip-version-check -r "$req" ${cons:+-c "$cons"}
+  "$dir/bin/pip" install --quiet --no-cache-dir --disable-pip-version-check -r "$req" ${cons:+-c "$cons"}
   sha256sum "$req" ${cons:+"$cons"} >"$stamp"
 }
 
