@@ -216,6 +216,10 @@ impl Aggregate {
             }
         }
         self.records += 1;
+        let by_service = session
+            .invoked_by
+            .as_deref()
+            .is_some_and(|by| crate::principal::is_made_by_aws_service_for(&self.principals[idx].principal, by));
         let a = &mut self.principals[idx].activity;
         a.calls += 1;
         a.first_seen = a.first_seen.min(t);
@@ -225,7 +229,7 @@ impl Aggregate {
         a.failed_calls += u64::from(facts.failed);
         a.dry_run_calls += u64::from(facts.dry_run);
         a.malformed_records += u64::from(facts.malformed);
-        if session.invoked_by.as_deref().is_some_and(crate::principal::is_aws_service_invoker) {
+        if by_service {
             a.aws_service_calls += 1;
             a.aws_service_launched += facts.launched;
             a.aws_service_requested += facts.requested;

@@ -113,9 +113,18 @@ pub struct AlarmStateChange {
     pub evaluation_periods_provenance: Provenance,
     /// True when the alarm is a metric-math alarm (`Metrics` list).
     pub metric_math: bool,
+    /// The metric the alarm watches (`Trigger.MetricName`), when known: says whether a
+    /// datapoint counts calls ([`CALLS_METRIC`]) or instances ([`INSTANCES_METRIC`]).
+    #[serde(default)]
+    pub metric_name: Option<String>,
     /// How it was delivered.
     pub delivery: AlarmDelivery,
 }
+
+/// The metric of `deploy/base.template.json`'s calls alarm: one per `RunInstances` record.
+pub const CALLS_METRIC: &str = "RunInstancesCalls";
+/// The metric of its instances alarm: `maxCount` of the first launch specification per record.
+pub const INSTANCES_METRIC: &str = "RunInstancesInstancesRequested";
 
 impl AlarmStateChange {
     /// The largest datapoint value, when the payload gave any.
@@ -310,6 +319,7 @@ fn parse_sns_alarm(v: &Value) -> Result<AlarmStateChange, IgnoreReason> {
         evaluation_periods,
         evaluation_periods_provenance,
         metric_math: metrics.is_some(),
+        metric_name: str_field(trigger, "MetricName").map(str::to_owned),
         delivery: AlarmDelivery::Sns,
     })
 }
@@ -376,6 +386,12 @@ fn parse_alarm_action(v: &Value) -> Result<AlarmStateChange, IgnoreReason> {
         evaluation_periods,
         evaluation_periods_provenance,
         metric_math: metrics.is_some_and(|m| m.iter().any(|x| x.get("expression").is_some())),
+        metric_name: metrics
+            .and_then(|m| m.first())
+            .and_then(|m| m.get("metricStat"))
+            .and_then(|s| s.get("metric"))
+            .and_then(|m| str_field(m, "name"))
+            .map(str::to_owned),
         delivery: AlarmDelivery::AlarmAction,
     })
 }

@@ -159,6 +159,26 @@ pub fn validate_token(field: &str, value: &str) -> Result<(), String> {
     }
 }
 
+/// Check a region code (`us-east-1`, `cn-north-1`, `us-gov-west-1`): 1 to 32 characters from
+/// `[a-z0-9-]`. It is shown to people and used in commands they run.
+pub fn validate_region(value: &str) -> Result<(), String> {
+    if (1..=32).contains(&value.len()) && value.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') {
+        Ok(())
+    } else {
+        Err(format!("region must be a region code (1-32 characters from [a-z0-9-]), found {:?}", crate::error::excerpt(value)))
+    }
+}
+
+/// Check a free text shown to people: at most `max` characters, no control character (no line
+/// break can make it a line of its own).
+pub fn validate_text(field: &str, value: &str, max: usize) -> Result<(), String> {
+    if value.chars().count() <= max && !value.chars().any(char::is_control) {
+        Ok(())
+    } else {
+        Err(format!("{field} must be at most {max} characters with no control characters, found {:?}", crate::error::excerpt(value)))
+    }
+}
+
 /// Deterministic finding id: `lg-` and 32 hex digits of SHA-256 over the detector, account,
 /// window and the sorted principal keys.
 pub fn finding_id(detector: &str, account_id: &str, window: &TimeWindow, principals: &[Principal]) -> String {
@@ -595,6 +615,10 @@ impl Finding {
         crate::ids::validate_account_id(&f.account_id)
             .map_err(|e| CoreError::InvalidPayload { kind: "finding", reason: format!("account_id: {e}") })?;
         validate_token("finding_id", &f.finding_id).map_err(|reason| CoreError::InvalidPayload { kind: "finding", reason })?;
+        validate_region(&f.region).map_err(|reason| CoreError::InvalidPayload { kind: "finding", reason })?;
+        if let Some(t) = &f.trigger {
+            validate_text("trigger.name", &t.name, 256).map_err(|reason| CoreError::InvalidPayload { kind: "finding", reason })?;
+        }
         if f.verdict == FindingVerdict::NobodyOverThreshold && !f.principals.is_empty() {
             return Err(CoreError::InvalidPayload {
                 kind: "finding",

@@ -61,6 +61,20 @@ pub enum AlarmRefusal {
         /// How far ahead of the detector's clock.
         ahead_seconds: i64,
     },
+    /// CloudWatch (`DescribeAlarms`) does not know the alarm: the notification is not CloudWatch's.
+    NotInCloudWatch {
+        /// The ARN it gave.
+        alarm_arn: String,
+    },
+    /// The notification claims a state change after the last one CloudWatch knows of: forged.
+    NotSeenByCloudWatch {
+        /// The ARN it gave.
+        alarm_arn: String,
+        /// The `StateChangeTime` it claims.
+        state_change_time: DateTime<Utc>,
+        /// The alarm's last state change according to CloudWatch (`StateUpdatedTimestamp`).
+        last_update: DateTime<Utc>,
+    },
     /// `Period × EvaluationPeriods` longer than a day (or not a representable duration).
     WindowTooWide {
         /// Period, seconds.
@@ -89,6 +103,13 @@ impl std::fmt::Display for AlarmRefusal {
             Self::InTheFuture { state_change_time, ahead_seconds } => {
                 write!(f, "alarm StateChangeTime {state_change_time} is {ahead_seconds}s ahead of this function's clock")
             }
+            Self::NotInCloudWatch { alarm_arn } => {
+                write!(f, "CloudWatch does not know alarm {alarm_arn} (DescribeAlarms): the notification is not CloudWatch's")
+            }
+            Self::NotSeenByCloudWatch { alarm_arn, state_change_time, last_update } => write!(
+                f,
+                "alarm {alarm_arn} last changed state at {last_update} according to CloudWatch; a notification of a change at {state_change_time} is not CloudWatch's"
+            ),
             Self::WindowTooWide { period_seconds, evaluation_periods, max_seconds } => write!(
                 f,
                 "alarm evaluates {evaluation_periods} periods of {period_seconds}s, more than {max_seconds}s: not a launchguard alarm"

@@ -159,16 +159,46 @@ fn without_path(resource: &str) -> Option<String> {
     (name.chars().any(|c| c != '*')).then(|| format!("{}{name}", &resource[..kind.len()]))
 }
 
+/// The partitions AWS has; a pattern names one of them or `*`.
+pub const PARTITIONS: &[&str] = &["aws", "aws-cn", "aws-us-gov", "aws-iso", "aws-iso-b", "aws-iso-e", "aws-iso-f", "aws-eusc"];
+
+/// A pattern that can never match an ARN IAM or CloudTrail writes would protect nobody without a
+/// word: refuse it. The partition is one of [`PARTITIONS`] or `*`; the service `iam`, `sts` or
+/// `*`; the region empty or `*` (IAM and STS principals have none); the account 12 digits or
+/// digits with `*`; the resource a `user/`, `role/`, `root`, `federated-user/` or `*`. A role session
+/// pattern (`sts … assumed-role/…`) is refused too: the handlers act on the role, so a role is
+/// protected as `iam … role/<name>`, which also protects every session of it.
+fn check_pattern_fields(f: &[&str; 6]) -> Result<(), &'static str> {
+    let [_, partition, service, region, account, resource] = *f;
+    if partition != "*" && !PARTITIONS.contains(&partition) {
+        return Err("the partition must be aws, aws-cn, aws-us-gov (or another AWS partition, in lower case) or *");
+    }
+    if !["iam", "sts", "*"].contains(&service) {
+        return Err("the service must be iam, sts or * (in lower case)");
+    }
+    if !region.is_empty() && region != "*" {
+        return Err("IAM and STS ARNs have no region: leave it empty (arn:aws:iam::<account>:...)");
+    }
+    let account_ok =
+        if account.contains('*') { account.bytes().all(|b| b.is_ascii_digit() || b == b'*') } else { validate_account_id(account).is_ok() };
+    if !account_ok {
+        return Err("the account must be 12 digits, or digits and * (1111* ...)");
+    }
+    let lower = resource.to_ascii_lowercase();
+    if lower.starts_with("assumed-role/") {
+        return Err("protect the role, not its sessions: arn:<partition>:iam::<account>:role/<name> also protects every session of it");
+    }
+    if !["user/", "role/", "federated-user/", "root", "*"].iter().any(|k| lower.starts_with(k)) {
+        return Err("the resource must be user/<name>, role/<name>, root, federated-user/<name> or *");
+    }
+    Ok(())
+}
+
 impl ArnPattern {
     fn compile(text: &str) -> Result<Self, CoreError> {
         let bad = |why| invalid("ARN pattern", text, why);
         let f = arn_fields(text).ok_or_else(|| bad("expected arn:<partition>:<service>:<region>:<account>:<resource>, * as wildcard"))?;
-        if f[1].is_empty() || f[2].is_empty() || f[5].is_empty() {
-            return Err(bad("partition, service and resource must not be empty"));
-        }
-        if !f[4].bytes().all(|b| b.is_ascii_digit() || b == b'*') {
-            return Err(bad("the account must be 12 digits or *"));
-        }
+        check_pattern_fields(&f).map_err(bad)?;
         let compile_err = |_| bad("cannot be compiled as a glob");
         let head = f[1..5].iter().map(|x| glob(x, false)).collect::<Result<Vec<_>, _>>().map_err(compile_err)?;
         let mut resources = vec![glob(f[5], true).map_err(compile_err)?];

@@ -35,8 +35,9 @@ pub struct LaunchFacts {
     pub instance_ids: Vec<String>,
     /// Instance types, requested or launched.
     pub instance_types: Vec<String>,
-    /// True when `requestParameters` or `responseElements` had an unexpected shape; the counts
-    /// then hold what could be read.
+    /// True when `requestParameters` or `responseElements` had an unexpected shape, or when
+    /// neither says how many instances a call asked for; the counts then hold what could be read
+    /// (at least one instance requested).
     pub malformed: bool,
 }
 
@@ -112,7 +113,7 @@ pub fn launch_facts(record: &CloudTrailRecord<'_>) -> LaunchFacts {
         None => record.response_elements.and_then(|r| serde_json::from_str(r.get()).map_err(|_| malformed = true).ok()),
     };
     let mut f = facts(record.error_code.as_deref(), req.as_ref(), resp);
-    f.malformed = malformed;
+    f.malformed |= malformed;
     f
 }
 
@@ -150,5 +151,13 @@ fn facts(error_code: Option<&str>, req: Option<&Request<'_>>, resp: Option<Respo
         }
     }
     f.requested = if f.dry_run { 0 } else { max_sum.max(f.launched) };
+    // A call that is not a dry run asked for at least one instance. When neither the request nor
+    // the response says how many (CloudTrail replaces a field over its size limit by
+    // `{"omitted": true, ...}`, and a large `TagSpecifications` gets it there), the count is not
+    // known: count the one it certainly asked for and flag the record, so the read is incomplete.
+    if !f.dry_run && f.requested == 0 {
+        f.requested = 1;
+        f.malformed = true;
+    }
     f
 }

@@ -194,10 +194,33 @@ pub fn is_identity_center_role(role_arn: &str, _role_name: &str) -> bool {
     role_path_starts_with(role_arn, IDENTITY_CENTER_ROLE_PATH)
 }
 
-/// True when an `invokedBy` value names AWS itself (`autoscaling.amazonaws.com`, `AWS Internal`):
-/// the call was made by that service on the principal's behalf.
-pub fn is_aws_service_invoker(invoked_by: &str) -> bool {
-    invoked_by.ends_with(".amazonaws.com") || invoked_by == "AWS Internal"
+/// `invokedBy` values that are a person's own front end, not a service acting of its own accord:
+/// the console (`signin.amazonaws.com`), CloudShell, and the services that launch exactly what the
+/// caller told them to, with the caller's credentials, at once (a CloudFormation stack or a
+/// Service Catalog product with 500 instances is the caller's launch).
+pub const FRONT_END_INVOKERS: &[&str] = &[
+    "signin.amazonaws.com",
+    "console.amazonaws.com",
+    "console.ec2.amazonaws.com",
+    "cloudshell.amazonaws.com",
+    "cloudformation.amazonaws.com",
+    "servicecatalog.amazonaws.com",
+];
+
+/// True when a call was made by an AWS service on a role's behalf (`invokedBy` names a service
+/// such as `autoscaling.amazonaws.com`, `elasticmapreduce.amazonaws.com`): reported apart, and
+/// counted towards the thresholds only when configured.
+///
+/// Fails towards containment: only an [`Principal::AssumedRole`] is ever launched for by a
+/// service this way (an IAM user's or root's call is theirs); a front end a person drives
+/// ([`FRONT_END_INVOKERS`]), `AWS Internal` and anything that is not a lower-case
+/// `<name>.amazonaws.com` service principal are the principal's own calls.
+pub fn is_made_by_aws_service_for(principal: &Principal, invoked_by: &str) -> bool {
+    let Some(service) = invoked_by.strip_suffix(".amazonaws.com") else { return false };
+    matches!(principal, Principal::AssumedRole { .. })
+        && !service.is_empty()
+        && service.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
+        && !FRONT_END_INVOKERS.iter().any(|f| f.eq_ignore_ascii_case(invoked_by))
 }
 
 fn owned(s: &Option<std::borrow::Cow<'_, str>>) -> Option<String> {

@@ -10,7 +10,7 @@ use memchr::memmem;
 use serde::{Deserialize, Serialize};
 
 use crate::aggregate::Aggregate;
-use crate::launch::{LaunchRecord, launch_record_facts};
+use crate::launch::{LaunchRecord, launch_facts, launch_record_facts};
 use crate::query::EventRule;
 use crate::record::{CloudTrailRecord, parse_record};
 use crate::window::TimeWindow;
@@ -36,6 +36,10 @@ pub struct ScanStats {
     pub without_time: u64,
     /// Rows that could not be parsed as a CloudTrail record.
     pub unparseable: u64,
+    /// Matching records whose instance counts could not be read (request and response omitted
+    /// or of another shape): each counted as one instance requested.
+    #[serde(default)]
+    pub uncounted: u64,
     /// Matching records counted.
     pub matched: u64,
     /// Matching records seen twice (same `eventID`: overlapping reads, duplicate delivery), counted once.
@@ -83,6 +87,7 @@ impl Scanner {
             Ok(mut r) if r.event_source.is_some() || r.event_name.is_some() => {
                 if let Some(t) = self.accept(&r) {
                     let facts = launch_record_facts(&mut r);
+                    self.stats.uncounted += u64::from(facts.malformed);
                     self.aggregate.add_with_facts(&r, t, &facts);
                 }
             }
@@ -109,8 +114,35 @@ impl Scanner {
 
     fn check(&mut self, r: &CloudTrailRecord<'_>) {
         if let Some(t) = self.accept(r) {
-            self.aggregate.add(r, t);
+            let facts = launch_facts(r);
+            self.stats.uncounted += u64::from(facts.malformed);
+            self.aggregate.add_with_facts(r, t, &facts);
         }
+    }
+
+    /// Why this scan did not count everything it was shown, if it did not: rows that could not
+    /// be parsed, matching records without a readable time, matching records whose instance
+    /// counts could not be read. Any of these makes a read incomplete.
+    pub fn incompleteness(&self) -> Option<String> {
+        let s = &self.stats;
+        let mut why = Vec::new();
+        if s.unparseable > 0 {
+            why.push(format!(
+                "{} record(s) that look like the watched event could not be parsed and were not counted (first errors: {})",
+                s.unparseable,
+                s.error_samples.join(" | ")
+            ));
+        }
+        if s.without_time > 0 {
+            why.push(format!("{} matching record(s) have no readable eventTime and were not counted", s.without_time));
+        }
+        if s.uncounted > 0 {
+            why.push(format!(
+                "{} matching record(s) do not say how many instances they asked for (request and response omitted or unreadable): each counted as one",
+                s.uncounted
+            ));
+        }
+        (!why.is_empty()).then(|| why.join("; "))
     }
 
     /// The record's time when it is the event, inside the window, and not seen before.

@@ -80,14 +80,17 @@ fn assess(records: &[String], t: &Thresholds) -> Vec<(Principal, Verdict)> {
 
 #[test]
 fn attack_launches_an_aws_service_made_through_a_customer_role_are_reported_and_contained_only_when_configured() {
-    let records = vec![role_record("/Deployer", "Deployer", Some("cloudformation.amazonaws.com"), 40)];
+    let records = vec![role_record("/Deployer", "Deployer", Some("elasticmapreduce.amazonaws.com"), 40)];
     let default = assess(&records, &Thresholds::default());
     match &default[0].1 {
         Verdict::Excluded { reason } => {
-            assert!(reason.contains("cloudformation.amazonaws.com") && reason.contains("LG_CONTAIN_INVOKED_BY_AWS_SERVICE"), "{reason}")
+            assert!(reason.contains("elasticmapreduce.amazonaws.com") && reason.contains("LG_CONTAIN_INVOKED_BY_AWS_SERVICE"), "{reason}")
         }
         other => panic!("expected excluded and reported, got {other:?}"),
     }
+    // a stack launches what its creator asked for, at once: CloudFormation is the caller's front end
+    let stack = vec![role_record("/Deployer", "Deployer", Some("cloudformation.amazonaws.com"), 40)];
+    assert!(matches!(assess(&stack, &Thresholds::default())[0].1, Verdict::Flagged { .. }));
     let contain = Thresholds { contain_invoked_by_aws_service: true, ..Thresholds::default() };
     assert!(matches!(assess(&records, &contain)[0].1, Verdict::Flagged { .. }));
     // what the role did itself still counts: 12 direct instances are flagged whatever the setting

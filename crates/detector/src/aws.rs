@@ -114,6 +114,14 @@ impl AlarmStates for CloudWatchAlarms {
                     period_seconds: positive(a.period()).or(metric_period),
                     evaluation_periods: positive(a.evaluation_periods()),
                     metric_math: !a.metrics().is_empty(),
+                    metric_name: a
+                        .metric_name()
+                        .or_else(|| a.metrics().iter().find_map(|m| m.metric_stat().and_then(|s| s.metric()).and_then(|m| m.metric_name())))
+                        .map(str::to_owned),
+                    state_updated: a
+                        .state_updated_timestamp()
+                        .and_then(|t| t.to_millis().ok())
+                        .and_then(chrono::DateTime::from_timestamp_millis),
                 })
             })
             .collect())

@@ -2,17 +2,17 @@
 //! the finding handed to the dispatcher.
 
 use chrono::{DateTime, Utc};
-use launchguard_core::alarm::{AlarmNotice, AlarmStateChange, parse_event};
+use launchguard_core::alarm::{AlarmNotice, AlarmStateChange, INSTANCES_METRIC, parse_event};
 use launchguard_core::contract::{
     Finding, FindingKind, FindingVerdict, FlaggedPrincipal, MAX_PAYLOAD_BYTES, ReadSummary, SCHEMA_VERSION, Trigger, finding_id,
 };
 use launchguard_core::fit::oversized;
 use launchguard_core::gate::AlarmRefusal;
-use launchguard_core::scan::ScanStats;
 use serde_json::Value;
 use tokio::time::Instant;
 use tracing::{error, info, warn};
 
+use crate::confirm::confirm;
 use crate::read::{WindowRead, read_window};
 use crate::report::{Report, ReportStatus, summaries};
 use crate::schedule::{AlarmStates, is_scheduled_event, recheck};
@@ -60,8 +60,11 @@ pub async fn handle<R: LogReader, A: AlarmStates, I: Invoker>(
                 info!(reason = ?reason, "notice ignored");
                 ignored.push(serde_json::to_string(&reason).unwrap_or_default());
             }
-            AlarmNotice::Alarm(alarm) => {
-                let r = handle_alarm(&alarm, function_arn, cfg, reader, invoker, now).await?;
+            AlarmNotice::Alarm(claimed) => {
+                let r = match admit(&claimed, function_arn, cfg, alarms, now).await? {
+                    Ok(alarm) => handle_alarm(&alarm, function_arn, cfg, reader, invoker, now).await?,
+                    Err(refusal) => refuse(&claimed, refusal),
+                };
                 report = Some(r);
             }
         }
@@ -79,30 +82,44 @@ fn elapsed_ms(t: Instant) -> u64 {
     u64::try_from(t.elapsed().as_millis()).unwrap_or(u64::MAX)
 }
 
-/// True when what was read explains the alarm: at least one launch, and no datapoint larger
-/// than the calls or instances requested found (the metric counts one or the other).
+/// True when what was read explains the alarm: at least one launch, and no datapoint larger than
+/// what the alarm's metric counts in what was read: calls for [`launchguard_core::alarm::CALLS_METRIC`], instances
+/// requested for [`INSTANCES_METRIC`]; calls when the metric is not known (the smaller count:
+/// one large benign launch never explains many calls).
 fn explains(read: &WindowRead, alarm: &AlarmStateChange) -> bool {
     let stats = &read.scanner.stats;
     if stats.matched == 0 {
         return false;
     }
     let Some(datapoint) = alarm.max_datapoint() else { return true };
-    let requested: u64 =
-        read.scanner.aggregate.principals().iter().map(|p| p.activity.instances_requested.max(p.activity.instances_launched)).sum();
-    let found = stats.matched.max(requested);
+    let found = if alarm.metric_name.as_deref() == Some(INSTANCES_METRIC) {
+        read.scanner.aggregate.principals().iter().map(|p| p.activity.instances_requested.max(p.activity.instances_launched)).sum()
+    } else {
+        stats.matched
+    };
     // Datapoints are sums of whole calls or instances; compare as whole numbers.
     u64::try_from(datapoint.ceil() as i128).map_or(true, |d| found >= d)
 }
 
-/// Why a read that ended normally is still not complete: matching records that could not be read.
-fn unreadable(stats: &ScanStats) -> Option<String> {
-    (stats.unparseable > 0).then(|| {
-        format!(
-            "{} record(s) that look like the watched event could not be parsed and were not counted (first errors: {})",
-            stats.unparseable,
-            stats.error_samples.join(" | ")
-        )
-    })
+/// The gate, then CloudWatch's own description of the alarm (see [`crate::confirm`]): the
+/// alarm to act on, or why not.
+async fn admit<A: AlarmStates>(
+    claimed: &AlarmStateChange,
+    function_arn: &str,
+    cfg: &Config,
+    alarms: &A,
+    now: DateTime<Utc>,
+) -> Result<Result<AlarmStateChange, AlarmRefusal>, DetectorError> {
+    let account_id = own_account(cfg, function_arn)?;
+    if let Err(refusal) = cfg.gate.check(claimed, &account_id, now) {
+        return Ok(Err(refusal));
+    }
+    confirm(claimed, cfg, alarms).await
+}
+
+fn refuse(alarm: &AlarmStateChange, refusal: AlarmRefusal) -> Report {
+    warn!(alarm = %alarm.alarm_name, alarm_arn = ?alarm.alarm_arn, refusal = %refusal, "alarm refused; nothing read, nothing sent");
+    Report::refused(&alarm.alarm_name, refusal)
 }
 
 /// Handle one alarm in `ALARM`.
@@ -119,10 +136,7 @@ pub async fn handle_alarm<R: LogReader, I: Invoker>(
     // An explicit LG_ACCOUNT_ID wins; then the function's own ARN. The alarm's claim is checked
     // against it, never used in its place.
     let account_id = own_account(cfg, function_arn)?;
-    let refused = |refusal: AlarmRefusal| {
-        warn!(alarm = %alarm.alarm_name, alarm_arn = ?alarm.alarm_arn, refusal = %refusal, "alarm refused; nothing read, nothing sent");
-        Ok(Report::refused(&alarm.alarm_name, refusal))
-    };
+    let refused = |refusal: AlarmRefusal| Ok(refuse(alarm, refusal));
     if let Err(refusal) = cfg.gate.check(alarm, &account_id, now) {
         return refused(refusal);
     }
@@ -158,7 +172,8 @@ pub async fn handle_alarm<R: LogReader, I: Invoker>(
     let stats = read.scanner.stats.clone();
     // A transient cut (deadline, failed page) is worth a retry; unreadable records are not,
     // but they make the read incomplete all the same, and the finding says so.
-    let incomplete = match (read.incomplete.clone(), unreadable(&stats)) {
+    let unreadable = read.scanner.incompleteness();
+    let incomplete = match (read.incomplete.clone(), unreadable.clone()) {
         (Some(a), Some(b)) => Some(format!("{a}; {b}")),
         (a, b) => a.or(b),
     };
@@ -171,8 +186,9 @@ pub async fn handle_alarm<R: LogReader, I: Invoker>(
     info!(rows = stats.rows, matched = stats.matched, unparseable = stats.unparseable, principals_seen,
         flagged = assessment.flagged.len(), excluded = assessment.excluded.len(), method = %read.method,
         query_ids = ?read.query_ids, principals = ?summary, "window assessed");
-    if stats.unparseable > 0 {
-        warn!(unparseable = stats.unparseable, samples = ?stats.error_samples, "some matching records could not be parsed: the read is incomplete");
+    if let Some(why) = &unreadable {
+        warn!(unparseable = stats.unparseable, without_time = stats.without_time, uncounted = stats.uncounted, samples = ?stats.error_samples,
+            reason = %why, "the read is incomplete");
     }
     let mut report = Report {
         status: ReportStatus::NoOneFlagged,

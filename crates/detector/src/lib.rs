@@ -18,6 +18,7 @@
 
 pub mod aws;
 pub mod config;
+pub mod confirm;
 pub mod detect;
 pub mod memory;
 pub mod read;

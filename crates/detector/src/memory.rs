@@ -4,6 +4,9 @@
 
 use std::sync::Mutex;
 
+mod alarms;
+pub use alarms::MemoryAlarms;
+
 use crate::{CallError, FilterPage, LogReader, QueryPage, QueryStatus};
 
 /// How Insights behaves.

@@ -33,6 +33,37 @@ pub struct AlarmDescription {
     pub evaluation_periods: Option<u32>,
     /// True for a metric-math alarm.
     pub metric_math: bool,
+    /// `MetricName` (the first metric's, for a metric-math alarm).
+    pub metric_name: Option<String>,
+    /// `StateUpdatedTimestamp`: the alarm's last state change.
+    pub state_updated: Option<DateTime<Utc>>,
+}
+
+impl AlarmDescription {
+    /// The alarm as CloudWatch describes it, seen as a state change to `ALARM` at
+    /// `state_change_time`. Everything comes from CloudWatch; the datapoints (from `StateReason`)
+    /// only when `with_datapoints` (the reason describes that very change).
+    pub fn as_state_change(&self, state_change_time: DateTime<Utc>, with_datapoints: bool, delivery: AlarmDelivery) -> AlarmStateChange {
+        let reason = self.reason.clone().filter(|_| with_datapoints);
+        AlarmStateChange {
+            alarm_name: self.name.clone(),
+            account_id: arn_account(&self.arn).map(str::to_owned),
+            region: self.arn.split(':').nth(3).filter(|r| !r.is_empty()).map(str::to_owned),
+            alarm_arn: Some(self.arn.clone()),
+            new_state: AlarmState::Alarm,
+            old_state: None,
+            datapoints: reason.as_deref().map(datapoints_from_reason).unwrap_or_default(),
+            reason,
+            state_change_time,
+            period_seconds: self.period_seconds.unwrap_or(launchguard_core::alarm::ASSUMED_PERIOD_SECONDS),
+            period_provenance: if self.period_seconds.is_some() { Provenance::Declared } else { Provenance::Assumed },
+            evaluation_periods: self.evaluation_periods.unwrap_or(launchguard_core::alarm::ASSUMED_EVALUATION_PERIODS),
+            evaluation_periods_provenance: if self.evaluation_periods.is_some() { Provenance::Declared } else { Provenance::Assumed },
+            metric_math: self.metric_math,
+            metric_name: self.metric_name.clone(),
+            delivery,
+        }
+    }
 }
 
 /// Reading alarm states from CloudWatch.
@@ -48,7 +79,7 @@ pub fn is_scheduled_event(v: &Value) -> bool {
 }
 
 /// The name in an alarm ARN (`arn:…:cloudwatch:<region>:<account>:alarm:<name>`).
-fn alarm_name(arn: &str) -> Option<&str> {
+pub(crate) fn alarm_name(arn: &str) -> Option<&str> {
     arn.split_once(":alarm:").map(|(_, n)| n).filter(|n| !n.is_empty())
 }
 
@@ -76,23 +107,7 @@ pub async fn recheck<R: LogReader, A: AlarmStates, I: Invoker>(
             ignored.push(format!("scheduled re-check: alarm {} is {}", d.name, d.state.as_str()));
             continue;
         }
-        let alarm = AlarmStateChange {
-            alarm_name: d.name.clone(),
-            account_id: arn_account(&d.arn).map(str::to_owned),
-            region: d.arn.split(':').nth(3).map(str::to_owned),
-            alarm_arn: Some(d.arn.clone()),
-            new_state: AlarmState::Alarm,
-            old_state: Some(AlarmState::Alarm),
-            datapoints: d.reason.as_deref().map(datapoints_from_reason).unwrap_or_default(),
-            reason: d.reason.clone(),
-            state_change_time: now,
-            period_seconds: d.period_seconds.unwrap_or(launchguard_core::alarm::ASSUMED_PERIOD_SECONDS),
-            period_provenance: if d.period_seconds.is_some() { Provenance::Declared } else { Provenance::Assumed },
-            evaluation_periods: d.evaluation_periods.unwrap_or(launchguard_core::alarm::ASSUMED_EVALUATION_PERIODS),
-            evaluation_periods_provenance: if d.evaluation_periods.is_some() { Provenance::Declared } else { Provenance::Assumed },
-            metric_math: d.metric_math,
-            delivery: AlarmDelivery::Scheduled,
-        };
+        let alarm = d.as_state_change(now, true, AlarmDelivery::Scheduled);
         info!(alarm = %d.name, "scheduled re-check: alarm still in ALARM; looking at the last periods again");
         last = Some(handle_alarm(&alarm, function_arn, cfg, reader, invoker, now).await?);
     }

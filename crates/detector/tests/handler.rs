@@ -11,10 +11,8 @@ use launchguard_core::alarm::AlarmState;
 use launchguard_core::config::Env;
 use launchguard_core::contract::Finding;
 use launchguard_core::contract::FindingVerdict;
-use launchguard_detector::memory::{Insights, MemoryLogs};
-use launchguard_detector::{
-    AlarmDescription, AlarmStates, CallError, Config, DetectorError, Invoker, PrincipalVerdict, QueryStatus, ReportStatus, handle,
-};
+use launchguard_detector::memory::{Insights, MemoryAlarms, MemoryLogs};
+use launchguard_detector::{CallError, Config, DetectorError, Invoker, PrincipalVerdict, QueryStatus, ReportStatus, handle};
 use launchguard_testkit::{invictus_background, run_instances_template, shift_to, sns_alarm_event, standard_bursts};
 use serde_json::{Value, json};
 
@@ -41,36 +39,16 @@ impl Invoker for FakeLambda {
     }
 }
 
-/// `DescribeAlarms` in memory: the configured alarm in the given state (`None`: no answer).
-struct FakeAlarms {
-    state: Option<AlarmState>,
-    asked: Mutex<Vec<Vec<String>>>,
-}
-
-impl FakeAlarms {
-    fn new(state: Option<AlarmState>) -> Self {
-        Self { state, asked: Mutex::new(Vec::new()) }
-    }
-}
-
-impl AlarmStates for FakeAlarms {
-    async fn describe_alarms(&self, names: &[String]) -> Result<Vec<AlarmDescription>, CallError> {
-        self.asked.lock().unwrap().push(names.to_vec());
-        Ok(self
-            .state
-            .iter()
-            .map(|s| AlarmDescription {
-                arn: ALARM_ARN.into(),
-                name: "launchguard-runinstances".into(),
-                state: s.clone(),
-                reason: Some(
-                    "Threshold Crossed: 1 datapoint [57.0 (22/11/26 05:39:00)] was greater than or equal to the threshold (10.0).".into(),
-                ),
-                period_seconds: Some(60),
-                evaluation_periods: Some(1),
-                metric_math: false,
-            })
-            .collect())
+/// CloudWatch knowing the configured alarm as [`alarm_event`] announces it, now in `state`
+/// (`None`: CloudWatch does not know it).
+fn alarms_in(state: Option<AlarmState>) -> MemoryAlarms {
+    match state {
+        Some(s) => MemoryAlarms::as_notified(&alarm_event("ALARM")).moved_to(
+            s,
+            alarm_at(),
+            "Threshold Crossed: 1 datapoint [57.0 (22/11/26 05:39:00)] was greater than or equal to the threshold (10.0).",
+        ),
+        None => MemoryAlarms::default(),
     }
 }
 
@@ -124,7 +102,9 @@ fn alarm_event(state: &str) -> Value {
 
 async fn run(logs: &MemoryLogs, lambda: &FakeLambda, cfg: &Config, event: Value) -> Result<launchguard_detector::Report, DetectorError> {
     let ev = LambdaEvent::new(event, Context::default());
-    handle(&ev.payload, FUNCTION_ARN, cfg, logs, &FakeAlarms::new(None), lambda, alarm_at() + Duration::seconds(30)).await
+    // CloudWatch knows the alarm as the event describes it: a genuine notification
+    let alarms = MemoryAlarms::as_notified(&ev.payload);
+    handle(&ev.payload, FUNCTION_ARN, cfg, logs, &alarms, lambda, alarm_at() + Duration::seconds(30)).await
 }
 
 fn flagged(f: &Finding) -> Vec<(String, u64, Vec<String>)> {
@@ -447,9 +427,9 @@ async fn a_burst_that_goes_on_while_the_alarm_stays_in_alarm_is_seen_again() {
     // ALARM: read the last period again and dispatch
     let logs = MemoryLogs::new(events.clone());
     let lambda = FakeLambda::default();
-    let alarms = FakeAlarms::new(Some(AlarmState::Alarm));
+    let alarms = alarms_in(Some(AlarmState::Alarm));
     let report = handle(&scheduled_event(), FUNCTION_ARN, &cfg, &logs, &alarms, &lambda, now).await.unwrap();
-    assert_eq!(alarms.asked.lock().unwrap().as_slice(), [vec!["launchguard-runinstances".to_owned()]]);
+    assert_eq!(alarms.asked(), [vec!["launchguard-runinstances".to_owned()]]);
     assert_eq!(report.status, ReportStatus::Dispatched);
     let f = lambda.findings().remove(0);
     assert_eq!(f.principals.len(), 1);
@@ -459,7 +439,7 @@ async fn a_burst_that_goes_on_while_the_alarm_stays_in_alarm_is_seen_again() {
     for state in [Some(AlarmState::Ok), Some(AlarmState::InsufficientData), None] {
         let logs = MemoryLogs::new(events.clone());
         let lambda = FakeLambda::default();
-        let report = handle(&scheduled_event(), FUNCTION_ARN, &cfg, &logs, &FakeAlarms::new(state.clone()), &lambda, now).await.unwrap();
+        let report = handle(&scheduled_event(), FUNCTION_ARN, &cfg, &logs, &alarms_in(state.clone()), &lambda, now).await.unwrap();
         assert_eq!(report.status, ReportStatus::Ignored, "{state:?}");
         assert!(logs.calls().is_empty());
         assert!(lambda.sent.lock().unwrap().is_empty());

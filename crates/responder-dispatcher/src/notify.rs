@@ -187,10 +187,10 @@ pub fn finding_message(finding: &Finding, plans: &[PrincipalPlan], outcomes: &[R
         finding.account_id
     ));
     let mut b = String::new();
-    let _ = writeln!(b, "launchguard {state}: mass EC2 launch in account {} ({})", finding.account_id, finding.region);
+    let _ = writeln!(b, "launchguard {state}: mass EC2 launch in account {} ({})", finding.account_id, untrusted(&finding.region));
     let _ = writeln!(b, "finding {}{}", finding.finding_id, if finding.dry_run { " (DRY RUN: nothing was changed)" } else { "" });
     if let Some(tr) = &finding.trigger {
-        let _ = writeln!(b, "alarm {} fired at {}", tr.name, format_utc(tr.fired_at));
+        let _ = writeln!(b, "alarm {} fired at {}", untrusted(&tr.name), format_utc(tr.fired_at));
     }
     let _ = writeln!(b, "{}", window_line(finding));
     if finding.read.unparseable_records > 0 {
@@ -268,10 +268,10 @@ fn nobody_message(finding: &Finding) -> (String, String) {
     let subject =
         subject(&format!("[launchguard] ALARM, NOBODY OVER THRESHOLD: {instances} instances in {}, nothing changed", finding.account_id));
     let mut b = String::new();
-    let _ = writeln!(b, "launchguard: the mass EC2 launch alarm fired in account {} ({})", finding.account_id, finding.region);
+    let _ = writeln!(b, "launchguard: the mass EC2 launch alarm fired in account {} ({})", finding.account_id, untrusted(&finding.region));
     let _ = writeln!(b, "finding {}", finding.finding_id);
     if let Some(tr) = &finding.trigger {
-        let _ = writeln!(b, "alarm {} fired at {}", tr.name, format_utc(tr.fired_at));
+        let _ = writeln!(b, "alarm {} fired at {}", untrusted(&tr.name), format_utc(tr.fired_at));
     }
     let _ = writeln!(b, "{}", window_line(finding));
     let _ = writeln!(b, "\nNobody is over the per-principal threshold. NOTHING WAS CHANGED: look at who launched most.");

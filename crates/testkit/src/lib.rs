@@ -224,7 +224,7 @@ pub fn sns_alarm_event(
         "NewStateReason": "Threshold Crossed: 1 out of the last 1 datapoints was greater than or equal to the threshold (10.0).",
         "StateChangeTime": at.format("%Y-%m-%dT%H:%M:%S%.3f+0000").to_string(), "Region": "US East (N. Virginia)",
         "AlarmArn": format!("arn:aws:cloudwatch:{region}:{account}:alarm:{alarm}"), "OldStateValue": "OK",
-        "Trigger": {"MetricName": "RunInstancesCount", "Namespace": "LaunchGuard", "StatisticType": "Statistic", "Statistic": "SUM",
+        "Trigger": {"MetricName": "RunInstancesCalls", "Namespace": "LaunchGuard", "StatisticType": "Statistic", "Statistic": "SUM",
             "Unit": null, "Dimensions": [], "Period": period, "EvaluationPeriods": evaluation_periods,
             "ComparisonOperator": "GreaterThanOrEqualToThreshold", "Threshold": 10.0, "TreatMissingData": "missing", "EvaluateLowSampleCountPercentile": ""}
     });

