@@ -233,9 +233,18 @@ impl Invoker for Lambda<'_> {
                     .await
                     .map_err(|e| CallError::new(e.to_string(), false))?,
             ),
+            // a handler that answers with its own final error (`launchguard_aws::diagnostic`):
+            // a retry cannot help
             "broken" => {
                 return Ok(InvokeResponse {
-                    payload: br#"{"errorType":"Panic","errorMessage":"boom"}"#.to_vec(),
+                    payload: br#"{"errorType":"launchguard.Final","errorMessage":"Panic: boom"}"#.to_vec(),
+                    function_error: Some("Unhandled".into()),
+                });
+            }
+            // a handler that Lambda stopped (out of memory): it may have acted, a retry can help
+            "crashed" => {
+                return Ok(InvokeResponse {
+                    payload: br#"{"errorType":"Runtime.ExitError","errorMessage":"RequestId: 1 Error: Runtime exited with error: signal: killed"}"#.to_vec(),
                     function_error: Some("Unhandled".into()),
                 });
             }
