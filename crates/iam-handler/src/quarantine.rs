@@ -173,7 +173,10 @@ pub(crate) async fn release<I: UserPolicies>(
     if !attached && !our_guard {
         let mut o = ctx.outcome(
             OutcomeStatus::AlreadyApplied,
-            format!("{} launchguard's guard is not there{kept}", if detach { format!("{p} is not attached to {user} and") } else { String::new() }),
+            format!(
+                "{} launchguard's guard is not there{kept}",
+                if detach { format!("{p} is not attached to {user} and") } else { String::new() }
+            ),
         );
         o.warnings = warnings;
         return Ok(o);

@@ -292,4 +292,3 @@ pub(crate) fn action_failures(outcomes: &[ResponseOutcome]) -> Vec<Failure> {
         })
         .collect()
 }
-

@@ -38,8 +38,8 @@ use launchguard_core::contract::DispatcherInput;
 
 pub use crate::config::Config;
 pub use crate::error::{DispatcherError, Failure, Part};
-pub use crate::ledger::{Held, Holder};
 pub use crate::invoke::run_requests;
+pub use crate::ledger::{Held, Holder};
 pub use crate::record::{DispatchReport, IncidentRecord, RecordType, Status};
 
 /// The AWS actions the dispatcher calls (checked against `policies/` by the tests).

@@ -135,7 +135,8 @@ pub fn one_action_per_target(plans: &mut [PrincipalPlan]) {
             {
                 *covered = (*covered).max(*later);
             }
-            let (this, other) = (crate::finding::principal_arn(&plans[i].principal), crate::finding::principal_arn(&plans[first].principal));
+            let (this, other) =
+                (crate::finding::principal_arn(&plans[i].principal), crate::finding::principal_arn(&plans[first].principal));
             let note = if first == i {
                 format!("{} on {} was asked twice: done once", a.name(), a.target())
             } else {

@@ -206,8 +206,8 @@ impl<'a> Lambda<'a> {
 }
 
 impl Invoker for Lambda<'_> {
-    async fn invoke_async(&self, _f: &str, _p: Vec<u8>) -> Result<(), CallError> {
-        unreachable!("the dispatcher waits for its handlers")
+    async fn invoke_async(&self, f: &str, _p: Vec<u8>) -> Result<(), CallError> {
+        Err(CallError::new(format!("{f}: the dispatcher waits for its handlers; this world has no asynchronous invocation"), false))
     }
 
     async fn invoke_sync(&self, function: &str, payload: Vec<u8>) -> Result<InvokeResponse, CallError> {
