@@ -90,7 +90,7 @@ enum Slot {
     /// Settled in the ledger (by this delivery or an earlier one).
     Done(Box<ActionEntry>),
     /// Acted, but the ledger could not record it (a failure is listed).
-    Unrecorded(ResponseOutcome),
+    Unrecorded(Box<ResponseOutcome>),
     /// Held by someone else.
     Busy(Held),
     /// This delivery holds it under another action; or the ledger could not be read (listed).
@@ -138,7 +138,7 @@ async fn act<I: Invoker, N, L, S: ConditionalStore, K: MacSigner>(
                 Ok(e) => Slot::Done(Box::new(e)),
                 Err(e) => {
                     failures.push(ledger_failure(&e));
-                    Slot::Unrecorded(o)
+                    Slot::Unrecorded(Box::new(o))
                 }
             };
         }
@@ -192,6 +192,7 @@ pub async fn dispatch_finding<I: Invoker, N: Notifier, L: IncidentLog, S: Condit
         let e = match slot {
             Slot::Done(e) => *e,
             Slot::Unrecorded(o) => {
+                let o = *o;
                 outcomes.push(o);
                 continue;
             }

@@ -137,7 +137,7 @@ impl<S: ConditionalStore> Ledger<'_, S> {
             };
             let Some((etag, entry, owner_if_in_place)) = written else { continue };
             if let Some(held) = self.release_running(&target, &key, now).await? {
-                self.give_back(&key, &etag, before.unwrap_or_else(|| ActionEntry { state: EntryState::Unclaimed, ..entry })).await?;
+                self.give_back(&key, &etag, before.unwrap_or(ActionEntry { state: EntryState::Unclaimed, ..entry })).await?;
                 return Ok(Claim::Busy(held));
             }
             return Ok(Claim::Act { etag, entry: Box::new(entry), owner_if_in_place });
