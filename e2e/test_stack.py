@@ -15,7 +15,7 @@ from harness import ENDPOINT, REGION, ROOT, client
 
 FUNCTIONS = {  # memory and timeout from [package.metadata.lambda.deploy]
     "launchguard-detector": (256, 120, "DetectorRoleArn"),
-    "launchguard-dispatcher": (256, 300, "DispatcherRoleArn"),
+    "launchguard-dispatcher": (256, 120, "DispatcherRoleArn"),
     "launchguard-accesskey-handler": (128, 60, "AccessKeyHandlerRoleArn"),
     "launchguard-iam-handler": (128, 60, "IamHandlerRoleArn"),
 }

@@ -98,6 +98,9 @@ pub fn render(answer: &Value) -> String {
     for r in answer["refusals"].as_array().into_iter().flatten() {
         let _ = writeln!(out, "- REFUSED: {}", r.as_str().unwrap_or("?"));
     }
+    for h in answer["human_actions"].as_array().into_iter().flatten() {
+        let _ = writeln!(out, "- BY HAND: {}", h.as_str().unwrap_or("?"));
+    }
     out
 }
 

@@ -247,6 +247,12 @@ pub enum Action {
         /// created the policy, and removes it (only while it still holds launchguard's document).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         previous_document: Option<String>,
+        /// `policy_arn` was attached by someone else (a person, AWS's leaked-key response) when
+        /// launchguard came: launchguard only added its guard, and the reversal removes the guard
+        /// (putting back `previous_document`, a look-alike guard it overwrote) and never detaches
+        /// the policy.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        guard_only: bool,
     },
     /// Deny every action to the role's sessions issued before `issued_before`.
     RevokeRoleSessions {

@@ -209,9 +209,14 @@ pub async fn respond<I: UserPolicies + RolePolicies>(req: &ResponseRequest, cfg:
         Action::QuarantineUser { account_id, user_arn, user_name } => {
             quarantine::quarantine(&ctx, iam, account_id, user_arn, user_name).await
         }
-        Action::ReleaseUserQuarantine { account_id, user_arn, user_name, policy_arn, previous_document } => {
+        Action::ReleaseUserQuarantine { account_id, user_arn, user_name, policy_arn, previous_document, guard_only } => {
             let u = quarantine::User { account_id, arn: user_arn, name: user_name };
-            quarantine::release(&ctx, iam, &u, policy_arn.as_deref(), previous_document.as_deref()).await
+            let what = match (policy_arn.as_deref(), *guard_only) {
+                (Some(p), false) => quarantine::Placed::Attached(p),
+                (Some(p), true) => quarantine::Placed::GuardBeside(p),
+                (None, _) => quarantine::Placed::Inline,
+            };
+            quarantine::release(&ctx, iam, &u, what, previous_document.as_deref()).await
         }
         Action::RevokeRoleSessions { account_id, role_arn, role_name, issued_before, covers_activity_until } => {
             let r = revoke::Role { account_id, arn: role_arn, name: role_name };

@@ -40,23 +40,28 @@ pub(crate) async fn quarantine<I: UserPolicies>(
 ) -> Result<ResponseOutcome, Stop> {
     let real = resolve(ctx, account_id, user_arn, user, IamEntity::User, iam.user_arn(user)).await?;
     let policy = ctx.cfg.quarantine_policy_arn.as_str();
-    let release = |policy_arn: Option<String>, previous_document: Option<String>| Action::ReleaseUserQuarantine {
+    let release = |policy_arn: Option<String>, previous_document: Option<String>, guard_only: bool| Action::ReleaseUserQuarantine {
         account_id: account_id.to_owned(),
         user_arn: real.clone(),
         user_name: user.to_owned(),
         policy_arn,
         previous_document,
+        guard_only,
     };
     let attached = iam.attached_user_policies(user).await?;
-    let guarded = iam.user_inline_policy(user, QUARANTINE_GUARD_POLICY).await?.as_deref().is_some_and(is_launchguard_guard);
+    let guard = iam.user_inline_policy(user, QUARANTINE_GUARD_POLICY).await?;
+    let guarded = guard.as_deref().is_some_and(is_launchguard_guard);
+    // A look-alike guard is overwritten; its document is kept for the reversal.
+    let previous_guard = guard.filter(|_| !guarded).map(|d| decode_document(&d));
     if attached.iter().any(|p| p == policy) && guarded {
         return Ok(ctx.already(
             format!("user {user} already has {policy} attached and launchguard's guard {QUARANTINE_GUARD_POLICY}"),
-            release(Some(policy.to_owned()), None),
+            release(Some(policy.to_owned()), None, false),
         ));
     }
     if attached.iter().any(|p| p == policy) {
-        // Attached by someone else (or an earlier attempt that stopped half-way): add the guard.
+        // Attached by someone else (a person, AWS's leaked-key response): launchguard adds only
+        // its guard, and its reversal removes only the guard, never the policy it did not attach.
         if ctx.dry_run() {
             return Ok(ctx.outcome(
                 OutcomeStatus::DryRun,
@@ -64,17 +69,21 @@ pub(crate) async fn quarantine<I: UserPolicies>(
             ));
         }
         iam.put_user_policy(user, QUARANTINE_GUARD_POLICY, &quarantine_guard_document()).await?;
+        let undo = match &previous_guard {
+            Some(_) => "the release puts the previous document of the guard back".to_owned(),
+            None => format!("aws iam delete-user-policy --user-name {user} --policy-name {QUARANTINE_GUARD_POLICY}"),
+        };
         return Ok(ctx.applied(
-            format!("{policy} was already attached to {real}; added launchguard's guard {QUARANTINE_GUARD_POLICY} (no use of launchguard's keys and functions)"),
-            format!("aws iam delete-user-policy --user-name {user} --policy-name {QUARANTINE_GUARD_POLICY}"),
-            Some(release(Some(policy.to_owned()), None)),
+            format!("{policy} was already attached to {real} (not by launchguard: a release leaves it attached); added launchguard's guard {QUARANTINE_GUARD_POLICY} (no use of launchguard's keys and functions)"),
+            undo,
+            Some(release(Some(policy.to_owned()), previous_guard, true)),
         ));
     }
     let inline = iam.user_inline_policy(user, QUARANTINE_INLINE_POLICY).await?;
     if inline.as_deref().is_some_and(is_launchguard_quarantine) {
         return Ok(ctx.already(
             format!("user {user} already has launchguard's inline deny-all policy {QUARANTINE_INLINE_POLICY}"),
-            release(None, None),
+            release(None, None, false),
         ));
     }
     let warnings: Vec<String> = inline.iter().map(|d| look_alike(&real, d)).collect();
@@ -98,7 +107,7 @@ pub(crate) async fn quarantine<I: UserPolicies>(
                 format!(
                     "aws iam detach-user-policy --user-name {user} --policy-arn {policy} && aws iam delete-user-policy --user-name {user} --policy-name {QUARANTINE_GUARD_POLICY}"
                 ),
-                Some(release(Some(policy.to_owned()), None)),
+                Some(release(Some(policy.to_owned()), previous_guard.clone(), false)),
             )
         }
         // The 10-policy limit, or a partition/emulator without the managed policy: inline instead.
@@ -111,7 +120,7 @@ pub(crate) async fn quarantine<I: UserPolicies>(
             ctx.applied(
                 format!("could not attach {policy} ({}); {verb} inline deny-all policy {QUARANTINE_INLINE_POLICY} on {real} instead; nothing else touched", e.message),
                 undo,
-                Some(release(None, inline.clone())),
+                Some(release(None, inline.clone(), false)),
             )
         }
         Err(e) => return Err(Stop::Fail(e)),
@@ -120,56 +129,92 @@ pub(crate) async fn quarantine<I: UserPolicies>(
     Ok(o)
 }
 
+/// What a quarantine placed, as its reversal says.
+pub(crate) enum Placed<'a> {
+    /// launchguard attached this managed policy and put its guard beside it.
+    Attached(&'a str),
+    /// This managed policy was attached by someone else: launchguard put only its guard.
+    GuardBeside(&'a str),
+    /// launchguard put its inline deny-all policy.
+    Inline,
+}
+
 pub(crate) async fn release<I: UserPolicies>(
     ctx: &Ctx<'_>,
     iam: &I,
     u: &User<'_>,
-    policy_arn: Option<&str>,
+    placed: Placed<'_>,
     previous: Option<&str>,
 ) -> Result<ResponseOutcome, Stop> {
     let (account_id, user) = (u.account_id, u.name);
     let real = resolve(ctx, account_id, u.arn, user, IamEntity::User, iam.user_arn(user)).await?;
     let again = Action::QuarantineUser { account_id: account_id.to_owned(), user_arn: real.clone(), user_name: user.to_owned() };
-    if let Some(p) = policy_arn {
-        if p != ctx.cfg.quarantine_policy_arn {
-            return Err(Stop::Refuse(format!(
-                "{p} is not the quarantine policy ({}): launchguard only detaches what it attached",
-                ctx.cfg.quarantine_policy_arn
-            )));
-        }
-        let attached = iam.attached_user_policies(user).await?.iter().any(|a| a == p);
-        // The guard goes only while it is exactly what launchguard wrote.
-        let guard = iam.user_inline_policy(user, QUARANTINE_GUARD_POLICY).await?;
-        let our_guard = guard.as_deref().is_some_and(is_launchguard_guard);
-        if !attached && !our_guard {
-            return Ok(
-                ctx.outcome(OutcomeStatus::AlreadyApplied, format!("{p} is not attached to {user} and launchguard's guard is not there"))
-            );
-        }
-        if ctx.dry_run() {
-            return Ok(ctx.outcome(
-                OutcomeStatus::DryRun,
-                format!("dry run: would detach {p} from {real} and delete the guard {QUARANTINE_GUARD_POLICY}"),
-            ));
-        }
-        if attached {
-            iam.detach_user_policy(user, p).await?;
-        }
-        if our_guard {
-            iam.delete_user_policy(user, QUARANTINE_GUARD_POLICY).await?;
-        }
-        let mut o = ctx.applied(
-            format!("detached {p} from {real} and deleted launchguard's guard {QUARANTINE_GUARD_POLICY}; nothing else touched"),
-            format!("aws iam attach-user-policy --user-name {user} --policy-arn {p}"),
-            Some(again),
+    let (p, detach) = match placed {
+        Placed::Attached(p) => (p, true),
+        Placed::GuardBeside(p) => (p, false),
+        Placed::Inline => return release_inline(ctx, iam, user, &real, previous, again).await,
+    };
+    if p != ctx.cfg.quarantine_policy_arn {
+        return Err(Stop::Refuse(format!(
+            "{p} is not the quarantine policy ({}): launchguard only detaches what it attached",
+            ctx.cfg.quarantine_policy_arn
+        )));
+    }
+    // Detached only when launchguard attached it; the guard goes only while it is exactly what
+    // launchguard wrote.
+    let attached = detach && iam.attached_user_policies(user).await?.iter().any(|a| a == p);
+    let guard = iam.user_inline_policy(user, QUARANTINE_GUARD_POLICY).await?;
+    let our_guard = guard.as_deref().is_some_and(is_launchguard_guard);
+    let warnings: Vec<String> = (guard.is_some() && !our_guard)
+        .then(|| format!("the inline policy {QUARANTINE_GUARD_POLICY} of {real} is not the document launchguard wrote: left in place"))
+        .into_iter()
+        .collect();
+    let kept = if detach { String::new() } else { format!("; {p} left attached: launchguard did not attach it") };
+    if !attached && !our_guard {
+        let mut o = ctx.outcome(
+            OutcomeStatus::AlreadyApplied,
+            format!(
+                "{} launchguard's guard is not there{kept}",
+                if detach { format!("{p} is not attached to {user} and") } else { String::new() }
+            ),
         );
-        if guard.is_some() && !our_guard {
-            o.warnings.push(format!(
-                "the inline policy {QUARANTINE_GUARD_POLICY} of {real} is not the document launchguard wrote: left in place"
-            ));
-        }
+        o.warnings = warnings;
         return Ok(o);
     }
+    let guard_what = if previous.is_some() { "put back the previous document of" } else { "deleted" };
+    let what = match attached {
+        true => format!("detached {p} from {real} and {guard_what} launchguard's guard {QUARANTINE_GUARD_POLICY}"),
+        false => format!("{guard_what} launchguard's guard {QUARANTINE_GUARD_POLICY} of {real}{kept}"),
+    };
+    if ctx.dry_run() {
+        return Ok(ctx.outcome(OutcomeStatus::DryRun, format!("dry run: would have {what}")));
+    }
+    if attached {
+        iam.detach_user_policy(user, p).await?;
+    }
+    if our_guard {
+        match previous {
+            Some(doc) => iam.put_user_policy(user, QUARANTINE_GUARD_POLICY, doc).await?,
+            None => iam.delete_user_policy(user, QUARANTINE_GUARD_POLICY).await?,
+        }
+    }
+    let undo = match attached {
+        true => format!("aws iam attach-user-policy --user-name {user} --policy-arn {p}"),
+        false => "quarantine the user again if needed".to_owned(),
+    };
+    let mut o = ctx.applied(format!("{what}; nothing else touched"), undo, Some(again));
+    o.warnings = warnings;
+    Ok(o)
+}
+
+async fn release_inline<I: UserPolicies>(
+    ctx: &Ctx<'_>,
+    iam: &I,
+    user: &str,
+    real: &str,
+    previous: Option<&str>,
+    again: Action,
+) -> Result<ResponseOutcome, Stop> {
     let Some(current) = iam.user_inline_policy(user, QUARANTINE_INLINE_POLICY).await? else {
         return Ok(ctx.outcome(OutcomeStatus::AlreadyApplied, format!("{user} has no inline policy {QUARANTINE_INLINE_POLICY}")));
     };

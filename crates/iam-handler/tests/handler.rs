@@ -313,6 +313,7 @@ async fn release_never_detaches_a_policy_launchguard_did_not_attach() {
         user_name: "ci-deployer".into(),
         policy_arn: Some("arn:aws:iam::aws:policy/AmazonEC2FullAccess".into()),
         previous_document: None,
+        guard_only: false,
     };
     assert!(refused(&run(&iam, &cfg(&[]), &req(a)).await).contains("only detaches what it attached"));
     assert!(iam.writes().is_empty());
@@ -501,6 +502,7 @@ async fn the_inline_quarantine_reversal_never_deletes_a_document_launchguard_did
         user_name: "ci-deployer".into(),
         policy_arn: None,
         previous_document: None,
+        guard_only: false,
     };
     let r = refused(&run(&iam, &cfg(&[]), &req(a)).await);
     assert!(r.contains("not the document launchguard wrote"), "{r}");
@@ -588,4 +590,23 @@ async fn the_quarantine_denies_launchguards_keys_and_functions_and_a_look_alike_
     let released = run_reversal(&iam, &o).await;
     assert_eq!(iam.user("ci-deployer").inline[QUARANTINE_GUARD_POLICY], ALLOW_ALL, "{}", released.detail);
     assert!(released.warnings.iter().any(|w| w.contains("not the document launchguard wrote")), "{:?}", released.warnings);
+}
+
+/// GIVEN AWSCompromisedKeyQuarantineV3 attached by someone else (a person, AWS's leaked-key response)
+/// WHEN launchguard quarantines the user, then runs the reversal
+/// THEN the quarantine is `applied` for launchguard's guard only, and the reversal removes the
+/// guard and leaves the policy attached.
+#[tokio::test]
+async fn a_quarantine_policy_someone_else_attached_is_never_detached_by_the_reversal() {
+    let iam = FakeIam::new();
+    iam.users.lock().unwrap().get_mut("ci-deployer").unwrap().attached.push(QUARANTINE.into());
+    let o = run(&iam, &cfg(&[]), &quarantine("ci-deployer", "arn:aws:iam::111122223333:user/ci-deployer")).await;
+    assert_eq!(o.outcome, OutcomeStatus::Applied, "{}", o.detail);
+    assert!(matches!(o.reversal, Some(Action::ReleaseUserQuarantine { guard_only: true, .. })), "{:?}", o.reversal);
+    let released = run_reversal(&iam, &o).await;
+    assert_eq!(released.outcome, OutcomeStatus::Applied, "{}", released.detail);
+    let user = iam.user("ci-deployer");
+    assert!(!user.inline.contains_key(QUARANTINE_GUARD_POLICY), "launchguard's guard goes");
+    assert!(user.attached.contains(&QUARANTINE.to_owned()), "the policy launchguard did not attach stays: {:?}", iam.writes());
+    assert!(!iam.writes().iter().any(|w| w.starts_with("DetachUserPolicy")), "{:?}", iam.writes());
 }

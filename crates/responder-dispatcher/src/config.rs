@@ -29,6 +29,10 @@ pub struct Config {
     pub dry_run: bool,
     /// `LG_MAX_CONCURRENCY` (default 8): handler invocations at once.
     pub max_concurrency: usize,
+    /// `LG_CLAIM_WAIT_SECONDS` (default 20, at most 40): how long a delivery that finds some of
+    /// its actions claimed by another delivery (or a release) waits for them to settle before it
+    /// answers with a retryable busy error.
+    pub claim_wait: std::time::Duration,
     /// The playbook.
     pub playbook: Playbook,
     /// The KMS keys that findings and releases must be sealed with, and requests are sealed with.
@@ -55,6 +59,7 @@ impl Config {
             guard: config::guard(env, own_account, own_role)?,
             dry_run: config::bool_var(env, "DRY_RUN", false)?,
             max_concurrency: usize::try_from(config::u64_var(env, "LG_MAX_CONCURRENCY", 8, 1, 64)?).unwrap_or(8),
+            claim_wait: std::time::Duration::from_secs(config::u64_var(env, "LG_CLAIM_WAIT_SECONDS", 20, 0, 40)?),
             playbook: Playbook::from_env(env)?,
             seals: Seals::from_env(env)?,
         })

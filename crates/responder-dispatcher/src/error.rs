@@ -3,6 +3,8 @@
 use launchguard_core::CoreError;
 use thiserror::Error;
 
+use crate::ledger::{Held, STALE_CLAIM};
+
 /// The part of a dispatch that failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Part {
@@ -51,6 +53,23 @@ pub enum DispatcherError {
         /// What failed.
         failures: Vec<Failure>,
     },
+    /// Another delivery (or a release) holds the claim on some of this finding's actions and may
+    /// be acting right now: this delivery did what it could, and pages nothing until every
+    /// action is settled. Always retryable: Lambda retries the event, and a claim held longer
+    /// than the stale bound is taken over (its handler answers from its replay record); after
+    /// Lambda's last retry the failed-events queue keeps the finding.
+    #[error("finding {finding_id}: {} (retry: Lambda retries the event; a claim older than {} s is taken over){}",
+        held.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "), STALE_CLAIM.num_seconds(),
+        if failures.is_empty() { String::new() } else { format!("; also {} part(s) failed: {}", failures.len(),
+            failures.iter().map(|f| format!("[{:?}] {}", f.part, f.what)).collect::<Vec<_>>().join("; ")) })]
+    Busy {
+        /// The finding.
+        finding_id: String,
+        /// The claims held by someone else.
+        held: Vec<Held>,
+        /// Every other failed part.
+        failures: Vec<Failure>,
+    },
 }
 
 impl DispatcherError {
@@ -59,13 +78,14 @@ impl DispatcherError {
         match self {
             Self::InvalidInput(_) | Self::Rejected { .. } => false,
             Self::Incomplete { failures } => failures.iter().any(|f| f.retryable),
+            Self::Busy { .. } => true,
         }
     }
 
     /// The failures of one part.
     pub fn failures_of(&self, part: Part) -> usize {
         match self {
-            Self::Incomplete { failures } => failures.iter().filter(|f| f.part == part).count(),
+            Self::Incomplete { failures } | Self::Busy { failures, .. } => failures.iter().filter(|f| f.part == part).count(),
             _ => 0,
         }
     }

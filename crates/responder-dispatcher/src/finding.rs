@@ -8,12 +8,13 @@ use launchguard_core::contract::{Action, Finding, OutcomeStatus, ResponseOutcome
 use launchguard_core::principal::Principal;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
-use tracing::{error, info, warn};
+use tracing::{info, warn};
 
 use crate::error::{Failure, Part};
-use crate::ledger::{ActionEntry, Claim, Ledger, entry_key, target_of};
+use crate::ledger::{ActionEntry, Claim, Held, Ledger, entry_key, target_of};
+use crate::page::{Page, deliver};
 use crate::plan::{self, PrincipalPlan};
-use crate::record::{DispatchReport, IncidentRecord, MAX_RECORD_BYTES, RecordType, Status};
+use crate::record::{DispatchReport, IncidentRecord, RecordType, Status};
 use crate::{Config, DispatcherError, IncidentLog, Notifier, notify, run_requests};
 
 /// Everything a dispatch talks to.
@@ -31,6 +32,9 @@ pub struct Io<'a, I, N, L, S, K> {
     pub store: &'a S,
     /// KMS: handler requests are sealed with the command key.
     pub kms: &'a K,
+    /// No handler is invoked after this instant: the delivery's start +
+    /// [`INVOKE_WINDOW`](crate::ledger::INVOKE_WINDOW).
+    pub invoke_until: tokio::time::Instant,
 }
 
 pub(crate) fn principal_arn(p: &Principal) -> String {
@@ -60,7 +64,7 @@ pub(crate) fn stream_name(now: DateTime<Utc>) -> String {
     format!("incidents/{}", now.format("%Y/%m/%d"))
 }
 
-fn ledger_failure(e: &CallError) -> Failure {
+pub(crate) fn ledger_failure(e: &CallError) -> Failure {
     Failure { part: Part::Ledger, what: format!("ledger: {}", e.message), retryable: e.retryable }
 }
 
@@ -76,7 +80,82 @@ fn fingerprint(entries: &[(String, Option<String>, bool)]) -> String {
     h.finalize().iter().take(12).map(|b| format!("{b:02x}")).collect()
 }
 
+/// How often a delivery re-reads the claims another delivery holds while it waits.
+const POLL: std::time::Duration = std::time::Duration::from_millis(200);
+
+/// Where one planned action stands for this delivery.
+enum Slot {
+    /// Not claimed yet.
+    Pending,
+    /// Settled in the ledger (by this delivery or an earlier one).
+    Done(Box<ActionEntry>),
+    /// Acted, but the ledger could not record it (a failure is listed).
+    Unrecorded(Box<ResponseOutcome>),
+    /// Held by someone else.
+    Busy(Held),
+    /// This delivery holds it under another action; or the ledger could not be read (listed).
+    Nothing,
+}
+
+/// Claim every action, act on the claims taken, and wait (up to `LG_CLAIM_WAIT_SECONDS`) for
+/// the ones another delivery holds; one slot per action, in plan order.
+async fn act<I: Invoker, N, L, S: ConditionalStore, K: MacSigner>(
+    actions: &[Action],
+    io: &Io<'_, I, N, L, S, K>,
+    ledger: &Ledger<'_, S>,
+    (fid, delivery, dry_run): (&str, u64, bool),
+    failures: &mut Vec<Failure>,
+    now: DateTime<Utc>,
+) -> Vec<Slot> {
+    let mut slots: Vec<Slot> = actions.iter().map(|_| Slot::Pending).collect();
+    let wait_until = tokio::time::Instant::now() + io.cfg.claim_wait;
+    loop {
+        let mut acts = Vec::new();
+        for (i, a) in actions.iter().enumerate() {
+            if !matches!(slots[i], Slot::Pending | Slot::Busy(_)) {
+                continue;
+            }
+            slots[i] = match ledger.claim(fid, a, delivery, now).await {
+                Ok(Claim::Act { etag, entry, owner_if_in_place }) => {
+                    acts.push((i, etag, entry, owner_if_in_place));
+                    Slot::Nothing
+                }
+                Ok(Claim::Settled(e)) => Slot::Done(e),
+                Ok(Claim::Own) => Slot::Nothing,
+                Ok(Claim::Busy(held)) => Slot::Busy(held),
+                Err(e) => {
+                    failures.push(ledger_failure(&e));
+                    Slot::Nothing
+                }
+            };
+        }
+        // the claimed entry's action: a taken-over claim keeps the request id of the delivery
+        // that died, so a handler that acted answers from its replay record
+        let requests = acts.iter().map(|(_, _, e, _)| ResponseRequest::new(fid, e.action.clone(), dry_run, now)).collect();
+        let outcomes = run_requests(requests, io.cfg, io.lambda, io.kms, now, io.invoke_until).await;
+        for ((i, etag, entry, owner_if_in_place), o) in acts.into_iter().zip(outcomes) {
+            slots[i] = match ledger.settle(*entry, &etag, &o, owner_if_in_place).await {
+                Ok(e) => Slot::Done(Box::new(e)),
+                Err(e) => {
+                    failures.push(ledger_failure(&e));
+                    Slot::Unrecorded(Box::new(o))
+                }
+            };
+        }
+        let busy = slots.iter().any(|s| matches!(s, Slot::Busy(_)));
+        let left = wait_until.saturating_duration_since(tokio::time::Instant::now());
+        if !busy || left.is_zero() {
+            return slots;
+        }
+        tokio::time::sleep(POLL.min(left)).await;
+    }
+}
+
 /// Contain the principals of one finding.
+///
+/// An action another delivery (or a release) holds is waited for; still held after the wait, the
+/// delivery pages nothing and answers [`DispatcherError::Busy`] (retryable): Lambda retries, and
+/// a claim older than the stale bound is taken over, so some delivery always pages.
 pub async fn dispatch_finding<I: Invoker, N: Notifier, L: IncidentLog, S: ConditionalStore, K: MacSigner>(
     finding: &Finding,
     io: &Io<'_, I, N, L, S, K>,
@@ -94,6 +173,7 @@ pub async fn dispatch_finding<I: Invoker, N: Notifier, L: IncidentLog, S: Condit
     let dry_run = finding.dry_run || cfg.dry_run;
     info!(finding_id = %fid, detector = %finding.detector, principals = finding.principals.len(), dry_run,
         window_complete = finding.window_complete, "finding received");
+    // one action per ledger target: a delivery never claims a target twice
     let plans = plan::plan(&finding.principals, &cfg.playbook, &cfg.guard, now);
     let actions: Vec<Action> = plans.iter().flat_map(|p| p.actions.iter().cloned()).collect();
     let keys: Vec<String> = actions.iter().map(|a| entry_key(&target_of(a), fid)).collect();
@@ -102,49 +182,26 @@ pub async fn dispatch_finding<I: Invoker, N: Notifier, L: IncidentLog, S: Condit
     let entry =
         ledger.count_delivery(fid, &keys, now).await.map_err(|e| DispatcherError::Incomplete { failures: vec![ledger_failure(&e)] })?;
     let mut failures = Vec::new();
-    let mut claims = Vec::new();
-    for a in &actions {
-        match ledger.claim(fid, a, now).await {
-            Ok(c) => claims.push(Some(c)),
-            Err(e) => {
-                failures.push(ledger_failure(&e));
-                claims.push(None);
-            }
-        }
-    }
-    let requests: Vec<ResponseRequest> = actions
-        .iter()
-        .zip(&claims)
-        .filter(|(_, c)| matches!(c, Some(Claim::Act { .. })))
-        .map(|(a, _)| ResponseRequest::new(fid, a.clone(), dry_run, now))
-        .collect();
-    let mut fresh = run_requests(requests, cfg, io.lambda, io.kms, now).await.into_iter();
+    let slots = act(&actions, io, &ledger, (fid, entry.deliveries, dry_run), &mut failures, now).await;
     // Every action's outcome, in plan order: this delivery's, or the one the ledger holds.
     let mut outcomes = Vec::new();
     let mut state: Vec<(String, Option<String>, bool)> = Vec::new();
-    let mut busy = 0;
+    let mut held = Vec::new();
     let mut released_before = Vec::new();
-    for (key, claim) in keys.iter().zip(claims) {
-        let done: Option<ActionEntry> = match claim {
-            Some(Claim::Act { etag, entry, owner_if_in_place }) => {
-                let Some(o) = fresh.next() else { continue };
-                match ledger.settle(*entry, &etag, &o, owner_if_in_place).await {
-                    Ok(e) => Some(e),
-                    Err(e) => {
-                        failures.push(ledger_failure(&e));
-                        outcomes.push(o);
-                        continue;
-                    }
-                }
+    for (key, slot) in keys.iter().zip(slots) {
+        let e = match slot {
+            Slot::Done(e) => *e,
+            Slot::Unrecorded(o) => {
+                let o = *o;
+                outcomes.push(o);
+                continue;
             }
-            Some(Claim::Settled(e)) => Some(*e),
-            Some(Claim::Busy) => {
-                busy += 1;
-                None
+            Slot::Busy(h) => {
+                held.push(h);
+                continue;
             }
-            None => None,
+            Slot::Pending | Slot::Nothing => continue,
         };
-        let Some(e) = done else { continue };
         if let Some(r) = &e.released {
             released_before.push(format!(
                 "{} was released{}: not contained again",
@@ -159,6 +216,14 @@ pub async fn dispatch_finding<I: Invoker, N: Notifier, L: IncidentLog, S: Condit
             outcomes.push(o);
         }
     }
+    failures.extend(action_failures(&outcomes));
+    if !held.is_empty() {
+        // Another delivery or a release is acting on part of this finding: what this one says
+        // now would be incomplete. Retried, a delivery pages once every action is settled.
+        let e = DispatcherError::Busy { finding_id: fid.to_owned(), held, failures };
+        warn!(finding_id = %fid, error = %e, "claims held by another delivery: retry");
+        return Err(e);
+    }
     let refusals: Vec<String> = plans.iter().filter_map(|p| p.refused.as_ref().map(|r| format!("{}: {r}", p.principal.label()))).collect();
     let mut human: Vec<String> = plans.iter().filter_map(|p| p.human.as_ref().map(|h| format!("{}: {h}", p.principal.label()))).collect();
     human.extend(released_before.iter().cloned());
@@ -167,8 +232,6 @@ pub async fn dispatch_finding<I: Invoker, N: Notifier, L: IncidentLog, S: Condit
     }
     let status = if nobody {
         Status::NobodyOverThreshold
-    } else if busy > 0 && outcomes.is_empty() {
-        Status::InProgress
     } else if !released_before.is_empty() && outcomes.is_empty() {
         Status::AlreadyReleased
     } else {
@@ -184,10 +247,8 @@ pub async fn dispatch_finding<I: Invoker, N: Notifier, L: IncidentLog, S: Condit
         incident_record: None,
         deliveries: entry.deliveries,
     };
-    failures.extend(action_failures(&outcomes));
-    // Another delivery is acting on part of this finding: it pages and records; a redelivery
-    // after a release says nothing new.
-    if busy == 0 && status != Status::AlreadyReleased {
+    // A redelivery after a release says nothing new.
+    if status != Status::AlreadyReleased {
         let mut shown = finding.clone();
         shown.dry_run = dry_run;
         let (subject, body) = notify::finding_message(&shown, &plans, &outcomes, &cfg.function_name);
@@ -231,119 +292,4 @@ pub(crate) fn action_failures(outcomes: &[ResponseOutcome]) -> Vec<Failure> {
             _ => None,
         })
         .collect()
-}
-
-/// A notification ready to send.
-pub(crate) struct Page {
-    pub(crate) subject: String,
-    pub(crate) body: String,
-    pub(crate) full: Value,
-    pub(crate) compact: Value,
-    /// `None`: always send (a release); otherwise once per fingerprint.
-    pub(crate) fingerprint: Option<String>,
-}
-
-/// Publish and record once per outcome fingerprint: the ledger says which delivery sends them.
-pub(crate) async fn deliver<N: Notifier, L: IncidentLog, I, S: ConditionalStore, K>(
-    io: &Io<'_, I, N, L, S, K>,
-    ledger: &Ledger<'_, S>,
-    mut record: IncidentRecord,
-    page: Page,
-    report: &mut DispatchReport,
-    failures: &mut Vec<Failure>,
-    now: DateTime<Utc>,
-) {
-    let cfg = io.cfg;
-    let fid = record.finding_id.clone();
-    let (fid_c, page_fp) = (&fid, &page.fingerprint);
-    let reference = format!(
-        "full detail: the incident record for {fid} in the log group {} (a record too large for a log event is kept whole under s3://{}/ledger/details/{fid}/ and the log names it); what launchguard did: s3://{}/ledger/findings/{fid}",
-        cfg.incident_log_group, cfg.ledger_bucket, cfg.ledger_bucket
-    );
-    let claim = |record: bool| async move {
-        match &page_fp {
-            Some(fp) => ledger.claim_mark(fid_c, record, fp).await,
-            None => Ok(true),
-        }
-    };
-    let unclaim = |record: bool| async move {
-        if let Some(fp) = &page_fp {
-            let _ = ledger.release_mark(fid_c, record, fp).await;
-        }
-    };
-    match claim(false).await {
-        Err(e) => failures.push(ledger_failure(&e)),
-        Ok(false) => record.notification = "sent before for the same outcome".into(),
-        Ok(true) => {
-            let message = notify::fit_message(page.body, &page.full, &page.compact, &reference);
-            let attrs = [("finding_id", fid.clone()), ("status", record.status.as_str().to_owned())];
-            match io.sns.publish(&cfg.topic_arn, &page.subject, &message, &attrs).await {
-                Ok(id) => {
-                    record.notification = id.clone();
-                    report.notification_message_id = Some(id);
-                }
-                Err(e) => {
-                    error!(error = %e, "notification not published");
-                    record.notification = format!("not published: {e}");
-                    unclaim(false).await;
-                    failures.push(Failure {
-                        part: Part::Notify,
-                        what: format!("publishing to {}: {}", cfg.topic_arn, e.message),
-                        retryable: e.retryable,
-                    });
-                }
-            }
-        }
-    }
-    match claim(true).await {
-        Err(e) => failures.push(ledger_failure(&e)),
-        Ok(false) => {}
-        Ok(true) => {
-            let stream = stream_name(now);
-            let text = event_text(io, ledger, &mut record, page_fp.as_deref(), failures, now).await;
-            match io.logs.append(&cfg.incident_log_group, &stream, text, now).await {
-                Ok(()) => report.incident_record = Some(format!("{}/{stream}", cfg.incident_log_group)),
-                Err(e) => {
-                    error!(error = %e, "incident record not written");
-                    unclaim(true).await;
-                    failures.push(Failure {
-                        part: Part::Record,
-                        what: format!("writing to {}: {}", cfg.incident_log_group, e.message),
-                        retryable: e.retryable,
-                    });
-                }
-            }
-        }
-    }
-}
-
-/// The incident record as one log event. A record too large for one is kept whole in the ledger
-/// (`details/`) and written cut, naming where the whole one is; a ledger that cannot keep it is a
-/// failure of its own, and the cut record says so.
-async fn event_text<I, N, L, S: ConditionalStore, K>(
-    io: &Io<'_, I, N, L, S, K>,
-    ledger: &Ledger<'_, S>,
-    record: &mut IncidentRecord,
-    fingerprint: Option<&str>,
-    failures: &mut Vec<Failure>,
-    now: DateTime<Utc>,
-) -> String {
-    let whole = serde_json::to_string(&*record).unwrap_or_default();
-    if whole.len() <= MAX_RECORD_BYTES {
-        return whole;
-    }
-    let name = format!("{}-{}", record.record_type.as_str(), fingerprint.map_or_else(|| now.timestamp_millis().to_string(), str::to_owned));
-    match ledger.keep_detail(&record.finding_id, &name, whole.into_bytes()).await {
-        Ok(key) => record.detail = Some(format!("s3://{}/ledger/{key}", io.cfg.ledger_bucket)),
-        Err(e) => {
-            error!(error = %e, "the whole incident record could not be kept in the ledger; writing it cut");
-            record.detail = Some(format!("the whole record could not be kept: {}", e.message));
-            failures.push(Failure {
-                part: Part::Record,
-                what: format!("keeping the whole incident record in the ledger: {}", e.message),
-                retryable: e.retryable,
-            });
-        }
-    }
-    record.to_event(MAX_RECORD_BYTES)
 }

@@ -7,19 +7,34 @@ use launchguard_aws::mac::MacSigner;
 use launchguard_core::contract::{HandlerKind, ResponseOutcome, ResponseRequest};
 use serde::Deserialize;
 use serde_json::Value;
+use tokio::time::Instant;
 use tracing::info;
 
+use crate::ledger::INVOKE_WINDOW;
 use crate::{Config, DISPATCHER};
 
 /// Invoke the handler for each request, at most `max_concurrency` at once; outcomes in request order.
+/// A request not sent by `invoke_until` (the delivery's start + [`INVOKE_WINDOW`]) is not sent at
+/// all: it fails, retryably, so every handler a delivery invoked has ended before its claims can
+/// be taken over ([`STALE_CLAIM`](crate::ledger::STALE_CLAIM)).
 pub async fn run_requests<I: Invoker, K: MacSigner>(
     requests: Vec<ResponseRequest>,
     cfg: &Config,
     lambda: &I,
     kms: &K,
     now: DateTime<Utc>,
+    invoke_until: Instant,
 ) -> Vec<ResponseOutcome> {
-    let calls = requests.into_iter().enumerate().map(|(i, req)| async move { (i, invoke_one(&req, cfg, lambda, kms, now).await) });
+    let calls = requests.into_iter().enumerate().map(|(i, req)| async move {
+        if Instant::now() >= invoke_until {
+            let what = format!(
+                "not sent: this delivery is past its first {} s, after which it invokes no handler; retried",
+                INVOKE_WINDOW.num_seconds()
+            );
+            return (i, ResponseOutcome::failed(&req, DISPATCHER, what, true, now));
+        }
+        (i, invoke_one(&req, cfg, lambda, kms, now).await)
+    });
     let mut done: Vec<(usize, ResponseOutcome)> = futures_util::stream::iter(calls).buffer_unordered(cfg.max_concurrency).collect().await;
     done.sort_by_key(|(i, _)| *i);
     done.into_iter().map(|(_, o)| o).collect()
@@ -55,12 +70,21 @@ pub(crate) async fn invoke_one<I: Invoker, K: MacSigner>(
         Err(e) => ResponseOutcome::failed(req, DISPATCHER, format!("invoking {function}: {}", e.message), e.retryable, now),
         Ok(resp) if resp.function_error.is_some() => {
             let doc: Option<LambdaErrorDoc> = serde_json::from_slice(&resp.payload).ok();
+            let error_type = doc.as_ref().map(|d| d.error_type.clone()).unwrap_or_default();
             let what = doc
                 .map(|d| format!("{}: {}", d.error_type, d.error_message))
                 .unwrap_or_else(|| String::from_utf8_lossy(&resp.payload).into_owned());
-            // The handlers say with the error type whether a retry can help (KMS, the replay record).
-            let retryable = what.starts_with("launchguard.Retryable");
-            ResponseOutcome::failed(req, DISPATCHER, format!("{function} failed: {what}"), retryable, now)
+            // The handlers say with `launchguard.Final` that a retry cannot help (a refused or
+            // invalid command: nothing done). Anything else (`launchguard.Retryable`, a timeout,
+            // a crash, out of memory) stopped a handler that may have acted: a retry sends the
+            // same request id, and a handler that acted answers from its replay record.
+            let retryable = !error_type.starts_with("launchguard.Final");
+            let may_have_acted = if retryable && !error_type.starts_with("launchguard.") {
+                "; it stopped on its own (timeout, crash, out of memory) and may have changed IAM before it did"
+            } else {
+                ""
+            };
+            ResponseOutcome::failed(req, DISPATCHER, format!("{function} failed: {what}{may_have_acted}"), retryable, now)
         }
         Ok(resp) => match serde_json::from_slice::<Value>(&resp.payload)
             .map_err(|e| e.to_string())

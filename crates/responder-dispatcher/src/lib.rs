@@ -7,6 +7,8 @@
 //! 3. count the delivery and claim each action in the [`ledger`] (conditional writes: two
 //!    deliveries of one finding never both act); invoke the handlers for the claimed actions,
 //!    concurrently with a bound; record each outcome, and whether launchguard made the change;
+//!    an action another delivery (or a release) still holds after a short wait makes the
+//!    delivery answer a retryable busy error, and page nothing yet;
 //! 4. publish one readable SNS notification ([`notify`]) and write one incident record per
 //!    *new* outcome (a duplicate delivery with nothing new sends neither);
 //! 5. return an error listing every failed part, retryable when any part is ([`error`]).
@@ -21,6 +23,7 @@ pub mod finding;
 mod invoke;
 pub mod ledger;
 pub mod notify;
+mod page;
 pub mod plan;
 pub mod record;
 pub mod release;
@@ -36,6 +39,7 @@ use launchguard_core::contract::DispatcherInput;
 pub use crate::config::Config;
 pub use crate::error::{DispatcherError, Failure, Part};
 pub use crate::invoke::run_requests;
+pub use crate::ledger::{Held, Holder};
 pub use crate::record::{DispatchReport, IncidentRecord, RecordType, Status};
 
 /// The AWS actions the dispatcher calls (checked against `policies/` by the tests).
@@ -96,11 +100,12 @@ pub async fn handle<I: Invoker, N: Notifier, L: IncidentLog, S: ConditionalStore
     kms: &K,
     now: DateTime<Utc>,
 ) -> Result<DispatchReport, DispatcherError> {
+    let invoke_until = tokio::time::Instant::now() + ledger::INVOKE_WINDOW.to_std().unwrap_or_default();
     let (input, sealed) = auth::open_input(&cfg.seals, kms, payload, now).await?;
     if matches!(input, DispatcherInput::Release(_)) {
         auth::accept_release_once(store, &sealed, now).await?;
     }
-    let io = finding::Io { cfg, lambda, sns, logs, store, kms };
+    let io = finding::Io { cfg, lambda, sns, logs, store, kms, invoke_until };
     match input {
         DispatcherInput::Finding(f) => finding::dispatch_finding(&f, &io, now).await,
         DispatcherInput::Release(r) => release::release(&r, &io, now).await,

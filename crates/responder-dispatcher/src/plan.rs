@@ -18,6 +18,8 @@ use launchguard_core::contract::{Action, FlaggedPrincipal};
 use launchguard_core::guard::Guard;
 use launchguard_core::principal::{KeyKind, Principal};
 
+use crate::ledger::target_of;
+
 /// What to do with IAM users.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct UserPlaybook {
@@ -101,9 +103,49 @@ pub struct PrincipalPlan {
     pub notes: Vec<String>,
 }
 
-/// Plan the actions for each flagged principal.
+/// Plan the actions for each flagged principal. Each ledger target is acted on once (see
+/// [`one_action_per_target`]).
 pub fn plan(principals: &[FlaggedPrincipal], playbook: &Playbook, guard: &Guard, now: DateTime<Utc>) -> Vec<PrincipalPlan> {
-    principals.iter().map(|f| plan_one(f, playbook, guard, now)).collect()
+    let mut plans: Vec<PrincipalPlan> = principals.iter().map(|f| plan_one(f, playbook, guard, now)).collect();
+    one_action_per_target(&mut plans);
+    plans
+}
+
+/// Two principals of one finding can be one IAM entity: a role by its real ARN (path included)
+/// and by the ARN derived from a session ARN (without the path), a user by both forms. Their
+/// actions land on the same ledger target, so each target keeps one action, under the first
+/// principal that asks for it (a revocation covering the later activity of both); the other
+/// principal's plan says it is the same IAM entity. A delivery then never claims one target twice.
+pub fn one_action_per_target(plans: &mut [PrincipalPlan]) {
+    let mut seen: Vec<(String, usize, usize)> = Vec::new(); // target, plan, action in that plan
+    for i in 0..plans.len() {
+        let mut kept: Vec<Action> = Vec::new();
+        for a in std::mem::take(&mut plans[i].actions) {
+            let target = target_of(&a);
+            let Some(&(_, first, at)) = seen.iter().find(|(t, ..)| *t == target) else {
+                seen.push((target, i, kept.len()));
+                kept.push(a);
+                continue;
+            };
+            let kept_action = if first == i { &mut kept[at] } else { &mut plans[first].actions[at] };
+            if let (
+                Action::RevokeRoleSessions { covers_activity_until: Some(later), .. },
+                Action::RevokeRoleSessions { covers_activity_until: Some(covered), .. },
+            ) = (&a, kept_action)
+            {
+                *covered = (*covered).max(*later);
+            }
+            let (this, other) =
+                (crate::finding::principal_arn(&plans[i].principal), crate::finding::principal_arn(&plans[first].principal));
+            let note = if first == i {
+                format!("{} on {} was asked twice: done once", a.name(), a.target())
+            } else {
+                format!("{this} is the same IAM entity as {other}: {} on {} is done once, under {other}", a.name(), a.target())
+            };
+            plans[i].notes.push(note);
+        }
+        plans[i].actions = kept;
+    }
 }
 
 fn plan_one(f: &FlaggedPrincipal, pb: &Playbook, guard: &Guard, now: DateTime<Utc>) -> PrincipalPlan {

@@ -19,8 +19,6 @@ pub enum Status {
     Failed,
     /// Dry run: nothing changed.
     DryRun,
-    /// Another delivery of the same finding is acting right now.
-    InProgress,
     /// The finding was released before; a redelivery does not contain again.
     AlreadyReleased,
     /// A release undid (or kept, for a newer containment) everything in its scope.
@@ -29,6 +27,10 @@ pub enum Status {
     ReleasePartial,
     /// A reversal failed.
     ReleaseFailed,
+    /// Everything launchguard owns in the release's scope was undone (or kept), but launchguard
+    /// cannot tell whether it made some changes (a delivery died, timed out or failed while
+    /// acting): a person must check and undo them by hand (`human_actions`).
+    ReleaseActionNeeded,
     /// Nothing launchguard did is left to undo in the release's scope.
     NothingToRelease,
     /// The alarm fired but nobody was over the per-principal thresholds: a person is told, nothing
@@ -45,11 +47,11 @@ impl Status {
             Self::ActionNeeded => "action_needed",
             Self::Failed => "failed",
             Self::DryRun => "dry_run",
-            Self::InProgress => "in_progress",
             Self::AlreadyReleased => "already_released",
             Self::Released => "released",
             Self::ReleasePartial => "release_partial",
             Self::ReleaseFailed => "release_failed",
+            Self::ReleaseActionNeeded => "release_action_needed",
             Self::NothingToRelease => "nothing_to_release",
             Self::NobodyOverThreshold => "nobody_over_threshold",
         }

@@ -58,6 +58,7 @@ fn release_quarantine() -> String {
         user_name: "ci-deployer".into(),
         policy_arn: Some(QUARANTINE.into()),
         previous_document: None,
+        guard_only: false,
     };
     serde_json::to_string(&ResponseRequest::new("lg-forged", a, false, now())).unwrap()
 }

@@ -206,8 +206,8 @@ impl<'a> Lambda<'a> {
 }
 
 impl Invoker for Lambda<'_> {
-    async fn invoke_async(&self, _f: &str, _p: Vec<u8>) -> Result<(), CallError> {
-        unreachable!("the dispatcher waits for its handlers")
+    async fn invoke_async(&self, f: &str, _p: Vec<u8>) -> Result<(), CallError> {
+        Err(CallError::new(format!("{f}: the dispatcher waits for its handlers; this world has no asynchronous invocation"), false))
     }
 
     async fn invoke_sync(&self, function: &str, payload: Vec<u8>) -> Result<InvokeResponse, CallError> {
@@ -233,9 +233,18 @@ impl Invoker for Lambda<'_> {
                     .await
                     .map_err(|e| CallError::new(e.to_string(), false))?,
             ),
+            // a handler that answers with its own final error (`launchguard_aws::diagnostic`):
+            // a retry cannot help
             "broken" => {
                 return Ok(InvokeResponse {
-                    payload: br#"{"errorType":"Panic","errorMessage":"boom"}"#.to_vec(),
+                    payload: br#"{"errorType":"launchguard.Final","errorMessage":"Panic: boom"}"#.to_vec(),
+                    function_error: Some("Unhandled".into()),
+                });
+            }
+            // a handler that Lambda stopped (out of memory): it may have acted, a retry can help
+            "crashed" => {
+                return Ok(InvokeResponse {
+                    payload: br#"{"errorType":"Runtime.ExitError","errorMessage":"RequestId: 1 Error: Runtime exited with error: signal: killed"}"#.to_vec(),
                     function_error: Some("Unhandled".into()),
                 });
             }

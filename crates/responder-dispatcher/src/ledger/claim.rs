@@ -1,0 +1,204 @@
+//! Claiming one action of a finding for one delivery, and recording its outcome.
+
+use chrono::{DateTime, Utc};
+use launchguard_aws::CallError;
+use launchguard_aws::store::{ConditionalStore, Put};
+use launchguard_core::contract::{Action, OutcomeStatus, ResponseOutcome};
+
+use super::entry::{ActionEntry, EntryState, Owner, entry_key, target_of};
+use super::{ATTEMPTS, Ledger, to_vec};
+
+/// Who holds a claim this delivery could not take.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Holder {
+    /// Another delivery of a finding (its number among the finding's deliveries, when known).
+    Delivery {
+        /// The finding.
+        finding_id: String,
+        /// The delivery.
+        delivery: Option<u64>,
+    },
+    /// A release that may be reversing changes on the same target.
+    Release {
+        /// The finding whose entry is being released.
+        finding_id: String,
+    },
+}
+
+/// A claim held by someone else, and since when: retry once it is settled or stale.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Held {
+    /// What it is on, for people (`user alice`).
+    pub target: String,
+    /// Who holds it.
+    pub holder: Holder,
+    /// Since when.
+    pub since: DateTime<Utc>,
+}
+
+impl std::fmt::Display for Held {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let since = self.since.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        match &self.holder {
+            Holder::Delivery { finding_id, delivery: Some(n) } => {
+                write!(f, "{}: delivery {n} of finding {finding_id} holds the claim since {since}", self.target)
+            }
+            Holder::Delivery { finding_id, delivery: None } => {
+                write!(f, "{}: another delivery of finding {finding_id} holds the claim since {since}", self.target)
+            }
+            Holder::Release { finding_id } => {
+                write!(f, "{}: a release of finding {finding_id} is running since {since}", self.target)
+            }
+        }
+    }
+}
+
+/// What a delivery may do with one action.
+#[derive(Debug)]
+pub enum Claim {
+    /// Act: this delivery holds the claim at this version. `owner_if_in_place` is what an
+    /// `already_applied` answer means for ownership.
+    Act {
+        /// The claim's version.
+        etag: String,
+        /// The entry as claimed (its action is the one to send: a taken-over claim keeps the
+        /// request id of the delivery that died).
+        entry: Box<ActionEntry>,
+        /// Ownership if the handler answers `already_applied`.
+        owner_if_in_place: Owner,
+    },
+    /// Do not act: done before (or released); its stored entry.
+    Settled(Box<ActionEntry>),
+    /// This very delivery holds it already (the same target asked twice): nothing more to do.
+    Own,
+    /// Someone else holds it, and may be acting right now.
+    Busy(Held),
+}
+
+impl<S: ConditionalStore> Ledger<'_, S> {
+    /// Claim one action of a finding for delivery `delivery`.
+    ///
+    /// After taking the claim it lists the target's entries: a release running on the target
+    /// (a fresh `releasing` mark) makes it give the claim back and answer [`Claim::Busy`]. The
+    /// release marks first and lists after, this claims first and lists after: whichever lists
+    /// second sees the other (S3 is strongly consistent for reads and lists after writes), so a
+    /// release never reverses a change that a new containment relies on (see `release`).
+    pub async fn claim(&self, finding_id: &str, action: &Action, delivery: u64, now: DateTime<Utc>) -> Result<Claim, CallError> {
+        let target = target_of(action);
+        let key = entry_key(&target, finding_id);
+        let fresh = ActionEntry {
+            finding_id: finding_id.to_owned(),
+            target: target.clone(),
+            action: action.clone(),
+            created_at: now,
+            claimed_at: now,
+            claimed_by: Some(delivery),
+            state: EntryState::Claimed,
+            outcome: None,
+            owner: None,
+            reversal: None,
+            released: None,
+            releasing: None,
+        };
+        for _ in 0..ATTEMPTS {
+            let (before, written) = match self.read::<ActionEntry>(&key).await? {
+                None => match self.store.put_if_absent(&key, to_vec(&fresh)).await? {
+                    Put::Written { etag } => (None, Some((etag, fresh.clone(), Owner::Other))),
+                    Put::Conflict => continue,
+                },
+                Some((cur, etag)) => {
+                    if cur.released.is_some() {
+                        return Ok(Claim::Settled(Box::new(cur)));
+                    }
+                    let owner_if_in_place = match (&cur.state, cur.outcome.as_ref().map(|o| &o.outcome)) {
+                        (EntryState::Claimed, _) if cur.claimed_by == Some(delivery) => return Ok(Claim::Own),
+                        (EntryState::Claimed, _) if cur.fresh_claim(now) => {
+                            let holder = Holder::Delivery { finding_id: finding_id.to_owned(), delivery: cur.claimed_by };
+                            return Ok(Claim::Busy(Held { target: cur.action.target(), holder, since: cur.claimed_at }));
+                        }
+                        // the delivery that claimed it is certainly dead: it may have changed IAM
+                        (EntryState::Claimed, _) => Owner::Unknown,
+                        (EntryState::Done, Some(OutcomeStatus::Applied | OutcomeStatus::AlreadyApplied)) => {
+                            return Ok(Claim::Settled(Box::new(cur)));
+                        }
+                        // a failure may have changed IAM before failing (a timeout); refusals and dry runs did not
+                        (EntryState::Done, Some(OutcomeStatus::Failed { .. })) => Owner::Unknown,
+                        (EntryState::Done | EntryState::Unclaimed, _) => cur.owner.unwrap_or(Owner::Other),
+                    };
+                    let mut next = cur.clone();
+                    next.state = EntryState::Claimed;
+                    next.claimed_at = now;
+                    next.claimed_by = Some(delivery);
+                    match self.store.put_if_match(&key, to_vec(&next), &etag).await? {
+                        Put::Written { etag } => (Some(cur), Some((etag, next, owner_if_in_place))),
+                        Put::Conflict => continue,
+                    }
+                }
+            };
+            let Some((etag, entry, owner_if_in_place)) = written else { continue };
+            if let Some(held) = self.release_running(&target, &key, now).await? {
+                self.give_back(&key, &etag, before.unwrap_or(ActionEntry { state: EntryState::Unclaimed, ..entry })).await?;
+                return Ok(Claim::Busy(held));
+            }
+            return Ok(Claim::Act { etag, entry: Box::new(entry), owner_if_in_place });
+        }
+        Err(CallError::new(format!("ledger entry {key} kept changing under concurrent deliveries; retry"), true))
+    }
+
+    /// A fresh release of another entry on `target`, if any.
+    async fn release_running(&self, target: &str, own: &str, now: DateTime<Utc>) -> Result<Option<Held>, CallError> {
+        Ok(self.entries_under(&format!("{target}/")).await?.into_iter().find(|(k, e, _)| k != own && e.fresh_release(now)).map(
+            |(_, e, _)| Held {
+                target: e.action.target(),
+                holder: Holder::Release { finding_id: e.finding_id.clone() },
+                since: e.releasing.unwrap_or(now),
+            },
+        ))
+    }
+
+    /// Put back what the entry was before this delivery claimed it (nothing was done under the
+    /// claim). An error is retryable: the claim stays, and is taken over once stale.
+    async fn give_back(&self, key: &str, etag: &str, before: ActionEntry) -> Result<(), CallError> {
+        match self.store.put_if_match(key, to_vec(&before), etag).await? {
+            Put::Written { .. } => Ok(()),
+            Put::Conflict => Err(CallError::new(
+                format!("ledger entry {key} changed while this delivery was giving its claim back; retry (a stale claim is taken over)"),
+                true,
+            )),
+        }
+    }
+
+    /// Record the outcome of a claimed action. A failure may have changed IAM before failing
+    /// (a handler that timed out or crashed after a write): unless launchguard's change is known,
+    /// the owner becomes [`Owner::Unknown`], and a release names it to a person.
+    pub async fn settle(
+        &self,
+        mut entry: ActionEntry,
+        etag: &str,
+        outcome: &ResponseOutcome,
+        owner_if_in_place: Owner,
+    ) -> Result<ActionEntry, CallError> {
+        let key = entry_key(&entry.target, &entry.finding_id);
+        entry.state = EntryState::Done;
+        match outcome.outcome {
+            OutcomeStatus::Applied => {
+                entry.owner = Some(Owner::Launchguard);
+                entry.reversal = outcome.reversal.clone();
+            }
+            OutcomeStatus::AlreadyApplied if entry.owner != Some(Owner::Launchguard) => {
+                entry.owner = Some(owner_if_in_place);
+                // kept for a person when ownership is unknown; never run by itself
+                if entry.reversal.is_none() {
+                    entry.reversal = outcome.reversal.clone();
+                }
+            }
+            OutcomeStatus::Failed { .. } if entry.owner != Some(Owner::Launchguard) => entry.owner = Some(Owner::Unknown),
+            _ => {}
+        }
+        entry.outcome = Some(outcome.clone());
+        match self.store.put_if_match(&key, to_vec(&entry), etag).await? {
+            Put::Written { .. } => Ok(entry),
+            Put::Conflict => Err(CallError::new(format!("ledger entry {key} changed while this delivery held its claim; retry"), true)),
+        }
+    }
+}

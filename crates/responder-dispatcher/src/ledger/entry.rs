@@ -1,0 +1,183 @@
+//! What the ledger holds: one finding's action on one target ([`ActionEntry`]), one finding's
+//! summary ([`FindingEntry`]), and where each is kept.
+
+use chrono::{DateTime, Utc};
+use launchguard_core::contract::{Action, OutcomeStatus, ResponseOutcome};
+use serde::{Deserialize, Serialize};
+
+use super::{STALE_CLAIM, marks::Mark};
+
+/// Whether launchguard itself made a change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Owner {
+    /// launchguard made it (the outcome was `applied`): a release may undo it.
+    Launchguard,
+    /// It was in place when launchguard first looked: a release never undoes it.
+    Other,
+    /// An earlier attempt may or may not have made it (it died, timed out or failed): a release
+    /// never undoes it by itself; it tells a person what to check and undo by hand.
+    Unknown,
+}
+
+/// Where an entry stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EntryState {
+    /// A delivery claimed it and is acting (see `claimed_at` and `claimed_by`).
+    Claimed,
+    /// The action answered (see the outcome).
+    Done,
+    /// Created, then given back before any handler was invoked (a release was running on the
+    /// target): nothing was done under it.
+    Unclaimed,
+}
+
+/// What became of an entry's reversal after its release.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum ReversalState {
+    /// Nothing to undo: launchguard did not make this change.
+    NotOurs,
+    /// Waiting: a newer containment of the same target relies on the change.
+    Kept,
+    /// Undone.
+    Done,
+    /// The handler refused (IAM no longer holds what launchguard wrote): left as it is.
+    Refused {
+        /// Why.
+        reason: String,
+    },
+    /// The reversal failed; a later release retries it.
+    Failed {
+        /// The error.
+        error: String,
+    },
+    /// launchguard cannot tell whether it made the change (the delivery died, timed out or
+    /// failed while acting): never undone by itself; the release told a person what to check.
+    Unknown,
+}
+
+/// A release of an entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Released {
+    /// When.
+    pub at: DateTime<Utc>,
+    /// Who asked (`requested_by` of the release, when given).
+    pub by: Option<String>,
+    /// Why, as given.
+    pub reason: Option<String>,
+    /// What became of the reversal.
+    pub reversal: ReversalState,
+}
+
+/// One finding's action on one target.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActionEntry {
+    /// The finding.
+    pub finding_id: String,
+    /// The target (`targets/...` without the finding).
+    pub target: String,
+    /// The action asked (kept when a stale claim is taken over: the same request id).
+    pub action: Action,
+    /// First claimed.
+    pub created_at: DateTime<Utc>,
+    /// Last claimed: the start of the delivery that claimed it (a stale claim is taken over).
+    pub claimed_at: DateTime<Utc>,
+    /// The delivery of the finding that last claimed it (the finding entry's count).
+    #[serde(default)]
+    pub claimed_by: Option<u64>,
+    /// Claimed, done or given back.
+    pub state: EntryState,
+    /// The outcome, once done: what launchguard found (`detail` of `already_applied`) or wrote.
+    pub outcome: Option<ResponseOutcome>,
+    /// Whether launchguard made the change.
+    pub owner: Option<Owner>,
+    /// The reversal of launchguard's change (from the first `applied` outcome).
+    pub reversal: Option<Action>,
+    /// Set once released.
+    pub released: Option<Released>,
+    /// Set while a release of this entry may reverse changes on its target (see
+    /// [`Ledger::begin_release`](super::Ledger::begin_release)): when it started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub releasing: Option<DateTime<Utc>>,
+}
+
+impl ActionEntry {
+    /// True when the entry holds a containment in place (launchguard's or found in place).
+    pub fn holds(&self) -> bool {
+        self.released.is_none()
+            && (self.state == EntryState::Claimed
+                || self.outcome.as_ref().is_some_and(|o| matches!(o.outcome, OutcomeStatus::Applied | OutcomeStatus::AlreadyApplied)))
+    }
+
+    /// True when a delivery claimed it less than [`STALE_CLAIM`] ago: it may still be acting.
+    pub fn fresh_claim(&self, now: DateTime<Utc>) -> bool {
+        self.state == EntryState::Claimed && now - self.claimed_at < STALE_CLAIM
+    }
+
+    /// True when a release started less than [`STALE_CLAIM`] ago may still be reversing changes
+    /// on this entry's target.
+    pub fn fresh_release(&self, now: DateTime<Utc>) -> bool {
+        self.releasing.is_some_and(|at| now - at < STALE_CLAIM)
+    }
+}
+
+/// One finding's summary.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FindingEntry {
+    /// The finding.
+    pub finding_id: String,
+    /// First delivered.
+    pub first_seen: DateTime<Utc>,
+    /// Deliveries so far (duplicates and retries included); each delivery's number is the count
+    /// after counting it.
+    pub deliveries: u64,
+    /// The keys of its action entries.
+    pub entries: Vec<String>,
+    /// The page for the outcome fingerprint last notified: being sent, or sent.
+    pub notified: Option<Mark>,
+    /// The incident record for the outcome fingerprint last recorded: being written, or written.
+    pub recorded: Option<Mark>,
+}
+
+fn seg(s: &str) -> String {
+    s.bytes()
+        .map(|b| if b.is_ascii_alphanumeric() || b"_+=,.@-".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") })
+        .collect()
+}
+
+/// The target an action changes, as a key prefix.
+pub fn target_of(a: &Action) -> String {
+    match a {
+        Action::DeactivateAccessKey { account_id, access_key_id, user_name }
+        | Action::ReactivateAccessKey { account_id, access_key_id, user_name } => match user_name {
+            Some(u) => format!("targets/{}/user/{}/key/{}", seg(account_id), seg(u), seg(access_key_id)),
+            None => format!("targets/{}/key/{}", seg(account_id), seg(access_key_id)),
+        },
+        Action::QuarantineUser { account_id, user_name, .. } | Action::ReleaseUserQuarantine { account_id, user_name, .. } => {
+            format!("targets/{}/user/{}/quarantine", seg(account_id), seg(user_name))
+        }
+        Action::RevokeRoleSessions { account_id, role_name, .. } | Action::RestoreRoleSessions { account_id, role_name, .. } => {
+            format!("targets/{}/role/{}/sessions", seg(account_id), seg(role_name))
+        }
+    }
+}
+
+/// The prefix of every target of one principal.
+pub fn principal_prefix(account_id: &str, is_user: bool, name: &str) -> String {
+    format!("targets/{}/{}/{}/", seg(account_id), if is_user { "user" } else { "role" }, seg(name))
+}
+
+/// The key of one finding's entry on one target.
+pub fn entry_key(target: &str, finding_id: &str) -> String {
+    format!("{target}/{}", seg(finding_id))
+}
+
+pub(super) fn finding_key(finding_id: &str) -> String {
+    format!("findings/{}", seg(finding_id))
+}
+
+pub(super) fn detail_key(finding_id: &str, record: &str) -> String {
+    format!("details/{}/{}", seg(finding_id), seg(record))
+}

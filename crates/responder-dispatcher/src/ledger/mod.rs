@@ -1,0 +1,192 @@
+//! The ledger: what launchguard did, per finding and per target, in a store with conditional
+//! writes (S3, keys under `ledger/`).
+//!
+//! Key layout (relative to the store's `ledger/` prefix; every segment percent-encoded):
+//! - `findings/<finding_id>`: [`FindingEntry`]: deliveries counted, the entries of the finding,
+//!   the outcome fingerprint last paged and last recorded (one page, one record per outcome).
+//! - `targets/<account>/user/<name>/key/<key_id>/<finding_id>`,
+//!   `targets/<account>/user/<name>/quarantine/<finding_id>`,
+//!   `targets/<account>/role/<name>/sessions/<finding_id>`: [`ActionEntry`]: one finding's action
+//!   on one target: its claim, its outcome, whether launchguard made the change, its reversal, and
+//!   its release.
+//!
+//! - `details/<finding_id>/<record>`: an incident record too large for a log event, whole (the
+//!   log keeps a cut copy that names this key).
+//!
+//! Invariants: an entry is created only with `put_if_absent` (two deliveries cannot both act) and
+//! changed only with `put_if_match` on the version just read; a release runs a reversal only for an
+//! entry whose change launchguard made ([`Owner::Launchguard`]), once, and only when no newer
+//! unreleased entry on the same target relies on it.
+//!
+//! Modules: [`entry`] (what is kept, and where), [`claim`] (claiming, giving back, settling),
+//! [`marks`] (one page and one record per outcome), [`releasing`] (a release's marks).
+
+use chrono::{DateTime, Duration, Utc};
+use launchguard_aws::CallError;
+use launchguard_aws::store::{ConditionalStore, Put};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+pub mod claim;
+pub mod entry;
+pub mod marks;
+pub mod releasing;
+
+pub use claim::{Claim, Held, Holder};
+pub use entry::{ActionEntry, EntryState, FindingEntry, Owner, Released, ReversalState, entry_key, principal_prefix, target_of};
+pub use marks::{Mark, MarkClaim, MarkState};
+pub use releasing::Marking;
+
+/// The dispatcher's function timeout: `[package.metadata.lambda.deploy] timeout` in
+/// `crates/responder-dispatcher/Cargo.toml` (`deploy/` and `e2e/` read it there; a test keeps the
+/// two equal). Lambda stops a delivery at its start + this, whatever it is doing.
+pub const DISPATCHER_TIMEOUT: Duration = Duration::seconds(120);
+
+/// The handlers' function timeout (`[package.metadata.lambda.deploy] timeout` of both handlers).
+pub const HANDLER_TIMEOUT: Duration = Duration::seconds(60);
+
+/// A delivery invokes handlers only this long after it started; later requests fail, retryably,
+/// without being sent. So every handler invocation of a delivery ends (at the handler's own
+/// timeout) by its start + `INVOKE_WINDOW` + [`HANDLER_TIMEOUT`] = [`DISPATCHER_TIMEOUT`].
+pub const INVOKE_WINDOW: Duration = Duration::seconds(60);
+
+/// A claim (or a release's mark, or a page being sent) older than this is from a delivery that is
+/// certainly dead, and is taken over.
+///
+/// A claim carries its delivery's start (`claimed_at`). By start + [`DISPATCHER_TIMEOUT`] (120 s)
+/// Lambda has stopped the delivery, and every handler it invoked has ended (it invokes them only
+/// in its first [`INVOKE_WINDOW`], 60 s, and they time out after [`HANDLER_TIMEOUT`], 60 s); 30 s
+/// more cover clocks that differ between instances. A taken-over claim is sent again with the same
+/// request id: a handler that acted answers from its replay record, so the ledger learns the real
+/// outcome. Lambda retries a failed event after about 1 and 3 more minutes: the second retry of a
+/// delivery that found a claim busy comes after this bound, and takes it over.
+pub const STALE_CLAIM: Duration = Duration::seconds(150);
+
+const _: () = assert!(INVOKE_WINDOW.num_seconds() + HANDLER_TIMEOUT.num_seconds() <= DISPATCHER_TIMEOUT.num_seconds());
+const _: () = assert!(STALE_CLAIM.num_seconds() > DISPATCHER_TIMEOUT.num_seconds());
+
+pub(crate) fn to_vec<T: Serialize>(v: &T) -> Vec<u8> {
+    serde_json::to_vec(v).unwrap_or_default()
+}
+
+fn corrupt(key: &str, e: &serde_json::Error) -> CallError {
+    CallError::new(
+        format!("ledger entry {key} cannot be read ({e}): inspect it in the ledger bucket; launchguard will not act on it"),
+        false,
+    )
+}
+
+/// The ledger over a store.
+#[derive(Debug)]
+pub struct Ledger<'a, S> {
+    store: &'a S,
+}
+
+/// How many times a conditional update is retried on a conflict before giving up (retryably).
+const ATTEMPTS: usize = 8;
+
+impl<'a, S: ConditionalStore> Ledger<'a, S> {
+    /// The ledger in `store` (whose keys are already under `ledger/`).
+    pub fn new(store: &'a S) -> Self {
+        Self { store }
+    }
+
+    async fn read<T: DeserializeOwned>(&self, key: &str) -> Result<Option<(T, String)>, CallError> {
+        match self.store.get(key).await? {
+            None => Ok(None),
+            Some(s) => Ok(Some((serde_json::from_slice(&s.body).map_err(|e| corrupt(key, &e))?, s.etag))),
+        }
+    }
+
+    /// Read-modify-write with `If-Match` (or `If-None-Match` when absent), retried on conflicts.
+    async fn update<T: Serialize + DeserializeOwned + Clone>(
+        &self,
+        key: &str,
+        mut change: impl FnMut(Option<T>) -> Option<T>,
+    ) -> Result<Option<T>, CallError> {
+        for _ in 0..ATTEMPTS {
+            let current = self.read::<T>(key).await?;
+            let etag = current.as_ref().map(|(_, e)| e.clone());
+            let Some(next) = change(current.map(|(v, _)| v)) else { return Ok(None) };
+            let put = match &etag {
+                Some(e) => self.store.put_if_match(key, to_vec(&next), e).await?,
+                None => self.store.put_if_absent(key, to_vec(&next)).await?,
+            };
+            if let Put::Written { .. } = put {
+                return Ok(Some(next));
+            }
+        }
+        Err(CallError::new(format!("ledger entry {key} kept changing under concurrent deliveries; retry"), true))
+    }
+
+    /// Keep a whole incident record that is too large for a log event, once (`put_if_absent`; an
+    /// object already there holds the same record). Returns its key under `ledger/`.
+    pub async fn keep_detail(&self, finding_id: &str, record: &str, body: Vec<u8>) -> Result<String, CallError> {
+        let key = entry::detail_key(finding_id, record);
+        self.store.put_if_absent(&key, body).await?;
+        Ok(key)
+    }
+
+    /// Count one delivery of a finding; returns the entry after counting (its `deliveries` is
+    /// this delivery's number).
+    pub async fn count_delivery(&self, finding_id: &str, entries: &[String], now: DateTime<Utc>) -> Result<FindingEntry, CallError> {
+        let fresh = FindingEntry {
+            finding_id: finding_id.to_owned(),
+            first_seen: now,
+            deliveries: 0,
+            entries: Vec::new(),
+            notified: None,
+            recorded: None,
+        };
+        let out = self
+            .update::<FindingEntry>(&entry::finding_key(finding_id), |cur| {
+                let mut f = cur.unwrap_or_else(|| fresh.clone());
+                f.deliveries += 1;
+                for e in entries {
+                    if !f.entries.contains(e) {
+                        f.entries.push(e.clone());
+                    }
+                }
+                Some(f)
+            })
+            .await?;
+        out.ok_or_else(|| CallError::new("ledger: finding entry not written", true))
+    }
+
+    /// The finding's entry, if any.
+    pub async fn finding(&self, finding_id: &str) -> Result<Option<FindingEntry>, CallError> {
+        Ok(self.read::<FindingEntry>(&entry::finding_key(finding_id)).await?.map(|(f, _)| f))
+    }
+
+    /// Every entry under a prefix (`targets/...`), with its version.
+    pub async fn entries_under(&self, prefix: &str) -> Result<Vec<(String, ActionEntry, String)>, CallError> {
+        let mut out = Vec::new();
+        for key in self.store.list(prefix).await? {
+            if let Some((e, etag)) = self.read::<ActionEntry>(&key).await? {
+                out.push((key, e, etag));
+            }
+        }
+        Ok(out)
+    }
+
+    /// One entry, with its version.
+    pub async fn entry(&self, key: &str) -> Result<Option<(ActionEntry, String)>, CallError> {
+        self.read::<ActionEntry>(key).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// `DISPATCHER_TIMEOUT` is the function timeout the deployment gives the dispatcher.
+    #[test]
+    fn the_timeout_is_the_deployed_one() {
+        let manifest = include_str!("../../Cargo.toml");
+        let deployed = manifest.split("[package.metadata.lambda.deploy]").nth(1).unwrap_or_default();
+        let line = format!("timeout = {}", super::DISPATCHER_TIMEOUT.num_seconds());
+        assert!(deployed.lines().any(|l| l.trim() == line), "crates/responder-dispatcher/Cargo.toml must say {line}");
+        for handler in [include_str!("../../../iam-handler/Cargo.toml"), include_str!("../../../accesskey-handler/Cargo.toml")] {
+            let line = format!("timeout = {}", super::HANDLER_TIMEOUT.num_seconds());
+            assert!(handler.lines().any(|l| l.trim() == line), "each handler's Cargo.toml must say {line}");
+        }
+    }
+}

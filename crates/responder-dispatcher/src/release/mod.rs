@@ -1,0 +1,316 @@
+//! Releasing: undo what launchguard did and still owns, by finding or by principal.
+//!
+//! A release marks the entries in its scope released (by whom, why) and `releasing`, then walks
+//! each target's entries: an unreleased entry that holds a containment (or a claim) stops the walk
+//! (the newest containment wins: what it relies on stays); a released entry whose change
+//! launchguard made, and whose reversal has not run, is reversed, and the handler reverses only
+//! while IAM holds exactly what launchguard wrote. A change launchguard found in place is never
+//! undone. Marking before listing, against a delivery that claims before listing, closes the race
+//! with a new containment of the same target (see [`crate::ledger::releasing`]).
+//!
+//! An entry whose owner is unknown (a delivery died, timed out or failed while acting; a claim
+//! that went stale) blocks nothing and is never undone by itself: the release names it in
+//! `human_actions`, with what to check and the commands that undo it ([`by_hand`]), and its status
+//! says a person must act.
+
+mod by_hand;
+
+use chrono::{DateTime, Utc};
+use launchguard_aws::mac::MacSigner;
+use launchguard_aws::store::ConditionalStore;
+use launchguard_aws::{CallError, Invoker};
+use launchguard_core::CoreError;
+use launchguard_core::contract::{Action, OutcomeStatus, ReleaseRequest, ResponseRequest};
+use launchguard_core::ids::{IamArn, IamEntity};
+use serde_json::json;
+use tracing::info;
+
+use crate::error::{Failure, Part};
+use crate::finding::{Io, action_failures};
+use crate::ledger::{ActionEntry, Held, Holder, Ledger, Marking, Owner, ReversalState, principal_prefix};
+use crate::page::{Page, deliver};
+use crate::record::{DispatchReport, IncidentRecord, RecordType, Status};
+use crate::{DispatcherError, IncidentLog, Notifier, notify, run_requests};
+
+fn ledger_failure(e: &CallError) -> DispatcherError {
+    DispatcherError::Incomplete {
+        failures: vec![Failure { part: Part::Ledger, what: format!("ledger: {}", e.message), retryable: e.retryable }],
+    }
+}
+
+/// Undo what launchguard applied for a finding or a principal.
+pub async fn release<I: Invoker, N: Notifier, L: IncidentLog, S: ConditionalStore, K: MacSigner>(
+    r: &ReleaseRequest,
+    io: &Io<'_, I, N, L, S, K>,
+    now: DateTime<Utc>,
+) -> Result<DispatchReport, DispatcherError> {
+    if let Some(f) = &r.finding_id
+        && !f.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        return Err(DispatcherError::InvalidInput(CoreError::InvalidPayload {
+            kind: "release",
+            reason: "finding_id may hold only letters, digits, - and _".into(),
+        }));
+    }
+    let target = r.principal_arn.as_deref().map(IamArn::parse).transpose()?;
+    let prefix = target.as_ref().map(|t| principal_prefix(&t.account_id, t.entity == IamEntity::User, &t.name));
+    let label = r.finding_id.clone().unwrap_or_else(|| r.principal_arn.clone().unwrap_or_default());
+    let dry_run = r.dry_run || io.cfg.dry_run;
+    let ledger = Ledger::new(io.store);
+    // The scope: entry keys.
+    let scope: Vec<String> = match &r.finding_id {
+        Some(f) => match ledger.finding(f).await.map_err(|e| ledger_failure(&e))? {
+            Some(fe) => fe.entries.into_iter().filter(|k| prefix.as_ref().is_none_or(|p| k.starts_with(p.as_str()))).collect(),
+            None => Vec::new(),
+        },
+        None => {
+            let p = prefix.clone().unwrap_or_default();
+            ledger.entries_under(&p).await.map_err(|e| ledger_failure(&e))?.into_iter().map(|(k, _, _)| k).collect()
+        }
+    };
+    // A contained principal never releases itself: refused before anything is marked. Who asks
+    // must be said (the CLI and SECURITY.md's manual path do), as an IAM user, role or session.
+    let by = match r.requested_by.as_deref() {
+        Some(by) if IamArn::parse(&launchguard_core::guard::role_of_caller(by)).is_ok() => by,
+        other => {
+            return Err(DispatcherError::Rejected {
+                finding_id: label,
+                reason: format!(
+                    "requested_by is {other:?}: a release must name who asks (an IAM user, role or role session ARN); use `launchguard release`"
+                ),
+            });
+        }
+    };
+    for key in &scope {
+        if let Some((e, _)) = ledger.entry(key).await.map_err(|e| ledger_failure(&e))?
+            && names_the_caller(by, &e.action)
+        {
+            return Err(DispatcherError::Rejected {
+                finding_id: label,
+                reason: format!(
+                    "{by} asked to release its own containment ({}): a contained principal never releases itself",
+                    e.action.target()
+                ),
+            });
+        }
+    }
+    // Mark the scope released and `releasing` (before listing any target). A fresh claim is a
+    // delivery acting right now: retry. A stale one, or an unknown owner, is for a person.
+    let mut marked = 0;
+    let mut notes = Vec::new();
+    let mut human = Vec::new();
+    if !dry_run {
+        let mut held = Vec::new();
+        for key in &scope {
+            match ledger.mark_for_release(key, r.requested_by.clone(), r.reason.clone(), now).await.map_err(|e| ledger_failure(&e))? {
+                Marking::Marked { entry, newly } => {
+                    if newly {
+                        marked += 1;
+                        if entry.released.as_ref().is_some_and(|rel| rel.reversal == ReversalState::Unknown) {
+                            human.push(by_hand::unknown_change(&entry));
+                        }
+                    }
+                }
+                Marking::Busy(e) => held.push(Held {
+                    target: e.action.target(),
+                    holder: Holder::Delivery { finding_id: e.finding_id.clone(), delivery: e.claimed_by },
+                    since: e.claimed_at,
+                }),
+                Marking::Missing => {}
+            }
+        }
+        if !held.is_empty() {
+            // what was marked stays released; the walk runs when the release is sent again
+            for key in &scope {
+                ledger.end_release(key, None).await.map_err(|e| ledger_failure(&e))?;
+            }
+            return Err(DispatcherError::Busy { finding_id: label, held, failures: Vec::new() });
+        }
+    }
+    // Walk each target.
+    let mut targets: Vec<String> = scope.iter().filter_map(|k| k.rsplit_once('/').map(|(t, _)| t.to_owned())).collect();
+    targets.sort();
+    targets.dedup();
+    let mut outcomes = Vec::new();
+    for t in &targets {
+        let mine: Vec<&String> = scope.iter().filter(|k| k.starts_with(&format!("{t}/"))).collect();
+        let ended = walk(t, io, &ledger, &scope, (dry_run, now), &mut outcomes, &mut notes).await?;
+        if !dry_run {
+            for key in mine.into_iter().filter(|k| !ended.contains(k)) {
+                ledger.end_release(key, None).await.map_err(|e| ledger_failure(&e))?;
+            }
+        }
+    }
+    if outcomes.is_empty() && marked == 0 && human.is_empty() {
+        info!(release = %label, entries = scope.len(), "nothing to release");
+        return Ok(DispatchReport {
+            status: Status::NothingToRelease,
+            finding_id: label,
+            outcomes: Vec::new(),
+            refusals: Vec::new(),
+            human_actions: notes,
+            notification_message_id: None,
+            incident_record: None,
+            deliveries: 0,
+        });
+    }
+    let t = notify::Tally::of(&outcomes);
+    let status = if dry_run {
+        Status::DryRun
+    } else if t.failed > 0 {
+        Status::ReleaseFailed
+    } else if t.refused > 0 {
+        Status::ReleasePartial
+    } else if !human.is_empty() {
+        Status::ReleaseActionNeeded
+    } else {
+        Status::Released
+    };
+    let subject =
+        notify::subject(&format!("[launchguard] RELEASE {}: {} action(s) for {label}", status.as_str().to_uppercase(), outcomes.len()));
+    let mut body = format!(
+        "launchguard release for {label}{}\nreason: {}\n\n",
+        if dry_run { " (DRY RUN: nothing was changed)" } else { "" },
+        r.reason.as_deref().unwrap_or("none given")
+    );
+    for o in &outcomes {
+        body.push_str(&format!("- {}: {} on {}: {}\n", o.outcome.name().to_uppercase(), o.action.name(), o.action.target(), o.detail));
+    }
+    for x in &notes {
+        body.push_str(&format!("- {x}\n"));
+    }
+    for h in &human {
+        body.push_str(&format!("- BY HAND: {h}\n"));
+    }
+    let mut report = DispatchReport {
+        status,
+        finding_id: label.clone(),
+        outcomes: outcomes.clone(),
+        refusals: notes.clone(),
+        human_actions: human.clone(),
+        notification_message_id: None,
+        incident_record: None,
+        deliveries: 0,
+    };
+    let page = Page { subject, body, full: json!({"release": r, "outcomes": outcomes}), compact: json!({"release": r}), fingerprint: None };
+    let record = IncidentRecord {
+        record_type: RecordType::Release,
+        schema_version: 1,
+        finding_id: label,
+        recorded_at: now,
+        status,
+        principals: r.principal_arn.iter().cloned().collect(),
+        outcomes: outcomes.clone(),
+        human_actions: human,
+        refusals: notes,
+        notification: String::new(),
+        ledger: None,
+        finding: None,
+        release: Some(r.clone()),
+        detail: None,
+        cut: None,
+    };
+    let mut failures = action_failures(&outcomes);
+    deliver(io, &ledger, record, page, &mut report, &mut failures, now).await;
+    if failures.is_empty() { Ok(report) } else { Err(DispatcherError::Incomplete { failures }) }
+}
+
+/// Walk one target after the scope is marked: keep everything while another unreleased
+/// containment (or a claim) holds it; otherwise reverse launchguard's released changes. Returns
+/// the keys whose release it ended (their reversal recorded, their mark cleared).
+#[allow(clippy::too_many_arguments)] // the release's state, passed down rather than bundled
+async fn walk<I: Invoker, N, L, S: ConditionalStore, K: MacSigner>(
+    t: &str,
+    io: &Io<'_, I, N, L, S, K>,
+    ledger: &Ledger<'_, S>,
+    scope: &[String],
+    (dry_run, now): (bool, DateTime<Utc>),
+    outcomes: &mut Vec<launchguard_core::contract::ResponseOutcome>,
+    notes: &mut Vec<String>,
+) -> Result<Vec<String>, DispatcherError> {
+    let all = ledger.entries_under(&format!("{t}/")).await.map_err(|e| ledger_failure(&e))?;
+    // Any unreleased containment of this target, or a claim, relies on launchguard's change: keep it all.
+    if let Some((_, holder, _)) = all.iter().find(|(k, e, _)| e.holds() && !(dry_run && scope.contains(k))) {
+        if all.iter().any(|(_, e, _)| e.owner == Some(Owner::Launchguard)) {
+            notes.push(format!("kept: {} is still contained by finding {}", holder.action.target(), holder.finding_id));
+        }
+        return Ok(Vec::new());
+    }
+    // Launchguard's changes still to undo. Their order is not trusted (clocks tie): each pass
+    // tries every one; a reversal refused because IAM holds a newer document of launchguard's
+    // may pass once that one is undone.
+    let mut pending: Vec<(String, ActionEntry, String)> = all
+        .into_iter()
+        .filter(|(k, e, _)| {
+            e.owner == Some(Owner::Launchguard)
+                && e.reversal.is_some()
+                && match &e.released {
+                    Some(rel) => matches!(rel.reversal, ReversalState::Kept | ReversalState::Failed { .. } | ReversalState::Refused { .. }),
+                    None => dry_run && scope.contains(k),
+                }
+        })
+        .collect();
+    pending.sort_by_key(|p| std::cmp::Reverse(p.1.created_at));
+    let mut last: Vec<Option<launchguard_core::contract::ResponseOutcome>> = vec![None; pending.len()];
+    let mut done = vec![false; pending.len()];
+    loop {
+        let mut progress = false;
+        for (i, (_, e, _)) in pending.iter().enumerate() {
+            if done[i] {
+                continue;
+            }
+            let Some(rev) = e.reversal.clone() else { continue };
+            if let Err(reason) = io.cfg.guard.check_account(rev.account_id()) {
+                notes.push(format!("{}: {reason}", rev.target()));
+                done[i] = true;
+                continue;
+            }
+            let req = ResponseRequest::new(&e.finding_id, rev, dry_run, now);
+            let o = run_requests(vec![req], io.cfg, io.lambda, io.kms, now, io.invoke_until).await.remove(0);
+            if matches!(o.outcome, OutcomeStatus::Applied | OutcomeStatus::AlreadyApplied | OutcomeStatus::DryRun) {
+                done[i] = true;
+                progress = true;
+            }
+            last[i] = Some(o);
+        }
+        if !progress || dry_run {
+            break;
+        }
+    }
+    let mut ended = Vec::new();
+    for ((key, _, _), o) in pending.into_iter().zip(last) {
+        let Some(o) = o else { continue };
+        let state = match &o.outcome {
+            OutcomeStatus::Applied | OutcomeStatus::AlreadyApplied => Some(ReversalState::Done),
+            OutcomeStatus::Refused { reason } => Some(ReversalState::Refused { reason: reason.clone() }),
+            OutcomeStatus::Failed { error, .. } => Some(ReversalState::Failed { error: error.clone() }),
+            OutcomeStatus::DryRun => None,
+        };
+        if let Some(state) = state {
+            ledger.end_release(&key, Some(state)).await.map_err(|e| ledger_failure(&e))?;
+            ended.push(key);
+        }
+        outcomes.push(o);
+    }
+    Ok(ended)
+}
+
+/// Whether `requested_by` (a caller ARN: user, role, or assumed-role session) is the user or role
+/// `action` is about. IAM names are compared without regard to case, as IAM does. `requested_by`
+/// is said by the sender: the seal proves only that the sender may release, so this is a second
+/// line behind the quarantine (SECURITY.md).
+fn names_the_caller(requested_by: &str, action: &Action) -> bool {
+    let Ok(caller) = IamArn::parse(&launchguard_core::guard::role_of_caller(requested_by)) else { return false };
+    let (account, name, is_user) = match action {
+        Action::DeactivateAccessKey { account_id, user_name: Some(u), .. }
+        | Action::ReactivateAccessKey { account_id, user_name: Some(u), .. } => (account_id, u, true),
+        Action::QuarantineUser { account_id, user_name, .. } | Action::ReleaseUserQuarantine { account_id, user_name, .. } => {
+            (account_id, user_name, true)
+        }
+        Action::RevokeRoleSessions { account_id, role_name, .. } | Action::RestoreRoleSessions { account_id, role_name, .. } => {
+            (account_id, role_name, false)
+        }
+        Action::DeactivateAccessKey { user_name: None, .. } | Action::ReactivateAccessKey { user_name: None, .. } => return false,
+    };
+    *account == caller.account_id && name.eq_ignore_ascii_case(&caller.name) && is_user == (caller.entity == IamEntity::User)
+}
