@@ -98,6 +98,8 @@ class Watch:
                  "--concurrency", str(self.concurrency)],
                 cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
             )
+        # its process group, for scripts/stop.sh when this process dies before stop() runs
+        (RUN / "watch.pid").write_text(str(self.proc.pid))
         deadline = time.time() + 120
         while not port_busy(WATCH_PORT):
             if self.proc.poll() is not None:
@@ -114,6 +116,7 @@ class Watch:
             except subprocess.TimeoutExpired:
                 os.killpg(self.proc.pid, signal.SIGKILL)
         self.proc = None
+        (RUN / "watch.pid").unlink(missing_ok=True)
         deadline = time.time() + 10
         while port_busy(WATCH_PORT) and time.time() < deadline:
             time.sleep(0.2)

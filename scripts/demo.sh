@@ -8,5 +8,5 @@ scripts/venv.sh localstack
 scripts/venv.sh tools
 echo "[launchguard] building the four functions (first time: several minutes on 2 cores)..."
 cargo build --workspace --bins --locked --quiet
-trap 'scripts/localstack.sh stop' EXIT
+trap 'scripts/stop.sh' EXIT
 .venv-localstack/bin/python e2e/demo.py

@@ -15,7 +15,7 @@ for bin in launchguard-detector launchguard-dispatcher launchguard-accesskey-han
   mkdir -p "target/lambda/$bin"
   ln -f "target/debug/$bin" "target/lambda/$bin/bootstrap"
 done
-trap 'scripts/localstack.sh stop' EXIT
+trap 'scripts/stop.sh' EXIT
 status=0
 .venv-localstack/bin/python -m pytest -p no:cacheprovider -v e2e/ "$@" || status=$?
 if [ "$status" -ne 0 ]; then
