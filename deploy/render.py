@@ -127,7 +127,8 @@ def render(out: Path) -> list[Path]:
             base["Resources"][name] = mac_key(spec)
             base["Resources"][f"{name}Alias"] = {"Type": "AWS::KMS::Alias", "Properties": {"AliasName": spec["alias"], "TargetKeyId": {"Ref": name}}}
     paths = [out / "base.json", out / "wiring.json"]
-    paths[0].write_text(json.dumps(base, indent=2) + "\n")
+    # compact: CloudFormation takes at most 51,200 bytes of TemplateBody (e2e/test_documents.py)
+    paths[0].write_text(json.dumps(base, separators=(",", ":")) + "\n")
     paths[1].write_text((ROOT / "deploy/wiring.template.json").read_text())
     return paths
 

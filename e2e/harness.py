@@ -303,6 +303,11 @@ class Scenario:
         self.keys["benign"] = self.iam.create_access_key(UserName=self.benign)["AccessKey"]["AccessKeyId"]
         self.keys["admin"] = self.iam.create_access_key(UserName=self.admin)["AccessKey"]["AccessKeyId"]
         self.keys["role"] = "ASIA" + uuid.uuid4().hex[:16].upper()
+        # the person who releases (RELEASE_PRINCIPALS in AWS): `launchguard release` runs with
+        # their own credentials, and a release names who asks (never the account root)
+        self.responder = f"security-responder-{s}"
+        self.iam.create_user(UserName=self.responder)
+        self.responder_key = self.iam.create_access_key(UserName=self.responder)["AccessKey"]
         # the user's earlier policies, which must all survive the quarantine
         self.iam.attach_user_policy(UserName=self.user, PolicyArn="arn:aws:iam::aws:policy/AmazonEC2FullAccess")
         self.iam.put_user_policy(UserName=self.user, PolicyName="deploy-artifacts",
@@ -437,9 +442,11 @@ class Scenario:
                 "mac_algorithm": "HMAC_SHA_256", "mac": mac.hex(), "payload": text}
 
     def cli(self, *args: str) -> subprocess.CompletedProcess:
-        """Run the `launchguard` command line (built by scripts/e2e.sh) against LocalStack and watch."""
+        """Run the `launchguard` command line (built by scripts/e2e.sh) against LocalStack and watch,
+        as the responder (its own access key)."""
         env = {**os.environ, "AWS_ENDPOINT_URL": ENDPOINT, "AWS_ENDPOINT_URL_LAMBDA": WATCH, "AWS_REGION": REGION,
-               "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_EC2_METADATA_DISABLED": "true"}
+               "AWS_ACCESS_KEY_ID": self.responder_key["AccessKeyId"], "AWS_SECRET_ACCESS_KEY": self.responder_key["SecretAccessKey"],
+               "AWS_EC2_METADATA_DISABLED": "true"}
         target = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
         return subprocess.run([str(target / "debug/launchguard"), *args], env=env, capture_output=True, text=True, timeout=300)
 

@@ -250,3 +250,12 @@ def test_only_the_admin_principals_can_rewrite_disable_or_delete_what_guards_lau
         assert not decide(topic, action, {"arn": ADMIN}), action
         deny = [s for s in topic["Statement"] if s["Effect"] == "Deny" and action in as_list(s["Action"])]
         assert deny and not any(condition_holds(s.get("Condition", {}), {"aws:PrincipalArn": DEPLOYER}) for s in deny), action
+
+
+def test_the_rendered_templates_fit_cloudformations_template_body_limit(tmp_path):
+    """`make deploy` sends each template as TemplateBody, which CloudFormation takes up to 51,200
+    bytes (LocalStack enforces it too); an indented base template was over it."""
+    for path in render.render(tmp_path):
+        size = len(path.read_bytes())
+        assert size <= 51_200, f"{path.name}: {size} bytes"
+        assert size <= 40_000, f"{path.name}: {size} bytes, within 25% of the limit: upload it to S3 (TemplateURL) instead"
