@@ -46,7 +46,8 @@ impl AlarmState {
         }
     }
 
-    fn parse(s: &str) -> Option<Self> {
+    /// A state as CloudWatch writes it (`OK`, `ALARM`, `INSUFFICIENT_DATA`).
+    pub fn parse(s: &str) -> Option<Self> {
         match s {
             "OK" => Some(Self::Ok),
             "ALARM" => Some(Self::Alarm),

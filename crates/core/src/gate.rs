@@ -66,14 +66,13 @@ pub enum AlarmRefusal {
         /// The ARN it gave.
         alarm_arn: String,
     },
-    /// The notification claims a state change after the last one CloudWatch knows of: forged.
+    /// CloudWatch has no record of a change of the alarm to `ALARM` at the claimed time (not its
+    /// last change, not in its history): forged.
     NotSeenByCloudWatch {
         /// The ARN it gave.
         alarm_arn: String,
         /// The `StateChangeTime` it claims.
         state_change_time: DateTime<Utc>,
-        /// The alarm's last state change according to CloudWatch (`StateUpdatedTimestamp`).
-        last_update: DateTime<Utc>,
     },
     /// `Period × EvaluationPeriods` longer than a day (or not a representable duration).
     WindowTooWide {
@@ -106,9 +105,9 @@ impl std::fmt::Display for AlarmRefusal {
             Self::NotInCloudWatch { alarm_arn } => {
                 write!(f, "CloudWatch does not know alarm {alarm_arn} (DescribeAlarms): the notification is not CloudWatch's")
             }
-            Self::NotSeenByCloudWatch { alarm_arn, state_change_time, last_update } => write!(
+            Self::NotSeenByCloudWatch { alarm_arn, state_change_time } => write!(
                 f,
-                "alarm {alarm_arn} last changed state at {last_update} according to CloudWatch; a notification of a change at {state_change_time} is not CloudWatch's"
+                "CloudWatch has no record of alarm {alarm_arn} going to ALARM at {state_change_time} (DescribeAlarms, DescribeAlarmHistory): the notification is not CloudWatch's"
             ),
             Self::WindowTooWide { period_seconds, evaluation_periods, max_seconds } => write!(
                 f,

@@ -11,7 +11,7 @@
 use std::time::Instant;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use launchguard_detector::memory::MemoryLogs;
+use launchguard_detector::memory::{MemoryAlarms, MemoryLogs};
 use launchguard_detector::{Config, Invoker, handle};
 use launchguard_testkit::{Actor, Burst, invictus_background, run_instances_template, shift_to, sns_alarm_event};
 use serde_json::Value;
@@ -51,15 +51,6 @@ fn events(alarm: DateTime<Utc>) -> Vec<(i64, String)> {
     out
 }
 
-/// The bench never sends a scheduled event.
-struct NoAlarms;
-
-impl launchguard_detector::AlarmStates for NoAlarms {
-    async fn describe_alarms(&self, _: &[String]) -> Result<Vec<launchguard_detector::AlarmDescription>, launchguard_detector::CallError> {
-        Ok(Vec::new())
-    }
-}
-
 fn main() {
     let alarm = Utc.with_ymd_and_hms(2026, 11, 22, 5, 40, 0).unwrap();
     let evs = events(alarm);
@@ -77,8 +68,17 @@ fn main() {
         logs.service_filters = filters;
         let event = sns_alarm_event("launchguard-runinstances", "218007301253", "us-east-1", "ALARM", alarm, 60, 1);
         let t = Instant::now();
-        let report =
-            rt.block_on(handle(&event, "arn:aws:lambda:us-east-1:218007301253:function:d", &cfg, &logs, &NoAlarms, &Sink, alarm)).unwrap();
+        let report = rt
+            .block_on(handle(
+                &event,
+                "arn:aws:lambda:us-east-1:218007301253:function:d",
+                &cfg,
+                &logs,
+                &MemoryAlarms::as_notified(&event),
+                &Sink,
+                alarm,
+            ))
+            .unwrap();
         let secs = t.elapsed().as_secs_f64();
         let scan = report.scan.unwrap();
         let flagged = report.principals.iter().filter(|p| p.verdict == launchguard_detector::PrincipalVerdict::Flagged).count();

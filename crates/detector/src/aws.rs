@@ -4,7 +4,7 @@ use aws_sdk_cloudwatchlogs::Client;
 use aws_sdk_cloudwatchlogs::types::QueryStatus as SdkStatus;
 use launchguard_aws::{CallError, classify};
 
-use crate::schedule::{AlarmDescription, AlarmStates};
+use crate::schedule::{AlarmChange, AlarmDescription, AlarmHistory, AlarmStates};
 use crate::{FilterPage, LogReader, QueryPage, QueryStatus};
 
 /// CloudWatch Logs, for real.
@@ -118,10 +118,48 @@ impl AlarmStates for CloudWatchAlarms {
                         .metric_name()
                         .or_else(|| a.metrics().iter().find_map(|m| m.metric_stat().and_then(|s| s.metric()).and_then(|m| m.metric_name())))
                         .map(str::to_owned),
-                    state_updated: a
-                        .state_updated_timestamp()
-                        .and_then(|t| t.to_millis().ok())
-                        .and_then(chrono::DateTime::from_timestamp_millis),
+                    state_updated: a.state_updated_timestamp().and_then(chrono_time),
+                    state_transitioned: a.state_transitioned_timestamp().and_then(chrono_time),
+                })
+            })
+            .collect())
+    }
+}
+
+fn chrono_time(t: &aws_sdk_cloudwatch::primitives::DateTime) -> Option<chrono::DateTime<chrono::Utc>> {
+    t.to_millis().ok().and_then(chrono::DateTime::from_timestamp_millis)
+}
+
+impl AlarmHistory for CloudWatchAlarms {
+    async fn state_changes(
+        &self,
+        name: &str,
+        from: chrono::DateTime<chrono::Utc>,
+        to: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Vec<AlarmChange>, CallError> {
+        use aws_sdk_cloudwatch::primitives::DateTime as SdkTime;
+        use aws_sdk_cloudwatch::types::HistoryItemType;
+        let out = self
+            .0
+            .describe_alarm_history()
+            .alarm_name(name)
+            .history_item_type(HistoryItemType::StateUpdate)
+            .start_date(SdkTime::from_millis(from.timestamp_millis()))
+            .end_date(SdkTime::from_millis(to.timestamp_millis()))
+            .send()
+            .await
+            .map_err(|e| classify("cloudwatch:DescribeAlarmHistory", e))?;
+        Ok(out
+            .alarm_history_items()
+            .iter()
+            .filter_map(|item| {
+                // HistoryData: {"version": "1.0", "oldState": {...}, "newState": {"stateValue": "ALARM", "stateReason": "..."}}
+                let data: serde_json::Value = serde_json::from_str(item.history_data()?).ok()?;
+                let new_state = data.get("newState")?;
+                Some(AlarmChange {
+                    at: item.timestamp().and_then(chrono_time)?,
+                    state: launchguard_core::alarm::AlarmState::parse(new_state.get("stateValue")?.as_str()?)?,
+                    reason: new_state.get("stateReason").and_then(serde_json::Value::as_str).map(str::to_owned),
                 })
             })
             .collect())

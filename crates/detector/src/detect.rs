@@ -2,7 +2,7 @@
 //! the finding handed to the dispatcher.
 
 use chrono::{DateTime, Utc};
-use launchguard_core::alarm::{AlarmNotice, AlarmStateChange, INSTANCES_METRIC, parse_event};
+use launchguard_core::alarm::{AlarmDelivery, AlarmNotice, AlarmStateChange, INSTANCES_METRIC, parse_event};
 use launchguard_core::contract::{
     Finding, FindingKind, FindingVerdict, FlaggedPrincipal, MAX_PAYLOAD_BYTES, ReadSummary, SCHEMA_VERSION, Trigger, finding_id,
 };
@@ -15,7 +15,7 @@ use tracing::{error, info, warn};
 use crate::confirm::confirm;
 use crate::read::{WindowRead, read_window};
 use crate::report::{Report, ReportStatus, summaries};
-use crate::schedule::{AlarmStates, is_scheduled_event, recheck};
+use crate::schedule::{AlarmHistory, AlarmStates, is_scheduled_event, recheck};
 use crate::{Config, DETECTOR_NAME, DetectorError, Invoker, LogReader};
 
 /// How many of the top launchers a "nobody over threshold" finding carries.
@@ -33,7 +33,7 @@ fn own_account(cfg: &Config, function_arn: &str) -> Result<String, DetectorError
 }
 
 /// Handle one Lambda event: every alarm notice in it, or a scheduled re-check.
-pub async fn handle<R: LogReader, A: AlarmStates, I: Invoker>(
+pub async fn handle<R: LogReader, A: AlarmStates + AlarmHistory, I: Invoker>(
     event: &Value,
     function_arn: &str,
     cfg: &Config,
@@ -103,7 +103,7 @@ fn explains(read: &WindowRead, alarm: &AlarmStateChange) -> bool {
 
 /// The gate, then CloudWatch's own description of the alarm (see [`crate::confirm`]): the
 /// alarm to act on, or why not.
-async fn admit<A: AlarmStates>(
+async fn admit<A: AlarmStates + AlarmHistory>(
     claimed: &AlarmStateChange,
     function_arn: &str,
     cfg: &Config,
@@ -155,7 +155,9 @@ pub async fn handle_alarm<R: LogReader, I: Invoker>(
     timings.push(("read".to_owned(), elapsed_ms(t)));
     let mut widened = false;
     let mut final_window = window;
-    if read.incomplete.is_none() && !explains(&read, alarm) {
+    // The wider search is for CloudTrail delivered late around the alarm's change of state; a
+    // scheduled re-check looks at the last periods of an alarm that stays in ALARM, and only those.
+    if read.incomplete.is_none() && alarm.delivery != AlarmDelivery::Scheduled && !explains(&read, alarm) {
         let Some(wide) = cfg.window.fallback(alarm) else { return refused(too_wide()) };
         info!(window_start = %wide.start, window_end = %wide.end, rows = read.scanner.stats.rows, matched = read.scanner.stats.matched,
             datapoint = ?alarm.max_datapoint(),

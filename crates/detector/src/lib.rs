@@ -31,7 +31,7 @@ pub use launchguard_aws::{CallError, Invoker};
 use launchguard_core::CoreError;
 pub use read::{FilterPage, LogReader, QueryPage, QueryStatus, WindowRead, read_window, read_with_filter, read_with_insights};
 pub use report::{PrincipalSummary, PrincipalVerdict, Report, ReportStatus};
-pub use schedule::{AlarmDescription, AlarmStates};
+pub use schedule::{AlarmChange, AlarmDescription, AlarmHistory, AlarmStates};
 use thiserror::Error;
 
 /// The AWS actions the detector calls (checked against `policies/` by the tests).
@@ -41,6 +41,7 @@ pub const AWS_ACTIONS: &[&str] = &[
     "logs:StopQuery",
     "logs:FilterLogEvents",
     "cloudwatch:DescribeAlarms",
+    "cloudwatch:DescribeAlarmHistory",
     "lambda:InvokeFunction",
     "kms:GenerateMac",
 ];

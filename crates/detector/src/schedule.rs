@@ -35,8 +35,10 @@ pub struct AlarmDescription {
     pub metric_math: bool,
     /// `MetricName` (the first metric's, for a metric-math alarm).
     pub metric_name: Option<String>,
-    /// `StateUpdatedTimestamp`: the alarm's last state change.
+    /// `StateUpdatedTimestamp`: the alarm's last update (a state change, or only its evaluation state).
     pub state_updated: Option<DateTime<Utc>>,
+    /// `StateTransitionedTimestamp`: the alarm's last change of state.
+    pub state_transitioned: Option<DateTime<Utc>>,
 }
 
 impl AlarmDescription {
@@ -70,6 +72,28 @@ impl AlarmDescription {
 pub trait AlarmStates: Send + Sync {
     /// `DescribeAlarms` for these alarm names.
     fn describe_alarms(&self, names: &[String]) -> impl Future<Output = Result<Vec<AlarmDescription>, CallError>> + Send;
+}
+
+/// One change of an alarm's state, as CloudWatch's history records it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlarmChange {
+    /// When it changed (`Timestamp` of the history item).
+    pub at: DateTime<Utc>,
+    /// The state it changed to (`newState.stateValue`).
+    pub state: AlarmState,
+    /// Why (`newState.stateReason`), with the datapoints.
+    pub reason: Option<String>,
+}
+
+/// Reading an alarm's history from CloudWatch.
+pub trait AlarmHistory: Send + Sync {
+    /// `DescribeAlarmHistory` (`StateUpdate` items) of the alarm `name` between `from` and `to`.
+    fn state_changes(
+        &self,
+        name: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> impl Future<Output = Result<Vec<AlarmChange>, CallError>> + Send;
 }
 
 /// True for an EventBridge scheduled event (`source: aws.events`, `detail-type: Scheduled Event`).
@@ -107,7 +131,7 @@ pub async fn recheck<R: LogReader, A: AlarmStates, I: Invoker>(
             ignored.push(format!("scheduled re-check: alarm {} is {}", d.name, d.state.as_str()));
             continue;
         }
-        let alarm = d.as_state_change(now, true, AlarmDelivery::Scheduled);
+        let alarm = d.as_state_change(now, false, AlarmDelivery::Scheduled);
         info!(alarm = %d.name, "scheduled re-check: alarm still in ALARM; looking at the last periods again");
         last = Some(handle_alarm(&alarm, function_arn, cfg, reader, invoker, now).await?);
     }

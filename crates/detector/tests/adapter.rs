@@ -98,3 +98,44 @@ async fn throttling_is_retryable_and_a_missing_log_group_is_not() {
     let client = mock_client!(aws_sdk_cloudwatchlogs, RuleMode::Sequential, &[&rule]);
     assert!(CloudWatchLogs(client).start_query("g", 0, 1, "q", 10).await.unwrap_err().retryable);
 }
+
+/// `DescribeAlarmHistory` in the documented shape (`aws cloudwatch describe-alarm-history`): the
+/// `StateUpdate` items' `HistoryData` JSON gives each change's new state and reason; an item
+/// whose data cannot be read is skipped, never guessed.
+#[tokio::test]
+async fn alarm_history_items_give_each_change_to_alarm_with_its_reason() {
+    use aws_sdk_cloudwatch::operation::describe_alarm_history::DescribeAlarmHistoryOutput;
+    use aws_sdk_cloudwatch::primitives::DateTime as SdkTime;
+    use aws_sdk_cloudwatch::types::{AlarmHistoryItem, HistoryItemType};
+    use launchguard_core::alarm::AlarmState;
+    use launchguard_detector::AlarmHistory;
+    use launchguard_detector::aws::CloudWatchAlarms;
+
+    let at = chrono::DateTime::parse_from_rfc3339("2026-11-22T05:40:00.123Z").unwrap().with_timezone(&chrono::Utc);
+    let item = move |data: &str| {
+        AlarmHistoryItem::builder()
+            .alarm_name("launchguard-runinstances")
+            .history_item_type(HistoryItemType::StateUpdate)
+            .timestamp(SdkTime::from_millis(at.timestamp_millis()))
+            .history_data(data)
+            .build()
+    };
+    let reason = "Threshold Crossed: 1 datapoint [57.0 (22/11/26 05:39:00)] was greater than or equal to the threshold (10.0).";
+    let good = serde_json::json!({"version": "1.0", "oldState": {"stateValue": "OK"},
+        "newState": {"stateValue": "ALARM", "stateReason": reason, "stateReasonData": {"period": 60}}})
+    .to_string();
+    let rule = mock!(aws_sdk_cloudwatch::Client::describe_alarm_history)
+        .match_requests(|r| {
+            r.alarm_name() == Some("launchguard-runinstances") && r.history_item_type() == Some(&HistoryItemType::StateUpdate)
+        })
+        .then_output(move || {
+            DescribeAlarmHistoryOutput::builder().alarm_history_items(item(&good)).alarm_history_items(item("not json")).build()
+        });
+    let client = mock_client!(aws_sdk_cloudwatch, RuleMode::Sequential, &[&rule]);
+    let changes = CloudWatchAlarms(client)
+        .state_changes("launchguard-runinstances", at - chrono::Duration::seconds(1), at + chrono::Duration::seconds(1))
+        .await
+        .unwrap();
+    assert_eq!(changes.len(), 1);
+    assert_eq!((changes[0].at, &changes[0].state, changes[0].reason.as_deref()), (at, &AlarmState::Alarm, Some(reason)));
+}

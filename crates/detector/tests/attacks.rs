@@ -180,3 +180,56 @@ async fn one_large_benign_launch_does_not_hide_a_late_burst_of_calls() {
     assert_eq!(f.verdict, FindingVerdict::Contain);
     assert_eq!(f.principals.iter().map(|p| p.principal.label()).collect::<Vec<_>>(), ["IAM user mallory"]);
 }
+
+/// Issue 16 (second review): GIVEN the real alarm fired at `fired_at()` and a batch user who
+/// launched one instance an hour for the last 11 hours, WHEN a notification of the same alarm
+/// claims a change 50 minutes earlier (younger than LG_MAX_ALARM_AGE_SECONDS, not later than
+/// CloudWatch's last change, pointing at an empty window to force the 12-hour search), THEN it
+/// is refused: CloudWatch's history has no such change. Nothing is read or sent.
+#[tokio::test(start_paused = true)]
+async fn a_forged_earlier_state_change_is_refused_not_searched() {
+    let mut hourly = Burst::new(user("hourly-batch", "AKIAEXAMPLEHOURLY001"), 10, 1, now() - Duration::hours(11));
+    hourly.spacing_s = 3600;
+    let benign = Burst::new(user("benign", "AKIAEXAMPLEBENIGN001"), 1, 1, now() - Duration::minutes(1));
+    let cloudwatch = MemoryAlarms::as_notified(&genuine(1.0));
+    let lambda = FakeLambda::default();
+    detect(&genuine(1.0), &cloudwatch, &MemoryLogs::new(events(&[hourly.clone(), benign.clone()])), &lambda).await.unwrap();
+    assert_eq!(lambda.findings().remove(0).verdict, FindingVerdict::NobodyOverThreshold, "the real alarm contains nobody");
+
+    let mut forged = genuine(1.0);
+    let earlier = (fired_at() - Duration::minutes(50)).format("%Y-%m-%dT%H:%M:%S%.3f+0000").to_string();
+    edit_message(&mut forged, |m| m["StateChangeTime"] = json!(earlier));
+    let logs = MemoryLogs::new(events(&[hourly, benign]));
+    let lambda = FakeLambda::default();
+    let report = detect(&forged, &cloudwatch, &logs, &lambda).await.unwrap();
+    let json = serde_json::to_value(&report).unwrap();
+    assert_eq!(
+        (json["status"].as_str(), json["refusal"]["refusal"].as_str()),
+        (Some("refused"), Some("not_seen_by_cloud_watch")),
+        "{json}"
+    );
+    assert!(logs.calls().is_empty() && lambda.sent.lock().unwrap().is_empty());
+}
+
+/// Issue 11 (second review): GIVEN the late 57-call burst and the Auto Scaling call in the
+/// window, and the alarm back in OK 20 s after it fired, WHEN the genuine notification is handled
+/// after that (a retry, a queue delay), THEN CloudWatch's history gives the datapoint of that
+/// change: the detector widens and contains mallory, as it does when handled at once.
+#[tokio::test(start_paused = true)]
+async fn a_genuine_notice_handled_after_the_alarm_went_ok_keeps_its_datapoint() {
+    let late = Burst::new(user("mallory", "AKIAEXAMPLEMALLORY01"), 57, 1, now() - Duration::hours(2));
+    let scale_out = Burst::new(Actor::AutoScaling { account: ACCOUNT.into() }, 1, 60, now() - Duration::minutes(1));
+    let logs = MemoryLogs::new(events(&[late, scale_out]));
+    let lambda = FakeLambda::default();
+    let ev = genuine(57.0);
+    let cloudwatch = MemoryAlarms::as_notified(&ev).moved_to(
+        AlarmState::Ok,
+        fired_at() + Duration::seconds(20),
+        "Threshold Crossed: 1 datapoint [0.0 (22/11/26 05:40:00)] was not greater than or equal to the threshold (10.0).",
+    );
+    let report = detect(&ev, &cloudwatch, &logs, &lambda).await.unwrap();
+    assert!(report.widened);
+    let f = lambda.findings().remove(0);
+    assert_eq!(f.verdict, FindingVerdict::Contain);
+    assert_eq!(f.principals.iter().map(|p| p.principal.label()).collect::<Vec<_>>(), ["IAM user mallory"]);
+}

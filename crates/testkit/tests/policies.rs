@@ -83,7 +83,7 @@ fn the_detector_reads_and_invokes_only() {
     assert!(
         allowed("launchguard-detector")
             .iter()
-            .all(|a| a.starts_with("logs:") || a == "lambda:InvokeFunction" || a == "cloudwatch:DescribeAlarms")
+            .all(|a| a.starts_with("logs:") || a == "lambda:InvokeFunction" || a.starts_with("cloudwatch:DescribeAlarm"))
     );
     assert_eq!(granted_by_key_policies("launchguard-detector"), BTreeSet::from(["kms:GenerateMac".to_owned()]));
 }
