@@ -4,54 +4,16 @@
 
 #![allow(clippy::unwrap_used)] // a test that cannot unwrap has failed
 
-use std::sync::Mutex;
+mod common;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use launchguard_aws::InvokeResponse;
+use common::{ACCOUNT, ALARM_ARN, FUNCTION_ARN, FakeLambda, config};
 use launchguard_core::alarm::AlarmState;
-use launchguard_core::contract::{Finding, FindingVerdict};
+use launchguard_core::contract::FindingVerdict;
 use launchguard_detector::memory::{MemoryAlarms, MemoryLogs};
-use launchguard_detector::{CallError, Config, DetectorError, Invoker, Report, handle};
+use launchguard_detector::{DetectorError, Report, handle};
 use launchguard_testkit::{Actor, Burst, run_instances_template, sns_alarm_event};
 use serde_json::{Value, json};
-
-const ACCOUNT: &str = "218007301253";
-const FUNCTION_ARN: &str = "arn:aws:lambda:us-east-1:218007301253:function:launchguard-detector";
-const ALARM_ARN: &str = "arn:aws:cloudwatch:us-east-1:218007301253:alarm:launchguard-runinstances";
-
-/// Lambda in memory: the findings the detector sends to the dispatcher.
-#[derive(Default)]
-struct FakeLambda {
-    sent: Mutex<Vec<Vec<u8>>>,
-}
-
-impl Invoker for FakeLambda {
-    async fn invoke_async(&self, _function: &str, payload: Vec<u8>) -> Result<(), CallError> {
-        self.sent.lock().unwrap().push(payload);
-        Ok(())
-    }
-    async fn invoke_sync(&self, function: &str, _p: Vec<u8>) -> Result<InvokeResponse, CallError> {
-        Err(CallError::new(format!("the detector never waits for {function}"), false))
-    }
-}
-
-impl FakeLambda {
-    fn findings(&self) -> Vec<Finding> {
-        self.sent.lock().unwrap().iter().map(|p| Finding::parse(serde_json::from_slice(p).unwrap()).unwrap()).collect()
-    }
-}
-
-fn config() -> Config {
-    let vars: Vec<(String, String)> = vec![
-        ("CLOUDTRAIL_LOG_GROUP_NAME".into(), "cloudtrail-logs".into()),
-        ("DISPATCHER_LAMBDA_NAME".into(), "launchguard-dispatcher".into()),
-        ("LG_POLL_INITIAL_MS".into(), "100".into()),
-        ("AWS_REGION".into(), "us-east-1".into()),
-        ("ALARM_ARNS".into(), ALARM_ARN.into()),
-    ];
-    let env = move |k: &str| vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
-    Config::from_env(&env).expect("valid config")
-}
 
 fn now() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 22, 5, 40, 30).unwrap()
@@ -96,7 +58,7 @@ fn user(name: &str, key: &str) -> Actor {
 }
 
 async fn detect(event: &Value, cloudwatch: &MemoryAlarms, logs: &MemoryLogs, lambda: &FakeLambda) -> Result<Report, DetectorError> {
-    handle(event, FUNCTION_ARN, &config(), logs, cloudwatch, lambda, now()).await
+    handle(event, FUNCTION_ARN, &config(&[]), logs, cloudwatch, lambda, now()).await
 }
 
 /// Issue 16: GIVEN an alarm-action event that names the configured alarm, with line breaks and a

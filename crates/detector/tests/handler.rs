@@ -2,42 +2,19 @@
 
 #![allow(clippy::unwrap_used)] // a test that cannot unwrap has failed
 
-use std::sync::Mutex;
+mod common;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
+use common::{ACCOUNT, ALARM_ARN, FUNCTION_ARN, FakeLambda, config};
 use lambda_runtime::{Context, LambdaEvent};
-use launchguard_aws::InvokeResponse;
 use launchguard_core::alarm::AlarmState;
 use launchguard_core::config::Env;
 use launchguard_core::contract::Finding;
 use launchguard_core::contract::FindingVerdict;
 use launchguard_detector::memory::{Insights, MemoryAlarms, MemoryLogs};
-use launchguard_detector::{CallError, Config, DetectorError, Invoker, PrincipalVerdict, QueryStatus, ReportStatus, handle};
+use launchguard_detector::{Config, DetectorError, PrincipalVerdict, QueryStatus, ReportStatus, handle};
 use launchguard_testkit::{invictus_background, run_instances_template, shift_to, sns_alarm_event, standard_bursts};
 use serde_json::{Value, json};
-
-const ACCOUNT: &str = "218007301253";
-const FUNCTION_ARN: &str = "arn:aws:lambda:us-east-1:218007301253:function:launchguard-detector";
-const ALARM_ARN: &str = "arn:aws:cloudwatch:us-east-1:218007301253:alarm:launchguard-runinstances";
-
-#[derive(Default)]
-struct FakeLambda {
-    sent: Mutex<Vec<(String, Vec<u8>)>>,
-    fails: bool,
-}
-
-impl Invoker for FakeLambda {
-    async fn invoke_async(&self, function: &str, payload: Vec<u8>) -> Result<(), CallError> {
-        if self.fails {
-            return Err(CallError::new("lambda:Invoke: Rate exceeded (TooManyRequestsException; HTTP 429)", true));
-        }
-        self.sent.lock().unwrap().push((function.to_owned(), payload));
-        Ok(())
-    }
-    async fn invoke_sync(&self, _f: &str, _p: Vec<u8>) -> Result<InvokeResponse, CallError> {
-        unreachable!("the detector never waits for the dispatcher")
-    }
-}
 
 /// CloudWatch knowing the configured alarm as [`alarm_event`] announces it, now in `state`
 /// (`None`: CloudWatch does not know it).
@@ -50,26 +27,6 @@ fn alarms_in(state: Option<AlarmState>) -> MemoryAlarms {
         ),
         None => MemoryAlarms::default(),
     }
-}
-
-impl FakeLambda {
-    fn findings(&self) -> Vec<Finding> {
-        self.sent.lock().unwrap().iter().map(|(_, p)| Finding::parse(serde_json::from_slice(p).unwrap()).unwrap()).collect()
-    }
-}
-
-fn config(extra: &[(&str, &str)]) -> Config {
-    let mut vars: Vec<(String, String)> = vec![
-        ("CLOUDTRAIL_LOG_GROUP_NAME".into(), "cloudtrail-logs".into()),
-        ("DISPATCHER_LAMBDA_NAME".into(), "launchguard-dispatcher".into()),
-        ("LG_POLL_INITIAL_MS".into(), "100".into()),
-        ("AWS_REGION".into(), "us-east-1".into()),
-        ("ALARM_ARNS".into(), ALARM_ARN.into()),
-    ];
-    // the extra values come first: they win over the defaults above
-    vars.splice(0..0, extra.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
-    let env = move |k: &str| vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
-    Config::from_env(&env).expect("valid config")
 }
 
 fn alarm_at() -> DateTime<Utc> {
