@@ -188,6 +188,7 @@ pub async fn dispatch_finding<I: Invoker, N: Notifier, L: IncidentLog, S: Condit
     let mut state: Vec<(String, Option<String>, bool)> = Vec::new();
     let mut held = Vec::new();
     let mut released_before = Vec::new();
+    let mut unknown = Vec::new();
     for (key, slot) in keys.iter().zip(slots) {
         let e = match slot {
             Slot::Done(e) => *e,
@@ -202,6 +203,7 @@ pub async fn dispatch_finding<I: Invoker, N: Notifier, L: IncidentLog, S: Condit
             }
             Slot::Pending | Slot::Nothing => continue,
         };
+        unknown.extend(e.unknown_owner_note());
         if let Some(r) = &e.released {
             released_before.push(format!(
                 "{} was released{}: not contained again",
@@ -227,6 +229,7 @@ pub async fn dispatch_finding<I: Invoker, N: Notifier, L: IncidentLog, S: Condit
     let refusals: Vec<String> = plans.iter().filter_map(|p| p.refused.as_ref().map(|r| format!("{}: {r}", p.principal.label()))).collect();
     let mut human: Vec<String> = plans.iter().filter_map(|p| p.human.as_ref().map(|h| format!("{}: {h}", p.principal.label()))).collect();
     human.extend(released_before.iter().cloned());
+    human.extend(unknown);
     for r in &refusals {
         warn!(finding_id = %fid, refusal = %r, "principal refused");
     }

@@ -16,7 +16,9 @@ use crate::{Config, DISPATCHER};
 /// Invoke the handler for each request, at most `max_concurrency` at once; outcomes in request order.
 /// A request not sent by `invoke_until` (the delivery's start + [`INVOKE_WINDOW`]) is not sent at
 /// all: it fails, retryably, so every handler a delivery invoked has ended before its claims can
-/// be taken over ([`STALE_CLAIM`](crate::ledger::STALE_CLAIM)).
+/// be taken over ([`STALE_CLAIM`](crate::ledger::STALE_CLAIM)). The window is checked before
+/// sealing (no KMS call for a request that cannot go) and again right before invoking: sealing
+/// (KMS `GenerateMac`, retried by the SDK) or a wait for a concurrency slot can take long.
 pub async fn run_requests<I: Invoker, K: MacSigner>(
     requests: Vec<ResponseRequest>,
     cfg: &Config,
@@ -26,18 +28,26 @@ pub async fn run_requests<I: Invoker, K: MacSigner>(
     invoke_until: Instant,
 ) -> Vec<ResponseOutcome> {
     let calls = requests.into_iter().enumerate().map(|(i, req)| async move {
-        if Instant::now() >= invoke_until {
-            let what = format!(
-                "not sent: this delivery is past its first {} s, after which it invokes no handler; retried",
-                INVOKE_WINDOW.num_seconds()
-            );
-            return (i, ResponseOutcome::failed(&req, DISPATCHER, what, true, now));
+        if let Some(late) = past_window(&req, invoke_until, "", now) {
+            return (i, late);
         }
-        (i, invoke_one(&req, cfg, lambda, kms, now).await)
+        (i, invoke_one(&req, cfg, lambda, kms, now, invoke_until).await)
     });
     let mut done: Vec<(usize, ResponseOutcome)> = futures_util::stream::iter(calls).buffer_unordered(cfg.max_concurrency).collect().await;
     done.sort_by_key(|(i, _)| *i);
     done.into_iter().map(|(_, o)| o).collect()
+}
+
+/// The retryable failure of a request that is not sent because the delivery is past its invoke
+/// window (`when` says at which step), or `None` while it may still be sent.
+fn past_window(req: &ResponseRequest, invoke_until: Instant, when: &str, now: DateTime<Utc>) -> Option<ResponseOutcome> {
+    (Instant::now() >= invoke_until).then(|| {
+        let what = format!(
+            "not sent: this delivery is past its first {} s{when}, after which it invokes no handler; retried",
+            INVOKE_WINDOW.num_seconds()
+        );
+        ResponseOutcome::failed(req, DISPATCHER, what, true, now)
+    })
 }
 
 #[derive(Deserialize)]
@@ -54,6 +64,7 @@ pub(crate) async fn invoke_one<I: Invoker, K: MacSigner>(
     lambda: &I,
     kms: &K,
     now: DateTime<Utc>,
+    invoke_until: Instant,
 ) -> ResponseOutcome {
     let function = match req.action.handler() {
         HandlerKind::AccessKey => &cfg.access_key_handler,
@@ -66,6 +77,11 @@ pub(crate) async fn invoke_one<I: Invoker, K: MacSigner>(
             return ResponseOutcome::failed(req, DISPATCHER, what, e.retryable, now);
         }
     };
+    // Sealing may have taken long (KMS throttled, the SDK retrying): checked again right before
+    // the invocation, so that no handler starts after the window.
+    if let Some(late) = past_window(req, invoke_until, " (the request was sealed too late)", now) {
+        return late;
+    }
     let outcome = match lambda.invoke_sync(function, payload).await {
         Err(e) => ResponseOutcome::failed(req, DISPATCHER, format!("invoking {function}: {}", e.message), e.retryable, now),
         Ok(resp) if resp.function_error.is_some() => {

@@ -49,6 +49,12 @@ enum Fault {
     /// The IAM handler does its work, then Lambda reports the invocation failed (e.g.
     /// "Task timed out" while writing the replay record).
     IamFailsAfterActing,
+    /// The IAM handler attaches the quarantine policy, then Lambda stops it (timeout, out of
+    /// memory) before it puts the guard or writes its replay record.
+    IamCrashesAfterAttach,
+    /// The access-key handler sets the key `Inactive`, then Lambda stops it before it writes its
+    /// replay record.
+    KeyCrashesAfterDeactivating,
 }
 
 struct Faulty<'a> {
@@ -62,6 +68,13 @@ impl Invoker for Faulty<'_> {
     }
 
     async fn invoke_sync(&self, function: &str, payload: Vec<u8>) -> Result<InvokeResponse, CallError> {
+        if function == "ak" && self.fault == Fault::KeyCrashesAfterDeactivating {
+            self.inner.iam.users.lock().unwrap().get_mut("ci-deployer").unwrap().keys[0].1 = KeyStatus::Inactive;
+            return Ok(InvokeResponse {
+                payload: br#"{"errorType":"Sandbox.Timedout","errorMessage":"Task timed out after 60.00 seconds"}"#.to_vec(),
+                function_error: Some("Unhandled".into()),
+            });
+        }
         if function == "iam" {
             match self.fault {
                 Fault::IamHangs => return std::future::pending().await,
@@ -72,7 +85,15 @@ impl Invoker for Faulty<'_> {
                         function_error: Some("Unhandled".into()),
                     });
                 }
-                Fault::None => {}
+                Fault::IamCrashesAfterAttach => {
+                    self.inner.iam.users.lock().unwrap().get_mut("ci-deployer").unwrap().attached.push(V3.into());
+                    self.inner.iam.writes.lock().unwrap().push(format!("AttachUserPolicy ci-deployer {V3}"));
+                    return Ok(InvokeResponse {
+                        payload: br#"{"errorType":"Sandbox.Timedout","errorMessage":"Task timed out after 60.00 seconds"}"#.to_vec(),
+                        function_error: Some("Unhandled".into()),
+                    });
+                }
+                Fault::None | Fault::KeyCrashesAfterDeactivating => {}
             }
         }
         self.inner.invoke_sync(function, payload).await
@@ -381,4 +402,164 @@ async fn a_crashed_handler_is_retryable_and_its_own_final_error_is_not() {
     let broken = config(&[("IAM_HANDLER_LAMBDA_NAME", "broken"), ("LG_CLAIM_WAIT_SECONDS", "0")]);
     let e = handle(&sealed, &broken, &lambda, &w.sns, &w.logs, &w.store, &lambda.kms, t0()).await.unwrap_err();
     assert!(!e.is_retryable(), "{e}");
+}
+
+/// The owner the ledger holds for the entry whose key contains `part`.
+fn owner_of(w: &World, part: &str) -> Value {
+    let key = w.store.keys().into_iter().find(|k| k.contains(part)).unwrap();
+    serde_json::from_slice::<Value>(&w.store.object(&key).unwrap().body).unwrap()["owner"].clone()
+}
+
+/// GIVEN the IAM handler attached AWSCompromisedKeyQuarantineV3 and was then stopped by Lambda
+/// before it put its guard or wrote its replay record (the delivery fails, retryably; the ledger
+/// says owner unknown)
+/// WHEN Lambda retries the event, which finds V3 attached without a guard and answers `applied`
+/// for the guard only, and a person later releases the finding
+/// THEN the owner stays unknown (a guard-only reversal does not prove launchguard made the whole
+/// change), the retry's page says so, and the release never detaches V3 by itself but names it
+/// to a person with the commands that undo it, answering `release_action_needed`.
+#[tokio::test]
+async fn a_quarantine_interrupted_after_attach_stays_unknown_and_is_named_to_a_person() {
+    let w = World::new();
+    let e = w.send_at(&finding(), t0(), Fault::IamCrashesAfterAttach).await.unwrap_err();
+    assert!(e.is_retryable(), "{e}");
+    // Lambda's retry a minute later: the entry is done/failed, taken over at once
+    let r = w.send(&finding(), t0() + Duration::minutes(1)).await.unwrap();
+    let q = r.outcomes.iter().find(|o| o.action.name() == "quarantine_user").unwrap();
+    assert_eq!(q.outcome.name(), "applied", "{}", q.detail);
+    assert_eq!(owner_of(&w, "/quarantine/"), json!("unknown"), "an unknown owner is sticky");
+    assert!(r.human_actions.iter().any(|h| h.contains("user ci-deployer") && h.contains("cannot tell")), "{:?}", r.human_actions);
+    let released = w.send(&release(Some(&fid()), None, "false positive"), t0() + Duration::hours(1)).await.unwrap();
+    let still = w.user().attached.contains(&V3.to_string());
+    assert!(
+        !still || !released.human_actions.is_empty(),
+        "launchguard attached {V3}; after the release it is still attached ({still}) and the release says {:?} with no human action: {:?}",
+        released.status,
+        released.outcomes.iter().map(|o| o.detail.clone()).collect::<Vec<_>>()
+    );
+    assert_eq!(released.status, "release_action_needed", "{released:?}");
+    assert!(still, "never detached by itself");
+    let told = released.human_actions.iter().find(|h| h.contains("user ci-deployer")).unwrap();
+    assert!(told.contains("found arn:aws:iam::aws:policy/AWSCompromisedKeyQuarantineV3 already attached"), "{told}");
+    assert!(told.contains(&format!("aws iam detach-user-policy --user-name ci-deployer --policy-arn {V3}")), "{told}");
+}
+
+/// GIVEN the access-key handler set the key `Inactive` and was then stopped by Lambda before it
+/// wrote its replay record (owner unknown)
+/// WHEN Lambda retries the event, which finds the key already `Inactive` (`already_applied`),
+/// and a person later releases the finding
+/// THEN the owner stays unknown (never `other`, which a release would skip silently): the key
+/// stays `Inactive` and the release names it with the command that reactivates it.
+#[tokio::test]
+async fn a_key_deactivation_interrupted_before_its_record_stays_unknown_and_is_named() {
+    let w = World::new();
+    let e = w.send_at(&finding(), t0(), Fault::KeyCrashesAfterDeactivating).await.unwrap_err();
+    assert!(e.is_retryable(), "{e}");
+    let r = w.send(&finding(), t0() + Duration::minutes(1)).await.unwrap();
+    let k = r.outcomes.iter().find(|o| o.action.name() == "deactivate_access_key").unwrap();
+    assert_eq!(k.outcome.name(), "already_applied", "{}", k.detail);
+    assert_eq!(owner_of(&w, "/key/"), json!("unknown"));
+    let released = w.send(&release(Some(&fid()), None, "false positive"), t0() + Duration::hours(1)).await.unwrap();
+    assert_eq!(released.status, "release_action_needed", "{released:?}");
+    assert_eq!(w.user().keys[0].1, KeyStatus::Inactive, "never reactivated by itself");
+    let told = released.human_actions.iter().find(|h| h.contains("deactivate_access_key")).unwrap();
+    assert!(told.contains("--status Active"), "{told}");
+}
+
+/// KMS answering GenerateMac for the command key after `delay` (throttled: the SDK's standard
+/// retries with backoff, 5 attempts).
+struct SlowKms<'a> {
+    inner: &'a launchguard_aws::mac::MemoryKms,
+    delay: std::time::Duration,
+}
+
+impl launchguard_aws::mac::MacSigner for SlowKms<'_> {
+    async fn generate_mac(&self, key_id: &str, message: &[u8]) -> Result<Vec<u8>, CallError> {
+        if key_id == world::COMMAND_KEY {
+            tokio::time::sleep(self.delay).await;
+        }
+        self.inner.generate_mac(key_id, message).await
+    }
+}
+
+impl launchguard_aws::mac::MacVerifier for SlowKms<'_> {
+    async fn verify_mac(&self, key_id: &str, message: &[u8], mac: &[u8]) -> Result<bool, CallError> {
+        self.inner.verify_mac(key_id, message, mac).await
+    }
+}
+
+/// Records when each handler invocation reaches Lambda, from the delivery's start.
+struct Timed<'a> {
+    inner: Lambda<'a>,
+    start: tokio::time::Instant,
+    at: std::sync::Mutex<Vec<(String, std::time::Duration)>>,
+}
+
+impl Invoker for Timed<'_> {
+    async fn invoke_async(&self, f: &str, p: Vec<u8>) -> Result<(), CallError> {
+        self.inner.invoke_async(f, p).await
+    }
+    async fn invoke_sync(&self, function: &str, payload: Vec<u8>) -> Result<InvokeResponse, CallError> {
+        self.at.lock().unwrap().push((function.to_owned(), self.start.elapsed()));
+        self.inner.invoke_sync(function, payload).await
+    }
+}
+
+/// GIVEN KMS answers the command key's GenerateMac in 25 s (throttled; the SDK retries 5 times
+/// with backoff) and LG_MAX_CONCURRENCY=1
+/// WHEN a finding with three actions is dispatched
+/// THEN no handler is invoked after the delivery's first 60 s (INVOKE_WINDOW: the stale bound of
+/// 150 s relies on it): the third request, sealed at 75 s, is not sent, and the delivery fails
+/// retryably, saying so.
+#[tokio::test(start_paused = true)]
+async fn no_handler_is_invoked_after_the_invoke_window_even_when_sealing_is_slow() {
+    let w = World::new();
+    let lambda = Timed { inner: w.lambda(t0()), start: tokio::time::Instant::now(), at: std::sync::Mutex::new(Vec::new()) };
+    let kms = SlowKms { inner: &lambda.inner.kms, delay: std::time::Duration::from_secs(25) };
+    let sealed = world::sealed(&lambda.inner.kms, &finding(), t0());
+    let cfg = config(&[("LG_CLAIM_WAIT_SECONDS", "0"), ("LG_MAX_CONCURRENCY", "1")]);
+    let r = handle(&sealed, &cfg, &lambda, &w.sns, &w.logs, &w.store, &kms, t0()).await;
+    let at = lambda.at.lock().unwrap().clone();
+    eprintln!("invocations: {at:?}; result: {:?}", r.as_ref().map(|r| r.status));
+    assert!(at.iter().all(|(_, t)| *t <= std::time::Duration::from_secs(60)), "handlers invoked after the 60 s invoke window: {at:?}");
+    assert_eq!(at.len(), 2, "{at:?}");
+    let e = r.unwrap_err();
+    assert!(e.is_retryable() && e.to_string().contains("not sent") && e.to_string().contains("sealed too late"), "{e}");
+}
+
+/// GIVEN a finding whose quarantine handler acted then timed out (owner unknown: a release must
+/// name it to a person), and another of its entries held by a fresh claim when a person releases it
+/// WHEN the release answers busy (retryable; it marked the quarantine released) and the person
+/// sends the release again later, and once more
+/// THEN every release that covers it after the busy one names the quarantine to the person (not
+/// only the release that first marked it), and it is never undone by itself.
+#[tokio::test]
+async fn an_unknown_change_is_named_by_every_release_even_after_a_busy_one() {
+    let w = World::new();
+    let _ = w.send_at(&finding(), t0(), Fault::IamFailsAfterActing).await.unwrap_err();
+    let t1 = t0() + Duration::hours(1);
+    // another entry of the finding is claimed right now (a delivery acting on it)
+    let key = w.store.keys().into_iter().find(|k| k.contains("/role/DataScience/sessions/")).unwrap();
+    let mut e: Value = serde_json::from_slice(&w.store.object(&key).unwrap().body).unwrap();
+    e["state"] = json!("claimed");
+    e["claimed_at"] = json!(t1 - Duration::seconds(10));
+    e["claimed_by"] = json!(9);
+    w.store.insert(&key, serde_json::to_vec(&e).unwrap());
+    let busy = w.send(&release(Some(&fid()), None, "false positive"), t1).await.unwrap_err();
+    assert!(matches!(busy, DispatcherError::Busy { .. }), "{busy}");
+    // the person sends the release again once the claim is stale
+    let r = w.send(&release(Some(&fid()), None, "false positive"), t1 + Duration::minutes(5)).await.unwrap();
+    eprintln!("second release: {:?} human={:?}", r.status, r.human_actions);
+    assert!(w.user().attached.contains(&V3.to_string()), "the quarantine the handler made is still there");
+    assert!(
+        r.human_actions.iter().any(|h| h.contains("user ci-deployer") && h.contains("quarantine")),
+        "the quarantine of unknown ownership was never named to a person: first release {busy}; second {:?} {:?}",
+        r.status,
+        r.human_actions
+    );
+    assert_eq!(r.status, "release_action_needed", "{r:?}");
+    let again = w.send(&release(Some(&fid()), None, "false positive"), t1 + Duration::hours(1)).await.unwrap();
+    assert_eq!(again.status, "release_action_needed", "{again:?}");
+    assert!(again.human_actions.iter().any(|h| h.contains("user ci-deployer") && h.contains("quarantine")), "{again:?}");
+    assert!(w.user().attached.contains(&V3.to_string()));
 }

@@ -171,6 +171,16 @@ impl<S: ConditionalStore> Ledger<'_, S> {
     /// Record the outcome of a claimed action. A failure may have changed IAM before failing
     /// (a handler that timed out or crashed after a write): unless launchguard's change is known,
     /// the owner becomes [`Owner::Unknown`], and a release names it to a person.
+    ///
+    /// [`Owner::Unknown`] is sticky (it is also what `owner_if_in_place` says for a taken-over
+    /// claim): a later attempt sees the state an interrupted one may have left, so its
+    /// `already_applied` stays unknown, and its `applied` makes the owner
+    /// [`Owner::Launchguard`] only when its reversal undoes the whole change
+    /// ([`undoes_whole_change`]). A quarantine stopped after attaching the managed policy, before
+    /// its guard, is retried as "attached by someone else" (`guard_only`): that stays unknown, and
+    /// a release names it to a person instead of leaving the policy attached silently. A replay
+    /// answer needs no case of its own: it carries the status and reversal the completed execution
+    /// recorded, and is judged by them (its detail text is not a contract).
     pub async fn settle(
         &self,
         mut entry: ActionEntry,
@@ -180,19 +190,26 @@ impl<S: ConditionalStore> Ledger<'_, S> {
     ) -> Result<ActionEntry, CallError> {
         let key = entry_key(&entry.target, &entry.finding_id);
         entry.state = EntryState::Done;
+        let ours = entry.owner == Some(Owner::Launchguard);
+        let unsure = !ours && (entry.owner == Some(Owner::Unknown) || owner_if_in_place == Owner::Unknown);
         match outcome.outcome {
-            OutcomeStatus::Applied => {
+            OutcomeStatus::Applied if ours || !unsure || undoes_whole_change(outcome.reversal.as_ref()) => {
                 entry.owner = Some(Owner::Launchguard);
                 entry.reversal = outcome.reversal.clone();
             }
-            OutcomeStatus::AlreadyApplied if entry.owner != Some(Owner::Launchguard) => {
-                entry.owner = Some(owner_if_in_place);
+            OutcomeStatus::Applied => {
+                // only part of the change is launchguard's for sure: kept for a person, never run
+                entry.owner = Some(Owner::Unknown);
+                entry.reversal = outcome.reversal.clone().or(entry.reversal.take());
+            }
+            OutcomeStatus::AlreadyApplied if !ours => {
+                entry.owner = Some(if unsure { Owner::Unknown } else { owner_if_in_place });
                 // kept for a person when ownership is unknown; never run by itself
                 if entry.reversal.is_none() {
                     entry.reversal = outcome.reversal.clone();
                 }
             }
-            OutcomeStatus::Failed { .. } if entry.owner != Some(Owner::Launchguard) => entry.owner = Some(Owner::Unknown),
+            OutcomeStatus::Failed { .. } if !ours => entry.owner = Some(Owner::Unknown),
             _ => {}
         }
         entry.outcome = Some(outcome.clone());
@@ -200,5 +217,16 @@ impl<S: ConditionalStore> Ledger<'_, S> {
             Put::Written { .. } => Ok(entry),
             Put::Conflict => Err(CallError::new(format!("ledger entry {key} changed while this delivery held its claim; retry"), true)),
         }
+    }
+}
+
+/// Whether a reversal undoes all of the change its `applied` outcome made: false when there is
+/// none, and for a quarantine that found its managed policy already attached (`guard_only`: after
+/// an interrupted attempt, that attachment may be launchguard's own).
+pub fn undoes_whole_change(reversal: Option<&Action>) -> bool {
+    match reversal {
+        None => false,
+        Some(Action::ReleaseUserQuarantine { guard_only, .. }) => !guard_only,
+        Some(_) => true,
     }
 }

@@ -11,12 +11,15 @@ use super::{STALE_CLAIM, marks::Mark};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Owner {
-    /// launchguard made it (the outcome was `applied`): a release may undo it.
+    /// launchguard made it (the outcome was `applied`, and after an interrupted attempt one whose
+    /// reversal undoes the whole change): a release may undo it.
     Launchguard,
     /// It was in place when launchguard first looked: a release never undoes it.
     Other,
     /// An earlier attempt may or may not have made it (it died, timed out or failed): a release
-    /// never undoes it by itself; it tells a person what to check and undo by hand.
+    /// never undoes it by itself; it tells a person what to check and undo by hand. Sticky: a
+    /// later `already_applied`, or an `applied` that undoes only part of the change (a
+    /// quarantine's guard beside a policy found attached), leaves it unknown.
     Unknown,
 }
 
@@ -114,6 +117,19 @@ impl ActionEntry {
     /// True when a delivery claimed it less than [`STALE_CLAIM`] ago: it may still be acting.
     pub fn fresh_claim(&self, now: DateTime<Utc>) -> bool {
         self.state == EntryState::Claimed && now - self.claimed_at < STALE_CLAIM
+    }
+
+    /// For the containment's page: an unreleased change in place whose owner is unknown (an
+    /// earlier attempt stopped while acting; a retry found it, or part of it, in place).
+    pub fn unknown_owner_note(&self) -> Option<String> {
+        let in_place = self.outcome.as_ref().is_some_and(|o| matches!(o.outcome, OutcomeStatus::Applied | OutcomeStatus::AlreadyApplied));
+        (self.released.is_none() && in_place && self.owner == Some(Owner::Unknown)).then(|| {
+            format!(
+                "{}: an earlier attempt of {} stopped while acting, so launchguard cannot tell whether it made all of this change: a release will not undo it by itself, and will name what to check and undo by hand",
+                self.action.target(),
+                self.action.name()
+            )
+        })
     }
 
     /// True when a release started less than [`STALE_CLAIM`] ago may still be reversing changes

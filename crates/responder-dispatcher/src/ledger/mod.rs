@@ -45,24 +45,34 @@ pub const DISPATCHER_TIMEOUT: Duration = Duration::seconds(120);
 /// The handlers' function timeout (`[package.metadata.lambda.deploy] timeout` of both handlers).
 pub const HANDLER_TIMEOUT: Duration = Duration::seconds(60);
 
-/// A delivery invokes handlers only this long after it started; later requests fail, retryably,
-/// without being sent. So every handler invocation of a delivery ends (at the handler's own
-/// timeout) by its start + `INVOKE_WINDOW` + [`HANDLER_TIMEOUT`] = [`DISPATCHER_TIMEOUT`].
+/// A delivery invokes handlers only this long after it started: the window is checked before a
+/// request is sealed and again right before it is invoked; a later request fails, retryably,
+/// without being sent ("not sent").
 pub const INVOKE_WINDOW: Duration = Duration::seconds(60);
+
+/// The longest the SDK's standard retry strategy (5 attempts, `launchguard_aws::load_sdk_config`)
+/// sleeps between the attempts of one `Invoke`: full-jitter exponential backoff from 1 s, at most
+/// 1 + 2 + 4 + 8 s. A handler invocation that passed the window check may start this much later.
+pub const INVOKE_RETRY_BACKOFF: Duration = Duration::seconds(15);
 
 /// A claim (or a release's mark, or a page being sent) older than this is from a delivery that is
 /// certainly dead, and is taken over.
 ///
-/// A claim carries its delivery's start (`claimed_at`). By start + [`DISPATCHER_TIMEOUT`] (120 s)
-/// Lambda has stopped the delivery, and every handler it invoked has ended (it invokes them only
-/// in its first [`INVOKE_WINDOW`], 60 s, and they time out after [`HANDLER_TIMEOUT`], 60 s); 30 s
-/// more cover clocks that differ between instances. A taken-over claim is sent again with the same
-/// request id: a handler that acted answers from its replay record, so the ledger learns the real
-/// outcome. Lambda retries a failed event after about 1 and 3 more minutes: the second retry of a
-/// delivery that found a claim busy comes after this bound, and takes it over.
+/// A claim carries its delivery's start (`claimed_at`). Every handler the delivery invoked was
+/// sent within its first [`INVOKE_WINDOW`] (60 s, checked right before each invocation), started
+/// by then + [`INVOKE_RETRY_BACKOFF`] (the SDK retrying a throttled `Invoke`, 15 s), and ended by
+/// its own [`HANDLER_TIMEOUT`] (60 s) after that: by start + 135 s, < 150 s; the rest covers
+/// clocks that differ between instances and the failed attempts themselves (a throttle is
+/// answered at once). Lambda has stopped the delivery itself by start + [`DISPATCHER_TIMEOUT`]
+/// (120 s). A taken-over claim is sent again with the same request id: a handler that acted
+/// answers from its replay record, so the ledger learns the real outcome. Lambda retries a failed
+/// event after about 1 and 3 more minutes: the second retry of a delivery that found a claim busy
+/// comes after this bound, and takes it over.
 pub const STALE_CLAIM: Duration = Duration::seconds(150);
 
 const _: () = assert!(INVOKE_WINDOW.num_seconds() + HANDLER_TIMEOUT.num_seconds() <= DISPATCHER_TIMEOUT.num_seconds());
+const _: () =
+    assert!(INVOKE_WINDOW.num_seconds() + INVOKE_RETRY_BACKOFF.num_seconds() + HANDLER_TIMEOUT.num_seconds() < STALE_CLAIM.num_seconds());
 const _: () = assert!(STALE_CLAIM.num_seconds() > DISPATCHER_TIMEOUT.num_seconds());
 
 pub(crate) fn to_vec<T: Serialize>(v: &T) -> Vec<u8> {

@@ -18,6 +18,12 @@ pub(crate) fn unknown_change(e: &ActionEntry) -> String {
             e.claimed_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
         ),
         (_, Some(OutcomeStatus::Failed { error, .. })) => format!("it failed ({})", launchguard_core::error::cut(error, 200)),
+        (_, Some(OutcomeStatus::Applied | OutcomeStatus::AlreadyApplied)) => match &e.reversal {
+            Some(Action::ReleaseUserQuarantine { policy_arn: Some(p), guard_only: true, .. }) => format!(
+                "an earlier attempt stopped while acting, and the retry found {p} already attached (it may be launchguard's own attachment)"
+            ),
+            _ => "an earlier attempt stopped while acting, and a later one found the change (or part of it) already in place".to_owned(),
+        },
         _ => "an earlier attempt stopped while acting".to_owned(),
     };
     let steps = match &e.action {

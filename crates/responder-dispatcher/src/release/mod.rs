@@ -11,28 +11,30 @@
 //! An entry whose owner is unknown (a delivery died, timed out or failed while acting; a claim
 //! that went stale) blocks nothing and is never undone by itself: the release names it in
 //! `human_actions`, with what to check and the commands that undo it ([`by_hand`]), and its status
-//! says a person must act.
+//! says a person must act. Every release that covers it names it again, while its reversal stays
+//! unknown: the release that first marked it may have answered busy. The walk is in [`walk`].
 
 mod by_hand;
+mod walk;
 
 use chrono::{DateTime, Utc};
 use launchguard_aws::mac::MacSigner;
 use launchguard_aws::store::ConditionalStore;
 use launchguard_aws::{CallError, Invoker};
 use launchguard_core::CoreError;
-use launchguard_core::contract::{Action, OutcomeStatus, ReleaseRequest, ResponseRequest};
+use launchguard_core::contract::{Action, ReleaseRequest};
 use launchguard_core::ids::{IamArn, IamEntity};
 use serde_json::json;
-use tracing::info;
+use tracing::{info, warn};
 
 use crate::error::{Failure, Part};
 use crate::finding::{Io, action_failures};
-use crate::ledger::{ActionEntry, Held, Holder, Ledger, Marking, Owner, ReversalState, principal_prefix};
+use crate::ledger::{Held, Holder, Ledger, Marking, ReversalState, principal_prefix};
 use crate::page::{Page, deliver};
 use crate::record::{DispatchReport, IncidentRecord, RecordType, Status};
-use crate::{DispatcherError, IncidentLog, Notifier, notify, run_requests};
+use crate::{DispatcherError, IncidentLog, Notifier, notify};
 
-fn ledger_failure(e: &CallError) -> DispatcherError {
+pub(super) fn ledger_failure(e: &CallError) -> DispatcherError {
     DispatcherError::Incomplete {
         failures: vec![Failure { part: Part::Ledger, what: format!("ledger: {}", e.message), retryable: e.retryable }],
     }
@@ -104,11 +106,11 @@ pub async fn release<I: Invoker, N: Notifier, L: IncidentLog, S: ConditionalStor
         for key in &scope {
             match ledger.mark_for_release(key, r.requested_by.clone(), r.reason.clone(), now).await.map_err(|e| ledger_failure(&e))? {
                 Marking::Marked { entry, newly } => {
-                    if newly {
-                        marked += 1;
-                        if entry.released.as_ref().is_some_and(|rel| rel.reversal == ReversalState::Unknown) {
-                            human.push(by_hand::unknown_change(&entry));
-                        }
+                    marked += usize::from(newly);
+                    // named on every release that covers it (not only the one that first marked
+                    // it: that one may have answered busy) while its reversal stays unknown
+                    if entry.released.as_ref().is_some_and(|rel| rel.reversal == ReversalState::Unknown) {
+                        human.push(by_hand::unknown_change(&entry));
                     }
                 }
                 Marking::Busy(e) => held.push(Held {
@@ -120,7 +122,11 @@ pub async fn release<I: Invoker, N: Notifier, L: IncidentLog, S: ConditionalStor
             }
         }
         if !held.is_empty() {
-            // what was marked stays released; the walk runs when the release is sent again
+            // what was marked stays released; the walk runs, and names what is for a person,
+            // when the release is sent again
+            for h in &human {
+                warn!(release = %label, by_hand = %h, "release busy: this needs a person, and is named again when the release is sent again");
+            }
             for key in &scope {
                 ledger.end_release(key, None).await.map_err(|e| ledger_failure(&e))?;
             }
@@ -134,7 +140,7 @@ pub async fn release<I: Invoker, N: Notifier, L: IncidentLog, S: ConditionalStor
     let mut outcomes = Vec::new();
     for t in &targets {
         let mine: Vec<&String> = scope.iter().filter(|k| k.starts_with(&format!("{t}/"))).collect();
-        let ended = walk(t, io, &ledger, &scope, (dry_run, now), &mut outcomes, &mut notes).await?;
+        let ended = walk::walk(t, io, &ledger, &scope, (dry_run, now), &mut outcomes, &mut notes).await?;
         if !dry_run {
             for key in mine.into_iter().filter(|k| !ended.contains(k)) {
                 ledger.end_release(key, None).await.map_err(|e| ledger_failure(&e))?;
@@ -213,86 +219,6 @@ pub async fn release<I: Invoker, N: Notifier, L: IncidentLog, S: ConditionalStor
     let mut failures = action_failures(&outcomes);
     deliver(io, &ledger, record, page, &mut report, &mut failures, now).await;
     if failures.is_empty() { Ok(report) } else { Err(DispatcherError::Incomplete { failures }) }
-}
-
-/// Walk one target after the scope is marked: keep everything while another unreleased
-/// containment (or a claim) holds it; otherwise reverse launchguard's released changes. Returns
-/// the keys whose release it ended (their reversal recorded, their mark cleared).
-#[allow(clippy::too_many_arguments)] // the release's state, passed down rather than bundled
-async fn walk<I: Invoker, N, L, S: ConditionalStore, K: MacSigner>(
-    t: &str,
-    io: &Io<'_, I, N, L, S, K>,
-    ledger: &Ledger<'_, S>,
-    scope: &[String],
-    (dry_run, now): (bool, DateTime<Utc>),
-    outcomes: &mut Vec<launchguard_core::contract::ResponseOutcome>,
-    notes: &mut Vec<String>,
-) -> Result<Vec<String>, DispatcherError> {
-    let all = ledger.entries_under(&format!("{t}/")).await.map_err(|e| ledger_failure(&e))?;
-    // Any unreleased containment of this target, or a claim, relies on launchguard's change: keep it all.
-    if let Some((_, holder, _)) = all.iter().find(|(k, e, _)| e.holds() && !(dry_run && scope.contains(k))) {
-        if all.iter().any(|(_, e, _)| e.owner == Some(Owner::Launchguard)) {
-            notes.push(format!("kept: {} is still contained by finding {}", holder.action.target(), holder.finding_id));
-        }
-        return Ok(Vec::new());
-    }
-    // Launchguard's changes still to undo. Their order is not trusted (clocks tie): each pass
-    // tries every one; a reversal refused because IAM holds a newer document of launchguard's
-    // may pass once that one is undone.
-    let mut pending: Vec<(String, ActionEntry, String)> = all
-        .into_iter()
-        .filter(|(k, e, _)| {
-            e.owner == Some(Owner::Launchguard)
-                && e.reversal.is_some()
-                && match &e.released {
-                    Some(rel) => matches!(rel.reversal, ReversalState::Kept | ReversalState::Failed { .. } | ReversalState::Refused { .. }),
-                    None => dry_run && scope.contains(k),
-                }
-        })
-        .collect();
-    pending.sort_by_key(|p| std::cmp::Reverse(p.1.created_at));
-    let mut last: Vec<Option<launchguard_core::contract::ResponseOutcome>> = vec![None; pending.len()];
-    let mut done = vec![false; pending.len()];
-    loop {
-        let mut progress = false;
-        for (i, (_, e, _)) in pending.iter().enumerate() {
-            if done[i] {
-                continue;
-            }
-            let Some(rev) = e.reversal.clone() else { continue };
-            if let Err(reason) = io.cfg.guard.check_account(rev.account_id()) {
-                notes.push(format!("{}: {reason}", rev.target()));
-                done[i] = true;
-                continue;
-            }
-            let req = ResponseRequest::new(&e.finding_id, rev, dry_run, now);
-            let o = run_requests(vec![req], io.cfg, io.lambda, io.kms, now, io.invoke_until).await.remove(0);
-            if matches!(o.outcome, OutcomeStatus::Applied | OutcomeStatus::AlreadyApplied | OutcomeStatus::DryRun) {
-                done[i] = true;
-                progress = true;
-            }
-            last[i] = Some(o);
-        }
-        if !progress || dry_run {
-            break;
-        }
-    }
-    let mut ended = Vec::new();
-    for ((key, _, _), o) in pending.into_iter().zip(last) {
-        let Some(o) = o else { continue };
-        let state = match &o.outcome {
-            OutcomeStatus::Applied | OutcomeStatus::AlreadyApplied => Some(ReversalState::Done),
-            OutcomeStatus::Refused { reason } => Some(ReversalState::Refused { reason: reason.clone() }),
-            OutcomeStatus::Failed { error, .. } => Some(ReversalState::Failed { error: error.clone() }),
-            OutcomeStatus::DryRun => None,
-        };
-        if let Some(state) = state {
-            ledger.end_release(&key, Some(state)).await.map_err(|e| ledger_failure(&e))?;
-            ended.push(key);
-        }
-        outcomes.push(o);
-    }
-    Ok(ended)
 }
 
 /// Whether `requested_by` (a caller ARN: user, role, or assumed-role session) is the user or role
