@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "e2e"))
-from harness import ACCOUNT, LocalStack, Scenario, Watch, background, burst, shift, template, user_identity  # noqa: E402
+from harness import ACCOUNT, LocalStack, Scenario, Watch, burst_spec, cloudtrail, iam_user  # noqa: E402
 
 
 def run_case(n: int) -> dict:
@@ -29,15 +29,8 @@ def run_case(n: int) -> dict:
         sc.iam.create_user(UserName=name)
         users.append((name, sc.iam.create_access_key(UserName=name)["AccessKey"]["AccessKeyId"]))
     now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
-    bg = background()
-    tpl = template(bg)
-    records = shift(bg, now - dt.timedelta(minutes=40))
-    for name, key in users:
-        records += burst(tpl, user_identity("user", ACCOUNT, name, key), 3, 4, now - dt.timedelta(minutes=2), "203.0.113.9", "c5.large")
-    events = sorted(({"timestamp": int(dt.datetime.strptime(r["eventTime"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.timezone.utc).timestamp() * 1000),
-                      "message": json.dumps(r, separators=(",", ":"))} for r in records), key=lambda e: e["timestamp"])
-    for i in range(0, len(events), 1000):
-        sc.logs.put_log_events(logGroupName=sc.trail_group, logStreamName="cloudtrail", logEvents=events[i:i + 1000])
+    bursts = [burst_spec(iam_user(ACCOUNT, name, key), 3, 4, now - dt.timedelta(minutes=2), "203.0.113.9", "c5.large") for name, key in users]
+    sc.put_cloudtrail(cloudtrail(bursts, background_start=now - dt.timedelta(minutes=40)))
     # like Lambda, up to 8 instances of a function at once (watch's default is 1)
     watch = Watch(sc.function_env(LG_MAX_CONCURRENCY="8"), release=True, concurrency=8)
     watch.start()

@@ -6,16 +6,15 @@ Shared by the end-to-end tests (test_e2e.py) and the demo (demo.py). It:
 - creates the account's resources (CloudTrail log group, metric filter, alarm, topics, queues,
   incident log group, IAM users, keys, roles, a protected break-glass admin),
 - simulates CloudTrail delivery with PutLogEvents: real background records from fixtures/ plus
-  injected RunInstances bursts,
+  injected RunInstances bursts, both printed by the Rust test kit's `launchguard-bursts`,
 - fires the alarm, and plays Lambda's SNS trigger (the "bridge", see README): it reads the alarm's
   SNS message from an SQS queue and invokes the detector with the exact event Lambda would send.
 """
 from __future__ import annotations
 
-import copy
 import datetime as dt
-import glob
 import hashlib
+import itertools
 import json
 import os
 import signal
@@ -171,75 +170,69 @@ def iso(t: dt.datetime) -> str:
     return t.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def background() -> list[dict]:
-    """The real invictus-ir CloudTrail records (fixtures/cloudtrail/invictus)."""
-    out = []
-    for f in sorted(glob.glob(str(ROOT / "fixtures/cloudtrail/invictus/*.json"))):
-        out.extend(json.load(open(f))["Records"])
-    return out
+# ---------- CloudTrail: the Rust test kit's `launchguard-bursts` is the only generator ----------
+_SEEDS = itertools.count(1)
 
 
-def template(records: list[dict]) -> dict:
-    """A real successful RunInstances record: bursts are rewritten copies of it."""
-    for r in records:
-        if r.get("eventName") == "RunInstances" and "errorCode" not in r and r.get("responseElements"):
-            return r
-    raise RuntimeError("no RunInstances template in the background")
+def cargo_binary(name: str) -> Path:
+    """A binary of the workspace as `cargo build --workspace --bins` (scripts/e2e.sh, demo.sh) or
+    `cargo build --release --bins` (bench/run.py) left it under $CARGO_TARGET_DIR or target/: the
+    newer of debug and release."""
+    target = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
+    found = [p for p in (target / "debug" / name, target / "release" / name) if p.is_file()]
+    if not found:
+        raise FileNotFoundError(f"{name} is not built under {target}/debug or {target}/release: run `cargo build --workspace --bins`")
+    return max(found, key=lambda p: p.stat().st_mtime)
 
 
-def shift(records: list[dict], start: dt.datetime) -> list[dict]:
-    """Move records in time so the earliest lands on `start`, keeping their spacing."""
-    def parse(s):
-        return dt.datetime.strptime(s, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.timezone.utc)
-    t0 = min(parse(r["eventTime"]) for r in records)
-    out = []
-    for r in records:
-        r = copy.deepcopy(r)
-        r["eventTime"] = iso(start + (parse(r["eventTime"]) - t0))
-        out.append(r)
-    return out
+def iam_user(account: str, name: str, key: str) -> dict:
+    """An IAM user launching with its access key (the `actor` of a burst)."""
+    return {"type": "iam_user", "account": account, "name": name, "key": key}
 
 
-def user_identity(kind: str, account: str, name: str, key: str | None, session: str = "s") -> dict:
-    if kind == "user":
-        return {"type": "IAMUser", "principalId": "AIDA" + uuid.uuid4().hex[:16].upper(), "arn": f"arn:aws:iam::{account}:user/{name}",
-                "accountId": account, "accessKeyId": key, "userName": name}
-    if kind == "role":
-        return {"type": "AssumedRole", "principalId": f"AROA{uuid.uuid4().hex[:16].upper()}:{session}",
-                "arn": f"arn:aws:sts::{account}:assumed-role/{name}/{session}", "accountId": account, "accessKeyId": key,
-                "sessionContext": {"sessionIssuer": {"type": "Role", "arn": f"arn:aws:iam::{account}:role/{name}", "accountId": account, "userName": name},
-                                   "attributes": {"creationDate": iso(dt.datetime.now(dt.timezone.utc)), "mfaAuthenticated": "false"}}}
-    if kind == "autoscaling":
-        return {"type": "AssumedRole", "principalId": "AROAEXAMPLEAUTOSCALE:AutoScaling",
-                "arn": f"arn:aws:sts::{account}:assumed-role/AWSServiceRoleForAutoScaling/AutoScaling", "accountId": account,
-                "sessionContext": {"sessionIssuer": {"type": "Role", "accountId": account, "userName": "AWSServiceRoleForAutoScaling",
-                                   "arn": f"arn:aws:iam::{account}:role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling"}},
-                "invokedBy": "autoscaling.amazonaws.com"}
-    raise ValueError(kind)
+def assumed_role(account: str, role: str, session: str, key: str) -> dict:
+    """A session of a role launching with its temporary key (ASIA...)."""
+    return {"type": "assumed_role", "account": account, "role": role, "session": session, "key": key}
 
 
-def burst(tpl: dict, identity: dict, calls: int, per_call: int, start: dt.datetime, ip: str, instance_type: str) -> list[dict]:
-    out = []
-    item = tpl["responseElements"]["instancesSet"]["items"][0]
-    for i in range(calls):
-        r = copy.deepcopy(tpl)
-        r["eventTime"] = iso(start + dt.timedelta(seconds=7 * i))
-        r["eventID"] = str(uuid.uuid4())
-        r["requestID"] = str(uuid.uuid4())
-        r["userIdentity"] = identity
-        r["recipientAccountId"] = identity["accountId"]
-        r["sourceIPAddress"] = "autoscaling.amazonaws.com" if identity.get("invokedBy") else ip
-        r["requestParameters"]["instanceType"] = instance_type
-        r["requestParameters"]["instancesSet"]["items"][0].update({"minCount": per_call, "maxCount": per_call})
-        items = []
-        for k in range(per_call):
-            it = copy.deepcopy(item)
-            it["instanceId"] = "i-" + uuid.uuid4().hex[:17]
-            it["instanceType"] = instance_type
-            items.append(it)
-        r["responseElements"]["instancesSet"]["items"] = items
-        out.append(r)
-    return out
+def autoscaling(account: str) -> dict:
+    """Auto Scaling's service-linked role (launches from autoscaling.amazonaws.com)."""
+    return {"type": "autoscaling", "account": account}
+
+
+def burst_spec(actor: dict, calls: int, per_call: int, start: dt.datetime, source_ip: str | None = None,
+               instance_type: str | None = None) -> dict:
+    """`calls` RunInstances calls of `per_call` instances each, 7 s apart from `start` (whole
+    seconds). Each burst gets a seed of its own in this process, so that records delivered to one
+    log group never share an eventID (the detector de-duplicates by it)."""
+    spec = {"actor": actor, "calls": calls, "per_call": per_call, "start": iso(start), "seed": next(_SEEDS)}
+    if source_ip is not None:
+        spec["source_ip"] = source_ip
+    if instance_type is not None:
+        spec["instance_type"] = instance_type
+    return spec
+
+
+def cloudtrail(bursts: list[dict], background_start: dt.datetime | None = None) -> list[dict]:
+    """CloudTrail records from the Rust test kit (`launchguard-bursts`, crates/testkit): the real
+    invictus-ir background shifted to start at `background_start` (when given), then the bursts."""
+    spec = {"bursts": bursts}
+    if background_start is not None:
+        spec["background_start"] = iso(background_start)
+    out = subprocess.run([str(cargo_binary("launchguard-bursts")), "--fixtures", str(ROOT / "fixtures")],
+                         input=json.dumps(spec), capture_output=True, text=True, timeout=120)
+    if out.returncode != 0:
+        raise RuntimeError(f"launchguard-bursts failed ({out.returncode}): {out.stderr.strip()}")
+    return [json.loads(line) for line in out.stdout.splitlines() if line]
+
+
+def log_events(records: list[dict]) -> list[dict]:
+    """Records as CloudWatch Logs events (timestamp from eventTime), in time order."""
+    return sorted(
+        ({"timestamp": int(dt.datetime.strptime(r["eventTime"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.timezone.utc).timestamp() * 1000),
+          "message": json.dumps(r, separators=(",", ":"))} for r in records),
+        key=lambda e: e["timestamp"],
+    )
 
 
 @dataclass
@@ -340,27 +333,31 @@ class Scenario:
         return env
 
     # ---------- CloudTrail ----------
-    def deliver_cloudtrail(self, alarm_at: dt.datetime) -> dict:
-        """Real background plus the injected burst, written with PutLogEvents. Returns the counts."""
-        bg = background()
-        tpl = template(bg)
-        records = shift(bg, alarm_at - dt.timedelta(minutes=40))
-        start = alarm_at - dt.timedelta(minutes=2)
+    def bursts(self, start: dt.datetime) -> dict[str, dict]:
+        """The injected bursts of the scenario, all starting at `start` (crates/testkit/tests/bursts.rs
+        runs launchguard-bursts with the same spec)."""
         acct = ACCOUNT
-        bursts = {
-            "iam_user": burst(tpl, user_identity("user", acct, self.user, self.keys["used"]), 3, 4, start, "203.0.113.7", "c5.4xlarge"),
-            "role": burst(tpl, user_identity("role", acct, self.role, self.keys["role"], "mallory"), 5, 3, start, "198.51.100.23", "p3.2xlarge"),
-            "protected_admin": burst(tpl, user_identity("user", acct, self.admin, self.keys["admin"]), 2, 10, start, "192.0.2.10", "m5.large"),
-            "autoscaling": burst(tpl, user_identity("autoscaling", acct, "", None), 3, 10, start, "", "t3.micro"),
-            "benign": burst(tpl, user_identity("user", acct, self.benign, self.keys["benign"]), 2, 1, start, "192.0.2.55", "t3.micro"),
+        return {
+            "iam_user": burst_spec(iam_user(acct, self.user, self.keys["used"]), 3, 4, start, "203.0.113.7", "c5.4xlarge"),
+            "role": burst_spec(assumed_role(acct, self.role, "mallory", self.keys["role"]), 5, 3, start, "198.51.100.23", "p3.2xlarge"),
+            "protected_admin": burst_spec(iam_user(acct, self.admin, self.keys["admin"]), 2, 10, start, "192.0.2.10", "m5.large"),
+            "autoscaling": burst_spec(autoscaling(acct), 3, 10, start, instance_type="t3.micro"),
+            "benign": burst_spec(iam_user(acct, self.benign, self.keys["benign"]), 2, 1, start, "192.0.2.55", "t3.micro"),
         }
-        for b in bursts.values():
-            records.extend(b)
-        events = sorted(
-            ({"timestamp": int(dt.datetime.strptime(r["eventTime"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.timezone.utc).timestamp() * 1000),
-              "message": json.dumps(r, separators=(",", ":"))} for r in records),
-            key=lambda e: e["timestamp"],
-        )
+
+    def deliver_cloudtrail(self, alarm_at: dt.datetime) -> dict:
+        """Real background plus the injected bursts (from launchguard-bursts), written with
+        PutLogEvents. Returns the counts."""
+        bursts = self.bursts(alarm_at - dt.timedelta(minutes=2))
+        records = cloudtrail(list(bursts.values()), background_start=alarm_at - dt.timedelta(minutes=40))
+        injected = sum(b["calls"] for b in bursts.values())
+        events = self.put_cloudtrail(records)
+        return {"background": len(records) - injected, "burst_records": injected, "events": events}
+
+    def put_cloudtrail(self, records: list[dict]) -> int:
+        """Deliver records to the scenario's CloudTrail log group in time order (PutLogEvents
+        batches within its limits). Returns how many events were written."""
+        events = log_events(records)
         batch, size = [], 0
         for e in events:
             n = len(e["message"]) + 26
@@ -371,7 +368,7 @@ class Scenario:
             size += n
         if batch:
             self.logs.put_log_events(logGroupName=self.trail_group, logStreamName="cloudtrail", logEvents=batch)
-        return {"background": len(bg), "burst_records": sum(len(b) for b in bursts.values()), "events": len(events)}
+        return len(events)
 
     # ---------- alarm and bridge ----------
     def fire_alarm(self) -> dict:

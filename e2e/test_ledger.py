@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from harness import ACCOUNT, QUARANTINE, Scenario, Watch, background, burst, template, user_identity
+from harness import ACCOUNT, QUARANTINE, Scenario, Watch, burst_spec, cloudtrail, iam_user
 
 DECOY_ALLOW_ALL = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
 DECOY_REVOKE = {"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Action": "s3:GetObject", "Resource": "*",
@@ -82,11 +82,8 @@ def test_issue_11_case_2_a_burst_that_goes_on_while_the_alarm_stays_in_alarm_is_
     assert world.cw.describe_alarms(AlarmNames=[world.alarm])["MetricAlarms"][0]["StateValue"] == "ALARM"
     # a new principal starts launching after the first containment; the alarm does not change state
     now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
-    tpl = template(background())
-    late = burst(tpl, user_identity("user", ACCOUNT, world.benign, world.keys["benign"]), 3, 5, now - dt.timedelta(seconds=30), "192.0.2.99", "g4dn.xlarge")
-    world.logs.put_log_events(logGroupName=world.trail_group, logStreamName="cloudtrail", logEvents=sorted(
-        ({"timestamp": int(dt.datetime.strptime(r["eventTime"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.timezone.utc).timestamp() * 1000),
-          "message": json.dumps(r, separators=(",", ":"))} for r in late), key=lambda e: e["timestamp"]))
+    late = cloudtrail([burst_spec(iam_user(ACCOUNT, world.benign, world.keys["benign"]), 3, 5, now - dt.timedelta(seconds=30), "192.0.2.99", "g4dn.xlarge")])
+    world.put_cloudtrail(late)
     # the EventBridge rule's scheduled event (the detector asks CloudWatch for the alarm's state itself)
     scheduled = {"version": "0", "id": "e2e", "detail-type": "Scheduled Event", "source": "aws.events", "account": ACCOUNT,
                  "time": now.isoformat().replace("+00:00", "Z"), "region": "us-east-1", "resources": [], "detail": {}}

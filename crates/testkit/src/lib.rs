@@ -2,8 +2,12 @@
 //! bursts injected into it.
 //!
 //! Bursts are built from a real `RunInstances` record (IAM user `bert-jan` launching a t3.micro
-//! in the invictus-ir dataset): identity, time, counts and instance ids are rewritten, every other
-//! field stays as AWS wrote it.
+//! in the invictus-ir dataset): identity, account, time, counts, instance ids (and, when asked,
+//! the instance type) are rewritten, every other field stays as AWS wrote it.
+//!
+//! This is the only generator of injected CloudTrail: the end-to-end harness and the benchmarks
+//! get theirs from the `launchguard-bursts` binary (`src/bin/launchguard-bursts.rs`), which prints
+//! these records as JSON lines.
 
 use std::path::{Path, PathBuf};
 
@@ -41,23 +45,48 @@ pub fn fixture_dir(rel: &str) -> Vec<(String, String)> {
 /// All records of the invictus-ir delivery files (real background: 2,900 records, 2023-07-10
 /// 11:45 to 12:40 UTC), in file order.
 pub fn invictus_background() -> Vec<Value> {
-    fixture_dir("cloudtrail/invictus")
-        .into_iter()
-        .flat_map(|(_, text)| {
-            let v: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
-            v.get("Records").and_then(Value::as_array).cloned().unwrap_or_default()
-        })
-        .collect()
+    invictus_background_in(&fixtures_dir()).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// [`invictus_background`] read from another `fixtures/` folder: the records of every
+/// `cloudtrail/invictus/*.json` delivery file, files sorted by name. An unreadable folder or file,
+/// or a file that is not a CloudTrail delivery (`{"Records": [...]}`), is an error naming it.
+pub fn invictus_background_in(fixtures: &Path) -> Result<Vec<Value>, String> {
+    let dir = fixtures.join("cloudtrail/invictus");
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .map_err(|e| format!("fixture dir {}: {e}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    paths.sort();
+    if paths.is_empty() {
+        return Err(format!("fixture dir {}: no *.json delivery files", dir.display()));
+    }
+    let mut out = Vec::new();
+    for p in paths {
+        let text = std::fs::read_to_string(&p).map_err(|e| format!("fixture {}: {e}", p.display()))?;
+        let mut v: Value = serde_json::from_str(&text).map_err(|e| format!("fixture {}: {e}", p.display()))?;
+        match v.get_mut("Records").map(Value::take) {
+            Some(Value::Array(records)) => out.extend(records),
+            _ => return Err(format!("fixture {}: not a CloudTrail delivery file (no \"Records\" array)", p.display())),
+        }
+    }
+    Ok(out)
 }
 
 /// The real successful `RunInstances` record used as the template for bursts.
 pub fn run_instances_template() -> Value {
-    invictus_background()
-        .into_iter()
+    find_run_instances_template(&invictus_background()).expect("the invictus background holds a successful RunInstances record")
+}
+
+/// The first successful `RunInstances` record of `records` (one that launched instances), if any.
+pub fn find_run_instances_template(records: &[Value]) -> Option<Value> {
+    records
+        .iter()
         .find(|r| {
             r["eventName"] == "RunInstances" && r.get("errorCode").is_none() && r["responseElements"]["instancesSet"]["items"].is_array()
         })
-        .expect("the invictus background holds a successful RunInstances record")
+        .cloned()
 }
 
 /// Who launches in a burst.
@@ -91,6 +120,13 @@ pub enum Actor {
 }
 
 impl Actor {
+    /// The account the actor belongs to (the burst's `recipientAccountId`).
+    pub fn account(&self) -> &str {
+        match self {
+            Actor::IamUser { account, .. } | Actor::AssumedRole { account, .. } | Actor::AutoScaling { account } => account,
+        }
+    }
+
     /// The `userIdentity` CloudTrail writes for this actor.
     pub fn user_identity(&self) -> Value {
         match self {
@@ -133,14 +169,17 @@ pub struct Burst {
     pub spacing_s: i64,
     /// `errorCode` for every call (failed launches), if any.
     pub error_code: Option<String>,
-    /// Source IP.
+    /// Source IP (Auto Scaling's calls always come from `autoscaling.amazonaws.com`).
     pub source_ip: String,
+    /// Instance type of every call (`requestParameters.instanceType` and each launched item);
+    /// `None` keeps the template's `t3.micro`.
+    pub instance_type: Option<String>,
 }
 
 impl Burst {
     /// A successful burst.
     pub fn new(actor: Actor, calls: u32, per_call: u32, start: DateTime<Utc>) -> Self {
-        Self { actor, calls, per_call, start, spacing_s: 7, error_code: None, source_ip: "198.51.100.23".into() }
+        Self { actor, calls, per_call, start, spacing_s: 7, error_code: None, source_ip: "198.51.100.23".into(), instance_type: None }
     }
 
     /// Total instances of the burst.
@@ -148,7 +187,9 @@ impl Burst {
         u64::from(self.calls) * u64::from(self.per_call)
     }
 
-    /// The records, built from `template`.
+    /// The records, built from `template`. `seed` makes the `eventID`s, `requestID`s and instance
+    /// ids: bursts delivered to the same log group need distinct seeds (the detector
+    /// de-duplicates by `eventID`).
     pub fn records(&self, template: &Value, seed: u32) -> Vec<Value> {
         (0..self.calls).map(|i| self.record(template, seed, i)).collect()
     }
@@ -160,6 +201,7 @@ impl Burst {
         r["eventID"] = json!(format!("00000000-0000-4000-8000-{seed:06x}{i:06x}"));
         r["requestID"] = json!(format!("10000000-0000-4000-8000-{seed:06x}{i:06x}"));
         r["userIdentity"] = self.actor.user_identity();
+        r["recipientAccountId"] = json!(self.actor.account());
         r["sourceIPAddress"] = json!(self.source_ip);
         if let Actor::AutoScaling { .. } = self.actor {
             r["sourceIPAddress"] = json!("autoscaling.amazonaws.com");
@@ -167,6 +209,9 @@ impl Burst {
         }
         r["requestParameters"]["instancesSet"]["items"][0]["maxCount"] = json!(self.per_call);
         r["requestParameters"]["instancesSet"]["items"][0]["minCount"] = json!(self.per_call);
+        if let Some(ty) = &self.instance_type {
+            r["requestParameters"]["instanceType"] = json!(ty);
+        }
         let item = r["responseElements"]["instancesSet"]["items"][0].clone();
         match &self.error_code {
             Some(code) => {
@@ -179,6 +224,9 @@ impl Burst {
                     .map(|k| {
                         let mut it = item.clone();
                         it["instanceId"] = json!(format!("i-{seed:04x}{i:05x}{k:04x}"));
+                        if let Some(ty) = &self.instance_type {
+                            it["instanceType"] = json!(ty);
+                        }
                         it
                     })
                     .collect();
