@@ -235,17 +235,16 @@ fn run(args: Args) -> Result<(), (ExitCode, String)> {
     let mut background = invictus_background_in(&fixtures).map_err(io)?;
     let template = find_run_instances_template(&background)
         .ok_or_else(|| io(format!("{}: no successful RunInstances record to build bursts from", fixtures.display())))?;
-    let mut out = BufWriter::new(std::io::stdout().lock());
-    let mut write = |r: &Value| writeln!(out, "{r}").map_err(|e| io(format!("stdout: {e}")));
+    let mut lines: Vec<Value> = Vec::new();
     if let Some(start) = plan.background_start {
         shift_to(&mut background, start);
-        background.iter().try_for_each(&mut write)?;
+        lines = background;
     }
     for (b, seed) in &plan.bursts {
-        b.records(&template, *seed).iter().try_for_each(&mut write)?;
+        lines.extend(b.records(&template, *seed));
     }
-    drop(write);
-    out.flush().map_err(|e| io(format!("stdout: {e}")))
+    let mut out = BufWriter::new(std::io::stdout().lock());
+    lines.iter().try_for_each(|r| writeln!(out, "{r}")).and_then(|()| out.flush()).map_err(|e| io(format!("stdout: {e}")))
 }
 
 fn main() -> ExitCode {
