@@ -8,9 +8,9 @@ use launchguard_aws::CallError;
 use launchguard_aws::command::GateError;
 use launchguard_aws::mac::MemoryKms;
 use launchguard_aws::store::MemoryStore;
-use launchguard_core::auth::Purpose;
 use launchguard_core::contract::{Action, OutcomeStatus, ResponseOutcome, ResponseRequest};
 use launchguard_responder::memory::{Entity, MemoryIam};
+use launchguard_responder::testing::{self, COMMAND_KEY, refused};
 use launchguard_responder::{Config, HandlerError, KeyStatus, handle};
 use serde_json::{Value, json};
 
@@ -46,18 +46,8 @@ fn set_key(iam: &MemoryIam, user: &str, i: usize, status: KeyStatus) {
     iam.users.lock().unwrap().get_mut(user).unwrap().keys[i].1 = status;
 }
 
-const COMMAND_KEY: &str = "alias/launchguard-command";
-
 fn cfg(extra: &[(&str, &str)]) -> Config {
-    let mut vars = vec![
-        ("PROTECTED_PRINCIPALS".to_string(), "arn:aws:iam::*:user/breakglass-*".to_string()),
-        ("COMMAND_KEY_ID".to_string(), COMMAND_KEY.to_string()),
-        ("LEDGER_BUCKET".to_string(), "ledger".to_string()),
-    ];
-    vars.extend(extra.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
-    // later entries override earlier ones
-    let env = move |k: &str| vars.iter().rev().find(|(n, _)| n == k).map(|(_, v)| v.clone());
-    FUNCTION.config(&env, ACCOUNT, "arn:aws:iam::111122223333:role/launchguard-accesskey-handler-role").unwrap()
+    testing::config(&FUNCTION, ACCOUNT, "arn:aws:iam::111122223333:role/launchguard-accesskey-handler-role", extra)
 }
 
 fn deactivate(key: &str, user: Option<&str>) -> Value {
@@ -72,16 +62,7 @@ fn at() -> chrono::DateTime<Utc> {
 /// Seal `payload` with the command key, as the dispatcher does, and handle it with a fresh
 /// replay record.
 async fn run(iam: &MemoryIam, cfg: &Config, payload: &Value) -> Result<ResponseOutcome, HandlerError> {
-    let kms = MemoryKms::with_keys(&[COMMAND_KEY]);
-    let sealed = kms.sealed(COMMAND_KEY, Purpose::Command, &payload.to_string(), at());
-    handle(&sealed, cfg, iam, &kms, &MemoryStore::default(), at()).await
-}
-
-fn refused(o: &ResponseOutcome) -> String {
-    match &o.outcome {
-        OutcomeStatus::Refused { reason } => reason.clone(),
-        other => panic!("expected refused, got {other:?}: {}", o.detail),
-    }
+    testing::handle_sealed(iam, cfg, &payload.to_string(), at()).await
 }
 
 #[tokio::test]

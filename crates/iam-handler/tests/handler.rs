@@ -5,9 +5,6 @@
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use launchguard_aws::CallError;
 use launchguard_aws::command::GateError;
-use launchguard_aws::mac::MemoryKms;
-use launchguard_aws::store::MemoryStore;
-use launchguard_core::auth::Purpose;
 use launchguard_core::contract::{Action, OutcomeStatus, ResponseOutcome, ResponseRequest};
 use launchguard_core::policy::{
     QUARANTINE_GUARD_POLICY, QUARANTINE_INLINE_POLICY, REVOKE_SESSIONS_POLICY, quarantine_guard_document, revoke_sessions_document,
@@ -15,7 +12,8 @@ use launchguard_core::policy::{
 };
 use launchguard_iam_handler::FUNCTION;
 use launchguard_responder::memory::{Entity, MemoryIam};
-use launchguard_responder::{Config, HandlerError, handle};
+use launchguard_responder::testing::{self, refused};
+use launchguard_responder::{Config, HandlerError};
 use serde_json::{Value, json};
 
 const ACCOUNT: &str = "111122223333";
@@ -65,17 +63,8 @@ fn now() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 22, 5, 41, 0).unwrap()
 }
 
-const COMMAND_KEY: &str = "alias/launchguard-command";
-
 fn cfg(extra: &[(&str, &str)]) -> Config {
-    let mut vars = vec![
-        ("PROTECTED_PRINCIPALS".to_string(), "arn:aws:iam::*:user/breakglass-*".to_string()),
-        ("COMMAND_KEY_ID".to_string(), COMMAND_KEY.to_string()),
-        ("LEDGER_BUCKET".to_string(), "ledger".to_string()),
-    ];
-    vars.extend(extra.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
-    let env = move |k: &str| vars.iter().rev().find(|(n, _)| n == k).map(|(_, v)| v.clone());
-    FUNCTION.config(&env, ACCOUNT, "arn:aws:iam::111122223333:role/launchguard-iam-handler-role").unwrap()
+    testing::config(&FUNCTION, ACCOUNT, "arn:aws:iam::111122223333:role/launchguard-iam-handler-role", extra)
 }
 
 fn req(action: Action) -> Value {
@@ -122,9 +111,7 @@ async fn a_revocation_that_covers_the_findings_activity_is_already_applied() {
 
 /// Seal `p` with the command key, as the dispatcher does, and handle it with a fresh replay record.
 async fn handle_sealed(iam: &MemoryIam, cfg: &Config, p: &Value) -> Result<ResponseOutcome, HandlerError> {
-    let kms = MemoryKms::with_keys(&[COMMAND_KEY]);
-    let sealed = kms.sealed(COMMAND_KEY, Purpose::Command, &p.to_string(), now());
-    handle(&sealed, cfg, iam, &kms, &MemoryStore::default(), now()).await
+    testing::handle_sealed(iam, cfg, &p.to_string(), now()).await
 }
 
 async fn run(iam: &MemoryIam, cfg: &Config, p: &Value) -> ResponseOutcome {
@@ -133,13 +120,6 @@ async fn run(iam: &MemoryIam, cfg: &Config, p: &Value) -> ResponseOutcome {
 
 async fn run_reversal(iam: &MemoryIam, o: &ResponseOutcome) -> ResponseOutcome {
     run(iam, &cfg(&[]), &req(o.reversal.clone().expect("a reversal"))).await
-}
-
-fn refused(o: &ResponseOutcome) -> String {
-    match &o.outcome {
-        OutcomeStatus::Refused { reason } => reason.clone(),
-        other => panic!("expected refused, got {other:?}: {}", o.detail),
-    }
 }
 
 #[tokio::test]

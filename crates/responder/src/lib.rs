@@ -14,7 +14,8 @@
 //! - the configuration ([`Config`]), read once;
 //! - the IAM ports ([`ports`], one capability each) and their SDK adapter ([`aws::Iam`]);
 //! - with the `test-util` feature, the in-memory IAM every crate's tests use
-//!   (`memory::MemoryIam`);
+//!   (`memory::MemoryIam`) and what their tests share (`testing`: a test configuration, a
+//!   command sealed as the dispatcher seals it);
 //! - the Lambda entry point ([`lambda::serve`]).
 //!
 //! Where the code for a rule is: deactivating a key, [`actions::deactivate_access_key`];
@@ -33,6 +34,8 @@ pub mod lambda;
 pub mod memory;
 pub mod ports;
 mod resolve;
+#[cfg(feature = "test-util")]
+pub mod testing;
 
 pub use config::Config;
 pub use envelope::{handle, respond};
