@@ -1,102 +1,53 @@
-//! The access-key handler in-process against an in-memory IAM that records every call.
+//! The access-key handler in-process against the in-memory IAM, which records every call.
 
 #![allow(clippy::unwrap_used)] // a test that cannot unwrap has failed
 
-use std::collections::BTreeMap;
-use std::sync::Mutex;
-
 use chrono::{TimeZone, Utc};
-use launchguard_accesskey_handler::{AccessKeys, Config, HandlerError, KeyStatus, handle};
+use launchguard_accesskey_handler::FUNCTION;
 use launchguard_aws::CallError;
 use launchguard_aws::command::GateError;
 use launchguard_aws::mac::MemoryKms;
 use launchguard_aws::store::MemoryStore;
-use launchguard_core::auth::Purpose;
 use launchguard_core::contract::{Action, OutcomeStatus, ResponseOutcome, ResponseRequest};
+use launchguard_responder::memory::{Entity, MemoryIam};
+use launchguard_responder::testing::{self, COMMAND_KEY, refused};
+use launchguard_responder::{Config, HandlerError, KeyStatus, handle};
 use serde_json::{Value, json};
 
 const ACCOUNT: &str = "111122223333";
 
-#[derive(Default)]
-struct FakeIam {
-    users: BTreeMap<String, (String, Vec<(String, KeyStatus)>)>,
-    calls: Mutex<Vec<String>>,
-    writes: Mutex<Vec<String>>,
-    fail_reads: Option<CallError>,
-    fail_writes: Option<CallError>,
+/// The account: a user with two keys, a protected one, and one whose only key is inactive.
+fn with_users() -> MemoryIam {
+    MemoryIam::default()
+        .with_user(
+            "ci-deployer",
+            Entity {
+                keys: vec![("AKIAEXAMPLEDEPLOYER1".into(), KeyStatus::Active), ("AKIAEXAMPLEDEPLOYER2".into(), KeyStatus::Active)],
+                ..Entity::new(format!("arn:aws:iam::{ACCOUNT}:user/ci/ci-deployer"))
+            },
+        )
+        .with_user(
+            "breakglass-admin",
+            Entity {
+                keys: vec![("AKIAEXAMPLEBREAKGLAS".into(), KeyStatus::Active)],
+                ..Entity::new(format!("arn:aws:iam::{ACCOUNT}:user/breakglass-admin"))
+            },
+        )
+        .with_user(
+            "old",
+            Entity {
+                keys: vec![("AKIAEXAMPLEOLDKEY001".into(), KeyStatus::Inactive)],
+                ..Entity::new(format!("arn:aws:iam::{ACCOUNT}:user/old"))
+            },
+        )
 }
 
-impl FakeIam {
-    fn with_users() -> Self {
-        let mut users = BTreeMap::new();
-        users.insert(
-            "ci-deployer".into(),
-            (
-                format!("arn:aws:iam::{ACCOUNT}:user/ci/ci-deployer"),
-                vec![("AKIAEXAMPLEDEPLOYER1".into(), KeyStatus::Active), ("AKIAEXAMPLEDEPLOYER2".into(), KeyStatus::Active)],
-            ),
-        );
-        users.insert(
-            "breakglass-admin".into(),
-            (format!("arn:aws:iam::{ACCOUNT}:user/breakglass-admin"), vec![("AKIAEXAMPLEBREAKGLAS".into(), KeyStatus::Active)]),
-        );
-        users
-            .insert("old".into(), (format!("arn:aws:iam::{ACCOUNT}:user/old"), vec![("AKIAEXAMPLEOLDKEY001".into(), KeyStatus::Inactive)]));
-        Self { users, ..Self::default() }
-    }
-
-    fn calls(&self) -> Vec<String> {
-        self.calls.lock().unwrap().clone()
-    }
-
-    fn writes(&self) -> Vec<String> {
-        self.writes.lock().unwrap().clone()
-    }
-
-    fn read(&self, what: String) -> Result<(), CallError> {
-        self.calls.lock().unwrap().push(what);
-        match &self.fail_reads {
-            Some(e) => Err(e.clone()),
-            None => Ok(()),
-        }
-    }
+fn set_key(iam: &MemoryIam, user: &str, i: usize, status: KeyStatus) {
+    iam.users.lock().unwrap().get_mut(user).unwrap().keys[i].1 = status;
 }
-
-impl AccessKeys for FakeIam {
-    async fn key_owner(&self, key: &str) -> Result<Option<String>, CallError> {
-        self.read(format!("GetAccessKeyLastUsed {key}"))?;
-        Ok(self.users.iter().find(|(_, (_, keys))| keys.iter().any(|(k, _)| k == key)).map(|(u, _)| u.clone()))
-    }
-    async fn user_arn(&self, user: &str) -> Result<Option<String>, CallError> {
-        self.read(format!("GetUser {user}"))?;
-        Ok(self.users.get(user).map(|(a, _)| a.clone()))
-    }
-    async fn list_keys(&self, user: &str) -> Result<Vec<(String, KeyStatus)>, CallError> {
-        self.read(format!("ListAccessKeys {user}"))?;
-        Ok(self.users.get(user).map(|(_, k)| k.clone()).unwrap_or_default())
-    }
-    async fn set_status(&self, user: &str, key: &str, status: KeyStatus) -> Result<(), CallError> {
-        self.calls.lock().unwrap().push(format!("UpdateAccessKey {user} {key} {status:?}"));
-        if let Some(e) = &self.fail_writes {
-            return Err(e.clone());
-        }
-        self.writes.lock().unwrap().push(format!("{user} {key} {status:?}"));
-        Ok(())
-    }
-}
-
-const COMMAND_KEY: &str = "alias/launchguard-command";
 
 fn cfg(extra: &[(&str, &str)]) -> Config {
-    let mut vars = vec![
-        ("PROTECTED_PRINCIPALS".to_string(), "arn:aws:iam::*:user/breakglass-*".to_string()),
-        ("COMMAND_KEY_ID".to_string(), COMMAND_KEY.to_string()),
-        ("LEDGER_BUCKET".to_string(), "ledger".to_string()),
-    ];
-    vars.extend(extra.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
-    // later entries override earlier ones
-    let env = move |k: &str| vars.iter().rev().find(|(n, _)| n == k).map(|(_, v)| v.clone());
-    Config::from_env(&env, ACCOUNT, "arn:aws:iam::111122223333:role/launchguard-accesskey-handler-role").unwrap()
+    testing::config(&FUNCTION, ACCOUNT, "arn:aws:iam::111122223333:role/launchguard-accesskey-handler-role", extra)
 }
 
 fn deactivate(key: &str, user: Option<&str>) -> Value {
@@ -110,25 +61,20 @@ fn at() -> chrono::DateTime<Utc> {
 
 /// Seal `payload` with the command key, as the dispatcher does, and handle it with a fresh
 /// replay record.
-async fn run(iam: &FakeIam, cfg: &Config, payload: &Value) -> Result<ResponseOutcome, HandlerError> {
-    let kms = MemoryKms::with_keys(&[COMMAND_KEY]);
-    let sealed = kms.sealed(COMMAND_KEY, Purpose::Command, &payload.to_string(), at());
-    handle(&sealed, cfg, iam, &kms, &MemoryStore::default(), at()).await
-}
-
-fn refused(o: &ResponseOutcome) -> String {
-    match &o.outcome {
-        OutcomeStatus::Refused { reason } => reason.clone(),
-        other => panic!("expected refused, got {other:?}: {}", o.detail),
-    }
+async fn run(iam: &MemoryIam, cfg: &Config, payload: &Value) -> Result<ResponseOutcome, HandlerError> {
+    testing::handle_sealed(iam, cfg, &payload.to_string(), at()).await
 }
 
 #[tokio::test]
 async fn deactivates_exactly_the_given_key_and_reports_the_reversal() {
-    let iam = FakeIam::with_users();
+    let iam = with_users();
     let o = run(&iam, &cfg(&[]), &deactivate("AKIAEXAMPLEDEPLOYER1", None)).await.unwrap();
     assert_eq!(o.outcome, OutcomeStatus::Applied);
-    assert_eq!(iam.writes(), vec!["ci-deployer AKIAEXAMPLEDEPLOYER1 Inactive"], "one write, that key, never the other, never a delete");
+    assert_eq!(
+        iam.writes(),
+        vec!["UpdateAccessKey ci-deployer AKIAEXAMPLEDEPLOYER1 Inactive"],
+        "one write, that key, never the other, never a delete"
+    );
     assert!(o.detail.contains("other 1 key(s) untouched"));
     assert_eq!(
         o.reversal,
@@ -145,11 +91,11 @@ async fn deactivates_exactly_the_given_key_and_reports_the_reversal() {
 
 #[tokio::test]
 async fn duplicate_delivery_is_already_applied() {
-    let mut iam = FakeIam::with_users();
+    let iam = with_users();
     let first = run(&iam, &cfg(&[]), &deactivate("AKIAEXAMPLEDEPLOYER1", Some("ci-deployer"))).await.unwrap();
     assert_eq!(first.outcome, OutcomeStatus::Applied);
     // the fake applies the write for the second delivery
-    iam.users.get_mut("ci-deployer").unwrap().1[0].1 = KeyStatus::Inactive;
+    set_key(&iam, "ci-deployer", 0, KeyStatus::Inactive);
     let second = run(&iam, &cfg(&[]), &deactivate("AKIAEXAMPLEDEPLOYER1", Some("ci-deployer"))).await.unwrap();
     assert_eq!(second.outcome, OutcomeStatus::AlreadyApplied);
     assert_eq!(second.request_id, first.request_id);
@@ -160,7 +106,7 @@ async fn duplicate_delivery_is_already_applied() {
 
 #[tokio::test]
 async fn reactivation_is_the_reversal() {
-    let iam = FakeIam::with_users();
+    let iam = with_users();
     let action = Action::ReactivateAccessKey {
         account_id: ACCOUNT.into(),
         access_key_id: "AKIAEXAMPLEOLDKEY001".into(),
@@ -169,12 +115,12 @@ async fn reactivation_is_the_reversal() {
     let req = serde_json::to_value(ResponseRequest::new("lg-test", action, false, Utc::now())).unwrap();
     let o = run(&iam, &cfg(&[]), &req).await.unwrap();
     assert_eq!(o.outcome, OutcomeStatus::Applied);
-    assert_eq!(iam.writes(), vec!["old AKIAEXAMPLEOLDKEY001 Active"]);
+    assert_eq!(iam.writes(), vec!["UpdateAccessKey old AKIAEXAMPLEOLDKEY001 Active"]);
 }
 
 #[tokio::test]
 async fn dry_run_from_the_request_or_the_environment_touches_nothing() {
-    let iam = FakeIam::with_users();
+    let iam = with_users();
     let mut req = deactivate("AKIAEXAMPLEDEPLOYER1", None);
     req["dry_run"] = json!(true);
     let o = run(&iam, &cfg(&[]), &req).await.unwrap();
@@ -225,7 +171,7 @@ async fn refusals_happen_before_any_iam_call() {
         ),
     ];
     for (req, expect) in cases {
-        let iam = FakeIam::with_users();
+        let iam = with_users();
         let o = run(&iam, &cfg(&[]), &req).await.unwrap();
         let r = refused(&o);
         assert!(r.contains(expect), "{r} should contain {expect}");
@@ -235,7 +181,7 @@ async fn refusals_happen_before_any_iam_call() {
 
 #[tokio::test]
 async fn protected_and_unverified_owners_are_refused_without_a_write() {
-    let iam = FakeIam::with_users();
+    let iam = with_users();
     let r = refused(&run(&iam, &cfg(&[]), &deactivate("AKIAEXAMPLEBREAKGLAS", None)).await.unwrap());
     assert!(r.contains("protected"), "{r}");
     // the key is someone else's
@@ -252,7 +198,7 @@ async fn protected_and_unverified_owners_are_refused_without_a_write() {
 
 #[tokio::test]
 async fn invalid_payloads_are_errors_with_no_call() {
-    let iam = FakeIam::with_users();
+    let iam = with_users();
     let mut unknown = deactivate("AKIAEXAMPLEDEPLOYER1", None);
     unknown["action"]["also_delete"] = json!(true);
     let mut version = deactivate("AKIAEXAMPLEDEPLOYER1", None);
@@ -269,20 +215,28 @@ async fn invalid_payloads_are_errors_with_no_call() {
 
 #[tokio::test]
 async fn iam_failures_are_failed_outcomes_that_say_if_retrying_helps() {
-    let mut iam = FakeIam::with_users();
-    iam.fail_writes = Some(CallError {
-        message: "iam:UpdateAccessKey: Rate exceeded (Throttling; HTTP 400)".into(),
-        code: Some("Throttling".into()),
-        retryable: true,
-    });
+    let mut iam = with_users();
+    iam.fail_on(
+        "UpdateAccessKey",
+        CallError {
+            message: "iam:UpdateAccessKey: Rate exceeded (Throttling; HTTP 400)".into(),
+            code: Some("Throttling".into()),
+            retryable: true,
+        },
+    );
     let o = run(&iam, &cfg(&[]), &deactivate("AKIAEXAMPLEDEPLOYER1", None)).await.unwrap();
     assert!(matches!(&o.outcome, OutcomeStatus::Failed { retryable: true, error } if error.contains("Throttling")), "{:?}", o.outcome);
-    let mut iam = FakeIam::with_users();
-    iam.fail_reads = Some(CallError {
-        message: "iam:GetAccessKeyLastUsed: denied (AccessDenied; HTTP 403)".into(),
-        code: Some("AccessDenied".into()),
-        retryable: false,
-    });
+    let mut iam = with_users();
+    for read in ["GetAccessKeyLastUsed", "GetUser", "ListAccessKeys"] {
+        iam.fail_on(
+            read,
+            CallError {
+                message: format!("iam:{read}: denied (AccessDenied; HTTP 403)"),
+                code: Some("AccessDenied".into()),
+                retryable: false,
+            },
+        );
+    }
     let o = run(&iam, &cfg(&[]), &deactivate("AKIAEXAMPLEDEPLOYER1", None)).await.unwrap();
     assert!(matches!(o.outcome, OutcomeStatus::Failed { retryable: false, .. }));
     assert!(iam.writes().is_empty());
@@ -290,28 +244,28 @@ async fn iam_failures_are_failed_outcomes_that_say_if_retrying_helps() {
 
 #[tokio::test]
 async fn emulator_key_prefixes_are_accepted_only_when_configured() {
-    let mut iam = FakeIam::with_users();
-    iam.users.get_mut("old").unwrap().1.push(("LKIAQAAAAAAAEPB6SOGM".into(), KeyStatus::Active));
+    let iam = with_users();
+    iam.users.lock().unwrap().get_mut("old").unwrap().keys.push(("LKIAQAAAAAAAEPB6SOGM".into(), KeyStatus::Active));
     let o = run(&iam, &cfg(&[("LG_LONG_TERM_KEY_PREFIXES", "AKIA,LKIA")]), &deactivate("LKIAQAAAAAAAEPB6SOGM", None)).await.unwrap();
     assert_eq!(o.outcome, OutcomeStatus::Applied);
-    assert_eq!(iam.writes(), vec!["old LKIAQAAAAAAAEPB6SOGM Inactive"]);
+    assert_eq!(iam.writes(), vec!["UpdateAccessKey old LKIAQAAAAAAAEPB6SOGM Inactive"]);
 }
 
 #[test]
 fn configuration_errors_name_the_variable() {
     let env = |k: &str| (k == "LG_LONG_TERM_KEY_PREFIXES").then(|| "AKIA,ASIA".to_string());
-    assert!(Config::from_env(&env, ACCOUNT, "r").unwrap_err().to_string().contains("LG_LONG_TERM_KEY_PREFIXES"));
+    assert!(FUNCTION.config(&env, ACCOUNT, "r").unwrap_err().to_string().contains("LG_LONG_TERM_KEY_PREFIXES"));
     let env = |k: &str| (k == "ALLOWED_ACCOUNTS").then(|| "abc".to_string());
-    assert!(Config::from_env(&env, ACCOUNT, "r").unwrap_err().to_string().contains("ALLOWED_ACCOUNTS"));
+    assert!(FUNCTION.config(&env, ACCOUNT, "r").unwrap_err().to_string().contains("ALLOWED_ACCOUNTS"));
     let env = |k: &str| (k == "PROTECTED_PRINCIPALS").then(|| "admin".to_string());
-    assert!(Config::from_env(&env, ACCOUNT, "r").unwrap_err().to_string().contains("PROTECTED_PRINCIPALS"));
+    assert!(FUNCTION.config(&env, ACCOUNT, "r").unwrap_err().to_string().contains("PROTECTED_PRINCIPALS"));
 }
 
 #[tokio::test]
 async fn already_applied_still_carries_the_reversal() {
-    let mut iam = FakeIam::with_users();
+    let iam = with_users();
     let first = run(&iam, &cfg(&[]), &deactivate("AKIAEXAMPLEDEPLOYER1", Some("ci-deployer"))).await.unwrap();
-    iam.users.get_mut("ci-deployer").unwrap().1[0].1 = KeyStatus::Inactive;
+    set_key(&iam, "ci-deployer", 0, KeyStatus::Inactive);
     let again = run(&iam, &cfg(&[]), &deactivate("AKIAEXAMPLEDEPLOYER1", Some("ci-deployer"))).await.unwrap();
     assert_eq!(again.outcome, OutcomeStatus::AlreadyApplied);
     assert_eq!(again.reversal, first.reversal);

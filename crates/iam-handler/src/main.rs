@@ -1,31 +1,6 @@
 //! Lambda entry point of launchguard-iam-handler.
 
-#![recursion_limit = "256"]
-
-use lambda_runtime::{Error, LambdaEvent, run, service_fn};
-use launchguard_aws::mac::Kms;
-use launchguard_aws::store::S3Store;
-use launchguard_core::config::ProcessEnv;
-use launchguard_iam_handler::aws::Iam;
-use launchguard_iam_handler::{Config, handle};
-use serde_json::Value;
-
 #[tokio::main]
-async fn main() -> Result<(), Error> {
-    let (sdk, me) = launchguard_aws::start_with_identity().await?;
-    let config =
-        Config::from_env(&ProcessEnv, &me.account, &me.role).inspect_err(|e| tracing::error!(error = %e, "invalid configuration"))?;
-    let iam = Iam(aws_sdk_iam::Client::new(&sdk));
-    let kms = Kms(aws_sdk_kms::Client::new(&sdk));
-    let store = S3Store::new(launchguard_aws::s3_client(&sdk), config.gate.ledger_bucket.clone(), "");
-    let (config, iam, kms, store) = (&config, &iam, &kms, &store);
-    run(service_fn(move |event: LambdaEvent<Value>| async move {
-        let bytes = serde_json::to_vec(&event.payload).map_err(|e| launchguard_aws::diagnostic(&e, false))?;
-        let outcome = handle(&bytes, config, iam, kms, store, chrono::Utc::now())
-            .await
-            .inspect_err(|e| tracing::error!(error = %e, retryable = e.is_retryable(), "request not executed"))
-            .map_err(|e| launchguard_aws::diagnostic(&e, e.is_retryable()))?;
-        serde_json::to_value(outcome).map_err(|e| launchguard_aws::diagnostic(&e, false))
-    }))
-    .await
+async fn main() -> Result<(), lambda_runtime::Error> {
+    launchguard_responder::lambda::serve(&launchguard_iam_handler::FUNCTION).await
 }

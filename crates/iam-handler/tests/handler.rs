@@ -1,182 +1,70 @@
-//! The IAM handler in-process against a stateful in-memory IAM that records every call.
+//! The IAM handler in-process against the in-memory IAM, which records every call.
 
 #![allow(clippy::unwrap_used)] // a test that cannot unwrap has failed
-
-use std::collections::BTreeMap;
-use std::sync::Mutex;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use launchguard_aws::CallError;
 use launchguard_aws::command::GateError;
-use launchguard_aws::mac::MemoryKms;
-use launchguard_aws::store::MemoryStore;
-use launchguard_core::auth::Purpose;
 use launchguard_core::contract::{Action, OutcomeStatus, ResponseOutcome, ResponseRequest};
 use launchguard_core::policy::{
     QUARANTINE_GUARD_POLICY, QUARANTINE_INLINE_POLICY, REVOKE_SESSIONS_POLICY, quarantine_guard_document, revoke_sessions_document,
     revoked_before,
 };
-use launchguard_iam_handler::{Config, HandlerError, RolePolicies, UserPolicies, handle};
+use launchguard_iam_handler::FUNCTION;
+use launchguard_responder::memory::{Entity, MemoryIam};
+use launchguard_responder::testing::{self, refused};
+use launchguard_responder::{Config, HandlerError};
 use serde_json::{Value, json};
 
 const ACCOUNT: &str = "111122223333";
 const QUARANTINE: &str = "arn:aws:iam::aws:policy/AWSCompromisedKeyQuarantineV3";
 
-#[derive(Default, Clone)]
-struct Entity {
-    arn: String,
-    attached: Vec<String>,
-    inline: BTreeMap<String, String>,
-}
-
-#[derive(Default)]
-struct FakeIam {
-    users: Mutex<BTreeMap<String, Entity>>,
-    roles: Mutex<BTreeMap<String, Entity>>,
-    calls: Mutex<Vec<String>>,
-    attach_error: Option<CallError>,
-    put_error: Option<CallError>,
-}
-
-impl FakeIam {
-    fn new() -> Self {
-        let s = Self::default();
-        let user = |arn: &str, attached: &[&str], inline: &[&str]| Entity {
-            arn: arn.into(),
-            attached: attached.iter().map(|s| (*s).to_owned()).collect(),
-            inline: inline.iter().map(|n| ((*n).to_owned(), "{}".to_owned())).collect(),
-        };
-        let mut u = s.users.lock().unwrap();
-        u.insert(
-            "ci-deployer".into(),
-            user(
+/// The account: a user with two managed and one inline policy, a protected user, a role with a
+/// managed and an inline policy, and a service-linked role.
+fn account() -> MemoryIam {
+    let entity = |arn: &str, attached: &[&str], inline: &[&str]| Entity {
+        arn: arn.into(),
+        attached: attached.iter().map(|s| (*s).to_owned()).collect(),
+        inline: inline.iter().map(|n| ((*n).to_owned(), "{}".to_owned())).collect(),
+        ..Entity::default()
+    };
+    MemoryIam::default()
+        .with_user(
+            "ci-deployer",
+            entity(
                 &format!("arn:aws:iam::{ACCOUNT}:user/ci/ci-deployer"),
                 &["arn:aws:iam::aws:policy/AmazonEC2FullAccess", "arn:aws:iam::111122223333:policy/deploy"],
                 &["legacy-inline"],
             ),
-        );
-        u.insert(
-            "breakglass-admin".into(),
-            user(&format!("arn:aws:iam::{ACCOUNT}:user/breakglass-admin"), &["arn:aws:iam::aws:policy/AdministratorAccess"], &[]),
-        );
-        let mut r = s.roles.lock().unwrap();
-        r.insert(
-            "DataScience".into(),
-            user(
+        )
+        .with_user(
+            "breakglass-admin",
+            entity(&format!("arn:aws:iam::{ACCOUNT}:user/breakglass-admin"), &["arn:aws:iam::aws:policy/AdministratorAccess"], &[]),
+        )
+        .with_role(
+            "DataScience",
+            entity(
                 &format!("arn:aws:iam::{ACCOUNT}:role/DataScience"),
                 &["arn:aws:iam::aws:policy/AmazonSageMakerFullAccess"],
                 &["s3-access"],
             ),
-        );
-        r.insert(
-            "AWSServiceRoleForAutoScaling".into(),
-            user(&format!("arn:aws:iam::{ACCOUNT}:role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling"), &[], &[]),
-        );
-        drop((u, r));
-        s
-    }
-
-    fn log(&self, c: String) {
-        self.calls.lock().unwrap().push(c);
-    }
-
-    fn writes(&self) -> Vec<String> {
-        self.calls
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|c| c.starts_with("Attach") || c.starts_with("Detach") || c.starts_with("Put") || c.starts_with("Delete"))
-            .cloned()
-            .collect()
-    }
-
-    fn user(&self, n: &str) -> Entity {
-        self.users.lock().unwrap()[n].clone()
-    }
-
-    fn role(&self, n: &str) -> Entity {
-        self.roles.lock().unwrap()[n].clone()
-    }
-}
-
-impl UserPolicies for FakeIam {
-    async fn user_arn(&self, user: &str) -> Result<Option<String>, CallError> {
-        self.log(format!("GetUser {user}"));
-        Ok(self.users.lock().unwrap().get(user).map(|u| u.arn.clone()))
-    }
-    async fn attached_user_policies(&self, user: &str) -> Result<Vec<String>, CallError> {
-        self.log(format!("ListAttachedUserPolicies {user}"));
-        Ok(self.users.lock().unwrap()[user].attached.clone())
-    }
-    async fn attach_user_policy(&self, user: &str, p: &str) -> Result<(), CallError> {
-        self.log(format!("AttachUserPolicy {user} {p}"));
-        if let Some(e) = &self.attach_error {
-            return Err(e.clone());
-        }
-        self.users.lock().unwrap().get_mut(user).unwrap().attached.push(p.into());
-        Ok(())
-    }
-    async fn detach_user_policy(&self, user: &str, p: &str) -> Result<(), CallError> {
-        self.log(format!("DetachUserPolicy {user} {p}"));
-        self.users.lock().unwrap().get_mut(user).unwrap().attached.retain(|a| a != p);
-        Ok(())
-    }
-    async fn user_inline_policy(&self, user: &str, name: &str) -> Result<Option<String>, CallError> {
-        self.log(format!("GetUserPolicy {user} {name}"));
-        Ok(self.users.lock().unwrap()[user].inline.get(name).cloned())
-    }
-    async fn put_user_policy(&self, user: &str, name: &str, doc: &str) -> Result<(), CallError> {
-        self.log(format!("PutUserPolicy {user} {name}"));
-        self.users.lock().unwrap().get_mut(user).unwrap().inline.insert(name.into(), doc.into());
-        Ok(())
-    }
-    async fn delete_user_policy(&self, user: &str, name: &str) -> Result<(), CallError> {
-        self.log(format!("DeleteUserPolicy {user} {name}"));
-        self.users.lock().unwrap().get_mut(user).unwrap().inline.remove(name);
-        Ok(())
-    }
-}
-
-impl RolePolicies for FakeIam {
-    async fn role_arn(&self, role: &str) -> Result<Option<String>, CallError> {
-        self.log(format!("GetRole {role}"));
-        Ok(self.roles.lock().unwrap().get(role).map(|r| r.arn.clone()))
-    }
-    async fn role_inline_policy(&self, role: &str, name: &str) -> Result<Option<String>, CallError> {
-        self.log(format!("GetRolePolicy {role} {name}"));
-        // IAM returns documents URL-encoded
-        Ok(self.roles.lock().unwrap()[role].inline.get(name).map(|d| d.replace('{', "%7B").replace('}', "%7D").replace('"', "%22")))
-    }
-    async fn put_role_policy(&self, role: &str, name: &str, doc: &str) -> Result<(), CallError> {
-        self.log(format!("PutRolePolicy {role} {name}"));
-        if let Some(e) = &self.put_error {
-            return Err(e.clone());
-        }
-        self.roles.lock().unwrap().get_mut(role).unwrap().inline.insert(name.into(), doc.into());
-        Ok(())
-    }
-    async fn delete_role_policy(&self, role: &str, name: &str) -> Result<(), CallError> {
-        self.log(format!("DeleteRolePolicy {role} {name}"));
-        self.roles.lock().unwrap().get_mut(role).unwrap().inline.remove(name);
-        Ok(())
-    }
+        )
+        .with_role(
+            "AWSServiceRoleForAutoScaling",
+            entity(
+                &format!("arn:aws:iam::{ACCOUNT}:role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling"),
+                &[],
+                &[],
+            ),
+        )
 }
 
 fn now() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 22, 5, 41, 0).unwrap()
 }
 
-const COMMAND_KEY: &str = "alias/launchguard-command";
-
 fn cfg(extra: &[(&str, &str)]) -> Config {
-    let mut vars = vec![
-        ("PROTECTED_PRINCIPALS".to_string(), "arn:aws:iam::*:user/breakglass-*".to_string()),
-        ("COMMAND_KEY_ID".to_string(), COMMAND_KEY.to_string()),
-        ("LEDGER_BUCKET".to_string(), "ledger".to_string()),
-    ];
-    vars.extend(extra.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
-    let env = move |k: &str| vars.iter().rev().find(|(n, _)| n == k).map(|(_, v)| v.clone());
-    Config::from_env(&env, ACCOUNT, "arn:aws:iam::111122223333:role/launchguard-iam-handler-role").unwrap()
+    testing::config(&FUNCTION, ACCOUNT, "arn:aws:iam::111122223333:role/launchguard-iam-handler-role", extra)
 }
 
 fn req(action: Action) -> Value {
@@ -209,7 +97,7 @@ fn revoke_covering(before: DateTime<Utc>, covers: DateTime<Utc>) -> Value {
 
 #[tokio::test]
 async fn a_revocation_that_covers_the_findings_activity_is_already_applied() {
-    let iam = FakeIam::new();
+    let iam = account();
     let first = now() - Duration::minutes(10);
     run(&iam, &cfg(&[]), &revoke("DataScience", "arn:aws:iam::111122223333:role/DataScience", first)).await;
     // the same alarm, detected again later: the attacker was last seen before the first cut-off
@@ -222,30 +110,21 @@ async fn a_revocation_that_covers_the_findings_activity_is_already_applied() {
 }
 
 /// Seal `p` with the command key, as the dispatcher does, and handle it with a fresh replay record.
-async fn handle_sealed(iam: &FakeIam, cfg: &Config, p: &Value) -> Result<ResponseOutcome, HandlerError> {
-    let kms = MemoryKms::with_keys(&[COMMAND_KEY]);
-    let sealed = kms.sealed(COMMAND_KEY, Purpose::Command, &p.to_string(), now());
-    handle(&sealed, cfg, iam, &kms, &MemoryStore::default(), now()).await
+async fn handle_sealed(iam: &MemoryIam, cfg: &Config, p: &Value) -> Result<ResponseOutcome, HandlerError> {
+    testing::handle_sealed(iam, cfg, &p.to_string(), now()).await
 }
 
-async fn run(iam: &FakeIam, cfg: &Config, p: &Value) -> ResponseOutcome {
+async fn run(iam: &MemoryIam, cfg: &Config, p: &Value) -> ResponseOutcome {
     handle_sealed(iam, cfg, p).await.expect("valid request")
 }
 
-async fn run_reversal(iam: &FakeIam, o: &ResponseOutcome) -> ResponseOutcome {
+async fn run_reversal(iam: &MemoryIam, o: &ResponseOutcome) -> ResponseOutcome {
     run(iam, &cfg(&[]), &req(o.reversal.clone().expect("a reversal"))).await
-}
-
-fn refused(o: &ResponseOutcome) -> String {
-    match &o.outcome {
-        OutcomeStatus::Refused { reason } => reason.clone(),
-        other => panic!("expected refused, got {other:?}: {}", o.detail),
-    }
 }
 
 #[tokio::test]
 async fn quarantine_attaches_the_deny_policy_and_keeps_everything_else() {
-    let iam = FakeIam::new();
+    let iam = account();
     let before = iam.user("ci-deployer");
     // the detector's ARN may lack the path: the real one is resolved
     let o = run(&iam, &cfg(&[]), &quarantine("ci-deployer", "arn:aws:iam::111122223333:user/ci-deployer")).await;
@@ -273,12 +152,15 @@ async fn quarantine_attaches_the_deny_policy_and_keeps_everything_else() {
 
 #[tokio::test]
 async fn when_the_managed_policy_cannot_be_attached_an_inline_deny_is_used() {
-    let mut iam = FakeIam::new();
-    iam.attach_error = Some(CallError {
-        message: "iam:AttachUserPolicy: Cannot exceed quota for PoliciesPerUser: 10 (LimitExceeded; HTTP 409)".into(),
-        code: Some("LimitExceeded".into()),
-        retryable: false,
-    });
+    let mut iam = account();
+    iam.fail_on(
+        "AttachUserPolicy",
+        CallError {
+            message: "iam:AttachUserPolicy: Cannot exceed quota for PoliciesPerUser: 10 (LimitExceeded; HTTP 409)".into(),
+            code: Some("LimitExceeded".into()),
+            retryable: false,
+        },
+    );
     let before = iam.user("ci-deployer");
     let o = run(&iam, &cfg(&[]), &quarantine("ci-deployer", "arn:aws:iam::111122223333:user/ci/ci-deployer")).await;
     assert_eq!(o.outcome, OutcomeStatus::Applied);
@@ -293,12 +175,15 @@ async fn when_the_managed_policy_cannot_be_attached_an_inline_deny_is_used() {
     assert_eq!(released.outcome, OutcomeStatus::Applied);
     assert_eq!(iam.user("ci-deployer").inline, before.inline);
     // any other attach error is a failure, not a silent fallback
-    let mut iam = FakeIam::new();
-    iam.attach_error = Some(CallError {
-        message: "iam:AttachUserPolicy: slow down (Throttling; HTTP 400)".into(),
-        code: Some("Throttling".into()),
-        retryable: true,
-    });
+    let mut iam = account();
+    iam.fail_on(
+        "AttachUserPolicy",
+        CallError {
+            message: "iam:AttachUserPolicy: slow down (Throttling; HTTP 400)".into(),
+            code: Some("Throttling".into()),
+            retryable: true,
+        },
+    );
     let o = run(&iam, &cfg(&[]), &quarantine("ci-deployer", "arn:aws:iam::111122223333:user/ci-deployer")).await;
     assert!(matches!(o.outcome, OutcomeStatus::Failed { retryable: true, .. }));
     assert!(!iam.user("ci-deployer").inline.contains_key(QUARANTINE_INLINE_POLICY));
@@ -306,7 +191,7 @@ async fn when_the_managed_policy_cannot_be_attached_an_inline_deny_is_used() {
 
 #[tokio::test]
 async fn release_never_detaches_a_policy_launchguard_did_not_attach() {
-    let iam = FakeIam::new();
+    let iam = account();
     let a = Action::ReleaseUserQuarantine {
         account_id: ACCOUNT.into(),
         user_arn: "arn:aws:iam::111122223333:user/ci/ci-deployer".into(),
@@ -321,7 +206,7 @@ async fn release_never_detaches_a_policy_launchguard_did_not_attach() {
 
 #[tokio::test]
 async fn revocation_moves_forward_never_back_and_is_reversible() {
-    let iam = FakeIam::new();
+    let iam = account();
     let t1 = now() - Duration::minutes(1);
     let o = run(&iam, &cfg(&[]), &revoke("DataScience", "arn:aws:iam::111122223333:role/DataScience", t1)).await;
     assert_eq!(o.outcome, OutcomeStatus::Applied, "{}", o.detail);
@@ -352,7 +237,7 @@ async fn revocation_moves_forward_never_back_and_is_reversible() {
 
 #[tokio::test]
 async fn dry_run_reports_and_writes_nothing() {
-    let iam = FakeIam::new();
+    let iam = account();
     let c = cfg(&[("DRY_RUN", "true")]);
     let o = run(&iam, &c, &quarantine("ci-deployer", "arn:aws:iam::111122223333:user/ci-deployer")).await;
     assert_eq!(o.outcome, OutcomeStatus::DryRun);
@@ -396,13 +281,13 @@ async fn every_protection_refuses_before_any_iam_call() {
         ),
     ];
     for (p, expect) in cases {
-        let iam = FakeIam::new();
+        let iam = account();
         let r = refused(&run(&iam, &cfg(&[]), &p).await);
         assert!(r.contains(expect), "{r:?} should contain {expect:?}");
-        assert!(iam.calls.lock().unwrap().is_empty(), "no IAM call for {expect}: {:?}", iam.calls.lock().unwrap());
+        assert!(iam.calls().is_empty(), "no IAM call for {expect}: {:?}", iam.calls());
     }
     // resolved ARNs are checked too: a path that makes the user protected
-    let iam = FakeIam::new();
+    let iam = account();
     let r = refused(
         &run(
             &iam,
@@ -420,20 +305,23 @@ async fn every_protection_refuses_before_any_iam_call() {
 
 #[tokio::test]
 async fn invalid_payloads_are_errors_with_no_call() {
-    let iam = FakeIam::new();
+    let iam = account();
     let mut p = quarantine("ci-deployer", "arn:aws:iam::111122223333:user/ci-deployer");
     p["action"]["detach_everything"] = json!(true);
     for p in [p, json!({"schema_version": 1}), json!(null)] {
         let e = handle_sealed(&iam, &cfg(&[]), &p).await.unwrap_err();
         assert!(matches!(e, HandlerError::Gate(GateError::Invalid(_))), "{e}");
     }
-    assert!(iam.calls.lock().unwrap().is_empty());
+    assert!(iam.calls().is_empty());
 }
 
 #[tokio::test]
 async fn a_failed_write_is_reported_with_retryability() {
-    let mut iam = FakeIam::new();
-    iam.put_error = Some(CallError { message: "iam:PutRolePolicy: could not reach the endpoint".into(), code: None, retryable: true });
+    let mut iam = account();
+    iam.fail_on(
+        "PutRolePolicy",
+        CallError { message: "iam:PutRolePolicy: could not reach the endpoint".into(), code: None, retryable: true },
+    );
     let o = run(&iam, &cfg(&[]), &revoke("DataScience", "arn:aws:iam::111122223333:role/DataScience", now())).await;
     assert!(matches!(&o.outcome, OutcomeStatus::Failed { retryable: true, error } if error.contains("PutRolePolicy")));
     assert!(o.reversal.is_none());
@@ -442,7 +330,7 @@ async fn a_failed_write_is_reported_with_retryability() {
 #[test]
 fn bad_quarantine_policy_is_a_configuration_error() {
     let env = |k: &str| (k == "QUARANTINE_POLICY_ARN").then(|| "AdministratorAccess".to_string());
-    assert!(Config::from_env(&env, ACCOUNT, "r").unwrap_err().to_string().contains("QUARANTINE_POLICY_ARN"));
+    assert!(FUNCTION.config(&env, ACCOUNT, "r").unwrap_err().to_string().contains("QUARANTINE_POLICY_ARN"));
 }
 
 // ---- issue 10: exact documents, restoring what was there, reversals that survive retries ----
@@ -455,7 +343,7 @@ fn decoy_revocation(t: DateTime<Utc>) -> String {
     .to_string()
 }
 
-fn set_role_inline(iam: &FakeIam, doc: &str) {
+fn set_role_inline(iam: &MemoryIam, doc: &str) {
     iam.roles.lock().unwrap().get_mut("DataScience").unwrap().inline.insert(REVOKE_SESSIONS_POLICY.into(), doc.into());
 }
 
@@ -465,7 +353,7 @@ fn same_json(a: &str, b: &str) -> bool {
 
 #[tokio::test]
 async fn a_decoy_quarantine_that_allows_everything_is_not_already_applied() {
-    let iam = FakeIam::new();
+    let iam = account();
     iam.users.lock().unwrap().get_mut("ci-deployer").unwrap().inline.insert(QUARANTINE_INLINE_POLICY.into(), ALLOW_ALL.into());
     let o = run(&iam, &cfg(&[]), &quarantine("ci-deployer", "arn:aws:iam::111122223333:user/ci-deployer")).await;
     assert_eq!(o.outcome, OutcomeStatus::Applied, "{}", o.detail);
@@ -479,9 +367,11 @@ async fn a_decoy_quarantine_that_allows_everything_is_not_already_applied() {
 
 #[tokio::test]
 async fn a_decoy_inline_quarantine_is_overwritten_and_restored_exactly_on_release() {
-    let mut iam = FakeIam::new();
-    iam.attach_error =
-        Some(CallError { message: "quota (LimitExceeded; HTTP 409)".into(), code: Some("LimitExceeded".into()), retryable: false });
+    let mut iam = account();
+    iam.fail_on(
+        "AttachUserPolicy",
+        CallError { message: "quota (LimitExceeded; HTTP 409)".into(), code: Some("LimitExceeded".into()), retryable: false },
+    );
     iam.users.lock().unwrap().get_mut("ci-deployer").unwrap().inline.insert(QUARANTINE_INLINE_POLICY.into(), ALLOW_ALL.into());
     let o = run(&iam, &cfg(&[]), &quarantine("ci-deployer", "arn:aws:iam::111122223333:user/ci-deployer")).await;
     assert_eq!(o.outcome, OutcomeStatus::Applied, "{}", o.detail);
@@ -494,7 +384,7 @@ async fn a_decoy_inline_quarantine_is_overwritten_and_restored_exactly_on_releas
 
 #[tokio::test]
 async fn the_inline_quarantine_reversal_never_deletes_a_document_launchguard_did_not_write() {
-    let iam = FakeIam::new();
+    let iam = account();
     iam.users.lock().unwrap().get_mut("ci-deployer").unwrap().inline.insert(QUARANTINE_INLINE_POLICY.into(), ALLOW_ALL.into());
     let a = Action::ReleaseUserQuarantine {
         account_id: ACCOUNT.into(),
@@ -511,7 +401,7 @@ async fn the_inline_quarantine_reversal_never_deletes_a_document_launchguard_did
 
 #[tokio::test]
 async fn a_decoy_revocation_that_denies_one_action_is_not_already_applied() {
-    let iam = FakeIam::new();
+    let iam = account();
     let decoy = decoy_revocation(now() + Duration::minutes(4));
     set_role_inline(&iam, &decoy);
     let o = run(&iam, &cfg(&[]), &revoke("DataScience", "arn:aws:iam::111122223333:role/DataScience", now())).await;
@@ -532,7 +422,7 @@ async fn a_decoy_revocation_that_denies_one_action_is_not_already_applied() {
 
 #[tokio::test]
 async fn releasing_an_older_revocation_restores_the_previous_cut_off_and_never_deletes_a_newer_one() {
-    let iam = FakeIam::new();
+    let iam = account();
     let arn = "arn:aws:iam::111122223333:role/DataScience";
     let (t1, t2) = (now() - Duration::minutes(30), now());
     let o1 = run(&iam, &cfg(&[]), &revoke("DataScience", arn, t1)).await;
@@ -552,7 +442,7 @@ async fn releasing_an_older_revocation_restores_the_previous_cut_off_and_never_d
 
 #[tokio::test]
 async fn already_applied_still_carries_the_reversal() {
-    let iam = FakeIam::new();
+    let iam = account();
     let q = quarantine("ci-deployer", "arn:aws:iam::111122223333:user/ci-deployer");
     let first = run(&iam, &cfg(&[]), &q).await;
     let again = run(&iam, &cfg(&[]), &q).await;
@@ -569,7 +459,7 @@ async fn already_applied_still_carries_the_reversal() {
 #[tokio::test]
 async fn the_quarantine_denies_launchguards_keys_and_functions_and_a_look_alike_guard_is_not_enough() {
     // AWSCompromisedKeyQuarantineV3 attached by someone else, and a "guard" that denies nothing
-    let iam = FakeIam::new();
+    let iam = account();
     iam.users.lock().unwrap().get_mut("ci-deployer").unwrap().attached.push(QUARANTINE.into());
     iam.users.lock().unwrap().get_mut("ci-deployer").unwrap().inline.insert(QUARANTINE_GUARD_POLICY.into(), ALLOW_ALL.into());
     let o = run(&iam, &cfg(&[]), &quarantine("ci-deployer", "arn:aws:iam::111122223333:user/ci-deployer")).await;
@@ -598,7 +488,7 @@ async fn the_quarantine_denies_launchguards_keys_and_functions_and_a_look_alike_
 /// guard and leaves the policy attached.
 #[tokio::test]
 async fn a_quarantine_policy_someone_else_attached_is_never_detached_by_the_reversal() {
-    let iam = FakeIam::new();
+    let iam = account();
     iam.users.lock().unwrap().get_mut("ci-deployer").unwrap().attached.push(QUARANTINE.into());
     let o = run(&iam, &cfg(&[]), &quarantine("ci-deployer", "arn:aws:iam::111122223333:user/ci-deployer")).await;
     assert_eq!(o.outcome, OutcomeStatus::Applied, "{}", o.detail);

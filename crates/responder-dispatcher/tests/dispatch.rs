@@ -6,10 +6,10 @@
 mod world;
 
 use chrono::{DateTime, TimeZone, Utc};
-use launchguard_accesskey_handler::KeyStatus;
 use launchguard_core::contract::{Finding, FlaggedPrincipal, OutcomeStatus};
 use launchguard_core::policy::{QUARANTINE_GUARD_POLICY, REVOKE_SESSIONS_POLICY};
 use launchguard_core::principal::Principal;
+use launchguard_responder::KeyStatus;
 use launchguard_responder_dispatcher::{DispatchReport, DispatcherError, IncidentRecord, Part, handle};
 use launchguard_testkit::fixture;
 use serde_json::{Value, json};

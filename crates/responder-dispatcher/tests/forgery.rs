@@ -8,12 +8,12 @@
 mod world;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use launchguard_accesskey_handler::{HandlerError as AkError, KeyStatus};
 use launchguard_aws::command::GateError;
 use launchguard_aws::mac::MemoryKms;
 use launchguard_core::auth::{Purpose, Refusal};
 use launchguard_core::contract::{Action, OutcomeStatus, ResponseRequest};
-use launchguard_iam_handler::HandlerError as IamError;
+use launchguard_responder::HandlerError as IamError;
+use launchguard_responder::{HandlerError as AkError, KeyStatus};
 use launchguard_responder_dispatcher::notify::{release_command, shell_word};
 use launchguard_responder_dispatcher::{DispatchReport, DispatcherError, handle};
 use launchguard_testkit::fixture;
@@ -64,11 +64,11 @@ fn release_quarantine() -> String {
 }
 
 async fn to_access_key_handler(lambda: &Lambda<'_>, bytes: &[u8]) -> Result<(), AkError> {
-    launchguard_accesskey_handler::handle(bytes, &lambda.ak, lambda.iam, &lambda.kms, &lambda.store, now()).await.map(|_| ())
+    launchguard_responder::handle(bytes, &lambda.ak, lambda.iam, &lambda.kms, &lambda.store, now()).await.map(|_| ())
 }
 
 async fn to_iam_handler(lambda: &Lambda<'_>, bytes: &[u8]) -> Result<(), IamError> {
-    launchguard_iam_handler::handle(bytes, &lambda.ih, lambda.iam, &lambda.kms, &lambda.store, now()).await.map(|_| ())
+    launchguard_responder::handle(bytes, &lambda.ih, lambda.iam, &lambda.kms, &lambda.store, now()).await.map(|_| ())
 }
 
 fn refusal_ak(r: Result<(), AkError>) -> Refusal {
@@ -147,8 +147,7 @@ async fn case_1_a_captured_reversal_replayed_after_a_new_containment_changes_not
     assert!(again.outcomes.iter().any(|o| o.action.name() == "deactivate_access_key" && o.outcome == OutcomeStatus::Applied));
     let writes = iam.writes();
     // the replay, within the freshness bound: answered from the record, never executed again
-    let outcome =
-        launchguard_accesskey_handler::handle(&captured, &lambda.ak, lambda.iam, &lambda.kms, &lambda.store, now()).await.unwrap();
+    let outcome = launchguard_responder::handle(&captured, &lambda.ak, lambda.iam, &lambda.kms, &lambda.store, now()).await.unwrap();
     assert_eq!(outcome.outcome, OutcomeStatus::Applied, "the recorded answer: {}", outcome.detail);
     assert!(outcome.detail.contains("answered from its record"), "{}", outcome.detail);
     assert_eq!(iam.writes(), writes);

@@ -8,8 +8,8 @@ mod world;
 use std::sync::atomic::Ordering;
 
 use chrono::{DateTime, TimeZone, Utc};
-use launchguard_accesskey_handler::KeyStatus;
 use launchguard_core::policy::{QUARANTINE_INLINE_POLICY, REVOKE_SESSIONS_POLICY};
+use launchguard_responder::KeyStatus;
 use launchguard_responder_dispatcher::{DispatchReport, DispatcherError, handle};
 use launchguard_testkit::fixture;
 use serde_json::{Value, json};

@@ -6,10 +6,10 @@
 mod world;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use launchguard_accesskey_handler::KeyStatus;
 use launchguard_aws::store::{MemoryStore, StoreOp};
 use launchguard_aws::{CallError, InvokeResponse, Invoker};
 use launchguard_core::policy::QUARANTINE_GUARD_POLICY;
+use launchguard_responder::KeyStatus;
 use launchguard_responder_dispatcher::{DispatchReport, DispatcherError, Notifier, handle};
 use launchguard_testkit::fixture;
 use serde_json::{Value, json};
@@ -87,7 +87,7 @@ impl Invoker for Faulty<'_> {
                 }
                 Fault::IamCrashesAfterAttach => {
                     self.inner.iam.users.lock().unwrap().get_mut("ci-deployer").unwrap().attached.push(V3.into());
-                    self.inner.iam.writes.lock().unwrap().push(format!("AttachUserPolicy ci-deployer {V3}"));
+                    self.inner.iam.record_write(format!("AttachUserPolicy ci-deployer {V3}"));
                     return Ok(InvokeResponse {
                         payload: br#"{"errorType":"Sandbox.Timedout","errorMessage":"Task timed out after 60.00 seconds"}"#.to_vec(),
                         function_error: Some("Unhandled".into()),

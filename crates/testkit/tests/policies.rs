@@ -97,13 +97,13 @@ fn the_dispatcher_has_no_iam_power() {
 
 #[test]
 fn the_accesskey_handler_can_never_delete_a_key() {
-    check("launchguard-accesskey-handler", launchguard_accesskey_handler::AWS_ACTIONS);
+    check("launchguard-accesskey-handler", &launchguard_accesskey_handler::FUNCTION.aws_actions());
     assert!(!allowed("launchguard-accesskey-handler").contains("iam:DeleteAccessKey"));
 }
 
 #[test]
 fn the_iam_handler_attaches_only_the_quarantine_and_never_touches_protected_roles() {
-    check("launchguard-iam-handler", launchguard_iam_handler::AWS_ACTIONS);
+    check("launchguard-iam-handler", &launchguard_iam_handler::FUNCTION.aws_actions());
     let st = statements("launchguard-iam-handler");
     let only = st.iter().find(|s| s["Sid"] == "OnlyTheQuarantinePolicy").unwrap();
     assert_eq!(only["Effect"], "Deny");

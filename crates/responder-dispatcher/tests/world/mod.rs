@@ -1,20 +1,20 @@
-//! An in-memory account for the dispatcher tests: IAM state, the real handlers invoked
-//! in-process, SNS and the incident log. Every call is recorded.
+//! An in-memory account for the dispatcher tests: IAM (the responder library's in-memory IAM,
+//! `launchguard_responder::memory`), the real handlers invoked in-process, SNS and the incident
+//! log. Every call is recorded.
 
 #![allow(clippy::unwrap_used)] // a test that cannot unwrap has failed
 #![allow(dead_code)]
 
-use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use chrono::{DateTime, Utc};
-use launchguard_accesskey_handler::{AccessKeys, KeyStatus};
 use launchguard_aws::mac::MemoryKms;
 use launchguard_aws::store::MemoryStore;
 use launchguard_aws::{CallError, InvokeResponse, Invoker};
 use launchguard_core::auth::Purpose;
-use launchguard_iam_handler::{RolePolicies, UserPolicies};
+use launchguard_responder::KeyStatus;
+pub use launchguard_responder::memory::{Entity, MemoryIam as Iam};
 use launchguard_responder_dispatcher::{Config, IncidentLog, Notifier};
 
 pub const ACCOUNT: &str = "111122223333";
@@ -22,130 +22,25 @@ pub const COMMAND_KEY: &str = "alias/launchguard-command";
 pub const FINDING_KEY: &str = "alias/launchguard-finding";
 pub const RELEASE_KEY: &str = "alias/launchguard-release";
 
-#[derive(Default, Clone, Debug, PartialEq)]
-pub struct Entity {
-    pub arn: String,
-    pub keys: Vec<(String, KeyStatus)>,
-    pub attached: Vec<String>,
-    pub inline: BTreeMap<String, String>,
-}
-
-#[derive(Default)]
-pub struct Iam {
-    pub users: Mutex<BTreeMap<String, Entity>>,
-    pub roles: Mutex<BTreeMap<String, Entity>>,
-    pub writes: Mutex<Vec<String>>,
-}
-
-impl Iam {
-    pub fn user(&self, n: &str) -> Entity {
-        self.users.lock().unwrap()[n].clone()
-    }
-    pub fn role(&self, n: &str) -> Entity {
-        self.roles.lock().unwrap()[n].clone()
-    }
-    pub fn writes(&self) -> Vec<String> {
-        self.writes.lock().unwrap().clone()
-    }
-    fn w(&self, s: String) {
-        self.writes.lock().unwrap().push(s);
-    }
-}
-
-impl AccessKeys for Iam {
-    async fn key_owner(&self, key: &str) -> Result<Option<String>, CallError> {
-        Ok(self.users.lock().unwrap().iter().find(|(_, u)| u.keys.iter().any(|(k, _)| k == key)).map(|(n, _)| n.clone()))
-    }
-    async fn user_arn(&self, user: &str) -> Result<Option<String>, CallError> {
-        Ok(self.users.lock().unwrap().get(user).map(|u| u.arn.clone()))
-    }
-    async fn list_keys(&self, user: &str) -> Result<Vec<(String, KeyStatus)>, CallError> {
-        Ok(self.users.lock().unwrap().get(user).map(|u| u.keys.clone()).unwrap_or_default())
-    }
-    async fn set_status(&self, user: &str, key: &str, status: KeyStatus) -> Result<(), CallError> {
-        self.w(format!("UpdateAccessKey {user} {key} {status:?}"));
-        let mut u = self.users.lock().unwrap();
-        for k in &mut u.get_mut(user).unwrap().keys {
-            if k.0 == key {
-                k.1 = status;
-            }
-        }
-        Ok(())
-    }
-}
-
-impl UserPolicies for Iam {
-    async fn user_arn(&self, user: &str) -> Result<Option<String>, CallError> {
-        Ok(self.users.lock().unwrap().get(user).map(|u| u.arn.clone()))
-    }
-    async fn attached_user_policies(&self, user: &str) -> Result<Vec<String>, CallError> {
-        Ok(self.users.lock().unwrap()[user].attached.clone())
-    }
-    async fn attach_user_policy(&self, user: &str, p: &str) -> Result<(), CallError> {
-        self.w(format!("AttachUserPolicy {user} {p}"));
-        self.users.lock().unwrap().get_mut(user).unwrap().attached.push(p.into());
-        Ok(())
-    }
-    async fn detach_user_policy(&self, user: &str, p: &str) -> Result<(), CallError> {
-        self.w(format!("DetachUserPolicy {user} {p}"));
-        self.users.lock().unwrap().get_mut(user).unwrap().attached.retain(|a| a != p);
-        Ok(())
-    }
-    async fn user_inline_policy(&self, user: &str, name: &str) -> Result<Option<String>, CallError> {
-        Ok(self.users.lock().unwrap()[user].inline.get(name).cloned())
-    }
-    async fn put_user_policy(&self, user: &str, name: &str, doc: &str) -> Result<(), CallError> {
-        self.w(format!("PutUserPolicy {user} {name}"));
-        self.users.lock().unwrap().get_mut(user).unwrap().inline.insert(name.into(), doc.into());
-        Ok(())
-    }
-    async fn delete_user_policy(&self, user: &str, name: &str) -> Result<(), CallError> {
-        self.w(format!("DeleteUserPolicy {user} {name}"));
-        self.users.lock().unwrap().get_mut(user).unwrap().inline.remove(name);
-        Ok(())
-    }
-}
-
-impl RolePolicies for Iam {
-    async fn role_arn(&self, role: &str) -> Result<Option<String>, CallError> {
-        Ok(self.roles.lock().unwrap().get(role).map(|r| r.arn.clone()))
-    }
-    async fn role_inline_policy(&self, role: &str, name: &str) -> Result<Option<String>, CallError> {
-        Ok(self.roles.lock().unwrap()[role].inline.get(name).cloned())
-    }
-    async fn put_role_policy(&self, role: &str, name: &str, doc: &str) -> Result<(), CallError> {
-        self.w(format!("PutRolePolicy {role} {name}"));
-        self.roles.lock().unwrap().get_mut(role).unwrap().inline.insert(name.into(), doc.into());
-        Ok(())
-    }
-    async fn delete_role_policy(&self, role: &str, name: &str) -> Result<(), CallError> {
-        self.w(format!("DeleteRolePolicy {role} {name}"));
-        self.roles.lock().unwrap().get_mut(role).unwrap().inline.remove(name);
-        Ok(())
-    }
-}
-
 /// The account of the example finding (`fixtures/contract/finding.json`).
 pub fn iam() -> Iam {
-    let iam = Iam::default();
-    iam.users.lock().unwrap().insert(
-        "ci-deployer".into(),
-        Entity {
-            arn: format!("arn:aws:iam::{ACCOUNT}:user/ci-deployer"),
-            keys: vec![("AKIAEXAMPLEDEPLOYER1".into(), KeyStatus::Active), ("AKIAEXAMPLEDEPLOYER2".into(), KeyStatus::Active)],
-            attached: vec!["arn:aws:iam::aws:policy/AmazonEC2FullAccess".into()],
-            inline: [("deploy".to_string(), "{}".to_string())].into_iter().collect(),
-        },
-    );
-    iam.roles.lock().unwrap().insert(
-        "DataScience".into(),
-        Entity {
-            arn: format!("arn:aws:iam::{ACCOUNT}:role/DataScience"),
-            attached: vec!["arn:aws:iam::aws:policy/AmazonSageMakerFullAccess".into()],
-            ..Entity::default()
-        },
-    );
-    iam
+    Iam::default()
+        .with_user(
+            "ci-deployer",
+            Entity {
+                arn: format!("arn:aws:iam::{ACCOUNT}:user/ci-deployer"),
+                keys: vec![("AKIAEXAMPLEDEPLOYER1".into(), KeyStatus::Active), ("AKIAEXAMPLEDEPLOYER2".into(), KeyStatus::Active)],
+                attached: vec!["arn:aws:iam::aws:policy/AmazonEC2FullAccess".into()],
+                inline: [("deploy".to_string(), "{}".to_string())].into_iter().collect(),
+            },
+        )
+        .with_role(
+            "DataScience",
+            Entity {
+                attached: vec!["arn:aws:iam::aws:policy/AmazonSageMakerFullAccess".into()],
+                ..Entity::new(format!("arn:aws:iam::{ACCOUNT}:role/DataScience"))
+            },
+        )
 }
 
 fn env(extra: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
@@ -162,8 +57,8 @@ fn env(extra: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
 /// The real handlers, run in-process behind the Invoke API.
 pub struct Lambda<'a> {
     pub iam: &'a Iam,
-    pub ak: launchguard_accesskey_handler::Config,
-    pub ih: launchguard_iam_handler::Config,
+    pub ak: launchguard_responder::Config,
+    pub ih: launchguard_responder::Config,
     pub calls: Mutex<Vec<String>>,
     pub down: Vec<String>,
     pub in_flight: AtomicUsize,
@@ -182,13 +77,10 @@ impl<'a> Lambda<'a> {
         let e = env(extra);
         Self {
             iam,
-            ak: launchguard_accesskey_handler::Config::from_env(
-                &e,
-                ACCOUNT,
-                "arn:aws:iam::111122223333:role/launchguard-accesskey-handler",
-            )
-            .unwrap(),
-            ih: launchguard_iam_handler::Config::from_env(&e, ACCOUNT, "arn:aws:iam::111122223333:role/launchguard-iam-handler").unwrap(),
+            ak: launchguard_accesskey_handler::FUNCTION
+                .config(&e, ACCOUNT, "arn:aws:iam::111122223333:role/launchguard-accesskey-handler")
+                .unwrap(),
+            ih: launchguard_iam_handler::FUNCTION.config(&e, ACCOUNT, "arn:aws:iam::111122223333:role/launchguard-iam-handler").unwrap(),
             calls: Mutex::new(Vec::new()),
             down: Vec::new(),
             in_flight: AtomicUsize::new(0),
@@ -224,12 +116,12 @@ impl Invoker for Lambda<'_> {
         }
         let out = match function {
             "ak" => serde_json::to_vec(
-                &launchguard_accesskey_handler::handle(&payload, &self.ak, self.iam, &self.kms, &self.store, self.now)
+                &launchguard_responder::handle(&payload, &self.ak, self.iam, &self.kms, &self.store, self.now)
                     .await
                     .map_err(|e| CallError::new(e.to_string(), false))?,
             ),
             "iam" => serde_json::to_vec(
-                &launchguard_iam_handler::handle(&payload, &self.ih, self.iam, &self.kms, &self.store, self.now)
+                &launchguard_responder::handle(&payload, &self.ih, self.iam, &self.kms, &self.store, self.now)
                     .await
                     .map_err(|e| CallError::new(e.to_string(), false))?,
             ),

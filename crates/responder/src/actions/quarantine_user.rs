@@ -1,4 +1,4 @@
-//! Quarantine a user, and undo exactly that.
+//! Quarantine a user, and its reversal: release the quarantine, undoing exactly that.
 //!
 //! What: attach the managed deny policy and, beside it, launchguard's guard (the managed policy
 //! does not deny the user launchguard's own KMS keys and functions: the guard does, so a contained
@@ -6,6 +6,16 @@
 //! launchguard's inline deny-all document (which denies those too). Why this way: attaching adds a deny without touching anything the user has;
 //! an inline policy of launchguard's name is launchguard's only when it holds launchguard's exact
 //! document, so a look-alike (even one that *allows* everything) never counts as quarantined.
+//!
+//! Checks: the user is resolved through IAM and checked on its real ARN (`crate::resolve`).
+//! Already there (the policy attached and launchguard's exact guard, or launchguard's exact
+//! inline document): `already_applied`, carrying the reversal. The policy attached by someone
+//! else: launchguard adds only its guard, and the reversal says `guard_only`.
+//!
+//! Reversal (`release_user_quarantine`, in this file: it undoes exactly the shapes [`quarantine`]
+//! writes, so both change together): detach the policy only when launchguard attached it (never
+//! with `guard_only`), and remove the guard or the inline document only while it is exactly what
+//! launchguard wrote, putting back the document it overwrote.
 
 use launchguard_core::contract::{Action, OutcomeStatus, ResponseOutcome};
 use launchguard_core::ids::IamEntity;
@@ -14,8 +24,33 @@ use launchguard_core::policy::{
     quarantine_document, quarantine_guard_document,
 };
 
+use crate::envelope::{Ctx, Stop};
+use crate::function::{Setting, Spec};
+use crate::ports::{UserInlinePolicies, UserManagedPolicies, Users};
 use crate::resolve::resolve;
-use crate::{Ctx, Stop, UserPolicies};
+
+/// `quarantine_user`.
+pub static QUARANTINE: Spec = Spec {
+    name: "quarantine_user",
+    reverses: None,
+    permissions: &["iam:GetUser", "iam:ListAttachedUserPolicies", "iam:GetUserPolicy", "iam:AttachUserPolicy", "iam:PutUserPolicy"],
+    settings: &[Setting::QuarantinePolicyArn],
+};
+
+/// `release_user_quarantine`: the reversal of [`QUARANTINE`].
+pub static RELEASE: Spec = Spec {
+    name: "release_user_quarantine",
+    reverses: Some("quarantine_user"),
+    permissions: &[
+        "iam:GetUser",
+        "iam:ListAttachedUserPolicies",
+        "iam:GetUserPolicy",
+        "iam:DetachUserPolicy",
+        "iam:PutUserPolicy",
+        "iam:DeleteUserPolicy",
+    ],
+    settings: &[Setting::QuarantinePolicyArn],
+};
 
 /// The user an action names.
 pub(crate) struct User<'a> {
@@ -31,7 +66,7 @@ fn look_alike(real: &str, doc: &str) -> String {
     )
 }
 
-pub(crate) async fn quarantine<I: UserPolicies>(
+pub(crate) async fn quarantine<I: Users + UserManagedPolicies + UserInlinePolicies>(
     ctx: &Ctx<'_>,
     iam: &I,
     account_id: &str,
@@ -139,7 +174,7 @@ pub(crate) enum Placed<'a> {
     Inline,
 }
 
-pub(crate) async fn release<I: UserPolicies>(
+pub(crate) async fn release<I: Users + UserManagedPolicies + UserInlinePolicies>(
     ctx: &Ctx<'_>,
     iam: &I,
     u: &User<'_>,
@@ -207,7 +242,7 @@ pub(crate) async fn release<I: UserPolicies>(
     Ok(o)
 }
 
-async fn release_inline<I: UserPolicies>(
+async fn release_inline<I: Users + UserManagedPolicies + UserInlinePolicies>(
     ctx: &Ctx<'_>,
     iam: &I,
     user: &str,

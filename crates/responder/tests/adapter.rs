@@ -12,8 +12,8 @@ use aws_smithy_mocks::{RuleMode, mock, mock_client};
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::http::StatusCode;
 use aws_smithy_types::body::SdkBody;
-use launchguard_accesskey_handler::aws::Iam;
-use launchguard_accesskey_handler::{AccessKeys, KeyStatus};
+use launchguard_responder::aws::Iam;
+use launchguard_responder::ports::{AccessKeys, KeyStatus};
 
 fn xml_error(status: u16, code: &str) -> HttpResponse {
     HttpResponse::new(

@@ -1,4 +1,4 @@
-//! Revoke a role's sessions, and undo exactly that.
+//! Revoke a role's sessions, and its reversal: restore them, undoing exactly that.
 //!
 //! What: the inline role policy `launchguard-revoke-sessions` denies everything to sessions issued
 //! before a cut-off; a later request moves the cut-off forward, never back. Why this way: it is
@@ -8,6 +8,12 @@
 //! reversal puts the previous document back (an older cut-off, or the look-alike), or removes the
 //! policy when launchguard created it, and only while the role still holds what launchguard wrote:
 //! a newer cut-off is never removed by the release of an older one.
+//!
+//! Checks: a cut-off more than 5 minutes in the future is refused; the role is resolved through
+//! IAM and checked on its real ARN (`crate::resolve`; service-linked roles are refused). Already
+//! there (launchguard's exact document with a cut-off as late, or one that covers the finding's
+//! activity): `already_applied`, carrying the reversal. The reversal (`restore_role_sessions`)
+//! is in this file: it must recognise exactly the document [`revoke`] writes.
 
 use chrono::{DateTime, Utc};
 use launchguard_core::contract::{Action, OutcomeStatus, ResponseOutcome};
@@ -15,8 +21,26 @@ use launchguard_core::ids::IamEntity;
 use launchguard_core::policy::{REVOKE_SESSIONS_POLICY, decode_document, launchguard_cutoff, revoke_sessions_document, same_document};
 use launchguard_core::time::format_utc;
 
+use crate::envelope::{Ctx, Stop};
+use crate::function::Spec;
+use crate::ports::{RoleInlinePolicies, Roles};
 use crate::resolve::resolve;
-use crate::{Ctx, RolePolicies, Stop};
+
+/// `revoke_role_sessions`.
+pub static REVOKE: Spec = Spec {
+    name: "revoke_role_sessions",
+    reverses: None,
+    permissions: &["iam:GetRole", "iam:GetRolePolicy", "iam:PutRolePolicy"],
+    settings: &[],
+};
+
+/// `restore_role_sessions`: the reversal of [`REVOKE`].
+pub static RESTORE: Spec = Spec {
+    name: "restore_role_sessions",
+    reverses: Some("revoke_role_sessions"),
+    permissions: &["iam:GetRole", "iam:GetRolePolicy", "iam:PutRolePolicy", "iam:DeleteRolePolicy"],
+    settings: &[],
+};
 
 /// The role an action names.
 pub(crate) struct Role<'a> {
@@ -25,7 +49,7 @@ pub(crate) struct Role<'a> {
     pub(crate) name: &'a str,
 }
 
-pub(crate) async fn revoke<I: RolePolicies>(
+pub(crate) async fn revoke<I: Roles + RoleInlinePolicies>(
     ctx: &Ctx<'_>,
     iam: &I,
     r: &Role<'_>,
@@ -94,7 +118,7 @@ pub(crate) async fn revoke<I: RolePolicies>(
     Ok(o)
 }
 
-pub(crate) async fn restore<I: RolePolicies>(
+pub(crate) async fn restore<I: Roles + RoleInlinePolicies>(
     ctx: &Ctx<'_>,
     iam: &I,
     r: &Role<'_>,

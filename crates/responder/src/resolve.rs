@@ -6,7 +6,7 @@ use launchguard_aws::CallError;
 use launchguard_core::ids::{IamArn, IamEntity, validate_account_id};
 use launchguard_core::principal::is_service_linked_role;
 
-use crate::{Ctx, Stop};
+use crate::envelope::{Ctx, Stop};
 
 /// Check the request's ARN and name against each other, the account and the guard, then resolve
 /// the real ARN through IAM and check that too. Returns the real ARN.

@@ -1,0 +1,124 @@
+//! Deactivate one access key, and its reversal: reactivate it.
+//!
+//! What: `UpdateAccessKey` of exactly the key that was used to `Inactive`. Never
+//! `DeleteAccessKey`, never another key of the user (deactivating *all* of a user's keys took
+//! production down elsewhere). Why this way: it stops the credential the attacker holds,
+//! reversibly, and nothing else.
+//!
+//! Checks, in this order (every refusal before any IAM write):
+//! 1. the account id is well formed and the function's own (or in `ALLOWED_ACCOUNTS`);
+//! 2. the key id is well formed and long-term (`LG_LONG_TERM_KEY_PREFIXES`, `AKIA`): `ASIA`
+//!    keys belong to STS sessions and cannot be deactivated;
+//! 3. the key's owner is resolved (`GetAccessKeyLastUsed`), and must be the user the request
+//!    names, if it names one;
+//! 4. the user's real ARN (`GetUser`) is in the account and not protected;
+//! 5. `ListAccessKeys` of that user lists the key (ownership confirmed).
+//!
+//! Already there (the key has the wanted status): `already_applied`, carrying the reversal.
+//! Reversal (`reactivate_access_key`, in this file because it is the same code with the other
+//! status, under the same checks): `UpdateAccessKey` back to `Active`.
+
+use launchguard_core::contract::{Action, OutcomeStatus, ResponseOutcome};
+use launchguard_core::ids::{validate_access_key_id, validate_account_id, validate_iam_name};
+use launchguard_core::principal::KeyKind;
+
+use crate::envelope::{Ctx, Stop};
+use crate::function::{Setting, Spec};
+use crate::ports::{AccessKeys, KeyStatus, Users};
+
+const PERMISSIONS: &[&str] = &["iam:GetAccessKeyLastUsed", "iam:GetUser", "iam:ListAccessKeys", "iam:UpdateAccessKey"];
+
+/// `deactivate_access_key`.
+pub static DEACTIVATE: Spec =
+    Spec { name: "deactivate_access_key", reverses: None, permissions: PERMISSIONS, settings: &[Setting::LongTermKeyPrefixes] };
+
+/// `reactivate_access_key`: the reversal of [`DEACTIVATE`].
+pub static REACTIVATE: Spec = Spec {
+    name: "reactivate_access_key",
+    reverses: Some("deactivate_access_key"),
+    permissions: PERMISSIONS,
+    settings: &[Setting::LongTermKeyPrefixes],
+};
+
+/// The key an action names.
+pub(crate) struct Key<'a> {
+    pub(crate) account_id: &'a str,
+    pub(crate) id: &'a str,
+    pub(crate) user_name: Option<&'a str>,
+}
+
+/// Set the key to `want`: `Inactive` for [`DEACTIVATE`], `Active` for its reversal.
+pub(crate) async fn set_status<I: Users + AccessKeys>(
+    ctx: &Ctx<'_>,
+    iam: &I,
+    k: &Key<'_>,
+    want: KeyStatus,
+) -> Result<ResponseOutcome, Stop> {
+    let (account_id, key, user_name) = (k.account_id, k.id, k.user_name);
+    let cfg = ctx.cfg;
+    validate_account_id(account_id).map_err(|e| Stop::Refuse(e.to_string()))?;
+    cfg.guard.check_account(account_id).map_err(Stop::Refuse)?;
+    validate_access_key_id(key).map_err(|e| Stop::Refuse(e.to_string()))?;
+    if KeyKind::of(key) == KeyKind::Temporary {
+        return Err(Stop::Refuse(format!(
+            "{key} is a temporary STS key (ASIA…): it cannot be deactivated; revoke the sessions of the role (or quarantine the user) that issued it"
+        )));
+    }
+    if !cfg.key_prefixes.iter().any(|p| key.starts_with(p.as_str())) {
+        return Err(Stop::Refuse(format!(
+            "{key} is not an IAM user access key (expected a key starting with {})",
+            cfg.key_prefixes.join(" or ")
+        )));
+    }
+    if let Some(u) = user_name
+        && let Err(e) = validate_iam_name(u)
+    {
+        return Err(Stop::Refuse(format!("user_name: {e}")));
+    }
+    let Some(owner) = iam.key_owner(key).await? else {
+        return Err(Stop::Refuse(format!("access key {key} does not exist in account {account_id}")));
+    };
+    if let Some(u) = user_name.filter(|u| **u != owner) {
+        return Err(Stop::Refuse(format!("access key {key} belongs to user {owner}, not to {u}: nothing changed")));
+    }
+    let Some(user_arn) = iam.user_arn(&owner).await? else {
+        return Err(Stop::Refuse(format!("user {owner} does not exist")));
+    };
+    if launchguard_core::principal::arn_account(&user_arn) != Some(account_id) {
+        return Err(Stop::Refuse(format!("user {user_arn} is not in account {account_id}")));
+    }
+    cfg.guard.check_principal(&user_arn).map_err(Stop::Refuse)?;
+    let keys = iam.list_keys(&owner).await?;
+    let Some(&(_, current)) = keys.iter().find(|(k, _)| k == key) else {
+        return Err(Stop::Refuse(format!("ListAccessKeys of {owner} does not list {key}: ownership not confirmed, nothing changed")));
+    };
+    let word = |s: KeyStatus| if s == KeyStatus::Active { "Active" } else { "Inactive" };
+    // The reversal of setting `want` on this key. Also carried by `already_applied`: a retried
+    // request must learn it; whether launchguard made the change is the dispatcher's ledger's call.
+    let (account_id, access_key_id, user_name) = (account_id.to_owned(), key.to_owned(), Some(owner.clone()));
+    let reversal = match want {
+        KeyStatus::Inactive => Action::ReactivateAccessKey { account_id, access_key_id, user_name },
+        KeyStatus::Active => Action::DeactivateAccessKey { account_id, access_key_id, user_name },
+    };
+    if current == want {
+        return Ok(ctx.already(format!("access key {key} of {owner} is already {}", word(want)), reversal));
+    }
+    if ctx.dry_run() {
+        return Ok(ctx.outcome(
+            OutcomeStatus::DryRun,
+            format!(
+                "dry run: would set access key {key} of {owner} from {} to {}; its other {} key(s) untouched",
+                word(current),
+                word(want),
+                keys.len() - 1
+            ),
+        ));
+    }
+    iam.set_status(&owner, key, want).await?;
+    let back = word(current);
+    Ok(ctx.applied(
+        format!("access key {key} of {owner} set to {}; its other {} key(s) untouched", word(want), keys.len() - 1),
+        format!("aws iam update-access-key --user-name {owner} --access-key-id {key} --status {back}"),
+        Some(reversal),
+    ))
+}

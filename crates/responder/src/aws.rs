@@ -1,0 +1,146 @@
+//! The IAM ports over the IAM SDK client: the only place launchguard's responders call IAM.
+
+use aws_sdk_iam::Client;
+use aws_sdk_iam::types::StatusType;
+use launchguard_aws::{CallError, classify};
+
+use crate::ports::{AccessKeys, KeyStatus, RoleInlinePolicies, Roles, UserInlinePolicies, UserManagedPolicies, Users};
+
+/// IAM, for real.
+#[derive(Debug, Clone)]
+pub struct Iam(pub Client);
+
+/// IAM's `NoSuchEntity` is an answer ("there is none"), not a failure.
+fn none_if_missing<T>(r: Result<T, CallError>) -> Result<Option<T>, CallError> {
+    match r {
+        Ok(v) => Ok(Some(v)),
+        Err(e) if e.code.as_deref() == Some("NoSuchEntity") => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+impl Users for Iam {
+    async fn user_arn(&self, user: &str) -> Result<Option<String>, CallError> {
+        let r = self.0.get_user().user_name(user).send().await.map_err(|e| classify("iam:GetUser", e));
+        Ok(none_if_missing(r)?.and_then(|o| o.user().map(|u| u.arn().to_owned())))
+    }
+}
+
+impl Roles for Iam {
+    async fn role_arn(&self, role: &str) -> Result<Option<String>, CallError> {
+        let r = self.0.get_role().role_name(role).send().await.map_err(|e| classify("iam:GetRole", e));
+        Ok(none_if_missing(r)?.and_then(|o| o.role().map(|r| r.arn().to_owned())))
+    }
+}
+
+impl AccessKeys for Iam {
+    async fn key_owner(&self, access_key_id: &str) -> Result<Option<String>, CallError> {
+        let r = self.0.get_access_key_last_used().access_key_id(access_key_id).send().await;
+        let r = r.map_err(|e| classify("iam:GetAccessKeyLastUsed", e));
+        Ok(none_if_missing(r)?.and_then(|o| o.user_name().map(str::to_owned)))
+    }
+
+    async fn list_keys(&self, user: &str) -> Result<Vec<(String, KeyStatus)>, CallError> {
+        let mut out = Vec::new();
+        let mut marker = None;
+        loop {
+            let page = self
+                .0
+                .list_access_keys()
+                .user_name(user)
+                .set_marker(marker.take())
+                .send()
+                .await
+                .map_err(|e| classify("iam:ListAccessKeys", e))?;
+            for k in page.access_key_metadata() {
+                if let Some(id) = k.access_key_id() {
+                    let s = if k.status() == Some(&StatusType::Active) { KeyStatus::Active } else { KeyStatus::Inactive };
+                    out.push((id.to_owned(), s));
+                }
+            }
+            match page.marker().filter(|_| page.is_truncated()) {
+                Some(m) => marker = Some(m.to_owned()),
+                None => return Ok(out),
+            }
+        }
+    }
+
+    async fn set_status(&self, user: &str, access_key_id: &str, status: KeyStatus) -> Result<(), CallError> {
+        let s = if status == KeyStatus::Active { StatusType::Active } else { StatusType::Inactive };
+        self.0
+            .update_access_key()
+            .user_name(user)
+            .access_key_id(access_key_id)
+            .status(s)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| classify("iam:UpdateAccessKey", e))
+    }
+}
+
+impl UserManagedPolicies for Iam {
+    async fn attached_user_policies(&self, user: &str) -> Result<Vec<String>, CallError> {
+        let mut out = Vec::new();
+        let mut marker = None;
+        loop {
+            let page = self
+                .0
+                .list_attached_user_policies()
+                .user_name(user)
+                .set_marker(marker.take())
+                .send()
+                .await
+                .map_err(|e| classify("iam:ListAttachedUserPolicies", e))?;
+            out.extend(page.attached_policies().iter().filter_map(|p| p.policy_arn().map(str::to_owned)));
+            match page.marker().filter(|_| page.is_truncated()) {
+                Some(m) => marker = Some(m.to_owned()),
+                None => return Ok(out),
+            }
+        }
+    }
+
+    async fn attach_user_policy(&self, user: &str, policy_arn: &str) -> Result<(), CallError> {
+        let r = self.0.attach_user_policy().user_name(user).policy_arn(policy_arn).send().await;
+        r.map(|_| ()).map_err(|e| classify("iam:AttachUserPolicy", e))
+    }
+
+    async fn detach_user_policy(&self, user: &str, policy_arn: &str) -> Result<(), CallError> {
+        let r = self.0.detach_user_policy().user_name(user).policy_arn(policy_arn).send().await;
+        r.map(|_| ()).map_err(|e| classify("iam:DetachUserPolicy", e))
+    }
+}
+
+impl UserInlinePolicies for Iam {
+    async fn user_inline_policy(&self, user: &str, name: &str) -> Result<Option<String>, CallError> {
+        let r = self.0.get_user_policy().user_name(user).policy_name(name).send().await.map_err(|e| classify("iam:GetUserPolicy", e));
+        Ok(none_if_missing(r)?.map(|o| o.policy_document().to_owned()))
+    }
+
+    async fn put_user_policy(&self, user: &str, name: &str, document: &str) -> Result<(), CallError> {
+        let r = self.0.put_user_policy().user_name(user).policy_name(name).policy_document(document).send().await;
+        r.map(|_| ()).map_err(|e| classify("iam:PutUserPolicy", e))
+    }
+
+    async fn delete_user_policy(&self, user: &str, name: &str) -> Result<(), CallError> {
+        let r = self.0.delete_user_policy().user_name(user).policy_name(name).send().await;
+        r.map(|_| ()).map_err(|e| classify("iam:DeleteUserPolicy", e))
+    }
+}
+
+impl RoleInlinePolicies for Iam {
+    async fn role_inline_policy(&self, role: &str, name: &str) -> Result<Option<String>, CallError> {
+        let r = self.0.get_role_policy().role_name(role).policy_name(name).send().await.map_err(|e| classify("iam:GetRolePolicy", e));
+        Ok(none_if_missing(r)?.map(|o| o.policy_document().to_owned()))
+    }
+
+    async fn put_role_policy(&self, role: &str, name: &str, document: &str) -> Result<(), CallError> {
+        let r = self.0.put_role_policy().role_name(role).policy_name(name).policy_document(document).send().await;
+        r.map(|_| ()).map_err(|e| classify("iam:PutRolePolicy", e))
+    }
+
+    async fn delete_role_policy(&self, role: &str, name: &str) -> Result<(), CallError> {
+        let r = self.0.delete_role_policy().role_name(role).policy_name(name).send().await;
+        r.map(|_| ()).map_err(|e| classify("iam:DeleteRolePolicy", e))
+    }
+}

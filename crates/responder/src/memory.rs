@@ -1,0 +1,231 @@
+//! The in-memory IAM every crate's tests use (feature `test-util`): users with access keys,
+//! managed and inline policies, roles with inline policies; every call recorded, every change
+//! applied, any call made to fail.
+//!
+//! It answers as IAM does where the code depends on it: `None` for a user, role, key or inline
+//! policy that does not exist (the adapter's reading of `NoSuchEntity`), `NoSuchEntity` for a
+//! list or a write on a user or role that does not exist, and `GetRolePolicy` documents
+//! URL-encoded. `GetUserPolicy` answers the document as stored.
+
+use std::collections::BTreeMap;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use launchguard_aws::CallError;
+
+use crate::ports::{AccessKeys, KeyStatus, RoleInlinePolicies, Roles, UserInlinePolicies, UserManagedPolicies, Users};
+
+/// A user or a role.
+#[derive(Default, Clone, Debug, PartialEq, Eq)]
+pub struct Entity {
+    /// Its real ARN, with its path.
+    pub arn: String,
+    /// Its access keys (users).
+    pub keys: Vec<(String, KeyStatus)>,
+    /// Its managed policies' ARNs.
+    pub attached: Vec<String>,
+    /// Its inline policies: name → document.
+    pub inline: BTreeMap<String, String>,
+}
+
+impl Entity {
+    /// An entity with this ARN and nothing else.
+    pub fn new(arn: impl Into<String>) -> Self {
+        Self { arn: arn.into(), ..Self::default() }
+    }
+}
+
+/// IAM in memory.
+#[derive(Debug, Default)]
+pub struct MemoryIam {
+    /// Users by name.
+    pub users: Mutex<BTreeMap<String, Entity>>,
+    /// Roles by name.
+    pub roles: Mutex<BTreeMap<String, Entity>>,
+    /// Every call, `"<Operation> <arguments>"` (`"UpdateAccessKey alice AKIA… Inactive"`).
+    calls: Mutex<Vec<String>>,
+    /// The writes that took effect, in the same form.
+    writes: Mutex<Vec<String>>,
+    /// Operations that fail (by IAM operation name, `"AttachUserPolicy"`), and how.
+    failures: BTreeMap<&'static str, CallError>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn no_such_entity(op: &str, what: &str) -> CallError {
+    CallError {
+        message: format!("iam:{op}: The {what} cannot be found. (NoSuchEntity; HTTP 404)"),
+        code: Some("NoSuchEntity".into()),
+        retryable: false,
+    }
+}
+
+/// As IAM returns policy documents.
+fn url_encoded(doc: &str) -> String {
+    doc.replace('{', "%7B").replace('}', "%7D").replace('"', "%22")
+}
+
+impl MemoryIam {
+    /// With this user.
+    pub fn with_user(self, name: &str, user: Entity) -> Self {
+        lock(&self.users).insert(name.to_owned(), user);
+        self
+    }
+
+    /// With this role.
+    pub fn with_role(self, name: &str, role: Entity) -> Self {
+        lock(&self.roles).insert(name.to_owned(), role);
+        self
+    }
+
+    /// Make every call of `operation` (`"UpdateAccessKey"`) fail with `error`.
+    pub fn fail_on(&mut self, operation: &'static str, error: CallError) {
+        self.failures.insert(operation, error);
+    }
+
+    /// The user as it is now (a default entity when there is none).
+    pub fn user(&self, name: &str) -> Entity {
+        lock(&self.users).get(name).cloned().unwrap_or_default()
+    }
+
+    /// The role as it is now (a default entity when there is none).
+    pub fn role(&self, name: &str) -> Entity {
+        lock(&self.roles).get(name).cloned().unwrap_or_default()
+    }
+
+    /// Every call so far.
+    pub fn calls(&self) -> Vec<String> {
+        lock(&self.calls).clone()
+    }
+
+    /// Every write that took effect so far.
+    pub fn writes(&self) -> Vec<String> {
+        lock(&self.writes).clone()
+    }
+
+    /// Record a write made behind the fake's back (a test that changes the state itself, as a
+    /// handler that died after acting would have).
+    pub fn record_write(&self, write: String) {
+        lock(&self.writes).push(write);
+    }
+
+    /// Record the call; its configured failure, if any.
+    fn call(&self, op: &'static str, args: String) -> Result<(), CallError> {
+        lock(&self.calls).push(format!("{op} {args}"));
+        self.failures.get(op).map_or(Ok(()), |e| Err(e.clone()))
+    }
+
+    /// Record and apply a write on a user or role that must exist.
+    fn write(
+        &self,
+        op: &'static str,
+        args: String,
+        entities: &Mutex<BTreeMap<String, Entity>>,
+        name: &str,
+        change: impl FnOnce(&mut Entity),
+    ) -> Result<(), CallError> {
+        self.call(op, args.clone())?;
+        let mut all = lock(entities);
+        let e = all.get_mut(name).ok_or_else(|| no_such_entity(op, name))?;
+        change(e);
+        lock(&self.writes).push(format!("{op} {args}"));
+        Ok(())
+    }
+
+    /// Record a read of a user or role that must exist.
+    fn read<T>(
+        &self,
+        op: &'static str,
+        args: String,
+        entities: &Mutex<BTreeMap<String, Entity>>,
+        name: &str,
+        read: impl FnOnce(&Entity) -> T,
+    ) -> Result<T, CallError> {
+        self.call(op, args)?;
+        lock(entities).get(name).map(read).ok_or_else(|| no_such_entity(op, name))
+    }
+}
+
+impl Users for MemoryIam {
+    async fn user_arn(&self, user: &str) -> Result<Option<String>, CallError> {
+        self.call("GetUser", user.to_owned())?;
+        Ok(lock(&self.users).get(user).map(|u| u.arn.clone()))
+    }
+}
+
+impl Roles for MemoryIam {
+    async fn role_arn(&self, role: &str) -> Result<Option<String>, CallError> {
+        self.call("GetRole", role.to_owned())?;
+        Ok(lock(&self.roles).get(role).map(|r| r.arn.clone()))
+    }
+}
+
+impl AccessKeys for MemoryIam {
+    async fn key_owner(&self, key: &str) -> Result<Option<String>, CallError> {
+        self.call("GetAccessKeyLastUsed", key.to_owned())?;
+        Ok(lock(&self.users).iter().find(|(_, u)| u.keys.iter().any(|(k, _)| k == key)).map(|(n, _)| n.clone()))
+    }
+
+    async fn list_keys(&self, user: &str) -> Result<Vec<(String, KeyStatus)>, CallError> {
+        self.read("ListAccessKeys", user.to_owned(), &self.users, user, |u| u.keys.clone())
+    }
+
+    async fn set_status(&self, user: &str, key: &str, status: KeyStatus) -> Result<(), CallError> {
+        self.write("UpdateAccessKey", format!("{user} {key} {status:?}"), &self.users, user, |u| {
+            u.keys.iter_mut().filter(|(k, _)| k == key).for_each(|k| k.1 = status);
+        })
+    }
+}
+
+impl UserManagedPolicies for MemoryIam {
+    async fn attached_user_policies(&self, user: &str) -> Result<Vec<String>, CallError> {
+        self.read("ListAttachedUserPolicies", user.to_owned(), &self.users, user, |u| u.attached.clone())
+    }
+
+    async fn attach_user_policy(&self, user: &str, p: &str) -> Result<(), CallError> {
+        self.write("AttachUserPolicy", format!("{user} {p}"), &self.users, user, |u| u.attached.push(p.to_owned()))
+    }
+
+    async fn detach_user_policy(&self, user: &str, p: &str) -> Result<(), CallError> {
+        self.write("DetachUserPolicy", format!("{user} {p}"), &self.users, user, |u| u.attached.retain(|a| a != p))
+    }
+}
+
+impl UserInlinePolicies for MemoryIam {
+    async fn user_inline_policy(&self, user: &str, name: &str) -> Result<Option<String>, CallError> {
+        self.call("GetUserPolicy", format!("{user} {name}"))?;
+        Ok(lock(&self.users).get(user).and_then(|u| u.inline.get(name).cloned()))
+    }
+
+    async fn put_user_policy(&self, user: &str, name: &str, doc: &str) -> Result<(), CallError> {
+        self.write("PutUserPolicy", format!("{user} {name}"), &self.users, user, |u| {
+            u.inline.insert(name.to_owned(), doc.to_owned());
+        })
+    }
+
+    async fn delete_user_policy(&self, user: &str, name: &str) -> Result<(), CallError> {
+        self.write("DeleteUserPolicy", format!("{user} {name}"), &self.users, user, |u| {
+            u.inline.remove(name);
+        })
+    }
+}
+
+impl RoleInlinePolicies for MemoryIam {
+    async fn role_inline_policy(&self, role: &str, name: &str) -> Result<Option<String>, CallError> {
+        self.call("GetRolePolicy", format!("{role} {name}"))?;
+        Ok(lock(&self.roles).get(role).and_then(|r| r.inline.get(name).map(|d| url_encoded(d))))
+    }
+
+    async fn put_role_policy(&self, role: &str, name: &str, doc: &str) -> Result<(), CallError> {
+        self.write("PutRolePolicy", format!("{role} {name}"), &self.roles, role, |r| {
+            r.inline.insert(name.to_owned(), doc.to_owned());
+        })
+    }
+
+    async fn delete_role_policy(&self, role: &str, name: &str) -> Result<(), CallError> {
+        self.write("DeleteRolePolicy", format!("{role} {name}"), &self.roles, role, |r| {
+            r.inline.remove(name);
+        })
+    }
+}

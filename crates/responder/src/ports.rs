@@ -1,0 +1,78 @@
+//! The IAM calls the actions make: one narrow trait a capability, implemented once over the SDK
+//! (`crate::aws::Iam`) and once in memory (`crate::memory::MemoryIam`, feature `test-util`).
+//!
+//! Each action states the traits it needs (its bounds); [`IamPorts`] is all of them, what a
+//! function's router asks for. Every lookup answers `None` for "no such entity" (IAM's
+//! `NoSuchEntity`); every other failure is a classified [`CallError`].
+
+use std::future::Future;
+
+use launchguard_aws::CallError;
+
+/// An access key's status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyStatus {
+    /// `Active`
+    Active,
+    /// `Inactive`
+    Inactive,
+}
+
+/// `GetUser`.
+pub trait Users: Send + Sync {
+    /// The user's real ARN, `None` when there is no such user.
+    fn user_arn(&self, user: &str) -> impl Future<Output = Result<Option<String>, CallError>> + Send;
+}
+
+/// `GetRole`.
+pub trait Roles: Send + Sync {
+    /// The role's real ARN, `None` when there is no such role.
+    fn role_arn(&self, role: &str) -> impl Future<Output = Result<Option<String>, CallError>> + Send;
+}
+
+/// A user's access keys: `GetAccessKeyLastUsed`, `ListAccessKeys`, `UpdateAccessKey`.
+pub trait AccessKeys: Send + Sync {
+    /// `GetAccessKeyLastUsed`: the key's user, `None` when the key does not exist here.
+    fn key_owner(&self, access_key_id: &str) -> impl Future<Output = Result<Option<String>, CallError>> + Send;
+    /// `ListAccessKeys` of a user.
+    fn list_keys(&self, user: &str) -> impl Future<Output = Result<Vec<(String, KeyStatus)>, CallError>> + Send;
+    /// `UpdateAccessKey` of exactly this key.
+    fn set_status(&self, user: &str, access_key_id: &str, status: KeyStatus) -> impl Future<Output = Result<(), CallError>> + Send;
+}
+
+/// A user's managed policies: `ListAttachedUserPolicies`, `AttachUserPolicy`, `DetachUserPolicy`.
+pub trait UserManagedPolicies: Send + Sync {
+    /// `ListAttachedUserPolicies`: managed policy ARNs.
+    fn attached_user_policies(&self, user: &str) -> impl Future<Output = Result<Vec<String>, CallError>> + Send;
+    /// `AttachUserPolicy`.
+    fn attach_user_policy(&self, user: &str, policy_arn: &str) -> impl Future<Output = Result<(), CallError>> + Send;
+    /// `DetachUserPolicy`.
+    fn detach_user_policy(&self, user: &str, policy_arn: &str) -> impl Future<Output = Result<(), CallError>> + Send;
+}
+
+/// A user's inline policies: `GetUserPolicy`, `PutUserPolicy`, `DeleteUserPolicy`.
+pub trait UserInlinePolicies: Send + Sync {
+    /// `GetUserPolicy`: the document, `None` if there is no such inline policy.
+    fn user_inline_policy(&self, user: &str, name: &str) -> impl Future<Output = Result<Option<String>, CallError>> + Send;
+    /// `PutUserPolicy`.
+    fn put_user_policy(&self, user: &str, name: &str, document: &str) -> impl Future<Output = Result<(), CallError>> + Send;
+    /// `DeleteUserPolicy`.
+    fn delete_user_policy(&self, user: &str, name: &str) -> impl Future<Output = Result<(), CallError>> + Send;
+}
+
+/// A role's inline policies: `GetRolePolicy`, `PutRolePolicy`, `DeleteRolePolicy`.
+pub trait RoleInlinePolicies: Send + Sync {
+    /// `GetRolePolicy`: the document, `None` if there is no such inline policy.
+    fn role_inline_policy(&self, role: &str, name: &str) -> impl Future<Output = Result<Option<String>, CallError>> + Send;
+    /// `PutRolePolicy`.
+    fn put_role_policy(&self, role: &str, name: &str, document: &str) -> impl Future<Output = Result<(), CallError>> + Send;
+    /// `DeleteRolePolicy`.
+    fn delete_role_policy(&self, role: &str, name: &str) -> impl Future<Output = Result<(), CallError>> + Send;
+}
+
+/// Every IAM port: what the router of a function needs to reach any action. Actions ask for
+/// only the ports they call; what a function may call is bounded by its actions' permissions
+/// (and its role's policy), not by this trait.
+pub trait IamPorts: Users + Roles + AccessKeys + UserManagedPolicies + UserInlinePolicies + RoleInlinePolicies {}
+
+impl<T: Users + Roles + AccessKeys + UserManagedPolicies + UserInlinePolicies + RoleInlinePolicies> IamPorts for T {}

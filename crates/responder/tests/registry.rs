@@ -1,0 +1,156 @@
+//! The registry of actions (Cloud Custodian's `test_resource_permissions`, here against the
+//! in-memory IAM): every contract action has exactly one spec, a reversal names the action it
+//! reverses, and every IAM call an action makes is among the permissions it declares, each of
+//! which it uses. `crates/testkit/tests/policies.rs` then proves each function's policy allows
+//! exactly what its actions declare.
+
+#![allow(clippy::unwrap_used)] // a test that cannot unwrap has failed
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use launchguard_aws::CallError;
+use launchguard_core::contract::{Action, OutcomeStatus, ResponseOutcome, ResponseRequest};
+use launchguard_core::policy::QUARANTINE_INLINE_POLICY;
+use launchguard_responder::actions::ALL;
+use launchguard_responder::memory::{Entity, MemoryIam};
+use launchguard_responder::{Config, Function, KeyStatus, respond};
+
+const ACCOUNT: &str = "111122223333";
+
+/// A function serving every action the library knows.
+static EVERYTHING: Function =
+    Function { name: "test-everything", actions: ALL, serves: "an action", others_to: "nobody", log_message: "outcome" };
+
+fn now() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 22, 5, 41, 0).unwrap()
+}
+
+fn cfg() -> Config {
+    let env = |k: &str| match k {
+        "COMMAND_KEY_ID" => Some("alias/launchguard-command".to_owned()),
+        "LEDGER_BUCKET" => Some("ledger".to_owned()),
+        _ => None,
+    };
+    Config::from_env(&EVERYTHING, &env, ACCOUNT, "arn:aws:iam::111122223333:role/launchguard-test").unwrap()
+}
+
+/// Runs actions and keeps, per action name, the IAM operations each one called.
+#[derive(Default)]
+struct Calls(BTreeMap<&'static str, BTreeSet<String>>);
+
+impl Calls {
+    async fn run(&mut self, iam: &MemoryIam, action: Action) -> ResponseOutcome {
+        let before = iam.calls().len();
+        let name = action.name();
+        let o = respond(&ResponseRequest::new("lg-test", action, false, now()), &cfg(), iam, now()).await;
+        let ops = iam.calls()[before..].iter().map(|c| format!("iam:{}", c.split(' ').next().unwrap())).collect::<Vec<_>>();
+        self.0.entry(name).or_default().extend(ops);
+        o
+    }
+
+    async fn applied(&mut self, iam: &MemoryIam, action: Action) -> ResponseOutcome {
+        let o = self.run(iam, action).await;
+        assert_eq!(o.outcome, OutcomeStatus::Applied, "{}", o.detail);
+        o
+    }
+}
+
+#[test]
+fn every_contract_action_has_one_spec_and_reversals_name_theirs() {
+    let key = || ("1".to_owned(), "AKIAEXAMPLEALICE0001".to_owned(), None);
+    let user = || (ACCOUNT.to_owned(), format!("arn:aws:iam::{ACCOUNT}:user/bob"), "bob".to_owned());
+    let role = || (ACCOUNT.to_owned(), format!("arn:aws:iam::{ACCOUNT}:role/Dev"), "Dev".to_owned());
+    let every = [
+        {
+            let (account_id, access_key_id, user_name) = key();
+            Action::DeactivateAccessKey { account_id, access_key_id, user_name }
+        },
+        {
+            let (account_id, access_key_id, user_name) = key();
+            Action::ReactivateAccessKey { account_id, access_key_id, user_name }
+        },
+        {
+            let (account_id, user_arn, user_name) = user();
+            Action::QuarantineUser { account_id, user_arn, user_name }
+        },
+        {
+            let (account_id, user_arn, user_name) = user();
+            Action::ReleaseUserQuarantine { account_id, user_arn, user_name, policy_arn: None, previous_document: None, guard_only: false }
+        },
+        {
+            let (account_id, role_arn, role_name) = role();
+            Action::RevokeRoleSessions { account_id, role_arn, role_name, issued_before: now(), covers_activity_until: None }
+        },
+        {
+            let (account_id, role_arn, role_name) = role();
+            Action::RestoreRoleSessions { account_id, role_arn, role_name, written_document: None, previous_document: None }
+        },
+    ];
+    let names: Vec<&str> = ALL.iter().map(|s| s.name).collect();
+    assert_eq!(names, every.iter().map(Action::name).collect::<Vec<_>>(), "one spec per contract action, in the contract's order");
+    for (spec, action) in ALL.iter().zip(&every) {
+        assert_eq!(spec.reverses.is_some(), action.is_reversal(), "{}", spec.name);
+        if let Some(r) = spec.reverses {
+            assert!(names.contains(&r), "{} reverses {r}, which is not an action", spec.name);
+        }
+        assert!(spec.permissions.iter().all(|p| p.starts_with("iam:")), "{}: {:?}", spec.name, spec.permissions);
+    }
+}
+
+#[tokio::test]
+async fn every_call_an_action_makes_is_one_it_declares_and_it_uses_every_one() {
+    let mut calls = Calls::default();
+    let limit = || CallError { message: "quota (LimitExceeded; HTTP 409)".into(), code: Some("LimitExceeded".into()), retryable: false };
+
+    // an access key: deactivated, again, reactivated
+    let iam = MemoryIam::default().with_user(
+        "alice",
+        Entity {
+            keys: vec![("AKIAEXAMPLEALICE0001".into(), KeyStatus::Active)],
+            ..Entity::new(format!("arn:aws:iam::{ACCOUNT}:user/alice"))
+        },
+    );
+    let deactivate =
+        || Action::DeactivateAccessKey { account_id: ACCOUNT.into(), access_key_id: "AKIAEXAMPLEALICE0001".into(), user_name: None };
+    let o = calls.applied(&iam, deactivate()).await;
+    assert_eq!(calls.run(&iam, deactivate()).await.outcome, OutcomeStatus::AlreadyApplied);
+    calls.applied(&iam, o.reversal.unwrap()).await;
+
+    // a user: quarantined, again, released; then the inline fallback over a look-alike, released
+    let bob = || Entity::new(format!("arn:aws:iam::{ACCOUNT}:user/bob"));
+    let quarantine = || Action::QuarantineUser {
+        account_id: ACCOUNT.into(),
+        user_arn: format!("arn:aws:iam::{ACCOUNT}:user/bob"),
+        user_name: "bob".into(),
+    };
+    let iam = MemoryIam::default().with_user("bob", bob());
+    let o = calls.applied(&iam, quarantine()).await;
+    assert_eq!(calls.run(&iam, quarantine()).await.outcome, OutcomeStatus::AlreadyApplied);
+    calls.applied(&iam, o.reversal.unwrap()).await;
+    let look_alike = Entity { inline: [(QUARANTINE_INLINE_POLICY.to_owned(), "{}".to_owned())].into_iter().collect(), ..bob() };
+    let mut iam = MemoryIam::default().with_user("bob", look_alike);
+    iam.fail_on("AttachUserPolicy", limit());
+    let o = calls.applied(&iam, quarantine()).await;
+    calls.applied(&iam, o.reversal.unwrap()).await;
+
+    // a role: revoked, moved forward, both restored (the newer puts the older back, the older deletes)
+    let iam = MemoryIam::default().with_role("Dev", Entity::new(format!("arn:aws:iam::{ACCOUNT}:role/Dev")));
+    let revoke = |t: DateTime<Utc>| Action::RevokeRoleSessions {
+        account_id: ACCOUNT.into(),
+        role_arn: format!("arn:aws:iam::{ACCOUNT}:role/Dev"),
+        role_name: "Dev".into(),
+        issued_before: t,
+        covers_activity_until: None,
+    };
+    let first = calls.applied(&iam, revoke(now() - Duration::minutes(10))).await;
+    let second = calls.applied(&iam, revoke(now())).await;
+    calls.applied(&iam, second.reversal.unwrap()).await;
+    calls.applied(&iam, first.reversal.unwrap()).await;
+
+    for spec in ALL {
+        let declared: BTreeSet<String> = spec.permissions.iter().map(|p| (*p).to_owned()).collect();
+        let made = calls.0.get(spec.name).cloned().unwrap_or_default();
+        assert_eq!(made, declared, "{}: the IAM calls it made differ from the permissions it declares", spec.name);
+    }
+}
