@@ -4,8 +4,8 @@
 //!
 //! It answers as IAM does where the code depends on it: `None` for a user, role, key or inline
 //! policy that does not exist (the adapter's reading of `NoSuchEntity`), `NoSuchEntity` for a
-//! list or a write on a user or role that does not exist, and `GetRolePolicy` documents
-//! URL-encoded. `GetUserPolicy` answers the document as stored.
+//! list or a write on a user or role that does not exist, and `GetUserPolicy` and
+//! `GetRolePolicy` documents URL-encoded.
 
 use std::collections::BTreeMap;
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -195,7 +195,7 @@ impl UserManagedPolicies for MemoryIam {
 impl UserInlinePolicies for MemoryIam {
     async fn user_inline_policy(&self, user: &str, name: &str) -> Result<Option<String>, CallError> {
         self.call("GetUserPolicy", format!("{user} {name}"))?;
-        Ok(lock(&self.users).get(user).and_then(|u| u.inline.get(name).cloned()))
+        Ok(lock(&self.users).get(user).and_then(|u| u.inline.get(name).map(|d| url_encoded(d))))
     }
 
     async fn put_user_policy(&self, user: &str, name: &str, doc: &str) -> Result<(), CallError> {

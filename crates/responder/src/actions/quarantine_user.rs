@@ -155,7 +155,8 @@ pub(crate) async fn quarantine<I: Users + UserManagedPolicies + UserInlinePolici
             ctx.applied(
                 format!("could not attach {policy} ({}); {verb} inline deny-all policy {QUARANTINE_INLINE_POLICY} on {real} instead; nothing else touched", e.message),
                 undo,
-                Some(release(None, inline.clone(), false)),
+                // IAM returns inline documents URL-encoded: keep the document itself, to put back
+                Some(release(None, inline.as_deref().map(decode_document), false)),
             )
         }
         Err(e) => return Err(Stop::Fail(e)),
