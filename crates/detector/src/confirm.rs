@@ -48,7 +48,7 @@ pub async fn confirm<A: AlarmStates + AlarmHistory>(
     if last_change.is_some_and(|last| at > last + SAME_CHANGE) {
         return Ok(Err(not_seen()));
     }
-    let mut alarm = real.as_state_change(at, false, claimed.delivery);
+    let mut alarm = real.as_state_change(at, claimed.delivery);
     if real.state == AlarmState::Alarm && last_change.is_some_and(|last| (at - last).abs() <= SAME_CHANGE) {
         alarm.reason = real.reason.clone();
     } else {

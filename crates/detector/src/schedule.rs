@@ -7,7 +7,7 @@
 use std::future::Future;
 
 use chrono::{DateTime, Utc};
-use launchguard_core::alarm::{AlarmDelivery, AlarmState, AlarmStateChange, Provenance, datapoints_from_reason};
+use launchguard_core::alarm::{AlarmDelivery, AlarmState, AlarmStateChange, Provenance};
 use launchguard_core::principal::arn_account;
 use serde_json::Value;
 use tracing::info;
@@ -43,10 +43,9 @@ pub struct AlarmDescription {
 
 impl AlarmDescription {
     /// The alarm as CloudWatch describes it, seen as a state change to `ALARM` at
-    /// `state_change_time`. Everything comes from CloudWatch; the datapoints (from `StateReason`)
-    /// only when `with_datapoints` (the reason describes that very change).
-    pub fn as_state_change(&self, state_change_time: DateTime<Utc>, with_datapoints: bool, delivery: AlarmDelivery) -> AlarmStateChange {
-        let reason = self.reason.clone().filter(|_| with_datapoints);
+    /// `state_change_time`. Everything comes from CloudWatch; no reason and no datapoints: the
+    /// caller that knows CloudWatch's reason for that very change adds them (`confirm`).
+    pub fn as_state_change(&self, state_change_time: DateTime<Utc>, delivery: AlarmDelivery) -> AlarmStateChange {
         AlarmStateChange {
             alarm_name: self.name.clone(),
             account_id: arn_account(&self.arn).map(str::to_owned),
@@ -54,8 +53,8 @@ impl AlarmDescription {
             alarm_arn: Some(self.arn.clone()),
             new_state: AlarmState::Alarm,
             old_state: None,
-            datapoints: reason.as_deref().map(datapoints_from_reason).unwrap_or_default(),
-            reason,
+            datapoints: Vec::new(),
+            reason: None,
             state_change_time,
             period_seconds: self.period_seconds.unwrap_or(launchguard_core::alarm::ASSUMED_PERIOD_SECONDS),
             period_provenance: if self.period_seconds.is_some() { Provenance::Declared } else { Provenance::Assumed },
@@ -131,7 +130,7 @@ pub async fn recheck<R: LogReader, A: AlarmStates, I: Invoker>(
             ignored.push(format!("scheduled re-check: alarm {} is {}", d.name, d.state.as_str()));
             continue;
         }
-        let alarm = d.as_state_change(now, false, AlarmDelivery::Scheduled);
+        let alarm = d.as_state_change(now, AlarmDelivery::Scheduled);
         info!(alarm = %d.name, "scheduled re-check: alarm still in ALARM; looking at the last periods again");
         last = Some(handle_alarm(&alarm, function_arn, cfg, reader, invoker, now).await?);
     }
