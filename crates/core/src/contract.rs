@@ -645,10 +645,8 @@ impl ReleaseRequest {
         if let Some(f) = &r.finding_id {
             validate_token("finding_id", f).map_err(invalid)?;
         }
-        if let Some(reason) = &r.reason
-            && (reason.chars().count() > MAX_REASON_CHARS || reason.chars().any(char::is_control))
-        {
-            return Err(invalid(format!("reason must be at most {MAX_REASON_CHARS} characters without control characters")));
+        if let Some(reason) = &r.reason {
+            validate_text("reason", reason, MAX_REASON_CHARS).map_err(invalid)?;
         }
         if let Some(by) = &r.requested_by
             && (by.len() > 2048 || !by.starts_with("arn:") || by.chars().any(|c| c.is_control() || c.is_whitespace()))
