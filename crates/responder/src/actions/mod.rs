@@ -65,5 +65,8 @@ pub(crate) async fn act<I: IamPorts>(ctx: &Ctx<'_>, iam: &I) -> Result<ResponseO
             let r = Role { account_id, arn: role_arn, name: role_name };
             revoke_role_sessions::restore(ctx, iam, &r, written_document.as_deref(), previous_document.as_deref()).await
         }
+        Action::StopInstances { .. } | Action::TerminateInstances { .. } | Action::StartInstances { .. } => {
+            Err(Stop::Refuse(format!("{} is an EC2 action: this library does not serve it yet", ctx.req.action.name())))
+        }
     }
 }
