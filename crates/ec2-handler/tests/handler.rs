@@ -136,6 +136,21 @@ async fn attack_an_instance_whose_launch_does_not_match_describe_instances_is_re
 }
 
 #[tokio::test]
+async fn attack_a_launch_record_without_its_reservation_is_refused() {
+    // GIVEN another principal's instance launched in the same minute as the deployer's
+    let ec2 = world();
+    let (mine, others) = launches();
+    // WHEN a request names it with a launch record that has no reservation (only a time, which
+    // any instance of that minute matches)
+    let vague = LaunchedInstance { instance_id: others[0].clone(), reservation_id: None, ..mine[0].clone() };
+    let o = run(&ec2, stop(vec![vague]), false).await;
+    // THEN it is refused: without the reservation nothing ties the instance to the principal's call
+    assert!(refused(&o).contains("no reservation"), "{}", o.detail);
+    assert!(ec2.writes().is_empty(), "{:?}", ec2.writes());
+    assert_eq!(state(&ec2, &others[0]), Some(InstanceState::Running));
+}
+
+#[tokio::test]
 async fn attack_another_account_or_region_is_refused_before_any_call() {
     let (mine, _) = launches();
     let ec2 = world();

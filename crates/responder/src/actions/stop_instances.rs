@@ -10,7 +10,7 @@
 //!    protected;
 //! 2. `DescribeInstances` in the action's region; each instance must then
 //!    - exist there, in the action's account (the reservation's `OwnerId`),
-//!    - match its launch record: same reservation when the record has one, `LaunchTime` within
+//!    - match its launch record: the same reservation (a record without one is refused), `LaunchTime` within
 //!      60 seconds of the record's launch time (a restarted instance has a later `LaunchTime` and
 //!      is refused: it is no longer the launch the finding saw),
 //!    - not be tagged `launchguard:protected=true`, nor `launchguard:incident` by another finding.
@@ -89,6 +89,11 @@ pub(crate) async fn verify<E: DescribeInstances>(ctx: &Ctx<'_>, ec2: &E, s: &Set
             }
             Some(_) if l.region != s.region => Some(format!("{id}: launched in {}, not {}", l.region, s.region)),
             Some(d) if is_protected(d) => Some(format!("{id}: tagged {PROTECTED_TAG}=true")),
+            // The reservation is what ties the instance to the principal's own call (CloudTrail
+            // always records it): a launch time alone matches any instance of that minute.
+            Some(_) if l.reservation_id.is_none() => {
+                Some(format!("{id}: its launch record has no reservation id, so nothing ties it to the principal's call"))
+            }
             Some(d) if l.reservation_id.as_ref().is_some_and(|r| d.reservation_id.as_ref() != Some(r)) => Some(format!(
                 "{id}: reservation {} does not match the launch record's {}",
                 d.reservation_id.as_deref().unwrap_or("unknown"),
