@@ -32,7 +32,7 @@ bench: ## Every benchmark (throughput, query cost, package size, start-up, memor
 	scripts/venv.sh tools
 	.venv-tools/bin/python bench/run.py
 
-build: ## Release zips of the four functions (target/lambda/*/bootstrap.zip)
+build: ## Release zips of the five functions (target/lambda/*/bootstrap.zip)
 	scripts/venv.sh tools
 	PATH="$(CURDIR)/.venv-tools/bin:$$PATH" $(CARGO) lambda build --release --output-format zip
 

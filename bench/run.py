@@ -15,7 +15,8 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-FUNCTIONS = ["launchguard-detector", "launchguard-dispatcher", "launchguard-accesskey-handler", "launchguard-iam-handler"]
+FUNCTIONS = ["launchguard-detector", "launchguard-dispatcher", "launchguard-accesskey-handler", "launchguard-iam-handler",
+             "launchguard-ec2-handler"]
 TOOLS = {**os.environ, "PATH": f"{ROOT / '.venv-tools/bin'}:{os.environ['PATH']}"}
 
 

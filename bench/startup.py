@@ -42,6 +42,7 @@ FUNCTIONS = {
     # unsealed on purpose: start-up and the first refusal, no KMS call
     "launchguard-accesskey-handler": (REQUEST, GATE),
     "launchguard-iam-handler": (IAM_REQUEST, GATE),
+    "launchguard-ec2-handler": (REQUEST, GATE),
 }
 
 PYTHON_FUNCTION = """

@@ -23,9 +23,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "deploy"))
 import render  # noqa: E402
 
-FUNCTIONS = ["launchguard-detector", "launchguard-dispatcher", "launchguard-accesskey-handler", "launchguard-iam-handler"]
+FUNCTIONS = ["launchguard-detector", "launchguard-dispatcher", "launchguard-accesskey-handler", "launchguard-iam-handler",
+             "launchguard-ec2-handler"]
 ROLE_OUTPUT = {"launchguard-detector": "DetectorRoleArn", "launchguard-dispatcher": "DispatcherRoleArn",
-               "launchguard-accesskey-handler": "AccessKeyHandlerRoleArn", "launchguard-iam-handler": "IamHandlerRoleArn"}
+               "launchguard-accesskey-handler": "AccessKeyHandlerRoleArn", "launchguard-iam-handler": "IamHandlerRoleArn",
+               "launchguard-ec2-handler": "Ec2HandlerRoleArn"}
+EC2_ACTIONS = ("none", "stop", "terminate")
 
 
 def load_config() -> dict[str, str]:
@@ -43,6 +46,8 @@ def load_config() -> dict[str, str]:
                          "(or set CREATE_TRAIL=true and name the log group to create)")
     if cfg.get("DRY_RUN", "true") not in ("true", "false"):
         raise SystemExit(f"deploy: DRY_RUN is {cfg['DRY_RUN']!r}: expected true or false")
+    if cfg.setdefault("LG_EC2_ACTION", "none") not in EC2_ACTIONS:
+        raise SystemExit(f"deploy: LG_EC2_ACTION is {cfg['LG_EC2_ACTION']!r}: expected none, stop or terminate (cannot be undone)")
     return cfg
 
 
@@ -72,10 +77,12 @@ def function_env(cfg, outputs) -> dict[str, dict[str, str]]:
                                  "ALARM_ARNS": outputs["AlarmArns"]},
         "launchguard-dispatcher": {**common, **gate, "ACCESS_KEY_HANDLER_LAMBDA_NAME": "launchguard-accesskey-handler",
                                    "IAM_HANDLER_LAMBDA_NAME": "launchguard-iam-handler",
+                                   "EC2_HANDLER_LAMBDA_NAME": "launchguard-ec2-handler", "LG_EC2_ACTION": cfg["LG_EC2_ACTION"],
                                    "NOTIFICATION_TOPIC_ARN": outputs["NotificationTopicArn"], "INCIDENT_LOG_GROUP": outputs["IncidentLogGroupName"],
                                    "FINDING_KEY_ID": outputs["FindingKeyArn"], "RELEASE_KEY_ID": outputs["ReleaseKeyArn"]},
         "launchguard-accesskey-handler": {**common, **gate},
         "launchguard-iam-handler": {**common, **gate, "QUARANTINE_POLICY_ARN": cfg["QUARANTINE_POLICY_ARN"]},
+        "launchguard-ec2-handler": {**common, **gate},
     }
 
 

@@ -18,6 +18,7 @@ FUNCTIONS = {  # memory and timeout from [package.metadata.lambda.deploy]
     "launchguard-dispatcher": (256, 120, "DispatcherRoleArn"),
     "launchguard-accesskey-handler": (128, 60, "AccessKeyHandlerRoleArn"),
     "launchguard-iam-handler": (128, 60, "IamHandlerRoleArn"),
+    "launchguard-ec2-handler": (128, 60, "Ec2HandlerRoleArn"),
 }
 
 
@@ -63,6 +64,8 @@ def test_make_deploy_creates_the_stacks_and_the_functions(localstack):
     assert disp["NOTIFICATION_TOPIC_ARN"] == outputs["NotificationTopicArn"]
     assert disp["INCIDENT_LOG_GROUP"] == "/launchguard/incidents"
     assert disp["PROTECTED_PRINCIPALS"] == "arn:aws:iam::*:user/breakglass-*"
+    # instances are left running unless the operator chooses stop or terminate
+    assert (disp["LG_EC2_ACTION"], disp["EC2_HANDLER_LAMBDA_NAME"]) == ("none", "launchguard-ec2-handler")
     det = lam.get_function_configuration(FunctionName="launchguard-detector")["Environment"]["Variables"]
     assert det["CLOUDTRAIL_LOG_GROUP_NAME"] == "/aws/cloudtrail/e2e"
 

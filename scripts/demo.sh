@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 echo "[launchguard] preparing Python environments for LocalStack and cargo-lambda (first time: about two minutes)..."
 scripts/venv.sh localstack
 scripts/venv.sh tools
-echo "[launchguard] building the four functions (first time: several minutes on 2 cores)..."
+echo "[launchguard] building the five functions (first time: several minutes on 2 cores)..."
 cargo build --workspace --bins --locked --quiet
 trap 'scripts/stop.sh' EXIT
 .venv-localstack/bin/python e2e/demo.py

@@ -5,13 +5,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/venv.sh localstack
 scripts/venv.sh tools
-echo "building the four functions (first time: a few minutes)..." >&2
+echo "building the five functions (first time: a few minutes)..." >&2
 cargo build --workspace --bins --locked
 # `make deploy` runs `cargo lambda deploy` on what `cargo lambda build` leaves in target/lambda/<fn>/.
 # LocalStack cannot run the functions, so the e2e deploy takes the binaries just built there
 # instead of a second build of every crate for the Lambda target (minutes and gigabytes on CI);
 # `make build` and `make bench` (package size) run the real `cargo lambda build --release`.
-for bin in launchguard-detector launchguard-dispatcher launchguard-accesskey-handler launchguard-iam-handler; do
+for bin in launchguard-detector launchguard-dispatcher launchguard-accesskey-handler launchguard-iam-handler launchguard-ec2-handler; do
   mkdir -p "target/lambda/$bin"
   ln -f "target/debug/$bin" "target/lambda/$bin/bootstrap"
 done

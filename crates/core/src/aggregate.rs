@@ -19,6 +19,26 @@ pub const MAX_INSTANCE_IDS: usize = 500;
 /// At most this many distinct values are kept per list (IPs, agents, ...); the rest are counted.
 pub const MAX_DISTINCT: usize = 50;
 
+/// One instance a principal's own `RunInstances` call started, as its response (and the record)
+/// says: what the EC2 handler checks against `DescribeInstances` before acting on it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LaunchedInstance {
+    /// The instance id (`i-…`).
+    pub instance_id: String,
+    /// The region of the call (`awsRegion`): the instance is acted on there only.
+    pub region: String,
+    /// `launchTime` from the response, or the record's `eventTime` when the response has none.
+    /// `DescribeInstances` must report a launch time within the same minute.
+    pub launched_at: DateTime<Utc>,
+    /// `responseElements.reservationId`, when known: `DescribeInstances` must report the same.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reservation_id: Option<String>,
+    /// `responseElements.requestId` (the EC2 request id), when known, for the record.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+}
+
 /// One access key as used by a principal in the window.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -65,6 +85,11 @@ pub struct Activity {
     pub instance_types: BTreeSet<String>,
     /// Instance ids launched (at most [`MAX_INSTANCE_IDS`]).
     pub instance_ids: Vec<String>,
+    /// The launch record of each id of `instance_ids` whose call had a region (at most
+    /// [`MAX_INSTANCE_IDS`], cut with `instance_ids` to fit a payload): what the EC2 handler
+    /// verifies an instance against. Absent in findings written before it existed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub launches: Vec<LaunchedInstance>,
     /// Role session names seen (assumed roles).
     pub session_names: BTreeSet<String>,
     /// Source identities seen (assumed roles).
@@ -108,6 +133,7 @@ impl Activity {
             regions: BTreeSet::new(),
             instance_types: BTreeSet::new(),
             instance_ids: Vec::new(),
+            launches: Vec::new(),
             session_names: BTreeSet::new(),
             source_identities: BTreeSet::new(),
             invoked_by: BTreeSet::new(),
@@ -256,9 +282,20 @@ impl Aggregate {
         for ty in &facts.instance_types {
             capped_insert(&mut a.instance_types, Some(ty), dropped);
         }
-        for id in &facts.instance_ids {
+        let region = record.aws_region.as_deref().filter(|r| crate::contract::validate_region(r).is_ok());
+        for (i, id) in facts.instance_ids.iter().enumerate() {
             if a.instance_ids.len() < MAX_INSTANCE_IDS {
                 a.instance_ids.push(id.clone());
+                if let Some(region) = region {
+                    let at = facts.launch_times_ms.get(i).copied().flatten().and_then(|ms| Utc.timestamp_millis_opt(ms).single());
+                    a.launches.push(LaunchedInstance {
+                        instance_id: id.clone(),
+                        region: region.to_owned(),
+                        launched_at: at.unwrap_or(t),
+                        reservation_id: facts.reservation_id.clone(),
+                        request_id: facts.request_id.clone(),
+                    });
+                }
             } else {
                 *dropped += 1;
             }

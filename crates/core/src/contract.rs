@@ -12,6 +12,14 @@
 //! | `response_outcome` | a handler → dispatcher            | [`ResponseOutcome`]|
 //!
 //! Example payloads are in `fixtures/contract/` and are parsed by the tests.
+//!
+//! EC2 actions ([`Action::StopInstances`], [`Action::TerminateInstances`], reversal
+//! [`Action::StartInstances`]) act on one instance set of one principal in one account and one
+//! region: only ids the flagged principal's own `RunInstances` responses returned
+//! (`activity.instance_ids`, with their launch records `activity.launches`), each with what the
+//! handler verifies against `DescribeInstances` (launch time, reservation). At most
+//! [`MAX_INSTANCE_IDS`] instances, no id twice, every launch record in the action's region.
+//! `terminate_instances` has no reversal: its outcome says it cannot be undone.
 
 use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
@@ -19,7 +27,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::aggregate::{Activity, KeyConflict};
+use crate::aggregate::{Activity, KeyConflict, LaunchedInstance, MAX_INSTANCE_IDS};
 use crate::error::CoreError;
 pub use crate::fit::{SEAL_OVERHEAD_BYTES, sealed_len};
 use crate::principal::Principal;
@@ -286,6 +294,82 @@ pub enum Action {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         previous_document: Option<String>,
     },
+    /// Tag (`launchguard:incident=<finding id>`), then stop, exactly these instances: ones the
+    /// principal's own `RunInstances` calls started, in `region`, each verified against
+    /// `DescribeInstances` first. Reversal: [`Action::StartInstances`].
+    StopInstances {
+        /// Account the instances are in.
+        account_id: String,
+        /// Region they were launched in (every launch record's `region`).
+        region: String,
+        /// The principal that launched them (from the finding), for people and the ledger.
+        principal_arn: String,
+        /// Their launch records, from the finding's `activity.launches`.
+        instances: Vec<LaunchedInstance>,
+    },
+    /// Tag, then terminate, exactly these instances (same checks as `stop_instances`). Not
+    /// reversible: never the default, and the outcome and the notification say so.
+    TerminateInstances {
+        /// Account the instances are in.
+        account_id: String,
+        /// Region they were launched in.
+        region: String,
+        /// The principal that launched them.
+        principal_arn: String,
+        /// Their launch records.
+        instances: Vec<LaunchedInstance>,
+    },
+    /// Reversal of `stop_instances`: start the instances that are stopped and still tagged
+    /// `launchguard:incident=<incident>`, and remove that tag; any other is left as it is.
+    StartInstances {
+        /// Account the instances are in.
+        account_id: String,
+        /// Region.
+        region: String,
+        /// The principal that launched them.
+        principal_arn: String,
+        /// The finding id the stop tagged them with.
+        incident: String,
+        /// The instances launchguard stopped.
+        instance_ids: Vec<String>,
+    },
+}
+
+/// The tag launchguard puts on the instances it acts on: `launchguard:incident=<finding id>`.
+pub const INCIDENT_TAG: &str = "launchguard:incident";
+/// An instance tagged `launchguard:protected=true` is never stopped or terminated.
+pub const PROTECTED_TAG: &str = "launchguard:protected";
+
+/// Check an EC2 instance id: `i-` and 8 to 17 lowercase hex digits (AWS writes 8 or 17; the
+/// test kit's bursts write 13).
+pub fn validate_instance_id(value: &str) -> Result<(), String> {
+    let ok = value
+        .strip_prefix("i-")
+        .is_some_and(|h| (8..=17).contains(&h.len()) && h.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)));
+    if ok { Ok(()) } else { Err(format!("{:?} is not an EC2 instance id (i- and 8 to 17 hex digits)", crate::error::excerpt(value))) }
+}
+
+/// Check an EC2 action's instance set: 1 to [`MAX_INSTANCE_IDS`] well-formed ids, none twice,
+/// each launched in `region`.
+fn validate_instance_set<'a>(region: &str, ids: impl Iterator<Item = (&'a str, Option<&'a str>)>) -> Result<(), String> {
+    validate_region(region)?;
+    let mut seen = std::collections::BTreeSet::new();
+    for (id, launched_in) in ids {
+        validate_instance_id(id)?;
+        if !seen.insert(id) {
+            return Err(format!("instance {id} is named twice"));
+        }
+        if let Some(r) = launched_in
+            && r != region
+        {
+            return Err(format!("instance {id} was launched in {:?}, not in the action's region {region}", crate::error::excerpt(r)));
+        }
+    }
+    match seen.len() {
+        0 => Err("an EC2 action names at least one instance".into()),
+        n if n > MAX_INSTANCE_IDS => Err(format!("an EC2 action names at most {MAX_INSTANCE_IDS} instances, found {n}")),
+        _ => Ok(()),
+    }
 }
 
 /// Which handler runs an action.
@@ -296,6 +380,8 @@ pub enum HandlerKind {
     AccessKey,
     /// `launchguard-iam-handler`
     Iam,
+    /// `launchguard-ec2-handler`
+    Ec2,
 }
 
 impl Action {
@@ -303,6 +389,7 @@ impl Action {
     pub fn handler(&self) -> HandlerKind {
         match self {
             Self::DeactivateAccessKey { .. } | Self::ReactivateAccessKey { .. } => HandlerKind::AccessKey,
+            Self::StopInstances { .. } | Self::TerminateInstances { .. } | Self::StartInstances { .. } => HandlerKind::Ec2,
             _ => HandlerKind::Iam,
         }
     }
@@ -315,7 +402,10 @@ impl Action {
             | Self::QuarantineUser { account_id, .. }
             | Self::ReleaseUserQuarantine { account_id, .. }
             | Self::RevokeRoleSessions { account_id, .. }
-            | Self::RestoreRoleSessions { account_id, .. } => account_id,
+            | Self::RestoreRoleSessions { account_id, .. }
+            | Self::StopInstances { account_id, .. }
+            | Self::TerminateInstances { account_id, .. }
+            | Self::StartInstances { account_id, .. } => account_id,
         }
     }
 
@@ -328,12 +418,21 @@ impl Action {
             Self::ReleaseUserQuarantine { .. } => "release_user_quarantine",
             Self::RevokeRoleSessions { .. } => "revoke_role_sessions",
             Self::RestoreRoleSessions { .. } => "restore_role_sessions",
+            Self::StopInstances { .. } => "stop_instances",
+            Self::TerminateInstances { .. } => "terminate_instances",
+            Self::StartInstances { .. } => "start_instances",
         }
     }
 
     /// True for the reversals.
     pub fn is_reversal(&self) -> bool {
-        matches!(self, Self::ReactivateAccessKey { .. } | Self::ReleaseUserQuarantine { .. } | Self::RestoreRoleSessions { .. })
+        matches!(
+            self,
+            Self::ReactivateAccessKey { .. }
+                | Self::ReleaseUserQuarantine { .. }
+                | Self::RestoreRoleSessions { .. }
+                | Self::StartInstances { .. }
+        )
     }
 
     /// What it acts on, for people: `key AKIA… of alice`, `user alice`, `role Dev`.
@@ -347,7 +446,47 @@ impl Action {
             }
             Self::QuarantineUser { user_name, .. } | Self::ReleaseUserQuarantine { user_name, .. } => format!("user {user_name}"),
             Self::RevokeRoleSessions { role_name, .. } | Self::RestoreRoleSessions { role_name, .. } => format!("role {role_name}"),
+            Self::StopInstances { region, principal_arn, instances, .. }
+            | Self::TerminateInstances { region, principal_arn, instances, .. } => {
+                format!("{} instance(s) of {principal_arn} in {region}", instances.len())
+            }
+            Self::StartInstances { region, principal_arn, instance_ids, .. } => {
+                format!("{} instance(s) of {principal_arn} in {region}", instance_ids.len())
+            }
         }
+    }
+
+    /// For an EC2 action: the user or role that launched its instances (a role session as its
+    /// role), when `principal_arn` is a user, role or role-session ARN.
+    pub fn instances_principal(&self) -> Option<crate::ids::IamArn> {
+        match self {
+            Self::StopInstances { principal_arn, .. }
+            | Self::TerminateInstances { principal_arn, .. }
+            | Self::StartInstances { principal_arn, .. } => crate::ids::IamArn::parse(&crate::guard::role_of_caller(principal_arn)).ok(),
+            _ => None,
+        }
+    }
+
+    /// For an EC2 action: its instance set is well formed (see [`validate_instance_set`]) and its
+    /// principal is an ARN. `Ok` for any other action.
+    pub fn validate_instances(&self) -> Result<(), String> {
+        let principal = match self {
+            Self::StopInstances { region, principal_arn, instances, .. }
+            | Self::TerminateInstances { region, principal_arn, instances, .. } => {
+                validate_instance_set(region, instances.iter().map(|i| (i.instance_id.as_str(), Some(i.region.as_str()))))?;
+                principal_arn
+            }
+            Self::StartInstances { region, principal_arn, incident, instance_ids, .. } => {
+                validate_token("incident", incident)?;
+                validate_instance_set(region, instance_ids.iter().map(|i| (i.as_str(), None)))?;
+                principal_arn
+            }
+            _ => return Ok(()),
+        };
+        if principal.len() > 2048 || !principal.starts_with("arn:") || principal.chars().any(|c| c.is_control() || c.is_whitespace()) {
+            return Err("principal_arn must be an ARN".into());
+        }
+        Ok(())
     }
 }
 
@@ -674,6 +813,7 @@ impl ResponseRequest {
         let invalid = |reason: String| CoreError::InvalidPayload { kind: "response request", reason };
         validate_token("request_id", &r.request_id).map_err(invalid)?;
         validate_token("finding_id", &r.finding_id).map_err(invalid)?;
+        r.action.validate_instances().map_err(invalid)?;
         Ok(r)
     }
 

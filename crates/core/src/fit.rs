@@ -84,6 +84,11 @@ fn trim_activity(a: &mut Activity, keep: usize) {
         a.truncated_values += n as u64;
         note_total(a, "instance_ids", n);
     }
+    if !a.launches.is_empty() {
+        let n = a.launches.len();
+        a.launches.clear();
+        note_total(a, "launches", n);
+    }
     cut_set(a, "user_agents", keep, |a| &mut a.user_agents);
     cut_set(a, "source_ips", keep, |a| &mut a.source_ips);
     cut_set(a, "session_names", keep, |a| &mut a.session_names);

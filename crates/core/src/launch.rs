@@ -33,6 +33,13 @@ pub struct LaunchFacts {
     pub error_code: Option<String>,
     /// Ids of the instances started.
     pub instance_ids: Vec<String>,
+    /// `launchTime` of each started instance (epoch ms) as the response gives it, in the order of
+    /// `instance_ids` (`None` when absent or unreadable).
+    pub launch_times_ms: Vec<Option<i64>>,
+    /// `responseElements.reservationId`, when the response has it.
+    pub reservation_id: Option<String>,
+    /// `responseElements.requestId` (the EC2 request id), when the response has it.
+    pub request_id: Option<String>,
     /// Instance types, requested or launched.
     pub instance_types: Vec<String>,
     /// True when `requestParameters` or `responseElements` had an unexpected shape, or when
@@ -67,6 +74,10 @@ pub struct RequestItem {
 pub struct Response<'a> {
     #[serde(borrow, default)]
     instances_set: Option<Items<ResponseItem<'a>>>,
+    #[serde(borrow, default)]
+    reservation_id: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    request_id: Option<Cow<'a, str>>,
 }
 
 /// One item of `responseElements.instancesSet`.
@@ -77,6 +88,9 @@ pub struct ResponseItem<'a> {
     instance_id: Option<Cow<'a, str>>,
     #[serde(borrow, default)]
     instance_type: Option<Cow<'a, str>>,
+    /// Epoch milliseconds in CloudTrail (a number; some exports write a string).
+    #[serde(default, deserialize_with = "lenient_u64")]
+    launch_time: Option<u64>,
 }
 
 /// `{"items": [...]}`.
@@ -135,13 +149,17 @@ fn facts(error_code: Option<&str>, req: Option<&Request<'_>>, resp: Option<Respo
         .map(|s| s.items.iter().map(|i| i.max_count.or(i.min_count).unwrap_or(1)).fold(0u64, u64::saturating_add))
         .unwrap_or(0);
     if error_code.is_none()
-        && let Some(set) = resp.and_then(|r| r.instances_set)
+        && let Some(resp) = resp
+        && let Some(set) = resp.instances_set
     {
+        f.reservation_id = resp.reservation_id.map(Cow::into_owned);
+        f.request_id = resp.request_id.map(Cow::into_owned);
         f.launched = set.items.len() as u64;
         f.instance_ids.reserve(set.items.len());
         for it in set.items {
             if let Some(id) = it.instance_id {
                 f.instance_ids.push(id.into_owned());
+                f.launch_times_ms.push(it.launch_time.and_then(|t| i64::try_from(t).ok()));
             }
             if let Some(t) = it.instance_type
                 && !f.instance_types.iter().any(|x| *x == t)

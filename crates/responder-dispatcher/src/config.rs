@@ -6,7 +6,7 @@ use launchguard_core::guard::Guard;
 
 use crate::DISPATCHER;
 use crate::auth::Seals;
-use crate::plan::Playbook;
+use crate::plan::{InstancePlaybook, Playbook};
 
 /// Configuration, read once.
 #[derive(Debug, Clone)]
@@ -15,6 +15,9 @@ pub struct Config {
     pub access_key_handler: String,
     /// `IAM_HANDLER_LAMBDA_NAME`.
     pub iam_handler: String,
+    /// `EC2_HANDLER_LAMBDA_NAME`: required when `LG_EC2_ACTION` is `stop` or `terminate`; a
+    /// release of stopped instances needs it too.
+    pub ec2_handler: Option<String>,
     /// `NOTIFICATION_TOPIC_ARN`.
     pub topic_arn: String,
     /// `INCIDENT_LOG_GROUP`.
@@ -49,7 +52,17 @@ impl Config {
                 problem: format!("is {topic_arn:?}: expected an SNS topic ARN"),
             });
         }
+        let playbook = Playbook::from_env(env)?;
+        let ec2_handler = match playbook.instances {
+            InstancePlaybook::None => env.get("EC2_HANDLER_LAMBDA_NAME").filter(|v| !v.trim().is_empty()),
+            _ => Some(config::required(
+                env,
+                "EC2_HANDLER_LAMBDA_NAME",
+                "the launchguard-ec2-handler function name (LG_EC2_ACTION stops or terminates instances)",
+            )?),
+        };
         Ok(Self {
+            ec2_handler,
             access_key_handler: config::required(env, "ACCESS_KEY_HANDLER_LAMBDA_NAME", "the launchguard-accesskey-handler function name")?,
             iam_handler: config::required(env, "IAM_HANDLER_LAMBDA_NAME", "the launchguard-iam-handler function name")?,
             topic_arn,
@@ -60,7 +73,7 @@ impl Config {
             dry_run: config::bool_var(env, "DRY_RUN", false)?,
             max_concurrency: usize::try_from(config::u64_var(env, "LG_MAX_CONCURRENCY", 8, 1, 64)?).unwrap_or(8),
             claim_wait: std::time::Duration::from_secs(config::u64_var(env, "LG_CLAIM_WAIT_SECONDS", 20, 0, 40)?),
-            playbook: Playbook::from_env(env)?,
+            playbook,
             seals: Seals::from_env(env)?,
         })
     }

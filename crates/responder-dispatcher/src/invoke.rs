@@ -69,6 +69,14 @@ pub(crate) async fn invoke_one<I: Invoker, K: MacSigner>(
     let function = match req.action.handler() {
         HandlerKind::AccessKey => &cfg.access_key_handler,
         HandlerKind::Iam => &cfg.iam_handler,
+        HandlerKind::Ec2 => match &cfg.ec2_handler {
+            Some(f) => f,
+            // Never sent to another handler: refused, with what to set.
+            None => {
+                let what = "the dispatcher has no EC2 handler: set EC2_HANDLER_LAMBDA_NAME (the launchguard-ec2-handler function)";
+                return ResponseOutcome::refused(req, DISPATCHER, what, now);
+            }
+        },
     };
     let payload = match crate::auth::seal_request(&cfg.seals, kms, req, now).await {
         Ok(p) => p,

@@ -10,6 +10,13 @@
 //!
 //! `LG_USER_ACTIONS` and `LG_ROLE_ACTIONS` can narrow the defaults (down to nothing: notify
 //! only); they cannot add actions to principals the playbook never touches.
+//!
+//! Instances (`LG_EC2_ACTION`, default `none`): with `stop` (or `terminate`, never the default:
+//! it cannot be undone), the IAM users and roles above also get their *own* instances stopped:
+//! those their `RunInstances` responses returned (`activity.launches`), one action per region,
+//! which the EC2 handler checks against `DescribeInstances` before acting. No other instance,
+//! and none of a principal the playbook refuses (protected, another account, AWS itself) or leaves
+//! to a person (root, federated, Identity Center): their instances are named in the notification.
 
 use chrono::{DateTime, Utc};
 use launchguard_core::CoreError;
@@ -36,6 +43,33 @@ pub struct RolePlaybook {
     pub revoke_role_sessions: bool,
 }
 
+/// What to do with the instances a contained principal launched (`LG_EC2_ACTION`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum InstancePlaybook {
+    /// Leave them running (the default): the notification names them.
+    #[default]
+    None,
+    /// Tag and stop them; a release starts them again.
+    Stop,
+    /// Tag and terminate them: cannot be undone.
+    Terminate,
+}
+
+impl InstancePlaybook {
+    /// `none`, `stop` or `terminate`.
+    pub fn parse(value: &str) -> Result<Self, CoreError> {
+        match value.trim() {
+            "" | "none" => Ok(Self::None),
+            "stop" => Ok(Self::Stop),
+            "terminate" => Ok(Self::Terminate),
+            other => Err(CoreError::Config {
+                name: "LG_EC2_ACTION".into(),
+                problem: format!("is {other:?}: expected none (the default), stop, or terminate (cannot be undone)"),
+            }),
+        }
+    }
+}
+
 /// The configurable part of the playbook.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Playbook {
@@ -43,6 +77,8 @@ pub struct Playbook {
     pub user: UserPlaybook,
     /// Assumed roles.
     pub role: RolePlaybook,
+    /// Their instances.
+    pub instances: InstancePlaybook,
     /// Access key prefixes that may be deactivated.
     pub key_prefixes: Vec<String>,
 }
@@ -73,6 +109,7 @@ impl Playbook {
                 quarantine_user: user.iter().any(|u| u == "quarantine_user"),
             },
             role: RolePlaybook { revoke_role_sessions: role.iter().any(|r| r == "revoke_role_sessions") },
+            instances: InstancePlaybook::parse(&env.get("LG_EC2_ACTION").unwrap_or_default())?,
             key_prefixes: launchguard_core::config::long_term_key_prefixes(env)?,
         })
     }
@@ -83,6 +120,7 @@ impl Default for Playbook {
         Self {
             user: UserPlaybook { deactivate_access_keys: true, quarantine_user: true },
             role: RolePlaybook { revoke_role_sessions: true },
+            instances: InstancePlaybook::None,
             key_prefixes: vec!["AKIA".into()],
         }
     }
@@ -184,6 +222,7 @@ fn plan_one(f: &FlaggedPrincipal, pb: &Playbook, guard: &Guard, now: DateTime<Ut
                     user_name: user_name.clone(),
                 });
             }
+            instance_actions(&mut p, f, pb.instances, account_id, arn);
             if p.actions.is_empty() {
                 p.human = Some(format!("the playbook (LG_USER_ACTIONS) takes no action on users: review {user_name} and its keys by hand"));
             }
@@ -219,6 +258,7 @@ fn plan_one(f: &FlaggedPrincipal, pb: &Playbook, guard: &Guard, now: DateTime<Ut
                     "the playbook (LG_ROLE_ACTIONS) takes no action on roles: revoke the sessions of {role_name} by hand if needed"
                 ));
             }
+            instance_actions(&mut p, f, pb.instances, account_id, role_arn);
         }
         Principal::Root { account_id, .. } => {
             p.human = Some(format!(
@@ -241,4 +281,46 @@ fn plan_one(f: &FlaggedPrincipal, pb: &Playbook, guard: &Guard, now: DateTime<Ut
         }
     }
     p
+}
+
+/// The EC2 actions for a principal launchguard contains: one a region, over the launch records of
+/// its own `RunInstances` responses; notes for the instances the finding could not carry.
+fn instance_actions(p: &mut PrincipalPlan, f: &FlaggedPrincipal, pb: InstancePlaybook, account_id: &str, principal_arn: &str) {
+    let a = &f.activity;
+    if pb == InstancePlaybook::None {
+        if a.instances_launched > 0 {
+            let shown: Vec<&str> = a.instance_ids.iter().take(10).map(String::as_str).collect();
+            let more = a.instance_ids.len().saturating_sub(shown.len());
+            p.notes.push(format!(
+                "the {} instance(s) it launched keep running (LG_EC2_ACTION=none): {}{}",
+                a.instances_launched,
+                shown.join(" "),
+                if more > 0 { format!(" and {more} more (in the incident record)") } else { String::new() }
+            ));
+        }
+        return;
+    }
+    let mut by_region: std::collections::BTreeMap<&str, Vec<launchguard_core::aggregate::LaunchedInstance>> = Default::default();
+    for l in &a.launches {
+        by_region.entry(l.region.as_str()).or_default().push(l.clone());
+    }
+    for (region, instances) in by_region {
+        let (account_id, region, principal_arn) = (account_id.to_owned(), region.to_owned(), principal_arn.to_owned());
+        p.actions.push(match pb {
+            InstancePlaybook::Terminate => Action::TerminateInstances { account_id, region, principal_arn, instances },
+            _ => Action::StopInstances { account_id, region, principal_arn, instances },
+        });
+    }
+    let carried = a.launches.len() as u64;
+    if a.instances_launched > carried {
+        p.notes.push(format!(
+            "{} of the {} instance(s) it launched are not in the finding (over {} ids, cut to fit, or without a region): find them by hand (CloudTrail RunInstances of this principal) and stop them",
+            a.instances_launched - carried,
+            a.instances_launched,
+            launchguard_core::aggregate::MAX_INSTANCE_IDS
+        ));
+    }
+    if pb == InstancePlaybook::Terminate && carried > 0 {
+        p.notes.push("LG_EC2_ACTION=terminate: terminated instances cannot be started again; a release cannot undo it".into());
+    }
 }

@@ -20,11 +20,14 @@
 //!
 //! Where the code for a rule is: deactivating a key, [`actions::deactivate_access_key`];
 //! quarantining a user, [`actions::quarantine_user`]; revoking a role's sessions,
-//! [`actions::revoke_role_sessions`]; resolving a principal's real ARN and checking it,
+//! [`actions::revoke_role_sessions`]; stopping (and starting again) the instances a principal
+//! launched, [`actions::stop_instances`]; terminating them, [`actions::terminate_instances`]
+//! (EC2 ports in [`ports`], adapter [`aws_ec2::Ec2`], one client a region); resolving a principal's real ARN and checking it,
 //! `resolve.rs`.
 
 pub mod actions;
 pub mod aws;
+pub mod aws_ec2;
 mod config;
 mod envelope;
 mod error;
@@ -32,13 +35,15 @@ mod function;
 pub mod lambda;
 #[cfg(feature = "test-util")]
 pub mod memory;
+#[cfg(feature = "test-util")]
+pub mod memory_ec2;
 pub mod ports;
 mod resolve;
 #[cfg(feature = "test-util")]
 pub mod testing;
 
 pub use config::Config;
-pub use envelope::{handle, respond};
+pub use envelope::{handle, handle_ec2, respond, respond_ec2};
 pub use error::HandlerError;
 pub use function::{ENVELOPE_PERMISSIONS, Function, Setting, Spec};
 pub use ports::KeyStatus;

@@ -76,3 +76,67 @@ pub trait RoleInlinePolicies: Send + Sync {
 pub trait IamPorts: Users + Roles + AccessKeys + UserManagedPolicies + UserInlinePolicies + RoleInlinePolicies {}
 
 impl<T: Users + Roles + AccessKeys + UserManagedPolicies + UserInlinePolicies + RoleInlinePolicies> IamPorts for T {}
+
+/// An EC2 instance's state, as `DescribeInstances` names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InstanceState {
+    /// `pending`
+    Pending,
+    /// `running`
+    Running,
+    /// `stopping`
+    Stopping,
+    /// `stopped`
+    Stopped,
+    /// `shutting-down`
+    ShuttingDown,
+    /// `terminated`
+    Terminated,
+}
+
+/// One instance as `DescribeInstances` reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Instance {
+    /// `i-…`
+    pub id: String,
+    /// Its state (`None` when EC2 named one launchguard does not know).
+    pub state: Option<InstanceState>,
+    /// `LaunchTime`.
+    pub launch_time: Option<chrono::DateTime<chrono::Utc>>,
+    /// The reservation's `ReservationId`.
+    pub reservation_id: Option<String>,
+    /// The reservation's `OwnerId` (the account).
+    pub owner_id: Option<String>,
+    /// Its tags.
+    pub tags: std::collections::BTreeMap<String, String>,
+}
+
+/// `DescribeInstances` in one region.
+pub trait DescribeInstances: Send + Sync {
+    /// The instances of `ids` that exist in `region` (an id EC2 does not know is left out, never
+    /// an error).
+    fn describe_instances(&self, region: &str, ids: &[String]) -> impl Future<Output = Result<Vec<Instance>, CallError>> + Send;
+}
+
+/// `CreateTags` and `DeleteTags` of one tag on instances.
+pub trait InstanceTags: Send + Sync {
+    /// `CreateTags` `key=value` on exactly `ids`.
+    fn create_tag(&self, region: &str, ids: &[String], key: &str, value: &str) -> impl Future<Output = Result<(), CallError>> + Send;
+    /// `DeleteTags` `key=value` from exactly `ids` (only while it has that value).
+    fn delete_tag(&self, region: &str, ids: &[String], key: &str, value: &str) -> impl Future<Output = Result<(), CallError>> + Send;
+}
+
+/// `StopInstances`, `StartInstances`, `TerminateInstances` of exactly these instances.
+pub trait InstanceStates: Send + Sync {
+    /// `StopInstances`.
+    fn stop_instances(&self, region: &str, ids: &[String]) -> impl Future<Output = Result<(), CallError>> + Send;
+    /// `StartInstances`.
+    fn start_instances(&self, region: &str, ids: &[String]) -> impl Future<Output = Result<(), CallError>> + Send;
+    /// `TerminateInstances`.
+    fn terminate_instances(&self, region: &str, ids: &[String]) -> impl Future<Output = Result<(), CallError>> + Send;
+}
+
+/// Every EC2 port: what the EC2 router needs.
+pub trait Ec2Ports: DescribeInstances + InstanceTags + InstanceStates {}
+
+impl<T: DescribeInstances + InstanceTags + InstanceStates> Ec2Ports for T {}

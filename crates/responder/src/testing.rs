@@ -8,10 +8,11 @@ use launchguard_core::auth::Purpose;
 use launchguard_core::contract::{OutcomeStatus, ResponseOutcome};
 
 use crate::config::Config;
-use crate::envelope::handle;
+use crate::envelope::{handle, handle_ec2};
 use crate::error::HandlerError;
 use crate::function::Function;
 use crate::memory::MemoryIam;
+use crate::memory_ec2::MemoryEc2;
 
 /// The command key the tests seal with.
 pub const COMMAND_KEY: &str = "alias/launchguard-command";
@@ -41,6 +42,13 @@ pub async fn handle_sealed(iam: &MemoryIam, cfg: &Config, payload: &str, at: Dat
     handle(&sealed, cfg, iam, &kms, &MemoryStore::default(), at).await
 }
 
+/// [`handle_sealed`] for an EC2 function.
+pub async fn handle_sealed_ec2(ec2: &MemoryEc2, cfg: &Config, payload: &str, at: DateTime<Utc>) -> Result<ResponseOutcome, HandlerError> {
+    let kms = MemoryKms::with_keys(&[COMMAND_KEY]);
+    let sealed = kms.sealed(COMMAND_KEY, Purpose::Command, payload, at);
+    handle_ec2(&sealed, cfg, ec2, &kms, &MemoryStore::default(), at).await
+}
+
 /// The reason of a refusal.
 ///
 /// # Panics
@@ -49,5 +57,29 @@ pub fn refused(o: &ResponseOutcome) -> String {
     match &o.outcome {
         OutcomeStatus::Refused { reason } => reason.clone(),
         other => panic!("expected refused, got {other:?}: {}", o.detail),
+    }
+}
+
+/// A running instance of `account` as `DescribeInstances` reports it, launched at `at` in
+/// reservation `reservation`, with `tags`.
+pub fn running_instance(id: &str, account: &str, at: DateTime<Utc>, reservation: &str, tags: &[(&str, &str)]) -> crate::ports::Instance {
+    crate::ports::Instance {
+        id: id.to_owned(),
+        state: Some(crate::ports::InstanceState::Running),
+        launch_time: Some(at),
+        reservation_id: Some(reservation.to_owned()),
+        owner_id: Some(account.to_owned()),
+        tags: tags.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect(),
+    }
+}
+
+/// The launch record of [`running_instance`] in `region`, as a finding carries it.
+pub fn launch_of(i: &crate::ports::Instance, region: &str) -> launchguard_core::aggregate::LaunchedInstance {
+    launchguard_core::aggregate::LaunchedInstance {
+        instance_id: i.id.clone(),
+        region: region.to_owned(),
+        launched_at: i.launch_time.unwrap_or_default(),
+        reservation_id: i.reservation_id.clone(),
+        request_id: None,
     }
 }

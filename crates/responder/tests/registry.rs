@@ -10,11 +10,13 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use launchguard_aws::CallError;
-use launchguard_core::contract::{Action, OutcomeStatus, ResponseOutcome, ResponseRequest};
+use launchguard_core::contract::{Action, HandlerKind, OutcomeStatus, ResponseOutcome, ResponseRequest};
 use launchguard_core::policy::QUARANTINE_INLINE_POLICY;
 use launchguard_responder::actions::ALL;
 use launchguard_responder::memory::{Entity, MemoryIam};
-use launchguard_responder::{Config, Function, KeyStatus, respond};
+use launchguard_responder::memory_ec2::MemoryEc2;
+use launchguard_responder::testing::{launch_of, running_instance};
+use launchguard_responder::{Config, Function, KeyStatus, respond, respond_ec2};
 
 const ACCOUNT: &str = "111122223333";
 
@@ -46,6 +48,15 @@ impl Calls {
         let o = respond(&ResponseRequest::new("lg-test", action, false, now()), &cfg(), iam, now()).await;
         let ops = iam.calls()[before..].iter().map(|c| format!("iam:{}", c.split(' ').next().unwrap())).collect::<Vec<_>>();
         self.0.entry(name).or_default().extend(ops);
+        o
+    }
+
+    async fn run_ec2(&mut self, ec2: &MemoryEc2, action: Action) -> ResponseOutcome {
+        let before = ec2.calls().len();
+        let name = action.name();
+        let o = respond_ec2(&ResponseRequest::new("lg-test", action, false, now()), &cfg(), ec2, now()).await;
+        self.0.entry(name).or_default().extend(ec2.calls()[before..].iter().map(|c| c.0.to_owned()));
+        assert!(matches!(o.outcome, OutcomeStatus::Applied | OutcomeStatus::AlreadyApplied), "{}", o.detail);
         o
     }
 
@@ -86,6 +97,15 @@ fn every_contract_action_has_one_spec_and_reversals_name_theirs() {
             let (account_id, role_arn, role_name) = role();
             Action::RestoreRoleSessions { account_id, role_arn, role_name, written_document: None, previous_document: None }
         },
+        Action::StopInstances { account_id: ACCOUNT.into(), region: "us-east-1".into(), principal_arn: user().1, instances: vec![] },
+        Action::TerminateInstances { account_id: ACCOUNT.into(), region: "us-east-1".into(), principal_arn: user().1, instances: vec![] },
+        Action::StartInstances {
+            account_id: ACCOUNT.into(),
+            region: "us-east-1".into(),
+            principal_arn: user().1,
+            incident: "lg-test".into(),
+            instance_ids: vec![],
+        },
     ];
     let names: Vec<&str> = ALL.iter().map(|s| s.name).collect();
     assert_eq!(names, every.iter().map(Action::name).collect::<Vec<_>>(), "one spec per contract action, in the contract's order");
@@ -94,7 +114,8 @@ fn every_contract_action_has_one_spec_and_reversals_name_theirs() {
         if let Some(r) = spec.reverses {
             assert!(names.contains(&r), "{} reverses {r}, which is not an action", spec.name);
         }
-        assert!(spec.permissions.iter().all(|p| p.starts_with("iam:")), "{}: {:?}", spec.name, spec.permissions);
+        let service = if action.handler() == HandlerKind::Ec2 { "ec2:" } else { "iam:" };
+        assert!(spec.permissions.iter().all(|p| p.starts_with(service)), "{}: {:?}", spec.name, spec.permissions);
     }
 }
 
@@ -148,9 +169,36 @@ async fn every_call_an_action_makes_is_one_it_declares_and_it_uses_every_one() {
     calls.applied(&iam, second.reversal.unwrap()).await;
     calls.applied(&iam, first.reversal.unwrap()).await;
 
+    // instances: stopped, again, started; others terminated
+    let ec2 = MemoryEc2::default();
+    let at = now() - Duration::minutes(20);
+    let (a, b) = (
+        running_instance("i-0aaa0000000000001", ACCOUNT, at, "r-1", &[]),
+        running_instance("i-0bbb0000000000002", ACCOUNT, at, "r-2", &[]),
+    );
+    ec2.put("us-east-1", a.clone());
+    ec2.put("us-east-1", b.clone());
+    let principal_arn = format!("arn:aws:iam::{ACCOUNT}:user/bob");
+    let stop = || Action::StopInstances {
+        account_id: ACCOUNT.into(),
+        region: "us-east-1".into(),
+        principal_arn: principal_arn.clone(),
+        instances: vec![launch_of(&a, "us-east-1")],
+    };
+    let o = calls.run_ec2(&ec2, stop()).await;
+    assert_eq!(calls.run_ec2(&ec2, stop()).await.outcome, OutcomeStatus::AlreadyApplied);
+    calls.run_ec2(&ec2, o.reversal.unwrap()).await;
+    let terminate = Action::TerminateInstances {
+        account_id: ACCOUNT.into(),
+        region: "us-east-1".into(),
+        principal_arn: principal_arn.clone(),
+        instances: vec![launch_of(&b, "us-east-1")],
+    };
+    calls.run_ec2(&ec2, terminate).await;
+
     for spec in ALL {
         let declared: BTreeSet<String> = spec.permissions.iter().map(|p| (*p).to_owned()).collect();
         let made = calls.0.get(spec.name).cloned().unwrap_or_default();
-        assert_eq!(made, declared, "{}: the IAM calls it made differ from the permissions it declares", spec.name);
+        assert_eq!(made, declared, "{}: the AWS calls it made differ from the permissions it declares", spec.name);
     }
 }

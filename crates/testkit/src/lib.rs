@@ -174,12 +174,37 @@ pub struct Burst {
     /// Instance type of every call (`requestParameters.instanceType` and each launched item);
     /// `None` keeps the template's `t3.micro`.
     pub instance_type: Option<String>,
+    /// What EC2 answered to each call, when the instances are real (an emulator's): one per call,
+    /// `per_call` ids each. `None` makes them up from the seed.
+    pub responses: Option<Vec<CallResponse>>,
+}
+
+/// What EC2 answered to one `RunInstances` call: its reservation, the instances' launch time and
+/// their ids.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallResponse {
+    /// `reservationId`.
+    pub reservation_id: String,
+    /// `launchTime` of the instances.
+    pub launch_time: DateTime<Utc>,
+    /// `instanceId` of each instance.
+    pub instance_ids: Vec<String>,
 }
 
 impl Burst {
     /// A successful burst.
     pub fn new(actor: Actor, calls: u32, per_call: u32, start: DateTime<Utc>) -> Self {
-        Self { actor, calls, per_call, start, spacing_s: 7, error_code: None, source_ip: "198.51.100.23".into(), instance_type: None }
+        Self {
+            actor,
+            calls,
+            per_call,
+            start,
+            spacing_s: 7,
+            error_code: None,
+            source_ip: "198.51.100.23".into(),
+            instance_type: None,
+            responses: None,
+        }
     }
 
     /// Total instances of the burst.
@@ -220,10 +245,17 @@ impl Burst {
                 r["responseElements"] = Value::Null;
             }
             None => {
+                let given = self.responses.as_ref().and_then(|rs| rs.get(i as usize));
+                let reservation = given.map_or_else(|| format!("r-{seed:04x}{i:013x}"), |g| g.reservation_id.clone());
+                let launched = given.map_or(t, |g| g.launch_time);
                 let items: Vec<Value> = (0..self.per_call)
                     .map(|k| {
                         let mut it = item.clone();
-                        it["instanceId"] = json!(format!("i-{seed:04x}{i:05x}{k:04x}"));
+                        let id = given
+                            .and_then(|g| g.instance_ids.get(k as usize).cloned())
+                            .unwrap_or_else(|| format!("i-{seed:04x}{i:05x}{k:04x}"));
+                        it["instanceId"] = json!(id);
+                        it["launchTime"] = json!(launched.timestamp_millis());
                         if let Some(ty) = &self.instance_type {
                             it["instanceType"] = json!(ty);
                         }
@@ -231,6 +263,9 @@ impl Burst {
                     })
                     .collect();
                 r["responseElements"]["instancesSet"]["items"] = json!(items);
+                r["responseElements"]["reservationId"] = json!(reservation);
+                r["responseElements"]["ownerId"] = json!(self.actor.account());
+                r["responseElements"]["requestId"] = r["requestID"].clone();
             }
         }
         r

@@ -117,3 +117,23 @@ fn the_iam_handler_attaches_only_the_quarantine_and_never_touches_protected_role
         assert!(!allowed("launchguard-iam-handler").contains(forbidden), "{forbidden}");
     }
 }
+
+#[test]
+fn the_ec2_handler_acts_only_on_incident_tagged_unprotected_instances() {
+    check("launchguard-ec2-handler", &launchguard_ec2_handler::FUNCTION.aws_actions());
+    assert!(allowed("launchguard-ec2-handler").iter().all(|a| a.starts_with("ec2:") || a.starts_with("s3:")));
+    for s in statements("launchguard-ec2-handler") {
+        let acts = actions(&s);
+        let cond = &s["Condition"];
+        if acts.iter().any(|a| ["ec2:StopInstances", "ec2:StartInstances", "ec2:TerminateInstances"].contains(&a.as_str())) {
+            assert_eq!(cond["StringLike"]["aws:ResourceTag/launchguard:incident"], "lg-*", "{s}");
+            assert_eq!(cond["StringNotEqualsIgnoreCase"]["aws:ResourceTag/launchguard:protected"], "true", "{s}");
+        }
+        if acts.iter().any(|a| a == "ec2:CreateTags" || a == "ec2:DeleteTags") {
+            assert_eq!(cond["ForAllValues:StringEquals"]["aws:TagKeys"], serde_json::json!(["launchguard:incident"]), "{s}");
+        }
+        if acts.iter().any(|a| a.starts_with("ec2:") && a != "ec2:DescribeInstances") {
+            assert!(s["Resource"].as_str().unwrap().ends_with(":instance/*"), "{s}");
+        }
+    }
+}

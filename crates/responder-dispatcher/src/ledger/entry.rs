@@ -177,6 +177,17 @@ pub fn target_of(a: &Action) -> String {
         Action::RevokeRoleSessions { account_id, role_name, .. } | Action::RestoreRoleSessions { account_id, role_name, .. } => {
             format!("targets/{}/role/{}/sessions", seg(account_id), seg(role_name))
         }
+        // Under the principal's prefix (a release by principal finds them), one target a region.
+        Action::StopInstances { account_id, region, principal_arn, .. }
+        | Action::TerminateInstances { account_id, region, principal_arn, .. }
+        | Action::StartInstances { account_id, region, principal_arn, .. } => match a.instances_principal() {
+            Some(p) => format!(
+                "{}instances/{}",
+                principal_prefix(account_id, p.entity == launchguard_core::ids::IamEntity::User, &p.name),
+                seg(region)
+            ),
+            None => format!("targets/{}/principal/{}/instances/{}", seg(account_id), seg(principal_arn), seg(region)),
+        },
     }
 }
 

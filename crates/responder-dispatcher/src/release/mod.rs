@@ -237,6 +237,11 @@ fn names_the_caller(requested_by: &str, action: &Action) -> bool {
             (account_id, role_name, false)
         }
         Action::DeactivateAccessKey { user_name: None, .. } | Action::ReactivateAccessKey { user_name: None, .. } => return false,
+        Action::StopInstances { .. } | Action::TerminateInstances { .. } | Action::StartInstances { .. } => {
+            return action.instances_principal().is_some_and(|p| {
+                p.account_id == caller.account_id && p.name.eq_ignore_ascii_case(&caller.name) && p.entity == caller.entity
+            });
+        }
     };
     *account == caller.account_id && name.eq_ignore_ascii_case(&caller.name) && is_user == (caller.entity == IamEntity::User)
 }

@@ -59,6 +59,9 @@ pub struct Lambda<'a> {
     pub iam: &'a Iam,
     pub ak: launchguard_responder::Config,
     pub ih: launchguard_responder::Config,
+    /// The account's EC2 (empty unless a test puts instances in it) and the EC2 handler's config.
+    pub ec2: launchguard_responder::memory_ec2::MemoryEc2,
+    pub eh: launchguard_responder::Config,
     pub calls: Mutex<Vec<String>>,
     pub down: Vec<String>,
     pub in_flight: AtomicUsize,
@@ -81,6 +84,8 @@ impl<'a> Lambda<'a> {
                 .config(&e, ACCOUNT, "arn:aws:iam::111122223333:role/launchguard-accesskey-handler")
                 .unwrap(),
             ih: launchguard_iam_handler::FUNCTION.config(&e, ACCOUNT, "arn:aws:iam::111122223333:role/launchguard-iam-handler").unwrap(),
+            ec2: launchguard_responder::memory_ec2::MemoryEc2::default(),
+            eh: launchguard_ec2_handler::FUNCTION.config(&e, ACCOUNT, "arn:aws:iam::111122223333:role/launchguard-ec2-handler").unwrap(),
             calls: Mutex::new(Vec::new()),
             down: Vec::new(),
             in_flight: AtomicUsize::new(0),
@@ -122,6 +127,11 @@ impl Invoker for Lambda<'_> {
             ),
             "iam" => serde_json::to_vec(
                 &launchguard_responder::handle(&payload, &self.ih, self.iam, &self.kms, &self.store, self.now)
+                    .await
+                    .map_err(|e| CallError::new(e.to_string(), false))?,
+            ),
+            "ec2" => serde_json::to_vec(
+                &launchguard_responder::handle_ec2(&payload, &self.eh, &self.ec2, &self.kms, &self.store, self.now)
                     .await
                     .map_err(|e| CallError::new(e.to_string(), false))?,
             ),

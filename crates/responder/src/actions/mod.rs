@@ -6,6 +6,8 @@
 //! | `deactivate_access_key`, reversal `reactivate_access_key` | `deactivate_access_key.rs` | [`deactivate_access_key::DEACTIVATE`], [`deactivate_access_key::REACTIVATE`] |
 //! | `quarantine_user`, reversal `release_user_quarantine` | `quarantine_user.rs` | [`quarantine_user::QUARANTINE`], [`quarantine_user::RELEASE`] |
 //! | `revoke_role_sessions`, reversal `restore_role_sessions` | `revoke_role_sessions.rs` | [`revoke_role_sessions::REVOKE`], [`revoke_role_sessions::RESTORE`] |
+//! | `stop_instances`, reversal `start_instances` | `stop_instances.rs` | [`stop_instances::STOP`], [`stop_instances::START`] |
+//! | `terminate_instances` (no reversal) | `terminate_instances.rs` | [`terminate_instances::TERMINATE`] |
 //!
 //! A reversal lives in the file of the action it reverses: it must recognise exactly what that
 //! action wrote (the status, the attachment, the document, `guard_only`), so the two change
@@ -14,12 +16,14 @@
 pub mod deactivate_access_key;
 pub mod quarantine_user;
 pub mod revoke_role_sessions;
+pub mod stop_instances;
+pub mod terminate_instances;
 
 use launchguard_core::contract::{Action, ResponseOutcome};
 
 use crate::envelope::{Ctx, Stop};
 use crate::function::Spec;
-use crate::ports::{IamPorts, KeyStatus};
+use crate::ports::{Ec2Ports, IamPorts, KeyStatus};
 
 /// Every action the library knows, in the contract's order.
 pub static ALL: &[&Spec] = &[
@@ -29,6 +33,9 @@ pub static ALL: &[&Spec] = &[
     &quarantine_user::RELEASE,
     &revoke_role_sessions::REVOKE,
     &revoke_role_sessions::RESTORE,
+    &stop_instances::STOP,
+    &terminate_instances::TERMINATE,
+    &stop_instances::START,
 ];
 
 /// Run the request's action (the function serves it: the envelope checked).
@@ -65,5 +72,25 @@ pub(crate) async fn act<I: IamPorts>(ctx: &Ctx<'_>, iam: &I) -> Result<ResponseO
             let r = Role { account_id, arn: role_arn, name: role_name };
             revoke_role_sessions::restore(ctx, iam, &r, written_document.as_deref(), previous_document.as_deref()).await
         }
+        Action::StopInstances { .. } | Action::TerminateInstances { .. } | Action::StartInstances { .. } => {
+            Err(Stop::Refuse(format!("{} is an EC2 action: send it to launchguard-ec2-handler", ctx.req.action.name())))
+        }
+    }
+}
+
+/// Run the request's EC2 action (the function serves it: the envelope checked).
+pub(crate) async fn act_ec2<E: Ec2Ports>(ctx: &Ctx<'_>, ec2: &E) -> Result<ResponseOutcome, Stop> {
+    use stop_instances::Set;
+    match &ctx.req.action {
+        Action::StopInstances { account_id, region, principal_arn, instances } => {
+            stop_instances::stop(ctx, ec2, &Set { account_id, region, principal_arn, instances }).await
+        }
+        Action::TerminateInstances { account_id, region, principal_arn, instances } => {
+            terminate_instances::terminate(ctx, ec2, &Set { account_id, region, principal_arn, instances }).await
+        }
+        Action::StartInstances { account_id, region, incident, instance_ids, .. } => {
+            stop_instances::start(ctx, ec2, account_id, region, incident, instance_ids).await
+        }
+        other => Err(Stop::Refuse(format!("{} is not an EC2 action", other.name()))),
     }
 }

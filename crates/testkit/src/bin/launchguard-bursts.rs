@@ -9,7 +9,7 @@ use std::process::ExitCode;
 
 use chrono::{DateTime, Utc};
 use clap::Parser;
-use launchguard_testkit::{Actor, Burst, find_run_instances_template, fixtures_dir, invictus_background_in, shift_to};
+use launchguard_testkit::{Actor, Burst, CallResponse, find_run_instances_template, fixtures_dir, invictus_background_in, shift_to};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -45,9 +45,14 @@ bursts            required, may be empty. Each burst:
                   come from autoscaling.amazonaws.com.
   instance_type   instance type of every call and instance (default: the template's t3.micro).
   error_code      if set, every call failed with it (errorCode, no responseElements).
-  seed            makes the eventIDs, requestIDs and instance ids, 0 to 65535 (default: the
-                  burst's position + 1); distinct within a spec. Bursts delivered to the same log
-                  group need distinct seeds: the detector de-duplicates records by eventID.
+  seed            makes the eventIDs, requestIDs, reservation and instance ids, 0 to 65535
+                  (default: the burst's position + 1); distinct within a spec. Bursts delivered
+                  to the same log group need distinct seeds: the detector de-duplicates records
+                  by eventID.
+  responses       optional: what EC2 answered to each call, when the instances are real (an
+                  emulator's): one per call, each {"reservation_id": "r-...", "launch_time":
+                  RFC 3339, "instance_ids": [per_call ids "i-..."]}. Without it, reservation
+                  and instance ids are made from the seed and launchTime is the call's time.
 
 Output: one compact JSON CloudTrail record per line, the background (file order) then each
 burst's calls in order. Exit code 2 on a bad spec, 1 when the fixtures cannot be read."#;
@@ -89,6 +94,16 @@ struct BurstSpec {
     error_code: Option<String>,
     #[serde(default)]
     seed: Option<u32>,
+    #[serde(default)]
+    responses: Option<Vec<ResponseSpec>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ResponseSpec {
+    reservation_id: String,
+    launch_time: String,
+    instance_ids: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -190,6 +205,35 @@ fn burst(index: usize, v: Value) -> Result<(Burst, u32), String> {
     }
     if let Some(c) = b.error_code {
         out.error_code = Some(nonempty(&format!("{at}.error_code"), &c)?);
+    }
+    if let Some(rs) = b.responses {
+        if out.error_code.is_some() {
+            return Err(format!("{at}.responses: failed calls (error_code) have no response; remove one of them"));
+        }
+        if rs.len() != b.calls as usize {
+            return Err(format!("{at}.responses: {} given for {} calls (one per call)", rs.len(), b.calls));
+        }
+        let mut given = Vec::with_capacity(rs.len());
+        for (j, r) in rs.into_iter().enumerate() {
+            let here = format!("{at}.responses[{j}]");
+            if r.instance_ids.len() != b.per_call as usize {
+                return Err(format!("{here}.instance_ids: {} ids for per_call {}", r.instance_ids.len(), b.per_call));
+            }
+            if let Some(bad) = r.instance_ids.iter().find(|id| launchguard_core::contract::validate_instance_id(id).is_err()) {
+                return Err(format!("{here}.instance_ids: {bad:?} is not an instance id (i- and 8 to 17 hex digits)"));
+            }
+            if !r.reservation_id.starts_with("r-") {
+                return Err(format!("{here}.reservation_id: {:?} is not a reservation id (r-...)", r.reservation_id));
+            }
+            given.push(CallResponse {
+                reservation_id: r.reservation_id,
+                launch_time: DateTime::parse_from_rfc3339(&r.launch_time)
+                    .map_err(|e| format!("{here}.launch_time: {:?} is not an RFC 3339 time ({e})", r.launch_time))?
+                    .with_timezone(&Utc),
+                instance_ids: r.instance_ids,
+            });
+        }
+        out.responses = Some(given);
     }
     let default_seed = u32::try_from(index + 1).unwrap_or(u32::MAX);
     let seed = b.seed.unwrap_or(default_seed);
@@ -305,5 +349,56 @@ mod tests {
             r#"{{"bursts": [{{"actor": {USER}, "calls": 1, "per_call": 1, "start": "2026-03-01T11:58:00Z", "seed": 2}}, {{"actor": {USER}, "calls": 1, "per_call": 1, "start": "2026-03-01T11:58:00Z"}}]}}"#
         );
         assert!(err(&two).starts_with("bursts[1].seed: 2 is also the seed of bursts[0]"), "{}", err(&two));
+    }
+
+    #[test]
+    fn real_responses_must_match_the_calls_and_end_up_in_the_records() {
+        let spec = |responses: &str| {
+            format!(
+                r#"{{"bursts": [{{"actor": {USER}, "calls": 2, "per_call": 2, "start": "2026-03-01T11:58:00Z", "responses": {responses}}}]}}"#
+            )
+        };
+        let one = |r: &str, ids: &str| {
+            format!(r#"{{"reservation_id": "{r}", "launch_time": "2026-03-01T11:58:01.250Z", "instance_ids": {ids}}}"#)
+        };
+        // GIVEN responses that do not fit the calls THEN the error names the field
+        let e = err(&spec(&format!("[{}]", one("r-0aa", r#"["i-0123456789abcdef0", "i-0123456789abcdef1"]"#))));
+        assert!(e.starts_with("bursts[0].responses: 1 given for 2 calls"), "{e}");
+        let e = err(&spec(&format!("[{}, {}]", one("r-0aa", r#"["i-0123456789abcdef0"]"#), one("r-0bb", r#"["i-1", "i-2"]"#))));
+        assert!(e.starts_with("bursts[0].responses[0].instance_ids: 1 ids for per_call 2"), "{e}");
+        let e = err(&spec(&format!(
+            "[{}, {}]",
+            one("r-0aa", r#"["i-0123456789abcdef0", "i-0123456789abcdef1"]"#),
+            one("x", r#"["i-0123456789abcdef2", "i-0123456789abcdef3"]"#)
+        )));
+        assert!(e.starts_with("bursts[0].responses[1].reservation_id"), "{e}");
+        // GIVEN real responses THEN each call's record carries its reservation, launch time and ids
+        let p = plan(&spec(&format!(
+            "[{}, {}]",
+            one("r-0aa", r#"["i-0123456789abcdef0", "i-0123456789abcdef1"]"#),
+            one("r-0bb", r#"["i-0123456789abcdef2", "i-0123456789abcdef3"]"#)
+        )))
+        .unwrap();
+        let (b, seed) = &p.bursts[0];
+        let records = b.records(&launchguard_testkit::run_instances_template(), *seed);
+        let facts: Vec<(String, Vec<String>, Vec<i64>)> = records
+            .iter()
+            .map(|r| {
+                let items = r["responseElements"]["instancesSet"]["items"].as_array().unwrap();
+                (
+                    r["responseElements"]["reservationId"].as_str().unwrap().to_owned(),
+                    items.iter().map(|i| i["instanceId"].as_str().unwrap().to_owned()).collect(),
+                    items.iter().map(|i| i["launchTime"].as_i64().unwrap()).collect(),
+                )
+            })
+            .collect();
+        let at = DateTime::parse_from_rfc3339("2026-03-01T11:58:01.250Z").unwrap().timestamp_millis();
+        assert_eq!(
+            facts,
+            vec![
+                ("r-0aa".into(), vec!["i-0123456789abcdef0".into(), "i-0123456789abcdef1".into()], vec![at, at]),
+                ("r-0bb".into(), vec!["i-0123456789abcdef2".into(), "i-0123456789abcdef3".into()], vec![at, at]),
+            ]
+        );
     }
 }

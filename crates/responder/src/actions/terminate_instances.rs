@@ -1,0 +1,68 @@
+//! Terminate exactly the instances a flagged principal launched. Not reversible: never the
+//! default, and the outcome says so.
+//!
+//! What: the checks of `stop_instances` ([`super::stop_instances::verify`]: account, protected
+//! principal, each instance described, matching its launch record, not protected), then tag
+//! (`launchguard:incident=<finding id>`), then `TerminateInstances` of exactly those ids. Already
+//! terminated (or shutting down): `already_applied`, with no reversal.
+
+use launchguard_core::contract::{INCIDENT_TAG, OutcomeStatus, ResponseOutcome};
+
+use super::stop_instances::{Set, verify};
+use crate::envelope::{Ctx, Stop};
+use crate::function::Spec;
+use crate::ports::{DescribeInstances, InstanceState, InstanceStates, InstanceTags};
+
+/// `terminate_instances`. No reversal.
+pub static TERMINATE: Spec = Spec {
+    name: "terminate_instances",
+    reverses: None,
+    permissions: &["ec2:CreateTags", "ec2:DescribeInstances", "ec2:TerminateInstances"],
+    settings: &[],
+};
+
+/// Said in every outcome of a termination.
+pub const NOT_REVERSIBLE: &str = "terminated instances cannot be started again: this is not reversible";
+
+/// `terminate_instances`.
+pub(crate) async fn terminate<E: DescribeInstances + InstanceTags + InstanceStates>(
+    ctx: &Ctx<'_>,
+    ec2: &E,
+    s: &Set<'_>,
+) -> Result<ResponseOutcome, Stop> {
+    let v = verify(ctx, ec2, s).await?;
+    let incident = ctx.req.finding_id.as_str();
+    let warnings: Vec<String> =
+        std::iter::once(NOT_REVERSIBLE.to_owned()).chain(v.skipped.iter().map(|w| format!("left alone: {w}"))).collect();
+    let with = |mut o: ResponseOutcome| {
+        o.warnings.clone_from(&warnings);
+        o
+    };
+    let live: Vec<String> =
+        v.ok.iter()
+            .filter(|i| !matches!(i.state, Some(InstanceState::Terminated | InstanceState::ShuttingDown)))
+            .map(|i| i.id.clone())
+            .collect();
+    if live.is_empty() {
+        let d = format!("{} instance(s) in {} already terminated", v.ok.len(), s.region);
+        return Ok(with(ctx.outcome(OutcomeStatus::AlreadyApplied, d)));
+    }
+    if ctx.dry_run() {
+        let d =
+            format!("dry run: would tag and terminate {} instance(s) in {} ({NOT_REVERSIBLE}): {}", live.len(), s.region, live.join(" "));
+        return Ok(with(ctx.outcome(OutcomeStatus::DryRun, d)));
+    }
+    ec2.create_tag(s.region, &live, INCIDENT_TAG, incident).await?;
+    ec2.terminate_instances(s.region, &live).await?;
+    let mut o = ctx.outcome(
+        OutcomeStatus::Applied,
+        format!(
+            "{} instance(s) in {} tagged {INCIDENT_TAG}={incident} and terminated ({NOT_REVERSIBLE}): {}",
+            live.len(),
+            s.region,
+            live.join(" ")
+        ),
+    );
+    o.undo = Some(format!("none: {NOT_REVERSIBLE}"));
+    Ok(with(o))
+}
