@@ -68,7 +68,7 @@ def scan_section() -> list[str]:
           "(its zlib-rs inflate is faster than gzip's own).",
           f"- Records read {check['scan_records']:,}, RunInstances counted {check['launch_records']:,}; every injected burst flagged exactly once: "
           f"{check['every_burst_flagged_once']} ({check['bursts_flagged']}); steady launcher flagged: {check['steady_flagged']} "
-          f"(the whole-input sum of the Python script's old-style count would flag it: it has 24 instances); Auto Scaling bursts excluded: {check['autoscaling_excluded']}.",
+          f"(`--totals`, the former whole-input sum, flags it: 24 instances); Auto Scaling bursts excluded: {check['autoscaling_excluded']}.",
           f"- The background itself holds two real roles each requesting 10 instances in one call (vCPU-limited); copied into every file,",
           f"  they are {check['background_bursts_flagged']} flagged bursts, as the detector would flag each.", ""]
     return md

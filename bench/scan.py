@@ -84,7 +84,7 @@ def main() -> int:
     flagged = {}
     for b in report["bursts"]:
         if b["verdict"] == "flagged":
-            label = next((k for k in BURSTS if k.split(" ", 1)[1] in json.dumps(b["principal"])), None)
+            label = next((k for k in BURSTS if f"/{k.split()[-1]}\"" in json.dumps(b["principal"])), None)
             flagged[label] = flagged.get(label, 0) + 1
     steady = [b for b in report["bursts"] if "steady-launcher" in json.dumps(b["principal"])]
     excluded = [b for b in report["bursts"] if b["verdict"] == "excluded"]
