@@ -95,11 +95,7 @@ struct Archive {
 /// Write the archive: background copies spread over the files' slots, bursts in the file of their time.
 fn write_archive(a: &Archive, start: DateTime<Utc>, background: &[Value], bursts: Vec<Value>) -> Result<String, String> {
     let slot_ms = i64::from(a.hours) * 3_600_000 / i64::from(a.files);
-    let account = bursts
-        .first()
-        .and_then(|r| r["recipientAccountId"].as_str())
-        .unwrap_or("111122223333")
-        .to_owned();
+    let account = bursts.first().and_then(|r| r["recipientAccountId"].as_str()).unwrap_or("111122223333").to_owned();
     let mut by_file: Vec<Vec<Value>> = vec![Vec::new(); a.files as usize];
     for r in bursts {
         let t = r["eventTime"].as_str().and_then(|s| DateTime::parse_from_rfc3339(s).ok()).map(|d| d.with_timezone(&Utc));
@@ -306,7 +302,8 @@ fn run(args: Args) -> Result<(), (ExitCode, String)> {
     let template = find_run_instances_template(&background)
         .ok_or_else(|| io(format!("{}: no successful RunInstances record to build bursts from", fixtures.display())))?;
     if let Some(dir) = args.archive {
-        let start = plan.background_start.ok_or_else(|| bad("--archive needs background_start in the spec: where the archive begins".into()))?;
+        let start =
+            plan.background_start.ok_or_else(|| bad("--archive needs background_start in the spec: where the archive begins".into()))?;
         let bursts: Vec<Value> = plan.bursts.iter().flat_map(|(b, seed)| b.records(&template, *seed)).collect();
         let a = Archive { dir, files: args.files, records_per_file: args.records_per_file, hours: args.hours };
         let summary = write_archive(&a, start, &background, bursts).map_err(io)?;
