@@ -28,7 +28,7 @@ unit: ## Unit and in-process tests of every crate (no network)
 e2e: ## The whole chain on LocalStack with cargo lambda watch
 	scripts/e2e.sh
 
-bench: ## Every benchmark (throughput, query cost, package size, start-up, memory, latency); writes BENCHMARKS.md
+bench: ## Every benchmark (throughput, query cost, package size, start-up, memory, latency, archive replay); writes BENCHMARKS.md
 	scripts/venv.sh tools
 	.venv-tools/bin/python bench/run.py
 

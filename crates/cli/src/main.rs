@@ -1,13 +1,14 @@
 //! `launchguard`: command-line tools. `launchguard --help`.
 
-use std::io::Read;
+use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use launchguard_aws::LambdaInvoker;
 use launchguard_aws::mac::Kms;
+use launchguard_cli::CliError;
 use launchguard_cli::release::{self, DEFAULT_DISPATCHER, DEFAULT_RELEASE_KEY, ReleaseArgs};
-use launchguard_cli::{CliError, USAGE, decode, parse_args, render_table, scan};
+use launchguard_cli::scan::{self, Bar, Completeness, LocalSource, S3Source, ScanArgs, Silent, Source};
 
 #[derive(Debug, Parser)]
 #[command(name = "launchguard", version, about = "launchguard's command line: replay archived CloudTrail, release a containment")]
@@ -18,13 +19,9 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Replay archived CloudTrail files through the detector's classification (`launchguard scan --help`).
-    #[command(disable_help_flag = true)]
-    Scan {
-        /// FILE... and options, see `launchguard scan --help`.
-        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
-        args: Vec<String>,
-    },
+    /// Replay archived CloudTrail (files, directories, s3://bucket/prefix, stdin) and report the
+    /// bursts the detector would flag.
+    Scan(ScanArgs),
     /// Undo what launchguard did for a finding (or one principal). Only RELEASE_PRINCIPALS can:
     /// the request is sealed with the release key using your own AWS credentials.
     Release {
@@ -47,35 +44,39 @@ enum Command {
         #[arg(long, default_value = DEFAULT_RELEASE_KEY)]
         key: String,
     },
+    /// Print a shell completion script (`launchguard completions bash > /etc/bash_completion.d/launchguard`).
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
 }
 
-fn run_scan(args: Vec<String>) -> Result<ExitCode, CliError> {
-    let a = parse_args(args)?;
-    let names = if a.files.is_empty() { vec!["-".to_owned()] } else { a.files.clone() };
-    let mut docs = Vec::new();
-    for name in names {
-        let bytes = if name == "-" {
-            let mut b = Vec::new();
-            std::io::stdin().read_to_end(&mut b).map_err(|e| CliError::Input { source_name: "stdin".into(), reason: e.to_string() })?;
-            b
-        } else {
-            std::fs::read(&name).map_err(|e| CliError::Input { source_name: name.clone(), reason: e.to_string() })?
-        };
-        let shown = if name == "-" { "stdin".to_owned() } else { name };
-        let text = decode(&shown, bytes)?;
-        docs.push((shown, text));
-    }
-    let report = scan(&docs, &a)?;
-    if a.json {
-        let out =
-            serde_json::to_string_pretty(&report).map_err(|e| CliError::Input { source_name: "output".into(), reason: e.to_string() })?;
-        println!("{out}");
+fn run_scan(args: &ScanArgs) -> Result<ExitCode, CliError> {
+    let settings = args.settings()?;
+    let (urls, paths): (Vec<String>, Vec<String>) = args.inputs.iter().cloned().partition(|i| i.starts_with("s3://"));
+    let paths = if urls.is_empty() && paths.is_empty() { vec!["-".to_owned()] } else { paths };
+    let local = LocalSource::new(paths);
+    let buckets = urls.iter().map(|u| S3Source::new(u)).collect::<Result<Vec<_>, _>>()?;
+    let mut sources: Vec<&dyn Source> = vec![&local];
+    sources.extend(buckets.iter().map(|b| b as &dyn Source));
+    let jobs = args.jobs.map(usize::from);
+    let report = if !args.quiet && std::io::stderr().is_terminal() {
+        scan::run(&sources, &settings, jobs, &Bar::new())?
     } else {
-        print!("{}", render_table(&report));
+        scan::run(&sources, &settings, jobs, &Silent)?
+    };
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        serde_json::to_writer_pretty(&mut out, &report).map_err(|e| CliError::Output(e.to_string()))?;
+        writeln!(out).map_err(|e| CliError::Output(e.to_string()))?;
+    } else {
+        write!(out, "{report}").map_err(|e| CliError::Output(e.to_string()))?;
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(match report.status {
+        Completeness::Complete => ExitCode::SUCCESS,
+        Completeness::Incomplete => ExitCode::from(1),
+    })
 }
-
 fn run_release(args: &ReleaseArgs) -> Result<ExitCode, CliError> {
     let rt = tokio::runtime::Runtime::new().map_err(|e| CliError::Input { source_name: "tokio runtime".into(), reason: e.to_string() })?;
     rt.block_on(async {
@@ -99,17 +100,17 @@ fn run_release(args: &ReleaseArgs) -> Result<ExitCode, CliError> {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Scan { args } => run_scan(args),
+        Command::Scan(args) => run_scan(&args),
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "launchguard", &mut std::io::stdout());
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Release { finding, principal, reason, dry_run, dispatcher, key } => {
             run_release(&ReleaseArgs { finding_id: finding, principal_arn: principal, reason, dry_run, dispatcher, key_id: key })
         }
     };
     match result {
         Ok(code) => code,
-        Err(CliError::Usage(m)) if m == "help" => {
-            println!("{USAGE}");
-            ExitCode::SUCCESS
-        }
         Err(e) => {
             eprintln!("launchguard: {e}");
             ExitCode::from(2)

@@ -117,7 +117,7 @@ pub struct Activity {
 }
 
 impl Activity {
-    fn new(t: DateTime<Utc>) -> Self {
+    pub(crate) fn new(t: DateTime<Utc>) -> Self {
         Self {
             calls: 0,
             instances_launched: 0,
@@ -203,11 +203,12 @@ impl Aggregate {
     /// Add one launch record whose time is `t_ms` (epoch ms, already checked by the caller).
     pub fn add(&mut self, record: &CloudTrailRecord<'_>, t_ms: i64) {
         let facts = launch_facts(record);
-        self.add_with_facts(record, t_ms, &facts);
+        let _ = self.add_with_facts(record, t_ms, &facts);
     }
 
-    /// Add a record with facts already read.
-    pub fn add_with_facts<Q, S>(&mut self, record: &CloudTrailRecord<'_, Q, S>, t_ms: i64, facts: &LaunchFacts) {
+    /// Add a record with facts already read; answers the position of its principal in
+    /// [`Aggregate::principals`].
+    pub fn add_with_facts<Q, S>(&mut self, record: &CloudTrailRecord<'_, Q, S>, t_ms: i64, facts: &LaunchFacts) -> usize {
         let t = Utc.timestamp_millis_opt(t_ms).single().unwrap_or_default();
         let (principal, session) = classify(record.user_identity.as_ref());
         let access_key = session.access_key_id.clone();
@@ -300,6 +301,7 @@ impl Aggregate {
                 *dropped += 1;
             }
         }
+        idx
     }
 
     /// The principals, in order of first appearance.

@@ -14,7 +14,10 @@
 //! - [`principal`]: `userIdentity` classification.
 //! - [`launch`]: RunInstances counting (launched, requested, failed, dry runs).
 //! - [`aggregate`]: per-principal activity, de-duplicated by access key.
+//! - [`split`]: the records of a document of any shape as text, unparsed (lookup-events exports
+//!   too), keeping what precedes a cut.
 //! - [`scan`]: pre-filter, parse, re-check and aggregate a stream of records.
+//! - [`burst`]: per-principal launch calls and the sliding-window bursts over them.
 //! - [`threshold`]: who gets flagged.
 //! - [`query`]: Logs Insights query and FilterLogEvents pattern building.
 //! - [`auth`]: sealed (KMS-MAC-authenticated) payloads: envelope, MAC'd message, freshness.
@@ -29,6 +32,7 @@
 pub mod aggregate;
 pub mod alarm;
 pub mod auth;
+pub mod burst;
 pub mod config;
 pub mod contract;
 pub mod error;
@@ -42,6 +46,7 @@ pub mod principal;
 pub mod query;
 pub mod record;
 pub mod scan;
+pub mod split;
 pub mod threshold;
 pub mod time;
 pub mod window;

@@ -150,6 +150,58 @@ impl<Q, S> CloudTrailRecord<'_, Q, S> {
     }
 }
 
+fn owned(c: &Option<Cow<'_, str>>) -> Option<Cow<'static, str>> {
+    c.as_deref().map(|s| Cow::Owned(s.to_owned()))
+}
+
+impl<Q, S> CloudTrailRecord<'_, Q, S> {
+    /// A copy that owns its text, without `requestParameters` and `responseElements` (read into
+    /// [`crate::launch::LaunchFacts`] first): what is kept of a matching record once the text it
+    /// was read from is gone (files scanned in parallel, aggregated after).
+    pub fn to_owned_bare(&self) -> CloudTrailRecord<'static, (), ()> {
+        CloudTrailRecord {
+            event_time: owned(&self.event_time),
+            export_timestamp: owned(&self.export_timestamp),
+            event_source: owned(&self.event_source),
+            event_name: owned(&self.event_name),
+            event_id: owned(&self.event_id),
+            aws_region: owned(&self.aws_region),
+            source_ip_address: owned(&self.source_ip_address),
+            user_agent: owned(&self.user_agent),
+            error_code: owned(&self.error_code),
+            recipient_account_id: owned(&self.recipient_account_id),
+            user_identity: self.user_identity.as_ref().map(UserIdentity::to_owned_identity),
+            request_parameters: None,
+            response_elements: None,
+        }
+    }
+}
+
+impl UserIdentity<'_> {
+    /// A copy that owns its text.
+    pub fn to_owned_identity(&self) -> UserIdentity<'static> {
+        UserIdentity {
+            identity_type: owned(&self.identity_type),
+            principal_id: owned(&self.principal_id),
+            arn: owned(&self.arn),
+            account_id: owned(&self.account_id),
+            access_key_id: owned(&self.access_key_id),
+            user_name: owned(&self.user_name),
+            invoked_by: owned(&self.invoked_by),
+            session_context: self.session_context.as_ref().map(|c| SessionContext {
+                session_issuer: c.session_issuer.as_ref().map(|i| SessionIssuer {
+                    issuer_type: owned(&i.issuer_type),
+                    arn: owned(&i.arn),
+                    account_id: owned(&i.account_id),
+                    user_name: owned(&i.user_name),
+                }),
+                source_identity: owned(&c.source_identity),
+                attributes: c.attributes.as_ref().map(|a| SessionAttributes { creation_date: owned(&a.creation_date) }),
+            }),
+        }
+    }
+}
+
 /// A record that could not be read, with where it was and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecordError {

@@ -8,9 +8,10 @@ use std::collections::HashSet;
 
 use memchr::memmem;
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
 use crate::aggregate::Aggregate;
-use crate::launch::{LaunchRecord, launch_facts, launch_record_facts};
+use crate::launch::{LaunchFacts, LaunchRecord, launch_facts, launch_record_facts};
 use crate::query::EventRule;
 use crate::record::{CloudTrailRecord, parse_record};
 use crate::window::TimeWindow;
@@ -48,15 +49,58 @@ pub struct ScanStats {
     pub error_samples: Vec<String>,
 }
 
-/// Scans rows for one event rule, inside an optional window.
+impl ScanStats {
+    /// Add another scan's counters to these (the scans of several files, read apart). Error
+    /// samples are kept up to [`MAX_ERROR_SAMPLES`].
+    pub fn merge(&mut self, other: &ScanStats) {
+        self.rows += other.rows;
+        self.bytes += other.bytes;
+        self.prefiltered += other.prefiltered;
+        self.other_events += other.other_events;
+        self.outside_window += other.outside_window;
+        self.without_time += other.without_time;
+        self.unparseable += other.unparseable;
+        self.uncounted += other.uncounted;
+        self.matched += other.matched;
+        self.duplicates += other.duplicates;
+        let room = MAX_ERROR_SAMPLES.saturating_sub(self.error_samples.len());
+        self.error_samples.extend(other.error_samples.iter().take(room).cloned());
+    }
+}
+
+/// Where the records a [`Scanner`] accepts go: one capability, adding a matching record whose
+/// time and launch facts are read. [`Aggregate`] (per-principal activity) is the detector's.
+pub trait LaunchSink {
+    /// Add one matching record (the event, inside the window, not seen before) at `t_ms`.
+    fn add_launch<Q, S>(&mut self, record: &CloudTrailRecord<'_, Q, S>, t_ms: i64, facts: &LaunchFacts);
+}
+
+impl LaunchSink for Aggregate {
+    fn add_launch<Q, S>(&mut self, record: &CloudTrailRecord<'_, Q, S>, t_ms: i64, facts: &LaunchFacts) {
+        let _ = self.add_with_facts(record, t_ms, facts);
+    }
+}
+
+/// The key under which an `eventID` is remembered: the first 128 bits of its SHA-256, 16 bytes
+/// whatever the id's length (a collision between two of a billion ids has a chance of about
+/// 10^-21).
+pub fn event_key(event_id: &str) -> u128 {
+    let digest = Sha256::digest(event_id.as_bytes());
+    let mut first = [0u8; 16];
+    first.copy_from_slice(&digest[..16]);
+    u128::from_be_bytes(first)
+}
+
+/// Scans rows for one event rule, inside an optional window; what matches goes to a
+/// [`LaunchSink`] (per-principal activity by default).
 #[derive(Debug)]
-pub struct Scanner {
+pub struct Scanner<K = Aggregate> {
     rule: EventRule,
     finder: memmem::Finder<'static>,
     window: Option<TimeWindow>,
-    seen_event_ids: HashSet<String>,
-    /// Per-principal activity so far.
-    pub aggregate: Aggregate,
+    seen_event_ids: HashSet<u128>,
+    /// Where matching records went: per-principal activity for the detector.
+    pub aggregate: K,
     /// Counters so far.
     pub stats: ScanStats,
 }
@@ -64,8 +108,15 @@ pub struct Scanner {
 impl Scanner {
     /// A scanner for `rule`, keeping only records inside `window` when given.
     pub fn new(rule: EventRule, window: Option<TimeWindow>) -> Self {
+        Self::with_sink(rule, window, Aggregate::new())
+    }
+}
+
+impl<K: LaunchSink> Scanner<K> {
+    /// A scanner whose matching records go to `sink`.
+    pub fn with_sink(rule: EventRule, window: Option<TimeWindow>, sink: K) -> Self {
         let finder = memmem::Finder::new(rule.needle().as_bytes()).into_owned();
-        Self { rule, finder, window, seen_event_ids: HashSet::new(), aggregate: Aggregate::new(), stats: ScanStats::default() }
+        Self { rule, finder, window, seen_event_ids: HashSet::new(), aggregate: sink, stats: ScanStats::default() }
     }
 
     /// The rule scanned for.
@@ -88,7 +139,7 @@ impl Scanner {
                 if let Some(t) = self.accept(&r) {
                     let facts = launch_record_facts(&mut r);
                     self.stats.uncounted += u64::from(facts.malformed);
-                    self.aggregate.add_with_facts(&r, t, &facts);
+                    self.aggregate.add_launch(&r, t, &facts);
                 }
             }
             _ => match parse_record(message) {
@@ -116,7 +167,7 @@ impl Scanner {
         if let Some(t) = self.accept(r) {
             let facts = launch_facts(r);
             self.stats.uncounted += u64::from(facts.malformed);
-            self.aggregate.add_with_facts(r, t, &facts);
+            self.aggregate.add_launch(r, t, &facts);
         }
     }
 
@@ -160,7 +211,7 @@ impl Scanner {
             return None;
         }
         if let Some(id) = r.event_id.as_deref()
-            && !self.seen_event_ids.insert(id.to_owned())
+            && !self.seen_event_ids.insert(event_key(id))
         {
             self.stats.duplicates += 1;
             return None;

@@ -9,6 +9,7 @@ use launchguard_core::ids::{ArnPatterns, IamArn};
 use launchguard_core::launch::launch_facts;
 use launchguard_core::principal::classify;
 use launchguard_core::record::parse_document;
+use launchguard_core::split::{Item, split_document};
 use launchguard_core::time::parse_timestamp;
 use proptest::prelude::*;
 
@@ -169,5 +170,40 @@ proptest! {
                 prop_assert!(g.check_principal(&f).is_err(), "{f} escaped {pattern}");
             }
         }
+    }
+}
+
+/// Every record `split_document` hands out, and whether it finished.
+fn split_all(text: &str) -> (usize, bool) {
+    let mut n = 0;
+    let done = split_document(text, &mut |i| n += usize::from(matches!(i, Item::Record(_)))).is_ok();
+    (n, done)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+    #[test]
+    fn splitting_any_text_never_panics(text in "\\PC{0,300}", bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
+        let _ = split_all(&text);
+        let _ = split_all(&String::from_utf8_lossy(&bytes));
+    }
+
+    #[test]
+    fn a_cut_lookup_events_export_keeps_the_events_before_the_cut(n in 1usize..6, cut in 0usize..4000, insert in "[\\[\\]{}\":,0-9a-zA-Z\\\\ ]{0,8}") {
+        // GIVEN a lookup-events export of n events, cut anywhere (and sometimes altered there)
+        let event = serde_json::to_string(SEED_RECORD).unwrap();
+        let items: Vec<String> = (0..n).map(|i| format!(r#"{{"EventId":"e{i}","EventName":"RunInstances","CloudTrailEvent":{event}}}"#)).collect();
+        let doc = format!(r#"{{"Events":[{}],"NextToken":"abc"}}"#, items.join(","));
+        let (whole, done) = split_all(&doc);
+        prop_assert!(done);
+        prop_assert_eq!(whole, n);
+        let cut = cut.min(doc.len());
+        // WHEN split
+        let (got, done) = split_all(&doc[..cut]);
+        // THEN no more records than the whole holds, and a cut document is never "done"
+        prop_assert!(got <= n);
+        prop_assert!(!done || cut == doc.len());
+        let _ = split_all(&mutate(&doc, cut, &insert));
     }
 }

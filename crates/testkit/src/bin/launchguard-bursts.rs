@@ -55,7 +55,14 @@ bursts            required, may be empty. Each burst:
                   and instance ids are made from the seed and launchTime is the call's time.
 
 Output: one compact JSON CloudTrail record per line, the background (file order) then each
-burst's calls in order. Exit code 2 on a bad spec, 1 when the fixtures cannot be read."#;
+burst's calls in order. Exit code 2 on a bad spec, 1 when the fixtures cannot be read.
+
+With --archive DIR, writes a CloudTrail archive instead, as a trail delivers it to S3:
+DIR/AWSLogs/<account>/CloudTrail/us-east-1/YYYY/MM/DD/<account>_CloudTrail_us-east-1_<time>_<n>.json.gz,
+--files gzip delivery files ({"Records":[...]}) evenly over --hours from background_start (required),
+each of --records-per-file background records (the invictus-ir records cycled, each copy with its
+own eventID, spread in time over the file's slot), and every burst record in the file whose slot
+holds its time. Prints a JSON summary (files, records, bytes)."#;
 
 /// Print CloudTrail records (real background and injected RunInstances bursts) as JSON lines.
 #[derive(Debug, Parser)]
@@ -67,6 +74,65 @@ struct Args {
     /// The repository's `fixtures/` folder (default: the one this binary was built from).
     #[arg(long, value_name = "DIR")]
     fixtures: Option<PathBuf>,
+    /// Write a gzip delivery-file archive under DIR instead of JSON lines (see below).
+    #[arg(long, value_name = "DIR")]
+    archive: Option<PathBuf>,
+    /// Archive: delivery files.
+    #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    files: u32,
+    /// Archive: background records per file.
+    #[arg(long, default_value_t = 2000, value_parser = clap::value_parser!(u32).range(0..=100_000))]
+    records_per_file: u32,
+    /// Archive: hours covered, from background_start.
+    #[arg(long, default_value_t = 72, value_parser = clap::value_parser!(u32).range(1..=24 * 366))]
+    hours: u32,
+}
+
+/// How an archive is laid out.
+#[derive(Debug)]
+struct Archive {
+    dir: PathBuf,
+    files: u32,
+    records_per_file: u32,
+    hours: u32,
+}
+
+/// Write the archive: background copies spread over the files' slots, bursts in the file of their time.
+fn write_archive(a: &Archive, start: DateTime<Utc>, background: &[Value], bursts: Vec<Value>) -> Result<String, String> {
+    let slot_ms = i64::from(a.hours) * 3_600_000 / i64::from(a.files);
+    let account = bursts.first().and_then(|r| r["recipientAccountId"].as_str()).unwrap_or("111122223333").to_owned();
+    let mut by_file: Vec<Vec<Value>> = vec![Vec::new(); a.files as usize];
+    for r in bursts {
+        let t = r["eventTime"].as_str().and_then(|s| DateTime::parse_from_rfc3339(s).ok()).map(|d| d.with_timezone(&Utc));
+        let i = t.map_or(0, |t| ((t - start).num_milliseconds() / slot_ms.max(1)).clamp(0, i64::from(a.files) - 1)) as usize;
+        by_file[i].push(r);
+    }
+    let (mut records, mut bytes) = (0u64, 0u64);
+    let mut next = 0usize;
+    for (f, injected) in by_file.into_iter().enumerate() {
+        let slot_start = start + chrono::Duration::milliseconds(slot_ms * f as i64);
+        let mut rs: Vec<Value> = Vec::with_capacity(a.records_per_file as usize + injected.len());
+        for k in 0..a.records_per_file {
+            let mut r = background.get(next % background.len().max(1)).cloned().unwrap_or(Value::Null);
+            next += 1;
+            let t = slot_start + chrono::Duration::milliseconds(slot_ms * i64::from(k) / i64::from(a.records_per_file.max(1)));
+            r["eventTime"] = Value::String(t.format("%Y-%m-%dT%H:%M:%SZ").to_string());
+            r["eventID"] = Value::String(format!("{}-{f}-{k}", r["eventID"].as_str().unwrap_or("bg")));
+            rs.push(r);
+        }
+        rs.extend(injected);
+        records += rs.len() as u64;
+        let dir = a.dir.join(format!("AWSLogs/{account}/CloudTrail/us-east-1/{}", slot_start.format("%Y/%m/%d")));
+        std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        let path = dir.join(format!("{account}_CloudTrail_us-east-1_{}_{f:05}.json.gz", slot_start.format("%Y%m%dT%H%MZ")));
+        let text = serde_json::json!({ "Records": rs }).to_string();
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all(text.as_bytes()).map_err(|e| e.to_string())?;
+        let gz = gz.finish().map_err(|e| e.to_string())?;
+        bytes += gz.len() as u64;
+        std::fs::write(&path, &gz).map_err(|e| format!("{}: {e}", path.display()))?;
+    }
+    Ok(serde_json::json!({"files": a.files, "records": records, "gzip_bytes": bytes, "dir": a.dir.display().to_string()}).to_string())
 }
 
 #[derive(Debug, Deserialize)]
@@ -279,6 +345,15 @@ fn run(args: Args) -> Result<(), (ExitCode, String)> {
     let mut background = invictus_background_in(&fixtures).map_err(io)?;
     let template = find_run_instances_template(&background)
         .ok_or_else(|| io(format!("{}: no successful RunInstances record to build bursts from", fixtures.display())))?;
+    if let Some(dir) = args.archive {
+        let start =
+            plan.background_start.ok_or_else(|| bad("--archive needs background_start in the spec: where the archive begins".into()))?;
+        let bursts: Vec<Value> = plan.bursts.iter().flat_map(|(b, seed)| b.records(&template, *seed)).collect();
+        let a = Archive { dir, files: args.files, records_per_file: args.records_per_file, hours: args.hours };
+        let summary = write_archive(&a, start, &background, bursts).map_err(io)?;
+        println!("{summary}");
+        return Ok(());
+    }
     let mut lines: Vec<Value> = Vec::new();
     if let Some(start) = plan.background_start {
         shift_to(&mut background, start);

@@ -1,0 +1,168 @@
+//! `launchguard scan`: the detector's classification replayed on archived CloudTrail.
+//!
+//! Inputs are listed by their [`Source`] ([`LocalSource`]: files, directories, stdin;
+//! [`S3Source`]: an S3 prefix), then read by a pool of workers (`rayon`), each input on its own
+//! as a stream ([`input`]): gunzip, split into records, the detector's pre-filter, parse and
+//! re-check ([`launchguard_core::scan::Scanner`]). A worker keeps only the matching records,
+//! reduced to what aggregation needs; they are merged in input order into a
+//! [`Tracker`] (each `eventID` once, compact per-principal calls), whose sliding-window
+//! [`Tracker::bursts`] make the report ([`report`]).
+//!
+//! Memory: per worker, one input's text (a line of JSON lines, or one document: a delivery
+//! file is a few megabytes); per launch call, about 60 bytes; per principal, its activity with
+//! capped lists. Not the archive.
+
+pub mod args;
+pub mod input;
+pub mod progress;
+pub mod report;
+pub mod s3;
+pub mod source;
+
+use launchguard_core::burst::Tracker;
+use launchguard_core::launch::LaunchFacts;
+use launchguard_core::record::CloudTrailRecord;
+use launchguard_core::scan::{LaunchSink, ScanStats, Scanner};
+use launchguard_core::threshold::{Assessment, Verdict};
+use rayon::prelude::*;
+
+pub use args::{ScanArgs, Settings};
+pub use progress::{Bar, Progress, Silent};
+pub use report::{Completeness, IncompleteInput, InputCounts, Launcher, ScanReport, Totals};
+pub use s3::S3Source;
+pub use source::{Input, LocalSource, Source};
+
+use crate::CliError;
+
+/// A matching record, reduced to what aggregation needs and owning it.
+#[derive(Debug)]
+struct Launch {
+    record: CloudTrailRecord<'static, (), ()>,
+    t_ms: i64,
+    facts: LaunchFacts,
+}
+
+/// A worker's sink: the matching records of one input, kept until merged.
+#[derive(Debug, Default)]
+struct Launches(Vec<Launch>);
+
+impl LaunchSink for Launches {
+    fn add_launch<Q, S>(&mut self, record: &CloudTrailRecord<'_, Q, S>, t_ms: i64, facts: &LaunchFacts) {
+        self.0.push(Launch { record: record.to_owned_bare(), t_ms, facts: facts.clone() });
+    }
+}
+
+/// What one worker gives back for one input.
+#[derive(Debug)]
+struct Part {
+    name: String,
+    stats: ScanStats,
+    launches: Vec<Launch>,
+    bytes: u64,
+    incomplete: Option<String>,
+}
+
+fn read_one(source: &dyn Source, input: &Input, settings: &Settings) -> Part {
+    let mut scanner = Scanner::with_sink(settings.rule.clone(), settings.range, Launches::default());
+    let (bytes, incomplete) = match source.open(input) {
+        Ok(reader) => {
+            let o = input::read_input(reader, &mut scanner);
+            (o.bytes_in, o.incomplete.map(|i| i.0))
+        }
+        Err(e) => (0, Some(e.to_string())),
+    };
+    Part { name: input.name.clone(), stats: scanner.stats, launches: scanner.aggregate.0, bytes, incomplete }
+}
+
+/// How many inputs are read before their results are merged (in input order): enough to keep
+/// every worker busy, few enough that their matching records stay small.
+const BATCH_PER_WORKER: usize = 8;
+
+/// Scan every input of every source, `jobs` at a time (default: one per core).
+pub fn run(sources: &[&dyn Source], settings: &Settings, jobs: Option<usize>, progress: &dyn Progress) -> Result<ScanReport, CliError> {
+    let mut inputs: Vec<(&dyn Source, Input)> = Vec::new();
+    for s in sources {
+        inputs.extend(s.list()?.into_iter().map(|i| (*s, i)));
+    }
+    progress.start(inputs.len() as u64);
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(jobs.unwrap_or(0))
+        .build()
+        .map_err(|e| CliError::Usage(format!("cannot start {jobs:?} workers: {e}")))?;
+    let batch = pool.current_num_threads().max(1) * BATCH_PER_WORKER;
+    let mut tracker = Tracker::new();
+    let mut stats = ScanStats::default();
+    let mut counts = InputCounts { listed: inputs.len() as u64, bytes: 0 };
+    let mut incomplete = Vec::new();
+    for chunk in inputs.chunks(batch) {
+        let parts: Vec<Part> = pool.install(|| {
+            chunk
+                .par_iter()
+                .map(|(s, i)| {
+                    let p = read_one(*s, i, settings);
+                    progress.done(&p.name, p.bytes);
+                    p
+                })
+                .collect()
+        });
+        for p in parts {
+            stats.merge(&p.stats);
+            counts.bytes += p.bytes;
+            if let Some(problem) = p.incomplete {
+                incomplete.push(IncompleteInput { input: p.name, problem });
+            }
+            for l in p.launches {
+                tracker.add_launch(&l.record, l.t_ms, &l.facts);
+            }
+        }
+    }
+    progress.finish();
+    // a record in two inputs was matched in each: count it once
+    stats.matched -= tracker.duplicates.min(stats.matched);
+    stats.duplicates += tracker.duplicates;
+    Ok(report(tracker, stats, counts, incomplete, settings))
+}
+
+fn report(
+    mut tracker: Tracker,
+    stats: ScanStats,
+    inputs: InputCounts,
+    incomplete: Vec<IncompleteInput>,
+    settings: &Settings,
+) -> ScanReport {
+    let bursts = tracker.bursts(settings.window, &settings.thresholds);
+    let aggregate = tracker.into_totals();
+    let principals = aggregate.into_sorted();
+    let launchers = principals
+        .iter()
+        .map(|p| Launcher {
+            principal: p.principal.label(),
+            key: p.principal.key(),
+            calls: p.activity.calls,
+            instances_launched: p.activity.instances_launched,
+            instances_requested: p.activity.instances_requested,
+            first_seen: p.activity.first_seen,
+            last_seen: p.activity.last_seen,
+            bursts_flagged: bursts
+                .iter()
+                .filter(|b| matches!(b.verdict, Verdict::Flagged { .. }) && b.principal.key() == p.principal.key())
+                .count() as u64,
+        })
+        .collect();
+    let totals = settings.totals.then(|| {
+        let Assessment { flagged, excluded, .. } = settings.thresholds.assess(principals);
+        Totals { flagged, excluded }
+    });
+    let status = if incomplete.is_empty() { Completeness::Complete } else { Completeness::Incomplete };
+    ScanReport {
+        status,
+        window_seconds: settings.window.num_seconds(),
+        thresholds: settings.thresholds,
+        inputs,
+        incomplete_inputs: incomplete,
+        stats,
+        bursts,
+        launchers,
+        totals,
+    }
+}

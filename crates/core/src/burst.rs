@@ -1,0 +1,419 @@
+//! Bursts: a principal is flagged when the detector's thresholds are reached within a sliding
+//! window of time, not over everything it ever did.
+//!
+//! The alarm counts launches per period; an archive spans weeks. [`Tracker`] keeps, per
+//! principal, one compact [`Call`] per launch call (time, counts, and small numbers standing for
+//! its access key, source IP, region, user agent and `invokedBy`), besides the detector's
+//! whole-input [`Aggregate`]. [`Tracker::bursts`] then slides a window over each principal's
+//! calls in time order: every window `[t, t + window)` that starts at a call and reaches a
+//! threshold (instances launched or requested, counted as the detector counts them, or failed
+//! calls) is part of a burst, overlapping such windows are one burst, and each burst is judged by
+//! [`Thresholds::evaluate`] on its own activity, exactly as the detector judges an alarm window.
+//!
+//! Memory: 32 bytes a launch call, and 16 bytes (plus the hash table's slack) a distinct
+//! `eventID` remembered to count a record delivered twice once; distinct values are kept once
+//! per principal, at most [`MAX_VALUES`] of each kind.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use serde::Serialize;
+
+use crate::aggregate::{Activity, Aggregate};
+use crate::launch::LaunchFacts;
+use crate::principal::{Principal, classify, is_made_by_aws_service_for};
+use crate::record::CloudTrailRecord;
+use crate::scan::{LaunchSink, event_key};
+use crate::threshold::{Thresholds, Verdict};
+
+/// At most this many distinct values of one kind (keys, IPs, regions, agents, services) are
+/// remembered per principal; calls with others are counted, their value shown as dropped.
+pub const MAX_VALUES: usize = 1024;
+
+const DROPPED: u16 = u16::MAX;
+const NONE: u16 = u16::MAX - 1;
+
+/// One launch call, compact.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Call {
+    /// `eventTime`, epoch milliseconds.
+    pub t_ms: i64,
+    /// Instances launched.
+    pub launched: u32,
+    /// Instances requested.
+    pub requested: u32,
+    key: u16,
+    ip: u16,
+    region: u16,
+    agent: u16,
+    service: u16,
+    failed: bool,
+    dry_run: bool,
+    by_service: bool,
+}
+
+/// Distinct values of one kind, each kept once and named by its position.
+#[derive(Debug, Default)]
+struct Values {
+    list: Vec<String>,
+    index: HashMap<String, u16>,
+}
+
+impl Values {
+    fn id(&mut self, v: Option<&str>) -> u16 {
+        let Some(v) = v.filter(|v| !v.is_empty()) else { return NONE };
+        if let Some(&i) = self.index.get(v) {
+            return i;
+        }
+        if self.list.len() >= MAX_VALUES {
+            return DROPPED;
+        }
+        let i = self.list.len() as u16;
+        self.list.push(v.to_owned());
+        self.index.insert(v.to_owned(), i);
+        i
+    }
+
+    fn get(&self, i: u16) -> Option<&str> {
+        self.list.get(usize::from(i)).map(String::as_str)
+    }
+}
+
+/// One principal's launch calls.
+#[derive(Debug, Default)]
+struct Timeline {
+    calls: Vec<Call>,
+    keys: Values,
+    ips: Values,
+    regions: Values,
+    agents: Values,
+    services: Values,
+}
+
+/// A burst: calls of one principal whose sliding windows reached a threshold.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Burst {
+    /// Who.
+    pub principal: Principal,
+    /// `flagged` (with `reasons`) or `excluded` (with `reason`), as the detector decides.
+    #[serde(flatten)]
+    pub verdict: Verdict,
+    /// First call of the burst.
+    pub start: DateTime<Utc>,
+    /// Last call of the burst.
+    pub end: DateTime<Utc>,
+    /// The most instances (launched or requested, whichever is more) in one window.
+    pub peak_instances_in_window: u64,
+    /// Launch calls.
+    pub calls: u64,
+    /// Instances launched.
+    pub instances_launched: u64,
+    /// Instances requested.
+    pub instances_requested: u64,
+    /// Failed calls (dry runs excluded).
+    pub failed_calls: u64,
+    /// Dry runs.
+    pub dry_run_calls: u64,
+    /// Access key ids used.
+    pub access_keys: Vec<String>,
+    /// Source IPs (or service names).
+    pub source_ips: Vec<String>,
+    /// Regions.
+    pub regions: Vec<String>,
+    /// User agents.
+    pub user_agents: Vec<String>,
+    /// AWS services that made calls on the principal's behalf (`invokedBy`).
+    pub invoked_by: Vec<String>,
+    /// Values not shown because a principal had more than [`MAX_VALUES`] of a kind.
+    pub dropped_values: u64,
+}
+
+/// Per-principal launch calls and whole-input activity, each launch record counted once.
+#[derive(Debug, Default)]
+pub struct Tracker {
+    totals: Aggregate,
+    timelines: Vec<Timeline>,
+    seen: HashSet<u128>,
+    /// Records not counted because their `eventID` was seen before.
+    pub duplicates: u64,
+}
+
+impl LaunchSink for Tracker {
+    fn add_launch<Q, S>(&mut self, record: &CloudTrailRecord<'_, Q, S>, t_ms: i64, facts: &LaunchFacts) {
+        if let Some(id) = record.event_id.as_deref()
+            && !self.seen.insert(event_key(id))
+        {
+            self.duplicates += 1;
+            return;
+        }
+        let idx = self.totals.add_with_facts(record, t_ms, facts);
+        if idx >= self.timelines.len() {
+            self.timelines.resize_with(idx + 1, Timeline::default);
+        }
+        let (_, session) = classify(record.user_identity.as_ref());
+        let by_service =
+            session.invoked_by.as_deref().is_some_and(|by| is_made_by_aws_service_for(&self.totals.principals()[idx].principal, by));
+        let tl = &mut self.timelines[idx];
+        let call = Call {
+            t_ms,
+            launched: u32::try_from(facts.launched).unwrap_or(u32::MAX),
+            requested: u32::try_from(facts.requested).unwrap_or(u32::MAX),
+            key: tl.keys.id(session.access_key_id.as_deref()),
+            ip: tl.ips.id(record.source_ip_address.as_deref()),
+            region: tl.regions.id(record.aws_region.as_deref()),
+            agent: tl.agents.id(record.user_agent.as_deref()),
+            service: tl.services.id(session.invoked_by.as_deref()),
+            failed: facts.failed,
+            dry_run: facts.dry_run,
+            by_service,
+        };
+        tl.calls.push(call);
+    }
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+struct Sums {
+    launched: u64,
+    requested: u64,
+    failed: u64,
+}
+
+impl Sums {
+    fn add(&mut self, c: &Call, sign: i64) {
+        let f = |v: &mut u64, x: u64| *v = if sign > 0 { v.saturating_add(x) } else { v.saturating_sub(x) };
+        f(&mut self.launched, u64::from(c.launched));
+        f(&mut self.requested, u64::from(c.requested));
+        f(&mut self.failed, u64::from(c.failed));
+    }
+
+    fn instances(&self) -> u64 {
+        self.launched.max(self.requested)
+    }
+}
+
+/// The spans of `calls` (sorted by time) whose windows of `window_ms` reach a threshold:
+/// position range and the peak instances of one window. Pure, O(calls).
+fn spans(calls: &[Call], window_ms: i64, t: &Thresholds) -> Vec<(std::ops::Range<usize>, u64)> {
+    let qualifies = |s: &Sums| s.instances() >= t.min_instances || t.min_failed_calls.is_some_and(|m| s.failed >= m);
+    let mut out: Vec<(std::ops::Range<usize>, u64)> = Vec::new();
+    let mut sums = Sums::default();
+    let mut j = 0;
+    for i in 0..calls.len() {
+        while j < calls.len() && calls[j].t_ms.saturating_sub(calls[i].t_ms) < window_ms {
+            sums.add(&calls[j], 1);
+            j += 1;
+        }
+        if qualifies(&sums) {
+            match out.last_mut() {
+                Some((r, peak)) if i < r.end => {
+                    r.end = r.end.max(j);
+                    *peak = (*peak).max(sums.instances());
+                }
+                _ => out.push((i..j, sums.instances())),
+            }
+        }
+        sums.add(&calls[i], -1);
+    }
+    out
+}
+
+fn utc(ms: i64) -> DateTime<Utc> {
+    Utc.timestamp_millis_opt(ms).single().unwrap_or_default()
+}
+
+impl Tracker {
+    /// An empty tracker.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The whole-input activity per principal (the detector's aggregate over everything read).
+    pub fn totals(&self) -> &Aggregate {
+        &self.totals
+    }
+
+    /// Launch calls remembered.
+    pub fn calls(&self) -> usize {
+        self.timelines.iter().map(|t| t.calls.len()).sum()
+    }
+
+    /// Consume into the whole-input activity.
+    pub fn into_totals(self) -> Aggregate {
+        self.totals
+    }
+
+    /// Every burst of every principal for `window` (at least a millisecond), judged by
+    /// `thresholds`: flagged first, then excluded; by start time within each.
+    pub fn bursts(&mut self, window: Duration, thresholds: &Thresholds) -> Vec<Burst> {
+        let window_ms = window.num_milliseconds().max(1);
+        let mut out = Vec::new();
+        for (idx, tl) in self.timelines.iter_mut().enumerate() {
+            let principal = &self.totals.principals()[idx].principal;
+            tl.calls.sort_by_key(|c| c.t_ms);
+            for (range, peak) in spans(&tl.calls, window_ms, thresholds) {
+                let b = burst(principal, tl, &tl.calls[range], peak, window_ms, thresholds);
+                if !matches!(b.verdict, Verdict::BelowThreshold) {
+                    out.push(b);
+                }
+            }
+        }
+        out.sort_by(|a, b| {
+            let rank = |v: &Verdict| matches!(v, Verdict::Excluded { .. });
+            (rank(&a.verdict), a.start, a.principal.key()).cmp(&(rank(&b.verdict), b.start, b.principal.key()))
+        });
+        out
+    }
+}
+
+fn burst(principal: &Principal, tl: &Timeline, calls: &[Call], peak: u64, window_ms: i64, t: &Thresholds) -> Burst {
+    let (first, last) = (calls.first().map_or(0, |c| c.t_ms), calls.last().map_or(0, |c| c.t_ms));
+    let mut a = Activity::new(utc(first));
+    a.last_seen = utc(last);
+    let mut sets: [BTreeSet<u16>; 5] = Default::default();
+    for c in calls {
+        a.calls += 1;
+        a.instances_launched += u64::from(c.launched);
+        a.instances_requested += u64::from(c.requested);
+        a.failed_calls += u64::from(c.failed);
+        a.dry_run_calls += u64::from(c.dry_run);
+        if c.by_service {
+            a.aws_service_calls += 1;
+            a.aws_service_launched += u64::from(c.launched);
+            a.aws_service_requested += u64::from(c.requested);
+        }
+        for (set, v) in sets.iter_mut().zip([c.key, c.ip, c.region, c.agent, c.service]) {
+            if v != NONE {
+                set.insert(v);
+            }
+        }
+    }
+    let mut dropped = 0;
+    let [keys, ips, regions, agents, services] = sets;
+    let mut names = |set: BTreeSet<u16>, values: &Values| -> Vec<String> {
+        let mut v: Vec<String> = set
+            .into_iter()
+            .filter_map(|i| {
+                let s = values.get(i);
+                dropped += u64::from(s.is_none());
+                s.map(str::to_owned)
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    let access_keys = names(keys, &tl.keys);
+    let source_ips = names(ips, &tl.ips);
+    let regions = names(regions, &tl.regions);
+    let user_agents = names(agents, &tl.agents);
+    let invoked_by = names(services, &tl.services);
+    a.invoked_by = invoked_by.iter().cloned().collect();
+    let verdict = match t.evaluate(principal, &a) {
+        Verdict::Flagged { mut reasons } => {
+            reasons.push(format!("peak {peak} instances within {} s", window_ms / 1000));
+            Verdict::Flagged { reasons }
+        }
+        other => other,
+    };
+    Burst {
+        principal: principal.clone(),
+        verdict,
+        start: utc(first),
+        end: utc(last),
+        peak_instances_in_window: peak,
+        calls: a.calls,
+        instances_launched: a.instances_launched,
+        instances_requested: a.instances_requested,
+        failed_calls: a.failed_calls,
+        dry_run_calls: a.dry_run_calls,
+        access_keys,
+        source_ips,
+        regions,
+        user_agents,
+        invoked_by,
+        dropped_values: dropped,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn call(t_ms: i64, n: u32) -> Call {
+        Call {
+            t_ms,
+            launched: n,
+            requested: n,
+            key: NONE,
+            ip: NONE,
+            region: NONE,
+            agent: NONE,
+            service: NONE,
+            failed: false,
+            dry_run: false,
+            by_service: false,
+        }
+    }
+
+    const MIN: i64 = 60_000;
+    const HOUR: i64 = 3_600_000;
+
+    #[test]
+    fn a_steady_launcher_is_never_a_burst() {
+        // GIVEN one instance every 3 hours for 3 days (24 instances, over the threshold in total)
+        let calls: Vec<Call> = (0..24).map(|i| call(i * 3 * HOUR, 1)).collect();
+        // WHEN windows of a minute, and of an hour, slide over them
+        // THEN no window reaches 10 instances
+        for w in [MIN, HOUR] {
+            assert!(spans(&calls, w, &Thresholds::default()).is_empty());
+        }
+    }
+
+    #[test]
+    fn overlapping_windows_are_one_burst_and_distant_ones_two() {
+        // GIVEN 12 calls of one instance 5 s apart, then the same 2 days later
+        let mut calls: Vec<Call> = (0..12).map(|i| call(i * 5_000, 1)).collect();
+        calls.extend((0..12).map(|i| call(48 * HOUR + i * 5_000, 1)));
+        // WHEN a one-minute window slides
+        let s = spans(&calls, MIN, &Thresholds::default());
+        // THEN two bursts of 12 calls each, peak 12
+        assert_eq!(s, vec![(0..12, 12), (12..24, 12)]);
+        // AND with a 10-second window no burst at all (at most 2 calls in one)
+        assert!(spans(&calls, 10_000, &Thresholds::default()).is_empty());
+    }
+
+    proptest! {
+        #[test]
+        fn a_burst_over_the_threshold_is_always_found(
+            n in 10u32..200,
+            spacing_ms in 0i64..6_000,
+            steady in proptest::collection::vec(0i64..(72 * HOUR), 0..30),
+            per_call in 1u32..4,
+        ) {
+            // GIVEN background calls of one instance at random times, and n instances in calls
+            // spread over less than a minute somewhere in them
+            let at = 36 * HOUR;
+            let calls_needed = n.div_ceil(per_call);
+            let spacing = spacing_ms.min(59_000 / i64::from(calls_needed.max(1)));
+            let mut calls: Vec<Call> = steady.iter().map(|t| call(*t, 1)).collect();
+            calls.extend((0..calls_needed).map(|i| call(at + i64::from(i) * spacing, per_call)));
+            calls.sort_by_key(|c| c.t_ms);
+            // WHEN a one-minute window slides
+            let s = spans(&calls, MIN, &Thresholds::default());
+            // THEN one burst covers the injected calls
+            prop_assert!(s.iter().any(|(r, peak)| calls[r.start].t_ms <= at && calls[r.end - 1].t_ms >= at + i64::from(calls_needed - 1) * spacing && *peak >= u64::from(n)));
+        }
+
+        #[test]
+        fn calls_far_apart_are_never_a_burst(gaps in proptest::collection::vec(MIN..(10 * HOUR), 1..100), per_call in 1u32..10) {
+            // GIVEN calls under the threshold each, more than a window apart
+            let mut t = 0;
+            let calls: Vec<Call> = gaps.iter().map(|g| { t += g; call(t, per_call) }).collect();
+            // THEN no window holds two of them, so none reaches 10
+            prop_assert!(spans(&calls, MIN, &Thresholds::default()).is_empty());
+        }
+    }
+}
