@@ -13,7 +13,7 @@ cargo build --workspace --bins --locked
 # `make build` and `make bench` (package size) run the real `cargo lambda build --release`.
 for bin in launchguard-detector launchguard-dispatcher launchguard-accesskey-handler launchguard-iam-handler launchguard-ec2-handler; do
   mkdir -p "target/lambda/$bin"
-  ln -f "target/debug/$bin" "target/lambda/$bin/bootstrap"
+  ln -f "${CARGO_TARGET_DIR:-target}/debug/$bin" "target/lambda/$bin/bootstrap"
 done
 trap 'scripts/stop.sh' EXIT
 status=0
