@@ -90,6 +90,10 @@ pub struct Activity {
     /// verifies an instance against. Absent in findings written before it existed.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub launches: Vec<LaunchedInstance>,
+    /// What its own calls created (users, access keys and whom they are for), at most
+    /// [`crate::created::MAX_CREATED`], in call order. Absent for launches.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub created: Vec<crate::created::Created>,
     /// Role session names seen (assumed roles).
     pub session_names: BTreeSet<String>,
     /// Source identities seen (assumed roles).
@@ -134,6 +138,7 @@ impl Activity {
             instance_types: BTreeSet::new(),
             instance_ids: Vec::new(),
             launches: Vec::new(),
+            created: Vec::new(),
             session_names: BTreeSet::new(),
             source_identities: BTreeSet::new(),
             invoked_by: BTreeSet::new(),
@@ -282,6 +287,15 @@ impl Aggregate {
         capped_insert(&mut a.invoked_by, session.invoked_by.as_deref(), dropped);
         for ty in &facts.instance_types {
             capped_insert(&mut a.instance_types, Some(ty), dropped);
+        }
+        if let Some(c) = &facts.created
+            && !a.created.contains(c)
+        {
+            if a.created.len() < crate::created::MAX_CREATED {
+                a.created.push(c.clone());
+            } else {
+                *dropped += 1;
+            }
         }
         let region = record.aws_region.as_deref().filter(|r| crate::contract::validate_region(r).is_ok());
         for (i, id) in facts.instance_ids.iter().enumerate() {

@@ -120,6 +120,11 @@ pub struct Finding {
     pub finding_id: String,
     /// The detector that wrote it, e.g. `launchguard-detector/run-instances`.
     pub detector: String,
+    /// The detector rule that produced it (`[A-Za-z0-9_-]`, 1 to 128 characters): `ec2-mass-launch`,
+    /// `iam-user-burst`, `iam-access-key-burst`, or another detector's own. Findings written
+    /// before rules existed are about `ec2-mass-launch`, the default.
+    #[serde(default = "default_rule")]
+    pub rule: String,
     /// The account the activity happened in (12 digits).
     pub account_id: String,
     /// The region the detector ran in.
@@ -152,6 +157,10 @@ pub struct Finding {
     pub top_launchers: Vec<FlaggedPrincipal>,
     /// How the window was read.
     pub read: ReadSummary,
+}
+
+fn default_rule() -> String {
+    crate::rules::EC2_MASS_LAUNCH.to_owned()
 }
 
 /// Longest release reason accepted, in characters.
@@ -761,6 +770,7 @@ impl Finding {
             .map_err(|e| CoreError::InvalidPayload { kind: "finding", reason: format!("account_id: {e}") })?;
         validate_token("finding_id", &f.finding_id).map_err(|reason| CoreError::InvalidPayload { kind: "finding", reason })?;
         validate_region(&f.region).map_err(|reason| CoreError::InvalidPayload { kind: "finding", reason })?;
+        validate_token("rule", &f.rule).map_err(|reason| CoreError::InvalidPayload { kind: "finding", reason })?;
         if let Some(t) = &f.trigger {
             validate_text("trigger.name", &t.name, 256).map_err(|reason| CoreError::InvalidPayload { kind: "finding", reason })?;
         }

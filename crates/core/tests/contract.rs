@@ -165,3 +165,16 @@ fn a_finding_too_large_to_send_is_trimmed_then_split_never_dropped() {
     assert_eq!(parts.iter().map(|p| p.excluded.len()).sum::<usize>(), 1);
     assert!(parts.iter().all(|p| !p.principals.is_empty()));
 }
+
+#[test]
+fn a_finding_written_before_rules_is_about_the_launch_rule() {
+    // GIVEN the example finding without its `rule` field (as findings were written before rules)
+    let mut value = v("contract/finding.json");
+    assert_eq!(value.as_object_mut().unwrap().remove("rule"), Some(Value::from("ec2-mass-launch")));
+    // THEN it parses, as an ec2-mass-launch finding
+    assert_eq!(Finding::parse(value.clone()).unwrap().rule, "ec2-mass-launch");
+    // AND a rule id that is not a token is refused by name
+    value["rule"] = Value::from("iam-user-burst'; rm -rf /");
+    let err = Finding::parse(value).unwrap_err().to_string();
+    assert!(err.contains("rule"), "{err}");
+}

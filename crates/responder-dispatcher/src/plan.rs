@@ -9,7 +9,8 @@
 //! | unknown                           | none: notification                                   |
 //!
 //! `LG_USER_ACTIONS` and `LG_ROLE_ACTIONS` can narrow the defaults (down to nothing: notify
-//! only); they cannot add actions to principals the playbook never touches.
+//! only); they cannot add actions to principals the playbook never touches. A finding's rule
+//! narrows them again to the rule's `actions` ([`Playbook::for_rule`]).
 //!
 //! Instances (`LG_EC2_ACTION`, default `none`): with `stop` (or `terminate`, never the default:
 //! it cannot be undone), the IAM users and roles above also get their *own* instances stopped:
@@ -24,6 +25,7 @@ use launchguard_core::config::Env;
 use launchguard_core::contract::{Action, FlaggedPrincipal};
 use launchguard_core::guard::Guard;
 use launchguard_core::principal::{KeyKind, Principal};
+use launchguard_core::rules::{Rule, RuleAction};
 
 use crate::ledger::target_of;
 
@@ -112,6 +114,21 @@ impl Playbook {
             instances: InstancePlaybook::parse(&env.get("LG_EC2_ACTION").unwrap_or_default())?,
             key_prefixes: launchguard_core::config::long_term_key_prefixes(env)?,
         })
+    }
+}
+
+impl Playbook {
+    /// The playbook for a finding of `rule`: these actions, narrowed to the rule's `actions`
+    /// (never widened). A rule the dispatcher does not know (another detector's own) gets the
+    /// playbook as configured, as every finding did before rules existed.
+    pub fn for_rule(&self, rule: Option<&Rule>) -> Playbook {
+        let Some(rule) = rule else { return self.clone() };
+        let allows = |a: RuleAction| rule.actions.contains(&a);
+        let mut pb = self.clone();
+        pb.user.deactivate_access_keys &= allows(RuleAction::DeactivateAccessKeys);
+        pb.user.quarantine_user &= allows(RuleAction::QuarantineUser);
+        pb.role.revoke_role_sessions &= allows(RuleAction::RevokeRoleSessions);
+        pb
     }
 }
 

@@ -1,0 +1,100 @@
+//! What an IAM call created, read from its CloudTrail record: the users of `CreateUser` and the
+//! access keys of `CreateAccessKey` (with the user each key is for, who may be another user than
+//! the caller). A person reads it in the notification; the responders act on nothing else.
+//!
+//! Only a successful call's `responseElements` is read (a failed call created nothing), and only
+//! values of IAM's own form are kept: a user name from IAM's character set, an access key id of
+//! upper-case letters and digits. Anything else is left out; the record still counts as a call.
+
+use serde::{Deserialize, Serialize};
+
+use crate::ids::{validate_access_key_id, validate_iam_name};
+use crate::record::CloudTrailRecord;
+
+/// At most this many created things are kept per principal; the rest are counted in
+/// `truncated_values`.
+pub const MAX_CREATED: usize = 100;
+
+/// One thing a principal's own call created.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Created {
+    /// An IAM user (`CreateUser`).
+    User {
+        /// Its name.
+        user_name: String,
+    },
+    /// An access key (`CreateAccessKey`), for `user_name` (the caller or another user).
+    AccessKey {
+        /// The key id (`AKIA…`).
+        access_key_id: String,
+        /// The user the key belongs to.
+        user_name: String,
+    },
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct UserResponse<'a> {
+    #[serde(borrow)]
+    user: Option<UserElement<'a>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct UserElement<'a> {
+    #[serde(borrow)]
+    user_name: Option<std::borrow::Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct KeyResponse<'a> {
+    #[serde(borrow)]
+    access_key: Option<KeyElement<'a>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct KeyElement<'a> {
+    #[serde(borrow)]
+    access_key_id: Option<std::borrow::Cow<'a, str>>,
+    #[serde(borrow)]
+    user_name: Option<std::borrow::Cow<'a, str>>,
+}
+
+/// What a successful `iam.amazonaws.com` `CreateUser` or `CreateAccessKey` record created, when
+/// its response says so in IAM's own form; `None` for anything else. Never fails, never panics.
+pub fn created(record: &CloudTrailRecord<'_>) -> Option<Created> {
+    if record.error_code.is_some() || record.event_source.as_deref() != Some("iam.amazonaws.com") {
+        return None;
+    }
+    let response = record.response_elements?.get();
+    match record.event_name.as_deref()? {
+        "CreateUser" => {
+            let r: UserResponse<'_> = serde_json::from_str(response).ok()?;
+            let user_name = r.user?.user_name?;
+            validate_iam_name(&user_name).ok()?;
+            Some(Created::User { user_name: user_name.into_owned() })
+        }
+        "CreateAccessKey" => {
+            let r: KeyResponse<'_> = serde_json::from_str(response).ok()?;
+            let key = r.access_key?;
+            let (access_key_id, user_name) = (key.access_key_id?, key.user_name?);
+            validate_access_key_id(&access_key_id).ok()?;
+            validate_iam_name(&user_name).ok()?;
+            Some(Created::AccessKey { access_key_id: access_key_id.into_owned(), user_name: user_name.into_owned() })
+        }
+        _ => None,
+    }
+}
+
+impl Created {
+    /// `user alice`, or `key AKIA… of bob`, as the notification says it.
+    pub fn label(&self) -> String {
+        match self {
+            Created::User { user_name } => format!("user {user_name}"),
+            Created::AccessKey { access_key_id, user_name } => format!("key {access_key_id} of {user_name}"),
+        }
+    }
+}
