@@ -265,16 +265,18 @@ proptest! {
         ],
     ) {
         let text = json!({"eventSource": "iam.amazonaws.com", "eventName": name, "responseElements": response}).to_string();
-        if let Ok(r) = parse_record(&text) {
-            if let Some(c) = created(&r) {
-                // anything read is in IAM's form
-                let ok = match &c {
-                    Created::User { user_name } => launchguard_core::ids::validate_iam_name(user_name).is_ok(),
-                    Created::AccessKey { access_key_id, user_name } => launchguard_core::ids::validate_access_key_id(access_key_id).is_ok()
-                        && launchguard_core::ids::validate_iam_name(user_name).is_ok(),
-                };
-                prop_assert!(ok);
-            }
+        if let Ok(r) = parse_record(&text)
+            && let Some(c) = created(&r)
+        {
+            // anything read is in IAM's form
+            let ok = match &c {
+                Created::User { user_name } => launchguard_core::ids::validate_iam_name(user_name).is_ok(),
+                Created::AccessKey { access_key_id, user_name } => {
+                    launchguard_core::ids::validate_access_key_id(access_key_id).is_ok()
+                        && launchguard_core::ids::validate_iam_name(user_name).is_ok()
+                }
+            };
+            prop_assert!(ok);
         }
         let mut s = Scanner::new(bundled().get("iam-user-burst").unwrap().event.clone(), None);
         s.push_message(&text);

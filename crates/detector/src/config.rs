@@ -153,10 +153,8 @@ impl Config {
             launchguard_core::ids::validate_account_id(a)
                 .map_err(|e| CoreError::Config { name: "LG_ACCOUNT_ID".into(), problem: e.to_string() })?;
         }
-        let alarm_arns = alarm_arns(env)?;
-        let (rules, rules_origin) = rules(env, &alarm_arns)?;
         let ms = |name: &str, d: u64, min: u64, max: u64| config::u64_var(env, name, d, min, max).map(StdDuration::from_millis);
-        Ok(Self {
+        let cfg = Self {
             log_group: config::required(
                 env,
                 "CLOUDTRAIL_LOG_GROUP_NAME",
@@ -179,12 +177,14 @@ impl Config {
             account_id,
             region: env.get("AWS_REGION").unwrap_or_else(|| "us-east-1".into()),
             window: config::window_policy(env)?,
-            rules,
-            rules_origin,
+            rules: Vec::new(),
+            rules_origin: String::new(),
             gate: AlarmGate {
-                alarm_arns,
+                alarm_arns: alarm_arns(env)?,
                 max_age: config::seconds_var(env, "LG_MAX_ALARM_AGE_SECONDS", DEFAULT_MAX_ALARM_AGE_SECONDS, 60, 86_400)?,
             },
-        })
+        };
+        let (rules, rules_origin) = rules(env, &cfg.gate.alarm_arns)?;
+        Ok(Self { rules, rules_origin, ..cfg })
     }
 }
