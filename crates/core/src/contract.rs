@@ -240,6 +240,22 @@ pub enum Action {
         /// Its user, when known.
         user_name: Option<String>,
     },
+    /// Set `Inactive` exactly this access key, which `created_by` created for `user_name` (often
+    /// another user) in a `CreateAccessKey` call at `created_at`: the key must still belong to that
+    /// user and IAM's `CreateDate` must not be earlier than the call (a key that existed before it
+    /// is not the one the call created). Reversal: [`Action::ReactivateAccessKey`].
+    DeactivateCreatedAccessKey {
+        /// Account of the key's user.
+        account_id: String,
+        /// The key the call created.
+        access_key_id: String,
+        /// The user it was created for.
+        user_name: String,
+        /// The principal whose call created it (the finding's principal ARN).
+        created_by: String,
+        /// When: the `CreateAccessKey` record's `eventTime`.
+        created_at: DateTime<Utc>,
+    },
     /// Attach a deny policy to the user; never detach or delete anything.
     QuarantineUser {
         /// Account.
@@ -397,7 +413,9 @@ impl Action {
     /// The handler responsible for this action.
     pub fn handler(&self) -> HandlerKind {
         match self {
-            Self::DeactivateAccessKey { .. } | Self::ReactivateAccessKey { .. } => HandlerKind::AccessKey,
+            Self::DeactivateAccessKey { .. } | Self::DeactivateCreatedAccessKey { .. } | Self::ReactivateAccessKey { .. } => {
+                HandlerKind::AccessKey
+            }
             Self::StopInstances { .. } | Self::TerminateInstances { .. } | Self::StartInstances { .. } => HandlerKind::Ec2,
             _ => HandlerKind::Iam,
         }
@@ -407,6 +425,7 @@ impl Action {
     pub fn account_id(&self) -> &str {
         match self {
             Self::DeactivateAccessKey { account_id, .. }
+            | Self::DeactivateCreatedAccessKey { account_id, .. }
             | Self::ReactivateAccessKey { account_id, .. }
             | Self::QuarantineUser { account_id, .. }
             | Self::ReleaseUserQuarantine { account_id, .. }
@@ -422,6 +441,7 @@ impl Action {
     pub fn name(&self) -> &'static str {
         match self {
             Self::DeactivateAccessKey { .. } => "deactivate_access_key",
+            Self::DeactivateCreatedAccessKey { .. } => "deactivate_created_access_key",
             Self::ReactivateAccessKey { .. } => "reactivate_access_key",
             Self::QuarantineUser { .. } => "quarantine_user",
             Self::ReleaseUserQuarantine { .. } => "release_user_quarantine",
@@ -453,6 +473,9 @@ impl Action {
                     None => format!("access key {access_key_id}"),
                 }
             }
+            Self::DeactivateCreatedAccessKey { access_key_id, user_name, .. } => {
+                format!("access key {access_key_id} of user {user_name}")
+            }
             Self::QuarantineUser { user_name, .. } | Self::ReleaseUserQuarantine { user_name, .. } => format!("user {user_name}"),
             Self::RevokeRoleSessions { role_name, .. } | Self::RestoreRoleSessions { role_name, .. } => format!("role {role_name}"),
             Self::StopInstances { region, principal_arn, instances, .. }
@@ -477,7 +500,8 @@ impl Action {
     }
 
     /// For an EC2 action: its instance set is well formed (see [`validate_instance_set`]) and its
-    /// principal is an ARN. `Ok` for any other action.
+    /// principal is an ARN; for `deactivate_created_access_key`: `created_by` is an ARN. `Ok` for
+    /// any other action.
     pub fn validate_instances(&self) -> Result<(), String> {
         let principal = match self {
             Self::StopInstances { region, principal_arn, instances, .. }
@@ -490,10 +514,12 @@ impl Action {
                 validate_instance_set(region, instance_ids.iter().map(|i| (i.as_str(), None)))?;
                 principal_arn
             }
+            Self::DeactivateCreatedAccessKey { created_by, .. } => created_by,
             _ => return Ok(()),
         };
         if principal.len() > 2048 || !principal.starts_with("arn:") || principal.chars().any(|c| c.is_control() || c.is_whitespace()) {
-            return Err("principal_arn must be an ARN".into());
+            let field = if matches!(self, Self::DeactivateCreatedAccessKey { .. }) { "created_by" } else { "principal_arn" };
+            return Err(format!("{field} must be an ARN"));
         }
         Ok(())
     }

@@ -6,6 +6,7 @@
 //! values of IAM's own form are kept: a user name from IAM's character set, an access key id of
 //! upper-case letters and digits. Anything else is left out; the record still counts as a call.
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::ids::{validate_access_key_id, validate_iam_name};
@@ -23,6 +24,8 @@ pub enum Created {
     User {
         /// Its name.
         user_name: String,
+        /// When (the record's `eventTime`).
+        created_at: DateTime<Utc>,
     },
     /// An access key (`CreateAccessKey`), for `user_name` (the caller or another user).
     AccessKey {
@@ -30,6 +33,8 @@ pub enum Created {
         access_key_id: String,
         /// The user the key belongs to.
         user_name: String,
+        /// When (the record's `eventTime`): the key's `CreateDate` in IAM is not earlier.
+        created_at: DateTime<Utc>,
     },
 }
 
@@ -64,18 +69,20 @@ struct KeyElement<'a> {
 }
 
 /// What a successful `iam.amazonaws.com` `CreateUser` or `CreateAccessKey` record created, when
-/// its response says so in IAM's own form; `None` for anything else. Never fails, never panics.
+/// its response says so in IAM's own form and it has a time; `None` for anything else. Never
+/// fails, never panics.
 pub fn created(record: &CloudTrailRecord<'_>) -> Option<Created> {
     if record.error_code.is_some() || record.event_source.as_deref() != Some("iam.amazonaws.com") {
         return None;
     }
+    let created_at = DateTime::from_timestamp_millis(record.time_ms()?)?;
     let response = record.response_elements?.get();
     match record.event_name.as_deref()? {
         "CreateUser" => {
             let r: UserResponse<'_> = serde_json::from_str(response).ok()?;
             let user_name = r.user?.user_name?;
             validate_iam_name(&user_name).ok()?;
-            Some(Created::User { user_name: user_name.into_owned() })
+            Some(Created::User { user_name: user_name.into_owned(), created_at })
         }
         "CreateAccessKey" => {
             let r: KeyResponse<'_> = serde_json::from_str(response).ok()?;
@@ -83,18 +90,29 @@ pub fn created(record: &CloudTrailRecord<'_>) -> Option<Created> {
             let (access_key_id, user_name) = (key.access_key_id?, key.user_name?);
             validate_access_key_id(&access_key_id).ok()?;
             validate_iam_name(&user_name).ok()?;
-            Some(Created::AccessKey { access_key_id: access_key_id.into_owned(), user_name: user_name.into_owned() })
+            Some(Created::AccessKey {
+                access_key_id: access_key_id.into_owned(),
+                user_name: user_name.into_owned(),
+                created_at,
+            })
         }
         _ => None,
     }
 }
 
 impl Created {
+    /// When it was created (the call's `eventTime`).
+    pub fn created_at(&self) -> DateTime<Utc> {
+        match self {
+            Created::User { created_at, .. } | Created::AccessKey { created_at, .. } => *created_at,
+        }
+    }
+
     /// `user alice`, or `key AKIA… of bob`, as the notification says it.
     pub fn label(&self) -> String {
         match self {
-            Created::User { user_name } => format!("user {user_name}"),
-            Created::AccessKey { access_key_id, user_name } => format!("key {access_key_id} of {user_name}"),
+            Created::User { user_name, .. } => format!("user {user_name}"),
+            Created::AccessKey { access_key_id, user_name, .. } => format!("key {access_key_id} of {user_name}"),
         }
     }
 }

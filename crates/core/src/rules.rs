@@ -39,11 +39,15 @@ pub enum RuleAction {
     QuarantineUser,
     /// Revoke a role's sessions.
     RevokeRoleSessions,
+    /// Deactivate the access keys a contained principal created (`CreateAccessKey`), for itself
+    /// or for other users.
+    DeactivateCreatedAccessKeys,
 }
 
 impl RuleAction {
     /// Every action a rule may name.
-    pub const ALL: [RuleAction; 3] = [Self::DeactivateAccessKeys, Self::QuarantineUser, Self::RevokeRoleSessions];
+    pub const ALL: [RuleAction; 4] =
+        [Self::DeactivateAccessKeys, Self::QuarantineUser, Self::RevokeRoleSessions, Self::DeactivateCreatedAccessKeys];
 
     /// Its name in a rule file.
     pub fn as_str(self) -> &'static str {
@@ -51,6 +55,7 @@ impl RuleAction {
             Self::DeactivateAccessKeys => "deactivate_access_keys",
             Self::QuarantineUser => "quarantine_user",
             Self::RevokeRoleSessions => "revoke_role_sessions",
+            Self::DeactivateCreatedAccessKeys => "deactivate_created_access_keys",
         }
     }
 }

@@ -171,11 +171,10 @@ fn real_create_access_key_records_name_the_keys_and_their_users() {
     assert_eq!(bert.principal.label(), "IAM user bert-jan");
     assert_eq!((bert.activity.calls, bert.activity.instances_requested), (2, 0));
     // AND what was created is each key with the user it is for
-    assert!(
-        bert.activity
-            .created
-            .contains(&Created::AccessKey { access_key_id: "AKIATFQR7NSCQLA2F4OD".into(), user_name: "malicious-iam-user".into() })
-    );
+    assert!(bert.activity.created.iter().any(|c| matches!(c,
+        Created::AccessKey { access_key_id, user_name, created_at }
+            if access_key_id == "AKIATFQR7NSCQLA2F4OD" && user_name == "malicious-iam-user" && *created_at >= bert.activity.first_seen
+    )));
     assert!(bert.activity.created.iter().all(|c| matches!(c, Created::AccessKey { .. })));
     // AND two calls are below the rule's 3, while a rule of 2 flags bert-jan
     assert_eq!(rule.thresholds(false).evaluate(&bert.principal, &bert.activity), Verdict::BelowThreshold);
@@ -203,7 +202,7 @@ fn failed_calls_are_attempts_and_create_nothing() {
     assert_eq!(p.activity.calls as usize, records.len());
     assert_eq!(p.activity.failed_calls, 1);
     assert_eq!(p.activity.created.len(), records.len() - 1);
-    assert!(p.activity.created.contains(&Created::User { user_name: "malicious-iam-user".into() }));
+    assert!(p.activity.created.iter().any(|c| matches!(c, Created::User { user_name, .. } if user_name == "malicious-iam-user")));
 }
 
 #[test]
@@ -211,13 +210,18 @@ fn created_reads_only_iam_success_in_iams_form() {
     let base = json!({"eventSource": "iam.amazonaws.com", "eventName": "CreateAccessKey", "eventTime": "2023-07-10T12:24:50Z",
         "responseElements": {"accessKey": {"accessKeyId": "AKIATFQR7NSCQLA2F4OD", "userName": "victim"}}});
     let read = |v: &Value| created(&parse_record(&v.to_string()).unwrap());
-    assert_eq!(read(&base), Some(Created::AccessKey { access_key_id: "AKIATFQR7NSCQLA2F4OD".into(), user_name: "victim".into() }));
+    let at = "2023-07-10T12:24:50Z".parse().unwrap();
+    assert_eq!(
+        read(&base),
+        Some(Created::AccessKey { access_key_id: "AKIATFQR7NSCQLA2F4OD".into(), user_name: "victim".into(), created_at: at })
+    );
     // a key id or user name not in IAM's form, another source, a failed call: nothing
     for (k, v) in [
         ("/responseElements/accessKey/accessKeyId", json!("akia-lower; rm -rf")),
         ("/responseElements/accessKey/userName", json!("bad name\n")),
         ("/eventSource", json!("evil.amazonaws.com")),
         ("/errorCode", json!("LimitExceeded")),
+        ("/eventTime", json!("not a time")),
     ] {
         let mut v2 = base.clone();
         match v2.pointer_mut(k) {
@@ -270,8 +274,8 @@ proptest! {
         {
             // anything read is in IAM's form
             let ok = match &c {
-                Created::User { user_name } => launchguard_core::ids::validate_iam_name(user_name).is_ok(),
-                Created::AccessKey { access_key_id, user_name } => {
+                Created::User { user_name, .. } => launchguard_core::ids::validate_iam_name(user_name).is_ok(),
+                Created::AccessKey { access_key_id, user_name, .. } => {
                     launchguard_core::ids::validate_access_key_id(access_key_id).is_ok()
                         && launchguard_core::ids::validate_iam_name(user_name).is_ok()
                 }

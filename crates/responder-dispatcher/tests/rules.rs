@@ -17,8 +17,12 @@ fn a_rule_narrows_the_playbook_and_never_widens_it() {
     let pb = full.for_rule(set.get("iam-user-burst"));
     assert_eq!(pb.user, UserPlaybook { deactivate_access_keys: false, quarantine_user: true });
     assert_eq!(pb.role, RolePlaybook { revoke_role_sessions: false });
-    // AND ec2-mass-launch keeps the whole playbook, byte for byte as before rules
-    assert_eq!(full.for_rule(set.get(EC2_MASS_LAUNCH)), full);
+    // AND ec2-mass-launch keeps the whole playbook as before rules (its findings create nothing:
+    // it does not deactivate created keys)
+    assert_eq!(full.for_rule(set.get(EC2_MASS_LAUNCH)), Playbook { created_keys: false, ..full.clone() });
+    // AND only iam-access-key-burst deactivates the keys a principal created
+    assert!(full.for_rule(set.get("iam-access-key-burst")).created_keys);
+    assert!(!full.for_rule(set.get("iam-user-burst")).created_keys);
     // AND a rule allowing everything cannot add what LG_USER_ACTIONS took away
     let narrowed = Playbook { user: UserPlaybook { deactivate_access_keys: false, quarantine_user: true }, ..Playbook::default() };
     assert!(!narrowed.for_rule(set.get(EC2_MASS_LAUNCH)).user.deactivate_access_keys);
