@@ -8,6 +8,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::{DateTime, TimeZone, Utc};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::launch::{LaunchFacts, launch_facts};
@@ -21,7 +22,7 @@ pub const MAX_DISTINCT: usize = 50;
 
 /// One instance a principal's own `RunInstances` call started, as its response (and the record)
 /// says: what the EC2 handler checks against `DescribeInstances` before acting on it.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LaunchedInstance {
     /// The instance id (`i-…`).
@@ -40,7 +41,7 @@ pub struct LaunchedInstance {
 }
 
 /// One access key as used by a principal in the window.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AccessKeyUse {
     /// The key id.
@@ -54,7 +55,7 @@ pub struct AccessKeyUse {
 }
 
 /// What one principal did in the window.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Activity {
     /// Launch calls (dry runs included).
@@ -176,7 +177,7 @@ pub struct PrincipalActivity {
 }
 
 /// An access key seen under two principals.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct KeyConflict {
     /// The key.

@@ -22,6 +22,7 @@
 //! `terminate_instances` has no reversal: its outcome says it cannot be undone.
 
 use chrono::{DateTime, Utc};
+use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -40,8 +41,15 @@ pub const SUPPORTED_SCHEMA_VERSIONS: &[u32] = &[1];
 /// Largest payload accepted, in bytes (the Lambda asynchronous invocation limit).
 pub const MAX_PAYLOAD_BYTES: usize = 256 * 1024;
 
+/// The schemas' form of [`validate_token`]: finding, request and rule ids.
+const TOKEN_PATTERN: &str = "^[A-Za-z0-9_-]{1,128}$";
+/// The schemas' form of [`validate_region`].
+const REGION_PATTERN: &str = "^[a-z0-9-]{1,32}$";
+/// The schemas' form of [`crate::ids::validate_account_id`].
+const ACCOUNT_PATTERN: &str = "^[0-9]{12}$";
+
 /// A principal the detector flagged (or excluded), with what it did.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FlaggedPrincipal {
     /// Who.
@@ -53,10 +61,11 @@ pub struct FlaggedPrincipal {
 }
 
 /// What triggered the detector.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Trigger {
     /// Alarm name (or another detector's trigger name).
+    #[schemars(length(max = 256))]
     pub name: String,
     /// Alarm ARN, when known.
     pub arn: Option<String>,
@@ -65,7 +74,7 @@ pub struct Trigger {
 }
 
 /// How the window was read.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReadSummary {
     /// Records (log events) read.
@@ -88,7 +97,7 @@ pub struct ReadSummary {
 }
 
 /// Kind tag of a [`Finding`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum FindingKind {
     /// `"finding"`
@@ -96,7 +105,7 @@ pub enum FindingKind {
 }
 
 /// What the detector asks of the dispatcher.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum FindingVerdict {
     /// Contain the `principals` (never empty).
@@ -108,7 +117,7 @@ pub enum FindingVerdict {
 }
 
 /// What a detector found: who did what, in which window. Input of the dispatcher.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Finding {
     /// Contract version, [`SCHEMA_VERSION`].
@@ -117,6 +126,7 @@ pub struct Finding {
     pub kind: FindingKind,
     /// Deterministic id (see [`finding_id`]): the same detector, account, window and principals
     /// give the same id, so a duplicate delivery is recognised.
+    #[schemars(pattern(TOKEN_PATTERN))]
     pub finding_id: String,
     /// The detector that wrote it, e.g. `launchguard-detector/run-instances`.
     pub detector: String,
@@ -124,10 +134,13 @@ pub struct Finding {
     /// `iam-user-burst`, `iam-access-key-burst`, or another detector's own. Findings written
     /// before rules existed are about `ec2-mass-launch`, the default.
     #[serde(default = "default_rule")]
+    #[schemars(pattern(TOKEN_PATTERN))]
     pub rule: String,
     /// The account the activity happened in (12 digits).
+    #[schemars(pattern(ACCOUNT_PATTERN))]
     pub account_id: String,
     /// The region the detector ran in.
+    #[schemars(pattern(REGION_PATTERN))]
     pub region: String,
     /// When the finding was made.
     pub created_at: DateTime<Utc>,
@@ -219,7 +232,7 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 /// One containment action (or its reversal) on one principal.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Action {
     /// Set exactly this access key `Inactive` (never delete it, never touch other keys).
@@ -526,7 +539,7 @@ impl Action {
 }
 
 /// Kind tag of a [`ResponseRequest`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ResponseRequestKind {
     /// `"response_request"`
@@ -534,7 +547,7 @@ pub enum ResponseRequestKind {
 }
 
 /// One action for one principal, sent by the dispatcher to a handler.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ResponseRequest {
     /// Contract version.
@@ -542,8 +555,10 @@ pub struct ResponseRequest {
     /// Always `"response_request"`.
     pub kind: ResponseRequestKind,
     /// Idempotency key: the same finding and action give the same id (see [`request_id`]).
+    #[schemars(pattern(TOKEN_PATTERN))]
     pub request_id: String,
     /// The finding (or release) it comes from.
+    #[schemars(pattern(TOKEN_PATTERN))]
     pub finding_id: String,
     /// What to do.
     pub action: Action,
@@ -563,7 +578,7 @@ pub fn request_id(finding_id: &str, action: &Action) -> String {
 }
 
 /// The result of one action.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "status", rename_all = "snake_case", deny_unknown_fields)]
 pub enum OutcomeStatus {
     /// The change was made now.
@@ -600,7 +615,7 @@ impl OutcomeStatus {
 }
 
 /// Kind tag of a [`ResponseOutcome`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ResponseOutcomeKind {
     /// `"response_outcome"`
@@ -608,7 +623,7 @@ pub enum ResponseOutcomeKind {
 }
 
 /// What a handler did with a [`ResponseRequest`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ResponseOutcome {
     /// Contract version.
@@ -669,7 +684,7 @@ impl ResponseOutcome {
 }
 
 /// Kind tag of a [`ReleaseRequest`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ReleaseKind {
     /// `"release"`
@@ -677,7 +692,7 @@ pub enum ReleaseKind {
 }
 
 /// Undo what launchguard did: by finding, or for one principal.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReleaseRequest {
     /// Contract version.
@@ -685,10 +700,12 @@ pub struct ReleaseRequest {
     /// Always `"release"`.
     pub kind: ReleaseKind,
     /// Release everything this finding applied.
+    #[schemars(pattern(TOKEN_PATTERN))]
     pub finding_id: Option<String>,
     /// Release only this principal (user or role ARN); with `finding_id`, within that finding.
     pub principal_arn: Option<String>,
     /// Why, for the record (at most 512 characters, no control characters).
+    #[schemars(length(max = MAX_REASON_CHARS))]
     pub reason: Option<String>,
     /// Who asks: the caller identity ARN the CLI read from STS. Said by the sender (the seal
     /// proves only that the sender may release), recorded, and refused when it names a principal

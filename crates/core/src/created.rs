@@ -7,6 +7,7 @@
 //! upper-case letters and digits. Anything else is left out; the record still counts as a call.
 
 use chrono::{DateTime, Utc};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::ids::{validate_access_key_id, validate_iam_name};
@@ -17,7 +18,7 @@ use crate::record::CloudTrailRecord;
 pub const MAX_CREATED: usize = 100;
 
 /// One thing a principal's own call created.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Created {
     /// An IAM user (`CreateUser`).

@@ -30,6 +30,7 @@
 //! - [`ids`]: ARN, account and access key ID validation, protected-principal patterns.
 //! - [`guard`]: account and protected-principal checks shared by the responders.
 //! - [`policy`]: the IAM policy documents launchguard writes and reads back.
+//! - [`schema`]: the JSON Schema of each payload kind, derived from the types (`schemas/`).
 //! - [`config`]: typed configuration read through an environment lookup.
 
 pub mod aggregate;
@@ -51,6 +52,7 @@ pub mod query;
 pub mod record;
 pub mod rules;
 pub mod scan;
+pub mod schema;
 pub mod split;
 pub mod threshold;
 pub mod time;

@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used)] // a test that cannot unwrap has failed
 
 use launchguard_core::CoreError;
+use launchguard_core::auth::{Purpose, Sealed};
 use launchguard_core::contract::{
     Action, DispatcherInput, Finding, OutcomeStatus, ReleaseRequest, ResponseOutcome, ResponseRequest, decode_payload, request_id,
 };
@@ -34,6 +35,15 @@ fn every_example_payload_parses_and_round_trips() {
             serde_json::to_value(ResponseOutcome::parse(value.clone()).unwrap_or_else(|e| panic!("{name}: {e}"))).unwrap()
         } else if name.starts_with("release") {
             serde_json::to_value(ReleaseRequest::parse(value.clone()).unwrap_or_else(|e| panic!("{name}: {e}"))).unwrap()
+        } else if name.starts_with("sealed") {
+            let sealed = Sealed::parse(text.as_bytes()).unwrap_or_else(|e| panic!("{name}: {e}"));
+            let inner: Value = serde_json::from_str(&sealed.payload).unwrap();
+            match sealed.purpose {
+                Purpose::Finding => drop(Finding::parse(inner).unwrap_or_else(|e| panic!("{name}: its payload: {e}"))),
+                Purpose::Release => drop(ReleaseRequest::parse(inner).unwrap_or_else(|e| panic!("{name}: its payload: {e}"))),
+                Purpose::Command => drop(ResponseRequest::parse(inner).unwrap_or_else(|e| panic!("{name}: its payload: {e}"))),
+            }
+            serde_json::to_value(sealed).unwrap()
         } else {
             panic!("unexpected contract fixture {name}");
         };
