@@ -91,11 +91,7 @@ pub fn created(record: &CloudTrailRecord<'_>) -> Option<Created> {
             let (access_key_id, user_name) = (key.access_key_id?, key.user_name?);
             validate_access_key_id(&access_key_id).ok()?;
             validate_iam_name(&user_name).ok()?;
-            Some(Created::AccessKey {
-                access_key_id: access_key_id.into_owned(),
-                user_name: user_name.into_owned(),
-                created_at,
-            })
+            Some(Created::AccessKey { access_key_id: access_key_id.into_owned(), user_name: user_name.into_owned(), created_at })
         }
         _ => None,
     }

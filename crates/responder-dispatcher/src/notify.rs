@@ -205,7 +205,8 @@ pub fn finding_message(finding: &Finding, plans: &[PrincipalPlan], outcomes: &[R
     if finding.read.unparseable_records > 0 {
         let _ = writeln!(b, "{} records could not be parsed and were skipped", finding.read.unparseable_records);
     }
-    let _ = writeln!(b, "\n{}", if finding.rule == launchguard_core::rules::EC2_MASS_LAUNCH { "WHO LAUNCHED WHAT" } else { "WHO DID WHAT" });
+    let _ =
+        writeln!(b, "\n{}", if finding.rule == launchguard_core::rules::EC2_MASS_LAUNCH { "WHO LAUNCHED WHAT" } else { "WHO DID WHAT" });
     for (i, p) in finding.principals.iter().enumerate() {
         describe(&mut b, i + 1, p);
     }

@@ -108,9 +108,11 @@ async fn a_rule_without_the_action_and_lg_created_keys_none_leave_them() {
     let body = sns.messages.lock().unwrap()[0].1.clone();
     assert!(body.contains("key AKIABACKDOOR1NEW0001 of backdoor-1"), "{body}");
     // AND LG_CREATED_KEYS=none is a configuration the dispatcher reads, and a typo is an error
-    assert!(!launchguard_responder_dispatcher::plan::Playbook::from_env(&|k: &str| (k == "LG_CREATED_KEYS").then(|| "none".to_owned()))
-        .unwrap()
-        .created_keys);
+    assert!(
+        !launchguard_responder_dispatcher::plan::Playbook::from_env(&|k: &str| (k == "LG_CREATED_KEYS").then(|| "none".to_owned()))
+            .unwrap()
+            .created_keys
+    );
     let err = launchguard_responder_dispatcher::plan::Playbook::from_env(&|k: &str| (k == "LG_CREATED_KEYS").then(|| "yes".to_owned()))
         .unwrap_err();
     assert!(err.to_string().contains("LG_CREATED_KEYS"), "{err}");
@@ -145,10 +147,9 @@ async fn a_release_reactivates_them_but_not_when_the_creator_or_the_keys_user_as
         rel
     };
     // WHEN the key's own user, then the role that created it, ask for the release
-    for by in [
-        format!("arn:aws:iam::{ACCOUNT}:user/backdoor-2"),
-        format!("arn:aws:sts::{ACCOUNT}:assumed-role/DataScience/attacker-session"),
-    ] {
+    for by in
+        [format!("arn:aws:iam::{ACCOUNT}:user/backdoor-2"), format!("arn:aws:sts::{ACCOUNT}:assumed-role/DataScience/attacker-session")]
+    {
         let _ = dispatch(&release(&by), &lambda, &sns, &logs).await;
         // THEN its key stays Inactive
         assert_eq!(status(&iam, "backdoor-2", "AKIABACKDOOR2NEW0001"), KeyStatus::Inactive, "{by}");

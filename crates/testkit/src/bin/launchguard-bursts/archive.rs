@@ -52,4 +52,3 @@ pub(crate) fn write_archive(a: &Archive, start: DateTime<Utc>, background: &[Val
     }
     Ok(serde_json::json!({"files": a.files, "records": records, "gzip_bytes": bytes, "dir": a.dir.display().to_string()}).to_string())
 }
-

@@ -154,4 +154,3 @@ fn main() -> ExitCode {
         }
     }
 }
-

@@ -403,9 +403,6 @@ mod tests {
                 (k["accessKeyId"].as_str().unwrap().to_owned(), k["userName"].as_str().unwrap().to_owned())
             })
             .collect();
-        assert_eq!(
-            made,
-            vec![("AKIAREALKEY000000001".into(), "victim-0".into()), ("AKIAREALKEY000000002".into(), "victim-1".into())]
-        );
+        assert_eq!(made, vec![("AKIAREALKEY000000001".into(), "victim-0".into()), ("AKIAREALKEY000000002".into(), "victim-1".into())]);
     }
 }
