@@ -189,7 +189,10 @@ fn md_table(out: &mut String, head: &[&str], rows: Vec<Vec<String>>) {
     }
 }
 
-fn rows(s: &PeriodSummary) -> [(&'static str, &'static [&'static str], Vec<Vec<String>>); 5] {
+/// One section of the summary: its title, its column names, its rows.
+type Section = (&'static str, &'static [&'static str], Vec<Vec<String>>);
+
+fn rows(s: &PeriodSummary) -> [Section; 5] {
     [
         (
             "Incidents",
