@@ -37,7 +37,9 @@ pub fn chart(t: &Timeline) -> Option<String> {
     }
     let plot_w = WIDTH - LEFT - RIGHT;
     let plot_h = HEIGHT - TOP - BOTTOM;
-    let bar_w = plot_w / bins as f64;
+    let slot = plot_w / bins as f64;
+    // a bar is at most 48 px wide, centred in its slot
+    let bar_w = slot.min(48.0);
     let scale = plot_h / peak as f64;
     let mut s = String::new();
     let _ = write!(
@@ -55,7 +57,7 @@ pub fn chart(t: &Timeline) -> Option<String> {
     }
     let every = bins.div_ceil(8).max(1);
     for i in (0..bins).step_by(every) {
-        let x = LEFT + (i as f64 + 0.5) * bar_w;
+        let x = LEFT + (i as f64 + 0.5) * slot;
         let label = t.bin_start(i).map_or_else(String::new, |m| m.format("%H:%M").to_string());
         let _ = write!(s, r#"<text x="{x:.1}" y="{:.1}" text-anchor="middle" stroke="none">{label}</text>"#, base + 16.0);
     }
@@ -70,7 +72,7 @@ pub fn chart(t: &Timeline) -> Option<String> {
     let _ = write!(s, "</g>");
     // the bars
     for i in 0..bins {
-        let x = LEFT + i as f64 * bar_w;
+        let x = LEFT + i as f64 * slot + (slot - bar_w) / 2.0;
         let mut y = base;
         let at = minute(t.bin_start(i));
         for (k, series) in t.series.iter().enumerate() {

@@ -1,6 +1,6 @@
 //! The chart's data: instances launched per principal per minute across the incident.
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, DurationRound, Utc};
 use launchguard_core::contract::Finding;
 use serde::Serialize;
 
@@ -75,6 +75,14 @@ impl Timeline {
                 series: Vec::new(),
                 missing: shown.iter().map(|p| p.principal.label()).collect(),
             };
+        };
+        // the finding's whole window when it fits the chart: a burst is seen in its context
+        let minute = |t: DateTime<Utc>| t.duration_trunc(Duration::minutes(1)).unwrap_or(t);
+        let (w_first, w_last) = (minute(f.window.start), minute(f.window.end));
+        let (first, last) = if (w_last - w_first).num_minutes() < i64::try_from(MAX_BINS).unwrap_or(360) {
+            (first.min(w_first), last.max(w_last))
+        } else {
+            (first, last)
         };
         let span = (last - first).num_minutes().max(0) + 1;
         let max_bins = i64::try_from(MAX_BINS).unwrap_or(360);
