@@ -45,7 +45,7 @@ pub struct LaunchedInstance {
     /// The region of the call (`awsRegion`): the instance is acted on there only.
     pub region: String,
     /// `launchTime` from the response, or the record's `eventTime` when the response has none.
-    /// `DescribeInstances` must report a launch time within the same minute.
+    /// `DescribeInstances` must report a launch time no earlier than a minute before it.
     pub launched_at: DateTime<Utc>,
     /// `responseElements.reservationId`, when known: `DescribeInstances` must report the same.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -7,11 +7,13 @@
 //! 0. the per-minute timelines (`launches_per_minute`, for reports) are dropped;
 //! 1. every per-principal list is cut to a few values (instance ids to none): IPs, agents,
 //!    session names, source identities, types, regions, services, error codes, and the session
-//!    (`ASIA…`) keys. Keys the dispatcher acts on (every key but a session key) are kept;
+//!    (`ASIA…`) keys. Keys the dispatcher acts on (every key but a session key) are kept, and so
+//!    are the launch records (`launches`, at most 500 a principal) the EC2 handler acts on;
 //! 2. the finding is split into parts (`<finding_id>-p<k>of<n>`), the excluded principals in the
 //!    first parts with room;
-//! 3. a principal too large for a part on its own has every list emptied but its keys, and only
-//!    then, when nothing else is left to cut, its keys with the fewest launches are dropped.
+//! 3. a principal too large for a part on its own has every list emptied but its keys and launch
+//!    records, then its launch records, and only then, when nothing else is left to cut, its keys
+//!    with the fewest launches are dropped.
 //!
 //! Every cut list keeps its full size in [`Activity::totals`] and the dropped values are counted
 //! in `truncated_values`. No principal is ever dropped: one that still does not fit is returned
@@ -86,8 +88,9 @@ fn drop_timeline(a: &mut Activity) {
 }
 
 /// Cut every list of `a` to `keep` values (instance ids to none), session keys included; keys
-/// the dispatcher acts on are all kept.
-fn trim_activity(a: &mut Activity, keep: usize) {
+/// the dispatcher acts on are all kept, and so are the launch records the EC2 handler acts on
+/// unless `drop_launches` (the last resort: without them no instance is stopped).
+fn trim_activity(a: &mut Activity, keep: usize, drop_launches: bool) {
     drop_timeline(a);
     if !a.instance_ids.is_empty() {
         let n = a.instance_ids.len();
@@ -95,7 +98,7 @@ fn trim_activity(a: &mut Activity, keep: usize) {
         a.truncated_values += n as u64;
         note_total(a, "instance_ids", n);
     }
-    if !a.launches.is_empty() {
+    if drop_launches && !a.launches.is_empty() {
         let n = a.launches.len();
         a.launches.clear();
         note_total(a, "launches", n);
@@ -159,7 +162,10 @@ fn cut_keys(p: &mut FlaggedPrincipal, room: usize) {
 /// Make one principal fit `room` bytes if it can: every list emptied, then keys dropped.
 fn shrink(mut p: FlaggedPrincipal, room: usize) -> FlaggedPrincipal {
     if escaped_len(&p) + 1 > room {
-        trim_activity(&mut p.activity, 0);
+        trim_activity(&mut p.activity, 0, false);
+        if escaped_len(&p) + 1 > room {
+            trim_activity(&mut p.activity, 0, true);
+        }
         cut_keys(&mut p, room);
     }
     p
@@ -181,8 +187,12 @@ impl Finding {
         if sealed_len(self) <= limit {
             return true;
         }
-        for p in self.principals.iter_mut().chain(self.excluded.iter_mut()).chain(self.top_launchers.iter_mut()) {
-            trim_activity(&mut p.activity, KEEP);
+        for p in &mut self.principals {
+            trim_activity(&mut p.activity, KEEP, false);
+        }
+        // excluded principals and top launchers are never acted on: no launch record kept
+        for p in self.excluded.iter_mut().chain(self.top_launchers.iter_mut()) {
+            trim_activity(&mut p.activity, KEEP, true);
         }
         let conflicts = self.read.key_conflicts.len();
         if conflicts > KEEP_CONFLICTS {
@@ -216,21 +226,11 @@ impl Finding {
         }
         let base = sealed_len(&self) + PART_ROOM;
         let room = limit.saturating_sub(base);
-        // (excluded, principals, size) of each part: the principals in order, then each excluded
-        // principal (record only) in the first part with room, so that no part but the last
-        // resort holds only excluded principals (which the dispatcher would refuse).
-        let mut groups: Vec<(Vec<FlaggedPrincipal>, Vec<FlaggedPrincipal>, usize)> = vec![(Vec::new(), Vec::new(), base)];
-        for p in principals {
-            let p = shrink(p, room);
-            let n = escaped_len(&p) + 1;
-            if groups.last().is_some_and(|g| g.2 + n > limit && !g.1.is_empty()) {
-                groups.push((Vec::new(), Vec::new(), base));
-            }
-            if let Some(g) = groups.last_mut() {
-                g.2 += n;
-                g.1.push(p);
-            }
-        }
+        // (excluded, principals, size) of each part. The excluded principals (record only) go
+        // first, each in the first part with room; then the principals in order, each first in a
+        // part that has none yet (a part of excluded principals only would be refused by the
+        // dispatcher), else in the last part while it has room, else in a new one.
+        let mut groups: Vec<(Vec<FlaggedPrincipal>, Vec<FlaggedPrincipal>, usize)> = Vec::new();
         for p in excluded {
             let p = shrink(p, room);
             let n = escaped_len(&p) + 1;
@@ -242,6 +242,34 @@ impl Finding {
                 None => groups.push((vec![p], Vec::new(), base + n)),
             }
         }
+        for p in principals {
+            let p = shrink(p, room);
+            let n = escaped_len(&p) + 1;
+            let last = groups.len().checked_sub(1).filter(|&i| !groups[i].1.is_empty() && groups[i].2 + n <= limit);
+            match groups.iter().position(|g| g.1.is_empty() && g.2 + n <= limit).or(last) {
+                Some(i) => {
+                    groups[i].2 += n;
+                    groups[i].1.push(p);
+                }
+                None => groups.push((Vec::new(), vec![p], base + n)),
+            }
+        }
+        // the last resort: a part of excluded principals only takes a principal from a part
+        // that has more than one
+        while let Some(lonely) = groups.iter().position(|g| g.1.is_empty()) {
+            let Some(donor) = groups.iter().position(|g| g.1.len() > 1) else { break };
+            let Some(p) = groups[donor].1.pop() else { break };
+            let n = escaped_len(&p) + 1;
+            groups[donor].2 -= n;
+            groups[lonely].2 += n;
+            groups[lonely].1.push(p);
+        }
+        if groups.is_empty() {
+            groups.push((Vec::new(), Vec::new(), base));
+        }
+        // parts with principals first; one of excluded principals only, when nothing could fill
+        // it, goes last
+        groups.sort_by_key(|g| g.1.is_empty());
         let total = groups.len();
         groups
             .into_iter()

@@ -301,7 +301,10 @@ fn instance_actions(p: &mut PrincipalPlan, f: &FlaggedPrincipal, pb: InstancePla
         return;
     }
     let mut by_region: std::collections::BTreeMap<&str, Vec<launchguard_core::aggregate::LaunchedInstance>> = Default::default();
-    for l in &a.launches {
+    let mut seen = std::collections::BTreeSet::new();
+    // An id twice (two records without an eventID) would make the handler refuse the region's
+    // whole action: each instance once.
+    for l in a.launches.iter().filter(|l| seen.insert(l.instance_id.as_str())) {
         by_region.entry(l.region.as_str()).or_default().push(l.clone());
     }
     for (region, instances) in by_region {

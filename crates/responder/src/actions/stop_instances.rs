@@ -10,18 +10,27 @@
 //!    protected;
 //! 2. `DescribeInstances` in the action's region; each instance must then
 //!    - exist there, in the action's account (the reservation's `OwnerId`),
-//!    - match its launch record: the same reservation (a record without one is refused), `LaunchTime` within
-//!      60 seconds of the record's launch time (a restarted instance has a later `LaunchTime` and
-//!      is refused: it is no longer the launch the finding saw),
-//!    - not be tagged `launchguard:protected=true`, nor `launchguard:incident` by another finding.
+//!    - match its launch record: the same reservation (a record without one is refused: a time
+//!      alone matches any instance of that minute), and a `LaunchTime` no earlier than 60 s before
+//!      the record's (instance ids are never reused; a later one is the same instance stopped
+//!      and started again, which must not dodge the stop),
+//!    - not be tagged `launchguard:protected=true`.
+//!
+//! An instance tagged `launchguard:incident` with another value (which its launcher can set at
+//! launch) is tagged with this incident instead, and stopped.
 //!
 //! An instance that fails a check is left alone and named in the outcome's warnings; the others
-//! are acted on. None left: `refused`. All already stopped (or stopping) and tagged by this
-//! incident: `already_applied`, with the reversal.
+//! are acted on. An instance already stopped (or stopping) by someone else is left alone and not
+//! tagged: launchguard did not stop it, so its release never starts it. None left: `refused`.
+//! Only the instances launchguard stops are in the reversal; all of them already stopped and
+//! tagged by this incident: `already_applied`, with the reversal. One that EC2 refuses to stop
+//! (stop protection, a spot instance) does not shield the others: the batch is retried one
+//! instance at a time and each refusal is named.
 //!
 //! Reversal (`start_instances`): only instances still tagged with that incident: a stopped one is
-//! started and its tag removed; a running one only loses the tag (a retried reversal); any other
-//! (no tag, another incident's, stopping, terminated) is left alone and named.
+//! started and its tag removed; a running one only loses the tag (a retried reversal); one still
+//! `stopping` makes it fail, retryably (a release right after the stop); any other (no tag,
+//! another incident's, terminated) is left alone and named.
 
 use std::collections::BTreeSet;
 
@@ -78,7 +87,6 @@ pub(crate) async fn verify<E: DescribeInstances>(ctx: &Ctx<'_>, ec2: &E, s: &Set
     ctx.cfg.guard.check_principal(s.principal_arn).map_err(Stop::Refuse)?;
     let ids: Vec<String> = s.instances.iter().map(|l| l.instance_id.clone()).collect();
     let described = ec2.describe_instances(s.region, &ids).await?;
-    let incident = ctx.req.finding_id.as_str();
     let (mut ok, mut skipped) = (Vec::new(), Vec::new());
     for l in s.instances {
         let id = &l.instance_id;
@@ -99,14 +107,11 @@ pub(crate) async fn verify<E: DescribeInstances>(ctx: &Ctx<'_>, ec2: &E, s: &Set
                 d.reservation_id.as_deref().unwrap_or("unknown"),
                 l.reservation_id.as_deref().unwrap_or_default()
             )),
-            Some(d) if d.launch_time.is_none_or(|t| (t - l.launched_at).num_seconds().abs() >= 60) => Some(format!(
-                "{id}: launched at {}, not within a minute of the launch record's {}",
+            Some(d) if d.launch_time.is_none_or(|t| (l.launched_at - t).num_seconds() >= 60) => Some(format!(
+                "{id}: launched at {}, before the launch record's {}: not the launch the finding saw",
                 d.launch_time.map_or("unknown".to_owned(), |t| t.to_rfc3339()),
                 l.launched_at.to_rfc3339()
             )),
-            Some(d) if d.tags.get(INCIDENT_TAG).is_some_and(|v| v != incident) => {
-                Some(format!("{id}: already tagged {INCIDENT_TAG} by another incident"))
-            }
             Some(d) => {
                 ok.push(d.clone());
                 None
@@ -136,53 +141,98 @@ pub(crate) async fn stop<E: DescribeInstances + InstanceTags + InstanceStates>(
 ) -> Result<ResponseOutcome, Stop> {
     let v = verify(ctx, ec2, s).await?;
     let incident = ctx.req.finding_id.as_str();
-    let (gone, live): (Vec<&Instance>, Vec<&Instance>) =
-        v.ok.iter().partition(|i| matches!(i.state, Some(InstanceState::Terminated | InstanceState::ShuttingDown)));
     let mut skipped = v.skipped;
-    skipped.extend(gone.iter().map(|i| format!("{}: already terminated", i.id)));
-    if live.is_empty() {
-        return Err(Stop::Refuse(format!("no instance left to stop, nothing changed: {}", skipped.join("; "))));
+    // ours: stopped (or stopping) by an earlier attempt of this incident; to_stop: running
+    let (mut ours, mut to_stop): (Vec<&Instance>, Vec<&Instance>) = (Vec::new(), Vec::new());
+    for i in &v.ok {
+        match i.state {
+            Some(InstanceState::Terminated | InstanceState::ShuttingDown) => skipped.push(format!("{}: already terminated", i.id)),
+            Some(InstanceState::Stopped | InstanceState::Stopping) if tagged_by(i, incident) => ours.push(i),
+            Some(InstanceState::Stopped | InstanceState::Stopping) => {
+                skipped.push(format!("{}: already stopped by someone else (not tagged, never started by a release)", i.id));
+            }
+            _ => {
+                if let Some(other) = i.tags.get(INCIDENT_TAG).filter(|t| *t != incident) {
+                    skipped.push(format!("{}: was tagged {INCIDENT_TAG}={other}; tagged with this incident instead", i.id));
+                }
+                to_stop.push(i);
+            }
+        }
     }
-    let to_tag: Vec<&Instance> = live.iter().copied().filter(|i| !tagged_by(i, incident)).collect();
-    let to_stop: Vec<&Instance> =
-        live.iter().copied().filter(|i| !matches!(i.state, Some(InstanceState::Stopped | InstanceState::Stopping))).collect();
-    let reversal = Action::StartInstances {
+    let with = |mut o: ResponseOutcome, skipped: &[String]| {
+        o.warnings = skipped.iter().map(|w| format!("left alone: {w}")).collect();
+        o
+    };
+    let reversal = |stopped: &[&Instance]| Action::StartInstances {
         account_id: s.account_id.to_owned(),
         region: s.region.to_owned(),
         principal_arn: s.principal_arn.to_owned(),
         incident: incident.to_owned(),
-        instance_ids: ids(&live),
+        instance_ids: ids(stopped),
     };
-    let with = |mut o: ResponseOutcome| {
-        o.warnings = skipped.iter().map(|w| format!("left alone: {w}")).collect();
-        o
-    };
-    if to_tag.is_empty() && to_stop.is_empty() {
-        let d = format!("{} instance(s) in {} already stopped and tagged {INCIDENT_TAG}={incident}", live.len(), s.region);
-        return Ok(with(ctx.already(d, reversal)));
+    if to_stop.is_empty() {
+        if ours.is_empty() {
+            return Err(Stop::Refuse(format!("no instance left to stop, nothing changed: {}", skipped.join("; "))));
+        }
+        let d = format!("{} instance(s) in {} already stopped and tagged {INCIDENT_TAG}={incident}", ours.len(), s.region);
+        return Ok(with(ctx.already(d, reversal(&ours)), &skipped));
     }
     if ctx.dry_run() {
-        let d = format!(
-            "dry run: would tag {} and stop {} instance(s) in {}: {}",
-            to_tag.len(),
-            to_stop.len(),
-            s.region,
-            ids(&to_stop).join(" ")
-        );
-        return Ok(with(ctx.outcome(OutcomeStatus::DryRun, d)));
+        let d = format!("dry run: would tag and stop {} instance(s) in {}: {}", to_stop.len(), s.region, ids(&to_stop).join(" "));
+        return Ok(with(ctx.outcome(OutcomeStatus::DryRun, d), &skipped));
     }
+    let to_tag: Vec<&Instance> = to_stop.iter().copied().filter(|i| !tagged_by(i, incident)).collect();
     if !to_tag.is_empty() {
         ec2.create_tag(s.region, &ids(&to_tag), INCIDENT_TAG, incident).await?;
     }
-    if !to_stop.is_empty() {
-        ec2.stop_instances(s.region, &ids(&to_stop)).await?;
+    let refused = each_or_one_by_one(&ids(&to_stop), |chunk| async move { ec2.stop_instances(s.region, &chunk).await }).await?;
+    skipped.extend(refused.iter().map(|(id, e)| format!("{id}: EC2 refused to stop it ({e}); tagged, still running: stop it by hand")));
+    // Tagged, whether EC2 stopped it or not: the release untags a running one and starts a
+    // stopped one, so an instance EC2 refused is in the reversal too.
+    let mut stopped = ours;
+    stopped.extend(to_stop.iter().copied());
+    let done: Vec<&Instance> = to_stop.iter().copied().filter(|i| !refused.iter().any(|(id, _)| *id == i.id)).collect();
+    let list = ids(&done).join(" ");
+    Ok(with(
+        ctx.applied(
+            format!("{} instance(s) in {} tagged {INCIDENT_TAG}={incident} and stopped: {list}", done.len(), s.region),
+            format!("aws ec2 start-instances --region {} --instance-ids {}", s.region, ids(&stopped).join(" ")),
+            Some(reversal(&stopped)),
+        ),
+        &skipped,
+    ))
+}
+
+/// Run `call` on all `ids` at once; when EC2 refuses the batch for a reason a retry cannot fix
+/// (one instance with stop or termination protection fails the whole call), run it again one
+/// instance at a time, so that one instance cannot shield the others. Returns the instances EC2
+/// refused, with why; an error only when it refused every one (or a retry can help).
+pub(crate) async fn each_or_one_by_one<F, Fut>(ids: &[String], call: F) -> Result<Vec<(String, String)>, Stop>
+where
+    F: Fn(Vec<String>) -> Fut,
+    Fut: std::future::Future<Output = Result<(), launchguard_aws::CallError>>,
+{
+    match call(ids.to_vec()).await {
+        Ok(()) => return Ok(Vec::new()),
+        Err(e) if e.retryable || ids.len() == 1 => return Err(Stop::Fail(e)),
+        Err(_) => {}
     }
-    let all = ids(&live).join(" ");
-    Ok(with(ctx.applied(
-        format!("{} instance(s) in {} tagged {INCIDENT_TAG}={incident} and stopped: {all}", live.len(), s.region),
-        format!("aws ec2 start-instances --region {} --instance-ids {all}", s.region),
-        Some(reversal),
-    )))
+    let mut refused = Vec::new();
+    let mut last = None;
+    for id in ids {
+        match call(vec![id.clone()]).await {
+            Ok(()) => {}
+            Err(e) if e.retryable => return Err(Stop::Fail(e)),
+            Err(e) => {
+                refused.push((id.clone(), e.message.clone()));
+                last = Some(e);
+            }
+        }
+    }
+    match last {
+        Some(e) if refused.len() == ids.len() => Err(Stop::Fail(e)),
+        _ => Ok(refused),
+    }
 }
 
 /// `start_instances`: the reversal of [`stop`].
@@ -198,7 +248,7 @@ pub(crate) async fn start<E: DescribeInstances + InstanceTags + InstanceStates>(
     let described = ec2.describe_instances(region, instance_ids).await?;
     let wanted: BTreeSet<&str> = instance_ids.iter().map(String::as_str).collect();
     let mut skipped = Vec::new();
-    let (mut to_start, mut untag) = (Vec::new(), Vec::new());
+    let (mut to_start, mut untag, mut stopping) = (Vec::new(), Vec::new(), Vec::new());
     for id in instance_ids {
         match described.iter().find(|d| d.id == *id && wanted.contains(d.id.as_str())) {
             None => skipped.push(format!("{id}: not found in {region}")),
@@ -210,9 +260,19 @@ pub(crate) async fn start<E: DescribeInstances + InstanceTags + InstanceStates>(
                     untag.push(d);
                 }
                 Some(InstanceState::Running | InstanceState::Pending) => untag.push(d),
+                Some(InstanceState::Stopping) => stopping.push(d.id.clone()),
                 _ => skipped.push(format!("{id}: neither stopped nor running")),
             },
         }
+    }
+    // A release right after the stop: EC2 is still stopping them. Starting is refused until
+    // they are stopped, so this fails, retryably: the release is retried, never recorded done.
+    if !stopping.is_empty() {
+        return Err(Stop::Fail(launchguard_aws::CallError {
+            message: format!("{} instance(s) in {region} are still stopping ({}); retry in a minute", stopping.len(), stopping.join(" ")),
+            code: Some("IncorrectInstanceState".into()),
+            retryable: true,
+        }));
     }
     let with = |mut o: ResponseOutcome| {
         o.warnings = skipped.iter().map(|w| format!("left alone: {w}")).collect();

@@ -8,7 +8,7 @@
 
 use launchguard_core::contract::{INCIDENT_TAG, OutcomeStatus, ResponseOutcome};
 
-use super::stop_instances::{Set, verify};
+use super::stop_instances::{Set, each_or_one_by_one, verify};
 use crate::envelope::{Ctx, Stop};
 use crate::function::Spec;
 use crate::ports::{DescribeInstances, InstanceState, InstanceStates, InstanceTags};
@@ -53,16 +53,23 @@ pub(crate) async fn terminate<E: DescribeInstances + InstanceTags + InstanceStat
         return Ok(with(ctx.outcome(OutcomeStatus::DryRun, d)));
     }
     ec2.create_tag(s.region, &live, INCIDENT_TAG, incident).await?;
-    ec2.terminate_instances(s.region, &live).await?;
+    let refused = each_or_one_by_one(&live, |chunk| async move { ec2.terminate_instances(s.region, &chunk).await }).await?;
+    let done: Vec<&String> = live.iter().filter(|id| !refused.iter().any(|(r, _)| r == *id)).collect();
     let mut o = ctx.outcome(
         OutcomeStatus::Applied,
         format!(
             "{} instance(s) in {} tagged {INCIDENT_TAG}={incident} and terminated ({NOT_REVERSIBLE}): {}",
-            live.len(),
+            done.len(),
             s.region,
-            live.join(" ")
+            done.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" ")
         ),
     );
     o.undo = Some(format!("none: {NOT_REVERSIBLE}"));
-    Ok(with(o))
+    let mut o = with(o);
+    o.warnings.extend(
+        refused
+            .iter()
+            .map(|(id, e)| format!("left alone: {id}: EC2 refused to terminate it ({e}); tagged, still there: terminate it by hand")),
+    );
+    Ok(o)
 }

@@ -1,0 +1,72 @@
+//! Found by a review (issue 12): a finding over the payload limit lost every principal's
+//! launch records, so LG_EC2_ACTION=stop|terminate planned no EC2 action at all.
+
+#![allow(clippy::unwrap_used)]
+
+use launchguard_core::aggregate::{AccessKeyUse, LaunchedInstance};
+use launchguard_core::contract::{Finding, MAX_PAYLOAD_BYTES};
+use launchguard_core::principal::KeyKind;
+
+fn finding() -> Finding {
+    Finding::parse(serde_json::from_str(&launchguard_testkit::fixture("contract/finding.json")).unwrap()).unwrap()
+}
+
+/// An attacker with one stolen IAM user key launches 300 instances, each RunInstances call
+/// signed with a fresh GetSessionToken key (ASIA…): `access_keys` is unbounded, so the
+/// finding goes over 252 KiB sealed. `fit` then clears `launches` of EVERY principal (keeping all
+/// keys) and the dispatcher plans no stop.
+#[test]
+fn an_oversized_finding_still_carries_the_launches() {
+    let mut f = finding();
+    let idx = f.principals.iter().position(|p| !p.activity.launches.is_empty()).unwrap();
+    let tmpl = f.principals[idx].activity.launches[0].clone();
+    let a = &mut f.principals[idx].activity;
+    a.launches = (0..300u64)
+        .map(|k| LaunchedInstance { instance_id: format!("i-0{k:016x}"), reservation_id: Some(format!("r-0{k:016x}")), ..tmpl.clone() })
+        .collect();
+    a.instance_ids = a.launches.iter().map(|l| l.instance_id.clone()).collect();
+    a.instances_launched = 300;
+    // 3,000 calls, one session key each (sts:GetSessionToken needs no extra permission)
+    a.access_keys.extend((0..3000u64).map(|k| AccessKeyUse {
+        access_key_id: format!("ASIA{k:016}"),
+        kind: KeyKind::Temporary,
+        calls: 1,
+        launched: 0,
+    }));
+    let parts = f.into_parts(MAX_PAYLOAD_BYTES);
+    let carried: usize = parts.iter().flat_map(|p| &p.principals).map(|p| p.activity.launches.len()).sum();
+    assert_eq!(carried, 300, "{} part(s); launch records carried: {carried} of 300", parts.len());
+}
+
+/// Not hostile at all: three principals of one finding with 500 instances each (no list but the launches is large).
+#[test]
+fn three_large_launchers_keep_their_launches() {
+    let mut f = finding();
+    let idx = f.principals.iter().position(|p| !p.activity.launches.is_empty()).unwrap();
+    let tmpl = f.principals[idx].activity.launches[0].clone();
+    let base = f.principals[idx].clone();
+    f.principals = (0..3u64)
+        .map(|n| {
+            let mut p = base.clone();
+            p.principal = launchguard_core::principal::Principal::IamUser {
+                arn: format!("arn:aws:iam::111122223333:user/u{n}"),
+                arn_derived: false,
+                user_name: format!("u{n}"),
+                account_id: "111122223333".into(),
+            };
+            p.activity.launches = (0..500u64)
+                .map(|k| LaunchedInstance {
+                    instance_id: format!("i-{n}{k:016x}"),
+                    reservation_id: Some(format!("r-{n}{k:016x}")),
+                    request_id: Some("4f0e8a1c-3b2d-4e5f-8a9b-0c1d2e3f4a5b".into()),
+                    ..tmpl.clone()
+                })
+                .collect();
+            p.activity.instance_ids = p.activity.launches.iter().map(|l| l.instance_id.clone()).collect();
+            p
+        })
+        .collect();
+    let parts = f.into_parts(MAX_PAYLOAD_BYTES);
+    let carried: usize = parts.iter().flat_map(|p| &p.principals).map(|p| p.activity.launches.len()).sum();
+    assert_eq!(carried, 1500, "{} part(s); launch records carried: {carried} of 1500", parts.len());
+}
