@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # End-to-end tests on LocalStack (see e2e/). Installs what it needs, builds the functions once,
-# and stops everything it started, also on failure; the logs stay in .lg-run/ when it fails.
+# and stops everything it started, also on failure; the logs stay in .lg-run/ (LG_RUN_DIR) when it fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/venv.sh localstack
@@ -20,7 +20,8 @@ trap 'scripts/stop.sh' EXIT
 status=0
 .venv-localstack/bin/python -m pytest -p no:cacheprovider -v e2e/ "$@" || status=$?
 if [ "$status" -ne 0 ]; then
-  echo "end-to-end tests failed; logs: .lg-run/localstack.log, .lg-run/watch.log" >&2
-  tail -n 40 .lg-run/watch.log | cut -c1-400 >&2 || true
+  run="${LG_RUN_DIR:-.lg-run}"
+  echo "end-to-end tests failed; logs: $run/localstack.log, $run/watch.log" >&2
+  tail -n 40 "$run/watch.log" | cut -c1-400 >&2 || true
 fi
 exit "$status"
