@@ -61,6 +61,7 @@ def base_parameters(cfg):
         "IamUserAlarmThreshold": cfg["IAM_USER_ALARM_THRESHOLD"], "IamAccessKeyAlarmThreshold": cfg["IAM_ACCESS_KEY_ALARM_THRESHOLD"],
         "IamAlarmPeriodSeconds": cfg["IAM_ALARM_PERIOD_SECONDS"],
         "AlarmEvaluationPeriods": cfg["ALARM_EVALUATION_PERIODS"], "IncidentRetentionDays": cfg["INCIDENT_RETENTION_DAYS"],
+        "ReportRetentionDays": cfg.get("REPORT_RETENTION_DAYS", "400"),
         "NotificationEmail": cfg.get("NOTIFICATION_EMAIL", ""), "ProtectedUserArnPattern": cfg["PROTECTED_USER_ARN_PATTERN"],
         "QuarantinePolicyArn": cfg["QUARANTINE_POLICY_ARN"],
         "ReleasePrincipals": cfg.get("RELEASE_PRINCIPALS", ""), "FindingSigners": cfg.get("FINDING_SIGNERS", ""),
@@ -84,7 +85,8 @@ def function_env(cfg, outputs) -> dict[str, dict[str, str]]:
                                    "EC2_HANDLER_LAMBDA_NAME": "launchguard-ec2-handler", "LG_EC2_ACTION": cfg["LG_EC2_ACTION"],
                                    "LG_CREATED_KEYS": cfg.get("LG_CREATED_KEYS", "deactivate"),
                                    "NOTIFICATION_TOPIC_ARN": outputs["NotificationTopicArn"], "INCIDENT_LOG_GROUP": outputs["IncidentLogGroupName"],
-                                   "FINDING_KEY_ID": outputs["FindingKeyArn"], "RELEASE_KEY_ID": outputs["ReleaseKeyArn"]},
+                                   "FINDING_KEY_ID": outputs["FindingKeyArn"], "RELEASE_KEY_ID": outputs["ReleaseKeyArn"],
+                                   "REPORT_BUCKET": outputs["ReportBucketName"], "LG_REPORT_URL_SECONDS": cfg.get("LG_REPORT_URL_SECONDS", "86400")},
         "launchguard-accesskey-handler": {**common, **gate},
         "launchguard-iam-handler": {**common, **gate, "QUARANTINE_POLICY_ARN": cfg["QUARANTINE_POLICY_ARN"]},
         "launchguard-ec2-handler": {**common, **gate},
@@ -175,7 +177,7 @@ def main() -> int:
     name = cfg["STACK_NAME"]
     if a.dry:
         placeholder = {k: f"<{k} from stack {name}>" for k in [*ROLE_OUTPUT.values(), "NotificationTopicArn", "IncidentLogGroupName",
-                                                                 "CommandKeyArn", "FindingKeyArn", "ReleaseKeyArn", "LedgerBucketName", "RunInstancesAlarmArn", "AlarmArns"]}
+                                                                 "CommandKeyArn", "FindingKeyArn", "ReleaseKeyArn", "LedgerBucketName", "ReportBucketName", "RunInstancesAlarmArn", "AlarmArns"]}
         print(f"1. CloudFormation stack {name} from {base.relative_to(ROOT)} with:")
         for k, v in base_parameters(cfg).items():
             print(f"     {k}={v}")

@@ -19,6 +19,7 @@ import render  # noqa: E402
 EXAMPLE = {
     "Partition": "aws", "Region": "us-east-1", "AccountId": "123456789012", "FunctionName": "launchguard-example",
     "CloudTrailLogGroupName": "aws-cloudtrail-logs", "IncidentLogGroupName": "/launchguard/incidents", "LedgerBucketName": "launchguard-ledger-123456789012",
+    "ReportBucketName": "launchguard-reports-123456789012",
     "NotificationTopicArn": "arn:aws:sns:us-east-1:123456789012:launchguard-notifications",
     "QuarantinePolicyArn": "arn:aws:iam::aws:policy/AWSCompromisedKeyQuarantineV3",
     "ProtectedUserArnPattern": "arn:aws:iam::123456789012:user/breakglass-*",

@@ -23,6 +23,7 @@ SUBS = {
     "QuarantinePolicyArn": "${QuarantinePolicyArn}",
     "ProtectedUserArnPattern": "${ProtectedUserArnPattern}",
     "LedgerBucketName": "${LedgerBucket}",
+    "ReportBucketName": "${ReportBucket}",
 }
 PLACEHOLDER = re.compile(r"\$\{([A-Za-z]+)\}")
 

@@ -1,10 +1,12 @@
 """`make demo`: catch and contain a mass EC2 launch on LocalStack, and say what happened."""
 import datetime as dt
 import json
+import os
 import sys
 import textwrap
+from pathlib import Path
 
-from harness import LocalStack, Scenario, Watch, say
+from harness import ROOT, LocalStack, Scenario, Watch, say
 
 
 def main() -> int:
@@ -55,6 +57,17 @@ def main() -> int:
             print(textwrap.indent(human.rstrip(), "  | ", lambda _line: True))
         print(f"\nINCIDENT RECORD  log group {sc.incident_group}, stream incidents/{now:%Y/%m/%d}; query it with Logs Insights:")
         print(f"  fields finding_id, status, recorded_at | filter record_type = 'incident'")
+        # the incident report the dispatcher wrote to the report bucket, kept beside the run's logs
+        report_obj = (rec.get("report") or {}).get("object")
+        if report_obj:
+            key = report_obj.split("/", 3)[3]
+            run_dir = Path(os.environ.get("LG_RUN_DIR", ROOT / ".lg-run"))
+            run_dir.mkdir(parents=True, exist_ok=True)
+            local = run_dir / "report.html"
+            local.write_bytes(sc.s3.get_object(Bucket=sc.reports, Key=key)["Body"].read())
+            print(f"\nINCIDENT REPORT  {report_obj} (linked from the notification), kept at {local}: open it in a browser")
+        else:
+            print(f"\nINCIDENT REPORT  none: {(rec.get('report') or {}).get('reason', 'REPORT_BUCKET not set')}")
         print("=" * 78)
         say("stopping everything this demo started")
         return 0

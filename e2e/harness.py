@@ -303,6 +303,9 @@ class Scenario:
                         for name in ("command", "finding", "release", "attacker")}
         self.ledger = f"lg-ledger-{s}"
         self.s3.create_bucket(Bucket=self.ledger)
+        # the report bucket (REPORT_BUCKET): the dispatcher writes incident reports there
+        self.reports = f"lg-reports-{s}"
+        self.s3.create_bucket(Bucket=self.reports)
         for u in (self.user, self.benign, self.admin):
             self.iam.create_user(UserName=u)
         self.keys["used"] = self.iam.create_access_key(UserName=self.user)["AccessKey"]["AccessKeyId"]
@@ -340,6 +343,7 @@ class Scenario:
             "DRY_RUN": "false", "RUST_LOG": "info",
             "COMMAND_KEY_ID": self.key_ids["command"], "FINDING_KEY_ID": self.key_ids["finding"],
             "RELEASE_KEY_ID": self.key_ids["release"], "LEDGER_BUCKET": self.ledger,
+            "REPORT_BUCKET": self.reports, "LG_REPORT_URL_SECONDS": "3600",
         }
         if iam_endpoint:
             env["AWS_ENDPOINT_URL_IAM"] = iam_endpoint

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # End-to-end tests on LocalStack (see e2e/). Installs what it needs, builds the functions once,
-# and stops everything it started, also on failure; the logs stay in .lg-run/ when it fails.
+# and stops everything it started, also on failure; the logs stay in .lg-run/ (LG_RUN_DIR) when it fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/venv.sh localstack
 scripts/venv.sh tools
+scripts/chromium.sh >/dev/null   # e2e/test_report.py opens the incident report in a headless browser
 echo "building the five functions (first time: a few minutes)..." >&2
 cargo build --workspace --bins --locked
 # `make deploy` runs `cargo lambda deploy` on what `cargo lambda build` leaves in target/lambda/<fn>/.
@@ -19,7 +20,8 @@ trap 'scripts/stop.sh' EXIT
 status=0
 .venv-localstack/bin/python -m pytest -p no:cacheprovider -v e2e/ "$@" || status=$?
 if [ "$status" -ne 0 ]; then
-  echo "end-to-end tests failed; logs: .lg-run/localstack.log, .lg-run/watch.log" >&2
-  tail -n 40 .lg-run/watch.log | cut -c1-400 >&2 || true
+  run="${LG_RUN_DIR:-.lg-run}"
+  echo "end-to-end tests failed; logs: $run/localstack.log, $run/watch.log" >&2
+  tail -n 40 "$run/watch.log" | cut -c1-400 >&2 || true
 fi
 exit "$status"

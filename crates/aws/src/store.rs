@@ -47,6 +47,23 @@ pub trait ConditionalStore: Send + Sync {
     fn list(&self, prefix: &str) -> impl Future<Output = Result<Vec<String>, CallError>> + Send;
 }
 
+/// Writing one object, unconditionally (a rendered report: the same key always holds the same
+/// content, so a second write changes nothing).
+pub trait ObjectPut: Send + Sync {
+    /// `s3:PutObject` of `body` at `key` with its content type.
+    fn put_object(&self, key: &str, body: Vec<u8>, content_type: &str) -> impl Future<Output = Result<(), CallError>> + Send;
+}
+
+/// A link that lets whoever holds it read one object for a bounded time.
+pub trait PresignGet: Send + Sync {
+    /// A pre-signed `GET` URL of `key`, valid for `expires` (S3 allows at most 7 days; the URL
+    /// stops working earlier when the signing credentials expire).
+    fn presign_get(&self, key: &str, expires: std::time::Duration) -> impl Future<Output = Result<String, CallError>> + Send;
+}
+
+/// The longest a pre-signed URL may live (S3 SigV4: 7 days).
+pub const MAX_PRESIGN: std::time::Duration = std::time::Duration::from_secs(7 * 24 * 3600);
+
 /// [`ConditionalStore`] over S3 conditional writes, in one bucket under one key prefix.
 #[derive(Debug, Clone)]
 pub struct S3Store {
@@ -63,6 +80,42 @@ impl S3Store {
 
     fn full(&self, key: &str) -> String {
         format!("{}{key}", self.prefix)
+    }
+
+    /// The object's URL for people and records: `s3://bucket/prefix/key`.
+    pub fn url(&self, key: &str) -> String {
+        format!("s3://{}/{}", self.bucket, self.full(key))
+    }
+}
+
+impl ObjectPut for S3Store {
+    async fn put_object(&self, key: &str, body: Vec<u8>, content_type: &str) -> Result<(), CallError> {
+        self.client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(self.full(key))
+            .content_type(content_type)
+            .body(ByteStream::from(body))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| classify("s3:PutObject", e))
+    }
+}
+
+impl PresignGet for S3Store {
+    async fn presign_get(&self, key: &str, expires: std::time::Duration) -> Result<String, CallError> {
+        let config = aws_sdk_s3::presigning::PresigningConfig::expires_in(expires.min(MAX_PRESIGN))
+            .map_err(|e| CallError::new(format!("presigning {key}: {e}"), false))?;
+        let req = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(self.full(key))
+            .presigned(config)
+            .await
+            .map_err(|e| classify("s3:GetObject (presign)", e))?;
+        Ok(req.uri().to_owned())
     }
 }
 
@@ -168,7 +221,7 @@ mod memory {
     use std::collections::{BTreeMap, HashMap};
     use std::sync::{Arc, Mutex, MutexGuard};
 
-    use super::{ConditionalStore, Put, Stored};
+    use super::{ConditionalStore, ObjectPut, PresignGet, Put, Stored};
     use crate::CallError;
 
     /// An operation of [`ConditionalStore`], for recording calls and injecting failures.
@@ -182,6 +235,10 @@ mod memory {
         PutIfMatch,
         /// [`ConditionalStore::list`]
         List,
+        /// [`ObjectPut::put_object`](super::ObjectPut::put_object)
+        Put,
+        /// [`PresignGet::presign_get`](super::PresignGet::presign_get)
+        Presign,
     }
 
     /// One call the store received (failed ones included).
@@ -296,6 +353,23 @@ mod memory {
         async fn list(&self, prefix: &str) -> Result<Vec<String>, CallError> {
             let s = self.enter(StoreOp::List, prefix)?;
             Ok(s.objects.keys().filter(|k| k.starts_with(prefix)).cloned().collect())
+        }
+    }
+
+    impl ObjectPut for MemoryStore {
+        /// The content type is not kept; the body is, at `key`.
+        async fn put_object(&self, key: &str, body: Vec<u8>, _content_type: &str) -> Result<(), CallError> {
+            let mut s = self.enter(StoreOp::Put, key)?;
+            Self::write(&mut s, key, body);
+            Ok(())
+        }
+    }
+
+    impl PresignGet for MemoryStore {
+        /// `memory:///<key>?X-Amz-Expires=<seconds>`: the shape of a pre-signed URL, for tests.
+        async fn presign_get(&self, key: &str, expires: std::time::Duration) -> Result<String, CallError> {
+            let _s = self.enter(StoreOp::Presign, key)?;
+            Ok(format!("memory:///{key}?X-Amz-Expires={}", expires.min(super::MAX_PRESIGN).as_secs()))
         }
     }
 }

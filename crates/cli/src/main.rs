@@ -8,6 +8,7 @@ use launchguard_aws::LambdaInvoker;
 use launchguard_aws::mac::Kms;
 use launchguard_cli::CliError;
 use launchguard_cli::release::{self, DEFAULT_DISPATCHER, DEFAULT_RELEASE_KEY, ReleaseArgs};
+use launchguard_cli::report::{self, ReportArgs};
 use launchguard_cli::scan::{self, Bar, Completeness, LocalSource, S3Source, ScanArgs, Silent, Source};
 
 #[derive(Debug, Parser)]
@@ -44,6 +45,9 @@ enum Command {
         #[arg(long, default_value = DEFAULT_RELEASE_KEY)]
         key: String,
     },
+    /// An incident's report (--finding ID) or a period summary (--since DAY), in Markdown, HTML
+    /// or JSON, from the incident records (CloudWatch Logs).
+    Report(ReportArgs),
     /// Print a shell completion script (`launchguard completions bash > /etc/bash_completion.d/launchguard`).
     Completions {
         /// The shell.
@@ -97,10 +101,25 @@ fn run_release(args: &ReleaseArgs) -> Result<ExitCode, CliError> {
     })
 }
 
+fn run_report(args: &ReportArgs) -> Result<ExitCode, CliError> {
+    let rt = tokio::runtime::Runtime::new().map_err(|e| CliError::Input { source_name: "tokio runtime".into(), reason: e.to_string() })?;
+    let text = rt.block_on(async {
+        let sdk = launchguard_aws::load_sdk_config().await;
+        let logs = launchguard_responder_dispatcher::aws::Logs(aws_sdk_cloudwatchlogs::Client::new(&sdk));
+        report::run(args, &logs, chrono::Utc::now()).await
+    })?;
+    match &args.out {
+        Some(path) => std::fs::write(path, text).map_err(|e| CliError::Output(format!("{}: {e}", path.display())))?,
+        None => std::io::stdout().lock().write_all(text.as_bytes()).map_err(|e| CliError::Output(e.to_string()))?,
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Scan(args) => run_scan(&args),
+        Command::Report(args) => run_report(&args),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "launchguard", &mut std::io::stdout());
             Ok(ExitCode::SUCCESS)

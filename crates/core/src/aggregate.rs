@@ -7,7 +7,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use chrono::{DateTime, TimeZone, Utc};
+use chrono::{DateTime, DurationRound, TimeZone, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -19,6 +19,22 @@ use crate::record::CloudTrailRecord;
 pub const MAX_INSTANCE_IDS: usize = 500;
 /// At most this many distinct values are kept per list (IPs, agents, ...); the rest are counted.
 pub const MAX_DISTINCT: usize = 50;
+/// At most this many minutes are kept in [`Activity::launches_per_minute`] (four hours of a busy
+/// principal; the 12-hour fallback window of a slow one); a call in a minute beyond them is
+/// counted in `truncated_values`.
+pub const MAX_MINUTES: usize = 240;
+
+/// What one principal launched in one minute: the per-minute histogram of a report's timeline.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MinuteLaunches {
+    /// Launch calls in the minute (dry runs included).
+    pub calls: u64,
+    /// Instances launched in the minute.
+    pub launched: u64,
+    /// Instances requested in the minute (failed calls included, dry runs excluded).
+    pub requested: u64,
+}
 
 /// One instance a principal's own `RunInstances` call started, as its response (and the record)
 /// says: what the EC2 handler checks against `DescribeInstances` before acting on it.
@@ -119,6 +135,12 @@ pub struct Activity {
     pub totals: BTreeMap<String, u64>,
     /// Records whose launch details could not be fully read.
     pub malformed_records: u64,
+    /// Launch calls per minute (the minute's start, UTC), at most [`MAX_MINUTES`] minutes: the
+    /// timeline of an incident report. The first thing dropped when a finding is cut to fit a
+    /// payload (its size is then in `totals`, as `launches_per_minute`); absent in findings
+    /// written before it existed.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub launches_per_minute: BTreeMap<DateTime<Utc>, MinuteLaunches>,
 }
 
 impl Activity {
@@ -149,6 +171,7 @@ impl Activity {
             truncated_values: 0,
             totals: BTreeMap::new(),
             malformed_records: 0,
+            launches_per_minute: BTreeMap::new(),
         }
     }
 }
@@ -266,6 +289,15 @@ impl Aggregate {
             a.aws_service_calls += 1;
             a.aws_service_launched += facts.launched;
             a.aws_service_requested += facts.requested;
+        }
+        let minute = t.duration_trunc(chrono::TimeDelta::minutes(1)).unwrap_or(t);
+        if a.launches_per_minute.len() < MAX_MINUTES || a.launches_per_minute.contains_key(&minute) {
+            let m = a.launches_per_minute.entry(minute).or_default();
+            m.calls += 1;
+            m.launched += facts.launched;
+            m.requested += facts.requested;
+        } else {
+            a.truncated_values += 1;
         }
         if let Some(code) = &facts.error_code {
             *a.error_codes.entry(code.clone()).or_default() += 1;

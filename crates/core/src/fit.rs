@@ -4,6 +4,7 @@
 //! ([`crate::auth::Sealed`]), and the envelope must fit [`MAX_PAYLOAD_BYTES`]. A finding that
 //! does not fit is cut, then split, in this order:
 //!
+//! 0. the per-minute timelines (`launches_per_minute`, for reports) are dropped;
 //! 1. every per-principal list is cut to a few values (instance ids to none): IPs, agents,
 //!    session names, source identities, types, regions, services, error codes, and the session
 //!    (`ASIA…`) keys, and the users it created. Keys the dispatcher acts on (every key but a
@@ -78,10 +79,20 @@ fn cut_set(a: &mut Activity, list: &str, keep: usize, pick: fn(&mut Activity) ->
     }
 }
 
+/// The per-minute timeline is for reports only: it goes first (its size kept in `totals`).
+fn drop_timeline(a: &mut Activity) {
+    if !a.launches_per_minute.is_empty() {
+        let n = a.launches_per_minute.len();
+        a.launches_per_minute.clear();
+        note_total(a, "launches_per_minute", n);
+    }
+}
+
 /// Cut every list of `a` to `keep` values (instance ids to none), session keys included; keys
 /// the dispatcher acts on are all kept, and so are the launch records the EC2 handler acts on
 /// unless `drop_launches` (the last resort: without them no instance is stopped).
 fn trim_activity(a: &mut Activity, keep: usize, drop_launches: bool) {
+    drop_timeline(a);
     if !a.instance_ids.is_empty() {
         let n = a.instance_ids.len();
         a.instance_ids.clear();
@@ -187,6 +198,12 @@ impl Finding {
     /// Full sizes are kept in `totals`, dropped values counted in `truncated_values`. Returns
     /// whether it now fits; when it does not, [`Finding::into_parts`] splits it.
     pub fn fit(&mut self, limit: usize) -> bool {
+        if sealed_len(self) <= limit {
+            return true;
+        }
+        for p in self.principals.iter_mut().chain(self.excluded.iter_mut()).chain(self.top_launchers.iter_mut()) {
+            drop_timeline(&mut p.activity);
+        }
         if sealed_len(self) <= limit {
             return true;
         }

@@ -145,3 +145,27 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn the_per_minute_timeline_is_dropped_first_and_counted() {
+    use launchguard_core::aggregate::MinuteLaunches;
+    // GIVEN a finding just over the limit because of its per-minute timelines only
+    let mut f = example();
+    let start = Utc.with_ymd_and_hms(2026, 11, 22, 0, 0, 0).unwrap();
+    let minutes: std::collections::BTreeMap<_, _> =
+        (0..240).map(|i| (start + chrono::Duration::minutes(i), MinuteLaunches { calls: 1, launched: 2, requested: 3 })).collect();
+    while sealed_len(&f) <= MAX_PAYLOAD_BYTES {
+        let mut p = f.principals[0].clone();
+        p.activity.launches_per_minute = minutes.clone();
+        f.principals.push(p);
+    }
+    let user_agents: Vec<_> = f.principals.iter().map(|p| p.activity.user_agents.clone()).collect();
+    // WHEN it is made to fit
+    assert!(f.fit(MAX_PAYLOAD_BYTES));
+    // THEN the timelines are gone (their size in totals), and nothing else was cut
+    for (p, agents) in f.principals.iter().zip(user_agents) {
+        assert!(p.activity.launches_per_minute.is_empty());
+        assert_eq!(p.activity.user_agents, agents);
+    }
+    assert_eq!(serde_json::to_value(&f.principals.last().unwrap().activity).unwrap()["totals"]["launches_per_minute"], 240);
+}

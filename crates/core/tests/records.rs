@@ -240,3 +240,32 @@ fn malformed_records_are_counted_not_fatal() {
     let r = parse_record(r#"{"eventSource":"ec2.amazonaws.com","eventName":"RunInstances","errorCode":"Client.VcpuLimitExceeded","requestParameters":{"instancesSet":{"items":[{"maxCount":"25"}]}}}"#).unwrap();
     assert_eq!(launch_facts(&r).requested, 25);
 }
+
+#[test]
+fn invictus_per_minute_timeline_adds_up_to_each_principals_totals() {
+    use launchguard_core::aggregate::Aggregate;
+    // GIVEN the invictus launch records (one IAM user, two roles; failures and launches)
+    let launches = run_instances("cloudtrail/invictus");
+    let mut agg = Aggregate::new();
+    for (_, r) in &launches {
+        let t = launchguard_core::time::parse_timestamp(r.event_time.as_deref().unwrap()).unwrap();
+        agg.add(r, t.timestamp_millis());
+    }
+    // WHEN they are aggregated
+    let principals = agg.into_sorted();
+    // THEN each principal's minutes add up to its calls, launches and requests, every minute is
+    // a whole minute inside its first and last call
+    assert!(principals.len() >= 2);
+    for p in &principals {
+        let a = &p.activity;
+        let m = &a.launches_per_minute;
+        assert!(!m.is_empty(), "{:?}", p.principal);
+        assert_eq!(m.values().map(|v| v.calls).sum::<u64>(), a.calls);
+        assert_eq!(m.values().map(|v| v.launched).sum::<u64>(), a.instances_launched);
+        assert_eq!(m.values().map(|v| v.requested).sum::<u64>(), a.instances_requested);
+        for t in m.keys() {
+            assert_eq!(t.timestamp() % 60, 0);
+            assert!(*t <= a.last_seen && *t + chrono::Duration::minutes(1) > a.first_seen, "{t}");
+        }
+    }
+}

@@ -43,6 +43,12 @@ pub struct Config {
     pub rules: launchguard_core::rules::RuleSet,
     /// The KMS keys that findings and releases must be sealed with, and requests are sealed with.
     pub seals: Seals,
+    /// `REPORT_BUCKET` (optional): the bucket incident reports are written to (keys under
+    /// `reports/`); none: no report.
+    pub report_bucket: Option<String>,
+    /// `LG_REPORT_URL_SECONDS` (default 86400, 60 to 604800: S3's 7 days): how long the
+    /// notification's link to the report works.
+    pub report_url_ttl: std::time::Duration,
 }
 
 impl Config {
@@ -79,6 +85,8 @@ impl Config {
             playbook,
             rules: launchguard_core::rules::RuleSet::from_env(env, |path| std::fs::read_to_string(path).map_err(|e| e.to_string()))?,
             seals: Seals::from_env(env)?,
+            report_bucket: env.get("REPORT_BUCKET").map(|b| b.trim().to_owned()).filter(|b| !b.is_empty()),
+            report_url_ttl: std::time::Duration::from_secs(config::u64_var(env, "LG_REPORT_URL_SECONDS", 86_400, 60, 604_800)?),
         })
     }
 }

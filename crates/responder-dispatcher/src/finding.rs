@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use launchguard_aws::mac::MacSigner;
-use launchguard_aws::store::ConditionalStore;
+use launchguard_aws::store::{ConditionalStore, ObjectPut, PresignGet};
 use launchguard_aws::{CallError, Invoker};
 use launchguard_core::contract::{Action, Finding, OutcomeStatus, ResponseOutcome, ResponseRequest};
 use launchguard_core::principal::Principal;
@@ -156,9 +156,10 @@ async fn act<I: Invoker, N, L, S: ConditionalStore, K: MacSigner>(
 /// An action another delivery (or a release) holds is waited for; still held after the wait, the
 /// delivery pages nothing and answers [`DispatcherError::Busy`] (retryable): Lambda retries, and
 /// a claim older than the stale bound is taken over, so some delivery always pages.
-pub async fn dispatch_finding<I: Invoker, N: Notifier, L: IncidentLog, S: ConditionalStore, K: MacSigner>(
+pub async fn dispatch_finding<I: Invoker, N: Notifier, L: IncidentLog, S: ConditionalStore, K: MacSigner, R: ObjectPut + PresignGet>(
     finding: &Finding,
     io: &Io<'_, I, N, L, S, K>,
+    reports: &R,
     now: DateTime<Utc>,
 ) -> Result<DispatchReport, DispatcherError> {
     let cfg = io.cfg;
@@ -255,7 +256,26 @@ pub async fn dispatch_finding<I: Invoker, N: Notifier, L: IncidentLog, S: Condit
     if status != Status::AlreadyReleased {
         let mut shown = finding.clone();
         shown.dry_run = dry_run;
-        let (subject, body) = notify::finding_message(&shown, &plans, &outcomes, &cfg.function_name);
+        let (subject, mut body) = notify::finding_message(&shown, &plans, &outcomes, &cfg.function_name);
+        let fp = fingerprint(&state);
+        let input = launchguard_report::ReportInput {
+            finding: shown.clone(),
+            outcomes: outcomes.clone(),
+            refusals: refusals.clone(),
+            human_actions: human.clone(),
+            releases: Vec::new(),
+            generated_at: now,
+        };
+        let report_state = crate::report::publish(reports, cfg, &input, &fp, now).await;
+        if let Some(lines) = report_state.notification_lines() {
+            body = notify::with_report(body, &lines);
+        }
+        if let Some(object) = report_state.object()
+            && let Err(e) = ledger.note_report(fid, object).await
+        {
+            // the record and the page name it too: a report not in the ledger is not lost
+            warn!(finding_id = %fid, error = %e, "the report could not be named in the ledger");
+        }
         let finding_json = serde_json::to_value(&shown).unwrap_or(Value::Null);
         let full = json!({"finding": finding_json, "outcomes": outcomes});
         let compact = json!({"finding_id": fid, "status": status, "outcomes": outcomes.len()});
@@ -275,8 +295,9 @@ pub async fn dispatch_finding<I: Invoker, N: Notifier, L: IncidentLog, S: Condit
             release: None,
             detail: None,
             cut: None,
+            report: (report_state != crate::report::ReportState::NotConfigured).then_some(report_state),
         };
-        let page = Page { subject, body, full, compact, fingerprint: Some(fingerprint(&state)) };
+        let page = Page { subject, body, full, compact, fingerprint: Some(fp) };
         deliver(io, &ledger, record, page, &mut report, &mut failures, now).await;
     }
     info!(finding_id = %fid, status = status.as_str(), deliveries = report.deliveries, outcomes = report.outcomes.len(),

@@ -27,12 +27,13 @@ mod page;
 pub mod plan;
 pub mod record;
 pub mod release;
+pub mod report;
 
 use std::future::Future;
 
 use chrono::{DateTime, Utc};
 use launchguard_aws::mac::{MacSigner, MacVerifier};
-use launchguard_aws::store::ConditionalStore;
+use launchguard_aws::store::{ConditionalStore, ObjectPut, PresignGet};
 use launchguard_aws::{CallError, Invoker};
 use launchguard_core::contract::DispatcherInput;
 
@@ -51,6 +52,8 @@ pub const AWS_ACTIONS: &[&str] = &[
     "s3:GetObject",
     "s3:PutObject",
     "s3:ListBucket",
+    // REPORT_BUCKET: the report is written (PutObject) and linked (a GET URL pre-signed with
+    // the dispatcher's credentials: its role must be allowed s3:GetObject on the report).
     "kms:GenerateMac",
     "kms:VerifyMac",
 ];
@@ -88,9 +91,10 @@ pub trait IncidentLog: Send + Sync {
 ///
 /// The payload must be a finding sealed with the finding key or a release sealed with the
 /// release key ([`auth`]); anything else is refused before it is even parsed. A sealed release is
-/// accepted once: a replay of the same envelope is refused.
+/// accepted once: a replay of the same envelope is refused. `reports` writes and links the
+/// incident report (used only when `REPORT_BUCKET` is set).
 #[allow(clippy::too_many_arguments)] // one port per AWS service, as everywhere in launchguard
-pub async fn handle<I: Invoker, N: Notifier, L: IncidentLog, S: ConditionalStore, K: MacSigner + MacVerifier>(
+pub async fn handle<I: Invoker, N: Notifier, L: IncidentLog, S: ConditionalStore, K: MacSigner + MacVerifier, R: ObjectPut + PresignGet>(
     payload: &[u8],
     cfg: &Config,
     lambda: &I,
@@ -98,6 +102,7 @@ pub async fn handle<I: Invoker, N: Notifier, L: IncidentLog, S: ConditionalStore
     logs: &L,
     store: &S,
     kms: &K,
+    reports: &R,
     now: DateTime<Utc>,
 ) -> Result<DispatchReport, DispatcherError> {
     let invoke_until = tokio::time::Instant::now() + ledger::INVOKE_WINDOW.to_std().unwrap_or_default();
@@ -107,7 +112,7 @@ pub async fn handle<I: Invoker, N: Notifier, L: IncidentLog, S: ConditionalStore
     }
     let io = finding::Io { cfg, lambda, sns, logs, store, kms, invoke_until };
     match input {
-        DispatcherInput::Finding(f) => finding::dispatch_finding(&f, &io, now).await,
+        DispatcherInput::Finding(f) => finding::dispatch_finding(&f, &io, reports, now).await,
         DispatcherInput::Release(r) => release::release(&r, &io, now).await,
     }
 }

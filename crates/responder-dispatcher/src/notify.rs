@@ -271,6 +271,14 @@ pub fn finding_message(finding: &Finding, plans: &[PrincipalPlan], outcomes: &[R
     (subject, b)
 }
 
+/// The body with the report's lines after its first lines (the state and the finding id), so
+/// that cutting a long body never cuts the link.
+pub fn with_report(body: String, lines: &str) -> String {
+    let mut parts = body.splitn(3, '\n');
+    let (first, second, rest) = (parts.next().unwrap_or_default(), parts.next().unwrap_or_default(), parts.next().unwrap_or_default());
+    format!("{first}\n{second}\n{lines}\n{rest}")
+}
+
 /// The alarm fired but nobody is over the per-principal thresholds: say so, name the top
 /// launchers, and say that nothing was changed.
 fn nobody_message(finding: &Finding) -> (String, String) {

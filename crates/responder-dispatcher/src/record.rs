@@ -127,6 +127,9 @@ pub struct IncidentRecord {
     /// What was cut from this record to fit a log event, in words.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cut: Option<String>,
+    /// The incident report (`REPORT_BUCKET`): where it is, or why it is missing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub report: Option<crate::report::ReportState>,
 }
 
 /// Largest incident record written, in bytes: a CloudWatch Logs event is at most 256 KiB,

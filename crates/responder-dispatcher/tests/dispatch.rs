@@ -32,7 +32,7 @@ async fn dispatch(
     sns: &Sns,
     logs: &Logs,
 ) -> Result<DispatchReport, DispatcherError> {
-    handle(&world::sealed(&lambda.kms, payload, now()), cfg, lambda, sns, logs, &logs.ledger, &lambda.kms, now()).await
+    handle(&world::sealed(&lambda.kms, payload, now()), cfg, lambda, sns, logs, &logs.ledger, &lambda.kms, &logs.reports, now()).await
 }
 
 fn statuses(r: &DispatchReport) -> Vec<(String, String)> {
@@ -148,8 +148,18 @@ async fn the_release_restores_exactly_what_was_changed() {
     let last: IncidentRecord = serde_json::from_str(&recs.last().unwrap().1).unwrap();
     assert_eq!(last.record_type, "release");
     // the same sealed release again is a replay; a new release finds nothing left to undo
-    let replay =
-        handle(&world::sealed(&lambda.kms, &release, now()), &config(&[]), &lambda, &sns, &logs, &logs.ledger, &lambda.kms, now()).await;
+    let replay = handle(
+        &world::sealed(&lambda.kms, &release, now()),
+        &config(&[]),
+        &lambda,
+        &sns,
+        &logs,
+        &logs.ledger,
+        &lambda.kms,
+        &launchguard_aws::store::MemoryStore::default(),
+        now(),
+    )
+    .await;
     assert!(matches!(replay, Err(DispatcherError::InvalidInput(_))), "{replay:?}");
     release["reason"] = json!("released again, by someone else");
     let again = dispatch(&release, &config(&[]), &lambda, &sns, &logs).await.unwrap();

@@ -56,7 +56,7 @@ impl World {
         let mut lambda = Lambda::new(&self.iam, &[], now());
         lambda.down = down.iter().map(|d| (*d).to_owned()).collect();
         let sealed = world::sealed(&lambda.kms, payload, now());
-        handle(&sealed, &config(extra), &lambda, &self.sns, &self.logs, &self.store, &lambda.kms, now()).await
+        handle(&sealed, &config(extra), &lambda, &self.sns, &self.logs, &self.store, &lambda.kms, &self.logs.reports, now()).await
     }
     fn key1(&self) -> KeyStatus {
         self.iam.user("ci-deployer").keys[0].1

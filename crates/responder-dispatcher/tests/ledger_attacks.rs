@@ -140,7 +140,18 @@ impl World {
     async fn send_at(&self, payload: &Value, at: DateTime<Utc>, fault: Fault) -> Result<DispatchReport, DispatcherError> {
         let lambda = Faulty { inner: self.lambda(at), fault };
         let sealed = world::sealed(&lambda.inner.kms, payload, at);
-        handle(&sealed, &cfg(), &lambda, &self.sns, &self.logs, &self.store, &lambda.inner.kms, at).await
+        handle(
+            &sealed,
+            &cfg(),
+            &lambda,
+            &self.sns,
+            &self.logs,
+            &self.store,
+            &lambda.inner.kms,
+            &launchguard_aws::store::MemoryStore::default(),
+            at,
+        )
+        .await
     }
     async fn send(&self, payload: &Value, at: DateTime<Utc>) -> Result<DispatchReport, DispatcherError> {
         self.send_at(payload, at, Fault::None).await
@@ -279,21 +290,29 @@ async fn a_page_whose_mark_cannot_be_given_back_is_sent_by_a_later_retry() {
     let lambda = w.lambda(at);
     let cfg = cfg();
     let sealed = world::sealed(&lambda.kms, &finding(), at);
-    let first = handle(&sealed, &cfg, &lambda, &sns, &w.logs, &w.store, &lambda.kms, at).await.unwrap_err();
+    let first = handle(&sealed, &cfg, &lambda, &sns, &w.logs, &w.store, &lambda.kms, &launchguard_aws::store::MemoryStore::default(), at)
+        .await
+        .unwrap_err();
     assert!(first.is_retryable(), "{first}");
     assert!(first.to_string().contains("its mark could not be given back"), "{first}");
     // Lambda's retry, one minute later
     let at2 = at + Duration::minutes(1);
     let lambda2 = w.lambda(at2);
     let sealed2 = world::sealed(&lambda2.kms, &finding(), at2);
-    let retry = handle(&sealed2, &cfg, &lambda2, &sns, &w.logs, &w.store, &lambda2.kms, at2).await.unwrap_err();
+    let retry =
+        handle(&sealed2, &cfg, &lambda2, &sns, &w.logs, &w.store, &lambda2.kms, &launchguard_aws::store::MemoryStore::default(), at2)
+            .await
+            .unwrap_err();
     assert!(retry.is_retryable() && retry.to_string().contains("being sent by another delivery"), "{retry}");
     assert_eq!(sns.inner.messages.lock().unwrap().len(), 0);
     // Lambda's second retry, after the stale bound
     let at3 = at + Duration::minutes(4);
     let lambda3 = w.lambda(at3);
     let sealed3 = world::sealed(&lambda3.kms, &finding(), at3);
-    let last = handle(&sealed3, &cfg, &lambda3, &sns, &w.logs, &w.store, &lambda3.kms, at3).await.unwrap();
+    let last =
+        handle(&sealed3, &cfg, &lambda3, &sns, &w.logs, &w.store, &lambda3.kms, &launchguard_aws::store::MemoryStore::default(), at3)
+            .await
+            .unwrap();
     assert!(last.notification_message_id.is_some());
     assert_eq!(sns.inner.messages.lock().unwrap().len(), 1);
 }
@@ -334,7 +353,10 @@ async fn a_containment_racing_a_release_waits_for_it_and_contains_again() {
     let at = t0() + Duration::hours(1);
     let lambda = RaceOnReversal { inner: w.lambda(at), w: &w, fired: false.into(), second: std::sync::Mutex::new(None) };
     let sealed = world::sealed(&lambda.inner.kms, &release(Some(&fid()), None, "false positive"), at);
-    let r = handle(&sealed, &cfg(), &lambda, &w.sns, &w.logs, &w.store, &lambda.inner.kms, at).await.unwrap();
+    let r =
+        handle(&sealed, &cfg(), &lambda, &w.sns, &w.logs, &w.store, &lambda.inner.kms, &launchguard_aws::store::MemoryStore::default(), at)
+            .await
+            .unwrap();
     assert_eq!(r.status, "released", "{r:?}");
     let second = lambda.second.lock().unwrap().take().unwrap();
     let busy = second.unwrap_err();
@@ -394,13 +416,19 @@ async fn a_crashed_handler_is_retryable_and_its_own_final_error_is_not() {
     let lambda = w.lambda(t0());
     let sealed = world::sealed(&lambda.kms, &finding(), t0());
     let crashed = config(&[("IAM_HANDLER_LAMBDA_NAME", "crashed"), ("LG_CLAIM_WAIT_SECONDS", "0")]);
-    let e = handle(&sealed, &crashed, &lambda, &w.sns, &w.logs, &w.store, &lambda.kms, t0()).await.unwrap_err();
+    let e =
+        handle(&sealed, &crashed, &lambda, &w.sns, &w.logs, &w.store, &lambda.kms, &launchguard_aws::store::MemoryStore::default(), t0())
+            .await
+            .unwrap_err();
     assert!(e.is_retryable() && e.to_string().contains("Runtime.ExitError"), "{e}");
     let w = World::new();
     let lambda = w.lambda(t0());
     let sealed = world::sealed(&lambda.kms, &finding(), t0());
     let broken = config(&[("IAM_HANDLER_LAMBDA_NAME", "broken"), ("LG_CLAIM_WAIT_SECONDS", "0")]);
-    let e = handle(&sealed, &broken, &lambda, &w.sns, &w.logs, &w.store, &lambda.kms, t0()).await.unwrap_err();
+    let e =
+        handle(&sealed, &broken, &lambda, &w.sns, &w.logs, &w.store, &lambda.kms, &launchguard_aws::store::MemoryStore::default(), t0())
+            .await
+            .unwrap_err();
     assert!(!e.is_retryable(), "{e}");
 }
 
@@ -518,7 +546,7 @@ async fn no_handler_is_invoked_after_the_invoke_window_even_when_sealing_is_slow
     let kms = SlowKms { inner: &lambda.inner.kms, delay: std::time::Duration::from_secs(25) };
     let sealed = world::sealed(&lambda.inner.kms, &finding(), t0());
     let cfg = config(&[("LG_CLAIM_WAIT_SECONDS", "0"), ("LG_MAX_CONCURRENCY", "1")]);
-    let r = handle(&sealed, &cfg, &lambda, &w.sns, &w.logs, &w.store, &kms, t0()).await;
+    let r = handle(&sealed, &cfg, &lambda, &w.sns, &w.logs, &w.store, &kms, &launchguard_aws::store::MemoryStore::default(), t0()).await;
     let at = lambda.at.lock().unwrap().clone();
     eprintln!("invocations: {at:?}; result: {:?}", r.as_ref().map(|r| r.status));
     assert!(at.iter().all(|(_, t)| *t <= std::time::Duration::from_secs(60)), "handlers invoked after the 60 s invoke window: {at:?}");

@@ -36,7 +36,19 @@ async fn line_breaks_in_a_findings_alarm_text_are_refused() {
         let mut finding: Value = serde_json::from_str(&fixture("contract/finding.json")).unwrap();
         edit(&mut finding);
         let sealed = world::sealed(&lambda.kms, &finding, now());
-        let err = handle(&sealed, &config(&[]), &lambda, &sns, &logs, &logs.ledger, &lambda.kms, now()).await.unwrap_err();
+        let err = handle(
+            &sealed,
+            &config(&[]),
+            &lambda,
+            &sns,
+            &logs,
+            &logs.ledger,
+            &lambda.kms,
+            &launchguard_aws::store::MemoryStore::default(),
+            now(),
+        )
+        .await
+        .unwrap_err();
         assert!(err.to_string().contains(field), "{field}: {err}");
         assert!(!err.is_retryable());
         assert!(iam.writes().is_empty(), "{field}: no IAM call");

@@ -155,9 +155,12 @@ pub struct FindingEntry {
     pub notified: Option<Mark>,
     /// The incident record for the outcome fingerprint last recorded: being written, or written.
     pub recorded: Option<Mark>,
+    /// The incident reports written (`s3://…/reports/<finding>/<fingerprint>.html`), oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reports: Vec<String>,
 }
 
-fn seg(s: &str) -> String {
+pub(crate) fn seg(s: &str) -> String {
     s.bytes()
         .map(|b| if b.is_ascii_alphanumeric() || b"_+=,.@-".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") })
         .collect()

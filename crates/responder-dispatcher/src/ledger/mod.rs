@@ -147,6 +147,7 @@ impl<'a, S: ConditionalStore> Ledger<'a, S> {
             entries: Vec::new(),
             notified: None,
             recorded: None,
+            reports: Vec::new(),
         };
         let out = self
             .update::<FindingEntry>(&entry::finding_key(finding_id), |cur| {
@@ -161,6 +162,20 @@ impl<'a, S: ConditionalStore> Ledger<'a, S> {
             })
             .await?;
         out.ok_or_else(|| CallError::new("ledger: finding entry not written", true))
+    }
+
+    /// Name a report written for the finding in its entry (once).
+    pub async fn note_report(&self, finding_id: &str, object: &str) -> Result<(), CallError> {
+        self.update::<FindingEntry>(&entry::finding_key(finding_id), |cur| {
+            let mut f = cur?;
+            if f.reports.iter().any(|r| r == object) {
+                return None;
+            }
+            f.reports.push(object.to_owned());
+            Some(f)
+        })
+        .await
+        .map(|_| ())
     }
 
     /// The finding's entry, if any.

@@ -215,6 +215,7 @@ pub async fn release<I: Invoker, N: Notifier, L: IncidentLog, S: ConditionalStor
         release: Some(r.clone()),
         detail: None,
         cut: None,
+        report: None,
     };
     let mut failures = action_failures(&outcomes);
     deliver(io, &ledger, record, page, &mut report, &mut failures, now).await;

@@ -188,6 +188,8 @@ pub struct Logs {
     pub denied: bool,
     /// The ledger's store, kept beside the incident log (both are the dispatcher's records).
     pub ledger: launchguard_aws::store::MemoryStore,
+    /// The report bucket (`REPORT_BUCKET`; keys under its `reports/` prefix).
+    pub reports: launchguard_aws::store::MemoryStore,
 }
 
 impl IncidentLog for Logs {

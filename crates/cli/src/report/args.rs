@@ -1,0 +1,63 @@
+//! The arguments of `launchguard report`.
+
+use chrono::{DateTime, Utc};
+use clap::{Args, ValueEnum};
+use launchguard_report::Format;
+
+use crate::CliError;
+
+/// The default incident log group (`INCIDENT_LOG_GROUP` of the stack).
+pub const DEFAULT_LOG_GROUP: &str = "/launchguard/incidents";
+
+/// Output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    /// Markdown.
+    Md,
+    /// One self-contained HTML page (opens offline, requests nothing).
+    Html,
+    /// JSON.
+    Json,
+}
+
+impl From<ReportFormat> for Format {
+    fn from(f: ReportFormat) -> Self {
+        match f {
+            ReportFormat::Md => Format::Markdown,
+            ReportFormat::Html => Format::Html,
+            ReportFormat::Json => Format::Json,
+        }
+    }
+}
+
+/// `launchguard report`.
+#[derive(Debug, Clone, Args)]
+pub struct ReportArgs {
+    /// One incident's report: the finding id (from the notification).
+    #[arg(long, conflicts_with = "until")]
+    pub finding: Option<String>,
+    /// A period summary from this day (`2026-11-01`) or instant (RFC 3339), UTC; with --finding:
+    /// where to start looking for its records (default: 400 days ago).
+    #[arg(long)]
+    pub since: Option<String>,
+    /// End of the period (excluded; default: now).
+    #[arg(long, requires = "since")]
+    pub until: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "md")]
+    pub format: ReportFormat,
+    /// Write to this file instead of standard output.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<std::path::PathBuf>,
+    /// The incident log group (`INCIDENT_LOG_GROUP`; environment variable or flag).
+    #[arg(long, env = "INCIDENT_LOG_GROUP", default_value = DEFAULT_LOG_GROUP)]
+    pub log_group: String,
+}
+
+/// `2026-11-01` (midnight UTC) or any timestamp launchguard reads.
+pub fn day(s: &str) -> Result<DateTime<Utc>, CliError> {
+    let t = s.trim();
+    let full = if t.len() == 10 && t.as_bytes().get(4) == Some(&b'-') { format!("{t}T00:00:00Z") } else { t.to_owned() };
+    launchguard_core::time::parse_timestamp(&full)
+        .map_err(|_| CliError::Usage(format!("{s:?} is not a day (2026-11-01) or an RFC 3339 instant")))
+}

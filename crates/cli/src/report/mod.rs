@@ -1,0 +1,49 @@
+//! `launchguard report`: one incident's report (`--finding ID`), or a period summary
+//! (`--since DAY [--until DAY]`), from the incident records in CloudWatch Logs.
+//!
+//! - [`args`]: clap arguments;
+//! - [`records`]: incident records read through the dispatcher's [`IncidentLog`] port and
+//!   re-checked (a message that is not an incident record is counted, not trusted);
+//! - [`build`]: the records of one finding as a [`launchguard_report::ReportInput`], and every
+//!   finding's as [`launchguard_report::IncidentFacts`].
+
+pub mod args;
+pub mod build;
+pub mod records;
+
+use chrono::{DateTime, Duration, Utc};
+use launchguard_report::{PeriodSummary, render, render_summary};
+use launchguard_responder_dispatcher::IncidentLog;
+
+pub use args::{ReportArgs, ReportFormat};
+
+use crate::CliError;
+
+/// How far back `--finding` looks when no `--since` is given (the default retention of the
+/// incident log group is 400 days).
+pub const FINDING_LOOKBACK_DAYS: i64 = 400;
+
+/// The report or summary the arguments ask for, as text.
+pub async fn run<L: IncidentLog>(args: &ReportArgs, logs: &L, now: DateTime<Utc>) -> Result<String, CliError> {
+    let format = args.format.into();
+    let since = args.since.as_deref().map(args::day).transpose()?;
+    let until = args.until.as_deref().map(args::day).transpose()?.unwrap_or(now);
+    match (&args.finding, since) {
+        (Some(fid), since) => {
+            let start = since.unwrap_or(now - Duration::days(FINDING_LOOKBACK_DAYS));
+            let recs = records::read(logs, &args.log_group, start, now, Some(fid)).await?;
+            let input = build::report_input(fid, &recs.records, now)?;
+            render(&input, format).map_err(|e| CliError::Output(e.to_string()))
+        }
+        (None, Some(since)) => {
+            if until <= since {
+                return Err(CliError::Usage(format!("--until ({until}) must be after --since ({since})")));
+            }
+            // releases made after the period still close its containments: read up to now
+            let recs = records::read(logs, &args.log_group, since, now.max(until), None).await?;
+            let summary = PeriodSummary::build(&build::incident_facts(&recs.records), since, until, now);
+            render_summary(&summary, format).map_err(|e| CliError::Output(e.to_string()))
+        }
+        (None, None) => Err(CliError::Usage("give --finding ID (one incident) or --since DAY (a period summary)".into())),
+    }
+}

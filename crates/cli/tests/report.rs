@@ -1,0 +1,121 @@
+//! Issue 14: `launchguard report` from incident records (an in-memory log group holding what the
+//! dispatcher writes): one incident's report, and the period summary with its open containments.
+
+#![allow(clippy::unwrap_used)] // a test that cannot unwrap has failed
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use clap::Parser;
+use launchguard_aws::CallError;
+use launchguard_cli::report::{self, ReportArgs};
+use launchguard_core::contract::{ReleaseRequest, ResponseOutcome};
+use launchguard_responder_dispatcher::{IncidentLog, IncidentRecord, RecordType, Status};
+use launchguard_testkit::fixture;
+
+fn at() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 22, 5, 21, 2).unwrap()
+}
+
+/// A log group of messages, returned whatever the pattern (as LocalStack does).
+struct Group(Vec<String>);
+
+impl IncidentLog for Group {
+    async fn append(&self, _g: &str, _s: &str, _r: String, _at: DateTime<Utc>) -> Result<(), CallError> {
+        Err(CallError::new("read-only", false))
+    }
+    async fn search(&self, _g: &str, start: DateTime<Utc>, end: DateTime<Utc>, _p: &str) -> Result<Vec<String>, CallError> {
+        Ok(self
+            .0
+            .iter()
+            .filter(|m| serde_json::from_str::<IncidentRecord>(m).is_ok_and(|r| r.recorded_at >= start && r.recorded_at <= end))
+            .cloned()
+            .collect())
+    }
+}
+
+fn applied() -> ResponseOutcome {
+    serde_json::from_str(&fixture("contract/response_outcome.applied.json")).unwrap()
+}
+
+fn incident() -> IncidentRecord {
+    let finding: serde_json::Value = serde_json::from_str(&fixture("contract/finding.json")).unwrap();
+    IncidentRecord {
+        record_type: RecordType::Incident,
+        schema_version: 1,
+        finding_id: finding["finding_id"].as_str().unwrap().to_owned(),
+        recorded_at: at(),
+        status: Status::Contained,
+        principals: vec!["arn:aws:iam::111122223333:role/DataScience".into(), "arn:aws:iam::111122223333:user/ci-deployer".into()],
+        outcomes: vec![applied()],
+        human_actions: Vec::new(),
+        refusals: Vec::new(),
+        notification: "msg-1".into(),
+        ledger: None,
+        finding: Some(finding),
+        release: None,
+        detail: None,
+        cut: None,
+        report: None,
+    }
+}
+
+fn release(of: &IncidentRecord, when: DateTime<Utc>) -> IncidentRecord {
+    let req: ReleaseRequest = serde_json::from_str(&fixture("contract/release.by_finding.json")).unwrap();
+    let mut r = of.clone();
+    r.record_type = RecordType::Release;
+    r.status = Status::Released;
+    r.recorded_at = when;
+    r.finding = None;
+    r.release = Some(ReleaseRequest { finding_id: Some(of.finding_id.clone()), ..req });
+    let mut o = applied();
+    o.action = o.reversal.clone().unwrap();
+    o.reversal = None;
+    r.outcomes = vec![o];
+    r
+}
+
+fn args(line: &[&str]) -> ReportArgs {
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        a: ReportArgs,
+    }
+    Cli::try_parse_from([&["report"], line].concat()).unwrap().a
+}
+
+#[tokio::test]
+async fn the_summary_lists_the_incident_and_its_open_containment_until_released() {
+    // GIVEN the incident record the dispatcher wrote, and noise in the log group
+    let inc = incident();
+    let mut group = Group(vec![serde_json::to_string(&inc).unwrap(), "not a record <script>".into()]);
+    let now = at() + Duration::days(2);
+    // WHEN the month is summarised
+    let out = report::run(&args(&["--since", "2026-11-01", "--format", "json"]), &group, now).await.unwrap();
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    // THEN it lists the incident, its principals, and the key still deactivated for 2 days
+    assert_eq!(v["incidents"][0]["finding_id"], inc.finding_id.as_str());
+    assert_eq!(v["principals"].as_object().unwrap().len(), 2);
+    assert_eq!(v["actions_by_outcome"]["applied"], 1);
+    assert_eq!(v["open"][0]["action"], "deactivate_access_key");
+    assert_eq!(v["open"][0]["open_seconds"], 2 * 86_400);
+    // AND once released, nothing is open and the release is listed
+    group.0.push(serde_json::to_string(&release(&inc, at() + Duration::days(1))).unwrap());
+    let md = report::run(&args(&["--since", "2026-11-01", "--until", "2026-12-01"]), &group, now).await.unwrap();
+    assert!(md.contains("## Still contained (not released)\n\nNone."), "{md}");
+    assert!(md.contains("Released (false positives)") && md.contains("false positive"), "{md}");
+}
+
+#[tokio::test]
+async fn one_incident_renders_from_its_record_with_its_release_history() {
+    let inc = incident();
+    let group =
+        Group(vec![serde_json::to_string(&inc).unwrap(), serde_json::to_string(&release(&inc, at() + Duration::hours(3))).unwrap()]);
+    let html = report::run(&args(&["--finding", &inc.finding_id, "--format", "html"]), &group, at() + Duration::days(1)).await.unwrap();
+    for needle in ["role DataScience", "IAM user ci-deployer", "deactivate_access_key", "reactivate_access_key", "RELEASED", "<svg"] {
+        assert!(html.contains(needle), "{needle}");
+    }
+    // an unknown finding is an error that says what to check
+    let e = report::run(&args(&["--finding", "lg-unknown"]), &group, at()).await.unwrap_err();
+    assert!(e.to_string().contains("no incident record of this finding"), "{e}");
+    // neither --finding nor --since: usage
+    assert!(report::run(&args(&[]), &group, at()).await.unwrap_err().to_string().contains("--since"));
+}

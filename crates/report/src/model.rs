@@ -1,0 +1,168 @@
+//! What a report is made of: the input (a wire format: the CLI rebuilds it from incident
+//! records) and the headline derived from it.
+
+use chrono::{DateTime, Utc};
+use launchguard_core::contract::{Finding, FindingVerdict, OutcomeStatus, ResponseOutcome};
+use serde::{Deserialize, Serialize};
+
+use crate::timeline::Timeline;
+
+/// Everything one incident's report shows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReportInput {
+    /// The finding, as the dispatcher received it.
+    pub finding: Finding,
+    /// Every action's outcome (with its reversal), in plan order.
+    pub outcomes: Vec<ResponseOutcome>,
+    /// Principals refused before any handler was invoked, in words.
+    pub refusals: Vec<String>,
+    /// What a person must do.
+    pub human_actions: Vec<String>,
+    /// Releases of this finding, oldest first.
+    #[serde(default)]
+    pub releases: Vec<ReleaseEvent>,
+    /// When the report was written.
+    pub generated_at: DateTime<Utc>,
+}
+
+/// One release of (part of) the finding.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReleaseEvent {
+    /// When the release was recorded.
+    pub at: DateTime<Utc>,
+    /// Who asked (`requested_by`, as sent).
+    pub requested_by: Option<String>,
+    /// Why, as given.
+    pub reason: Option<String>,
+    /// Only this principal (none: the whole finding).
+    pub principal_arn: Option<String>,
+    /// A preview: nothing was changed.
+    pub dry_run: bool,
+    /// The reversals run and their outcomes.
+    pub outcomes: Vec<ResponseOutcome>,
+    /// Reversals kept or refused, and what a person must undo by hand.
+    pub notes: Vec<String>,
+}
+
+/// The state of an incident in one word, from its outcomes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Headline {
+    /// The alarm fired, nobody was over the per-principal thresholds: nothing was changed.
+    NobodyOverThreshold,
+    /// Dry run: nothing was changed.
+    DryRun,
+    /// An action failed.
+    Failed,
+    /// A person must act (refusals, principals launchguard never changes).
+    ActionNeeded,
+    /// Every action applied (or found in place).
+    Contained,
+    /// Every action was found in place.
+    AlreadyContained,
+    /// Released since (every release recorded, none a preview).
+    Released,
+}
+
+impl Headline {
+    /// The headline of an incident.
+    pub fn of(input: &ReportInput) -> Self {
+        Self::from_parts(
+            input.finding.verdict == FindingVerdict::NobodyOverThreshold,
+            input.finding.dry_run,
+            &input.outcomes,
+            !input.refusals.is_empty() || !input.human_actions.is_empty(),
+            input.releases.iter().any(|r| !r.dry_run),
+        )
+    }
+
+    /// The headline from its parts (the period summary has no finding at hand).
+    pub fn from_parts(nobody: bool, dry_run: bool, outcomes: &[ResponseOutcome], person: bool, released: bool) -> Self {
+        let any = |f: fn(&OutcomeStatus) -> bool| outcomes.iter().any(|o| f(&o.outcome));
+        if nobody {
+            Self::NobodyOverThreshold
+        } else if dry_run || (!outcomes.is_empty() && outcomes.iter().all(|o| o.outcome == OutcomeStatus::DryRun)) {
+            Self::DryRun
+        } else if released {
+            Self::Released
+        } else if any(|s| matches!(s, OutcomeStatus::Failed { .. })) {
+            Self::Failed
+        } else if person || any(|s| matches!(s, OutcomeStatus::Refused { .. })) {
+            Self::ActionNeeded
+        } else if any(|s| *s == OutcomeStatus::Applied) {
+            Self::Contained
+        } else {
+            Self::AlreadyContained
+        }
+    }
+
+    /// For people: `CONTAINED`, `ACTION NEEDED`...
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::NobodyOverThreshold => "NOBODY OVER THRESHOLD",
+            Self::DryRun => "DRY RUN",
+            Self::Failed => "FAILED",
+            Self::ActionNeeded => "ACTION NEEDED",
+            Self::Contained => "CONTAINED",
+            Self::AlreadyContained => "ALREADY CONTAINED",
+            Self::Released => "RELEASED",
+        }
+    }
+
+    /// A CSS class name (`contained`, `action-needed`...).
+    pub fn css(self) -> &'static str {
+        match self {
+            Self::NobodyOverThreshold => "nobody",
+            Self::DryRun => "dry-run",
+            Self::Failed => "failed",
+            Self::ActionNeeded => "action-needed",
+            Self::Contained | Self::AlreadyContained => "contained",
+            Self::Released => "released",
+        }
+    }
+}
+
+/// The JSON form of one incident's report (`launchguard report --finding ID --format json`): the
+/// input, the headline and the chart's data. A wire format: fields are added, never renamed.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReportDocument<'a> {
+    /// `1`.
+    pub report_version: u32,
+    /// The finding.
+    pub finding_id: &'a str,
+    /// The state in one word.
+    pub headline: Headline,
+    /// Instances launched per principal per minute (the chart's data).
+    pub timeline: Timeline,
+    /// Everything the report shows.
+    pub input: &'a ReportInput,
+}
+
+impl<'a> ReportDocument<'a> {
+    /// The document of `input`.
+    pub fn of(input: &'a ReportInput) -> Self {
+        Self {
+            report_version: 1,
+            finding_id: &input.finding.finding_id,
+            headline: Headline::of(input),
+            timeline: Timeline::of(&input.finding),
+            input,
+        }
+    }
+}
+
+/// The principals a report shows: the flagged ones, or the top launchers when nobody was over.
+pub fn shown_principals(f: &Finding) -> &[launchguard_core::contract::FlaggedPrincipal] {
+    if f.verdict == FindingVerdict::NobodyOverThreshold { &f.top_launchers } else { &f.principals }
+}
+
+/// The ARN a person searches for: a user's or root's ARN, an assumed role's role ARN, or the
+/// principal's key for the others.
+pub fn principal_arn(p: &launchguard_core::principal::Principal) -> String {
+    use launchguard_core::principal::Principal;
+    match p {
+        Principal::IamUser { arn, .. } | Principal::Root { arn, .. } | Principal::FederatedUser { arn, .. } => arn.clone(),
+        Principal::AssumedRole { role_arn, .. } => role_arn.clone(),
+        other => other.key(),
+    }
+}
