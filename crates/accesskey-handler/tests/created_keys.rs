@@ -96,12 +96,15 @@ async fn attack_a_key_iam_gives_no_create_date_for_is_refused() {
 }
 
 #[tokio::test]
-async fn attack_a_key_of_another_user_than_the_record_says_is_refused() {
-    // GIVEN a record saying the victim's new key is breakglass-admin's (or the other way round)
+async fn a_user_renamed_after_the_call_does_not_save_the_key() {
+    // GIVEN the record names the key's user as it was then; IAM has another name for it now
     let iam = account();
-    let why = refused(&run(&iam, &created("AKIAVICTIMCREATED001", "ci-deployer", call())).await.unwrap());
-    assert!(why.contains("belongs to user victim"), "{why}");
-    assert!(iam.writes().is_empty());
+    let o = run(&iam, &created("AKIAVICTIMCREATED001", "victim-before-rename", call())).await.unwrap();
+    // THEN the key (unique, created by that call) is deactivated under IAM's owner, and the
+    // outcome says the names differ
+    assert_eq!(o.outcome, OutcomeStatus::Applied, "{}", o.detail);
+    assert_eq!(iam.writes(), vec!["UpdateAccessKey victim AKIAVICTIMCREATED001 Inactive"]);
+    assert!(o.detail.contains("created it for victim-before-rename; IAM names its user victim now"), "{}", o.detail);
 }
 
 #[tokio::test]

@@ -108,7 +108,8 @@ pub struct Activity {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub launches: Vec<LaunchedInstance>,
     /// What its own calls created (users, access keys and whom they are for), at most
-    /// [`crate::created::MAX_CREATED`], in call order. Absent for launches.
+    /// [`crate::created::MAX_CREATED`] users and [`crate::created::MAX_CREATED_KEYS`] keys, in call
+    /// order (the whole number in `totals`, as `created`, when more were created). Absent for launches.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub created: Vec<crate::created::Created>,
     /// Role session names seen (assumed roles).
@@ -324,10 +325,22 @@ impl Aggregate {
         if let Some(c) = &facts.created
             && !a.created.contains(c)
         {
-            if a.created.len() < crate::created::MAX_CREATED {
-                a.created.push(c.clone());
+            let is_key = |c: &crate::created::Created| matches!(c, crate::created::Created::AccessKey { .. });
+            let (cap, same) = if is_key(c) {
+                (crate::created::MAX_CREATED_KEYS, a.created.iter().filter(|x| is_key(x)).count())
             } else {
+                (crate::created::MAX_CREATED, a.created.iter().filter(|x| !is_key(x)).count())
+            };
+            if same < cap {
+                a.created.push(c.clone());
+                if let Some(total) = a.totals.get_mut("created") {
+                    *total += 1;
+                }
+            } else {
+                // counted, and the whole number kept: the dispatcher tells a person to find the rest
                 *dropped += 1;
+                let carried = a.created.len() as u64;
+                *a.totals.entry("created".to_owned()).or_insert(carried) += 1;
             }
         }
         let region = record.aws_region.as_deref().filter(|r| crate::contract::validate_region(r).is_ok());

@@ -817,6 +817,11 @@ impl Finding {
         if let Some(t) = &f.trigger {
             validate_text("trigger.name", &t.name, 256).map_err(|reason| CoreError::InvalidPayload { kind: "finding", reason })?;
         }
+        for p in f.principals.iter().chain(&f.excluded).chain(&f.top_launchers) {
+            for c in &p.activity.created {
+                c.validate(&f.window).map_err(|reason| CoreError::InvalidPayload { kind: "finding", reason })?;
+            }
+        }
         if f.verdict == FindingVerdict::NobodyOverThreshold && !f.principals.is_empty() {
             return Err(CoreError::InvalidPayload {
                 kind: "finding",

@@ -13,9 +13,22 @@ use serde::{Deserialize, Serialize};
 use crate::ids::{validate_access_key_id, validate_iam_name};
 use crate::record::CloudTrailRecord;
 
-/// At most this many created things are kept per principal; the rest are counted in
-/// `truncated_values`.
+/// At most this many created users are kept per principal; the rest are counted in
+/// `truncated_values` and `totals`.
 pub const MAX_CREATED: usize = 100;
+/// At most this many created access keys are kept per principal (the dispatcher deactivates each:
+/// an attacker creating and deleting throw-away keys must not push the one it keeps out); the
+/// rest are counted in `truncated_values` and `totals`, and the notification says so.
+pub const MAX_CREATED_KEYS: usize = 1000;
+
+/// An IAM user name, as [`validate_iam_name`] checks it (for the JSON Schema).
+const IAM_NAME_PATTERN: &str = "^[A-Za-z0-9+=,.@_-]{1,64}$";
+/// An access key id, as [`validate_access_key_id`] checks it (for the JSON Schema).
+const KEY_ID_PATTERN: &str = "^[A-Z0-9]{16,128}$";
+
+/// How far outside the finding's window a created thing's time may be (the window's margins are
+/// the detector's; CloudTrail's time is in whole seconds).
+pub const CREATED_SKEW_SECONDS: i64 = 300;
 
 /// One thing a principal's own call created.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
@@ -24,6 +37,7 @@ pub enum Created {
     /// An IAM user (`CreateUser`).
     User {
         /// Its name.
+        #[schemars(pattern(IAM_NAME_PATTERN))]
         user_name: String,
         /// When (the record's `eventTime`).
         created_at: DateTime<Utc>,
@@ -31,8 +45,10 @@ pub enum Created {
     /// An access key (`CreateAccessKey`), for `user_name` (the caller or another user).
     AccessKey {
         /// The key id (`AKIA…`).
+        #[schemars(pattern(KEY_ID_PATTERN))]
         access_key_id: String,
         /// The user the key belongs to.
+        #[schemars(pattern(IAM_NAME_PATTERN))]
         user_name: String,
         /// When (the record's `eventTime`): the key's `CreateDate` in IAM is not earlier.
         created_at: DateTime<Utc>,
@@ -102,6 +118,29 @@ impl Created {
     pub fn created_at(&self) -> DateTime<Utc> {
         match self {
             Created::User { created_at, .. } | Created::AccessKey { created_at, .. } => *created_at,
+        }
+    }
+
+    /// Check a created thing a finding carries, as its reader must (another detector may have
+    /// written it): names in IAM's form, a key id of upper-case letters and digits, and a time
+    /// inside `window` (give or take [`CREATED_SKEW_SECONDS`]).
+    pub fn validate(&self, window: &crate::window::TimeWindow) -> Result<(), String> {
+        let (user_name, key) = match self {
+            Created::User { user_name, .. } => (user_name, None),
+            Created::AccessKey { access_key_id, user_name, .. } => (user_name, Some(access_key_id)),
+        };
+        validate_iam_name(user_name).map_err(|e| format!("created.user_name: {e}"))?;
+        if let Some(k) = key {
+            validate_access_key_id(k).map_err(|e| format!("created.access_key_id: {e}"))?;
+        }
+        let skew = chrono::Duration::seconds(CREATED_SKEW_SECONDS);
+        let at = self.created_at();
+        let inside =
+            window.start.checked_sub_signed(skew).is_some_and(|s| at >= s) && window.end.checked_add_signed(skew).is_some_and(|e| at <= e);
+        if inside {
+            Ok(())
+        } else {
+            Err(format!("created.created_at {} is outside the finding's window", at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)))
         }
     }
 

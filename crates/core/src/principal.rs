@@ -119,6 +119,11 @@ pub struct SessionDetails {
 }
 
 impl Principal {
+    /// True when its ARN was derived from a name (no path), not read from the record.
+    pub fn arn_derived(&self) -> bool {
+        matches!(self, Principal::IamUser { arn_derived: true, .. } | Principal::AssumedRole { role_arn_derived: true, .. })
+    }
+
     /// A stable identity for grouping and for finding ids.
     pub fn key(&self) -> String {
         match self {

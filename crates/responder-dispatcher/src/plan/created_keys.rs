@@ -17,6 +17,22 @@ use super::PrincipalPlan;
 /// what it created that is not acted on (users; keys the playbook leaves).
 pub(super) fn created_key_actions(p: &mut PrincipalPlan, f: &FlaggedPrincipal, enabled: bool, guard: &Guard, account_id: &str, by: &str) {
     let mut left: Vec<String> = Vec::new();
+    // Only for a principal launchguard contains (notify-only playbooks contain nobody), and whose
+    // ARN is IAM's own: a derived ARN (no path) could hide a protection by path.
+    let why_not = if p.actions.is_empty() {
+        Some("launchguard takes no containment action on it (LG_USER_ACTIONS / LG_ROLE_ACTIONS)")
+    } else if f.principal.arn_derived() {
+        Some("its ARN was derived from the record, so its protections cannot be checked here")
+    } else {
+        None
+    };
+    let enabled = enabled && why_not.is_none();
+    let carried = f.activity.created.len() as u64;
+    if let Some(total) = f.activity.totals.get("created").copied().filter(|t| *t > carried) {
+        p.notes.push(format!(
+            "CRITICAL: it created {total} users or access keys and the finding carries {carried}: find the rest (CloudTrail CreateAccessKey and CreateUser by {by}) and deactivate the keys by hand"
+        ));
+    }
     for c in &f.activity.created {
         let Created::AccessKey { access_key_id, user_name, created_at } = c else {
             left.push(c.label());
@@ -29,7 +45,9 @@ pub(super) fn created_key_actions(p: &mut PrincipalPlan, f: &FlaggedPrincipal, e
         let owner = format!("arn:aws:iam::{account_id}:user/{user_name}");
         if let Err(reason) = guard.check_principal(&owner) {
             p.notes.push(format!(
-                "CRITICAL: it created access key {access_key_id} for {user_name}, which launchguard never changes ({reason}): rotate it by hand now (`aws iam update-access-key --user-name {user_name} --access-key-id {access_key_id} --status Inactive`)"
+                "CRITICAL: it created access key {access_key_id} for {user_name}, which launchguard never changes ({reason}): rotate it by hand now (`aws iam update-access-key --user-name {} --access-key-id {} --status Inactive`)",
+                crate::notify::shell_word(user_name),
+                crate::notify::shell_word(access_key_id)
             ));
             continue;
         }
@@ -43,7 +61,11 @@ pub(super) fn created_key_actions(p: &mut PrincipalPlan, f: &FlaggedPrincipal, e
     }
     if !left.is_empty() {
         p.notes.push(format!(
-            "what it created is left for a person to review (launchguard does not delete users or keys): {}",
+            "what it created is left for a person to review (launchguard does not delete users{}): {}",
+            match why_not {
+                Some(why) => format!(", and leaves its keys: {why}"),
+                None => " or keys".to_owned(),
+            },
             left.join(", ")
         ));
     }

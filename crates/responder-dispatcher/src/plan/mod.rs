@@ -208,6 +208,7 @@ pub fn one_action_per_target(plans: &mut [PrincipalPlan]) {
                 continue;
             };
             let kept_action = if first == i { &mut kept[at] } else { &mut plans[first].actions[at] };
+            let kept_name = kept_action.name();
             if let (
                 Action::RevokeRoleSessions { covers_activity_until: Some(later), .. },
                 Action::RevokeRoleSessions { covers_activity_until: Some(covered), .. },
@@ -219,6 +220,9 @@ pub fn one_action_per_target(plans: &mut [PrincipalPlan]) {
                 (crate::finding::principal_arn(&plans[i].principal), crate::finding::principal_arn(&plans[first].principal));
             let note = if first == i {
                 format!("{} on {} was asked twice: done once", a.name(), a.target())
+            } else if kept_name != a.name() {
+                // e.g. a key one principal used and another created: two principals, one key
+                format!("{} on {} is the same change as {kept_name} planned for {other}: done once, under {other}", a.name(), a.target())
             } else {
                 format!("{this} is the same IAM entity as {other}: {} on {} is done once, under {other}", a.name(), a.target())
             };

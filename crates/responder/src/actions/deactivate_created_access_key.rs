@@ -4,9 +4,10 @@
 //!
 //! What: `UpdateAccessKey` of exactly that key to `Inactive`, never `DeleteAccessKey`, never
 //! another key of the user. It runs every check of `deactivate_access_key` (account, key form,
-//! long-term key, the owner `GetAccessKeyLastUsed` names is the user the request names, that
-//! user's real ARN in the account and not protected, `ListAccessKeys` lists the key), and one
-//! more: IAM's `CreateDate` of the key is not earlier than the `CreateAccessKey` call
+//! long-term key, the owner `GetAccessKeyLastUsed` names, that user's real ARN in the account and
+//! not protected, `ListAccessKeys` of the owner lists the key), and one more. The owner is IAM's,
+//! not the record's: a user renamed after the call (`UpdateUser`) does not save the key; the
+//! outcome names the user the record named when IAM's differs. The extra check: IAM's `CreateDate` of the key is not earlier than the `CreateAccessKey` call
 //! (`created_at`, less [`CLOCK_SKEW`]). A key that existed before the call is not the one it
 //! created: a forged or misread record cannot turn this into "deactivate any user's key".
 //!
@@ -38,7 +39,7 @@ pub(crate) fn check_created(key: &str, owner: &str, created: Option<DateTime<Utc
             "IAM gave no CreateDate for access key {key} of {owner}: it cannot be matched to the CreateAccessKey call of {}; nothing changed",
             at(call)
         ))),
-        Some(c) if c < call - CLOCK_SKEW => Err(Stop::Refuse(format!(
+        Some(c) if call.checked_sub_signed(CLOCK_SKEW).is_none_or(|earliest| c < earliest) => Err(Stop::Refuse(format!(
             "access key {key} of {owner} was created at {}, before the CreateAccessKey call of {}: it is not the key that call created; nothing changed",
             at(c),
             at(call)

@@ -52,8 +52,17 @@ pub(crate) async fn act<I: IamPorts>(ctx: &Ctx<'_>, iam: &I) -> Result<ResponseO
             deactivate_access_key::set_status(ctx, iam, &k, KeyStatus::Inactive).await
         }
         Action::DeactivateCreatedAccessKey { account_id, access_key_id, user_name, created_at, .. } => {
-            let k = Key { account_id, id: access_key_id, user_name: Some(user_name), created_at: Some(*created_at) };
-            deactivate_access_key::set_status(ctx, iam, &k, KeyStatus::Inactive).await
+            // IAM's owner, not the record's name: a rename after the call must not save the key
+            let k = Key { account_id, id: access_key_id, user_name: None, created_at: Some(*created_at) };
+            let mut o = deactivate_access_key::set_status(ctx, iam, &k, KeyStatus::Inactive).await?;
+            let owner = match &o.reversal {
+                Some(Action::ReactivateAccessKey { user_name: Some(owner), .. }) => Some(owner.clone()),
+                _ => None,
+            };
+            if let Some(owner) = owner.filter(|owner| !owner.eq_ignore_ascii_case(user_name)) {
+                o.detail.push_str(&format!(" (the CreateAccessKey call created it for {user_name}; IAM names its user {owner} now)"));
+            }
+            Ok(o)
         }
         Action::ReactivateAccessKey { account_id, access_key_id, user_name } => {
             let k = Key { account_id, id: access_key_id, user_name: user_name.as_deref(), created_at: None };
