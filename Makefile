@@ -4,7 +4,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: help demo test lint lint-deploy unit e2e bench build deploy undeploy clean
+.PHONY: help demo test lint lint-deploy unit e2e bench build deploy undeploy clean schemas
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -24,6 +24,9 @@ lint-deploy: ## cfn-lint on the CloudFormation templates, parliament on the IAM 
 
 unit: ## Unit and in-process tests of every crate (no network)
 	$(CARGO) test --workspace --locked
+
+schemas: ## Regenerate the contract's JSON Schemas (schemas/*.schema.json) from the Rust types; `make unit` fails while they are stale
+	$(CARGO) run --quiet -p launchguard-core --example write_schemas --locked
 
 e2e: ## The whole chain on LocalStack with cargo lambda watch
 	scripts/e2e.sh

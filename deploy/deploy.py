@@ -46,6 +46,8 @@ def load_config() -> dict[str, str]:
                          "(or set CREATE_TRAIL=true and name the log group to create)")
     if cfg.get("DRY_RUN", "true") not in ("true", "false"):
         raise SystemExit(f"deploy: DRY_RUN is {cfg['DRY_RUN']!r}: expected true or false")
+    if cfg.setdefault("LG_CREATED_KEYS", "deactivate") not in ("deactivate", "none"):
+        raise SystemExit(f"deploy: LG_CREATED_KEYS is {cfg['LG_CREATED_KEYS']!r}: expected deactivate or none")
     if cfg.setdefault("LG_EC2_ACTION", "none") not in EC2_ACTIONS:
         raise SystemExit(f"deploy: LG_EC2_ACTION is {cfg['LG_EC2_ACTION']!r}: expected none, stop or terminate (cannot be undone)")
     return cfg
@@ -56,6 +58,8 @@ def base_parameters(cfg):
         "CloudTrailLogGroupName": cfg["CLOUDTRAIL_LOG_GROUP_NAME"], "CreateTrail": cfg.get("CREATE_TRAIL", "false"),
         "AlarmThreshold": cfg["ALARM_THRESHOLD"], "InstancesAlarmThreshold": cfg["INSTANCES_ALARM_THRESHOLD"],
         "RecheckRateMinutes": cfg["RECHECK_RATE_MINUTES"], "AlarmPeriodSeconds": cfg["ALARM_PERIOD_SECONDS"],
+        "IamUserAlarmThreshold": cfg["IAM_USER_ALARM_THRESHOLD"], "IamAccessKeyAlarmThreshold": cfg["IAM_ACCESS_KEY_ALARM_THRESHOLD"],
+        "IamAlarmPeriodSeconds": cfg["IAM_ALARM_PERIOD_SECONDS"],
         "AlarmEvaluationPeriods": cfg["ALARM_EVALUATION_PERIODS"], "IncidentRetentionDays": cfg["INCIDENT_RETENTION_DAYS"],
         "ReportRetentionDays": cfg.get("REPORT_RETENTION_DAYS", "400"),
         "NotificationEmail": cfg.get("NOTIFICATION_EMAIL", ""), "ProtectedUserArnPattern": cfg["PROTECTED_USER_ARN_PATTERN"],
@@ -79,6 +83,7 @@ def function_env(cfg, outputs) -> dict[str, dict[str, str]]:
         "launchguard-dispatcher": {**common, **gate, "ACCESS_KEY_HANDLER_LAMBDA_NAME": "launchguard-accesskey-handler",
                                    "IAM_HANDLER_LAMBDA_NAME": "launchguard-iam-handler",
                                    "EC2_HANDLER_LAMBDA_NAME": "launchguard-ec2-handler", "LG_EC2_ACTION": cfg["LG_EC2_ACTION"],
+                                   "LG_CREATED_KEYS": cfg.get("LG_CREATED_KEYS", "deactivate"),
                                    "NOTIFICATION_TOPIC_ARN": outputs["NotificationTopicArn"], "INCIDENT_LOG_GROUP": outputs["IncidentLogGroupName"],
                                    "FINDING_KEY_ID": outputs["FindingKeyArn"], "RELEASE_KEY_ID": outputs["ReleaseKeyArn"],
                                    "REPORT_BUCKET": outputs["ReportBucketName"], "LG_REPORT_URL_SECONDS": cfg.get("LG_REPORT_URL_SECONDS", "86400")},

@@ -213,10 +213,24 @@ def burst_spec(actor: dict, calls: int, per_call: int, start: dt.datetime, sourc
     return spec
 
 
-def cloudtrail(bursts: list[dict], background_start: dt.datetime | None = None) -> list[dict]:
+def iam_burst_spec(actor: dict, event: str, calls: int, start: dt.datetime, user_prefix: str | None = None,
+                   key_ids: list[str] | None = None) -> dict:
+    """`calls` IAM calls (`CreateUser` or `CreateAccessKey`), 20 s apart from `start`, made from the
+    real invictus-ir records; the users created (or the keys' users) are `<user_prefix>-<n>`;
+    `key_ids` are the ids IAM really returned (one per call)."""
+    spec = {"actor": actor, "event": event, "calls": calls, "start": iso(start), "seed": next(_SEEDS)}
+    if user_prefix is not None:
+        spec["user_prefix"] = user_prefix
+    if key_ids is not None:
+        spec["key_ids"] = key_ids
+    return spec
+
+
+def cloudtrail(bursts: list[dict], background_start: dt.datetime | None = None, iam_bursts: list[dict] | None = None) -> list[dict]:
     """CloudTrail records from the Rust test kit (`launchguard-bursts`, crates/testkit): the real
-    invictus-ir background shifted to start at `background_start` (when given), then the bursts."""
-    spec = {"bursts": bursts}
+    invictus-ir background shifted to start at `background_start` (when given), then the bursts
+    (RunInstances), then the IAM bursts."""
+    spec = {"bursts": bursts, "iam_bursts": iam_bursts or []}
     if background_start is not None:
         spec["background_start"] = iso(background_start)
     out = subprocess.run([str(cargo_binary("launchguard-bursts")), "--fixtures", str(ROOT / "fixtures")],

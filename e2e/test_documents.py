@@ -25,6 +25,8 @@ ROLES = {"DetectorRole": "launchguard-detector", "DispatcherRole": "launchguard-
          "AccessKeyHandlerRole": "launchguard-accesskey-handler", "IamHandlerRole": "launchguard-iam-handler"}
 ALARM = f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:launchguard-runinstances"
 INSTANCES_ALARM = f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:launchguard-runinstances-instances"
+IAM_USER_ALARM = f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:launchguard-iam-user-burst"
+IAM_KEY_ALARM = f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:launchguard-iam-access-key-burst"
 ROOT_ARN = f"arn:aws:iam::{ACCOUNT}:root"
 ADMIN = f"arn:aws:iam::{ACCOUNT}:user/admin-with-kms-star"
 RESPONDER = f"arn:aws:iam::{ACCOUNT}:role/SecurityResponder"
@@ -39,6 +41,7 @@ class Stack:
     """The rendered base template with its intrinsics resolved for given parameters."""
 
     def __init__(self, tmp: Path, **params: str):
+        self.tmp = tmp
         base = json.loads(render.render(tmp)[0].read_text())
         self.resources = base["Resources"]
         defaults = {k: v.get("Default", "") for k, v in base["Parameters"].items()}
@@ -56,7 +59,8 @@ class Stack:
         assert attr == "Arn", attr
         if name in ROLES:
             return role_arn(name)
-        return {"RunInstancesAlarm": ALARM, "RunInstancesInstancesAlarm": INSTANCES_ALARM, "LedgerBucket": "arn:aws:s3:::ledger-bucket"}.get(name, f"<{name}.Arn>")
+        return {"RunInstancesAlarm": ALARM, "RunInstancesInstancesAlarm": INSTANCES_ALARM, "IamUserBurstAlarm": IAM_USER_ALARM,
+                "IamAccessKeyBurstAlarm": IAM_KEY_ALARM, "LedgerBucket": "arn:aws:s3:::ledger-bucket"}.get(name, f"<{name}.Arn>")
 
     def value(self, node):
         if isinstance(node, list):
@@ -208,12 +212,31 @@ def test_the_account_administers_the_keys_but_no_iam_policy_can_let_anyone_seal(
 def test_only_the_alarm_publishes_to_the_alarm_topic(stack):
     policy = stack.policy("AlarmTopicPolicy", "PolicyDocument")
     cloudwatch = {"service": "cloudwatch.amazonaws.com"}
-    for alarm in (ALARM, INSTANCES_ALARM):
+    # one alarm per rule
+    for alarm in (ALARM, INSTANCES_ALARM, IAM_USER_ALARM, IAM_KEY_ALARM):
         assert decide(policy, "sns:Publish", cloudwatch, **{"aws:SourceArn": alarm, "aws:SourceAccount": ACCOUNT})
     other_alarm = ALARM.replace("launchguard-runinstances", "someone-elses-alarm")
     assert not decide(policy, "sns:Publish", cloudwatch, **{"aws:SourceArn": other_alarm, "aws:SourceAccount": ACCOUNT})
     for who in (ROOT_ARN, ADMIN, role_arn("DetectorRole")):
         assert not decide(policy, "sns:Publish", {"arn": who}), who
+
+
+def test_each_rule_has_its_alarm_and_the_detector_acts_on_every_one(stack):
+    """Every bundled rule has a metric filter and an alarm the rule's `alarms` patterns match, and the
+    detector's ALARM_ARNS output names them all (the detector refuses to start on an alarm without a rule)."""
+    rules = json.loads((Path(__file__).parent.parent / "crates/core/rules/default.json").read_text())["rules"]
+    alarms = {r["Properties"]["AlarmName"]: r["Properties"] for r in stack.resources.values() if r.get("Type") == "AWS::CloudWatch::Alarm"}
+    metrics = {m["MetricName"]: r["Properties"]["FilterPattern"] for r in stack.resources.values() if r.get("Type") == "AWS::Logs::MetricFilter"
+               for m in r["Properties"]["MetricTransformations"]}
+    for rule in rules:
+        mine = [a for a in alarms if any(fnmatch.fnmatchcase(a, p) for p in rule["alarms"])]
+        assert mine, f"rule {rule['id']} has no alarm"
+        for a in mine:
+            pattern = metrics[alarms[a]["MetricName"]]
+            assert f'$.eventSource = \"{rule["event_source"]}\"' in pattern, (a, pattern)
+            assert any(f'$.eventName = \"{n}\"' in pattern for n in rule["event_names"]), (a, pattern)
+    output = stack.value(json.loads(render.render(stack.tmp)[0].read_text())["Outputs"]["AlarmArns"]["Value"])
+    assert sorted(output.split(",")) == sorted(stack.getatt(n, "Arn") for n, r in stack.resources.items() if r.get("Type") == "AWS::CloudWatch::Alarm")
 
 
 def test_only_launchguard_writes_the_ledger(stack):

@@ -13,17 +13,25 @@ find_python313() {
   return 1
 }
 
+# The files a requirements file includes with `-r` (paths relative to it), one a line.
+included() {
+  sed -n 's/^-r[[:space:]]*//p' "$1" | while read -r f; do echo "$(dirname "$1")/$f"; done
+}
+
 make_venv() { # name python requirements [constraints]
-  local dir=".venv-$1" py="$2" req="$3" cons="${4:-}" stamp
+  local dir=".venv-$1" py="$2" req="$3" cons="${4:-}" stamp files
   stamp="$dir/.requirements.sha256"
-  if [ -x "$dir/bin/python" ] && [ -f "$stamp" ] && sha256sum -c --quiet "$stamp" >/dev/null 2>&1; then
+  mapfile -t files < <(echo "$req"; included "$req"; [ -z "$cons" ] || echo "$cons")
+  # every file the venv is installed from, included ones too: a change to any rebuilds it
+  if [ -x "$dir/bin/python" ] && [ -f "$stamp" ] && sha256sum -c --quiet "$stamp" >/dev/null 2>&1 \
+    && [ "$(awk '{print $2}' "$stamp")" = "$(printf '%s\n' "${files[@]}")" ]; then
     return 0
   fi
   echo "installing $req into $dir (first time: about a minute)..." >&2
   rm -rf "$dir"
   "$py" -m venv "$dir"
   "$dir/bin/pip" install --quiet --no-cache-dir --disable-pip-version-check -r "$req" ${cons:+-c "$cons"}
-  sha256sum "$req" ${cons:+"$cons"} >"$stamp"
+  sha256sum "${files[@]}" >"$stamp"
 }
 
 case "${1:-}" in

@@ -277,3 +277,31 @@ fn the_documented_json_fields_are_in_the_output() {
         }
     }
 }
+
+#[test]
+fn the_iam_rules_replay_real_user_and_key_creation() {
+    // GIVEN the invictus-ir delivery files, where bert-jan creates 4 IAM users and 2 access keys
+    // (one for another user) within three minutes
+    let dir = fixtures_dir().join("cloudtrail/invictus");
+    let dir = dir.to_str().unwrap();
+    // WHEN replayed with the bundled iam-user-burst rule (5 users in 10 minutes)
+    let r = scan_with(&[dir, "--rule", "iam-user-burst"]);
+    // THEN its 4 calls are counted, with the rule's 10-minute window, and nobody is flagged
+    assert_eq!((r.rule.as_str(), r.event.as_str()), ("iam-user-burst", "iam.amazonaws.com/CreateUser"));
+    assert_eq!((r.stats.matched, r.window_seconds, r.flagged().count()), (4, 600, 0));
+    // AND at 4 calls bert-jan is flagged, once, and the launch counts are untouched
+    let r = scan_with(&[dir, "--rule", "iam-user-burst", "--min-calls", "4"]);
+    assert_eq!(flagged_users(&r), vec!["IAM user bert-jan"]);
+    assert_eq!(r.flagged().next().map(|b| (b.calls, b.instances_requested)), Some((4, 0)));
+    // AND the key rule counts its 2 calls; at 2 it flags bert-jan
+    assert_eq!(scan_with(&[dir, "--rule", "iam-access-key-burst"]).stats.matched, 2);
+    assert_eq!(flagged_users(&scan_with(&[dir, "--rule", "iam-access-key-burst", "--min-calls", "2"])), vec!["IAM user bert-jan"]);
+}
+
+#[test]
+fn an_unknown_rule_or_a_threshold_of_another_kind_is_bad_usage() {
+    for args in [&["--rule", "nope"][..], &["--rule", "iam-user-burst", "--min-instances", "3"], &["--min-calls", "3"]] {
+        let a = Cli::try_parse_from(std::iter::once("scan").chain(args.iter().copied())).unwrap().scan;
+        assert!(matches!(a.settings(), Err(launchguard_cli::CliError::Usage(_))), "{args:?}");
+    }
+}

@@ -8,6 +8,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::{DateTime, DurationRound, TimeZone, Utc};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::launch::{LaunchFacts, launch_facts};
@@ -24,7 +25,7 @@ pub const MAX_DISTINCT: usize = 50;
 pub const MAX_MINUTES: usize = 240;
 
 /// What one principal launched in one minute: the per-minute histogram of a report's timeline.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MinuteLaunches {
     /// Launch calls in the minute (dry runs included).
@@ -37,7 +38,7 @@ pub struct MinuteLaunches {
 
 /// One instance a principal's own `RunInstances` call started, as its response (and the record)
 /// says: what the EC2 handler checks against `DescribeInstances` before acting on it.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LaunchedInstance {
     /// The instance id (`i-…`).
@@ -56,7 +57,7 @@ pub struct LaunchedInstance {
 }
 
 /// One access key as used by a principal in the window.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AccessKeyUse {
     /// The key id.
@@ -70,7 +71,7 @@ pub struct AccessKeyUse {
 }
 
 /// What one principal did in the window.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Activity {
     /// Launch calls (dry runs included).
@@ -106,6 +107,11 @@ pub struct Activity {
     /// verifies an instance against. Absent in findings written before it existed.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub launches: Vec<LaunchedInstance>,
+    /// What its own calls created (users, access keys and whom they are for), at most
+    /// [`crate::created::MAX_CREATED`] users and [`crate::created::MAX_CREATED_KEYS`] keys, in call
+    /// order (the whole number in `totals`, as `created`, when more were created). Absent for launches.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub created: Vec<crate::created::Created>,
     /// Role session names seen (assumed roles).
     pub session_names: BTreeSet<String>,
     /// Source identities seen (assumed roles).
@@ -156,6 +162,7 @@ impl Activity {
             instance_types: BTreeSet::new(),
             instance_ids: Vec::new(),
             launches: Vec::new(),
+            created: Vec::new(),
             session_names: BTreeSet::new(),
             source_identities: BTreeSet::new(),
             invoked_by: BTreeSet::new(),
@@ -194,7 +201,7 @@ pub struct PrincipalActivity {
 }
 
 /// An access key seen under two principals.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct KeyConflict {
     /// The key.
@@ -314,6 +321,27 @@ impl Aggregate {
         capped_insert(&mut a.invoked_by, session.invoked_by.as_deref(), dropped);
         for ty in &facts.instance_types {
             capped_insert(&mut a.instance_types, Some(ty), dropped);
+        }
+        if let Some(c) = &facts.created
+            && !a.created.contains(c)
+        {
+            let is_key = |c: &crate::created::Created| matches!(c, crate::created::Created::AccessKey { .. });
+            let (cap, same) = if is_key(c) {
+                (crate::created::MAX_CREATED_KEYS, a.created.iter().filter(|x| is_key(x)).count())
+            } else {
+                (crate::created::MAX_CREATED, a.created.iter().filter(|x| !is_key(x)).count())
+            };
+            if same < cap {
+                a.created.push(c.clone());
+                if let Some(total) = a.totals.get_mut("created") {
+                    *total += 1;
+                }
+            } else {
+                // counted, and the whole number kept: the dispatcher tells a person to find the rest
+                *dropped += 1;
+                let carried = a.created.len() as u64;
+                *a.totals.entry("created".to_owned()).or_insert(carried) += 1;
+            }
         }
         let region = record.aws_region.as_deref().filter(|r| crate::contract::validate_region(r).is_ok());
         for (i, id) in facts.instance_ids.iter().enumerate() {

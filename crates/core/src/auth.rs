@@ -25,6 +25,7 @@
 use std::fmt;
 
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -39,7 +40,7 @@ const MAX_KEY_ID: usize = 2048;
 const MAC_BYTES: usize = 32;
 
 /// What a sealed payload is for. Each purpose is checked with its own key.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Purpose {
     /// A `response_request` from the dispatcher to a handler.
@@ -68,7 +69,7 @@ impl fmt::Display for Purpose {
 }
 
 /// The MAC algorithm (KMS `MacAlgorithm`). Only one is accepted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub enum MacAlgorithm {
     /// `HMAC_SHA_256`, with a KMS `HMAC_256` key.
     #[serde(rename = "HMAC_SHA_256")]
@@ -83,7 +84,7 @@ impl MacAlgorithm {
 }
 
 /// Kind tag of a [`Sealed`] envelope.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SealedKind {
     /// `"sealed"`
@@ -97,7 +98,7 @@ pub enum SealedKind {
 ///  "key_id":"arn:aws:kms:...:key/...","mac_algorithm":"HMAC_SHA_256","mac":"<64 hex digits>",
 ///  "payload":"{\"schema_version\":1,\"kind\":\"response_request\",...}"}
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Sealed {
     /// Contract version.
@@ -109,10 +110,12 @@ pub struct Sealed {
     /// When it was sealed (millisecond precision); MAC'd.
     pub issued_at: DateTime<Utc>,
     /// The key the sealer used. Informational: receivers verify with their own configured key.
+    #[schemars(length(min = 1, max = 2048))]
     pub key_id: String,
     /// Always `HMAC_SHA_256`.
     pub mac_algorithm: MacAlgorithm,
     /// The MAC, lower-case hex.
+    #[schemars(pattern("^[0-9a-f]{64}$"))]
     pub mac: String,
     /// The exact payload text that was MAC'd (a JSON document).
     pub payload: String,

@@ -24,7 +24,7 @@ use crate::launch::LaunchFacts;
 use crate::principal::{Principal, classify, is_made_by_aws_service_for};
 use crate::record::CloudTrailRecord;
 use crate::scan::{LaunchSink, event_key};
-use crate::threshold::{Thresholds, Verdict};
+use crate::threshold::{Counted, Thresholds, Verdict};
 
 /// At most this many distinct values of one kind (keys, IPs, regions, agents, services) are
 /// remembered per principal; calls with others are counted, their value shown as dropped.
@@ -102,7 +102,8 @@ pub struct Burst {
     pub start: DateTime<Utc>,
     /// Last call of the burst.
     pub end: DateTime<Utc>,
-    /// The most instances (launched or requested, whichever is more) in one window.
+    /// The most instances (launched or requested, whichever is more) in one window; with
+    /// thresholds that count calls, the most calls.
     pub peak_instances_in_window: u64,
     /// Launch calls.
     pub calls: u64,
@@ -176,6 +177,7 @@ struct Sums {
     launched: u64,
     requested: u64,
     failed: u64,
+    attempts: u64,
 }
 
 impl Sums {
@@ -184,17 +186,31 @@ impl Sums {
         f(&mut self.launched, u64::from(c.launched));
         f(&mut self.requested, u64::from(c.requested));
         f(&mut self.failed, u64::from(c.failed));
+        f(&mut self.attempts, u64::from(!c.dry_run));
     }
 
     fn instances(&self) -> u64 {
         self.launched.max(self.requested)
     }
+
+    /// What the thresholds count: instances, or calls (failed ones included, dry runs not).
+    fn counted(&self, t: &Thresholds) -> u64 {
+        match t.counts {
+            Counted::Instances => self.instances(),
+            Counted::Calls => self.attempts,
+        }
+    }
 }
 
 /// The spans of `calls` (sorted by time) whose windows of `window_ms` reach a threshold:
-/// position range and the peak instances of one window. Pure, O(calls).
+/// position range and the peak of one window (instances, or calls when the thresholds count
+/// calls). Pure, O(calls).
 fn spans(calls: &[Call], window_ms: i64, t: &Thresholds) -> Vec<(std::ops::Range<usize>, u64)> {
-    let qualifies = |s: &Sums| s.instances() >= t.min_instances || t.min_failed_calls.is_some_and(|m| s.failed >= m);
+    let over = |s: &Sums| match t.counts {
+        Counted::Instances => s.instances() >= t.min_instances,
+        Counted::Calls => t.min_calls.is_some_and(|m| s.attempts >= m),
+    };
+    let qualifies = |s: &Sums| over(s) || t.min_failed_calls.is_some_and(|m| s.failed >= m);
     let mut out: Vec<(std::ops::Range<usize>, u64)> = Vec::new();
     let mut sums = Sums::default();
     let mut j = 0;
@@ -207,9 +223,9 @@ fn spans(calls: &[Call], window_ms: i64, t: &Thresholds) -> Vec<(std::ops::Range
             match out.last_mut() {
                 Some((r, peak)) if i < r.end => {
                     r.end = r.end.max(j);
-                    *peak = (*peak).max(sums.instances());
+                    *peak = (*peak).max(sums.counted(t));
                 }
-                _ => out.push((i..j, sums.instances())),
+                _ => out.push((i..j, sums.counted(t))),
             }
         }
         sums.add(&calls[i], -1);
@@ -309,7 +325,8 @@ fn burst(principal: &Principal, tl: &Timeline, calls: &[Call], peak: u64, window
     a.invoked_by = invoked_by.iter().cloned().collect();
     let verdict = match t.evaluate(principal, &a) {
         Verdict::Flagged { mut reasons } => {
-            reasons.push(format!("peak {peak} instances within {} s", window_ms / 1000));
+            let what = if t.counts == Counted::Calls { "calls" } else { "instances" };
+            reasons.push(format!("peak {peak} {what} within {} s", window_ms / 1000));
             Verdict::Flagged { reasons }
         }
         other => other,

@@ -109,6 +109,7 @@ pub fn thresholds(env: &dyn Env) -> Result<Thresholds, CoreError> {
         min_failed_calls: min_failed,
         exclude_aws_services: bool_var(env, "LG_EXCLUDE_AWS_SERVICES", true)?,
         contain_invoked_by_aws_service: bool_var(env, "LG_CONTAIN_INVOKED_BY_AWS_SERVICE", false)?,
+        ..Thresholds::default()
     })
 }
 

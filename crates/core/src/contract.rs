@@ -22,6 +22,7 @@
 //! `terminate_instances` has no reversal: its outcome says it cannot be undone.
 
 use chrono::{DateTime, Utc};
+use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -40,8 +41,15 @@ pub const SUPPORTED_SCHEMA_VERSIONS: &[u32] = &[1];
 /// Largest payload accepted, in bytes (the Lambda asynchronous invocation limit).
 pub const MAX_PAYLOAD_BYTES: usize = 256 * 1024;
 
+/// The schemas' form of [`validate_token`]: finding, request and rule ids.
+const TOKEN_PATTERN: &str = "^[A-Za-z0-9_-]{1,128}$";
+/// The schemas' form of [`validate_region`].
+const REGION_PATTERN: &str = "^[a-z0-9-]{1,32}$";
+/// The schemas' form of [`crate::ids::validate_account_id`].
+const ACCOUNT_PATTERN: &str = "^[0-9]{12}$";
+
 /// A principal the detector flagged (or excluded), with what it did.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FlaggedPrincipal {
     /// Who.
@@ -53,10 +61,11 @@ pub struct FlaggedPrincipal {
 }
 
 /// What triggered the detector.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Trigger {
     /// Alarm name (or another detector's trigger name).
+    #[schemars(length(max = 256))]
     pub name: String,
     /// Alarm ARN, when known.
     pub arn: Option<String>,
@@ -65,7 +74,7 @@ pub struct Trigger {
 }
 
 /// How the window was read.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReadSummary {
     /// Records (log events) read.
@@ -88,7 +97,7 @@ pub struct ReadSummary {
 }
 
 /// Kind tag of a [`Finding`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum FindingKind {
     /// `"finding"`
@@ -96,7 +105,7 @@ pub enum FindingKind {
 }
 
 /// What the detector asks of the dispatcher.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum FindingVerdict {
     /// Contain the `principals` (never empty).
@@ -108,7 +117,7 @@ pub enum FindingVerdict {
 }
 
 /// What a detector found: who did what, in which window. Input of the dispatcher.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Finding {
     /// Contract version, [`SCHEMA_VERSION`].
@@ -117,12 +126,21 @@ pub struct Finding {
     pub kind: FindingKind,
     /// Deterministic id (see [`finding_id`]): the same detector, account, window and principals
     /// give the same id, so a duplicate delivery is recognised.
+    #[schemars(pattern(TOKEN_PATTERN))]
     pub finding_id: String,
     /// The detector that wrote it, e.g. `launchguard-detector/run-instances`.
     pub detector: String,
+    /// The detector rule that produced it (`[A-Za-z0-9_-]`, 1 to 128 characters): `ec2-mass-launch`,
+    /// `iam-user-burst`, `iam-access-key-burst`, or another detector's own. Findings written
+    /// before rules existed are about `ec2-mass-launch`, the default.
+    #[serde(default = "default_rule")]
+    #[schemars(pattern(TOKEN_PATTERN))]
+    pub rule: String,
     /// The account the activity happened in (12 digits).
+    #[schemars(pattern(ACCOUNT_PATTERN))]
     pub account_id: String,
     /// The region the detector ran in.
+    #[schemars(pattern(REGION_PATTERN))]
     pub region: String,
     /// When the finding was made.
     pub created_at: DateTime<Utc>,
@@ -152,6 +170,10 @@ pub struct Finding {
     pub top_launchers: Vec<FlaggedPrincipal>,
     /// How the window was read.
     pub read: ReadSummary,
+}
+
+fn default_rule() -> String {
+    crate::rules::EC2_MASS_LAUNCH.to_owned()
 }
 
 /// Longest release reason accepted, in characters.
@@ -210,7 +232,7 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 /// One containment action (or its reversal) on one principal.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Action {
     /// Set exactly this access key `Inactive` (never delete it, never touch other keys).
@@ -230,6 +252,22 @@ pub enum Action {
         access_key_id: String,
         /// Its user, when known.
         user_name: Option<String>,
+    },
+    /// Set `Inactive` exactly this access key, which `created_by` created for `user_name` (often
+    /// another user) in a `CreateAccessKey` call at `created_at`: the key must still belong to that
+    /// user and IAM's `CreateDate` must not be earlier than the call (a key that existed before it
+    /// is not the one the call created). Reversal: [`Action::ReactivateAccessKey`].
+    DeactivateCreatedAccessKey {
+        /// Account of the key's user.
+        account_id: String,
+        /// The key the call created.
+        access_key_id: String,
+        /// The user it was created for.
+        user_name: String,
+        /// The principal whose call created it (the finding's principal ARN).
+        created_by: String,
+        /// When: the `CreateAccessKey` record's `eventTime`.
+        created_at: DateTime<Utc>,
     },
     /// Attach a deny policy to the user; never detach or delete anything.
     QuarantineUser {
@@ -388,7 +426,9 @@ impl Action {
     /// The handler responsible for this action.
     pub fn handler(&self) -> HandlerKind {
         match self {
-            Self::DeactivateAccessKey { .. } | Self::ReactivateAccessKey { .. } => HandlerKind::AccessKey,
+            Self::DeactivateAccessKey { .. } | Self::DeactivateCreatedAccessKey { .. } | Self::ReactivateAccessKey { .. } => {
+                HandlerKind::AccessKey
+            }
             Self::StopInstances { .. } | Self::TerminateInstances { .. } | Self::StartInstances { .. } => HandlerKind::Ec2,
             _ => HandlerKind::Iam,
         }
@@ -398,6 +438,7 @@ impl Action {
     pub fn account_id(&self) -> &str {
         match self {
             Self::DeactivateAccessKey { account_id, .. }
+            | Self::DeactivateCreatedAccessKey { account_id, .. }
             | Self::ReactivateAccessKey { account_id, .. }
             | Self::QuarantineUser { account_id, .. }
             | Self::ReleaseUserQuarantine { account_id, .. }
@@ -413,6 +454,7 @@ impl Action {
     pub fn name(&self) -> &'static str {
         match self {
             Self::DeactivateAccessKey { .. } => "deactivate_access_key",
+            Self::DeactivateCreatedAccessKey { .. } => "deactivate_created_access_key",
             Self::ReactivateAccessKey { .. } => "reactivate_access_key",
             Self::QuarantineUser { .. } => "quarantine_user",
             Self::ReleaseUserQuarantine { .. } => "release_user_quarantine",
@@ -444,6 +486,9 @@ impl Action {
                     None => format!("access key {access_key_id}"),
                 }
             }
+            Self::DeactivateCreatedAccessKey { access_key_id, user_name, .. } => {
+                format!("access key {access_key_id} of user {user_name}")
+            }
             Self::QuarantineUser { user_name, .. } | Self::ReleaseUserQuarantine { user_name, .. } => format!("user {user_name}"),
             Self::RevokeRoleSessions { role_name, .. } | Self::RestoreRoleSessions { role_name, .. } => format!("role {role_name}"),
             Self::StopInstances { region, principal_arn, instances, .. }
@@ -468,7 +513,8 @@ impl Action {
     }
 
     /// For an EC2 action: its instance set is well formed (see [`validate_instance_set`]) and its
-    /// principal is an ARN. `Ok` for any other action.
+    /// principal is an ARN; for `deactivate_created_access_key`: `created_by` is an ARN. `Ok` for
+    /// any other action.
     pub fn validate_instances(&self) -> Result<(), String> {
         let principal = match self {
             Self::StopInstances { region, principal_arn, instances, .. }
@@ -481,17 +527,19 @@ impl Action {
                 validate_instance_set(region, instance_ids.iter().map(|i| (i.as_str(), None)))?;
                 principal_arn
             }
+            Self::DeactivateCreatedAccessKey { created_by, .. } => created_by,
             _ => return Ok(()),
         };
         if principal.len() > 2048 || !principal.starts_with("arn:") || principal.chars().any(|c| c.is_control() || c.is_whitespace()) {
-            return Err("principal_arn must be an ARN".into());
+            let field = if matches!(self, Self::DeactivateCreatedAccessKey { .. }) { "created_by" } else { "principal_arn" };
+            return Err(format!("{field} must be an ARN"));
         }
         Ok(())
     }
 }
 
 /// Kind tag of a [`ResponseRequest`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ResponseRequestKind {
     /// `"response_request"`
@@ -499,7 +547,7 @@ pub enum ResponseRequestKind {
 }
 
 /// One action for one principal, sent by the dispatcher to a handler.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ResponseRequest {
     /// Contract version.
@@ -507,8 +555,10 @@ pub struct ResponseRequest {
     /// Always `"response_request"`.
     pub kind: ResponseRequestKind,
     /// Idempotency key: the same finding and action give the same id (see [`request_id`]).
+    #[schemars(pattern(TOKEN_PATTERN))]
     pub request_id: String,
     /// The finding (or release) it comes from.
+    #[schemars(pattern(TOKEN_PATTERN))]
     pub finding_id: String,
     /// What to do.
     pub action: Action,
@@ -528,7 +578,7 @@ pub fn request_id(finding_id: &str, action: &Action) -> String {
 }
 
 /// The result of one action.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "status", rename_all = "snake_case", deny_unknown_fields)]
 pub enum OutcomeStatus {
     /// The change was made now.
@@ -565,7 +615,7 @@ impl OutcomeStatus {
 }
 
 /// Kind tag of a [`ResponseOutcome`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ResponseOutcomeKind {
     /// `"response_outcome"`
@@ -573,7 +623,7 @@ pub enum ResponseOutcomeKind {
 }
 
 /// What a handler did with a [`ResponseRequest`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ResponseOutcome {
     /// Contract version.
@@ -634,7 +684,7 @@ impl ResponseOutcome {
 }
 
 /// Kind tag of a [`ReleaseRequest`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ReleaseKind {
     /// `"release"`
@@ -642,7 +692,7 @@ pub enum ReleaseKind {
 }
 
 /// Undo what launchguard did: by finding, or for one principal.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReleaseRequest {
     /// Contract version.
@@ -650,10 +700,12 @@ pub struct ReleaseRequest {
     /// Always `"release"`.
     pub kind: ReleaseKind,
     /// Release everything this finding applied.
+    #[schemars(pattern(TOKEN_PATTERN))]
     pub finding_id: Option<String>,
     /// Release only this principal (user or role ARN); with `finding_id`, within that finding.
     pub principal_arn: Option<String>,
     /// Why, for the record (at most 512 characters, no control characters).
+    #[schemars(length(max = MAX_REASON_CHARS))]
     pub reason: Option<String>,
     /// Who asks: the caller identity ARN the CLI read from STS. Said by the sender (the seal
     /// proves only that the sender may release), recorded, and refused when it names a principal
@@ -761,8 +813,14 @@ impl Finding {
             .map_err(|e| CoreError::InvalidPayload { kind: "finding", reason: format!("account_id: {e}") })?;
         validate_token("finding_id", &f.finding_id).map_err(|reason| CoreError::InvalidPayload { kind: "finding", reason })?;
         validate_region(&f.region).map_err(|reason| CoreError::InvalidPayload { kind: "finding", reason })?;
+        validate_token("rule", &f.rule).map_err(|reason| CoreError::InvalidPayload { kind: "finding", reason })?;
         if let Some(t) = &f.trigger {
             validate_text("trigger.name", &t.name, 256).map_err(|reason| CoreError::InvalidPayload { kind: "finding", reason })?;
+        }
+        for p in f.principals.iter().chain(&f.excluded).chain(&f.top_launchers) {
+            for c in &p.activity.created {
+                c.validate(&f.window).map_err(|reason| CoreError::InvalidPayload { kind: "finding", reason })?;
+            }
         }
         if f.verdict == FindingVerdict::NobodyOverThreshold && !f.principals.is_empty() {
             return Err(CoreError::InvalidPayload {

@@ -37,6 +37,18 @@ pub enum CoreError {
         /// What is wrong with it and what is expected.
         problem: String,
     },
+    /// A rule of the detector's rule set is invalid.
+    #[error("rule set {origin}: rule {rule}: field {field} {problem}")]
+    Rule {
+        /// Where the rule set came from (bundled, LG_RULES, a path).
+        origin: String,
+        /// The rule's id (or its position when it has none).
+        rule: String,
+        /// The field.
+        field: String,
+        /// What is wrong and what is expected.
+        problem: String,
+    },
     /// A value given to the query builder could be used for injection.
     #[error("refusing to build a query with {what} {value:?}: {why}")]
     UnsafeQueryValue {

@@ -7,12 +7,13 @@
 //! 0. the per-minute timelines (`launches_per_minute`, for reports) are dropped;
 //! 1. every per-principal list is cut to a few values (instance ids to none): IPs, agents,
 //!    session names, source identities, types, regions, services, error codes, and the session
-//!    (`ASIA…`) keys. Keys the dispatcher acts on (every key but a session key) are kept, and so
-//!    are the launch records (`launches`, at most 500 a principal) the EC2 handler acts on;
+//!    (`ASIA…`) keys, and the users it created. Keys the dispatcher acts on (every key but a
+//!    session key, and the access keys it created) are kept, and so are the launch records
+//!    (`launches`, at most 500 a principal) the EC2 handler acts on;
 //! 2. the finding is split into parts (`<finding_id>-p<k>of<n>`), the excluded principals in the
 //!    first parts with room;
-//! 3. a principal too large for a part on its own has every list emptied but its keys and launch
-//!    records, then its launch records, and only then, when nothing else is left to cut, its keys
+//! 3. a principal too large for a part on its own has every list emptied but its keys, created
+//!    keys and launch records, then its launch records and created keys, and only then, when nothing else is left to cut, its keys
 //!    with the fewest launches are dropped.
 //!
 //! Every cut list keeps its full size in [`Activity::totals`] and the dropped values are counted
@@ -103,6 +104,7 @@ fn trim_activity(a: &mut Activity, keep: usize, drop_launches: bool) {
         a.launches.clear();
         note_total(a, "launches", n);
     }
+    cut_created(a, keep, drop_launches);
     cut_set(a, "user_agents", keep, |a| &mut a.user_agents);
     cut_set(a, "source_ips", keep, |a| &mut a.source_ips);
     cut_set(a, "session_names", keep, |a| &mut a.session_names);
@@ -136,6 +138,24 @@ fn trim_activity(a: &mut Activity, keep: usize, drop_launches: bool) {
         });
         a.truncated_values += (n - a.access_keys.len()) as u64;
         note_total(a, "access_keys", n);
+    }
+}
+
+/// Cut the created users to `keep`; the created access keys (the dispatcher deactivates them) are
+/// kept unless `drop_keys`, the last resort.
+fn cut_created(a: &mut Activity, keep: usize, drop_keys: bool) {
+    let n = a.created.len();
+    let mut users = 0;
+    a.created.retain(|c| match c {
+        crate::created::Created::User { .. } => {
+            users += 1;
+            users <= keep
+        }
+        crate::created::Created::AccessKey { .. } => !drop_keys,
+    });
+    if a.created.len() < n {
+        a.truncated_values += (n - a.created.len()) as u64;
+        note_total(a, "created", n);
     }
 }
 

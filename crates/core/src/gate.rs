@@ -74,6 +74,12 @@ pub enum AlarmRefusal {
         /// The `StateChangeTime` it claims.
         state_change_time: DateTime<Utc>,
     },
+    /// The alarm fires no rule of the detector's rule set (start-up checks every alarm of
+    /// `ALARM_ARNS` fires one, so the rule set and the alarms disagree).
+    NoRule {
+        /// The alarm's ARN.
+        alarm_arn: String,
+    },
     /// `Period × EvaluationPeriods` longer than a day (or not a representable duration).
     WindowTooWide {
         /// Period, seconds.
@@ -109,6 +115,9 @@ impl std::fmt::Display for AlarmRefusal {
                 f,
                 "CloudWatch has no record of alarm {alarm_arn} going to ALARM at {state_change_time} (DescribeAlarms, DescribeAlarmHistory): the notification is not CloudWatch's"
             ),
+            Self::NoRule { alarm_arn } => {
+                write!(f, "alarm {alarm_arn} fires no rule of the rule set (LG_RULES, LG_RULES_FILE): add its name to a rule's \"alarms\"")
+            }
             Self::WindowTooWide { period_seconds, evaluation_periods, max_seconds } => write!(
                 f,
                 "alarm evaluates {evaluation_periods} periods of {period_seconds}s, more than {max_seconds}s: not a launchguard alarm"

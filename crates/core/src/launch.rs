@@ -42,6 +42,8 @@ pub struct LaunchFacts {
     pub request_id: Option<String>,
     /// Instance types, requested or launched.
     pub instance_types: Vec<String>,
+    /// What the call created (IAM calls counted as calls: a user, an access key).
+    pub created: Option<crate::created::Created>,
     /// True when `requestParameters` or `responseElements` had an unexpected shape, or when
     /// neither says how many instances a call asked for; the counts then hold what could be read
     /// (at least one instance requested).

@@ -18,7 +18,10 @@
 //!   too), keeping what precedes a cut.
 //! - [`scan`]: pre-filter, parse, re-check and aggregate a stream of records.
 //! - [`burst`]: per-principal launch calls and the sliding-window bursts over them.
-//! - [`threshold`]: who gets flagged.
+//! - [`threshold`]: who gets flagged (instances or calls).
+//! - [`rules`]: the detector's rule set (which events, what is counted, thresholds, actions,
+//!   alarms), bundled and validated.
+//! - [`created`]: what an IAM call created (users, access keys and for whom).
 //! - [`query`]: Logs Insights query and FilterLogEvents pattern building.
 //! - [`auth`]: sealed (KMS-MAC-authenticated) payloads: envelope, MAC'd message, freshness.
 //! - [`contract`]: `Finding`, `ResponseRequest`, `ResponseOutcome`, `ReleaseRequest`.
@@ -27,6 +30,7 @@
 //! - [`ids`]: ARN, account and access key ID validation, protected-principal patterns.
 //! - [`guard`]: account and protected-principal checks shared by the responders.
 //! - [`policy`]: the IAM policy documents launchguard writes and reads back.
+//! - [`schema`]: the JSON Schema of each payload kind, derived from the types (`schemas/`).
 //! - [`config`]: typed configuration read through an environment lookup.
 
 pub mod aggregate;
@@ -35,6 +39,7 @@ pub mod auth;
 pub mod burst;
 pub mod config;
 pub mod contract;
+pub mod created;
 pub mod error;
 pub mod fit;
 pub mod gate;
@@ -45,7 +50,9 @@ pub mod policy;
 pub mod principal;
 pub mod query;
 pub mod record;
+pub mod rules;
 pub mod scan;
+pub mod schema;
 pub mod split;
 pub mod threshold;
 pub mod time;

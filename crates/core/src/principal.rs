@@ -4,12 +4,13 @@
 //! name and an account, or an `assumed-role` session ARN) it is marked `*_derived: true`, and the
 //! responders refuse to act on a derived ARN unless they can confirm it through IAM.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::record::UserIdentity;
 
 /// The principal behind a call. Serialised with a `type` tag; part of the payload contract.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Principal {
     /// An IAM user calling with its own credentials (long-term `AKIA` keys, or a console/`GetSessionToken` session).
@@ -80,7 +81,7 @@ pub enum Principal {
 }
 
 /// Kind of an access key, from its prefix.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum KeyKind {
     /// `AKIA…`: an IAM user's long-term key; can be deactivated.
@@ -118,6 +119,11 @@ pub struct SessionDetails {
 }
 
 impl Principal {
+    /// True when its ARN was derived from a name (no path), not read from the record.
+    pub fn arn_derived(&self) -> bool {
+        matches!(self, Principal::IamUser { arn_derived: true, .. } | Principal::AssumedRole { role_arn_derived: true, .. })
+    }
+
     /// A stable identity for grouping and for finding ids.
     pub fn key(&self) -> String {
         match self {

@@ -11,9 +11,11 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::aggregate::Aggregate;
-use crate::launch::{LaunchFacts, LaunchRecord, launch_facts, launch_record_facts};
+use crate::created::created;
+use crate::launch::{DRY_RUN_ERROR, LaunchFacts, LaunchRecord, launch_facts, launch_record_facts};
 use crate::query::EventRule;
 use crate::record::{CloudTrailRecord, parse_record};
+use crate::threshold::Counted;
 use crate::window::TimeWindow;
 
 /// At most this many unparseable-record samples are kept for the report.
@@ -81,6 +83,20 @@ impl LaunchSink for Aggregate {
     }
 }
 
+/// What a call counted as a call says: whether it failed (an attempt all the same) or was a dry
+/// run, and what it created. Instances are not counted.
+pub fn call_facts(record: &CloudTrailRecord<'_>) -> LaunchFacts {
+    let error_code = record.error_code.as_deref();
+    let dry_run = error_code == Some(DRY_RUN_ERROR);
+    LaunchFacts {
+        error_code: error_code.map(str::to_owned),
+        dry_run,
+        failed: error_code.is_some() && !dry_run,
+        created: created(record),
+        ..LaunchFacts::default()
+    }
+}
+
 /// The key under which an `eventID` is remembered: the first 128 bits of its SHA-256, 16 bytes
 /// whatever the id's length (a collision between two of a billion ids has a chance of about
 /// 10^-21).
@@ -96,7 +112,7 @@ pub fn event_key(event_id: &str) -> u128 {
 #[derive(Debug)]
 pub struct Scanner<K = Aggregate> {
     rule: EventRule,
-    finder: memmem::Finder<'static>,
+    finders: Vec<memmem::Finder<'static>>,
     window: Option<TimeWindow>,
     seen_event_ids: HashSet<u128>,
     /// Where matching records went: per-principal activity for the detector.
@@ -115,8 +131,8 @@ impl Scanner {
 impl<K: LaunchSink> Scanner<K> {
     /// A scanner whose matching records go to `sink`.
     pub fn with_sink(rule: EventRule, window: Option<TimeWindow>, sink: K) -> Self {
-        let finder = memmem::Finder::new(rule.needle().as_bytes()).into_owned();
-        Self { rule, finder, window, seen_event_ids: HashSet::new(), aggregate: sink, stats: ScanStats::default() }
+        let finders = rule.needles().iter().map(|n| memmem::Finder::new(n.as_bytes()).into_owned()).collect();
+        Self { rule, finders, window, seen_event_ids: HashSet::new(), aggregate: sink, stats: ScanStats::default() }
     }
 
     /// The rule scanned for.
@@ -128,8 +144,15 @@ impl<K: LaunchSink> Scanner<K> {
     pub fn push_message(&mut self, message: &str) {
         self.stats.rows += 1;
         self.stats.bytes += message.len() as u64;
-        if self.finder.find(message.as_bytes()).is_none() {
+        if !self.finders.iter().any(|f| f.find(message.as_bytes()).is_some()) {
             self.stats.prefiltered += 1;
+            return;
+        }
+        if self.rule.counts() == Counted::Calls {
+            match parse_record(message) {
+                Ok(r) => self.check(&r),
+                Err(e) => self.note_error(e),
+            }
             return;
         }
         // One pass with the request and response typed for launches; a record whose shape does
@@ -165,7 +188,10 @@ impl<K: LaunchSink> Scanner<K> {
 
     fn check(&mut self, r: &CloudTrailRecord<'_>) {
         if let Some(t) = self.accept(r) {
-            let facts = launch_facts(r);
+            let facts = match self.rule.counts() {
+                Counted::Instances => launch_facts(r),
+                Counted::Calls => call_facts(r),
+            };
             self.stats.uncounted += u64::from(facts.malformed);
             self.aggregate.add_launch(r, t, &facts);
         }
@@ -198,7 +224,7 @@ impl<K: LaunchSink> Scanner<K> {
 
     /// The record's time when it is the event, inside the window, and not seen before.
     fn accept<Q, S>(&mut self, r: &CloudTrailRecord<'_, Q, S>) -> Option<i64> {
-        if !r.is_event(self.rule.event_source(), self.rule.event_name()) {
+        if !self.rule.matches(r) {
             self.stats.other_events += 1;
             return None;
         }

@@ -5,10 +5,36 @@ use serde::{Deserialize, Serialize};
 use crate::aggregate::Activity;
 use crate::principal::Principal;
 
+/// What a matching record counts for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Counted {
+    /// Instances launched or requested (`RunInstances`).
+    #[default]
+    Instances,
+    /// Calls, failed ones counted as attempts (dry runs are not).
+    Calls,
+}
+
+impl Counted {
+    /// True for [`Counted::Instances`] (the default, left out of serialised thresholds).
+    pub fn is_instances(&self) -> bool {
+        *self == Counted::Instances
+    }
+}
+
 /// The flagging rule.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Thresholds {
+    /// What is counted: instances (default: `min_instances` applies) or calls (`min_calls`
+    /// applies, and `min_instances` does not).
+    #[serde(default, skip_serializing_if = "Counted::is_instances")]
+    pub counts: Counted,
+    /// With `counts: calls`: flag a principal with at least this many calls, failed ones
+    /// included, in the window.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_calls: Option<u64>,
     /// Flag a principal that launched or requested at least this many instances (default 10).
     pub min_instances: u64,
     /// Also flag a principal with at least this many failed launch calls (default: off).
@@ -24,7 +50,14 @@ pub struct Thresholds {
 
 impl Default for Thresholds {
     fn default() -> Self {
-        Self { min_instances: 10, min_failed_calls: None, exclude_aws_services: true, contain_invoked_by_aws_service: false }
+        Self {
+            counts: Counted::Instances,
+            min_calls: None,
+            min_instances: 10,
+            min_failed_calls: None,
+            exclude_aws_services: true,
+            contain_invoked_by_aws_service: false,
+        }
     }
 }
 
@@ -58,7 +91,13 @@ impl Thresholds {
         let launched = direct(a.instances_launched, a.aws_service_launched);
         let requested = direct(a.instances_requested, a.aws_service_requested);
         let mut reasons = Vec::new();
-        if launched >= self.min_instances {
+        let attempts = direct(a.calls.saturating_sub(a.dry_run_calls), a.aws_service_calls);
+        if self.counts == Counted::Calls {
+            if let Some(min) = self.min_calls.filter(|m| attempts >= *m) {
+                let failed = if a.failed_calls > 0 { format!(", {} of them failed", a.failed_calls) } else { String::new() };
+                reasons.push(format!("{attempts} calls{failed} (threshold {min})"));
+            }
+        } else if launched >= self.min_instances {
             reasons.push(format!("launched {launched} instances (threshold {})", self.min_instances));
         } else if requested >= self.min_instances {
             reasons.push(format!("requested {requested} instances (threshold {})", self.min_instances));
@@ -66,7 +105,10 @@ impl Thresholds {
         if let Some(min) = self.min_failed_calls.filter(|m| a.failed_calls >= *m) {
             reasons.push(format!("{} failed launch calls (threshold {min})", a.failed_calls));
         }
-        let over_by_service = a.instances_launched.max(a.instances_requested) >= self.min_instances;
+        let over_by_service = match self.counts {
+            Counted::Instances => a.instances_launched.max(a.instances_requested) >= self.min_instances,
+            Counted::Calls => self.min_calls.is_some_and(|m| a.calls.saturating_sub(a.dry_run_calls) >= m),
+        };
         if reasons.is_empty() && over_by_service && a.aws_service_calls > 0 {
             let services = a.invoked_by.iter().cloned().collect::<Vec<_>>().join(", ");
             return Verdict::Excluded {

@@ -155,8 +155,13 @@ fn thresholds_are_configurable() {
     }
     let principals = scan.aggregate.into_sorted();
     // AWS itself flagged too: its own calls and the calls AWS services made on a role's behalf
-    let strict =
-        Thresholds { min_instances: 2, min_failed_calls: Some(4), exclude_aws_services: false, contain_invoked_by_aws_service: true };
+    let strict = Thresholds {
+        min_instances: 2,
+        min_failed_calls: Some(4),
+        exclude_aws_services: false,
+        contain_invoked_by_aws_service: true,
+        ..Thresholds::default()
+    };
     let a = strict.assess(principals.clone());
     let labels: Vec<String> = a.flagged.iter().map(|f| f.principal.label()).collect();
     assert!(labels.contains(&"IAM user benign".to_string()));

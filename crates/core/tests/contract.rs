@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used)] // a test that cannot unwrap has failed
 
 use launchguard_core::CoreError;
+use launchguard_core::auth::{Purpose, Sealed};
 use launchguard_core::contract::{
     Action, DispatcherInput, Finding, OutcomeStatus, ReleaseRequest, ResponseOutcome, ResponseRequest, decode_payload, request_id,
 };
@@ -34,6 +35,15 @@ fn every_example_payload_parses_and_round_trips() {
             serde_json::to_value(ResponseOutcome::parse(value.clone()).unwrap_or_else(|e| panic!("{name}: {e}"))).unwrap()
         } else if name.starts_with("release") {
             serde_json::to_value(ReleaseRequest::parse(value.clone()).unwrap_or_else(|e| panic!("{name}: {e}"))).unwrap()
+        } else if name.starts_with("sealed") {
+            let sealed = Sealed::parse(text.as_bytes()).unwrap_or_else(|e| panic!("{name}: {e}"));
+            let inner: Value = serde_json::from_str(&sealed.payload).unwrap();
+            match sealed.purpose {
+                Purpose::Finding => drop(Finding::parse(inner).unwrap_or_else(|e| panic!("{name}: its payload: {e}"))),
+                Purpose::Release => drop(ReleaseRequest::parse(inner).unwrap_or_else(|e| panic!("{name}: its payload: {e}"))),
+                Purpose::Command => drop(ResponseRequest::parse(inner).unwrap_or_else(|e| panic!("{name}: its payload: {e}"))),
+            }
+            serde_json::to_value(sealed).unwrap()
         } else {
             panic!("unexpected contract fixture {name}");
         };
@@ -166,4 +176,17 @@ fn a_finding_too_large_to_send_is_trimmed_then_split_never_dropped() {
     // excluded principals only would be refused)
     assert_eq!(parts.iter().map(|p| p.excluded.len()).sum::<usize>(), 1);
     assert!(parts.iter().all(|p| !p.principals.is_empty()));
+}
+
+#[test]
+fn a_finding_written_before_rules_is_about_the_launch_rule() {
+    // GIVEN the example finding without its `rule` field (as findings were written before rules)
+    let mut value = v("contract/finding.json");
+    assert_eq!(value.as_object_mut().unwrap().remove("rule"), Some(Value::from("ec2-mass-launch")));
+    // THEN it parses, as an ec2-mass-launch finding
+    assert_eq!(Finding::parse(value.clone()).unwrap().rule, "ec2-mass-launch");
+    // AND a rule id that is not a token is refused by name
+    value["rule"] = Value::from("iam-user-burst'; rm -rf /");
+    let err = Finding::parse(value).unwrap_err().to_string();
+    assert!(err.contains("rule"), "{err}");
 }

@@ -70,3 +70,31 @@ fn three_large_launchers_keep_their_launches() {
     let carried: usize = parts.iter().flat_map(|p| &p.principals).map(|p| p.activity.launches.len()).sum();
     assert_eq!(carried, 1500, "{} part(s); launch records carried: {carried} of 1500", parts.len());
 }
+
+/// Issue 13: a key burst's finding cut to fit keeps every key its principal created (the
+/// dispatcher deactivates them); the users it created are cut first, counted in `totals`.
+#[test]
+fn an_oversized_key_burst_keeps_the_created_keys() {
+    use launchguard_core::created::{Created, MAX_CREATED};
+    let mut f = finding();
+    let at = f.window.start;
+    let a = &mut f.principals[0].activity;
+    a.created = (0..MAX_CREATED / 2)
+        .map(|k| Created::AccessKey { access_key_id: format!("AKIA{k:016}"), user_name: format!("backdoor-{k}"), created_at: at })
+        .chain((0..MAX_CREATED / 2).map(|k| Created::User { user_name: format!("backdoor-user-{k}"), created_at: at }))
+        .collect();
+    // and enough session keys to go over the limit
+    a.access_keys.extend((0..3000u64).map(|k| AccessKeyUse {
+        access_key_id: format!("ASIA{k:016}"),
+        kind: KeyKind::Temporary,
+        calls: 1,
+        launched: 0,
+    }));
+    let parts = f.into_parts(MAX_PAYLOAD_BYTES);
+    let created: Vec<&Created> = parts.iter().flat_map(|p| &p.principals).flat_map(|p| &p.activity.created).collect();
+    let keys = created.iter().filter(|c| matches!(c, Created::AccessKey { .. })).count();
+    assert_eq!(keys, MAX_CREATED / 2, "every created key is carried");
+    assert!(created.len() < MAX_CREATED, "the created users were cut");
+    let totals: Vec<u64> = parts.iter().flat_map(|p| &p.principals).filter_map(|p| p.activity.totals.get("created").copied()).collect();
+    assert_eq!(totals, vec![MAX_CREATED as u64]);
+}

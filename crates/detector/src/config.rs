@@ -5,8 +5,9 @@ use std::time::Duration as StdDuration;
 use launchguard_core::CoreError;
 use launchguard_core::config::{self, Env};
 use launchguard_core::gate::{AlarmGate, DEFAULT_MAX_ALARM_AGE_SECONDS, validate_alarm_arn};
-use launchguard_core::query::{EventRule, INSIGHTS_MAX_LIMIT};
-use launchguard_core::threshold::Thresholds;
+use launchguard_core::query::INSIGHTS_MAX_LIMIT;
+use launchguard_core::rules::{Rule, RuleSet};
+use launchguard_core::threshold::{Counted, Thresholds};
 use launchguard_core::window::WindowPolicy;
 use serde::Serialize;
 
@@ -46,12 +47,74 @@ pub struct Config {
     pub region: String,
     /// Window margins and fallback.
     pub window: WindowPolicy,
-    /// Thresholds.
-    pub thresholds: Thresholds,
-    /// The event watched.
-    pub rule: EventRule,
+    /// The rules (`LG_RULES`, `LG_RULES_FILE`, or the bundled set), each with the thresholds it
+    /// flags with; an alarm of `ALARM_ARNS` fires exactly one of them.
+    pub rules: Vec<DetectorRule>,
+    /// Where the rules came from, for messages.
+    pub rules_origin: String,
     /// `ALARM_ARNS` (required) and `LG_MAX_ALARM_AGE_SECONDS` (3600): the only alarms acted on.
     pub gate: AlarmGate,
+}
+
+/// A rule with the thresholds it flags with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DetectorRule {
+    /// The rule.
+    pub rule: Rule,
+    /// Its thresholds: the rule's own; for a rule counting instances (`ec2-mass-launch`),
+    /// `LG_MIN_INSTANCES`, `LG_MIN_FAILED_CALLS` and `LG_EXCLUDE_AWS_SERVICES` override them when
+    /// set, as before rules existed; `LG_CONTAIN_INVOKED_BY_AWS_SERVICE` applies to every rule.
+    pub thresholds: Thresholds,
+}
+
+fn rule_thresholds(env: &dyn Env, rule: &Rule) -> Result<Thresholds, CoreError> {
+    let from_env = config::thresholds(env)?;
+    let mut t = rule.thresholds(from_env.contain_invoked_by_aws_service);
+    if rule.event.counts() == Counted::Instances {
+        if env.get("LG_MIN_INSTANCES").is_some() {
+            t.min_instances = from_env.min_instances;
+        }
+        if env.get("LG_MIN_FAILED_CALLS").is_some() {
+            t.min_failed_calls = from_env.min_failed_calls;
+        }
+        if env.get("LG_EXCLUDE_AWS_SERVICES").is_some() {
+            t.exclude_aws_services = from_env.exclude_aws_services;
+        }
+    }
+    Ok(t)
+}
+
+/// The rules, each alarm of `ALARM_ARNS` checked to fire exactly one.
+fn rules(env: &dyn Env, alarm_arns: &[String]) -> Result<(Vec<DetectorRule>, String), CoreError> {
+    let set = RuleSet::from_env(env, |path| std::fs::read_to_string(path).map_err(|e| e.to_string()))?;
+    for arn in alarm_arns {
+        let name = crate::schedule::alarm_name(arn).unwrap_or_default();
+        if set.for_alarm(name).is_none() {
+            return Err(CoreError::Config {
+                name: "ALARM_ARNS".into(),
+                problem: format!(
+                    "names alarm {name:?}, which fires no rule of {} (rules: {}): add it to a rule's \"alarms\"",
+                    set.origin,
+                    set.ids().join(", ")
+                ),
+            });
+        }
+    }
+    let rules = set
+        .rules
+        .iter()
+        .map(|r| Ok(DetectorRule { rule: r.clone(), thresholds: rule_thresholds(env, r)? }))
+        .collect::<Result<_, CoreError>>()?;
+    Ok((rules, set.origin))
+}
+
+impl Config {
+    /// The rule the alarm of this ARN fires (the alarm CloudWatch confirmed; never what a
+    /// notification says about its metric or name).
+    pub fn rule_for_alarm(&self, alarm_arn: &str) -> Option<&DetectorRule> {
+        let name = crate::schedule::alarm_name(alarm_arn)?;
+        self.rules.iter().find(|r| r.rule.fired_by(name))
+    }
 }
 
 /// `ALARM_ARNS`: a comma-separated list of CloudWatch alarm ARNs, at least one.
@@ -91,7 +154,7 @@ impl Config {
                 .map_err(|e| CoreError::Config { name: "LG_ACCOUNT_ID".into(), problem: e.to_string() })?;
         }
         let ms = |name: &str, d: u64, min: u64, max: u64| config::u64_var(env, name, d, min, max).map(StdDuration::from_millis);
-        Ok(Self {
+        let cfg = Self {
             log_group: config::required(
                 env,
                 "CLOUDTRAIL_LOG_GROUP_NAME",
@@ -114,12 +177,14 @@ impl Config {
             account_id,
             region: env.get("AWS_REGION").unwrap_or_else(|| "us-east-1".into()),
             window: config::window_policy(env)?,
-            thresholds: config::thresholds(env)?,
-            rule: EventRule::run_instances(),
+            rules: Vec::new(),
+            rules_origin: String::new(),
             gate: AlarmGate {
                 alarm_arns: alarm_arns(env)?,
                 max_age: config::seconds_var(env, "LG_MAX_ALARM_AGE_SECONDS", DEFAULT_MAX_ALARM_AGE_SECONDS, 60, 86_400)?,
             },
-        })
+        };
+        let (rules, rules_origin) = rules(env, &cfg.gate.alarm_arns)?;
+        Ok(Self { rules, rules_origin, ..cfg })
     }
 }

@@ -8,6 +8,8 @@ use launchguard_core::contract::{
 };
 use launchguard_core::fit::oversized;
 use launchguard_core::gate::AlarmRefusal;
+use launchguard_core::rules::EC2_MASS_LAUNCH;
+use launchguard_core::threshold::Counted;
 use serde_json::Value;
 use tokio::time::Instant;
 use tracing::{error, info, warn};
@@ -86,13 +88,15 @@ fn elapsed_ms(t: Instant) -> u64 {
 /// what the alarm's metric counts in what was read: calls for [`launchguard_core::alarm::CALLS_METRIC`], instances
 /// requested for [`INSTANCES_METRIC`]; calls when the metric is not known (the smaller count:
 /// one large benign launch never explains many calls).
+/// For a rule that counts calls, calls.
 fn explains(read: &WindowRead, alarm: &AlarmStateChange) -> bool {
     let stats = &read.scanner.stats;
     if stats.matched == 0 {
         return false;
     }
     let Some(datapoint) = alarm.max_datapoint() else { return true };
-    let found = if alarm.metric_name.as_deref() == Some(INSTANCES_METRIC) {
+    let counts_instances = read.scanner.rule().counts() == Counted::Instances;
+    let found = if counts_instances && alarm.metric_name.as_deref() == Some(INSTANCES_METRIC) {
         read.scanner.aggregate.principals().iter().map(|p| p.activity.instances_requested.max(p.activity.instances_launched)).sum()
     } else {
         stats.matched
@@ -140,6 +144,9 @@ pub async fn handle_alarm<R: LogReader, I: Invoker>(
     if let Err(refusal) = cfg.gate.check(alarm, &account_id, now) {
         return refused(refusal);
     }
+    // The rule is the one the confirmed alarm's ARN fires (the gate checked it is in ALARM_ARNS).
+    let arn = alarm.alarm_arn.clone().unwrap_or_default();
+    let Some(rule) = cfg.rule_for_alarm(&arn) else { return refused(AlarmRefusal::NoRule { alarm_arn: arn }) };
     let too_wide = || AlarmRefusal::WindowTooWide {
         period_seconds: u64::from(alarm.period_seconds),
         evaluation_periods: u64::from(alarm.evaluation_periods),
@@ -147,11 +154,11 @@ pub async fn handle_alarm<R: LogReader, I: Invoker>(
     };
     let Some(window) = cfg.window.primary(alarm) else { return refused(too_wide()) };
     let mut timings = Vec::new();
-    info!(alarm = %alarm.alarm_name, state_change_time = %alarm.state_change_time, period = alarm.period_seconds,
+    info!(alarm = %alarm.alarm_name, rule = %rule.rule.id, state_change_time = %alarm.state_change_time, period = alarm.period_seconds,
         evaluation_periods = alarm.evaluation_periods, period_provenance = ?alarm.period_provenance, datapoint = ?alarm.max_datapoint(),
         window_start = %window.start, window_end = %window.end, "alarm received; reading window");
     let t = Instant::now();
-    let mut read = read_window(reader, cfg, window, deadline).await?;
+    let mut read = read_window(reader, cfg, &rule.rule.event, window, deadline).await?;
     timings.push(("read".to_owned(), elapsed_ms(t)));
     let mut widened = false;
     let mut final_window = window;
@@ -163,7 +170,7 @@ pub async fn handle_alarm<R: LogReader, I: Invoker>(
             datapoint = ?alarm.max_datapoint(),
             "the alarm window does not explain the alarm; searching the fallback window once (CloudTrail delivery can be late)");
         let t = Instant::now();
-        let mut more = read_window(reader, cfg, wide, deadline).await?;
+        let mut more = read_window(reader, cfg, &rule.rule.event, wide, deadline).await?;
         timings.push(("fallback_read".to_owned(), elapsed_ms(t)));
         more.query_ids.splice(0..0, read.query_ids.drain(..));
         read = more;
@@ -182,7 +189,7 @@ pub async fn handle_alarm<R: LogReader, I: Invoker>(
     let conflicts = read.scanner.aggregate.key_conflicts.clone();
     let principals = read.scanner.aggregate.into_sorted();
     let principals_seen = principals.len() as u64;
-    let assessment = cfg.thresholds.assess(principals);
+    let assessment = rule.thresholds.assess(principals);
     timings.push(("assess".to_owned(), elapsed_ms(t)));
     let summary = summaries(&assessment);
     info!(rows = stats.rows, matched = stats.matched, unparseable = stats.unparseable, principals_seen,
@@ -235,16 +242,18 @@ pub async fn handle_alarm<R: LogReader, I: Invoker>(
         top.truncate(TOP_LAUNCHERS);
     }
     let flagged_principals: Vec<_> = assessment.flagged.iter().map(|f| f.principal.clone()).collect();
+    let detector = detector_name(&rule.rule.id);
     let finding = Finding {
         schema_version: SCHEMA_VERSION,
         kind: FindingKind::Finding,
-        finding_id: finding_id(DETECTOR_NAME, &account_id, &final_window, &flagged_principals),
-        detector: DETECTOR_NAME.into(),
+        finding_id: finding_id(&detector, &account_id, &final_window, &flagged_principals),
+        detector,
+        rule: rule.rule.id.clone(),
         account_id,
         region: alarm.region.clone().unwrap_or_else(|| cfg.region.clone()),
         created_at: now,
         trigger: Some(Trigger { name: alarm.alarm_name.clone(), arn: alarm.alarm_arn.clone(), fired_at: alarm.state_change_time }),
-        event: format!("{}/{}", cfg.rule.event_source(), cfg.rule.event_name()),
+        event: rule.rule.event.label(),
         window: final_window,
         window_complete: incomplete.is_none(),
         incomplete_reason: incomplete.clone(),
@@ -279,6 +288,12 @@ pub async fn handle_alarm<R: LogReader, I: Invoker>(
     }
     report.finding_id = Some(finding_id);
     Ok(report)
+}
+
+/// The detector's name in a finding of this rule: [`DETECTOR_NAME`] for `ec2-mass-launch` (so its
+/// finding ids are those it always had), `launchguard-detector/<rule>` for the others.
+pub fn detector_name(rule_id: &str) -> String {
+    if rule_id == EC2_MASS_LAUNCH { DETECTOR_NAME.to_owned() } else { format!("launchguard-detector/{rule_id}") }
 }
 
 /// Send every part of a finding that fits the asynchronous invocation limit once sealed. A part

@@ -4,6 +4,7 @@
 
 use std::future::Future;
 
+use launchguard_core::query::EventRule;
 use launchguard_core::scan::Scanner;
 use launchguard_core::window::TimeWindow;
 use tokio::time::Instant;
@@ -89,11 +90,12 @@ pub struct WindowRead {
 async fn run_query<R: LogReader>(
     reader: &R,
     cfg: &Config,
+    rule: &EventRule,
     w: &TimeWindow,
     deadline: Instant,
     ids: &mut Vec<String>,
 ) -> Result<QueryPage, String> {
-    let query = cfg.rule.insights_query(cfg.insights_limit);
+    let query = rule.insights_query(cfg.insights_limit);
     // Insights takes whole seconds; round outwards (the client-side check trims back to the window).
     let start_s = w.start_ms().div_euclid(1000);
     let end_s = (w.end_ms() + 999).div_euclid(1000);
@@ -132,14 +134,15 @@ async fn run_query<R: LogReader>(
 pub async fn read_with_insights<R: LogReader>(
     reader: &R,
     cfg: &Config,
+    rule: &EventRule,
     window: TimeWindow,
     deadline: Instant,
 ) -> (Result<Scanner, String>, Vec<String>) {
-    let mut scanner = Scanner::new(cfg.rule.clone(), Some(window));
+    let mut scanner = Scanner::new(rule.clone(), Some(window));
     let mut ids = Vec::new();
     let mut pending = vec![window];
     while let Some(w) = pending.pop() {
-        let page = match run_query(reader, cfg, &w, deadline, &mut ids).await {
+        let page = match run_query(reader, cfg, rule, &w, deadline, &mut ids).await {
             Ok(p) => p,
             Err(e) => return (Err(e), ids),
         };
@@ -170,9 +173,15 @@ pub async fn read_with_insights<R: LogReader>(
 }
 
 /// Read a window with FilterLogEvents, following every `nextToken`.
-pub async fn read_with_filter<R: LogReader>(reader: &R, cfg: &Config, window: TimeWindow, deadline: Instant) -> (Scanner, Option<String>) {
-    let mut scanner = Scanner::new(cfg.rule.clone(), Some(window));
-    let pattern = cfg.rule.filter_pattern();
+pub async fn read_with_filter<R: LogReader>(
+    reader: &R,
+    cfg: &Config,
+    rule: &EventRule,
+    window: TimeWindow,
+    deadline: Instant,
+) -> (Scanner, Option<String>) {
+    let mut scanner = Scanner::new(rule.clone(), Some(window));
+    let pattern = rule.filter_pattern();
     let mut token = None;
     let mut pages = 0u64;
     loop {
@@ -195,17 +204,18 @@ pub async fn read_with_filter<R: LogReader>(reader: &R, cfg: &Config, window: Ti
     }
 }
 
-/// Read one window with the configured method and fallback.
+/// Read one window for one rule's events with the configured method and fallback.
 pub async fn read_window<R: LogReader>(
     reader: &R,
     cfg: &Config,
+    rule: &EventRule,
     window: TimeWindow,
     deadline: Instant,
 ) -> Result<WindowRead, DetectorError> {
     let mut insights_error = "not used (LG_READ_METHOD=filter_log_events)".to_owned();
     let mut query_ids = Vec::new();
     if cfg.method == ReadMethod::Insights {
-        let (result, ids) = read_with_insights(reader, cfg, window, deadline).await;
+        let (result, ids) = read_with_insights(reader, cfg, rule, window, deadline).await;
         query_ids = ids;
         match result {
             Ok(scanner) => return Ok(WindowRead { scanner, method: "insights".into(), query_ids, incomplete: None }),
@@ -216,7 +226,7 @@ pub async fn read_window<R: LogReader>(
         }
     }
     let method = if cfg.method == ReadMethod::Insights { "insights→filter_log_events" } else { "filter_log_events" };
-    let (scanner, incomplete) = read_with_filter(reader, cfg, window, deadline).await;
+    let (scanner, incomplete) = read_with_filter(reader, cfg, rule, window, deadline).await;
     if let Some(why) = &incomplete {
         if scanner.stats.rows == 0 {
             return Err(DetectorError::Read { log_group: cfg.log_group.clone(), insights: insights_error, filter: why.clone() });

@@ -84,6 +84,9 @@ pub(crate) fn principal(p: &FlaggedPrincipal) -> Vec<(&'static str, Vec<String>)
         ("instance types", list(&a.instance_types)),
         ("instance ids", a.instance_ids.clone()),
     ];
+    if !a.created.is_empty() {
+        rows.push(("created", a.created.iter().map(|c| format!("{} at {}", c.label(), format_utc(c.created_at()))).collect()));
+    }
     if !a.session_names.is_empty() {
         rows.push(("sessions", list(&a.session_names)));
     }

@@ -125,3 +125,23 @@ fn a_finding_without_per_minute_data_says_so_instead_of_drawing() {
     assert!(!html.contains("<svg"));
     assert!(html.contains("No per-minute data in the finding"));
 }
+
+#[test]
+fn what_a_principal_created_is_in_every_format() {
+    // GIVEN a key burst: the first principal created a user and a key for another user (issue 13)
+    use launchguard_core::created::Created;
+    let mut input = input();
+    let at = input.finding.window.start;
+    input.finding.principals[0].activity.created = vec![
+        Created::User { user_name: "backdoor-1".into(), created_at: at },
+        Created::AccessKey { access_key_id: "AKIAEXAMPLEBACKDOOR1".into(), user_name: "backdoor-1".into(), created_at: at },
+    ];
+    for format in [Format::Markdown, Format::Html, Format::Json] {
+        let text = render(&input, format).unwrap();
+        // THEN each created thing is named with whom it is for
+        assert!(text.contains("AKIAEXAMPLEBACKDOOR1"), "{format:?}");
+        assert!(text.contains("backdoor-1"), "{format:?}");
+    }
+    let md = render(&input, Format::Markdown).unwrap();
+    assert!(md.contains("key AKIAEXAMPLEBACKDOOR1 of backdoor-1"), "{md}");
+}

@@ -38,6 +38,9 @@ pub struct Config {
     pub claim_wait: std::time::Duration,
     /// The playbook.
     pub playbook: Playbook,
+    /// The detector rules (`LG_RULES`, `LG_RULES_FILE` or the bundled set): a finding of a rule
+    /// gets at most the rule's actions ([`Playbook::for_rule`]).
+    pub rules: launchguard_core::rules::RuleSet,
     /// The KMS keys that findings and releases must be sealed with, and requests are sealed with.
     pub seals: Seals,
     /// `REPORT_BUCKET` (optional): the bucket incident reports are written to (keys under
@@ -80,6 +83,7 @@ impl Config {
             max_concurrency: usize::try_from(config::u64_var(env, "LG_MAX_CONCURRENCY", 8, 1, 64)?).unwrap_or(8),
             claim_wait: std::time::Duration::from_secs(config::u64_var(env, "LG_CLAIM_WAIT_SECONDS", 20, 0, 40)?),
             playbook,
+            rules: launchguard_core::rules::RuleSet::from_env(env, |path| std::fs::read_to_string(path).map_err(|e| e.to_string()))?,
             seals: Seals::from_env(env)?,
             report_bucket: env.get("REPORT_BUCKET").map(|b| b.trim().to_owned()).filter(|b| !b.is_empty()),
             report_url_ttl: std::time::Duration::from_secs(config::u64_var(env, "LG_REPORT_URL_SECONDS", 86_400, 60, 604_800)?),

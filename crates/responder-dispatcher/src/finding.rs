@@ -172,10 +172,11 @@ pub async fn dispatch_finding<I: Invoker, N: Notifier, L: IncidentLog, S: Condit
         return Err(reject("it names no principal".into()));
     }
     let dry_run = finding.dry_run || cfg.dry_run;
-    info!(finding_id = %fid, detector = %finding.detector, principals = finding.principals.len(), dry_run,
+    info!(finding_id = %fid, detector = %finding.detector, rule = %finding.rule, principals = finding.principals.len(), dry_run,
         window_complete = finding.window_complete, "finding received");
     // one action per ledger target: a delivery never claims a target twice
-    let plans = plan::plan(&finding.principals, &cfg.playbook, &cfg.guard, now);
+    let playbook = cfg.playbook.for_rule(cfg.rules.get(&finding.rule));
+    let plans = plan::plan(&finding.principals, &playbook, &cfg.guard, now);
     let actions: Vec<Action> = plans.iter().flat_map(|p| p.actions.iter().cloned()).collect();
     let keys: Vec<String> = actions.iter().map(|a| entry_key(&target_of(a), fid)).collect();
     let ledger = Ledger::new(io.store);

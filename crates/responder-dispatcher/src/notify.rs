@@ -121,6 +121,11 @@ fn describe(out: &mut String, n: usize, f: &FlaggedPrincipal) {
         let _ = writeln!(out, "   errors: {}", join(a.error_codes.iter().map(|(c, n)| format!("{c} x{n}"))));
     }
     let _ = writeln!(out, "   user agents: {}", join(a.user_agents.iter().map(|u| cut(&untrusted(u), 80))));
+    if !a.created.is_empty() {
+        let what = a.created.iter().map(|c| format!("{} at {}", c.label(), format_utc(c.created_at())));
+        let more = a.totals.get("created").map_or(0, |n| n.saturating_sub(a.created.len() as u64));
+        let _ = writeln!(out, "   created: {}{}", join(what), if more > 0 { format!(" and {more} more") } else { String::new() });
+    }
     if !a.instance_ids.is_empty() {
         let shown: Vec<&str> = a.instance_ids.iter().take(20).map(String::as_str).collect();
         let more = a.instances_launched.saturating_sub(shown.len() as u64);
@@ -181,13 +186,17 @@ pub fn finding_message(finding: &Finding, plans: &[PrincipalPlan], outcomes: &[R
     } else {
         "ALREADY CONTAINED"
     };
-    let subject = subject(&format!(
-        "[launchguard] {state}: {} principal(s), {instances} instances in {}",
-        finding.principals.len(),
-        finding.account_id
-    ));
+    let calls: u64 = finding.principals.iter().map(|p| p.activity.calls).sum();
+    let (what, size) = if finding.rule == launchguard_core::rules::EC2_MASS_LAUNCH {
+        ("mass EC2 launch".to_owned(), format!("{instances} instances"))
+    } else {
+        let event = untrusted(&finding.event);
+        (format!("{} ({event})", untrusted(&finding.rule)), format!("{calls} {} calls", event.rsplit('/').next().unwrap_or_default()))
+    };
+    let subject = subject(&format!("[launchguard] {state}: {} principal(s), {size} in {}", finding.principals.len(), finding.account_id));
     let mut b = String::new();
-    let _ = writeln!(b, "launchguard {state}: mass EC2 launch in account {} ({})", finding.account_id, untrusted(&finding.region));
+    let _ = writeln!(b, "launchguard {state}: {what} in account {} ({})", finding.account_id, untrusted(&finding.region));
+    let _ = writeln!(b, "rule {}", untrusted(&finding.rule));
     let _ = writeln!(b, "finding {}{}", finding.finding_id, if finding.dry_run { " (DRY RUN: nothing was changed)" } else { "" });
     if let Some(tr) = &finding.trigger {
         let _ = writeln!(b, "alarm {} fired at {}", untrusted(&tr.name), format_utc(tr.fired_at));
@@ -196,7 +205,8 @@ pub fn finding_message(finding: &Finding, plans: &[PrincipalPlan], outcomes: &[R
     if finding.read.unparseable_records > 0 {
         let _ = writeln!(b, "{} records could not be parsed and were skipped", finding.read.unparseable_records);
     }
-    let _ = writeln!(b, "\nWHO LAUNCHED WHAT");
+    let _ =
+        writeln!(b, "\n{}", if finding.rule == launchguard_core::rules::EC2_MASS_LAUNCH { "WHO LAUNCHED WHAT" } else { "WHO DID WHAT" });
     for (i, p) in finding.principals.iter().enumerate() {
         describe(&mut b, i + 1, p);
     }

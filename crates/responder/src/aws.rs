@@ -4,7 +4,7 @@ use aws_sdk_iam::Client;
 use aws_sdk_iam::types::StatusType;
 use launchguard_aws::{CallError, classify};
 
-use crate::ports::{AccessKeys, KeyStatus, RoleInlinePolicies, Roles, UserInlinePolicies, UserManagedPolicies, Users};
+use crate::ports::{AccessKeys, KeyMeta, KeyStatus, RoleInlinePolicies, Roles, UserInlinePolicies, UserManagedPolicies, Users};
 
 /// IAM, for real.
 #[derive(Debug, Clone)]
@@ -40,7 +40,7 @@ impl AccessKeys for Iam {
         Ok(none_if_missing(r)?.and_then(|o| o.user_name().map(str::to_owned)))
     }
 
-    async fn list_keys(&self, user: &str) -> Result<Vec<(String, KeyStatus)>, CallError> {
+    async fn list_keys(&self, user: &str) -> Result<Vec<KeyMeta>, CallError> {
         let mut out = Vec::new();
         let mut marker = None;
         loop {
@@ -55,7 +55,8 @@ impl AccessKeys for Iam {
             for k in page.access_key_metadata() {
                 if let Some(id) = k.access_key_id() {
                     let s = if k.status() == Some(&StatusType::Active) { KeyStatus::Active } else { KeyStatus::Inactive };
-                    out.push((id.to_owned(), s));
+                    let created = k.create_date().and_then(|d| chrono::DateTime::from_timestamp(d.secs(), d.subsec_nanos()));
+                    out.push(KeyMeta { id: id.to_owned(), status: s, created });
                 }
             }
             match page.marker().filter(|_| page.is_truncated()) {

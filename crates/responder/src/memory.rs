@@ -10,9 +10,10 @@
 use std::collections::BTreeMap;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
+use chrono::{DateTime, Utc};
 use launchguard_aws::CallError;
 
-use crate::ports::{AccessKeys, KeyStatus, RoleInlinePolicies, Roles, UserInlinePolicies, UserManagedPolicies, Users};
+use crate::ports::{AccessKeys, KeyMeta, KeyStatus, RoleInlinePolicies, Roles, UserInlinePolicies, UserManagedPolicies, Users};
 
 /// A user or a role.
 #[derive(Default, Clone, Debug, PartialEq, Eq)]
@@ -21,6 +22,8 @@ pub struct Entity {
     pub arn: String,
     /// Its access keys (users).
     pub keys: Vec<(String, KeyStatus)>,
+    /// The `CreateDate` of its keys, by key id (`ListAccessKeys` gives none for a key not here).
+    pub key_created: BTreeMap<String, DateTime<Utc>>,
     /// Its managed policies' ARNs.
     pub attached: Vec<String>,
     /// Its inline policies: name → document.
@@ -167,8 +170,10 @@ impl AccessKeys for MemoryIam {
         Ok(lock(&self.users).iter().find(|(_, u)| u.keys.iter().any(|(k, _)| k == key)).map(|(n, _)| n.clone()))
     }
 
-    async fn list_keys(&self, user: &str) -> Result<Vec<(String, KeyStatus)>, CallError> {
-        self.read("ListAccessKeys", user.to_owned(), &self.users, user, |u| u.keys.clone())
+    async fn list_keys(&self, user: &str) -> Result<Vec<KeyMeta>, CallError> {
+        self.read("ListAccessKeys", user.to_owned(), &self.users, user, |u| {
+            u.keys.iter().map(|(id, status)| KeyMeta { id: id.clone(), status: *status, created: u.key_created.get(id).copied() }).collect()
+        })
     }
 
     async fn set_status(&self, user: &str, key: &str, status: KeyStatus) -> Result<(), CallError> {

@@ -7,6 +7,7 @@
 
 use std::future::Future;
 
+use chrono::{DateTime, Utc};
 use launchguard_aws::CallError;
 
 /// An access key's status.
@@ -16,6 +17,17 @@ pub enum KeyStatus {
     Active,
     /// `Inactive`
     Inactive,
+}
+
+/// One key of a user's `ListAccessKeys`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyMeta {
+    /// The key id.
+    pub id: String,
+    /// Its status.
+    pub status: KeyStatus,
+    /// IAM's `CreateDate`, when it gave one.
+    pub created: Option<DateTime<Utc>>,
 }
 
 /// `GetUser`.
@@ -35,7 +47,7 @@ pub trait AccessKeys: Send + Sync {
     /// `GetAccessKeyLastUsed`: the key's user, `None` when the key does not exist here.
     fn key_owner(&self, access_key_id: &str) -> impl Future<Output = Result<Option<String>, CallError>> + Send;
     /// `ListAccessKeys` of a user.
-    fn list_keys(&self, user: &str) -> impl Future<Output = Result<Vec<(String, KeyStatus)>, CallError>> + Send;
+    fn list_keys(&self, user: &str) -> impl Future<Output = Result<Vec<KeyMeta>, CallError>> + Send;
     /// `UpdateAccessKey` of exactly this key.
     fn set_status(&self, user: &str, access_key_id: &str, status: KeyStatus) -> impl Future<Output = Result<(), CallError>> + Send;
 }

@@ -81,6 +81,13 @@ fn every_contract_action_has_one_spec_and_reversals_name_theirs() {
             let (account_id, access_key_id, user_name) = key();
             Action::ReactivateAccessKey { account_id, access_key_id, user_name }
         },
+        Action::DeactivateCreatedAccessKey {
+            account_id: ACCOUNT.into(),
+            access_key_id: "AKIAEXAMPLEALICE0001".into(),
+            user_name: "alice".into(),
+            created_by: user().1,
+            created_at: now(),
+        },
         {
             let (account_id, user_arn, user_name) = user();
             Action::QuarantineUser { account_id, user_arn, user_name }
@@ -136,6 +143,17 @@ async fn every_call_an_action_makes_is_one_it_declares_and_it_uses_every_one() {
         || Action::DeactivateAccessKey { account_id: ACCOUNT.into(), access_key_id: "AKIAEXAMPLEALICE0001".into(), user_name: None };
     let o = calls.applied(&iam, deactivate()).await;
     assert_eq!(calls.run(&iam, deactivate()).await.outcome, OutcomeStatus::AlreadyApplied);
+    calls.applied(&iam, o.reversal.unwrap()).await;
+    // the same key as one bob created for alice
+    iam.users.lock().unwrap().get_mut("alice").unwrap().key_created.insert("AKIAEXAMPLEALICE0001".into(), now());
+    let created = Action::DeactivateCreatedAccessKey {
+        account_id: ACCOUNT.into(),
+        access_key_id: "AKIAEXAMPLEALICE0001".into(),
+        user_name: "alice".into(),
+        created_by: format!("arn:aws:iam::{ACCOUNT}:user/bob"),
+        created_at: now(),
+    };
+    let o = calls.applied(&iam, created).await;
     calls.applied(&iam, o.reversal.unwrap()).await;
 
     // a user: quarantined, again, released; then the inline fallback over a look-alike, released

@@ -3,7 +3,8 @@
 use chrono::{DateTime, Duration, Utc};
 use clap::Args;
 use launchguard_core::query::EventRule;
-use launchguard_core::threshold::Thresholds;
+use launchguard_core::rules::{EC2_MASS_LAUNCH, RuleSet};
+use launchguard_core::threshold::{Counted, Thresholds};
 use launchguard_core::time::parse_timestamp;
 use launchguard_core::window::TimeWindow;
 
@@ -28,12 +29,21 @@ pub struct ScanArgs {
     /// Also report each principal's sums over the whole input (the old behaviour).
     #[arg(long)]
     pub totals: bool,
-    /// The sliding window a burst must reach a threshold within: 90s, 10m, 1h, or seconds.
-    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
-    pub window: Duration,
-    /// Flag at this many instances launched or requested within the window.
-    #[arg(long, value_name = "N", default_value_t = Thresholds::default().min_instances, value_parser = clap::value_parser!(u64).range(1..))]
-    pub min_instances: u64,
+    /// The detector rule to replay (the rule set of LG_RULES, LG_RULES_FILE, or the bundled one):
+    /// its events, what it counts, its threshold and window.
+    #[arg(long, value_name = "ID", default_value = EC2_MASS_LAUNCH)]
+    pub rule: String,
+    /// The sliding window a burst must reach a threshold within: 90s, 10m, 1h, or seconds
+    /// (default: the rule's window, 60 s for ec2-mass-launch).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub window: Option<Duration>,
+    /// Flag at this many instances launched or requested within the window (rules counting
+    /// instances; default: the rule's threshold, 10 for ec2-mass-launch).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub min_instances: Option<u64>,
+    /// Flag at this many calls within the window (rules counting calls; default: the rule's).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub min_calls: Option<u64>,
     /// Also flag at this many failed launch calls within the window.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub min_failed_calls: Option<u64>,
@@ -66,7 +76,9 @@ salvaged); 2 bad usage or nothing could be listed.";
 /// What a scan needs from its arguments.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Settings {
-    /// The watched event (RunInstances).
+    /// The rule's id.
+    pub rule_id: String,
+    /// The watched events (RunInstances for ec2-mass-launch).
     pub rule: EventRule,
     /// Only records in this time range.
     pub range: Option<TimeWindow>,
@@ -79,8 +91,20 @@ pub struct Settings {
 }
 
 impl ScanArgs {
-    /// The settings, checked.
+    /// The settings, checked, with the rule set of the environment (`LG_RULES`,
+    /// `LG_RULES_FILE`) or the bundled one.
     pub fn settings(&self) -> Result<Settings, CliError> {
+        let env = |name: &str| std::env::var(name).ok();
+        let set = RuleSet::from_env(&env, |path| std::fs::read_to_string(path).map_err(|e| e.to_string()))
+            .map_err(|e| CliError::Usage(e.to_string()))?;
+        self.settings_with(&set)
+    }
+
+    /// The settings, checked, for a rule of `set`.
+    pub fn settings_with(&self, set: &RuleSet) -> Result<Settings, CliError> {
+        let rule = set.get(&self.rule).ok_or_else(|| {
+            CliError::Usage(format!("--rule {}: no such rule in {} (rules: {})", self.rule, set.origin, set.ids().join(", ")))
+        })?;
         let range = match (self.start, self.end) {
             (None, None) => None,
             (s, e) => Some(
@@ -88,13 +112,22 @@ impl ScanArgs {
                     .ok_or_else(|| CliError::Usage("--end is before --start".into()))?,
             ),
         };
-        let thresholds = Thresholds {
-            min_instances: self.min_instances,
-            min_failed_calls: self.min_failed_calls,
-            exclude_aws_services: !self.include_aws_services,
-            ..Thresholds::default()
-        };
-        Ok(Settings { rule: EventRule::run_instances(), range, window: self.window, thresholds, totals: self.totals })
+        let mut thresholds = rule.thresholds(false);
+        match (rule.event.counts(), self.min_instances, self.min_calls) {
+            (Counted::Instances, _, Some(_)) => return Err(CliError::Usage(format!("--min-calls: rule {} counts instances", rule.id))),
+            (Counted::Calls, Some(_), _) => return Err(CliError::Usage(format!("--min-instances: rule {} counts calls", rule.id))),
+            (_, Some(n), _) => thresholds.min_instances = n,
+            (_, _, Some(n)) => thresholds.min_calls = Some(n),
+            _ => {}
+        }
+        if self.min_failed_calls.is_some() {
+            thresholds.min_failed_calls = self.min_failed_calls;
+        }
+        if self.include_aws_services {
+            thresholds.exclude_aws_services = false;
+        }
+        let window = self.window.unwrap_or_else(|| Duration::seconds(i64::try_from(rule.window_seconds).unwrap_or(DEFAULT_WINDOW_SECONDS)));
+        Ok(Settings { rule_id: rule.id.clone(), rule: rule.event.clone(), range, window, thresholds, totals: self.totals })
     }
 }
 
@@ -147,5 +180,8 @@ mod tests {
         // THEN the scan's default window is their period times the periods evaluated
         assert_eq!(DEFAULT_WINDOW_SECONDS, get("ALARM_PERIOD_SECONDS") * get("ALARM_EVALUATION_PERIODS"));
         assert_eq!(parse_duration("60s").unwrap().num_seconds(), DEFAULT_WINDOW_SECONDS);
+        // AND it is the bundled ec2-mass-launch rule's window
+        let set = RuleSet::bundled().unwrap();
+        assert_eq!(set.get(EC2_MASS_LAUNCH).unwrap().window_seconds as i64, DEFAULT_WINDOW_SECONDS);
     }
 }

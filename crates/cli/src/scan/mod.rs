@@ -156,6 +156,8 @@ fn report(
     let status = if incomplete.is_empty() { Completeness::Complete } else { Completeness::Incomplete };
     ScanReport {
         status,
+        rule: settings.rule_id.clone(),
+        event: settings.rule.label(),
         window_seconds: settings.window.num_seconds(),
         thresholds: settings.thresholds,
         inputs,

@@ -9,7 +9,7 @@ use launchguard_core::burst::Burst;
 use launchguard_core::contract::FlaggedPrincipal;
 use launchguard_core::error::cut;
 use launchguard_core::scan::ScanStats;
-use launchguard_core::threshold::{Thresholds, Verdict};
+use launchguard_core::threshold::{Counted, Thresholds, Verdict};
 use launchguard_core::time::format_utc;
 use serde::Serialize;
 
@@ -76,6 +76,10 @@ pub struct Totals {
 pub struct ScanReport {
     /// `complete` or `incomplete`.
     pub status: Completeness,
+    /// The detector rule replayed (`--rule`).
+    pub rule: String,
+    /// Its events, `<eventSource>/<eventName>[,...]`.
+    pub event: String,
     /// The burst window, seconds.
     pub window_seconds: i64,
     /// The flagging rule applied to each window.
@@ -118,15 +122,19 @@ impl fmt::Display for ScanReport {
         let s = &self.stats;
         writeln!(
             f,
-            "{} records in {} input(s) ({:.1} MB), {} RunInstances counted, {} duplicate(s), {} unreadable; window {} s, threshold {} instances",
+            "{} records in {} input(s) ({:.1} MB), {} {} counted, {} duplicate(s), {} unreadable; window {} s, threshold {}",
             s.rows,
             self.inputs.listed,
             self.inputs.bytes as f64 / 1e6,
             s.matched,
+            self.event.split_once('/').map_or(self.event.as_str(), |(_, names)| names),
             s.duplicates,
             s.unparseable,
             self.window_seconds,
-            self.thresholds.min_instances
+            match (self.thresholds.counts, self.thresholds.min_calls) {
+                (Counted::Calls, Some(n)) => format!("{n} calls"),
+                _ => format!("{} instances", self.thresholds.min_instances),
+            }
         )?;
         writeln!(f)?;
         if self.bursts.is_empty() {

@@ -53,3 +53,16 @@ pub fn config(extra: &[(&str, &str)]) -> Config {
     let env = move |k: &str| vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
     Config::from_env(&env).expect("valid config")
 }
+
+/// The detector's configuration from `env`, with the test's log group, dispatcher and region
+/// unless `env` sets them.
+pub fn config_with(env: &dyn launchguard_core::config::Env) -> Config {
+    let defaults = [
+        ("CLOUDTRAIL_LOG_GROUP_NAME", "cloudtrail-logs"),
+        ("DISPATCHER_LAMBDA_NAME", "launchguard-dispatcher"),
+        ("LG_POLL_INITIAL_MS", "100"),
+        ("AWS_REGION", "us-east-1"),
+    ];
+    let both = |k: &str| env.get(k).or_else(|| defaults.iter().find(|(n, _)| *n == k).map(|(_, v)| (*v).to_owned()));
+    Config::from_env(&both).expect("valid config")
+}

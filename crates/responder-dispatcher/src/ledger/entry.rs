@@ -174,6 +174,10 @@ pub fn target_of(a: &Action) -> String {
             Some(u) => format!("targets/{}/user/{}/key/{}", seg(account_id), seg(u), seg(access_key_id)),
             None => format!("targets/{}/key/{}", seg(account_id), seg(access_key_id)),
         },
+        // The key's own target: a key deactivated as used and as created is one target.
+        Action::DeactivateCreatedAccessKey { account_id, access_key_id, user_name, .. } => {
+            format!("targets/{}/user/{}/key/{}", seg(account_id), seg(user_name), seg(access_key_id))
+        }
         Action::QuarantineUser { account_id, user_name, .. } | Action::ReleaseUserQuarantine { account_id, user_name, .. } => {
             format!("targets/{}/user/{}/quarantine", seg(account_id), seg(user_name))
         }

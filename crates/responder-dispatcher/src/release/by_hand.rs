@@ -32,6 +32,12 @@ pub(crate) fn unknown_change(e: &ActionEntry) -> String {
             u = q(u),
             k = q(access_key_id)
         ),
+        Action::DeactivateCreatedAccessKey { access_key_id, user_name: u, created_by, .. } => format!(
+            "check `aws iam list-access-keys --user-name {u}` and CloudTrail UpdateAccessKey by launchguard-accesskey-handler; the key was created by {c}: reactivate it only if launchguard deactivated it and its user needs it (`aws iam update-access-key --user-name {u} --access-key-id {k} --status Active`)",
+            u = q(u),
+            k = q(access_key_id),
+            c = q(created_by)
+        ),
         Action::DeactivateAccessKey { access_key_id, user_name: None, .. } => format!(
             "find its user (`aws iam get-access-key-last-used --access-key-id {k}`) and check CloudTrail UpdateAccessKey by launchguard-accesskey-handler; reactivate it only if launchguard deactivated it",
             k = q(access_key_id)

@@ -238,6 +238,16 @@ fn names_the_caller(requested_by: &str, action: &Action) -> bool {
             (account_id, role_name, false)
         }
         Action::DeactivateAccessKey { user_name: None, .. } | Action::ReactivateAccessKey { user_name: None, .. } => return false,
+        // The key's user, or the principal whose call created the key: neither undoes it.
+        Action::DeactivateCreatedAccessKey { account_id, user_name, created_by, .. } => {
+            let creator = IamArn::parse(&launchguard_core::guard::role_of_caller(created_by)).ok();
+            if creator.is_some_and(|c| {
+                c.account_id == caller.account_id && c.name.eq_ignore_ascii_case(&caller.name) && c.entity == caller.entity
+            }) {
+                return true;
+            }
+            (account_id, user_name, true)
+        }
         Action::StopInstances { .. } | Action::TerminateInstances { .. } | Action::StartInstances { .. } => {
             return action.instances_principal().is_some_and(|p| {
                 p.account_id == caller.account_id && p.name.eq_ignore_ascii_case(&caller.name) && p.entity == caller.entity

@@ -32,6 +32,7 @@ pub fn iam() -> Iam {
                 keys: vec![("AKIAEXAMPLEDEPLOYER1".into(), KeyStatus::Active), ("AKIAEXAMPLEDEPLOYER2".into(), KeyStatus::Active)],
                 attached: vec!["arn:aws:iam::aws:policy/AmazonEC2FullAccess".into()],
                 inline: [("deploy".to_string(), "{}".to_string())].into_iter().collect(),
+                key_created: Default::default(),
             },
         )
         .with_role(

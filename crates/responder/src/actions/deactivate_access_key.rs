@@ -18,6 +18,7 @@
 //! Reversal (`reactivate_access_key`, in this file because it is the same code with the other
 //! status, under the same checks): `UpdateAccessKey` back to `Active`.
 
+use chrono::{DateTime, Utc};
 use launchguard_core::contract::{Action, OutcomeStatus, ResponseOutcome};
 use launchguard_core::ids::{validate_access_key_id, validate_account_id, validate_iam_name};
 use launchguard_core::principal::KeyKind;
@@ -26,7 +27,7 @@ use crate::envelope::{Ctx, Stop};
 use crate::function::{Setting, Spec};
 use crate::ports::{AccessKeys, KeyStatus, Users};
 
-const PERMISSIONS: &[&str] = &["iam:GetAccessKeyLastUsed", "iam:GetUser", "iam:ListAccessKeys", "iam:UpdateAccessKey"];
+pub(crate) const PERMISSIONS: &[&str] = &["iam:GetAccessKeyLastUsed", "iam:GetUser", "iam:ListAccessKeys", "iam:UpdateAccessKey"];
 
 /// `deactivate_access_key`.
 pub static DEACTIVATE: Spec =
@@ -45,6 +46,9 @@ pub(crate) struct Key<'a> {
     pub(crate) account_id: &'a str,
     pub(crate) id: &'a str,
     pub(crate) user_name: Option<&'a str>,
+    /// For a key another principal's call created: IAM's `CreateDate` must not be earlier than
+    /// this (see `deactivate_created_access_key`).
+    pub(crate) created_at: Option<DateTime<Utc>>,
 }
 
 /// Set the key to `want`: `Inactive` for [`DEACTIVATE`], `Active` for its reversal.
@@ -89,9 +93,13 @@ pub(crate) async fn set_status<I: Users + AccessKeys>(
     }
     cfg.guard.check_principal(&user_arn).map_err(Stop::Refuse)?;
     let keys = iam.list_keys(&owner).await?;
-    let Some(&(_, current)) = keys.iter().find(|(k, _)| k == key) else {
+    let Some(listed) = keys.iter().find(|k| k.id == key) else {
         return Err(Stop::Refuse(format!("ListAccessKeys of {owner} does not list {key}: ownership not confirmed, nothing changed")));
     };
+    if let Some(at) = k.created_at {
+        crate::actions::deactivate_created_access_key::check_created(key, &owner, listed.created, at)?;
+    }
+    let current = listed.status;
     let word = |s: KeyStatus| if s == KeyStatus::Active { "Active" } else { "Inactive" };
     // The reversal of setting `want` on this key. Also carried by `already_applied`: a retried
     // request must learn it; whether launchguard made the change is the dispatcher's ledger's call.

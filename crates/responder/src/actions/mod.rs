@@ -4,6 +4,7 @@
 //! | contract action | file | spec |
 //! |---|---|---|
 //! | `deactivate_access_key`, reversal `reactivate_access_key` | `deactivate_access_key.rs` | [`deactivate_access_key::DEACTIVATE`], [`deactivate_access_key::REACTIVATE`] |
+//! | `deactivate_created_access_key`, reversal `reactivate_access_key` | `deactivate_created_access_key.rs` | [`deactivate_created_access_key::DEACTIVATE_CREATED`] |
 //! | `quarantine_user`, reversal `release_user_quarantine` | `quarantine_user.rs` | [`quarantine_user::QUARANTINE`], [`quarantine_user::RELEASE`] |
 //! | `revoke_role_sessions`, reversal `restore_role_sessions` | `revoke_role_sessions.rs` | [`revoke_role_sessions::REVOKE`], [`revoke_role_sessions::RESTORE`] |
 //! | `stop_instances`, reversal `start_instances` | `stop_instances.rs` | [`stop_instances::STOP`], [`stop_instances::START`] |
@@ -14,6 +15,7 @@
 //! together, and "where is the code that deactivates a key, and undoes it" has one answer.
 
 pub mod deactivate_access_key;
+pub mod deactivate_created_access_key;
 pub mod quarantine_user;
 pub mod revoke_role_sessions;
 pub mod stop_instances;
@@ -29,6 +31,7 @@ use crate::ports::{Ec2Ports, IamPorts, KeyStatus};
 pub static ALL: &[&Spec] = &[
     &deactivate_access_key::DEACTIVATE,
     &deactivate_access_key::REACTIVATE,
+    &deactivate_created_access_key::DEACTIVATE_CREATED,
     &quarantine_user::QUARANTINE,
     &quarantine_user::RELEASE,
     &revoke_role_sessions::REVOKE,
@@ -45,11 +48,24 @@ pub(crate) async fn act<I: IamPorts>(ctx: &Ctx<'_>, iam: &I) -> Result<ResponseO
     use revoke_role_sessions::Role;
     match &ctx.req.action {
         Action::DeactivateAccessKey { account_id, access_key_id, user_name } => {
-            let k = Key { account_id, id: access_key_id, user_name: user_name.as_deref() };
+            let k = Key { account_id, id: access_key_id, user_name: user_name.as_deref(), created_at: None };
             deactivate_access_key::set_status(ctx, iam, &k, KeyStatus::Inactive).await
         }
+        Action::DeactivateCreatedAccessKey { account_id, access_key_id, user_name, created_at, .. } => {
+            // IAM's owner, not the record's name: a rename after the call must not save the key
+            let k = Key { account_id, id: access_key_id, user_name: None, created_at: Some(*created_at) };
+            let mut o = deactivate_access_key::set_status(ctx, iam, &k, KeyStatus::Inactive).await?;
+            let owner = match &o.reversal {
+                Some(Action::ReactivateAccessKey { user_name: Some(owner), .. }) => Some(owner.clone()),
+                _ => None,
+            };
+            if let Some(owner) = owner.filter(|owner| !owner.eq_ignore_ascii_case(user_name)) {
+                o.detail.push_str(&format!(" (the CreateAccessKey call created it for {user_name}; IAM names its user {owner} now)"));
+            }
+            Ok(o)
+        }
         Action::ReactivateAccessKey { account_id, access_key_id, user_name } => {
-            let k = Key { account_id, id: access_key_id, user_name: user_name.as_deref() };
+            let k = Key { account_id, id: access_key_id, user_name: user_name.as_deref(), created_at: None };
             deactivate_access_key::set_status(ctx, iam, &k, KeyStatus::Active).await
         }
         Action::QuarantineUser { account_id, user_arn, user_name } => {

@@ -1,139 +1,10 @@
-//! `launchguard-bursts`: print CloudTrail records as JSON lines, the real invictus-ir background
-//! shifted in time and the requested `RunInstances` bursts, built by the test kit
-//! ([`launchguard_testkit::Burst`]). The end-to-end harness and the benchmarks take their
-//! CloudTrail from here; see `--help` for the spec.
-
-use std::io::{BufWriter, Read, Write};
-use std::path::PathBuf;
-use std::process::ExitCode;
+//! The spec: parsed and checked, every error naming the field to fix.
 
 use chrono::{DateTime, Utc};
-use clap::Parser;
-use launchguard_testkit::{Actor, Burst, CallResponse, find_run_instances_template, fixtures_dir, invictus_background_in, shift_to};
+use launchguard_testkit::iam::{IamBurst, IamEvent};
+use launchguard_testkit::{Actor, Burst, CallResponse};
 use serde::Deserialize;
 use serde_json::Value;
-
-const SPEC_HELP: &str = r#"The spec (JSON, from --spec FILE or stdin):
-
-  {
-    "background_start": "2026-03-01T11:20:00Z",
-    "bursts": [
-      {"actor": {"type": "iam_user", "account": "000000000000", "name": "ci-deployer", "key": "AKIAEXAMPLEDEPLOYER1"},
-       "calls": 3, "per_call": 4, "start": "2026-03-01T11:58:00Z",
-       "source_ip": "203.0.113.7", "instance_type": "c5.4xlarge"},
-      {"actor": {"type": "assumed_role", "account": "000000000000", "role": "DataScience",
-                 "session": "mallory", "key": "ASIAEXAMPLEDATASCI01"},
-       "calls": 5, "per_call": 3, "start": "2026-03-01T11:58:00Z", "spacing_seconds": 7, "seed": 9},
-      {"actor": {"type": "autoscaling", "account": "000000000000"},
-       "calls": 3, "per_call": 10, "start": "2026-03-01T11:58:00Z"}
-    ]
-  }
-
-background_start  optional: print the invictus-ir records first, shifted so the earliest is at
-                  this time (their spacing kept); omit it for bursts only.
-bursts            required, may be empty. Each burst:
-  actor           {"type": "iam_user", "account", "name", "key"} (key: its access key id, AKIA...),
-                  {"type": "assumed_role", "account", "role", "session", "key"} (key: the
-                  session's access key id, ASIA...),
-                  {"type": "autoscaling", "account"} (Auto Scaling's service-linked role).
-                  account: 12 digits; key: 16 to 128 letters and digits.
-  calls           RunInstances calls, 1 to 100000.
-  per_call        instances per call (minCount = maxCount = launched), 1 to 10000.
-  start           the first call, RFC 3339 in whole seconds ("2026-03-01T11:58:00Z").
-  spacing_seconds seconds between calls, 0 or more (default 7).
-  source_ip       sourceIPAddress (default 198.51.100.23); not for autoscaling, whose calls
-                  come from autoscaling.amazonaws.com.
-  instance_type   instance type of every call and instance (default: the template's t3.micro).
-  error_code      if set, every call failed with it (errorCode, no responseElements).
-  seed            makes the eventIDs, requestIDs, reservation and instance ids, 0 to 65535
-                  (default: the burst's position + 1); distinct within a spec. Bursts delivered
-                  to the same log group need distinct seeds: the detector de-duplicates records
-                  by eventID.
-  responses       optional: what EC2 answered to each call, when the instances are real (an
-                  emulator's): one per call, each {"reservation_id": "r-...", "launch_time":
-                  RFC 3339, "instance_ids": [per_call ids "i-..."]}. Without it, reservation
-                  and instance ids are made from the seed and launchTime is the call's time.
-
-Output: one compact JSON CloudTrail record per line, the background (file order) then each
-burst's calls in order. Exit code 2 on a bad spec, 1 when the fixtures cannot be read.
-
-With --archive DIR, writes a CloudTrail archive instead, as a trail delivers it to S3:
-DIR/AWSLogs/<account>/CloudTrail/us-east-1/YYYY/MM/DD/<account>_CloudTrail_us-east-1_<time>_<n>.json.gz,
---files gzip delivery files ({"Records":[...]}) evenly over --hours from background_start (required),
-each of --records-per-file background records (the invictus-ir records cycled, each copy with its
-own eventID, spread in time over the file's slot), and every burst record in the file whose slot
-holds its time. Prints a JSON summary (files, records, bytes)."#;
-
-/// Print CloudTrail records (real background and injected RunInstances bursts) as JSON lines.
-#[derive(Debug, Parser)]
-#[command(name = "launchguard-bursts", version, after_long_help = SPEC_HELP)]
-struct Args {
-    /// The spec file (JSON); without it, the spec is read from stdin. `--help` describes it.
-    #[arg(long, value_name = "FILE")]
-    spec: Option<PathBuf>,
-    /// The repository's `fixtures/` folder (default: the one this binary was built from).
-    #[arg(long, value_name = "DIR")]
-    fixtures: Option<PathBuf>,
-    /// Write a gzip delivery-file archive under DIR instead of JSON lines (see below).
-    #[arg(long, value_name = "DIR")]
-    archive: Option<PathBuf>,
-    /// Archive: delivery files.
-    #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u32).range(1..=100_000))]
-    files: u32,
-    /// Archive: background records per file.
-    #[arg(long, default_value_t = 2000, value_parser = clap::value_parser!(u32).range(0..=100_000))]
-    records_per_file: u32,
-    /// Archive: hours covered, from background_start.
-    #[arg(long, default_value_t = 72, value_parser = clap::value_parser!(u32).range(1..=24 * 366))]
-    hours: u32,
-}
-
-/// How an archive is laid out.
-#[derive(Debug)]
-struct Archive {
-    dir: PathBuf,
-    files: u32,
-    records_per_file: u32,
-    hours: u32,
-}
-
-/// Write the archive: background copies spread over the files' slots, bursts in the file of their time.
-fn write_archive(a: &Archive, start: DateTime<Utc>, background: &[Value], bursts: Vec<Value>) -> Result<String, String> {
-    let slot_ms = i64::from(a.hours) * 3_600_000 / i64::from(a.files);
-    let account = bursts.first().and_then(|r| r["recipientAccountId"].as_str()).unwrap_or("111122223333").to_owned();
-    let mut by_file: Vec<Vec<Value>> = vec![Vec::new(); a.files as usize];
-    for r in bursts {
-        let t = r["eventTime"].as_str().and_then(|s| DateTime::parse_from_rfc3339(s).ok()).map(|d| d.with_timezone(&Utc));
-        let i = t.map_or(0, |t| ((t - start).num_milliseconds() / slot_ms.max(1)).clamp(0, i64::from(a.files) - 1)) as usize;
-        by_file[i].push(r);
-    }
-    let (mut records, mut bytes) = (0u64, 0u64);
-    let mut next = 0usize;
-    for (f, injected) in by_file.into_iter().enumerate() {
-        let slot_start = start + chrono::Duration::milliseconds(slot_ms * f as i64);
-        let mut rs: Vec<Value> = Vec::with_capacity(a.records_per_file as usize + injected.len());
-        for k in 0..a.records_per_file {
-            let mut r = background.get(next % background.len().max(1)).cloned().unwrap_or(Value::Null);
-            next += 1;
-            let t = slot_start + chrono::Duration::milliseconds(slot_ms * i64::from(k) / i64::from(a.records_per_file.max(1)));
-            r["eventTime"] = Value::String(t.format("%Y-%m-%dT%H:%M:%SZ").to_string());
-            r["eventID"] = Value::String(format!("{}-{f}-{k}", r["eventID"].as_str().unwrap_or("bg")));
-            rs.push(r);
-        }
-        rs.extend(injected);
-        records += rs.len() as u64;
-        let dir = a.dir.join(format!("AWSLogs/{account}/CloudTrail/us-east-1/{}", slot_start.format("%Y/%m/%d")));
-        std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-        let path = dir.join(format!("{account}_CloudTrail_us-east-1_{}_{f:05}.json.gz", slot_start.format("%Y%m%dT%H%MZ")));
-        let text = serde_json::json!({ "Records": rs }).to_string();
-        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-        gz.write_all(text.as_bytes()).map_err(|e| e.to_string())?;
-        let gz = gz.finish().map_err(|e| e.to_string())?;
-        bytes += gz.len() as u64;
-        std::fs::write(&path, &gz).map_err(|e| format!("{}: {e}", path.display()))?;
-    }
-    Ok(serde_json::json!({"files": a.files, "records": records, "gzip_bytes": bytes, "dir": a.dir.display().to_string()}).to_string())
-}
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -141,6 +12,27 @@ struct Spec {
     #[serde(default)]
     background_start: Option<String>,
     bursts: Vec<Value>,
+    #[serde(default)]
+    iam_bursts: Vec<Value>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct IamBurstSpec {
+    actor: ActorSpec,
+    event: IamEvent,
+    calls: u32,
+    start: String,
+    #[serde(default)]
+    spacing_seconds: Option<i64>,
+    #[serde(default)]
+    user_prefix: Option<String>,
+    #[serde(default)]
+    key_ids: Option<Vec<String>>,
+    #[serde(default)]
+    error_code: Option<String>,
+    #[serde(default)]
+    seed: Option<u32>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -182,9 +74,10 @@ enum ActorSpec {
 
 /// A spec, checked.
 #[derive(Debug)]
-struct Plan {
-    background_start: Option<DateTime<Utc>>,
-    bursts: Vec<(Burst, u32)>,
+pub(crate) struct Plan {
+    pub(crate) background_start: Option<DateTime<Utc>>,
+    pub(crate) bursts: Vec<(Burst, u32)>,
+    pub(crate) iam_bursts: Vec<(IamBurst, u32)>,
 }
 
 const MAX_CALLS: u32 = 100_000;
@@ -309,8 +202,54 @@ fn burst(index: usize, v: Value) -> Result<(Burst, u32), String> {
     Ok((out, seed))
 }
 
+fn iam_burst(index: usize, v: Value) -> Result<(IamBurst, u32), String> {
+    let at = format!("iam_bursts[{index}]");
+    let b: IamBurstSpec = serde_json::from_value(v).map_err(|e| format!("{at}: {e}"))?;
+    let start = time(&format!("{at}.start"), &b.start)?;
+    let actor = actor(&format!("{at}.actor"), b.actor)?;
+    if matches!(actor, Actor::AutoScaling { .. }) {
+        return Err(format!("{at}.actor: Auto Scaling does not create IAM users or keys; use iam_user or assumed_role"));
+    }
+    if !(1..=10_000).contains(&b.calls) {
+        return Err(format!("{at}.calls: {} is not between 1 and 10000", b.calls));
+    }
+    let mut out = IamBurst::new(actor, b.event, b.calls, start);
+    if let Some(s) = b.spacing_seconds {
+        if !(0..=86_400).contains(&s) {
+            return Err(format!("{at}.spacing_seconds: {s} is not between 0 and 86400"));
+        }
+        out.spacing_s = s;
+    }
+    if let Some(p) = b.user_prefix {
+        if launchguard_core::ids::validate_iam_name(&format!("{p}-0")).is_err() {
+            return Err(format!("{at}.user_prefix: {p:?} does not make IAM user names ([A-Za-z0-9+=,.@_-], at most 60 characters)"));
+        }
+        out.user_prefix = Some(p);
+    }
+    if let Some(ids) = b.key_ids {
+        if b.event != IamEvent::CreateAccessKey {
+            return Err(format!("{at}.key_ids: only CreateAccessKey creates keys; remove key_ids"));
+        }
+        if ids.len() != b.calls as usize {
+            return Err(format!("{at}.key_ids: {} given for {} calls (one per call)", ids.len(), b.calls));
+        }
+        for (j, k) in ids.iter().enumerate() {
+            key(&format!("{at}.key_ids[{j}]"), k)?;
+        }
+        out.key_ids = Some(ids);
+    }
+    if let Some(c) = b.error_code {
+        out.error_code = Some(nonempty(&format!("{at}.error_code"), &c)?);
+    }
+    let seed = b.seed.unwrap_or(u32::try_from(index + 1).unwrap_or(u32::MAX));
+    if seed > MAX_SEED {
+        return Err(format!("{at}.seed: {seed} is not between 0 and {MAX_SEED}"));
+    }
+    Ok((out, seed))
+}
+
 /// Parse and check a spec: every error names the field to fix.
-fn plan(text: &str) -> Result<Plan, String> {
+pub(crate) fn plan(text: &str) -> Result<Plan, String> {
     if text.trim().is_empty() {
         return Err("spec: empty; give a JSON spec on stdin or with --spec FILE (--help describes it)".into());
     }
@@ -326,54 +265,17 @@ fn plan(text: &str) -> Result<Plan, String> {
         }
         bursts.push((b, seed));
     }
-    Ok(Plan { background_start, bursts })
-}
-
-fn run(args: Args) -> Result<(), (ExitCode, String)> {
-    let bad = |e: String| (ExitCode::from(2), e);
-    let io = |e: String| (ExitCode::from(1), e);
-    let text = match &args.spec {
-        Some(p) => std::fs::read_to_string(p).map_err(|e| bad(format!("--spec {}: {e}", p.display())))?,
-        None => {
-            let mut s = String::new();
-            std::io::stdin().read_to_string(&mut s).map_err(|e| bad(format!("spec on stdin: {e}")))?;
-            s
+    let mut iam_bursts: Vec<(IamBurst, u32)> = Vec::with_capacity(spec.iam_bursts.len());
+    for (i, v) in spec.iam_bursts.into_iter().enumerate() {
+        let (b, seed) = iam_burst(i, v)?;
+        if let Some(j) = iam_bursts.iter().position(|(_, s)| *s == seed) {
+            return Err(format!(
+                "iam_bursts[{i}].seed: {seed} is also the seed of iam_bursts[{j}]; their eventIDs would repeat (give each burst its own seed)"
+            ));
         }
-    };
-    let plan = plan(&text).map_err(bad)?;
-    let fixtures = args.fixtures.unwrap_or_else(fixtures_dir);
-    let mut background = invictus_background_in(&fixtures).map_err(io)?;
-    let template = find_run_instances_template(&background)
-        .ok_or_else(|| io(format!("{}: no successful RunInstances record to build bursts from", fixtures.display())))?;
-    if let Some(dir) = args.archive {
-        let start =
-            plan.background_start.ok_or_else(|| bad("--archive needs background_start in the spec: where the archive begins".into()))?;
-        let bursts: Vec<Value> = plan.bursts.iter().flat_map(|(b, seed)| b.records(&template, *seed)).collect();
-        let a = Archive { dir, files: args.files, records_per_file: args.records_per_file, hours: args.hours };
-        let summary = write_archive(&a, start, &background, bursts).map_err(io)?;
-        println!("{summary}");
-        return Ok(());
+        iam_bursts.push((b, seed));
     }
-    let mut lines: Vec<Value> = Vec::new();
-    if let Some(start) = plan.background_start {
-        shift_to(&mut background, start);
-        lines = background;
-    }
-    for (b, seed) in &plan.bursts {
-        lines.extend(b.records(&template, *seed));
-    }
-    let mut out = BufWriter::new(std::io::stdout().lock());
-    lines.iter().try_for_each(|r| writeln!(out, "{r}")).and_then(|()| out.flush()).map_err(|e| io(format!("stdout: {e}")))
-}
-
-fn main() -> ExitCode {
-    match run(Args::parse()) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err((code, msg)) => {
-            eprintln!("launchguard-bursts: {msg}");
-            code
-        }
-    }
+    Ok(Plan { background_start, bursts, iam_bursts })
 }
 
 #[cfg(test)]
@@ -475,5 +377,32 @@ mod tests {
                 ("r-0bb".into(), vec!["i-0123456789abcdef2".into(), "i-0123456789abcdef3".into()], vec![at, at]),
             ]
         );
+    }
+
+    #[test]
+    fn iam_bursts_are_checked_and_made_from_the_real_records() {
+        let spec = |fields: &str| {
+            format!(
+                r#"{{"bursts": [], "iam_bursts": [{{"actor": {USER}, "event": "CreateAccessKey", "calls": 2, "start": "2026-03-01T11:58:00Z"{fields}}}]}}"#
+            )
+        };
+        assert!(err(&spec(r#", "key_ids": ["AKIAREALKEY000000001"]"#)).starts_with("iam_bursts[0].key_ids: 1 given for 2 calls"));
+        assert!(err(&spec(r#", "user_prefix": "bad name""#)).starts_with("iam_bursts[0].user_prefix"));
+        let e = err(&spec("").replace("CreateAccessKey", "DeleteUser"));
+        assert!(e.starts_with("iam_bursts[0]: unknown variant `DeleteUser`"), "{e}");
+        // GIVEN real key ids THEN each record creates its key, for its user
+        let p = plan(&spec(r#", "user_prefix": "victim", "key_ids": ["AKIAREALKEY000000001", "AKIAREALKEY000000002"]"#)).unwrap();
+        let (b, seed) = &p.iam_bursts[0];
+        let background = launchguard_testkit::invictus_background_in(&launchguard_testkit::fixtures_dir()).unwrap();
+        let template = launchguard_testkit::iam::find_iam_template(&background, IamEvent::CreateAccessKey).unwrap();
+        let made: Vec<(String, String)> = b
+            .records(&template, *seed)
+            .iter()
+            .map(|r| {
+                let k = &r["responseElements"]["accessKey"];
+                (k["accessKeyId"].as_str().unwrap().to_owned(), k["userName"].as_str().unwrap().to_owned())
+            })
+            .collect();
+        assert_eq!(made, vec![("AKIAREALKEY000000001".into(), "victim-0".into()), ("AKIAREALKEY000000002".into(), "victim-1".into())]);
     }
 }

@@ -9,7 +9,12 @@
 //! | unknown                           | none: notification                                   |
 //!
 //! `LG_USER_ACTIONS` and `LG_ROLE_ACTIONS` can narrow the defaults (down to nothing: notify
-//! only); they cannot add actions to principals the playbook never touches.
+//! only); they cannot add actions to principals the playbook never touches. A finding's rule
+//! narrows them again to the rule's `actions` ([`Playbook::for_rule`]).
+//!
+//! Created access keys (`LG_CREATED_KEYS`, default `deactivate`): the keys a contained user or
+//! role created with `CreateAccessKey`, for itself or another user, are deactivated too
+//! (`created_keys.rs`); a key created for a protected user is left to a person, loudly.
 //!
 //! Instances (`LG_EC2_ACTION`, default `none`): with `stop` (or `terminate`, never the default:
 //! it cannot be undone), the IAM users and roles above also get their *own* instances stopped:
@@ -24,8 +29,15 @@ use launchguard_core::config::Env;
 use launchguard_core::contract::{Action, FlaggedPrincipal};
 use launchguard_core::guard::Guard;
 use launchguard_core::principal::{KeyKind, Principal};
+use launchguard_core::rules::{Rule, RuleAction};
 
 use crate::ledger::target_of;
+
+mod created_keys;
+mod instances;
+
+use created_keys::created_key_actions;
+use instances::instance_actions;
 
 /// What to do with IAM users.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,6 +91,8 @@ pub struct Playbook {
     pub role: RolePlaybook,
     /// Their instances.
     pub instances: InstancePlaybook,
+    /// Deactivate the access keys a contained principal created (`LG_CREATED_KEYS`).
+    pub created_keys: bool,
     /// Access key prefixes that may be deactivated.
     pub key_prefixes: Vec<String>,
 }
@@ -99,7 +113,8 @@ fn list(env: &dyn Env, name: &str, default: &str, allowed: &[&str]) -> Result<Ve
 
 impl Playbook {
     /// `LG_USER_ACTIONS` (default `deactivate_access_keys,quarantine_user`), `LG_ROLE_ACTIONS`
-    /// (default `revoke_role_sessions`); `none` for notify-only.
+    /// (default `revoke_role_sessions`); `none` for notify-only. `LG_EC2_ACTION` (default `none`),
+    /// `LG_CREATED_KEYS` (`deactivate`, the default, or `none`).
     pub fn from_env(env: &dyn Env) -> Result<Self, CoreError> {
         let user = list(env, "LG_USER_ACTIONS", "deactivate_access_keys,quarantine_user", &["deactivate_access_keys", "quarantine_user"])?;
         let role = list(env, "LG_ROLE_ACTIONS", "revoke_role_sessions", &["revoke_role_sessions"])?;
@@ -110,8 +125,34 @@ impl Playbook {
             },
             role: RolePlaybook { revoke_role_sessions: role.iter().any(|r| r == "revoke_role_sessions") },
             instances: InstancePlaybook::parse(&env.get("LG_EC2_ACTION").unwrap_or_default())?,
+            created_keys: match env.get("LG_CREATED_KEYS").as_deref().map(str::trim) {
+                None | Some("" | "deactivate") => true,
+                Some("none") => false,
+                Some(other) => {
+                    return Err(CoreError::Config {
+                        name: "LG_CREATED_KEYS".into(),
+                        problem: format!("is {other:?}: expected deactivate (the default) or none"),
+                    });
+                }
+            },
             key_prefixes: launchguard_core::config::long_term_key_prefixes(env)?,
         })
+    }
+}
+
+impl Playbook {
+    /// The playbook for a finding of `rule`: these actions, narrowed to the rule's `actions`
+    /// (never widened). A rule the dispatcher does not know (another detector's own) gets the
+    /// playbook as configured, as every finding did before rules existed.
+    pub fn for_rule(&self, rule: Option<&Rule>) -> Playbook {
+        let Some(rule) = rule else { return self.clone() };
+        let allows = |a: RuleAction| rule.actions.contains(&a);
+        let mut pb = self.clone();
+        pb.user.deactivate_access_keys &= allows(RuleAction::DeactivateAccessKeys);
+        pb.user.quarantine_user &= allows(RuleAction::QuarantineUser);
+        pb.role.revoke_role_sessions &= allows(RuleAction::RevokeRoleSessions);
+        pb.created_keys &= allows(RuleAction::DeactivateCreatedAccessKeys);
+        pb
     }
 }
 
@@ -121,6 +162,7 @@ impl Default for Playbook {
             user: UserPlaybook { deactivate_access_keys: true, quarantine_user: true },
             role: RolePlaybook { revoke_role_sessions: true },
             instances: InstancePlaybook::None,
+            created_keys: true,
             key_prefixes: vec!["AKIA".into()],
         }
     }
@@ -166,6 +208,7 @@ pub fn one_action_per_target(plans: &mut [PrincipalPlan]) {
                 continue;
             };
             let kept_action = if first == i { &mut kept[at] } else { &mut plans[first].actions[at] };
+            let kept_name = kept_action.name();
             if let (
                 Action::RevokeRoleSessions { covers_activity_until: Some(later), .. },
                 Action::RevokeRoleSessions { covers_activity_until: Some(covered), .. },
@@ -177,6 +220,9 @@ pub fn one_action_per_target(plans: &mut [PrincipalPlan]) {
                 (crate::finding::principal_arn(&plans[i].principal), crate::finding::principal_arn(&plans[first].principal));
             let note = if first == i {
                 format!("{} on {} was asked twice: done once", a.name(), a.target())
+            } else if kept_name != a.name() {
+                // e.g. a key one principal used and another created: two principals, one key
+                format!("{} on {} is the same change as {kept_name} planned for {other}: done once, under {other}", a.name(), a.target())
             } else {
                 format!("{this} is the same IAM entity as {other}: {} on {} is done once, under {other}", a.name(), a.target())
             };
@@ -223,6 +269,7 @@ fn plan_one(f: &FlaggedPrincipal, pb: &Playbook, guard: &Guard, now: DateTime<Ut
                 });
             }
             instance_actions(&mut p, f, pb.instances, account_id, arn);
+            created_key_actions(&mut p, f, pb.created_keys, guard, account_id, arn);
             if p.actions.is_empty() {
                 p.human = Some(format!("the playbook (LG_USER_ACTIONS) takes no action on users: review {user_name} and its keys by hand"));
             }
@@ -259,6 +306,7 @@ fn plan_one(f: &FlaggedPrincipal, pb: &Playbook, guard: &Guard, now: DateTime<Ut
                 ));
             }
             instance_actions(&mut p, f, pb.instances, account_id, role_arn);
+            created_key_actions(&mut p, f, pb.created_keys, guard, account_id, role_arn);
         }
         Principal::Root { account_id, .. } => {
             p.human = Some(format!(
@@ -281,49 +329,4 @@ fn plan_one(f: &FlaggedPrincipal, pb: &Playbook, guard: &Guard, now: DateTime<Ut
         }
     }
     p
-}
-
-/// The EC2 actions for a principal launchguard contains: one a region, over the launch records of
-/// its own `RunInstances` responses; notes for the instances the finding could not carry.
-fn instance_actions(p: &mut PrincipalPlan, f: &FlaggedPrincipal, pb: InstancePlaybook, account_id: &str, principal_arn: &str) {
-    let a = &f.activity;
-    if pb == InstancePlaybook::None {
-        if a.instances_launched > 0 {
-            let shown: Vec<&str> = a.instance_ids.iter().take(10).map(String::as_str).collect();
-            let more = a.instance_ids.len().saturating_sub(shown.len());
-            p.notes.push(format!(
-                "the {} instance(s) it launched keep running (LG_EC2_ACTION=none): {}{}",
-                a.instances_launched,
-                shown.join(" "),
-                if more > 0 { format!(" and {more} more (in the incident record)") } else { String::new() }
-            ));
-        }
-        return;
-    }
-    let mut by_region: std::collections::BTreeMap<&str, Vec<launchguard_core::aggregate::LaunchedInstance>> = Default::default();
-    let mut seen = std::collections::BTreeSet::new();
-    // An id twice (two records without an eventID) would make the handler refuse the region's
-    // whole action: each instance once.
-    for l in a.launches.iter().filter(|l| seen.insert(l.instance_id.as_str())) {
-        by_region.entry(l.region.as_str()).or_default().push(l.clone());
-    }
-    for (region, instances) in by_region {
-        let (account_id, region, principal_arn) = (account_id.to_owned(), region.to_owned(), principal_arn.to_owned());
-        p.actions.push(match pb {
-            InstancePlaybook::Terminate => Action::TerminateInstances { account_id, region, principal_arn, instances },
-            _ => Action::StopInstances { account_id, region, principal_arn, instances },
-        });
-    }
-    let carried = a.launches.len() as u64;
-    if a.instances_launched > carried {
-        p.notes.push(format!(
-            "{} of the {} instance(s) it launched are not in the finding (over {} ids, cut to fit, or without a region): find them by hand (CloudTrail RunInstances of this principal) and stop them",
-            a.instances_launched - carried,
-            a.instances_launched,
-            launchguard_core::aggregate::MAX_INSTANCE_IDS
-        ));
-    }
-    if pb == InstancePlaybook::Terminate && carried > 0 {
-        p.notes.push("LG_EC2_ACTION=terminate: terminated instances cannot be started again; a release cannot undo it".into());
-    }
 }
