@@ -133,6 +133,41 @@ fn describe(out: &mut String, n: usize, f: &FlaggedPrincipal) {
     }
 }
 
+/// A key an attacker created that launchguard did not deactivate (a handler refused or failed:
+/// its user is protected, by a path pattern the plan could not see, or IAM said no) is still a
+/// working credential in the attacker's hands: said loudly, with the command.
+fn created_keys_left(b: &mut String, outcomes: &[ResponseOutcome]) {
+    let left: Vec<(&ResponseOutcome, &str, &str)> = outcomes
+        .iter()
+        .filter(|o| matches!(o.outcome, OutcomeStatus::Refused { .. } | OutcomeStatus::Failed { .. }))
+        .filter_map(|o| match &o.action {
+            launchguard_core::contract::Action::DeactivateCreatedAccessKey { access_key_id, user_name, .. } => {
+                Some((o, access_key_id.as_str(), user_name.as_str()))
+            }
+            _ => None,
+        })
+        .collect();
+    if left.is_empty() {
+        return;
+    }
+    let _ = writeln!(b, "\n!!! CRITICAL: access keys the attacker created are STILL ACTIVE !!!");
+    for (o, key, user) in left {
+        let why = match &o.outcome {
+            OutcomeStatus::Refused { reason } => reason.clone(),
+            OutcomeStatus::Failed { error, .. } => error.clone(),
+            _ => String::new(),
+        };
+        let _ = writeln!(
+            b,
+            "- {}: {}; deactivate it by hand now: aws iam update-access-key --user-name {} --access-key-id {} --status Inactive",
+            untrusted(&o.action.target()),
+            untrusted(&why),
+            shell_word(user),
+            shell_word(key)
+        );
+    }
+}
+
 /// Quote one word for a POSIX shell (single quotes; a value that cannot be quoted is shown as
 /// `'<unquotable>'`, which a shell reads as a harmless literal).
 pub fn shell_word(s: &str) -> String {
@@ -227,6 +262,7 @@ pub fn finding_message(finding: &Finding, plans: &[PrincipalPlan], outcomes: &[R
             let _ = writeln!(b, "- {} on {}: {w}", o.action.name(), o.action.target());
         }
     }
+    created_keys_left(&mut b, outcomes);
     let refusals: Vec<&PrincipalPlan> = plans.iter().filter(|p| p.refused.is_some()).collect();
     if !refusals.is_empty() {
         let _ = writeln!(b, "\n!!! REFUSED: launchguard did NOT act on these principals !!!");

@@ -163,3 +163,28 @@ async fn a_release_reactivates_them_but_not_when_the_creator_or_the_keys_user_as
     assert_eq!(status(&iam, "backdoor-1", "AKIABACKDOOR1NEW0001"), KeyStatus::Active);
     assert_eq!(status(&iam, "backdoor-2", "AKIABACKDOOR2NEW0001"), KeyStatus::Active);
 }
+
+#[tokio::test]
+async fn a_key_left_active_because_its_user_is_protected_by_path_is_critical() {
+    // GIVEN backdoor-1 lives under /admins/, which PROTECTED_PRINCIPALS protects: the plan (which
+    // knows only the name) sends the action, and the handler, on the real ARN, refuses it
+    let iam = account();
+    iam.users.lock().unwrap().get_mut("backdoor-1").unwrap().arn = format!("arn:aws:iam::{ACCOUNT}:user/admins/backdoor-1");
+    let protect = [("PROTECTED_PRINCIPALS", "arn:aws:iam::*:user/breakglass-*,arn:aws:iam::*:user/admins/*")];
+    let lambda = Lambda::new(&iam, &protect, now());
+    let (sns, logs) = (Sns::default(), Logs::default());
+    let f = finding("iam-access-key-burst");
+    let cfg = config(&protect);
+    handle(&world::sealed(&lambda.kms, &f, now()), &cfg, &lambda, &sns, &logs, &logs.ledger, &lambda.kms, &logs.reports, now())
+        .await
+        .unwrap();
+    // THEN the key stays Active (protection wins) and the page says, loudly, that the attacker's
+    // key still works, with the command
+    assert_eq!(status(&iam, "backdoor-1", "AKIABACKDOOR1NEW0001"), KeyStatus::Active);
+    let body = sns.messages.lock().unwrap()[0].1.clone();
+    assert!(body.contains("!!! CRITICAL: access keys the attacker created are STILL ACTIVE !!!"), "{body}");
+    assert!(
+        body.contains("aws iam update-access-key --user-name backdoor-1 --access-key-id AKIABACKDOOR1NEW0001 --status Inactive"),
+        "{body}"
+    );
+}
