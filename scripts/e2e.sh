@@ -13,8 +13,9 @@ cargo build --workspace --bins --locked
 # instead of a second build of every crate for the Lambda target (minutes and gigabytes on CI);
 # `make build` and `make bench` (package size) run the real `cargo lambda build --release`.
 for bin in launchguard-detector launchguard-dispatcher launchguard-accesskey-handler launchguard-iam-handler launchguard-ec2-handler; do
-  mkdir -p "target/lambda/$bin"
-  ln -f "${CARGO_TARGET_DIR:-target}/debug/$bin" "target/lambda/$bin/bootstrap"
+  # where cargo lambda looks: the target directory (CARGO_TARGET_DIR when set)
+  mkdir -p "${CARGO_TARGET_DIR:-target}/lambda/$bin"
+  ln -f "${CARGO_TARGET_DIR:-target}/debug/$bin" "${CARGO_TARGET_DIR:-target}/lambda/$bin/bootstrap"
 done
 trap 'scripts/stop.sh' EXIT
 status=0
