@@ -3,38 +3,17 @@
 
 #![allow(clippy::unwrap_used)]
 
-use chrono::{DateTime, Duration, TimeZone, Utc};
+use chrono::Duration;
 use launchguard_aws::CallError;
-use launchguard_core::aggregate::LaunchedInstance;
-use launchguard_core::contract::{Action, Finding, INCIDENT_TAG, OutcomeStatus, ResponseOutcome, ResponseRequest};
-use launchguard_ec2_handler::FUNCTION;
+use launchguard_core::contract::{Action, INCIDENT_TAG, OutcomeStatus, ResponseOutcome, ResponseRequest};
 use launchguard_responder::memory_ec2::MemoryEc2;
 use launchguard_responder::ports::{DescribeInstances, Instance, InstanceState, InstanceStates, InstanceTags};
-use launchguard_responder::testing;
-use launchguard_responder::{Config, respond_ec2};
+use launchguard_responder::respond_ec2;
 
-const ACCOUNT: &str = "111122223333";
-const REGION: &str = "us-east-1";
-const DEPLOYER: &str = "arn:aws:iam::111122223333:user/ci-deployer";
+mod common;
 
-fn now() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 11, 22, 5, 21, 0).unwrap()
-}
-fn cfg() -> Config {
-    testing::config(&FUNCTION, ACCOUNT, "arn:aws:iam::111122223333:role/launchguard-ec2-handler", &[])
-}
-fn finding() -> Finding {
-    Finding::parse(serde_json::from_str(&launchguard_testkit::fixture("contract/finding.json")).unwrap()).unwrap()
-}
-fn mine() -> Vec<LaunchedInstance> {
-    finding().principals.iter().find(|p| !p.activity.launches.is_empty()).unwrap().activity.launches.clone()
-}
-fn described(l: &LaunchedInstance) -> Instance {
-    testing::running_instance(&l.instance_id, ACCOUNT, l.launched_at, l.reservation_id.as_deref().unwrap(), &[])
-}
-fn stop(instances: Vec<LaunchedInstance>) -> Action {
-    Action::StopInstances { account_id: ACCOUNT.into(), region: REGION.into(), principal_arn: DEPLOYER.into(), instances }
-}
+use common::{ACCOUNT, DEPLOYER, REGION, cfg, described, finding, mine, now, stop};
+
 async fn run<E: launchguard_responder::ports::Ec2Ports>(ec2: &E, action: Action) -> ResponseOutcome {
     let req = ResponseRequest::new(&finding().finding_id, action, false, now());
     respond_ec2(&req, &cfg(), ec2, now()).await
@@ -48,7 +27,7 @@ async fn run<E: launchguard_responder::ports::Ec2Ports>(ec2: &E, action: Action)
 async fn attack_release_never_starts_an_instance_launchguard_did_not_stop() {
     let ec2 = MemoryEc2::default();
     for l in mine() {
-        let mut i = described(&l);
+        let mut i = described(&l, &[]);
         i.state = Some(InstanceState::Stopped); // stopped by someone else, before launchguard
         ec2.put(REGION, i);
     }
@@ -74,7 +53,7 @@ async fn attack_release_never_starts_an_instance_launchguard_did_not_stop() {
 async fn attack_a_self_applied_incident_tag_does_not_dodge_the_stop() {
     let ec2 = MemoryEc2::default();
     for l in mine() {
-        let mut i = described(&l);
+        let mut i = described(&l, &[]);
         i.tags.insert(INCIDENT_TAG.into(), "lg-decoy".into());
         ec2.put(REGION, i);
     }
@@ -89,7 +68,7 @@ async fn attack_a_self_applied_incident_tag_does_not_dodge_the_stop() {
 async fn attack_a_stop_start_by_the_attacker_does_not_dodge_the_stop() {
     let ec2 = MemoryEc2::default();
     for l in mine() {
-        let mut i = described(&l);
+        let mut i = described(&l, &[]);
         i.launch_time = Some(l.launched_at + Duration::minutes(2)); // restarted by the attacker
         ec2.put(REGION, i);
     }
@@ -141,7 +120,7 @@ impl InstanceStates for StopProtected {
 async fn attack_one_unstoppable_instance_does_not_shield_the_others() {
     let inner = MemoryEc2::default();
     for l in mine() {
-        inner.put(REGION, described(&l));
+        inner.put(REGION, described(&l, &[]));
     }
     let ec2 = StopProtected { inner, protected: mine()[0].instance_id.clone() };
     let o = run(&ec2, stop(mine())).await;
@@ -164,7 +143,7 @@ async fn attack_a_release_while_the_instances_are_still_stopping_is_not_reported
     let ec2 = MemoryEc2::default();
     let incident = finding().finding_id;
     for l in mine() {
-        let mut i = described(&l);
+        let mut i = described(&l, &[]);
         i.state = Some(InstanceState::Stopping);
         i.tags.insert(INCIDENT_TAG.into(), incident.clone());
         ec2.put(REGION, i);

@@ -6,31 +6,18 @@
 
 use std::collections::BTreeSet;
 
-use chrono::{DateTime, Duration, TimeZone, Utc};
+use chrono::Duration;
 use launchguard_core::aggregate::LaunchedInstance;
-use launchguard_core::contract::{Action, Finding, INCIDENT_TAG, OutcomeStatus, PROTECTED_TAG, ResponseRequest};
-use launchguard_ec2_handler::FUNCTION;
+use launchguard_core::contract::{Action, INCIDENT_TAG, OutcomeStatus, PROTECTED_TAG, ResponseRequest};
 use launchguard_responder::memory_ec2::MemoryEc2;
-use launchguard_responder::ports::{Instance, InstanceState};
+use launchguard_responder::ports::InstanceState;
+use launchguard_responder::respond_ec2;
 use launchguard_responder::testing::{self, handle_sealed_ec2, refused};
-use launchguard_responder::{Config, respond_ec2};
 use proptest::prelude::*;
 
-const ACCOUNT: &str = "111122223333";
-const REGION: &str = "us-east-1";
-const DEPLOYER: &str = "arn:aws:iam::111122223333:user/ci-deployer";
+mod common;
 
-fn now() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 11, 22, 5, 21, 0).unwrap()
-}
-
-fn cfg() -> Config {
-    testing::config(&FUNCTION, ACCOUNT, "arn:aws:iam::111122223333:role/launchguard-ec2-handler", &[])
-}
-
-fn finding() -> Finding {
-    Finding::parse(serde_json::from_str(&launchguard_testkit::fixture("contract/finding.json")).unwrap()).unwrap()
-}
+use common::{ACCOUNT, DEPLOYER, REGION, cfg, described, finding, now, stop};
 
 /// The flagged principal's launch records, and the other principal's instance ids.
 fn launches() -> (Vec<LaunchedInstance>, Vec<String>) {
@@ -38,16 +25,6 @@ fn launches() -> (Vec<LaunchedInstance>, Vec<String>) {
     let deployer = f.principals.iter().find(|p| !p.activity.launches.is_empty()).unwrap();
     let other = f.principals.iter().find(|p| p.activity.launches.is_empty()).unwrap();
     (deployer.activity.launches.clone(), other.activity.instance_ids.clone())
-}
-
-fn described(l: &LaunchedInstance, tags: &[(&str, &str)]) -> Instance {
-    testing::running_instance(
-        &l.instance_id,
-        ACCOUNT,
-        l.launched_at + Duration::milliseconds(300),
-        l.reservation_id.as_deref().unwrap(),
-        tags,
-    )
 }
 
 /// EC2 as it is: the deployer's instances and the DataScience role's, launched in the same minute
@@ -62,10 +39,6 @@ fn world() -> MemoryEc2 {
         ec2.put(REGION, testing::running_instance(&id, ACCOUNT, mine[0].launched_at, "r-0d5d5d5d5d5d5d5d5", &[]));
     }
     ec2
-}
-
-fn stop(instances: Vec<LaunchedInstance>) -> Action {
-    Action::StopInstances { account_id: ACCOUNT.into(), region: REGION.into(), principal_arn: DEPLOYER.into(), instances }
 }
 
 async fn run(ec2: &MemoryEc2, action: Action, dry_run: bool) -> launchguard_core::contract::ResponseOutcome {
