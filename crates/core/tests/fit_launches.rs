@@ -11,6 +11,12 @@ fn finding() -> Finding {
     Finding::parse(serde_json::from_str(&launchguard_testkit::fixture("contract/finding.json")).unwrap()).unwrap()
 }
 
+/// `n` session keys (`ASIA…`) of one call each: what a principal that signs every call with a fresh
+/// `GetSessionToken` key leaves in `access_keys`.
+fn session_keys(n: u64) -> impl Iterator<Item = AccessKeyUse> {
+    (0..n).map(|k| AccessKeyUse { access_key_id: format!("ASIA{k:016}"), kind: KeyKind::Temporary, calls: 1, launched: 0 })
+}
+
 /// An attacker with one stolen IAM user key launches 300 instances, each RunInstances call
 /// signed with a fresh GetSessionToken key (ASIA…): `access_keys` is unbounded, so the
 /// finding goes over 252 KiB sealed. `fit` then clears `launches` of EVERY principal (keeping all
@@ -27,12 +33,7 @@ fn an_oversized_finding_still_carries_the_launches() {
     a.instance_ids = a.launches.iter().map(|l| l.instance_id.clone()).collect();
     a.instances_launched = 300;
     // 3,000 calls, one session key each (sts:GetSessionToken needs no extra permission)
-    a.access_keys.extend((0..3000u64).map(|k| AccessKeyUse {
-        access_key_id: format!("ASIA{k:016}"),
-        kind: KeyKind::Temporary,
-        calls: 1,
-        launched: 0,
-    }));
+    a.access_keys.extend(session_keys(3000));
     let parts = f.into_parts(MAX_PAYLOAD_BYTES);
     let carried: usize = parts.iter().flat_map(|p| &p.principals).map(|p| p.activity.launches.len()).sum();
     assert_eq!(carried, 300, "{} part(s); launch records carried: {carried} of 300", parts.len());
@@ -84,12 +85,7 @@ fn an_oversized_key_burst_keeps_the_created_keys() {
         .chain((0..MAX_CREATED / 2).map(|k| Created::User { user_name: format!("backdoor-user-{k}"), created_at: at }))
         .collect();
     // and enough session keys to go over the limit
-    a.access_keys.extend((0..3000u64).map(|k| AccessKeyUse {
-        access_key_id: format!("ASIA{k:016}"),
-        kind: KeyKind::Temporary,
-        calls: 1,
-        launched: 0,
-    }));
+    a.access_keys.extend(session_keys(3000));
     let parts = f.into_parts(MAX_PAYLOAD_BYTES);
     let created: Vec<&Created> = parts.iter().flat_map(|p| &p.principals).flat_map(|p| &p.activity.created).collect();
     let keys = created.iter().filter(|c| matches!(c, Created::AccessKey { .. })).count();
