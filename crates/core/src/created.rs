@@ -144,6 +144,11 @@ impl Created {
         }
     }
 
+    /// `user alice at 2026-11-22T05:20:05Z`: the label and when, as notifications and reports list it.
+    pub fn described(&self) -> String {
+        format!("{} at {}", self.label(), crate::time::format_utc(self.created_at()))
+    }
+
     /// `user alice`, or `key AKIA… of bob`, as the notification says it.
     pub fn label(&self) -> String {
         match self {

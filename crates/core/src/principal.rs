@@ -103,6 +103,15 @@ impl KeyKind {
             Self::Other
         }
     }
+
+    /// `long-term`, `session` or `other`, as notifications and reports say it.
+    pub fn word(self) -> &'static str {
+        match self {
+            Self::LongTerm => "long-term",
+            Self::Temporary => "session",
+            Self::Other => "other",
+        }
+    }
 }
 
 /// Per-call details that belong to the session rather than the principal.

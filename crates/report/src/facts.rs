@@ -2,7 +2,7 @@
 
 use launchguard_core::aggregate::Activity;
 use launchguard_core::contract::{Finding, FlaggedPrincipal, OutcomeStatus, ResponseOutcome};
-use launchguard_core::principal::KeyKind;
+use launchguard_core::created::Created;
 use launchguard_core::time::format_utc;
 
 use crate::model::principal_arn;
@@ -50,11 +50,6 @@ fn list<'a>(it: impl IntoIterator<Item = &'a String>) -> Vec<String> {
 /// One principal's rows: (name, values). Lists stay lists (the HTML shows long ones folded).
 pub(crate) fn principal(p: &FlaggedPrincipal) -> Vec<(&'static str, Vec<String>)> {
     let a: &Activity = &p.activity;
-    let kind = |k: KeyKind| match k {
-        KeyKind::LongTerm => "long-term",
-        KeyKind::Temporary => "session",
-        KeyKind::Other => "other",
-    };
     let mut rows = vec![
         ("ARN", vec![principal_arn(&p.principal)]),
         ("why", p.reasons.clone()),
@@ -75,7 +70,7 @@ pub(crate) fn principal(p: &FlaggedPrincipal) -> Vec<(&'static str, Vec<String>)
             "access keys",
             a.access_keys
                 .iter()
-                .map(|k| format!("{} ({}, {} calls, {} launched)", k.access_key_id, kind(k.kind), k.calls, k.launched))
+                .map(|k| format!("{} ({}, {} calls, {} launched)", k.access_key_id, k.kind.word(), k.calls, k.launched))
                 .collect(),
         ),
         ("source IPs", list(&a.source_ips)),
@@ -85,7 +80,7 @@ pub(crate) fn principal(p: &FlaggedPrincipal) -> Vec<(&'static str, Vec<String>)
         ("instance ids", a.instance_ids.clone()),
     ];
     if !a.created.is_empty() {
-        rows.push(("created", a.created.iter().map(|c| format!("{} at {}", c.label(), format_utc(c.created_at()))).collect()));
+        rows.push(("created", a.created.iter().map(Created::described).collect()));
     }
     if !a.session_names.is_empty() {
         rows.push(("sessions", list(&a.session_names)));

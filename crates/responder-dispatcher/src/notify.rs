@@ -3,8 +3,8 @@
 use std::fmt::Write as _;
 
 use launchguard_core::contract::{Finding, FlaggedPrincipal, OutcomeStatus, ResponseOutcome};
+use launchguard_core::created::Created;
 use launchguard_core::error::cut;
-use launchguard_core::principal::KeyKind;
 use launchguard_core::time::format_utc;
 
 use crate::plan::PrincipalPlan;
@@ -107,12 +107,7 @@ fn describe(out: &mut String, n: usize, f: &FlaggedPrincipal) {
     let _ = writeln!(out, "   why flagged: {}", join(&f.reasons));
     let _ = writeln!(out, "   instance types: {}; regions: {}", join(&a.instance_types), join(&a.regions));
     let _ = writeln!(out, "   source IPs: {}", join(&a.source_ips));
-    let kind = |k: KeyKind| match k {
-        KeyKind::LongTerm => "long-term",
-        KeyKind::Temporary => "session",
-        KeyKind::Other => "other",
-    };
-    let keys = a.access_keys.iter().map(|k| format!("{} ({}, {} calls)", k.access_key_id, kind(k.kind), k.calls));
+    let keys = a.access_keys.iter().map(|k| format!("{} ({}, {} calls)", k.access_key_id, k.kind.word(), k.calls));
     let _ = writeln!(out, "   access keys: {}", join(keys));
     if !a.session_names.is_empty() {
         let _ = writeln!(out, "   sessions: {}", join(&a.session_names));
@@ -122,7 +117,7 @@ fn describe(out: &mut String, n: usize, f: &FlaggedPrincipal) {
     }
     let _ = writeln!(out, "   user agents: {}", join(a.user_agents.iter().map(|u| cut(&untrusted(u), 80))));
     if !a.created.is_empty() {
-        let what = a.created.iter().map(|c| format!("{} at {}", c.label(), format_utc(c.created_at())));
+        let what = a.created.iter().map(Created::described);
         let more = a.totals.get("created").map_or(0, |n| n.saturating_sub(a.created.len() as u64));
         let _ = writeln!(out, "   created: {}{}", join(what), if more > 0 { format!(" and {more} more") } else { String::new() });
     }
