@@ -226,6 +226,11 @@ pub async fn release<I: Invoker, N: Notifier, L: IncidentLog, S: ConditionalStor
 /// `action` is about. IAM names are compared without regard to case, as IAM does. `requested_by`
 /// is said by the sender: the seal proves only that the sender may release, so this is a second
 /// line behind the quarantine (SECURITY.md).
+/// One IAM user or role: same account, kind, and name without regard to case (as IAM compares).
+fn same_entity(a: &IamArn, b: &IamArn) -> bool {
+    a.account_id == b.account_id && a.entity == b.entity && a.name.eq_ignore_ascii_case(&b.name)
+}
+
 fn names_the_caller(requested_by: &str, action: &Action) -> bool {
     let Ok(caller) = IamArn::parse(&launchguard_core::guard::role_of_caller(requested_by)) else { return false };
     let (account, name, is_user) = match action {
@@ -241,17 +246,13 @@ fn names_the_caller(requested_by: &str, action: &Action) -> bool {
         // The key's user, or the principal whose call created the key: neither undoes it.
         Action::DeactivateCreatedAccessKey { account_id, user_name, created_by, .. } => {
             let creator = IamArn::parse(&launchguard_core::guard::role_of_caller(created_by)).ok();
-            if creator.is_some_and(|c| {
-                c.account_id == caller.account_id && c.name.eq_ignore_ascii_case(&caller.name) && c.entity == caller.entity
-            }) {
+            if creator.is_some_and(|c| same_entity(&c, &caller)) {
                 return true;
             }
             (account_id, user_name, true)
         }
         Action::StopInstances { .. } | Action::TerminateInstances { .. } | Action::StartInstances { .. } => {
-            return action.instances_principal().is_some_and(|p| {
-                p.account_id == caller.account_id && p.name.eq_ignore_ascii_case(&caller.name) && p.entity == caller.entity
-            });
+            return action.instances_principal().is_some_and(|p| same_entity(&p, &caller));
         }
     };
     *account == caller.account_id && name.eq_ignore_ascii_case(&caller.name) && is_user == (caller.entity == IamEntity::User)
