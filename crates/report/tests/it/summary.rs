@@ -3,7 +3,7 @@
 
 #![allow(clippy::unwrap_used)] // a test that cannot unwrap has failed
 
-mod common;
+use crate::common;
 
 use chrono::{Duration, TimeZone, Utc};
 use launchguard_report::{Format, IncidentFacts, PeriodSummary, render_summary};

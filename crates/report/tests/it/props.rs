@@ -2,7 +2,7 @@
 
 #![allow(clippy::unwrap_used)] // a test that cannot unwrap has failed
 
-mod common;
+use crate::common;
 
 use launchguard_report::{Format, IncidentFacts, PeriodSummary, render, render_summary};
 use proptest::prelude::*;

@@ -5,7 +5,7 @@
 
 #![allow(clippy::unwrap_used)] // a test that cannot unwrap has failed
 
-mod world;
+use crate::world;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use launchguard_aws::command::GateError;

@@ -4,7 +4,7 @@
 
 #![allow(clippy::unwrap_used)] // a test that cannot unwrap has failed
 
-mod common;
+use crate::common;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use common::{ACCOUNT, ALARM_ARN, FUNCTION_ARN, FakeLambda, config};

@@ -10,7 +10,7 @@ use launchguard_responder::memory_ec2::MemoryEc2;
 use launchguard_responder::ports::{DescribeInstances, Instance, InstanceState, InstanceStates, InstanceTags};
 use launchguard_responder::respond_ec2;
 
-mod common;
+use crate::common;
 
 use common::{ACCOUNT, DEPLOYER, REGION, cfg, described, finding, mine, now, stop};
 

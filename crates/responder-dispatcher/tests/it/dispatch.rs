@@ -3,7 +3,7 @@
 
 #![allow(clippy::unwrap_used)] // a test that cannot unwrap has failed
 
-mod world;
+use crate::world;
 
 use chrono::{DateTime, TimeZone, Utc};
 use launchguard_core::contract::{Finding, FlaggedPrincipal, OutcomeStatus};

@@ -3,7 +3,7 @@
 
 #![allow(clippy::unwrap_used)]
 
-mod world;
+use crate::world;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use launchguard_aws::store::{MemoryStore, StoreOp};

@@ -15,7 +15,7 @@ use launchguard_responder::respond_ec2;
 use launchguard_responder::testing::{self, handle_sealed_ec2, refused};
 use proptest::prelude::*;
 
-mod common;
+use crate::common;
 
 use common::{ACCOUNT, DEPLOYER, REGION, cfg, described, finding, now, stop};
 

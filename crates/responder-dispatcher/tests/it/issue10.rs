@@ -3,7 +3,7 @@
 
 #![allow(clippy::unwrap_used)] // a test that cannot unwrap has failed
 
-mod world;
+use crate::world;
 
 use std::sync::atomic::Ordering;
 

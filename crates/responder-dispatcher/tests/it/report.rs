@@ -4,7 +4,7 @@
 
 #![allow(clippy::unwrap_used)] // a test that cannot unwrap has failed
 
-mod world;
+use crate::world;
 
 use chrono::{DateTime, TimeZone, Utc};
 use launchguard_aws::store::StoreOp;

@@ -1,0 +1,4 @@
+//! The integration tests of this crate, one binary (each test binary links the crate and its
+//! dependencies again, the AWS SDK among them): one module per concern.
+
+mod store;

@@ -1,0 +1,17 @@
+//! The integration tests of this crate, one binary (each test binary links the crate and its
+//! dependencies again, the AWS SDK among them): one module per concern.
+
+mod alarm;
+mod attacks;
+mod auth_props;
+mod burst;
+mod classify;
+mod contract;
+mod created_keys_review;
+mod ec2_contract;
+mod fit_launches;
+mod limits;
+mod props;
+mod records;
+mod rules;
+mod schemas;

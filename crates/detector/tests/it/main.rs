@@ -1,0 +1,8 @@
+//! The integration tests of this crate, one binary (each test binary links the crate and its
+//! dependencies again, the AWS SDK among them): one module per concern.
+
+mod adapter;
+mod attacks;
+mod common;
+mod handler;
+mod rules;

@@ -1,0 +1,14 @@
+//! The integration tests of this crate, one binary (each test binary links the crate and its
+//! dependencies again, the AWS SDK among them): one module per concern.
+
+mod created_keys;
+mod created_keys_review;
+mod dispatch;
+mod forgery;
+mod instances;
+mod issue10;
+mod ledger_attacks;
+mod notification_injection;
+mod report;
+mod rules;
+mod world;
