@@ -12,24 +12,27 @@ help: ## List the targets
 demo: ## Catch and contain a mass launch on a local AWS emulator (LocalStack), then print what happened
 	scripts/demo.sh
 
-test: lint lint-deploy unit e2e ## Everything CI runs: format, lints, template and policy linters, unit tests, end-to-end tests on LocalStack
+test: ## Everything CI runs: format, lints, template and policy linters, unit tests, end-to-end tests on LocalStack; prints a table of phase times and test counts
+	scripts/test.sh
 
-lint: ## cargo fmt --check and clippy with warnings as errors
+# clippy runs as the compiler of the workspace's crates (scripts/linted.sh): `lint`, `unit` and `e2e`
+# share one build, and a clippy warning fails it as `cargo clippy -- -D warnings` would.
+lint: ## cargo fmt --check, then every target built with clippy's lints as errors (= cargo clippy --workspace --all-targets -- -D warnings)
 	$(CARGO) fmt --all --check
-	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
+	scripts/linted.sh $(CARGO) test --workspace --all-targets --locked --no-run
 
 lint-deploy: ## cfn-lint on the CloudFormation templates, parliament on the IAM policies
 	scripts/venv.sh tools
 	.venv-tools/bin/python deploy/lint.py
 
-unit: ## Unit and in-process tests of every crate (no network)
-	$(CARGO) test --workspace --locked
+unit: ## Unit and in-process tests of every crate (no network), on the linted build
+	scripts/linted.sh $(CARGO) test --workspace --locked
 
 schemas: ## Regenerate the contract's JSON Schemas (schemas/*.schema.json) from the Rust types; `make unit` fails while they are stale
 	$(CARGO) run --quiet -p launchguard-core --example write_schemas --locked
 
-e2e: ## The whole chain on LocalStack with cargo lambda watch
-	scripts/e2e.sh
+e2e: ## The whole chain on LocalStack with cargo lambda watch (test modules in parallel: LG_E2E_WORKERS, default 3)
+	scripts/linted.sh scripts/e2e.sh
 
 bench: ## Every benchmark (throughput, query cost, package size, start-up, memory, latency, archive replay); writes BENCHMARKS.md
 	scripts/venv.sh tools

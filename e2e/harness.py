@@ -35,7 +35,12 @@ from botocore.config import Config as BotoConfig
 ROOT = Path(__file__).resolve().parent.parent
 RUN = Path(os.environ.get("LG_RUN_DIR", ROOT / ".lg-run"))
 LS_PORT = int(os.environ.get("LG_LOCALSTACK_PORT", "4566"))
-WATCH_PORT = int(os.environ.get("LG_WATCH_PORT", "9000"))
+# pytest-xdist runs the test modules in parallel (scripts/e2e.sh): each worker ("gw0", "gw1", ...)
+# serves the functions on a port of its own and keeps its own watch log and pid file, while all of
+# them share one LocalStack (every scenario's resources carry a unique suffix).
+WORKER = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+WORKER_INDEX = int(WORKER[2:]) if WORKER.startswith("gw") and WORKER[2:].isdigit() else 0
+WATCH_PORT = int(os.environ.get("LG_WATCH_PORT", "9000")) + WORKER_INDEX
 ENDPOINT = f"http://127.0.0.1:{LS_PORT}"
 WATCH = f"http://127.0.0.1:{WATCH_PORT}"
 REGION = "us-east-1"
@@ -67,11 +72,20 @@ def client(name: str, endpoint: str = ENDPOINT, attempts: int = 3):
 class LocalStack:
     """LocalStack on 127.0.0.1, started and stopped by the project's script."""
 
+    def __init__(self) -> None:
+        # scripts/e2e.sh starts one LocalStack for every worker and stops it at the end
+        self.shared = os.environ.get("LG_LOCALSTACK_SHARED") == "1"
+
     def start(self) -> None:
+        if self.shared:
+            if not port_busy(LS_PORT):
+                raise RuntimeError(f"LG_LOCALSTACK_SHARED=1 but nothing listens on 127.0.0.1:{LS_PORT}")
+            return
         subprocess.run([str(ROOT / "scripts/localstack.sh"), "start"], check=True)
 
     def stop(self) -> None:
-        subprocess.run([str(ROOT / "scripts/localstack.sh"), "stop"], check=False)
+        if not self.shared:
+            subprocess.run([str(ROOT / "scripts/localstack.sh"), "stop"], check=False)
 
 
 class Watch:
@@ -82,7 +96,7 @@ class Watch:
         self.release = release
         self.concurrency = concurrency
         self.proc: subprocess.Popen | None = None
-        self.log = RUN / "watch.log"
+        self.log = RUN / f"watch-{WORKER}.log"
 
     def start(self) -> None:
         if port_busy(WATCH_PORT):
@@ -98,7 +112,7 @@ class Watch:
                 cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
             )
         # its process group, for scripts/stop.sh when this process dies before stop() runs
-        (RUN / "watch.pid").write_text(str(self.proc.pid))
+        (RUN / f"watch-{WORKER}.pid").write_text(str(self.proc.pid))
         deadline = time.time() + 120
         while not port_busy(WATCH_PORT):
             if self.proc.poll() is not None:
@@ -115,7 +129,7 @@ class Watch:
             except subprocess.TimeoutExpired:
                 os.killpg(self.proc.pid, signal.SIGKILL)
         self.proc = None
-        (RUN / "watch.pid").unlink(missing_ok=True)
+        (RUN / f"watch-{WORKER}.pid").unlink(missing_ok=True)
         deadline = time.time() + 10
         while port_busy(WATCH_PORT) and time.time() < deadline:
             time.sleep(0.2)

@@ -3,6 +3,7 @@
 # and stops everything it started, also on failure; the logs stay in .lg-run/ (LG_RUN_DIR) when it fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+t0=$(date +%s)
 scripts/venv.sh localstack
 scripts/venv.sh tools
 scripts/chromium.sh >/dev/null   # e2e/test_report.py opens the incident report in a headless browser
@@ -18,11 +19,26 @@ for bin in launchguard-detector launchguard-dispatcher launchguard-accesskey-han
   ln -f "${CARGO_TARGET_DIR:-target}/debug/$bin" "${CARGO_TARGET_DIR:-target}/lambda/$bin/bootstrap"
 done
 trap 'scripts/stop.sh' EXIT
+# One LocalStack for the whole run; the test modules run in parallel on pytest-xdist workers
+# (LG_E2E_WORKERS, default 3; 0 runs them in this process), each module on one worker
+# (--dist loadfile: a module's tests share their scenario and run in order), each worker with its
+# own `cargo lambda watch` port (LG_WATCH_PORT + worker number).
+scripts/localstack.sh start
+export LG_LOCALSTACK_SHARED=1
+t1=$(date +%s)
+workers="${LG_E2E_WORKERS:-3}"
+xdist=()
+[ "$workers" = "0" ] || xdist=(-n "$workers" --dist loadfile)
 status=0
-.venv-localstack/bin/python -m pytest -p no:cacheprovider -v e2e/ "$@" || status=$?
+.venv-localstack/bin/python -m pytest -p no:cacheprovider -v --durations=0 "${xdist[@]}" e2e/ "$@" || status=$?
+echo "e2e timing: set-up $((t1 - t0)) s (venvs, chromium, build, LocalStack), run $(($(date +%s) - t1)) s (${workers} workers)"
 if [ "$status" -ne 0 ]; then
   run="${LG_RUN_DIR:-.lg-run}"
-  echo "end-to-end tests failed; logs: $run/localstack.log, $run/watch.log" >&2
-  tail -n 40 "$run/watch.log" | cut -c1-400 >&2 || true
+  echo "end-to-end tests failed; logs: $run/localstack.log, $run/watch-*.log" >&2
+  for log in "$run"/watch-*.log; do
+    [ -f "$log" ] || continue
+    echo "--- $log" >&2
+    tail -n 40 "$log" | cut -c1-400 >&2 || true
+  done
 fi
 exit "$status"

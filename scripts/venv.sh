@@ -30,7 +30,8 @@ make_venv() { # name python requirements [constraints]
   echo "installing $req into $dir (first time: about a minute)..." >&2
   rm -rf "$dir"
   "$py" -m venv "$dir"
-  "$dir/bin/pip" install --quiet --no-cache-dir --disable-pip-version-check -r "$req" ${cons:+-c "$cons"}
+  # pip's wheel cache (~/.cache/pip) makes a second clone's install a copy, not a download and build
+  "$dir/bin/pip" install --quiet --disable-pip-version-check -r "$req" ${cons:+-c "$cons"}
   sha256sum "${files[@]}" >"$stamp"
 }
 

@@ -12,6 +12,7 @@
 pub mod iam;
 
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{Value, json};
@@ -46,8 +47,10 @@ pub fn fixture_dir(rel: &str) -> Vec<(String, String)> {
 
 /// All records of the invictus-ir delivery files (real background: 2,900 records, 2023-07-10
 /// 11:45 to 12:40 UTC), in file order.
+/// Read and parsed once a process (tests call it for every proptest case), then cloned.
 pub fn invictus_background() -> Vec<Value> {
-    invictus_background_in(&fixtures_dir()).unwrap_or_else(|e| panic!("{e}"))
+    static BACKGROUND: OnceLock<Vec<Value>> = OnceLock::new();
+    BACKGROUND.get_or_init(|| invictus_background_in(&fixtures_dir()).unwrap_or_else(|e| panic!("{e}"))).clone()
 }
 
 /// [`invictus_background`] read from another `fixtures/` folder: the records of every

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# `make test`: everything CI runs, in the order that fails fastest, each phase timed, with a table
+# of the phases and the number of tests run at the end (also when a phase fails).
+#
+# One build serves clippy, the unit tests and the end-to-end functions: the workspace's crates are
+# compiled by clippy-driver (scripts/linted.sh), which lints them with the same arguments as
+# `cargo clippy --workspace --all-targets -- -D warnings` while it compiles them, so nothing is
+# compiled twice (a `cargo clippy` next to `cargo test` type-checks every dependency a second time).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+run="${LG_RUN_DIR:-.lg-run}"
+mkdir -p "$run"
+unit_log="$run/unit.log"
+e2e_log="$run/e2e.log"
+
+names=()
+secs=()
+started=$(date +%s)
+
+table() {
+  local status=$?
+  local rust e2e
+  rust=$(grep -hoE '^test result: [a-zA-Z]+\. [0-9]+ passed' "$unit_log" 2>/dev/null | awk '{s += $4} END {print s + 0}')
+  e2e=$(grep -hoE '[0-9]+ passed' "$e2e_log" 2>/dev/null | tail -n 1 | awk '{print $1 + 0}')
+  echo
+  echo "make test: phase times (seconds)"
+  for i in "${!names[@]}"; do printf '  %-28s %6s\n' "${names[$i]}" "${secs[$i]}"; done
+  grep -h '^e2e timing:' "$e2e_log" 2>/dev/null | sed 's/^/  /' || true
+  printf '  %-28s %6s\n' "total" "$(($(date +%s) - started))"
+  echo "tests passed: ${rust:-0} Rust, ${e2e:-0} end-to-end"
+  [ "$status" -eq 0 ] || echo "make test FAILED (exit $status) in phase: ${current:-?}" >&2
+  exit "$status"
+}
+trap table EXIT
+
+current=""
+phase() { # name command...
+  current="$1"
+  shift
+  echo "=== $current" >&2
+  local t0
+  t0=$(date +%s)
+  "$@"
+  names+=("$current")
+  secs+=("$(($(date +%s) - t0))")
+}
+
+phase "set-up (venvs, chromium)" bash -c 'scripts/venv.sh localstack && scripts/venv.sh tools && scripts/chromium.sh >/dev/null'
+phase "fmt" cargo fmt --all --check
+phase "lint-deploy" .venv-tools/bin/python deploy/lint.py
+phase "build + clippy (all targets)" scripts/linted.sh cargo test --workspace --all-targets --locked --no-run
+phase "unit run" bash -c "set -o pipefail; scripts/linted.sh cargo test --workspace --locked 2>&1 | tee '$unit_log'"
+phase "e2e (set-up and run)" bash -c "set -o pipefail; scripts/linted.sh scripts/e2e.sh 2>&1 | tee '$e2e_log'"
+current=""
