@@ -58,3 +58,145 @@ proptest! {
         }
     }
 }
+
+/// Collects the `eventID` of each matching record, in order.
+#[derive(Debug, Default)]
+struct Ids(Vec<String>);
+
+impl launchguard_core::scan::LaunchSink for Ids {
+    fn add_launch<Q, S>(&mut self, record: &launchguard_core::record::CloudTrailRecord<'_, Q, S>, _: i64, _: &launchguard_core::launch::LaunchFacts) {
+        self.0.push(record.event_id.as_deref().unwrap_or("-").to_owned());
+    }
+}
+
+/// 24 real records of every kind and the 8 real RunInstances, in the archive's order.
+fn pool() -> Vec<Value> {
+    let bg = invictus_background();
+    let mut runs = bg.iter().filter(|r| r["eventName"] == "RunInstances").cloned();
+    let others = bg.iter().filter(|r| r["eventName"] != "RunInstances").step_by(97).take(24).cloned().collect::<Vec<_>>();
+    let mut out = Vec::new();
+    for (i, r) in others.into_iter().enumerate() {
+        out.push(r);
+        if i % 3 == 0 {
+            out.extend(runs.next());
+        }
+    }
+    out
+}
+
+/// One piece of a stream: some records in one of the shapes CloudTrail's tools write.
+fn render(records: &[Value], shape: u8) -> String {
+    let list = Value::Array(records.to_vec());
+    match shape % 5 {
+        0 => serde_json::json!({ "Records": list }).to_string(),
+        1 => serde_json::to_string_pretty(&serde_json::json!({ "Records": list })).unwrap(),
+        2 => records.iter().map(|r| format!("{r}\n")).collect(),
+        3 => list.to_string(),
+        _ => {
+            let events: Vec<Value> = records.iter().map(|r| serde_json::json!({"EventId": r["eventID"], "CloudTrailEvent": r.to_string()})).collect();
+            serde_json::to_string_pretty(&serde_json::json!({ "Events": events })).unwrap()
+        }
+    }
+}
+
+use serde_json::Value;
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+
+    /// Any CloudTrail document split, concatenated, BOM-prefixed, gzip-ed or truncated gives the
+    /// same records, or says that some are missing (issue 24).
+    #[test]
+    fn any_arrangement_of_real_records_gives_the_same_records_or_says_some_are_missing(
+        keep in proptest::collection::vec(any::<bool>(), 32),
+        pieces in proptest::collection::vec((1usize..12, any::<u8>(), 0usize..6), 1..6),
+        bom in any::<bool>(),
+        nul_padding in 0usize..3000,
+        gz in 0u8..3,
+        cut in proptest::option::of(any::<proptest::sample::Index>()),
+    ) {
+        // GIVEN real records, some kept, split into pieces of any shape, with any separators;
+        // `gaps` holds, for each top-level value, where it ends and where the next one starts
+        let records: Vec<Value> = pool().into_iter().zip(&keep).filter(|(_, k)| **k).map(|(r, _)| r).collect();
+        prop_assume!(!records.is_empty());
+        let mut pieces = pieces.clone();
+        pieces.push((usize::MAX, 0, 0));
+        let mut parts: Vec<Vec<u8>> = Vec::new();
+        let mut gaps: Vec<(usize, usize)> = Vec::new();
+        let mut at = if bom { 3 } else { 0 };
+        let mut rest = &records[..];
+        for (n, shape, sep) in &pieces {
+            if rest.is_empty() {
+                break;
+            }
+            let (now, later) = rest.split_at((*n).min(rest.len()));
+            rest = later;
+            let text = render(now, *shape);
+            if shape % 5 == 2 {
+                for line in text.split_inclusive('\n') {
+                    gaps.push((at + line.len() - 1, at + line.len()));
+                    at += line.len();
+                }
+            } else {
+                at += text.len();
+                gaps.push((at, at));
+            }
+            let sep = ["", "\n", "\r\n", " ", "\n\n", "\t"][*sep];
+            at += sep.len();
+            if let Some(g) = gaps.last_mut() {
+                g.1 = at;
+            }
+            parts.push([text.as_bytes(), sep.as_bytes()].concat());
+        }
+        if bom {
+            parts[0].splice(0..0, [0xef, 0xbb, 0xbf]);
+        }
+        // one stream; gzip-ed whole, or each piece as its own member (`zcat`-ed files)
+        let mut bytes: Vec<u8> = match gz {
+            0 => parts.concat(),
+            1 => gzip(&parts.concat()),
+            _ => {
+                gaps.clear();
+                let mut members = Vec::new();
+                for p in &parts {
+                    members.extend(gzip(p));
+                    gaps.push((members.len(), members.len()));
+                }
+                members
+            }
+        };
+        if gz == 0 {
+            bytes.extend(std::iter::repeat_n(0u8, nul_padding));
+            if let Some(g) = gaps.last_mut() {
+                g.1 = bytes.len();
+            }
+        }
+        let want_ids: Vec<String> = records.iter().filter(|r| r["eventName"] == "RunInstances").map(|r| r["eventID"].as_str().unwrap().to_owned()).collect();
+        // WHEN read whole, or cut anywhere
+        let (bytes, cut, between_values) = match cut {
+            Some(i) => {
+                let at = i.index(bytes.len());
+                let between = at == 0 || (gz != 1 && gaps.iter().any(|(end, next)| (*end..=*next).contains(&at)));
+                (bytes[..at].to_vec(), true, between)
+            }
+            None => (bytes, false, false),
+        };
+        let mut s = Scanner::with_sink(EventRule::run_instances(), None, Ids::default());
+        let o = read_input(&bytes[..], &mut s);
+        // THEN whole: every record, and the launches among them, complete
+        if !cut {
+            prop_assert_eq!(o.incomplete.as_ref(), None);
+            prop_assert_eq!((s.stats.rows, s.stats.unparseable), (records.len() as u64, 0));
+            prop_assert_eq!(&s.aggregate.0, &want_ids);
+        } else {
+            // cut: the launches read are the first ones, nothing is invented, and if any record
+            // is missing the read says so (unless the cut falls between two whole values: a
+            // stream that ends there is whole as far as anyone can tell)
+            prop_assert!(s.stats.rows <= records.len() as u64);
+            prop_assert!(want_ids.starts_with(&s.aggregate.0), "{:?} not a prefix of {:?}", s.aggregate.0, want_ids);
+            if s.stats.rows < records.len() as u64 && !between_values {
+                prop_assert!(o.incomplete.is_some() || s.stats.unparseable > 0, "{} of {} records read, and nothing said", s.stats.rows, records.len());
+            }
+        }
+    }
+}
