@@ -97,6 +97,9 @@ pub struct ScanReport {
     /// Whole-input sums, with `--totals` only.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub totals: Option<Totals>,
+    /// What the reader of the report should know that is not an error: an empty input, nothing
+    /// read at all.
+    pub warnings: Vec<String>,
 }
 
 impl ScanReport {
@@ -202,6 +205,10 @@ impl fmt::Display for ScanReport {
             for i in &self.incomplete_inputs {
                 writeln!(f, "  {}: {}", i.input, i.problem)?;
             }
+        }
+        for w in &self.warnings {
+            writeln!(f)?;
+            writeln!(f, "warning: {w}")?;
         }
         Ok(())
     }

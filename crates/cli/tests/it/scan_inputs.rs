@@ -185,7 +185,8 @@ fn a_truncated_json_lines_file_is_incomplete_and_named() {
 #[test]
 fn a_line_over_the_size_cap_is_unreadable_and_the_rest_is_read() {
     // GIVEN JSON lines: a record, a 3 MiB record (its userAgent padded), two records, gzip-ed
-    let recs: Vec<Value> = serde_json::from_slice::<Value>(&std::fs::read(delivery()).unwrap()).unwrap()["Records"].as_array().unwrap().clone();
+    let recs: Vec<Value> =
+        serde_json::from_slice::<Value>(&std::fs::read(delivery()).unwrap()).unwrap()["Records"].as_array().unwrap().clone();
     let mut big = recs[1].clone();
     big["userAgent"] = Value::String("x".repeat(3 << 20));
     let lines = [&recs[0], &big, &recs[2], &recs[3]].iter().map(|r| format!("{r}\n")).collect::<String>();

@@ -64,7 +64,12 @@ proptest! {
 struct Ids(Vec<String>);
 
 impl launchguard_core::scan::LaunchSink for Ids {
-    fn add_launch<Q, S>(&mut self, record: &launchguard_core::record::CloudTrailRecord<'_, Q, S>, _: i64, _: &launchguard_core::launch::LaunchFacts) {
+    fn add_launch<Q, S>(
+        &mut self,
+        record: &launchguard_core::record::CloudTrailRecord<'_, Q, S>,
+        _: i64,
+        _: &launchguard_core::launch::LaunchFacts,
+    ) {
         self.0.push(record.event_id.as_deref().unwrap_or("-").to_owned());
     }
 }
@@ -93,7 +98,8 @@ fn render(records: &[Value], shape: u8) -> String {
         2 => records.iter().map(|r| format!("{r}\n")).collect(),
         3 => list.to_string(),
         _ => {
-            let events: Vec<Value> = records.iter().map(|r| serde_json::json!({"EventId": r["eventID"], "CloudTrailEvent": r.to_string()})).collect();
+            let events: Vec<Value> =
+                records.iter().map(|r| serde_json::json!({"EventId": r["eventID"], "CloudTrailEvent": r.to_string()})).collect();
             serde_json::to_string_pretty(&serde_json::json!({ "Events": events })).unwrap()
         }
     }
