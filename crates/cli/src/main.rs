@@ -59,7 +59,7 @@ fn run_scan(args: &ScanArgs) -> Result<ExitCode, CliError> {
     let settings = args.settings()?;
     let (urls, paths): (Vec<String>, Vec<String>) = args.inputs.iter().cloned().partition(|i| i.starts_with("s3://"));
     let paths = if urls.is_empty() && paths.is_empty() { vec!["-".to_owned()] } else { paths };
-    let local = LocalSource::new(paths);
+    let local = LocalSource::new(paths).with_filter(args.source_filter()?);
     let buckets = urls.iter().map(|u| S3Source::new(u)).collect::<Result<Vec<_>, _>>()?;
     let mut sources: Vec<&dyn Source> = vec![&local];
     sources.extend(buckets.iter().map(|b| b as &dyn Source));

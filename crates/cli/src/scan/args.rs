@@ -9,6 +9,7 @@ use launchguard_core::time::parse_timestamp;
 use launchguard_core::window::TimeWindow;
 
 use super::input::ReadOptions;
+use super::source::WalkFilter;
 use crate::CliError;
 
 /// The default burst window: the alarm's evaluated span as `make deploy` sets it,
@@ -63,6 +64,14 @@ pub struct ScanArgs {
     /// No progress bar, even on a terminal.
     #[arg(long)]
     pub quiet: bool,
+    /// Walking a directory, read only the files whose path (relative to the directory) matches
+    /// this glob (`*.json.gz`, `**/us-east-1/**`); may be repeated. Files named are always read.
+    #[arg(long, value_name = "GLOB")]
+    pub include: Vec<String>,
+    /// Walking a directory, leave out the files whose relative path matches this glob; may be
+    /// repeated.
+    #[arg(long, value_name = "GLOB")]
+    pub exclude: Vec<String>,
     /// The longest line or document read: 64MiB, 512KiB, or bytes. Anything longer counts as
     /// one unreadable record (the input as incomplete), and is never held in memory whole.
     #[arg(long, value_name = "SIZE", default_value = "64MiB", value_parser = parse_size)]
@@ -102,6 +111,11 @@ pub struct Settings {
 }
 
 impl ScanArgs {
+    /// The `--include`/`--exclude` filter of directory walks, checked.
+    pub fn source_filter(&self) -> Result<WalkFilter, CliError> {
+        WalkFilter::new(&self.include, &self.exclude)
+    }
+
     /// The settings, checked, with the rule set of the environment (`LG_RULES`,
     /// `LG_RULES_FILE`) or the bundled one.
     pub fn settings(&self) -> Result<Settings, CliError> {
@@ -145,7 +159,7 @@ impl ScanArgs {
             window,
             thresholds,
             totals: self.totals,
-            read: ReadOptions { max_document: self.max_document_size },
+            read: ReadOptions { max_document: self.max_document_size, skip_non_json: false },
         })
     }
 }

@@ -41,11 +41,14 @@ pub struct ReadOptions {
     /// A line or document longer than this many bytes is not read: it counts as one unreadable
     /// record and the input as incomplete.
     pub max_document: usize,
+    /// Skip the input, unread, when its first bytes are plainly not JSON (no line of its first
+    /// block starts a JSON object or array): for files found by walking a directory.
+    pub skip_non_json: bool,
 }
 
 impl Default for ReadOptions {
     fn default() -> Self {
-        Self { max_document: DEFAULT_MAX_DOCUMENT }
+        Self { max_document: DEFAULT_MAX_DOCUMENT, skip_non_json: false }
     }
 }
 
@@ -61,6 +64,8 @@ pub struct ReadOutcome {
     pub event_keys: Vec<u128>,
     /// The input held no text at all (empty, or only blanks and NULs).
     pub empty: bool,
+    /// Not read, and why: plainly not CloudTrail ([`ReadOptions::skip_non_json`]).
+    pub skipped: Option<String>,
 }
 
 const BUFFER: usize = 256 * 1024;
@@ -120,6 +125,16 @@ fn sniff(b: &[u8]) -> Kind {
         [0, b'{' | b'[', 0, x, ..] if *x != 0 => Kind::Utf16 { big_endian: true },
         _ => Kind::Text,
     }
+}
+
+/// Whether a block of text could be CloudTrail: empty, or one of its lines starts (after blanks,
+/// NULs and a byte-order mark) a JSON object or array.
+fn looks_like_json(block: &[u8]) -> bool {
+    let block = block.strip_prefix(&[0xef, 0xbb, 0xbf]).unwrap_or(block);
+    if block.iter().all(|b| b.is_ascii_whitespace() || *b == 0) {
+        return true;
+    }
+    block.split(|b| *b == b'\n').any(|line| matches!(line.iter().find(|b| !b.is_ascii_whitespace() && **b != 0), Some(b'{' | b'[')))
 }
 
 /// UTF-16 decoded to UTF-8, as a stream (unpaired surrogates become U+FFFD).
@@ -183,6 +198,12 @@ pub fn read_input<K: LaunchSink>(reader: impl Read, scanner: &mut Scanner<K>) ->
 pub fn read_input_with<K: LaunchSink>(reader: impl Read, scanner: &mut Scanner<K>, options: &ReadOptions) -> ReadOutcome {
     let mut counting = BufReader::with_capacity(BUFFER, Counting { inner: reader, n: 0 });
     let kind = match counting.fill_buf() {
+        Ok(b) if options.skip_non_json && sniff(b) == Kind::Text && !looks_like_json(b) => {
+            let start = b.strip_prefix(&[0xef, 0xbb, 0xbf]).unwrap_or(b).trim_ascii_start();
+            let skipped =
+                Some(format!("not CloudTrail: no line of its start is JSON (it starts {})", printable(&start[..start.len().min(40)], 40)));
+            return ReadOutcome { bytes_in: counting.get_ref().n, skipped, ..ReadOutcome::default() };
+        }
         Ok(b) => sniff(b),
         Err(e) => return ReadOutcome { incomplete: Some(Incomplete(format!("cannot read: {e}"))), ..ReadOutcome::default() },
     };
@@ -223,7 +244,7 @@ pub fn read_input_with<K: LaunchSink>(reader: impl Read, scanner: &mut Scanner<K
     }
     let records = scanner.stats.rows - rows_before;
     let incomplete = (!problems.is_empty()).then(|| Incomplete(format!("{}; {records} record(s) read", problems.join("; "))));
-    ReadOutcome { bytes_in: counting.get_ref().n, incomplete, event_keys, empty: !text_seen }
+    ReadOutcome { bytes_in: counting.get_ref().n, incomplete, event_keys, empty: !text_seen, skipped: None }
 }
 
 /// A record's `eventID`, at its top level only.
@@ -368,7 +389,7 @@ impl<R: Read> Docs<R> {
                             scanner,
                             &format!("a document over {} is not read (--max-document-size)", size(self.max)),
                         );
-                        self.at = end;
+                        self.advance(end - at);
                         self.skip_line();
                     } else if self.eof {
                         let (at, end) = (self.at, self.buf.len());

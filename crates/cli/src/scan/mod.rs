@@ -29,9 +29,9 @@ use std::collections::HashSet;
 
 pub use args::{ScanArgs, Settings};
 pub use progress::{Bar, Progress, Silent};
-pub use report::{Completeness, IncompleteInput, InputCounts, Launcher, ScanReport, Totals};
+pub use report::{Completeness, IncompleteInput, InputCounts, Launcher, ScanReport, SkippedInput, Totals};
 pub use s3::S3Source;
-pub use source::{Input, LocalSource, Source};
+pub use source::{Input, LocalSource, Source, WalkFilter};
 
 use crate::CliError;
 
@@ -65,6 +65,8 @@ struct Part {
     event_keys: Vec<u128>,
     /// Nothing was read from it.
     empty: bool,
+    /// Not read: plainly not CloudTrail.
+    skipped: Option<String>,
 }
 
 fn read_one(source: &dyn Source, input: &Input, settings: &Settings) -> Part {
@@ -77,12 +79,15 @@ fn read_one(source: &dyn Source, input: &Input, settings: &Settings) -> Part {
         incomplete: input.problem.clone(),
         event_keys: Vec::new(),
         empty: false,
+        skipped: input.skipped.clone(),
     };
-    if part.incomplete.is_none() {
+    if part.incomplete.is_none() && part.skipped.is_none() {
         match source.open(input) {
             Ok(reader) => {
-                let o = input::read_input_with(reader, &mut scanner, &settings.read);
-                (part.bytes, part.incomplete, part.event_keys, part.empty) = (o.bytes_in, o.incomplete.map(|i| i.0), o.event_keys, o.empty);
+                let options = input::ReadOptions { skip_non_json: input.walked, ..settings.read };
+                let o = input::read_input_with(reader, &mut scanner, &options);
+                (part.bytes, part.incomplete, part.event_keys, part.empty, part.skipped) =
+                    (o.bytes_in, o.incomplete.map(|i| i.0), o.event_keys, o.empty, o.skipped);
             }
             Err(e) => part.incomplete = Some(e.to_string()),
         }
@@ -112,6 +117,7 @@ pub fn run(sources: &[&dyn Source], settings: &Settings, jobs: Option<usize>, pr
     let mut counts = InputCounts { listed: inputs.len() as u64, bytes: 0 };
     let mut incomplete = Vec::new();
     let mut warnings = Vec::new();
+    let mut skipped = Vec::new();
     // every record once by its eventID, whatever its event and whichever input holds it
     let mut seen: HashSet<u128> = HashSet::new();
     let mut duplicates = 0u64;
@@ -135,6 +141,9 @@ pub fn run(sources: &[&dyn Source], settings: &Settings, jobs: Option<usize>, pr
             if p.empty && p.incomplete.is_none() {
                 warnings.push(format!("{}: empty: nothing was read from it", p.name));
             }
+            if let Some(reason) = p.skipped {
+                skipped.push(SkippedInput { input: p.name.clone(), reason });
+            }
             if let Some(problem) = p.incomplete {
                 incomplete.push(IncompleteInput { input: p.name, problem });
             }
@@ -154,6 +163,7 @@ pub fn run(sources: &[&dyn Source], settings: &Settings, jobs: Option<usize>, pr
     }
     let mut report = report(tracker, stats, counts, incomplete, settings);
     report.warnings = warnings;
+    report.skipped_inputs = skipped;
     Ok(report)
 }
 
@@ -201,5 +211,6 @@ fn report(
         launchers,
         totals,
         warnings: Vec::new(),
+        skipped_inputs: Vec::new(),
     }
 }

@@ -4,12 +4,17 @@
 //! A directory walk never stops on one bad entry: a broken symbolic link, a link loop, an entry
 //! or a directory that cannot be read is listed with its [`Input::problem`] (reported unreadable,
 //! the input incomplete) and the walk goes on. Each directory is walked once and each file read
-//! once, however many names or links lead to it (device and inode).
+//! once, however many names or links lead to it (device and inode). A walk lists only the files
+//! its [`WalkFilter`] wants (`--include`/`--exclude`), and marks a file plainly not CloudTrail by
+//! its name (`README.md`, `rules.yml`...) as skipped; one that is not by its first bytes is
+//! skipped when read ([`Input::walked`]). A file named on the command line is always read.
 
 use std::collections::HashSet;
 use std::fs;
 use std::io::Read;
 use std::path::{Path, PathBuf};
+
+use globset::{Glob, GlobSet, GlobSetBuilder};
 
 use crate::CliError;
 
@@ -23,6 +28,10 @@ pub struct Input {
     /// Why it cannot be read, when listing found out (a broken symbolic link...): it is reported
     /// as unreadable and not opened.
     pub problem: Option<String>,
+    /// Why it is not read although it could be (plainly not CloudTrail): reported as skipped.
+    pub skipped: Option<String>,
+    /// Found by walking a directory (not named): skipped if its first bytes are plainly not JSON.
+    pub walked: bool,
 }
 
 /// A place holding inputs: lists them, then opens each as a byte stream (gzip or not).
@@ -40,13 +49,100 @@ pub const STDIN: &str = "stdin";
 #[derive(Debug, Clone)]
 pub struct LocalSource {
     paths: Vec<String>,
+    filter: WalkFilter,
 }
 
 impl LocalSource {
     /// The given paths (`-` is standard input).
     pub fn new(paths: Vec<String>) -> Self {
-        Self { paths }
+        Self { paths, filter: WalkFilter::default() }
     }
+
+    /// Directory walks list only the files `filter` wants.
+    pub fn with_filter(self, filter: WalkFilter) -> Self {
+        Self { filter, ..self }
+    }
+}
+
+/// Which files a directory walk lists: `--include` and `--exclude` globs (globset syntax) over
+/// each file's path relative to the directory walked. Files named on the command line are not
+/// filtered.
+#[derive(Debug, Clone, Default)]
+pub struct WalkFilter {
+    include: Option<GlobSet>,
+    exclude: Option<GlobSet>,
+}
+
+impl WalkFilter {
+    /// A filter keeping what matches one of `include` (everything when empty) and none of `exclude`.
+    pub fn new(include: &[String], exclude: &[String]) -> Result<Self, CliError> {
+        let set = |globs: &[String], flag: &str| -> Result<Option<GlobSet>, CliError> {
+            if globs.is_empty() {
+                return Ok(None);
+            }
+            let mut b = GlobSetBuilder::new();
+            for g in globs {
+                b.add(Glob::new(g).map_err(|e| CliError::Usage(format!("{flag} {g:?}: {e}")))?);
+            }
+            b.build().map(Some).map_err(|e| CliError::Usage(format!("{flag}: {e}")))
+        };
+        Ok(Self { include: set(include, "--include")?, exclude: set(exclude, "--exclude")? })
+    }
+
+    fn wants(&self, relative: &Path) -> bool {
+        self.include.as_ref().is_none_or(|g| g.is_match(relative)) && !self.exclude.as_ref().is_some_and(|g| g.is_match(relative))
+    }
+}
+
+/// File name endings that are plainly not CloudTrail: documents, configuration, code, images,
+/// signatures. A file so named found by a walk is skipped (and reported as skipped).
+const NOT_CLOUDTRAIL: [&str; 40] = [
+    ".md",
+    ".markdown",
+    ".rst",
+    ".adoc",
+    ".yml",
+    ".yaml",
+    ".toml",
+    ".ini",
+    ".cfg",
+    ".conf",
+    ".py",
+    ".rb",
+    ".rs",
+    ".go",
+    ".js",
+    ".ts",
+    ".java",
+    ".sh",
+    ".ps1",
+    ".tf",
+    ".hcl",
+    ".html",
+    ".htm",
+    ".css",
+    ".xml",
+    ".csv",
+    ".tsv",
+    ".png",
+    ".jpg",
+    ".jpeg",
+    ".gif",
+    ".svg",
+    ".pdf",
+    ".docx",
+    ".xlsx",
+    ".pem",
+    ".crt",
+    ".sig",
+    ".asc",
+    ".sha256",
+];
+
+/// Why a file found by a walk is plainly not CloudTrail by its name, if it is.
+fn not_cloudtrail_by_name(path: &Path) -> Option<String> {
+    let name = path.file_name()?.to_str()?.to_ascii_lowercase();
+    NOT_CLOUDTRAIL.iter().find(|end| name.ends_with(*end)).map(|end| format!("not CloudTrail by its name ({end})"))
 }
 
 /// CloudTrail writes digest files beside the logs (`AWSLogs/<account>/CloudTrail-Digest/`):
@@ -93,20 +189,23 @@ fn unreadable(path: &Path, e: &std::io::Error) -> String {
     }
 }
 
-#[derive(Debug, Default)]
-struct Walk {
+#[derive(Debug)]
+struct Walk<'f> {
     out: Vec<Input>,
     seen: HashSet<Identity>,
+    filter: &'f WalkFilter,
+    /// The directory named on the command line being walked.
+    root: PathBuf,
 }
 
-impl Walk {
+impl Walk<'_> {
     fn dir(&mut self, dir: &Path) {
         let entries = fs::read_dir(dir).and_then(|rd| rd.map(|e| e.map(|e| e.path())).collect::<Result<Vec<PathBuf>, _>>());
         let mut entries = match entries {
             Ok(e) => e,
             Err(e) => {
                 let problem = Some(format!("cannot list this directory: {e}: check its permissions"));
-                self.out.push(Input { name: dir.display().to_string(), size: None, problem });
+                self.out.push(Input { name: dir.display().to_string(), problem, ..Input::default() });
                 return;
             }
         };
@@ -125,7 +224,9 @@ impl Walk {
         let meta = match fs::metadata(p) {
             Ok(m) => m,
             Err(e) => {
-                self.out.push(Input { name, size: None, problem: Some(unreadable(p, &e)) });
+                if self.wanted(p) {
+                    self.out.push(Input { name, problem: Some(unreadable(p, &e)), ..Input::default() });
+                }
                 return;
             }
         };
@@ -135,21 +236,25 @@ impl Walk {
         }
         if meta.is_dir() {
             self.dir(p);
-        } else if meta.is_file() {
-            self.out.push(Input { name, size: Some(meta.len()), problem: None });
+        } else if meta.is_file() && self.wanted(p) {
+            self.out.push(Input { name, size: Some(meta.len()), skipped: not_cloudtrail_by_name(p), walked: true, problem: None });
         }
+    }
+
+    fn wanted(&self, p: &Path) -> bool {
+        self.filter.wants(p.strip_prefix(&self.root).unwrap_or(p))
     }
 }
 
 impl Source for LocalSource {
     fn list(&self) -> Result<Vec<Input>, CliError> {
-        let mut walk = Walk::default();
+        let mut walk = Walk { out: Vec::new(), seen: HashSet::new(), filter: &self.filter, root: PathBuf::new() };
         for p in &self.paths {
             if p == "-" {
                 if walk.out.iter().any(|i: &Input| i.name == STDIN) {
                     return Err(CliError::Usage("standard input ('-') is given twice".into()));
                 }
-                walk.out.push(Input { name: STDIN.into(), size: None, problem: None });
+                walk.out.push(Input { name: STDIN.into(), ..Input::default() });
                 continue;
             }
             let meta = fs::metadata(p).map_err(|e| CliError::Input { source_name: p.clone(), reason: format!("{e}: check the path") })?;
@@ -157,9 +262,10 @@ impl Source for LocalSource {
                 continue;
             }
             if meta.is_dir() {
+                walk.root = PathBuf::from(p);
                 walk.dir(Path::new(p));
             } else {
-                walk.out.push(Input { name: p.clone(), size: Some(meta.len()), problem: None });
+                walk.out.push(Input { name: p.clone(), size: Some(meta.len()), ..Input::default() });
             }
         }
         Ok(walk.out)

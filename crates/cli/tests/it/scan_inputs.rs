@@ -24,7 +24,7 @@ struct Cli {
 
 fn try_scan(args: &[&str]) -> Result<ScanReport, CliError> {
     let a = Cli::try_parse_from(std::iter::once("scan").chain(args.iter().copied())).unwrap().scan;
-    let local = LocalSource::new(a.inputs.clone());
+    let local = LocalSource::new(a.inputs.clone()).with_filter(a.source_filter()?);
     let sources: Vec<&dyn Source> = vec![&local];
     scan::run(&sources, &a.settings().unwrap(), Some(2), &Silent)
 }
@@ -268,4 +268,69 @@ fn a_closed_pipe_ends_the_scan_quietly() {
     let status = child.wait().unwrap();
     // THEN it says nothing and exits with the scan's status (0: read whole)
     assert_eq!((status.code(), err.as_str()), (Some(0), ""));
+}
+
+#[test]
+fn a_line_cut_in_the_middle_of_json_lines_or_a_broken_document_loses_only_itself() {
+    use launchguard_cli::scan::input::read_input;
+    use launchguard_core::query::EventRule;
+    use launchguard_core::scan::Scanner;
+    let recs: Vec<Value> =
+        serde_json::from_slice::<Value>(&std::fs::read(delivery()).unwrap()).unwrap()["Records"].as_array().unwrap().clone();
+    let lines: Vec<String> = recs.iter().map(Value::to_string).collect();
+    // GIVEN 26 JSON lines, the third cut short by a rotation (at a comma, inside a string)
+    for cut in [lines[2].find(",\"").unwrap() + 1, lines[2].len() / 2] {
+        let mut text = lines.clone();
+        text[2].truncate(cut);
+        let text = text.join("\n");
+        // WHEN read
+        let mut s = Scanner::new(EventRule::run_instances(), None);
+        let o = read_input(text.as_bytes(), &mut s);
+        // THEN the 25 others are read, the cut one is unreadable and named by its line
+        assert_eq!((s.stats.rows, s.stats.unparseable), (25, 1), "{:?}", o.incomplete);
+        assert!(o.incomplete.unwrap().0.contains("line 3"), "{:?}", s.stats.error_samples);
+    }
+    // AND a delivery file broken in the middle, then a whole one: the records before the break
+    // and the whole file are read, and the input says it is incomplete
+    let doc = std::fs::read_to_string(delivery()).unwrap();
+    let at = doc.find("\"eventName\":\"RunInstances\"").unwrap();
+    let broken = format!("{}}}}}{}\n{}", &doc[..at], &doc[at + 30..], doc.trim_end());
+    let mut s = Scanner::new(EventRule::run_instances(), None);
+    let o = read_input(broken.as_bytes(), &mut s);
+    assert!(s.stats.rows >= 26 && s.stats.rows < 52, "{}", s.stats.rows);
+    assert!(o.incomplete.is_some());
+}
+
+#[test]
+fn files_plainly_not_cloudtrail_in_a_directory_are_skipped_and_globs_narrow_the_walk() {
+    // GIVEN a synced trail folder that also holds a README, YAML rule tests and notes (issue 31)
+    let dir = tmp("skip");
+    std::fs::create_dir_all(dir.join("rules")).unwrap();
+    std::fs::write(dir.join("a.json.gz"), gzip(&std::fs::read(delivery()).unwrap())).unwrap();
+    std::fs::copy(fixtures_dir().join("scan/bom.jsonl"), dir.join("b.jsonl")).unwrap();
+    std::fs::write(dir.join("README.md"), "# Trail\n\nSynced with `aws s3 sync`: {\"Records\": [...]}\n").unwrap();
+    std::fs::write(
+        dir.join("rules/run_instances.yml"),
+        "AnalysisType: rule\nTests:\n  - Name: x\n    Log:\n      eventName: RunInstances\n",
+    )
+    .unwrap();
+    std::fs::write(dir.join("NOTES"), "looked at this on Monday\n").unwrap();
+    // WHEN the directory is scanned
+    let r = scan_with(&[dir.to_str().unwrap()]);
+    // THEN the CloudTrail is read whole, and the three others are listed as skipped, not as incomplete
+    assert_eq!((r.stats.rows, r.status), (52, Completeness::Complete), "{}", problems(&r));
+    let skipped: Vec<&str> = r.skipped_inputs.iter().map(|s| s.input.strip_prefix(dir.to_str().unwrap()).unwrap()).collect();
+    assert_eq!(skipped, ["/NOTES", "/README.md", "/rules/run_instances.yml"]);
+    assert!(r.skipped_inputs.iter().all(|s| s.reason.contains("not CloudTrail")), "{:?}", r.skipped_inputs);
+    // AND a file named on the command line is read whatever its name: its lines are unreadable
+    let r = scan_with(&[dir.join("NOTES").to_str().unwrap()]);
+    assert_eq!((r.status, r.skipped_inputs.len()), (Completeness::Incomplete, 0));
+    // AND --include / --exclude narrow the walk (paths relative to the directory walked)
+    let r = scan_with(&[dir.to_str().unwrap(), "--include", "*.json.gz"]);
+    assert_eq!((r.inputs.listed, r.stats.rows, r.skipped_inputs.len()), (1, 26, 0));
+    let r = scan_with(&[dir.to_str().unwrap(), "--exclude", "rules/**", "--exclude", "*.md", "--exclude", "NOTES"]);
+    assert_eq!((r.inputs.listed, r.stats.rows, r.skipped_inputs.len()), (2, 52, 0));
+    // AND a bad glob is bad usage
+    let a = Cli::try_parse_from(["scan", "--include", "a[", dir.to_str().unwrap()]).unwrap().scan;
+    assert!(matches!(a.source_filter(), Err(CliError::Usage(_))));
 }

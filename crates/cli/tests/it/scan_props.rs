@@ -1,5 +1,6 @@
-//! Property tests of the stream reader: no input makes it panic, and a stream cut anywhere
-//! keeps what came before the cut.
+//! Property tests of the stream reader: no input makes it panic, a stream cut anywhere keeps what
+//! came before the cut, and any arrangement of real records (split, concatenated, BOM-prefixed,
+//! NUL-padded, gzip-ed, truncated) gives the same records or says that some are missing.
 
 #![allow(clippy::unwrap_used)] // a test that cannot unwrap has failed
 
@@ -7,9 +8,10 @@ use std::io::Write;
 
 use launchguard_cli::scan::input::read_input;
 use launchguard_core::query::EventRule;
-use launchguard_core::scan::Scanner;
+use launchguard_core::scan::{Scanner, event_key};
 use launchguard_testkit::invictus_background;
 use proptest::prelude::*;
+use serde_json::Value;
 
 fn gzip(bytes: &[u8]) -> Vec<u8> {
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
@@ -76,6 +78,11 @@ impl launchguard_core::scan::LaunchSink for Ids {
 
 /// 24 real records of every kind and the 8 real RunInstances, in the archive's order.
 fn pool() -> Vec<Value> {
+    static POOL: std::sync::OnceLock<Vec<Value>> = std::sync::OnceLock::new();
+    POOL.get_or_init(make_pool).clone()
+}
+
+fn make_pool() -> Vec<Value> {
     let bg = invictus_background();
     let mut runs = bg.iter().filter(|r| r["eventName"] == "RunInstances").cloned();
     let others = bg.iter().filter(|r| r["eventName"] != "RunInstances").step_by(97).take(24).cloned().collect::<Vec<_>>();
@@ -104,8 +111,6 @@ fn render(records: &[Value], shape: u8) -> String {
         }
     }
 }
-
-use serde_json::Value;
 
 proptest! {
     #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
@@ -177,6 +182,7 @@ proptest! {
                 g.1 = bytes.len();
             }
         }
+        let keys: Vec<u128> = records.iter().map(|r| event_key(r["eventID"].as_str().unwrap())).collect();
         let want_ids: Vec<String> = records.iter().filter(|r| r["eventName"] == "RunInstances").map(|r| r["eventID"].as_str().unwrap().to_owned()).collect();
         // WHEN read whole, or cut anywhere
         let (bytes, cut, between_values) = match cut {
@@ -194,14 +200,18 @@ proptest! {
             prop_assert_eq!(o.incomplete.as_ref(), None);
             prop_assert_eq!((s.stats.rows, s.stats.unparseable), (records.len() as u64, 0));
             prop_assert_eq!(&s.aggregate.0, &want_ids);
+            prop_assert_eq!(&o.event_keys, &keys);
         } else {
             // cut: the launches read are the first ones, nothing is invented, and if any record
             // is missing the read says so (unless the cut falls between two whole values: a
             // stream that ends there is whole as far as anyone can tell)
             prop_assert!(s.stats.rows <= records.len() as u64);
             prop_assert!(want_ids.starts_with(&s.aggregate.0), "{:?} not a prefix of {:?}", s.aggregate.0, want_ids);
+            prop_assert!(keys.starts_with(&o.event_keys), "the records read are not the first records");
             if s.stats.rows < records.len() as u64 && !between_values {
-                prop_assert!(o.incomplete.is_some() || s.stats.unparseable > 0, "{} of {} records read, and nothing said", s.stats.rows, records.len());
+                let said = o.incomplete.as_ref().map(|i| i.0.as_str()).unwrap_or_default();
+                prop_assert!(said.contains("record(s) read"), "{} of {} records read, and nothing said: {:?}", s.stats.rows, records.len(), said);
+                prop_assert!(!said.contains('\0'), "{:?}", said);
             }
         }
     }
