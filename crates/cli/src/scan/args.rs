@@ -83,13 +83,14 @@ const AFTER_HELP: &str = "Reads CloudTrail delivery files ({\"Records\":[...]}),
 (concatenated too) or plain, UTF-8 (with or without a byte-order mark) or UTF-16; documents one after the other with \
 anything or nothing between them (`zcat *.json.gz | launchguard scan -`). zip, xz, bzip2 and zstd files are named, not \
 read: decompress them first. A line that is not JSON, a document cut short or over --max-document-size, a broken \
-symbolic link: each is counted unreadable, its input named, and the scan goes on. A principal is flagged when it launches or requests at least --min-instances instances \
+symbolic link: each is counted unreadable, its input named, and the scan goes on. A directory walk skips (and lists) \
+files plainly not CloudTrail, by name (.md, .yml...) or first bytes; --include/--exclude narrow it. A principal is flagged when it launches or requests at least --min-instances instances \
 within --window (the detector's rule); each burst is reported with its start, end, calls, keys, IPs, regions and \
 user agents. Each file is read once however many names or links lead to it, and each record counts once by its \
 eventID (duplicates are counted in the summary).
 
 Exit status: 0 every input read whole; 1 some input could not be read whole (named in the report, with what was \
-salvaged); 2 bad usage or nothing could be listed.";
+salvaged; a closed output ends the scan quietly with this status); 2 bad usage or a named path that does not exist.";
 
 /// What a scan needs from its arguments.
 #[derive(Debug, Clone, PartialEq)]
