@@ -444,10 +444,29 @@ impl<R: Read> Docs<R> {
     }
 }
 
+/// A record's `eventID`. Fast path: the record names `"eventID"` once, its value a plain string
+/// (every CloudTrail record); otherwise the record is parsed for its top-level `eventID`. The key
+/// only counts duplicates: the launches counted are de-duplicated by the parsed record's own id.
+fn event_id(record: &str) -> Option<Cow<'_, str>> {
+    const KEY: &[u8] = b"\"eventID\"";
+    let b = record.as_bytes();
+    let mut found = memchr::memmem::find_iter(b, KEY);
+    if let (Some(at), None) = (found.next(), found.next()) {
+        let rest = record[at + KEY.len()..].trim_start().strip_prefix(':').map(str::trim_start);
+        if let Some(value) = rest.and_then(|r| r.strip_prefix('"'))
+            && let Some(end) = value.find(['"', '\\'])
+            && value.as_bytes()[end] == b'"'
+        {
+            return Some(Cow::Borrowed(&value[..end]));
+        }
+    }
+    serde_json::from_str::<Id<'_>>(record).ok().and_then(|i| i.event_id)
+}
+
 fn push<K: LaunchSink>(item: Item<'_>, keys: &mut Vec<u128>, scanner: &mut Scanner<K>) {
     match item {
         Item::Record(r) => {
-            if let Ok(Id { event_id: Some(id) }) = serde_json::from_str::<Id<'_>>(&r) {
+            if let Some(id) = event_id(&r) {
                 keys.push(event_key(&id));
             }
             scanner.push_message(&r);
@@ -481,5 +500,23 @@ fn text_of(bytes: &[u8]) -> (Cow<'_, str>, Option<String>) {
     match std::str::from_utf8(bytes) {
         Ok(s) => (Cow::Borrowed(s), None),
         Err(e) => (String::from_utf8_lossy(bytes), Some(format!("not UTF-8 at byte {} (replaced)", e.valid_up_to()))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn the_event_id_is_the_records_own() {
+        // plain, spaced, and escaped ids; a nested one beside the record's own; none
+        assert_eq!(event_id(r#"{"eventVersion":"1.08","eventID":"a-1","x":1}"#).as_deref(), Some("a-1"));
+        assert_eq!(event_id("{\"eventID\" :\n \"a-2\"}").as_deref(), Some("a-2"));
+        assert_eq!(event_id(r#"{"eventID":"a\u002d3"}"#).as_deref(), Some("a-3"));
+        assert_eq!(event_id(r#"{"requestParameters":{"eventID":"forged"},"eventID":"real"}"#).as_deref(), Some("real"));
+        assert_eq!(event_id(r#"{"eventName":"X","note":"eventID"}"#), None);
+        assert_eq!(event_id(r#"{"eventID":"x","eventID":"y"}"#), None);
     }
 }
