@@ -17,6 +17,7 @@ pub mod input;
 pub mod progress;
 pub mod report;
 pub mod s3;
+pub mod sniff;
 pub mod source;
 
 use launchguard_core::burst::Tracker;
