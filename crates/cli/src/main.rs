@@ -59,7 +59,7 @@ fn run_scan(args: &ScanArgs) -> Result<ExitCode, CliError> {
     let settings = args.settings()?;
     let (urls, paths): (Vec<String>, Vec<String>) = args.inputs.iter().cloned().partition(|i| i.starts_with("s3://"));
     let paths = if urls.is_empty() && paths.is_empty() { vec!["-".to_owned()] } else { paths };
-    let local = LocalSource::new(paths);
+    let local = LocalSource::new(paths).with_filter(args.source_filter()?);
     let buckets = urls.iter().map(|u| S3Source::new(u)).collect::<Result<Vec<_>, _>>()?;
     let mut sources: Vec<&dyn Source> = vec![&local];
     sources.extend(buckets.iter().map(|b| b as &dyn Source));
@@ -69,17 +69,23 @@ fn run_scan(args: &ScanArgs) -> Result<ExitCode, CliError> {
     } else {
         scan::run(&sources, &settings, jobs, &Silent)?
     };
-    let mut out = std::io::stdout().lock();
-    if args.json {
-        serde_json::to_writer_pretty(&mut out, &report).map_err(|e| CliError::Output(e.to_string()))?;
-        writeln!(out).map_err(|e| CliError::Output(e.to_string()))?;
-    } else {
-        write!(out, "{report}").map_err(|e| CliError::Output(e.to_string()))?;
-    }
-    Ok(match report.status {
+    let code = match report.status {
         Completeness::Complete => ExitCode::SUCCESS,
         Completeness::Incomplete => ExitCode::from(1),
-    })
+    };
+    let mut out = std::io::stdout().lock();
+    let written = if args.json {
+        serde_json::to_writer_pretty(&mut out, &report).map_err(std::io::Error::from).and_then(|()| writeln!(out))
+    } else {
+        write!(out, "{report}")
+    }
+    .and_then(|()| out.flush());
+    match written {
+        // the reader has gone (`launchguard scan ... | head -1`): stop quietly, as Unix tools do
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(code),
+        Err(e) => Err(CliError::Output(e.to_string())),
+        Ok(()) => Ok(code),
+    }
 }
 fn run_release(args: &ReleaseArgs) -> Result<ExitCode, CliError> {
     let rt = tokio::runtime::Runtime::new().map_err(|e| CliError::Input { source_name: "tokio runtime".into(), reason: e.to_string() })?;

@@ -8,6 +8,8 @@ use launchguard_core::threshold::{Counted, Thresholds};
 use launchguard_core::time::parse_timestamp;
 use launchguard_core::window::TimeWindow;
 
+use super::input::ReadOptions;
+use super::source::WalkFilter;
 use crate::CliError;
 
 /// The default burst window: the alarm's evaluated span as `make deploy` sets it,
@@ -62,16 +64,33 @@ pub struct ScanArgs {
     /// No progress bar, even on a terminal.
     #[arg(long)]
     pub quiet: bool,
+    /// Walking a directory, read only the files whose path (relative to the directory) matches
+    /// this glob (`*.json.gz`, `**/us-east-1/**`); may be repeated. Files named are always read.
+    #[arg(long, value_name = "GLOB")]
+    pub include: Vec<String>,
+    /// Walking a directory, leave out the files whose relative path matches this glob; may be
+    /// repeated.
+    #[arg(long, value_name = "GLOB")]
+    pub exclude: Vec<String>,
+    /// The longest line or document read: 64MiB, 512KiB, or bytes. Anything longer counts as
+    /// one unreadable record (the input as incomplete), and is never held in memory whole.
+    #[arg(long, value_name = "SIZE", default_value = "64MiB", value_parser = parse_size)]
+    pub max_document_size: usize,
 }
 
 const AFTER_HELP: &str = "Reads CloudTrail delivery files ({\"Records\":[...]}), the console's event-history export, \
 `aws cloudtrail lookup-events` output (and its JSON lines), JSON arrays, EventBridge envelopes and JSON lines, gzip \
-(concatenated too) or plain. A principal is flagged when it launches or requests at least --min-instances instances \
+(concatenated too) or plain, UTF-8 (with or without a byte-order mark) or UTF-16; documents one after the other with \
+anything or nothing between them (`zcat *.json.gz | launchguard scan -`). zip, xz, bzip2 and zstd files are named, not \
+read: decompress them first. A line that is not JSON, a document cut short or over --max-document-size, a broken \
+symbolic link: each is counted unreadable, its input named, and the scan goes on. A directory walk skips (and lists) \
+files plainly not CloudTrail, by name (.md, .yml...) or first bytes; --include/--exclude narrow it. A principal is flagged when it launches or requests at least --min-instances instances \
 within --window (the detector's rule); each burst is reported with its start, end, calls, keys, IPs, regions and \
-user agents. Records delivered twice (same eventID) count once.
+user agents. Each file is read once however many names or links lead to it, and each record counts once by its \
+eventID (duplicates are counted in the summary).
 
 Exit status: 0 every input read whole; 1 some input could not be read whole (named in the report, with what was \
-salvaged); 2 bad usage or nothing could be listed.";
+salvaged; a closed output ends the scan quietly with this status); 2 bad usage or a named path that does not exist.";
 
 /// What a scan needs from its arguments.
 #[derive(Debug, Clone, PartialEq)]
@@ -88,9 +107,16 @@ pub struct Settings {
     pub thresholds: Thresholds,
     /// Whole-input sums too.
     pub totals: bool,
+    /// How inputs are read (the size cap).
+    pub read: ReadOptions,
 }
 
 impl ScanArgs {
+    /// The `--include`/`--exclude` filter of directory walks, checked.
+    pub fn source_filter(&self) -> Result<WalkFilter, CliError> {
+        WalkFilter::new(&self.include, &self.exclude)
+    }
+
     /// The settings, checked, with the rule set of the environment (`LG_RULES`,
     /// `LG_RULES_FILE`) or the bundled one.
     pub fn settings(&self) -> Result<Settings, CliError> {
@@ -127,12 +153,40 @@ impl ScanArgs {
             thresholds.exclude_aws_services = false;
         }
         let window = self.window.unwrap_or_else(|| Duration::seconds(i64::try_from(rule.window_seconds).unwrap_or(DEFAULT_WINDOW_SECONDS)));
-        Ok(Settings { rule_id: rule.id.clone(), rule: rule.event.clone(), range, window, thresholds, totals: self.totals })
+        Ok(Settings {
+            rule_id: rule.id.clone(),
+            rule: rule.event.clone(),
+            range,
+            window,
+            thresholds,
+            totals: self.totals,
+            read: ReadOptions { max_document: self.max_document_size, skip_non_json: false },
+        })
     }
 }
 
 fn parse_time(s: &str) -> Result<DateTime<Utc>, String> {
     parse_timestamp(s).map_err(|e| e.to_string())
+}
+
+/// `64MiB`, `512KiB`, `1GiB` (or `K`, `M`, `G`, binary), or bytes; at least 1 KiB.
+pub fn parse_size(s: &str) -> Result<usize, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (n, unit) = t.split_at(split);
+    let n: usize = n.parse().map_err(|_| format!("{s:?}: expected a size such as 64MiB, 512KiB or 1048576"))?;
+    let shift = match unit.trim() {
+        "" | "B" => 0,
+        "K" | "KiB" | "k" => 10,
+        "M" | "MiB" => 20,
+        "G" | "GiB" => 30,
+        _ => return Err(format!("{s:?}: expected a size such as 64MiB, 512KiB or 1048576 (units KiB, MiB, GiB)")),
+    };
+    let bytes = n.checked_mul(1 << shift).ok_or_else(|| format!("{s:?}: too large"))?;
+    if bytes < 1024 {
+        return Err(format!("{s:?}: the size must be at least 1KiB"));
+    }
+    Ok(bytes)
 }
 
 /// `90s`, `10m`, `1h`, `2d`, or a number of seconds; between 1 second and 30 days.
@@ -170,6 +224,25 @@ mod tests {
         for bad in ["", "0s", "ten", "5w", "31d", "-5m", "99999999999999999999h"] {
             assert!(parse_duration(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn sizes_read_as_people_write_them_and_the_default_cap_is_64_mib() {
+        assert_eq!(parse_size("64MiB").unwrap(), 64 << 20);
+        assert_eq!(parse_size("512KiB").unwrap(), 512 << 10);
+        assert_eq!(parse_size("2G").unwrap(), 2 << 30);
+        assert_eq!(parse_size("4096").unwrap(), 4096);
+        for bad in ["", "0", "12", "1TiB", "MiB", "-5M", "99999999999999999999G"] {
+            assert!(parse_size(bad).is_err(), "{bad}");
+        }
+        #[derive(Debug, clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            scan: ScanArgs,
+        }
+        let a = <Cli as clap::Parser>::try_parse_from(["scan"]).unwrap().scan;
+        assert_eq!(a.max_document_size, crate::scan::input::DEFAULT_MAX_DOCUMENT);
+        assert_eq!(crate::scan::input::DEFAULT_MAX_DOCUMENT, 64 << 20);
     }
 
     #[test]

@@ -1,23 +1,58 @@
-//! Reading one input as a stream into a [`Scanner`]: gunzip when it starts with the gzip magic
-//! (concatenated members too), then either JSON lines, one line at a time, or one document
-//! (a delivery file, a pretty-printed lookup-events output...), whose records go through
-//! [`split_document`] and the scanner's pre-filter. Memory: one line, or one document.
+//! Reading one input as a stream into a [`Scanner`].
 //!
-//! Nothing here stops a scan: a line that is not JSON is counted as an unreadable record, and a
-//! stream that breaks (a truncated gzip, a download cut short) keeps every record read before
-//! the break and is reported as [`Incomplete`].
+//! What the first bytes say decides how: gzip (concatenated members too) is inflated; UTF-16
+//! (with its byte-order mark, as a PowerShell redirect writes it, or without) is decoded;
+//! zip, xz, bzip2 and zstd are named and not read. The text is then a stream of JSON documents,
+//! whatever separates them (nothing, newlines, spaces; a UTF-8 byte-order mark and NUL padding
+//! are skipped): delivery files, JSON lines, a lookup-events output, concatenated with `cat` or
+//! `zcat`. Each document is found with serde_json's [`StreamDeserializer`], then split into
+//! records ([`split_document`]) for the scanner's pre-filter.
+//!
+//! Nothing here stops a scan, and nothing is dropped silently: a line that is not JSON, a
+//! document cut short, a document over the size cap ([`ReadOptions::max_document`]) are counted
+//! as unreadable records (their readable records before the fault are kept), reading goes on at
+//! the next line, and the input is reported [`Incomplete`]. A stream that breaks (a truncated
+//! gzip, a download cut short) keeps every record read before the break.
+//!
+//! Memory: one document (or line) at a time, at most the size cap, plus 16 bytes per record (the
+//! key of its `eventID`, [`ReadOutcome::event_keys`]).
+//!
+//! [`StreamDeserializer`]: serde_json::StreamDeserializer
 
 use std::borrow::Cow;
 use std::io::{BufRead, BufReader, Read};
 
 use flate2::bufread::MultiGzDecoder;
-use launchguard_core::scan::{LaunchSink, Scanner};
+use launchguard_core::scan::{LaunchSink, Scanner, event_key};
 use launchguard_core::split::{Item, split_document};
+use serde::Deserialize;
+
+use super::sniff::{Kind, Utf16, looks_like_json, sniff};
 use serde::de::IgnoredAny;
 
 /// Why an input was not read whole.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Incomplete(pub String);
+
+/// The default cap on one line or document: 64 MiB.
+pub const DEFAULT_MAX_DOCUMENT: usize = 64 << 20;
+
+/// How inputs are read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReadOptions {
+    /// A line or document longer than this many bytes is not read: it counts as one unreadable
+    /// record and the input as incomplete.
+    pub max_document: usize,
+    /// Skip the input, unread, when its first bytes are plainly not JSON (no line of its first
+    /// block starts a JSON object or array): for files found by walking a directory.
+    pub skip_non_json: bool,
+}
+
+impl Default for ReadOptions {
+    fn default() -> Self {
+        Self { max_document: DEFAULT_MAX_DOCUMENT, skip_non_json: false }
+    }
+}
 
 /// What reading one input gave, besides the scanner's counters.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -26,6 +61,13 @@ pub struct ReadOutcome {
     pub bytes_in: u64,
     /// Set when the input was not read whole.
     pub incomplete: Option<Incomplete>,
+    /// The key ([`event_key`]) of each record's `eventID`, in input order (records without one
+    /// are left out): what the scan de-duplicates every record by.
+    pub event_keys: Vec<u128>,
+    /// The input held no text at all (empty, or only blanks and NULs).
+    pub empty: bool,
+    /// Not read, and why: plainly not CloudTrail ([`ReadOptions::skip_non_json`]).
+    pub skipped: Option<String>,
 }
 
 const BUFFER: usize = 256 * 1024;
@@ -44,14 +86,323 @@ impl<R: Read> Read for Counting<R> {
     }
 }
 
-/// Hand one text (a line or a whole document) to the scanner.
-fn feed<K: LaunchSink>(text: &str, scanner: &mut Scanner<K>) -> Result<(), String> {
-    split_document(text, &mut |item| match item {
-        Item::Record(Cow::Borrowed(r)) => scanner.push_message(r),
-        Item::Record(Cow::Owned(r)) => scanner.push_message(&r),
-        Item::Unreadable(why) => scanner.note_error(why),
-    })
-    .map_err(|e| e.to_string())
+/// `bytes` as text fit for a message: at most `max` characters, control characters (NULs...)
+/// escaped, invalid UTF-8 replaced.
+pub fn printable(bytes: &[u8], max: usize) -> String {
+    let text = String::from_utf8_lossy(bytes);
+    let mut out = String::new();
+    for (i, c) in text.chars().enumerate() {
+        if i == max {
+            out.push('…');
+            break;
+        }
+        if c.is_control() { out.extend(c.escape_default()) } else { out.push(c) }
+    }
+    out
+}
+
+/// Read one input into `scanner`, with the default options.
+pub fn read_input<K: LaunchSink>(reader: impl Read, scanner: &mut Scanner<K>) -> ReadOutcome {
+    read_input_with(reader, scanner, &ReadOptions::default())
+}
+
+/// Read one input into `scanner`.
+pub fn read_input_with<K: LaunchSink>(reader: impl Read, scanner: &mut Scanner<K>, options: &ReadOptions) -> ReadOutcome {
+    let mut counting = BufReader::with_capacity(BUFFER, Counting { inner: reader, n: 0 });
+    let kind = match counting.fill_buf() {
+        Ok(b) if options.skip_non_json && sniff(b) == Kind::Text && !looks_like_json(b) => {
+            let start = b.strip_prefix(&[0xef, 0xbb, 0xbf]).unwrap_or(b).trim_ascii_start();
+            let skipped =
+                Some(format!("not CloudTrail: no line of its start is JSON (it starts {})", printable(&start[..start.len().min(40)], 40)));
+            return ReadOutcome { bytes_in: counting.get_ref().n, skipped, ..ReadOutcome::default() };
+        }
+        Ok(b) => sniff(b),
+        Err(e) => return ReadOutcome { incomplete: Some(Incomplete(format!("cannot read: {e}"))), ..ReadOutcome::default() },
+    };
+    let unreadable_before = scanner.stats.unparseable;
+    let rows_before = scanner.stats.rows;
+    let (broken, event_keys, text_seen) = {
+        let mut docs = match kind {
+            Kind::Unread(what) => {
+                let bytes_in = counting.get_ref().n;
+                return ReadOutcome { bytes_in, incomplete: Some(Incomplete(what.into())), ..ReadOutcome::default() };
+            }
+            Kind::Gzip => {
+                Docs::new(Box::new(BufReader::with_capacity(BUFFER, MultiGzDecoder::new(&mut counting))) as Box<dyn Read + '_>, options)
+            }
+            Kind::Utf16 { big_endian } => Docs::new(Box::new(Utf16::new(&mut counting, big_endian)) as Box<dyn Read + '_>, options),
+            Kind::Text => Docs::new(Box::new(&mut counting) as Box<dyn Read + '_>, options),
+        };
+        docs.run(scanner);
+        (docs.broken, docs.event_keys, docs.text_seen)
+    };
+    let mut problems = Vec::new();
+    if let Some(e) = broken {
+        problems.push(match kind {
+            Kind::Gzip => format!("gzip stream broken: {e}"),
+            _ => format!("read failed: {e}"),
+        });
+    }
+    let unreadable = scanner.stats.unparseable - unreadable_before;
+    if unreadable > 0 {
+        let first: Vec<&String> = scanner.stats.error_samples.iter().take(2).collect();
+        problems.push(format!(
+            "{unreadable} unreadable record(s) or line(s), not counted (first: {})",
+            first.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" | ")
+        ));
+    }
+    let records = scanner.stats.rows - rows_before;
+    let incomplete = (!problems.is_empty()).then(|| Incomplete(format!("{}; {records} record(s) read", problems.join("; "))));
+    ReadOutcome { bytes_in: counting.get_ref().n, incomplete, event_keys, empty: !text_seen, skipped: None }
+}
+
+/// A record's `eventID`, at its top level only.
+#[derive(Deserialize)]
+struct Id<'a> {
+    #[serde(rename = "eventID", borrow, default)]
+    event_id: Option<Cow<'a, str>>,
+}
+
+/// A stream of JSON documents.
+struct Docs<R> {
+    inner: R,
+    buf: Vec<u8>,
+    /// Where the next document starts in `buf`.
+    at: usize,
+    /// The line `buf[at]` is on (1-based), for messages.
+    line: u64,
+    eof: bool,
+    /// The first read error (the stream ends there).
+    broken: Option<String>,
+    max: usize,
+    event_keys: Vec<u128>,
+    text_seen: bool,
+}
+
+impl<R: Read> Docs<R> {
+    fn new(inner: R, options: &ReadOptions) -> Self {
+        Self {
+            inner,
+            buf: Vec::with_capacity(BUFFER),
+            at: 0,
+            line: 1,
+            eof: false,
+            broken: None,
+            max: options.max_document.max(1),
+            event_keys: Vec::new(),
+            text_seen: false,
+        }
+    }
+
+    /// Read at least `want` more bytes into `buf` (fewer at the end of the stream), dropping what
+    /// was consumed.
+    fn fill(&mut self, want: usize) {
+        if self.at > 0 {
+            self.buf.drain(..self.at);
+            self.at = 0;
+        }
+        let goal = self.buf.len() + want.max(BUFFER);
+        while self.buf.len() < goal && !self.eof {
+            let old = self.buf.len();
+            self.buf.resize(goal, 0);
+            match self.inner.read(&mut self.buf[old..]) {
+                Ok(0) => {
+                    self.buf.truncate(old);
+                    self.eof = true;
+                }
+                Ok(n) => self.buf.truncate(old + n),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => self.buf.truncate(old),
+                Err(e) => {
+                    self.buf.truncate(old);
+                    self.broken = Some(e.to_string());
+                    self.eof = true;
+                }
+            }
+        }
+    }
+
+    fn advance(&mut self, n: usize) {
+        self.line += memchr::memchr_iter(b'\n', &self.buf[self.at..self.at + n]).count() as u64;
+        self.at += n;
+    }
+
+    /// Skip blanks, NULs and byte-order marks; false at the end of the stream.
+    fn skip_separators(&mut self) -> bool {
+        loop {
+            while self.at < self.buf.len() {
+                match self.buf[self.at] {
+                    b'\n' => {
+                        self.line += 1;
+                        self.at += 1;
+                    }
+                    b' ' | b'\t' | b'\r' | 0 | 0x0c => self.at += 1,
+                    0xef if self.buf.len() - self.at < 3 && !self.eof => break,
+                    0xef if self.buf[self.at..].starts_with(&[0xef, 0xbb, 0xbf]) => self.at += 3,
+                    _ => {
+                        self.text_seen = true;
+                        return true;
+                    }
+                }
+            }
+            if self.eof {
+                self.at = self.buf.len();
+                return false;
+            }
+            self.fill(BUFFER);
+        }
+    }
+
+    /// Drop the rest of the current line (reading on as needed, never keeping more than a buffer).
+    fn skip_line(&mut self) {
+        loop {
+            if let Some(i) = memchr::memchr(b'\n', &self.buf[self.at..]) {
+                self.advance(i + 1);
+                return;
+            }
+            self.at = self.buf.len();
+            if self.eof {
+                return;
+            }
+            self.fill(BUFFER);
+        }
+    }
+
+    fn run<K: LaunchSink>(&mut self, scanner: &mut Scanner<K>) {
+        while self.skip_separators() {
+            let line = self.line;
+            if !matches!(self.buf[self.at], b'{' | b'[') {
+                let end = memchr::memchr(b'\n', &self.buf[self.at..]).unwrap_or(self.buf.len() - self.at);
+                let text = printable(self.buf[self.at..self.at + end].trim_ascii_end(), 64);
+                scanner.note_error(format!("line {line}: not JSON: {text}"));
+                self.skip_line();
+                continue;
+            }
+            let rest = &self.buf[self.at..];
+            let mut values = serde_json::Deserializer::from_slice(rest).into_iter::<IgnoredAny>();
+            match values.next() {
+                Some(Ok(_)) => {
+                    let n = values.byte_offset();
+                    let at = self.at;
+                    self.feed(at, at + n, line, scanner);
+                    self.advance(n);
+                }
+                Some(Err(e)) if e.is_eof() => {
+                    if rest.len() >= self.max {
+                        // over the cap: what it holds up to the cap is salvaged, the rest of its
+                        // line skipped
+                        let (at, end) = (self.at, self.at + self.max);
+                        self.salvage(
+                            at,
+                            end,
+                            line,
+                            scanner,
+                            &format!("a document over {} is not read (--max-document-size)", size(self.max)),
+                        );
+                        self.advance(end - at);
+                        self.skip_line();
+                    } else if self.eof {
+                        let (at, end) = (self.at, self.buf.len());
+                        self.salvage(at, end, line, scanner, "the input ends inside this document (truncated?)");
+                        self.at = end;
+                    } else {
+                        let want = (rest.len()).min(self.max + 1 - rest.len());
+                        self.fill(want);
+                    }
+                }
+                Some(Err(e)) => {
+                    // a syntax error: keep what came before it; go on at the next line (the line
+                    // of the error when the document started on an earlier one)
+                    let (err_line, err_at) = position(rest, e.line(), e.column());
+                    let why = e.to_string();
+                    let at = self.at;
+                    if err_line == 1 {
+                        self.salvage(at, at + err_at, line, scanner, &why);
+                        self.skip_line();
+                    } else {
+                        let line_start = rest[..err_at].iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+                        self.salvage(at, at + line_start, line, scanner, &why);
+                        self.advance(line_start);
+                    }
+                }
+                None => self.at = self.buf.len(),
+            }
+        }
+    }
+
+    /// Hand the records of one whole document to the scanner.
+    fn feed<K: LaunchSink>(&mut self, from: usize, to: usize, line: u64, scanner: &mut Scanner<K>) {
+        let (text, bad) = text_of(&self.buf[from..to]);
+        if let Some(b) = bad {
+            scanner.note_error(format!("line {line}: {b}"));
+        }
+        let keys = &mut self.event_keys;
+        let r = split_document(&text, &mut |item| push(item, keys, scanner));
+        if let Err(e) = r {
+            scanner.note_error(format!("line {line}: {}", printable(e.to_string().as_bytes(), 256)));
+        }
+    }
+
+    /// The records of a document before the point where it could not be read, then one
+    /// unreadable record saying why.
+    fn salvage<K: LaunchSink>(&mut self, from: usize, to: usize, line: u64, scanner: &mut Scanner<K>, why: &str) {
+        let (text, _) = text_of(&self.buf[from..to]);
+        let keys = &mut self.event_keys;
+        let _ = split_document(&text, &mut |item| push(item, keys, scanner));
+        let start = printable(self.buf[from..to.min(from + 48)].trim_ascii_end(), 48);
+        scanner.note_error(format!("line {line}: {} (it starts {start})", printable(why.as_bytes(), 200)));
+    }
+}
+
+/// A record's `eventID`. Fast path: the record names `"eventID"` once, its value a plain string
+/// (every CloudTrail record); otherwise the record is parsed for its top-level `eventID`. The key
+/// only counts duplicates: the launches counted are de-duplicated by the parsed record's own id.
+fn event_id(record: &str) -> Option<Cow<'_, str>> {
+    const KEY: &[u8] = b"\"eventID\"";
+    let b = record.as_bytes();
+    let mut found = memchr::memmem::find_iter(b, KEY);
+    if let (Some(at), None) = (found.next(), found.next()) {
+        let rest = record[at + KEY.len()..].trim_start().strip_prefix(':').map(str::trim_start);
+        if let Some(value) = rest.and_then(|r| r.strip_prefix('"'))
+            && let Some(end) = value.find(['"', '\\'])
+            && value.as_bytes()[end] == b'"'
+        {
+            return Some(Cow::Borrowed(&value[..end]));
+        }
+    }
+    serde_json::from_str::<Id<'_>>(record).ok().and_then(|i| i.event_id)
+}
+
+fn push<K: LaunchSink>(item: Item<'_>, keys: &mut Vec<u128>, scanner: &mut Scanner<K>) {
+    match item {
+        Item::Record(r) => {
+            if let Some(id) = event_id(&r) {
+                keys.push(event_key(&id));
+            }
+            scanner.push_message(&r);
+        }
+        Item::Unreadable(why) => scanner.note_error(printable(why.as_bytes(), 200)),
+    }
+}
+
+/// Where serde_json's 1-based line and column fall: the line, and the byte offset in `text`.
+fn position(text: &[u8], line: usize, column: usize) -> (usize, usize) {
+    let mut start = 0;
+    for _ in 1..line {
+        match memchr::memchr(b'\n', &text[start..]) {
+            Some(i) => start += i + 1,
+            None => break,
+        }
+    }
+    (line, (start + column.saturating_sub(1)).min(text.len()))
+}
+
+/// `n` bytes in words: `64 MiB`, `512 KiB`, `100 bytes`.
+pub fn size(n: usize) -> String {
+    match n {
+        n if n >= 1 << 20 && n % (1 << 20) == 0 => format!("{} MiB", n >> 20),
+        n if n >= 1 << 10 && n % (1 << 10) == 0 => format!("{} KiB", n >> 10),
+        n => format!("{n} bytes"),
+    }
 }
 
 fn text_of(bytes: &[u8]) -> (Cow<'_, str>, Option<String>) {
@@ -61,128 +412,20 @@ fn text_of(bytes: &[u8]) -> (Cow<'_, str>, Option<String>) {
     }
 }
 
-/// Lines, tracking the first read error (the stream ends there).
-struct Lines<R> {
-    inner: R,
-    error: Option<String>,
-    bytes: u64,
-}
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
 
-impl<R: BufRead> Lines<R> {
-    /// The next line that is not blank, without its end; `None` at the end or after an error.
-    fn next_line(&mut self, line: &mut Vec<u8>) -> bool {
-        loop {
-            line.clear();
-            if self.error.is_some() {
-                return false;
-            }
-            match self.inner.read_until(b'\n', line) {
-                Ok(0) => return false,
-                Ok(n) => self.bytes += n as u64,
-                Err(e) => {
-                    self.bytes += line.len() as u64;
-                    self.error = Some(format!("{e} after {} bytes of text", self.bytes));
-                    // keep the partial line: what it holds may still be read
-                    if line.iter().all(u8::is_ascii_whitespace) {
-                        return false;
-                    }
-                    return true;
-                }
-            }
-            if !line.iter().all(u8::is_ascii_whitespace) {
-                while line.last().is_some_and(u8::is_ascii_whitespace) {
-                    line.pop();
-                }
-                return true;
-            }
-        }
-    }
-}
+    use super::*;
 
-/// Read one input into `scanner`.
-pub fn read_input<K: LaunchSink>(reader: impl Read, scanner: &mut Scanner<K>) -> ReadOutcome {
-    let mut counting = BufReader::with_capacity(BUFFER, Counting { inner: reader, n: 0 });
-    let gzip = match counting.fill_buf() {
-        Ok(b) => b.starts_with(&[0x1f, 0x8b]),
-        Err(e) => return ReadOutcome { bytes_in: 0, incomplete: Some(Incomplete(format!("cannot read: {e}"))) },
-    };
-    let mut problems = Vec::new();
-    let count_before = scanner.stats.rows;
-    if gzip {
-        let mut lines = Lines { inner: BufReader::with_capacity(BUFFER, MultiGzDecoder::new(counting)), error: None, bytes: 0 };
-        read_lines(&mut lines, scanner, &mut problems);
-        if let Some(e) = lines.error.take() {
-            problems.push(format!("gzip stream broken: {e}"));
-        }
-        let bytes_in = lines.inner.into_inner().into_inner().get_ref().n;
-        return outcome(bytes_in, problems, scanner.stats.rows - count_before);
-    }
-    let mut lines = Lines { inner: counting, error: None, bytes: 0 };
-    read_lines(&mut lines, scanner, &mut problems);
-    if let Some(e) = lines.error.take() {
-        problems.push(format!("read failed: {e}"));
-    }
-    let bytes_in = lines.inner.get_ref().n;
-    outcome(bytes_in, problems, scanner.stats.rows - count_before)
-}
-
-fn outcome(bytes_in: u64, problems: Vec<String>, records: u64) -> ReadOutcome {
-    let incomplete = (!problems.is_empty()).then(|| Incomplete(format!("{}; {records} record(s) read before", problems.join("; "))));
-    ReadOutcome { bytes_in, incomplete }
-}
-
-/// JSON lines, or one document: the first line decides. A first line that is whole JSON with
-/// more lines after it starts JSON lines; otherwise everything is one document.
-fn read_lines<R: BufRead, K: LaunchSink>(lines: &mut Lines<R>, scanner: &mut Scanner<K>, problems: &mut Vec<String>) {
-    let mut first = Vec::new();
-    if !lines.next_line(&mut first) {
-        return;
-    }
-    let mut second = Vec::new();
-    let more = lines.next_line(&mut second);
-    if !more {
-        let (text, bad) = text_of(&first);
-        problems.extend(bad);
-        if let Err(e) = feed(&text, scanner) {
-            problems.push(e);
-        }
-        return;
-    }
-    let first_is_json = serde_json::from_slice::<IgnoredAny>(&first).is_ok();
-    if !first_is_json {
-        // one document over many lines: read it whole
-        let mut doc = first;
-        doc.push(b'\n');
-        doc.extend_from_slice(&second);
-        let mut line = Vec::new();
-        while lines.next_line(&mut line) {
-            doc.push(b'\n');
-            doc.extend_from_slice(&line);
-        }
-        let (text, bad) = text_of(&doc);
-        problems.extend(bad);
-        if let Err(e) = feed(&text, scanner) {
-            problems.push(e);
-        }
-        return;
-    }
-    let mut n = 0u64;
-    let scan_line = |n: u64, line: &[u8], scanner: &mut Scanner<K>| {
-        let (text, bad) = text_of(line);
-        if let Some(b) = bad {
-            scanner.note_error(format!("line {n}: {b}"));
-        }
-        if let Err(e) = feed(&text, scanner) {
-            scanner.note_error(format!("line {n}: {e}"));
-        }
-    };
-    for line in [&first, &second] {
-        n += 1;
-        scan_line(n, line, scanner);
-    }
-    let mut line = second;
-    while lines.next_line(&mut line) {
-        n += 1;
-        scan_line(n, &line, scanner);
+    #[test]
+    fn the_event_id_is_the_records_own() {
+        // plain, spaced, and escaped ids; a nested one beside the record's own; none
+        assert_eq!(event_id(r#"{"eventVersion":"1.08","eventID":"a-1","x":1}"#).as_deref(), Some("a-1"));
+        assert_eq!(event_id("{\"eventID\" :\n \"a-2\"}").as_deref(), Some("a-2"));
+        assert_eq!(event_id(r#"{"eventID":"a\u002d3"}"#).as_deref(), Some("a-3"));
+        assert_eq!(event_id(r#"{"requestParameters":{"eventID":"forged"},"eventID":"real"}"#).as_deref(), Some("real"));
+        assert_eq!(event_id(r#"{"eventName":"X","note":"eventID"}"#), None);
+        assert_eq!(event_id(r#"{"eventID":"x","eventID":"y"}"#), None);
     }
 }

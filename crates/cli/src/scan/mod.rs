@@ -17,6 +17,7 @@ pub mod input;
 pub mod progress;
 pub mod report;
 pub mod s3;
+pub mod sniff;
 pub mod source;
 
 use launchguard_core::burst::Tracker;
@@ -25,12 +26,13 @@ use launchguard_core::record::CloudTrailRecord;
 use launchguard_core::scan::{LaunchSink, ScanStats, Scanner};
 use launchguard_core::threshold::{Assessment, Verdict};
 use rayon::prelude::*;
+use std::collections::HashSet;
 
 pub use args::{ScanArgs, Settings};
 pub use progress::{Bar, Progress, Silent};
-pub use report::{Completeness, IncompleteInput, InputCounts, Launcher, ScanReport, Totals};
+pub use report::{Completeness, IncompleteInput, InputCounts, Launcher, ScanReport, SkippedInput, Totals};
 pub use s3::S3Source;
-pub use source::{Input, LocalSource, Source};
+pub use source::{Input, LocalSource, Source, WalkFilter};
 
 use crate::CliError;
 
@@ -60,18 +62,39 @@ struct Part {
     launches: Vec<Launch>,
     bytes: u64,
     incomplete: Option<String>,
+    /// Every record's `eventID` key, in order.
+    event_keys: Vec<u128>,
+    /// Nothing was read from it.
+    empty: bool,
+    /// Not read: plainly not CloudTrail.
+    skipped: Option<String>,
 }
 
 fn read_one(source: &dyn Source, input: &Input, settings: &Settings) -> Part {
     let mut scanner = Scanner::with_sink(settings.rule.clone(), settings.range, Launches::default());
-    let (bytes, incomplete) = match source.open(input) {
-        Ok(reader) => {
-            let o = input::read_input(reader, &mut scanner);
-            (o.bytes_in, o.incomplete.map(|i| i.0))
-        }
-        Err(e) => (0, Some(e.to_string())),
+    let mut part = Part {
+        name: input.name.clone(),
+        stats: ScanStats::default(),
+        launches: Vec::new(),
+        bytes: 0,
+        incomplete: input.problem.clone(),
+        event_keys: Vec::new(),
+        empty: false,
+        skipped: input.skipped.clone(),
     };
-    Part { name: input.name.clone(), stats: scanner.stats, launches: scanner.aggregate.0, bytes, incomplete }
+    if part.incomplete.is_none() && part.skipped.is_none() {
+        match source.open(input) {
+            Ok(reader) => {
+                let options = input::ReadOptions { skip_non_json: input.walked, ..settings.read };
+                let o = input::read_input_with(reader, &mut scanner, &options);
+                (part.bytes, part.incomplete, part.event_keys, part.empty, part.skipped) =
+                    (o.bytes_in, o.incomplete.map(|i| i.0), o.event_keys, o.empty, o.skipped);
+            }
+            Err(e) => part.incomplete = Some(e.to_string()),
+        }
+    }
+    (part.stats, part.launches) = (scanner.stats, scanner.aggregate.0);
+    part
 }
 
 /// How many inputs are read before their results are merged (in input order): enough to keep
@@ -94,6 +117,11 @@ pub fn run(sources: &[&dyn Source], settings: &Settings, jobs: Option<usize>, pr
     let mut stats = ScanStats::default();
     let mut counts = InputCounts { listed: inputs.len() as u64, bytes: 0 };
     let mut incomplete = Vec::new();
+    let mut warnings = Vec::new();
+    let mut skipped = Vec::new();
+    // every record once by its eventID, whatever its event and whichever input holds it
+    let mut seen: HashSet<u128> = HashSet::new();
+    let mut duplicates = 0u64;
     for chunk in inputs.chunks(batch) {
         let parts: Vec<Part> = pool.install(|| {
             chunk
@@ -108,6 +136,15 @@ pub fn run(sources: &[&dyn Source], settings: &Settings, jobs: Option<usize>, pr
         for p in parts {
             stats.merge(&p.stats);
             counts.bytes += p.bytes;
+            for k in &p.event_keys {
+                duplicates += u64::from(!seen.insert(*k));
+            }
+            if p.empty && p.incomplete.is_none() {
+                warnings.push(format!("{}: empty: nothing was read from it", p.name));
+            }
+            if let Some(reason) = p.skipped {
+                skipped.push(SkippedInput { input: p.name.clone(), reason });
+            }
             if let Some(problem) = p.incomplete {
                 incomplete.push(IncompleteInput { input: p.name, problem });
             }
@@ -119,8 +156,16 @@ pub fn run(sources: &[&dyn Source], settings: &Settings, jobs: Option<usize>, pr
     progress.finish();
     // a record in two inputs was matched in each: count it once
     stats.matched -= tracker.duplicates.min(stats.matched);
-    stats.duplicates += tracker.duplicates;
-    Ok(report(tracker, stats, counts, incomplete, settings))
+    stats.duplicates = duplicates;
+    if counts.listed == 0 {
+        warnings.push("no input found (an empty directory?): nothing was read".into());
+    } else if stats.rows == 0 {
+        warnings.push("no record in any input: nothing was read".into());
+    }
+    let mut report = report(tracker, stats, counts, incomplete, settings);
+    report.warnings = warnings;
+    report.skipped_inputs = skipped;
+    Ok(report)
 }
 
 fn report(
@@ -166,5 +211,7 @@ fn report(
         bursts,
         launchers,
         totals,
+        warnings: Vec::new(),
+        skipped_inputs: Vec::new(),
     }
 }

@@ -32,6 +32,15 @@ pub struct IncompleteInput {
     pub problem: String,
 }
 
+/// An input found by a directory walk and not read: plainly not CloudTrail.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SkippedInput {
+    /// Its name.
+    pub input: String,
+    /// Why it was skipped (its name, its first bytes).
+    pub reason: String,
+}
+
 /// Inputs read.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct InputCounts {
@@ -97,6 +106,12 @@ pub struct ScanReport {
     /// Whole-input sums, with `--totals` only.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub totals: Option<Totals>,
+    /// Files found by walking a directory and not read, being plainly not CloudTrail (by name
+    /// or first bytes): they do not make the scan incomplete.
+    pub skipped_inputs: Vec<SkippedInput>,
+    /// What the reader of the report should know that is not an error: an empty input, nothing
+    /// read at all.
+    pub warnings: Vec<String>,
 }
 
 impl ScanReport {
@@ -202,6 +217,20 @@ impl fmt::Display for ScanReport {
             for i in &self.incomplete_inputs {
                 writeln!(f, "  {}: {}", i.input, i.problem)?;
             }
+        }
+        if !self.skipped_inputs.is_empty() {
+            writeln!(f)?;
+            writeln!(f, "Skipped, not CloudTrail ({} file(s); --include/--exclude narrow a walk):", self.skipped_inputs.len())?;
+            for i in self.skipped_inputs.iter().take(20) {
+                writeln!(f, "  {}: {}", i.input, i.reason)?;
+            }
+            if self.skipped_inputs.len() > 20 {
+                writeln!(f, "  ... and {} more (--json lists them all)", self.skipped_inputs.len() - 20)?;
+            }
+        }
+        for w in &self.warnings {
+            writeln!(f)?;
+            writeln!(f, "warning: {w}")?;
         }
         Ok(())
     }

@@ -66,7 +66,7 @@ impl Source for S3Source {
                     if key.ends_with('/') || is_digest(&format!("/{key}")) {
                         continue;
                     }
-                    out.push(Input { name: self.url(key), size: o.size().and_then(|s| u64::try_from(s).ok()) });
+                    out.push(Input { name: self.url(key), size: o.size().and_then(|s| u64::try_from(s).ok()), ..Input::default() });
                 }
             }
             Ok(out)

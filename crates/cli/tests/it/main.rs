@@ -5,4 +5,5 @@
 mod release;
 mod report;
 mod scan;
+mod scan_inputs;
 mod scan_props;
