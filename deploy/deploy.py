@@ -53,6 +53,28 @@ def load_config() -> dict[str, str]:
     return cfg
 
 
+def protected_arns(patterns: str) -> list[str]:
+    """PROTECTED_PRINCIPALS as the handlers' IAM deny needs them. IAM matches a Resource pattern
+    against the ARN with its path, case-sensitively; launchguard's code compares each pattern with
+    the ARN with and without its path, names without case. So each pattern without a path is also
+    given for any path (`user/x` -> `user/*/x`); case is closed by the tag
+    `launchguard:protected=true` (SECURITY.md). Only IAM user and role patterns: the others
+    (root, federated users) are never written to by a handler."""
+    out: list[str] = []
+    for p in (x.strip() for x in patterns.split(",")):
+        if not p or ":iam::" not in p:
+            continue
+        head, _, name = p.partition(":iam::")
+        account, _, rest = name.partition(":")
+        kind, _, entity = rest.partition("/")
+        if kind not in ("user", "role") or not entity:
+            continue
+        out.append(p)
+        if "/" not in entity:
+            out.append(f"{head}:iam::{account}:{kind}/*/{entity}")
+    return out
+
+
 def base_parameters(cfg):
     return {
         "CloudTrailLogGroupName": cfg["CLOUDTRAIL_LOG_GROUP_NAME"], "CreateTrail": cfg.get("CREATE_TRAIL", "false"),
@@ -62,10 +84,10 @@ def base_parameters(cfg):
         "IamAlarmPeriodSeconds": cfg["IAM_ALARM_PERIOD_SECONDS"],
         "AlarmEvaluationPeriods": cfg["ALARM_EVALUATION_PERIODS"], "IncidentRetentionDays": cfg["INCIDENT_RETENTION_DAYS"],
         "ReportRetentionDays": cfg.get("REPORT_RETENTION_DAYS", "400"),
-        "NotificationEmail": cfg.get("NOTIFICATION_EMAIL", ""), "ProtectedUserArnPattern": cfg["PROTECTED_USER_ARN_PATTERN"],
+        "NotificationEmail": cfg.get("NOTIFICATION_EMAIL", ""), "ProtectedPrincipalArns": ",".join(protected_arns(cfg["PROTECTED_PRINCIPALS"])) or "arn:aws:iam::*:user/breakglass-*",
         "QuarantinePolicyArn": cfg["QUARANTINE_POLICY_ARN"],
         "ReleasePrincipals": cfg.get("RELEASE_PRINCIPALS", ""), "FindingSigners": cfg.get("FINDING_SIGNERS", ""),
-        "AdminPrincipals": cfg.get("ADMIN_PRINCIPALS", ""),
+        "AdminPrincipals": cfg.get("ADMIN_PRINCIPALS", ""), "Ec2Action": cfg["LG_EC2_ACTION"],
     }
 
 

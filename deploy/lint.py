@@ -22,7 +22,7 @@ EXAMPLE = {
     "ReportBucketName": "launchguard-reports-123456789012",
     "NotificationTopicArn": "arn:aws:sns:us-east-1:123456789012:launchguard-notifications",
     "QuarantinePolicyArn": "arn:aws:iam::aws:policy/AWSCompromisedKeyQuarantineV3",
-    "ProtectedUserArnPattern": "arn:aws:iam::123456789012:user/breakglass-*",
+    "ProtectedPrincipalArns": "arn:aws:iam::123456789012:user/breakglass-*",
 }
 
 
@@ -41,7 +41,7 @@ def main() -> int:
     if lint.returncode != 0:
         print(lint.stdout + lint.stderr)
         failed = True
-    for p in sorted((ROOT / "policies").glob("*.json")):
+    for p in sorted([*(ROOT / "policies").glob("*.json"), *(ROOT / "policies/containment").glob("*.json")]):
         text = p.read_text()
         for k, v in EXAMPLE.items():
             text = text.replace("${" + k + "}", v)

@@ -1,7 +1,9 @@
 """Render the CloudFormation templates: each `{"@role": "<function>"}` in base.template.json becomes
 an IAM role named `<function>-role` whose inline policy is policies/<function>.json, with the
 policy's `${Placeholder}`s turned into `Fn::Sub` references (one source of truth for permissions);
-each `{"@mac-key": {...}}` becomes a KMS HMAC key and its alias, whose key policy names who may
+each `{"@containment": "<file>"}` (in wiring.template.json) becomes a deny-only managed policy under the path /launchguard/
+(policies/containment/<file>.json, named by `name` or the file) that the handlers attach and never
+write; each `{"@mac-key": {...}}` becomes a KMS HMAC key and its alias, whose key policy names who may
 make MACs with it (and denies everyone else) and who may check them.
 
     python deploy/render.py [OUT_DIR]      # default deploy/out/
@@ -21,17 +23,29 @@ SUBS = {
     "IncidentLogGroupName": "${IncidentLogGroup}",
     "NotificationTopicArn": "${NotificationTopic}",
     "QuarantinePolicyArn": "${QuarantinePolicyArn}",
-    "ProtectedUserArnPattern": "${ProtectedUserArnPattern}",
     "LedgerBucketName": "${LedgerBucket}",
     "ReportBucketName": "${ReportBucket}",
 }
 PLACEHOLDER = re.compile(r"\$\{([A-Za-z]+)\}")
+# A list parameter spliced into a Resource list where the policy names it alone.
+LIST_PARAMETERS = {"${ProtectedPrincipalArns}": "ProtectedPrincipalArns"}
+# Statements that exist only under a template condition (by Sid): the ec2-handler's EC2 writes
+# follow LG_EC2_ACTION (`Ec2Action`), so with `none` its role has no EC2 write at all.
+CONDITIONAL_STATEMENTS = {
+    "launchguard-ec2-handler": {"TagOnlyWithTheIncidentKeyNeverProtected": "Ec2Acts", "UntagOnlyTheIncidentKeyNeverProtected": "Ec2Acts",
+                                "StopStartOnlyIncidentTaggedNeverProtected": "Ec2Acts", "TerminateOnlyIncidentTaggedNeverProtected": "Ec2Terminates"},
+}
 
 
 def sub(value, function: str):
     if isinstance(value, dict):
         return {k: sub(v, function) for k, v in value.items()}
     if isinstance(value, list):
+        spliced = [LIST_PARAMETERS[v] for v in value if isinstance(v, str) and v in LIST_PARAMETERS]
+        if spliced:
+            rest = [sub(v, function) for v in value if not (isinstance(v, str) and v in LIST_PARAMETERS)]
+            joined = [*rest, *({"Fn::Join": [",", {"Ref": p}]} for p in spliced)]
+            return {"Fn::Split": [",", {"Fn::Join": [",", joined]}]}
         return [sub(v, function) for v in value]
     if isinstance(value, str) and PLACEHOLDER.search(value):
         def repl(m):
@@ -46,6 +60,14 @@ def sub(value, function: str):
     return value
 
 
+def conditional(policy: dict, function: str) -> dict:
+    when = CONDITIONAL_STATEMENTS.get(function, {})
+    missing = set(when) - {s.get("Sid") for s in policy["Statement"]}
+    assert not missing, f"render.py: policies/{function}.json has no statement {missing}"
+    policy["Statement"] = [{"Fn::If": [when[s["Sid"]], s, {"Ref": "AWS::NoValue"}]} if s.get("Sid") in when else s for s in policy["Statement"]]
+    return policy
+
+
 def role(function: str) -> dict:
     policy = json.loads((ROOT / "policies" / f"{function}.json").read_text())
     return {
@@ -56,7 +78,7 @@ def role(function: str) -> dict:
             "AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": [
                 {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole",
                  "Condition": {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}}]},
-            "Policies": [{"PolicyName": "launchguard", "PolicyDocument": sub(policy, function)}],
+            "Policies": [{"PolicyName": "launchguard", "PolicyDocument": conditional(sub(policy, function), function)}],
         },
     }
 
@@ -96,7 +118,7 @@ def mac_key(spec: dict) -> dict:
         deny_all = {"Sid": "NobodyElseGeneratesMacs", "Effect": "Deny", "Principal": "*", "Action": "kms:GenerateMac", "Resource": "*"}
         deny_others = {"Fn::If": [more["condition"], deny_others, deny_all]}
     return {
-        "Type": "AWS::KMS::Key",
+        "Type": "AWS::KMS::Key", "DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain",
         "Properties": {
             "Description": f"launchguard {spec['alias']}: {spec['what']} (HMAC-SHA-256)",
             "KeySpec": "HMAC_256", "KeyUsage": "GENERATE_VERIFY_MAC", "Enabled": True,
@@ -117,20 +139,36 @@ def mac_key(spec: dict) -> dict:
     }
 
 
-def render(out: Path) -> list[Path]:
-    out.mkdir(parents=True, exist_ok=True)
-    base = json.loads((ROOT / "deploy/base.template.json").read_text())
-    for name, res in list(base["Resources"].items()):
+def containment(res: dict) -> dict:
+    """A deny-only managed policy the handlers attach by ARN (never a document they write)."""
+    doc = json.loads((ROOT / "policies/containment" / f"{res['@containment']}.json").read_text())
+    assert all(s["Effect"] == "Deny" for s in doc["Statement"]), f"{res['@containment']}: a containment policy only denies"
+    name = res.get("name", res["@containment"])
+    return {"Type": "AWS::IAM::ManagedPolicy", "DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain",
+            "Properties": {"ManagedPolicyName": name, "Path": "/launchguard/", "PolicyDocument": doc}}
+
+
+def expand(template: dict) -> dict:
+    for name, res in list(template["Resources"].items()):
         if "@role" in res:
-            base["Resources"][name] = role(res["@role"])
+            template["Resources"][name] = role(res["@role"])
+        if "@containment" in res:
+            template["Resources"][name] = containment(res)
         if "@mac-key" in res:
             spec = res["@mac-key"]
-            base["Resources"][name] = mac_key(spec)
-            base["Resources"][f"{name}Alias"] = {"Type": "AWS::KMS::Alias", "Properties": {"AliasName": spec["alias"], "TargetKeyId": {"Ref": name}}}
+            template["Resources"][name] = mac_key(spec)
+            template["Resources"][f"{name}Alias"] = {"Type": "AWS::KMS::Alias", "Properties": {"AliasName": spec["alias"], "TargetKeyId": {"Ref": name}}}
+    return template
+
+
+def render(out: Path) -> list[Path]:
+    out.mkdir(parents=True, exist_ok=True)
+    base = expand(json.loads((ROOT / "deploy/base.template.json").read_text()))
+    wiring = expand(json.loads((ROOT / "deploy/wiring.template.json").read_text()))
     paths = [out / "base.json", out / "wiring.json"]
     # compact: CloudFormation takes at most 51,200 bytes of TemplateBody (e2e/test_documents.py)
     paths[0].write_text(json.dumps(base, separators=(",", ":")) + "\n")
-    paths[1].write_text((ROOT / "deploy/wiring.template.json").read_text())
+    paths[1].write_text(json.dumps(wiring, separators=(",", ":")) + "\n")
     return paths
 
 
