@@ -84,7 +84,9 @@ def base_parameters(cfg):
         "IamAlarmPeriodSeconds": cfg["IAM_ALARM_PERIOD_SECONDS"],
         "AlarmEvaluationPeriods": cfg["ALARM_EVALUATION_PERIODS"], "IncidentRetentionDays": cfg["INCIDENT_RETENTION_DAYS"],
         "ReportRetentionDays": cfg.get("REPORT_RETENTION_DAYS", "400"),
-        "NotificationEmail": cfg.get("NOTIFICATION_EMAIL", ""), "ProtectedPrincipalArns": ",".join(protected_arns(cfg["PROTECTED_PRINCIPALS"])) or "arn:aws:iam::*:user/breakglass-*",
+        "NotificationEmail": cfg.get("NOTIFICATION_EMAIL", ""),
+        # never empty: a Resource list cannot hold "" (launchguard's own roles are denied anyway)
+        "ProtectedPrincipalArns": ",".join(protected_arns(cfg["PROTECTED_PRINCIPALS"])) or "arn:aws:iam::*:role/launchguard-*",
         "QuarantinePolicyArn": cfg["QUARANTINE_POLICY_ARN"],
         "ReleasePrincipals": cfg.get("RELEASE_PRINCIPALS", ""), "FindingSigners": cfg.get("FINDING_SIGNERS", ""),
         "AdminPrincipals": cfg.get("ADMIN_PRINCIPALS", ""), "Ec2Action": cfg["LG_EC2_ACTION"],

@@ -274,3 +274,56 @@ def test_keys_are_kept_and_the_ledger_is_admin_only(tmp_path_factory):
     for action in ("s3:PutBucketAcl", "s3:PutBucketOwnershipControls", "s3:PutBucketPublicAccessBlock", "s3:DeleteBucketPolicy"):
         assert action in guarded, action
 
+
+
+ALLOW_ALL = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+# Item 3: what a contained administrator tries, with another of its keys, to undo its containment or
+# to go on launching; each must be denied by launchguard's guard alone (AWS's quarantine policy is
+# not evaluated here: the guard must hold even beside a quarantine policy that denies less).
+CONTAINED = f"{IAM}:user/contained-admin"
+FN = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function"
+UNDO_OR_LAUNCH = [
+    ("sts:AssumeRole", f"{IAM}:role/Admin"),
+    ("iam:PassRole", f"{IAM}:role/Admin"),
+    ("iam:DetachUserPolicy", CONTAINED),
+    ("iam:DeleteUserPolicy", CONTAINED),
+    ("iam:PutUserPolicy", CONTAINED),
+    ("iam:DeleteRolePolicy", f"{IAM}:role/Admin"),
+    ("iam:DetachRolePolicy", f"{IAM}:role/Admin"),
+    ("iam:UpdateAccessKey", CONTAINED),
+    ("iam:CreateAccessKey", CONTAINED),
+    ("iam:CreatePolicyVersion", f"{IAM}:policy/launchguard/launchguard-quarantine-guard"),
+    ("lambda:UpdateFunctionConfiguration", f"{FN}:launchguard-iam-handler"),
+    ("lambda:UpdateFunctionCode", f"{FN}:launchguard-dispatcher"),
+    ("lambda:PutFunctionConcurrency", f"{FN}:launchguard-detector"),
+    ("lambda:DeleteFunction", f"{FN}:launchguard-detector"),
+    ("lambda:InvokeFunction", f"{FN}:launchguard-dispatcher"),
+    ("kms:GenerateMac", f"arn:aws:kms:{REGION}:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"),
+    ("events:DisableRule", f"arn:aws:events:{REGION}:{ACCOUNT}:rule/launchguard-recheck"),
+    ("sqs:PurgeQueue", f"arn:aws:sqs:{REGION}:{ACCOUNT}:launchguard-failed-events"),
+    ("sns:DeleteTopic", f"arn:aws:sns:{REGION}:{ACCOUNT}:launchguard-alarms"),
+    ("cloudwatch:DisableAlarmActions", f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:launchguard-runinstances"),
+    ("logs:DeleteMetricFilter", f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:aws-cloudtrail-logs"),
+    ("cloudtrail:StopLogging", f"arn:aws:cloudtrail:{REGION}:{ACCOUNT}:trail/main"),
+    ("ec2:RunInstances", f"arn:aws:ec2:{REGION}:{ACCOUNT}:instance/*"),
+    ("ec2:CreateFleet", f"arn:aws:ec2:{REGION}:{ACCOUNT}:fleet/*"),
+    ("ec2:RequestSpotFleet", f"arn:aws:ec2:{REGION}:{ACCOUNT}:spot-fleet-request/*"),
+    ("ec2:RequestSpotInstances", f"arn:aws:ec2:{REGION}:{ACCOUNT}:spot-instances-request/*"),
+    ("ec2:CreateLaunchTemplateVersion", f"arn:aws:ec2:{REGION}:{ACCOUNT}:launch-template/lt-0123456789abcdef0"),
+    ("autoscaling:CreateAutoScalingGroup", f"arn:aws:autoscaling:{REGION}:{ACCOUNT}:autoScalingGroup:*:autoScalingGroupName/mine"),
+    ("autoscaling:SetDesiredCapacity", f"arn:aws:autoscaling:{REGION}:{ACCOUNT}:autoScalingGroup:*:autoScalingGroupName/mine"),
+]
+
+
+def guard_document() -> dict:
+    return json.loads((ROOT / "policies/containment/launchguard-quarantine-guard.json").read_text())
+
+
+def test_a_contained_admin_can_neither_undo_its_containment_nor_launch_another_way(simulate):
+    cases = [{"identityPolicies": [{"name": "AdministratorAccess", "policy": ALLOW_ALL},
+                                   {"name": "launchguard-quarantine-guard", "policy": guard_document()}],
+              "request": {"action": action, "principal": CONTAINED, "resource": {"accountId": ACCOUNT, "resource": resource},
+                          "contextVariables": {}}} for action, resource in UNDO_OR_LAUNCH]
+    results = simulate(cases)
+    allowed = [a for (a, _), r in zip(UNDO_OR_LAUNCH, results) if r == "Allowed"]
+    assert allowed == [], f"a contained administrator may still: {allowed}"
