@@ -187,6 +187,19 @@ def remove(name: str) -> int:
     return 0
 
 
+def reserve_detector(boto3, cfg) -> None:
+    """Reserved concurrency for the detector: a burst of other functions cannot throttle it out of
+    the account's pool. An account whose limit cannot spare it (new accounts have 10) is told so."""
+    n = int(cfg.get("DETECTOR_RESERVED_CONCURRENCY", "5"))
+    lam = boto3.client("lambda", endpoint_url=os.environ.get("AWS_ENDPOINT_URL"))
+    try:
+        lam.put_function_concurrency(FunctionName="launchguard-detector", ReservedConcurrentExecutions=n)
+        print(f"[deploy] launchguard-detector: reserved concurrency {n}", flush=True)
+    except lam.exceptions.ClientError as e:
+        print(f"[deploy] WARNING: could not reserve concurrency {n} for launchguard-detector ({e}): raise the account's "
+              "Lambda concurrency quota, or set DETECTOR_RESERVED_CONCURRENCY", flush=True)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--dry", action="store_true", help="print the plan, change nothing")
@@ -235,7 +248,9 @@ def main() -> int:
     print(f"[deploy] stack {name}-wiring ...", flush=True)
     stack(cf, f"{name}-wiring", wiring, {"AlarmTopicArn": outputs["AlarmTopicArn"], "RecheckRuleArn": outputs["RecheckRuleArn"],
                                          "FailedEventsQueueArn": outputs["FailedEventsQueueArn"],
-                                         "DetectorRoleArn": outputs["DetectorRoleArn"], "DispatcherRoleArn": outputs["DispatcherRoleArn"]})
+                                         "DetectorRoleArn": outputs["DetectorRoleArn"], "DispatcherRoleArn": outputs["DispatcherRoleArn"],
+                                         "NotificationEmail": cfg.get("NOTIFICATION_EMAIL", ""), "AdminPrincipals": cfg["ADMIN_PRINCIPALS"]})
+    reserve_detector(boto3, cfg)
     print(f"[deploy] done. DRY_RUN={cfg['DRY_RUN']}. Remove with: make undeploy")
     return 0
 

@@ -148,12 +148,60 @@ def containment(res: dict) -> dict:
             "Properties": {"ManagedPolicyName": name, "Path": "/launchguard/", "PolicyDocument": doc}}
 
 
+FUNCTIONS = ["launchguard-detector", "launchguard-dispatcher", "launchguard-accesskey-handler", "launchguard-iam-handler",
+             "launchguard-ec2-handler"]
+
+
+def alarm(name: str, what: str, namespace: str, metric: str, dimension: tuple[str, str], **how) -> dict:
+    props = {"AlarmName": f"launchguard-health-{name}", "AlarmDescription": f"launchguard health: {what}", "Namespace": namespace,
+             "MetricName": metric, "Dimensions": [{"Name": dimension[0], "Value": dimension[1]}], "Statistic": "Sum", "Period": 300,
+             "EvaluationPeriods": 1, "Threshold": 1, "ComparisonOperator": "GreaterThanOrEqualToThreshold", "TreatMissingData": "notBreaching",
+             "AlarmActions": [{"Ref": "HealthTopic"}], "OKActions": [{"Ref": "HealthTopic"}], **how}
+    return {"Type": "AWS::CloudWatch::Alarm", "Properties": props}
+
+
+def health() -> dict:
+    """Item 10 of issue 32: launchguard's own health pages a person (SECURITY.md, silencing paths)."""
+    out = {
+        "HealthTopic": {"Type": "AWS::SNS::Topic", "Properties": {"TopicName": "launchguard-health"}},
+        "HealthTopicPolicy": {"Type": "AWS::SNS::TopicPolicy", "Properties": {"Topics": [{"Ref": "HealthTopic"}], "PolicyDocument": {
+            "Version": "2012-10-17", "Statement": [
+                {"Sid": "OnlyTheHealthAlarmsPublish", "Effect": "Allow", "Principal": {"Service": "cloudwatch.amazonaws.com"}, "Action": "sns:Publish",
+                 "Resource": {"Ref": "HealthTopic"}, "Condition": {"ArnLike": {"aws:SourceArn": {
+                     "Fn::Sub": "arn:${AWS::Partition}:cloudwatch:${AWS::Region}:${AWS::AccountId}:alarm:launchguard-health-*"}}}},
+                {"Sid": "NobodyElsePublishes", "Effect": "Deny", "Principal": "*", "Action": "sns:Publish", "Resource": {"Ref": "HealthTopic"},
+                 "Condition": {"ArnNotLike": {"aws:SourceArn": {"Fn::Sub": "arn:${AWS::Partition}:cloudwatch:${AWS::Region}:${AWS::AccountId}:alarm:launchguard-health-*"}}}},
+                {"Fn::If": ["HasAdminPrincipals", {"Sid": "OnlyAdminsSubscribeOrChangeTheTopic", "Effect": "Deny", "Principal": "*",
+                 "Action": ["sns:Subscribe", "sns:SetTopicAttributes", "sns:AddPermission", "sns:RemovePermission", "sns:DeleteTopic"],
+                 "Resource": {"Ref": "HealthTopic"}, "Condition": {"ArnNotEquals": {"aws:PrincipalArn": {"Ref": "AdminPrincipals"}}}}, {"Ref": "AWS::NoValue"}]}]}}},
+        "HealthEmailSubscription": {"Type": "AWS::SNS::Subscription", "Condition": "HasEmail",
+                                    "Properties": {"TopicArn": {"Ref": "HealthTopic"}, "Protocol": "email", "Endpoint": {"Ref": "NotificationEmail"}}},
+        "DeadLettersAlarm": alarm("dead-letters", "an event launchguard failed to handle is in launchguard-failed-events (read it, then redrive or delete it)",
+                                  "AWS/SQS", "ApproximateNumberOfMessagesVisible", ("QueueName", "launchguard-failed-events"), Statistic="Maximum"),
+        # The re-check rule invokes the detector every RecheckRateMinutes (at most 60): no invocation in
+        # two hours means the rule was disabled, the function deleted or its concurrency set to 0.
+        "DetectorSilentAlarm": alarm("detector-silent", "the detector was not invoked for two hours (re-check rule disabled, function deleted or throttled to 0?)",
+                                     "AWS/Lambda", "Invocations", ("FunctionName", "launchguard-detector"), Period=3600, EvaluationPeriods=2,
+                                     ComparisonOperator="LessThanThreshold", TreatMissingData="breaching"),
+    }
+    for f in FUNCTIONS:
+        short = "".join(w.capitalize() for w in f.removeprefix("launchguard-").split("-"))
+        out[f"{short}ErrorsAlarm"] = alarm(f"{f.removeprefix('launchguard-')}-errors", f"{f} failed", "AWS/Lambda", "Errors", ("FunctionName", f))
+        out[f"{short}ThrottlesAlarm"] = alarm(f"{f.removeprefix('launchguard-')}-throttles", f"{f} was throttled (reserved concurrency 0?)",
+                                              "AWS/Lambda", "Throttles", ("FunctionName", f))
+    return out
+
+
 def expand(template: dict) -> dict:
     for name, res in list(template["Resources"].items()):
         if "@role" in res:
             template["Resources"][name] = role(res["@role"])
         if "@containment" in res:
             template["Resources"][name] = containment(res)
+        if "@health" in res:
+            del template["Resources"][name]
+            template["Resources"].update(health())
+            continue
         if "@mac-key" in res:
             spec = res["@mac-key"]
             template["Resources"][name] = mac_key(spec)

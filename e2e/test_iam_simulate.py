@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from test_documents import ACCOUNT, NOTIFICATION_TOPIC, REGION, Stack
+from test_documents import ACCOUNT, NOTIFICATION_TOPIC, REGION, Stack, render
 
 ROOT = Path(__file__).resolve().parent.parent
 SIM = ROOT / "tools/iam-simulate"
@@ -327,3 +327,26 @@ def test_a_contained_admin_can_neither_undo_its_containment_nor_launch_another_w
     results = simulate(cases)
     allowed = [a for (a, _), r in zip(UNDO_OR_LAUNCH, results) if r == "Allowed"]
     assert allowed == [], f"a contained administrator may still: {allowed}"
+
+
+FUNCTIONS = ("launchguard-detector", "launchguard-dispatcher", "launchguard-accesskey-handler", "launchguard-iam-handler", "launchguard-ec2-handler")
+
+
+def test_launchguards_own_health_pages_a_person(tmp_path):
+    """Item 10: alarms on the dead-letter queue's depth, on each function's errors and throttles,
+    and on the detector falling silent (the re-check rule invokes it every few minutes), all to a
+    topic a person subscribes to."""
+    wiring = json.loads(render.render(tmp_path)[1].read_text())
+    alarms = [r["Properties"] for r in wiring["Resources"].values() if r.get("Type") == "AWS::CloudWatch::Alarm"]
+
+    def watched(namespace, metric, dimension):
+        return [a for a in alarms if a["Namespace"] == namespace and a["MetricName"] == metric
+                and any(d["Value"] == dimension for d in a.get("Dimensions", [])) and a.get("AlarmActions")]
+    assert watched("AWS/SQS", "ApproximateNumberOfMessagesVisible", "launchguard-failed-events")
+    for f in FUNCTIONS:
+        assert watched("AWS/Lambda", "Errors", f), f
+        assert watched("AWS/Lambda", "Throttles", f), f
+    silent = watched("AWS/Lambda", "Invocations", "launchguard-detector")
+    assert silent and silent[0]["TreatMissingData"] == "breaching" and silent[0]["ComparisonOperator"] == "LessThanThreshold", silent
+    deploy_py = (ROOT / "deploy/deploy.py").read_text()
+    assert "put_function_concurrency" in deploy_py, "the detector has no reserved concurrency"
