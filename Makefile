@@ -18,7 +18,7 @@ lint: ## cargo fmt --check and clippy with warnings as errors
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
 
-lint-deploy: ## cfn-lint on the CloudFormation templates, parliament on the IAM policies
+lint-deploy: ## cfn-lint on the templates; parliament (strict, community auditors) and cloudsplaining on every policy (accepted findings: deploy/accepted-findings.json)
 	scripts/venv.sh tools
 	.venv-tools/bin/python deploy/lint.py
 

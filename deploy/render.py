@@ -21,7 +21,8 @@ SUBS = {
     "AccountId": "${AWS::AccountId}",
     "CloudTrailLogGroupName": "${CloudTrailLogGroupName}",
     "IncidentLogGroupName": "${IncidentLogGroup}",
-    "NotificationTopicArn": "${NotificationTopic}",
+    # by name, not Ref: the topic is encrypted with a key whose policy names the dispatcher role
+    "NotificationTopicArn": "arn:${AWS::Partition}:sns:${AWS::Region}:${AWS::AccountId}:launchguard-notifications",
     "QuarantinePolicyArn": "${QuarantinePolicyArn}",
     "LedgerBucketName": "${LedgerBucket}",
     "ReportBucketName": "${ReportBucket}",
