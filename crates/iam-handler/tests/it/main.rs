@@ -2,3 +2,4 @@
 //! dependencies again, the AWS SDK among them): one module per concern.
 
 mod handler;
+mod no_power;
