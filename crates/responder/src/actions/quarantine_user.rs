@@ -184,9 +184,11 @@ pub(crate) async fn release<I: Users + UserManagedPolicies>(ctx: &Ctx<'_>, iam: 
     if has(&ours.deny_all) {
         detach.push(&ours.deny_all);
     }
-    let kept = (has(policy) && !detach.contains(&policy))
-        .then(|| format!("; {policy} left attached: launchguard did not attach it"))
-        .unwrap_or_default();
+    let kept = if has(policy) && !detach.contains(&policy) {
+        format!("; {policy} left attached: launchguard did not attach it")
+    } else {
+        String::new()
+    };
     if detach.is_empty() {
         return Ok(
             ctx.outcome(OutcomeStatus::AlreadyApplied, format!("none of launchguard's quarantine policies is attached to {real}{kept}"))

@@ -72,7 +72,7 @@ pub(crate) async fn revoke<I: Roles + RoleManagedPolicies>(
         written_document: None,
         previous_document: None,
     };
-    if iam.attached_role_policies(role).await?.iter().any(|a| *a == policy) {
+    if iam.attached_role_policies(role).await?.contains(&policy) {
         return Ok(ctx.already(format!("every session of {real} is already denied by {policy}"), restore()));
     }
     if ctx.dry_run() {
@@ -99,7 +99,7 @@ pub(crate) async fn restore<I: Roles + RoleManagedPolicies>(ctx: &Ctx<'_>, iam: 
     let (account_id, role) = (r.account_id, r.name);
     let real = resolve(ctx, account_id, r.arn, role, IamEntity::Role, iam.role_arn(role)).await?;
     let policy = Containment::RoleSessions.arn(partition_of(&real), account_id);
-    if !iam.attached_role_policies(role).await?.iter().any(|a| *a == policy) {
+    if !iam.attached_role_policies(role).await?.contains(&policy) {
         return Ok(ctx.outcome(OutcomeStatus::AlreadyApplied, format!("{policy} is not attached to {real}: nothing to undo")));
     }
     let what = format!("detached {policy} from {real}: its sessions work again");
