@@ -21,7 +21,7 @@ lint: ## cargo fmt --check, then every target built with clippy's lints as error
 	$(CARGO) fmt --all --check
 	scripts/linted.sh $(CARGO) test --workspace --all-targets --locked --no-run
 
-lint-deploy: ## cfn-lint on the CloudFormation templates, parliament on the IAM policies
+lint-deploy: ## cfn-lint on the templates; parliament (strict, community auditors) and cloudsplaining on every policy (accepted findings: deploy/accepted-findings.json)
 	scripts/venv.sh tools
 	.venv-tools/bin/python deploy/lint.py
 

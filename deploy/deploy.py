@@ -53,6 +53,28 @@ def load_config() -> dict[str, str]:
     return cfg
 
 
+def protected_arns(patterns: str) -> list[str]:
+    """PROTECTED_PRINCIPALS as the handlers' IAM deny needs them. IAM matches a Resource pattern
+    against the ARN with its path, case-sensitively; launchguard's code compares each pattern with
+    the ARN with and without its path, names without case. So each pattern without a path is also
+    given for any path (`user/x` -> `user/*/x`); case is closed by the tag
+    `launchguard:protected=true` (SECURITY.md). Only IAM user and role patterns: the others
+    (root, federated users) are never written to by a handler."""
+    out: list[str] = []
+    for p in (x.strip() for x in patterns.split(",")):
+        if not p or ":iam::" not in p:
+            continue
+        head, _, name = p.partition(":iam::")
+        account, _, rest = name.partition(":")
+        kind, _, entity = rest.partition("/")
+        if kind not in ("user", "role") or not entity:
+            continue
+        out.append(p)
+        if "/" not in entity:
+            out.append(f"{head}:iam::{account}:{kind}/*/{entity}")
+    return out
+
+
 def base_parameters(cfg):
     return {
         "CloudTrailLogGroupName": cfg["CLOUDTRAIL_LOG_GROUP_NAME"], "CreateTrail": cfg.get("CREATE_TRAIL", "false"),
@@ -62,10 +84,12 @@ def base_parameters(cfg):
         "IamAlarmPeriodSeconds": cfg["IAM_ALARM_PERIOD_SECONDS"],
         "AlarmEvaluationPeriods": cfg["ALARM_EVALUATION_PERIODS"], "IncidentRetentionDays": cfg["INCIDENT_RETENTION_DAYS"],
         "ReportRetentionDays": cfg.get("REPORT_RETENTION_DAYS", "400"),
-        "NotificationEmail": cfg.get("NOTIFICATION_EMAIL", ""), "ProtectedUserArnPattern": cfg["PROTECTED_USER_ARN_PATTERN"],
+        "NotificationEmail": cfg.get("NOTIFICATION_EMAIL", ""),
+        # never empty: a Resource list cannot hold "" (launchguard's own roles are denied anyway)
+        "ProtectedPrincipalArns": ",".join(protected_arns(cfg["PROTECTED_PRINCIPALS"])) or "arn:aws:iam::*:role/launchguard-*",
         "QuarantinePolicyArn": cfg["QUARANTINE_POLICY_ARN"],
         "ReleasePrincipals": cfg.get("RELEASE_PRINCIPALS", ""), "FindingSigners": cfg.get("FINDING_SIGNERS", ""),
-        "AdminPrincipals": cfg.get("ADMIN_PRINCIPALS", ""),
+        "AdminPrincipals": cfg.get("ADMIN_PRINCIPALS", ""), "Ec2Action": cfg["LG_EC2_ACTION"],
     }
 
 
@@ -163,6 +187,19 @@ def remove(name: str) -> int:
     return 0
 
 
+def reserve_detector(boto3, cfg) -> None:
+    """Reserved concurrency for the detector: a burst of other functions cannot throttle it out of
+    the account's pool. An account whose limit cannot spare it (new accounts have 10) is told so."""
+    n = int(cfg.get("DETECTOR_RESERVED_CONCURRENCY", "5"))
+    lam = boto3.client("lambda", endpoint_url=os.environ.get("AWS_ENDPOINT_URL"))
+    try:
+        lam.put_function_concurrency(FunctionName="launchguard-detector", ReservedConcurrentExecutions=n)
+        print(f"[deploy] launchguard-detector: reserved concurrency {n}", flush=True)
+    except lam.exceptions.ClientError as e:
+        print(f"[deploy] WARNING: could not reserve concurrency {n} for launchguard-detector ({e}): raise the account's "
+              "Lambda concurrency quota, or set DETECTOR_RESERVED_CONCURRENCY", flush=True)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--dry", action="store_true", help="print the plan, change nothing")
@@ -211,7 +248,9 @@ def main() -> int:
     print(f"[deploy] stack {name}-wiring ...", flush=True)
     stack(cf, f"{name}-wiring", wiring, {"AlarmTopicArn": outputs["AlarmTopicArn"], "RecheckRuleArn": outputs["RecheckRuleArn"],
                                          "FailedEventsQueueArn": outputs["FailedEventsQueueArn"],
-                                         "DetectorRoleArn": outputs["DetectorRoleArn"], "DispatcherRoleArn": outputs["DispatcherRoleArn"]})
+                                         "DetectorRoleArn": outputs["DetectorRoleArn"], "DispatcherRoleArn": outputs["DispatcherRoleArn"],
+                                         "NotificationEmail": cfg.get("NOTIFICATION_EMAIL", ""), "AdminPrincipals": cfg["ADMIN_PRINCIPALS"]})
+    reserve_detector(boto3, cfg)
     print(f"[deploy] done. DRY_RUN={cfg['DRY_RUN']}. Remove with: make undeploy")
     return 0
 

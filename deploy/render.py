@@ -1,7 +1,9 @@
 """Render the CloudFormation templates: each `{"@role": "<function>"}` in base.template.json becomes
 an IAM role named `<function>-role` whose inline policy is policies/<function>.json, with the
 policy's `${Placeholder}`s turned into `Fn::Sub` references (one source of truth for permissions);
-each `{"@mac-key": {...}}` becomes a KMS HMAC key and its alias, whose key policy names who may
+each `{"@containment": "<file>"}` (in wiring.template.json) becomes a deny-only managed policy under the path /launchguard/
+(policies/containment/<file>.json, named by `name` or the file) that the handlers attach and never
+write; each `{"@mac-key": {...}}` becomes a KMS HMAC key and its alias, whose key policy names who may
 make MACs with it (and denies everyone else) and who may check them.
 
     python deploy/render.py [OUT_DIR]      # default deploy/out/
@@ -19,19 +21,32 @@ SUBS = {
     "AccountId": "${AWS::AccountId}",
     "CloudTrailLogGroupName": "${CloudTrailLogGroupName}",
     "IncidentLogGroupName": "${IncidentLogGroup}",
-    "NotificationTopicArn": "${NotificationTopic}",
+    # by name, not Ref: the topic is encrypted with a key whose policy names the dispatcher role
+    "NotificationTopicArn": "arn:${AWS::Partition}:sns:${AWS::Region}:${AWS::AccountId}:launchguard-notifications",
     "QuarantinePolicyArn": "${QuarantinePolicyArn}",
-    "ProtectedUserArnPattern": "${ProtectedUserArnPattern}",
     "LedgerBucketName": "${LedgerBucket}",
     "ReportBucketName": "${ReportBucket}",
 }
 PLACEHOLDER = re.compile(r"\$\{([A-Za-z]+)\}")
+# A list parameter spliced into a Resource list where the policy names it alone.
+LIST_PARAMETERS = {"${ProtectedPrincipalArns}": "ProtectedPrincipalArns"}
+# Statements that exist only under a template condition (by Sid): the ec2-handler's EC2 writes
+# follow LG_EC2_ACTION (`Ec2Action`), so with `none` its role has no EC2 write at all.
+CONDITIONAL_STATEMENTS = {
+    "launchguard-ec2-handler": {"TagOnlyWithTheIncidentKeyNeverProtected": "Ec2Acts", "UntagOnlyTheIncidentKeyNeverProtected": "Ec2Acts",
+                                "StopStartOnlyIncidentTaggedNeverProtected": "Ec2Acts", "TerminateOnlyIncidentTaggedNeverProtected": "Ec2Terminates"},
+}
 
 
 def sub(value, function: str):
     if isinstance(value, dict):
         return {k: sub(v, function) for k, v in value.items()}
     if isinstance(value, list):
+        spliced = [LIST_PARAMETERS[v] for v in value if isinstance(v, str) and v in LIST_PARAMETERS]
+        if spliced:
+            rest = [sub(v, function) for v in value if not (isinstance(v, str) and v in LIST_PARAMETERS)]
+            joined = [*rest, *({"Fn::Join": [",", {"Ref": p}]} for p in spliced)]
+            return {"Fn::Split": [",", {"Fn::Join": [",", joined]}]}
         return [sub(v, function) for v in value]
     if isinstance(value, str) and PLACEHOLDER.search(value):
         def repl(m):
@@ -46,6 +61,14 @@ def sub(value, function: str):
     return value
 
 
+def conditional(policy: dict, function: str) -> dict:
+    when = CONDITIONAL_STATEMENTS.get(function, {})
+    missing = set(when) - {s.get("Sid") for s in policy["Statement"]}
+    assert not missing, f"render.py: policies/{function}.json has no statement {missing}"
+    policy["Statement"] = [{"Fn::If": [when[s["Sid"]], s, {"Ref": "AWS::NoValue"}]} if s.get("Sid") in when else s for s in policy["Statement"]]
+    return policy
+
+
 def role(function: str) -> dict:
     policy = json.loads((ROOT / "policies" / f"{function}.json").read_text())
     return {
@@ -56,7 +79,7 @@ def role(function: str) -> dict:
             "AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": [
                 {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole",
                  "Condition": {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}}]},
-            "Policies": [{"PolicyName": "launchguard", "PolicyDocument": sub(policy, function)}],
+            "Policies": [{"PolicyName": "launchguard", "PolicyDocument": conditional(sub(policy, function), function)}],
         },
     }
 
@@ -96,7 +119,7 @@ def mac_key(spec: dict) -> dict:
         deny_all = {"Sid": "NobodyElseGeneratesMacs", "Effect": "Deny", "Principal": "*", "Action": "kms:GenerateMac", "Resource": "*"}
         deny_others = {"Fn::If": [more["condition"], deny_others, deny_all]}
     return {
-        "Type": "AWS::KMS::Key",
+        "Type": "AWS::KMS::Key", "DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain",
         "Properties": {
             "Description": f"launchguard {spec['alias']}: {spec['what']} (HMAC-SHA-256)",
             "KeySpec": "HMAC_256", "KeyUsage": "GENERATE_VERIFY_MAC", "Enabled": True,
@@ -117,20 +140,84 @@ def mac_key(spec: dict) -> dict:
     }
 
 
-def render(out: Path) -> list[Path]:
-    out.mkdir(parents=True, exist_ok=True)
-    base = json.loads((ROOT / "deploy/base.template.json").read_text())
-    for name, res in list(base["Resources"].items()):
+def containment(res: dict) -> dict:
+    """A deny-only managed policy the handlers attach by ARN (never a document they write)."""
+    doc = json.loads((ROOT / "policies/containment" / f"{res['@containment']}.json").read_text())
+    assert all(s["Effect"] == "Deny" for s in doc["Statement"]), f"{res['@containment']}: a containment policy only denies"
+    name = res.get("name", res["@containment"])
+    return {"Type": "AWS::IAM::ManagedPolicy", "DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain",
+            "Properties": {"ManagedPolicyName": name, "Path": "/launchguard/", "PolicyDocument": doc}}
+
+
+FUNCTIONS = ["launchguard-detector", "launchguard-dispatcher", "launchguard-accesskey-handler", "launchguard-iam-handler",
+             "launchguard-ec2-handler"]
+
+
+def alarm(name: str, what: str, namespace: str, metric: str, dimension: tuple[str, str], **how) -> dict:
+    props = {"AlarmName": f"launchguard-health-{name}", "AlarmDescription": f"launchguard health: {what}", "Namespace": namespace,
+             "MetricName": metric, "Dimensions": [{"Name": dimension[0], "Value": dimension[1]}], "Statistic": "Sum", "Period": 300,
+             "EvaluationPeriods": 1, "Threshold": 1, "ComparisonOperator": "GreaterThanOrEqualToThreshold", "TreatMissingData": "notBreaching",
+             "AlarmActions": [{"Ref": "HealthTopic"}], "OKActions": [{"Ref": "HealthTopic"}], **how}
+    return {"Type": "AWS::CloudWatch::Alarm", "Properties": props}
+
+
+def health() -> dict:
+    """Item 10 of issue 32: launchguard's own health pages a person (SECURITY.md, silencing paths)."""
+    out = {
+        "HealthTopic": {"Type": "AWS::SNS::Topic", "Properties": {"TopicName": "launchguard-health"}},
+        "HealthTopicPolicy": {"Type": "AWS::SNS::TopicPolicy", "Properties": {"Topics": [{"Ref": "HealthTopic"}], "PolicyDocument": {
+            "Version": "2012-10-17", "Statement": [
+                {"Sid": "OnlyTheHealthAlarmsPublish", "Effect": "Allow", "Principal": {"Service": "cloudwatch.amazonaws.com"}, "Action": "sns:Publish",
+                 "Resource": {"Ref": "HealthTopic"}, "Condition": {"ArnLike": {"aws:SourceArn": {
+                     "Fn::Sub": "arn:${AWS::Partition}:cloudwatch:${AWS::Region}:${AWS::AccountId}:alarm:launchguard-health-*"}}}},
+                {"Sid": "NobodyElsePublishes", "Effect": "Deny", "Principal": "*", "Action": "sns:Publish", "Resource": {"Ref": "HealthTopic"},
+                 "Condition": {"ArnNotLike": {"aws:SourceArn": {"Fn::Sub": "arn:${AWS::Partition}:cloudwatch:${AWS::Region}:${AWS::AccountId}:alarm:launchguard-health-*"}}}},
+                {"Fn::If": ["HasAdminPrincipals", {"Sid": "OnlyAdminsSubscribeOrChangeTheTopic", "Effect": "Deny", "Principal": "*",
+                 "Action": ["sns:Subscribe", "sns:SetTopicAttributes", "sns:AddPermission", "sns:RemovePermission", "sns:DeleteTopic"],
+                 "Resource": {"Ref": "HealthTopic"}, "Condition": {"ArnNotEquals": {"aws:PrincipalArn": {"Ref": "AdminPrincipals"}}}}, {"Ref": "AWS::NoValue"}]}]}}},
+        "HealthEmailSubscription": {"Type": "AWS::SNS::Subscription", "Condition": "HasEmail",
+                                    "Properties": {"TopicArn": {"Ref": "HealthTopic"}, "Protocol": "email", "Endpoint": {"Ref": "NotificationEmail"}}},
+        "DeadLettersAlarm": alarm("dead-letters", "an event launchguard failed to handle is in launchguard-failed-events (read it, then redrive or delete it)",
+                                  "AWS/SQS", "ApproximateNumberOfMessagesVisible", ("QueueName", "launchguard-failed-events"), Statistic="Maximum"),
+        # The re-check rule invokes the detector every RecheckRateMinutes (at most 60): no invocation in
+        # two hours means the rule was disabled, the function deleted or its concurrency set to 0.
+        "DetectorSilentAlarm": alarm("detector-silent", "the detector was not invoked for two hours (re-check rule disabled, function deleted or throttled to 0?)",
+                                     "AWS/Lambda", "Invocations", ("FunctionName", "launchguard-detector"), Period=3600, EvaluationPeriods=2,
+                                     ComparisonOperator="LessThanThreshold", TreatMissingData="breaching"),
+    }
+    for f in FUNCTIONS:
+        short = "".join(w.capitalize() for w in f.removeprefix("launchguard-").split("-"))
+        out[f"{short}ErrorsAlarm"] = alarm(f"{f.removeprefix('launchguard-')}-errors", f"{f} failed", "AWS/Lambda", "Errors", ("FunctionName", f))
+        out[f"{short}ThrottlesAlarm"] = alarm(f"{f.removeprefix('launchguard-')}-throttles", f"{f} was throttled (reserved concurrency 0?)",
+                                              "AWS/Lambda", "Throttles", ("FunctionName", f))
+    return out
+
+
+def expand(template: dict) -> dict:
+    for name, res in list(template["Resources"].items()):
         if "@role" in res:
-            base["Resources"][name] = role(res["@role"])
+            template["Resources"][name] = role(res["@role"])
+        if "@containment" in res:
+            template["Resources"][name] = containment(res)
+        if "@health" in res:
+            del template["Resources"][name]
+            template["Resources"].update(health())
+            continue
         if "@mac-key" in res:
             spec = res["@mac-key"]
-            base["Resources"][name] = mac_key(spec)
-            base["Resources"][f"{name}Alias"] = {"Type": "AWS::KMS::Alias", "Properties": {"AliasName": spec["alias"], "TargetKeyId": {"Ref": name}}}
+            template["Resources"][name] = mac_key(spec)
+            template["Resources"][f"{name}Alias"] = {"Type": "AWS::KMS::Alias", "Properties": {"AliasName": spec["alias"], "TargetKeyId": {"Ref": name}}}
+    return template
+
+
+def render(out: Path) -> list[Path]:
+    out.mkdir(parents=True, exist_ok=True)
+    base = expand(json.loads((ROOT / "deploy/base.template.json").read_text()))
+    wiring = expand(json.loads((ROOT / "deploy/wiring.template.json").read_text()))
     paths = [out / "base.json", out / "wiring.json"]
     # compact: CloudFormation takes at most 51,200 bytes of TemplateBody (e2e/test_documents.py)
     paths[0].write_text(json.dumps(base, separators=(",", ":")) + "\n")
-    paths[1].write_text((ROOT / "deploy/wiring.template.json").read_text())
+    paths[1].write_text(json.dumps(wiring, separators=(",", ":")) + "\n")
     return paths
 
 

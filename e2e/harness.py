@@ -46,6 +46,10 @@ WATCH = f"http://127.0.0.1:{WATCH_PORT}"
 REGION = "us-east-1"
 ACCOUNT = "000000000000"
 QUARANTINE = "arn:aws:iam::aws:policy/AWSCompromisedKeyQuarantineV3"
+# policy name -> its document in policies/containment/ (the guard is created twice, see render.py)
+CONTAINMENT_POLICIES = {"launchguard-quarantine-guard": "launchguard-quarantine-guard",
+                        "launchguard-quarantine-guard-beside": "launchguard-quarantine-guard",
+                        "launchguard-quarantine": "launchguard-quarantine", "launchguard-revoke-sessions": "launchguard-revoke-sessions"}
 
 
 def say(msg: str) -> None:
@@ -332,6 +336,14 @@ class Scenario:
         self.responder = f"security-responder-{s}"
         self.iam.create_user(UserName=self.responder)
         self.responder_key = self.iam.create_access_key(UserName=self.responder)["AccessKey"]
+        # the stack's deny-only containment policies (deploy/wiring.template.json), which the
+        # iam-handler attaches by ARN (it writes no policy document)
+        for name, source in CONTAINMENT_POLICIES.items():
+            try:
+                self.iam.create_policy(PolicyName=name, Path="/launchguard/",
+                                       PolicyDocument=(ROOT / "policies/containment" / f"{source}.json").read_text())
+            except self.iam.exceptions.EntityAlreadyExistsException:
+                pass
         # the user's earlier policies, which must all survive the quarantine
         self.iam.attach_user_policy(UserName=self.user, PolicyArn="arn:aws:iam::aws:policy/AmazonEC2FullAccess")
         self.iam.put_user_policy(UserName=self.user, PolicyName="deploy-artifacts",

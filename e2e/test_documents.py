@@ -22,7 +22,8 @@ import render  # noqa: E402
 ACCOUNT = "111122223333"
 REGION = "us-east-1"
 ROLES = {"DetectorRole": "launchguard-detector", "DispatcherRole": "launchguard-dispatcher",
-         "AccessKeyHandlerRole": "launchguard-accesskey-handler", "IamHandlerRole": "launchguard-iam-handler"}
+         "AccessKeyHandlerRole": "launchguard-accesskey-handler", "IamHandlerRole": "launchguard-iam-handler",
+         "Ec2HandlerRole": "launchguard-ec2-handler"}
 ALARM = f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:launchguard-runinstances"
 INSTANCES_ALARM = f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:launchguard-runinstances-instances"
 IAM_USER_ALARM = f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:launchguard-iam-user-burst"
@@ -31,6 +32,7 @@ ROOT_ARN = f"arn:aws:iam::{ACCOUNT}:root"
 ADMIN = f"arn:aws:iam::{ACCOUNT}:user/admin-with-kms-star"
 RESPONDER = f"arn:aws:iam::{ACCOUNT}:role/SecurityResponder"
 DEPLOYER = f"arn:aws:iam::{ACCOUNT}:role/PlatformDeployer"
+NOTIFICATION_TOPIC = f"arn:aws:sns:{REGION}:{ACCOUNT}:launchguard-notifications"
 
 
 def role_arn(resource: str) -> str:
@@ -51,9 +53,11 @@ class Stack:
     def ref(self, name: str):
         if name in self.params:
             p = self.params[name]
-            return [x for x in p.split(",")] if isinstance(p, str) and name in ("ReleasePrincipals", "FindingSigners") else p
+            lists = ("ReleasePrincipals", "FindingSigners", "ProtectedPrincipalArns", "AdminPrincipals")
+            return [x for x in p.split(",")] if isinstance(p, str) and name in lists else p
         return {"AWS::AccountId": ACCOUNT, "AWS::Partition": "aws", "AWS::Region": REGION, "AlarmTopic": "TOPIC",
-                "LedgerBucket": "ledger-bucket"}.get(name, f"<{name}>")
+                "LedgerBucket": "ledger-bucket", "ReportBucket": "report-bucket", "IncidentLogGroup": "/launchguard/incidents",
+                "NotificationTopic": NOTIFICATION_TOPIC}.get(name, f"<{name}>")
 
     def getatt(self, name: str, attr: str) -> str:
         assert attr == "Arn", attr
@@ -177,7 +181,8 @@ def stack(tmp_path):
 
 def test_only_the_dispatcher_seals_commands_and_only_the_handlers_check_them(stack):
     assert sealers(stack, "CommandKey") == {role_arn("DispatcherRole")}
-    assert sealers(stack, "CommandKey", "kms:VerifyMac") == {role_arn("AccessKeyHandlerRole"), role_arn("IamHandlerRole")}
+    assert sealers(stack, "CommandKey", "kms:VerifyMac") == {role_arn("AccessKeyHandlerRole"), role_arn("IamHandlerRole"),
+                                                             role_arn("Ec2HandlerRole")}
 
 
 def test_only_the_detector_seals_findings_unless_you_name_more(tmp_path, stack):
@@ -247,7 +252,7 @@ def test_only_launchguard_writes_the_ledger(stack):
         deny = [s for s in policy["Statement"] if s["Effect"] == "Deny" and "s3:PutObject" in as_list(s["Action"])]
         assert any(principal_matches(s["Principal"], {"arn": who}) and condition_holds(s["Condition"], {"aws:PrincipalArn": who, **tls})
                    for s in deny), who
-    for r in ("DispatcherRole", "AccessKeyHandlerRole", "IamHandlerRole"):
+    for r in ("DispatcherRole", "AccessKeyHandlerRole", "IamHandlerRole", "Ec2HandlerRole"):
         deny = [s for s in policy["Statement"] if s["Effect"] == "Deny"
                 and condition_holds(s["Condition"], {"aws:PrincipalArn": role_arn(r), **tls})]
         assert deny == [], r

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from harness import QUARANTINE, IamFaults, Scenario, Watch, say
+from harness import ACCOUNT, QUARANTINE, IamFaults, Scenario, Watch, say
 
 
 @pytest.fixture(scope="module")
@@ -53,11 +53,14 @@ def test_the_chain_contains_exactly_the_right_principals(world):
     s = world.state()
     # the IAM user: the used key off, the spare key on, quarantine added, earlier policies kept
     assert s["user"]["keys"] == {world.keys["used"]: "Inactive", world.keys["spare"]: "Active"}
-    assert s["user"]["attached"] == sorted(world.initial["user"]["attached"] + [QUARANTINE])
-    # its inline policies kept; launchguard's guard added (no use of launchguard's keys and functions)
-    assert s["user"]["inline"] == sorted(world.initial["user"]["inline"] + ["launchguard-quarantine-guard"])
-    # the role: session revocation added, its own policy kept
-    assert s["role"]["inline"] == sorted(world.initial["role"]["inline"] + ["launchguard-revoke-sessions"])
+    # the quarantine and the stack's guard attached (issue 32: launchguard writes no document)
+    guard = f"arn:aws:iam::{ACCOUNT}:policy/launchguard/launchguard-quarantine-guard"
+    assert s["user"]["attached"] == sorted(world.initial["user"]["attached"] + [QUARANTINE, guard])
+    # its inline policies kept as they were
+    assert s["user"]["inline"] == world.initial["user"]["inline"]
+    # the role: the stack's deny-all session policy attached, its own policy kept
+    assert s["role"]["attached"] == sorted(world.initial["role"]["attached"] + [f"arn:aws:iam::{ACCOUNT}:policy/launchguard/launchguard-revoke-sessions"])
+    assert s["role"]["inline"] == world.initial["role"]["inline"]
     # untouched: the protected admin and the benign user
     assert s["admin"] == world.initial["admin"]
     assert s["benign"] == world.initial["benign"]

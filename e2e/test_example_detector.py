@@ -75,8 +75,9 @@ def test_its_sealed_finding_gets_the_user_contained(world):
     s = world.state()
     # exactly the reported key off, the user's other key on; quarantined, its own policies kept
     assert s["user"]["keys"] == {world.keys["used"]: "Inactive", world.keys["spare"]: "Active"}
-    assert s["user"]["attached"] == sorted(world.initial["user"]["attached"] + [QUARANTINE])
-    assert s["user"]["inline"] == sorted(world.initial["user"]["inline"] + ["launchguard-quarantine-guard"])
+    guard = f"arn:aws:iam::{ACCOUNT}:policy/launchguard/launchguard-quarantine-guard"
+    assert s["user"]["attached"] == sorted(world.initial["user"]["attached"] + [QUARANTINE, guard])
+    assert s["user"]["inline"] == world.initial["user"]["inline"]
     # nobody else touched
     assert {k: s[k] for k in ("benign", "admin", "role")} == {k: world.initial[k] for k in ("benign", "admin", "role")}
 

@@ -30,6 +30,9 @@ def world(localstack):
             sc.watch.stop()
 
 
+REVOKE = f"arn:aws:iam::{ACCOUNT}:policy/launchguard/launchguard-revoke-sessions"
+
+
 def role_policy(world, name: str) -> dict:
     return world.iam.get_role_policy(RoleName=world.role, PolicyName=name)["PolicyDocument"]
 
@@ -45,11 +48,11 @@ def test_case_7_the_same_alarm_three_times_pages_once_and_case_3_decoys_are_not_
     assert {r["payload"]["finding_id"] for r in reports} == {world.finding_id}
     s = world.state()
     # case 3: the decoys did not pass for containment: the key is off, the quarantine attached,
-    # the revocation is launchguard's own document now
+    # the role's sessions denied by the stack's policy; the decoys are someone else's, left as they were
     assert s["user"]["keys"][world.keys["used"]] == "Inactive"
     assert QUARANTINE in s["user"]["attached"]
-    doc = role_policy(world, "launchguard-revoke-sessions")
-    assert doc != DECOY_REVOKE and doc["Statement"][0]["Action"] == "*", doc
+    assert REVOKE in s["role"]["attached"]
+    assert role_policy(world, "launchguard-revoke-sessions") == DECOY_REVOKE
     # case 7: one page, one incident record, three deliveries counted in the ledger
     notes = world.drain(world.notify_queue)
     assert len(notes) == 1, [n.get("Subject") for n in notes]
@@ -65,7 +68,8 @@ def test_case_1_a_release_never_undoes_what_launchguard_did_not_do(world):
     s = world.state()
     assert s["user"]["keys"][world.keys["used"]] == "Active"
     assert QUARANTINE not in s["user"]["attached"]
-    assert role_policy(world, "launchguard-revoke-sessions") == DECOY_REVOKE, "the previous document is back"
+    assert REVOKE not in s["role"]["attached"]
+    assert role_policy(world, "launchguard-revoke-sessions") == DECOY_REVOKE, "someone else's policy is never touched"
     # later, a person (or AWS's own key-leak response) quarantines the user and disables the key
     world.iam.attach_user_policy(UserName=world.user, PolicyArn=QUARANTINE)
     world.iam.update_access_key(UserName=world.user, AccessKeyId=world.keys["used"], Status="Inactive")

@@ -13,6 +13,9 @@ import sys
 
 from harness import ENDPOINT, REGION, ROOT, client
 
+sys.path.insert(0, str(ROOT / "deploy"))
+import render  # noqa: E402
+
 FUNCTIONS = {  # memory and timeout from [package.metadata.lambda.deploy]
     "launchguard-detector": (256, 120, "DetectorRoleArn"),
     "launchguard-dispatcher": (256, 120, "DispatcherRoleArn"),
@@ -53,7 +56,9 @@ def test_make_deploy_creates_the_stacks_and_the_functions(localstack):
         doc = iam.get_role_policy(RoleName=f"{fn}-role", PolicyName="launchguard")["PolicyDocument"]
         doc = json.loads(doc) if isinstance(doc, str) else doc
         wanted = json.loads((ROOT / "policies" / f"{fn}.json").read_text())
-        assert [s["Sid"] for s in doc["Statement"]] == [s["Sid"] for s in wanted["Statement"]], fn
+        # with LG_EC2_ACTION=none the ec2-handler's EC2 writes are not rendered (deploy/render.py)
+        conditional = set(render.CONDITIONAL_STATEMENTS.get(fn, {}))
+        assert [s["Sid"] for s in doc["Statement"]] == [s["Sid"] for s in wanted["Statement"] if s["Sid"] not in conditional], fn
         assert "${" not in json.dumps(doc) and "000000000000" in json.dumps(doc)
         cfg = lam.get_function_configuration(FunctionName=fn)
         assert (cfg["Runtime"], cfg["Handler"], cfg["MemorySize"], cfg["Timeout"]) == ("provided.al2023", "bootstrap", memory, timeout), fn

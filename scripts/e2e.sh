@@ -6,6 +6,7 @@ cd "$(dirname "$0")/.."
 t0=$(date +%s)
 scripts/venv.sh localstack
 scripts/venv.sh tools
+scripts/node.sh iam-simulate     # e2e/test_iam_simulate.py evaluates the rendered IAM policies with it
 scripts/chromium.sh >/dev/null   # e2e/test_report.py opens the incident report in a headless browser
 echo "building the five functions (first time: a few minutes)..." >&2
 cargo build --workspace --bins --locked

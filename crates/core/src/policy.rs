@@ -5,16 +5,66 @@ use serde_json::{Value, json};
 
 use crate::time::parse_timestamp;
 
-/// Inline user policy used when the managed quarantine policy cannot be attached.
+/// The stack's deny-all user policy, attached when the managed quarantine policy cannot be
+/// (older versions put it inline under this name).
 pub const QUARANTINE_INLINE_POLICY: &str = "launchguard-quarantine";
-/// Inline role policy that revokes older sessions.
+/// The stack's managed policy that denies a role's sessions (older versions put an inline
+/// cut-off document under this name).
 pub const REVOKE_SESSIONS_POLICY: &str = "launchguard-revoke-sessions";
-/// Inline user policy put beside the managed quarantine policy: it denies the user launchguard's
+/// The stack's managed policy put beside the managed quarantine policy: it denies the user launchguard's
 /// own keys and functions (`AWSCompromisedKeyQuarantineV3` denies neither), so a contained user can
 /// neither seal a release nor invoke launchguard.
 pub const QUARANTINE_GUARD_POLICY: &str = "launchguard-quarantine-guard";
 /// Default managed quarantine policy.
 pub const DEFAULT_QUARANTINE_POLICY_ARN: &str = "arn:aws:iam::aws:policy/AWSCompromisedKeyQuarantineV3";
+
+/// The IAM path of the deny-only managed policies the stack creates (`deploy/base.template.json`,
+/// documents in `policies/containment/`). The handlers attach these by ARN and never write a
+/// policy document: the iam-handler's role may attach and detach only these (and the configured
+/// quarantine policy), so it can grant no principal anything.
+pub const CONTAINMENT_POLICY_PATH: &str = "/launchguard/";
+
+/// A deny-only managed policy the stack creates; the handlers attach and detach it by ARN.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Containment {
+    /// The guard launchguard attaches beside the quarantine policy *it attached itself*: its
+    /// presence is the handler's own record that the release may detach the quarantine policy.
+    Guard,
+    /// The same guard, attached when the quarantine policy was already there (a person, AWS's
+    /// leaked-key response): the release removes only this, never the policy it did not attach.
+    GuardBeside,
+    /// Deny everything: the user's quarantine when the quarantine policy cannot be attached
+    /// (a partition or emulator without it).
+    DenyAll,
+    /// Deny everything to every session of a role: "revoke role sessions".
+    RoleSessions,
+}
+
+impl Containment {
+    /// Every one, in the template's order.
+    pub const ALL: [Self; 4] = [Self::Guard, Self::GuardBeside, Self::DenyAll, Self::RoleSessions];
+
+    /// The policy's name (`policies/containment/<name>.json`, except `GuardBeside`, which is
+    /// `launchguard-quarantine-guard.json` under a second name).
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Guard => QUARANTINE_GUARD_POLICY,
+            Self::GuardBeside => "launchguard-quarantine-guard-beside",
+            Self::DenyAll => QUARANTINE_INLINE_POLICY,
+            Self::RoleSessions => REVOKE_SESSIONS_POLICY,
+        }
+    }
+
+    /// Its ARN in `account` of `partition` (`aws`).
+    pub fn arn(self, partition: &str, account: &str) -> String {
+        format!("arn:{partition}:iam::{account}:policy{CONTAINMENT_POLICY_PATH}{}", self.name())
+    }
+}
+
+/// The partition of an ARN (`arn:aws-us-gov:…` → `aws-us-gov`), `aws` when it is not an ARN.
+pub fn partition_of(arn: &str) -> &str {
+    arn.strip_prefix("arn:").and_then(|r| r.split(':').next()).filter(|p| !p.is_empty()).unwrap_or("aws")
+}
 
 /// Deny everything: the inline quarantine.
 pub fn quarantine_document() -> String {

@@ -4,7 +4,7 @@ use aws_sdk_iam::Client;
 use aws_sdk_iam::types::StatusType;
 use launchguard_aws::{CallError, classify};
 
-use crate::ports::{AccessKeys, KeyMeta, KeyStatus, RoleInlinePolicies, Roles, UserInlinePolicies, UserManagedPolicies, Users};
+use crate::ports::{AccessKeys, KeyMeta, KeyStatus, RoleManagedPolicies, Roles, UserManagedPolicies, Users};
 
 /// IAM, for real.
 #[derive(Debug, Clone)]
@@ -112,36 +112,34 @@ impl UserManagedPolicies for Iam {
     }
 }
 
-impl UserInlinePolicies for Iam {
-    async fn user_inline_policy(&self, user: &str, name: &str) -> Result<Option<String>, CallError> {
-        let r = self.0.get_user_policy().user_name(user).policy_name(name).send().await.map_err(|e| classify("iam:GetUserPolicy", e));
-        Ok(none_if_missing(r)?.map(|o| o.policy_document().to_owned()))
+impl RoleManagedPolicies for Iam {
+    async fn attached_role_policies(&self, role: &str) -> Result<Vec<String>, CallError> {
+        let mut out = Vec::new();
+        let mut marker = None;
+        loop {
+            let page = self
+                .0
+                .list_attached_role_policies()
+                .role_name(role)
+                .set_marker(marker.take())
+                .send()
+                .await
+                .map_err(|e| classify("iam:ListAttachedRolePolicies", e))?;
+            out.extend(page.attached_policies().iter().filter_map(|p| p.policy_arn().map(str::to_owned)));
+            match page.marker().filter(|_| page.is_truncated()) {
+                Some(m) => marker = Some(m.to_owned()),
+                None => return Ok(out),
+            }
+        }
     }
 
-    async fn put_user_policy(&self, user: &str, name: &str, document: &str) -> Result<(), CallError> {
-        let r = self.0.put_user_policy().user_name(user).policy_name(name).policy_document(document).send().await;
-        r.map(|_| ()).map_err(|e| classify("iam:PutUserPolicy", e))
+    async fn attach_role_policy(&self, role: &str, policy_arn: &str) -> Result<(), CallError> {
+        let r = self.0.attach_role_policy().role_name(role).policy_arn(policy_arn).send().await;
+        r.map(|_| ()).map_err(|e| classify("iam:AttachRolePolicy", e))
     }
 
-    async fn delete_user_policy(&self, user: &str, name: &str) -> Result<(), CallError> {
-        let r = self.0.delete_user_policy().user_name(user).policy_name(name).send().await;
-        r.map(|_| ()).map_err(|e| classify("iam:DeleteUserPolicy", e))
-    }
-}
-
-impl RoleInlinePolicies for Iam {
-    async fn role_inline_policy(&self, role: &str, name: &str) -> Result<Option<String>, CallError> {
-        let r = self.0.get_role_policy().role_name(role).policy_name(name).send().await.map_err(|e| classify("iam:GetRolePolicy", e));
-        Ok(none_if_missing(r)?.map(|o| o.policy_document().to_owned()))
-    }
-
-    async fn put_role_policy(&self, role: &str, name: &str, document: &str) -> Result<(), CallError> {
-        let r = self.0.put_role_policy().role_name(role).policy_name(name).policy_document(document).send().await;
-        r.map(|_| ()).map_err(|e| classify("iam:PutRolePolicy", e))
-    }
-
-    async fn delete_role_policy(&self, role: &str, name: &str) -> Result<(), CallError> {
-        let r = self.0.delete_role_policy().role_name(role).policy_name(name).send().await;
-        r.map(|_| ()).map_err(|e| classify("iam:DeleteRolePolicy", e))
+    async fn detach_role_policy(&self, role: &str, policy_arn: &str) -> Result<(), CallError> {
+        let r = self.0.detach_role_policy().role_name(role).policy_arn(policy_arn).send().await;
+        r.map(|_| ()).map_err(|e| classify("iam:DetachRolePolicy", e))
     }
 }

@@ -1,11 +1,11 @@
 //! The in-memory IAM every crate's tests use (feature `test-util`): users with access keys,
-//! managed and inline policies, roles with inline policies; every call recorded, every change
+//! managed and inline policies, roles with managed and inline policies; every call recorded, every change
 //! applied, any call made to fail.
 //!
-//! It answers as IAM does where the code depends on it: `None` for a user, role, key or inline
-//! policy that does not exist (the adapter's reading of `NoSuchEntity`), `NoSuchEntity` for a
-//! list or a write on a user or role that does not exist, and `GetUserPolicy` and
-//! `GetRolePolicy` documents URL-encoded.
+//! It answers as IAM does where the code depends on it: `None` for a user, role or key that does
+//! not exist (the adapter's reading of `NoSuchEntity`), `NoSuchEntity` for a list or a write on
+//! a user or role that does not exist. Inline policies are state a test sets up (someone else's
+//! policies): no port writes one.
 
 use std::collections::BTreeMap;
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -13,7 +13,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use chrono::{DateTime, Utc};
 use launchguard_aws::CallError;
 
-use crate::ports::{AccessKeys, KeyMeta, KeyStatus, RoleInlinePolicies, Roles, UserInlinePolicies, UserManagedPolicies, Users};
+use crate::ports::{AccessKeys, KeyMeta, KeyStatus, RoleManagedPolicies, Roles, UserManagedPolicies, Users};
 
 /// A user or a role.
 #[derive(Default, Clone, Debug, PartialEq, Eq)]
@@ -35,6 +35,11 @@ impl Entity {
     pub fn new(arn: impl Into<String>) -> Self {
         Self { arn: arn.into(), ..Self::default() }
     }
+
+    /// Whether a managed policy of this name (the last part of its ARN) is attached.
+    pub fn has_attached(&self, name: &str) -> bool {
+        self.attached.iter().any(|a| a.rsplit('/').next() == Some(name))
+    }
 }
 
 /// IAM in memory.
@@ -50,6 +55,9 @@ pub struct MemoryIam {
     writes: Mutex<Vec<String>>,
     /// Operations that fail (by IAM operation name, `"AttachUserPolicy"`), and how.
     failures: BTreeMap<&'static str, CallError>,
+    /// Managed policies that do not exist here (a partition or emulator without them): attaching
+    /// one answers `NoSuchEntity`.
+    missing_policies: Vec<String>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -64,11 +72,6 @@ fn no_such_entity(op: &str, what: &str) -> CallError {
     }
 }
 
-/// As IAM returns policy documents.
-fn url_encoded(doc: &str) -> String {
-    doc.replace('{', "%7B").replace('}', "%7D").replace('"', "%22")
-}
-
 impl MemoryIam {
     /// With this user.
     pub fn with_user(self, name: &str, user: Entity) -> Self {
@@ -80,6 +83,20 @@ impl MemoryIam {
     pub fn with_role(self, name: &str, role: Entity) -> Self {
         lock(&self.roles).insert(name.to_owned(), role);
         self
+    }
+
+    /// Without this managed policy: attaching it answers `NoSuchEntity`, as IAM does.
+    pub fn without_policy(mut self, policy_arn: &str) -> Self {
+        self.missing_policies.push(policy_arn.to_owned());
+        self
+    }
+
+    /// Refuse an attachment of a policy that does not exist here.
+    fn policy_exists(&self, op: &'static str, p: &str) -> Result<(), CallError> {
+        match self.missing_policies.iter().any(|m| m == p) {
+            true => Err(no_such_entity(op, p)),
+            false => Ok(()),
+        }
     }
 
     /// Make every call of `operation` (`"UpdateAccessKey"`) fail with `error`.
@@ -189,7 +206,13 @@ impl UserManagedPolicies for MemoryIam {
     }
 
     async fn attach_user_policy(&self, user: &str, p: &str) -> Result<(), CallError> {
-        self.write("AttachUserPolicy", format!("{user} {p}"), &self.users, user, |u| u.attached.push(p.to_owned()))
+        self.policy_exists("AttachUserPolicy", p)?;
+        // IAM answers success and changes nothing when the policy is attached already
+        self.write("AttachUserPolicy", format!("{user} {p}"), &self.users, user, |u| {
+            if !u.attached.iter().any(|a| a == p) {
+                u.attached.push(p.to_owned());
+            }
+        })
     }
 
     async fn detach_user_policy(&self, user: &str, p: &str) -> Result<(), CallError> {
@@ -197,40 +220,21 @@ impl UserManagedPolicies for MemoryIam {
     }
 }
 
-impl UserInlinePolicies for MemoryIam {
-    async fn user_inline_policy(&self, user: &str, name: &str) -> Result<Option<String>, CallError> {
-        self.call("GetUserPolicy", format!("{user} {name}"))?;
-        Ok(lock(&self.users).get(user).and_then(|u| u.inline.get(name).map(|d| url_encoded(d))))
+impl RoleManagedPolicies for MemoryIam {
+    async fn attached_role_policies(&self, role: &str) -> Result<Vec<String>, CallError> {
+        self.read("ListAttachedRolePolicies", role.to_owned(), &self.roles, role, |r| r.attached.clone())
     }
 
-    async fn put_user_policy(&self, user: &str, name: &str, doc: &str) -> Result<(), CallError> {
-        self.write("PutUserPolicy", format!("{user} {name}"), &self.users, user, |u| {
-            u.inline.insert(name.to_owned(), doc.to_owned());
+    async fn attach_role_policy(&self, role: &str, p: &str) -> Result<(), CallError> {
+        self.policy_exists("AttachRolePolicy", p)?;
+        self.write("AttachRolePolicy", format!("{role} {p}"), &self.roles, role, |r| {
+            if !r.attached.iter().any(|a| a == p) {
+                r.attached.push(p.to_owned());
+            }
         })
     }
 
-    async fn delete_user_policy(&self, user: &str, name: &str) -> Result<(), CallError> {
-        self.write("DeleteUserPolicy", format!("{user} {name}"), &self.users, user, |u| {
-            u.inline.remove(name);
-        })
-    }
-}
-
-impl RoleInlinePolicies for MemoryIam {
-    async fn role_inline_policy(&self, role: &str, name: &str) -> Result<Option<String>, CallError> {
-        self.call("GetRolePolicy", format!("{role} {name}"))?;
-        Ok(lock(&self.roles).get(role).and_then(|r| r.inline.get(name).map(|d| url_encoded(d))))
-    }
-
-    async fn put_role_policy(&self, role: &str, name: &str, doc: &str) -> Result<(), CallError> {
-        self.write("PutRolePolicy", format!("{role} {name}"), &self.roles, role, |r| {
-            r.inline.insert(name.to_owned(), doc.to_owned());
-        })
-    }
-
-    async fn delete_role_policy(&self, role: &str, name: &str) -> Result<(), CallError> {
-        self.write("DeleteRolePolicy", format!("{role} {name}"), &self.roles, role, |r| {
-            r.inline.remove(name);
-        })
+    async fn detach_role_policy(&self, role: &str, p: &str) -> Result<(), CallError> {
+        self.write("DetachRolePolicy", format!("{role} {p}"), &self.roles, role, |r| r.attached.retain(|a| a != p))
     }
 }

@@ -62,32 +62,26 @@ pub trait UserManagedPolicies: Send + Sync {
     fn detach_user_policy(&self, user: &str, policy_arn: &str) -> impl Future<Output = Result<(), CallError>> + Send;
 }
 
-/// A user's inline policies: `GetUserPolicy`, `PutUserPolicy`, `DeleteUserPolicy`.
-pub trait UserInlinePolicies: Send + Sync {
-    /// `GetUserPolicy`: the document, `None` if there is no such inline policy.
-    fn user_inline_policy(&self, user: &str, name: &str) -> impl Future<Output = Result<Option<String>, CallError>> + Send;
-    /// `PutUserPolicy`.
-    fn put_user_policy(&self, user: &str, name: &str, document: &str) -> impl Future<Output = Result<(), CallError>> + Send;
-    /// `DeleteUserPolicy`.
-    fn delete_user_policy(&self, user: &str, name: &str) -> impl Future<Output = Result<(), CallError>> + Send;
-}
-
-/// A role's inline policies: `GetRolePolicy`, `PutRolePolicy`, `DeleteRolePolicy`.
-pub trait RoleInlinePolicies: Send + Sync {
-    /// `GetRolePolicy`: the document, `None` if there is no such inline policy.
-    fn role_inline_policy(&self, role: &str, name: &str) -> impl Future<Output = Result<Option<String>, CallError>> + Send;
-    /// `PutRolePolicy`.
-    fn put_role_policy(&self, role: &str, name: &str, document: &str) -> impl Future<Output = Result<(), CallError>> + Send;
-    /// `DeleteRolePolicy`.
-    fn delete_role_policy(&self, role: &str, name: &str) -> impl Future<Output = Result<(), CallError>> + Send;
+/// A role's managed policies: `ListAttachedRolePolicies`, `AttachRolePolicy`, `DetachRolePolicy`.
+///
+/// There is no port that writes a policy document (no `PutUserPolicy`, no `PutRolePolicy`): the
+/// handlers only attach and detach the deny-only policies the stack created (issue 32), so no
+/// command and no code path can hand a principal a document.
+pub trait RoleManagedPolicies: Send + Sync {
+    /// `ListAttachedRolePolicies`: managed policy ARNs.
+    fn attached_role_policies(&self, role: &str) -> impl Future<Output = Result<Vec<String>, CallError>> + Send;
+    /// `AttachRolePolicy`.
+    fn attach_role_policy(&self, role: &str, policy_arn: &str) -> impl Future<Output = Result<(), CallError>> + Send;
+    /// `DetachRolePolicy`.
+    fn detach_role_policy(&self, role: &str, policy_arn: &str) -> impl Future<Output = Result<(), CallError>> + Send;
 }
 
 /// Every IAM port: what the router of a function needs to reach any action. Actions ask for
 /// only the ports they call; what a function may call is bounded by its actions' permissions
 /// (and its role's policy), not by this trait.
-pub trait IamPorts: Users + Roles + AccessKeys + UserManagedPolicies + UserInlinePolicies + RoleInlinePolicies {}
+pub trait IamPorts: Users + Roles + AccessKeys + UserManagedPolicies + RoleManagedPolicies {}
 
-impl<T: Users + Roles + AccessKeys + UserManagedPolicies + UserInlinePolicies + RoleInlinePolicies> IamPorts for T {}
+impl<T: Users + Roles + AccessKeys + UserManagedPolicies + RoleManagedPolicies> IamPorts for T {}
 
 /// An EC2 instance's state, as `DescribeInstances` names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

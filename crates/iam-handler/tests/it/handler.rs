@@ -6,10 +6,7 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use launchguard_aws::CallError;
 use launchguard_aws::command::GateError;
 use launchguard_core::contract::{Action, OutcomeStatus, ResponseOutcome, ResponseRequest};
-use launchguard_core::policy::{
-    QUARANTINE_GUARD_POLICY, QUARANTINE_INLINE_POLICY, REVOKE_SESSIONS_POLICY, quarantine_guard_document, revoke_sessions_document,
-    revoked_before,
-};
+use launchguard_core::policy::{Containment, QUARANTINE_GUARD_POLICY, QUARANTINE_INLINE_POLICY, REVOKE_SESSIONS_POLICY};
 use launchguard_iam_handler::FUNCTION;
 use launchguard_responder::memory::{Entity, MemoryIam};
 use launchguard_responder::testing::{self, refused};
@@ -18,6 +15,11 @@ use serde_json::{Value, json};
 
 const ACCOUNT: &str = "111122223333";
 const QUARANTINE: &str = "arn:aws:iam::aws:policy/AWSCompromisedKeyQuarantineV3";
+
+/// The stack's containment policy `c` in the test account.
+fn ours(c: Containment) -> String {
+    c.arn("aws", ACCOUNT)
+}
 
 /// The account: a user with two managed and one inline policy, a protected user, a role with a
 /// managed and an inline policy, and a service-linked role.
@@ -96,17 +98,17 @@ fn revoke_covering(before: DateTime<Utc>, covers: DateTime<Utc>) -> Value {
 }
 
 #[tokio::test]
-async fn a_revocation_that_covers_the_findings_activity_is_already_applied() {
+async fn a_second_revocation_is_already_applied() {
     let iam = account();
     let first = now() - Duration::minutes(10);
     run(&iam, &cfg(&[]), &revoke("DataScience", "arn:aws:iam::111122223333:role/DataScience", first)).await;
-    // the same alarm, detected again later: the attacker was last seen before the first cut-off
-    let o = run(&iam, &cfg(&[]), &revoke_covering(now(), first - Duration::minutes(2))).await;
-    assert_eq!(o.outcome, OutcomeStatus::AlreadyApplied, "{}", o.detail);
-    assert_eq!(revoked_before(&iam.role("DataScience").inline[REVOKE_SESSIONS_POLICY]), Some(first));
-    // new activity after the cut-off: moved forward
-    assert_eq!(run(&iam, &cfg(&[]), &revoke_covering(now(), first + Duration::minutes(1))).await.outcome, OutcomeStatus::Applied);
-    assert_eq!(revoked_before(&iam.role("DataScience").inline[REVOKE_SESSIONS_POLICY]), Some(now()));
+    // the same alarm, detected again later, or new activity: every session is denied already
+    for covers in [first - Duration::minutes(2), first + Duration::minutes(1)] {
+        let o = run(&iam, &cfg(&[]), &revoke_covering(now(), covers)).await;
+        assert_eq!(o.outcome, OutcomeStatus::AlreadyApplied, "{}", o.detail);
+    }
+    assert_eq!(iam.role("DataScience").attached.iter().filter(|a| **a == ours(Containment::RoleSessions)).count(), 1);
+    assert_eq!(iam.writes().len(), 1);
 }
 
 /// Seal `p` with the command key, as the dispatcher does, and handle it with a fresh replay record.
@@ -130,20 +132,16 @@ async fn quarantine_attaches_the_deny_policy_and_keeps_everything_else() {
     let o = run(&iam, &cfg(&[]), &quarantine("ci-deployer", "arn:aws:iam::111122223333:user/ci-deployer")).await;
     assert_eq!(o.outcome, OutcomeStatus::Applied, "{}", o.detail);
     let after = iam.user("ci-deployer");
-    assert_eq!(after.attached, [before.attached.clone(), vec![QUARANTINE.to_string()]].concat());
-    // the user's own inline policies untouched; launchguard's guard added beside them
-    let mut expected = before.inline.clone();
-    expected.insert(QUARANTINE_GUARD_POLICY.to_owned(), quarantine_guard_document());
-    assert_eq!(after.inline, expected);
-    assert_eq!(
-        iam.writes(),
-        vec![format!("AttachUserPolicy ci-deployer {QUARANTINE}"), format!("PutUserPolicy ci-deployer {QUARANTINE_GUARD_POLICY}")]
-    );
+    let guard = ours(Containment::Guard);
+    assert_eq!(after.attached, [before.attached.clone(), vec![QUARANTINE.to_string(), guard.clone()]].concat());
+    // the user's own inline policies untouched, and none written
+    assert_eq!(after.inline, before.inline);
+    assert_eq!(iam.writes(), vec![format!("AttachUserPolicy ci-deployer {QUARANTINE}"), format!("AttachUserPolicy ci-deployer {guard}")]);
     // duplicate delivery
     let again = run(&iam, &cfg(&[]), &quarantine("ci-deployer", "arn:aws:iam::111122223333:user/ci-deployer")).await;
     assert_eq!(again.outcome, OutcomeStatus::AlreadyApplied);
     assert_eq!(iam.writes().len(), 2);
-    // release detaches exactly that policy
+    // release detaches exactly those two
     let released = run_reversal(&iam, &o).await;
     assert_eq!(released.outcome, OutcomeStatus::Applied, "{}", released.detail);
     assert_eq!(iam.user("ci-deployer").attached, before.attached);
@@ -151,7 +149,27 @@ async fn quarantine_attaches_the_deny_policy_and_keeps_everything_else() {
 }
 
 #[tokio::test]
-async fn when_the_managed_policy_cannot_be_attached_an_inline_deny_is_used() {
+async fn when_the_quarantine_policy_does_not_exist_the_stacks_deny_all_is_attached() {
+    let iam = account().without_policy(QUARANTINE);
+    let before = iam.user("ci-deployer");
+    let o = run(&iam, &cfg(&[]), &quarantine("ci-deployer", "arn:aws:iam::111122223333:user/ci/ci-deployer")).await;
+    assert_eq!(o.outcome, OutcomeStatus::Applied, "{}", o.detail);
+    assert!(o.detail.contains("NoSuchEntity"), "{}", o.detail);
+    let after = iam.user("ci-deployer");
+    assert_eq!(after.attached, [before.attached.clone(), vec![ours(Containment::DenyAll)]].concat());
+    assert_eq!(after.inline, before.inline, "no inline document, ever");
+    let again = run(&iam, &cfg(&[]), &quarantine("ci-deployer", "arn:aws:iam::111122223333:user/ci/ci-deployer")).await;
+    assert_eq!(again.outcome, OutcomeStatus::AlreadyApplied);
+    let released = run_reversal(&iam, &o).await;
+    assert_eq!(released.outcome, OutcomeStatus::Applied, "{}", released.detail);
+    assert_eq!(iam.user("ci-deployer").attached, before.attached);
+}
+
+/// GIVEN a user at IAM's limit of managed policies
+/// WHEN launchguard quarantines it
+/// THEN the outcome fails, saying so: no inline document is written instead (issue 32)
+#[tokio::test]
+async fn at_the_managed_policy_limit_the_quarantine_fails_and_writes_no_document() {
     let mut iam = account();
     iam.fail_on(
         "AttachUserPolicy",
@@ -163,18 +181,10 @@ async fn when_the_managed_policy_cannot_be_attached_an_inline_deny_is_used() {
     );
     let before = iam.user("ci-deployer");
     let o = run(&iam, &cfg(&[]), &quarantine("ci-deployer", "arn:aws:iam::111122223333:user/ci/ci-deployer")).await;
-    assert_eq!(o.outcome, OutcomeStatus::Applied);
-    assert!(o.detail.contains("LimitExceeded"));
-    let after = iam.user("ci-deployer");
-    assert_eq!(after.attached, before.attached);
-    assert!(after.inline.contains_key(QUARANTINE_INLINE_POLICY));
-    assert!(after.inline.contains_key("legacy-inline"));
-    let again = run(&iam, &cfg(&[]), &quarantine("ci-deployer", "arn:aws:iam::111122223333:user/ci/ci-deployer")).await;
-    assert_eq!(again.outcome, OutcomeStatus::AlreadyApplied);
-    let released = run_reversal(&iam, &o).await;
-    assert_eq!(released.outcome, OutcomeStatus::Applied);
-    assert_eq!(iam.user("ci-deployer").inline, before.inline);
-    // any other attach error is a failure, not a silent fallback
+    assert!(matches!(&o.outcome, OutcomeStatus::Failed { retryable: false, error } if error.contains("LimitExceeded")), "{:?}", o.outcome);
+    assert_eq!(iam.user("ci-deployer"), before);
+    assert!(iam.writes().is_empty());
+    // any other attach error is a failure too
     let mut iam = account();
     iam.fail_on(
         "AttachUserPolicy",
@@ -186,7 +196,6 @@ async fn when_the_managed_policy_cannot_be_attached_an_inline_deny_is_used() {
     );
     let o = run(&iam, &cfg(&[]), &quarantine("ci-deployer", "arn:aws:iam::111122223333:user/ci-deployer")).await;
     assert!(matches!(o.outcome, OutcomeStatus::Failed { retryable: true, .. }));
-    assert!(!iam.user("ci-deployer").inline.contains_key(QUARANTINE_INLINE_POLICY));
 }
 
 #[tokio::test]
@@ -205,34 +214,20 @@ async fn release_never_detaches_a_policy_launchguard_did_not_attach() {
 }
 
 #[tokio::test]
-async fn revocation_moves_forward_never_back_and_is_reversible() {
+async fn revocation_attaches_the_stacks_deny_policy_and_is_reversible() {
     let iam = account();
-    let t1 = now() - Duration::minutes(1);
-    let o = run(&iam, &cfg(&[]), &revoke("DataScience", "arn:aws:iam::111122223333:role/DataScience", t1)).await;
+    let before = iam.role("DataScience");
+    let o = run(&iam, &cfg(&[]), &revoke("DataScience", "arn:aws:iam::111122223333:role/DataScience", now() - Duration::minutes(1))).await;
     assert_eq!(o.outcome, OutcomeStatus::Applied, "{}", o.detail);
     let role = iam.role("DataScience");
-    assert_eq!(revoked_before(&role.inline[REVOKE_SESSIONS_POLICY]), Some(t1));
-    assert!(role.inline.contains_key("s3-access"));
-    assert_eq!(role.attached.len(), 1);
-    // an older cut-off changes nothing
-    let o2 = run(&iam, &cfg(&[]), &revoke("DataScience", "arn:aws:iam::111122223333:role/DataScience", t1 - Duration::hours(1))).await;
-    assert_eq!(o2.outcome, OutcomeStatus::AlreadyApplied);
-    assert_eq!(revoked_before(&iam.role("DataScience").inline[REVOKE_SESSIONS_POLICY]), Some(t1));
-    // a newer one moves it forward
-    let t2 = now();
-    let o3 = run(&iam, &cfg(&[]), &revoke("DataScience", "arn:aws:iam::111122223333:role/DataScience", t2)).await;
-    assert_eq!(o3.outcome, OutcomeStatus::Applied);
-    assert!(o3.detail.contains("moved forward"));
-    assert_eq!(revoked_before(&iam.role("DataScience").inline[REVOKE_SESSIONS_POLICY]), Some(t2));
-    // the newer revocation's reversal restores the older cut-off; the older one's removes the
-    // policy launchguard created, and only that
-    let r = run_reversal(&iam, &o3).await;
-    assert_eq!(r.outcome, OutcomeStatus::Applied);
-    assert_eq!(revoked_before(&iam.role("DataScience").inline[REVOKE_SESSIONS_POLICY]), Some(t1));
-    assert_eq!(run_reversal(&iam, &o).await.outcome, OutcomeStatus::Applied);
-    let role = iam.role("DataScience");
-    assert!(!role.inline.contains_key(REVOKE_SESSIONS_POLICY));
-    assert!(role.inline.contains_key("s3-access"));
+    assert_eq!(role.attached, [before.attached.clone(), vec![ours(Containment::RoleSessions)]].concat());
+    assert_eq!(role.inline, before.inline);
+    assert_eq!(iam.writes(), vec![format!("AttachRolePolicy DataScience {}", ours(Containment::RoleSessions))]);
+    let r = run_reversal(&iam, &o).await;
+    assert_eq!(r.outcome, OutcomeStatus::Applied, "{}", r.detail);
+    assert_eq!(iam.role("DataScience"), before);
+    // a second release finds nothing to undo
+    assert_eq!(run_reversal(&iam, &o).await.outcome, OutcomeStatus::AlreadyApplied);
 }
 
 #[tokio::test]
@@ -319,11 +314,11 @@ async fn invalid_payloads_are_errors_with_no_call() {
 async fn a_failed_write_is_reported_with_retryability() {
     let mut iam = account();
     iam.fail_on(
-        "PutRolePolicy",
-        CallError { message: "iam:PutRolePolicy: could not reach the endpoint".into(), code: None, retryable: true },
+        "AttachRolePolicy",
+        CallError { message: "iam:AttachRolePolicy: could not reach the endpoint".into(), code: None, retryable: true },
     );
     let o = run(&iam, &cfg(&[]), &revoke("DataScience", "arn:aws:iam::111122223333:role/DataScience", now())).await;
-    assert!(matches!(&o.outcome, OutcomeStatus::Failed { retryable: true, error } if error.contains("PutRolePolicy")));
+    assert!(matches!(&o.outcome, OutcomeStatus::Failed { retryable: true, error } if error.contains("AttachRolePolicy")));
     assert!(o.reversal.is_none());
 }
 
@@ -333,111 +328,30 @@ fn bad_quarantine_policy_is_a_configuration_error() {
     assert!(FUNCTION.config(&env, ACCOUNT, "r").unwrap_err().to_string().contains("QUARANTINE_POLICY_ARN"));
 }
 
-// ---- issue 10: exact documents, restoring what was there, reversals that survive retries ----
+// ---- issue 10, then issue 32: policies of launchguard's names are not launchguard's ----
 
 const ALLOW_ALL: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#;
 
-fn decoy_revocation(t: DateTime<Utc>) -> String {
-    json!({"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Action": "s3:GetObject", "Resource": "*",
-        "Condition": {"DateLessThan": {"aws:TokenIssueTime": t.to_rfc3339()}}}]})
-    .to_string()
-}
-
-fn set_role_inline(iam: &MemoryIam, doc: &str) {
-    iam.roles.lock().unwrap().get_mut("DataScience").unwrap().inline.insert(REVOKE_SESSIONS_POLICY.into(), doc.into());
-}
-
-fn same_json(a: &str, b: &str) -> bool {
-    serde_json::from_str::<Value>(a).unwrap() == serde_json::from_str::<Value>(b).unwrap()
-}
-
+/// GIVEN inline policies named like launchguard's (an allow-all `launchguard-quarantine`, a narrow
+/// `launchguard-revoke-sessions`)
+/// WHEN launchguard contains and releases
+/// THEN they are neither containment nor touched: launchguard attaches the stack's policies, and
+/// its releases detach those only
 #[tokio::test]
-async fn a_decoy_quarantine_that_allows_everything_is_not_already_applied() {
+async fn look_alike_inline_policies_are_not_containment_and_are_never_touched() {
     let iam = account();
     iam.users.lock().unwrap().get_mut("ci-deployer").unwrap().inline.insert(QUARANTINE_INLINE_POLICY.into(), ALLOW_ALL.into());
-    let o = run(&iam, &cfg(&[]), &quarantine("ci-deployer", "arn:aws:iam::111122223333:user/ci-deployer")).await;
-    assert_eq!(o.outcome, OutcomeStatus::Applied, "{}", o.detail);
-    assert!(iam.user("ci-deployer").attached.contains(&QUARANTINE.to_string()));
-    assert!(
-        o.warnings.iter().any(|w| w.contains(QUARANTINE_INLINE_POLICY) && w.contains("not written by launchguard")),
-        "{:?}",
-        o.warnings
-    );
-}
-
-#[tokio::test]
-async fn a_decoy_inline_quarantine_is_overwritten_and_restored_exactly_on_release() {
-    let mut iam = account();
-    iam.fail_on(
-        "AttachUserPolicy",
-        CallError { message: "quota (LimitExceeded; HTTP 409)".into(), code: Some("LimitExceeded".into()), retryable: false },
-    );
-    iam.users.lock().unwrap().get_mut("ci-deployer").unwrap().inline.insert(QUARANTINE_INLINE_POLICY.into(), ALLOW_ALL.into());
-    let o = run(&iam, &cfg(&[]), &quarantine("ci-deployer", "arn:aws:iam::111122223333:user/ci-deployer")).await;
-    assert_eq!(o.outcome, OutcomeStatus::Applied, "{}", o.detail);
-    assert!(same_json(&iam.user("ci-deployer").inline[QUARANTINE_INLINE_POLICY], &launchguard_core::policy::quarantine_document()));
-    assert!(!o.warnings.is_empty());
-    let r = run_reversal(&iam, &o).await;
-    assert_eq!(r.outcome, OutcomeStatus::Applied, "{}", r.detail);
-    assert_eq!(iam.user("ci-deployer").inline[QUARANTINE_INLINE_POLICY], ALLOW_ALL, "the previous document is back");
-}
-
-#[tokio::test]
-async fn the_inline_quarantine_reversal_never_deletes_a_document_launchguard_did_not_write() {
-    let iam = account();
-    iam.users.lock().unwrap().get_mut("ci-deployer").unwrap().inline.insert(QUARANTINE_INLINE_POLICY.into(), ALLOW_ALL.into());
-    let a = Action::ReleaseUserQuarantine {
-        account_id: ACCOUNT.into(),
-        user_arn: "arn:aws:iam::111122223333:user/ci/ci-deployer".into(),
-        user_name: "ci-deployer".into(),
-        policy_arn: None,
-        previous_document: None,
-        guard_only: false,
-    };
-    let r = refused(&run(&iam, &cfg(&[]), &req(a)).await);
-    assert!(r.contains("not the document launchguard wrote"), "{r}");
-    assert!(iam.writes().is_empty());
-}
-
-#[tokio::test]
-async fn a_decoy_revocation_that_denies_one_action_is_not_already_applied() {
-    let iam = account();
-    let decoy = decoy_revocation(now() + Duration::minutes(4));
-    set_role_inline(&iam, &decoy);
-    let o = run(&iam, &cfg(&[]), &revoke("DataScience", "arn:aws:iam::111122223333:role/DataScience", now())).await;
-    assert_eq!(o.outcome, OutcomeStatus::Applied, "{}", o.detail);
-    assert!(same_json(&iam.role("DataScience").inline[REVOKE_SESSIONS_POLICY], &revoke_sessions_document(now())));
-    assert!(o.warnings.iter().any(|w| w.contains("not written by launchguard")), "{:?}", o.warnings);
-    // the release puts the previous document back, as it was
-    let r = run_reversal(&iam, &o).await;
-    assert_eq!(r.outcome, OutcomeStatus::Applied, "{}", r.detail);
-    assert_eq!(iam.role("DataScience").inline[REVOKE_SESSIONS_POLICY], decoy);
-    // an empty policy of that name is overwritten too, not trusted, not refused
-    set_role_inline(&iam, r#"{"Version":"2012-10-17","Statement":[]}"#);
-    assert_eq!(
-        run(&iam, &cfg(&[]), &revoke("DataScience", "arn:aws:iam::111122223333:role/DataScience", now())).await.outcome,
-        OutcomeStatus::Applied
-    );
-}
-
-#[tokio::test]
-async fn releasing_an_older_revocation_restores_the_previous_cut_off_and_never_deletes_a_newer_one() {
-    let iam = account();
-    let arn = "arn:aws:iam::111122223333:role/DataScience";
-    let (t1, t2) = (now() - Duration::minutes(30), now());
-    let o1 = run(&iam, &cfg(&[]), &revoke("DataScience", arn, t1)).await;
-    let o2 = run(&iam, &cfg(&[]), &revoke("DataScience", arn, t2)).await;
-    assert_eq!((o1.outcome.name(), o2.outcome.name()), ("applied", "applied"));
-    // F1's reversal while F2's cut-off is in place: not what F1 wrote, so nothing is touched
-    let r1 = run_reversal(&iam, &o1).await;
-    assert!(refused(&r1).contains("not the document launchguard wrote"), "{}", r1.detail);
-    assert_eq!(revoked_before(&iam.role("DataScience").inline[REVOKE_SESSIONS_POLICY]), Some(t2));
-    // F2's reversal restores F1's cut-off, then F1's removes the policy it created
-    assert_eq!(run_reversal(&iam, &o2).await.outcome, OutcomeStatus::Applied);
-    assert_eq!(revoked_before(&iam.role("DataScience").inline[REVOKE_SESSIONS_POLICY]), Some(t1));
-    assert_eq!(run_reversal(&iam, &o1).await.outcome, OutcomeStatus::Applied);
-    assert!(!iam.role("DataScience").inline.contains_key(REVOKE_SESSIONS_POLICY));
-    assert!(iam.role("DataScience").inline.contains_key("s3-access"));
+    iam.users.lock().unwrap().get_mut("ci-deployer").unwrap().inline.insert(QUARANTINE_GUARD_POLICY.into(), ALLOW_ALL.into());
+    iam.roles.lock().unwrap().get_mut("DataScience").unwrap().inline.insert(REVOKE_SESSIONS_POLICY.into(), ALLOW_ALL.into());
+    let (user, role) = (iam.user("ci-deployer"), iam.role("DataScience"));
+    let q = run(&iam, &cfg(&[]), &quarantine("ci-deployer", "arn:aws:iam::111122223333:user/ci-deployer")).await;
+    let r = run(&iam, &cfg(&[]), &revoke("DataScience", "arn:aws:iam::111122223333:role/DataScience", now())).await;
+    assert_eq!((q.outcome.name(), r.outcome.name()), ("applied", "applied"), "{} / {}", q.detail, r.detail);
+    assert!(iam.user("ci-deployer").has_attached(QUARANTINE_GUARD_POLICY));
+    assert!(iam.role("DataScience").has_attached(REVOKE_SESSIONS_POLICY));
+    run_reversal(&iam, &q).await;
+    run_reversal(&iam, &r).await;
+    assert_eq!((iam.user("ci-deployer"), iam.role("DataScience")), (user, role));
 }
 
 #[tokio::test]
@@ -457,29 +371,20 @@ async fn already_applied_still_carries_the_reversal() {
 }
 
 #[tokio::test]
-async fn the_quarantine_denies_launchguards_keys_and_functions_and_a_look_alike_guard_is_not_enough() {
-    // AWSCompromisedKeyQuarantineV3 attached by someone else, and a "guard" that denies nothing
-    let iam = account();
-    iam.users.lock().unwrap().get_mut("ci-deployer").unwrap().attached.push(QUARANTINE.into());
-    iam.users.lock().unwrap().get_mut("ci-deployer").unwrap().inline.insert(QUARANTINE_GUARD_POLICY.into(), ALLOW_ALL.into());
-    let o = run(&iam, &cfg(&[]), &quarantine("ci-deployer", "arn:aws:iam::111122223333:user/ci-deployer")).await;
-    assert_eq!(o.outcome, OutcomeStatus::Applied, "a look-alike guard is not containment: {}", o.detail);
-    let guard: serde_json::Value = serde_json::from_str(&iam.user("ci-deployer").inline[QUARANTINE_GUARD_POLICY]).unwrap();
-    let denied: Vec<String> = guard["Statement"]
+async fn the_quarantine_guard_is_the_stacks_deny_only_policy() {
+    // what the handler attaches is a policy of the stack (policies/containment/), deny only
+    let guard: Value = serde_json::from_str(include_str!("../../../../policies/containment/launchguard-quarantine-guard.json")).unwrap();
+    let denied: Vec<&str> = guard["Statement"]
         .as_array()
         .unwrap()
         .iter()
-        .filter(|s| s["Effect"] == "Deny")
-        .flat_map(|s| s["Action"].as_array().unwrap().iter().map(|a| a.as_str().unwrap().to_owned()).collect::<Vec<_>>())
+        .inspect(|s| assert_eq!(s["Effect"], "Deny", "{s}"))
+        .flat_map(|s| s["Action"].as_array().unwrap().iter().map(|a| a.as_str().unwrap()))
         .collect();
-    for a in ["kms:GenerateMac", "lambda:InvokeFunction"] {
-        assert!(denied.iter().any(|d| d == a), "{a} is not denied: {guard}");
+    for a in ["kms:*", "lambda:*", "sts:*", "iam:*", "autoscaling:*", "ec2:CreateFleet", "ec2:RequestSpot*", "ec2:*LaunchTemplate*"] {
+        assert!(denied.contains(&a), "{a} is not denied: {guard}");
     }
-    // its release removes the guard only while it is launchguard's
-    iam.users.lock().unwrap().get_mut("ci-deployer").unwrap().inline.insert(QUARANTINE_GUARD_POLICY.into(), ALLOW_ALL.into());
-    let released = run_reversal(&iam, &o).await;
-    assert_eq!(iam.user("ci-deployer").inline[QUARANTINE_GUARD_POLICY], ALLOW_ALL, "{}", released.detail);
-    assert!(released.warnings.iter().any(|w| w.contains("not the document launchguard wrote")), "{:?}", released.warnings);
+    assert_eq!(ours(Containment::Guard), "arn:aws:iam::111122223333:policy/launchguard/launchguard-quarantine-guard");
 }
 
 /// GIVEN AWSCompromisedKeyQuarantineV3 attached by someone else (a person, AWS's leaked-key response)
@@ -493,10 +398,11 @@ async fn a_quarantine_policy_someone_else_attached_is_never_detached_by_the_reve
     let o = run(&iam, &cfg(&[]), &quarantine("ci-deployer", "arn:aws:iam::111122223333:user/ci-deployer")).await;
     assert_eq!(o.outcome, OutcomeStatus::Applied, "{}", o.detail);
     assert!(matches!(o.reversal, Some(Action::ReleaseUserQuarantine { guard_only: true, .. })), "{:?}", o.reversal);
+    assert!(iam.user("ci-deployer").attached.contains(&ours(Containment::GuardBeside)), "the second guard marks it");
     let released = run_reversal(&iam, &o).await;
     assert_eq!(released.outcome, OutcomeStatus::Applied, "{}", released.detail);
     let user = iam.user("ci-deployer");
-    assert!(!user.inline.contains_key(QUARANTINE_GUARD_POLICY), "launchguard's guard goes");
+    assert!(!user.has_attached(Containment::GuardBeside.name()), "launchguard's guard goes");
     assert!(user.attached.contains(&QUARANTINE.to_owned()), "the policy launchguard did not attach stays: {:?}", iam.writes());
-    assert!(!iam.writes().iter().any(|w| w.starts_with("DetachUserPolicy")), "{:?}", iam.writes());
+    assert_eq!(iam.writes().iter().filter(|w| w.contains(QUARANTINE)).count(), 0, "{:?}", iam.writes());
 }

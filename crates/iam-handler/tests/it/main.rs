@@ -3,3 +3,4 @@
 #![allow(clippy::unwrap_used)] // a test that cannot unwrap has failed
 
 mod handler;
+mod no_power;

@@ -1,7 +1,7 @@
 //! What a person checks, and undoes by hand, when launchguard cannot tell whether it made a change.
 
 use launchguard_core::contract::{Action, OutcomeStatus};
-use launchguard_core::policy::{DEFAULT_QUARANTINE_POLICY_ARN, QUARANTINE_GUARD_POLICY, QUARANTINE_INLINE_POLICY, REVOKE_SESSIONS_POLICY};
+use launchguard_core::policy::{Containment, DEFAULT_QUARANTINE_POLICY_ARN, partition_of};
 
 use crate::ledger::{ActionEntry, EntryState};
 
@@ -42,20 +42,25 @@ pub(crate) fn unknown_change(e: &ActionEntry) -> String {
             "find its user (`aws iam get-access-key-last-used --access-key-id {k}`) and check CloudTrail UpdateAccessKey by launchguard-accesskey-handler; reactivate it only if launchguard deactivated it",
             k = q(access_key_id)
         ),
-        Action::QuarantineUser { user_name, .. } => {
+        Action::QuarantineUser { account_id, user_arn, user_name } => {
             let policy = match &e.reversal {
                 Some(Action::ReleaseUserQuarantine { policy_arn: Some(p), .. }) => p.clone(),
                 _ => DEFAULT_QUARANTINE_POLICY_ARN.to_owned(),
             };
+            let ours = |c: Containment| c.arn(partition_of(user_arn), account_id);
             format!(
-                "check `aws iam list-attached-user-policies --user-name {u}` and `aws iam list-user-policies --user-name {u}`, and CloudTrail AttachUserPolicy/PutUserPolicy by launchguard-iam-handler; undo only what launchguard added: `aws iam delete-user-policy --user-name {u} --policy-name {QUARANTINE_GUARD_POLICY}`, `aws iam detach-user-policy --user-name {u} --policy-arn {p}` (if launchguard attached it), `aws iam delete-user-policy --user-name {u} --policy-name {QUARANTINE_INLINE_POLICY}` (if launchguard put it)",
+                "check `aws iam list-attached-user-policies --user-name {u}` and CloudTrail AttachUserPolicy by launchguard-iam-handler; undo only what launchguard added: `aws iam detach-user-policy --user-name {u} --policy-arn {g}` or `--policy-arn {b}` (its guard), `aws iam detach-user-policy --user-name {u} --policy-arn {p}` (only if launchguard attached it: never beside {b}), `aws iam detach-user-policy --user-name {u} --policy-arn {d}` (if launchguard attached it)",
                 u = q(user_name),
-                p = q(&policy)
+                p = q(&policy),
+                g = q(&ours(Containment::Guard)),
+                b = q(&ours(Containment::GuardBeside)),
+                d = q(&ours(Containment::DenyAll)),
             )
         }
-        Action::RevokeRoleSessions { role_name, .. } => format!(
-            "check `aws iam get-role-policy --role-name {r} --policy-name {REVOKE_SESSIONS_POLICY}` and CloudTrail PutRolePolicy by launchguard-iam-handler; if launchguard wrote it and the role's sessions must work again: `aws iam delete-role-policy --role-name {r} --policy-name {REVOKE_SESSIONS_POLICY}`",
-            r = q(role_name)
+        Action::RevokeRoleSessions { account_id, role_arn, role_name, .. } => format!(
+            "check `aws iam list-attached-role-policies --role-name {r}` and CloudTrail AttachRolePolicy by launchguard-iam-handler; if launchguard attached it and the role's sessions must work again: `aws iam detach-role-policy --role-name {r} --policy-arn {p}`",
+            r = q(role_name),
+            p = q(&Containment::RoleSessions.arn(partition_of(role_arn), account_id))
         ),
         other => format!("check {} by hand", other.target()),
     };

@@ -61,11 +61,12 @@ async fn a_finding_is_contained_notified_and_recorded_once() {
         u.keys,
         vec![("AKIAEXAMPLEDEPLOYER1".to_string(), KeyStatus::Inactive), ("AKIAEXAMPLEDEPLOYER2".to_string(), KeyStatus::Active)]
     );
-    assert_eq!(u.attached, [before.attached.clone(), vec![QUARANTINE.to_string()]].concat());
-    // the user's inline policies kept; launchguard's guard (no use of its keys and functions) added
-    assert_eq!(u.inline.keys().filter(|k| *k != QUARANTINE_GUARD_POLICY).collect::<Vec<_>>(), before.inline.keys().collect::<Vec<_>>());
-    assert!(u.inline.contains_key(QUARANTINE_GUARD_POLICY));
-    assert!(iam.role("DataScience").inline.contains_key(REVOKE_SESSIONS_POLICY));
+    let guard = launchguard_core::policy::Containment::Guard.arn("aws", ACCOUNT);
+    assert_eq!(u.attached, [before.attached.clone(), vec![QUARANTINE.to_string(), guard]].concat());
+    // the user's inline policies kept; launchguard writes none (issue 32)
+    assert_eq!(u.inline, before.inline);
+    assert!(u.has_attached(QUARANTINE_GUARD_POLICY));
+    assert!(iam.role("DataScience").has_attached(REVOKE_SESSIONS_POLICY));
     // one notification that a human can read
     let msgs = sns.messages.lock().unwrap().clone();
     assert_eq!(msgs.len(), 1);
@@ -179,7 +180,7 @@ async fn a_release_by_principal_touches_only_that_principal() {
         statuses(&r),
         vec![("reactivate_access_key".into(), "applied".into()), ("release_user_quarantine".into(), "applied".into())]
     );
-    assert!(iam.role("DataScience").inline.contains_key(REVOKE_SESSIONS_POLICY), "the role stays contained");
+    assert!(iam.role("DataScience").has_attached(REVOKE_SESSIONS_POLICY), "the role stays contained");
     // unknown finding: nothing to release, nothing invoked
     let calls = lambda.calls().len();
     let r = dispatch(

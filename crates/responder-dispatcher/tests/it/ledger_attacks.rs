@@ -178,7 +178,8 @@ async fn a_release_never_detaches_a_quarantine_policy_someone_else_attached() {
     assert_eq!(q.outcome.name(), "applied", "launchguard only added its guard: {}", q.detail);
     w.send(&release(Some(&fid()), None, "false positive"), t0() + Duration::hours(1)).await.unwrap();
     // THEN launchguard removes its guard, but the policy it found in place stays attached
-    assert!(!w.user().inline.contains_key(QUARANTINE_GUARD_POLICY), "launchguard's own guard goes");
+    assert!(!w.user().has_attached(QUARANTINE_GUARD_POLICY), "launchguard's own guard goes");
+    assert!(!w.user().has_attached(launchguard_core::policy::Containment::GuardBeside.name()), "launchguard's own guard goes");
     assert!(
         w.user().attached.contains(&V3.to_string()),
         "launchguard did not attach {V3}: its release must not detach it. IAM writes: {:?}",
@@ -362,13 +363,13 @@ async fn a_containment_racing_a_release_waits_for_it_and_contains_again() {
     let busy = second.unwrap_err();
     assert!(busy.contains("a release of finding") && busy.contains("retry"), "{busy}");
     let role = w.iam.role("DataScience");
-    assert!(!role.inline.contains_key(launchguard_core::policy::REVOKE_SESSIONS_POLICY), "the release went through");
+    assert!(!role.has_attached(launchguard_core::policy::REVOKE_SESSIONS_POLICY), "the release went through");
     // Lambda retries the new finding a minute later
     let mut newer = finding();
     newer["finding_id"] = json!("lg-newer-alarm");
     let again = w.send(&newer, at + Duration::minutes(1)).await.unwrap();
     assert_eq!(again.status, "contained", "{again:?}");
-    assert!(w.iam.role("DataScience").inline.contains_key(launchguard_core::policy::REVOKE_SESSIONS_POLICY));
+    assert!(w.iam.role("DataScience").has_attached(launchguard_core::policy::REVOKE_SESSIONS_POLICY));
     assert_eq!(w.user().keys[0].1, KeyStatus::Inactive);
 }
 
@@ -397,8 +398,8 @@ async fn one_role_under_two_arns_is_contained_once_and_paged() {
     f["principals"] = json!([real, derived, user]);
     let r = w.send(&f, t0()).await.unwrap();
     assert_eq!(r.status, "contained", "{r:?}");
-    assert!(w.iam.role("Builder").inline.contains_key(launchguard_core::policy::REVOKE_SESSIONS_POLICY));
-    assert_eq!(w.iam.writes().iter().filter(|x| x.starts_with("PutRolePolicy Builder")).count(), 1, "{:?}", w.iam.writes());
+    assert!(w.iam.role("Builder").has_attached(launchguard_core::policy::REVOKE_SESSIONS_POLICY));
+    assert_eq!(w.iam.writes().iter().filter(|x| x.starts_with("AttachRolePolicy Builder")).count(), 1, "{:?}", w.iam.writes());
     assert_eq!(w.user().keys[0].1, KeyStatus::Inactive);
     assert_eq!(w.pages().len(), 1);
     assert_eq!(w.logs.records.lock().unwrap().len(), 1);

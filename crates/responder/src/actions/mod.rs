@@ -11,7 +11,7 @@
 //! | `terminate_instances` (no reversal) | `terminate_instances.rs` | [`terminate_instances::TERMINATE`] |
 //!
 //! A reversal lives in the file of the action it reverses: it must recognise exactly what that
-//! action wrote (the status, the attachment, the document, `guard_only`), so the two change
+//! action wrote (the status, the attachment, which guard), so the two change
 //! together, and "where is the code that deactivates a key, and undoes it" has one answer.
 
 pub mod deactivate_access_key;
@@ -44,7 +44,7 @@ pub static ALL: &[&Spec] = &[
 /// Run the request's action (the function serves it: the envelope checked).
 pub(crate) async fn act<I: IamPorts>(ctx: &Ctx<'_>, iam: &I) -> Result<ResponseOutcome, Stop> {
     use deactivate_access_key::Key;
-    use quarantine_user::{Placed, User};
+    use quarantine_user::User;
     use revoke_role_sessions::Role;
     match &ctx.req.action {
         Action::DeactivateAccessKey { account_id, access_key_id, user_name } => {
@@ -71,22 +71,24 @@ pub(crate) async fn act<I: IamPorts>(ctx: &Ctx<'_>, iam: &I) -> Result<ResponseO
         Action::QuarantineUser { account_id, user_arn, user_name } => {
             quarantine_user::quarantine(ctx, iam, account_id, user_arn, user_name).await
         }
-        Action::ReleaseUserQuarantine { account_id, user_arn, user_name, policy_arn, previous_document, guard_only } => {
-            let u = User { account_id, arn: user_arn, name: user_name };
-            let what = match (policy_arn.as_deref(), *guard_only) {
-                (Some(p), false) => Placed::Attached(p),
-                (Some(p), true) => Placed::GuardBeside(p),
-                (None, _) => Placed::Inline,
-            };
-            quarantine_user::release(ctx, iam, &u, what, previous_document.as_deref()).await
+        // What to detach is read from IAM: the command's `previous_document` is never written
+        // and its `guard_only` never believed (issue 32).
+        Action::ReleaseUserQuarantine { account_id, user_arn, user_name, policy_arn, .. } => {
+            if let Some(p) = policy_arn.as_deref().filter(|p| *p != ctx.cfg.quarantine_policy_arn) {
+                return Err(Stop::Refuse(format!(
+                    "{p} is not the quarantine policy ({}): launchguard only detaches what it attached",
+                    ctx.cfg.quarantine_policy_arn
+                )));
+            }
+            quarantine_user::release(ctx, iam, &User { account_id, arn: user_arn, name: user_name }).await
         }
-        Action::RevokeRoleSessions { account_id, role_arn, role_name, issued_before, covers_activity_until } => {
+        Action::RevokeRoleSessions { account_id, role_arn, role_name, issued_before, .. } => {
             let r = Role { account_id, arn: role_arn, name: role_name };
-            revoke_role_sessions::revoke(ctx, iam, &r, *issued_before, *covers_activity_until).await
+            revoke_role_sessions::revoke(ctx, iam, &r, *issued_before).await
         }
-        Action::RestoreRoleSessions { account_id, role_arn, role_name, written_document, previous_document } => {
-            let r = Role { account_id, arn: role_arn, name: role_name };
-            revoke_role_sessions::restore(ctx, iam, &r, written_document.as_deref(), previous_document.as_deref()).await
+        // The command's documents are never written: the restore detaches launchguard's policy.
+        Action::RestoreRoleSessions { account_id, role_arn, role_name, .. } => {
+            revoke_role_sessions::restore(ctx, iam, &Role { account_id, arn: role_arn, name: role_name }).await
         }
         Action::StopInstances { .. } | Action::TerminateInstances { .. } | Action::StartInstances { .. } => {
             Err(Stop::Refuse(format!("{} is an EC2 action: send it to launchguard-ec2-handler", ctx.req.action.name())))

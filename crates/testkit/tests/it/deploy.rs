@@ -21,7 +21,13 @@ fn the_metric_filter_pattern_is_the_detectors() {
     assert_eq!(alarm["AlarmActions"][0]["Ref"], "AlarmTopic");
     assert_eq!(alarm["Statistic"], "Sum");
     // one role per function, from policies/, named so that launchguard always protects it
-    for f in ["launchguard-detector", "launchguard-dispatcher", "launchguard-accesskey-handler", "launchguard-iam-handler"] {
+    for f in [
+        "launchguard-detector",
+        "launchguard-dispatcher",
+        "launchguard-accesskey-handler",
+        "launchguard-iam-handler",
+        "launchguard-ec2-handler",
+    ] {
         assert!(r.as_object().unwrap().values().any(|v| v["@role"] == f), "{f}");
         let role_arn = format!("arn:aws:iam::111122223333:role/{f}-role");
         let always = launchguard_core::ids::ArnPatterns::parse_list(&launchguard_core::guard::ALWAYS_PROTECTED.join(",")).unwrap();

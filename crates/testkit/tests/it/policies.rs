@@ -101,20 +101,60 @@ fn the_accesskey_handler_can_never_delete_a_key() {
     assert!(!allowed("launchguard-accesskey-handler").contains("iam:DeleteAccessKey"));
 }
 
+/// Issue 32: the iam-handler writes no policy document and attaches only deny-only policies (the
+/// stack's, and AWS's quarantine policy), every attach and detach keyed on `iam:PolicyARN`.
 #[test]
-fn the_iam_handler_attaches_only_the_quarantine_and_never_touches_protected_roles() {
+fn the_iam_handler_attaches_only_deny_policies_and_writes_no_document() {
     check("launchguard-iam-handler", &launchguard_iam_handler::FUNCTION.aws_actions());
     let st = statements("launchguard-iam-handler");
-    let only = st.iter().find(|s| s["Sid"] == "OnlyTheQuarantinePolicy").unwrap();
-    assert_eq!(only["Effect"], "Deny");
-    assert_eq!(only["Condition"]["ArnNotEquals"]["iam:PolicyARN"], "${QuarantinePolicyArn}");
+    for s in st.iter().filter(|s| s["Effect"] == "Allow") {
+        let acts = actions(s);
+        for a in &acts {
+            assert!(
+                !a.starts_with("iam:Put") && !a.starts_with("iam:Delete") && !a.starts_with("iam:Create"),
+                "{a} writes a document: {s}"
+            );
+        }
+        if acts.iter().any(|a| a.starts_with("iam:Attach") || a.starts_with("iam:Detach")) {
+            let arns: Vec<String> = match &s["Condition"]["ArnEquals"]["iam:PolicyARN"] {
+                Value::String(a) => vec![a.clone()],
+                Value::Array(a) => a.iter().map(|x| x.as_str().unwrap().to_owned()).collect(),
+                other => panic!("an attach without an iam:PolicyARN condition: {other} in {s}"),
+            };
+            for a in arns {
+                let ours = a.starts_with("arn:${Partition}:iam::${AccountId}:policy/launchguard/");
+                assert!(ours || a == "${QuarantinePolicyArn}", "{a} is neither the stack's deny-only policy nor the quarantine policy");
+                if let Some(name) = a.strip_prefix("arn:${Partition}:iam::${AccountId}:policy/launchguard/") {
+                    let known = launchguard_core::policy::Containment::ALL.iter().any(|c| c.name() == name);
+                    assert!(known, "{name} is not one of the stack's containment policies");
+                }
+            }
+        }
+    }
     let never = st.iter().find(|s| s["Sid"] == "NeverTouchLaunchguardOrProtected").unwrap();
     assert_eq!(never["Effect"], "Deny");
     assert!(never["Resource"].as_array().unwrap().iter().any(|r| r == "arn:${Partition}:iam::${AccountId}:role/launchguard-*"));
     let slr = st.iter().find(|s| s["Sid"] == "NeverServiceLinkedRoles").unwrap();
     assert_eq!(slr["Effect"], "Deny");
-    for forbidden in ["iam:DeleteUser", "iam:DeleteRole", "iam:DeleteAccessKey", "iam:DeletePolicy"] {
+    for forbidden in
+        ["iam:DeleteUser", "iam:DeleteRole", "iam:DeleteAccessKey", "iam:DeletePolicy", "iam:PutUserPolicy", "iam:PutRolePolicy"]
+    {
         assert!(!allowed("launchguard-iam-handler").contains(forbidden), "{forbidden}");
+    }
+}
+
+/// The stack's containment policies only deny: attaching one can take, never give.
+#[test]
+fn the_containment_policies_only_deny() {
+    for c in launchguard_core::policy::Containment::ALL {
+        let file = match c {
+            launchguard_core::policy::Containment::GuardBeside => "launchguard-quarantine-guard",
+            other => other.name(),
+        };
+        let v: Value = serde_json::from_str(&fixture(&format!("../policies/containment/{file}.json"))).unwrap();
+        for s in v["Statement"].as_array().unwrap() {
+            assert_eq!(s["Effect"], "Deny", "{file}: {s}");
+        }
     }
 }
 
