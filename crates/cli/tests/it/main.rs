@@ -5,3 +5,4 @@ mod release;
 mod report;
 mod scan;
 mod scan_props;
+mod windows;

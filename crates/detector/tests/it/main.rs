@@ -6,3 +6,4 @@ mod attacks;
 mod common;
 mod handler;
 mod rules;
+mod windows;
