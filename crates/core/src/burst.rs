@@ -216,7 +216,15 @@ fn judge_calls(calls: &[Call], horizons: &[Horizon], t: &Thresholds) -> Judged {
 /// The verdict on spans of one principal: flagged for what it did itself (each horizon crossed,
 /// in words), excluded when it is AWS itself or is over only through AWS services' calls on its
 /// behalf, below otherwise.
-fn verdict(principal: &Principal, t: &Thresholds, direct: &[&Span], all: &[&Span], by_service_calls: u64, calls: u64, services: &[String]) -> Verdict {
+fn verdict(
+    principal: &Principal,
+    t: &Thresholds,
+    direct: &[&Span],
+    all: &[&Span],
+    by_service_calls: u64,
+    calls: u64,
+    services: &[String],
+) -> Verdict {
     let owned = |v: &[&Span]| v.iter().map(|s| (*s).clone()).collect::<Vec<Span>>();
     let direct = crossings(&owned(direct));
     if direct.is_empty() {
@@ -432,7 +440,8 @@ mod tests {
 
     /// The spans of one horizon of `window_ms` and the default 10 instances, as [`judge`] gives them.
     fn spans(calls: &[Call], window_ms: i64, t: &Thresholds) -> Vec<(std::ops::Range<usize>, u64)> {
-        let h = Horizon { measure: Measure::Instances, window_seconds: u64::try_from(window_ms / 1000).unwrap(), threshold: t.min_instances };
+        let h =
+            Horizon { measure: Measure::Instances, window_seconds: u64::try_from(window_ms / 1000).unwrap(), threshold: t.min_instances };
         judge_calls(calls, &[h], t).direct.into_iter().map(|s| (s.calls, s.peak)).collect()
     }
 

@@ -287,8 +287,8 @@ fn horizons(c: &Ctx<'_>, o: &Map<String, Value>, counts: Counted) -> Result<Vec<
         Counted::Calls => Measure::Calls,
     };
     let Some(list) = o.get("horizons") else {
-        let threshold =
-            count(c, o, "threshold", MAX_THRESHOLD)?.ok_or_else(|| c.err("threshold", "is missing: expected a number above 0 (or \"horizons\")"))?;
+        let threshold = count(c, o, "threshold", MAX_THRESHOLD)?
+            .ok_or_else(|| c.err("threshold", "is missing: expected a number above 0 (or \"horizons\")"))?;
         let window_seconds = window(c, "window_seconds", o.get("window_seconds"))?;
         return Ok(vec![Horizon { measure, window_seconds, threshold }]);
     };

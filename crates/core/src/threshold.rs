@@ -153,9 +153,12 @@ impl Thresholds {
         let mut out = Assessment::default();
         for pa in principals {
             match self.evaluate(&pa.principal, &pa.activity) {
-                Verdict::Flagged { reasons } => {
-                    out.flagged.push(crate::contract::FlaggedPrincipal { principal: pa.principal, activity: pa.activity, reasons, crossed: None })
-                }
+                Verdict::Flagged { reasons } => out.flagged.push(crate::contract::FlaggedPrincipal {
+                    principal: pa.principal,
+                    activity: pa.activity,
+                    reasons,
+                    crossed: None,
+                }),
                 Verdict::Excluded { reason } => out.excluded.push(crate::contract::FlaggedPrincipal {
                     principal: pa.principal,
                     activity: pa.activity,

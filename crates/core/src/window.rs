@@ -87,11 +87,8 @@ impl WindowPolicy {
     /// time range: every step is checked, no input can panic.
     pub fn primary(&self, alarm: &AlarmStateChange) -> Option<TimeWindow> {
         let evaluated = crate::gate::evaluated_span(u64::from(alarm.period_seconds), u64::from(alarm.evaluation_periods))?;
-        let start = alarm
-            .state_change_time
-            .checked_sub_signed(evaluated)?
-            .checked_sub_signed(evaluated)?
-            .checked_sub_signed(self.margin_before)?;
+        let start =
+            alarm.state_change_time.checked_sub_signed(evaluated)?.checked_sub_signed(evaluated)?.checked_sub_signed(self.margin_before)?;
         let end = alarm.state_change_time.checked_add_signed(self.margin_after)?;
         TimeWindow::new(start, end)
     }

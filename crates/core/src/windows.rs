@@ -315,7 +315,10 @@ mod tests {
         let dry = Point { t_ms: 0, requested: 0, dry_run: true, ..Point::default() };
         let failed = Point { t_ms: 1, requested: 4, failed: true, ..Point::default() };
         assert_eq!(counted(&dry, Measure::Calls), 0);
-        assert_eq!((counted(&failed, Measure::Calls), counted(&failed, Measure::FailedCalls), counted(&failed, Measure::Instances)), (1, 1, 4));
+        assert_eq!(
+            (counted(&failed, Measure::Calls), counted(&failed, Measure::FailedCalls), counted(&failed, Measure::Instances)),
+            (1, 1, 4)
+        );
     }
 
     #[test]
@@ -345,7 +348,11 @@ mod tests {
 
     fn point() -> impl Strategy<Value = Point> {
         (0i64..(26 * 3_600_000), 0u64..12, 0u64..12, any::<bool>(), 0u8..8).prop_map(|(t_ms, launched, requested, failed, dry)| {
-            if dry == 0 { Point { t_ms, requested: 0, launched: 0, dry_run: true, failed: false } } else { Point { t_ms, launched: launched.min(requested), requested, failed, dry_run: false } }
+            if dry == 0 {
+                Point { t_ms, requested: 0, launched: 0, dry_run: true, failed: false }
+            } else {
+                Point { t_ms, launched: launched.min(requested), requested, failed, dry_run: false }
+            }
         })
     }
 

@@ -47,10 +47,7 @@ fn the_bundled_rules_are_the_three_of_the_issue() {
     let ec2 = set.get(EC2_MASS_LAUNCH).unwrap();
     assert_eq!(ec2.thresholds(false), Thresholds::default());
     let h = |m: Measure, w: u64, t: u64| Horizon { measure: m, window_seconds: w, threshold: t };
-    assert_eq!(
-        ec2.horizons,
-        vec![h(Measure::Instances, 300, 10), h(Measure::Instances, 3600, 40), h(Measure::Instances, 86_400, 150)]
-    );
+    assert_eq!(ec2.horizons, vec![h(Measure::Instances, 300, 10), h(Measure::Instances, 3600, 40), h(Measure::Instances, 86_400, 150)]);
     assert_eq!(ec2.event.filter_pattern(), launchguard_core::query::EventRule::run_instances().filter_pattern());
     let users = set.get("iam-user-burst").unwrap();
     assert_eq!((users.event.counts(), users.threshold(), users.window_seconds()), (Counted::Calls, 5, 600));
@@ -59,7 +56,12 @@ fn the_bundled_rules_are_the_three_of_the_issue() {
     let t = Thresholds { min_instances: 12, min_failed_calls: Some(4), ..ec2.thresholds(false) };
     assert_eq!(
         ec2.horizons_with(&t),
-        vec![h(Measure::Instances, 300, 12), h(Measure::Instances, 3600, 40), h(Measure::Instances, 86_400, 150), h(Measure::FailedCalls, 300, 4)]
+        vec![
+            h(Measure::Instances, 300, 12),
+            h(Measure::Instances, 3600, 40),
+            h(Measure::Instances, 86_400, 150),
+            h(Measure::FailedCalls, 300, 4)
+        ]
     );
     // AND each deployed alarm fires exactly its rule
     assert_eq!(set.for_alarm("launchguard-runinstances").unwrap().id, EC2_MASS_LAUNCH);
@@ -259,7 +261,8 @@ fn horizons_are_validated_and_named_in_errors() {
         set_with(r)
     };
     // GIVEN two horizons, shortest first: accepted, in order
-    let ok = RuleSet::parse(&with(json!([{"window_seconds": 600, "threshold": 5}, {"window_seconds": 86400, "threshold": 20}])), "t").unwrap();
+    let ok =
+        RuleSet::parse(&with(json!([{"window_seconds": 600, "threshold": 5}, {"window_seconds": 86400, "threshold": 20}])), "t").unwrap();
     assert_eq!(ok.rules[0].horizons.iter().map(|h| (h.window_seconds, h.threshold)).collect::<Vec<_>>(), vec![(600, 5), (86_400, 20)]);
     // AND each wrong horizon list is refused, naming the horizon and its field
     for (bad, field) in [

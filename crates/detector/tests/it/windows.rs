@@ -59,7 +59,12 @@ async fn attack_a_dry_run_of_500_never_contains_a_steady_launcher() {
     run(&logs, &lambda, instances_alarm(at, 60, 500.0), at + Duration::seconds(30)).await;
     // THEN nobody is contained: 12 instances in 12 hours reach no horizon
     let f = lambda.findings().remove(0);
-    assert_eq!(f.verdict, FindingVerdict::NobodyOverThreshold, "{:?}", f.principals.iter().map(|p| p.principal.label()).collect::<Vec<_>>());
+    assert_eq!(
+        f.verdict,
+        FindingVerdict::NobodyOverThreshold,
+        "{:?}",
+        f.principals.iter().map(|p| p.principal.label()).collect::<Vec<_>>()
+    );
     assert!(f.principals.is_empty());
     // AND the person paged is told that nothing read explains the datapoint, and what was read
     let why = f.read.unexplained.clone().expect("the finding says the datapoint is unexplained");
