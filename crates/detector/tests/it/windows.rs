@@ -82,7 +82,7 @@ async fn terraform_18_instances_in_100_seconds_is_contained_with_the_horizon_nam
     let f = lambda.findings().remove(0);
     assert_eq!(f.verdict, FindingVerdict::Contain);
     assert_eq!(f.principals.len(), 1);
-    let crossed = f.principals[0].crossed.clone().expect("the horizon crossed");
+    let crossed = f.principals[0].crossed.expect("the horizon crossed");
     assert_eq!((crossed.window_seconds, crossed.threshold, crossed.count), (300, 10, 12));
     assert_eq!(crossed.at, Utc.with_ymd_and_hms(2026, 3, 2, 9, 1, 0).unwrap());
 }
