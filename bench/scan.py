@@ -68,11 +68,13 @@ def main() -> int:
     files = sorted(str(p) for p in ARCHIVE.rglob("*.json.gz"))
     text_bytes = int(sh(["sh", "-c", f"find {ARCHIVE} -name '*.json.gz' -print0 | xargs -0 cat | gzip -dc | wc -c"]).stdout)
     rows = []
-    lg = timed([str(TARGET / "release/launchguard"), "scan", "--json", "--quiet", str(ARCHIVE)])
+    lg = timed([str(TARGET / "release/launchguard"), "scan", "--json", "--quiet", "--rule", "ec2-mass-launch", str(ARCHIVE)])
     report = json.loads(lg[2])
-    rows.append(("launchguard scan (2 workers)", lg))
-    one = timed([str(TARGET / "release/launchguard"), "scan", "--json", "--quiet", "--jobs", "1", str(ARCHIVE)])
-    rows.append(("launchguard scan --jobs 1", one))
+    rows.append(("launchguard scan --rule ec2-mass-launch (2 workers)", lg))
+    every = timed([str(TARGET / "release/launchguard"), "scan", "--json", "--quiet", str(ARCHIVE)])
+    rows.append(("launchguard scan, every rule (2 workers)", every))
+    one = timed([str(TARGET / "release/launchguard"), "scan", "--json", "--quiet", "--rule", "ec2-mass-launch", "--jobs", "1", str(ARCHIVE)])
+    rows.append(("launchguard scan --rule ec2-mass-launch --jobs 1", one))
     py = {}
     for parser in ["orjson", "json"]:
         py[parser] = timed([sys.executable, str(ROOT / "bench/scan_baseline.py"), parser, str(ARCHIVE)])

@@ -79,6 +79,8 @@ def base_parameters(cfg):
     return {
         "CloudTrailLogGroupName": cfg["CLOUDTRAIL_LOG_GROUP_NAME"], "CreateTrail": cfg.get("CREATE_TRAIL", "false"),
         "AlarmThreshold": cfg["ALARM_THRESHOLD"], "InstancesAlarmThreshold": cfg["INSTANCES_ALARM_THRESHOLD"],
+        "InstancesAlarmThreshold1h": cfg.get("INSTANCES_ALARM_THRESHOLD_1H", "20"),
+        "InstancesAlarmThreshold24h": cfg.get("INSTANCES_ALARM_THRESHOLD_24H", "75"),
         "RecheckRateMinutes": cfg["RECHECK_RATE_MINUTES"], "AlarmPeriodSeconds": cfg["ALARM_PERIOD_SECONDS"],
         "IamUserAlarmThreshold": cfg["IAM_USER_ALARM_THRESHOLD"], "IamAccessKeyAlarmThreshold": cfg["IAM_ACCESS_KEY_ALARM_THRESHOLD"],
         "IamAlarmPeriodSeconds": cfg["IAM_ALARM_PERIOD_SECONDS"],

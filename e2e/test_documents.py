@@ -26,6 +26,8 @@ ROLES = {"DetectorRole": "launchguard-detector", "DispatcherRole": "launchguard-
          "Ec2HandlerRole": "launchguard-ec2-handler"}
 ALARM = f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:launchguard-runinstances"
 INSTANCES_ALARM = f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:launchguard-runinstances-instances"
+INSTANCES_1H_ALARM = f"{INSTANCES_ALARM}-1h"
+INSTANCES_24H_ALARM = f"{INSTANCES_ALARM}-24h"
 IAM_USER_ALARM = f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:launchguard-iam-user-burst"
 IAM_KEY_ALARM = f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:launchguard-iam-access-key-burst"
 ROOT_ARN = f"arn:aws:iam::{ACCOUNT}:root"
@@ -63,7 +65,8 @@ class Stack:
         assert attr == "Arn", attr
         if name in ROLES:
             return role_arn(name)
-        return {"RunInstancesAlarm": ALARM, "RunInstancesInstancesAlarm": INSTANCES_ALARM, "IamUserBurstAlarm": IAM_USER_ALARM,
+        return {"RunInstancesAlarm": ALARM, "RunInstancesInstancesAlarm": INSTANCES_ALARM, "RunInstancesInstances1hAlarm": INSTANCES_1H_ALARM,
+                "RunInstancesInstances24hAlarm": INSTANCES_24H_ALARM, "IamUserBurstAlarm": IAM_USER_ALARM,
                 "IamAccessKeyBurstAlarm": IAM_KEY_ALARM, "LedgerBucket": "arn:aws:s3:::ledger-bucket"}.get(name, f"<{name}.Arn>")
 
     def value(self, node):
@@ -218,7 +221,7 @@ def test_only_the_alarm_publishes_to_the_alarm_topic(stack):
     policy = stack.policy("AlarmTopicPolicy", "PolicyDocument")
     cloudwatch = {"service": "cloudwatch.amazonaws.com"}
     # one alarm per rule
-    for alarm in (ALARM, INSTANCES_ALARM, IAM_USER_ALARM, IAM_KEY_ALARM):
+    for alarm in (ALARM, INSTANCES_ALARM, INSTANCES_1H_ALARM, INSTANCES_24H_ALARM, IAM_USER_ALARM, IAM_KEY_ALARM):
         assert decide(policy, "sns:Publish", cloudwatch, **{"aws:SourceArn": alarm, "aws:SourceAccount": ACCOUNT})
     other_alarm = ALARM.replace("launchguard-runinstances", "someone-elses-alarm")
     assert not decide(policy, "sns:Publish", cloudwatch, **{"aws:SourceArn": other_alarm, "aws:SourceAccount": ACCOUNT})
@@ -287,3 +290,22 @@ def test_the_rendered_templates_fit_cloudformations_template_body_limit(tmp_path
         size = len(path.read_bytes())
         assert size <= 51_200, f"{path.name}: {size} bytes"
         assert size <= 40_000, f"{path.name}: {size} bytes, within 25% of the limit: upload it to S3 (TemplateURL) instead"
+
+
+def test_each_horizon_of_a_rule_can_fire_an_alarm(stack):
+    """Issue 23: every horizon of a rule counting instances has an alarm on the instances metric whose
+    period is the horizon's window and whose threshold is at most half the horizon's, rounded up (a
+    sliding window holding the horizon's threshold puts at least that much in one period); the
+    instances metric leaves out calls with an errorCode (a dry run of 500 launches nothing)."""
+    rules = json.loads((Path(__file__).parent.parent / "crates/core/rules/default.json").read_text())["rules"]
+    params = stack.params
+    alarms = [r["Properties"] for r in stack.resources.values() if r.get("Type") == "AWS::CloudWatch::Alarm"]
+    for rule in (r for r in rules if r["counts"] == "instances"):
+        for h in rule["horizons"]:
+            mine = [a for a in alarms if a["MetricName"] == "RunInstancesInstancesRequested" and a["Period"] == h["window_seconds"]
+                    and any(fnmatch.fnmatchcase(a["AlarmName"], p) for p in rule["alarms"])]
+            assert len(mine) == 1, (rule["id"], h)
+            default = int(params[mine[0]["Threshold"]["Ref"]])
+            assert default <= -(-h["threshold"] // 2), (h, default)
+    pattern = stack.resources["RunInstancesInstancesMetricFilter"]["Properties"]["FilterPattern"]
+    assert "($.errorCode NOT EXISTS)" in pattern, pattern

@@ -371,8 +371,14 @@ impl Aggregate {
 
     /// Consume into the principals, ordered by instances (launched, then requested) descending.
     pub fn into_sorted(self) -> Vec<PrincipalActivity> {
-        let mut v = self.principals;
-        v.sort_by(|a, b| {
+        self.into_sorted_with_index().into_iter().map(|(_, p)| p).collect()
+    }
+
+    /// [`Aggregate::into_sorted`], each principal with its position of first appearance (the
+    /// index [`Aggregate::add_with_facts`] returned for it).
+    pub fn into_sorted_with_index(self) -> Vec<(usize, PrincipalActivity)> {
+        let mut v: Vec<(usize, PrincipalActivity)> = self.principals.into_iter().enumerate().collect();
+        v.sort_by(|(_, a), (_, b)| {
             (b.activity.instances_launched, b.activity.instances_requested, b.activity.calls)
                 .cmp(&(a.activity.instances_launched, a.activity.instances_requested, a.activity.calls))
                 .then_with(|| a.principal.key().cmp(&b.principal.key()))

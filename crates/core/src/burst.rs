@@ -1,14 +1,13 @@
-//! Bursts: a principal is flagged when the detector's thresholds are reached within a sliding
-//! window of time, not over everything it ever did.
+//! Bursts: a principal is flagged when a rule's horizon is reached within a sliding window of
+//! time, never over everything it ever did.
 //!
 //! The alarm counts launches per period; an archive spans weeks. [`Tracker`] keeps, per
-//! principal, one compact [`Call`] per launch call (time, counts, and small numbers standing for
+//! principal, one compact [`Call`] per call (time, counts, and small numbers standing for
 //! its access key, source IP, region, user agent and `invokedBy`), besides the detector's
-//! whole-input [`Aggregate`]. [`Tracker::bursts`] then slides a window over each principal's
-//! calls in time order: every window `[t, t + window)` that starts at a call and reaches a
-//! threshold (instances launched or requested, counted as the detector counts them, or failed
-//! calls) is part of a burst, overlapping such windows are one burst, and each burst is judged by
-//! [`Thresholds::evaluate`] on its own activity, exactly as the detector judges an alarm window.
+//! whole-input [`Aggregate`]. Each principal's calls, in time order, are judged by
+//! [`crate::windows::judge`] against every horizon of the rule: [`Tracker::bursts`] (scan) makes
+//! the overlapping spans of all horizons one burst; [`Tracker::assess`] (the detector's primary
+//! read, fallback read and re-check) flags a principal with the horizon it crossed first.
 //!
 //! Memory: 32 bytes a launch call, and 16 bytes (plus the hash table's slack) a distinct
 //! `eventID` remembered to count a record delivered twice once; distinct values are kept once
@@ -16,15 +15,17 @@
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 
-use chrono::{DateTime, Duration, TimeZone, Utc};
+use chrono::{DateTime, TimeZone, Utc};
 use serde::Serialize;
 
 use crate::aggregate::{Activity, Aggregate};
+use crate::contract::FlaggedPrincipal;
 use crate::launch::LaunchFacts;
 use crate::principal::{Principal, classify, is_made_by_aws_service_for};
 use crate::record::CloudTrailRecord;
 use crate::scan::{LaunchSink, event_key};
-use crate::threshold::{Counted, Thresholds, Verdict};
+use crate::threshold::{Assessment, Thresholds, Verdict};
+use crate::windows::{Crossing, Horizon, Measure, Point, Span, crossings, first_crossing, judge};
 
 /// At most this many distinct values of one kind (keys, IPs, regions, agents, services) are
 /// remembered per principal; calls with others are counted, their value shown as dropped.
@@ -93,18 +94,24 @@ struct Timeline {
 /// A burst: calls of one principal whose sliding windows reached a threshold.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Burst {
+    /// The rule whose horizons were crossed (`ec2-mass-launch`, `iam-user-burst`, ...).
+    pub rule: String,
     /// Who.
     pub principal: Principal,
     /// `flagged` (with `reasons`) or `excluded` (with `reason`), as the detector decides.
     #[serde(flatten)]
     pub verdict: Verdict,
+    /// The horizon crossed first, and when ([`judge`]).
+    pub crossed: Option<Crossing>,
+    /// Every horizon the burst crossed, each at its first crossing, earliest first.
+    pub horizons: Vec<Crossing>,
     /// First call of the burst.
     pub start: DateTime<Utc>,
     /// Last call of the burst.
     pub end: DateTime<Utc>,
-    /// The most instances (launched or requested, whichever is more) in one window; with
-    /// thresholds that count calls, the most calls.
-    pub peak_instances_in_window: u64,
+    /// The most counted (instances launched or requested, whichever is more; or calls, for a
+    /// rule counting calls) in one window of a horizon crossed.
+    pub peak_in_window: u64,
     /// Launch calls.
     pub calls: u64,
     /// Instances launched.
@@ -172,69 +179,76 @@ impl LaunchSink for Tracker {
     }
 }
 
-#[derive(Debug, Default, Clone, Copy)]
-struct Sums {
-    launched: u64,
-    requested: u64,
-    failed: u64,
-    attempts: u64,
-}
-
-impl Sums {
-    fn add(&mut self, c: &Call, sign: i64) {
-        let f = |v: &mut u64, x: u64| *v = if sign > 0 { v.saturating_add(x) } else { v.saturating_sub(x) };
-        f(&mut self.launched, u64::from(c.launched));
-        f(&mut self.requested, u64::from(c.requested));
-        f(&mut self.failed, u64::from(c.failed));
-        f(&mut self.attempts, u64::from(!c.dry_run));
-    }
-
-    fn instances(&self) -> u64 {
-        self.launched.max(self.requested)
-    }
-
-    /// What the thresholds count: instances, or calls (failed ones included, dry runs not).
-    fn counted(&self, t: &Thresholds) -> u64 {
-        match t.counts {
-            Counted::Instances => self.instances(),
-            Counted::Calls => self.attempts,
-        }
-    }
-}
-
-/// The spans of `calls` (sorted by time) whose windows of `window_ms` reach a threshold:
-/// position range and the peak of one window (instances, or calls when the thresholds count
-/// calls). Pure, O(calls).
-fn spans(calls: &[Call], window_ms: i64, t: &Thresholds) -> Vec<(std::ops::Range<usize>, u64)> {
-    let over = |s: &Sums| match t.counts {
-        Counted::Instances => s.instances() >= t.min_instances,
-        Counted::Calls => t.min_calls.is_some_and(|m| s.attempts >= m),
-    };
-    let qualifies = |s: &Sums| over(s) || t.min_failed_calls.is_some_and(|m| s.failed >= m);
-    let mut out: Vec<(std::ops::Range<usize>, u64)> = Vec::new();
-    let mut sums = Sums::default();
-    let mut j = 0;
-    for i in 0..calls.len() {
-        while j < calls.len() && calls[j].t_ms.saturating_sub(calls[i].t_ms) < window_ms {
-            sums.add(&calls[j], 1);
-            j += 1;
-        }
-        if qualifies(&sums) {
-            match out.last_mut() {
-                Some((r, peak)) if i < r.end => {
-                    r.end = r.end.max(j);
-                    *peak = (*peak).max(sums.counted(t));
-                }
-                _ => out.push((i..j, sums.counted(t))),
-            }
-        }
-        sums.add(&calls[i], -1);
-    }
-    out
-}
-
 fn utc(ms: i64) -> DateTime<Utc> {
     Utc.timestamp_millis_opt(ms).single().unwrap_or_default()
+}
+
+impl Call {
+    /// The call as the windows see it; a call an AWS service made on the principal's behalf
+    /// counts for nothing unless `with_services`.
+    fn point(&self, with_services: bool) -> Point {
+        if self.by_service && !with_services {
+            return Point::nothing(self.t_ms);
+        }
+        Point {
+            t_ms: self.t_ms,
+            launched: u64::from(self.launched),
+            requested: u64::from(self.requested),
+            failed: self.failed,
+            dry_run: self.dry_run,
+        }
+    }
+}
+
+/// One principal's calls judged by [`judge`]: what it did itself (`direct`; AWS services'
+/// calls on its behalf too with `contain_invoked_by_aws_service`) and everything (`all`).
+struct Judged {
+    direct: Vec<Span>,
+    all: Vec<Span>,
+}
+
+fn judge_calls(calls: &[Call], horizons: &[Horizon], t: &Thresholds) -> Judged {
+    let direct: Vec<Point> = calls.iter().map(|c| c.point(t.contain_invoked_by_aws_service)).collect();
+    let all: Vec<Point> = calls.iter().map(|c| c.point(true)).collect();
+    Judged { direct: judge(&direct, horizons), all: judge(&all, horizons) }
+}
+
+/// The verdict on spans of one principal: flagged for what it did itself (each horizon crossed,
+/// in words), excluded when it is AWS itself or is over only through AWS services' calls on its
+/// behalf, below otherwise.
+fn verdict(
+    principal: &Principal,
+    t: &Thresholds,
+    direct: &[&Span],
+    all: &[&Span],
+    by_service_calls: u64,
+    calls: u64,
+    services: &[String],
+) -> Verdict {
+    let owned = |v: &[&Span]| v.iter().map(|s| (*s).clone()).collect::<Vec<Span>>();
+    let direct = crossings(&owned(direct));
+    if direct.is_empty() {
+        if all.is_empty() {
+            return Verdict::BelowThreshold;
+        }
+        return Verdict::Excluded {
+            reason: format!(
+                "{} is over the threshold only through {by_service_calls} call(s) that AWS services ({}) made on its behalf (invokedBy); \
+                 set LG_CONTAIN_INVOKED_BY_AWS_SERVICE=true to contain such principals",
+                principal.label(),
+                services.join(", ")
+            ),
+        };
+    }
+    let mut reasons: Vec<String> = direct.iter().map(Crossing::describe).collect();
+    if by_service_calls > 0 {
+        reasons.push(format!("{by_service_calls} of {calls} calls made by AWS services on its behalf (invokedBy)"));
+    }
+    if t.exclude_aws_services && principal.is_aws_service() {
+        Verdict::Excluded { reason: format!("{} is AWS itself; {}", principal.label(), reasons.join("; ")) }
+    } else {
+        Verdict::Flagged { reasons }
+    }
 }
 
 impl Tracker {
@@ -258,16 +272,64 @@ impl Tracker {
         self.totals
     }
 
-    /// Every burst of every principal for `window` (at least a millisecond), judged by
-    /// `thresholds`: flagged first, then excluded; by start time within each.
-    pub fn bursts(&mut self, window: Duration, thresholds: &Thresholds) -> Vec<Burst> {
-        let window_ms = window.num_milliseconds().max(1);
+    /// The detector's verdict on everything read: each principal judged by [`judge`] against
+    /// every horizon (its sliding windows, never its total), with its activity over the read.
+    /// Flagged principals carry the horizon first crossed and when.
+    pub fn assess(mut self, horizons: &[Horizon], t: &Thresholds) -> Assessment {
+        for tl in &mut self.timelines {
+            tl.calls.sort_by_key(|c| c.t_ms);
+        }
+        let judged: Vec<Judged> = self.timelines.iter().map(|tl| judge_calls(&tl.calls, horizons, t)).collect();
+        let mut out = Assessment::default();
+        for (pa, j) in self.totals.into_sorted_with_index().into_iter().map(|(idx, pa)| (pa, judged.get(idx))) {
+            let Some(j) = j else {
+                out.below.push(pa);
+                continue;
+            };
+            let services: Vec<String> = pa.activity.invoked_by.iter().cloned().collect();
+            let (direct, all): (Vec<&Span>, Vec<&Span>) = (j.direct.iter().collect(), j.all.iter().collect());
+            match verdict(&pa.principal, t, &direct, &all, pa.activity.aws_service_calls, pa.activity.calls, &services) {
+                Verdict::Flagged { reasons } => out.flagged.push(FlaggedPrincipal {
+                    principal: pa.principal,
+                    activity: pa.activity,
+                    reasons,
+                    crossed: first_crossing(&j.direct),
+                }),
+                Verdict::Excluded { reason } => out.excluded.push(FlaggedPrincipal {
+                    principal: pa.principal,
+                    activity: pa.activity,
+                    reasons: vec![reason],
+                    crossed: first_crossing(&j.all),
+                }),
+                Verdict::BelowThreshold => out.below.push(pa),
+            }
+        }
+        out
+    }
+
+    /// Every burst of every principal for the rule `rule` and its `horizons`, judged by
+    /// [`judge`]: the spans of all horizons that overlap are one burst. Flagged first, then
+    /// excluded; by start time within each.
+    pub fn bursts(&mut self, rule: &str, horizons: &[Horizon], t: &Thresholds) -> Vec<Burst> {
         let mut out = Vec::new();
         for (idx, tl) in self.timelines.iter_mut().enumerate() {
             let principal = &self.totals.principals()[idx].principal;
             tl.calls.sort_by_key(|c| c.t_ms);
-            for (range, peak) in spans(&tl.calls, window_ms, thresholds) {
-                let b = burst(principal, tl, &tl.calls[range], peak, window_ms, thresholds);
+            let j = judge_calls(&tl.calls, horizons, t);
+            let mut ranges: Vec<std::ops::Range<usize>> = j.all.iter().map(|s| s.calls.clone()).collect();
+            ranges.sort_by_key(|r| r.start);
+            let mut groups: Vec<std::ops::Range<usize>> = Vec::new();
+            for r in ranges {
+                match groups.last_mut() {
+                    Some(g) if r.start < g.end => g.end = g.end.max(r.end),
+                    _ => groups.push(r),
+                }
+            }
+            for g in groups {
+                let inside = |s: &&Span| s.calls.start >= g.start && s.calls.end <= g.end;
+                let direct: Vec<&Span> = j.direct.iter().filter(inside).collect();
+                let all: Vec<&Span> = j.all.iter().filter(inside).collect();
+                let b = burst(rule, principal, tl, &tl.calls[g], &direct, &all, t);
                 if !matches!(b.verdict, Verdict::BelowThreshold) {
                     out.push(b);
                 }
@@ -281,7 +343,7 @@ impl Tracker {
     }
 }
 
-fn burst(principal: &Principal, tl: &Timeline, calls: &[Call], peak: u64, window_ms: i64, t: &Thresholds) -> Burst {
+fn burst(rule: &str, principal: &Principal, tl: &Timeline, calls: &[Call], direct: &[&Span], all: &[&Span], t: &Thresholds) -> Burst {
     let (first, last) = (calls.first().map_or(0, |c| c.t_ms), calls.last().map_or(0, |c| c.t_ms));
     let mut a = Activity::new(utc(first));
     a.last_seen = utc(last);
@@ -322,21 +384,19 @@ fn burst(principal: &Principal, tl: &Timeline, calls: &[Call], peak: u64, window
     let regions = names(regions, &tl.regions);
     let user_agents = names(agents, &tl.agents);
     let invoked_by = names(services, &tl.services);
-    a.invoked_by = invoked_by.iter().cloned().collect();
-    let verdict = match t.evaluate(principal, &a) {
-        Verdict::Flagged { mut reasons } => {
-            let what = if t.counts == Counted::Calls { "calls" } else { "instances" };
-            reasons.push(format!("peak {peak} {what} within {} s", window_ms / 1000));
-            Verdict::Flagged { reasons }
-        }
-        other => other,
-    };
+    let verdict = verdict(principal, t, direct, all, a.aws_service_calls, a.calls, &invoked_by);
+    let decisive: Vec<Span> = if direct.is_empty() { all } else { direct }.iter().map(|s| (*s).clone()).collect();
+    let horizons = crossings(&decisive);
+    let peak = decisive.iter().filter(|s| s.crossing.measure != Measure::FailedCalls).map(|s| s.peak).max().unwrap_or(0);
     Burst {
+        rule: rule.to_owned(),
         principal: principal.clone(),
         verdict,
+        crossed: horizons.first().copied(),
+        horizons,
         start: utc(first),
         end: utc(last),
-        peak_instances_in_window: peak,
+        peak_in_window: peak,
         calls: a.calls,
         instances_launched: a.instances_launched,
         instances_requested: a.instances_requested,
@@ -377,6 +437,13 @@ mod tests {
 
     const MIN: i64 = 60_000;
     const HOUR: i64 = 3_600_000;
+
+    /// The spans of one horizon of `window_ms` and the default 10 instances, as [`judge`] gives them.
+    fn spans(calls: &[Call], window_ms: i64, t: &Thresholds) -> Vec<(std::ops::Range<usize>, u64)> {
+        let h =
+            Horizon { measure: Measure::Instances, window_seconds: u64::try_from(window_ms / 1000).unwrap(), threshold: t.min_instances };
+        judge_calls(calls, &[h], t).direct.into_iter().map(|s| (s.calls, s.peak)).collect()
+    }
 
     #[test]
     fn a_steady_launcher_is_never_a_burst() {

@@ -58,6 +58,10 @@ pub struct FlaggedPrincipal {
     pub activity: Activity,
     /// Why they were flagged (or excluded), in words.
     pub reasons: Vec<String>,
+    /// The rule's horizon first crossed and when ([`crate::windows::judge`]). Absent in
+    /// findings written before horizons existed, and for principals below every threshold.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub crossed: Option<crate::windows::Crossing>,
 }
 
 /// What triggered the detector.
@@ -94,6 +98,11 @@ pub struct ReadSummary {
     /// How many key conflicts there were, when `key_conflicts` was cut to fit a payload.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key_conflicts_total: Option<u64>,
+    /// Set when what was read does not explain the alarm's datapoint (a dry run counted by a
+    /// metric, records not delivered yet...): what the datapoint was and what was found. A person
+    /// is paged with it; no threshold's window is ever widened for it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unexplained: Option<String>,
 }
 
 /// Kind tag of a [`Finding`].

@@ -17,8 +17,10 @@
 //! - [`split`]: the records of a document of any shape as text, unparsed (lookup-events exports
 //!   too), keeping what precedes a cut.
 //! - [`scan`]: pre-filter, parse, re-check and aggregate a stream of records.
-//! - [`burst`]: per-principal launch calls and the sliding-window bursts over them.
-//! - [`threshold`]: who gets flagged (instances or calls).
+//! - [`windows`]: the one judgement of a principal's time-ordered calls against every horizon
+//!   of a rule (sliding, half-open windows): which horizon was crossed and when.
+//! - [`burst`]: per-principal calls, judged by [`windows`]: bursts (scan) and the detector's assessment.
+//! - [`threshold`]: what is counted and who may be flagged (AWS services, `invokedBy`).
 //! - [`rules`]: the detector's rule set (which events, what is counted, thresholds, actions,
 //!   alarms), bundled and validated.
 //! - [`created`]: what an IAM call created (users, access keys and for whom).
@@ -57,5 +59,6 @@ pub mod split;
 pub mod threshold;
 pub mod time;
 pub mod window;
+pub mod windows;
 
 pub use error::CoreError;

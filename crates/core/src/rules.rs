@@ -7,6 +7,11 @@
 //! above 0, windows between a minute and a day, event names non-empty, actions only from the
 //! playbook's, ids and alarm names never twice.
 //!
+//! A rule has one or more **horizons** (`"horizons": [{"window_seconds": 300, "threshold": 10},
+//! ...]`, longest windows last): a principal is flagged when the calls inside some horizon's
+//! sliding window reach its threshold ([`crate::windows::judge`]). The older form
+//! `"threshold": N, "window_seconds": W` is one horizon.
+//!
 //! The detector picks a rule only from the alarm CloudWatch confirmed: the rule whose `alarms`
 //! match the name in the alarm's ARN (see [`RuleSet::for_alarm`]).
 
@@ -16,6 +21,7 @@ use serde_json::{Map, Value};
 use crate::CoreError;
 use crate::query::EventRule;
 use crate::threshold::{Counted, Thresholds};
+use crate::windows::{Horizon, Measure};
 
 /// The rule set every function carries.
 pub const BUNDLED: &str = include_str!("../rules/default.json");
@@ -27,6 +33,8 @@ pub const MAX_RULES: usize = 32;
 pub const MAX_THRESHOLD: u64 = 1_000_000;
 /// Shortest and longest window, seconds (the alarm gate evaluates at most a day).
 pub const WINDOW_SECONDS: std::ops::RangeInclusive<u64> = 60..=86_400;
+/// Most horizons in a rule.
+pub const MAX_HORIZONS: usize = 8;
 
 /// What the dispatcher may do for a rule's findings: the playbook's own actions, narrowed (never
 /// widened: `LG_USER_ACTIONS` and `LG_ROLE_ACTIONS` still apply).
@@ -69,12 +77,11 @@ pub struct Rule {
     pub description: String,
     /// The event source and names, and what each record counts for.
     pub event: EventRule,
-    /// Flag a principal at this many (instances or calls) within the window.
-    pub threshold: u64,
-    /// Also flag at this many failed calls within the window.
+    /// Flag a principal at a horizon's threshold (instances or calls) within its sliding
+    /// window; shortest window first, each longer than the one before.
+    pub horizons: Vec<Horizon>,
+    /// Also flag at this many failed calls within the first (shortest) horizon's window.
     pub min_failed_calls: Option<u64>,
-    /// The alarm's evaluated span, and `launchguard scan`'s burst window, in seconds.
-    pub window_seconds: u64,
     /// What the dispatcher may do.
     pub actions: Vec<RuleAction>,
     /// Never flag AWS services and service-linked roles.
@@ -84,13 +91,40 @@ pub struct Rule {
 }
 
 impl Rule {
+    /// The first (shortest) horizon's threshold.
+    pub fn threshold(&self) -> u64 {
+        self.horizons.first().map_or(Thresholds::default().min_instances, |h| h.threshold)
+    }
+
+    /// The first (shortest) horizon's window, seconds.
+    pub fn window_seconds(&self) -> u64 {
+        self.horizons.first().map_or(60, |h| h.window_seconds)
+    }
+
+    /// The horizons judged with `t` (the rule's own thresholds, or the deployment's overrides
+    /// of them): the first horizon's threshold is `t`'s, and `t.min_failed_calls`, when set, is
+    /// one more horizon counting failed calls within the first horizon's window.
+    pub fn horizons_with(&self, t: &Thresholds) -> Vec<Horizon> {
+        let mut out = self.horizons.clone();
+        if let Some(first) = out.first_mut() {
+            first.threshold = match t.counts {
+                Counted::Calls => t.min_calls.unwrap_or(first.threshold),
+                Counted::Instances => t.min_instances,
+            };
+        }
+        if let Some(min) = t.min_failed_calls {
+            out.push(Horizon { measure: Measure::FailedCalls, window_seconds: self.window_seconds(), threshold: min });
+        }
+        out
+    }
+
     /// The thresholds the rule flags with; `contain_invoked_by_aws_service` is the deployment's.
     pub fn thresholds(&self, contain_invoked_by_aws_service: bool) -> Thresholds {
         let calls = self.event.counts() == Counted::Calls;
         Thresholds {
             counts: self.event.counts(),
-            min_calls: calls.then_some(self.threshold),
-            min_instances: if calls { Thresholds::default().min_instances } else { self.threshold },
+            min_calls: calls.then_some(self.threshold()),
+            min_instances: if calls { Thresholds::default().min_instances } else { self.threshold() },
             min_failed_calls: self.min_failed_calls,
             exclude_aws_services: self.exclude_aws_services,
             contain_invoked_by_aws_service,
@@ -126,12 +160,13 @@ impl Ctx<'_> {
     }
 }
 
-const FIELDS: [&str; 10] = [
+const FIELDS: [&str; 11] = [
     "id",
     "description",
     "event_source",
     "event_names",
     "counts",
+    "horizons",
     "threshold",
     "min_failed_calls",
     "window_seconds",
@@ -194,12 +229,8 @@ fn rule(origin: &str, index: usize, v: &Value) -> Result<Rule, CoreError> {
         let field = if matches!(&e, CoreError::UnsafeQueryValue { what: "event source", .. }) { "event_source" } else { "event_names" };
         c.err(field, e.to_string())
     })?;
-    let threshold = count(&c, o, "threshold", MAX_THRESHOLD)?.ok_or_else(|| c.err("threshold", "is missing: expected a number above 0"))?;
+    let horizons = horizons(&c, o, counts)?;
     let min_failed_calls = count(&c, o, "min_failed_calls", MAX_THRESHOLD)?;
-    let window_seconds = match o.get("window_seconds").and_then(Value::as_u64) {
-        Some(w) if WINDOW_SECONDS.contains(&w) && w % 60 == 0 => w,
-        _ => return Err(c.err("window_seconds", "must be a whole number of minutes, from 60 to 86400 seconds")),
-    };
     let mut actions = Vec::new();
     for a in strings(&c, o, "actions")? {
         let Some(action) = RuleAction::ALL.into_iter().find(|k| k.as_str() == a) else {
@@ -233,13 +264,60 @@ fn rule(origin: &str, index: usize, v: &Value) -> Result<Rule, CoreError> {
         id: id.to_owned(),
         description,
         event,
-        threshold,
+        horizons,
         min_failed_calls,
-        window_seconds,
         actions,
         exclude_aws_services,
         alarms: alarms.into_iter().map(str::to_owned).collect(),
     })
+}
+
+fn window(c: &Ctx<'_>, field: &str, v: Option<&Value>) -> Result<u64, CoreError> {
+    match v.and_then(Value::as_u64) {
+        Some(w) if WINDOW_SECONDS.contains(&w) && w % 60 == 0 => Ok(w),
+        _ => Err(c.err(field, "must be a whole number of minutes, from 60 to 86400 seconds")),
+    }
+}
+
+/// `horizons` (a list of `{window_seconds, threshold}`, windows increasing), or the older single
+/// `threshold` and `window_seconds`; never both.
+fn horizons(c: &Ctx<'_>, o: &Map<String, Value>, counts: Counted) -> Result<Vec<Horizon>, CoreError> {
+    let measure = match counts {
+        Counted::Instances => Measure::Instances,
+        Counted::Calls => Measure::Calls,
+    };
+    let Some(list) = o.get("horizons") else {
+        let threshold = count(c, o, "threshold", MAX_THRESHOLD)?
+            .ok_or_else(|| c.err("threshold", "is missing: expected a number above 0 (or \"horizons\")"))?;
+        let window_seconds = window(c, "window_seconds", o.get("window_seconds"))?;
+        return Ok(vec![Horizon { measure, window_seconds, threshold }]);
+    };
+    if let Some(both) = ["threshold", "window_seconds"].into_iter().find(|k| o.contains_key(*k)) {
+        return Err(c.err(both, "is set with \"horizons\": give the thresholds as horizons only"));
+    }
+    let Value::Array(items) = list else { return Err(c.err("horizons", "must be a list of {\"window_seconds\": W, \"threshold\": N}")) };
+    if !(1..=MAX_HORIZONS).contains(&items.len()) {
+        return Err(c.err("horizons", format!("must hold 1 to {MAX_HORIZONS} horizons")));
+    }
+    let mut out: Vec<Horizon> = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        let field = format!("horizons[{i}]");
+        let Value::Object(h) = item else { return Err(c.err(&field, "is not an object {\"window_seconds\": W, \"threshold\": N}")) };
+        if let Some(unknown) = h.keys().find(|k| *k != "window_seconds" && *k != "threshold") {
+            return Err(c.err(&format!("{field}.{unknown}"), "is not a horizon field (expected window_seconds, threshold)"));
+        }
+        let window_seconds = window(c, &format!("{field}.window_seconds"), h.get("window_seconds"))?;
+        let threshold = count(c, h, "threshold", MAX_THRESHOLD)
+            .map_err(|_| c.err(&format!("{field}.threshold"), format!("must be a whole number from 1 to {MAX_THRESHOLD}")))?
+            .ok_or_else(|| c.err(&format!("{field}.threshold"), "is missing: expected a number above 0"))?;
+        if let Some(prev) = out.last()
+            && prev.window_seconds >= window_seconds
+        {
+            return Err(c.err(&format!("{field}.window_seconds"), "must be longer than the horizon before it (shortest first)"));
+        }
+        out.push(Horizon { measure, window_seconds, threshold });
+    }
+    Ok(out)
 }
 
 /// True when some alarm name matches both patterns.

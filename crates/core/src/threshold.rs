@@ -80,7 +80,8 @@ pub enum Verdict {
 }
 
 impl Thresholds {
-    /// Decide for one principal.
+    /// Decide for one principal on the sums of one span of activity (no window: the caller
+    /// chose the span). Who is flagged on a read is decided by [`crate::windows::judge`].
     ///
     /// Launches an AWS service made on the principal's behalf (`invokedBy`) count only when
     /// `contain_invoked_by_aws_service` is set; otherwise a principal over a threshold only
@@ -145,18 +146,24 @@ pub struct Assessment {
 }
 
 impl Thresholds {
-    /// Sort every principal of a window (keeps the input order inside each group).
+    /// Sort every principal by its sums over everything given (keeps the input order inside
+    /// each group): `launchguard scan --totals` only. Never a verdict on a read: the detector
+    /// and the scan's bursts judge sliding windows ([`crate::burst::Tracker::assess`]).
     pub fn assess(&self, principals: Vec<crate::aggregate::PrincipalActivity>) -> Assessment {
         let mut out = Assessment::default();
         for pa in principals {
             match self.evaluate(&pa.principal, &pa.activity) {
-                Verdict::Flagged { reasons } => {
-                    out.flagged.push(crate::contract::FlaggedPrincipal { principal: pa.principal, activity: pa.activity, reasons })
-                }
+                Verdict::Flagged { reasons } => out.flagged.push(crate::contract::FlaggedPrincipal {
+                    principal: pa.principal,
+                    activity: pa.activity,
+                    reasons,
+                    crossed: None,
+                }),
                 Verdict::Excluded { reason } => out.excluded.push(crate::contract::FlaggedPrincipal {
                     principal: pa.principal,
                     activity: pa.activity,
                     reasons: vec![reason],
+                    crossed: None,
                 }),
                 Verdict::BelowThreshold => out.below.push(pa),
             }

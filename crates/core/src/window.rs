@@ -4,7 +4,8 @@
 //! CloudTrail reaches CloudWatch Logs minutes late, and a burst may go on after the alarm, so
 //! the window gets a margin on both sides. When that window does not explain the alarm (no
 //! launch at all, or fewer calls and instances than the alarm's datapoint), the detector
-//! searches a much wider fallback window once.
+//! searches a much wider fallback window once. Whatever is read is judged by the rule's sliding
+//! horizons ([`crate::windows::judge`]): a wider read never widens a threshold's window.
 
 use chrono::{DateTime, Duration, Utc};
 use schemars::JsonSchema;
@@ -77,14 +78,17 @@ impl Default for WindowPolicy {
 }
 
 impl WindowPolicy {
-    /// `[StateChangeTime − Period × EvaluationPeriods − margin_before, StateChangeTime + margin_after]`.
+    /// `[StateChangeTime − 2 × Period × EvaluationPeriods − margin_before, StateChangeTime + margin_after]`:
+    /// the evaluated span, and as much again before it, so that a sliding window as long as the
+    /// alarm's span that overlaps it is read whole (the rule's horizons are judged on what is read).
     ///
     /// `None` when `Period × EvaluationPeriods` is longer than a day
     /// ([`crate::gate::MAX_EVALUATED_SECONDS`]) or the window falls outside the representable
     /// time range: every step is checked, no input can panic.
     pub fn primary(&self, alarm: &AlarmStateChange) -> Option<TimeWindow> {
         let evaluated = crate::gate::evaluated_span(u64::from(alarm.period_seconds), u64::from(alarm.evaluation_periods))?;
-        let start = alarm.state_change_time.checked_sub_signed(evaluated)?.checked_sub_signed(self.margin_before)?;
+        let start =
+            alarm.state_change_time.checked_sub_signed(evaluated)?.checked_sub_signed(evaluated)?.checked_sub_signed(self.margin_before)?;
         let end = alarm.state_change_time.checked_add_signed(self.margin_after)?;
         TimeWindow::new(start, end)
     }

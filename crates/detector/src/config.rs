@@ -65,6 +65,9 @@ pub struct DetectorRule {
     /// `LG_MIN_INSTANCES`, `LG_MIN_FAILED_CALLS` and `LG_EXCLUDE_AWS_SERVICES` override them when
     /// set, as before rules existed; `LG_CONTAIN_INVOKED_BY_AWS_SERVICE` applies to every rule.
     pub thresholds: Thresholds,
+    /// The horizons every read is judged with ([`launchguard_core::windows::judge`]): the rule's,
+    /// the first one's threshold overridden as `thresholds` says.
+    pub horizons: Vec<launchguard_core::windows::Horizon>,
 }
 
 fn rule_thresholds(env: &dyn Env, rule: &Rule) -> Result<Thresholds, CoreError> {
@@ -103,7 +106,10 @@ fn rules(env: &dyn Env, alarm_arns: &[String]) -> Result<(Vec<DetectorRule>, Str
     let rules = set
         .rules
         .iter()
-        .map(|r| Ok(DetectorRule { rule: r.clone(), thresholds: rule_thresholds(env, r)? }))
+        .map(|r| {
+            let thresholds = rule_thresholds(env, r)?;
+            Ok(DetectorRule { rule: r.clone(), horizons: r.horizons_with(&thresholds), thresholds })
+        })
         .collect::<Result<_, CoreError>>()?;
     Ok((rules, set.origin))
 }

@@ -84,25 +84,37 @@ fn elapsed_ms(t: Instant) -> u64 {
     u64::try_from(t.elapsed().as_millis()).unwrap_or(u64::MAX)
 }
 
-/// True when what was read explains the alarm: at least one launch, and no datapoint larger than
-/// what the alarm's metric counts in what was read: calls for [`launchguard_core::alarm::CALLS_METRIC`], instances
-/// requested for [`INSTANCES_METRIC`]; calls when the metric is not known (the smaller count:
-/// one large benign launch never explains many calls).
-/// For a rule that counts calls, calls.
-fn explains(read: &WindowRead, alarm: &AlarmStateChange) -> bool {
+/// What was read, against the alarm's datapoint: `None` when it explains the alarm (at least
+/// one call, and no datapoint larger than what the alarm's metric counts in what was read: calls
+/// for [`launchguard_core::alarm::CALLS_METRIC`], instances requested for [`INSTANCES_METRIC`];
+/// calls when the metric is not known, the smaller count: one large benign launch never explains
+/// many calls; for a rule that counts calls, calls); otherwise why not, in words, for the page.
+fn unexplained(read: &WindowRead, alarm: &AlarmStateChange) -> Option<String> {
     let stats = &read.scanner.stats;
-    if stats.matched == 0 {
-        return false;
-    }
-    let Some(datapoint) = alarm.max_datapoint() else { return true };
+    let principals = read.scanner.aggregate.totals().principals();
+    let sum = |f: fn(&launchguard_core::aggregate::Activity) -> u64| principals.iter().map(|p| f(&p.activity)).sum::<u64>();
     let counts_instances = read.scanner.rule().counts() == Counted::Instances;
-    let found = if counts_instances && alarm.metric_name.as_deref() == Some(INSTANCES_METRIC) {
-        read.scanner.aggregate.principals().iter().map(|p| p.activity.instances_requested.max(p.activity.instances_launched)).sum()
-    } else {
-        stats.matched
-    };
+    let by_instances = counts_instances && alarm.metric_name.as_deref() == Some(INSTANCES_METRIC);
+    let found = if by_instances { sum(|a| a.instances_requested.max(a.instances_launched)) } else { stats.matched };
+    let datapoint = alarm.max_datapoint();
     // Datapoints are sums of whole calls or instances; compare as whole numbers.
-    u64::try_from(datapoint.ceil() as i128).map_or(true, |d| found >= d)
+    let short = datapoint.is_some_and(|d| u64::try_from(d.ceil() as i128).is_ok_and(|d| found < d));
+    if stats.matched > 0 && !short {
+        return None;
+    }
+    let what = if by_instances { "instances" } else { "calls" };
+    let dp = datapoint.map_or_else(|| "unknown".to_owned(), |d| format!("{d}"));
+    Some(format!(
+        "the alarm's datapoint ({dp} {what}, metric {}) is not explained by what was read: {found} {what} in {} matching record(s) \
+         ({} dry run(s), {} failed call(s), {} principal(s)) among {} record(s) read; a dry run or a failed call counted by a metric, \
+         or CloudTrail not delivered yet, can cause it: look at the metric and the log group",
+        alarm.metric_name.as_deref().unwrap_or("unknown"),
+        stats.matched,
+        sum(|a| a.dry_run_calls),
+        sum(|a| a.failed_calls),
+        principals.len(),
+        stats.rows,
+    ))
 }
 
 /// The gate, then CloudWatch's own description of the alarm (see [`crate::confirm`]): the
@@ -164,7 +176,9 @@ pub async fn handle_alarm<R: LogReader, I: Invoker>(
     let mut final_window = window;
     // The wider search is for CloudTrail delivered late around the alarm's change of state; a
     // scheduled re-check looks at the last periods of an alarm that stays in ALARM, and only those.
-    if read.incomplete.is_none() && alarm.delivery != AlarmDelivery::Scheduled && !explains(&read, alarm) {
+    // Either read is judged by the rule's sliding horizons, never by its totals: reading wider
+    // never widens a threshold's window.
+    if read.incomplete.is_none() && alarm.delivery != AlarmDelivery::Scheduled && unexplained(&read, alarm).is_some() {
         let Some(wide) = cfg.window.fallback(alarm) else { return refused(too_wide()) };
         info!(window_start = %wide.start, window_end = %wide.end, rows = read.scanner.stats.rows, matched = read.scanner.stats.matched,
             datapoint = ?alarm.max_datapoint(),
@@ -186,10 +200,13 @@ pub async fn handle_alarm<R: LogReader, I: Invoker>(
         (Some(a), Some(b)) => Some(format!("{a}; {b}")),
         (a, b) => a.or(b),
     };
-    let conflicts = read.scanner.aggregate.key_conflicts.clone();
-    let principals = read.scanner.aggregate.into_sorted();
-    let principals_seen = principals.len() as u64;
-    let assessment = rule.thresholds.assess(principals);
+    let unexplained = unexplained(&read, alarm);
+    if let Some(why) = &unexplained {
+        warn!(reason = %why, "the alarm is not explained by what was read; a person is paged with it");
+    }
+    let conflicts = read.scanner.aggregate.totals().key_conflicts.clone();
+    let principals_seen = read.scanner.aggregate.totals().principals().len() as u64;
+    let assessment = read.scanner.aggregate.assess(&rule.horizons, &rule.thresholds);
     timings.push(("assess".to_owned(), elapsed_ms(t)));
     let summary = summaries(&assessment);
     info!(rows = stats.rows, matched = stats.matched, unparseable = stats.unparseable, principals_seen,
@@ -232,6 +249,7 @@ pub async fn handle_alarm<R: LogReader, I: Invoker>(
                 principal: p.principal.clone(),
                 activity: p.activity.clone(),
                 reasons: vec!["below every threshold".into()],
+                crossed: None,
             })
             .chain(assessment.excluded.iter().cloned())
             .collect();
@@ -271,6 +289,7 @@ pub async fn handle_alarm<R: LogReader, I: Invoker>(
             widened,
             key_conflicts: conflicts,
             key_conflicts_total: None,
+            unexplained,
         },
     };
     // A finding must fit the asynchronous invocation limit: trim detail lists, split if needed.

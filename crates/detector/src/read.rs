@@ -4,6 +4,7 @@
 
 use std::future::Future;
 
+use launchguard_core::burst::Tracker;
 use launchguard_core::query::EventRule;
 use launchguard_core::scan::Scanner;
 use launchguard_core::window::TimeWindow;
@@ -76,8 +77,8 @@ pub trait LogReader: Send + Sync {
 /// What reading one window produced.
 #[derive(Debug)]
 pub struct WindowRead {
-    /// The scanner with its aggregate and counters.
-    pub scanner: Scanner,
+    /// The scanner with its per-principal calls (judged by the rule's horizons) and counters.
+    pub scanner: Scanner<Tracker>,
     /// `insights`, `filter_log_events`, or `insights→filter_log_events`.
     pub method: String,
     /// Insights query ids used.
@@ -137,8 +138,8 @@ pub async fn read_with_insights<R: LogReader>(
     rule: &EventRule,
     window: TimeWindow,
     deadline: Instant,
-) -> (Result<Scanner, String>, Vec<String>) {
-    let mut scanner = Scanner::new(rule.clone(), Some(window));
+) -> (Result<Scanner<Tracker>, String>, Vec<String>) {
+    let mut scanner = Scanner::with_sink(rule.clone(), Some(window), Tracker::new());
     let mut ids = Vec::new();
     let mut pending = vec![window];
     while let Some(w) = pending.pop() {
@@ -179,8 +180,8 @@ pub async fn read_with_filter<R: LogReader>(
     rule: &EventRule,
     window: TimeWindow,
     deadline: Instant,
-) -> (Scanner, Option<String>) {
-    let mut scanner = Scanner::new(rule.clone(), Some(window));
+) -> (Scanner<Tracker>, Option<String>) {
+    let mut scanner = Scanner::with_sink(rule.clone(), Some(window), Tracker::new());
     let pattern = rule.filter_pattern();
     let mut token = None;
     let mut pages = 0u64;

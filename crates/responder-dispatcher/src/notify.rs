@@ -105,6 +105,18 @@ fn describe(out: &mut String, n: usize, f: &FlaggedPrincipal) {
         format_utc(a.last_seen)
     );
     let _ = writeln!(out, "   why flagged: {}", join(&f.reasons));
+    if let Some(c) = &f.crossed {
+        let _ = writeln!(
+            out,
+            "   horizon crossed: {} {} within {} (threshold {}), crossed at {}; that window began at {}",
+            c.count,
+            c.measure.word(),
+            launchguard_core::windows::duration_words(c.window_seconds),
+            c.threshold,
+            format_utc(c.at),
+            format_utc(c.window_start)
+        );
+    }
     let _ = writeln!(out, "   instance types: {}; regions: {}", join(&a.instance_types), join(&a.regions));
     let _ = writeln!(out, "   source IPs: {}", join(&a.source_ips));
     let keys = a.access_keys.iter().map(|k| format!("{} ({}, {} calls)", k.access_key_id, k.kind.word(), k.calls));
@@ -324,6 +336,9 @@ fn nobody_message(finding: &Finding) -> (String, String) {
     }
     let _ = writeln!(b, "{}", window_line(finding));
     let _ = writeln!(b, "\nNobody is over the per-principal threshold. NOTHING WAS CHANGED: look at who launched most.");
+    if let Some(why) = &finding.read.unexplained {
+        let _ = writeln!(b, "\nUNEXPLAINED ALARM: {}", untrusted(why));
+    }
     let _ = writeln!(b, "\nTOP LAUNCHERS");
     if finding.top_launchers.is_empty() {
         let _ = writeln!(b, "- none found in the window");

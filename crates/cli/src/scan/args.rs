@@ -3,18 +3,15 @@
 use chrono::{DateTime, Duration, Utc};
 use clap::Args;
 use launchguard_core::query::EventRule;
-use launchguard_core::rules::{EC2_MASS_LAUNCH, RuleSet};
+use launchguard_core::rules::{Rule, RuleSet};
 use launchguard_core::threshold::{Counted, Thresholds};
 use launchguard_core::time::parse_timestamp;
 use launchguard_core::window::TimeWindow;
+use launchguard_core::windows::{Horizon, Measure};
 
 use super::input::ReadOptions;
 use super::source::WalkFilter;
 use crate::CliError;
-
-/// The default burst window: the alarm's evaluated span as `make deploy` sets it,
-/// `ALARM_PERIOD_SECONDS` (60) × `ALARM_EVALUATION_PERIODS` (1) in `deploy/config.env`.
-pub const DEFAULT_WINDOW_SECONDS: i64 = 60;
 
 /// Replay archived CloudTrail through the detector's classification and report the bursts.
 #[derive(Debug, Clone, Args)]
@@ -31,22 +28,22 @@ pub struct ScanArgs {
     /// Also report each principal's sums over the whole input (the old behaviour).
     #[arg(long)]
     pub totals: bool,
-    /// The detector rule to replay (the rule set of LG_RULES, LG_RULES_FILE, or the bundled one):
-    /// its events, what it counts, its threshold and window.
-    #[arg(long, value_name = "ID", default_value = EC2_MASS_LAUNCH)]
-    pub rule: String,
-    /// The sliding window a burst must reach a threshold within: 90s, 10m, 1h, or seconds
-    /// (default: the rule's window, 60 s for ec2-mass-launch).
+    /// A detector rule to replay (the rule set of LG_RULES, LG_RULES_FILE, or the bundled one);
+    /// repeat it to replay several. Default: every rule of the set, each reported on its own.
+    #[arg(long, value_name = "ID")]
+    pub rule: Vec<String>,
+    /// Judge one sliding window instead of the rules' horizons: 90s, 10m, 1h, or seconds (the
+    /// threshold is the rule's first horizon's, or --min-instances / --min-calls).
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub window: Option<Duration>,
-    /// Flag at this many instances launched or requested within the window (rules counting
-    /// instances; default: the rule's threshold, 10 for ec2-mass-launch).
+    /// The first horizon's threshold of the rules counting instances (10 for ec2-mass-launch:
+    /// 10 instances launched or requested within 5 minutes).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub min_instances: Option<u64>,
-    /// Flag at this many calls within the window (rules counting calls; default: the rule's).
+    /// The first horizon's threshold of the rules counting calls.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub min_calls: Option<u64>,
-    /// Also flag at this many failed launch calls within the window.
+    /// Also flag at this many failed calls within the first horizon's window.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub min_failed_calls: Option<u64>,
     /// Flag AWS services and service-linked roles too.
@@ -84,27 +81,38 @@ const AFTER_HELP: &str = "Reads CloudTrail delivery files ({\"Records\":[...]}),
 anything or nothing between them (`zcat *.json.gz | launchguard scan -`). zip, xz, bzip2 and zstd files are named, not \
 read: decompress them first. A line that is not JSON, a document cut short or over --max-document-size, a broken \
 symbolic link: each is counted unreadable, its input named, and the scan goes on. A directory walk skips (and lists) \
-files plainly not CloudTrail, by name (.md, .yml...) or first bytes; --include/--exclude narrow it. A principal is flagged when it launches or requests at least --min-instances instances \
-within --window (the detector's rule); each burst is reported with its start, end, calls, keys, IPs, regions and \
-user agents. Each file is read once however many names or links lead to it, and each record counts once by its \
-eventID (duplicates are counted in the summary).
+files plainly not CloudTrail, by name (.md, .yml...) or first bytes; --include/--exclude narrow it. Each file is read \
+once however many names or links lead to it, and each record counts once by its eventID (duplicates are counted in \
+the summary). Every rule of the rule set is replayed (or those named by --rule), each reported on its \
+own. A principal is flagged when the calls inside one sliding window of a rule's horizon reach its threshold \
+(ec2-mass-launch: 10 instances within 5 minutes, 40 within an hour, 150 within 24 hours). Windows are half-open: a \
+window of 5 minutes starting at a call at t holds the calls at t <= time < t + 5 min; a call exactly 5 minutes \
+later is in the next window. Each burst is reported with the horizon crossed and when, its start, end, calls, \
+failed calls, keys, IPs, regions and user agents.
 
 Exit status: 0 every input read whole; 1 some input could not be read whole (named in the report, with what was \
 salvaged; a closed output ends the scan quietly with this status); 2 bad usage or a named path that does not exist.";
 
-/// What a scan needs from its arguments.
+/// One rule as a scan replays it.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Settings {
+pub struct RuleSettings {
     /// The rule's id.
     pub rule_id: String,
     /// The watched events (RunInstances for ec2-mass-launch).
     pub rule: EventRule,
+    /// What is counted and who may be flagged.
+    pub thresholds: Thresholds,
+    /// The horizons judged ([`launchguard_core::windows::judge`]).
+    pub horizons: Vec<Horizon>,
+}
+
+/// What a scan needs from its arguments.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    /// The rules replayed, in rule-set order.
+    pub rules: Vec<RuleSettings>,
     /// Only records in this time range.
     pub range: Option<TimeWindow>,
-    /// The burst window.
-    pub window: Duration,
-    /// The flagging rule.
-    pub thresholds: Thresholds,
     /// Whole-input sums too.
     pub totals: bool,
     /// How inputs are read (the size cap).
@@ -126,11 +134,20 @@ impl ScanArgs {
         self.settings_with(&set)
     }
 
-    /// The settings, checked, for a rule of `set`.
+    /// The settings, checked, for the rules of `set` named by `--rule` (all when none is).
     pub fn settings_with(&self, set: &RuleSet) -> Result<Settings, CliError> {
-        let rule = set.get(&self.rule).ok_or_else(|| {
-            CliError::Usage(format!("--rule {}: no such rule in {} (rules: {})", self.rule, set.origin, set.ids().join(", ")))
-        })?;
+        let mut chosen: Vec<&Rule> = Vec::new();
+        for id in &self.rule {
+            let rule = set
+                .get(id)
+                .ok_or_else(|| CliError::Usage(format!("--rule {id}: no such rule in {} (rules: {})", set.origin, set.ids().join(", "))))?;
+            if !chosen.iter().any(|r| r.id == rule.id) {
+                chosen.push(rule);
+            }
+        }
+        if chosen.is_empty() {
+            chosen = set.rules.iter().collect();
+        }
         let range = match (self.start, self.end) {
             (None, None) => None,
             (s, e) => Some(
@@ -138,30 +155,45 @@ impl ScanArgs {
                     .ok_or_else(|| CliError::Usage("--end is before --start".into()))?,
             ),
         };
-        let mut thresholds = rule.thresholds(false);
-        match (rule.event.counts(), self.min_instances, self.min_calls) {
-            (Counted::Instances, _, Some(_)) => return Err(CliError::Usage(format!("--min-calls: rule {} counts instances", rule.id))),
-            (Counted::Calls, Some(_), _) => return Err(CliError::Usage(format!("--min-instances: rule {} counts calls", rule.id))),
-            (_, Some(n), _) => thresholds.min_instances = n,
-            (_, _, Some(n)) => thresholds.min_calls = Some(n),
-            _ => {}
+        let counts = |c: Counted| chosen.iter().any(|r| r.event.counts() == c);
+        if self.min_instances.is_some() && !counts(Counted::Instances) {
+            return Err(CliError::Usage("--min-instances: no rule replayed counts instances".into()));
         }
-        if self.min_failed_calls.is_some() {
-            thresholds.min_failed_calls = self.min_failed_calls;
+        if self.min_calls.is_some() && !counts(Counted::Calls) {
+            return Err(CliError::Usage("--min-calls: no rule replayed counts calls".into()));
         }
-        if self.include_aws_services {
-            thresholds.exclude_aws_services = false;
-        }
-        let window = self.window.unwrap_or_else(|| Duration::seconds(i64::try_from(rule.window_seconds).unwrap_or(DEFAULT_WINDOW_SECONDS)));
-        Ok(Settings {
-            rule_id: rule.id.clone(),
-            rule: rule.event.clone(),
-            range,
-            window,
-            thresholds,
-            totals: self.totals,
-            read: ReadOptions { max_document: self.max_document_size, skip_non_json: false },
-        })
+        let rules = chosen
+            .into_iter()
+            .map(|rule| {
+                let mut thresholds = rule.thresholds(false);
+                match (rule.event.counts(), self.min_instances, self.min_calls) {
+                    (Counted::Instances, Some(n), _) => thresholds.min_instances = n,
+                    (Counted::Calls, _, Some(n)) => thresholds.min_calls = Some(n),
+                    _ => {}
+                }
+                if self.min_failed_calls.is_some() {
+                    thresholds.min_failed_calls = self.min_failed_calls;
+                }
+                if self.include_aws_services {
+                    thresholds.exclude_aws_services = false;
+                }
+                let mut horizons = rule.horizons_with(&thresholds);
+                if let Some(w) = self.window {
+                    let window_seconds = u64::try_from(w.num_seconds()).unwrap_or(1);
+                    horizons.truncate(1);
+                    horizons.extend(thresholds.min_failed_calls.map(|threshold| Horizon {
+                        measure: Measure::FailedCalls,
+                        window_seconds,
+                        threshold,
+                    }));
+                    for h in &mut horizons {
+                        h.window_seconds = window_seconds;
+                    }
+                }
+                RuleSettings { rule_id: rule.id.clone(), rule: rule.event.clone(), thresholds, horizons }
+            })
+            .collect();
+        Ok(Settings { rules, range, totals: self.totals, read: ReadOptions { max_document: self.max_document_size, skip_non_json: false } })
     }
 }
 
@@ -246,15 +278,32 @@ mod tests {
     }
 
     #[test]
-    fn the_default_window_is_the_deployed_alarm_span() {
-        // GIVEN the deploy's default alarm settings
-        let env = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../deploy/config.env")).unwrap();
-        let get = |k: &str| -> i64 { env.lines().find_map(|l| l.strip_prefix(&format!("{k}="))).unwrap().trim().parse().unwrap() };
-        // THEN the scan's default window is their period times the periods evaluated
-        assert_eq!(DEFAULT_WINDOW_SECONDS, get("ALARM_PERIOD_SECONDS") * get("ALARM_EVALUATION_PERIODS"));
-        assert_eq!(parse_duration("60s").unwrap().num_seconds(), DEFAULT_WINDOW_SECONDS);
-        // AND it is the bundled ec2-mass-launch rule's window
+    fn every_rule_is_replayed_unless_rules_are_named() {
         let set = RuleSet::bundled().unwrap();
-        assert_eq!(set.get(EC2_MASS_LAUNCH).unwrap().window_seconds as i64, DEFAULT_WINDOW_SECONDS);
+        let parse = |args: &[&str]| {
+            #[derive(Debug, clap::Parser)]
+            struct Cli {
+                #[command(flatten)]
+                scan: ScanArgs,
+            }
+            <Cli as clap::Parser>::try_parse_from(std::iter::once("scan").chain(args.iter().copied())).unwrap().scan.settings_with(&set)
+        };
+        let ids = |s: &Settings| s.rules.iter().map(|r| r.rule_id.clone()).collect::<Vec<_>>();
+        // no --rule: every rule of the set, the launch rule with its three horizons
+        let all = parse(&[]).unwrap();
+        assert_eq!(ids(&all), set.ids());
+        assert_eq!(
+            all.rules[0].horizons.iter().map(|h| (h.window_seconds, h.threshold)).collect::<Vec<_>>(),
+            vec![(300, 10), (3600, 40), (86_400, 150)]
+        );
+        // --rule repeated narrows the set, in the order given, once each
+        let two = parse(&["--rule", "iam-user-burst", "--rule", "ec2-mass-launch", "--rule", "iam-user-burst"]).unwrap();
+        assert_eq!(ids(&two), vec!["iam-user-burst", "ec2-mass-launch"]);
+        // --window judges one window with the first horizon's threshold
+        let one = parse(&["--rule", "ec2-mass-launch", "--window", "60s", "--min-instances", "7"]).unwrap();
+        assert_eq!(one.rules[0].horizons, vec![Horizon { measure: Measure::Instances, window_seconds: 60, threshold: 7 }]);
+        // an override no replayed rule can take, or an unknown rule, is refused
+        assert!(parse(&["--rule", "ec2-mass-launch", "--min-calls", "3"]).is_err());
+        assert!(parse(&["--rule", "nope"]).is_err());
     }
 }

@@ -5,8 +5,10 @@
 //! as a stream ([`input`]): gunzip, split into records, the detector's pre-filter, parse and
 //! re-check ([`launchguard_core::scan::Scanner`]). A worker keeps only the matching records,
 //! reduced to what aggregation needs; they are merged in input order into a
-//! [`Tracker`] (each `eventID` once, compact per-principal calls), whose sliding-window
-//! [`Tracker::bursts`] make the report ([`report`]).
+//! [`Tracker`] (each `eventID` once, compact per-principal calls), whose
+//! [`Tracker::bursts`] (every horizon of the rule, judged by `launchguard_core::windows::judge`
+//! as the detector judges them) make the report ([`report`]). Every rule of the set is
+//! replayed (or those of `--rule`), one pass over the inputs each, and reported on its own.
 //!
 //! Memory: per worker, one input's text (a line of JSON lines, or one document: a delivery
 //! file is a few megabytes); per launch call, about 60 bytes; per principal, its activity with
@@ -25,12 +27,13 @@ use launchguard_core::launch::LaunchFacts;
 use launchguard_core::record::CloudTrailRecord;
 use launchguard_core::scan::{LaunchSink, ScanStats, Scanner};
 use launchguard_core::threshold::{Assessment, Verdict};
+use launchguard_core::window::TimeWindow;
 use rayon::prelude::*;
 use std::collections::HashSet;
 
-pub use args::{ScanArgs, Settings};
+pub use args::{RuleSettings, ScanArgs, Settings};
 pub use progress::{Bar, Progress, Silent};
-pub use report::{Completeness, IncompleteInput, InputCounts, Launcher, ScanReport, SkippedInput, Totals};
+pub use report::{Completeness, IncompleteInput, InputCounts, Launcher, RuleReport, ScanReport, SkippedInput, Totals};
 pub use s3::S3Source;
 pub use source::{Input, LocalSource, Source, WalkFilter};
 
@@ -70,8 +73,8 @@ struct Part {
     skipped: Option<String>,
 }
 
-fn read_one(source: &dyn Source, input: &Input, settings: &Settings) -> Part {
-    let mut scanner = Scanner::with_sink(settings.rule.clone(), settings.range, Launches::default());
+fn read_one(source: &dyn Source, input: &Input, rule: &RuleSettings, settings: &Settings) -> Part {
+    let mut scanner = Scanner::with_sink(rule.rule.clone(), settings.range, Launches::default());
     let mut part = Part {
         name: input.name.clone(),
         stats: ScanStats::default(),
@@ -101,89 +104,100 @@ fn read_one(source: &dyn Source, input: &Input, settings: &Settings) -> Part {
 /// every worker busy, few enough that their matching records stay small.
 const BATCH_PER_WORKER: usize = 8;
 
-/// Scan every input of every source, `jobs` at a time (default: one per core).
+/// Scan every input of every source for every rule of `settings`, `jobs` at a time (default:
+/// one per core). Each rule is one pass over the inputs (its own events, pre-filtered).
 pub fn run(sources: &[&dyn Source], settings: &Settings, jobs: Option<usize>, progress: &dyn Progress) -> Result<ScanReport, CliError> {
     let mut inputs: Vec<(&dyn Source, Input)> = Vec::new();
     for s in sources {
         inputs.extend(s.list()?.into_iter().map(|i| (*s, i)));
     }
-    progress.start(inputs.len() as u64);
+    progress.start((inputs.len() * settings.rules.len()) as u64);
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(jobs.unwrap_or(0))
         .build()
         .map_err(|e| CliError::Usage(format!("cannot start {jobs:?} workers: {e}")))?;
     let batch = pool.current_num_threads().max(1) * BATCH_PER_WORKER;
-    let mut tracker = Tracker::new();
-    let mut stats = ScanStats::default();
     let mut counts = InputCounts { listed: inputs.len() as u64, bytes: 0 };
-    let mut incomplete = Vec::new();
+    let mut incomplete: Vec<IncompleteInput> = Vec::new();
+    let mut per_rule = Vec::new();
     let mut warnings = Vec::new();
     let mut skipped = Vec::new();
-    // every record once by its eventID, whatever its event and whichever input holds it
+    // every record once by its eventID, whatever its event and whichever input holds it (counted
+    // in the first rule's pass: every pass reads the same records)
     let mut seen: HashSet<u128> = HashSet::new();
     let mut duplicates = 0u64;
-    for chunk in inputs.chunks(batch) {
-        let parts: Vec<Part> = pool.install(|| {
-            chunk
-                .par_iter()
-                .map(|(s, i)| {
-                    let p = read_one(*s, i, settings);
-                    progress.done(&p.name, p.bytes);
-                    p
-                })
-                .collect()
-        });
-        for p in parts {
-            stats.merge(&p.stats);
-            counts.bytes += p.bytes;
-            for k in &p.event_keys {
-                duplicates += u64::from(!seen.insert(*k));
-            }
-            if p.empty && p.incomplete.is_none() {
-                warnings.push(format!("{}: empty: nothing was read from it", p.name));
-            }
-            if let Some(reason) = p.skipped {
-                skipped.push(SkippedInput { input: p.name.clone(), reason });
-            }
-            if let Some(problem) = p.incomplete {
-                incomplete.push(IncompleteInput { input: p.name, problem });
-            }
-            for l in p.launches {
-                tracker.add_launch(&l.record, l.t_ms, &l.facts);
+    let mut rows = 0u64;
+    for (n, rule) in settings.rules.iter().enumerate() {
+        let mut tracker = Tracker::new();
+        let mut stats = ScanStats::default();
+        for chunk in inputs.chunks(batch) {
+            let parts: Vec<Part> = pool.install(|| {
+                chunk
+                    .par_iter()
+                    .map(|(s, i)| {
+                        let p = read_one(*s, i, rule, settings);
+                        progress.done(&p.name, p.bytes);
+                        p
+                    })
+                    .collect()
+            });
+            for p in parts {
+                stats.merge(&p.stats);
+                if n == 0 {
+                    counts.bytes += p.bytes;
+                    rows += p.stats.rows;
+                    for k in &p.event_keys {
+                        duplicates += u64::from(!seen.insert(*k));
+                    }
+                    if p.empty && p.incomplete.is_none() {
+                        warnings.push(format!("{}: empty: nothing was read from it", p.name));
+                    }
+                    if let Some(reason) = p.skipped.clone() {
+                        skipped.push(SkippedInput { input: p.name.clone(), reason });
+                    }
+                }
+                if let Some(problem) = p.incomplete
+                    && !incomplete.iter().any(|i| i.input == p.name && i.problem == problem)
+                {
+                    incomplete.push(IncompleteInput { input: p.name, problem });
+                }
+                for l in p.launches {
+                    tracker.add_launch(&l.record, l.t_ms, &l.facts);
+                }
             }
         }
+        // a record in two inputs was matched in each: count it once
+        stats.matched -= tracker.duplicates.min(stats.matched);
+        stats.duplicates += tracker.duplicates;
+        per_rule.push(rule_report(tracker, stats, rule, settings.totals));
     }
     progress.finish();
-    // a record in two inputs was matched in each: count it once
-    stats.matched -= tracker.duplicates.min(stats.matched);
-    stats.duplicates = duplicates;
     if counts.listed == 0 {
         warnings.push("no input found (an empty directory?): nothing was read".into());
-    } else if stats.rows == 0 {
+    } else if rows == 0 {
         warnings.push("no record in any input: nothing was read".into());
     }
-    let mut report = report(tracker, stats, counts, incomplete, settings);
+    let mut report = ScanReport::new(per_rule, counts, incomplete);
+    // records of any event seen again, counted once over the inputs (not once per rule)
+    report.stats.duplicates = duplicates;
     report.warnings = warnings;
     report.skipped_inputs = skipped;
     Ok(report)
 }
 
-fn report(
-    mut tracker: Tracker,
-    stats: ScanStats,
-    inputs: InputCounts,
-    incomplete: Vec<IncompleteInput>,
-    settings: &Settings,
-) -> ScanReport {
-    let bursts = tracker.bursts(settings.window, &settings.thresholds);
+fn rule_report(mut tracker: Tracker, stats: ScanStats, rule: &RuleSettings, totals: bool) -> RuleReport {
+    let bursts = tracker.bursts(&rule.rule_id, &rule.horizons, &rule.thresholds);
     let aggregate = tracker.into_totals();
     let principals = aggregate.into_sorted();
     let launchers = principals
         .iter()
         .map(|p| Launcher {
+            rule: rule.rule_id.clone(),
             principal: p.principal.label(),
             key: p.principal.key(),
+            account: p.principal.account_id().map(str::to_owned),
             calls: p.activity.calls,
+            failed_calls: p.activity.failed_calls,
             instances_launched: p.activity.instances_launched,
             instances_requested: p.activity.instances_requested,
             first_seen: p.activity.first_seen,
@@ -194,24 +208,19 @@ fn report(
                 .count() as u64,
         })
         .collect();
-    let totals = settings.totals.then(|| {
-        let Assessment { flagged, excluded, .. } = settings.thresholds.assess(principals);
+    let totals = totals.then(|| {
+        let Assessment { flagged, excluded, .. } = rule.thresholds.assess(principals);
         Totals { flagged, excluded }
     });
-    let status = if incomplete.is_empty() { Completeness::Complete } else { Completeness::Incomplete };
-    ScanReport {
-        status,
-        rule: settings.rule_id.clone(),
-        event: settings.rule.label(),
-        window_seconds: settings.window.num_seconds(),
-        thresholds: settings.thresholds,
-        inputs,
-        incomplete_inputs: incomplete,
+    RuleReport {
+        rule: rule.rule_id.clone(),
+        event: rule.rule.label(),
+        counts: rule.thresholds.counts,
+        horizons: rule.horizons.clone(),
+        thresholds: rule.thresholds,
         stats,
         bursts,
         launchers,
         totals,
-        warnings: Vec::new(),
-        skipped_inputs: Vec::new(),
     }
 }

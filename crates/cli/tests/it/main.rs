@@ -7,3 +7,4 @@ mod report;
 mod scan;
 mod scan_inputs;
 mod scan_props;
+mod windows;

@@ -22,8 +22,10 @@ struct Cli {
     scan: ScanArgs,
 }
 
+/// A scan of the launch rule (these tests were written for it), unless `args` name rules.
 fn scan_with(args: &[&str]) -> ScanReport {
-    let a = Cli::try_parse_from(std::iter::once("scan").chain(args.iter().copied())).unwrap().scan;
+    let launch_only: &[&str] = if args.contains(&"--rule") { &[] } else { &["--rule", "ec2-mass-launch"] };
+    let a = Cli::try_parse_from(std::iter::once("scan").chain(launch_only.iter().copied()).chain(args.iter().copied())).unwrap().scan;
     let local = LocalSource::new(a.inputs.clone());
     let sources: Vec<&dyn Source> = vec![&local];
     scan::run(&sources, &a.settings().unwrap(), Some(2), &Silent).unwrap()
@@ -118,7 +120,7 @@ fn a_burst_split_across_files_and_days_is_one_burst_and_a_steady_launcher_is_non
     // GIVEN three days of delivery files with a burst across midnight and a steady launcher
     let dir = tmp("days");
     let start = three_days(&dir);
-    // WHEN the tree is scanned with the default window (60 s)
+    // WHEN the tree is scanned with the rule's horizons (10 instances within 5 minutes first)
     let r = scan_with(&[dir.to_str().unwrap()]);
     // THEN mallory's 12 calls are one flagged burst, from its first call to its last
     let b: Vec<_> = r.flagged().filter(|b| b.principal.label() == "IAM user mallory").collect();
@@ -127,14 +129,14 @@ fn a_burst_split_across_files_and_days_is_one_burst_and_a_steady_launcher_is_non
     assert_eq!(b[0].access_keys, vec!["AKIAEXAMPLEMALLORY01".to_owned()]);
     assert_eq!(b[0].source_ips, vec!["198.51.100.23".to_owned()]);
     assert_eq!(b[0].regions, vec!["us-east-1".to_owned()]);
-    assert!(matches!(&b[0].verdict, Verdict::Flagged { reasons } if reasons.iter().any(|w| w.contains("within 60 s"))));
+    assert!(matches!(&b[0].verdict, Verdict::Flagged { reasons } if reasons.iter().any(|w| w.contains("within 5 min"))));
     // AND the steady launcher (24 instances over 3 days) is not flagged, but is listed
     assert!(!flagged_users(&r).iter().any(|l| l.contains("steady")));
     let steady = r.launchers.iter().find(|l| l.principal == "IAM user steady").unwrap();
     assert_eq!((steady.calls, steady.bursts_flagged), (24, 0));
     assert_eq!(r.stats.rows, 3 * 2900 + 24 + 12);
     // AND with --totals the whole-input sums flag it, as the old scan did
-    let t = scan_with(&[dir.to_str().unwrap(), "--totals"]).totals.unwrap();
+    let t = scan_with(&[dir.to_str().unwrap(), "--totals"]).rules[0].totals.clone().unwrap();
     assert!(t.flagged.iter().any(|p| p.principal.label() == "IAM user steady"));
     // AND a 5-second window splits mallory's 4-second-apart calls into no burst at all
     assert!(!flagged_users(&scan_with(&[dir.to_str().unwrap(), "--window", "5s"])).iter().any(|l| l.contains("mallory")));
@@ -287,8 +289,9 @@ fn the_iam_rules_replay_real_user_and_key_creation() {
     // WHEN replayed with the bundled iam-user-burst rule (5 users in 10 minutes)
     let r = scan_with(&[dir, "--rule", "iam-user-burst"]);
     // THEN its 4 calls are counted, with the rule's 10-minute window, and nobody is flagged
-    assert_eq!((r.rule.as_str(), r.event.as_str()), ("iam-user-burst", "iam.amazonaws.com/CreateUser"));
-    assert_eq!((r.stats.matched, r.window_seconds, r.flagged().count()), (4, 600, 0));
+    let rule = r.rule("iam-user-burst").unwrap();
+    assert_eq!((rule.event.as_str(), r.rules.len()), ("iam.amazonaws.com/CreateUser", 1));
+    assert_eq!((r.stats.matched, rule.horizons[0].window_seconds, r.flagged().count()), (4, 600, 0));
     // AND at 4 calls bert-jan is flagged, once, and the launch counts are untouched
     let r = scan_with(&[dir, "--rule", "iam-user-burst", "--min-calls", "4"]);
     assert_eq!(flagged_users(&r), vec!["IAM user bert-jan"]);
@@ -300,7 +303,9 @@ fn the_iam_rules_replay_real_user_and_key_creation() {
 
 #[test]
 fn an_unknown_rule_or_a_threshold_of_another_kind_is_bad_usage() {
-    for args in [&["--rule", "nope"][..], &["--rule", "iam-user-burst", "--min-instances", "3"], &["--min-calls", "3"]] {
+    for args in
+        [&["--rule", "nope"][..], &["--rule", "iam-user-burst", "--min-instances", "3"], &["--rule", "ec2-mass-launch", "--min-calls", "3"]]
+    {
         let a = Cli::try_parse_from(std::iter::once("scan").chain(args.iter().copied())).unwrap().scan;
         assert!(matches!(a.settings(), Err(launchguard_cli::CliError::Usage(_))), "{args:?}");
     }

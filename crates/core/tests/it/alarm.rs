@@ -179,20 +179,21 @@ fn a_five_megabyte_message_is_handled_and_reported_briefly() {
 }
 
 #[test]
-fn window_is_evaluated_periods_plus_margins_and_fallback_reaches_back_twelve_hours() {
+fn window_is_twice_the_evaluated_periods_plus_margins_and_fallback_reaches_back_twelve_hours() {
     let at = Utc.with_ymd_and_hms(2026, 11, 22, 12, 0, 0).unwrap();
     let ev = sns_alarm_event("a", "000000000000", "us-east-1", "ALARM", at, 60, 3);
     let a = one_alarm(&ev);
     let p = WindowPolicy::default();
     let w = p.primary(&a).unwrap();
-    assert_eq!(w.start, at - Duration::minutes(3) - Duration::minutes(5));
+    // a sliding window as long as the 3 evaluated minutes that overlaps them is read whole
+    assert_eq!(w.start, at - Duration::minutes(6) - Duration::minutes(5));
     assert_eq!(w.end, at + Duration::minutes(5));
     let f = p.fallback(&a).unwrap();
     assert_eq!(f.start, at - Duration::hours(12));
     assert_eq!(f.end, w.end);
     let custom =
         WindowPolicy { margin_before: Duration::minutes(1), margin_after: Duration::zero(), fallback_lookback: Duration::hours(1) };
-    assert_eq!(custom.primary(&a).unwrap().start, at - Duration::minutes(4));
+    assert_eq!(custom.primary(&a).unwrap().start, at - Duration::minutes(7));
     assert_eq!(custom.primary(&a).unwrap().end, at);
     // splitting covers the window exactly once
     let (l, r) = w.split().unwrap();

@@ -9,6 +9,7 @@ use launchguard_core::record::parse_record;
 use launchguard_core::rules::{EC2_MASS_LAUNCH, RuleAction, RuleSet};
 use launchguard_core::scan::Scanner;
 use launchguard_core::threshold::{Counted, Thresholds, Verdict};
+use launchguard_core::windows::{Horizon, Measure};
 use launchguard_testkit::fixture_dir;
 use proptest::prelude::*;
 use serde_json::{Value, json};
@@ -40,14 +41,28 @@ fn error_of(text: &str) -> (String, String, String) {
 fn the_bundled_rules_are_the_three_of_the_issue() {
     // GIVEN the bundled rule set
     let set = bundled();
-    // THEN it holds ec2-mass-launch (today's thresholds, to the byte), iam-user-burst and iam-access-key-burst
+    // THEN it holds ec2-mass-launch (the seed's 10 instances within 5 minutes first, then an hour
+    // and a day), iam-user-burst and iam-access-key-burst
     assert_eq!(set.ids(), vec![EC2_MASS_LAUNCH, "iam-user-burst", "iam-access-key-burst"]);
     let ec2 = set.get(EC2_MASS_LAUNCH).unwrap();
     assert_eq!(ec2.thresholds(false), Thresholds::default());
+    let h = |m: Measure, w: u64, t: u64| Horizon { measure: m, window_seconds: w, threshold: t };
+    assert_eq!(ec2.horizons, vec![h(Measure::Instances, 300, 10), h(Measure::Instances, 3600, 40), h(Measure::Instances, 86_400, 150)]);
     assert_eq!(ec2.event.filter_pattern(), launchguard_core::query::EventRule::run_instances().filter_pattern());
     let users = set.get("iam-user-burst").unwrap();
-    assert_eq!((users.event.counts(), users.threshold, users.window_seconds), (Counted::Calls, 5, 600));
-    assert_eq!(set.get("iam-access-key-burst").unwrap().threshold, 3);
+    assert_eq!((users.event.counts(), users.threshold(), users.window_seconds()), (Counted::Calls, 5, 600));
+    assert_eq!(set.get("iam-access-key-burst").unwrap().threshold(), 3);
+    // AND the deployment's overrides change the first horizon only, failed calls a horizon of their own
+    let t = Thresholds { min_instances: 12, min_failed_calls: Some(4), ..ec2.thresholds(false) };
+    assert_eq!(
+        ec2.horizons_with(&t),
+        vec![
+            h(Measure::Instances, 300, 12),
+            h(Measure::Instances, 3600, 40),
+            h(Measure::Instances, 86_400, 150),
+            h(Measure::FailedCalls, 300, 4)
+        ]
+    );
     // AND each deployed alarm fires exactly its rule
     assert_eq!(set.for_alarm("launchguard-runinstances").unwrap().id, EC2_MASS_LAUNCH);
     assert_eq!(set.for_alarm("launchguard-runinstances-instances").unwrap().id, EC2_MASS_LAUNCH);
@@ -66,6 +81,7 @@ fn every_error_names_the_rule_and_the_field() {
         ("threshold as text", json!({"threshold": "5"}), "threshold"),
         ("window too short", json!({"window_seconds": 30}), "window_seconds"),
         ("window over a day", json!({"window_seconds": 172_800}), "window_seconds"),
+        ("horizons and a threshold", json!({"horizons": [{"window_seconds": 600, "threshold": 5}]}), "threshold"),
         ("no event name", json!({"event_names": []}), "event_names"),
         ("event name injection", json!({"event_names": ["CreateUser' or 1=1"]}), "event_names"),
         ("foreign source", json!({"event_source": "evil.example.com"}), "event_source"),
@@ -234,6 +250,35 @@ fn created_reads_only_iam_success_in_iams_form() {
     }
 }
 
+#[test]
+fn horizons_are_validated_and_named_in_errors() {
+    let with = |horizons: Value| {
+        let mut r = valid_rule();
+        let o = r.as_object_mut().unwrap();
+        o.remove("threshold");
+        o.remove("window_seconds");
+        o.insert("horizons".into(), horizons);
+        set_with(r)
+    };
+    // GIVEN two horizons, shortest first: accepted, in order
+    let ok =
+        RuleSet::parse(&with(json!([{"window_seconds": 600, "threshold": 5}, {"window_seconds": 86400, "threshold": 20}])), "t").unwrap();
+    assert_eq!(ok.rules[0].horizons.iter().map(|h| (h.window_seconds, h.threshold)).collect::<Vec<_>>(), vec![(600, 5), (86_400, 20)]);
+    // AND each wrong horizon list is refused, naming the horizon and its field
+    for (bad, field) in [
+        (json!([]), "horizons"),
+        (json!([{"window_seconds": 600}]), "horizons[0].threshold"),
+        (json!([{"window_seconds": 600, "threshold": 0}]), "horizons[0].threshold"),
+        (json!([{"window_seconds": 30, "threshold": 5}]), "horizons[0].window_seconds"),
+        (json!([{"window_seconds": 600, "threshold": 5}, {"window_seconds": 600, "threshold": 9}]), "horizons[1].window_seconds"),
+        (json!([{"window_seconds": 600, "threshold": 5, "extra": 1}]), "horizons[0].extra"),
+        (json!(["600"]), "horizons[0]"),
+    ] {
+        let (_, f, problem) = error_of(&with(bad.clone()));
+        assert_eq!(f, field, "{bad}: {problem}");
+    }
+}
+
 proptest! {
     #[test]
     fn no_rule_set_text_panics(text in ".{0,400}") {
@@ -254,7 +299,7 @@ proptest! {
         if let Ok(set) = RuleSet::parse(&set_with(rule), "prop") {
             // what is accepted is bounded
             let r = &set.rules[0];
-            prop_assert!(r.threshold > 0 && (60..=86_400).contains(&r.window_seconds) && !r.event.event_names().is_empty());
+            prop_assert!(r.threshold() > 0 && (60..=86_400).contains(&r.window_seconds()) && !r.event.event_names().is_empty());
         }
     }
 

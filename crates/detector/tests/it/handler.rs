@@ -96,7 +96,7 @@ async fn real_background_with_bursts_flags_exactly_the_user_and_the_role() {
     assert!(!f.dry_run);
     assert_eq!(f.account_id, ACCOUNT);
     assert_eq!(f.read.method, "insights");
-    assert_eq!(f.window.start, alarm_at() - Duration::minutes(6));
+    assert_eq!(f.window.start, alarm_at() - Duration::minutes(7), "twice the 60-s span, and the 5-min margin");
     assert_eq!(f.window.end, alarm_at() + Duration::minutes(5));
     assert_eq!(lambda.sent.lock().unwrap()[0].0, "launchguard-dispatcher");
     // the report says who was below the threshold, too

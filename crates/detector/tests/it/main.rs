@@ -7,3 +7,4 @@ mod attacks;
 mod common;
 mod handler;
 mod rules;
+mod windows;

@@ -6,6 +6,7 @@ mod created_keys;
 mod created_keys_review;
 mod dispatch;
 mod forgery;
+mod horizons;
 mod instances;
 mod issue10;
 mod ledger_attacks;

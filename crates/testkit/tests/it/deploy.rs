@@ -68,9 +68,11 @@ fn the_instances_metric_filter_counts_requested_instances_on_real_records() {
     assert_eq!(value, "$.requestParameters.instancesSet.items[0].maxCount");
     let pattern = f["FilterPattern"].as_str().unwrap();
     assert!(pattern.contains(&format!("({value} = *)")), "the pattern must match the value field: {pattern}");
+    // issue 23: a dry run (or any failed call) launches nothing: the instances metric leaves it out
+    assert!(pattern.contains("($.errorCode NOT EXISTS)"), "{pattern}");
     assert!(pattern.starts_with(&EventRule::run_instances().filter_pattern().trim_end_matches(" }").to_owned()), "{pattern}");
     // both alarms feed the detector's topic, and both are in ALARM_ARNS
-    for alarm in ["RunInstancesAlarm", "RunInstancesInstancesAlarm"] {
+    for alarm in ["RunInstancesAlarm", "RunInstancesInstancesAlarm", "RunInstancesInstances1hAlarm", "RunInstancesInstances24hAlarm"] {
         assert_eq!(r[alarm]["Properties"]["AlarmActions"][0]["Ref"], "AlarmTopic", "{alarm}");
         let arns = t["Outputs"]["AlarmArns"]["Value"]["Fn::Join"][1].as_array().unwrap();
         assert!(arns.iter().any(|a| a["Fn::GetAtt"][0] == alarm), "{alarm}");
@@ -105,4 +107,30 @@ fn the_instances_metric_filter_counts_requested_instances_on_real_records() {
     // the limitation: a second launch specification is not in the metric
     big["requestParameters"]["instancesSet"]["items"] = serde_json::json!([{"minCount": 1, "maxCount": 5}, {"minCount": 1, "maxCount": 7}]);
     assert_eq!(select(&big, value).and_then(Value::as_u64), Some(5), "items[1] is not counted by the metric filter");
+}
+
+/// Issue 23: each horizon of the bundled launch rule can fire an alarm: one on the instances
+/// metric whose period is the horizon's window, at most half the horizon's threshold (rounded up:
+/// a sliding window that holds the threshold puts at least half of it in one period), whose name
+/// fires the rule.
+#[test]
+fn each_horizon_of_the_launch_rule_has_an_alarm() {
+    let t: Value = serde_json::from_str(&fixture("../deploy/base.template.json")).unwrap();
+    let r = t["Resources"].as_object().unwrap();
+    let set = launchguard_core::rules::RuleSet::bundled().unwrap();
+    let rule = set.get(launchguard_core::rules::EC2_MASS_LAUNCH).unwrap();
+    assert!(rule.horizons.len() >= 3, "the seed's 5 minutes, and longer horizons");
+    for h in &rule.horizons {
+        let mine: Vec<&Value> = r
+            .values()
+            .filter(|v| v["Type"] == "AWS::CloudWatch::Alarm")
+            .map(|v| &v["Properties"])
+            .filter(|p| p["MetricName"] == launchguard_core::alarm::INSTANCES_METRIC && p["Period"].as_u64() == Some(h.window_seconds))
+            .collect();
+        assert_eq!(mine.len(), 1, "{h:?}");
+        assert!(rule.fired_by(mine[0]["AlarmName"].as_str().unwrap()), "{h:?}");
+        let param = mine[0]["Threshold"]["Ref"].as_str().unwrap();
+        let default = t["Parameters"][param]["Default"].as_u64().unwrap();
+        assert!(default <= h.threshold.div_ceil(2), "{param}: {default} for {h:?}");
+    }
 }

@@ -60,6 +60,7 @@ pub fn finding() -> Finding {
             reasons: vec![format!("{} instances launched", p.activity.instances_launched)],
             principal: p.principal,
             activity: p.activity,
+            crossed: None,
         };
         if matches!(&fp.principal, Principal::AssumedRole { service_linked: true, .. }) {
             excluded.push(fp);
