@@ -119,3 +119,16 @@ async fn one_incident_renders_from_its_record_with_its_release_history() {
     // neither --finding nor --since: usage
     assert!(report::run(&args(&[]), &group, at()).await.unwrap_err().to_string().contains("--since"));
 }
+
+/// Issue 22, defect 6: anyone with `logs:PutLogEvents` on the incident group appends one forged
+/// "release" record: the summary then says nothing is still contained.
+#[tokio::test]
+async fn defect6_a_forged_release_record_never_closes_a_containment() {
+    let inc = incident();
+    let forged = release(&inc, at() + Duration::hours(1));
+    let group = Group(vec![serde_json::to_string(&inc).unwrap(), serde_json::to_string(&forged).unwrap()]);
+    let now = at() + Duration::days(2);
+    let md = report::run(&args(&["--since", "2026-11-01"]), &group, now).await.unwrap();
+    // DEFECT: the forged record closed the containment
+    assert!(md.contains("## Still contained (not released)\n\nNone."), "{md}");
+}

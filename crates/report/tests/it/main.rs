@@ -2,6 +2,7 @@
 //! dependencies again, the AWS SDK among them): one module per concern.
 
 mod common;
+mod issue22;
 mod props;
 mod report;
 mod summary;

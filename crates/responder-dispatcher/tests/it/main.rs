@@ -6,6 +6,7 @@ mod created_keys_review;
 mod dispatch;
 mod forgery;
 mod instances;
+mod issue22;
 mod issue10;
 mod ledger_attacks;
 mod notification_injection;
