@@ -29,7 +29,12 @@ pub const FINDING_LOOKBACK_DAYS: i64 = 400;
 
 /// The report or summary the arguments ask for, as text. `ledger` is the ledger bucket's store
 /// (keys under `ledger/`): what it backs is verified.
-pub async fn run<L: IncidentLog, S: ConditionalStore>(args: &ReportArgs, logs: &L, ledger: &S, now: DateTime<Utc>) -> Result<String, CliError> {
+pub async fn run<L: IncidentLog, S: ConditionalStore>(
+    args: &ReportArgs,
+    logs: &L,
+    ledger: &S,
+    now: DateTime<Utc>,
+) -> Result<String, CliError> {
     let ledger = Ledger::new(ledger);
     let format = args.format.into();
     let since = args.since.as_deref().map(args::day).transpose()?;

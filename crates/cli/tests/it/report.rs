@@ -9,7 +9,9 @@ use launchguard_aws::CallError;
 use launchguard_aws::store::MemoryStore;
 use launchguard_cli::report::{self, ReportArgs};
 use launchguard_core::contract::{ReleaseRequest, ResponseOutcome};
-use launchguard_responder_dispatcher::ledger::{ActionEntry, EntryState, FindingEntry, Owner, Released, ReversalState, entry_key, target_of};
+use launchguard_responder_dispatcher::ledger::{
+    ActionEntry, EntryState, FindingEntry, Owner, Released, ReversalState, entry_key, target_of,
+};
 use launchguard_responder_dispatcher::{IncidentLog, IncidentRecord, RecordType, Status};
 use launchguard_testkit::fixture;
 

@@ -144,14 +144,14 @@ impl ActionEntry {
                 _ => None,
             }
         }
-        reported(self.reversal.as_ref())
-            .or_else(|| reported(self.outcome.as_ref().and_then(|o| o.reversal.as_ref())))
-            .or(match &self.action {
+        reported(self.reversal.as_ref()).or_else(|| reported(self.outcome.as_ref().and_then(|o| o.reversal.as_ref()))).or(
+            match &self.action {
                 Action::DeactivateAccessKey { user_name: Some(u), .. } | Action::DeactivateCreatedAccessKey { user_name: u, .. } => {
                     Some(u.as_str())
                 }
                 _ => None,
-            })
+            },
+        )
     }
 
     /// True when a release started less than [`STALE_CLAIM`] ago may still be reversing changes

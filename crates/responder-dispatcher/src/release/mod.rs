@@ -253,7 +253,9 @@ fn same_entity(a: &IamArn, b: &IamArn) -> bool {
 
 /// True when `t` is the IAM user of the access key entry `e` (as IAM reported it).
 fn owns_key(t: &IamArn, e: &ActionEntry) -> bool {
-    t.entity == IamEntity::User && action_account(&e.action) == t.account_id && e.key_user().is_some_and(|u| u.eq_ignore_ascii_case(&t.name))
+    t.entity == IamEntity::User
+        && action_account(&e.action) == t.account_id
+        && e.key_user().is_some_and(|u| u.eq_ignore_ascii_case(&t.name))
 }
 
 fn action_account(a: &Action) -> &str {

@@ -74,11 +74,8 @@ fn actions(user: &str, role: &str, instance: &launchguard_core::aggregate::Launc
 #[tokio::test]
 async fn every_action_on_a_principal_refuses_what_only_iams_real_arn_shows() {
     // IAM's real ARNs: a protected path, a service-linked role, an Identity Center role
-    let cases = [
-        ("admins/", "admins/"),
-        ("", "aws-service-role/autoscaling.amazonaws.com/"),
-        ("", "aws-reserved/sso.amazonaws.com/eu-west-1/"),
-    ];
+    let cases =
+        [("admins/", "admins/"), ("", "aws-service-role/autoscaling.amazonaws.com/"), ("", "aws-reserved/sso.amazonaws.com/eu-west-1/")];
     for (user_path, role_path) in cases {
         let (user, role) = ("Operator", "Operator");
         let iam = MemoryIam::default()
