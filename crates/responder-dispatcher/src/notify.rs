@@ -121,7 +121,7 @@ fn describe(out: &mut String, n: usize, f: &FlaggedPrincipal) {
     if !a.instance_ids.is_empty() {
         let shown: Vec<&str> = a.instance_ids.iter().take(20).map(String::as_str).collect();
         let more = a.instances_launched.saturating_sub(shown.len() as u64);
-        let _ = writeln!(out, "   instances: {}{}", shown.join(", "), if more > 0 { format!(" and {more} more") } else { String::new() });
+        let _ = writeln!(out, "   instances: {}{}", join(shown), if more > 0 { format!(" and {more} more") } else { String::new() });
     }
 }
 
