@@ -112,7 +112,8 @@ fn run_report(args: &ReportArgs) -> Result<ExitCode, CliError> {
     let text = rt.block_on(async {
         let sdk = launchguard_aws::load_sdk_config().await;
         let logs = launchguard_responder_dispatcher::aws::Logs(aws_sdk_cloudwatchlogs::Client::new(&sdk));
-        report::run(args, &logs, chrono::Utc::now()).await
+        let ledger = launchguard_aws::store::S3Store::new(launchguard_aws::s3_client(&sdk), args.ledger_bucket.clone(), "ledger/");
+        report::run(args, &logs, &ledger, chrono::Utc::now()).await
     })?;
     match &args.out {
         Some(path) => std::fs::write(path, text).map_err(|e| CliError::Output(format!("{}: {e}", path.display())))?,

@@ -34,6 +34,8 @@
 //! - [`policy`]: the IAM policy documents launchguard writes and reads back.
 //! - [`schema`]: the JSON Schema of each payload kind, derived from the types (`schemas/`).
 //! - [`config`]: typed configuration read through an environment lookup.
+//! - [`text`]: the one escaping path for outside text on its way to people (pages, reports, log
+//!   lines, suggested shell commands): Cc, Cf, Zl and Zp shown escaped.
 
 pub mod aggregate;
 pub mod alarm;
@@ -56,6 +58,7 @@ pub mod rules;
 pub mod scan;
 pub mod schema;
 pub mod split;
+pub mod text;
 pub mod threshold;
 pub mod time;
 pub mod window;

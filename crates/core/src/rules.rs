@@ -50,12 +50,24 @@ pub enum RuleAction {
     /// Deactivate the access keys a contained principal created (`CreateAccessKey`), for itself
     /// or for other users.
     DeactivateCreatedAccessKeys,
+    /// Stop the instances a contained principal launched (with `LG_EC2_ACTION` `stop` or
+    /// `terminate`; a release starts them again).
+    StopInstances,
+    /// Terminate them (with `LG_EC2_ACTION=terminate` only; cannot be undone). Only a rule that
+    /// names it terminates: another gets at most a stop.
+    TerminateInstances,
 }
 
 impl RuleAction {
     /// Every action a rule may name.
-    pub const ALL: [RuleAction; 4] =
-        [Self::DeactivateAccessKeys, Self::QuarantineUser, Self::RevokeRoleSessions, Self::DeactivateCreatedAccessKeys];
+    pub const ALL: [RuleAction; 6] = [
+        Self::DeactivateAccessKeys,
+        Self::QuarantineUser,
+        Self::RevokeRoleSessions,
+        Self::DeactivateCreatedAccessKeys,
+        Self::StopInstances,
+        Self::TerminateInstances,
+    ];
 
     /// Its name in a rule file.
     pub fn as_str(self) -> &'static str {
@@ -64,6 +76,8 @@ impl RuleAction {
             Self::QuarantineUser => "quarantine_user",
             Self::RevokeRoleSessions => "revoke_role_sessions",
             Self::DeactivateCreatedAccessKeys => "deactivate_created_access_keys",
+            Self::StopInstances => "stop_instances",
+            Self::TerminateInstances => "terminate_instances",
         }
     }
 }

@@ -1,12 +1,15 @@
 //! Escaping attacker-controlled text (user agents, session names, ARNs, reasons, details).
 //!
 //! Every string that reaches a report from CloudTrail, IAM or a handler goes through one of
-//! these; the renderers never write such a string any other way.
+//! these; the renderers never write such a string any other way. Both start from the one escaping
+//! path, [`launchguard_core::text::untrusted`] (Unicode Cc, Cf, Zl and Zp shown escaped: line
+//! breaks, U+2028, U+2029, bidi controls such as U+202E), then escape their own syntax.
 
 /// Text for HTML element content and attribute values: `&`, `<`, `>`, `"` and `'` as entities;
-/// control characters (line breaks included) as visible `\u{..}` escapes, so nothing can start
-/// a line of its own or hide in a terminal dump of the page.
+/// Cc, Cf, Zl and Zp (line breaks, bidi controls) as visible `\u{..}` escapes, so nothing can start
+/// a line of its own, reorder the text or hide in a terminal dump of the page.
 pub fn html(s: &str) -> String {
+    let s = launchguard_core::text::untrusted(s);
     let mut out = String::with_capacity(s.len() + 8);
     for c in s.chars() {
         match c {
@@ -15,7 +18,6 @@ pub fn html(s: &str) -> String {
             '>' => out.push_str("&gt;"),
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&#39;"),
-            c if c.is_control() => out.push_str(&c.escape_default().to_string()),
             c => out.push(c),
         }
     }
@@ -24,8 +26,10 @@ pub fn html(s: &str) -> String {
 
 /// Text for a Markdown table cell or line: HTML's escapes (a Markdown viewer renders inline
 /// HTML), and every character that has a meaning in Markdown (`\`, `` ` ``, `*`, `_`, `[`, `]`,
-/// `|`, `#`, `!`, `~`) backslash-escaped; control characters shown escaped.
+/// `|`, `#`, `!`, `~`) backslash-escaped; Cc, Cf, Zl and Zp shown escaped (their escape's
+/// backslash escaped too).
 pub fn markdown(s: &str) -> String {
+    let s = launchguard_core::text::untrusted(s);
     let mut out = String::with_capacity(s.len() + 8);
     for c in s.chars() {
         match c {
@@ -36,7 +40,6 @@ pub fn markdown(s: &str) -> String {
                 out.push('\\');
                 out.push(c);
             }
-            c if c.is_control() => out.push_str(&c.escape_default().to_string().replace('\\', "\\\\")),
             c => out.push(c),
         }
     }

@@ -9,7 +9,7 @@ use launchguard_core::time::format_utc;
 
 use crate::escape::{html as h, shorten};
 use crate::facts;
-use crate::model::{Headline, ReportInput, shown_principals};
+use crate::model::{Headline, ReleaseEvent, ReportInput, shown_principals};
 use crate::svg;
 use crate::timeline::Timeline;
 
@@ -174,7 +174,13 @@ pub fn render(input: &ReportInput) -> String {
         out.push_str("<p>None yet: every containment above is still in place.</p>");
     }
     for r in &input.releases {
-        let _ = write!(out, "<h3>{}{}</h3>", h(&format_utc(r.at)), if r.dry_run { " (preview, nothing changed)" } else { "" });
+        let _ = write!(
+            out,
+            "<h3>{}{}{}</h3>",
+            h(&format_utc(r.at)),
+            if r.dry_run { " (preview, nothing changed)" } else { "" },
+            if r.verified { String::new() } else { format!(" ({})", ReleaseEvent::UNVERIFIED) }
+        );
         kv(
             &mut out,
             &[

@@ -6,7 +6,7 @@ use launchguard_core::time::format_utc;
 
 use crate::escape::markdown as md;
 use crate::facts;
-use crate::model::{Headline, ReportInput, shown_principals};
+use crate::model::{Headline, ReleaseEvent, ReportInput, shown_principals};
 use crate::timeline::Timeline;
 
 fn table(out: &mut String, head: &[&str], rows: &[Vec<String>]) {
@@ -95,9 +95,10 @@ pub fn render(input: &ReportInput) -> String {
     for r in &input.releases {
         let _ = writeln!(
             out,
-            "- {}{} by {} ({}), reason: {}",
+            "- {}{}{} by {} ({}), reason: {}",
             format_utc(r.at),
             if r.dry_run { " (preview, nothing changed)" } else { "" },
+            if r.verified { String::new() } else { format!(" ({})", ReleaseEvent::UNVERIFIED) },
             md(r.requested_by.as_deref().unwrap_or("unknown")),
             md(r.principal_arn.as_deref().unwrap_or("the whole finding")),
             md(r.reason.as_deref().unwrap_or("none given"))

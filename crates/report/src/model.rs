@@ -42,6 +42,21 @@ pub struct ReleaseEvent {
     pub outcomes: Vec<ResponseOutcome>,
     /// Reversals kept or refused, and what a person must undo by hand.
     pub notes: Vec<String>,
+    /// The ledger backs this release (an entry it names was released by whom it names). One the
+    /// ledger does not back (anyone who can write to the incident log group can append a record)
+    /// is shown as unverified and never closes a containment.
+    #[serde(default)]
+    pub verified: bool,
+}
+
+impl ReleaseEvent {
+    /// True when this release undoes containments: not a preview, and backed by the ledger.
+    pub fn closes(&self) -> bool {
+        !self.dry_run && self.verified
+    }
+
+    /// How a report names a release the ledger does not back.
+    pub const UNVERIFIED: &'static str = "UNVERIFIED: the ledger does not back this record, so it closes nothing";
 }
 
 /// The state of an incident in one word, from its outcomes.
@@ -72,7 +87,7 @@ impl Headline {
             input.finding.dry_run,
             &input.outcomes,
             !input.refusals.is_empty() || !input.human_actions.is_empty(),
-            input.releases.iter().any(|r| !r.dry_run),
+            input.releases.iter().any(ReleaseEvent::closes),
         )
     }
 

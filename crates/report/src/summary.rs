@@ -63,6 +63,8 @@ pub struct ReleaseLine {
     pub principal_arn: Option<String>,
     /// Reversals run.
     pub reversals: usize,
+    /// The ledger backs it; an unverified release is listed and closes nothing.
+    pub verified: bool,
 }
 
 /// A containment still in place: applied (or found in place) and not released.
@@ -104,7 +106,7 @@ pub struct PeriodSummary {
 fn released(o: &ResponseOutcome, releases: &[ReleaseEvent]) -> bool {
     releases
         .iter()
-        .filter(|r| !r.dry_run)
+        .filter(|r| r.closes())
         .any(|r| r.principal_arn.is_none() || r.outcomes.iter().any(|x| x.action.target() == o.action.target()))
 }
 
@@ -124,7 +126,7 @@ impl PeriodSummary {
         let mut shown: Vec<&IncidentFacts> = incidents.iter().filter(|i| i.recorded_at >= since && i.recorded_at < until).collect();
         shown.sort_by(|a, b| (a.recorded_at, &a.finding_id).cmp(&(b.recorded_at, &b.finding_id)));
         for i in shown {
-            let has_release = i.releases.iter().any(|r| !r.dry_run);
+            let has_release = i.releases.iter().any(ReleaseEvent::closes);
             s.incidents.push(IncidentLine {
                 finding_id: i.finding_id.clone(),
                 recorded_at: i.recorded_at,
@@ -156,6 +158,7 @@ impl PeriodSummary {
                     reason: r.reason.clone(),
                     principal_arn: r.principal_arn.clone(),
                     reversals: r.outcomes.len(),
+                    verified: r.verified,
                 });
             }
         }
@@ -224,7 +227,7 @@ fn rows(s: &PeriodSummary) -> [Section; 5] {
                         r.requested_by.clone().unwrap_or_else(|| "unknown".into()),
                         r.principal_arn.clone().unwrap_or_else(|| "whole finding".into()),
                         r.reason.clone().unwrap_or_else(|| "none given".into()),
-                        r.reversals.to_string(),
+                        if r.verified { r.reversals.to_string() } else { format!("{} ({})", r.reversals, ReleaseEvent::UNVERIFIED) },
                     ]
                 })
                 .collect(),

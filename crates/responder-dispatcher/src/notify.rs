@@ -56,31 +56,28 @@ impl Tally {
     }
 }
 
-/// A value that came from CloudTrail (or anyone who can write to its log group): control
-/// characters, line breaks included, are shown escaped (`\n`), so no value can start a line of its
-/// own, such as a fake "undo" command, in the notification.
-pub fn untrusted(s: &str) -> String {
-    s.chars().map(|c| if c.is_control() { c.escape_default().to_string() } else { c.to_string() }).collect()
-}
+/// A value that came from outside (CloudTrail, anyone who can write to its log group, a tag, a
+/// policy document, an AWS error, a handler's detail built from them): the one escaping path,
+/// [`launchguard_core::text::untrusted`] (Cc, Cf, Zl, Zp shown escaped), so no value can start a
+/// line of its own, such as a fake "undo" command, or reorder what a person reads.
+pub use launchguard_core::text::untrusted;
 
 fn join<I: IntoIterator<Item = S>, S: AsRef<str>>(it: I) -> String {
     let v: Vec<String> = it.into_iter().map(|s| untrusted(s.as_ref())).collect();
     if v.is_empty() { "-".into() } else { v.join(", ") }
 }
 
-fn status_line(o: &ResponseOutcome) -> String {
+/// One outcome as a line of the page: the handler's detail, reason or error (which quote IAM, EC2
+/// and tags) and the target through [`untrusted`].
+pub fn status_line(o: &ResponseOutcome) -> String {
+    let (name, target, detail) = (o.action.name(), untrusted(&o.action.target()), untrusted(&o.detail));
     match &o.outcome {
-        OutcomeStatus::Applied => format!("APPLIED    {}", o.detail),
-        OutcomeStatus::AlreadyApplied => format!("ALREADY    {} (already applied; nothing changed)", o.detail),
-        OutcomeStatus::DryRun => format!("DRY RUN    {}", o.detail),
-        OutcomeStatus::Refused { reason } => format!("REFUSED    {} on {}: {reason}", o.action.name(), o.action.target()),
+        OutcomeStatus::Applied => format!("APPLIED    {detail}"),
+        OutcomeStatus::AlreadyApplied => format!("ALREADY    {detail} (already applied; nothing changed)"),
+        OutcomeStatus::DryRun => format!("DRY RUN    {detail}"),
+        OutcomeStatus::Refused { reason } => format!("REFUSED    {name} on {target}: {}", untrusted(reason)),
         OutcomeStatus::Failed { error, retryable } => {
-            format!(
-                "FAILED     {} on {}: {error}{}",
-                o.action.name(),
-                o.action.target(),
-                if *retryable { " (will be retried)" } else { "" }
-            )
+            format!("FAILED     {name} on {target}: {}{}", untrusted(error), if *retryable { " (will be retried)" } else { "" })
         }
     }
 }
@@ -136,7 +133,7 @@ fn describe(out: &mut String, n: usize, f: &FlaggedPrincipal) {
     if !a.instance_ids.is_empty() {
         let shown: Vec<&str> = a.instance_ids.iter().take(20).map(String::as_str).collect();
         let more = a.instances_launched.saturating_sub(shown.len() as u64);
-        let _ = writeln!(out, "   instances: {}{}", shown.join(", "), if more > 0 { format!(" and {more} more") } else { String::new() });
+        let _ = writeln!(out, "   instances: {}{}", join(shown), if more > 0 { format!(" and {more} more") } else { String::new() });
     }
 }
 
@@ -175,10 +172,11 @@ fn created_keys_left(b: &mut String, outcomes: &[ResponseOutcome]) {
     }
 }
 
-/// Quote one word for a POSIX shell (single quotes; a value that cannot be quoted is shown as
-/// `'<unquotable>'`, which a shell reads as a harmless literal).
+/// Quote one word for a POSIX shell, after [`untrusted`] (single quotes; a value that cannot be
+/// quoted is shown as `'<unquotable>'`, which a shell reads as a harmless literal). No IAM name or
+/// key id holds a character [`untrusted`] changes, so a real one is quoted as it is.
 pub fn shell_word(s: &str) -> String {
-    shlex::try_quote(s).map(|q| q.into_owned()).unwrap_or_else(|_| "'<unquotable>'".to_owned())
+    shlex::try_quote(&untrusted(s)).map(|q| q.into_owned()).unwrap_or_else(|_| "'<unquotable>'".to_owned())
 }
 
 /// The command a person runs to release a finding. Every value is shell-quoted, although the
@@ -259,14 +257,14 @@ pub fn finding_message(finding: &Finding, plans: &[PrincipalPlan], outcomes: &[R
     for o in outcomes {
         let _ = writeln!(b, "- {}", status_line(o));
         if let (OutcomeStatus::Applied, Some(u)) = (&o.outcome, &o.undo) {
-            let _ = writeln!(b, "             undo by hand: {u}");
+            let _ = writeln!(b, "             undo by hand: {}", untrusted(u));
         }
     }
     let warnings: Vec<(&ResponseOutcome, &String)> = outcomes.iter().flat_map(|o| o.warnings.iter().map(move |w| (o, w))).collect();
     if !warnings.is_empty() {
-        let _ = writeln!(b, "\n!!! WARNING: look-alike policies that launchguard did not write !!!");
+        let _ = writeln!(b, "\n!!! WARNING: what launchguard left alone or did not write (look-alike policies, instances) !!!");
         for (o, w) in warnings {
-            let _ = writeln!(b, "- {} on {}: {w}", o.action.name(), o.action.target());
+            let _ = writeln!(b, "- {} on {}: {}", o.action.name(), untrusted(&o.action.target()), untrusted(w));
         }
     }
     created_keys_left(&mut b, outcomes);

@@ -13,7 +13,7 @@ use tracing::info;
 use crate::actions;
 use crate::config::Config;
 use crate::error::HandlerError;
-use crate::ports::{Ec2Ports, IamPorts};
+use crate::ports::{Ec2Ports, IamPorts, Roles, Users};
 
 /// Handle one raw payload: a command sealed by the dispatcher (see `launchguard_aws::command`).
 /// Anything not sealed with the command key, stale or invalid is an error and nothing is done;
@@ -54,16 +54,18 @@ pub async fn respond<I: IamPorts>(req: &ResponseRequest, cfg: &Config, iam: &I, 
     }
 }
 
-/// [`handle`] for a function whose actions call EC2 (`launchguard-ec2-handler`).
-pub async fn handle_ec2<E: Ec2Ports, V: MacVerifier, S: ConditionalStore>(
+/// [`handle`] for a function whose actions call EC2 (`launchguard-ec2-handler`); `iam` resolves
+/// the principal whose instances are acted on.
+pub async fn handle_ec2<E: Ec2Ports, I: Users + Roles, V: MacVerifier, S: ConditionalStore>(
     payload: &[u8],
     cfg: &Config,
     ec2: &E,
+    iam: &I,
     kms: &V,
     store: &S,
     now: DateTime<Utc>,
 ) -> Result<ResponseOutcome, HandlerError> {
-    let outcome = command::serve(&cfg.gate, kms, store, payload, now, |req| async move { respond_ec2(&req, cfg, ec2, now).await })
+    let outcome = command::serve(&cfg.gate, kms, store, payload, now, |req| async move { respond_ec2(&req, cfg, ec2, iam, now).await })
         .await
         .map_err(HandlerError::Gate)?;
     info!(finding_id = %outcome.finding_id, request_id = %outcome.request_id, action = outcome.action.name(),
@@ -71,8 +73,14 @@ pub async fn handle_ec2<E: Ec2Ports, V: MacVerifier, S: ConditionalStore>(
     Ok(outcome)
 }
 
-/// [`respond`] for a function whose actions call EC2.
-pub async fn respond_ec2<E: Ec2Ports>(req: &ResponseRequest, cfg: &Config, ec2: &E, now: DateTime<Utc>) -> ResponseOutcome {
+/// [`respond`] for a function whose actions call EC2 (and IAM, to resolve the principal).
+pub async fn respond_ec2<E: Ec2Ports, I: Users + Roles>(
+    req: &ResponseRequest,
+    cfg: &Config,
+    ec2: &E,
+    iam: &I,
+    now: DateTime<Utc>,
+) -> ResponseOutcome {
     let f = cfg.function;
     if !f.serves_action(req.action.name()) {
         return ResponseOutcome::refused(
@@ -83,7 +91,7 @@ pub async fn respond_ec2<E: Ec2Ports>(req: &ResponseRequest, cfg: &Config, ec2: 
         );
     }
     let ctx = Ctx { req, cfg, now };
-    match actions::act_ec2(&ctx, ec2).await {
+    match actions::act_ec2(&ctx, ec2, iam).await {
         Ok(o) => o,
         Err(Stop::Refuse(reason)) => ResponseOutcome::refused(req, f.name, reason, now),
         Err(Stop::Fail(e)) => ResponseOutcome::failed(req, f.name, e.message.clone(), e.retryable, now),

@@ -4,9 +4,10 @@ use std::future::Future;
 
 use launchguard_aws::CallError;
 use launchguard_core::ids::{IamArn, IamEntity, validate_account_id};
-use launchguard_core::principal::is_service_linked_role;
+use launchguard_core::principal::{is_identity_center_role, is_service_linked_role};
 
 use crate::envelope::{Ctx, Stop};
+use crate::ports::{Roles, Users};
 
 /// Check the request's ARN and name against each other, the account and the guard, then resolve
 /// the real ARN through IAM and check that too. Returns the real ARN.
@@ -34,7 +35,8 @@ pub(crate) async fn resolve(
     ctx.cfg.guard.check_principal(arn).map_err(Stop::Refuse)?;
     let real = real.await?.ok_or_else(|| Stop::Refuse(format!("{kind} {name} does not exist in account {account_id}")))?;
     let real_parsed = IamArn::parse(&real).map_err(|e| Stop::Refuse(format!("IAM returned an unexpected ARN: {e}")))?;
-    if real_parsed.name != name || real_parsed.account_id != account_id || real_parsed.entity != entity {
+    // IAM names are unique without regard to case; IAM answers with the name's own case
+    if !real_parsed.name.eq_ignore_ascii_case(name) || real_parsed.account_id != account_id || real_parsed.entity != entity {
         return Err(Stop::Refuse(format!("IAM says {kind} {name} is {real}, which does not match {arn}")));
     }
     if parsed.path != "/" && parsed.path != real_parsed.path {
@@ -43,6 +45,28 @@ pub(crate) async fn resolve(
     if entity == IamEntity::Role && is_service_linked_role(&real, name) {
         return Err(Stop::Refuse(format!("{real} is a service-linked role: AWS manages it, launchguard never changes it")));
     }
+    if entity == IamEntity::Role && is_identity_center_role(&real, name) {
+        return Err(Stop::Refuse(format!(
+            "{real} is an IAM Identity Center permission set role: a person behind it is handled in Identity Center, launchguard never changes it"
+        )));
+    }
     ctx.cfg.guard.check_principal(&real).map_err(Stop::Refuse)?;
     Ok(real)
+}
+
+/// Resolve the IAM user or role a principal ARN names (`arn:aws:iam::<account>:user/...` or
+/// `role/...`, with or without its path) through IAM (`GetUser`, `GetRole`) and check what IAM
+/// says: real ARN and path, service-linked and Identity Center roles, protected principals.
+/// Every action on a principal's resources (its instances) calls this before acting.
+pub(crate) async fn resolve_principal<I: Users + Roles>(
+    ctx: &Ctx<'_>,
+    iam: &I,
+    account_id: &str,
+    principal_arn: &str,
+) -> Result<String, Stop> {
+    let parsed = IamArn::parse(principal_arn).map_err(|e| Stop::Refuse(e.to_string()))?;
+    match parsed.entity {
+        IamEntity::User => resolve(ctx, account_id, principal_arn, &parsed.name, IamEntity::User, iam.user_arn(&parsed.name)).await,
+        IamEntity::Role => resolve(ctx, account_id, principal_arn, &parsed.name, IamEntity::Role, iam.role_arn(&parsed.name)).await,
+    }
 }

@@ -42,11 +42,17 @@ pub async fn handle_sealed(iam: &MemoryIam, cfg: &Config, payload: &str, at: Dat
     handle(&sealed, cfg, iam, &kms, &MemoryStore::default(), at).await
 }
 
-/// [`handle_sealed`] for an EC2 function.
-pub async fn handle_sealed_ec2(ec2: &MemoryEc2, cfg: &Config, payload: &str, at: DateTime<Utc>) -> Result<ResponseOutcome, HandlerError> {
+/// [`handle_sealed`] for an EC2 function (`iam` resolves the principal).
+pub async fn handle_sealed_ec2(
+    ec2: &MemoryEc2,
+    iam: &MemoryIam,
+    cfg: &Config,
+    payload: &str,
+    at: DateTime<Utc>,
+) -> Result<ResponseOutcome, HandlerError> {
     let kms = MemoryKms::with_keys(&[COMMAND_KEY]);
     let sealed = kms.sealed(COMMAND_KEY, Purpose::Command, payload, at);
-    handle_ec2(&sealed, cfg, ec2, &kms, &MemoryStore::default(), at).await
+    handle_ec2(&sealed, cfg, ec2, iam, &kms, &MemoryStore::default(), at).await
 }
 
 /// The reason of a refusal.

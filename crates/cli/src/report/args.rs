@@ -52,6 +52,10 @@ pub struct ReportArgs {
     /// The incident log group (`INCIDENT_LOG_GROUP`; environment variable or flag).
     #[arg(long, env = "INCIDENT_LOG_GROUP", default_value = DEFAULT_LOG_GROUP)]
     pub log_group: String,
+    /// The ledger bucket (`LEDGER_BUCKET`; environment variable or flag): the truth the records are
+    /// checked against (a release record it does not back is shown as unverified).
+    #[arg(long, env = "LEDGER_BUCKET")]
+    pub ledger_bucket: String,
 }
 
 /// `2026-11-01` (midnight UTC) or any timestamp launchguard reads.

@@ -10,9 +10,10 @@ use launchguard_responder_dispatcher::{IncidentRecord, RecordType, Status};
 use super::records::concerns;
 use crate::CliError;
 
-fn release_event(r: &IncidentRecord) -> Option<ReleaseEvent> {
+fn release_event(r: &IncidentRecord, backed: bool) -> Option<ReleaseEvent> {
     let req = r.release.as_ref()?;
     Some(ReleaseEvent {
+        verified: backed,
         at: r.recorded_at,
         requested_by: req.requested_by.clone(),
         reason: req.reason.clone(),
@@ -23,13 +24,18 @@ fn release_event(r: &IncidentRecord) -> Option<ReleaseEvent> {
     })
 }
 
-fn releases_of(fid: &str, records: &[IncidentRecord]) -> Vec<ReleaseEvent> {
-    records.iter().filter(|r| r.record_type == RecordType::Release && concerns(r, fid)).filter_map(release_event).collect()
+fn releases_of(fid: &str, records: &[IncidentRecord], backed: &[bool]) -> Vec<ReleaseEvent> {
+    records
+        .iter()
+        .zip(backed.iter().copied().chain(std::iter::repeat(false)))
+        .filter(|(r, _)| r.record_type == RecordType::Release && concerns(r, fid))
+        .filter_map(|(r, b)| release_event(r, b))
+        .collect()
 }
 
 /// The report input of finding `fid`: its latest incident record with the finding, and every
-/// release of it.
-pub fn report_input(fid: &str, records: &[IncidentRecord], now: DateTime<Utc>) -> Result<ReportInput, CliError> {
+/// release of it (`backed`: whether the ledger backs each record, [`super::records::backed`]).
+pub fn report_input(fid: &str, records: &[IncidentRecord], backed: &[bool], now: DateTime<Utc>) -> Result<ReportInput, CliError> {
     let latest =
         records.iter().rev().find(|r| r.record_type == RecordType::Incident && r.finding_id == fid).ok_or_else(|| CliError::Input {
             source_name: fid.to_owned(),
@@ -53,14 +59,15 @@ pub fn report_input(fid: &str, records: &[IncidentRecord], now: DateTime<Utc>) -
         outcomes: latest.outcomes.clone(),
         refusals: latest.refusals.clone(),
         human_actions: latest.human_actions.clone(),
-        releases: releases_of(fid, records),
+        releases: releases_of(fid, records, backed),
         generated_at: now,
     })
 }
 
 /// One [`IncidentFacts`] per finding with an incident record: contained when its first record
-/// was written, with its latest record's outcomes and every release of it.
-pub fn incident_facts(records: &[IncidentRecord]) -> Vec<IncidentFacts> {
+/// was written, with its latest record's outcomes and every release of it (each marked verified
+/// or not, from `backed`).
+pub fn incident_facts(records: &[IncidentRecord], backed: &[bool]) -> Vec<IncidentFacts> {
     let mut by_finding: BTreeMap<&str, Vec<&IncidentRecord>> = BTreeMap::new();
     for r in records.iter().filter(|r| r.record_type == RecordType::Incident) {
         by_finding.entry(r.finding_id.as_str()).or_default().push(r);
@@ -78,7 +85,7 @@ pub fn incident_facts(records: &[IncidentRecord]) -> Vec<IncidentFacts> {
                 dry_run: latest.status == Status::DryRun,
                 person: !latest.refusals.is_empty() || !latest.human_actions.is_empty(),
                 outcomes: latest.outcomes.clone(),
-                releases: releases_of(fid, records),
+                releases: releases_of(fid, records, backed),
             })
         })
         .collect()

@@ -3,7 +3,9 @@
 //!
 //! - [`args`]: clap arguments;
 //! - [`records`]: incident records read through the dispatcher's [`IncidentLog`] port and
-//!   re-checked (a message that is not an incident record is counted, not trusted);
+//!   re-checked (a message that is not an incident record is counted, not trusted), then checked
+//!   against the ledger: the ledger is the truth, and a release record it does not back is shown
+//!   as unverified and never closes a containment;
 //! - [`build`]: the records of one finding as a [`launchguard_report::ReportInput`], and every
 //!   finding's as [`launchguard_report::IncidentFacts`].
 
@@ -12,8 +14,10 @@ pub mod build;
 pub mod records;
 
 use chrono::{DateTime, Duration, Utc};
+use launchguard_aws::store::ConditionalStore;
 use launchguard_report::{PeriodSummary, render, render_summary};
 use launchguard_responder_dispatcher::IncidentLog;
+use launchguard_responder_dispatcher::ledger::Ledger;
 
 pub use args::{ReportArgs, ReportFormat};
 
@@ -23,8 +27,15 @@ use crate::CliError;
 /// incident log group is 400 days).
 pub const FINDING_LOOKBACK_DAYS: i64 = 400;
 
-/// The report or summary the arguments ask for, as text.
-pub async fn run<L: IncidentLog>(args: &ReportArgs, logs: &L, now: DateTime<Utc>) -> Result<String, CliError> {
+/// The report or summary the arguments ask for, as text. `ledger` is the ledger bucket's store
+/// (keys under `ledger/`): what it backs is verified.
+pub async fn run<L: IncidentLog, S: ConditionalStore>(
+    args: &ReportArgs,
+    logs: &L,
+    ledger: &S,
+    now: DateTime<Utc>,
+) -> Result<String, CliError> {
+    let ledger = Ledger::new(ledger);
     let format = args.format.into();
     let since = args.since.as_deref().map(args::day).transpose()?;
     let until = args.until.as_deref().map(args::day).transpose()?.unwrap_or(now);
@@ -32,7 +43,8 @@ pub async fn run<L: IncidentLog>(args: &ReportArgs, logs: &L, now: DateTime<Utc>
         (Some(fid), since) => {
             let start = since.unwrap_or(now - Duration::days(FINDING_LOOKBACK_DAYS));
             let recs = records::read(logs, &args.log_group, start, now, Some(fid)).await?;
-            let input = build::report_input(fid, &recs.records, now)?;
+            let backed = records::backed(&ledger, &recs.records).await?;
+            let input = build::report_input(fid, &recs.records, &backed, now)?;
             render(&input, format).map_err(|e| CliError::Output(e.to_string()))
         }
         (None, Some(since)) => {
@@ -41,7 +53,8 @@ pub async fn run<L: IncidentLog>(args: &ReportArgs, logs: &L, now: DateTime<Utc>
             }
             // releases made after the period still close its containments: read up to now
             let recs = records::read(logs, &args.log_group, since, now.max(until), None).await?;
-            let summary = PeriodSummary::build(&build::incident_facts(&recs.records), since, until, now);
+            let backed = records::backed(&ledger, &recs.records).await?;
+            let summary = PeriodSummary::build(&build::incident_facts(&recs.records, &backed), since, until, now);
             render_summary(&summary, format).map_err(|e| CliError::Output(e.to_string()))
         }
         (None, None) => Err(CliError::Usage("give --finding ID (one incident) or --since DAY (a period summary)".into())),

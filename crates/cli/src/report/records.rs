@@ -1,7 +1,13 @@
-//! Reading incident records back, re-checked.
+//! Reading incident records back, re-checked, and each checked against the ledger.
+//!
+//! Anyone with `logs:PutLogEvents` on the incident log group can append a record that parses. The
+//! ledger (S3, written only by launchguard's roles) is the truth: a record it does not back is
+//! shown as unverified and never closes a containment ([`backed`]).
 
 use chrono::{DateTime, Utc};
-use launchguard_responder_dispatcher::{IncidentLog, IncidentRecord};
+use launchguard_aws::store::ConditionalStore;
+use launchguard_responder_dispatcher::ledger::{Ledger, entry_key, target_of};
+use launchguard_responder_dispatcher::{IncidentLog, IncidentRecord, RecordType};
 
 use crate::CliError;
 
@@ -37,6 +43,44 @@ pub async fn read<L: IncidentLog>(
         }
     }
     out.records.sort_by_key(|r| r.recorded_at);
+    Ok(out)
+}
+
+/// For each record, whether the ledger backs it: an incident record when the ledger holds its
+/// finding; a release record when an entry it names (by its outcomes, or its finding's entries)
+/// was released by whom the release names, no later than the record (a release sent again after
+/// a busy answer finds its entries already marked, at the first attempt).
+pub async fn backed<S: ConditionalStore>(ledger: &Ledger<'_, S>, records: &[IncidentRecord]) -> Result<Vec<bool>, CliError> {
+    let failed = |e: launchguard_aws::CallError| CliError::Aws {
+        what: "reading the ledger (s3:GetObject, s3:ListBucket on the ledger bucket)".into(),
+        reason: format!("{e}; check --ledger-bucket and your credentials"),
+    };
+    let mut out = Vec::with_capacity(records.len());
+    for r in records {
+        let ok = match (r.record_type, &r.release) {
+            (RecordType::Incident, _) => ledger.finding(&r.finding_id).await.map_err(failed)?.is_some(),
+            (RecordType::Release, Some(req)) => {
+                let mut keys: Vec<String> = r.outcomes.iter().map(|o| entry_key(&target_of(&o.action), &o.finding_id)).collect();
+                if let Some(fid) = &req.finding_id
+                    && let Some(f) = ledger.finding(fid).await.map_err(failed)?
+                {
+                    keys.extend(f.entries);
+                }
+                let mut found = false;
+                for k in keys {
+                    if let Some((e, _)) = ledger.entry(&k).await.map_err(failed)?
+                        && e.released.as_ref().is_some_and(|x| x.at <= r.recorded_at && x.by == req.requested_by)
+                    {
+                        found = true;
+                        break;
+                    }
+                }
+                found
+            }
+            (RecordType::Release, None) => false,
+        };
+        out.push(ok);
+    }
     Ok(out)
 }
 

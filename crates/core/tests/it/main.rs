@@ -16,3 +16,4 @@ mod props;
 mod records;
 mod rules;
 mod schemas;
+mod text;

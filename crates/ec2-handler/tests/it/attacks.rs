@@ -16,7 +16,7 @@ use common::{ACCOUNT, DEPLOYER, REGION, cfg, described, finding, mine, now, stop
 
 async fn run<E: launchguard_responder::ports::Ec2Ports>(ec2: &E, action: Action) -> ResponseOutcome {
     let req = ResponseRequest::new(&finding().finding_id, action, false, now());
-    respond_ec2(&req, &cfg(), ec2, now()).await
+    respond_ec2(&req, &cfg(), ec2, &common::iam(), now()).await
 }
 
 /// F: the reversal starts instances launchguard never stopped. The owner (or a responder by

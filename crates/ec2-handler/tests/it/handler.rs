@@ -43,7 +43,7 @@ fn world() -> MemoryEc2 {
 
 async fn run(ec2: &MemoryEc2, action: Action, dry_run: bool) -> launchguard_core::contract::ResponseOutcome {
     let req = ResponseRequest::new(&finding().finding_id, action, dry_run, now());
-    handle_sealed_ec2(ec2, &cfg(), &serde_json::to_string(&req).unwrap(), now()).await.unwrap()
+    handle_sealed_ec2(ec2, &common::iam(), &cfg(), &serde_json::to_string(&req).unwrap(), now()).await.unwrap()
 }
 
 fn state(ec2: &MemoryEc2, id: &str) -> Option<InstanceState> {
@@ -280,8 +280,8 @@ proptest! {
                 stop(named)
             };
             let req = ResponseRequest::new(&finding().finding_id, action, false, now());
-            let o = respond_ec2(&req, &cfg(), &ec2, now()).await;
-            if let Some(r) = o.reversal { respond_ec2(&ResponseRequest::new(&finding().finding_id, r, false, now()), &cfg(), &ec2, now()).await; }
+            let o = respond_ec2(&req, &cfg(), &ec2, &common::iam(), now()).await;
+            if let Some(r) = o.reversal { respond_ec2(&ResponseRequest::new(&finding().finding_id, r, false, now()), &cfg(), &ec2, &common::iam(), now()).await; }
             for (op, region, written) in ec2.writes() {
                 assert_eq!(region, REGION);
                 for id in written {

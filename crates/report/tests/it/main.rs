@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used)] // a test that cannot unwrap has failed
 
 mod common;
+mod issue22;
 mod props;
 mod report;
 mod summary;

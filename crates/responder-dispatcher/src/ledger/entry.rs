@@ -132,6 +132,28 @@ impl ActionEntry {
         })
     }
 
+    /// The IAM user an access key entry is about, as IAM says: the owner the handler reported (its
+    /// reversal names the user IAM found owning the key when it acted), else the name the action
+    /// gave. `None` for an entry that is not about a key, or a key whose user nobody named. The
+    /// entry's identity is the key (account + key id, [`target_of`]); this is how a release by
+    /// principal and the self-release check find the key's user after a rename.
+    pub fn key_user(&self) -> Option<&str> {
+        fn reported(a: Option<&Action>) -> Option<&str> {
+            match a {
+                Some(Action::ReactivateAccessKey { user_name: Some(u), .. }) => Some(u.as_str()),
+                _ => None,
+            }
+        }
+        reported(self.reversal.as_ref()).or_else(|| reported(self.outcome.as_ref().and_then(|o| o.reversal.as_ref()))).or(
+            match &self.action {
+                Action::DeactivateAccessKey { user_name: Some(u), .. } | Action::DeactivateCreatedAccessKey { user_name: u, .. } => {
+                    Some(u.as_str())
+                }
+                _ => None,
+            },
+        )
+    }
+
     /// True when a release started less than [`STALE_CLAIM`] ago may still be reversing changes
     /// on this entry's target.
     pub fn fresh_release(&self, now: DateTime<Utc>) -> bool {
@@ -166,23 +188,35 @@ pub(crate) fn seg(s: &str) -> String {
         .collect()
 }
 
-/// The target an action changes, as a key prefix.
+/// A user or role name as a key segment. IAM names are unique without regard to case (`Bob` and
+/// `bob` cannot both exist), so the ledger compares them as IAM does: lower-cased.
+fn name_seg(name: &str) -> String {
+    seg(&name.to_ascii_lowercase())
+}
+
+/// The prefix of every access key target of an account.
+pub fn keys_prefix(account_id: &str) -> String {
+    format!("targets/{}/key/", seg(account_id))
+}
+
+/// The target an action changes, as a key prefix. Its identity is IAM's: an access key is account
+/// + key id (key ids are unique; the user a record or a finding names can be renamed, or differ
+/// in case, and is not part of it); a user or role is account + name compared without regard to
+/// case.
 pub fn target_of(a: &Action) -> String {
     match a {
-        Action::DeactivateAccessKey { account_id, access_key_id, user_name }
-        | Action::ReactivateAccessKey { account_id, access_key_id, user_name } => match user_name {
-            Some(u) => format!("targets/{}/user/{}/key/{}", seg(account_id), seg(u), seg(access_key_id)),
-            None => format!("targets/{}/key/{}", seg(account_id), seg(access_key_id)),
-        },
-        // The key's own target: a key deactivated as used and as created is one target.
-        Action::DeactivateCreatedAccessKey { account_id, access_key_id, user_name, .. } => {
-            format!("targets/{}/user/{}/key/{}", seg(account_id), seg(user_name), seg(access_key_id))
+        // The key's own target: a key deactivated as used and as created, under any name of its
+        // user, is one target.
+        Action::DeactivateAccessKey { account_id, access_key_id, .. }
+        | Action::ReactivateAccessKey { account_id, access_key_id, .. }
+        | Action::DeactivateCreatedAccessKey { account_id, access_key_id, .. } => {
+            format!("{}{}", keys_prefix(account_id), seg(access_key_id))
         }
         Action::QuarantineUser { account_id, user_name, .. } | Action::ReleaseUserQuarantine { account_id, user_name, .. } => {
-            format!("targets/{}/user/{}/quarantine", seg(account_id), seg(user_name))
+            format!("targets/{}/user/{}/quarantine", seg(account_id), name_seg(user_name))
         }
         Action::RevokeRoleSessions { account_id, role_name, .. } | Action::RestoreRoleSessions { account_id, role_name, .. } => {
-            format!("targets/{}/role/{}/sessions", seg(account_id), seg(role_name))
+            format!("targets/{}/role/{}/sessions", seg(account_id), name_seg(role_name))
         }
         // Under the principal's prefix (a release by principal finds them), one target a region.
         Action::StopInstances { account_id, region, principal_arn, .. }
@@ -198,9 +232,10 @@ pub fn target_of(a: &Action) -> String {
     }
 }
 
-/// The prefix of every target of one principal.
+/// The prefix of every target of one principal but its access keys (those are under
+/// [`keys_prefix`], found by [`ActionEntry::key_user`]).
 pub fn principal_prefix(account_id: &str, is_user: bool, name: &str) -> String {
-    format!("targets/{}/{}/{}/", seg(account_id), if is_user { "user" } else { "role" }, seg(name))
+    format!("targets/{}/{}/{}/", seg(account_id), if is_user { "user" } else { "role" }, name_seg(name))
 }
 
 /// The key of one finding's entry on one target.

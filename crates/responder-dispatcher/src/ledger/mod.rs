@@ -4,11 +4,14 @@
 //! Key layout (relative to the store's `ledger/` prefix; every segment percent-encoded):
 //! - `findings/<finding_id>`: [`FindingEntry`]: deliveries counted, the entries of the finding,
 //!   the outcome fingerprint last paged and last recorded (one page, one record per outcome).
-//! - `targets/<account>/user/<name>/key/<key_id>/<finding_id>`,
+//! - `targets/<account>/key/<key_id>/<finding_id>`,
 //!   `targets/<account>/user/<name>/quarantine/<finding_id>`,
-//!   `targets/<account>/role/<name>/sessions/<finding_id>`: [`ActionEntry`]: one finding's action
-//!   on one target: its claim, its outcome, whether launchguard made the change, its reversal, and
-//!   its release.
+//!   `targets/<account>/role/<name>/sessions/<finding_id>`,
+//!   `targets/<account>/<user|role>/<name>/instances/<region>/<finding_id>`: [`ActionEntry`]: one
+//!   finding's action on one target: its claim, its outcome, whether launchguard made the change,
+//!   its reversal, and its release. Identity is IAM's: a key is account + key id (whatever user
+//!   name a record gave; the entry names the owner the handler reported, [`ActionEntry::key_user`]),
+//!   a user or role name is lower-cased (IAM names are unique without regard to case).
 //!
 //! - `details/<finding_id>/<record>`: an incident record too large for a log event, whole (the
 //!   log keeps a cut copy that names this key).
@@ -33,7 +36,9 @@ pub mod marks;
 pub mod releasing;
 
 pub use claim::{Claim, Held, Holder};
-pub use entry::{ActionEntry, EntryState, FindingEntry, Owner, Released, ReversalState, entry_key, principal_prefix, target_of};
+pub use entry::{
+    ActionEntry, EntryState, FindingEntry, Owner, Released, ReversalState, entry_key, keys_prefix, principal_prefix, target_of,
+};
 pub use marks::{Mark, MarkClaim, MarkState};
 pub use releasing::Marking;
 

@@ -4,16 +4,30 @@ use launchguard_core::contract::{Action, FlaggedPrincipal};
 
 use super::{InstancePlaybook, PrincipalPlan};
 
-/// The EC2 actions for a principal launchguard contains: one a region, over the launch records of
-/// its own `RunInstances` responses; notes for the instances the finding could not carry.
-pub(super) fn instance_actions(p: &mut PrincipalPlan, f: &FlaggedPrincipal, pb: InstancePlaybook, account_id: &str, principal_arn: &str) {
+/// The EC2 actions for a principal launchguard contains (`contained`: the playbook and the rule
+/// give it a containment action): one a region, over the launch records of its own
+/// `RunInstances` responses; notes for the instances the finding could not carry. A principal
+/// launchguard does not contain (notify only) gets no instance action.
+pub(super) fn instance_actions(
+    p: &mut PrincipalPlan,
+    f: &FlaggedPrincipal,
+    pb: InstancePlaybook,
+    contained: bool,
+    account_id: &str,
+    principal_arn: &str,
+) {
     let a = &f.activity;
-    if pb == InstancePlaybook::None {
+    if pb == InstancePlaybook::None || !contained {
         if a.instances_launched > 0 {
             let shown: Vec<&str> = a.instance_ids.iter().take(10).map(String::as_str).collect();
             let more = a.instance_ids.len().saturating_sub(shown.len());
+            let why = if !contained {
+                "launchguard takes no containment action on it: notify only"
+            } else {
+                "LG_EC2_ACTION=none, or the rule names neither stop_instances nor terminate_instances"
+            };
             p.notes.push(format!(
-                "the {} instance(s) it launched keep running (LG_EC2_ACTION=none): {}{}",
+                "the {} instance(s) it launched keep running ({why}): {}{}",
                 a.instances_launched,
                 shown.join(" "),
                 if more > 0 { format!(" and {more} more (in the incident record)") } else { String::new() }

@@ -19,9 +19,19 @@
 //! Instances (`LG_EC2_ACTION`, default `none`): with `stop` (or `terminate`, never the default:
 //! it cannot be undone), the IAM users and roles above also get their *own* instances stopped:
 //! those their `RunInstances` responses returned (`activity.launches`), one action per region,
-//! which the EC2 handler checks against `DescribeInstances` before acting. No other instance,
-//! and none of a principal the playbook refuses (protected, another account, AWS itself) or leaves
-//! to a person (root, federated, Identity Center): their instances are named in the notification.
+//! which the EC2 handler checks against IAM (the principal's real ARN) and `DescribeInstances`
+//! before acting. The instance action is a rule action like the others: a finding's rule must name
+//! `stop_instances` (or `terminate_instances`: only then is anything terminated; a rule naming
+//! only `stop_instances`, or a rule the dispatcher does not know, gets at most a stop). Only for a
+//! principal launchguard contains: a notify-only rule or playbook touches no instance. No other
+//! instance, and none of a principal the playbook refuses (protected, another account, AWS itself)
+//! or leaves to a person (root, federated, Identity Center): their instances are named in the
+//! notification.
+//!
+//! A principal whose ARN was derived from a session ARN (no path: it cannot show a protection by
+//! path, nor a reserved service-linked or Identity Center path) gets only actions whose handler
+//! resolves the principal through IAM before acting ([`resolved_by_its_handler`]); any other is
+//! dropped, with a note.
 
 use chrono::{DateTime, Utc};
 use launchguard_core::CoreError;
@@ -55,8 +65,9 @@ pub struct RolePlaybook {
     pub revoke_role_sessions: bool,
 }
 
-/// What to do with the instances a contained principal launched (`LG_EC2_ACTION`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// What to do with the instances a contained principal launched (`LG_EC2_ACTION`), from the least
+/// to the most (the order [`Playbook::for_rule`] narrows by).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
 pub enum InstancePlaybook {
     /// Leave them running (the default): the notification names them.
     #[default]
@@ -143,17 +154,36 @@ impl Playbook {
 impl Playbook {
     /// The playbook for a finding of `rule`: these actions, narrowed to the rule's `actions`
     /// (never widened). A rule the dispatcher does not know (another detector's own) gets the
-    /// playbook as configured, as every finding did before rules existed.
+    /// playbook as configured, as every finding did before rules existed, except that it never
+    /// terminates instances (it cannot name `terminate_instances`): at most a stop.
     pub fn for_rule(&self, rule: Option<&Rule>) -> Playbook {
-        let Some(rule) = rule else { return self.clone() };
+        let Some(rule) = rule else { return Playbook { instances: narrow_instances(self.instances, None), ..self.clone() } };
         let allows = |a: RuleAction| rule.actions.contains(&a);
         let mut pb = self.clone();
         pb.user.deactivate_access_keys &= allows(RuleAction::DeactivateAccessKeys);
         pb.user.quarantine_user &= allows(RuleAction::QuarantineUser);
         pb.role.revoke_role_sessions &= allows(RuleAction::RevokeRoleSessions);
         pb.created_keys &= allows(RuleAction::DeactivateCreatedAccessKeys);
+        pb.instances = narrow_instances(self.instances, Some(rule));
         pb
     }
+}
+
+/// `LG_EC2_ACTION` narrowed by a rule: terminate only when the rule names `terminate_instances`;
+/// stop when it names either; nothing when it names neither. A rule the dispatcher does not know
+/// (`None`) names nothing, so it never terminates: at most a stop.
+fn narrow_instances(configured: InstancePlaybook, rule: Option<&Rule>) -> InstancePlaybook {
+    let Some(rule) = rule else {
+        return configured.min(InstancePlaybook::Stop);
+    };
+    let allowed = if rule.actions.contains(&RuleAction::TerminateInstances) {
+        InstancePlaybook::Terminate
+    } else if rule.actions.contains(&RuleAction::StopInstances) {
+        InstancePlaybook::Stop
+    } else {
+        InstancePlaybook::None
+    };
+    configured.min(allowed)
 }
 
 impl Default for Playbook {
@@ -187,8 +217,51 @@ pub struct PrincipalPlan {
 /// [`one_action_per_target`]).
 pub fn plan(principals: &[FlaggedPrincipal], playbook: &Playbook, guard: &Guard, now: DateTime<Utc>) -> Vec<PrincipalPlan> {
     let mut plans: Vec<PrincipalPlan> = principals.iter().map(|f| plan_one(f, playbook, guard, now)).collect();
+    for p in &mut plans {
+        only_what_a_handler_resolves(p);
+    }
     one_action_per_target(&mut plans);
     plans
+}
+
+/// True for an action whose handler resolves the principal it acts for through IAM before acting
+/// (real ARN, path, service-linked and Identity Center status) and checks protection on what IAM
+/// says: the key's owner (`GetAccessKeyLastUsed`, `GetUser`), the user or role (`GetUser`,
+/// `GetRole`), the principal whose instances are stopped or terminated (`GetUser`, `GetRole`).
+/// `deactivate_created_access_key` resolves the key's owner, not the creator it is planned for.
+/// Every action is named (no wildcard): a new one must be decided here.
+#[allow(clippy::match_like_matches_macro)]
+pub fn resolved_by_its_handler(a: &Action) -> bool {
+    match a {
+        Action::DeactivateAccessKey { .. }
+        | Action::QuarantineUser { .. }
+        | Action::RevokeRoleSessions { .. }
+        | Action::StopInstances { .. }
+        | Action::TerminateInstances { .. } => true,
+        Action::DeactivateCreatedAccessKey { .. }
+        | Action::ReactivateAccessKey { .. }
+        | Action::ReleaseUserQuarantine { .. }
+        | Action::RestoreRoleSessions { .. }
+        | Action::StartInstances { .. } => false,
+    }
+}
+
+/// A principal whose ARN was derived (no path) keeps only the actions its handlers resolve
+/// through IAM ([`resolved_by_its_handler`]): the derived ARN cannot show a protection by path.
+fn only_what_a_handler_resolves(p: &mut PrincipalPlan) {
+    if !p.principal.arn_derived() {
+        return;
+    }
+    let arn = crate::finding::principal_arn(&p.principal);
+    let (kept, dropped): (Vec<Action>, Vec<Action>) = std::mem::take(&mut p.actions).into_iter().partition(resolved_by_its_handler);
+    p.actions = kept;
+    for a in dropped {
+        p.notes.push(format!(
+            "{} on {} is not sent: the ARN {arn} was derived from the record, and its handler does not resolve it through IAM",
+            a.name(),
+            a.target()
+        ));
+    }
 }
 
 /// Two principals of one finding can be one IAM entity: a role by its real ARN (path included)
@@ -268,7 +341,8 @@ fn plan_one(f: &FlaggedPrincipal, pb: &Playbook, guard: &Guard, now: DateTime<Ut
                     user_name: user_name.clone(),
                 });
             }
-            instance_actions(&mut p, f, pb.instances, account_id, arn);
+            let contained = !p.actions.is_empty();
+            instance_actions(&mut p, f, pb.instances, contained, account_id, arn);
             created_key_actions(&mut p, f, pb.created_keys, guard, account_id, arn);
             if p.actions.is_empty() {
                 p.human = Some(format!("the playbook (LG_USER_ACTIONS) takes no action on users: review {user_name} and its keys by hand"));
@@ -305,7 +379,8 @@ fn plan_one(f: &FlaggedPrincipal, pb: &Playbook, guard: &Guard, now: DateTime<Ut
                     "the playbook (LG_ROLE_ACTIONS) takes no action on roles: revoke the sessions of {role_name} by hand if needed"
                 ));
             }
-            instance_actions(&mut p, f, pb.instances, account_id, role_arn);
+            let contained = !p.actions.is_empty();
+            instance_actions(&mut p, f, pb.instances, contained, account_id, role_arn);
             created_key_actions(&mut p, f, pb.created_keys, guard, account_id, role_arn);
         }
         Principal::Root { account_id, .. } => {

@@ -29,7 +29,7 @@ use tracing::{info, warn};
 
 use crate::error::{Failure, Part};
 use crate::finding::{Io, action_failures};
-use crate::ledger::{Held, Holder, Ledger, Marking, ReversalState, principal_prefix};
+use crate::ledger::{ActionEntry, Held, Holder, Ledger, Marking, ReversalState, keys_prefix, principal_prefix};
 use crate::page::{Page, deliver};
 use crate::record::{DispatchReport, IncidentRecord, RecordType, Status};
 use crate::{DispatcherError, IncidentLog, Notifier, notify};
@@ -59,16 +59,39 @@ pub async fn release<I: Invoker, N: Notifier, L: IncidentLog, S: ConditionalStor
     let label = r.finding_id.clone().unwrap_or_else(|| r.principal_arn.clone().unwrap_or_default());
     let dry_run = r.dry_run || io.cfg.dry_run;
     let ledger = Ledger::new(io.store);
-    // The scope: entry keys.
-    let scope: Vec<String> = match &r.finding_id {
-        Some(f) => match ledger.finding(f).await.map_err(|e| ledger_failure(&e))? {
-            Some(fe) => fe.entries.into_iter().filter(|k| prefix.as_ref().is_none_or(|p| k.starts_with(p.as_str()))).collect(),
+    // The scope: entry keys. A principal's access keys are found by the user IAM reported owning
+    // them ([`ActionEntry::key_user`]), not by a name in the key (a key's target is its id).
+    let scope: Vec<String> = match (&r.finding_id, &target, &prefix) {
+        (Some(f), _, _) => match ledger.finding(f).await.map_err(|e| ledger_failure(&e))? {
+            Some(fe) => {
+                let mut keys = Vec::new();
+                for k in fe.entries {
+                    let of_target = match (&target, &prefix) {
+                        (Some(t), Some(p)) => {
+                            k.starts_with(p.as_str())
+                                || (k.starts_with(&keys_prefix(&t.account_id))
+                                    && ledger.entry(&k).await.map_err(|e| ledger_failure(&e))?.is_some_and(|(e, _)| owns_key(t, &e)))
+                        }
+                        _ => true,
+                    };
+                    if of_target {
+                        keys.push(k);
+                    }
+                }
+                keys
+            }
             None => Vec::new(),
         },
-        None => {
-            let p = prefix.clone().unwrap_or_default();
-            ledger.entries_under(&p).await.map_err(|e| ledger_failure(&e))?.into_iter().map(|(k, _, _)| k).collect()
+        (None, Some(t), Some(p)) => {
+            let mut keys: Vec<String> =
+                ledger.entries_under(p).await.map_err(|e| ledger_failure(&e))?.into_iter().map(|(k, _, _)| k).collect();
+            if t.entity == IamEntity::User {
+                let under = ledger.entries_under(&keys_prefix(&t.account_id)).await.map_err(|e| ledger_failure(&e))?;
+                keys.extend(under.into_iter().filter(|(_, e, _)| owns_key(t, e)).map(|(k, _, _)| k));
+            }
+            keys
         }
+        (None, ..) => Vec::new(),
     };
     // A contained principal never releases itself: refused before anything is marked. Who asks
     // must be said (the CLI and SECURITY.md's manual path do), as an IAM user, role or session.
@@ -85,7 +108,7 @@ pub async fn release<I: Invoker, N: Notifier, L: IncidentLog, S: ConditionalStor
     };
     for key in &scope {
         if let Some((e, _)) = ledger.entry(key).await.map_err(|e| ledger_failure(&e))?
-            && names_the_caller(by, &e.action)
+            && names_the_caller(by, &e)
         {
             return Err(DispatcherError::Rejected {
                 finding_id: label,
@@ -175,18 +198,19 @@ pub async fn release<I: Invoker, N: Notifier, L: IncidentLog, S: ConditionalStor
     let subject =
         notify::subject(&format!("[launchguard] RELEASE {}: {} action(s) for {label}", status.as_str().to_uppercase(), outcomes.len()));
     let mut body = format!(
-        "launchguard release for {label}{}\nreason: {}\n\n",
+        "launchguard release for {}{}\nreason: {}\n\n",
+        notify::untrusted(&label),
         if dry_run { " (DRY RUN: nothing was changed)" } else { "" },
-        r.reason.as_deref().unwrap_or("none given")
+        notify::untrusted(r.reason.as_deref().unwrap_or("none given"))
     );
     for o in &outcomes {
-        body.push_str(&format!("- {}: {} on {}: {}\n", o.outcome.name().to_uppercase(), o.action.name(), o.action.target(), o.detail));
+        body.push_str(&format!("- {}\n", notify::status_line(o)));
     }
     for x in &notes {
-        body.push_str(&format!("- {x}\n"));
+        body.push_str(&format!("- {}\n", notify::untrusted(x)));
     }
     for h in &human {
-        body.push_str(&format!("- BY HAND: {h}\n"));
+        body.push_str(&format!("- BY HAND: {}\n", notify::untrusted(h)));
     }
     let mut report = DispatchReport {
         status,
@@ -222,17 +246,46 @@ pub async fn release<I: Invoker, N: Notifier, L: IncidentLog, S: ConditionalStor
     if failures.is_empty() { Ok(report) } else { Err(DispatcherError::Incomplete { failures }) }
 }
 
-/// Whether `requested_by` (a caller ARN: user, role, or assumed-role session) is the user or role
-/// `action` is about. IAM names are compared without regard to case, as IAM does. `requested_by`
-/// is said by the sender: the seal proves only that the sender may release, so this is a second
-/// line behind the quarantine (SECURITY.md).
 /// One IAM user or role: same account, kind, and name without regard to case (as IAM compares).
 fn same_entity(a: &IamArn, b: &IamArn) -> bool {
     a.account_id == b.account_id && a.entity == b.entity && a.name.eq_ignore_ascii_case(&b.name)
 }
 
-fn names_the_caller(requested_by: &str, action: &Action) -> bool {
+/// True when `t` is the IAM user of the access key entry `e` (as IAM reported it).
+fn owns_key(t: &IamArn, e: &ActionEntry) -> bool {
+    t.entity == IamEntity::User
+        && action_account(&e.action) == t.account_id
+        && e.key_user().is_some_and(|u| u.eq_ignore_ascii_case(&t.name))
+}
+
+fn action_account(a: &Action) -> &str {
+    match a {
+        Action::DeactivateAccessKey { account_id, .. }
+        | Action::ReactivateAccessKey { account_id, .. }
+        | Action::DeactivateCreatedAccessKey { account_id, .. }
+        | Action::QuarantineUser { account_id, .. }
+        | Action::ReleaseUserQuarantine { account_id, .. }
+        | Action::RevokeRoleSessions { account_id, .. }
+        | Action::RestoreRoleSessions { account_id, .. }
+        | Action::StopInstances { account_id, .. }
+        | Action::TerminateInstances { account_id, .. }
+        | Action::StartInstances { account_id, .. } => account_id,
+    }
+}
+
+/// Whether `requested_by` is the principal entry `e` is about: [`names_the_caller_in`] its action,
+/// or, for an access key, the key's user as IAM reported it when the handler acted (a user renamed
+/// after the call that created its key is still the key's user).
+fn names_the_caller(requested_by: &str, e: &ActionEntry) -> bool {
     let Ok(caller) = IamArn::parse(&launchguard_core::guard::role_of_caller(requested_by)) else { return false };
+    owns_key(&caller, e) || names_the_caller_in(&caller, &e.action)
+}
+
+/// Whether `caller` (the user or role of `requested_by`: a user, role, or assumed-role session) is
+/// the user or role `action` is about. IAM names are compared without regard to case, as IAM
+/// does. `requested_by` is said by the sender: the seal proves only that the sender may release,
+/// so this is a second line behind the quarantine (SECURITY.md).
+fn names_the_caller_in(caller: &IamArn, action: &Action) -> bool {
     let (account, name, is_user) = match action {
         Action::DeactivateAccessKey { account_id, user_name: Some(u), .. }
         | Action::ReactivateAccessKey { account_id, user_name: Some(u), .. } => (account_id, u, true),
@@ -246,13 +299,13 @@ fn names_the_caller(requested_by: &str, action: &Action) -> bool {
         // The key's user, or the principal whose call created the key: neither undoes it.
         Action::DeactivateCreatedAccessKey { account_id, user_name, created_by, .. } => {
             let creator = IamArn::parse(&launchguard_core::guard::role_of_caller(created_by)).ok();
-            if creator.is_some_and(|c| same_entity(&c, &caller)) {
+            if creator.is_some_and(|c| same_entity(&c, caller)) {
                 return true;
             }
             (account_id, user_name, true)
         }
         Action::StopInstances { .. } | Action::TerminateInstances { .. } | Action::StartInstances { .. } => {
-            return action.instances_principal().is_some_and(|p| same_entity(&p, &caller));
+            return action.instances_principal().is_some_and(|p| same_entity(&p, caller));
         }
     };
     *account == caller.account_id && name.eq_ignore_ascii_case(&caller.name) && is_user == (caller.entity == IamEntity::User)

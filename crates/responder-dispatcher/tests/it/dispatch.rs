@@ -137,9 +137,10 @@ async fn the_release_restores_exactly_what_was_changed() {
     assert_eq!(r.status, "released");
     assert_eq!(
         statuses(&r),
+        // in target order: the key (account + key id), the role, the user
         vec![
-            ("restore_role_sessions".into(), "applied".into()),
             ("reactivate_access_key".into(), "applied".into()),
+            ("restore_role_sessions".into(), "applied".into()),
             ("release_user_quarantine".into(), "applied".into())
         ]
     );

@@ -91,7 +91,7 @@ async fn by_default_instances_keep_running_and_the_notification_names_them() {
     assert!(lambda.ec2.writes().is_empty());
     let body = sns.messages.lock().unwrap()[0].1.clone();
     let (deployer, _) = ids(&f);
-    assert!(body.contains("instance(s) it launched keep running (LG_EC2_ACTION=none)"), "{body}");
+    assert!(body.contains("instance(s) it launched keep running (LG_EC2_ACTION=none"), "{body}");
     assert!(body.contains(deployer[0].as_str()), "{body}");
 }
 
@@ -145,7 +145,11 @@ async fn terminate_is_never_undone_by_a_release_and_the_notification_says_so() {
     launch_all(&lambda, &f);
     let (deployer, role) = ids(&f);
     let (sns, logs) = (Sns::default(), Logs::default());
-    let cfg = config(&[("LG_EC2_ACTION", "terminate"), ("EC2_HANDLER_LAMBDA_NAME", "ec2")]);
+    // a rule that names terminate_instances (no bundled rule does: they stop)
+    let mut rules: Value = serde_json::from_str(launchguard_core::rules::BUNDLED).unwrap();
+    rules["rules"][0]["actions"] = json!(["deactivate_access_keys", "quarantine_user", "revoke_role_sessions", "terminate_instances"]);
+    let rules = rules.to_string();
+    let cfg = config(&[("LG_EC2_ACTION", "terminate"), ("EC2_HANDLER_LAMBDA_NAME", "ec2"), ("LG_RULES", rules.as_str())]);
     let r = dispatch(&f, &cfg, &lambda, &sns, &logs).await.unwrap();
     assert!(statuses(&r).contains(&("terminate_instances".into(), "applied".into())), "{:?}", statuses(&r));
     assert!(deployer.iter().all(|id| state(&lambda, id).0 == Some(InstanceState::Terminated)));

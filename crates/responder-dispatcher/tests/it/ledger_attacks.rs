@@ -568,7 +568,7 @@ async fn an_unknown_change_is_named_by_every_release_even_after_a_busy_one() {
     let _ = w.send_at(&finding(), t0(), Fault::IamFailsAfterActing).await.unwrap_err();
     let t1 = t0() + Duration::hours(1);
     // another entry of the finding is claimed right now (a delivery acting on it)
-    let key = w.store.keys().into_iter().find(|k| k.contains("/role/DataScience/sessions/")).unwrap();
+    let key = w.store.keys().into_iter().find(|k| k.contains("/role/datascience/sessions/")).unwrap();
     let mut e: Value = serde_json::from_slice(&w.store.object(&key).unwrap().body).unwrap();
     e["state"] = json!("claimed");
     e["claimed_at"] = json!(t1 - Duration::seconds(10));

@@ -8,6 +8,7 @@ mod dispatch;
 mod forgery;
 mod horizons;
 mod instances;
+mod issue22;
 mod issue10;
 mod ledger_attacks;
 mod notification_injection;

@@ -25,7 +25,7 @@ use launchguard_core::contract::{Action, ResponseOutcome};
 
 use crate::envelope::{Ctx, Stop};
 use crate::function::Spec;
-use crate::ports::{Ec2Ports, IamPorts, KeyStatus};
+use crate::ports::{Ec2Ports, IamPorts, KeyStatus, Roles, Users};
 
 /// Every action the library knows, in the contract's order.
 pub static ALL: &[&Spec] = &[
@@ -96,15 +96,16 @@ pub(crate) async fn act<I: IamPorts>(ctx: &Ctx<'_>, iam: &I) -> Result<ResponseO
     }
 }
 
-/// Run the request's EC2 action (the function serves it: the envelope checked).
-pub(crate) async fn act_ec2<E: Ec2Ports>(ctx: &Ctx<'_>, ec2: &E) -> Result<ResponseOutcome, Stop> {
+/// Run the request's EC2 action (the function serves it: the envelope checked). `iam` resolves
+/// the principal whose instances are acted on (`GetUser`, `GetRole`) before anything else.
+pub(crate) async fn act_ec2<E: Ec2Ports, I: Users + Roles>(ctx: &Ctx<'_>, ec2: &E, iam: &I) -> Result<ResponseOutcome, Stop> {
     use stop_instances::Set;
     match &ctx.req.action {
         Action::StopInstances { account_id, region, principal_arn, instances } => {
-            stop_instances::stop(ctx, ec2, &Set { account_id, region, principal_arn, instances }).await
+            stop_instances::stop(ctx, ec2, iam, &Set { account_id, region, principal_arn, instances }).await
         }
         Action::TerminateInstances { account_id, region, principal_arn, instances } => {
-            terminate_instances::terminate(ctx, ec2, &Set { account_id, region, principal_arn, instances }).await
+            terminate_instances::terminate(ctx, ec2, iam, &Set { account_id, region, principal_arn, instances }).await
         }
         Action::StartInstances { account_id, region, incident, instance_ids, .. } => {
             stop_instances::start(ctx, ec2, account_id, region, incident, instance_ids).await

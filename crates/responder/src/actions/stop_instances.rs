@@ -6,8 +6,10 @@
 //! the tag is what the reversal (and the function's policy) recognise.
 //!
 //! Checks (every refusal before any EC2 write; [`verify`], shared with `terminate_instances`):
-//! 1. the account is the function's own (or in `ALLOWED_ACCOUNTS`), the principal is not
-//!    protected;
+//! 1. the account is the function's own (or in `ALLOWED_ACCOUNTS`); the principal is resolved
+//!    through IAM (`GetUser` or `GetRole`, `resolve.rs`): its real ARN, path included, must not be
+//!    protected, service-linked or an Identity Center role (a finding's ARN derived from a session
+//!    ARN has no path, so it cannot show a protection by path: IAM's answer decides);
 //! 2. `DescribeInstances` in the action's region; each instance must then
 //!    - exist there, in the action's account (the reservation's `OwnerId`),
 //!    - match its launch record: the same reservation (a record without one is refused: a time
@@ -40,13 +42,14 @@ use launchguard_core::ids::validate_account_id;
 
 use crate::envelope::{Ctx, Stop};
 use crate::function::Spec;
-use crate::ports::{DescribeInstances, Instance, InstanceState, InstanceStates, InstanceTags};
+use crate::ports::{DescribeInstances, Instance, InstanceState, InstanceStates, InstanceTags, Roles, Users};
+use crate::resolve::resolve_principal;
 
 /// `stop_instances`.
 pub static STOP: Spec = Spec {
     name: "stop_instances",
     reverses: None,
-    permissions: &["ec2:CreateTags", "ec2:DescribeInstances", "ec2:StopInstances"],
+    permissions: &["ec2:CreateTags", "ec2:DescribeInstances", "ec2:StopInstances", "iam:GetRole", "iam:GetUser"],
     settings: &[],
 };
 
@@ -82,9 +85,9 @@ fn is_protected(i: &Instance) -> bool {
 }
 
 /// The checks of `stop_instances` and `terminate_instances`, before any write.
-pub(crate) async fn verify<E: DescribeInstances>(ctx: &Ctx<'_>, ec2: &E, s: &Set<'_>) -> Result<Verified, Stop> {
+pub(crate) async fn verify<E: DescribeInstances, I: Users + Roles>(ctx: &Ctx<'_>, ec2: &E, iam: &I, s: &Set<'_>) -> Result<Verified, Stop> {
     check_account(ctx, s.account_id)?;
-    ctx.cfg.guard.check_principal(s.principal_arn).map_err(Stop::Refuse)?;
+    resolve_principal(ctx, iam, s.account_id, s.principal_arn).await?;
     let ids: Vec<String> = s.instances.iter().map(|l| l.instance_id.clone()).collect();
     let described = ec2.describe_instances(s.region, &ids).await?;
     let (mut ok, mut skipped) = (Vec::new(), Vec::new());
@@ -134,12 +137,13 @@ fn ids(v: &[&Instance]) -> Vec<String> {
 }
 
 /// `stop_instances`.
-pub(crate) async fn stop<E: DescribeInstances + InstanceTags + InstanceStates>(
+pub(crate) async fn stop<E: DescribeInstances + InstanceTags + InstanceStates, I: Users + Roles>(
     ctx: &Ctx<'_>,
     ec2: &E,
+    iam: &I,
     s: &Set<'_>,
 ) -> Result<ResponseOutcome, Stop> {
-    let v = verify(ctx, ec2, s).await?;
+    let v = verify(ctx, ec2, iam, s).await?;
     let incident = ctx.req.finding_id.as_str();
     let mut skipped = v.skipped;
     // ours: stopped (or stopping) by an earlier attempt of this incident; to_stop: running

@@ -1,8 +1,8 @@
 //! Terminate exactly the instances a flagged principal launched. Not reversible: never the
 //! default, and the outcome says so.
 //!
-//! What: the checks of `stop_instances` ([`super::stop_instances::verify`]: account, protected
-//! principal, each instance described, matching its launch record, not protected), then tag
+//! What: the checks of `stop_instances` ([`super::stop_instances::verify`]: account, the
+//! principal resolved through IAM and not protected, each instance described, matching its launch record, not protected), then tag
 //! (`launchguard:incident=<finding id>`), then `TerminateInstances` of exactly those ids. Already
 //! terminated (or shutting down): `already_applied`, with no reversal.
 
@@ -11,13 +11,13 @@ use launchguard_core::contract::{INCIDENT_TAG, OutcomeStatus, ResponseOutcome};
 use super::stop_instances::{Set, each_or_one_by_one, verify};
 use crate::envelope::{Ctx, Stop};
 use crate::function::Spec;
-use crate::ports::{DescribeInstances, InstanceState, InstanceStates, InstanceTags};
+use crate::ports::{DescribeInstances, InstanceState, InstanceStates, InstanceTags, Roles, Users};
 
 /// `terminate_instances`. No reversal.
 pub static TERMINATE: Spec = Spec {
     name: "terminate_instances",
     reverses: None,
-    permissions: &["ec2:CreateTags", "ec2:DescribeInstances", "ec2:TerminateInstances"],
+    permissions: &["ec2:CreateTags", "ec2:DescribeInstances", "ec2:TerminateInstances", "iam:GetRole", "iam:GetUser"],
     settings: &[],
 };
 
@@ -25,12 +25,13 @@ pub static TERMINATE: Spec = Spec {
 pub const NOT_REVERSIBLE: &str = "terminated instances cannot be started again: this is not reversible";
 
 /// `terminate_instances`.
-pub(crate) async fn terminate<E: DescribeInstances + InstanceTags + InstanceStates>(
+pub(crate) async fn terminate<E: DescribeInstances + InstanceTags + InstanceStates, I: Users + Roles>(
     ctx: &Ctx<'_>,
     ec2: &E,
+    iam: &I,
     s: &Set<'_>,
 ) -> Result<ResponseOutcome, Stop> {
-    let v = verify(ctx, ec2, s).await?;
+    let v = verify(ctx, ec2, iam, s).await?;
     let incident = ctx.req.finding_id.as_str();
     let warnings: Vec<String> =
         std::iter::once(NOT_REVERSIBLE.to_owned()).chain(v.skipped.iter().map(|w| format!("left alone: {w}"))).collect();

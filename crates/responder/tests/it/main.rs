@@ -4,3 +4,4 @@
 
 mod adapter;
 mod registry;
+mod resolution;

@@ -50,11 +50,13 @@ impl Calls {
         o
     }
 
-    async fn run_ec2(&mut self, ec2: &MemoryEc2, action: Action) -> ResponseOutcome {
-        let before = ec2.calls().len();
+    async fn run_ec2(&mut self, ec2: &MemoryEc2, iam: &MemoryIam, action: Action) -> ResponseOutcome {
+        let (before, before_iam) = (ec2.calls().len(), iam.calls().len());
         let name = action.name();
-        let o = respond_ec2(&ResponseRequest::new("lg-test", action, false, now()), &cfg(), ec2, now()).await;
+        let o = respond_ec2(&ResponseRequest::new("lg-test", action, false, now()), &cfg(), ec2, iam, now()).await;
         self.0.entry(name).or_default().extend(ec2.calls()[before..].iter().map(|c| c.0.to_owned()));
+        let iam_ops = iam.calls()[before_iam..].iter().map(|c| format!("iam:{}", c.split(' ').next().unwrap())).collect::<Vec<_>>();
+        self.0.entry(name).or_default().extend(iam_ops);
         assert!(matches!(o.outcome, OutcomeStatus::Applied | OutcomeStatus::AlreadyApplied), "{}", o.detail);
         o
     }
@@ -120,8 +122,10 @@ fn every_contract_action_has_one_spec_and_reversals_name_theirs() {
         if let Some(r) = spec.reverses {
             assert!(names.contains(&r), "{} reverses {r}, which is not an action", spec.name);
         }
+        // an EC2 action reads IAM only to resolve the principal whose instances it acts on
         let service = if action.handler() == HandlerKind::Ec2 { "ec2:" } else { "iam:" };
-        assert!(spec.permissions.iter().all(|p| p.starts_with(service)), "{}: {:?}", spec.name, spec.permissions);
+        let resolves = |p: &&str| action.handler() == HandlerKind::Ec2 && ["iam:GetRole", "iam:GetUser"].contains(p);
+        assert!(spec.permissions.iter().all(|p| p.starts_with(service) || resolves(p)), "{}: {:?}", spec.name, spec.permissions);
     }
 }
 
@@ -183,15 +187,18 @@ async fn every_call_an_action_makes_is_one_it_declares_and_it_uses_every_one() {
     assert_eq!(calls.run(&iam, revoke(now())).await.outcome, OutcomeStatus::AlreadyApplied);
     calls.applied(&iam, first.reversal.unwrap()).await;
 
-    // instances: stopped, again, started; others terminated
+    // instances: stopped, again, started; others terminated; a user's (GetUser) and a role's (GetRole)
     let ec2 = MemoryEc2::default();
+    let iam = MemoryIam::default().with_user("bob", bob()).with_role("Dev", Entity::new(format!("arn:aws:iam::{ACCOUNT}:role/Dev")));
     let at = now() - Duration::minutes(20);
-    let (a, b) = (
+    let (a, b, c) = (
         running_instance("i-0aaa0000000000001", ACCOUNT, at, "r-1", &[]),
         running_instance("i-0bbb0000000000002", ACCOUNT, at, "r-2", &[]),
+        running_instance("i-0ccc0000000000003", ACCOUNT, at, "r-3", &[]),
     );
     ec2.put("us-east-1", a.clone());
     ec2.put("us-east-1", b.clone());
+    ec2.put("us-east-1", c.clone());
     let principal_arn = format!("arn:aws:iam::{ACCOUNT}:user/bob");
     let stop = || Action::StopInstances {
         account_id: ACCOUNT.into(),
@@ -199,16 +206,30 @@ async fn every_call_an_action_makes_is_one_it_declares_and_it_uses_every_one() {
         principal_arn: principal_arn.clone(),
         instances: vec![launch_of(&a, "us-east-1")],
     };
-    let o = calls.run_ec2(&ec2, stop()).await;
-    assert_eq!(calls.run_ec2(&ec2, stop()).await.outcome, OutcomeStatus::AlreadyApplied);
-    calls.run_ec2(&ec2, o.reversal.unwrap()).await;
+    let o = calls.run_ec2(&ec2, &iam, stop()).await;
+    assert_eq!(calls.run_ec2(&ec2, &iam, stop()).await.outcome, OutcomeStatus::AlreadyApplied);
+    calls.run_ec2(&ec2, &iam, o.reversal.unwrap()).await;
+    let role_stop = Action::StopInstances {
+        account_id: ACCOUNT.into(),
+        region: "us-east-1".into(),
+        principal_arn: format!("arn:aws:iam::{ACCOUNT}:role/Dev"),
+        instances: vec![launch_of(&c, "us-east-1")],
+    };
+    calls.run_ec2(&ec2, &iam, role_stop).await;
     let terminate = Action::TerminateInstances {
         account_id: ACCOUNT.into(),
         region: "us-east-1".into(),
         principal_arn: principal_arn.clone(),
         instances: vec![launch_of(&b, "us-east-1")],
     };
-    calls.run_ec2(&ec2, terminate).await;
+    calls.run_ec2(&ec2, &iam, terminate).await;
+    let role_terminate = Action::TerminateInstances {
+        account_id: ACCOUNT.into(),
+        region: "us-east-1".into(),
+        principal_arn: format!("arn:aws:iam::{ACCOUNT}:role/Dev"),
+        instances: vec![launch_of(&c, "us-east-1")],
+    };
+    calls.run_ec2(&ec2, &iam, role_terminate).await;
 
     for spec in ALL {
         let declared: BTreeSet<String> = spec.permissions.iter().map(|p| (*p).to_owned()).collect();

@@ -8,6 +8,7 @@ use launchguard_core::aggregate::LaunchedInstance;
 use launchguard_core::contract::{Action, Finding};
 use launchguard_ec2_handler::FUNCTION;
 use launchguard_responder::Config;
+use launchguard_responder::memory::{Entity, MemoryIam};
 use launchguard_responder::ports::Instance;
 use launchguard_responder::testing;
 
@@ -17,6 +18,11 @@ pub const DEPLOYER: &str = "arn:aws:iam::111122223333:user/ci-deployer";
 
 pub fn now() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 22, 5, 21, 0).unwrap()
+}
+
+/// IAM as it is: the deployer exists at its ARN (the EC2 handler resolves it before acting).
+pub fn iam() -> MemoryIam {
+    MemoryIam::default().with_user("ci-deployer", Entity::new(DEPLOYER))
 }
 
 pub fn cfg() -> Config {

@@ -183,5 +183,6 @@ pub fn release(contained: &ResponseOutcome) -> ReleaseEvent {
             at() + Duration::hours(2),
         )],
         notes: Vec::new(),
+        verified: true,
     }
 }

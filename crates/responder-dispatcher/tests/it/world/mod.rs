@@ -132,7 +132,7 @@ impl Invoker for Lambda<'_> {
                     .map_err(|e| CallError::new(e.to_string(), false))?,
             ),
             "ec2" => serde_json::to_vec(
-                &launchguard_responder::handle_ec2(&payload, &self.eh, &self.ec2, &self.kms, &self.store, self.now)
+                &launchguard_responder::handle_ec2(&payload, &self.eh, &self.ec2, self.iam, &self.kms, &self.store, self.now)
                     .await
                     .map_err(|e| CallError::new(e.to_string(), false))?,
             ),
