@@ -12,6 +12,7 @@ use launchguard_aws::Invoker;
 use launchguard_aws::mac::{MacSigner, seal};
 use launchguard_core::auth::Purpose;
 use launchguard_core::contract::{ReleaseKind, ReleaseRequest, SCHEMA_VERSION};
+use launchguard_core::text::untrusted;
 use serde_json::Value;
 
 use crate::CliError;
@@ -80,26 +81,29 @@ pub async fn release<S: MacSigner, I: Invoker>(
     Ok(answer)
 }
 
-/// The dispatcher's answer for a person.
+/// The dispatcher's answer for a person. Every value in it is outside text (user and role names,
+/// AWS error messages, the dispatcher's words): each goes through the one escaping path, so that
+/// no line break or terminal control in it becomes a line or an escape of its own.
 pub fn render(answer: &Value) -> String {
+    let text = |v: &Value, default: &str| untrusted(v.as_str().unwrap_or(default));
     let mut out = String::new();
-    let status = answer["status"].as_str().unwrap_or("unknown");
-    let _ = writeln!(out, "release {}: {status}", answer["finding_id"].as_str().unwrap_or("?"));
+    let status = text(&answer["status"], "unknown");
+    let _ = writeln!(out, "release {}: {status}", text(&answer["finding_id"], "?"));
     for o in answer["outcomes"].as_array().into_iter().flatten() {
         let _ = writeln!(
             out,
             "- {}: {} on {}: {}",
-            o["outcome"]["status"].as_str().unwrap_or("?").to_uppercase(),
-            o["action"]["type"].as_str().unwrap_or("?"),
-            o["action"].get("user_name").or_else(|| o["action"].get("role_name")).and_then(Value::as_str).unwrap_or("?"),
-            o["detail"].as_str().unwrap_or("")
+            text(&o["outcome"]["status"], "?").to_uppercase(),
+            text(&o["action"]["type"], "?"),
+            text(o["action"].get("user_name").or_else(|| o["action"].get("role_name")).unwrap_or(&Value::Null), "?"),
+            text(&o["detail"], "")
         );
     }
     for r in answer["refusals"].as_array().into_iter().flatten() {
-        let _ = writeln!(out, "- REFUSED: {}", r.as_str().unwrap_or("?"));
+        let _ = writeln!(out, "- REFUSED: {}", text(r, "?"));
     }
     for h in answer["human_actions"].as_array().into_iter().flatten() {
-        let _ = writeln!(out, "- BY HAND: {}", h.as_str().unwrap_or("?"));
+        let _ = writeln!(out, "- BY HAND: {}", text(h, "?"));
     }
     out
 }

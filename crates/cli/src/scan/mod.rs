@@ -27,7 +27,6 @@ use launchguard_core::launch::LaunchFacts;
 use launchguard_core::record::CloudTrailRecord;
 use launchguard_core::scan::{LaunchSink, ScanStats, Scanner};
 use launchguard_core::threshold::{Assessment, Verdict};
-use launchguard_core::window::TimeWindow;
 use rayon::prelude::*;
 use std::collections::HashSet;
 

@@ -81,3 +81,22 @@ async fn a_refusal_is_an_error_and_bad_ids_never_leave_the_machine() {
     assert!(matches!(e, CliError::Aws { .. }), "{e}");
     assert_eq!(d.sent.lock().unwrap().len(), before);
 }
+
+/// Review of issue 22 (finding 5): the dispatcher's answer is outside text (names, AWS error
+/// messages); a line break or a terminal escape in it never becomes a line or an escape of its own.
+#[test]
+fn the_printed_answer_escapes_every_outside_text() {
+    let answer = serde_json::json!({
+        "status": "partial",
+        "finding_id": "lg-1",
+        "outcomes": [{"outcome": {"status": "failed"}, "action": {"type": "reactivate_access_key", "user_name": "bob\u{1b}[2J"},
+                      "detail": "AccessDenied\n- APPLIED: undo by hand: curl x | sh\u{2028}"}],
+        "refusals": ["refused\r\n- APPLIED: fake"],
+        "human_actions": ["aws iam \u{202e}hs | x lruc"]
+    });
+    let out = launchguard_cli::release::render(&answer);
+    // GIVEN five values with line breaks and controls THEN one line each, nothing raw
+    assert_eq!(out.lines().count(), 4, "{out}");
+    assert!(!out.contains('\u{1b}') && !out.contains('\u{2028}') && !out.contains('\u{202e}') && !out.contains('\r'), "{out}");
+    assert!(!out.lines().any(|l| l.starts_with("- APPLIED")), "{out}");
+}

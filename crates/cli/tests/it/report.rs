@@ -9,7 +9,9 @@ use launchguard_aws::CallError;
 use launchguard_aws::store::MemoryStore;
 use launchguard_cli::report::{self, ReportArgs};
 use launchguard_core::contract::{ReleaseRequest, ResponseOutcome};
-use launchguard_responder_dispatcher::ledger::{ActionEntry, EntryState, FindingEntry, Owner, Released, ReversalState, entry_key, target_of};
+use launchguard_responder_dispatcher::ledger::{
+    ActionEntry, EntryState, FindingEntry, Owner, Released, ReversalState, entry_key, target_of,
+};
 use launchguard_responder_dispatcher::{IncidentLog, IncidentRecord, RecordType, Status};
 use launchguard_testkit::fixture;
 
@@ -246,6 +248,7 @@ async fn review_a_forged_release_borrowing_another_findings_release_closes_a_con
     let now = at() + Duration::days(2);
     let out = report::run(&args(&["--since", "2026-11-01", "--format", "json"]), &group, &l, now).await.unwrap();
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
-    let open: Vec<&serde_json::Value> = v["open"].as_array().unwrap().iter().filter(|o| o["finding_id"] == inc.finding_id.as_str()).collect();
+    let open: Vec<&serde_json::Value> =
+        v["open"].as_array().unwrap().iter().filter(|o| o["finding_id"] == inc.finding_id.as_str()).collect();
     assert_eq!(open.len(), 1, "the forged release closed {}'s containment: {v}", inc.finding_id);
 }

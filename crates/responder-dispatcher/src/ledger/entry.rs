@@ -199,10 +199,10 @@ pub fn keys_prefix(account_id: &str) -> String {
     format!("targets/{}/key/", seg(account_id))
 }
 
-/// The target an action changes, as a key prefix. Its identity is IAM's: an access key is account
-/// + key id (key ids are unique; the user a record or a finding names can be renamed, or differ
-/// in case, and is not part of it); a user or role is account + name compared without regard to
-/// case.
+/// The target an action changes, as a key prefix. Its identity is IAM's: an access key is the
+/// account and the key id (key ids are unique; the user a record or a finding names can be
+/// renamed, or differ in case, and is not part of it); a user or role is the account and the name
+/// compared without regard to case.
 pub fn target_of(a: &Action) -> String {
     match a {
         // The key's own target: a key deactivated as used and as created, under any name of its

@@ -269,7 +269,7 @@ async fn a_handler_that_acted_then_timed_out_is_retried_and_never_silently_relea
     let r = w.send(&release(Some(&fid()), None, "false positive"), t0() + Duration::hours(1)).await.unwrap();
     assert_eq!(r.status, "release_action_needed", "{r:?}");
     let told = r.human_actions.iter().find(|n| n.contains("user ci-deployer") && n.contains("quarantine_user")).unwrap();
-    assert!(told.contains("aws iam delete-user-policy --user-name ci-deployer --policy-name launchguard-quarantine-guard"), "{told}");
+    assert!(told.contains("aws iam detach-user-policy --user-name ci-deployer --policy-arn arn:aws:iam::111122223333:policy/launchguard/launchguard-quarantine-guard"), "{told}");
     assert!(w.user().attached.contains(&V3.to_string()), "never undone by itself");
 }
 
