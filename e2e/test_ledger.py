@@ -56,7 +56,9 @@ def test_case_7_the_same_alarm_three_times_pages_once_and_case_3_decoys_are_not_
     # case 7: one page, one incident record, three deliveries counted in the ledger
     notes = world.drain(world.notify_queue)
     assert len(notes) == 1, [n.get("Subject") for n in notes]
-    assert "WARNING" in notes[0]["Message"], notes[0]["Message"][:2000]
+    # the role's sessions are revoked by the stack's managed policy (issue 32): the decoy inline
+    # policy of the same name is never read, written or named as launchguard's
+    assert "look-alike" not in notes[0]["Message"], notes[0]["Message"][:2000]
     assert len([r for r in world.incidents() if r["record_type"] == "incident"]) == 1
     entry = json.loads(world.s3.get_object(Bucket=world.ledger, Key=f"ledger/findings/{world.finding_id}")["Body"].read())
     assert entry["deliveries"] == 3, entry

@@ -67,14 +67,14 @@ def test_the_report_is_written_linked_and_loads_offline(world):
 
 def test_the_period_summary_lists_the_incident_and_its_open_containments(world):
     since = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=1)).strftime("%Y-%m-%d")
-    r = world.cli("report", "--since", since, "--format", "json", "--log-group", world.incident_group)
+    r = world.cli("report", "--since", since, "--format", "json", "--log-group", world.incident_group, "--ledger-bucket", world.ledger)
     assert r.returncode == 0, r.stderr
     summary = json.loads(r.stdout)
     assert [i["finding_id"] for i in summary["incidents"]] == [world.finding_id], summary["incidents"]
     open_actions = {o["action"] for o in summary["open"]}
     assert {"deactivate_access_key", "quarantine_user", "revoke_role_sessions"} <= open_actions, summary["open"]
     assert all(o["open_seconds"] >= 0 for o in summary["open"])
-    r = world.cli("report", "--finding", world.finding_id, "--format", "md", "--log-group", world.incident_group)
+    r = world.cli("report", "--finding", world.finding_id, "--format", "md", "--log-group", world.incident_group, "--ledger-bucket", world.ledger)
     assert r.returncode == 0, r.stderr
     # Markdown escapes `_` (a value never becomes emphasis): the action name is written revoke\_role\_sessions
     assert world.user in r.stdout and "revoke\\_role\\_sessions" in r.stdout, r.stdout
