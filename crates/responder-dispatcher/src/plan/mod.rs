@@ -371,7 +371,7 @@ fn plan_one(f: &FlaggedPrincipal, pb: &Playbook, guard: &Guard, now: DateTime<Ut
                     covers_activity_until: Some(f.activity.last_seen),
                 });
                 p.notes.push(format!(
-                    "revoking sessions stops every current session of {role_name} (sessions: {}); new sessions still work: find who can assume the role",
+                    "revoking sessions denies every session of {role_name}, current and new, until a release (sessions: {}): whatever runs as this role stops too; find who can assume the role",
                     f.activity.session_names.iter().cloned().collect::<Vec<_>>().join(", ")
                 ));
             } else {
