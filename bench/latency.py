@@ -2,7 +2,7 @@
 
     .venv-localstack/bin/python bench/latency.py      (part of `make bench`; needs release builds)
 
-The functions run as release builds under `cargo lambda watch --release --concurrency 8`; the chain is the real
+The functions run as release builds (8 processes each) behind `cargo lambda watch --only-lambda-apis`; the chain is the real
 one (SNS alarm message -> bridge -> detector -> dispatcher -> handlers -> LocalStack IAM). The
 detector is invoked synchronously here and `cargo lambda watch` runs the asynchronous dispatcher
 invocation inline, so the invocation returns after the last IAM change. Containment latency is

@@ -135,7 +135,7 @@ def main() -> int:
     one = next(l["containment_ms"] for l in latency if l["principals"] == 1)
     md += ["", "## Containment latency", "",
            "`.venv-localstack/bin/python bench/latency.py`: the real chain on LocalStack (alarm message -> bridge -> detector ->",
-           "dispatcher -> handlers -> IAM) with release builds under `cargo lambda watch --release --concurrency 8`, N flagged IAM users with one key",
+           "dispatcher -> handlers -> IAM) with release builds, 8 processes per function, behind `cargo lambda watch --only-lambda-apis`, N flagged IAM users with one key",
            "each (2 actions per user: deactivate the key, quarantine the user; 8 handler invocations at once). Containment is the time",
            "from invoking the detector to its return after the last IAM change (watch runs the asynchronous dispatcher call inline),",
            "minus the time the detector spent reading CloudTrail, shown apart. Target: 100 principals in less than 3 times the time of 1.", "",

@@ -17,7 +17,7 @@ def main() -> int:
     try:
         sc = Scenario()
         sc.setup()
-        say("starting the four functions with `cargo lambda watch` (the real Lambda Invoke API, on 127.0.0.1)")
+        say("starting the five functions behind `cargo lambda watch` (the real Lambda Invoke API, on 127.0.0.1)")
         watch = Watch(sc.function_env())
         watch.start()
         now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)

@@ -92,30 +92,48 @@ class LocalStack:
             subprocess.run([str(ROOT / "scripts/localstack.sh"), "stop"], check=False)
 
 
+FUNCTIONS = ("launchguard-detector", "launchguard-dispatcher", "launchguard-accesskey-handler",
+             "launchguard-iam-handler", "launchguard-ec2-handler")
+
+
 class Watch:
-    """`cargo lambda watch` serving the four functions with the given environment."""
+    """The five functions behind the real Lambda Invoke API on 127.0.0.1, with the given environment.
+
+    `cargo lambda watch --only-lambda-apis` serves the Invoke and runtime APIs; the functions are
+    the binaries scripts/e2e.sh built (target/debug, or target/release with `release`), started
+    here, `concurrency` processes each, with the environment Lambda gives them. `cargo lambda
+    watch` alone would `cargo run` each function, which resolves features without the
+    dev-dependencies and so compiles the AWS SDK a second time beside the test build."""
 
     def __init__(self, env: dict[str, str], release: bool = False, concurrency: int = 1):
         self.env = env
         self.release = release
         self.concurrency = concurrency
         self.proc: subprocess.Popen | None = None
+        self.functions: list[subprocess.Popen] = []
         self.log = RUN / f"watch-{WORKER}.log"
+
+    def binary(self, name: str) -> Path:
+        target = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
+        path = target / ("release" if self.release else "debug") / name
+        if not path.is_file():
+            build = "cargo build --release --bins" if self.release else "cargo build --workspace --all-targets"
+            raise FileNotFoundError(f"{path} is not built: run `{build}` (scripts/e2e.sh does)")
+        return path
 
     def start(self) -> None:
         if port_busy(WATCH_PORT):
             raise RuntimeError(f"port {WATCH_PORT} on 127.0.0.1 is in use: stop what runs there or set LG_WATCH_PORT")
+        binaries = {name: self.binary(name) for name in FUNCTIONS}
         env = {**os.environ, **self.env}
         env["PATH"] = f"{ROOT / '.venv-tools/bin'}:{env['PATH']}"
         RUN.mkdir(parents=True, exist_ok=True)
         with open(self.log, "ab") as out:
             self.proc = subprocess.Popen(
-                ["cargo", "lambda", "watch", "--ignore-changes", "--invoke-address", "127.0.0.1", "--invoke-port", str(WATCH_PORT),
-                 *(["--release"] if self.release else []),
-                 "--concurrency", str(self.concurrency)],
-                cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+                ["cargo", "lambda", "watch", "--only-lambda-apis", "--invoke-address", "127.0.0.1", "--invoke-port", str(WATCH_PORT)],
+                cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, process_group=0,
             )
-        # its process group, for scripts/stop.sh when this process dies before stop() runs
+        # its process group (the functions join it), for scripts/stop.sh when this process dies before stop() runs
         (RUN / f"watch-{WORKER}.pid").write_text(str(self.proc.pid))
         deadline = time.time() + 120
         while not port_busy(WATCH_PORT):
@@ -124,14 +142,32 @@ class Watch:
             if time.time() > deadline:
                 raise RuntimeError(f"cargo lambda watch did not listen on {WATCH_PORT}; see {self.log}")
             time.sleep(0.2)
+        with open(self.log, "ab") as out:
+            for name, path in binaries.items():
+                for _ in range(self.concurrency):
+                    fenv = {**env, "AWS_LAMBDA_FUNCTION_NAME": name, "AWS_LAMBDA_FUNCTION_VERSION": "1",
+                            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "4096", "AWS_LAMBDA_MAX_CONCURRENCY": "1",
+                            "AWS_LAMBDA_RUNTIME_API": f"http://127.0.0.1:{WATCH_PORT}/.rt/{name}"}
+                    # in the watch's process group, so that scripts/stop.sh ends them with it
+                    self.functions.append(subprocess.Popen([str(path)], cwd=ROOT, env=fenv, stdout=out, stderr=subprocess.STDOUT,
+                                                           process_group=self.proc.pid))
 
     def stop(self) -> None:
+        for f in self.functions:
+            if f.poll() is None:
+                f.terminate()
         if self.proc and self.proc.poll() is None:
             os.killpg(self.proc.pid, signal.SIGTERM)
             try:
                 self.proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 os.killpg(self.proc.pid, signal.SIGKILL)
+        for f in self.functions:
+            try:
+                f.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                f.kill()
+        self.functions = []
         self.proc = None
         (RUN / f"watch-{WORKER}.pid").unlink(missing_ok=True)
         deadline = time.time() + 10

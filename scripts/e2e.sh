@@ -9,7 +9,10 @@ scripts/venv.sh tools
 scripts/node.sh iam-simulate     # e2e/test_iam_simulate.py evaluates the rendered IAM policies with it
 scripts/chromium.sh >/dev/null   # e2e/test_report.py opens the incident report in a headless browser
 echo "building the five functions (first time: a few minutes)..." >&2
-cargo build --workspace --bins --locked
+# --all-targets: the same features, so the same artifacts, as the test build (`make lint`, `make
+# unit`); `--bins` alone leaves out the dev-dependencies' features and compiles the AWS SDK again.
+# The harness starts these binaries itself behind `cargo lambda watch --only-lambda-apis`.
+cargo build --workspace --all-targets --locked
 # `make deploy` runs `cargo lambda deploy` on what `cargo lambda build` leaves in target/lambda/<fn>/.
 # LocalStack cannot run the functions, so the e2e deploy takes the binaries just built there
 # instead of a second build of every crate for the Lambda target (minutes and gigabytes on CI);
