@@ -28,6 +28,12 @@ table() {
   grep -h '^e2e timing:' "$e2e_log" 2>/dev/null | sed 's/^/  /' || true
   printf '  %-28s %6s\n' "total" "$(($(date +%s) - started))"
   echo "tests passed: ${rust:-0} Rust, ${e2e:-0} end-to-end"
+  if [ -x .venv-tools/bin/sccache ] && [ "${LG_SCCACHE:-1}" != "0" ]; then
+    # the compile cache (scripts/linted.sh): how much of this run's build it served
+    # (stopping its server prints the statistics; nothing of make test stays running)
+    scripts/linted.sh .venv-tools/bin/sccache --stop-server 2>/dev/null | grep -E '^(Compile requests |Cache hits |Cache misses |Non-cacheable calls)' \
+      | sed -E 's/  +/: /; s/^/compile cache /' || true
+  fi
   [ "$status" -eq 0 ] || echo "make test FAILED (exit $status) in phase: ${current:-?}" >&2
   exit "$status"
 }
@@ -46,6 +52,7 @@ phase() { # name command...
 }
 
 phase "set-up (venvs, chromium)" bash -c 'scripts/venv.sh localstack && scripts/venv.sh tools && scripts/chromium.sh >/dev/null'
+[ ! -x .venv-tools/bin/sccache ] || scripts/linted.sh .venv-tools/bin/sccache --zero-stats >/dev/null 2>&1 || true
 phase "fmt" cargo fmt --all --check
 phase "lint-deploy" .venv-tools/bin/python deploy/lint.py
 phase "build + clippy (all targets)" scripts/linted.sh cargo test --workspace --all-targets --locked --no-run
