@@ -52,4 +52,4 @@ undeploy: ## Remove what `make deploy` created (incident records are kept)
 
 clean: ## Remove build output, venvs and run state
 	$(CARGO) clean
-	rm -rf .venv-localstack .venv-tools .lg-run
+	rm -rf .venv-localstack .venv-tools .venv-uv .lg-run

@@ -27,12 +27,29 @@ make_venv() { # name python requirements [constraints]
     && [ "$(awk '{print $2}' "$stamp")" = "$(printf '%s\n' "${files[@]}")" ]; then
     return 0
   fi
-  echo "installing $req into $dir (first time: about a minute)..." >&2
+  local uv t0
+  uv=$(installer)
+  t0=$(date +%s)
+  echo "installing $req into $dir..." >&2
   rm -rf "$dir"
-  "$py" -m venv "$dir"
-  # pip's wheel cache (~/.cache/pip) makes a second clone's install a copy, not a download and build
-  "$dir/bin/pip" install --quiet --disable-pip-version-check -r "$req" ${cons:+-c "$cons"}
+  # uv installs the pinned wheels from its cache (~/.cache/uv): a fresh clone's install is a copy
+  # (about 15 s for LocalStack's, against about 2 minutes with pip)
+  "$uv" venv --quiet --seed --python "$py" "$dir"
+  "$uv" pip install --quiet --python "$dir/bin/python" -r "$req" ${cons:+-c "$cons"}
   sha256sum "${files[@]}" >"$stamp"
+  echo "installed $dir in $(($(date +%s) - t0)) s" >&2
+}
+
+# uv, pinned, in its own small venv (.venv-uv), installed with pip the first time.
+UV_VERSION=0.13.9
+installer() {
+  local dir=.venv-uv
+  if ! [ -x "$dir/bin/uv" ] || [ "$("$dir/bin/uv" --version 2>/dev/null | awk '{print $2}')" != "$UV_VERSION" ]; then
+    rm -rf "$dir"
+    python3 -m venv "$dir"
+    "$dir/bin/pip" install --quiet --disable-pip-version-check "uv==$UV_VERSION" >&2
+  fi
+  echo "$dir/bin/uv"
 }
 
 case "${1:-}" in
