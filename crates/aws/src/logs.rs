@@ -84,28 +84,45 @@ where
 }
 
 /// Log output captured in memory, through the functions' own [`subscriber`] (tests).
+///
+/// The subscriber is installed once as the process's global default, writing to the buffer of the
+/// thread that is capturing (others' events are dropped). A global subscriber, not a per-thread
+/// one: tracing caches whether a call site is enabled across threads, and a test running beside
+/// another would otherwise miss events.
 #[cfg(feature = "test-util")]
 #[derive(Debug, Clone, Default)]
 pub struct Capture(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
 
 #[cfg(feature = "test-util")]
-impl Capture {
-    /// Capture this thread's log events until the guard is dropped (a `#[tokio::test]` runs its
-    /// futures, the in-process handlers' too, on its one thread).
-    pub fn start(&self) -> tracing::subscriber::DefaultGuard {
-        tracing::subscriber::set_default(subscriber(self.clone()))
-    }
+thread_local! {
+    static CAPTURING: std::cell::RefCell<Option<Capture>> = const { std::cell::RefCell::new(None) };
+}
 
-    /// Everything written so far.
-    pub fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner)).into_owned()
+/// Stops capturing this thread's events when dropped.
+#[cfg(feature = "test-util")]
+#[derive(Debug)]
+pub struct Capturing(());
+
+#[cfg(feature = "test-util")]
+impl Drop for Capturing {
+    fn drop(&mut self) {
+        CAPTURING.with(|c| c.borrow_mut().take());
     }
 }
 
+/// Writes to the capturing thread's buffer, if any.
 #[cfg(feature = "test-util")]
-impl Write for Capture {
+#[derive(Debug, Clone, Copy)]
+struct ThisThread;
+
+#[cfg(feature = "test-util")]
+impl Write for ThisThread {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).extend_from_slice(buf);
+        CAPTURING.with(|c| {
+            if let Some(cap) = c.borrow().as_ref() {
+                cap.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).extend_from_slice(buf);
+            }
+        });
         Ok(buf.len())
     }
 
@@ -115,11 +132,30 @@ impl Write for Capture {
 }
 
 #[cfg(feature = "test-util")]
-impl<'a> MakeWriter<'a> for Capture {
-    type Writer = Capture;
+impl<'a> MakeWriter<'a> for ThisThread {
+    type Writer = ThisThread;
 
     fn make_writer(&'a self) -> Self::Writer {
-        self.clone()
+        *self
+    }
+}
+
+#[cfg(feature = "test-util")]
+impl Capture {
+    /// Capture this thread's log events until the guard is dropped (a `#[tokio::test]` runs its
+    /// futures, the in-process handlers' too, on its one thread).
+    pub fn start(&self) -> Capturing {
+        static INSTALL: std::sync::Once = std::sync::Once::new();
+        INSTALL.call_once(|| {
+            let _ = tracing::subscriber::set_global_default(subscriber(ThisThread));
+        });
+        CAPTURING.with(|c| *c.borrow_mut() = Some(self.clone()));
+        Capturing(())
+    }
+
+    /// Everything written so far.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner)).into_owned()
     }
 }
 
