@@ -1,11 +1,12 @@
 //! The I/O edge the launchguard functions share: loading the SDK configuration once, telling
-//! retryable AWS errors from final ones, invoking another function, and JSON logs.
+//! retryable AWS errors from final ones, invoking another function, and JSON logs ([`logs`]: every string escaped).
 //!
 //! Endpoints come from `AWS_ENDPOINT_URL` / `AWS_ENDPOINT_URL_<SERVICE>`, which aws-config reads
 //! itself: there is no endpoint code here. [`mac`] seals and opens authenticated payloads with KMS;
 //! [`store`] is the conditional-write store (S3) of the ledger; [`command`] is the handlers' gate.
 
 pub mod command;
+pub mod logs;
 pub mod mac;
 pub mod store;
 
@@ -96,10 +97,10 @@ pub fn s3_client(sdk: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
     aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(sdk).force_path_style(emulated).build())
 }
 
-/// JSON logs to stdout (CloudWatch Logs picks them up); level from `RUST_LOG` (default `info`).
+/// JSON logs to stdout (CloudWatch Logs picks them up), every string escaped; level from
+/// `RUST_LOG` (default `info`): [`logs::subscriber`].
 pub fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt().json().with_env_filter(filter).with_current_span(false).with_ansi(false).without_time().try_init();
+    let _ = tracing::subscriber::set_global_default(logs::subscriber(std::io::stdout));
 }
 
 /// The answer of a synchronous invocation.

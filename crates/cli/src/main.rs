@@ -138,7 +138,8 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("launchguard: {e}");
+            // errors quote outside text (file names, AWS messages, the dispatcher's answer)
+            eprintln!("launchguard: {}", launchguard_core::text::Untrusted(&e));
             ExitCode::from(2)
         }
     }

@@ -26,7 +26,7 @@ pub mod timeline;
 
 pub use error::ReportError;
 pub use model::{Headline, ReleaseEvent, ReportInput};
-pub use summary::{IncidentFacts, PeriodSummary};
+pub use summary::{Holding, IncidentFacts, PeriodSummary};
 pub use timeline::Timeline;
 
 /// The output formats.

@@ -5,14 +5,25 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use chrono::{DateTime, Utc};
-use launchguard_core::contract::{OutcomeStatus, ResponseOutcome};
+use launchguard_core::contract::{Action, ResponseOutcome};
 use launchguard_core::time::format_utc;
 use serde::{Deserialize, Serialize};
 
 use crate::escape::{html as h, markdown as md};
 use crate::model::{Headline, ReleaseEvent};
 
-/// What the summary needs of one incident (the CLI reads it from the incident records).
+/// A containment the ledger holds in place (applied, or found in place, or being applied right
+/// now, and not released): the only source of the summary's open containments.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Holding {
+    /// The action in place.
+    pub action: Action,
+    /// Since when (its outcome's completion; the claim's start while a delivery is acting).
+    pub since: DateTime<Utc>,
+}
+
+/// What the summary needs of one incident (the CLI reads it from the incident records, and what
+/// is still in place from the ledger).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct IncidentFacts {
     /// The finding.
@@ -31,6 +42,16 @@ pub struct IncidentFacts {
     pub outcomes: Vec<ResponseOutcome>,
     /// Releases of the finding, oldest first.
     pub releases: Vec<ReleaseEvent>,
+    /// The ledger holds this finding (its incident record is backed). Anyone who can write to
+    /// the incident log group can append a record; one the ledger does not back is shown as
+    /// unverified.
+    #[serde(default)]
+    pub verified: bool,
+    /// What the ledger (written only by launchguard's roles) still holds in place for the
+    /// finding. Open containments come from here only: no incident or release record (which
+    /// anyone with `logs:PutLogEvents` on the group can forge) opens or closes one.
+    #[serde(default)]
+    pub open: Vec<Holding>,
 }
 
 /// One incident of the period.
@@ -46,6 +67,8 @@ pub struct IncidentLine {
     pub principals: Vec<String>,
     /// Actions taken.
     pub actions: usize,
+    /// The ledger backs its incident record (unverified: shown so, see [`IncidentFacts::verified`]).
+    pub verified: bool,
 }
 
 /// A release of the period (a false positive, usually).
@@ -103,15 +126,9 @@ pub struct PeriodSummary {
     pub open: Vec<OpenContainment>,
 }
 
-fn released(o: &ResponseOutcome, releases: &[ReleaseEvent]) -> bool {
-    releases
-        .iter()
-        .filter(|r| r.closes())
-        .any(|r| r.principal_arn.is_none() || r.outcomes.iter().any(|x| x.action.target() == o.action.target()))
-}
-
 impl PeriodSummary {
-    /// The summary of the incidents recorded in `[since, until)`.
+    /// The summary of the incidents recorded in `[since, until)`. Their open containments are
+    /// what the ledger holds ([`IncidentFacts::open`]), never what the records say.
     pub fn build(incidents: &[IncidentFacts], since: DateTime<Utc>, until: DateTime<Utc>, now: DateTime<Utc>) -> Self {
         let mut s = Self {
             since,
@@ -133,22 +150,22 @@ impl PeriodSummary {
                 headline: Headline::from_parts(i.nobody, i.dry_run, &i.outcomes, i.person, has_release),
                 principals: i.principals.clone(),
                 actions: i.outcomes.len(),
+                verified: i.verified,
             });
             for p in &i.principals {
                 *s.principals.entry(p.clone()).or_default() += 1;
             }
             for o in &i.outcomes {
                 *s.actions_by_outcome.entry(o.outcome.name().to_owned()).or_default() += 1;
-                let in_place = matches!(o.outcome, OutcomeStatus::Applied | OutcomeStatus::AlreadyApplied);
-                if in_place && !i.dry_run && !o.action.is_reversal() && !released(o, &i.releases) {
-                    s.open.push(OpenContainment {
-                        finding_id: i.finding_id.clone(),
-                        action: o.action.name().to_owned(),
-                        target: o.action.target(),
-                        contained_at: o.completed_at,
-                        open_seconds: (now - o.completed_at).num_seconds().max(0),
-                    });
-                }
+            }
+            for o in i.open.iter().filter(|o| !o.action.is_reversal()) {
+                s.open.push(OpenContainment {
+                    finding_id: i.finding_id.clone(),
+                    action: o.action.name().to_owned(),
+                    target: o.action.target(),
+                    contained_at: o.since,
+                    open_seconds: (now - o.since).num_seconds().max(0),
+                });
             }
             for r in i.releases.iter().filter(|r| !r.dry_run) {
                 s.releases.push(ReleaseLine {
@@ -166,6 +183,9 @@ impl PeriodSummary {
         s
     }
 }
+
+/// How the summary names an incident record the ledger does not back.
+pub const UNVERIFIED_RECORD: &str = "UNVERIFIED: the ledger holds no such finding";
 
 /// `3 d 4 h`, `2 h 5 min`, `40 s`.
 pub fn duration(seconds: i64) -> String {
@@ -206,7 +226,7 @@ fn rows(s: &PeriodSummary) -> [Section; 5] {
                     vec![
                         i.finding_id.clone(),
                         format_utc(i.recorded_at),
-                        i.headline.label().to_owned(),
+                        if i.verified { i.headline.label().to_owned() } else { format!("{} ({})", i.headline.label(), UNVERIFIED_RECORD) },
                         i.principals.join(", "),
                         i.actions.to_string(),
                     ]

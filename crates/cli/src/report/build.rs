@@ -1,10 +1,10 @@
 //! Incident records into the report's input and the summary's facts.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
 use launchguard_core::contract::Finding;
-use launchguard_report::{IncidentFacts, ReleaseEvent, ReportInput};
+use launchguard_report::{Holding, IncidentFacts, ReleaseEvent, ReportInput};
 use launchguard_responder_dispatcher::{IncidentRecord, RecordType, Status};
 
 use super::records::concerns;
@@ -24,18 +24,24 @@ fn release_event(r: &IncidentRecord, backed: bool) -> Option<ReleaseEvent> {
     })
 }
 
-fn releases_of(fid: &str, records: &[IncidentRecord], backed: &[bool]) -> Vec<ReleaseEvent> {
+/// Every release record about `fid`, verified only when the ledger backs it for `fid` itself.
+fn releases_of(fid: &str, records: &[IncidentRecord], backed: &[BTreeSet<String>]) -> Vec<ReleaseEvent> {
     records
         .iter()
-        .zip(backed.iter().copied().chain(std::iter::repeat(false)))
-        .filter(|(r, _)| r.record_type == RecordType::Release && concerns(r, fid))
-        .filter_map(|(r, b)| release_event(r, b))
+        .enumerate()
+        .filter(|(_, r)| r.record_type == RecordType::Release && concerns(r, fid))
+        .filter_map(|(i, r)| release_event(r, backed.get(i).is_some_and(|b| b.contains(fid))))
         .collect()
 }
 
 /// The report input of finding `fid`: its latest incident record with the finding, and every
-/// release of it (`backed`: whether the ledger backs each record, [`super::records::backed`]).
-pub fn report_input(fid: &str, records: &[IncidentRecord], backed: &[bool], now: DateTime<Utc>) -> Result<ReportInput, CliError> {
+/// release of it (`backed`: the findings the ledger backs each record for, [`super::records::backed`]).
+pub fn report_input(
+    fid: &str,
+    records: &[IncidentRecord],
+    backed: &[BTreeSet<String>],
+    now: DateTime<Utc>,
+) -> Result<ReportInput, CliError> {
     let latest =
         records.iter().rev().find(|r| r.record_type == RecordType::Incident && r.finding_id == fid).ok_or_else(|| CliError::Input {
             source_name: fid.to_owned(),
@@ -66,8 +72,13 @@ pub fn report_input(fid: &str, records: &[IncidentRecord], backed: &[bool], now:
 
 /// One [`IncidentFacts`] per finding with an incident record: contained when its first record
 /// was written, with its latest record's outcomes and every release of it (each marked verified
-/// or not, from `backed`).
-pub fn incident_facts(records: &[IncidentRecord], backed: &[bool]) -> Vec<IncidentFacts> {
+/// or not, from `backed`), and what the ledger still holds in place (`held`, from
+/// [`super::records::holdings`]: the only source of open containments).
+pub fn incident_facts(
+    records: &[IncidentRecord],
+    backed: &[BTreeSet<String>],
+    held: &BTreeMap<String, Vec<Holding>>,
+) -> Vec<IncidentFacts> {
     let mut by_finding: BTreeMap<&str, Vec<&IncidentRecord>> = BTreeMap::new();
     for r in records.iter().filter(|r| r.record_type == RecordType::Incident) {
         by_finding.entry(r.finding_id.as_str()).or_default().push(r);
@@ -86,6 +97,8 @@ pub fn incident_facts(records: &[IncidentRecord], backed: &[bool]) -> Vec<Incide
                 person: !latest.refusals.is_empty() || !latest.human_actions.is_empty(),
                 outcomes: latest.outcomes.clone(),
                 releases: releases_of(fid, records, backed),
+                verified: records.iter().zip(backed).any(|(r, b)| r.record_type == RecordType::Incident && b.contains(fid)),
+                open: held.get(fid).cloned().unwrap_or_default(),
             })
         })
         .collect()

@@ -5,7 +5,8 @@
 //! - [`records`]: incident records read through the dispatcher's [`IncidentLog`] port and
 //!   re-checked (a message that is not an incident record is counted, not trusted), then checked
 //!   against the ledger: the ledger is the truth, and a release record it does not back is shown
-//!   as unverified and never closes a containment;
+//!   as unverified and never closes a containment; the containments still open are the ledger's
+//!   ([`records::holdings`]), never what a record says;
 //! - [`build`]: the records of one finding as a [`launchguard_report::ReportInput`], and every
 //!   finding's as [`launchguard_report::IncidentFacts`].
 
@@ -16,8 +17,8 @@ pub mod records;
 use chrono::{DateTime, Duration, Utc};
 use launchguard_aws::store::ConditionalStore;
 use launchguard_report::{PeriodSummary, render, render_summary};
-use launchguard_responder_dispatcher::IncidentLog;
 use launchguard_responder_dispatcher::ledger::Ledger;
+use launchguard_responder_dispatcher::{IncidentLog, RecordType};
 
 pub use args::{ReportArgs, ReportFormat};
 
@@ -54,7 +55,10 @@ pub async fn run<L: IncidentLog, S: ConditionalStore>(
             // releases made after the period still close its containments: read up to now
             let recs = records::read(logs, &args.log_group, since, now.max(until), None).await?;
             let backed = records::backed(&ledger, &recs.records).await?;
-            let summary = PeriodSummary::build(&build::incident_facts(&recs.records, &backed), since, until, now);
+            let fids: std::collections::BTreeSet<&str> =
+                recs.records.iter().filter(|r| r.record_type == RecordType::Incident).map(|r| r.finding_id.as_str()).collect();
+            let held = records::holdings(&ledger, fids).await?;
+            let summary = PeriodSummary::build(&build::incident_facts(&recs.records, &backed, &held), since, until, now);
             render_summary(&summary, format).map_err(|e| CliError::Output(e.to_string()))
         }
         (None, None) => Err(CliError::Usage("give --finding ID (one incident) or --since DAY (a period summary)".into())),

@@ -2,10 +2,14 @@
 //!
 //! Anyone with `logs:PutLogEvents` on the incident log group can append a record that parses. The
 //! ledger (S3, written only by launchguard's roles) is the truth: a record it does not back is
-//! shown as unverified and never closes a containment ([`backed`]).
+//! shown as unverified and never closes a containment ([`backed`]), and what is still contained
+//! is read from the ledger alone ([`holdings`]).
+
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
 use launchguard_aws::store::ConditionalStore;
+use launchguard_report::Holding;
 use launchguard_responder_dispatcher::ledger::{Ledger, entry_key, target_of};
 use launchguard_responder_dispatcher::{IncidentLog, IncidentRecord, RecordType};
 
@@ -46,40 +50,73 @@ pub async fn read<L: IncidentLog>(
     Ok(out)
 }
 
-/// For each record, whether the ledger backs it: an incident record when the ledger holds its
-/// finding; a release record when an entry it names (by its outcomes, or its finding's entries)
-/// was released by whom the release names, no later than the record (a release sent again after
-/// a busy answer finds its entries already marked, at the first attempt).
-pub async fn backed<S: ConditionalStore>(ledger: &Ledger<'_, S>, records: &[IncidentRecord]) -> Result<Vec<bool>, CliError> {
-    let failed = |e: launchguard_aws::CallError| CliError::Aws {
+fn ledger_failed(e: launchguard_aws::CallError) -> CliError {
+    CliError::Aws {
         what: "reading the ledger (s3:GetObject, s3:ListBucket on the ledger bucket)".into(),
         reason: format!("{e}; check --ledger-bucket and your credentials"),
-    };
+    }
+}
+
+/// For each record, the findings the ledger backs it for: an incident record, its finding when
+/// the ledger holds it; a release record, each finding one of whose OWN entries (an entry of that
+/// finding, named by the release's finding or its outcomes) was released by whom the release
+/// names, no later than the record (a release sent again after a busy answer finds its entries
+/// already marked, at the first attempt). Another finding's release never backs it.
+pub async fn backed<S: ConditionalStore>(ledger: &Ledger<'_, S>, records: &[IncidentRecord]) -> Result<Vec<BTreeSet<String>>, CliError> {
     let mut out = Vec::with_capacity(records.len());
     for r in records {
-        let ok = match (r.record_type, &r.release) {
-            (RecordType::Incident, _) => ledger.finding(&r.finding_id).await.map_err(failed)?.is_some(),
+        let mut ok = BTreeSet::new();
+        match (r.record_type, &r.release) {
+            (RecordType::Incident, _) => {
+                if ledger.finding(&r.finding_id).await.map_err(ledger_failed)?.is_some() {
+                    ok.insert(r.finding_id.clone());
+                }
+            }
             (RecordType::Release, Some(req)) => {
                 let mut keys: Vec<String> = r.outcomes.iter().map(|o| entry_key(&target_of(&o.action), &o.finding_id)).collect();
                 if let Some(fid) = &req.finding_id
-                    && let Some(f) = ledger.finding(fid).await.map_err(failed)?
+                    && let Some(f) = ledger.finding(fid).await.map_err(ledger_failed)?
                 {
                     keys.extend(f.entries);
                 }
-                let mut found = false;
                 for k in keys {
-                    if let Some((e, _)) = ledger.entry(&k).await.map_err(failed)?
+                    if let Some((e, _)) = ledger.entry(&k).await.map_err(ledger_failed)?
+                        && req.finding_id.as_ref().is_none_or(|f| *f == e.finding_id)
                         && e.released.as_ref().is_some_and(|x| x.at <= r.recorded_at && x.by == req.requested_by)
                     {
-                        found = true;
-                        break;
+                        ok.insert(e.finding_id);
                     }
                 }
-                found
             }
-            (RecordType::Release, None) => false,
-        };
+            (RecordType::Release, None) => {}
+        }
         out.push(ok);
+    }
+    Ok(out)
+}
+
+/// What the ledger still holds in place for each finding: every entry of the finding (its own:
+/// the entry names it) that [`ActionEntry::holds`](launchguard_responder_dispatcher::ledger::ActionEntry::holds), since its outcome's completion (a claim's
+/// start while a delivery acts). The summary's open containments come from here only.
+pub async fn holdings<S: ConditionalStore>(
+    ledger: &Ledger<'_, S>,
+    findings: impl IntoIterator<Item = &str>,
+) -> Result<BTreeMap<String, Vec<Holding>>, CliError> {
+    let mut out = BTreeMap::new();
+    for fid in findings {
+        let mut held = Vec::new();
+        if let Some(f) = ledger.finding(fid).await.map_err(ledger_failed)? {
+            for k in &f.entries {
+                if let Some((e, _)) = ledger.entry(k).await.map_err(ledger_failed)?
+                    && e.finding_id == fid
+                    && e.holds()
+                {
+                    let since = e.outcome.as_ref().map_or(e.claimed_at, |o| o.completed_at);
+                    held.push(Holding { action: e.action, since });
+                }
+            }
+        }
+        out.insert(fid.to_owned(), held);
     }
     Ok(out)
 }

@@ -86,8 +86,9 @@ impl<R: Read> Read for Counting<R> {
     }
 }
 
-/// `bytes` as text fit for a message: at most `max` characters, control characters (NULs...)
-/// escaped, invalid UTF-8 replaced.
+/// `bytes` as text fit for a message: at most `max` characters, each through the one escaping
+/// path (controls such as NUL, format characters such as U+202E, line separators), invalid UTF-8
+/// replaced.
 pub fn printable(bytes: &[u8], max: usize) -> String {
     let text = String::from_utf8_lossy(bytes);
     let mut out = String::new();
@@ -96,7 +97,7 @@ pub fn printable(bytes: &[u8], max: usize) -> String {
             out.push('…');
             break;
         }
-        if c.is_control() { out.extend(c.escape_default()) } else { out.push(c) }
+        out.push_str(&launchguard_core::text::untrusted(c.encode_utf8(&mut [0; 4])));
     }
     out
 }

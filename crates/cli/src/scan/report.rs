@@ -1,6 +1,7 @@
 //! The report of a scan: a typed value, serialised as the `--json` output (its shape is
 //! documented in README, "Replaying archived CloudTrail", and checked by a test), or rendered as
-//! text for people.
+//! text for people: every value from CloudTrail or the inputs (names, keys, addresses, user
+//! agents, file names, problems) through the one escaping path ([`Untrusted`]).
 
 use std::fmt;
 
@@ -9,6 +10,7 @@ use launchguard_core::burst::Burst;
 use launchguard_core::contract::FlaggedPrincipal;
 use launchguard_core::error::cut;
 use launchguard_core::scan::ScanStats;
+use launchguard_core::text::{Untrusted, untrusted};
 use launchguard_core::threshold::{Counted, Thresholds, Verdict};
 use launchguard_core::time::format_utc;
 use launchguard_core::windows::{Horizon, duration_words};
@@ -180,7 +182,7 @@ fn list(v: &[String], max: usize) -> String {
     if v.is_empty() {
         return "-".into();
     }
-    let mut s = v.iter().take(max).cloned().collect::<Vec<_>>().join(",");
+    let mut s = v.iter().take(max).map(|x| untrusted(x)).collect::<Vec<_>>().join(",");
     if v.len() > max {
         s.push_str(&format!(",+{}", v.len() - max));
     }
@@ -198,15 +200,16 @@ pub fn why(b: &Burst, counts: Counted) -> String {
         parts.push(format!("{} failed call(s)", b.failed_calls));
     }
     if let Verdict::Excluded { reason } = &b.verdict {
-        parts.push(format!("excluded: {reason}"));
+        parts.push(format!("excluded: {}", Untrusted(reason)));
     }
     parts.join("; ")
 }
 
+/// A principal as the text report shows it: CloudTrail's name, through the one escaping path.
 fn who(label: &str, account: Option<&str>, several: bool) -> String {
     match account.filter(|_| several) {
-        Some(a) => format!("{a} {label}"),
-        None => label.to_owned(),
+        Some(a) => format!("{} {}", Untrusted(a), Untrusted(label)),
+        None => untrusted(label),
     }
 }
 
@@ -310,7 +313,7 @@ impl RuleReport {
             writeln!(f, "  Whole-input totals (--totals):")?;
             for (verdict, ps) in [("FLAGGED", &t.flagged), ("excluded", &t.excluded)] {
                 for p in ps {
-                    writeln!(f, "    {verdict:<9} {:<56} {}", cut(&p.principal.label(), 56), p.reasons.join("; "))?;
+                    writeln!(f, "    {verdict:<9} {:<56} {}", cut(&untrusted(&p.principal.label()), 56), untrusted(&p.reasons.join("; ")))?;
                 }
             }
         }
@@ -340,14 +343,14 @@ impl fmt::Display for ScanReport {
             writeln!(f)?;
             writeln!(f, "NOT READ WHOLE ({} input(s)):", self.incomplete_inputs.len())?;
             for i in &self.incomplete_inputs {
-                writeln!(f, "  {}: {}", i.input, i.problem)?;
+                writeln!(f, "  {}: {}", Untrusted(&i.input), Untrusted(&i.problem))?;
             }
         }
         if !self.skipped_inputs.is_empty() {
             writeln!(f)?;
             writeln!(f, "Skipped, not CloudTrail ({} file(s); --include/--exclude narrow a walk):", self.skipped_inputs.len())?;
             for i in self.skipped_inputs.iter().take(20) {
-                writeln!(f, "  {}: {}", i.input, i.reason)?;
+                writeln!(f, "  {}: {}", Untrusted(&i.input), Untrusted(&i.reason))?;
             }
             if self.skipped_inputs.len() > 20 {
                 writeln!(f, "  ... and {} more (--json lists them all)", self.skipped_inputs.len() - 20)?;
@@ -355,7 +358,7 @@ impl fmt::Display for ScanReport {
         }
         for w in &self.warnings {
             writeln!(f)?;
-            writeln!(f, "warning: {w}")?;
+            writeln!(f, "warning: {}", Untrusted(w))?;
         }
         Ok(())
     }

@@ -197,7 +197,6 @@ async fn defect6_a_forged_release_record_never_closes_a_containment() {
 /// "incident" record of the same finding with no outcomes: the summary takes the latest record's
 /// outcomes, so the key still deactivated in the ledger is no longer "still contained".
 #[tokio::test]
-#[ignore = "open defect from the issue 22 attack review, not fixed yet: the summary must take open containments from the ledger, not from incident records (see the closing note of the stop that added it)"]
 async fn review_a_forged_later_incident_record_closes_a_containment() {
     let inc = incident();
     let mut forged = inc.clone();
@@ -216,7 +215,6 @@ async fn review_a_forged_later_incident_record_closes_a_containment() {
 /// alice really released, and puts the finding still contained in `release.finding_id` with no
 /// principal: the whole still-contained finding is shown as released.
 #[tokio::test]
-#[ignore = "open defect from the issue 22 attack review, not fixed yet: the summary must take open containments from the ledger, not from incident records (see the closing note of the stop that added it)"]
 async fn review_a_forged_release_borrowing_another_findings_release_closes_a_containment() {
     let inc = incident(); // F2: still contained
     let mut other = incident(); // F1: really released by alice

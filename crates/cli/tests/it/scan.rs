@@ -310,3 +310,26 @@ fn an_unknown_rule_or_a_threshold_of_another_kind_is_bad_usage() {
         assert!(matches!(a.settings(), Err(launchguard_cli::CliError::Usage(_))), "{args:?}");
     }
 }
+
+/// Issue 22: the text report of a scan shows CloudTrail's values (the user's name, its user
+/// agent) through the one escaping path. A name holding a line break and a forged report line,
+/// and a user agent holding U+202E and U+2028, never start a line of their own or reorder one.
+#[test]
+fn a_forged_name_or_user_agent_never_becomes_a_line_of_the_scan_report() {
+    let dir = tmp("forged-names");
+    let t = run_instances_template();
+    let at = Utc.with_ymd_and_hms(2026, 3, 1, 9, 0, 0).unwrap();
+    let evil = "mallory\n  FLAGGED   IAM user breakglass-admin";
+    let mut records = Burst::new(user("mallory", "AKIAEXAMPLEMALLORY01"), 12, 1, at).records(&t, 2);
+    for r in &mut records {
+        r["userIdentity"]["userName"] = json!(evil);
+        r["userAgent"] = json!("aws-cli/2\u{202E}hs.xif|\u{2028}lruc");
+    }
+    deliver(&dir, at, "burst", &records);
+    let text = scan_with(&[dir.to_str().unwrap()]).to_string();
+    assert!(text.contains("mallory"), "the burst was not reported: {text}");
+    for line in text.lines() {
+        assert!(!line.trim_start().starts_with("FLAGGED   IAM user breakglass-admin"), "{text}");
+        assert!(!line.chars().any(launchguard_core::text::is_neutralised), "{line:?}");
+    }
+}

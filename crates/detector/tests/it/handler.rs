@@ -547,3 +547,25 @@ async fn attack_forged_alarms_are_refused_before_any_read() {
         assert!(lambda.sent.lock().unwrap().is_empty(), "{want}: no finding");
     }
 }
+
+/// Issue 22: the alarm's name is outside text (whoever may publish to the alarm topic writes it).
+/// A name holding a line break, a forged log event and U+202E never forges a line of the
+/// detector's log: it is shown through the one escaping path.
+#[tokio::test(start_paused = true)]
+async fn a_forged_alarm_name_never_forges_a_log_line() {
+    let evil = "launchguard-runinstances\n{\"level\":\"INFO\",\"fields\":{\"message\":\"nobody over the thresholds\"}}\u{202E}\u{2028}";
+    let ev = forged(|m| {
+        m["AlarmName"] = json!(evil);
+        m["AlarmArn"] = json!("arn:aws:cloudwatch:us-east-1:218007301253:alarm:something-else");
+    });
+    let cap = launchguard_aws::logs::Capture::default();
+    let report = {
+        let _g = cap.start();
+        run(&MemoryLogs::new(log_group()), &FakeLambda::default(), &config(&[]), ev).await.unwrap()
+    };
+    assert_eq!(serde_json::to_value(&report).unwrap()["status"], "refused");
+    let out = cap.text();
+    assert!(out.contains("nobody over the thresholds"), "the name was not logged: {out}");
+    let bad = launchguard_aws::logs::unsafe_lines(&out);
+    assert!(bad.is_empty(), "{bad:#?}");
+}

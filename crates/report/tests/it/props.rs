@@ -58,6 +58,8 @@ proptest! {
             person: true,
             outcomes: input.outcomes.clone(),
             releases: input.releases.clone(),
+            verified: false,
+            open: input.outcomes.iter().map(|o| launchguard_report::Holding { action: o.action.clone(), since: o.completed_at }).collect(),
         };
         let summary = PeriodSummary::build(&[facts], since, until, now);
         for f in [Format::Html, Format::Markdown, Format::Json] {
@@ -66,7 +68,8 @@ proptest! {
         let html = render_summary(&summary, Format::Html).unwrap();
         let facts_plain = PeriodSummary::build(&[IncidentFacts { principals: vec![s.replace('<', "x")], ..serde_json::from_value(serde_json::to_value(IncidentFacts {
             finding_id: input.finding.finding_id.replace('<', "x"), recorded_at: since, principals: vec![], nobody: false, dry_run: false, person: true,
-            outcomes: hostile(&s.replace('<', "x")).outcomes, releases: hostile(&s.replace('<', "x")).releases }).unwrap()).unwrap() }], since, until, now);
+            outcomes: hostile(&s.replace('<', "x")).outcomes, releases: hostile(&s.replace('<', "x")).releases, verified: false,
+            open: hostile(&s.replace('<', "x")).outcomes.iter().map(|o| launchguard_report::Holding { action: o.action.clone(), since: o.completed_at }).collect() }).unwrap()).unwrap() }], since, until, now);
         prop_assert_eq!(raw_lt(&html), raw_lt(&render_summary(&facts_plain, Format::Html).unwrap()));
     }
 }

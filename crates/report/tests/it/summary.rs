@@ -6,8 +6,15 @@
 use crate::common;
 
 use chrono::{Duration, TimeZone, Utc};
-use launchguard_report::{Format, IncidentFacts, PeriodSummary, render_summary};
+use launchguard_report::{Format, Holding, IncidentFacts, PeriodSummary, render_summary};
 
+/// What the ledger holds in place: outcome `i` of the input.
+fn holding(input: &launchguard_report::ReportInput, i: usize) -> Holding {
+    Holding { action: input.outcomes[i].action.clone(), since: input.outcomes[i].completed_at }
+}
+
+/// The input's facts, with what the ledger still holds: the role revocation (its key
+/// deactivation was released).
 fn facts(input: &launchguard_report::ReportInput) -> IncidentFacts {
     IncidentFacts {
         finding_id: input.finding.finding_id.clone(),
@@ -18,6 +25,8 @@ fn facts(input: &launchguard_report::ReportInput) -> IncidentFacts {
         person: !input.refusals.is_empty(),
         outcomes: input.outcomes.clone(),
         releases: input.releases.clone(),
+        verified: true,
+        open: vec![holding(input, 2)],
     }
 }
 
@@ -47,17 +56,27 @@ fn open_containments_are_the_unreleased_ones_with_their_age() {
     assert!(later.incidents.is_empty() && later.open.is_empty());
 }
 
+/// Issue 22: the open containments are the ledger's. A release record (verified or not, whole
+/// finding or one principal) closes nothing the ledger still holds; what the ledger no longer
+/// holds is not open whatever the records say; an incident record the ledger does not back is
+/// shown as unverified.
 #[test]
-fn a_whole_finding_release_closes_everything_and_a_preview_closes_nothing() {
+fn open_containments_are_what_the_ledger_holds_whatever_the_records_say() {
     let mut input = common::input();
     let now = common::at() + Duration::hours(5);
     let since = common::at() - Duration::hours(1);
     input.releases[0].principal_arn = None;
-    input.releases[0].dry_run = true;
-    let s = PeriodSummary::build(&[facts(&input)], since, now, now);
-    assert_eq!(s.open.len(), 2, "a preview releases nothing");
-    assert!(s.releases.is_empty());
-    input.releases[0].dry_run = false;
-    let s = PeriodSummary::build(&[facts(&input)], since, now, now);
+    input.releases[0].verified = true;
+    let mut f = facts(&input);
+    f.open = vec![holding(&input, 0), holding(&input, 2)];
+    let s = PeriodSummary::build(&[f.clone()], since, now, now);
+    assert_eq!(s.open.len(), 2, "a whole-finding release record closed what the ledger holds: {:?}", s.open);
+    assert_eq!(s.releases.len(), 1);
+    f.open.clear();
+    f.releases.clear();
+    f.verified = false;
+    let s = PeriodSummary::build(&[f], since, now, now);
     assert!(s.open.is_empty(), "{:?}", s.open);
+    let md = render_summary(&s, Format::Markdown).unwrap();
+    assert!(md.contains(launchguard_report::summary::UNVERIFIED_RECORD), "{md}");
 }

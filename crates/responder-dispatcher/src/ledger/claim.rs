@@ -147,13 +147,11 @@ impl<S: ConditionalStore> Ledger<'_, S> {
 
     /// A fresh release of another entry on `target`, if any.
     async fn release_running(&self, target: &str, own: &str, now: DateTime<Utc>) -> Result<Option<Held>, CallError> {
-        Ok(self.entries_under(&format!("{target}/")).await?.into_iter().find(|(k, e, _)| k != own && e.fresh_release(now)).map(
-            |(_, e, _)| Held {
-                target: e.action.target(),
-                holder: Holder::Release { finding_id: e.finding_id.clone() },
-                since: e.releasing.unwrap_or(now),
-            },
-        ))
+        Ok(self.entries_on(target).await?.into_iter().find(|(k, e, _)| k != own && e.fresh_release(now)).map(|(_, e, _)| Held {
+            target: e.action.target(),
+            holder: Holder::Release { finding_id: e.finding_id.clone() },
+            since: e.releasing.unwrap_or(now),
+        }))
     }
 
     /// Put back what the entry was before this delivery claimed it (nothing was done under the

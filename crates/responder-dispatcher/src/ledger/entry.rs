@@ -238,6 +238,54 @@ pub fn principal_prefix(account_id: &str, is_user: bool, name: &str) -> String {
     format!("targets/{}/{}/{}/", seg(account_id), if is_user { "user" } else { "role" }, name_seg(name))
 }
 
+/// A key segment with its letters lower-cased (not the hex digits of its `%XX` escapes): the
+/// segment of the ASCII-lower-cased name, as [`name_seg`] writes it.
+fn lower_seg(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut hex = 0;
+    for c in s.chars() {
+        if hex > 0 {
+            hex -= 1;
+            out.push(c);
+        } else {
+            hex = if c == '%' { 2 } else { 0 };
+            out.push(c.to_ascii_lowercase());
+        }
+    }
+    out
+}
+
+/// The target (as [`target_of`] names it) of an entry key written in either layout: today's, or
+/// the one before a key's target became account + key id and names were lower-cased
+/// (`targets/<acct>/user/<Name>/key/<id>/<finding>`, `targets/<acct>/user/<Name>/quarantine/…`,
+/// a name in the case a record gave). `None` for a key that is not an entry's. Reading both
+/// layouts is how a containment recorded before the upgrade keeps holding its target, and how a
+/// release of it sees the newer ones.
+pub fn target_of_key(key: &str) -> Option<String> {
+    let (target, _finding) = key.rsplit_once('/')?;
+    let p: Vec<&str> = target.split('/').collect();
+    match p.as_slice() {
+        ["targets", acct, "user", _name, "key", id] => Some(format!("targets/{acct}/key/{id}")),
+        ["targets", acct, kind @ ("user" | "role"), name, rest @ ..] if !rest.is_empty() => {
+            Some(format!("targets/{acct}/{kind}/{}/{}", lower_seg(name), rest.join("/")))
+        }
+        ["targets", _, _, ..] => Some(target.to_owned()),
+        _ => None,
+    }
+}
+
+/// The prefix under which the layout before today's may have filed entries of `target` (besides
+/// `target/` itself): an access key's under its account's users, a user's or role's under the
+/// account's users or roles (its name in any case).
+pub(super) fn legacy_prefix(target: &str) -> Option<String> {
+    let p: Vec<&str> = target.split('/').collect();
+    match p.as_slice() {
+        ["targets", acct, "key", _] => Some(format!("targets/{acct}/user/")),
+        ["targets", acct, kind @ ("user" | "role"), _, _, ..] => Some(format!("targets/{acct}/{kind}/")),
+        _ => None,
+    }
+}
+
 /// The key of one finding's entry on one target.
 pub fn entry_key(target: &str, finding_id: &str) -> String {
     format!("{target}/{}", seg(finding_id))

@@ -12,6 +12,9 @@
 //!   its reversal, and its release. Identity is IAM's: a key is account + key id (whatever user
 //!   name a record gave; the entry names the owner the handler reported, [`ActionEntry::key_user`]),
 //!   a user or role name is lower-cased (IAM names are unique without regard to case).
+//!   Entries written before that (a key under `targets/<account>/user/<name>/key/<key_id>/`, a
+//!   name in the case a record gave) are read where they are: [`Ledger::entries_on`] finds every
+//!   entry of a target in both layouts, and a release groups its scope by [`target_of_key`].
 //!
 //! - `details/<finding_id>/<record>`: an incident record too large for a log event, whole (the
 //!   log keeps a cut copy that names this key).
@@ -38,6 +41,7 @@ pub mod releasing;
 pub use claim::{Claim, Held, Holder};
 pub use entry::{
     ActionEntry, EntryState, FindingEntry, Owner, Released, ReversalState, entry_key, keys_prefix, principal_prefix, target_of,
+    target_of_key,
 };
 pub use marks::{Mark, MarkClaim, MarkState};
 pub use releasing::Marking;
@@ -197,6 +201,32 @@ impl<'a, S: ConditionalStore> Ledger<'a, S> {
             }
         }
         Ok(out)
+    }
+
+    /// Every entry on `target` (as [`target_of`] names it), with its key and version: those under
+    /// it, and those the layout before today's filed elsewhere ([`entry::target_of_key`]: a key
+    /// under its user's name, a name in its case), whose own action names the same target. Use
+    /// this, never a plain prefix list, for "who else holds this target".
+    pub async fn entries_on(&self, target: &str) -> Result<Vec<(String, ActionEntry, String)>, CallError> {
+        let mut out = self.entries_under(&format!("{target}/")).await?;
+        if let Some(p) = entry::legacy_prefix(target) {
+            for key in self.store.list(&p).await? {
+                if out.iter().any(|(k, _, _)| *k == key) || entry::target_of_key(&key).as_deref() != Some(target) {
+                    continue;
+                }
+                if let Some((e, etag)) = self.read::<ActionEntry>(&key).await?
+                    && target_of(&e.action) == target
+                {
+                    out.push((key, e, etag));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// The keys of every entry of an account's users (`is_user`) or roles, in either layout.
+    pub async fn principal_keys(&self, account_id: &str, is_user: bool) -> Result<Vec<String>, CallError> {
+        self.store.list(&format!("targets/{}/{}/", entry::seg(account_id), if is_user { "user" } else { "role" })).await
     }
 
     /// One entry, with its version.

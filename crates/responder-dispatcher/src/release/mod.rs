@@ -29,7 +29,7 @@ use tracing::{info, warn};
 
 use crate::error::{Failure, Part};
 use crate::finding::{Io, action_failures};
-use crate::ledger::{ActionEntry, Held, Holder, Ledger, Marking, ReversalState, keys_prefix, principal_prefix};
+use crate::ledger::{ActionEntry, Held, Holder, Ledger, Marking, ReversalState, keys_prefix, principal_prefix, target_of_key};
 use crate::page::{Page, deliver};
 use crate::record::{DispatchReport, IncidentRecord, RecordType, Status};
 use crate::{DispatcherError, IncidentLog, Notifier, notify};
@@ -68,8 +68,9 @@ pub async fn release<I: Invoker, N: Notifier, L: IncidentLog, S: ConditionalStor
                 for k in fe.entries {
                     let of_target = match (&target, &prefix) {
                         (Some(t), Some(p)) => {
-                            k.starts_with(p.as_str())
-                                || (k.starts_with(&keys_prefix(&t.account_id))
+                            let on = target_of_key(&k).map(|x| format!("{x}/")).unwrap_or_default();
+                            on.starts_with(p.as_str())
+                                || (on.starts_with(&keys_prefix(&t.account_id))
                                     && ledger.entry(&k).await.map_err(|e| ledger_failure(&e))?.is_some_and(|(e, _)| owns_key(t, &e)))
                         }
                         _ => true,
@@ -83,11 +84,21 @@ pub async fn release<I: Invoker, N: Notifier, L: IncidentLog, S: ConditionalStor
             None => Vec::new(),
         },
         (None, Some(t), Some(p)) => {
-            let mut keys: Vec<String> =
-                ledger.entries_under(p).await.map_err(|e| ledger_failure(&e))?.into_iter().map(|(k, _, _)| k).collect();
-            if t.entity == IamEntity::User {
-                let under = ledger.entries_under(&keys_prefix(&t.account_id)).await.map_err(|e| ledger_failure(&e))?;
-                keys.extend(under.into_iter().filter(|(_, e, _)| owns_key(t, e)).map(|(k, _, _)| k));
+            // both ledger layouts: the principal's targets under any case of its name, and (a
+            // user) the keys IAM reported it owning, filed under their id or under a user's name
+            let is_user = t.entity == IamEntity::User;
+            let listed = ledger.principal_keys(&t.account_id, is_user).await.map_err(|e| ledger_failure(&e))?;
+            let on = |k: &str| target_of_key(k).map(|x| format!("{x}/")).unwrap_or_default();
+            let mut keys: Vec<String> = listed.iter().filter(|k| on(k).starts_with(p.as_str())).cloned().collect();
+            if is_user {
+                let kp = keys_prefix(&t.account_id);
+                let mut candidates = ledger.entries_under(&kp).await.map_err(|e| ledger_failure(&e))?;
+                for k in listed.iter().filter(|k| on(k).starts_with(&kp)) {
+                    if let Some((e, etag)) = ledger.entry(k).await.map_err(|e| ledger_failure(&e))? {
+                        candidates.push((k.clone(), e, etag));
+                    }
+                }
+                keys.extend(candidates.into_iter().filter(|(_, e, _)| owns_key(t, e)).map(|(k, _, _)| k));
             }
             keys
         }
@@ -157,12 +168,14 @@ pub async fn release<I: Invoker, N: Notifier, L: IncidentLog, S: ConditionalStor
         }
     }
     // Walk each target.
-    let mut targets: Vec<String> = scope.iter().filter_map(|k| k.rsplit_once('/').map(|(t, _)| t.to_owned())).collect();
+    // Walk each target, as IAM names it: an entry written in the layout before today's is walked
+    // with the newer entries of its target ([`target_of_key`], [`Ledger::entries_on`]).
+    let mut targets: Vec<String> = scope.iter().filter_map(|k| target_of_key(k)).collect();
     targets.sort();
     targets.dedup();
     let mut outcomes = Vec::new();
     for t in &targets {
-        let mine: Vec<&String> = scope.iter().filter(|k| k.starts_with(&format!("{t}/"))).collect();
+        let mine: Vec<&String> = scope.iter().filter(|k| target_of_key(k).as_deref() == Some(t.as_str())).collect();
         let ended = walk::walk(t, io, &ledger, &scope, (dry_run, now), &mut outcomes, &mut notes).await?;
         if !dry_run {
             for key in mine.into_iter().filter(|k| !ended.contains(k)) {

@@ -12,7 +12,8 @@ use crate::finding::Io;
 use crate::ledger::{ActionEntry, Ledger, Owner, ReversalState};
 use crate::{DispatcherError, run_requests};
 
-/// Walk one target after the scope is marked: keep everything while another unreleased
+/// Walk one target (as [`crate::ledger::target_of`] names it; its entries in both ledger
+/// layouts, [`Ledger::entries_on`]) after the scope is marked: keep everything while another unreleased
 /// containment (or a claim) holds it; otherwise reverse launchguard's released changes. Returns
 /// the keys whose release it ended (their reversal recorded, their mark cleared).
 #[allow(clippy::too_many_arguments)] // the release's state, passed down rather than bundled
@@ -25,7 +26,7 @@ pub(super) async fn walk<I: Invoker, N, L, S: ConditionalStore, K: MacSigner>(
     outcomes: &mut Vec<ResponseOutcome>,
     notes: &mut Vec<String>,
 ) -> Result<Vec<String>, DispatcherError> {
-    let all = ledger.entries_under(&format!("{t}/")).await.map_err(|e| ledger_failure(&e))?;
+    let all = ledger.entries_on(t).await.map_err(|e| ledger_failure(&e))?;
     // Any unreleased containment of this target, or a claim, relies on launchguard's change: keep it all.
     if let Some((_, holder, _)) = all.iter().find(|(k, e, _)| e.holds() && !(dry_run && scope.contains(k))) {
         if all.iter().any(|(_, e, _)| e.owner == Some(Owner::Launchguard)) {

@@ -300,7 +300,7 @@ mod invariants {
     use launchguard_core::contract::{Action, Finding, OutcomeStatus, ResponseOutcome, ResponseRequest};
     use launchguard_core::guard::Guard;
     use launchguard_core::text::is_neutralised;
-    use launchguard_responder_dispatcher::ledger::{principal_prefix, target_of};
+    use launchguard_responder_dispatcher::ledger::{entry_key, principal_prefix, target_of, target_of_key};
     use launchguard_responder_dispatcher::notify;
     use launchguard_responder_dispatcher::plan::{InstancePlaybook, Playbook, plan, resolved_by_its_handler};
     use proptest::prelude::*;
@@ -335,6 +335,65 @@ mod invariants {
             });
             prop_assert_eq!(r(&a), r(&a.to_ascii_lowercase()));
             prop_assert_eq!(principal_prefix(ACCOUNT, true, &a), principal_prefix(ACCOUNT, true, &a.to_ascii_uppercase()));
+        }
+    }
+
+    /// The target of an entry key as the layout before the upgrade wrote it (c365a60's
+    /// `target_of`: a key under the name its action gave, names in their case).
+    fn old_target(a: &Action) -> String {
+        let seg = |s: &str| -> String {
+            s.bytes()
+                .map(|b| if b.is_ascii_alphanumeric() || b"_+=,.@-".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") })
+                .collect()
+        };
+        match a {
+            Action::DeactivateAccessKey { account_id, access_key_id, user_name: Some(u) }
+            | Action::DeactivateCreatedAccessKey { account_id, access_key_id, user_name: u, .. } => {
+                format!("targets/{}/user/{}/key/{}", seg(account_id), seg(u), seg(access_key_id))
+            }
+            Action::QuarantineUser { account_id, user_name, .. } => {
+                format!("targets/{}/user/{}/quarantine", seg(account_id), seg(user_name))
+            }
+            Action::RevokeRoleSessions { account_id, role_name, .. } => {
+                format!("targets/{}/role/{}/sessions", seg(account_id), seg(role_name))
+            }
+            other => target_of(other),
+        }
+    }
+
+    proptest! {
+        /// An entry written in either layout, under any name or case of it (IAM's characters or
+        /// any other), is read as the target today's layout gives the same key or principal; and
+        /// no two keys, users or roles IAM tells apart share one.
+        #[test]
+        fn invariant_both_ledger_layouts_name_one_target(
+            a in "([A-Za-z0-9+=,.@_-]|\\PC){1,24}", b in "([A-Za-z0-9+=,.@_-]|\\PC){1,24}",
+            id in "AKIA[A-Z0-9]{16}", id2 in "AKIA[A-Z0-9]{16}", fid in "lg-[a-z0-9-]{1,20}",
+        ) {
+            let quarantine = |n: &str| Action::QuarantineUser {
+                account_id: ACCOUNT.into(), user_arn: format!("arn:aws:iam::{ACCOUNT}:user/{n}"), user_name: n.to_owned(),
+            };
+            let revoke = |n: &str| Action::RevokeRoleSessions {
+                account_id: ACCOUNT.into(), role_arn: format!("arn:aws:iam::{ACCOUNT}:role/{n}"), role_name: n.to_owned(),
+                issued_before: now(), covers_activity_until: None,
+            };
+            for (old, new) in [
+                (key(Some(&a), &id), key(Some(&b), &id)),
+                (key(Some(&a.to_ascii_uppercase()), &id), key(None, &id)),
+                (quarantine(&a), quarantine(&a.to_ascii_lowercase())),
+                (quarantine(&a.to_ascii_uppercase()), quarantine(&a)),
+                (revoke(&a.to_ascii_uppercase()), revoke(&a)),
+            ] {
+                let t = target_of(&new);
+                prop_assert_eq!(target_of_key(&entry_key(&old_target(&old), &fid)), Some(t.clone()));
+                prop_assert_eq!(target_of_key(&entry_key(&target_of(&old), &fid)), Some(t.clone()));
+                prop_assert_eq!(target_of_key(&entry_key(&t, &fid)), Some(t));
+            }
+            // what IAM tells apart stays apart, in either layout
+            let other_key = target_of_key(&entry_key(&old_target(&key(Some(&a), &id2)), &fid));
+            prop_assert_eq!(other_key == Some(target_of(&key(None, &id))), id == id2);
+            let q_other = target_of_key(&entry_key(&old_target(&quarantine(&b)), &fid));
+            prop_assert_eq!(q_other == Some(target_of(&quarantine(&a))), a.eq_ignore_ascii_case(&b));
         }
     }
 
@@ -420,7 +479,6 @@ mod invariants {
 /// recorded before the upgrade sits alone under its old target: releasing it after the upgrade
 /// undoes the change a newer, unreleased finding relies on.
 #[tokio::test]
-#[ignore = "open defect from the issue 22 attack review, not fixed yet: ledger entries written under the old key-target layout are not migrated or read"]
 async fn review_an_entry_written_before_the_upgrade_is_released_under_a_newer_containment() {
     let iam = bob_account();
     let lambda = Lambda::new(&iam, &[], now());
@@ -441,6 +499,54 @@ async fn review_an_entry_written_before_the_upgrade_is_released_under_a_newer_co
     dispatch(&release("lg-up-f1", RESPONDER), &config(&[]), &lambda, &sns, &logs).await.unwrap();
     // THEN the key must stay deactivated: F2 is not released
     assert_eq!(key_status(&iam, "bob"), KeyStatus::Inactive, "F1's release (old ledger layout) undid what unreleased F2 relies on");
+}
+
+/// The ledger of `from` as the layout before the upgrade filed it, in `into`: a key under its
+/// user's name (`targets/<acct>/user/<name>/key/<id>`), the user's own targets under its name in
+/// the case the finding gave.
+fn as_before_the_upgrade(from: &Logs, into: &Logs, name: &str) {
+    let rewrite = |s: &str| {
+        s.replace(&format!("targets/{ACCOUNT}/user/{}/", name.to_ascii_lowercase()), &format!("targets/{ACCOUNT}/user/{name}/"))
+            .replace(&format!("targets/{ACCOUNT}/key/"), &format!("targets/{ACCOUNT}/user/{name}/key/"))
+    };
+    for k in from.ledger.keys() {
+        let body = String::from_utf8(from.ledger.object(&k).unwrap().body).unwrap();
+        into.ledger.insert(&rewrite(&k), rewrite(&body).into_bytes());
+    }
+    assert!(into.ledger.keys().iter().any(|k| k.starts_with(&format!("targets/{ACCOUNT}/user/{name}/key/"))), "{:?}", into.ledger.keys());
+}
+
+fn quarantined(iam: &Iam, user: &str) -> bool {
+    !iam.users.lock().unwrap()[user].attached.is_empty()
+}
+
+/// Every way two findings hold one key: one recorded before the upgrade (old layout, the user
+/// then named `old_name`: the same name, another case of it, or a name it was renamed from), one
+/// after (today's layout, the user named `bob`). Releasing either alone keeps the key deactivated
+/// and the user quarantined; releasing both undoes launchguard's change.
+#[tokio::test]
+async fn either_ledger_layout_under_any_name_of_the_user_holds_the_key() {
+    for old_name in ["bob", "Bob", "BOB", "bob-svc"] {
+        for old_first in [true, false] {
+            let iam = bob_account();
+            let lambda = Lambda::new(&iam, &[], now());
+            let (sns, scratch, logs) = (Sns::default(), Logs::default(), Logs::default());
+            rename(&iam, "bob", old_name);
+            dispatch(&key_user_finding("lg-up-old", old_name), &config(&[]), &lambda, &sns, &scratch).await.unwrap();
+            as_before_the_upgrade(&scratch, &logs, old_name);
+            rename(&iam, old_name, "bob");
+            dispatch(&key_user_finding("lg-up-new", "bob"), &config(&[]), &lambda, &sns, &logs).await.unwrap();
+            let case = format!("old name {old_name}, old released first: {old_first}");
+            let (first, second) = if old_first { ("lg-up-old", "lg-up-new") } else { ("lg-up-new", "lg-up-old") };
+            dispatch(&release(first, RESPONDER), &config(&[]), &lambda, &sns, &logs).await.unwrap();
+            assert_eq!(key_status(&iam, "bob"), KeyStatus::Inactive, "{case}: {first}'s release undid what {second} holds");
+            assert!(quarantined(&iam, "bob"), "{case}: {first}'s release lifted what {second} holds");
+            // AND once both are released, under the name launchguard's change was made for, it is undone
+            rename(&iam, "bob", old_name);
+            dispatch(&release(second, RESPONDER), &config(&[]), &lambda, &sns, &logs).await.unwrap();
+            assert_eq!(key_status(&iam, old_name), KeyStatus::Active, "{case}: both released");
+        }
+    }
 }
 
 /// Review of issue 22: the instance ids a finding carries come from the `RunInstances` response

@@ -11,6 +11,7 @@ mod instances;
 mod issue10;
 mod issue22;
 mod ledger_attacks;
+mod logs;
 mod notification_injection;
 mod report;
 mod rules;

@@ -180,3 +180,87 @@ fn the_ec2_handler_acts_only_on_incident_tagged_unprotected_instances() {
         }
     }
 }
+
+/// `pattern` (IAM's `*` and `?`) matches `s` whole.
+fn glob(pattern: &str, s: &str) -> bool {
+    fn go(p: &[u8], s: &[u8]) -> bool {
+        match (p.first(), s.first()) {
+            (None, None) => true,
+            (Some(b'*'), _) => go(&p[1..], s) || (!s.is_empty() && go(p, &s[1..])),
+            (Some(b'?'), Some(_)) => go(&p[1..], &s[1..]),
+            (Some(a), Some(b)) if a == b => go(&p[1..], &s[1..]),
+            _ => false,
+        }
+    }
+    go(pattern.as_bytes(), s.as_bytes())
+}
+
+fn strings(v: &Value) -> Vec<String> {
+    match v {
+        Value::String(s) => vec![s.clone()],
+        Value::Array(a) => a.iter().filter_map(|x| x.as_str().map(str::to_owned)).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Issue 22: only the dispatcher appends to the incident log group (anyone else who may
+/// `logs:PutLogEvents` there can forge an incident or release record). Among launchguard's roles
+/// only the dispatcher's allows it; CloudWatch Logs does not enforce a resource policy on IAM
+/// principals, so the templates cannot deny the others; the SCP example does: it denies appending
+/// to the group (and removing it) to everyone but the dispatcher's role and the admin role.
+#[test]
+fn only_the_dispatcher_may_append_incident_records() {
+    let template: Value = serde_json::from_str(&fixture("../deploy/base.template.json")).unwrap();
+    let group = template["Resources"]["IncidentLogGroup"]["Properties"]["LogGroupName"].as_str().unwrap().to_owned();
+    let dispatcher_role = template["Resources"]["DispatcherRole"]["@role"].as_str().unwrap().to_owned();
+    let append = ["logs:PutLogEvents", "logs:CreateLogStream"];
+    for f in [
+        "launchguard-detector",
+        "launchguard-dispatcher",
+        "launchguard-iam-handler",
+        "launchguard-accesskey-handler",
+        "launchguard-ec2-handler",
+    ] {
+        for s in statements(f).iter().filter(|s| s["Effect"] == "Allow") {
+            let acts = actions(s);
+            if !append.iter().any(|a| acts.iter().any(|x| glob(x, a))) {
+                continue;
+            }
+            for r in strings(&s["Resource"]) {
+                let r = r.replace("${IncidentLogGroupName}", &group).replace("${FunctionName}", f);
+                let hits = glob(&r, &format!("arn:aws:logs:us-east-1:111122223333:log-group:{group}:*"));
+                assert!(!hits || f == "launchguard-dispatcher", "{f} may append to {group}: {s}");
+            }
+        }
+    }
+    let scp: Value = serde_json::from_str(&fixture("../examples/scp-launchguard.json")).unwrap();
+    let deny = scp["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| {
+            s["Effect"] == "Deny"
+                && append.iter().all(|a| actions(s).iter().any(|x| glob(x, a)))
+                && strings(&s["Resource"])
+                    .iter()
+                    .any(|r| glob(r, &format!("arn:aws:logs:eu-west-1:111122223333:log-group:{group}:log-stream:x")))
+        })
+        .unwrap_or_else(|| panic!("examples/scp-launchguard.json denies nobody appending to {group}"));
+    assert!(actions(deny).iter().any(|a| a == "logs:DeleteLogGroup"), "{deny}");
+    let except = strings(&deny["Condition"]["ArnNotLike"]["aws:PrincipalArn"]);
+    assert!(except.contains(&format!("arn:aws:iam::*:role/{dispatcher_role}")), "{deny}");
+    for e in &except {
+        assert!(e.ends_with(&format!("role/{dispatcher_role}")) || e.contains("ADMIN-ROLE"), "{e} may append incident records: {deny}");
+    }
+    // SCPs are at most 5,120 characters
+    assert!(fixture("../examples/scp-launchguard.json").len() <= 5120);
+}
+
+/// Issue 22, defect 7: SECURITY.md says what the code does with a created key: it acts on the
+/// user IAM says owns it, not on the name in the record.
+#[test]
+fn security_md_says_a_created_key_is_judged_by_its_iam_owner() {
+    let doc = fixture("../SECURITY.md");
+    assert!(!doc.contains("still owned by the user the record names"));
+    assert!(doc.contains("whichever user IAM says owns it now"));
+}
