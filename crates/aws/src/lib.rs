@@ -3,12 +3,14 @@
 //!
 //! Endpoints come from `AWS_ENDPOINT_URL` / `AWS_ENDPOINT_URL_<SERVICE>`, which aws-config reads
 //! itself: there is no endpoint code here. [`mac`] seals and opens authenticated payloads with KMS;
-//! [`store`] is the conditional-write store (S3) of the ledger; [`command`] is the handlers' gate.
+//! [`store`] is the conditional-write store (S3) of the ledger; [`command`] is the handlers' gate;
+//! [`trail`] looks events up in CloudTrail's event history.
 
 pub mod command;
 pub mod logs;
 pub mod mac;
 pub mod store;
+pub mod trail;
 
 use std::fmt;
 use std::future::Future;

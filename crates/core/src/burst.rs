@@ -9,7 +9,7 @@
 //! the overlapping spans of all horizons one burst; [`Tracker::assess`] (the detector's primary
 //! read, fallback read and re-check) flags a principal with the horizon it crossed first.
 //!
-//! Memory: 32 bytes a launch call, and 16 bytes (plus the hash table's slack) a distinct
+//! Memory: 40 bytes a launch call and its `eventID` (kept for the evidence a finding names), and 16 bytes (plus the hash table's slack) a distinct
 //! `eventID` remembered to count a record delivered twice once; distinct values are kept once
 //! per principal, at most [`MAX_VALUES`] of each kind.
 
@@ -20,12 +20,13 @@ use serde::Serialize;
 
 use crate::aggregate::{Activity, Aggregate};
 use crate::contract::FlaggedPrincipal;
+use crate::evidence::{Evidence, EvidenceEvent, MAX_EVIDENCE};
 use crate::launch::LaunchFacts;
 use crate::principal::{Principal, classify, is_made_by_aws_service_for};
 use crate::record::CloudTrailRecord;
 use crate::scan::{LaunchSink, event_key};
 use crate::threshold::{Assessment, Thresholds, Verdict};
-use crate::windows::{Crossing, Horizon, Measure, Point, Span, crossings, first_crossing, judge};
+use crate::windows::{Crossing, Horizon, Measure, Point, Span, crossings, evidence, first_crossing, judge};
 
 /// At most this many distinct values of one kind (keys, IPs, regions, agents, services) are
 /// remembered per principal; calls with others are counted, their value shown as dropped.
@@ -51,6 +52,8 @@ pub struct Call {
     failed: bool,
     dry_run: bool,
     by_service: bool,
+    /// Position of its `eventID` in the timeline's `event_ids` (`u32::MAX`: none).
+    id: u32,
 }
 
 /// Distinct values of one kind, each kept once and named by its position.
@@ -89,6 +92,10 @@ struct Timeline {
     regions: Values,
     agents: Values,
     services: Values,
+    /// The `eventID` of each call that had one, and its `eventName` (in `names`): what a
+    /// finding's evidence names.
+    event_ids: Vec<(Box<str>, u16)>,
+    names: Values,
 }
 
 /// A burst: calls of one principal whose sliding windows reached a threshold.
@@ -162,6 +169,14 @@ impl LaunchSink for Tracker {
         let by_service =
             session.invoked_by.as_deref().is_some_and(|by| is_made_by_aws_service_for(&self.totals.principals()[idx].principal, by));
         let tl = &mut self.timelines[idx];
+        let id = match record.event_id.as_deref() {
+            Some(e) => {
+                let name = tl.names.id(record.event_name.as_deref());
+                tl.event_ids.push((e.into(), name));
+                u32::try_from(tl.event_ids.len() - 1).unwrap_or(u32::MAX)
+            }
+            None => u32::MAX,
+        };
         let call = Call {
             t_ms,
             launched: u32::try_from(facts.launched).unwrap_or(u32::MAX),
@@ -174,6 +189,7 @@ impl LaunchSink for Tracker {
             failed: facts.failed,
             dry_run: facts.dry_run,
             by_service,
+            id,
         };
         tl.calls.push(call);
     }
@@ -205,6 +221,45 @@ impl Call {
 struct Judged {
     direct: Vec<Span>,
     all: Vec<Span>,
+}
+
+/// The evidence of a flagged principal ([`crate::evidence`]): of every horizon it crossed by
+/// its own calls, the crossing that the fewest calls prove ([`crate::windows::evidence`]), at
+/// most [`MAX_EVIDENCE`] of them. Calls without an `eventID` cannot be confirmed and are left
+/// out of the choice.
+fn tl_evidence(tl: &Timeline, direct: &[Span], horizons: &[Horizon], t: &Thresholds) -> Option<Evidence> {
+    let points: Vec<Point> = tl
+        .calls
+        .iter()
+        .map(|c| if c.id == u32::MAX { Point::nothing(c.t_ms) } else { c.point(t.contain_invoked_by_aws_service) })
+        .collect();
+    let best = direct
+        .iter()
+        .filter_map(|s| {
+            let h = horizons.get(s.horizon)?;
+            let picked = evidence(&points, s, h);
+            (!picked.is_empty()).then_some((picked, *h))
+        })
+        .min_by_key(|(picked, _)| picked.len())?;
+    let (picked, horizon) = best;
+    let events = picked
+        .into_iter()
+        .take(MAX_EVIDENCE)
+        .filter_map(|k| {
+            let c = &tl.calls[k];
+            let (id, name) = tl.event_ids.get(usize::try_from(c.id).ok()?)?;
+            Some(EvidenceEvent {
+                event_id: id.to_string(),
+                event_name: tl.names.get(*name).unwrap_or_default().to_owned(),
+                region: tl.regions.get(c.region).unwrap_or_default().to_owned(),
+                event_time: utc(c.t_ms),
+                launched: u64::from(c.launched),
+                requested: u64::from(c.requested),
+                failed: c.failed,
+            })
+        })
+        .collect();
+    Some(Evidence { horizon, events })
 }
 
 fn judge_calls(calls: &[Call], horizons: &[Horizon], t: &Thresholds) -> Judged {
@@ -281,8 +336,8 @@ impl Tracker {
         }
         let judged: Vec<Judged> = self.timelines.iter().map(|tl| judge_calls(&tl.calls, horizons, t)).collect();
         let mut out = Assessment::default();
-        for (pa, j) in self.totals.into_sorted_with_index().into_iter().map(|(idx, pa)| (pa, judged.get(idx))) {
-            let Some(j) = j else {
+        for (idx, pa) in self.totals.into_sorted_with_index() {
+            let Some(j) = judged.get(idx) else {
                 out.below.push(pa);
                 continue;
             };
@@ -294,12 +349,14 @@ impl Tracker {
                     activity: pa.activity,
                     reasons,
                     crossed: first_crossing(&j.direct),
+                    evidence: tl_evidence(&self.timelines[idx], &j.direct, horizons, t),
                 }),
                 Verdict::Excluded { reason } => out.excluded.push(FlaggedPrincipal {
                     principal: pa.principal,
                     activity: pa.activity,
                     reasons: vec![reason],
                     crossed: first_crossing(&j.all),
+                    evidence: None,
                 }),
                 Verdict::BelowThreshold => out.below.push(pa),
             }
@@ -432,6 +489,7 @@ mod tests {
             failed: false,
             dry_run: false,
             by_service: false,
+            id: u32::MAX,
         }
     }
 

@@ -62,6 +62,11 @@ pub struct FlaggedPrincipal {
     /// findings written before horizons existed, and for principals below every threshold.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub crossed: Option<crate::windows::Crossing>,
+    /// The fewest records that cross the threshold, for the dispatcher to confirm with
+    /// CloudTrail's event history before any containment ([`crate::evidence`]). Absent: nothing
+    /// can be confirmed, and the principal is not contained automatically.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evidence: Option<crate::evidence::Evidence>,
 }
 
 /// What triggered the detector.

@@ -20,6 +20,8 @@
 //! - [`windows`]: the one judgement of a principal's time-ordered calls against every horizon
 //!   of a rule (sliding, half-open windows): which horizon was crossed and when.
 //! - [`burst`]: per-principal calls, judged by [`windows`]: bursts (scan) and the detector's assessment.
+//! - [`evidence`]: the records that crossed a threshold, as a finding names them, and the check of
+//!   what CloudTrail's event history answers for them (nobody is contained on forgeable records).
 //! - [`threshold`]: what is counted and who may be flagged (AWS services, `invokedBy`).
 //! - [`rules`]: the detector's rule set (which events, what is counted, thresholds, actions,
 //!   alarms), bundled and validated.
@@ -45,6 +47,7 @@ pub mod config;
 pub mod contract;
 pub mod created;
 pub mod error;
+pub mod evidence;
 pub mod fit;
 pub mod gate;
 pub mod guard;

@@ -158,12 +158,14 @@ impl Thresholds {
                     activity: pa.activity,
                     reasons,
                     crossed: None,
+                    evidence: None,
                 }),
                 Verdict::Excluded { reason } => out.excluded.push(crate::contract::FlaggedPrincipal {
                     principal: pa.principal,
                     activity: pa.activity,
                     reasons: vec![reason],
                     crossed: None,
+                    evidence: None,
                 }),
                 Verdict::BelowThreshold => out.below.push(pa),
             }

@@ -255,6 +255,32 @@ fn crossing(points: &[Point], i: usize, j: usize, h: &Horizon, min: u64) -> Cros
     }
 }
 
+/// The fewest calls of `span`'s first window (the one that crossed `h`) whose count alone
+/// reaches `h`'s threshold: the largest first (by what each counts for alone), then by time;
+/// positions in `points`, in time order. This is what a finding asks CloudTrail to confirm
+/// before anyone is contained: enough to cross the threshold, not every call.
+pub fn evidence(points: &[Point], span: &Span, h: &Horizon) -> Vec<usize> {
+    let (w, min) = (h.window_ms(), h.threshold.max(1));
+    let start = span.calls.start;
+    let Some(t0) = points.get(start).map(|p| p.t_ms) else { return Vec::new() };
+    let mut window: Vec<usize> = (start..points.len())
+        .take_while(|&k| points[k].t_ms.saturating_sub(t0) < w)
+        .filter(|&k| counted(&points[k], h.measure) > 0)
+        .collect();
+    window.sort_by_key(|&k| (std::cmp::Reverse(counted(&points[k], h.measure)), points[k].t_ms, k));
+    let mut sums = Sums::default();
+    let mut out = Vec::new();
+    for k in window {
+        if sums.counted(h.measure) >= min {
+            break;
+        }
+        sums.add(&points[k]);
+        out.push(k);
+    }
+    out.sort_unstable();
+    out
+}
+
 /// Sort points by time, as [`judge`] needs them (stable: equal times keep their order).
 pub fn sort(points: &mut [Point]) {
     points.sort_by_key(|p| p.t_ms);

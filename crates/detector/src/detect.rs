@@ -250,6 +250,7 @@ pub async fn handle_alarm<R: LogReader, I: Invoker>(
                 activity: p.activity.clone(),
                 reasons: vec!["below every threshold".into()],
                 crossed: None,
+                evidence: None,
             })
             .chain(assessment.excluded.iter().cloned())
             .collect();

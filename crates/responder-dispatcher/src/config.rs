@@ -36,6 +36,10 @@ pub struct Config {
     /// its actions claimed by another delivery (or a release) waits for them to settle before it
     /// answers with a retryable busy error.
     pub claim_wait: std::time::Duration,
+    /// `LG_CONFIRM_WAIT_SECONDS` (default 45, at most 60): how long a delivery waits for
+    /// CloudTrail's event history to hold a finding's records ([`crate::confirm`]) before the
+    /// principal is notify-only.
+    pub confirm_wait: std::time::Duration,
     /// The playbook.
     pub playbook: Playbook,
     /// The detector rules (`LG_RULES`, `LG_RULES_FILE` or the bundled set): a finding of a rule
@@ -82,6 +86,7 @@ impl Config {
             dry_run: config::bool_var(env, "DRY_RUN", false)?,
             max_concurrency: usize::try_from(config::u64_var(env, "LG_MAX_CONCURRENCY", 8, 1, 64)?).unwrap_or(8),
             claim_wait: std::time::Duration::from_secs(config::u64_var(env, "LG_CLAIM_WAIT_SECONDS", 20, 0, 40)?),
+            confirm_wait: std::time::Duration::from_secs(config::u64_var(env, "LG_CONFIRM_WAIT_SECONDS", 45, 0, 60)?),
             playbook,
             rules: launchguard_core::rules::RuleSet::from_env(env, |path| std::fs::read_to_string(path).map_err(|e| e.to_string()))?,
             seals: Seals::from_env(env)?,

@@ -156,10 +156,19 @@ async fn act<I: Invoker, N, L, S: ConditionalStore, K: MacSigner>(
 /// An action another delivery (or a release) holds is waited for; still held after the wait, the
 /// delivery pages nothing and answers [`DispatcherError::Busy`] (retryable): Lambda retries, and
 /// a claim older than the stale bound is taken over, so some delivery always pages.
-pub async fn dispatch_finding<I: Invoker, N: Notifier, L: IncidentLog, S: ConditionalStore, K: MacSigner, R: ObjectPut + PresignGet>(
+pub async fn dispatch_finding<
+    I: Invoker,
+    N: Notifier,
+    L: IncidentLog,
+    S: ConditionalStore,
+    K: MacSigner,
+    R: ObjectPut + PresignGet,
+    T: launchguard_aws::trail::EventHistory,
+>(
     finding: &Finding,
     io: &Io<'_, I, N, L, S, K>,
     reports: &R,
+    trail: &T,
     now: DateTime<Utc>,
 ) -> Result<DispatchReport, DispatcherError> {
     let cfg = io.cfg;
@@ -176,7 +185,24 @@ pub async fn dispatch_finding<I: Invoker, N: Notifier, L: IncidentLog, S: Condit
         window_complete = finding.window_complete, "finding received");
     // one action per ledger target: a delivery never claims a target twice
     let playbook = cfg.playbook.for_rule(cfg.rules.get(&finding.rule));
-    let plans = plan::plan(&finding.principals, &playbook, &cfg.guard, now);
+    let mut plans = plan::plan(&finding.principals, &playbook, &cfg.guard, now);
+    // Only what CloudTrail confirms is contained: a principal whose records it does not confirm
+    // gets no action, and a person is told which event ids and why.
+    let mut unconfirmed: Vec<(usize, String)> = Vec::new();
+    let mut pace = crate::confirm::Pace::default();
+    for (i, (p, f)) in plans.iter_mut().zip(&finding.principals).enumerate() {
+        if p.actions.is_empty() {
+            continue;
+        }
+        if let Err(note) = crate::confirm::confirm_principal(f, trail, &mut pace, cfg.confirm_wait).await {
+            p.actions.clear();
+            p.human = Some(match p.human.take() {
+                Some(h) => format!("{note}; {h}"),
+                None => note.clone(),
+            });
+            unconfirmed.push((i, note));
+        }
+    }
     let actions: Vec<Action> = plans.iter().flat_map(|p| p.actions.iter().cloned()).collect();
     let keys: Vec<String> = actions.iter().map(|a| entry_key(&target_of(a), fid)).collect();
     let ledger = Ledger::new(io.store);
@@ -256,6 +282,11 @@ pub async fn dispatch_finding<I: Invoker, N: Notifier, L: IncidentLog, S: Condit
     if status != Status::AlreadyReleased {
         let mut shown = finding.clone();
         shown.dry_run = dry_run;
+        for (i, note) in &unconfirmed {
+            if let Some(f) = shown.principals.get_mut(*i) {
+                f.reasons.push(note.clone());
+            }
+        }
         let (subject, mut body) = notify::finding_message(&shown, &plans, &outcomes, &cfg.function_name);
         let fp = fingerprint(&state);
         let input = launchguard_report::ReportInput {

@@ -3,7 +3,9 @@
 //! For a [`Finding`](launchguard_core::contract::Finding) (from any detector):
 //! 1. validate it (schema, account, non-empty principals) — a bad finding changes nothing;
 //! 2. plan actions per principal with the playbook ([`plan`]); protected principals and AWS
-//!    itself are refused here, before any handler is invoked;
+//!    itself are refused here, before any handler is invoked; a principal with actions is
+//!    contained only when CloudTrail's event history confirms the records that made it cross
+//!    the threshold ([`confirm`]), else it is notify-only and the page says why;
 //! 3. count the delivery and claim each action in the [`ledger`] (conditional writes: two
 //!    deliveries of one finding never both act); invoke the handlers for the claimed actions,
 //!    concurrently with a bound; record each outcome, and whether launchguard made the change;
@@ -18,6 +20,7 @@
 pub mod auth;
 pub mod aws;
 pub mod config;
+pub mod confirm;
 pub mod error;
 pub mod finding;
 mod invoke;
@@ -34,6 +37,7 @@ use std::future::Future;
 use chrono::{DateTime, Utc};
 use launchguard_aws::mac::{MacSigner, MacVerifier};
 use launchguard_aws::store::{ConditionalStore, ObjectPut, PresignGet};
+use launchguard_aws::trail::EventHistory;
 use launchguard_aws::{CallError, Invoker};
 use launchguard_core::contract::DispatcherInput;
 
@@ -56,6 +60,8 @@ pub const AWS_ACTIONS: &[&str] = &[
     // the dispatcher's credentials: its role must be allowed s3:GetObject on the report).
     "kms:GenerateMac",
     "kms:VerifyMac",
+    // a finding's records, confirmed in CloudTrail's event history before any containment
+    "cloudtrail:LookupEvents",
 ];
 
 /// The dispatcher's name in outcomes it writes itself (refusals before invoking a handler).
@@ -92,9 +98,17 @@ pub trait IncidentLog: Send + Sync {
 /// The payload must be a finding sealed with the finding key or a release sealed with the
 /// release key ([`auth`]); anything else is refused before it is even parsed. A sealed release is
 /// accepted once: a replay of the same envelope is refused. `reports` writes and links the
-/// incident report (used only when `REPORT_BUCKET` is set).
+/// incident report (used only when `REPORT_BUCKET` is set); `trail` confirms a finding's records.
 #[allow(clippy::too_many_arguments)] // one port per AWS service, as everywhere in launchguard
-pub async fn handle<I: Invoker, N: Notifier, L: IncidentLog, S: ConditionalStore, K: MacSigner + MacVerifier, R: ObjectPut + PresignGet>(
+pub async fn handle<
+    I: Invoker,
+    N: Notifier,
+    L: IncidentLog,
+    S: ConditionalStore,
+    K: MacSigner + MacVerifier,
+    R: ObjectPut + PresignGet,
+    T: EventHistory,
+>(
     payload: &[u8],
     cfg: &Config,
     lambda: &I,
@@ -103,6 +117,7 @@ pub async fn handle<I: Invoker, N: Notifier, L: IncidentLog, S: ConditionalStore
     store: &S,
     kms: &K,
     reports: &R,
+    trail: &T,
     now: DateTime<Utc>,
 ) -> Result<DispatchReport, DispatcherError> {
     let invoke_until = tokio::time::Instant::now() + ledger::INVOKE_WINDOW.to_std().unwrap_or_default();
@@ -112,7 +127,7 @@ pub async fn handle<I: Invoker, N: Notifier, L: IncidentLog, S: ConditionalStore
     }
     let io = finding::Io { cfg, lambda, sns, logs, store, kms, invoke_until };
     match input {
-        DispatcherInput::Finding(f) => finding::dispatch_finding(&f, &io, reports, now).await,
+        DispatcherInput::Finding(f) => finding::dispatch_finding(&f, &io, reports, trail, now).await,
         DispatcherInput::Release(r) => release::release(&r, &io, now).await,
     }
 }

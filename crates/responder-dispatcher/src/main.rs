@@ -23,10 +23,11 @@ async fn main() -> Result<(), Error> {
     let store = S3Store::new(launchguard_aws::s3_client(&sdk), config.ledger_bucket.clone(), "ledger/");
     // unused without REPORT_BUCKET (the configuration says whether reports are written)
     let reports = S3Store::new(launchguard_aws::s3_client(&sdk), config.report_bucket.clone().unwrap_or_default(), "reports/");
-    let (config, lambda, sns, logs, store, kms, reports) = (&config, &lambda, &sns, &logs, &store, &kms, &reports);
+    let trail = launchguard_aws::trail::CloudTrail(aws_sdk_cloudtrail::Client::new(&sdk));
+    let (config, lambda, sns, logs, store, kms, reports, trail) = (&config, &lambda, &sns, &logs, &store, &kms, &reports, &trail);
     run(service_fn(move |event: LambdaEvent<Value>| async move {
         let bytes = serde_json::to_vec(&event.payload).map_err(|e| launchguard_aws::diagnostic(&e, false))?;
-        let report = handle(&bytes, config, lambda, sns, logs, store, kms, reports, chrono::Utc::now())
+        let report = handle(&bytes, config, lambda, sns, logs, store, kms, reports, trail, chrono::Utc::now())
             .await
             .inspect_err(|e| tracing::error!(error = %e, retryable = e.is_retryable(), "dispatch failed"))
             .map_err(|e| launchguard_aws::diagnostic(&e, e.is_retryable()))?;

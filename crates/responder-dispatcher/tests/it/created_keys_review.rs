@@ -68,8 +68,19 @@ fn status(iam: &Iam, user: &str, key: &str) -> KeyStatus {
 }
 
 async fn dispatch(payload: &Value, lambda: &Lambda<'_>, sns: &Sns, logs: &Logs) -> Result<DispatchReport, DispatcherError> {
-    handle(&world::sealed(&lambda.kms, payload, now()), &config(&[]), lambda, sns, logs, &logs.ledger, &lambda.kms, &logs.reports, now())
-        .await
+    handle(
+        &world::sealed(&lambda.kms, payload, now()),
+        &config(&[]),
+        lambda,
+        sns,
+        logs,
+        &logs.ledger,
+        &lambda.kms,
+        &logs.reports,
+        world::trail(),
+        now(),
+    )
+    .await
 }
 
 fn release(finding_id: &str) -> Value {

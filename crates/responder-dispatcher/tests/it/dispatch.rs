@@ -32,7 +32,19 @@ async fn dispatch(
     sns: &Sns,
     logs: &Logs,
 ) -> Result<DispatchReport, DispatcherError> {
-    handle(&world::sealed(&lambda.kms, payload, now()), cfg, lambda, sns, logs, &logs.ledger, &lambda.kms, &logs.reports, now()).await
+    handle(
+        &world::sealed(&lambda.kms, payload, now()),
+        cfg,
+        lambda,
+        sns,
+        logs,
+        &logs.ledger,
+        &lambda.kms,
+        &logs.reports,
+        world::trail(),
+        now(),
+    )
+    .await
 }
 
 fn statuses(r: &DispatchReport) -> Vec<(String, String)> {
@@ -159,6 +171,7 @@ async fn the_release_restores_exactly_what_was_changed() {
         &logs.ledger,
         &lambda.kms,
         &launchguard_aws::store::MemoryStore::default(),
+        world::trail(),
         now(),
     )
     .await;

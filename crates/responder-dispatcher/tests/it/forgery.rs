@@ -33,7 +33,19 @@ fn finding() -> Value {
 }
 
 async fn send(bytes: &[u8], lambda: &Lambda<'_>, sns: &Sns, logs: &Logs) -> Result<DispatchReport, DispatcherError> {
-    handle(bytes, &config(&[]), lambda, sns, logs, &logs.ledger, &lambda.kms, &launchguard_aws::store::MemoryStore::default(), now()).await
+    handle(
+        bytes,
+        &config(&[]),
+        lambda,
+        sns,
+        logs,
+        &logs.ledger,
+        &lambda.kms,
+        &launchguard_aws::store::MemoryStore::default(),
+        world::trail(),
+        now(),
+    )
+    .await
 }
 
 /// The world after a real containment of the fixture finding.

@@ -69,7 +69,19 @@ async fn dispatch(
     sns: &Sns,
     logs: &Logs,
 ) -> Result<DispatchReport, DispatcherError> {
-    handle(&world::sealed(&lambda.kms, payload, now()), cfg, lambda, sns, logs, &logs.ledger, &lambda.kms, &logs.reports, now()).await
+    handle(
+        &world::sealed(&lambda.kms, payload, now()),
+        cfg,
+        lambda,
+        sns,
+        logs,
+        &logs.ledger,
+        &lambda.kms,
+        &logs.reports,
+        world::trail(),
+        now(),
+    )
+    .await
 }
 
 fn statuses(r: &DispatchReport) -> Vec<(String, String)> {

@@ -56,7 +56,8 @@ impl World {
         let mut lambda = Lambda::new(&self.iam, &[], now());
         lambda.down = down.iter().map(|d| (*d).to_owned()).collect();
         let sealed = world::sealed(&lambda.kms, payload, now());
-        handle(&sealed, &config(extra), &lambda, &self.sns, &self.logs, &self.store, &lambda.kms, &self.logs.reports, now()).await
+        handle(&sealed, &config(extra), &lambda, &self.sns, &self.logs, &self.store, &lambda.kms, &self.logs.reports, world::trail(), now())
+            .await
     }
     fn key1(&self) -> KeyStatus {
         self.iam.user("ci-deployer").keys[0].1
@@ -326,8 +327,9 @@ fn huge_user_finding() -> Value {
 
 /// What the detector sends for `f`: its parts, each fit to the asynchronous invocation limit.
 fn parts(f: &Value) -> Vec<Value> {
-    // built in memory by the detector, never parsed: it may be over the limit
-    let f: launchguard_core::contract::Finding = serde_json::from_value(f.clone()).unwrap();
+    // built in memory by the detector, never parsed: it may be over the limit; its evidence is
+    // named before it is cut to fit, as the detector does
+    let f: launchguard_core::contract::Finding = serde_json::from_value(world::witnessed(f)).unwrap();
     f.into_parts(launchguard_core::contract::MAX_PAYLOAD_BYTES).iter().map(|p| serde_json::to_value(p).unwrap()).collect()
 }
 

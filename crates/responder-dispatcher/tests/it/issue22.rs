@@ -55,7 +55,19 @@ async fn dispatch(
     sns: &Sns,
     logs: &Logs,
 ) -> Result<DispatchReport, DispatcherError> {
-    handle(&world::sealed(&lambda.kms, payload, now()), cfg, lambda, sns, logs, &logs.ledger, &lambda.kms, &logs.reports, now()).await
+    handle(
+        &world::sealed(&lambda.kms, payload, now()),
+        cfg,
+        lambda,
+        sns,
+        logs,
+        &logs.ledger,
+        &lambda.kms,
+        &logs.reports,
+        world::trail(),
+        now(),
+    )
+    .await
 }
 
 fn role(arn_name: &str, derived: bool, identity_center: bool, service_linked: bool) -> Principal {

@@ -149,6 +149,7 @@ impl World {
             &self.store,
             &lambda.inner.kms,
             &launchguard_aws::store::MemoryStore::default(),
+            world::trail(),
             at,
         )
         .await
@@ -197,7 +198,8 @@ async fn a_delivery_that_died_mid_way_is_retried_until_one_pages() {
     let w = World::new();
     // GIVEN a delivery that claims every action, deactivates the key, and dies waiting for the
     // IAM handler (the function timeout: the future is dropped, as Lambda kills the process)
-    let died = tokio::time::timeout(std::time::Duration::from_millis(500), w.send_at(&finding(), t0(), Fault::IamHangs)).await;
+    // (2 s: its evidence is looked up first, 500 ms apart, before any handler is invoked)
+    let died = tokio::time::timeout(std::time::Duration::from_secs(2), w.send_at(&finding(), t0(), Fault::IamHangs)).await;
     assert!(died.is_err(), "the first delivery died");
     assert_eq!(w.user().keys[0].1, KeyStatus::Inactive, "IAM was changed before it died");
     // WHEN Lambda retries the event one minute later: the claims are fresh
@@ -291,29 +293,60 @@ async fn a_page_whose_mark_cannot_be_given_back_is_sent_by_a_later_retry() {
     let lambda = w.lambda(at);
     let cfg = cfg();
     let sealed = world::sealed(&lambda.kms, &finding(), at);
-    let first = handle(&sealed, &cfg, &lambda, &sns, &w.logs, &w.store, &lambda.kms, &launchguard_aws::store::MemoryStore::default(), at)
-        .await
-        .unwrap_err();
+    let first = handle(
+        &sealed,
+        &cfg,
+        &lambda,
+        &sns,
+        &w.logs,
+        &w.store,
+        &lambda.kms,
+        &launchguard_aws::store::MemoryStore::default(),
+        world::trail(),
+        at,
+    )
+    .await
+    .unwrap_err();
     assert!(first.is_retryable(), "{first}");
     assert!(first.to_string().contains("its mark could not be given back"), "{first}");
     // Lambda's retry, one minute later
     let at2 = at + Duration::minutes(1);
     let lambda2 = w.lambda(at2);
     let sealed2 = world::sealed(&lambda2.kms, &finding(), at2);
-    let retry =
-        handle(&sealed2, &cfg, &lambda2, &sns, &w.logs, &w.store, &lambda2.kms, &launchguard_aws::store::MemoryStore::default(), at2)
-            .await
-            .unwrap_err();
+    let retry = handle(
+        &sealed2,
+        &cfg,
+        &lambda2,
+        &sns,
+        &w.logs,
+        &w.store,
+        &lambda2.kms,
+        &launchguard_aws::store::MemoryStore::default(),
+        world::trail(),
+        at2,
+    )
+    .await
+    .unwrap_err();
     assert!(retry.is_retryable() && retry.to_string().contains("being sent by another delivery"), "{retry}");
     assert_eq!(sns.inner.messages.lock().unwrap().len(), 0);
     // Lambda's second retry, after the stale bound
     let at3 = at + Duration::minutes(4);
     let lambda3 = w.lambda(at3);
     let sealed3 = world::sealed(&lambda3.kms, &finding(), at3);
-    let last =
-        handle(&sealed3, &cfg, &lambda3, &sns, &w.logs, &w.store, &lambda3.kms, &launchguard_aws::store::MemoryStore::default(), at3)
-            .await
-            .unwrap();
+    let last = handle(
+        &sealed3,
+        &cfg,
+        &lambda3,
+        &sns,
+        &w.logs,
+        &w.store,
+        &lambda3.kms,
+        &launchguard_aws::store::MemoryStore::default(),
+        world::trail(),
+        at3,
+    )
+    .await
+    .unwrap();
     assert!(last.notification_message_id.is_some());
     assert_eq!(sns.inner.messages.lock().unwrap().len(), 1);
 }
@@ -354,10 +387,20 @@ async fn a_containment_racing_a_release_waits_for_it_and_contains_again() {
     let at = t0() + Duration::hours(1);
     let lambda = RaceOnReversal { inner: w.lambda(at), w: &w, fired: false.into(), second: std::sync::Mutex::new(None) };
     let sealed = world::sealed(&lambda.inner.kms, &release(Some(&fid()), None, "false positive"), at);
-    let r =
-        handle(&sealed, &cfg(), &lambda, &w.sns, &w.logs, &w.store, &lambda.inner.kms, &launchguard_aws::store::MemoryStore::default(), at)
-            .await
-            .unwrap();
+    let r = handle(
+        &sealed,
+        &cfg(),
+        &lambda,
+        &w.sns,
+        &w.logs,
+        &w.store,
+        &lambda.inner.kms,
+        &launchguard_aws::store::MemoryStore::default(),
+        world::trail(),
+        at,
+    )
+    .await
+    .unwrap();
     assert_eq!(r.status, "released", "{r:?}");
     let second = lambda.second.lock().unwrap().take().unwrap();
     let busy = second.unwrap_err();
@@ -417,19 +460,39 @@ async fn a_crashed_handler_is_retryable_and_its_own_final_error_is_not() {
     let lambda = w.lambda(t0());
     let sealed = world::sealed(&lambda.kms, &finding(), t0());
     let crashed = config(&[("IAM_HANDLER_LAMBDA_NAME", "crashed"), ("LG_CLAIM_WAIT_SECONDS", "0")]);
-    let e =
-        handle(&sealed, &crashed, &lambda, &w.sns, &w.logs, &w.store, &lambda.kms, &launchguard_aws::store::MemoryStore::default(), t0())
-            .await
-            .unwrap_err();
+    let e = handle(
+        &sealed,
+        &crashed,
+        &lambda,
+        &w.sns,
+        &w.logs,
+        &w.store,
+        &lambda.kms,
+        &launchguard_aws::store::MemoryStore::default(),
+        world::trail(),
+        t0(),
+    )
+    .await
+    .unwrap_err();
     assert!(e.is_retryable() && e.to_string().contains("Runtime.ExitError"), "{e}");
     let w = World::new();
     let lambda = w.lambda(t0());
     let sealed = world::sealed(&lambda.kms, &finding(), t0());
     let broken = config(&[("IAM_HANDLER_LAMBDA_NAME", "broken"), ("LG_CLAIM_WAIT_SECONDS", "0")]);
-    let e =
-        handle(&sealed, &broken, &lambda, &w.sns, &w.logs, &w.store, &lambda.kms, &launchguard_aws::store::MemoryStore::default(), t0())
-            .await
-            .unwrap_err();
+    let e = handle(
+        &sealed,
+        &broken,
+        &lambda,
+        &w.sns,
+        &w.logs,
+        &w.store,
+        &lambda.kms,
+        &launchguard_aws::store::MemoryStore::default(),
+        world::trail(),
+        t0(),
+    )
+    .await
+    .unwrap_err();
     assert!(!e.is_retryable(), "{e}");
 }
 
@@ -547,7 +610,19 @@ async fn no_handler_is_invoked_after_the_invoke_window_even_when_sealing_is_slow
     let kms = SlowKms { inner: &lambda.inner.kms, delay: std::time::Duration::from_secs(25) };
     let sealed = world::sealed(&lambda.inner.kms, &finding(), t0());
     let cfg = config(&[("LG_CLAIM_WAIT_SECONDS", "0"), ("LG_MAX_CONCURRENCY", "1")]);
-    let r = handle(&sealed, &cfg, &lambda, &w.sns, &w.logs, &w.store, &kms, &launchguard_aws::store::MemoryStore::default(), t0()).await;
+    let r = handle(
+        &sealed,
+        &cfg,
+        &lambda,
+        &w.sns,
+        &w.logs,
+        &w.store,
+        &kms,
+        &launchguard_aws::store::MemoryStore::default(),
+        world::trail(),
+        t0(),
+    )
+    .await;
     let at = lambda.at.lock().unwrap().clone();
     eprintln!("invocations: {at:?}; result: {:?}", r.as_ref().map(|r| r.status));
     assert!(at.iter().all(|(_, t)| *t <= std::time::Duration::from_secs(60)), "handlers invoked after the 60 s invoke window: {at:?}");

@@ -5,6 +5,7 @@
 mod created_keys;
 mod created_keys_review;
 mod dispatch;
+mod forged_records;
 mod forgery;
 mod horizons;
 mod instances;

@@ -45,6 +45,7 @@ async fn line_breaks_in_a_findings_alarm_text_are_refused() {
             &logs.ledger,
             &lambda.kms,
             &launchguard_aws::store::MemoryStore::default(),
+            world::trail(),
             now(),
         )
         .await

@@ -61,6 +61,7 @@ pub fn finding() -> Finding {
             principal: p.principal,
             activity: p.activity,
             crossed: None,
+            evidence: None,
         };
         if matches!(&fp.principal, Principal::AssumedRole { service_linked: true, .. }) {
             excluded.push(fp);

@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use chrono::{DateTime, Utc};
 use launchguard_aws::mac::MemoryKms;
 use launchguard_aws::store::MemoryStore;
+use launchguard_aws::trail::MemoryTrail;
 use launchguard_aws::{CallError, InvokeResponse, Invoker};
 use launchguard_core::auth::Purpose;
 use launchguard_responder::KeyStatus;
@@ -210,8 +211,58 @@ impl IncidentLog for Logs {
     }
 }
 
-/// Seal a finding or a release payload the way the detector or `launchguard release` does.
+/// The account's CloudTrail event history, shared by every test of the binary (event ids are
+/// unique: [`witnessed`]).
+pub fn trail() -> &'static MemoryTrail {
+    static TRAIL: std::sync::LazyLock<MemoryTrail> = std::sync::LazyLock::new(MemoryTrail::default);
+    &TRAIL
+}
+
+/// `finding` as the detector writes it when CloudTrail really recorded the calls: each flagged
+/// principal without evidence gets one `RunInstances` call of its own, recorded in [`trail`] and
+/// named as its evidence (one call crossing "1 call within 1 min"). The tests of confirmation
+/// itself (`forged_records`) build their evidence and trail by hand.
+pub fn witnessed(finding: &serde_json::Value) -> serde_json::Value {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let mut f = finding.clone();
+    let Some(principals) = f.get_mut("principals").and_then(|p| p.as_array_mut()) else { return f };
+    for p in principals.iter_mut().filter(|p| p.get("evidence").is_none()) {
+        let n = NEXT.fetch_add(1, Ordering::SeqCst);
+        let id = format!("77777777-0000-4000-8000-{n:012x}");
+        let at = p["activity"]["first_seen"].as_str().unwrap_or("2026-11-22T05:20:00Z").to_owned();
+        let who = &p["principal"];
+        let identity = match who["type"].as_str() {
+            Some("iam_user") => {
+                serde_json::json!({"type": "IAMUser", "arn": who["arn"], "accountId": who["account_id"], "userName": who["user_name"]})
+            }
+            Some("assumed_role") => {
+                serde_json::json!({"type": "AssumedRole", "arn": format!("{}/s", who["role_arn"].as_str().unwrap_or_default()),
+                "accountId": who["account_id"], "sessionContext": {"sessionIssuer": {"type": "Role", "arn": who["role_arn"], "userName": who["role_name"]}}})
+            }
+            _ => continue,
+        };
+        let mut r = launchguard_testkit::run_instances_template();
+        r["eventID"] = serde_json::json!(id);
+        r["eventTime"] = serde_json::json!(at);
+        r["awsRegion"] = serde_json::json!("us-east-1");
+        r["userIdentity"] = identity;
+        r["errorCode"] = serde_json::Value::Null;
+        r["requestParameters"]["instancesSet"]["items"] = serde_json::json!([{"imageId": "ami-1", "minCount": 1, "maxCount": 1}]);
+        r["responseElements"]["instancesSet"]["items"] = serde_json::json!([{"instanceId": format!("i-7{n:015x}")}]);
+        trail().record(&r, std::time::Duration::ZERO);
+        p["evidence"] = serde_json::json!({
+            "horizon": {"measure": "calls", "window_seconds": 60, "threshold": 1},
+            "events": [{"event_id": id, "event_name": "RunInstances", "region": "us-east-1", "event_time": at, "launched": 1, "requested": 1, "failed": false}],
+        });
+    }
+    f
+}
+
+/// Seal a finding or a release payload the way the detector or `launchguard release` does; a
+/// finding is [`witnessed`] first.
 pub fn sealed(kms: &MemoryKms, payload: &serde_json::Value, at: DateTime<Utc>) -> Vec<u8> {
+    let witnessed = if payload.get("kind").and_then(|k| k.as_str()) == Some("finding") { witnessed(payload) } else { payload.clone() };
+    let payload = &witnessed;
     let (key, purpose) = match payload["kind"].as_str() {
         Some("release") => (RELEASE_KEY, Purpose::Release),
         _ => (FINDING_KEY, Purpose::Finding),

@@ -1,0 +1,171 @@
+//! Evidence: the CloudTrail records that made a principal cross a threshold, as a finding names
+//! them, and the pure check of what CloudTrail's own event history says about them.
+//!
+//! A record in the trail's log group may be forged: `logs:PutLogEvents` on `*` (the managed
+//! `AWSLambdaBasicExecutionRole` grants it) is enough to write a `RunInstances` record naming
+//! anyone. CloudTrail's event history (`LookupEvents`) cannot be written that way. So a finding
+//! carries, per flagged principal, the fewest records that cross its threshold
+//! ([`crate::windows::evidence`]), and nobody is contained before the dispatcher has looked each
+//! one up by event id and [`confirm`] says that what CloudTrail recorded crosses the same horizon
+//! by itself.
+//!
+//! A forged record can reuse a real event id (someone else's call, or the principal's own
+//! harmless one): every record CloudTrail answers must name the same principal, at the same
+//! time, for the same event and with the same instance counts as the finding says, or it
+//! confirms nothing.
+//!
+//! Pure: no I/O, no clock. Layering: records, principals, launches and windows below it; the
+//! contract above it.
+
+use chrono::{DateTime, Utc};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::launch::launch_facts;
+use crate::principal::{Principal, classify};
+use crate::record::parse_record;
+use crate::scan::call_facts;
+use crate::text::untrusted;
+use crate::windows::{Horizon, Point, judge, sort};
+
+/// At most this many records are named per principal. `LookupEvents` allows 2 requests a second
+/// per account and region: 40 records take 20 s to confirm. A threshold that needs more records
+/// than this to cross cannot be confirmed, and its finding is notify-only.
+pub const MAX_EVIDENCE: usize = 40;
+
+/// The records that made one principal cross one horizon.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Evidence {
+    /// The horizon they cross.
+    pub horizon: Horizon,
+    /// The fewest records whose count alone crosses it (at most [`MAX_EVIDENCE`]), in time order.
+    pub events: Vec<EvidenceEvent>,
+}
+
+/// One record, as the detector read it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EvidenceEvent {
+    /// `eventID`.
+    pub event_id: String,
+    /// `eventName`.
+    pub event_name: String,
+    /// `awsRegion`: where CloudTrail's event history holds it.
+    pub region: String,
+    /// `eventTime`.
+    pub event_time: DateTime<Utc>,
+    /// Instances launched.
+    pub launched: u64,
+    /// Instances requested.
+    pub requested: u64,
+    /// The call failed (not a dry run).
+    pub failed: bool,
+}
+
+/// What CloudTrail's event history answered for one event id: the record (`CloudTrailEvent`),
+/// or nothing yet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Answer {
+    /// The event id looked up.
+    pub event_id: String,
+    /// The record CloudTrail holds under it, if any.
+    pub record: Option<String>,
+}
+
+/// The verdict on one principal's evidence.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Confirmation {
+    /// The records CloudTrail confirmed cross the horizon by themselves.
+    Confirmed,
+    /// They do not: the principal must not be contained automatically.
+    Unconfirmed {
+        /// Each event id that CloudTrail did not confirm, and why (escaped).
+        events: Vec<(String, String)>,
+        /// Why the principal is not confirmed, in words (escaped).
+        why: String,
+    },
+}
+
+/// Check one answer against its claim: the point it counts for, or why it confirms nothing.
+fn check(claim: &EvidenceEvent, principal: &Principal, answer: Option<&str>) -> Result<Point, String> {
+    let text = answer.ok_or("not in CloudTrail's event history")?;
+    let r = parse_record(text).map_err(|e| format!("CloudTrail's record cannot be read ({})", untrusted(&e)))?;
+    if r.event_id.as_deref() != Some(claim.event_id.as_str()) {
+        return Err(format!("CloudTrail answered another event ({})", untrusted(r.event_id.as_deref().unwrap_or("none"))));
+    }
+    if r.aws_region.as_deref() != Some(claim.region.as_str()) {
+        return Err(format!(
+            "CloudTrail recorded it in {}, not {}",
+            untrusted(r.aws_region.as_deref().unwrap_or("no region")),
+            untrusted(&claim.region)
+        ));
+    }
+    if r.event_name.as_deref() != Some(claim.event_name.as_str()) {
+        return Err(format!(
+            "CloudTrail recorded {} there, not {}",
+            untrusted(r.event_name.as_deref().unwrap_or("no event")),
+            untrusted(&claim.event_name)
+        ));
+    }
+    let (who, _) = classify(r.user_identity.as_ref());
+    if who.key() != principal.key() {
+        return Err(format!("CloudTrail recorded it for {}, not {}", untrusted(&who.label()), untrusted(&principal.label())));
+    }
+    let t = r.time_ms().ok_or("CloudTrail's record has no eventTime")?;
+    if t != claim.event_time.timestamp_millis() {
+        return Err(format!(
+            "CloudTrail recorded it at {}, the log group at {}",
+            untrusted(r.event_time.as_deref().unwrap_or("?")),
+            crate::time::format_utc(claim.event_time)
+        ));
+    }
+    let f = if r.is_event("ec2.amazonaws.com", "RunInstances") { launch_facts(&r) } else { call_facts(&r) };
+    if (f.launched, f.requested, f.failed) != (claim.launched, claim.requested, claim.failed) {
+        return Err(format!(
+            "CloudTrail recorded {} launched / {} requested{}, the log group {} / {}{}",
+            f.launched,
+            f.requested,
+            if f.failed { " (failed)" } else { "" },
+            claim.launched,
+            claim.requested,
+            if claim.failed { " (failed)" } else { "" }
+        ));
+    }
+    Ok(Point { t_ms: t, launched: f.launched, requested: f.requested, failed: f.failed, dry_run: f.dry_run })
+}
+
+/// Judge what CloudTrail answered for `evidence` of `principal`: confirmed when the records that
+/// match their claims cross the evidence's horizon by themselves ([`judge`], the one window
+/// function). No evidence, or an answer missing for a claimed event, confirms nothing.
+pub fn confirm(principal: &Principal, evidence: Option<&Evidence>, answers: &[Answer]) -> Confirmation {
+    let Some(ev) = evidence.filter(|e| !e.events.is_empty()) else {
+        return Confirmation::Unconfirmed {
+            events: Vec::new(),
+            why: "the finding names no CloudTrail event to confirm (a detector that does not say which records crossed the threshold)"
+                .into(),
+        };
+    };
+    let mut points = Vec::new();
+    let mut failed = Vec::new();
+    for claim in &ev.events {
+        let answer = answers.iter().find(|a| a.event_id == claim.event_id).and_then(|a| a.record.as_deref());
+        match check(claim, principal, answer) {
+            Ok(p) => points.push(p),
+            Err(why) => failed.push((untrusted(&claim.event_id), why)),
+        }
+    }
+    sort(&mut points);
+    if !judge(&points, std::slice::from_ref(&ev.horizon)).is_empty() {
+        return Confirmation::Confirmed;
+    }
+    Confirmation::Unconfirmed {
+        why: format!(
+            "CloudTrail confirmed {} of the {} event(s) that crossed {}; what it confirmed does not cross it",
+            points.len(),
+            ev.events.len(),
+            ev.horizon.describe()
+        ),
+        events: failed,
+    }
+}
