@@ -175,6 +175,63 @@ class Watch:
             time.sleep(0.2)
 
 
+class EventHistory:
+    """CloudTrail's event history (LookupEvents by EventId) for the functions: neither LocalStack
+    nor moto serves LookupEvents, so this worker answers it from the records the scenarios
+    delivered (Scenario.put_cloudtrail registers them; a record written to a log group any other
+    way is not here, as a forged log record is not in CloudTrail). The dispatcher confirms a
+    finding's evidence through it before any containment (crates/responder-dispatcher/src/confirm.rs)."""
+
+    _shared: "EventHistory | None" = None
+
+    def __init__(self):
+        self.records: dict[str, dict] = {}
+        self.lock = threading.Lock()
+        history = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
+                target = self.headers.get("X-Amz-Target", "")
+                if not target.endswith(".LookupEvents"):
+                    return self.answer(400, {"__type": "UnsupportedOperationException", "message": f"e2e event history serves LookupEvents only, not {target}"})
+                ids = [a.get("AttributeValue") for a in body.get("LookupAttributes", []) if a.get("AttributeKey") == "EventId"]
+                with history.lock:
+                    found = [history.records[i] for i in ids if i in history.records]
+                events = [{"EventId": r["eventID"], "EventName": r.get("eventName"), "EventSource": r.get("eventSource"),
+                           "EventTime": dt.datetime.strptime(r["eventTime"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.timezone.utc).timestamp(),
+                           "CloudTrailEvent": json.dumps(r)} for r in found]
+                self.answer(200, {"Events": events})
+
+            def answer(self, status: int, doc: dict):
+                data = json.dumps(doc).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/x-amz-json-1.1")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    @classmethod
+    def shared(cls) -> "EventHistory":
+        """One per test process (pytest-xdist worker), serving every scenario of it."""
+        if cls._shared is None:
+            cls._shared = cls()
+        return cls._shared
+
+    def add(self, records: list[dict]) -> None:
+        with self.lock:
+            for r in records:
+                if "eventID" in r:
+                    self.records[r["eventID"]] = r
+
+
 class IamFaults:
     """An HTTP proxy between the functions and LocalStack's IAM that can fail chosen IAM actions
     with 503 ServiceUnavailable: IAM unreachable for one handler while the other works."""
@@ -407,6 +464,8 @@ class Scenario:
             "RELEASE_KEY_ID": self.key_ids["release"], "LEDGER_BUCKET": self.ledger,
             "REPORT_BUCKET": self.reports, "LG_REPORT_URL_SECONDS": "3600",
         }
+        # CloudTrail's event history, which the dispatcher confirms evidence with (EventHistory)
+        env["AWS_ENDPOINT_URL_CLOUDTRAIL"] = EventHistory.shared().url
         if iam_endpoint:
             env["AWS_ENDPOINT_URL_IAM"] = iam_endpoint
         env.update(overrides)
@@ -437,6 +496,7 @@ class Scenario:
     def put_cloudtrail(self, records: list[dict]) -> int:
         """Deliver records to the scenario's CloudTrail log group in time order (PutLogEvents
         batches within its limits). Returns how many events were written."""
+        EventHistory.shared().add(records)
         events = log_events(records)
         batch, size = [], 0
         for e in events:

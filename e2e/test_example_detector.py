@@ -4,6 +4,7 @@ LocalStack. Sealed with the finding key, its finding gets the user contained, re
 paged once; the same script's unsealed, altered or wrongly keyed finding is refused and changes
 nothing. The script runs as a user would run it, in its own process, configured only by the
 standard AWS variables."""
+import datetime as dt
 import json
 import os
 import subprocess
@@ -12,7 +13,7 @@ import time
 
 import pytest
 
-from harness import ACCOUNT, ENDPOINT, QUARANTINE, REGION, ROOT, WATCH, Scenario, Watch
+from harness import ACCOUNT, ENDPOINT, QUARANTINE, REGION, ROOT, RUN, WATCH, Scenario, Watch, cloudtrail, iam_burst_spec, iam_user
 
 DETECTOR = ROOT / "examples/python-detector/detector.py"
 
@@ -29,6 +30,18 @@ def world(localstack):
     finally:
         if sc.__dict__.get("watch"):
             sc.watch.stop()
+
+
+def evidence(world) -> str:
+    """One call of the user with the key it used, delivered to the trail's log group (and so in
+    the e2e's CloudTrail event history): the evidence the example detector names."""
+    now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    actor = iam_user(ACCOUNT, world.user, world.keys["used"])
+    [record] = cloudtrail([], iam_bursts=[iam_burst_spec(actor, "CreateUser", 1, now - dt.timedelta(minutes=1), user_prefix=f"ex-{world.suffix}")])
+    world.put_cloudtrail([record])
+    path = RUN / f"evidence-{world.suffix}.json"
+    path.write_text(json.dumps(record))
+    return str(path)
 
 
 def detector(world, *args: str) -> subprocess.CompletedProcess:
@@ -66,8 +79,17 @@ def test_its_unsealed_altered_or_wrongly_sealed_findings_are_refused_and_change_
     assert world.drain(world.notify_queue, settle=1.0) == []
 
 
-def test_its_sealed_finding_gets_the_user_contained(world):
+def test_without_evidence_its_finding_is_notify_only(world):
     out = detector(world)
+    assert out.returncode == 0, out.stdout + out.stderr
+    answer = json.loads(out.stdout)
+    assert answer["status"] != "contained", answer
+    assert world.state() == world.initial
+    world.drain(world.notify_queue, settle=1.0)
+
+
+def test_its_sealed_finding_gets_the_user_contained(world):
+    out = detector(world, "--evidence", evidence(world))
     assert out.returncode == 0, out.stdout + out.stderr
     answer = json.loads(out.stdout)
     assert answer["status"] == "contained", answer
@@ -81,7 +103,8 @@ def test_its_sealed_finding_gets_the_user_contained(world):
     # nobody else touched
     assert {k: s[k] for k in ("benign", "admin", "role")} == {k: world.initial[k] for k in ("benign", "admin", "role")}
 
-    incidents = world.incidents()
+    # (the notify-only finding of the test before is recorded too, with no action)
+    incidents = [r for r in world.incidents() if r.get("outcomes")]
     assert len(incidents) == 1, incidents
     rec = incidents[0]
     assert rec["record_type"] == "incident" and rec["finding"]["detector"] == "example-python-detector", rec

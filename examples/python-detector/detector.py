@@ -63,6 +63,20 @@ def finding(account: str, region: str, user: str, key: str, reason: str, now: dt
     }
 
 
+def evidence(record: dict) -> dict:
+    """The record as evidence: one call within 10 minutes crosses this detector's horizon. The
+    dispatcher checks that CloudTrail holds this eventID with the same name, region, time, caller
+    and counts (crates/core/src/evidence.rs); a record only written to a log group confirms nothing."""
+    error = record.get("errorCode")
+    t = dt.datetime.strptime(record["eventTime"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.timezone.utc)
+    if record.get("eventName") == "RunInstances":
+        raise SystemExit("--evidence: give a call other than RunInstances (this example does not count instances)")
+    return {"horizon": {"measure": "calls", "window_seconds": 600, "threshold": 1},
+            "events": [{"event_id": record["eventID"], "event_name": record["eventName"], "region": record["awsRegion"],
+                        "event_time": iso(t), "launched": 0, "requested": 0,
+                        "failed": error is not None and error != "Client.DryRunOperation"}]}
+
+
 def check(payload: dict, kind: str) -> None:
     """Refuse to send what the contract does not allow (the dispatcher would refuse it too)."""
     schema = json.loads((SCHEMAS / f"{kind}.schema.json").read_text())
@@ -89,12 +103,18 @@ def main() -> int:
     ap.add_argument("--dry-run", action="store_true", help="the dispatcher and handlers validate and report, and change nothing")
     ap.add_argument("--forge", choices=["unsealed", "tampered"],
                     help="for the tests: send the finding without a seal, or altered after sealing (refused)")
+    ap.add_argument("--evidence", type=Path, metavar="RECORD_JSON",
+                    help="the CloudTrail record (JSON) of a call that shows the key in use. The dispatcher looks its "
+                         "eventID up in CloudTrail's event history before it contains anyone; without evidence the "
+                         "finding is notify-only")
     args = ap.parse_args()
 
     session = boto3.session.Session()
     account = session.client("sts").get_caller_identity()["Account"]
     now = dt.datetime.now(dt.timezone.utc)
     f = finding(account, session.region_name, args.user, args.access_key_id, args.reason, now, args.dry_run)
+    if args.evidence:
+        f["principals"][0]["evidence"] = evidence(json.loads(args.evidence.read_text()))
     check(f, "finding")
     text = json.dumps(f)
     envelope = seal(session.client("kms"), args.key_id, text, now)

@@ -35,7 +35,7 @@ async fn an_aws_error_message_never_forges_a_log_line() {
     let cap = Capture::default();
     {
         let _g = cap.start();
-        let _ = handle(&sealed, &config(&[]), &lambda, &sns, &logs, &logs.ledger, &lambda.kms, &logs.reports, now()).await;
+        let _ = handle(&sealed, &config(&[]), &lambda, &sns, &logs, &logs.ledger, &lambda.kms, &logs.reports, world::trail(), now()).await;
     }
     let out = cap.text();
     // THEN the message was logged (by the handler and the dispatcher), and not one line is forged
