@@ -2,4 +2,5 @@
 //! dependencies again, the AWS SDK among them): one module per concern.
 #![allow(clippy::unwrap_used)] // a test that cannot unwrap has failed
 
+mod errors;
 mod store;

@@ -2,6 +2,9 @@
 //! dependencies again, the AWS SDK among them): one module per concern.
 #![allow(clippy::unwrap_used)] // a test that cannot unwrap has failed
 
+mod aws_errors;
+mod exit_codes;
+mod readme;
 mod release;
 mod report;
 mod scan;

@@ -255,8 +255,8 @@ fn bad_arguments_exit_2_with_a_clear_message() {
 
 #[test]
 fn the_documented_json_fields_are_in_the_output() {
-    // GIVEN the fields README documents for `scan --json`
-    let readme = fixture("../README.md");
+    // GIVEN the fields docs/scan.md documents for `scan --json`
+    let readme = fixture("../docs/scan.md");
     let section = readme.split("<!-- scan-json-fields -->").nth(1).unwrap();
     let fields: Vec<&str> = section
         .lines()
