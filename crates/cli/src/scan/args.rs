@@ -22,7 +22,9 @@ pub struct ScanArgs {
     /// input (also when none is given).
     #[arg(value_name = "INPUT")]
     pub inputs: Vec<String>,
-    /// Print the report as JSON (shape: README, "Replaying archived CloudTrail").
+    /// Print the report as JSON, one object: {"version": 1, "status", "nothing_read", "inputs",
+    /// "incomplete_inputs", "skipped_inputs", "stats", "warnings", "rules": [{"rule", "horizons",
+    /// "bursts", "launchers", ...}], "bursts", "launchers"}; every field: docs/scan.md.
     #[arg(long)]
     pub json: bool,
     /// Exit 0 (or 1) even when a burst is flagged; without it a flagged burst exits 3

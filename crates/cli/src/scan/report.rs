@@ -1,5 +1,5 @@
 //! The report of a scan: a typed value, serialised as the `--json` output (its shape is
-//! documented in README, "Replaying archived CloudTrail", and checked by a test), or rendered as
+//! documented in docs/scan.md, and checked by a test), or rendered as
 //! text for people.
 
 use std::fmt;

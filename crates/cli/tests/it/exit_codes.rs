@@ -107,28 +107,3 @@ fn every_subcommand_help_ends_with_examples_and_its_exit_statuses() {
     let scan = String::from_utf8_lossy(&lg(&["scan", "--help"]).stdout).into_owned();
     assert!(scan.contains("  3  a burst was flagged"), "{scan}");
 }
-
-/// `script` (util-linux) runs the scan on a pseudo-terminal; the test is skipped, saying so,
-/// where it is missing.
-#[test]
-fn a_scan_waiting_on_a_terminal_says_what_it_waits_for() {
-    if Command::new("script").arg("--version").output().is_err() {
-        eprintln!("SKIPPED: no `script` (util-linux) to give the scan a terminal");
-        return;
-    }
-    let bin = env!("CARGO_BIN_EXE_launchguard");
-    // Ctrl-D on the terminal ends the (empty) paste
-    let mut child = Command::new("script")
-        .args(["-qec", &format!("{bin} scan"), "/dev/null"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(500));
-    std::io::Write::write_all(child.stdin.as_mut().unwrap(), b"\x04").unwrap();
-    let o = child.wait_with_output().unwrap();
-    let all = text(&o);
-    assert!(all.contains("reading CloudTrail from standard input") && all.contains("Ctrl-D"), "{all}");
-    assert_eq!(o.status.code(), Some(1), "nothing was pasted: {all}");
-}
