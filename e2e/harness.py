@@ -7,7 +7,7 @@ Shared by the end-to-end tests (test_e2e.py) and the demo (demo.py). It:
   incident log group, IAM users, keys, roles, a protected break-glass admin),
 - simulates CloudTrail delivery with PutLogEvents: real background records from fixtures/ plus
   injected RunInstances bursts, both printed by the Rust test kit's `launchguard-bursts`,
-- fires the alarm, and plays Lambda's SNS trigger (the "bridge", see README): it reads the alarm's
+- fires the alarm, and plays Lambda's SNS trigger (the "bridge", see docs/how-it-works.md): it reads the alarm's
   SNS message from an SQS queue and invokes the detector with the exact event Lambda would send.
 """
 from __future__ import annotations

@@ -53,8 +53,9 @@ def test_an_s3_prefix_is_listed_and_streamed(localstack):
     out = subprocess.run([str(BIN), "scan", "--json", f"s3://{BUCKET}/AWSLogs/"], capture_output=True, text=True, env=env, timeout=120)
     report = json.loads(out.stdout)
 
-    # THEN four objects are read (the digest skipped), the cut one is named, and the exit status says so
-    assert out.returncode == 1, out.stderr
+    # THEN four objects are read (the digest skipped), the cut one is named, and the exit status says
+    # a burst was flagged (3 wins over 1, "some input not read whole": the report names both)
+    assert out.returncode == 3, out.stderr
     assert report["inputs"]["listed"] == 4
     assert [i["input"] for i in report["incomplete_inputs"]] == [f"s3://{BUCKET}/{PREFIX}/2026/03/02/cut.json.gz"]
     assert len(background) + len(burst) < report["stats"]["rows"] < len(background) + len(burst) + 500

@@ -64,8 +64,10 @@ const THROTTLING: &[&str] = &[
     "InternalServerError",
 ];
 
-/// Classify an SDK error of operation `op` (after the SDK's own retries).
-pub fn classify<E: ProvideErrorMetadata + fmt::Debug>(op: &str, err: SdkError<E, HttpResponse>) -> CallError {
+/// Classify an SDK error of operation `op` (after the SDK's own retries). The message is one
+/// line: `service:Operation: AWS's message (AWS's code; HTTP status)` when the service answered,
+/// else what went wrong on the way, from the error's chain of causes (never a debug dump).
+pub fn classify<E: ProvideErrorMetadata + std::error::Error + 'static>(op: &str, err: SdkError<E, HttpResponse>) -> CallError {
     match &err {
         SdkError::ServiceError(se) => {
             let status = se.raw().status().as_u16();
@@ -79,16 +81,55 @@ pub fn classify<E: ProvideErrorMetadata + fmt::Debug>(op: &str, err: SdkError<E,
             }
         }
         SdkError::TimeoutError(_) => CallError::new(format!("{op}: timed out"), true),
-        SdkError::DispatchFailure(d) => CallError::new(format!("{op}: could not reach the endpoint ({d:?})"), true),
-        SdkError::ResponseError(r) => CallError::new(format!("{op}: unreadable response ({r:?})"), true),
-        other => CallError::new(format!("{op}: {other:?}"), false),
+        SdkError::DispatchFailure(d) => {
+            let why = causes(&err);
+            if d.is_user() || why.contains("credentials") {
+                CallError::new(format!("{op}: {NO_CREDENTIALS}: {why}"), false)
+            } else {
+                CallError::new(format!("{op}: {UNREACHABLE}: {why}"), true)
+            }
+        }
+        SdkError::ResponseError(_) => CallError::new(format!("{op}: unreadable response: {}", causes(&err)), true),
+        _ => CallError::new(format!("{op}: {}", causes(&err)), false),
     }
+}
+
+/// The words of [`classify`]'s message when no credentials were found or accepted before the call.
+pub const NO_CREDENTIALS: &str = "no usable credentials";
+/// The words of [`classify`]'s message when the endpoint could not be reached.
+pub const UNREACHABLE: &str = "could not reach the endpoint";
+
+/// An error and its causes on one line, `a: b: c`, each said once, control characters dropped.
+pub fn causes(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut next = Some(err);
+    while let Some(e) = next {
+        let text: String = e.to_string().chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+        if !text.is_empty() && !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        next = e.source();
+    }
+    parts.join(": ")
 }
 
 /// Load the shared SDK configuration once, with the standard retry mode (5 attempts, backoff
 /// with jitter) for throttling and 5xx.
 pub async fn load_sdk_config() -> aws_config::SdkConfig {
-    aws_config::defaults(BehaviorVersion::latest()).retry_config(RetryConfig::standard().with_max_attempts(5)).load().await
+    load_sdk_config_for(None, None).await
+}
+
+/// [`load_sdk_config`] with a region and a named profile (of `~/.aws/config` and
+/// `~/.aws/credentials`) that win over the environment's (`AWS_REGION`, `AWS_PROFILE`).
+pub async fn load_sdk_config_for(region: Option<String>, profile: Option<String>) -> aws_config::SdkConfig {
+    let mut loader = aws_config::defaults(BehaviorVersion::latest()).retry_config(RetryConfig::standard().with_max_attempts(5));
+    if let Some(p) = profile {
+        loader = loader.profile_name(p);
+    }
+    if let Some(r) = region {
+        loader = loader.region(aws_config::Region::new(r));
+    }
+    loader.load().await
 }
 
 /// An S3 client for the ledger bucket. Path-style addressing when an endpoint is configured

@@ -23,8 +23,8 @@ pub enum CliError {
     /// A core error (bad time, ...).
     #[error(transparent)]
     Core(#[from] CoreError),
-    /// An AWS call failed.
-    #[error("{what} failed: {reason}")]
+    /// An AWS call failed: one line, with what to do (from AWS's error code).
+    #[error("{what} failed: {}. What to do: {}", launchguard_core::text::untrusted(.reason), crate::aws::advice(.reason))]
     Aws {
         /// What was being done.
         what: String,
@@ -34,4 +34,16 @@ pub enum CliError {
     /// The dispatcher refused the request (nothing was done).
     #[error("the dispatcher refused: {0}")]
     Refused(String),
+}
+
+impl CliError {
+    /// The exit status this error ends the command with: bad usage 2; an input, an AWS call or
+    /// a release that did not succeed 1.
+    pub fn status(&self) -> crate::exit::Status {
+        use crate::exit::Status;
+        match self {
+            CliError::Usage(_) | CliError::Core(_) | CliError::Input { .. } => Status::Usage,
+            CliError::Output(_) | CliError::Aws { .. } | CliError::Refused(_) => Status::Incomplete,
+        }
+    }
 }

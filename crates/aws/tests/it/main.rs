@@ -2,5 +2,6 @@
 //! dependencies again, the AWS SDK among them): one module per concern.
 #![allow(clippy::unwrap_used)] // a test that cannot unwrap has failed
 
+mod errors;
 mod logs;
 mod store;

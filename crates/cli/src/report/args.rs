@@ -56,6 +56,9 @@ pub struct ReportArgs {
     /// checked against (a release record it does not back is shown as unverified).
     #[arg(long, env = "LEDGER_BUCKET")]
     pub ledger_bucket: String,
+    /// Where and as whom to read.
+    #[command(flatten)]
+    pub aws: crate::aws::AwsArgs,
 }
 
 /// `2026-11-01` (midnight UTC) or any timestamp launchguard reads.

@@ -15,22 +15,29 @@ use crate::CliError;
 
 /// Replay archived CloudTrail through the detector's classification and report the bursts.
 #[derive(Debug, Clone, Args)]
-#[command(after_long_help = AFTER_HELP)]
+#[command(after_help = crate::help::short(crate::help::SCAN_EXAMPLES, crate::exit::SCAN_EXIT), after_long_help = crate::help::long(AFTER_HELP, crate::help::SCAN_EXAMPLES, crate::exit::SCAN_EXIT))]
 pub struct ScanArgs {
     /// Inputs: files (.json, .json.gz, JSON lines, lookup-events output...), directories (read
     /// recursively, as `aws s3 sync` leaves them), `s3://bucket/prefix`, or `-` for standard
     /// input (also when none is given).
     #[arg(value_name = "INPUT")]
     pub inputs: Vec<String>,
-    /// Print the report as JSON (shape: README, "Replaying archived CloudTrail").
+    /// Print the report as JSON, one object: {"version": 1, "status", "nothing_read", "inputs",
+    /// "incomplete_inputs", "skipped_inputs", "stats", "warnings", "rules": [{"rule", "horizons",
+    /// "bursts", "launchers", ...}], "bursts", "launchers"}; every field: docs/scan.md.
     #[arg(long)]
     pub json: bool,
+    /// Exit 0 (or 1) even when a burst is flagged; without it a flagged burst exits 3
+    /// (prowler's `--ignore-exit-code-3` is an alias).
+    #[arg(long, alias = "ignore-exit-code-3")]
+    pub ignore_flagged: bool,
     /// Also report each principal's sums over the whole input (the old behaviour).
     #[arg(long)]
     pub totals: bool,
     /// A detector rule to replay (the rule set of LG_RULES, LG_RULES_FILE, or the bundled one);
     /// repeat it to replay several. Default: every rule of the set, each reported on its own.
-    #[arg(long, value_name = "ID")]
+    /// `launchguard rules` lists the set in force with every threshold.
+    #[arg(long, value_name = "ID", value_parser = crate::rules::RuleIdParser)]
     pub rule: Vec<String>,
     /// Judge one sliding window instead of the rules' horizons: 90s, 10m, 1h, or seconds (the
     /// threshold is the rule's first horizon's, or --min-instances / --min-calls).
@@ -49,11 +56,13 @@ pub struct ScanArgs {
     /// Flag AWS services and service-linked roles too.
     #[arg(long)]
     pub include_aws_services: bool,
-    /// Only records at or after this time (2023-07-10T12:00:00Z).
-    #[arg(long, value_name = "TIME", value_parser = parse_time)]
+    /// Only records at or after this time (2023-07-10T12:00:00Z) or day (2023-07-10: from its
+    /// midnight, UTC).
+    #[arg(long, value_name = "TIME|DAY", value_parser = parse_start)]
     pub start: Option<DateTime<Utc>>,
-    /// Only records at or before this time.
-    #[arg(long, value_name = "TIME", value_parser = parse_time)]
+    /// Only records at or before this time, or through this day (2023-07-10: up to its last
+    /// millisecond, UTC).
+    #[arg(long, value_name = "TIME|DAY", value_parser = parse_end)]
     pub end: Option<DateTime<Utc>>,
     /// Files read at once (default: one per core).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
@@ -69,6 +78,9 @@ pub struct ScanArgs {
     /// repeated.
     #[arg(long, value_name = "GLOB")]
     pub exclude: Vec<String>,
+    /// For s3:// inputs.
+    #[command(flatten)]
+    pub aws: crate::aws::AwsArgs,
     /// The longest line or document read: 64MiB, 512KiB, or bytes. Anything longer counts as
     /// one unreadable record (the input as incomplete), and is never held in memory whole.
     #[arg(long, value_name = "SIZE", default_value = "64MiB", value_parser = parse_size)]
@@ -88,10 +100,8 @@ own. A principal is flagged when the calls inside one sliding window of a rule's
 (ec2-mass-launch: 10 instances within 5 minutes, 40 within an hour, 150 within 24 hours). Windows are half-open: a \
 window of 5 minutes starting at a call at t holds the calls at t <= time < t + 5 min; a call exactly 5 minutes \
 later is in the next window. Each burst is reported with the horizon crossed and when, its start, end, calls, \
-failed calls, keys, IPs, regions and user agents.
-
-Exit status: 0 every input read whole; 1 some input could not be read whole (named in the report, with what was \
-salvaged; a closed output ends the scan quietly with this status); 2 bad usage or a named path that does not exist.";
+failed calls, keys, IPs, regions and user agents. With no input and a terminal on standard input, the scan says that \
+it reads standard input (paste CloudTrail, end with Ctrl-D).";
 
 /// One rule as a scan replays it.
 #[derive(Debug, Clone, PartialEq)]
@@ -128,10 +138,7 @@ impl ScanArgs {
     /// The settings, checked, with the rule set of the environment (`LG_RULES`,
     /// `LG_RULES_FILE`) or the bundled one.
     pub fn settings(&self) -> Result<Settings, CliError> {
-        let env = |name: &str| std::env::var(name).ok();
-        let set = RuleSet::from_env(&env, |path| std::fs::read_to_string(path).map_err(|e| e.to_string()))
-            .map_err(|e| CliError::Usage(e.to_string()))?;
-        self.settings_with(&set)
+        self.settings_with(&crate::rules::rule_set_in_force()?)
     }
 
     /// The settings, checked, for the rules of `set` named by `--rule` (all when none is).
@@ -197,8 +204,22 @@ impl ScanArgs {
     }
 }
 
-fn parse_time(s: &str) -> Result<DateTime<Utc>, String> {
-    parse_timestamp(s).map_err(|e| e.to_string())
+/// A day alone (`2023-07-10`): its midnight, UTC.
+fn day_alone(s: &str) -> Option<DateTime<Utc>> {
+    chrono::NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").ok().and_then(|d| d.and_hms_opt(0, 0, 0)).map(|t| t.and_utc())
+}
+
+/// `--start`: a time, or a day's midnight (UTC).
+pub fn parse_start(s: &str) -> Result<DateTime<Utc>, String> {
+    day_alone(s).map_or_else(|| parse_timestamp(s).map_err(|e| format!("{e} (or a day: 2023-07-10)")), Ok)
+}
+
+/// `--end`: a time, or a day's last millisecond (UTC): `--end 2023-07-10` keeps that whole day.
+pub fn parse_end(s: &str) -> Result<DateTime<Utc>, String> {
+    match day_alone(s) {
+        Some(d) => Ok(d + Duration::days(1) - Duration::milliseconds(1)),
+        None => parse_timestamp(s).map_err(|e| format!("{e} (or a day: 2023-07-10)")),
+    }
 }
 
 /// `64MiB`, `512KiB`, `1GiB` (or `K`, `M`, `G`, binary), or bytes; at least 1 KiB.
@@ -246,6 +267,18 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
+
+    #[test]
+    fn start_and_end_take_a_day_as_well_as_a_time() {
+        let t = |s: &str| parse_timestamp(s).unwrap();
+        assert_eq!(parse_start("2023-07-10").unwrap(), t("2023-07-10T00:00:00Z"));
+        assert_eq!(parse_end("2023-07-10").unwrap(), t("2023-07-10T23:59:59.999Z"));
+        assert_eq!(parse_start("2023-07-10T12:00:00Z").unwrap(), t("2023-07-10T12:00:00Z"));
+        assert_eq!(parse_end("2023-07-10T12:00:00Z").unwrap(), t("2023-07-10T12:00:00Z"));
+        for bad in ["2023-13-01", "10/07/2023", "yesterday"] {
+            assert!(parse_start(bad).is_err() && parse_end(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn durations_read_as_people_write_them() {

@@ -32,7 +32,7 @@ use std::collections::HashSet;
 
 pub use args::{RuleSettings, ScanArgs, Settings};
 pub use progress::{Bar, Progress, Silent};
-pub use report::{Completeness, IncompleteInput, InputCounts, Launcher, RuleReport, ScanReport, SkippedInput, Totals};
+pub use report::{Completeness, IncompleteInput, InputCounts, Launcher, RuleReport, SCAN_JSON_VERSION, ScanReport, SkippedInput, Totals};
 pub use s3::S3Source;
 pub use source::{Input, LocalSource, Source, WalkFilter};
 
@@ -181,6 +181,7 @@ pub fn run(sources: &[&dyn Source], settings: &Settings, jobs: Option<usize>, pr
     report.stats.duplicates = duplicates;
     report.warnings = warnings;
     report.skipped_inputs = skipped;
+    report.nothing_read = rows == 0;
     Ok(report)
 }
 

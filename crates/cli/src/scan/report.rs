@@ -1,7 +1,7 @@
 //! The report of a scan: a typed value, serialised as the `--json` output (its shape is
-//! documented in README, "Replaying archived CloudTrail", and checked by a test), or rendered as
-//! text for people: every value from CloudTrail or the inputs (names, keys, addresses, user
-//! agents, file names, problems) through the one escaping path ([`Untrusted`]).
+//! documented in docs/scan.md, and checked by a test), or rendered as text for people: every
+//! value from CloudTrail or the inputs (names, keys, addresses, user agents, file names,
+//! problems) through the one escaping path ([`Untrusted`]).
 
 use std::fmt;
 
@@ -114,9 +114,14 @@ pub struct RuleReport {
     pub totals: Option<Totals>,
 }
 
+/// The version of `launchguard scan --json`'s shape: raised when a field changes meaning or goes.
+pub const SCAN_JSON_VERSION: u32 = 1;
+
 /// The report of one scan: every rule replayed, each with its own bursts.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ScanReport {
+    /// The version of this shape ([`SCAN_JSON_VERSION`]).
+    pub version: u32,
     /// `complete` or `incomplete`.
     pub status: Completeness,
     /// Inputs listed and bytes read.
@@ -138,6 +143,8 @@ pub struct ScanReport {
     /// What the reader of the report should know that is not an error: an empty input, nothing
     /// read at all.
     pub warnings: Vec<String>,
+    /// No record was read from any input (an empty directory or file): not a clean scan (exit 1).
+    pub nothing_read: bool,
 }
 
 impl ScanReport {
@@ -155,6 +162,7 @@ impl ScanReport {
         }
         let status = if incomplete_inputs.is_empty() { Completeness::Complete } else { Completeness::Incomplete };
         ScanReport {
+            version: SCAN_JSON_VERSION,
             status,
             inputs,
             incomplete_inputs,
@@ -164,6 +172,7 @@ impl ScanReport {
             rules,
             skipped_inputs: Vec::new(),
             warnings: Vec::new(),
+            nothing_read: false,
         }
     }
 

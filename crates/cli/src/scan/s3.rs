@@ -31,15 +31,16 @@ pub struct S3Source {
 }
 
 impl S3Source {
-    /// A source for `s3://bucket/prefix`, with the SDK configuration of the environment.
-    pub fn new(url: &str) -> Result<Self, CliError> {
+    /// A source for `s3://bucket/prefix`, with the SDK configuration of the environment and of
+    /// `--region`/`--profile` (refused when no region is set).
+    pub fn new(url: &str, aws: &crate::aws::AwsArgs) -> Result<Self, CliError> {
         let (bucket, prefix) = parse_url(url)?;
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .enable_all()
             .build()
             .map_err(|e| CliError::Input { source_name: url.into(), reason: format!("cannot start the AWS client runtime: {e}") })?;
-        let client = runtime.block_on(async { launchguard_aws::s3_client(&launchguard_aws::load_sdk_config().await) });
+        let client = runtime.block_on(async { aws.sdk_config().await.map(|sdk| launchguard_aws::s3_client(&sdk)) })?;
         Ok(Self { client, runtime, bucket, prefix })
     }
 
@@ -56,10 +57,7 @@ impl Source for S3Source {
             while let Some(page) = pages.next().await {
                 let page = page.map_err(|e| CliError::Aws {
                     what: format!("listing s3://{}/{}", self.bucket, self.prefix),
-                    reason: format!(
-                        "{}: check the bucket, the prefix and your credentials (s3:ListBucket)",
-                        launchguard_aws::classify("s3:ListObjectsV2", e).message
-                    ),
+                    reason: launchguard_aws::classify("s3:ListObjectsV2", e).message,
                 })?;
                 for o in page.contents() {
                     let Some(key) = o.key() else { continue };
@@ -78,7 +76,7 @@ impl Source for S3Source {
         let bytes = self.runtime.handle().block_on(async {
             let obj = self.client.get_object().bucket(&self.bucket).key(&key).send().await.map_err(|e| CliError::Aws {
                 what: format!("reading {}", input.name),
-                reason: format!("{}: check your credentials (s3:GetObject)", launchguard_aws::classify("s3:GetObject", e).message),
+                reason: launchguard_aws::classify("s3:GetObject", e).message,
             })?;
             obj.body
                 .collect()

@@ -2,8 +2,12 @@
 //! dependencies again, the AWS SDK among them): one module per concern.
 #![allow(clippy::unwrap_used)] // a test that cannot unwrap has failed
 
+mod aws_errors;
+mod exit_codes;
+mod readme;
 mod release;
 mod report;
+mod rules_cmd;
 mod scan;
 mod scan_inputs;
 mod scan_props;
