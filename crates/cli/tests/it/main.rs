@@ -4,6 +4,7 @@
 
 mod release;
 mod report;
+mod review2;
 mod scan;
 mod scan_inputs;
 mod scan_props;
