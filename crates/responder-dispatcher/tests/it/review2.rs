@@ -272,13 +272,13 @@ fn as_before_the_upgrade(from: &Logs, into: &Logs, name: &str) {
     }
 }
 
-/// Attack: finding F deactivated bob's key before the upgrade, and was released (the key is
-/// active again; its entry, in the old layout, says released). A delivery of F comes again after
-/// the upgrade (a Lambda retry of the sealed finding, still fresh). Before, the claim found F's
-/// entry released (`Claim::Settled`) and did nothing; now the claim looks only under today's key
-/// (`targets/<acct>/key/K/F`), finds nothing, and deactivates the released key again.
+/// Regression (resisted): finding F deactivated bob's key before the upgrade, and was released
+/// (the key is active again; its entry, in the old layout, says released). A delivery of F comes
+/// again after the upgrade (a Lambda retry of the sealed finding, still fresh). The claim looks
+/// only under today's key (`targets/<acct>/key/K/F`) and finds nothing, but the released key
+/// stays active (the request id is derived from the finding and the action, and the handler
+/// answers a request it already executed from its replay record).
 #[tokio::test]
-#[ignore = "review2: claim() looks for the finding's own entry only under today's layout: a finding released before the upgrade, delivered again, contains its released key again (ledger/claim.rs claim)"]
 async fn review2_a_finding_released_before_the_upgrade_never_acts_again() {
     let iam = bob_account();
     let lambda = Lambda::new(&iam, &[], now());
