@@ -7,6 +7,7 @@ mod exit_codes;
 mod readme;
 mod release;
 mod report;
+mod review2;
 mod rules_cmd;
 mod scan;
 mod scan_inputs;

@@ -15,5 +15,6 @@ mod ledger_attacks;
 mod logs;
 mod notification_injection;
 mod report;
+mod review2;
 mod rules;
 mod world;
