@@ -29,8 +29,19 @@ const K: &str = "AKIABOBKEY0000000001";
 const RESPONDER: &str = "arn:aws:sts::111122223333:assumed-role/SecurityResponder/alice";
 
 async fn dispatch(payload: &Value, lambda: &Lambda<'_>, sns: &Sns, logs: &Logs) -> Result<DispatchReport, DispatcherError> {
-    handle(&world::sealed(&lambda.kms, payload, now()), &config(&[]), lambda, sns, logs, &logs.ledger, &lambda.kms, &logs.reports, world::trail(), now())
-        .await
+    handle(
+        &world::sealed(&lambda.kms, payload, now()),
+        &config(&[]),
+        lambda,
+        sns,
+        logs,
+        &logs.ledger,
+        &lambda.kms,
+        &logs.reports,
+        world::trail(),
+        now(),
+    )
+    .await
 }
 
 fn finding() -> Value {
