@@ -1,9 +1,10 @@
 """The launchguard chain on LocalStack, driven through the AWS APIs.
 
 Shared by the end-to-end tests (test_e2e.py) and the demo (demo.py). It:
-- starts LocalStack (scripts/localstack.sh) and `cargo lambda watch` (the four functions behind
-  the real Lambda Invoke API on 127.0.0.1),
-- creates the account's resources (CloudTrail log group, metric filter, alarm, topics, queues,
+- starts LocalStack (scripts/localstack.sh) and `cargo lambda watch --only-lambda-apis` (the real
+  Lambda Invoke API on 127.0.0.1), with the five functions' binaries behind it,
+- serves CloudTrail's event history (LookupEvents) from the records it delivered,
+- creates the account's resources (CloudTrail log group, alarm, topics, queues,
   incident log group, IAM users, keys, roles, a protected break-glass admin),
 - simulates CloudTrail delivery with PutLogEvents: real background records from fixtures/ plus
   injected RunInstances bursts, both printed by the Rust test kit's `launchguard-bursts`,
