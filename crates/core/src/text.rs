@@ -43,6 +43,25 @@ pub fn untrusted(s: &str) -> String {
     out
 }
 
+/// JSON text (as `serde_json` writes it) with every non-ASCII character of categories Cc, Cf, Zl
+/// and Zp written as its `\uXXXX` escape (a surrogate pair above U+FFFF). `serde_json` escapes only
+/// U+0000-U+001F, so U+2028 or U+202E from outside text would reach a reader raw; non-ASCII
+/// characters appear only inside JSON strings, so the result is the same JSON value.
+pub fn json_text(json: &str) -> String {
+    let mut out = String::with_capacity(json.len());
+    for c in json.chars() {
+        if c.is_ascii() || !is_neutralised(c) {
+            out.push(c);
+        } else {
+            let mut units = [0u16; 2];
+            for u in c.encode_utf16(&mut units) {
+                out.push_str(&format!("\\u{:04x}", u));
+            }
+        }
+    }
+    out
+}
+
 /// Outside text that escapes itself wherever it is formatted: `format!("{}", Untrusted(&name))`
 /// and `tracing::warn!(user = %Untrusted(&name), …)` show [`untrusted`]'s text. Wrap any
 /// `Display` value launchguard did not write (a name, a tag, an AWS error, an error that quotes

@@ -45,7 +45,7 @@ pub fn render(input: &ReportInput, format: Format) -> Result<String, ReportError
     Ok(match format {
         Format::Markdown => markdown::render(input),
         Format::Html => html::render(input),
-        Format::Json => serde_json::to_string_pretty(&model::ReportDocument::of(input))?,
+        Format::Json => launchguard_core::text::json_text(&serde_json::to_string_pretty(&model::ReportDocument::of(input))?),
     })
 }
 
@@ -54,6 +54,6 @@ pub fn render_summary(summary: &PeriodSummary, format: Format) -> Result<String,
     Ok(match format {
         Format::Markdown => summary::markdown(summary),
         Format::Html => summary::html(summary),
-        Format::Json => serde_json::to_string_pretty(summary)?,
+        Format::Json => launchguard_core::text::json_text(&serde_json::to_string_pretty(summary)?),
     })
 }

@@ -367,11 +367,11 @@ pub fn fit_message(body: String, full: &serde_json::Value, compact: &serde_json:
 pub fn with_json_block(body: String, full: &serde_json::Value, compact: &serde_json::Value) -> String {
     let mut m = body;
     m.push_str("\n--- machine-readable (JSON) ---\n");
-    let full_s = full.to_string();
+    let full_s = launchguard_core::text::json_text(&full.to_string());
     if m.len() + full_s.len() <= MAX_MESSAGE {
         m.push_str(&full_s);
     } else {
-        let c = compact.to_string();
+        let c = launchguard_core::text::json_text(&compact.to_string());
         m.push_str(&cut(&c, MAX_MESSAGE.saturating_sub(m.len() + 200)));
         m.push_str("\n(the full finding is in the incident record: too large for SNS)");
     }

@@ -166,7 +166,7 @@ async fn event_text<I, N, L, S: ConditionalStore, K>(
     failures: &mut Vec<Failure>,
     now: DateTime<Utc>,
 ) -> String {
-    let whole = serde_json::to_string(&*record).unwrap_or_default();
+    let whole = launchguard_core::text::json_text(&serde_json::to_string(&*record).unwrap_or_default());
     if whole.len() <= MAX_RECORD_BYTES {
         return whole;
     }
@@ -183,5 +183,5 @@ async fn event_text<I, N, L, S: ConditionalStore, K>(
             });
         }
     }
-    record.to_event(MAX_RECORD_BYTES)
+    launchguard_core::text::json_text(&record.to_event(MAX_RECORD_BYTES))
 }

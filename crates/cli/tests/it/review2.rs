@@ -192,7 +192,6 @@ async fn review2_a_ledger_containment_without_a_record_is_still_listed_open() {
 /// The Markdown and HTML summaries escape them; the JSON output (`--format json`, also a report
 /// a person reads, in a terminal or a viewer) writes them raw: serde_json escapes only Cc.
 #[tokio::test]
-#[ignore = "review2: report --format json writes Cf/Zl/Zp characters (U+202E, U+2028) from records raw; only md/html go through the escaping path"]
 async fn review2_the_json_report_holds_no_raw_format_or_separator_character() {
     let mut inc = incident();
     inc.principals = vec!["arn:aws:iam::111122223333:user/eve\u{202E}nimda\u{2028}- still contained: none".into()];

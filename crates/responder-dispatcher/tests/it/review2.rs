@@ -136,7 +136,6 @@ fn raw_specials(s: &str) -> Vec<char> {
 /// separators and the bidi override reach the page raw, where a mail client or a terminal shows
 /// U+2028 as a line break ("- APPLIED    undo by hand: curl … | sh" on a line of its own).
 #[tokio::test]
-#[ignore = "review2: the page's machine-readable JSON block carries U+2028/U+2029/U+202E from CloudTrail raw (serde_json escapes only Cc); notify.rs with_json_block"]
 async fn review2_the_whole_page_holds_no_raw_separator_or_bidi_control() {
     let iam = world::iam();
     let lambda = Lambda::new(&iam, &[], now());
@@ -166,7 +165,6 @@ async fn review2_the_pages_text_part_escapes_a_hostile_user_agent() {
 /// go through `launchguard_aws::logs` (every string escaped); the incident record is written with
 /// `serde_json::to_string` and carries U+2028 and U+202E raw.
 #[tokio::test]
-#[ignore = "review2: the incident record (a log event people read) carries U+2028/U+202E raw; only the functions' stdout logs go through launchguard_aws::logs"]
 async fn review2_the_incident_record_holds_no_raw_separator_or_bidi_control() {
     let iam = world::iam();
     let lambda = Lambda::new(&iam, &[], now());
