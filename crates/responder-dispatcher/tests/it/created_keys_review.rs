@@ -9,7 +9,7 @@ use crate::world;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use launchguard_responder::KeyStatus;
 use launchguard_responder::memory::Entity;
-use launchguard_responder_dispatcher::{DispatchReport, DispatcherError, handle};
+use launchguard_responder_dispatcher::{DispatchReport, DispatcherError};
 use launchguard_testkit::fixture;
 use serde_json::{Value, json};
 use world::{ACCOUNT, Iam, Lambda, Logs, Sns, config};
@@ -68,19 +68,7 @@ fn status(iam: &Iam, user: &str, key: &str) -> KeyStatus {
 }
 
 async fn dispatch(payload: &Value, lambda: &Lambda<'_>, sns: &Sns, logs: &Logs) -> Result<DispatchReport, DispatcherError> {
-    handle(
-        &world::sealed(&lambda.kms, payload, now()),
-        &config(&[]),
-        lambda,
-        sns,
-        logs,
-        &logs.ledger,
-        &lambda.kms,
-        &logs.reports,
-        world::trail(),
-        now(),
-    )
-    .await
+    world::dispatch(payload, &config(&[]), lambda, sns, logs, now()).await
 }
 
 fn release(finding_id: &str) -> Value {

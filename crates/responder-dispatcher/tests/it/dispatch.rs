@@ -32,19 +32,7 @@ async fn dispatch(
     sns: &Sns,
     logs: &Logs,
 ) -> Result<DispatchReport, DispatcherError> {
-    handle(
-        &world::sealed(&lambda.kms, payload, now()),
-        cfg,
-        lambda,
-        sns,
-        logs,
-        &logs.ledger,
-        &lambda.kms,
-        &logs.reports,
-        world::trail(),
-        now(),
-    )
-    .await
+    world::dispatch(payload, cfg, lambda, sns, logs, now()).await
 }
 
 fn statuses(r: &DispatchReport) -> Vec<(String, String)> {

@@ -13,7 +13,7 @@ use launchguard_core::contract::{FlaggedPrincipal, INCIDENT_TAG};
 use launchguard_core::principal::Principal;
 use launchguard_responder::ports::InstanceState;
 use launchguard_responder::testing::running_instance;
-use launchguard_responder_dispatcher::{DispatchReport, DispatcherError, handle};
+use launchguard_responder_dispatcher::{DispatchReport, DispatcherError};
 use launchguard_testkit::fixture;
 use serde_json::{Value, json};
 use world::{ACCOUNT, Lambda, Logs, Sns, config, iam};
@@ -69,19 +69,7 @@ async fn dispatch(
     sns: &Sns,
     logs: &Logs,
 ) -> Result<DispatchReport, DispatcherError> {
-    handle(
-        &world::sealed(&lambda.kms, payload, now()),
-        cfg,
-        lambda,
-        sns,
-        logs,
-        &logs.ledger,
-        &lambda.kms,
-        &logs.reports,
-        world::trail(),
-        now(),
-    )
-    .await
+    world::dispatch(payload, cfg, lambda, sns, logs, now()).await
 }
 
 fn statuses(r: &DispatchReport) -> Vec<(String, String)> {

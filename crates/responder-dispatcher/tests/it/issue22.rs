@@ -15,7 +15,7 @@ use launchguard_responder::KeyStatus;
 use launchguard_responder::memory::Entity;
 use launchguard_responder::ports::InstanceState;
 use launchguard_responder::testing::running_instance;
-use launchguard_responder_dispatcher::{DispatchReport, DispatcherError, handle};
+use launchguard_responder_dispatcher::{DispatchReport, DispatcherError};
 use launchguard_testkit::fixture;
 use serde_json::{Value, json};
 use world::{ACCOUNT, Iam, Lambda, Logs, Sns, config};
@@ -55,19 +55,7 @@ async fn dispatch(
     sns: &Sns,
     logs: &Logs,
 ) -> Result<DispatchReport, DispatcherError> {
-    handle(
-        &world::sealed(&lambda.kms, payload, now()),
-        cfg,
-        lambda,
-        sns,
-        logs,
-        &logs.ledger,
-        &lambda.kms,
-        &logs.reports,
-        world::trail(),
-        now(),
-    )
-    .await
+    world::dispatch(payload, cfg, lambda, sns, logs, now()).await
 }
 
 fn role(arn_name: &str, derived: bool, identity_center: bool, service_linked: bool) -> Principal {

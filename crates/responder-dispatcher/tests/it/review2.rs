@@ -12,7 +12,7 @@ use launchguard_core::text::is_neutralised;
 use launchguard_responder::KeyStatus;
 use launchguard_responder::memory::Entity;
 use launchguard_responder_dispatcher::ledger::{ActionEntry, Claim, EntryState, Holder, Ledger, Marking, Owner};
-use launchguard_responder_dispatcher::{DispatchReport, DispatcherError, handle};
+use launchguard_responder_dispatcher::{DispatchReport, DispatcherError};
 use launchguard_testkit::fixture;
 use serde_json::{Value, json};
 use world::{ACCOUNT, Iam, Lambda, Logs, Sns, config};
@@ -29,19 +29,7 @@ const K: &str = "AKIABOBKEY0000000001";
 const RESPONDER: &str = "arn:aws:sts::111122223333:assumed-role/SecurityResponder/alice";
 
 async fn dispatch(payload: &Value, lambda: &Lambda<'_>, sns: &Sns, logs: &Logs) -> Result<DispatchReport, DispatcherError> {
-    handle(
-        &world::sealed(&lambda.kms, payload, now()),
-        &config(&[]),
-        lambda,
-        sns,
-        logs,
-        &logs.ledger,
-        &lambda.kms,
-        &logs.reports,
-        world::trail(),
-        now(),
-    )
-    .await
+    world::dispatch(payload, &config(&[]), lambda, sns, logs, now()).await
 }
 
 fn finding() -> Value {

@@ -270,6 +270,31 @@ pub fn sealed(kms: &MemoryKms, payload: &serde_json::Value, at: DateTime<Utc>) -
     kms.sealed(key, purpose, &payload.to_string(), at)
 }
 
+/// Seal `payload` at `at` and hand it to the dispatcher with this world's services: what the
+/// detector's invocation does.
+pub async fn dispatch(
+    payload: &serde_json::Value,
+    cfg: &Config,
+    lambda: &Lambda<'_>,
+    sns: &Sns,
+    logs: &Logs,
+    at: DateTime<Utc>,
+) -> Result<launchguard_responder_dispatcher::DispatchReport, launchguard_responder_dispatcher::DispatcherError> {
+    launchguard_responder_dispatcher::handle(
+        &sealed(&lambda.kms, payload, at),
+        cfg,
+        lambda,
+        sns,
+        logs,
+        &logs.ledger,
+        &lambda.kms,
+        &logs.reports,
+        trail(),
+        at,
+    )
+    .await
+}
+
 pub fn config(extra: &[(&str, &str)]) -> Config {
     let mut base = vec![
         ("ACCESS_KEY_HANDLER_LAMBDA_NAME", "ak"),
