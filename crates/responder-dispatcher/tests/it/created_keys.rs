@@ -81,7 +81,7 @@ fn outcomes(r: &DispatchReport) -> Vec<(String, String, String)> {
     r.outcomes.iter().map(|o| (o.action.name().to_owned(), o.action.target(), o.outcome.name().to_owned())).collect()
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_key_burst_deactivates_the_keys_it_created_for_other_users() {
     let iam = account();
     let lambda = Lambda::new(&iam, &[], now());
@@ -107,7 +107,7 @@ async fn a_key_burst_deactivates_the_keys_it_created_for_other_users() {
     assert!(body.contains("iam-access-key-burst"), "the rule is named: {body}");
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_rule_without_the_action_and_lg_created_keys_none_leave_them() {
     // GIVEN the same finding from ec2-mass-launch, whose rule does not allow the action
     let iam = account();
@@ -130,7 +130,7 @@ async fn a_rule_without_the_action_and_lg_created_keys_none_leave_them() {
     assert!(err.to_string().contains("LG_CREATED_KEYS"), "{err}");
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_protected_creator_gets_nothing_done_for_its_keys() {
     // GIVEN the creator is protected (PROTECTED_PRINCIPALS names ci-deployer)
     let iam = account();
@@ -158,7 +158,7 @@ async fn a_protected_creator_gets_nothing_done_for_its_keys() {
     assert!(outcomes(&r).iter().all(|(_, t, _)| !t.contains("backdoor-1")), "{:?}", outcomes(&r));
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_release_reactivates_them_but_not_when_the_creator_or_the_keys_user_asks() {
     let iam = account();
     let lambda = Lambda::new(&iam, &[], now());
@@ -187,7 +187,7 @@ async fn a_release_reactivates_them_but_not_when_the_creator_or_the_keys_user_as
     assert_eq!(status(&iam, "backdoor-2", "AKIABACKDOOR2NEW0001"), KeyStatus::Active);
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_key_left_active_because_its_user_is_protected_by_path_is_critical() {
     // GIVEN backdoor-1 lives under /admins/, which PROTECTED_PRINCIPALS protects: the plan (which
     // knows only the name) sends the action, and the handler, on the real ARN, refuses it

@@ -80,7 +80,7 @@ fn release(finding_id: &str) -> Value {
 /// SOUND (checked): F1 (ci-deployer's key burst) deactivates K1, which it created for backdoor-1;
 /// F2 flags backdoor-1 for using K1 (found Inactive: not launchguard's change). Releasing F1 must
 /// not reactivate K1 while F2 still holds it; releasing F2 afterwards does.
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn review_release_of_the_creator_finding_keeps_a_key_another_finding_holds() {
     let iam = account();
     let lambda = Lambda::new(&iam, &[], now());
@@ -102,7 +102,7 @@ async fn review_release_of_the_creator_finding_keeps_a_key_another_finding_holds
 /// flagged) used K1. Both actions land on one ledger target, so one is kept, and
 /// `one_action_per_target` writes "backdoor-1 is the same IAM entity as ci-deployer": false, and
 /// a responder reading it would treat two principals as one.
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn review_the_creator_and_the_keys_user_are_not_called_the_same_entity() {
     let iam = account();
     let lambda = Lambda::new(&iam, &[], now());
@@ -123,7 +123,7 @@ async fn review_the_creator_and_the_keys_user_are_not_called_the_same_entity() {
 /// "rotate it by hand now (`aws iam update-access-key --user-name …`)" line with that text
 /// unquoted: a person who pastes it runs the attacker's command. SECURITY.md: "Nothing unquoted
 /// reaches a shell".
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn review_a_created_user_name_never_reaches_a_suggested_command_unquoted() {
     let iam = account();
     let lambda = Lambda::new(&iam, &[], now());

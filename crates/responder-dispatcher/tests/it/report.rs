@@ -30,7 +30,7 @@ fn record(logs: &Logs) -> IncidentRecord {
     serde_json::from_str(&logs.records.lock().unwrap()[0].1).unwrap()
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn the_report_is_written_linked_recorded_and_shows_every_outcome() {
     // GIVEN a dispatcher with a report bucket
     let iam = iam();
@@ -67,7 +67,7 @@ async fn the_report_is_written_linked_recorded_and_shows_every_outcome() {
     assert_eq!(entry["reports"], serde_json::json!([object]));
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_report_that_cannot_be_written_blocks_nothing_and_the_page_says_why() {
     // GIVEN a report bucket that refuses every write
     let iam = iam();
@@ -87,7 +87,7 @@ async fn a_report_that_cannot_be_written_blocks_nothing_and_the_page_says_why() 
     assert!(logs.reports.keys().is_empty());
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn without_a_report_bucket_nothing_is_written_and_nothing_is_said() {
     let iam = iam();
     let lambda = Lambda::new(&iam, &[], now());
