@@ -34,7 +34,25 @@ workers="${LG_E2E_WORKERS:-3}"
 xdist=()
 [ "$workers" = "0" ] || xdist=(-n "$workers" --dist loadfile)
 status=0
-.venv-localstack/bin/python -m pytest -p no:cacheprovider -v --durations=0 "${xdist[@]}" e2e/ "$@" || status=$?
+# e2e/test_install.py (a `cargo install`, about two minutes of compiling) needs neither LocalStack
+# nor a port: on a whole run with workers it runs in a pytest of its own beside the pool, from the
+# start. In the pool, `--dist loadfile` hands out the modules with the most tests first, so this
+# one-test module came last, and the other workers sat idle while it compiled.
+side=() side_pid=""
+run_dir="${LG_RUN_DIR:-.lg-run}"
+if [ "$workers" != "0" ] && [ "$#" -eq 0 ]; then
+  mkdir -p "$run_dir"
+  .venv-localstack/bin/python -m pytest -p no:cacheprovider -v --durations=0 e2e/test_install.py >"$run_dir/install.log" 2>&1 &
+  side_pid=$!
+  side=(--ignore=e2e/test_install.py)
+fi
+.venv-localstack/bin/python -m pytest -p no:cacheprovider -v --durations=0 "${xdist[@]}" "${side[@]}" e2e/ "$@" || status=$?
+if [ -n "$side_pid" ]; then
+  side_status=0
+  wait "$side_pid" || side_status=$?
+  cat "$run_dir/install.log"
+  [ "$side_status" -eq 0 ] || status=$side_status
+fi
 echo "e2e timing: set-up $((t1 - t0)) s (venvs, chromium, build, LocalStack), run $(($(date +%s) - t1)) s (${workers} workers)"
 if [ "$status" -ne 0 ]; then
   run="${LG_RUN_DIR:-.lg-run}"

@@ -21,7 +21,8 @@ table() {
   local status=$?
   local rust e2e
   rust=$(grep -hoE '^test result: [a-zA-Z]+\. [0-9]+ passed' "$unit_log" 2>/dev/null | awk '{s += $4} END {print s + 0}')
-  e2e=$(grep -hoE '[0-9]+ passed' "$e2e_log" 2>/dev/null | tail -n 1 | awk '{print $1 + 0}')
+  # every pytest summary line (the pool's, and e2e/test_install.py's beside it)
+  e2e=$(grep -hE '^=+ .*[0-9]+ passed.* in [0-9.]+s' "$e2e_log" 2>/dev/null | grep -oE '[0-9]+ passed' | awk '{s += $1} END {print s + 0}')
   echo
   echo "make test: phase times (seconds)"
   for i in "${!names[@]}"; do printf '  %-28s %6s\n' "${names[$i]}" "${secs[$i]}"; done
