@@ -98,6 +98,56 @@ MUST_ALLOW = [
 ]
 
 
+# Item 11: each handler writes only its own replay records (`requests/<handler>/`), by its role's
+# policy and by the ledger bucket's policy; it still reads the records from before the split
+# (`requests/<request_id>.json`), which a release retried across the upgrade needs.
+LEDGER = "arn:aws:s3:::ledger-bucket"
+HANDLER_FUNCTIONS = {"AccessKeyHandlerRole": "launchguard-accesskey-handler", "IamHandlerRole": "launchguard-iam-handler",
+                     "Ec2HandlerRole": "launchguard-ec2-handler"}
+RECORD = "lgr-0123456789abcdef01234567.json"
+
+
+def replay_rows() -> tuple[list, list]:
+    """(role, action, key) requests that must be denied, and that must be allowed."""
+    deny, allow = [], []
+    for role, own in HANDLER_FUNCTIONS.items():
+        for other in HANDLER_FUNCTIONS.values():
+            if other != own:
+                deny += [(role, "s3:PutObject", f"requests/{other}/{RECORD}"), (role, "s3:DeleteObject", f"requests/{other}/{RECORD}")]
+        deny += [(role, "s3:PutObject", f"requests/{RECORD}"), (role, "s3:PutObject", "ledger/findings/lg-1/entries/x")]
+        allow += [(role, "s3:PutObject", f"requests/{own}/{RECORD}"), (role, "s3:GetObject", f"requests/{own}/{RECORD}"),
+                  (role, "s3:GetObject", f"requests/{RECORD}")]
+    return deny, allow
+
+
+def ledger_request(stack: Stack, role: str, action: str, key: str) -> dict:
+    r = request(stack, role, action, f"{LEDGER}/{key}", {"aws:SecureTransport": "true"})
+    r["resourcePolicy"] = stack.value(stack.resources["LedgerBucketPolicy"]["Properties"]["PolicyDocument"])
+    return r
+
+
+def test_each_handler_writes_only_its_own_replay_records(stack, simulate):
+    """Handler X may not put requests/<Y>/* (nor the old shared requests/*): one handler in an
+    attacker's hands cannot make another answer "already applied"."""
+    deny, allow = replay_rows()
+    results = simulate([ledger_request(stack, *row) for row in deny])
+    allowed = [" ".join(row) for row, r in zip(deny, results) if r == "Allowed"]
+    assert allowed == [], "allowed:\n" + "\n".join(allowed)
+    results = simulate([ledger_request(stack, *row) for row in allow])
+    denied = [f"{' '.join(row)}: {r}" for row, r in zip(allow, results) if r != "Allowed"]
+    assert denied == [], "denied:\n" + "\n".join(denied)
+    # the bucket's policy alone holds too: a role policy widened to s3:* on the bucket
+    s3_star = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}
+    cases = []
+    for role, action, key in deny:
+        c = ledger_request(stack, role, action, key)
+        c["identityPolicies"] = [{"name": "s3-star", "policy": s3_star}]
+        cases.append(c)
+    results = simulate(cases)
+    allowed = [" ".join(row) for row, r in zip(deny, results) if r == "Allowed"]
+    assert allowed == [], "the ledger bucket's policy allows:\n" + "\n".join(allowed)
+
+
 # Item 5: PROTECTED_PRINCIPALS, users and roles, with their path variants, as `make deploy` passes
 # them (deploy.py `protected_arns`); case is closed by the tag `launchguard:protected=true`.
 PROTECTED = "arn:aws:iam::*:user/breakglass-*,arn:aws:iam::*:role/OrgAdmin*"

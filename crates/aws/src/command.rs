@@ -2,9 +2,9 @@
 //!
 //! 1. [`admit`] opens the sealed command with the handler's configured command key (form,
 //!    purpose, age, then `kms:VerifyMac`), parses the `response_request` inside, and looks up the
-//!    request id in the replay record (`requests/<request_id>` in the ledger bucket). A request
-//!    id that was already executed is answered from that record, never executed again, whoever
-//!    sends it and however often.
+//!    request id in the handler's own replay record (`requests/<handler>/<request_id>.json` in the
+//!    ledger bucket). A request id that was already executed is answered from that record, never
+//!    executed again, whoever sends it and however often.
 //! 2. The handler executes an admitted request.
 //! 3. [`remember`] writes the outcome of a change (`applied`, `already_applied`) with a
 //!    conditional put (`If-None-Match: *`): when two deliveries race, the first record stands and
@@ -12,6 +12,14 @@
 //!
 //! Dry runs, refusals and failures are not recorded: they changed nothing, so running them again
 //! can do no harm (a failed containment must be retried).
+//!
+//! Each handler writes and reads only its own prefix, and its role may write only there: one
+//! handler in an attacker's hands cannot write a record that makes another answer "already
+//! applied" (request ids are deterministic, so it could name the other's next request).
+//! Records from before the split (`requests/<request_id>.json`, shared by every handler) are
+//! still read for a reversal, the request a release sends, and only when the record names this
+//! handler: a release retried across the upgrade is answered from it instead of undoing again.
+//! A containment never reads them (executed again, it answers `already_applied`).
 
 use launchguard_core::CoreError;
 use launchguard_core::auth::{Freshness, Purpose, Refusal};
@@ -22,7 +30,8 @@ use crate::CallError;
 use crate::mac::{MacVerifier, OpenFailure, open};
 use crate::store::{ConditionalStore, Put};
 
-/// Key prefix of the replay record in the ledger bucket.
+/// Key prefix of the replay records in the ledger bucket: each handler's under
+/// `requests/<handler>/` ([`CommandGate::record_key`]).
 pub const REPLAY_PREFIX: &str = "requests/";
 
 /// What a handler checks commands with.
@@ -34,18 +43,31 @@ pub struct CommandGate {
     pub freshness: Freshness,
     /// `LEDGER_BUCKET`: the S3 bucket holding the replay record (and the dispatcher's ledger).
     pub ledger_bucket: String,
+    /// The handler's function name (`launchguard-iam-handler`): its replay records are under
+    /// `requests/<handler>/`, and a record from before the split must name it.
+    pub handler: String,
 }
 
 impl CommandGate {
     /// `COMMAND_KEY_ID` and `LEDGER_BUCKET` (required), `LG_MAX_COMMAND_AGE_SECONDS` (default
-    /// 900, 60 to 3600).
-    pub fn from_env(env: &dyn Env) -> Result<Self, CoreError> {
+    /// 900, 60 to 3600), for the handler named `handler`.
+    pub fn from_env(env: &dyn Env, handler: &str) -> Result<Self, CoreError> {
         let key_id = config::required(env, "COMMAND_KEY_ID", "the KMS HMAC key (id, ARN or alias) the dispatcher seals commands with")?;
         let age = config::u64_var(env, "LG_MAX_COMMAND_AGE_SECONDS", 900, 60, 3600)?;
         let max_age = chrono::Duration::seconds(i64::try_from(age).unwrap_or(900));
         let ledger_bucket = config::required(env, "LEDGER_BUCKET", "the S3 bucket of launchguard's ledger")?;
-        Ok(Self { key_id, freshness: Freshness { max_age, ..Freshness::commands() }, ledger_bucket })
+        Ok(Self { key_id, freshness: Freshness { max_age, ..Freshness::commands() }, ledger_bucket, handler: handler.to_owned() })
     }
+
+    /// The key of this handler's replay record of `request_id`: `requests/<handler>/<id>.json`.
+    pub fn record_key(&self, request_id: &str) -> String {
+        format!("{REPLAY_PREFIX}{}/{request_id}.json", self.handler)
+    }
+}
+
+/// The key of a replay record from before each handler had its own prefix.
+fn legacy_record_key(request_id: &str) -> String {
+    format!("{REPLAY_PREFIX}{request_id}.json")
 }
 
 /// What to do with a command.
@@ -96,10 +118,6 @@ impl From<OpenFailure> for GateError {
     }
 }
 
-fn record_key(request_id: &str) -> String {
-    format!("{REPLAY_PREFIX}{request_id}.json")
-}
-
 /// The whole gate around one handler: open and look up the command ([`admit`]); answer a request
 /// executed before from its record; otherwise `execute` it and [`remember`] the outcome.
 pub async fn serve<V, S, F, Fut>(
@@ -124,7 +142,7 @@ where
         }
         Admission::Execute(req) => {
             let outcome = execute((*req).clone()).await;
-            Ok(remember(store, &req, outcome).await)
+            Ok(remember(gate, store, &req, outcome).await)
         }
     }
 }
@@ -139,7 +157,7 @@ pub async fn admit<V: MacVerifier, S: ConditionalStore>(
 ) -> Result<Admission, GateError> {
     let sealed = open(kms, &gate.key_id, Purpose::Command, gate.freshness, payload, now).await?;
     let req = ResponseRequest::from_bytes(sealed.payload.as_bytes()).map_err(GateError::Invalid)?;
-    match recorded(store, &req).await.map_err(GateError::Unavailable)? {
+    match recorded(gate, store, &req).await.map_err(GateError::Unavailable)? {
         Some(previous) => Ok(Admission::Answered(Box::new(as_replay_answer(previous)))),
         None => Ok(Admission::Execute(Box::new(req))),
     }
@@ -154,39 +172,51 @@ fn as_replay_answer(mut recorded: ResponseOutcome) -> ResponseOutcome {
     recorded
 }
 
-/// The recorded outcome of `req`, if it was executed before. A record that does not answer this
-/// very request (another request id or action) is an error: someone wrote the bucket by hand.
-async fn recorded<S: ConditionalStore>(store: &S, req: &ResponseRequest) -> Result<Option<ResponseOutcome>, CallError> {
+/// The recorded outcome of `req`, if it was executed before: this handler's record, or for a
+/// reversal a record from before the split that names this handler. A record that does not
+/// answer this very request (another request id or action) is an error: someone wrote the
+/// bucket by hand.
+async fn recorded<S: ConditionalStore>(gate: &CommandGate, store: &S, req: &ResponseRequest) -> Result<Option<ResponseOutcome>, CallError> {
     if req.dry_run {
         return Ok(None);
     }
-    let Some(obj) = store.get(&record_key(&req.request_id)).await? else { return Ok(None) };
+    if let Some(own) = read_record(store, &gate.record_key(&req.request_id), req).await? {
+        return Ok(Some(own));
+    }
+    if !req.action.is_reversal() {
+        return Ok(None);
+    }
+    let legacy = read_record(store, &legacy_record_key(&req.request_id), req).await?;
+    Ok(legacy.filter(|o| o.handler == gate.handler))
+}
+
+async fn read_record<S: ConditionalStore>(store: &S, key: &str, req: &ResponseRequest) -> Result<Option<ResponseOutcome>, CallError> {
+    let Some(obj) = store.get(key).await? else { return Ok(None) };
     let parsed = serde_json::from_slice::<serde_json::Value>(&obj.body)
         .map_err(|e| e.to_string())
         .and_then(|v| ResponseOutcome::parse(v).map_err(|e| e.to_string()));
     match parsed {
         Ok(o) if o.request_id == req.request_id && o.action == req.action => Ok(Some(o)),
-        Ok(_) => Err(CallError::new(
-            format!("the replay record {} answers another request: inspect the ledger bucket", record_key(&req.request_id)),
-            false,
-        )),
-        Err(e) => Err(CallError::new(
-            format!("the replay record {} is unreadable ({e}): inspect the ledger bucket", record_key(&req.request_id)),
-            false,
-        )),
+        Ok(_) => Err(CallError::new(format!("the replay record {key} answers another request: inspect the ledger bucket"), false)),
+        Err(e) => Err(CallError::new(format!("the replay record {key} is unreadable ({e}): inspect the ledger bucket"), false)),
     }
 }
 
 /// Record the outcome of an executed request, and return the outcome that stands: this one, or
 /// the one a concurrent delivery recorded first.
-pub async fn remember<S: ConditionalStore>(store: &S, req: &ResponseRequest, outcome: ResponseOutcome) -> ResponseOutcome {
+pub async fn remember<S: ConditionalStore>(
+    gate: &CommandGate,
+    store: &S,
+    req: &ResponseRequest,
+    outcome: ResponseOutcome,
+) -> ResponseOutcome {
     if req.dry_run || !matches!(outcome.outcome, OutcomeStatus::Applied | OutcomeStatus::AlreadyApplied) {
         return outcome;
     }
     let body = serde_json::to_vec(&outcome).unwrap_or_default();
-    match store.put_if_absent(&record_key(&req.request_id), body).await {
+    match store.put_if_absent(&gate.record_key(&req.request_id), body).await {
         Ok(Put::Written { .. }) => outcome,
-        Ok(Put::Conflict) => match recorded(store, req).await {
+        Ok(Put::Conflict) => match recorded(gate, store, req).await {
             Ok(Some(first)) => first,
             _ => outcome,
         },

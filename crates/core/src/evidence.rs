@@ -64,7 +64,7 @@ pub struct EvidenceEvent {
 }
 
 /// What CloudTrail's event history answered for one event id: the record (`CloudTrailEvent`),
-/// or nothing yet.
+/// or nothing yet. An event id with no answer at all was not looked up.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Answer {
     /// The event id looked up.
@@ -88,8 +88,9 @@ pub enum Confirmation {
 }
 
 /// Check one answer against its claim: the point it counts for, or why it confirms nothing.
-fn check(claim: &EvidenceEvent, principal: &Principal, answer: Option<&str>) -> Result<Point, String> {
-    let text = answer.ok_or("not in CloudTrail's event history")?;
+/// `None`: not looked up; `Some(None)`: looked up, and CloudTrail does not hold it (yet).
+fn check(claim: &EvidenceEvent, principal: &Principal, answer: Option<Option<&str>>) -> Result<Point, String> {
+    let text = answer.ok_or("not looked up")?.ok_or("not in CloudTrail's event history")?;
     let r = parse_record(text).map_err(|e| format!("CloudTrail's record cannot be read ({})", untrusted(&e)))?;
     if r.event_id.as_deref() != Some(claim.event_id.as_str()) {
         return Err(format!("CloudTrail answered another event ({})", untrusted(r.event_id.as_deref().unwrap_or("none"))));
@@ -135,37 +136,101 @@ fn check(claim: &EvidenceEvent, principal: &Principal, answer: Option<&str>) -> 
     Ok(Point { t_ms: t, launched: f.launched, requested: f.requested, failed: f.failed, dry_run: f.dry_run })
 }
 
-/// Judge what CloudTrail answered for `evidence` of `principal`: confirmed when the records that
-/// match their claims cross the evidence's horizon by themselves ([`judge`], the one window
-/// function). No evidence, or an answer missing for a claimed event, confirms nothing.
-pub fn confirm(principal: &Principal, evidence: Option<&Evidence>, answers: &[Answer]) -> Confirmation {
-    let Some(ev) = evidence.filter(|e| !e.events.is_empty()) else {
-        return Confirmation::Unconfirmed {
+/// Where one principal's evidence stands after the answers so far.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Tally {
+    /// The claims CloudTrail confirmed, as points.
+    confirmed: Vec<Point>,
+    /// The claims without a final answer (not looked up, or not held by CloudTrail yet), as the
+    /// points they would count for if CloudTrail confirmed them.
+    pending: Vec<Point>,
+    /// Each claim that confirms nothing, and why (escaped).
+    failed: Vec<(String, String)>,
+}
+
+/// Tally `ev`'s claims against `answers`. An event id named more than once counts once: a copy
+/// of one real record, repeated in the log group, must not count as several calls.
+fn tally(principal: &Principal, ev: &Evidence, answers: &[Answer]) -> Tally {
+    let mut t = Tally { confirmed: Vec::new(), pending: Vec::new(), failed: Vec::new() };
+    let mut seen = std::collections::BTreeSet::new();
+    for claim in &ev.events {
+        if !seen.insert(claim.event_id.as_str()) {
+            t.failed.push((untrusted(&claim.event_id), "named more than once: counted once".into()));
+            continue;
+        }
+        let answer = answers.iter().find(|a| a.event_id == claim.event_id).map(|a| a.record.as_deref());
+        match check(claim, principal, answer) {
+            Ok(p) => t.confirmed.push(p),
+            Err(why) => {
+                if answer.is_none_or(|r| r.is_none()) {
+                    t.pending.push(Point {
+                        t_ms: claim.event_time.timestamp_millis(),
+                        launched: claim.launched,
+                        requested: claim.requested,
+                        failed: claim.failed,
+                        dry_run: false,
+                    });
+                }
+                t.failed.push((untrusted(&claim.event_id), why));
+            }
+        }
+    }
+    t
+}
+
+fn crosses(points: &[Point], horizon: &Horizon) -> bool {
+    let mut points = points.to_vec();
+    sort(&mut points);
+    !judge(&points, std::slice::from_ref(horizon)).is_empty()
+}
+
+/// The evidence that can be confirmed at all: some, and at most [`MAX_EVIDENCE`] records.
+fn usable(evidence: Option<&Evidence>) -> Result<&Evidence, Confirmation> {
+    match evidence.filter(|e| !e.events.is_empty()) {
+        None => Err(Confirmation::Unconfirmed {
             events: Vec::new(),
             why: "the finding names no CloudTrail event to confirm (a detector that does not say which records crossed the threshold)"
                 .into(),
-        };
-    };
-    let mut points = Vec::new();
-    let mut failed = Vec::new();
-    for claim in &ev.events {
-        let answer = answers.iter().find(|a| a.event_id == claim.event_id).and_then(|a| a.record.as_deref());
-        match check(claim, principal, answer) {
-            Ok(p) => points.push(p),
-            Err(why) => failed.push((untrusted(&claim.event_id), why)),
-        }
+        }),
+        Some(e) if e.events.len() > MAX_EVIDENCE => Err(Confirmation::Unconfirmed {
+            events: Vec::new(),
+            why: format!("the finding names {} events, more than the {MAX_EVIDENCE} that are ever looked up", e.events.len()),
+        }),
+        Some(e) => Ok(e),
     }
-    sort(&mut points);
-    if !judge(&points, std::slice::from_ref(&ev.horizon)).is_empty() {
+}
+
+/// Whether the answers so far leave any chance of confirming `evidence`: the claims confirmed
+/// and the claims still without a final answer together cross its horizon. `false` once enough
+/// claims are refuted (another principal, time, region, event or count; a repeated event id)
+/// that the rest cannot cross it whatever CloudTrail answers: looking up more is wasted.
+pub fn possible(principal: &Principal, evidence: Option<&Evidence>, answers: &[Answer]) -> bool {
+    let Ok(ev) = usable(evidence) else { return false };
+    let t = tally(principal, ev, answers);
+    let all: Vec<Point> = t.confirmed.into_iter().chain(t.pending).collect();
+    crosses(&all, &ev.horizon)
+}
+
+/// Judge what CloudTrail answered for `evidence` of `principal`: confirmed when the records that
+/// match their claims cross the evidence's horizon by themselves ([`judge`], the one window
+/// function), each event id counted once. No evidence, more than [`MAX_EVIDENCE`] records, or
+/// an answer missing for a claimed event, confirms nothing.
+pub fn confirm(principal: &Principal, evidence: Option<&Evidence>, answers: &[Answer]) -> Confirmation {
+    let ev = match usable(evidence) {
+        Ok(ev) => ev,
+        Err(unconfirmed) => return unconfirmed,
+    };
+    let t = tally(principal, ev, answers);
+    if crosses(&t.confirmed, &ev.horizon) {
         return Confirmation::Confirmed;
     }
     Confirmation::Unconfirmed {
         why: format!(
             "CloudTrail confirmed {} of the {} event(s) that crossed {}; what it confirmed does not cross it",
-            points.len(),
+            t.confirmed.len(),
             ev.events.len(),
             ev.horizon.describe()
         ),
-        events: failed,
+        events: t.failed,
     }
 }

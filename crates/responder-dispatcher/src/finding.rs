@@ -33,8 +33,12 @@ pub struct Io<'a, I, N, L, S, K> {
     /// KMS: handler requests are sealed with the command key.
     pub kms: &'a K,
     /// No handler is invoked after this instant: the delivery's start +
-    /// [`INVOKE_WINDOW`](crate::ledger::INVOKE_WINDOW).
+    /// [`INVOKE_WINDOW`](crate::ledger::INVOKE_WINDOW), or earlier when the function has less
+    /// time left than the handlers need.
     pub invoke_until: tokio::time::Instant,
+    /// No CloudTrail lookup starts after this instant ([`crate::confirm`]): `invoke_until` less
+    /// [`CONFIRM_RESERVE`](crate::ledger::CONFIRM_RESERVE).
+    pub confirm_until: tokio::time::Instant,
 }
 
 pub(crate) fn principal_arn(p: &Principal) -> String {
@@ -189,12 +193,12 @@ pub async fn dispatch_finding<
     // Only what CloudTrail confirms is contained: a principal whose records it does not confirm
     // gets no action, and a person is told which event ids and why.
     let mut unconfirmed: Vec<(usize, String)> = Vec::new();
-    let mut pace = crate::confirm::Pace::default();
-    for (i, (p, f)) in plans.iter_mut().zip(&finding.principals).enumerate() {
-        if p.actions.is_empty() {
-            continue;
-        }
-        if let Err(note) = crate::confirm::confirm_principal(f, trail, &mut pace, cfg.confirm_wait).await {
+    let (acting, flagged): (Vec<usize>, Vec<_>) =
+        plans.iter().zip(&finding.principals).enumerate().filter(|(_, (p, _))| !p.actions.is_empty()).map(|(i, (_, f))| (i, f)).unzip();
+    let verdicts = crate::confirm::confirm_all(&flagged, trail, cfg.confirm_wait, io.confirm_until).await;
+    for (i, verdict) in acting.into_iter().zip(verdicts) {
+        let Some(p) = plans.get_mut(i) else { continue };
+        if let Err(note) = verdict {
             p.actions.clear();
             p.human = Some(match p.human.take() {
                 Some(h) => format!("{note}; {h}"),

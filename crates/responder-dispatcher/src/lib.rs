@@ -120,12 +120,41 @@ pub async fn handle<
     trail: &T,
     now: DateTime<Utc>,
 ) -> Result<DispatchReport, DispatcherError> {
-    let invoke_until = tokio::time::Instant::now() + ledger::INVOKE_WINDOW.to_std().unwrap_or_default();
+    let deadline = tokio::time::Instant::now() + ledger::DISPATCHER_TIMEOUT.to_std().unwrap_or_default();
+    handle_until(deadline, payload, cfg, lambda, sns, logs, store, kms, reports, trail, now).await
+}
+
+/// [`handle`] for a delivery that Lambda stops at `deadline` (its context's deadline): no handler
+/// is invoked unless it can finish by then, and CloudTrail's lookups stop early enough for the
+/// handlers to be invoked ([`ledger::CONFIRM_RESERVE`]).
+#[allow(clippy::too_many_arguments)] // one port per AWS service, as everywhere in launchguard
+pub async fn handle_until<
+    I: Invoker,
+    N: Notifier,
+    L: IncidentLog,
+    S: ConditionalStore,
+    K: MacSigner + MacVerifier,
+    R: ObjectPut + PresignGet,
+    T: EventHistory,
+>(
+    deadline: tokio::time::Instant,
+    payload: &[u8],
+    cfg: &Config,
+    lambda: &I,
+    sns: &N,
+    logs: &L,
+    store: &S,
+    kms: &K,
+    reports: &R,
+    trail: &T,
+    now: DateTime<Utc>,
+) -> Result<DispatchReport, DispatcherError> {
+    let (invoke_until, confirm_until) = ledger::delivery_limits(tokio::time::Instant::now(), deadline);
     let (input, sealed) = auth::open_input(&cfg.seals, kms, payload, now).await?;
     if matches!(input, DispatcherInput::Release(_)) {
         auth::accept_release_once(store, &sealed, now).await?;
     }
-    let io = finding::Io { cfg, lambda, sns, logs, store, kms, invoke_until };
+    let io = finding::Io { cfg, lambda, sns, logs, store, kms, invoke_until, confirm_until };
     match input {
         DispatcherInput::Finding(f) => finding::dispatch_finding(&f, &io, reports, trail, now).await,
         DispatcherInput::Release(r) => release::release(&r, &io, now).await,

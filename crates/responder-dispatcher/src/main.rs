@@ -8,7 +8,7 @@ use launchguard_aws::mac::Kms;
 use launchguard_aws::store::S3Store;
 use launchguard_core::config::ProcessEnv;
 use launchguard_responder_dispatcher::aws::{Logs, Sns};
-use launchguard_responder_dispatcher::{Config, handle};
+use launchguard_responder_dispatcher::{Config, handle_until};
 use serde_json::Value;
 
 #[tokio::main]
@@ -27,7 +27,10 @@ async fn main() -> Result<(), Error> {
     let (config, lambda, sns, logs, store, kms, reports, trail) = (&config, &lambda, &sns, &logs, &store, &kms, &reports, &trail);
     run(service_fn(move |event: LambdaEvent<Value>| async move {
         let bytes = serde_json::to_vec(&event.payload).map_err(|e| launchguard_aws::diagnostic(&e, false))?;
-        let report = handle(&bytes, config, lambda, sns, logs, store, kms, reports, trail, chrono::Utc::now())
+        // the context's deadline (epoch ms): how long Lambda lets this delivery run
+        let left = u64::try_from(chrono::Utc::now().timestamp_millis()).map(|now| event.context.deadline.saturating_sub(now)).unwrap_or(0);
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_millis(left);
+        let report = handle_until(deadline, &bytes, config, lambda, sns, logs, store, kms, reports, trail, chrono::Utc::now())
             .await
             .inspect_err(|e| tracing::error!(error = %e, retryable = e.is_retryable(), "dispatch failed"))
             .map_err(|e| launchguard_aws::diagnostic(&e, e.is_retryable()))?;

@@ -262,7 +262,10 @@ pub fn finding_message(finding: &Finding, plans: &[PrincipalPlan], outcomes: &[R
     }
     let warnings: Vec<(&ResponseOutcome, &String)> = outcomes.iter().flat_map(|o| o.warnings.iter().map(move |w| (o, w))).collect();
     if !warnings.is_empty() {
-        let _ = writeln!(b, "\n!!! WARNING: what launchguard left alone or did not write (look-alike policies, instances) !!!");
+        let _ = writeln!(
+            b,
+            "\n!!! WARNING: what launchguard left alone or did not write (other active keys, look-alike policies, instances) !!!"
+        );
         for (o, w) in warnings {
             let _ = writeln!(b, "- {} on {}: {}", o.action.name(), untrusted(&o.action.target()), untrusted(w));
         }

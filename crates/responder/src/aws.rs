@@ -4,7 +4,7 @@ use aws_sdk_iam::Client;
 use aws_sdk_iam::types::StatusType;
 use launchguard_aws::{CallError, classify};
 
-use crate::ports::{AccessKeys, KeyMeta, KeyStatus, RoleManagedPolicies, Roles, UserManagedPolicies, Users};
+use crate::ports::{AccessKeys, KeyMeta, KeyStatus, LastUse, RoleManagedPolicies, Roles, UserManagedPolicies, Users};
 
 /// IAM, for real.
 #[derive(Debug, Clone)]
@@ -38,6 +38,22 @@ impl AccessKeys for Iam {
         let r = self.0.get_access_key_last_used().access_key_id(access_key_id).send().await;
         let r = r.map_err(|e| classify("iam:GetAccessKeyLastUsed", e));
         Ok(none_if_missing(r)?.and_then(|o| o.user_name().map(str::to_owned)))
+    }
+
+    async fn last_use(&self, access_key_id: &str) -> Result<Option<LastUse>, CallError> {
+        let r = self.0.get_access_key_last_used().access_key_id(access_key_id).send().await;
+        let r = r.map_err(|e| classify("iam:GetAccessKeyLastUsed", e));
+        // IAM answers "N/A" for the service and region of a key never used
+        let given = |v: Option<&str>| v.filter(|v| !v.is_empty() && *v != "N/A").map(str::to_owned);
+        Ok(none_if_missing(r)?.and_then(|o| {
+            let used = o.access_key_last_used()?;
+            let d = used.last_used_date()?;
+            Some(LastUse {
+                at: chrono::DateTime::from_timestamp(d.secs(), d.subsec_nanos())?,
+                service: given(Some(used.service_name())),
+                region: given(Some(used.region())),
+            })
+        }))
     }
 
     async fn list_keys(&self, user: &str) -> Result<Vec<KeyMeta>, CallError> {

@@ -42,7 +42,7 @@ impl Config {
             true => config::long_term_key_prefixes(env).map_err(HandlerError::Config)?,
             false => Vec::new(),
         };
-        let gate = CommandGate::from_env(env).map_err(HandlerError::Config)?;
+        let gate = CommandGate::from_env(env, function.name).map_err(HandlerError::Config)?;
         Ok(Self { function, guard, dry_run, key_prefixes, quarantine_policy_arn, gate })
     }
 }

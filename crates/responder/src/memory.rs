@@ -13,7 +13,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use chrono::{DateTime, Utc};
 use launchguard_aws::CallError;
 
-use crate::ports::{AccessKeys, KeyMeta, KeyStatus, RoleManagedPolicies, Roles, UserManagedPolicies, Users};
+use crate::ports::{AccessKeys, KeyMeta, KeyStatus, LastUse, RoleManagedPolicies, Roles, UserManagedPolicies, Users};
 
 /// A user or a role.
 #[derive(Default, Clone, Debug, PartialEq, Eq)]
@@ -58,6 +58,8 @@ pub struct MemoryIam {
     /// Managed policies that do not exist here (a partition or emulator without them): attaching
     /// one answers `NoSuchEntity`.
     missing_policies: Vec<String>,
+    /// What `GetAccessKeyLastUsed` reports for a key, by key id (none: never used).
+    last_uses: BTreeMap<String, LastUse>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -73,6 +75,12 @@ fn no_such_entity(op: &str, what: &str) -> CallError {
 }
 
 impl MemoryIam {
+    /// With `GetAccessKeyLastUsed` reporting `last` for `key`.
+    pub fn with_last_use(mut self, key: &str, last: LastUse) -> Self {
+        self.last_uses.insert(key.to_owned(), last);
+        self
+    }
+
     /// With this user.
     pub fn with_user(self, name: &str, user: Entity) -> Self {
         lock(&self.users).insert(name.to_owned(), user);
@@ -185,6 +193,11 @@ impl AccessKeys for MemoryIam {
     async fn key_owner(&self, key: &str) -> Result<Option<String>, CallError> {
         self.call("GetAccessKeyLastUsed", key.to_owned())?;
         Ok(lock(&self.users).iter().find(|(_, u)| u.keys.iter().any(|(k, _)| k == key)).map(|(n, _)| n.clone()))
+    }
+
+    async fn last_use(&self, key: &str) -> Result<Option<LastUse>, CallError> {
+        self.call("GetAccessKeyLastUsed", key.to_owned())?;
+        Ok(self.last_uses.get(key).cloned())
     }
 
     async fn list_keys(&self, user: &str) -> Result<Vec<KeyMeta>, CallError> {

@@ -30,6 +30,17 @@ pub struct KeyMeta {
     pub created: Option<DateTime<Utc>>,
 }
 
+/// A key's last use, as `GetAccessKeyLastUsed` reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LastUse {
+    /// `LastUsedDate`.
+    pub at: DateTime<Utc>,
+    /// `ServiceName` (`ec2`), when IAM gave one.
+    pub service: Option<String>,
+    /// `Region`, when IAM gave one.
+    pub region: Option<String>,
+}
+
 /// `GetUser`.
 pub trait Users: Send + Sync {
     /// The user's real ARN, `None` when there is no such user.
@@ -46,6 +57,8 @@ pub trait Roles: Send + Sync {
 pub trait AccessKeys: Send + Sync {
     /// `GetAccessKeyLastUsed`: the key's user, `None` when the key does not exist here.
     fn key_owner(&self, access_key_id: &str) -> impl Future<Output = Result<Option<String>, CallError>> + Send;
+    /// `GetAccessKeyLastUsed`: when the key was last used, `None` when never (or no such key).
+    fn last_use(&self, access_key_id: &str) -> impl Future<Output = Result<Option<LastUse>, CallError>> + Send;
     /// `ListAccessKeys` of a user.
     fn list_keys(&self, user: &str) -> impl Future<Output = Result<Vec<KeyMeta>, CallError>> + Send;
     /// `UpdateAccessKey` of exactly this key.

@@ -271,3 +271,76 @@ async fn already_applied_still_carries_the_reversal() {
     assert_eq!(again.reversal, first.reversal);
     assert!(again.reversal.is_some());
 }
+
+/// Issue 32: a contained user's other active keys stay active (the exact-key rule), and the
+/// outcome names each with its last use so that a person can decide; a key id or a service that
+/// carries control characters is escaped.
+#[tokio::test]
+async fn names_the_users_other_active_keys_with_their_last_use() {
+    use launchguard_responder::ports::LastUse;
+    let used = Utc.with_ymd_and_hms(2026, 11, 22, 4, 12, 5).unwrap();
+    let iam = with_users().with_last_use(
+        "AKIAEXAMPLEDEPLOYER2",
+        LastUse { at: used, service: Some("ec2\u{1b}[2J".into()), region: Some("eu-west-3".into()) },
+    );
+    let o = run(&iam, &cfg(&[]), &deactivate("AKIAEXAMPLEDEPLOYER1", None)).await.unwrap();
+    assert_eq!(o.outcome, OutcomeStatus::Applied);
+    assert_eq!(iam.writes(), vec!["UpdateAccessKey ci-deployer AKIAEXAMPLEDEPLOYER1 Inactive"], "the other key is left as it is");
+    assert_eq!(o.warnings.len(), 1, "{:?}", o.warnings);
+    let w = &o.warnings[0];
+    assert!(w.starts_with("other active access key AKIAEXAMPLEDEPLOYER2 of ci-deployer: last used 2026-11-22T04:12:05Z by ec2"), "{w}");
+    assert!(w.contains("in eu-west-3") && w.contains("left active"), "{w}");
+    assert!(!w.chars().any(char::is_control), "outside text is escaped: {w:?}");
+    assert!(iam.calls().contains(&"GetAccessKeyLastUsed AKIAEXAMPLEDEPLOYER2".to_owned()), "{:?}", iam.calls());
+    // a key never used says so; an inactive other key is not named; a reactivation names nothing
+    let iam = with_users();
+    let o = run(&iam, &cfg(&[]), &deactivate("AKIAEXAMPLEDEPLOYER1", None)).await.unwrap();
+    assert!(o.warnings[0].contains("AKIAEXAMPLEDEPLOYER2 of ci-deployer: never used"), "{:?}", o.warnings);
+    set_key(&iam, "ci-deployer", 1, KeyStatus::Inactive);
+    let o = run(&iam, &cfg(&[]), &deactivate("AKIAEXAMPLEDEPLOYER1", None)).await.unwrap();
+    assert_eq!(o.outcome, OutcomeStatus::AlreadyApplied);
+    assert!(o.warnings.is_empty(), "{:?}", o.warnings);
+}
+
+/// Issue 32, item 11: replay records from before each handler had its own prefix
+/// (`requests/<id>.json`). A release (a reversal) executed before the upgrade and sent again after
+/// it is answered from its old record, not executed again (here: the key a newer containment
+/// deactivated again stays inactive); a containment never reads the old records; nor does a
+/// release read one that names another handler.
+#[tokio::test]
+async fn records_from_before_the_split_answer_a_release_only_and_only_for_this_handler() {
+    use launchguard_aws::store::ConditionalStore;
+    let (kms, store) = (MemoryKms::with_keys(&[COMMAND_KEY]), MemoryStore::default());
+    let send = |payload: &Value| kms.sealed(COMMAND_KEY, launchguard_core::auth::Purpose::Command, &payload.to_string(), at());
+    let action = Action::ReactivateAccessKey {
+        account_id: ACCOUNT.into(),
+        access_key_id: "AKIAEXAMPLEDEPLOYER1".into(),
+        user_name: Some("ci-deployer".into()),
+    };
+    let release = ResponseRequest::new("lg-test", action, false, at());
+    let old = ResponseOutcome::for_request(&release, "launchguard-accesskey-handler", OutcomeStatus::Applied, "reactivated", at());
+    store.put_if_absent(&format!("requests/{}.json", release.request_id), serde_json::to_vec(&old).unwrap()).await.unwrap();
+    let iam = with_users();
+    set_key(&iam, "ci-deployer", 0, KeyStatus::Inactive);
+    let o = handle(&send(&serde_json::to_value(&release).unwrap()), &cfg(&[]), &iam, &kms, &store, at()).await.unwrap();
+    assert_eq!(o.outcome, OutcomeStatus::Applied);
+    assert!(o.detail.contains("answered from its record"), "{}", o.detail);
+    assert!(iam.writes().is_empty(), "executed again: {:?}", iam.writes());
+    // the same old record naming another handler answers nothing: executed
+    let (store, iam) = (MemoryStore::default(), with_users());
+    set_key(&iam, "ci-deployer", 0, KeyStatus::Inactive);
+    let mut other = old.clone();
+    other.handler = "launchguard-ec2-handler".into();
+    store.put_if_absent(&format!("requests/{}.json", release.request_id), serde_json::to_vec(&other).unwrap()).await.unwrap();
+    handle(&send(&serde_json::to_value(&release).unwrap()), &cfg(&[]), &iam, &kms, &store, at()).await.unwrap();
+    assert_eq!(iam.writes(), vec!["UpdateAccessKey ci-deployer AKIAEXAMPLEDEPLOYER1 Active"]);
+    // a containment: an old record is never read, and the new one is under the handler's prefix
+    let (store, iam) = (MemoryStore::default(), with_users());
+    let contain: ResponseRequest = serde_json::from_value(deactivate("AKIAEXAMPLEDEPLOYER1", None)).unwrap();
+    let mut forged = ResponseOutcome::for_request(&contain, "launchguard-accesskey-handler", OutcomeStatus::AlreadyApplied, "forged", at());
+    forged.detail = "forged".into();
+    store.put_if_absent(&format!("requests/{}.json", contain.request_id), serde_json::to_vec(&forged).unwrap()).await.unwrap();
+    let o = handle(&send(&serde_json::to_value(&contain).unwrap()), &cfg(&[]), &iam, &kms, &store, at()).await.unwrap();
+    assert_eq!(o.outcome, OutcomeStatus::Applied);
+    assert!(store.object(&format!("requests/launchguard-accesskey-handler/{}.json", contain.request_id)).is_some());
+}

@@ -59,6 +59,22 @@ pub const HANDLER_TIMEOUT: Duration = Duration::seconds(60);
 /// without being sent ("not sent").
 pub const INVOKE_WINDOW: Duration = Duration::seconds(60);
 
+/// The part of the invoke window that CloudTrail's lookups leave for what comes before the first
+/// invocation (counting the delivery, claiming each action in the ledger, sealing requests).
+pub const CONFIRM_RESERVE: Duration = Duration::seconds(10);
+
+/// A delivery's limits from its start and the instant Lambda stops it: no handler is invoked
+/// after the first (its start + [`INVOKE_WINDOW`], or earlier so that a handler invoked then can
+/// run its [`HANDLER_TIMEOUT`] before the deadline), and no CloudTrail lookup starts after the
+/// second ([`CONFIRM_RESERVE`] before the first).
+pub fn delivery_limits(start: tokio::time::Instant, deadline: tokio::time::Instant) -> (tokio::time::Instant, tokio::time::Instant) {
+    let span = |d: Duration| d.to_std().unwrap_or_default();
+    let by_deadline = deadline.checked_sub(span(HANDLER_TIMEOUT)).unwrap_or(start).max(start);
+    let invoke_until = (start + span(INVOKE_WINDOW)).min(by_deadline);
+    let confirm_until = invoke_until.checked_sub(span(CONFIRM_RESERVE)).unwrap_or(start).max(start);
+    (invoke_until, confirm_until)
+}
+
 /// The longest the SDK's standard retry strategy (5 attempts, `launchguard_aws::load_sdk_config`)
 /// sleeps between the attempts of one `Invoke`: full-jitter exponential backoff from 1 s, at most
 /// 1 + 2 + 4 + 8 s. A handler invocation that passed the window check may start this much later.

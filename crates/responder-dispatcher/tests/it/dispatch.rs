@@ -439,3 +439,25 @@ async fn a_nobody_over_threshold_finding_tells_a_person_and_changes_nothing() {
     bad["verdict"] = json!("nobody_over_threshold");
     assert!(dispatch(&bad, &config(&[]), &lambda, &sns, &logs).await.is_err());
 }
+
+/// Issue 32: only the key that was used is deactivated; the page names the user's other active
+/// key with its last use (from the accesskey-handler, which resolved the user through IAM), so
+/// that a person can decide.
+#[tokio::test]
+async fn the_page_names_the_users_other_active_key_with_its_last_use() {
+    let used = DateTime::parse_from_rfc3339("2026-11-21T23:04:00Z").unwrap().with_timezone(&Utc);
+    let last = launchguard_responder::ports::LastUse { at: used, service: Some("s3".into()), region: Some("us-west-2".into()) };
+    let iam = iam().with_last_use("AKIAEXAMPLEDEPLOYER2", last);
+    let lambda = Lambda::new(&iam, &[], now());
+    let (sns, logs) = (Sns::default(), Logs::default());
+    let r = dispatch(&finding(), &config(&[]), &lambda, &sns, &logs).await.unwrap();
+    assert_eq!(r.status, "contained");
+    let keys = iam.user("ci-deployer").keys;
+    assert_eq!(keys[0], ("AKIAEXAMPLEDEPLOYER1".to_owned(), KeyStatus::Inactive));
+    assert_eq!(keys[1], ("AKIAEXAMPLEDEPLOYER2".to_owned(), KeyStatus::Active), "the other key stays active");
+    let page = &sns.messages.lock().unwrap()[0].1;
+    assert!(
+        page.contains("other active access key AKIAEXAMPLEDEPLOYER2 of ci-deployer: last used 2026-11-21T23:04:00Z by s3 in us-west-2"),
+        "{page}"
+    );
+}

@@ -2,6 +2,7 @@
 //! dependencies again, the AWS SDK among them): one module per concern.
 #![allow(clippy::unwrap_used)] // a test that cannot unwrap has failed
 
+mod confirmation;
 mod created_keys;
 mod created_keys_review;
 mod dispatch;
@@ -14,6 +15,7 @@ mod issue22;
 mod ledger_attacks;
 mod logs;
 mod notification_injection;
+mod replay_records;
 mod report;
 mod review2;
 mod rules;

@@ -14,6 +14,11 @@
 //! 4. the user's real ARN (`GetUser`) is in the account and not protected;
 //! 5. `ListAccessKeys` of that user lists the key (ownership confirmed).
 //!
+//! Its user's other active keys are left active, and named in the outcome's warnings with their
+//! last use (`GetAccessKeyLastUsed`, which this action holds already), so that a person can
+//! decide: the page shows them. Key ids, dates, services and regions go through
+//! `launchguard_core::text::untrusted`.
+//!
 //! Already there (the key has the wanted status): `already_applied`, carrying the reversal.
 //! Reversal (`reactivate_access_key`, in this file because it is the same code with the other
 //! status, under the same checks): `UpdateAccessKey` back to `Active`.
@@ -22,10 +27,11 @@ use chrono::{DateTime, Utc};
 use launchguard_core::contract::{Action, OutcomeStatus, ResponseOutcome};
 use launchguard_core::ids::{validate_access_key_id, validate_account_id, validate_iam_name};
 use launchguard_core::principal::KeyKind;
+use launchguard_core::text::untrusted;
 
 use crate::envelope::{Ctx, Stop};
 use crate::function::{Setting, Spec};
-use crate::ports::{AccessKeys, KeyStatus, Users};
+use crate::ports::{AccessKeys, KeyMeta, KeyStatus, Users};
 
 pub(crate) const PERMISSIONS: &[&str] = &["iam:GetAccessKeyLastUsed", "iam:GetUser", "iam:ListAccessKeys", "iam:UpdateAccessKey"];
 
@@ -100,6 +106,10 @@ pub(crate) async fn set_status<I: Users + AccessKeys>(
         crate::actions::deactivate_created_access_key::check_created(key, &owner, listed.created, at)?;
     }
     let current = listed.status;
+    let others = match want {
+        KeyStatus::Inactive => other_active_keys(iam, &owner, key, &keys).await,
+        KeyStatus::Active => Vec::new(),
+    };
     let word = |s: KeyStatus| if s == KeyStatus::Active { "Active" } else { "Inactive" };
     // The reversal of setting `want` on this key. Also carried by `already_applied`: a retried
     // request must learn it; whether launchguard made the change is the dispatcher's ledger's call.
@@ -109,24 +119,65 @@ pub(crate) async fn set_status<I: Users + AccessKeys>(
         KeyStatus::Active => Action::DeactivateAccessKey { account_id, access_key_id, user_name },
     };
     if current == want {
-        return Ok(ctx.already(format!("access key {key} of {owner} is already {}", word(want)), reversal));
+        let mut o = ctx.already(format!("access key {key} of {owner} is already {}", word(want)), reversal);
+        o.warnings = others;
+        return Ok(o);
     }
     if ctx.dry_run() {
-        return Ok(ctx.outcome(
-            OutcomeStatus::DryRun,
-            format!(
-                "dry run: would set access key {key} of {owner} from {} to {}; its other {} key(s) untouched",
-                word(current),
-                word(want),
-                keys.len() - 1
+        return Ok(with_warnings(
+            ctx.outcome(
+                OutcomeStatus::DryRun,
+                format!(
+                    "dry run: would set access key {key} of {owner} from {} to {}; its other {} key(s) untouched",
+                    word(current),
+                    word(want),
+                    keys.len() - 1
+                ),
             ),
+            others,
         ));
     }
     iam.set_status(&owner, key, want).await?;
     let back = word(current);
-    Ok(ctx.applied(
-        format!("access key {key} of {owner} set to {}; its other {} key(s) untouched", word(want), keys.len() - 1),
-        format!("aws iam update-access-key --user-name {owner} --access-key-id {key} --status {back}"),
-        Some(reversal),
+    Ok(with_warnings(
+        ctx.applied(
+            format!("access key {key} of {owner} set to {}; its other {} key(s) untouched", word(want), keys.len() - 1),
+            format!("aws iam update-access-key --user-name {owner} --access-key-id {key} --status {back}"),
+            Some(reversal),
+        ),
+        others,
     ))
+}
+
+fn with_warnings(mut o: ResponseOutcome, warnings: Vec<String>) -> ResponseOutcome {
+    o.warnings = warnings;
+    o
+}
+
+/// At most this many other keys are named (IAM allows two keys a user).
+const MAX_OTHER_KEYS: usize = 10;
+
+/// Each other active key of `owner` (not `key`), with its last use: what a person needs to decide
+/// whether to deactivate it too. A last use IAM does not answer is said, never a failure.
+async fn other_active_keys<I: AccessKeys>(iam: &I, owner: &str, key: &str, keys: &[KeyMeta]) -> Vec<String> {
+    let mut out = Vec::new();
+    for k in keys.iter().filter(|k| k.id != key && k.status == KeyStatus::Active).take(MAX_OTHER_KEYS) {
+        let used = match iam.last_use(&k.id).await {
+            Ok(Some(u)) => format!(
+                "last used {}{}{}",
+                untrusted(&launchguard_core::time::format_utc(u.at)),
+                u.service.map(|s| format!(" by {}", untrusted(&s))).unwrap_or_default(),
+                u.region.map(|r| format!(" in {}", untrusted(&r))).unwrap_or_default()
+            ),
+            Ok(None) => "never used".into(),
+            Err(e) => format!("last use unknown ({})", untrusted(&e.message)),
+        };
+        out.push(format!(
+            "other active access key {} of {}: {used}; left active (only the key that was used is deactivated): deactivate it by hand if {} should not keep it",
+            untrusted(&k.id),
+            untrusted(owner),
+            untrusted(owner)
+        ));
+    }
+    out
 }
