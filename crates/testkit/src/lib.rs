@@ -49,8 +49,13 @@ pub fn fixture_dir(rel: &str) -> Vec<(String, String)> {
 /// 11:45 to 12:40 UTC), in file order.
 /// Read and parsed once a process (tests call it for every proptest case), then cloned.
 pub fn invictus_background() -> Vec<Value> {
+    background().to_vec()
+}
+
+/// The background, read and parsed once a process, to read without a copy.
+fn background() -> &'static [Value] {
     static BACKGROUND: OnceLock<Vec<Value>> = OnceLock::new();
-    BACKGROUND.get_or_init(|| invictus_background_in(&fixtures_dir()).unwrap_or_else(|e| panic!("{e}"))).clone()
+    BACKGROUND.get_or_init(|| invictus_background_in(&fixtures_dir()).unwrap_or_else(|e| panic!("{e}")))
 }
 
 /// [`invictus_background`] read from another `fixtures/` folder: the records of every
@@ -80,8 +85,13 @@ pub fn invictus_background_in(fixtures: &Path) -> Result<Vec<Value>, String> {
 }
 
 /// The real successful `RunInstances` record used as the template for bursts.
+/// Found once a process: bursts call it for every record (a finding of 300 principals, 900 times),
+/// and copying the whole background each time was a minute of a test's CPU.
 pub fn run_instances_template() -> Value {
-    find_run_instances_template(&invictus_background()).expect("the invictus background holds a successful RunInstances record")
+    static TEMPLATE: OnceLock<Value> = OnceLock::new();
+    TEMPLATE
+        .get_or_init(|| find_run_instances_template(background()).expect("the invictus background holds a successful RunInstances record"))
+        .clone()
 }
 
 /// The first successful `RunInstances` record of `records` (one that launched instances), if any.
