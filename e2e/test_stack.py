@@ -44,9 +44,10 @@ def test_make_deploy_creates_the_stacks_and_the_functions(localstack):
     stack = cf.describe_stacks(StackName="launchguard-e2e")["Stacks"][0]
     assert stack["StackStatus"] in ("CREATE_COMPLETE", "UPDATE_COMPLETE")
     outputs = {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}
-    alarm = client("cloudwatch").describe_alarms(AlarmNames=["launchguard-runinstances"])["MetricAlarms"][0]
-    assert alarm["AlarmActions"] == [outputs["AlarmTopicArn"]]
-    assert (alarm["Namespace"], alarm["MetricName"], alarm["Threshold"], alarm["Period"]) == ("LaunchGuard", "RunInstancesCalls", 10.0, 60)
+    # the alarms rendered from the rule file (in the wiring stack, checked below) are the ones the
+    # detector acts on
+    names = render.rendered()["alarm_names"]
+    assert outputs["AlarmArns"].split(",") == [f"arn:aws:cloudwatch:{REGION}:000000000000:alarm:{n}" for n in names]
     groups = client("logs").describe_log_groups(logGroupNamePrefix="/launchguard/incidents")["logGroups"]
     assert [g["logGroupName"] for g in groups] == ["/launchguard/incidents"]
     assert groups[0].get("retentionInDays", 400) == 400  # LocalStack's CloudFormation does not apply it; AWS does
@@ -76,5 +77,10 @@ def test_make_deploy_creates_the_stacks_and_the_functions(localstack):
 
     wiring = cf.describe_stacks(StackName="launchguard-e2e-wiring")["Stacks"][0]
     assert wiring["StackStatus"] in ("CREATE_COMPLETE", "UPDATE_COMPLETE")
+    alarm = client("cloudwatch").describe_alarms(AlarmNames=["launchguard-runinstances-instances-5m"])["MetricAlarms"][0]
+    assert alarm["AlarmActions"] == [outputs["AlarmTopicArn"]]
+    assert (alarm["Namespace"], alarm["MetricName"], alarm["Threshold"], alarm["Period"]) == ("LaunchGuard", "RunInstancesInstancesRequested", 5.0, 300)
+    assert det["ALARM_ARNS"] == outputs["AlarmArns"]
+    assert "LG_MIN_INSTANCES" not in det, "thresholds come from the rule file alone"
     subs = client("sns").list_subscriptions_by_topic(TopicArn=outputs["AlarmTopicArn"])["Subscriptions"]
     assert [(s["Protocol"], s["Endpoint"].split(":")[-1]) for s in subs] == [("lambda", "launchguard-detector")]

@@ -46,13 +46,23 @@ enum Tok {
 }
 
 fn tokens(pattern: &str) -> Result<Vec<Tok>, String> {
-    let body = pattern.trim().strip_prefix('{').and_then(|p| p.strip_suffix('}')).ok_or_else(|| format!("not a JSON pattern: {pattern}"))?;
+    let body =
+        pattern.trim().strip_prefix('{').and_then(|p| p.strip_suffix('}')).ok_or_else(|| format!("not a JSON pattern: {pattern}"))?;
     let b = body.as_bytes();
     let mut out = Vec::new();
     let mut i = 0;
     while i < b.len() {
         let rest = &body[i..];
-        let fixed = [("&&", Tok::And), ("||", Tok::Or), ("!=", Tok::Ne), ("NOT EXISTS", Tok::NotExists), ("(", Tok::Open), (")", Tok::Close), ("*", Tok::Star), ("=", Tok::Eq)];
+        let fixed = [
+            ("&&", Tok::And),
+            ("||", Tok::Or),
+            ("!=", Tok::Ne),
+            ("NOT EXISTS", Tok::NotExists),
+            ("(", Tok::Open),
+            (")", Tok::Close),
+            ("*", Tok::Star),
+            ("=", Tok::Eq),
+        ];
         if b[i] == b' ' {
             i += 1;
             continue;
@@ -241,7 +251,11 @@ pub fn firing(filters: &[Filter], alarms: &[Alarm], records: &[Value], offset_ms
             }
         }
     }
-    Ok(alarms.iter().filter(|a| a.fires(by_metric.get(a.metric.as_str()).map_or(&[][..], Vec::as_slice), offset_ms)).map(|a| a.name.clone()).collect())
+    Ok(alarms
+        .iter()
+        .filter(|a| a.fires(by_metric.get(a.metric.as_str()).map_or(&[][..], Vec::as_slice), offset_ms))
+        .map(|a| a.name.clone())
+        .collect())
 }
 
 fn number(v: &Value, params: &BTreeMap<String, String>) -> Result<f64, String> {
@@ -268,7 +282,10 @@ pub fn from_template(resources: &Value, params: &BTreeMap<String, String>) -> Re
                 });
             }
             Some("AWS::CloudWatch::Alarm") if p["Namespace"] == "LaunchGuard" => {
-                if p["Statistic"] != "Sum" || p["ComparisonOperator"] != "GreaterThanOrEqualToThreshold" || p["TreatMissingData"] != "notBreaching" {
+                if p["Statistic"] != "Sum"
+                    || p["ComparisonOperator"] != "GreaterThanOrEqualToThreshold"
+                    || p["TreatMissingData"] != "notBreaching"
+                {
                     return Err(format!("{id}: only Sum, >= and notBreaching are modelled"));
                 }
                 let n = number(&p["EvaluationPeriods"], params)? as u32;
@@ -302,13 +319,22 @@ mod tests {
         assert!(!m(r#"{ ($.eventSource = "ec2.amazonaws.com") && ($.eventName = "CreateUser") }"#));
         assert!(m(r#"{ ($.errorCode NOT EXISTS) && ($.requestParameters.instancesSet.items[0].maxCount = *) }"#));
         assert!(!m(r#"{ ($.errorCode != "Client.DryRunOperation") }"#), "!= on a missing field: the side that fires less");
-        assert!(m(r#"{ (($.errorCode NOT EXISTS) || ($.errorCode != "Client.DryRunOperation")) && ($.eventName = "X") || ($.eventName = "RunInstances") }"#));
+        assert!(m(
+            r#"{ (($.errorCode NOT EXISTS) || ($.errorCode != "Client.DryRunOperation")) && ($.eventName = "X") || ($.eventName = "RunInstances") }"#
+        ));
         assert!(matches("{ ($.a = 1) }", &r).is_err(), "unknown forms are errors");
     }
 
     #[test]
     fn an_alarm_sums_fixed_periods_and_needs_m_of_n() {
-        let a = Alarm { name: "a".into(), metric: "m".into(), period_seconds: 60, evaluation_periods: 1, datapoints_to_alarm: 1, threshold: 10.0 };
+        let a = Alarm {
+            name: "a".into(),
+            metric: "m".into(),
+            period_seconds: 60,
+            evaluation_periods: 1,
+            datapoints_to_alarm: 1,
+            threshold: 10.0,
+        };
         // 5 + 5 across a minute boundary: two periods of 5
         assert!(!a.fires(&[(55_000, 5.0), (65_000, 5.0)], 0));
         assert!(a.fires(&[(55_000, 5.0), (65_000, 5.0)], 30_000), "aligned elsewhere, one period holds both");
