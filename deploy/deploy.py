@@ -15,6 +15,7 @@ Options: --dry (print the plan, change nothing), --stack-only (step 1 only),
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import shlex
@@ -109,15 +110,27 @@ def base_parameters(cfg):
     }
 
 
-def rules_env(cfg) -> dict[str, str]:
-    """The rule file the alarms were rendered from, for the functions that read rules (detector,
-    dispatcher): LG_RULES, the file compacted (Lambda's environment, 4 KB for all variables; see
-    docs/configuration.md). Nothing for the bundled rules: they are in every binary."""
+def rules_text(cfg) -> str | None:
+    """The rule file as the functions get it (None: the bundled rules, in every binary): its JSON
+    compacted, one line, as `LG_RULES` (Lambda's environment holds 4 KB for all variables; see
+    docs/configuration.md)."""
     path = cfg.get("LG_RULES_FILE")
     if not path:
-        return {}
-    text = json.dumps(json.loads((ROOT / path).read_text()), separators=(",", ":"))
-    return {"LG_RULES": text}
+        return None
+    return json.dumps(json.loads((ROOT / path).read_text()), separators=(",", ":"))
+
+
+def rules_digest(cfg, rendered: dict) -> str:
+    """The SHA-256 the detector's start-up log names the deployed rules by (`rule set loaded`):
+    of `LG_RULES` as deployed, or of the bundled file."""
+    text = rules_text(cfg)
+    return hashlib.sha256(text.encode()).hexdigest() if text is not None else rendered["digest"]
+
+
+def rules_env(cfg) -> dict[str, str]:
+    """LG_RULES for the functions that read rules (detector, dispatcher); nothing for the bundled rules."""
+    text = rules_text(cfg)
+    return {} if text is None else {"LG_RULES": text}
 
 
 def function_env(cfg, outputs) -> dict[str, dict[str, str]]:
@@ -254,7 +267,8 @@ def main() -> int:
     alarms = render.rendered(cfg.get("LG_RULES_FILE") or None)
     name = cfg["STACK_NAME"]
     if a.dry:
-        print(f"0. rules {alarms['origin']} (sha256 {alarms['digest']}): {', '.join(alarms['rules'])}; alarms rendered from them:")
+        print(f"0. rules {alarms['origin']} (sha256 {rules_digest(cfg, alarms)}, as the detector's start-up log names them): "
+              f"{', '.join(alarms['rules'])}; alarms rendered from them:")
         for line in alarms["describe"]:
             print(f"     {line}")
         placeholder = {k: f"<{k} from stack {name}>" for k in [*ROLE_OUTPUT.values(), "NotificationTopicArn", "IncidentLogGroupName",

@@ -4,6 +4,7 @@ wired by deploy itself); `make deploy` refuses a bad configuration before any AW
 the key and the fix; each function gets exactly the settings it reads; the settings table of
 docs/configuration.md is the code's; `make undeploy` removes the stacks by deploy's STACK_NAME.
 """
+import json
 import os
 import re
 import subprocess
@@ -141,7 +142,9 @@ def test_a_custom_rule_file_reaches_the_functions_and_its_alarms(tmp_path):
     out = run_deploy(tmp_path, good.replace("LG_RULES_FILE=\n", f"LG_RULES_FILE={rules}\n"), "--dry")
     assert out.returncode == 0, out.stderr
     import hashlib
-    assert f"sha256 {hashlib.sha256(text.encode()).hexdigest()}" in out.stdout, out.stdout
+    # the digest of the rules as deployed (LG_RULES, compacted): what the detector's start-up log names
+    deployed = json.dumps(json.loads(text), separators=(",", ":"))
+    assert f"sha256 {hashlib.sha256(deployed.encode()).hexdigest()}" in out.stdout, out.stdout
     assert "iam-user-burst-custom: 5 calls within 10 min -> launchguard-iam-user-burst-calls-10m" in out.stdout, out.stdout
     det = out.stdout.split("launchguard-detector")[1].split("cargo lambda deploy")[0]
     assert "LG_RULES=" in det and "iam-user-burst-custom" in det, det

@@ -37,6 +37,14 @@ pub const MAX_FILTERS: usize = 40;
 /// Most alarms rendered: each is about 700 bytes of the wiring template, which CloudFormation
 /// takes up to 51,200 bytes (`e2e/test_documents.py`).
 pub const MAX_ALARMS: usize = 40;
+/// How late a record may reach the log group and still fire its alarm: each alarm evaluates
+/// `1 + ceil(LATE_DELIVERY_SECONDS / period)` periods (at most a day of them, CloudWatch's limit)
+/// and fires on any one of them, so a datapoint published into a period up to this long after
+/// the period ended is still evaluated. `python bench/delivery_delay.py` measured CloudTrail's
+/// delivery at most 594 s late on the real invictus-ir files (SECURITY.md).
+pub const LATE_DELIVERY_SECONDS: u64 = 900;
+/// CloudWatch evaluates at most a day (`Period × EvaluationPeriods`), as the detector's gate.
+pub const MAX_EVALUATED_SECONDS: u64 = 86_400;
 /// The metric value of the instances filter.
 pub const MAX_COUNT: &str = "$.requestParameters.instancesSet.items[0].maxCount";
 
@@ -68,9 +76,9 @@ pub struct PlannedAlarm {
     pub metric: String,
     /// Seconds.
     pub period_seconds: u64,
-    /// N.
+    /// N: the periods evaluated ([`LATE_DELIVERY_SECONDS`]).
     pub evaluation_periods: u32,
-    /// M.
+    /// M: 1, any one period at or above the threshold fires.
     pub datapoints_to_alarm: u32,
     /// At or above this Sum in one period.
     pub threshold: u64,
@@ -150,6 +158,13 @@ fn metric(rule: &Rule, m: Measure) -> (String, Vec<MetricFilter>) {
     }
 }
 
+/// `1 + ceil(LATE_DELIVERY_SECONDS / period)`, at most a day of periods, at least 1.
+pub fn evaluation_periods(period_seconds: u64) -> u32 {
+    let p = period_seconds.max(1);
+    let n = (1 + LATE_DELIVERY_SECONDS.div_ceil(p)).min(MAX_EVALUATED_SECONDS / p).max(1);
+    u32::try_from(n).unwrap_or(1)
+}
+
 fn err(set: &RuleSet, rule: &Rule, field: &str, problem: String) -> CoreError {
     CoreError::Rule { origin: set.origin.clone(), rule: rule.id.clone(), field: field.into(), problem }
 }
@@ -207,7 +222,7 @@ pub fn plan(set: &RuleSet) -> Result<AlarmPlan, CoreError> {
                 horizon: h,
                 metric,
                 period_seconds: h.window_seconds,
-                evaluation_periods: 1,
+                evaluation_periods: evaluation_periods(h.window_seconds),
                 datapoints_to_alarm: 1,
                 threshold: h.threshold.max(1).div_ceil(2),
             });
@@ -275,7 +290,15 @@ pub fn describe(plan: &AlarmPlan) -> Vec<String> {
     plan.alarms
         .iter()
         .map(|a| {
-            format!("{}: {} -> {} (at {} per {})", a.rule, a.horizon.describe(), a.name, a.threshold, duration_words(a.period_seconds))
+            format!(
+                "{}: {} -> {} (at {} per {}, in any of the last {} periods)",
+                a.rule,
+                a.horizon.describe(),
+                a.name,
+                a.threshold,
+                duration_words(a.period_seconds),
+                a.evaluation_periods
+            )
         })
         .collect()
 }
@@ -296,6 +319,20 @@ mod tests {
         for a in &p.alarms {
             assert_eq!(set.for_alarm(&a.name).unwrap().id, a.rule);
             assert_eq!((a.period_seconds, a.threshold), (a.horizon.window_seconds, a.horizon.threshold.div_ceil(2)));
+            assert_eq!(a.datapoints_to_alarm, 1);
+            assert!(u64::from(a.evaluation_periods) * a.period_seconds <= MAX_EVALUATED_SECONDS);
+        }
+    }
+
+    #[test]
+    fn each_alarm_waits_for_late_records_within_a_day() {
+        // 5 min: 4 periods (a record up to 15 min late still lands in one evaluated); 1 h: 2; 24 h: 1
+        assert_eq!([300, 600, 3600, 86_400, 60].map(evaluation_periods), [4, 3, 2, 1, 16]);
+        assert_eq!(i64::try_from(MAX_EVALUATED_SECONDS).ok(), Some(crate::gate::MAX_EVALUATED_SECONDS), "the detector's gate takes them");
+        for p in (60..=86_400).step_by(60) {
+            let n = u64::from(evaluation_periods(p));
+            assert!(n >= 1 && n * p <= MAX_EVALUATED_SECONDS, "{p}");
+            assert!(n * p >= p + LATE_DELIVERY_SECONDS || n * p > MAX_EVALUATED_SECONDS - p, "{p}: {n}");
         }
     }
 

@@ -16,12 +16,8 @@ async fn main() -> Result<(), Error> {
     launchguard_aws::init_logging();
     let config = Config::from_env(&ProcessEnv).inspect_err(|e| tracing::error!(error = %e, "invalid configuration"))?;
     // Name the rule set that runs, by its digest: `make deploy ARGS=--dry` prints the same one.
-    if let Ok((text, origin)) =
-        launchguard_core::rules::RuleSet::source(&ProcessEnv, |p| std::fs::read_to_string(p).map_err(|e| e.to_string()))
-    {
-        let ids: Vec<&str> = config.rules.iter().map(|r| r.rule.id.as_str()).collect();
-        tracing::info!(rules = %origin, sha256 = %launchguard_core::rules::digest(&text), ids = ?ids, "rule set loaded");
-    }
+    let ids: Vec<&str> = config.rules.iter().map(|r| r.rule.id.as_str()).collect();
+    tracing::info!(rules = %config.rules_origin, sha256 = %config.rules_digest, ids = ?ids, "rule set loaded");
     let sdk = launchguard_aws::load_sdk_config().await;
     let logs = CloudWatchLogs(aws_sdk_cloudwatchlogs::Client::new(&sdk));
     let alarms = CloudWatchAlarms(aws_sdk_cloudwatch::Client::new(&sdk));

@@ -235,10 +235,10 @@ impl Alarm {
     }
 }
 
-/// The names of the alarms that fire on `records` (each with an `eventTime`), periods aligned at
-/// `offset_ms`.
-pub fn firing(filters: &[Filter], alarms: &[Alarm], records: &[Value], offset_ms: i64) -> Result<Vec<String>, String> {
-    let mut by_metric: BTreeMap<&str, Vec<(i64, f64)>> = BTreeMap::new();
+/// Every metric's datapoints `(time ms, value)` that the filters publish for `records` (each
+/// with an `eventTime`): a metric filter publishes at the record's time.
+pub fn datapoints(filters: &[Filter], records: &[Value]) -> Result<BTreeMap<String, Vec<(i64, f64)>>, String> {
+    let mut by_metric: BTreeMap<String, Vec<(i64, f64)>> = BTreeMap::new();
     for r in records {
         let t = r["eventTime"]
             .as_str()
@@ -247,15 +247,65 @@ pub fn firing(filters: &[Filter], alarms: &[Alarm], records: &[Value], offset_ms
             .timestamp_millis();
         for f in filters {
             if let Some(v) = f.value_of(r)? {
-                by_metric.entry(f.metric.as_str()).or_default().push((t, v));
+                by_metric.entry(f.metric.clone()).or_default().push((t, v));
             }
         }
     }
+    Ok(by_metric)
+}
+
+/// The names of the alarms that fire on `records` (each with an `eventTime`), periods aligned at
+/// `offset_ms`.
+pub fn firing(filters: &[Filter], alarms: &[Alarm], records: &[Value], offset_ms: i64) -> Result<Vec<String>, String> {
+    let by_metric = datapoints(filters, records)?;
     Ok(alarms
         .iter()
         .filter(|a| a.fires(by_metric.get(a.metric.as_str()).map_or(&[][..], Vec::as_slice), offset_ms))
         .map(|a| a.name.clone())
         .collect())
+}
+
+impl Alarm {
+    /// When the alarm is in `ALARM`, as `[from, to)` ms intervals, periods aligned at `offset_ms`,
+    /// every datapoint on time: evaluated at each period's end over the `N` periods just ended, in
+    /// `ALARM` while `M` of them reach the threshold.
+    pub fn alarm_intervals(&self, datapoints: &[(i64, f64)], offset_ms: i64) -> Vec<(i64, i64)> {
+        let p = self.period_seconds.max(1) * 1000;
+        let mut sums: BTreeMap<i64, f64> = BTreeMap::new();
+        for &(t, v) in datapoints {
+            *sums.entry((t - offset_ms).div_euclid(p)).or_default() += v;
+        }
+        let breaching: Vec<i64> = sums.into_iter().filter(|(_, s)| *s >= self.threshold).map(|(k, _)| k).collect();
+        let (n, m) = (i64::from(self.evaluation_periods.max(1)), self.datapoints_to_alarm.max(1) as usize);
+        // the evaluations that can be in ALARM: the ends of periods k+1 ..= k+N of a breaching k
+        let mut ends: Vec<i64> = breaching.iter().flat_map(|k| (k + 1)..=(k + n)).collect();
+        ends.sort_unstable();
+        ends.dedup();
+        let mut out: Vec<(i64, i64)> = Vec::new();
+        for e in ends {
+            // the periods evaluated at the end of period e - 1: e - N ..= e - 1
+            let lo = breaching.partition_point(|k| *k < e - n);
+            let hi = breaching.partition_point(|k| *k < e);
+            if hi - lo < m {
+                continue;
+            }
+            let (from, to) = (e * p + offset_ms, (e + 1) * p + offset_ms);
+            match out.last_mut() {
+                Some(last) if last.1 == from => last.1 = to,
+                _ => out.push((from, to)),
+            }
+        }
+        out
+    }
+}
+
+/// What alarm intervals cost the detector: one invocation when an alarm goes into `ALARM` (its
+/// notification), and one for each scheduled re-check (every `recheck_ms`, aligned to the clock)
+/// that finds it still there. Returns (notifications, re-checks).
+pub fn invocations(intervals: &[(i64, i64)], recheck_ms: i64) -> (u64, u64) {
+    let r = recheck_ms.max(1);
+    let rechecks = intervals.iter().map(|(from, to)| u64::try_from((to - 1).div_euclid(r) - from.div_euclid(r)).unwrap_or(0)).sum();
+    (intervals.len() as u64, rechecks)
 }
 
 fn number(v: &Value, params: &BTreeMap<String, String>) -> Result<f64, String> {
@@ -323,6 +373,28 @@ mod tests {
             r#"{ (($.errorCode NOT EXISTS) || ($.errorCode != "Client.DryRunOperation")) && ($.eventName = "X") || ($.eventName = "RunInstances") }"#
         ));
         assert!(matches("{ ($.a = 1) }", &r).is_err(), "unknown forms are errors");
+    }
+
+    #[test]
+    fn an_alarm_stays_in_alarm_while_a_breaching_period_is_evaluated() {
+        let a = Alarm {
+            name: "a".into(),
+            metric: "m".into(),
+            period_seconds: 300,
+            evaluation_periods: 4,
+            datapoints_to_alarm: 1,
+            threshold: 5.0,
+        };
+        // one breaching period [0, 300 s): in ALARM from its end for 4 periods
+        assert_eq!(a.alarm_intervals(&[(10_000, 5.0)], 0), vec![(300_000, 1_500_000)]);
+        // two breaching periods 2 apart: one interval; far apart: two
+        assert_eq!(a.alarm_intervals(&[(10_000, 5.0), (610_000, 9.0)], 0), vec![(300_000, 2_100_000)]);
+        assert_eq!(a.alarm_intervals(&[(10_000, 5.0), (3_000_000, 9.0)], 0).len(), 2);
+        assert!(a.alarm_intervals(&[(10_000, 4.0)], 0).is_empty());
+        // 1 notification; re-checks at 600, 900, 1200 s (every 5 min after it went into ALARM)
+        assert_eq!(invocations(&[(300_000, 1_500_000)], 300_000), (1, 3));
+        let two_of_three = Alarm { evaluation_periods: 3, datapoints_to_alarm: 2, ..a };
+        assert_eq!(two_of_three.alarm_intervals(&[(10_000, 5.0), (610_000, 5.0)], 0), vec![(900_000, 1_200_000)]);
     }
 
     #[test]

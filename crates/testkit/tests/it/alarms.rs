@@ -128,6 +128,31 @@ fn attack_the_calls_alarms_60_s_period_split() {
     assert!(fired.contains(&"launchguard-runinstances-instances-5m".to_owned()), "{fired:?}");
 }
 
+/// The metric filters and alarms deployed before they were rendered (deploy/base.template.json at
+/// 797d214, parameters at their defaults).
+fn hand_set() -> (Vec<Filter>, Vec<Alarm>) {
+    let t: Value = serde_json::from_str(&launchguard_testkit::fixture("alarms/hand-set-797d214.json")).unwrap();
+    let params: BTreeMap<String, String> = t["Parameters"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter_map(|(k, v)| v["Default"].as_u64().map(|d| (k.clone(), d.to_string())))
+        .collect();
+    cloudwatch::from_template(&t["Resources"], &params).unwrap()
+}
+
+#[test]
+fn the_hand_set_alarms_missed_the_iam_split_the_rendered_ones_do_not() {
+    // the defect as it was deployed: 4 + 4 CreateUser across 12:10, periods of 600 s at the clock
+    let mut records: Vec<Value> = (0..4).map(|i| create_user(&format!("2026-03-02T12:09:{:02}Z", 50 + i))).collect();
+    records.extend((0..4).map(|i| create_user(&format!("2026-03-02T12:10:{:02}Z", 1 + i))));
+    let (filters, alarms) = hand_set();
+    assert!(alarms.len() >= 6, "the fixture holds the hand-set alarms");
+    assert_eq!(cloudwatch::firing(&filters, &alarms, &records, 0).unwrap(), Vec::<String>::new());
+    let (filters, alarms, _) = rendered(&RuleSet::bundled().unwrap());
+    assert_eq!(cloudwatch::firing(&filters, &alarms, &records, 0).unwrap(), vec!["launchguard-iam-user-burst-calls-10m".to_owned()]);
+}
+
 mod soundness {
     use proptest::prelude::*;
 
