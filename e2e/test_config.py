@@ -146,7 +146,7 @@ def test_a_custom_rule_file_reaches_the_functions_and_its_alarms(tmp_path):
     deployed = json.dumps(json.loads(text), separators=(",", ":"))
     assert f"sha256 {hashlib.sha256(deployed.encode()).hexdigest()}" in out.stdout, out.stdout
     assert "iam-user-burst-custom: 5 calls within 10 min -> launchguard-iam-user-burst-calls-10m" in out.stdout, out.stdout
-    det = out.stdout.split("launchguard-detector")[1].split("cargo lambda deploy")[0]
+    det = out.stdout.split("launchguard-detector.env launchguard-detector")[1].split("cargo lambda deploy")[0]
     assert "LG_RULES=" in det and "iam-user-burst-custom" in det, det
 
 
