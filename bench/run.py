@@ -6,8 +6,10 @@
 4. start-up time and peak memory (bench/startup.py, release binaries, local Runtime API)
 5. containment latency on LocalStack for 1, 10 and 100 principals (bench/latency.py)
 6. `launchguard scan` on a 600,000-record archive against Python (bench/scan.py)
+7. detector invocations the alarms cause, rendered against hand-set (bench/wakeups.py)
 
-`bench/run.py --only scan` runs only 6 and rewrites only its section of BENCHMARKS.md.
+`bench/run.py --only scan` (or `--only wakeups`) runs only 6 (or 7) and rewrites only its section
+of BENCHMARKS.md.
 """
 import datetime as dt
 import json
@@ -75,24 +77,49 @@ def scan_section() -> list[str]:
     return md
 
 
-def only_scan() -> int:
+WAKEUPS_HEADING = "## Detector wake-ups"
+
+
+def wakeups_section() -> list[str]:
+    rows = [json.loads(l) for l in run([sys.executable, "bench/wakeups.py"]).splitlines() if l.startswith("{")]
+    md = [WAKEUPS_HEADING, "",
+          "`python bench/wakeups.py` (`bench/run.py --only wakeups`): `launchguard-wakeups` evaluates the alarms `make deploy` renders",
+          "from the bundled rules, and the hand-set alarms deployed before them (`fixtures/alarms/hand-set-797d214.json`), with the",
+          "CloudWatch model of the tests (`launchguard_testkit::cloudwatch`: Sum over clock-aligned periods, M of N, every record on",
+          "time). A detector invocation is an alarm going into ALARM (its notification) or a scheduled re-check, every 5 minutes,",
+          "that finds an alarm still there. Per day: invocations over the calendar days the records cover.", "",
+          "| data | alarms | records | days | into ALARM | re-checks | invocations per day |", "|---|---|---|---|---|---|---|"]
+    for r in rows:
+        which = f"rendered ({r['alarm_count']})" if r["alarms"].startswith("rendered") else f"hand-set ({r['alarm_count']})"
+        md.append(f"| {r['data']} | {which} | {r['records']:,} | {r['days']} | {r['into_alarm']} | {r['rechecks']} | {r['per_day']} |")
+    md += ["", "Which alarms wake it (into ALARM / re-checks):", ""]
+    for r in rows:
+        busy = ", ".join(f"`{k}` {v['into_alarm']}/{v['rechecks']}" for k, v in r["by_alarm"].items() if v["into_alarm"])
+        md.append(f"- {r['data']}, {'rendered' if r['alarms'].startswith('rendered') else 'hand-set'}: {busy or 'none'}")
+    md.append("")
+    return md
+
+
+def only(heading: str, section: list[str]) -> int:
     md_path = ROOT / "BENCHMARKS.md"
     text = md_path.read_text()
-    section = "\n".join(scan_section())
-    if SCAN_HEADING in text:
-        start = text.index(SCAN_HEADING)
-        nxt = text.find("\n## ", start + len(SCAN_HEADING))
-        text = text[:start] + section + ("\n" + text[nxt + 1:] if nxt != -1 else "")
+    body = "\n".join(section)
+    if heading in text:
+        start = text.index(heading)
+        nxt = text.find("\n## ", start + len(heading))
+        text = text[:start] + body + ("\n" + text[nxt + 1:] if nxt != -1 else "")
     else:
-        text = text.rstrip("\n") + "\n\n" + section
+        text = text.rstrip("\n") + "\n\n" + body
     md_path.write_text(text)
-    print("wrote the scan section of BENCHMARKS.md")
+    print(f"wrote the section {heading!r} of BENCHMARKS.md")
     return 0
 
 
 def main() -> int:
     if sys.argv[1:] == ["--only", "scan"]:
-        return only_scan()
+        return only(SCAN_HEADING, scan_section())
+    if sys.argv[1:] == ["--only", "wakeups"]:
+        return only(WAKEUPS_HEADING, wakeups_section())
     classify = [l for l in run(["cargo", "bench", "--locked", "-p", "launchguard-core", "--bench", "classify"]).splitlines() if "records" in l]
     split = [l for l in run(["cargo", "bench", "--locked", "-p", "launchguard-detector", "--bench", "split"]).splitlines() if "queries" in l]
     run(["cargo", "lambda", "build", "--release", "--output-format", "zip", "--locked", *sum((["--bin", f] for f in FUNCTIONS), [])])
@@ -148,6 +175,7 @@ def main() -> int:
     if any(l["principals"] == 100 and l["containment_ms"] / max(one, 1) >= 3 for l in latency):
         md += ["Why the target is missed here: " + MISSED_LATENCY, ""]
     md += scan_section()
+    md += wakeups_section()
     (ROOT / "BENCHMARKS.md").write_text("\n".join(md))
     print("wrote BENCHMARKS.md")
     return 0

@@ -1,10 +1,12 @@
 """Deploy launchguard to an AWS account: `make deploy` (or `make deploy ARGS=--dry`).
 
-1. the base stack (deploy/base.template.json, roles from policies/): metric filter, alarm,
-   topics, incident log group, dead-letter queue, one role per function;
-2. the four functions with `cargo lambda build --release` and `cargo lambda deploy`, each with
+0. the configuration (deploy/config.env, deploy/settings.py) validated and the rule file rendered
+   (launchguard-render): nothing reaches AWS when either is refused;
+1. the base stack (deploy/base.template.json, roles from policies/): topics, incident log group, dead-letter queue, one role per function;
+2. the five functions with `cargo lambda build --release` and `cargo lambda deploy`, each with
    its role and environment (memory and timeout from the crates' [package.metadata.lambda.deploy]);
-3. the wiring stack (deploy/wiring.template.json): alarm topic -> detector, invoke permissions,
+3. the wiring stack (deploy/wiring.template.json): the metric filters and alarms rendered from the
+   rule file (one alarm per threshold of every rule), alarm topic -> detector, invoke permissions,
    on-failure destinations.
 
 Options: --dry (print the plan, change nothing), --stack-only (step 1 only),
@@ -13,6 +15,8 @@ Options: --dry (print the plan, change nothing), --stack-only (step 1 only),
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
 import os
 import shlex
 import subprocess
@@ -22,6 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "deploy"))
 import render  # noqa: E402
+import settings  # noqa: E402
 
 FUNCTIONS = ["launchguard-detector", "launchguard-dispatcher", "launchguard-accesskey-handler", "launchguard-iam-handler",
              "launchguard-ec2-handler"]
@@ -31,25 +36,41 @@ ROLE_OUTPUT = {"launchguard-detector": "DetectorRoleArn", "launchguard-dispatche
 EC2_ACTIONS = ("none", "stop", "terminate")
 
 
-def load_config() -> dict[str, str]:
+CONFIG = ROOT / "deploy/config.env"
+
+
+def set_config(path: Path) -> None:
+    global CONFIG
+    CONFIG = path.resolve()
+
+
+def read_config() -> dict[str, str]:
+    """deploy/config.env (`--config` names another), each key overridden by an environment
+    variable of the same name."""
     cfg = {}
-    for line in (ROOT / "deploy/config.env").read_text().splitlines():
+    for n, line in enumerate(CONFIG.read_text().splitlines(), 1):
         line = line.strip()
-        if line and not line.startswith("#") and "=" in line:
-            k, v = line.split("=", 1)
-            cfg[k.strip()] = v.strip()
+        if not line or line.startswith("#"):
+            continue
+        if "=" not in line:
+            raise SystemExit(f"deploy: deploy/config.env line {n}: {line!r} is not KEY=VALUE")
+        k, v = line.split("=", 1)
+        cfg[k.strip()] = v.strip()
     for k in list(cfg):
         if k in os.environ:
             cfg[k] = os.environ[k]
-    if not cfg.get("CLOUDTRAIL_LOG_GROUP_NAME"):
-        raise SystemExit("deploy: CLOUDTRAIL_LOG_GROUP_NAME is not set: put the log group your trail delivers to in deploy/config.env "
-                         "(or set CREATE_TRAIL=true and name the log group to create)")
-    if cfg.get("DRY_RUN", "true") not in ("true", "false"):
-        raise SystemExit(f"deploy: DRY_RUN is {cfg['DRY_RUN']!r}: expected true or false")
-    if cfg.setdefault("LG_CREATED_KEYS", "deactivate") not in ("deactivate", "none"):
-        raise SystemExit(f"deploy: LG_CREATED_KEYS is {cfg['LG_CREATED_KEYS']!r}: expected deactivate or none")
-    if cfg.setdefault("LG_EC2_ACTION", "none") not in EC2_ACTIONS:
-        raise SystemExit(f"deploy: LG_EC2_ACTION is {cfg['LG_EC2_ACTION']!r}: expected none, stop or terminate (cannot be undone)")
+    return cfg
+
+
+def load_config() -> dict[str, str]:
+    """The configuration, validated whole before any AWS call (deploy/settings.py): every problem
+    is listed with its key and the fix."""
+    cfg = read_config()
+    errors = settings.validate(cfg)
+    if errors:
+        raise SystemExit("deploy: deploy/config.env is refused, nothing was deployed:\n" + "\n".join(f"  - {e}" for e in errors))
+    cfg.setdefault("LG_CREATED_KEYS", "deactivate")
+    cfg.setdefault("LG_EC2_ACTION", "none")
     return cfg
 
 
@@ -78,13 +99,7 @@ def protected_arns(patterns: str) -> list[str]:
 def base_parameters(cfg):
     return {
         "CloudTrailLogGroupName": cfg["CLOUDTRAIL_LOG_GROUP_NAME"], "CreateTrail": cfg.get("CREATE_TRAIL", "false"),
-        "AlarmThreshold": cfg["ALARM_THRESHOLD"], "InstancesAlarmThreshold": cfg["INSTANCES_ALARM_THRESHOLD"],
-        "InstancesAlarmThreshold1h": cfg.get("INSTANCES_ALARM_THRESHOLD_1H", "20"),
-        "InstancesAlarmThreshold24h": cfg.get("INSTANCES_ALARM_THRESHOLD_24H", "75"),
-        "RecheckRateMinutes": cfg["RECHECK_RATE_MINUTES"], "AlarmPeriodSeconds": cfg["ALARM_PERIOD_SECONDS"],
-        "IamUserAlarmThreshold": cfg["IAM_USER_ALARM_THRESHOLD"], "IamAccessKeyAlarmThreshold": cfg["IAM_ACCESS_KEY_ALARM_THRESHOLD"],
-        "IamAlarmPeriodSeconds": cfg["IAM_ALARM_PERIOD_SECONDS"],
-        "AlarmEvaluationPeriods": cfg["ALARM_EVALUATION_PERIODS"], "IncidentRetentionDays": cfg["INCIDENT_RETENTION_DAYS"],
+        "RecheckRateMinutes": cfg["RECHECK_RATE_MINUTES"], "IncidentRetentionDays": cfg["INCIDENT_RETENTION_DAYS"],
         "ReportRetentionDays": cfg.get("REPORT_RETENTION_DAYS", "400"),
         "NotificationEmail": cfg.get("NOTIFICATION_EMAIL", ""),
         # never empty: a Resource list cannot hold "" (launchguard's own roles are denied anyway)
@@ -95,28 +110,54 @@ def base_parameters(cfg):
     }
 
 
+def rules_text(cfg) -> str | None:
+    """The rule file as the functions get it (None: the bundled rules, in every binary): its JSON
+    compacted, one line, as `LG_RULES` (Lambda's environment holds 4 KB for all variables; see
+    docs/configuration.md)."""
+    path = cfg.get("LG_RULES_FILE")
+    if not path:
+        return None
+    return json.dumps(json.loads((ROOT / path).read_text()), separators=(",", ":"))
+
+
+def rules_digest(cfg, rendered: dict) -> str:
+    """The SHA-256 the detector's start-up log names the deployed rules by (`rule set loaded`):
+    of `LG_RULES` as deployed, or of the bundled file."""
+    text = rules_text(cfg)
+    return hashlib.sha256(text.encode()).hexdigest() if text is not None else rendered["digest"]
+
+
+def rules_env(cfg) -> dict[str, str]:
+    """LG_RULES for the functions that read rules (detector, dispatcher); nothing for the bundled rules."""
+    text = rules_text(cfg)
+    return {} if text is None else {"LG_RULES": text}
+
+
 def function_env(cfg, outputs) -> dict[str, dict[str, str]]:
-    common = {"DRY_RUN": cfg["DRY_RUN"], "PROTECTED_PRINCIPALS": cfg["PROTECTED_PRINCIPALS"], "ALLOWED_ACCOUNTS": cfg.get("ALLOWED_ACCOUNTS", "")}
-    common = {k: v for k, v in common.items() if v}
+    """Each function's environment: the settings it reads (deploy/settings.py names which), and
+    the names and ARNs of what the stacks created. Nothing it does not read."""
     # The handlers check commands with the command key and keep their replay record in the ledger.
     gate = {"COMMAND_KEY_ID": outputs["CommandKeyArn"], "LEDGER_BUCKET": outputs["LedgerBucketName"]}
-    return {
-        "launchguard-detector": {"CLOUDTRAIL_LOG_GROUP_NAME": cfg["CLOUDTRAIL_LOG_GROUP_NAME"], "DISPATCHER_LAMBDA_NAME": "launchguard-dispatcher",
-                                 "DRY_RUN": cfg["DRY_RUN"], "LG_MIN_INSTANCES": cfg["LG_MIN_INSTANCES"],
-                                 "FINDING_KEY_ID": outputs["FindingKeyArn"],
-                                 # the only alarms the detector acts on: the base stack's
-                                 "ALARM_ARNS": outputs["AlarmArns"]},
-        "launchguard-dispatcher": {**common, **gate, "ACCESS_KEY_HANDLER_LAMBDA_NAME": "launchguard-accesskey-handler",
-                                   "IAM_HANDLER_LAMBDA_NAME": "launchguard-iam-handler",
-                                   "EC2_HANDLER_LAMBDA_NAME": "launchguard-ec2-handler", "LG_EC2_ACTION": cfg["LG_EC2_ACTION"],
-                                   "LG_CREATED_KEYS": cfg.get("LG_CREATED_KEYS", "deactivate"),
+    wired = {
+        "launchguard-detector": {"DISPATCHER_LAMBDA_NAME": "launchguard-dispatcher", "FINDING_KEY_ID": outputs["FindingKeyArn"],
+                                 # the only alarms the detector acts on: those rendered from the rule file
+                                 "ALARM_ARNS": outputs["AlarmArns"], **rules_env(cfg)},
+        "launchguard-dispatcher": {**gate, **rules_env(cfg), "ACCESS_KEY_HANDLER_LAMBDA_NAME": "launchguard-accesskey-handler",
+                                   "IAM_HANDLER_LAMBDA_NAME": "launchguard-iam-handler", "EC2_HANDLER_LAMBDA_NAME": "launchguard-ec2-handler",
                                    "NOTIFICATION_TOPIC_ARN": outputs["NotificationTopicArn"], "INCIDENT_LOG_GROUP": outputs["IncidentLogGroupName"],
                                    "FINDING_KEY_ID": outputs["FindingKeyArn"], "RELEASE_KEY_ID": outputs["ReleaseKeyArn"],
-                                   "REPORT_BUCKET": outputs["ReportBucketName"], "LG_REPORT_URL_SECONDS": cfg.get("LG_REPORT_URL_SECONDS", "86400")},
-        "launchguard-accesskey-handler": {**common, **gate},
-        "launchguard-iam-handler": {**common, **gate, "QUARANTINE_POLICY_ARN": cfg["QUARANTINE_POLICY_ARN"]},
-        "launchguard-ec2-handler": {**common, **gate},
+                                   "REPORT_BUCKET": outputs["ReportBucketName"]},
+        "launchguard-accesskey-handler": gate,
+        "launchguard-iam-handler": gate,
+        "launchguard-ec2-handler": gate,
     }
+    out = {fn: {**settings.function_settings(cfg, fn), **env} for fn, env in wired.items()}
+    for fn, env in out.items():
+        size = sum(len(k) + len(v) for k, v in env.items())
+        if size > settings.LAMBDA_ENV_LIMIT:
+            raise SystemExit(f"deploy: {fn}'s environment is {size} bytes, over Lambda's {settings.LAMBDA_ENV_LIMIT}: the rule file "
+                             f"(LG_RULES_FILE, passed as LG_RULES) is too large; shorten its descriptions or merge rules")
+    return out
 
 
 ENV_DIR = ROOT / "deploy/out/env"
@@ -207,16 +248,31 @@ def main() -> int:
     ap.add_argument("--dry", action="store_true", help="print the plan, change nothing")
     ap.add_argument("--stack-only", action="store_true", help="deploy the base stack only")
     ap.add_argument("--skip-build", action="store_true", help="use the zips already built")
-    ap.add_argument("--remove", action="store_true", help="delete the wiring stack, the four functions and the base stack (incident records are kept)")
+    ap.add_argument("--config", default=str(CONFIG), help="the settings file (default deploy/config.env)")
+    ap.add_argument("--remove", action="store_true", help="delete the wiring stack, the five functions and the base stack (incident records are kept)")
     a = ap.parse_args()
+    set_config(Path(a.config))
     if a.remove:
-        return remove(os.environ.get("STACK_NAME", "launchguard"))
+        # the stack `make deploy` created: STACK_NAME of deploy/config.env (or the environment)
+        name = read_config().get("STACK_NAME") or "launchguard"
+        problem = settings.SETTINGS["STACK_NAME"].check(name)
+        if problem:
+            raise SystemExit(f"deploy: STACK_NAME is {name!r}: expected {problem}")
+        if a.dry:
+            print(f"would delete the stack {name}-wiring, the functions {', '.join(FUNCTIONS)}, then the stack {name}")
+            return 0
+        return remove(name)
     cfg = load_config()
-    base, wiring = render.render(ROOT / "deploy/out")
+    base, wiring = render.render(ROOT / "deploy/out", cfg.get("LG_RULES_FILE") or None)
+    alarms = render.rendered(cfg.get("LG_RULES_FILE") or None)
     name = cfg["STACK_NAME"]
     if a.dry:
+        print(f"0. rules {alarms['origin']} (sha256 {rules_digest(cfg, alarms)}, as the detector's start-up log names them): "
+              f"{', '.join(alarms['rules'])}; alarms rendered from them:")
+        for line in alarms["describe"]:
+            print(f"     {line}")
         placeholder = {k: f"<{k} from stack {name}>" for k in [*ROLE_OUTPUT.values(), "NotificationTopicArn", "IncidentLogGroupName",
-                                                                 "CommandKeyArn", "FindingKeyArn", "ReleaseKeyArn", "LedgerBucketName", "ReportBucketName", "RunInstancesAlarmArn", "AlarmArns"]}
+                                                                 "CommandKeyArn", "FindingKeyArn", "ReleaseKeyArn", "LedgerBucketName", "ReportBucketName", "AlarmArns"]}
         print(f"1. CloudFormation stack {name} from {base.relative_to(ROOT)} with:")
         for k, v in base_parameters(cfg).items():
             print(f"     {k}={v}")
@@ -248,7 +304,7 @@ def main() -> int:
         path.write_text(text)
         subprocess.run(c, cwd=ROOT, env=tools, check=True)
     print(f"[deploy] stack {name}-wiring ...", flush=True)
-    stack(cf, f"{name}-wiring", wiring, {"AlarmTopicArn": outputs["AlarmTopicArn"], "RecheckRuleArn": outputs["RecheckRuleArn"],
+    stack(cf, f"{name}-wiring", wiring, {"AlarmTopicArn": outputs["AlarmTopicArn"], "CloudTrailLogGroupName": cfg["CLOUDTRAIL_LOG_GROUP_NAME"], "RecheckRuleArn": outputs["RecheckRuleArn"],
                                          "FailedEventsQueueArn": outputs["FailedEventsQueueArn"],
                                          "DetectorRoleArn": outputs["DetectorRoleArn"], "DispatcherRoleArn": outputs["DispatcherRoleArn"],
                                          "NotificationEmail": cfg.get("NOTIFICATION_EMAIL", ""), "AdminPrincipals": cfg["ADMIN_PRINCIPALS"]})

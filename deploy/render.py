@@ -6,10 +6,18 @@ each `{"@containment": "<file>"}` (in wiring.template.json) becomes a deny-only 
 write; each `{"@mac-key": {...}}` becomes a KMS HMAC key and its alias, whose key policy names who may
 make MACs with it (and denies everyone else) and who may check them.
 
-    python deploy/render.py [OUT_DIR]      # default deploy/out/
+The metric filters and alarms are rendered from the rule file by `launchguard-render`
+(crates/render over launchguard_core::alarm_plan): one alarm per threshold of every rule, into the
+wiring stack; the base stack's alarm topic policy and its `AlarmArns` output name exactly those
+alarms (`"@alarm-arns"`). No alarm threshold is written by hand.
+
+    python deploy/render.py [OUT_DIR] [RULES_FILE]     # default deploy/out/, the bundled rules
 """
+import functools
 import json
+import os
 import re
+import subprocess
 import sys
 from pathlib import Path
 
@@ -193,6 +201,42 @@ def health() -> dict:
     return out
 
 
+def rendered(rules_file: str | None = None) -> dict:
+    """What launchguard-render renders from `rules_file` (the bundled rules when None): origin,
+    digest, rule ids, alarm names, the filters' and alarms' resources. Run with `cargo run` in the
+    workspace (LG_RENDER_BIN names a built binary instead). A rule file it refuses stops here."""
+    path = str(Path(rules_file).resolve()) if rules_file else None
+    return _rendered(path, Path(path).read_bytes() if path and Path(path).is_file() else None)
+
+
+@functools.lru_cache(maxsize=8)
+def _rendered(path: str | None, _content: bytes | None) -> dict:
+    binary = os.environ.get("LG_RENDER_BIN")
+    cmd = [binary] if binary else ["cargo", "run", "--quiet", "--locked", "-p", "launchguard-render", "--"]
+    if path:
+        cmd.append(path)
+    out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+    if out.returncode != 0:
+        raise SystemExit(f"render.py: the rule file cannot be rendered: {out.stderr.strip()}")
+    return json.loads(out.stdout)
+
+
+def alarm_arn(name: str) -> dict:
+    return {"Fn::Sub": f"arn:${{AWS::Partition}}:cloudwatch:${{AWS::Region}}:${{AWS::AccountId}}:alarm:{name}"}
+
+
+def alarm_arns(value, names: list[str]):
+    """Every `"@alarm-arns"` becomes the list of the rendered alarms' ARNs (by name: the alarms
+    live in the wiring stack)."""
+    if value == "@alarm-arns":
+        return [alarm_arn(n) for n in names]
+    if isinstance(value, dict):
+        return {k: alarm_arns(v, names) for k, v in value.items()}
+    if isinstance(value, list):
+        return [alarm_arns(v, names) for v in value]
+    return value
+
+
 def expand(template: dict) -> dict:
     for name, res in list(template["Resources"].items()):
         if "@role" in res:
@@ -210,10 +254,12 @@ def expand(template: dict) -> dict:
     return template
 
 
-def render(out: Path) -> list[Path]:
+def render(out: Path, rules_file: str | None = None) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
-    base = expand(json.loads((ROOT / "deploy/base.template.json").read_text()))
+    alarms = rendered(rules_file)
+    base = alarm_arns(expand(json.loads((ROOT / "deploy/base.template.json").read_text())), alarms["alarm_names"])
     wiring = expand(json.loads((ROOT / "deploy/wiring.template.json").read_text()))
+    wiring["Resources"].update(alarms["resources"])
     paths = [out / "base.json", out / "wiring.json"]
     # compact: CloudFormation takes at most 51,200 bytes of TemplateBody (e2e/test_documents.py)
     paths[0].write_text(json.dumps(base, separators=(",", ":")) + "\n")
@@ -222,5 +268,5 @@ def render(out: Path) -> list[Path]:
 
 
 if __name__ == "__main__":
-    for p in render(Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "deploy/out"):
+    for p in render(Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "deploy/out", sys.argv[2] if len(sys.argv) > 2 else None):
         print(p)

@@ -23,6 +23,7 @@
 //! - [`evidence`]: the records that crossed a threshold, as a finding names them, and the check of
 //!   what CloudTrail's event history answers for them (nobody is contained on forgeable records).
 //! - [`threshold`]: what is counted and who may be flagged (AWS services, `invokedBy`).
+//! - [`alarm_plan`]: the metric filters and alarms deploy renders from a rule set (one per threshold).
 //! - [`rules`]: the detector's rule set (which events, what is counted, thresholds, actions,
 //!   alarms), bundled and validated.
 //! - [`created`]: what an IAM call created (users, access keys and for whom).
@@ -41,6 +42,7 @@
 
 pub mod aggregate;
 pub mod alarm;
+pub mod alarm_plan;
 pub mod auth;
 pub mod burst;
 pub mod config;

@@ -154,6 +154,13 @@ impl Rule {
     }
 }
 
+/// The SHA-256 of a rule file's bytes, in hex: what the detector's start-up log and deploy name
+/// the deployed rule set by.
+pub fn digest(text: &str) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(text.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// A validated rule set.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RuleSet {
@@ -387,15 +394,22 @@ impl RuleSet {
     /// `LG_RULES` (the rule set itself), else `LG_RULES_FILE` (a path, read by `read`: core
     /// does no I/O), else the bundled set. Both set is refused: say which one.
     pub fn from_env(env: &dyn crate::config::Env, read: impl Fn(&str) -> Result<String, String>) -> Result<Self, CoreError> {
+        let (text, origin) = Self::source(env, read)?;
+        Self::parse(&text, &origin)
+    }
+
+    /// The text of the rule set [`RuleSet::from_env`] reads, and its origin: what a start-up
+    /// log names by [`digest`].
+    pub fn source(env: &dyn crate::config::Env, read: impl Fn(&str) -> Result<String, String>) -> Result<(String, String), CoreError> {
         let config = |name: &str, problem: String| CoreError::Config { name: name.into(), problem };
         match (env.get("LG_RULES"), env.get("LG_RULES_FILE")) {
             (Some(_), Some(_)) => Err(config("LG_RULES", "and LG_RULES_FILE are both set: set one".into())),
-            (Some(text), None) => Self::parse(&text, "LG_RULES"),
+            (Some(text), None) => Ok((text, "LG_RULES".into())),
             (None, Some(path)) => {
                 let text = read(&path).map_err(|e| config("LG_RULES_FILE", format!("names {path:?}, which cannot be read: {e}")))?;
-                Self::parse(&text, &path)
+                Ok((text, path))
             }
-            (None, None) => Self::bundled(),
+            (None, None) => Ok((BUNDLED.to_owned(), "bundled rules/default.json".into())),
         }
     }
 

@@ -52,6 +52,9 @@ pub struct Config {
     pub rules: Vec<DetectorRule>,
     /// Where the rules came from, for messages.
     pub rules_origin: String,
+    /// The SHA-256 of the rule set's text ([`launchguard_core::rules::digest`]): the start-up log
+    /// names it, as `make deploy ARGS=--dry` does, so the rules that run can be told from others.
+    pub rules_digest: String,
     /// `ALARM_ARNS` (required) and `LG_MAX_ALARM_AGE_SECONDS` (3600): the only alarms acted on.
     pub gate: AlarmGate,
 }
@@ -88,8 +91,9 @@ fn rule_thresholds(env: &dyn Env, rule: &Rule) -> Result<Thresholds, CoreError> 
 }
 
 /// The rules, each alarm of `ALARM_ARNS` checked to fire exactly one.
-fn rules(env: &dyn Env, alarm_arns: &[String]) -> Result<(Vec<DetectorRule>, String), CoreError> {
-    let set = RuleSet::from_env(env, |path| std::fs::read_to_string(path).map_err(|e| e.to_string()))?;
+fn rules(env: &dyn Env, alarm_arns: &[String]) -> Result<(Vec<DetectorRule>, String, String), CoreError> {
+    let (text, origin) = RuleSet::source(env, |path| std::fs::read_to_string(path).map_err(|e| e.to_string()))?;
+    let set = RuleSet::parse(&text, &origin)?;
     for arn in alarm_arns {
         let name = crate::schedule::alarm_name(arn).unwrap_or_default();
         if set.for_alarm(name).is_none() {
@@ -111,7 +115,7 @@ fn rules(env: &dyn Env, alarm_arns: &[String]) -> Result<(Vec<DetectorRule>, Str
             Ok(DetectorRule { rule: r.clone(), horizons: r.horizons_with(&thresholds), thresholds })
         })
         .collect::<Result<_, CoreError>>()?;
-    Ok((rules, set.origin))
+    Ok((rules, set.origin, launchguard_core::rules::digest(&text)))
 }
 
 impl Config {
@@ -185,12 +189,13 @@ impl Config {
             window: config::window_policy(env)?,
             rules: Vec::new(),
             rules_origin: String::new(),
+            rules_digest: String::new(),
             gate: AlarmGate {
                 alarm_arns: alarm_arns(env)?,
                 max_age: config::seconds_var(env, "LG_MAX_ALARM_AGE_SECONDS", DEFAULT_MAX_ALARM_AGE_SECONDS, 60, 86_400)?,
             },
         };
-        let (rules, rules_origin) = rules(env, &cfg.gate.alarm_arns)?;
-        Ok(Self { rules, rules_origin, ..cfg })
+        let (rules, rules_origin, rules_digest) = rules(env, &cfg.gate.alarm_arns)?;
+        Ok(Self { rules, rules_origin, rules_digest, ..cfg })
     }
 }

@@ -15,6 +15,9 @@ use serde_json::Value;
 async fn main() -> Result<(), Error> {
     launchguard_aws::init_logging();
     let config = Config::from_env(&ProcessEnv).inspect_err(|e| tracing::error!(error = %e, "invalid configuration"))?;
+    // Name the rule set that runs, by its digest: `make deploy ARGS=--dry` prints the same one.
+    let ids: Vec<&str> = config.rules.iter().map(|r| r.rule.id.as_str()).collect();
+    tracing::info!(rules = %config.rules_origin, sha256 = %config.rules_digest, ids = ?ids, "rule set loaded");
     let sdk = launchguard_aws::load_sdk_config().await;
     let logs = CloudWatchLogs(aws_sdk_cloudwatchlogs::Client::new(&sdk));
     let alarms = CloudWatchAlarms(aws_sdk_cloudwatch::Client::new(&sdk));

@@ -9,6 +9,7 @@
 //! get theirs from the `launchguard-bursts` binary (`src/bin/launchguard-bursts.rs`), which prints
 //! these records as JSON lines.
 
+pub mod cloudwatch;
 pub mod iam;
 
 use std::path::{Path, PathBuf};

@@ -131,3 +131,18 @@ fn start_up_refuses_an_alarm_without_a_rule_and_names_a_bad_rule() {
     let err = Config::from_env(&env(vars)).unwrap_err().to_string();
     assert!(err.contains("iam-user-burst") && err.contains("threshold"), "{err}");
 }
+
+#[test]
+fn the_configuration_names_the_rule_set_by_its_digest() {
+    // the bundled set, and a custom one given as LG_RULES (what make deploy passes): each named by
+    // the SHA-256 of its text, the digest `make deploy ARGS=--dry` prints
+    let bundled = config(&[]);
+    assert_eq!(bundled.rules_digest, launchguard_core::rules::digest(launchguard_core::rules::BUNDLED));
+    let custom = launchguard_core::rules::BUNDLED.replace("\"iam-user-burst\"", "\"iam-user-burst-custom\"");
+    let cfg = config(&[("LG_RULES", &custom)]);
+    assert_eq!(cfg.rules_digest, launchguard_core::rules::digest(&custom));
+    assert_ne!(cfg.rules_digest, bundled.rules_digest);
+    assert_eq!(cfg.rules_digest.len(), 64);
+    assert_eq!(cfg.rules_origin, "LG_RULES");
+    assert!(cfg.rules.iter().any(|r| r.rule.id == "iam-user-burst-custom"));
+}

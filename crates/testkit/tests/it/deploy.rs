@@ -11,15 +11,18 @@ use serde_json::Value;
 fn the_metric_filter_pattern_is_the_detectors() {
     let t: Value = serde_json::from_str(&fixture("../deploy/base.template.json")).unwrap();
     let r = &t["Resources"];
-    assert_eq!(r["RunInstancesMetricFilter"]["Properties"]["FilterPattern"], EventRule::run_instances().filter_pattern());
-    let metric = &r["RunInstancesMetricFilter"]["Properties"]["MetricTransformations"][0];
-    let alarm = &r["RunInstancesAlarm"]["Properties"];
-    assert_eq!((&alarm["Namespace"], &alarm["MetricName"]), (&metric["MetricNamespace"], &metric["MetricName"]));
-    // the detector tells what a datapoint counts by these names
-    assert_eq!(alarm["MetricName"], launchguard_core::alarm::CALLS_METRIC);
-    assert_eq!(r["RunInstancesInstancesAlarm"]["Properties"]["MetricName"], launchguard_core::alarm::INSTANCES_METRIC);
-    assert_eq!(alarm["AlarmActions"][0]["Ref"], "AlarmTopic");
-    assert_eq!(alarm["Statistic"], "Sum");
+    // issue 30: the metric filters and alarms are rendered from the rule file (wiring stack)
+    let plan = launchguard_core::alarm_plan::plan(&launchguard_core::rules::RuleSet::bundled().unwrap()).unwrap();
+    let inner = EventRule::run_instances().filter_pattern();
+    let inner = inner.trim_end_matches(" }");
+    let instances = plan.filters.iter().find(|f| f.metric == launchguard_core::alarm::INSTANCES_METRIC).unwrap();
+    assert!(instances.pattern.starts_with(inner), "{}", instances.pattern);
+    // the detector tells what a datapoint counts by this name
+    assert!(plan.alarms.iter().any(|a| a.metric == launchguard_core::alarm::INSTANCES_METRIC));
+    assert!(
+        !r.as_object().unwrap().values().any(|v| v["Type"] == "AWS::CloudWatch::Alarm" || v["Type"] == "AWS::Logs::MetricFilter"),
+        "no alarm is set by hand in the base template"
+    );
     // one role per function, from policies/, named so that launchguard always protects it
     for f in [
         "launchguard-detector",
@@ -63,24 +66,18 @@ fn select<'a>(record: &'a Value, selector: &str) -> Option<&'a Value> {
 fn the_instances_metric_filter_counts_requested_instances_on_real_records() {
     let t: Value = serde_json::from_str(&fixture("../deploy/base.template.json")).unwrap();
     let r = &t["Resources"];
-    let f = &r["RunInstancesInstancesMetricFilter"]["Properties"];
-    let value = f["MetricTransformations"][0]["MetricValue"].as_str().unwrap();
+    let plan = launchguard_core::alarm_plan::plan(&launchguard_core::rules::RuleSet::bundled().unwrap()).unwrap();
+    let f = plan.filters.iter().find(|f| f.logical_id == "MetricFilterInstancesRequested").unwrap();
+    let value = f.value.as_str();
     assert_eq!(value, "$.requestParameters.instancesSet.items[0].maxCount");
-    let pattern = f["FilterPattern"].as_str().unwrap();
+    let pattern = f.pattern.as_str();
     assert!(pattern.contains(&format!("({value} = *)")), "the pattern must match the value field: {pattern}");
-    // issue 23: a dry run (or any failed call) launches nothing: the instances metric leaves it out
-    assert!(pattern.contains("($.errorCode NOT EXISTS)"), "{pattern}");
-    assert!(pattern.starts_with(&EventRule::run_instances().filter_pattern().trim_end_matches(" }").to_owned()), "{pattern}");
-    // both alarms feed the detector's topic, and both are in ALARM_ARNS
-    for alarm in ["RunInstancesAlarm", "RunInstancesInstancesAlarm", "RunInstancesInstances1hAlarm", "RunInstancesInstances24hAlarm"] {
-        assert_eq!(r[alarm]["Properties"]["AlarmActions"][0]["Ref"], "AlarmTopic", "{alarm}");
-        let arns = t["Outputs"]["AlarmArns"]["Value"]["Fn::Join"][1].as_array().unwrap();
-        assert!(arns.iter().any(|a| a["Fn::GetAtt"][0] == alarm), "{alarm}");
-    }
-    assert_eq!(
-        r["RunInstancesInstancesAlarm"]["Properties"]["MetricName"], f["MetricTransformations"][0]["MetricName"],
-        "the instances alarm watches the instances metric"
-    );
+    // issues 23 and 30: a dry run launches nothing: the instances metric leaves it out (a failed
+    // launch still asked for its instances, as the rule counts them)
+    assert!(pattern.contains("($.errorCode != \"Client.DryRunOperation\")"), "{pattern}");
+    assert!(pattern.starts_with(EventRule::run_instances().filter_pattern().trim_end_matches(" }")), "{pattern}");
+    // the base stack's alarm topic accepts the rendered alarms, which the wiring stack holds
+    assert_eq!(t["Outputs"]["AlarmArns"]["Value"]["Fn::Join"][1], "@alarm-arns");
     // the scheduled re-check invokes the detector
     assert!(r["RecheckRule"]["Properties"]["Targets"][0]["Arn"]["Fn::Sub"].as_str().unwrap().ends_with(":function:launchguard-detector"));
     // real records: every RunInstances record of every dataset has a numeric maxCount there
@@ -115,22 +112,18 @@ fn the_instances_metric_filter_counts_requested_instances_on_real_records() {
 /// fires the rule.
 #[test]
 fn each_horizon_of_the_launch_rule_has_an_alarm() {
-    let t: Value = serde_json::from_str(&fixture("../deploy/base.template.json")).unwrap();
-    let r = t["Resources"].as_object().unwrap();
     let set = launchguard_core::rules::RuleSet::bundled().unwrap();
+    let plan = launchguard_core::alarm_plan::plan(&set).unwrap();
     let rule = set.get(launchguard_core::rules::EC2_MASS_LAUNCH).unwrap();
     assert!(rule.horizons.len() >= 3, "the seed's 5 minutes, and longer horizons");
     for h in &rule.horizons {
-        let mine: Vec<&Value> = r
-            .values()
-            .filter(|v| v["Type"] == "AWS::CloudWatch::Alarm")
-            .map(|v| &v["Properties"])
-            .filter(|p| p["MetricName"] == launchguard_core::alarm::INSTANCES_METRIC && p["Period"].as_u64() == Some(h.window_seconds))
+        let mine: Vec<_> = plan
+            .alarms
+            .iter()
+            .filter(|a| a.metric == launchguard_core::alarm::INSTANCES_METRIC && a.period_seconds == h.window_seconds)
             .collect();
         assert_eq!(mine.len(), 1, "{h:?}");
-        assert!(rule.fired_by(mine[0]["AlarmName"].as_str().unwrap()), "{h:?}");
-        let param = mine[0]["Threshold"]["Ref"].as_str().unwrap();
-        let default = t["Parameters"][param]["Default"].as_u64().unwrap();
-        assert!(default <= h.threshold.div_ceil(2), "{param}: {default} for {h:?}");
+        assert!(rule.fired_by(&mine[0].name), "{h:?}");
+        assert!(mine[0].threshold <= h.threshold.div_ceil(2), "{} for {h:?}", mine[0].threshold);
     }
 }

@@ -1,0 +1,361 @@
+//! The metric filters and alarms a rule set needs, rendered from it (issue 30): deploy puts
+//! exactly these in the stack, so no alarm threshold is set by hand, a rule added to the file
+//! gets its alarms and a threshold changed there changes them.
+//!
+//! For every horizon of every rule (instances, calls, and the failed calls of
+//! `min_failed_calls`), one alarm on the Sum of the metric that counts what the horizon counts,
+//! whose period is the horizon's window and whose threshold is half the horizon's, rounded up.
+//! Why that fires whenever the rule flags: a sliding window of length W that holds T lies
+//! across at most two fixed periods of length W, wherever CloudWatch aligns them, so one of the
+//! two holds at least T/2. Over-firing is allowed (the metric counts the whole account, and
+//! half a threshold wakes the detector): the detector then judges the sliding windows exactly
+//! ([`crate::windows::judge`]). The property test in `crates/testkit/tests/it/alarms.rs` checks
+//! it against a model of CloudWatch's evaluation.
+//!
+//! The metric filters count what the rule counts: calls and instances leave out dry runs
+//! (`errorCode` `Client.DryRunOperation`) and count failed calls, as [`crate::launch`] does;
+//! instances are the first launch specification's `maxCount`; a call without one (CloudTrail
+//! omitted its `requestParameters`, over its size limit) counts as [`crate::rules::MAX_THRESHOLD`]
+//! instances, which fires every instances alarm, and the detector counts what the record says.
+//! Not seen by a metric: a second launch specification in one call (CloudTrail writes one for
+//! RunInstances).
+
+use serde_json::{Value, json};
+
+use crate::CoreError;
+use crate::alarm::INSTANCES_METRIC;
+use crate::rules::{Rule, RuleSet};
+use crate::windows::{Horizon, Measure, duration_words};
+
+/// The metrics' namespace.
+pub const NAMESPACE: &str = "LaunchGuard";
+/// Every rendered alarm's name starts with it (the detector's role may describe these alarms;
+/// `launchguard-health-` is launchguard's own health and is refused).
+pub const ALARM_PREFIX: &str = "launchguard-";
+/// CloudWatch Logs allows 100 metric filters per log group; launchguard takes at most this many.
+pub const MAX_FILTERS: usize = 40;
+/// Most alarms rendered: each is about 700 bytes of the wiring template, which CloudFormation
+/// takes up to 51,200 bytes (`e2e/test_documents.py`).
+pub const MAX_ALARMS: usize = 40;
+/// How late a record may reach the log group and still fire its alarm: each alarm evaluates
+/// `1 + ceil(LATE_DELIVERY_SECONDS / period)` periods (at most a day of them, CloudWatch's limit)
+/// and fires on any one of them, so a datapoint published into a period up to this long after
+/// the period ended is still evaluated. `python bench/delivery_delay.py` measured CloudTrail's
+/// delivery at most 594 s late on the real invictus-ir files (SECURITY.md).
+pub const LATE_DELIVERY_SECONDS: u64 = 900;
+/// CloudWatch evaluates at most a day (`Period × EvaluationPeriods`), as the detector's gate.
+pub const MAX_EVALUATED_SECONDS: u64 = 86_400;
+/// The metric value of the instances filter.
+pub const MAX_COUNT: &str = "$.requestParameters.instancesSet.items[0].maxCount";
+
+/// One metric filter on the CloudTrail log group.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MetricFilter {
+    /// CloudFormation logical id.
+    pub logical_id: String,
+    /// The metric it adds to (several filters may add to one).
+    pub metric: String,
+    /// The JSON filter pattern.
+    pub pattern: String,
+    /// `MetricValue`: `1`, or the field whose number is added.
+    pub value: String,
+}
+
+/// One alarm on the Sum of a metric, at or above the threshold, missing data not breaching.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlannedAlarm {
+    /// CloudFormation logical id.
+    pub logical_id: String,
+    /// `AlarmName`: the rule's `alarms` pattern fires the rule for it.
+    pub name: String,
+    /// The rule's id.
+    pub rule: String,
+    /// The horizon it watches.
+    pub horizon: Horizon,
+    /// The metric.
+    pub metric: String,
+    /// Seconds.
+    pub period_seconds: u64,
+    /// N: the periods evaluated ([`LATE_DELIVERY_SECONDS`]).
+    pub evaluation_periods: u32,
+    /// M: 1, any one period at or above the threshold fires.
+    pub datapoints_to_alarm: u32,
+    /// At or above this Sum in one period.
+    pub threshold: u64,
+}
+
+/// What deploy renders for a rule set.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct AlarmPlan {
+    /// The metric filters, each metric once.
+    pub filters: Vec<MetricFilter>,
+    /// The alarms, rule by rule, horizon by horizon.
+    pub alarms: Vec<PlannedAlarm>,
+}
+
+fn camel(s: &str) -> String {
+    s.split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(|w| {
+            let mut c = w.chars();
+            c.next().map(|f| f.to_ascii_uppercase().to_string() + c.as_str()).unwrap_or_default()
+        })
+        .collect()
+}
+
+/// `5m`, `1h`, `90m`, `24h`: a window in an alarm's name.
+fn short(seconds: u64) -> String {
+    if seconds.is_multiple_of(3600) { format!("{}h", seconds / 3600) } else { format!("{}m", seconds / 60) }
+}
+
+const NOT_A_DRY_RUN: &str = "(($.errorCode NOT EXISTS) || ($.errorCode != \"Client.DryRunOperation\"))";
+const FAILED: &str = "($.errorCode = *) && ($.errorCode != \"Client.DryRunOperation\")";
+
+fn pattern(rule: &Rule, more: &str) -> String {
+    let base = rule.event.filter_pattern();
+    let inner = base.trim_start_matches("{ ").trim_end_matches(" }");
+    format!("{{ {inner} && {more} }}")
+}
+
+/// The metric a horizon of `rule` is watched on, and the filters that feed it.
+fn metric(rule: &Rule, m: Measure) -> (String, Vec<MetricFilter>) {
+    match m {
+        Measure::Instances => {
+            let name = INSTANCES_METRIC.to_owned();
+            let filters = vec![
+                MetricFilter {
+                    logical_id: "MetricFilterInstancesRequested".into(),
+                    metric: name.clone(),
+                    pattern: pattern(rule, &format!("{NOT_A_DRY_RUN} && ({MAX_COUNT} = *)")),
+                    value: MAX_COUNT.into(),
+                },
+                MetricFilter {
+                    logical_id: "MetricFilterInstancesOmitted".into(),
+                    metric: name.clone(),
+                    pattern: pattern(rule, &format!("{NOT_A_DRY_RUN} && ({MAX_COUNT} NOT EXISTS)")),
+                    // the count is not known (CloudTrail omitted the request, or the response
+                    // alone says it): count it as every threshold at once, so the detector reads
+                    // the records and counts what they say
+                    value: crate::rules::MAX_THRESHOLD.to_string(),
+                },
+            ];
+            (name, filters)
+        }
+        Measure::Calls | Measure::FailedCalls => {
+            let failed = m == Measure::FailedCalls;
+            let name = format!("{}{}", camel(&rule.id), if failed { "FailedCalls" } else { "Calls" });
+            let more = if failed { FAILED } else { NOT_A_DRY_RUN };
+            (
+                name.clone(),
+                vec![MetricFilter {
+                    logical_id: format!("MetricFilter{name}"),
+                    metric: name,
+                    pattern: pattern(rule, more),
+                    value: "1".into(),
+                }],
+            )
+        }
+    }
+}
+
+/// `1 + ceil(LATE_DELIVERY_SECONDS / period)`, at most a day of periods, at least 1.
+pub fn evaluation_periods(period_seconds: u64) -> u32 {
+    let p = period_seconds.max(1);
+    let n = (1 + LATE_DELIVERY_SECONDS.div_ceil(p)).min(MAX_EVALUATED_SECONDS / p).max(1);
+    u32::try_from(n).unwrap_or(1)
+}
+
+fn err(set: &RuleSet, rule: &Rule, field: &str, problem: String) -> CoreError {
+    CoreError::Rule { origin: set.origin.clone(), rule: rule.id.clone(), field: field.into(), problem }
+}
+
+/// The filters and alarms of `set`, every threshold of every rule watched. Refused, naming the
+/// rule and the fix: a rule whose `alarms` cannot name one alarm per horizon (an exact name for
+/// several), names outside `launchguard-`, or more than [`MAX_ALARMS`] / [`MAX_FILTERS`].
+pub fn plan(set: &RuleSet) -> Result<AlarmPlan, CoreError> {
+    let mut out = AlarmPlan::default();
+    for rule in &set.rules {
+        // the rule's own thresholds: what the detector flags with (deploy passes no override)
+        let horizons = rule.horizons_with(&rule.thresholds(false));
+        let Some(first) = rule.alarms.first() else { continue };
+        let prefix = first.strip_suffix('*');
+        if prefix.is_none() && horizons.len() > 1 {
+            return Err(err(
+                set,
+                rule,
+                "alarms",
+                format!(
+                    "names one alarm, {first:?}, but the rule has {} thresholds and each gets its own alarm: end the name with *",
+                    horizons.len()
+                ),
+            ));
+        }
+        let base = prefix.unwrap_or(first);
+        if !base.starts_with(ALARM_PREFIX) || base.starts_with("launchguard-health") {
+            return Err(err(
+                set,
+                rule,
+                "alarms",
+                format!("{first:?} must start with {ALARM_PREFIX:?} (not launchguard-health): the detector's role reads only those alarms"),
+            ));
+        }
+        for h in horizons {
+            let (metric, filters) = metric(rule, h.measure);
+            for f in filters {
+                if !out.filters.iter().any(|g| g.logical_id == f.logical_id) {
+                    out.filters.push(f);
+                }
+            }
+            let suffix = format!("{}-{}", h.measure.word().replace(' ', "-"), short(h.window_seconds));
+            let name = match prefix {
+                Some(p) if p.ends_with(['-', '_', '.']) => format!("{p}{suffix}"),
+                Some(p) => format!("{p}-{suffix}"),
+                None => first.clone(),
+            };
+            if set.for_alarm(&name).map(|r| r.id.as_str()) != Some(rule.id.as_str()) {
+                return Err(err(set, rule, "alarms", format!("the rendered alarm {name:?} does not fire this rule alone")));
+            }
+            out.alarms.push(PlannedAlarm {
+                logical_id: format!("Alarm{}{}{}", camel(&rule.id), camel(h.measure.word()), h.window_seconds),
+                name,
+                rule: rule.id.clone(),
+                horizon: h,
+                metric,
+                period_seconds: h.window_seconds,
+                evaluation_periods: evaluation_periods(h.window_seconds),
+                datapoints_to_alarm: 1,
+                threshold: h.threshold.max(1).div_ceil(2),
+            });
+        }
+    }
+    let top = |field: &str, problem: String| CoreError::Rule {
+        origin: set.origin.clone(),
+        rule: "(rule set)".into(),
+        field: field.into(),
+        problem,
+    };
+    if out.alarms.len() > MAX_ALARMS {
+        return Err(top(
+            "rules",
+            format!(
+                "needs {} alarms (one per threshold), more than the {MAX_ALARMS} deploy renders: merge rules or drop horizons",
+                out.alarms.len()
+            ),
+        ));
+    }
+    if out.filters.len() > MAX_FILTERS {
+        return Err(top("rules", format!("needs {} metric filters, more than {MAX_FILTERS}: merge rules", out.filters.len())));
+    }
+    Ok(out)
+}
+
+impl AlarmPlan {
+    /// The alarms' names, in order.
+    pub fn names(&self) -> Vec<&str> {
+        self.alarms.iter().map(|a| a.name.as_str()).collect()
+    }
+
+    /// The CloudFormation resources: each filter on the log group `log_group` (a template value,
+    /// e.g. `{"Ref": "CloudTrailLogGroupName"}`), each alarm acting on `topic`.
+    pub fn resources(&self, log_group: &Value, topic: &Value) -> Value {
+        let mut out = serde_json::Map::new();
+        for f in &self.filters {
+            out.insert(
+                f.logical_id.clone(),
+                json!({"Type": "AWS::Logs::MetricFilter", "Properties": {
+                    "LogGroupName": log_group, "FilterPattern": f.pattern,
+                    "MetricTransformations": [{"MetricNamespace": NAMESPACE, "MetricName": f.metric, "MetricValue": f.value}]}}),
+            );
+        }
+        for a in &self.alarms {
+            out.insert(
+                a.logical_id.clone(),
+                json!({"Type": "AWS::CloudWatch::Alarm", "Properties": {
+                    "AlarmName": a.name,
+                    "AlarmDescription": format!("launchguard rule {}: {} (rendered from the rule file; fires at half the threshold in one period, the detector judges the sliding window)",
+                                                a.rule, a.horizon.describe()),
+                    "Namespace": NAMESPACE, "MetricName": a.metric, "Statistic": "Sum",
+                    "Period": a.period_seconds, "EvaluationPeriods": a.evaluation_periods, "DatapointsToAlarm": a.datapoints_to_alarm,
+                    "Threshold": a.threshold, "ComparisonOperator": "GreaterThanOrEqualToThreshold", "TreatMissingData": "notBreaching",
+                    "AlarmActions": [topic]}}),
+            );
+        }
+        Value::Object(out)
+    }
+}
+
+/// `10 instances within 5 min -> launchguard-runinstances-instances-5m (>= 5 per 5 min)`, one line
+/// per alarm: what `make deploy --dry` prints.
+pub fn describe(plan: &AlarmPlan) -> Vec<String> {
+    plan.alarms
+        .iter()
+        .map(|a| {
+            format!(
+                "{}: {} -> {} (at {} per {}, in any of the last {} periods)",
+                a.rule,
+                a.horizon.describe(),
+                a.name,
+                a.threshold,
+                duration_words(a.period_seconds),
+                a.evaluation_periods
+            )
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn the_bundled_rules_get_one_alarm_per_threshold() {
+        let set = RuleSet::bundled().unwrap();
+        let p = plan(&set).unwrap();
+        let thresholds: usize = set.rules.iter().map(|r| r.horizons_with(&r.thresholds(false)).len()).sum();
+        assert_eq!(p.alarms.len(), thresholds);
+        assert!(p.names().contains(&"launchguard-runinstances-instances-5m"), "{:?}", p.names());
+        for a in &p.alarms {
+            assert_eq!(set.for_alarm(&a.name).unwrap().id, a.rule);
+            assert_eq!((a.period_seconds, a.threshold), (a.horizon.window_seconds, a.horizon.threshold.div_ceil(2)));
+            assert_eq!(a.datapoints_to_alarm, 1);
+            assert!(u64::from(a.evaluation_periods) * a.period_seconds <= MAX_EVALUATED_SECONDS);
+        }
+    }
+
+    #[test]
+    fn each_alarm_waits_for_late_records_within_a_day() {
+        // 5 min: 4 periods (a record up to 15 min late still lands in one evaluated); 1 h: 2; 24 h: 1
+        assert_eq!([300, 600, 3600, 86_400, 60].map(evaluation_periods), [4, 3, 2, 1, 16]);
+        assert_eq!(i64::try_from(MAX_EVALUATED_SECONDS).ok(), Some(crate::gate::MAX_EVALUATED_SECONDS), "the detector's gate takes them");
+        for p in (60..=86_400).step_by(60) {
+            let n = u64::from(evaluation_periods(p));
+            assert!(n >= 1 && n * p <= MAX_EVALUATED_SECONDS, "{p}");
+            assert!(n * p >= p + LATE_DELIVERY_SECONDS || n * p > MAX_EVALUATED_SECONDS - p, "{p}: {n}");
+        }
+    }
+
+    #[test]
+    fn an_exact_alarm_name_for_several_thresholds_is_refused_with_the_fix() {
+        let mut doc: Value = serde_json::from_str(crate::rules::BUNDLED).unwrap();
+        doc["rules"][0]["alarms"] = json!(["launchguard-runinstances"]);
+        let set = RuleSet::parse(&doc.to_string(), "test").unwrap();
+        let e = plan(&set).unwrap_err().to_string();
+        assert!(e.contains("ec2-mass-launch") && e.contains("end the name with *"), "{e}");
+        doc["rules"][0]["alarms"] = json!(["other-*"]);
+        let e = plan(&RuleSet::parse(&doc.to_string(), "test").unwrap()).unwrap_err().to_string();
+        assert!(e.contains("must start with \"launchguard-\""), "{e}");
+    }
+
+    #[test]
+    fn filters_leave_out_dry_runs_only() {
+        assert!(NOT_A_DRY_RUN.contains(&format!("\"{}\"", crate::launch::DRY_RUN_ERROR)));
+        assert!(FAILED.contains(&format!("\"{}\"", crate::launch::DRY_RUN_ERROR)));
+        let p = plan(&RuleSet::bundled().unwrap()).unwrap();
+        for f in &p.filters {
+            assert!(f.pattern.contains(NOT_A_DRY_RUN) || f.pattern.contains(FAILED), "{}", f.pattern);
+            assert!(f.pattern.starts_with("{ ($.eventSource = ") && f.pattern.ends_with(" }"), "{}", f.pattern);
+        }
+    }
+}
