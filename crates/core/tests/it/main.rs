@@ -17,3 +17,4 @@ mod records;
 mod rules;
 mod schemas;
 mod text;
+mod verdict_props;
