@@ -99,7 +99,10 @@ fn every_rule_in_one_pass_gives_each_rule_what_it_gives_alone() {
         assert!(all.flagged().any(|b| b.rule == *id), "{id}: no flagged burst");
         assert!(mine.stats.duplicates > 0, "{id}: the second delivery is a duplicate");
         // AND the records read, and what was not read whole, are the same
-        assert_eq!((all.stats.rows, all.stats.duplicates, all.inputs.clone()), (alone.stats.rows, alone.stats.duplicates, alone.inputs.clone()));
+        assert_eq!(
+            (all.stats.rows, all.stats.duplicates, all.inputs.clone()),
+            (alone.stats.rows, alone.stats.duplicates, alone.inputs.clone())
+        );
         assert_eq!(all.incomplete_inputs, alone.incomplete_inputs, "{id}");
         bursts_alone.extend(json_of(&alone.bursts).as_array().unwrap().clone());
     }

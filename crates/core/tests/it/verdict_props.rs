@@ -41,7 +41,8 @@ fn record(rule: &Rule, c: &Call, i: usize) -> Value {
         "recipientAccountId": "111122223333",
     });
     if rule.event.counts() == Counted::Instances {
-        r["requestParameters"] = json!({"instancesSet": {"items": [{"imageId": "ami-1", "minCount": c.requested, "maxCount": c.requested}]}});
+        r["requestParameters"] =
+            json!({"instancesSet": {"items": [{"imageId": "ami-1", "minCount": c.requested, "maxCount": c.requested}]}});
         if c.outcome == Outcome::Ok {
             let items: Vec<Value> = (0..c.requested).map(|k| json!({"instanceId": format!("i-{i:05}{k:04}")})).collect();
             r["responseElements"] = json!({"instancesSet": {"items": items}});
@@ -62,7 +63,8 @@ fn oracle(calls: &[Call], horizons: &[Horizon]) -> bool {
     horizons.iter().any(|h| {
         let w = i64::try_from(h.window_seconds * 1000).unwrap();
         calls.iter().any(|a| {
-            let inside: Vec<&Call> = calls.iter().filter(|b| b.t_ms >= a.t_ms && b.t_ms - a.t_ms < w && b.outcome != Outcome::DryRun).collect();
+            let inside: Vec<&Call> =
+                calls.iter().filter(|b| b.t_ms >= a.t_ms && b.t_ms - a.t_ms < w && b.outcome != Outcome::DryRun).collect();
             let n = match h.measure {
                 Measure::Instances => {
                     let requested: u64 = inside.iter().map(|c| c.requested).sum();
