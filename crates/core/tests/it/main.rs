@@ -12,6 +12,7 @@ mod created_keys_review;
 mod ec2_contract;
 mod fit_launches;
 mod limits;
+mod paced_evidence;
 mod props;
 mod records;
 mod rules;

@@ -137,3 +137,47 @@ async fn a_steady_provisioner_is_never_contained_by_an_iam_hour_alarm() {
         assert!(f.read.unexplained.as_deref().is_some_and(|w| w.contains("30")), "{alarm}: {:?}", f.read.unexplained);
     }
 }
+
+/// The scheduled re-check of the 24-hour instances alarm (period one day) while it stays in
+/// ALARM at `now`, over the records of fixtures/windows/`fixture`: the finding.
+async fn recheck_day_alarm(fixture: &str, now: DateTime<Utc>) -> launchguard_core::contract::Finding {
+    let alarm = "launchguard-runinstances-instances-24h";
+    let arn = format!("arn:aws:cloudwatch:us-east-1:{ACCOUNT}:alarm:{alarm}");
+    let mut notified = sns_alarm_event(alarm, ACCOUNT, "us-east-1", "ALARM", now - Duration::hours(2), 86_400, 1);
+    let mut msg: Value = serde_json::from_str(notified["Records"][0]["Sns"]["Message"].as_str().unwrap()).unwrap();
+    msg["Trigger"]["MetricName"] = json!(INSTANCES_METRIC);
+    notified["Records"][0]["Sns"]["Message"] = json!(msg.to_string());
+    let alarms = MemoryAlarms::as_notified(&notified);
+    let scheduled = json!({"version": "0", "id": "53dc4d37-cffa-4f76-80c9-8b7d4a4d2eab", "detail-type": "Scheduled Event",
+        "source": "aws.events", "account": ACCOUNT, "time": now.to_rfc3339(), "region": "us-east-1",
+        "resources": [format!("arn:aws:events:us-east-1:{ACCOUNT}:rule/launchguard-recheck")], "detail": {}});
+    let logs = MemoryLogs::new(fixture_events(fixture));
+    let lambda = FakeLambda::default();
+    handle(&scheduled, FUNCTION_ARN, &config(&[("ALARM_ARNS", &arn)]), &logs, &alarms, &lambda, now).await.unwrap();
+    lambda.findings().remove(0)
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_recheck_of_a_day_alarm_judges_the_windows_never_the_two_days_read() {
+    // GIVEN one instance an hour for 4 days, and the 24-hour alarm still in ALARM on the fourth
+    // day: its re-check reads two days and more (48 instances, over the 5-minute threshold in total)
+    let f = recheck_day_alarm("steady-hourly-4d.json", Utc.with_ymd_and_hms(2026, 3, 5, 12, 0, 0).unwrap()).await;
+    assert!(f.read.matching_records >= 48, "{:?}", f.read);
+    // THEN nobody is contained: no window of any horizon reaches its threshold
+    assert_eq!(f.verdict, FindingVerdict::NobodyOverThreshold);
+    assert!(f.principals.is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_recheck_of_a_day_alarm_contains_a_drip_only_the_day_catches() {
+    // GIVEN one instance every 515 s for 25 hours (never 10 in 5 minutes nor 40 in an hour)
+    let f = recheck_day_alarm("drip-7-an-hour-25h.json", Utc.with_ymd_and_hms(2026, 3, 3, 1, 0, 0).unwrap()).await;
+    // THEN the re-check flags it for containment, naming the 24-hour horizon, with as many of the
+    // records that crossed it as a finding names (the dispatcher says that 80 cannot confirm 150)
+    assert_eq!(f.verdict, FindingVerdict::Contain);
+    let p = &f.principals[0];
+    assert_eq!(p.principal.label(), "IAM user drip-launcher");
+    let c = p.crossed.unwrap();
+    assert_eq!((c.window_seconds, c.threshold, c.count), (86_400, 150, 150));
+    assert_eq!(p.evidence.as_ref().unwrap().events.len(), launchguard_core::evidence::MAX_EVIDENCE);
+}
