@@ -188,13 +188,20 @@ pub async fn dispatch_finding<
     let mut plans = plan::plan(&finding.principals, &playbook, &cfg.guard, now);
     // Only what CloudTrail confirms is contained: a principal whose records it does not confirm
     // gets no action, and a person is told which event ids and why.
+    // The smallest evidence first, and done while the delivery can still act: a principal that
+    // needs many lookups never starves one that needs few, nor pushes the actions past the window.
     let mut unconfirmed: Vec<(usize, String)> = Vec::new();
     let mut pace = crate::confirm::Pace::default();
-    for (i, (p, f)) in plans.iter_mut().zip(&finding.principals).enumerate() {
+    let deadline = io.invoke_until.checked_sub(crate::confirm::ACT_RESERVE).unwrap_or_else(tokio::time::Instant::now);
+    let mut order: Vec<(usize, usize)> =
+        finding.principals.iter().enumerate().map(|(i, f)| (f.evidence.as_ref().map_or(0, |e| e.events.len()), i)).collect();
+    order.sort_unstable();
+    for (_, i) in order {
+        let (Some(p), Some(f)) = (plans.get_mut(i), finding.principals.get(i)) else { continue };
         if p.actions.is_empty() {
             continue;
         }
-        if let Err(note) = crate::confirm::confirm_principal(f, trail, &mut pace, cfg.confirm_wait).await {
+        if let Err(note) = crate::confirm::confirm_principal(f, trail, &mut pace, cfg.confirm_wait, deadline).await {
             p.actions.clear();
             p.human = Some(match p.human.take() {
                 Some(h) => format!("{note}; {h}"),
@@ -203,6 +210,7 @@ pub async fn dispatch_finding<
             unconfirmed.push((i, note));
         }
     }
+    unconfirmed.sort_by_key(|(i, _)| *i);
     let actions: Vec<Action> = plans.iter().flat_map(|p| p.actions.iter().cloned()).collect();
     let keys: Vec<String> = actions.iter().map(|a| entry_key(&target_of(a), fid)).collect();
     let ledger = Ledger::new(io.store);
