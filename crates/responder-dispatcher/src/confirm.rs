@@ -18,7 +18,7 @@
 //!
 //! One delivery invokes handlers only in its first
 //! [`INVOKE_WINDOW`](crate::ledger::INVOKE_WINDOW) (60 s), so it confirms all its principals
-//! before that window's last [`ACT_RESERVE`] (15 s, to claim, seal and invoke), the smallest
+//! before that window's last [`ACT_RESERVE`] (5 s, to claim and start invoking), the smallest
 //! evidence first: a principal that needs many lookups (up to 80, 40 s) never starves one beside
 //! it that needs a few, and confirming never pushes the actions past the window (where nothing
 //! would be sent, on every retry alike). A principal the time left could not finish is
@@ -37,8 +37,9 @@ use tracing::{info, warn};
 pub const LAG_RETRY: Duration = Duration::from_secs(10);
 
 /// What is left of a delivery's invoke window when it stops confirming: the time to claim the
-/// actions in the ledger, seal them and invoke the handlers.
-pub const ACT_RESERVE: Duration = Duration::from_secs(15);
+/// actions in the ledger and start sealing and invoking them (a request needs only to start
+/// before the window ends).
+pub const ACT_RESERVE: Duration = Duration::from_secs(5);
 
 /// Lookups spaced by [`LOOKUP_INTERVAL`] across one delivery.
 #[derive(Debug, Default)]

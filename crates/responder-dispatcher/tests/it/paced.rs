@@ -175,19 +175,29 @@ async fn an_iam_drip_only_the_day_catches_is_contained_and_the_burst_beside_it_i
 
 #[tokio::test(start_paused = true)]
 async fn confirming_stops_while_the_delivery_can_still_act_and_says_what_it_could_not_confirm() {
-    // GIVEN two drips and a burst in one finding: 105 lookups at 2 a second would take 52 s, past
-    // what a delivery can spend before it must act
-    let records: Vec<Value> =
-        iam_drip("drip-admin", "DRIPADM").into_iter().chain(iam_drip("drip-two", "DRIPTWO")).chain(iam_burst()).collect();
+    // GIVEN three drips and a burst in one finding: 155 lookups at 2 a second would take 77 s,
+    // past what a delivery can spend before it must act
+    let records: Vec<Value> = iam_drip("drip-admin", "DRIPADM")
+        .into_iter()
+        .chain(iam_drip("drip-two", "DRIPTWO"))
+        .chain(iam_drip("drip-three", "DRIPTRE"))
+        .chain(iam_burst())
+        .collect();
     let finding = detected("launchguard-iam-user-burst-24h", "CreateUserCalls", &records, records.len()).await;
-    let iam = iam(&[("drip-admin", "AKIAWINDOWSDRIPADM01"), ("drip-two", "AKIAWINDOWSDRIPTWO01"), ("ops-admin", "AKIAWINDOWSOPSADMN01")]);
+    let iam = iam(&[
+        ("drip-admin", "AKIAWINDOWSDRIPADM01"),
+        ("drip-two", "AKIAWINDOWSDRIPTWO01"),
+        ("drip-three", "AKIAWINDOWSDRIPTRE01"),
+        ("ops-admin", "AKIAWINDOWSOPSADMN01"),
+    ]);
     let (_, page, took, _) = dispatch(&finding, &iam, &records).await;
-    // THEN the burst and one drip are contained, within the invoke window (on main: the burst
+    // THEN the burst and two drips are contained, within the invoke window (on main: the burst
     // only, each drip's evidence cut to 40 of its 50 records)
     assert!(took < window(), "{took:?}");
     assert_eq!(iam.user("ops-admin").keys[0].1, KeyStatus::Inactive, "{page}");
-    let contained: Vec<&str> = ["drip-admin", "drip-two"].into_iter().filter(|u| iam.user(u).keys[0].1 == KeyStatus::Inactive).collect();
-    assert_eq!(contained.len(), 1, "{contained:?}\n{page}");
+    let contained: Vec<&str> =
+        ["drip-admin", "drip-two", "drip-three"].into_iter().filter(|u| iam.user(u).keys[0].1 == KeyStatus::Inactive).collect();
+    assert_eq!(contained.len(), 2, "{contained:?}\n{page}");
     // AND the other is notify-only, and the page says why
     assert!(page.contains("NOT contained, notify-only") && page.contains("time for confirming ran out"), "{page}");
 }
