@@ -1,15 +1,20 @@
 """The same count as `launchguard scan`, in Python, for the benchmark: every *.json.gz delivery
-file under DIR, decompressed and parsed whole (orjson or json), RunInstances records kept once per
-eventID, instances per call (launched items, or maxCount requested), and per principal the bursts
-of a sliding window (at least THRESHOLD instances within WINDOW seconds). Prints a JSON summary.
+file under DIR, decompressed and parsed whole (orjson or json), the records of each rule replayed
+kept once per eventID (every record's eventID counted once), RunInstances counted in instances
+(launched items, or maxCount requested; dry runs and failed calls leave launched at 0), IAM calls
+counted as calls, and per principal the bursts of every horizon of the rule (at least THRESHOLD
+within a sliding, half-open window of WINDOW seconds), horizons read from
+crates/core/rules/default.json. Prints a JSON summary.
 
-    python bench/scan_baseline.py orjson|json DIR [WINDOW] [THRESHOLD]
+    python bench/scan_baseline.py orjson|json DIR [RULE ...]     (default: every rule of the file)
 """
 import gzip
 import json
 import sys
 from datetime import datetime
 from pathlib import Path
+
+RULES = Path(__file__).resolve().parent.parent / "crates/core/rules/default.json"
 
 
 def principal(ui: dict) -> str:
@@ -25,40 +30,50 @@ def instances(r: dict) -> int:
     return max(launched, requested, 1)
 
 
+def bursts(cs: list, window: int, threshold: int) -> int:
+    j, total, n, end = 0, 0, 0, -1
+    for i, (t, k) in enumerate(cs):
+        while j < len(cs) and cs[j][0] - t < window:
+            total += cs[j][1]
+            j += 1
+        if total >= threshold:
+            if i >= end:
+                n += 1
+            end = max(end, j)
+        total -= k
+    return n
+
+
 def main() -> int:
-    parser, root = sys.argv[1], Path(sys.argv[2])
-    window = int(sys.argv[3]) if len(sys.argv) > 3 else 60
-    threshold = int(sys.argv[4]) if len(sys.argv) > 4 else 10
+    parser, root, wanted = sys.argv[1], Path(sys.argv[2]), sys.argv[3:]
+    rules = [r for r in json.loads(RULES.read_text())["rules"] if not wanted or r["id"] in wanted]
+    by_event = {(r["event_source"], name): r for r in rules for name in r["event_names"]}
     loads = __import__("orjson").loads if parser == "orjson" else json.loads
-    seen, calls, records = set(), {}, 0
+    seen, calls, records, duplicates = set(), {r["id"]: {} for r in rules}, 0, 0
     for p in sorted(root.rglob("*.json.gz")):
         with gzip.open(p, "rb") as f:
             doc = loads(f.read())
         for r in doc.get("Records", []):
             records += 1
-            if r.get("eventName") != "RunInstances" or r.get("eventSource") != "ec2.amazonaws.com":
-                continue
             if r.get("eventID") in seen:
+                duplicates += 1
                 continue
             seen.add(r.get("eventID"))
+            rule = by_event.get((r.get("eventSource"), r.get("eventName")))
+            if rule is None:
+                continue
             t = datetime.fromisoformat(r["eventTime"].replace("Z", "+00:00")).timestamp()
-            calls.setdefault(principal(r.get("userIdentity") or {}), []).append((t, instances(r)))
-    flagged = []
-    for who, cs in calls.items():
-        cs.sort()
-        j, total, bursts, end = 0, 0, 0, -1
-        for i, (t, n) in enumerate(cs):
-            while j < len(cs) and cs[j][0] - t < window:
-                total += cs[j][1]
-                j += 1
-            if total >= threshold:
-                if i >= end:
-                    bursts += 1
-                end = max(end, j)
-            total -= n
-        if bursts:
-            flagged.append((who, bursts))
-    print(json.dumps({"records": records, "launches": len(seen), "flagged": sorted(flagged)}))
+            n = instances(r) if rule["counts"] == "instances" else 1
+            calls[rule["id"]].setdefault(principal(r.get("userIdentity") or {}), []).append((t, n))
+    flagged = {}
+    for rule in rules:
+        for who, cs in calls[rule["id"]].items():
+            cs.sort()
+            n = sum(bursts(cs, h["window_seconds"], h["threshold"]) for h in rule["horizons"])
+            if n:
+                flagged.setdefault(rule["id"], []).append((who, n))
+    print(json.dumps({"records": records, "duplicates": duplicates, "matched": {k: sum(map(len, v.values())) for k, v in calls.items()},
+                      "flagged": {k: sorted(v) for k, v in flagged.items()}}))
     return 0
 
 

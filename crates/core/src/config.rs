@@ -102,7 +102,8 @@ pub fn window_policy(env: &dyn Env) -> Result<WindowPolicy, CoreError> {
 pub fn thresholds(env: &dyn Env) -> Result<Thresholds, CoreError> {
     let min_failed = match env.get("LG_MIN_FAILED_CALLS") {
         None => None,
-        Some(_) => Some(u64_var(env, "LG_MIN_FAILED_CALLS", 0, 1, 1_000_000)?),
+        // failed calls are confirmed one record each: at most what a finding's evidence holds
+        Some(_) => Some(u64_var(env, "LG_MIN_FAILED_CALLS", 0, 1, crate::evidence::MAX_EVIDENCE as u64)?),
     };
     Ok(Thresholds {
         min_instances: u64_var(env, "LG_MIN_INSTANCES", 10, 1, 1_000_000)?,

@@ -29,9 +29,13 @@ use crate::text::untrusted;
 use crate::windows::{Horizon, Point, judge, sort};
 
 /// At most this many records are named per principal. `LookupEvents` allows 2 requests a second
-/// per account and region: 40 records take 20 s to confirm. A threshold that needs more records
-/// than this to cross cannot be confirmed, and its finding is notify-only.
-pub const MAX_EVIDENCE: usize = 40;
+/// per account and region: 80 records take 40 s to confirm, what one dispatcher delivery can
+/// spend before it must act (it invokes handlers only in its first 60 s). A rule counting calls
+/// may not set a threshold above it ([`crate::rules`] refuses it: such a horizon could flag and
+/// never contain). A crossing that needs more records (a horizon of instances crossed a few
+/// instances a call) cannot be confirmed: [`can_cross`] says so before anything is looked up, and
+/// the principal is notify-only, the page saying why.
+pub const MAX_EVIDENCE: usize = 80;
 
 /// The records that made one principal cross one horizon.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -85,6 +89,31 @@ pub enum Confirmation {
         /// Why the principal is not confirmed, in words (escaped).
         why: String,
     },
+}
+
+/// The point a record counts for, as the finding claims it.
+fn claimed(e: &EvidenceEvent) -> Point {
+    Point { t_ms: e.event_time.timestamp_millis(), launched: e.launched, requested: e.requested, failed: e.failed, dry_run: false }
+}
+
+/// True when the records `ev` names would cross its horizon by themselves if CloudTrail
+/// confirmed each as claimed ([`judge`]): false when the crossing needed more records than a
+/// finding names ([`MAX_EVIDENCE`]). Nothing is worth looking up then.
+pub fn can_cross(ev: &Evidence) -> bool {
+    let mut points: Vec<Point> = ev.events.iter().map(claimed).collect();
+    sort(&mut points);
+    !judge(&points, std::slice::from_ref(&ev.horizon)).is_empty()
+}
+
+/// Why `ev` can never be confirmed, in words, when [`can_cross`] is false.
+pub fn too_few(ev: &Evidence) -> String {
+    format!(
+        "the {} record(s) the finding names cannot cross {} by themselves: this crossing needs more records than a finding \
+         names for CloudTrail to confirm ({MAX_EVIDENCE}, what one delivery can look up before it must act), so nobody is \
+         contained for it automatically; look at the principal's calls in CloudTrail's event history and contain it by hand",
+        ev.events.len(),
+        ev.horizon.describe()
+    )
 }
 
 /// Check one answer against its claim: the point it counts for, or why it confirms nothing.
@@ -196,6 +225,7 @@ fn usable(evidence: Option<&Evidence>) -> Result<&Evidence, Confirmation> {
             events: Vec::new(),
             why: format!("the finding names {} events, more than the {MAX_EVIDENCE} that are ever looked up", e.events.len()),
         }),
+        Some(e) if !can_cross(e) => Err(Confirmation::Unconfirmed { events: Vec::new(), why: too_few(e) }),
         Some(e) => Ok(e),
     }
 }

@@ -4,8 +4,9 @@
 //! A rule set is a JSON document (`rules/default.json` in this crate is bundled with every
 //! function; `LG_RULES` or `LG_RULES_FILE` replace it). It is validated whole before anything runs,
 //! and every error names the rule and the field: unknown fields are refused, thresholds are
-//! above 0, windows between a minute and a day, event names non-empty, actions only from the
-//! playbook's, ids and alarm names never twice.
+//! above 0 (and, counting calls, at most [`MAX_EVIDENCE`]: what CloudTrail can confirm), windows
+//! between a minute and a day, event names non-empty, actions only from the playbook's, ids and
+//! alarm names never twice.
 //!
 //! A rule has one or more **horizons** (`"horizons": [{"window_seconds": 300, "threshold": 10},
 //! ...]`, longest windows last): a principal is flagged when the calls inside some horizon's
@@ -19,6 +20,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::CoreError;
+use crate::evidence::MAX_EVIDENCE;
 use crate::query::EventRule;
 use crate::threshold::{Counted, Thresholds};
 use crate::windows::{Horizon, Measure};
@@ -252,6 +254,9 @@ fn rule(origin: &str, index: usize, v: &Value) -> Result<Rule, CoreError> {
     })?;
     let horizons = horizons(&c, o, counts)?;
     let min_failed_calls = count(&c, o, "min_failed_calls", MAX_THRESHOLD)?;
+    if let Some(n) = min_failed_calls {
+        confirmable(&c, "min_failed_calls", n)?;
+    }
     let mut actions = Vec::new();
     for a in strings(&c, o, "actions")? {
         let Some(action) = RuleAction::ALL.into_iter().find(|k| k.as_str() == a) else {
@@ -311,6 +316,9 @@ fn horizons(c: &Ctx<'_>, o: &Map<String, Value>, counts: Counted) -> Result<Vec<
         let threshold = count(c, o, "threshold", MAX_THRESHOLD)?
             .ok_or_else(|| c.err("threshold", "is missing: expected a number above 0 (or \"horizons\")"))?;
         let window_seconds = window(c, "window_seconds", o.get("window_seconds"))?;
+        if measure == Measure::Calls {
+            confirmable(c, "threshold", threshold)?;
+        }
         return Ok(vec![Horizon { measure, window_seconds, threshold }]);
     };
     if let Some(both) = ["threshold", "window_seconds"].into_iter().find(|k| o.contains_key(*k)) {
@@ -331,6 +339,9 @@ fn horizons(c: &Ctx<'_>, o: &Map<String, Value>, counts: Counted) -> Result<Vec<
         let threshold = count(c, h, "threshold", MAX_THRESHOLD)
             .map_err(|_| c.err(&format!("{field}.threshold"), format!("must be a whole number from 1 to {MAX_THRESHOLD}")))?
             .ok_or_else(|| c.err(&format!("{field}.threshold"), "is missing: expected a number above 0"))?;
+        if measure == Measure::Calls {
+            confirmable(c, &format!("{field}.threshold"), threshold)?;
+        }
         if let Some(prev) = out.last()
             && prev.window_seconds >= window_seconds
         {
@@ -339,6 +350,22 @@ fn horizons(c: &Ctx<'_>, o: &Map<String, Value>, counts: Counted) -> Result<Vec<
         out.push(Horizon { measure, window_seconds, threshold });
     }
     Ok(out)
+}
+
+/// A threshold of calls must be one that CloudTrail can confirm: a finding names at most
+/// [`MAX_EVIDENCE`] records for the dispatcher to look up, and contains nobody whose records it
+/// has not confirmed, so a horizon of more calls would flag and never contain.
+fn confirmable(c: &Ctx<'_>, field: &str, threshold: u64) -> Result<(), CoreError> {
+    if usize::try_from(threshold).is_ok_and(|t| t <= MAX_EVIDENCE) {
+        return Ok(());
+    }
+    Err(c.err(
+        field,
+        format!(
+            "is {threshold} calls: a finding names at most {MAX_EVIDENCE} records for CloudTrail to confirm, and nobody is \
+             contained on unconfirmed records, so this horizon could never contain anyone; use at most {MAX_EVIDENCE}"
+        ),
+    ))
 }
 
 /// True when some alarm name matches both patterns.

@@ -1,4 +1,5 @@
-//! Reading one input as a stream into a [`Scanner`].
+//! Reading one input as a stream into a [`Feed`]: one rule's [`Scanner`], or every rule's at once
+//! ([`super::every_rule::EveryRule`]), each record handed over once.
 //!
 //! What the first bytes say decides how: gzip (concatenated members too) is inflated; UTF-16
 //! (with its byte-order mark, as a PowerShell redirect writes it, or without) is decoded;
@@ -29,6 +30,43 @@ use serde::Deserialize;
 
 use super::sniff::{Kind, Utf16, looks_like_json, sniff};
 use serde::de::IgnoredAny;
+
+/// What the reader hands each record to: one rule's [`Scanner`], or every rule's at once
+/// ([`super::every_rule::EveryRule`]).
+pub trait Feed {
+    /// One record's text.
+    fn push_message(&mut self, message: &str);
+    /// Something that could not be read (a line, a document, a record), in words.
+    fn note_error(&mut self, why: String);
+    /// Records handed so far.
+    fn rows(&self) -> u64;
+    /// Unreadable records so far, each counted once.
+    fn unreadable(&self) -> u64;
+    /// The first unreadable records' errors.
+    fn error_samples(&self) -> &[String];
+}
+
+impl<K: LaunchSink> Feed for Scanner<K> {
+    fn push_message(&mut self, message: &str) {
+        Scanner::push_message(self, message);
+    }
+
+    fn note_error(&mut self, why: String) {
+        Scanner::note_error(self, why);
+    }
+
+    fn rows(&self) -> u64 {
+        self.stats.rows
+    }
+
+    fn unreadable(&self) -> u64 {
+        self.stats.unparseable
+    }
+
+    fn error_samples(&self) -> &[String] {
+        &self.stats.error_samples
+    }
+}
 
 /// Why an input was not read whole.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -102,13 +140,14 @@ pub fn printable(bytes: &[u8], max: usize) -> String {
     out
 }
 
-/// Read one input into `scanner`, with the default options.
-pub fn read_input<K: LaunchSink>(reader: impl Read, scanner: &mut Scanner<K>) -> ReadOutcome {
+/// Read one input into `scanner` (one rule's [`Scanner`], or every rule's), with the default options.
+pub fn read_input<F: Feed>(reader: impl Read, scanner: &mut F) -> ReadOutcome {
     read_input_with(reader, scanner, &ReadOptions::default())
 }
 
-/// Read one input into `scanner`.
-pub fn read_input_with<K: LaunchSink>(reader: impl Read, scanner: &mut Scanner<K>, options: &ReadOptions) -> ReadOutcome {
+/// Read one input into `scanner` (one rule's [`Scanner`], or every rule's): each record is handed
+/// to it once.
+pub fn read_input_with<F: Feed>(reader: impl Read, scanner: &mut F, options: &ReadOptions) -> ReadOutcome {
     let mut counting = BufReader::with_capacity(BUFFER, Counting { inner: reader, n: 0 });
     let kind = match counting.fill_buf() {
         Ok(b) if options.skip_non_json && sniff(b) == Kind::Text && !looks_like_json(b) => {
@@ -120,8 +159,8 @@ pub fn read_input_with<K: LaunchSink>(reader: impl Read, scanner: &mut Scanner<K
         Ok(b) => sniff(b),
         Err(e) => return ReadOutcome { incomplete: Some(Incomplete(format!("cannot read: {e}"))), ..ReadOutcome::default() },
     };
-    let unreadable_before = scanner.stats.unparseable;
-    let rows_before = scanner.stats.rows;
+    let unreadable_before = scanner.unreadable();
+    let rows_before = scanner.rows();
     let (broken, event_keys, text_seen) = {
         let mut docs = match kind {
             Kind::Unread(what) => {
@@ -144,15 +183,15 @@ pub fn read_input_with<K: LaunchSink>(reader: impl Read, scanner: &mut Scanner<K
             _ => format!("read failed: {e}"),
         });
     }
-    let unreadable = scanner.stats.unparseable - unreadable_before;
+    let unreadable = scanner.unreadable() - unreadable_before;
     if unreadable > 0 {
-        let first: Vec<&String> = scanner.stats.error_samples.iter().take(2).collect();
+        let first: Vec<&String> = scanner.error_samples().iter().take(2).collect();
         problems.push(format!(
             "{unreadable} unreadable record(s) or line(s), not counted (first: {})",
             first.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" | ")
         ));
     }
-    let records = scanner.stats.rows - rows_before;
+    let records = scanner.rows() - rows_before;
     let incomplete = (!problems.is_empty()).then(|| Incomplete(format!("{}; {records} record(s) read", problems.join("; "))));
     ReadOutcome { bytes_in: counting.get_ref().n, incomplete, event_keys, empty: !text_seen, skipped: None }
 }
@@ -268,7 +307,7 @@ impl<R: Read> Docs<R> {
         }
     }
 
-    fn run<K: LaunchSink>(&mut self, scanner: &mut Scanner<K>) {
+    fn run<F: Feed>(&mut self, scanner: &mut F) {
         while self.skip_separators() {
             let line = self.line;
             if !matches!(self.buf[self.at], b'{' | b'[') {
@@ -331,7 +370,7 @@ impl<R: Read> Docs<R> {
     }
 
     /// Hand the records of one whole document to the scanner.
-    fn feed<K: LaunchSink>(&mut self, from: usize, to: usize, line: u64, scanner: &mut Scanner<K>) {
+    fn feed<F: Feed>(&mut self, from: usize, to: usize, line: u64, scanner: &mut F) {
         let (text, bad) = text_of(&self.buf[from..to]);
         if let Some(b) = bad {
             scanner.note_error(format!("line {line}: {b}"));
@@ -345,7 +384,7 @@ impl<R: Read> Docs<R> {
 
     /// The records of a document before the point where it could not be read, then one
     /// unreadable record saying why.
-    fn salvage<K: LaunchSink>(&mut self, from: usize, to: usize, line: u64, scanner: &mut Scanner<K>, why: &str) {
+    fn salvage<F: Feed>(&mut self, from: usize, to: usize, line: u64, scanner: &mut F, why: &str) {
         let (text, _) = text_of(&self.buf[from..to]);
         let keys = &mut self.event_keys;
         let _ = split_document(&text, &mut |item| push(item, keys, scanner));
@@ -373,7 +412,7 @@ fn event_id(record: &str) -> Option<Cow<'_, str>> {
     serde_json::from_str::<Id<'_>>(record).ok().and_then(|i| i.event_id)
 }
 
-fn push<K: LaunchSink>(item: Item<'_>, keys: &mut Vec<u128>, scanner: &mut Scanner<K>) {
+fn push<F: Feed>(item: Item<'_>, keys: &mut Vec<u128>, scanner: &mut F) {
     match item {
         Item::Record(r) => {
             if let Some(id) = event_id(&r) {

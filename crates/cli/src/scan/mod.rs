@@ -8,13 +8,15 @@
 //! [`Tracker`] (each `eventID` once, compact per-principal calls), whose
 //! [`Tracker::bursts`] (every horizon of the rule, judged by `launchguard_core::windows::judge`
 //! as the detector judges them) make the report ([`report`]). Every rule of the set is
-//! replayed (or those of `--rule`), one pass over the inputs each, and reported on its own.
+//! replayed (or those of `--rule`) in one pass: each input is opened and read once, and each of
+//! its records handed to every rule's scanner ([`every_rule`]); each rule is reported on its own.
 //!
 //! Memory: per worker, one input's text (a line of JSON lines, or one document: a delivery
 //! file is a few megabytes); per launch call, about 60 bytes; per principal, its activity with
 //! capped lists. Not the archive.
 
 pub mod args;
+pub mod every_rule;
 pub mod input;
 pub mod progress;
 pub mod report;
@@ -26,6 +28,9 @@ use launchguard_core::burst::Tracker;
 use launchguard_core::launch::LaunchFacts;
 use launchguard_core::record::CloudTrailRecord;
 use launchguard_core::scan::{LaunchSink, ScanStats, Scanner};
+
+use every_rule::EveryRule;
+use input::Feed;
 use launchguard_core::threshold::{Assessment, Verdict};
 use rayon::prelude::*;
 use std::collections::HashSet;
@@ -60,8 +65,12 @@ impl LaunchSink for Launches {
 #[derive(Debug)]
 struct Part {
     name: String,
-    stats: ScanStats,
-    launches: Vec<Launch>,
+    /// Each rule's counters and matching records, in the rules' order.
+    rules: Vec<(ScanStats, Vec<Launch>)>,
+    /// Records read.
+    rows: u64,
+    /// Records, lines or documents not read (once each, whichever rules could not parse them).
+    unreadable: u64,
     bytes: u64,
     incomplete: Option<String>,
     /// Every record's `eventID` key, in order.
@@ -72,12 +81,15 @@ struct Part {
     skipped: Option<String>,
 }
 
-fn read_one(source: &dyn Source, input: &Input, rule: &RuleSettings, settings: &Settings) -> Part {
-    let mut scanner = Scanner::with_sink(rule.rule.clone(), settings.range, Launches::default());
+/// Read one input once, handing each record to every rule's scanner.
+fn read_one(source: &dyn Source, input: &Input, settings: &Settings) -> Part {
+    let scanners = settings.rules.iter().map(|r| Scanner::with_sink(r.rule.clone(), settings.range, Launches::default())).collect();
+    let mut feed = EveryRule::new(scanners);
     let mut part = Part {
         name: input.name.clone(),
-        stats: ScanStats::default(),
-        launches: Vec::new(),
+        rules: Vec::new(),
+        rows: 0,
+        unreadable: 0,
         bytes: 0,
         incomplete: input.problem.clone(),
         event_keys: Vec::new(),
@@ -88,14 +100,15 @@ fn read_one(source: &dyn Source, input: &Input, rule: &RuleSettings, settings: &
         match source.open(input) {
             Ok(reader) => {
                 let options = input::ReadOptions { skip_non_json: input.walked, ..settings.read };
-                let o = input::read_input_with(reader, &mut scanner, &options);
+                let o = input::read_input_with(reader, &mut feed, &options);
                 (part.bytes, part.incomplete, part.event_keys, part.empty, part.skipped) =
                     (o.bytes_in, o.incomplete.map(|i| i.0), o.event_keys, o.empty, o.skipped);
             }
             Err(e) => part.incomplete = Some(e.to_string()),
         }
     }
-    (part.stats, part.launches) = (scanner.stats, scanner.aggregate.0);
+    (part.rows, part.unreadable) = (feed.rows(), feed.unreadable());
+    part.rules = feed.scanners.into_iter().map(|s| (s.stats, s.aggregate.0)).collect();
     part
 }
 
@@ -104,13 +117,14 @@ fn read_one(source: &dyn Source, input: &Input, rule: &RuleSettings, settings: &
 const BATCH_PER_WORKER: usize = 8;
 
 /// Scan every input of every source for every rule of `settings`, `jobs` at a time (default:
-/// one per core). Each rule is one pass over the inputs (its own events, pre-filtered).
+/// one per core), in one pass: each input is opened and read once, and each of its records
+/// handed to every rule.
 pub fn run(sources: &[&dyn Source], settings: &Settings, jobs: Option<usize>, progress: &dyn Progress) -> Result<ScanReport, CliError> {
     let mut inputs: Vec<(&dyn Source, Input)> = Vec::new();
     for s in sources {
         inputs.extend(s.list()?.into_iter().map(|i| (*s, i)));
     }
-    progress.start((inputs.len() * settings.rules.len()) as u64);
+    progress.start(inputs.len() as u64);
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(jobs.unwrap_or(0))
         .build()
@@ -118,67 +132,71 @@ pub fn run(sources: &[&dyn Source], settings: &Settings, jobs: Option<usize>, pr
     let batch = pool.current_num_threads().max(1) * BATCH_PER_WORKER;
     let mut counts = InputCounts { listed: inputs.len() as u64, bytes: 0 };
     let mut incomplete: Vec<IncompleteInput> = Vec::new();
-    let mut per_rule = Vec::new();
     let mut warnings = Vec::new();
     let mut skipped = Vec::new();
-    // every record once by its eventID, whatever its event and whichever input holds it (counted
-    // in the first rule's pass: every pass reads the same records)
+    // every record once by its eventID, whatever its event and whichever input holds it
     let mut seen: HashSet<u128> = HashSet::new();
-    let mut duplicates = 0u64;
-    let mut rows = 0u64;
-    for (n, rule) in settings.rules.iter().enumerate() {
-        let mut tracker = Tracker::new();
-        let mut stats = ScanStats::default();
-        for chunk in inputs.chunks(batch) {
-            let parts: Vec<Part> = pool.install(|| {
-                chunk
-                    .par_iter()
-                    .map(|(s, i)| {
-                        let p = read_one(*s, i, rule, settings);
-                        progress.done(&p.name, p.bytes);
-                        p
-                    })
-                    .collect()
-            });
-            for p in parts {
-                stats.merge(&p.stats);
-                if n == 0 {
-                    counts.bytes += p.bytes;
-                    rows += p.stats.rows;
-                    for k in &p.event_keys {
-                        duplicates += u64::from(!seen.insert(*k));
-                    }
-                    if p.empty && p.incomplete.is_none() {
-                        warnings.push(format!("{}: empty: nothing was read from it", p.name));
-                    }
-                    if let Some(reason) = p.skipped.clone() {
-                        skipped.push(SkippedInput { input: p.name.clone(), reason });
-                    }
-                }
-                if let Some(problem) = p.incomplete
-                    && !incomplete.iter().any(|i| i.input == p.name && i.problem == problem)
-                {
-                    incomplete.push(IncompleteInput { input: p.name, problem });
-                }
-                for l in p.launches {
+    let (mut duplicates, mut rows, mut unreadable) = (0u64, 0u64, 0u64);
+    let mut trackers: Vec<Tracker> = settings.rules.iter().map(|_| Tracker::new()).collect();
+    let mut stats: Vec<ScanStats> = vec![ScanStats::default(); settings.rules.len()];
+    for chunk in inputs.chunks(batch) {
+        let parts: Vec<Part> = pool.install(|| {
+            chunk
+                .par_iter()
+                .map(|(s, i)| {
+                    let p = read_one(*s, i, settings);
+                    progress.done(&p.name, p.bytes);
+                    p
+                })
+                .collect()
+        });
+        for p in parts {
+            counts.bytes += p.bytes;
+            rows += p.rows;
+            unreadable += p.unreadable;
+            for k in &p.event_keys {
+                duplicates += u64::from(!seen.insert(*k));
+            }
+            if p.empty && p.incomplete.is_none() {
+                warnings.push(format!("{}: empty: nothing was read from it", p.name));
+            }
+            if let Some(reason) = p.skipped {
+                skipped.push(SkippedInput { input: p.name.clone(), reason });
+            }
+            if let Some(problem) = p.incomplete {
+                incomplete.push(IncompleteInput { input: p.name, problem });
+            }
+            for ((tracker, total), (part_stats, launches)) in trackers.iter_mut().zip(stats.iter_mut()).zip(p.rules) {
+                total.merge(&part_stats);
+                for l in launches {
                     tracker.add_launch(&l.record, l.t_ms, &l.facts);
                 }
             }
         }
-        // a record in two inputs was matched in each: count it once
-        stats.matched -= tracker.duplicates.min(stats.matched);
-        stats.duplicates += tracker.duplicates;
-        per_rule.push(rule_report(tracker, stats, rule, settings.totals));
     }
     progress.finish();
+    let per_rule = trackers
+        .into_iter()
+        .zip(stats)
+        .zip(&settings.rules)
+        .map(|((tracker, mut stats), rule)| {
+            // a record in two inputs was matched in each: count it once
+            stats.matched -= tracker.duplicates.min(stats.matched);
+            stats.duplicates += tracker.duplicates;
+            rule_report(tracker, stats, rule, settings.totals)
+        })
+        .collect();
     if counts.listed == 0 {
         warnings.push("no input found (an empty directory?): nothing was read".into());
     } else if rows == 0 {
         warnings.push("no record in any input: nothing was read".into());
     }
     let mut report = ScanReport::new(per_rule, counts, incomplete);
-    // records of any event seen again, counted once over the inputs (not once per rule)
+    // records of any event seen again, counted once over the inputs (not once per rule), and
+    // what could not be read, once (whichever rules could not parse it)
+    report.stats.rows = rows;
     report.stats.duplicates = duplicates;
+    report.stats.unparseable = unreadable;
     report.warnings = warnings;
     report.skipped_inputs = skipped;
     report.nothing_read = rows == 0;

@@ -4,6 +4,7 @@
 
 mod aws_errors;
 mod exit_codes;
+mod one_pass;
 mod readme;
 mod release;
 mod report;

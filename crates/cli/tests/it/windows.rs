@@ -148,3 +148,58 @@ fn principals_print_with_their_account_when_the_input_holds_several() {
     // AND one account alone prints no account
     assert!(!scan_records("one-account", &one, &["--rule", "ec2-mass-launch"]).to_string().contains("111122223333 IAM user"));
 }
+
+/// The horizon a rule's first flagged burst crossed first: (window, threshold, count, at).
+fn first_crossed(r: &ScanReport) -> (u64, u64, u64, String) {
+    let c = r.flagged().next().unwrap().crossed.unwrap();
+    (c.window_seconds, c.threshold, c.count, c.at.to_rfc3339())
+}
+
+#[test]
+fn a_paced_iam_user_burst_that_ten_minutes_miss_is_flagged_by_the_hour() {
+    // GIVEN 4 CreateUser calls every 10.5 minutes for 2 hours (never 5 within 10 minutes; 24 an hour)
+    let r = scan_fixture("iam-users-4-every-630s-2h.json", &["--rule", "iam-user-burst"]);
+    assert_eq!(r.stats.matched, 48);
+    // THEN the rule's 1-hour horizon flags the caller, at the 15th user
+    assert_eq!(flagged(&r), vec!["IAM user paced-admin".to_string()]);
+    assert_eq!(first_crossed(&r), (3600, 15, 15, "2026-03-02T09:32:10+00:00".to_string()));
+    // AND the 10-minute horizon alone misses it
+    assert!(flagged(&scan_fixture("iam-users-4-every-630s-2h.json", &["--rule", "iam-user-burst", "--window", "10m"])).is_empty());
+}
+
+#[test]
+fn a_paced_access_key_burst_that_ten_minutes_miss_is_flagged_by_the_hour() {
+    // GIVEN 2 CreateAccessKey calls every 10.5 minutes for 2 hours (never 3 within 10 minutes)
+    let r = scan_fixture("iam-keys-2-every-630s-2h.json", &["--rule", "iam-access-key-burst"]);
+    assert_eq!(r.stats.matched, 24);
+    assert_eq!(flagged(&r), vec!["IAM user key-pacer".to_string()]);
+    assert_eq!(first_crossed(&r), (3600, 10, 10, "2026-03-02T09:42:20+00:00".to_string()));
+    assert!(flagged(&scan_fixture("iam-keys-2-every-630s-2h.json", &["--rule", "iam-access-key-burst", "--window", "10m"])).is_empty());
+}
+
+#[test]
+fn a_slow_drip_of_iam_users_is_flagged_by_the_day() {
+    // GIVEN 3 CreateUser calls every 20 minutes for 12 hours (9 an hour: under 10 minutes and 1 hour)
+    let r = scan_fixture("iam-users-3-every-20min-12h.json", &["--rule", "iam-user-burst"]);
+    assert_eq!(r.stats.matched, 108);
+    // THEN the 24-hour horizon flags it at the 50th user, and no shorter horizon was crossed
+    assert_eq!(flagged(&r), vec!["IAM user drip-admin".to_string()]);
+    assert_eq!(first_crossed(&r), (86_400, 50, 50, "2026-03-02T14:20:20+00:00".to_string()));
+    assert!(r.flagged().all(|b| b.horizons.iter().all(|c| c.window_seconds == 86_400)));
+    // AND the report says which horizon was crossed and when
+    let text = r.to_string();
+    assert!(text.contains("50 calls within 24 h") && text.contains("2026-03-02T14:20:20Z"), "{text}");
+}
+
+#[test]
+fn a_steady_provisioner_one_user_and_one_key_an_hour_for_four_days_is_never_flagged() {
+    // GIVEN one CreateUser and one CreateAccessKey an hour, for 4 days (24 of each a day)
+    let r = scan_fixture("iam-steady-hourly-4d.json", &[]);
+    let (users, keys) = (r.rule("iam-user-burst").unwrap(), r.rule("iam-access-key-burst").unwrap());
+    assert_eq!((users.stats.matched, keys.stats.matched), (96, 96));
+    // THEN every IAM rule has several horizons, the 10-minute one first, and none flags it
+    for rule in [users, keys] {
+        assert!(rule.horizons.len() >= 3 && rule.horizons[0].window_seconds == 600, "{}: {:?}", rule.rule, rule.horizons);
+    }
+    assert!(flagged(&r).is_empty(), "{:?}", flagged(&r));
+}

@@ -15,6 +15,7 @@ mod issue22;
 mod ledger_attacks;
 mod logs;
 mod notification_injection;
+mod paced;
 mod replay_records;
 mod report;
 mod review2;
