@@ -192,6 +192,17 @@ impl<'a, S: ConditionalStore> Ledger<'a, S> {
         Ok(self.read::<FindingEntry>(&entry::finding_key(finding_id)).await?.map(|(f, _)| f))
     }
 
+    /// Every finding the ledger holds (`findings/`), read.
+    pub async fn all_findings(&self) -> Result<Vec<FindingEntry>, CallError> {
+        let mut out = Vec::new();
+        for key in self.store.list("findings/").await? {
+            if let Some((f, _)) = self.read::<FindingEntry>(&key).await? {
+                out.push(f);
+            }
+        }
+        Ok(out)
+    }
+
     /// Every entry under a prefix (`targets/...`), with its version.
     pub async fn entries_under(&self, prefix: &str) -> Result<Vec<(String, ActionEntry, String)>, CallError> {
         let mut out = Vec::new();

@@ -235,7 +235,6 @@ async fn review2_release_by_principal_in_another_case_keeps_an_old_layout_hold()
 /// accepted. (The access-key handler then refuses the reactivation, the user no longer being
 /// named `bob`: see the next test.)
 #[tokio::test]
-#[ignore = "review2: after a rename post-containment, the contained user (new name) passes the self-release check (names compared, never IAM's user id)"]
 async fn review2_a_user_renamed_after_its_containment_cannot_release_itself() {
     let iam = bob_account();
     let lambda = Lambda::new(&iam, &[], now());

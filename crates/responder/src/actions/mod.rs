@@ -22,6 +22,7 @@ pub mod stop_instances;
 pub mod terminate_instances;
 
 use launchguard_core::contract::{Action, ResponseOutcome};
+use launchguard_core::ids::IamEntity;
 
 use crate::envelope::{Ctx, Stop};
 use crate::function::Spec;
@@ -65,6 +66,9 @@ pub(crate) async fn act<I: IamPorts>(ctx: &Ctx<'_>, iam: &I) -> Result<ResponseO
             Ok(o)
         }
         Action::ReactivateAccessKey { account_id, access_key_id, user_name } => {
+            // whoever IAM says owns the key now (a rename does not change the key's user)
+            crate::self_release::check(ctx, iam, account_id, IamEntity::User, async { Ok::<_, Stop>(iam.key_owner(access_key_id).await?) })
+                .await?;
             let k = Key { account_id, id: access_key_id, user_name: user_name.as_deref(), created_at: None };
             deactivate_access_key::set_status(ctx, iam, &k, KeyStatus::Active).await
         }
@@ -74,6 +78,7 @@ pub(crate) async fn act<I: IamPorts>(ctx: &Ctx<'_>, iam: &I) -> Result<ResponseO
         // What to detach is read from IAM: the command's `previous_document` is never written
         // and its `guard_only` never believed (issue 32).
         Action::ReleaseUserQuarantine { account_id, user_arn, user_name, policy_arn, .. } => {
+            crate::self_release::check(ctx, iam, account_id, IamEntity::User, async { Ok::<_, Stop>(Some(user_name.clone())) }).await?;
             if let Some(p) = policy_arn.as_deref().filter(|p| *p != ctx.cfg.quarantine_policy_arn) {
                 return Err(Stop::Refuse(format!(
                     "{p} is not the quarantine policy ({}): launchguard only detaches what it attached",
@@ -88,6 +93,7 @@ pub(crate) async fn act<I: IamPorts>(ctx: &Ctx<'_>, iam: &I) -> Result<ResponseO
         }
         // The command's documents are never written: the restore detaches launchguard's policy.
         Action::RestoreRoleSessions { account_id, role_arn, role_name, .. } => {
+            crate::self_release::check(ctx, iam, account_id, IamEntity::Role, async { Ok::<_, Stop>(Some(role_name.clone())) }).await?;
             revoke_role_sessions::restore(ctx, iam, &Role { account_id, arn: role_arn, name: role_name }).await
         }
         Action::StopInstances { .. } | Action::TerminateInstances { .. } | Action::StartInstances { .. } => {
@@ -108,6 +114,9 @@ pub(crate) async fn act_ec2<E: Ec2Ports, I: Users + Roles>(ctx: &Ctx<'_>, ec2: &
             terminate_instances::terminate(ctx, ec2, iam, &Set { account_id, region, principal_arn, instances }).await
         }
         Action::StartInstances { account_id, region, incident, instance_ids, .. } => {
+            if let Some(p) = ctx.req.action.instances_principal() {
+                crate::self_release::check(ctx, iam, account_id, p.entity, async { Ok::<_, Stop>(Some(p.name.clone())) }).await?;
+            }
             stop_instances::start(ctx, ec2, account_id, region, incident, instance_ids).await
         }
         other => Err(Stop::Refuse(format!("{} is not an EC2 action", other.name()))),

@@ -29,6 +29,7 @@ pub fn iam() -> Iam {
         .with_user(
             "ci-deployer",
             Entity {
+                id: String::new(),
                 arn: format!("arn:aws:iam::{ACCOUNT}:user/ci-deployer"),
                 keys: vec![("AKIAEXAMPLEDEPLOYER1".into(), KeyStatus::Active), ("AKIAEXAMPLEDEPLOYER2".into(), KeyStatus::Active)],
                 attached: vec!["arn:aws:iam::aws:policy/AmazonEC2FullAccess".into()],
