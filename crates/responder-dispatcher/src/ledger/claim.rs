@@ -136,22 +136,32 @@ impl<S: ConditionalStore> Ledger<'_, S> {
                 }
             };
             let Some((etag, entry, owner_if_in_place)) = written else { continue };
-            if let Some(held) = self.release_running(&target, &key, now).await? {
+            let on = self.entries_on(&target).await?;
+            // The same finding's entry in the layout before today's (a redelivery after an
+            // upgrade): released, or settled in place, it answers for this one, which is given
+            // back; nothing is sent (a released containment is not made again, and the ledger
+            // never counts one it does not hold).
+            if before.is_none()
+                && let Some((_, old, _)) = on.iter().find(|(k, e, _)| {
+                    *k != key
+                        && e.finding_id == finding_id
+                        && (e.released.is_some()
+                            || (e.state == EntryState::Done
+                                && e.outcome
+                                    .as_ref()
+                                    .is_some_and(|o| matches!(o.outcome, OutcomeStatus::Applied | OutcomeStatus::AlreadyApplied))))
+                })
+            {
+                self.give_back(&key, &etag, ActionEntry { state: EntryState::Unclaimed, ..entry }).await?;
+                return Ok(Claim::Settled(Box::new(old.clone())));
+            }
+            if let Some(held) = release_running(&on, &key, now) {
                 self.give_back(&key, &etag, before.unwrap_or(ActionEntry { state: EntryState::Unclaimed, ..entry })).await?;
                 return Ok(Claim::Busy(held));
             }
             return Ok(Claim::Act { etag, entry: Box::new(entry), owner_if_in_place });
         }
         Err(CallError::new(format!("ledger entry {key} kept changing under concurrent deliveries; retry"), true))
-    }
-
-    /// A fresh release of another entry on `target`, if any.
-    async fn release_running(&self, target: &str, own: &str, now: DateTime<Utc>) -> Result<Option<Held>, CallError> {
-        Ok(self.entries_on(target).await?.into_iter().find(|(k, e, _)| k != own && e.fresh_release(now)).map(|(_, e, _)| Held {
-            target: e.action.target(),
-            holder: Holder::Release { finding_id: e.finding_id.clone() },
-            since: e.releasing.unwrap_or(now),
-        }))
     }
 
     /// Put back what the entry was before this delivery claimed it (nothing was done under the
@@ -216,6 +226,15 @@ impl<S: ConditionalStore> Ledger<'_, S> {
             Put::Conflict => Err(CallError::new(format!("ledger entry {key} changed while this delivery held its claim; retry"), true)),
         }
     }
+}
+
+/// A fresh release of another entry of the target (`on`: its entries in both layouts), if any.
+fn release_running(on: &[(String, ActionEntry, String)], own: &str, now: DateTime<Utc>) -> Option<Held> {
+    on.iter().find(|(k, e, _)| k != own && e.fresh_release(now)).map(|(_, e, _)| Held {
+        target: e.action.target(),
+        holder: Holder::Release { finding_id: e.finding_id.clone() },
+        since: e.releasing.unwrap_or(now),
+    })
 }
 
 /// Whether a reversal undoes all of the change its `applied` outcome made: false when there is

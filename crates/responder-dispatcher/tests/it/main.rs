@@ -14,6 +14,7 @@ mod issue22;
 mod ledger_attacks;
 mod logs;
 mod notification_injection;
+mod redelivery;
 mod report;
 mod review2;
 mod rules;
