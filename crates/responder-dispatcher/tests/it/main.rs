@@ -15,6 +15,7 @@ mod ledger_attacks;
 mod logs;
 mod notification_injection;
 mod redelivery;
+mod rename;
 mod report;
 mod review2;
 mod rules;
