@@ -679,6 +679,12 @@ pub struct ResponseOutcome {
     /// launchguard did not write, overwritten...). Shown loudly in the notification.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+    /// IAM's unique id (`UserId` `AIDA…`, `RoleId` `AROA…`) of the user or role whose resources
+    /// the action changed, as the handler resolved it through IAM before acting: the identity the
+    /// dispatcher's ledger files the containment under (a name can be renamed; this id cannot).
+    /// Absent for an access key action (a key is its own identity) and when nothing was resolved.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub principal_id: Option<String>,
 }
 
 impl ResponseOutcome {
@@ -703,6 +709,7 @@ impl ResponseOutcome {
             handler: handler.to_owned(),
             completed_at: now,
             warnings: Vec::new(),
+            principal_id: None,
         }
     }
 }

@@ -97,6 +97,7 @@ fn ledger(inc: &IncidentRecord) -> MemoryStore {
             reversal: o.reversal.clone(),
             released: None,
             releasing: None,
+            principal_id: None,
         };
         store.insert(&key, serde_json::to_vec(&e).unwrap());
         keys.push(key);

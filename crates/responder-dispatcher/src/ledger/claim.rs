@@ -5,7 +5,7 @@ use launchguard_aws::CallError;
 use launchguard_aws::store::{ConditionalStore, Put};
 use launchguard_core::contract::{Action, OutcomeStatus, ResponseOutcome};
 
-use super::entry::{ActionEntry, EntryState, Owner, entry_key, target_of};
+use super::entry::{ActionEntry, EntryState, Owner, entry_key, identity_key, target_of};
 use super::{ATTEMPTS, Ledger, to_vec};
 
 /// Who holds a claim this delivery could not take.
@@ -99,6 +99,7 @@ impl<S: ConditionalStore> Ledger<'_, S> {
             reversal: None,
             released: None,
             releasing: None,
+            principal_id: None,
         };
         for _ in 0..ATTEMPTS {
             let (before, written) = match self.read::<ActionEntry>(&key).await? {
@@ -221,6 +222,14 @@ impl<S: ConditionalStore> Ledger<'_, S> {
             _ => {}
         }
         entry.outcome = Some(outcome.clone());
+        // Re-keyed to IAM's identity of its principal (what the handler reports), before the
+        // outcome is kept: a retry of a settle that failed here claims again and writes it then.
+        if let Some(id) = outcome.principal_id.as_deref().filter(|id| !id.is_empty())
+            && let Some(by_id) = identity_key(&entry.target, id, &entry.finding_id)
+        {
+            self.store.put_if_absent(&by_id, key.clone().into_bytes()).await?;
+            entry.principal_id = Some(id.to_owned());
+        }
         match self.store.put_if_match(&key, to_vec(&entry), etag).await? {
             Put::Written { .. } => Ok(entry),
             Put::Conflict => Err(CallError::new(format!("ledger entry {key} changed while this delivery held its claim; retry"), true)),

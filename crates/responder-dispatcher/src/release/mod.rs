@@ -100,6 +100,18 @@ pub async fn release<I: Invoker, N: Notifier, L: IncidentLog, S: ConditionalStor
                 }
                 keys.extend(candidates.into_iter().filter(|(_, e, _)| owns_key(t, e)).map(|(k, _, _)| k));
             }
+            // the same principal's targets under the other names findings gave it, by the IAM
+            // unique id its handlers reported ([`Ledger::entries_on`])
+            let mut targets: Vec<String> = keys.iter().filter_map(|k| target_of_key(k)).filter(|x| x.starts_with(p.as_str())).collect();
+            targets.sort();
+            targets.dedup();
+            for x in targets {
+                for (k, e, _) in ledger.entries_on(&x).await.map_err(|e| ledger_failure(&e))? {
+                    if e.principal_id.is_some() && !keys.contains(&k) {
+                        keys.push(k);
+                    }
+                }
+            }
             keys
         }
         (None, ..) => Vec::new(),

@@ -99,6 +99,7 @@ fn legacy_key_entry(name: &str, fid: &str, state: EntryState, at: DateTime<Utc>)
         reversal: Some(Action::ReactivateAccessKey { account_id: ACCOUNT.into(), access_key_id: K.into(), user_name: Some(name.into()) }),
         released: None,
         releasing: None,
+        principal_id: None,
     };
     (format!("{target}/{fid}"), e)
 }

@@ -42,8 +42,43 @@ pub static ALL: &[&Spec] = &[
     &stop_instances::START,
 ];
 
-/// Run the request's action (the function serves it: the envelope checked).
+/// IAM's unique id of the user or role whose resources `action` changes (`GetUser`'s `UserId`,
+/// `GetRole`'s `RoleId`), looked up before acting and reported in the outcome: the dispatcher's
+/// ledger files the containment under it, so a rename never splits one principal into two
+/// targets. `None` for an access key action (the key id is its identity) and when IAM knows no
+/// such principal (the action itself refuses then).
+async fn principal_id<I: Users + Roles>(iam: &I, action: &Action) -> Result<Option<String>, Stop> {
+    let (entity, name) = match action {
+        Action::QuarantineUser { user_name, .. } | Action::ReleaseUserQuarantine { user_name, .. } => (IamEntity::User, user_name.clone()),
+        Action::RevokeRoleSessions { role_name, .. } | Action::RestoreRoleSessions { role_name, .. } => {
+            (IamEntity::Role, role_name.clone())
+        }
+        Action::StopInstances { .. } | Action::TerminateInstances { .. } | Action::StartInstances { .. } => {
+            match action.instances_principal() {
+                Some(p) => (p.entity, p.name),
+                None => return Ok(None),
+            }
+        }
+        Action::DeactivateAccessKey { .. } | Action::ReactivateAccessKey { .. } | Action::DeactivateCreatedAccessKey { .. } => {
+            return Ok(None);
+        }
+    };
+    Ok(match entity {
+        IamEntity::User => iam.user_id(&name).await?,
+        IamEntity::Role => iam.role_id(&name).await?,
+    })
+}
+
+/// Run the request's action (the function serves it: the envelope checked), reporting IAM's
+/// unique id of the principal it changes ([`principal_id`]).
 pub(crate) async fn act<I: IamPorts>(ctx: &Ctx<'_>, iam: &I) -> Result<ResponseOutcome, Stop> {
+    let id = principal_id(iam, &ctx.req.action).await?;
+    let mut o = act_on(ctx, iam).await?;
+    o.principal_id = id;
+    Ok(o)
+}
+
+async fn act_on<I: IamPorts>(ctx: &Ctx<'_>, iam: &I) -> Result<ResponseOutcome, Stop> {
     use deactivate_access_key::Key;
     use quarantine_user::User;
     use revoke_role_sessions::Role;
@@ -105,6 +140,13 @@ pub(crate) async fn act<I: IamPorts>(ctx: &Ctx<'_>, iam: &I) -> Result<ResponseO
 /// Run the request's EC2 action (the function serves it: the envelope checked). `iam` resolves
 /// the principal whose instances are acted on (`GetUser`, `GetRole`) before anything else.
 pub(crate) async fn act_ec2<E: Ec2Ports, I: Users + Roles>(ctx: &Ctx<'_>, ec2: &E, iam: &I) -> Result<ResponseOutcome, Stop> {
+    let id = principal_id(iam, &ctx.req.action).await?;
+    let mut o = act_ec2_on(ctx, ec2, iam).await?;
+    o.principal_id = id;
+    Ok(o)
+}
+
+async fn act_ec2_on<E: Ec2Ports, I: Users + Roles>(ctx: &Ctx<'_>, ec2: &E, iam: &I) -> Result<ResponseOutcome, Stop> {
     use stop_instances::Set;
     match &ctx.req.action {
         Action::StopInstances { account_id, region, principal_arn, instances } => {
