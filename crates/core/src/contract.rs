@@ -680,9 +680,10 @@ pub struct ResponseOutcome {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
     /// IAM's unique id (`UserId` `AIDA…`, `RoleId` `AROA…`) of the user or role whose resources
-    /// the action changed, as the handler resolved it through IAM before acting: the identity the
-    /// dispatcher's ledger files the containment under (a name can be renamed; this id cannot).
-    /// Absent for an access key action (a key is its own identity) and when nothing was resolved.
+    /// a containment changed, as IAM gave it to the handler once the action passed its checks:
+    /// the identity the dispatcher's ledger files the containment under (a name can be renamed;
+    /// this id cannot). Absent for access key actions (a key is its own identity), reversals,
+    /// refusals, failures, and when IAM did not answer (a warning says so).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub principal_id: Option<String>,
 }

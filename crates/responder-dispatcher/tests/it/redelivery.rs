@@ -40,7 +40,7 @@ fn as_before_the_upgrade(from: &Logs, into: &Logs) {
             .replace(&format!("targets/{ACCOUNT}/key/"), &format!("targets/{ACCOUNT}/user/ci-deployer/key/"))
     };
     for k in from.ledger.keys() {
-        let body = String::from_utf8(from.ledger.object(&k).unwrap().body).unwrap();
+        let Some(body) = world::before_ids(&k, &String::from_utf8(from.ledger.object(&k).unwrap().body).unwrap()) else { continue };
         into.ledger.insert(&rewrite(&k), rewrite(&body).into_bytes());
     }
 }

@@ -264,7 +264,7 @@ async fn review2_a_renamed_users_release_leaves_its_key_deactivated() {
 fn as_before_the_upgrade(from: &Logs, into: &Logs, name: &str) {
     let rewrite = |s: &str| s.replace(&format!("targets/{ACCOUNT}/key/"), &format!("targets/{ACCOUNT}/user/{name}/key/"));
     for k in from.ledger.keys() {
-        let body = String::from_utf8(from.ledger.object(&k).unwrap().body).unwrap();
+        let Some(body) = world::before_ids(&k, &String::from_utf8(from.ledger.object(&k).unwrap().body).unwrap()) else { continue };
         into.ledger.insert(&rewrite(&k), rewrite(&body).into_bytes());
     }
 }

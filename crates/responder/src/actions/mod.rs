@@ -42,40 +42,48 @@ pub static ALL: &[&Spec] = &[
     &stop_instances::START,
 ];
 
-/// IAM's unique id of the user or role whose resources `action` changes (`GetUser`'s `UserId`,
-/// `GetRole`'s `RoleId`), looked up before acting and reported in the outcome: the dispatcher's
-/// ledger files the containment under it, so a rename never splits one principal into two
-/// targets. `None` for an access key action (the key id is its identity) and when IAM knows no
-/// such principal (the action itself refuses then).
-async fn principal_id<I: Users + Roles>(iam: &I, action: &Action) -> Result<Option<String>, Stop> {
-    let (entity, name) = match action {
-        Action::QuarantineUser { user_name, .. } | Action::ReleaseUserQuarantine { user_name, .. } => (IamEntity::User, user_name.clone()),
-        Action::RevokeRoleSessions { role_name, .. } | Action::RestoreRoleSessions { role_name, .. } => {
-            (IamEntity::Role, role_name.clone())
-        }
-        Action::StopInstances { .. } | Action::TerminateInstances { .. } | Action::StartInstances { .. } => {
-            match action.instances_principal() {
-                Some(p) => (p.entity, p.name),
-                None => return Ok(None),
-            }
-        }
-        Action::DeactivateAccessKey { .. } | Action::ReactivateAccessKey { .. } | Action::DeactivateCreatedAccessKey { .. } => {
-            return Ok(None);
-        }
+/// IAM's unique id of the user or role whose resources a containment changes (`GetUser`'s
+/// `UserId`, `GetRole`'s `RoleId`), reported in its outcome: the dispatcher's ledger files the
+/// containment under it, so a rename never splits one principal into two targets. Looked up once
+/// the action passed its checks (a refusal makes no IAM call), by the name the action resolved.
+/// Only for the containments the ledger claims (`quarantine_user`, `revoke_role_sessions`,
+/// `stop_instances`, `terminate_instances`): a key's id is its own identity, and a reversal is
+/// filed under the entry it reverses. When IAM does not answer, the outcome says so in a warning
+/// and the ledger files the containment by name only.
+async fn report_principal_id<I: Users + Roles>(iam: &I, mut o: ResponseOutcome) -> ResponseOutcome {
+    let (entity, name) = match &o.action {
+        Action::QuarantineUser { user_name, .. } => (IamEntity::User, user_name.clone()),
+        Action::RevokeRoleSessions { role_name, .. } => (IamEntity::Role, role_name.clone()),
+        Action::StopInstances { .. } | Action::TerminateInstances { .. } => match o.action.instances_principal() {
+            Some(p) => (p.entity, p.name),
+            None => return o,
+        },
+        Action::DeactivateAccessKey { .. }
+        | Action::ReactivateAccessKey { .. }
+        | Action::DeactivateCreatedAccessKey { .. }
+        | Action::ReleaseUserQuarantine { .. }
+        | Action::RestoreRoleSessions { .. }
+        | Action::StartInstances { .. } => return o,
     };
-    Ok(match entity {
-        IamEntity::User => iam.user_id(&name).await?,
-        IamEntity::Role => iam.role_id(&name).await?,
-    })
+    let id = match entity {
+        IamEntity::User => iam.user_id(&name).await,
+        IamEntity::Role => iam.role_id(&name).await,
+    };
+    match id {
+        Ok(id) => o.principal_id = id,
+        Err(e) => o.warnings.push(format!(
+            "IAM did not give the unique id of {name} ({}): launchguard's ledger knows this containment by the name only, so a release of a finding that named it otherwise may not see it",
+            e.message
+        )),
+    }
+    o
 }
 
 /// Run the request's action (the function serves it: the envelope checked), reporting IAM's
-/// unique id of the principal it changes ([`principal_id`]).
+/// unique id of the principal a containment changes ([`report_principal_id`]).
 pub(crate) async fn act<I: IamPorts>(ctx: &Ctx<'_>, iam: &I) -> Result<ResponseOutcome, Stop> {
-    let id = principal_id(iam, &ctx.req.action).await?;
-    let mut o = act_on(ctx, iam).await?;
-    o.principal_id = id;
-    Ok(o)
+    let o = act_on(ctx, iam).await?;
+    Ok(report_principal_id(iam, o).await)
 }
 
 async fn act_on<I: IamPorts>(ctx: &Ctx<'_>, iam: &I) -> Result<ResponseOutcome, Stop> {
@@ -140,10 +148,8 @@ async fn act_on<I: IamPorts>(ctx: &Ctx<'_>, iam: &I) -> Result<ResponseOutcome, 
 /// Run the request's EC2 action (the function serves it: the envelope checked). `iam` resolves
 /// the principal whose instances are acted on (`GetUser`, `GetRole`) before anything else.
 pub(crate) async fn act_ec2<E: Ec2Ports, I: Users + Roles>(ctx: &Ctx<'_>, ec2: &E, iam: &I) -> Result<ResponseOutcome, Stop> {
-    let id = principal_id(iam, &ctx.req.action).await?;
-    let mut o = act_ec2_on(ctx, ec2, iam).await?;
-    o.principal_id = id;
-    Ok(o)
+    let o = act_ec2_on(ctx, ec2, iam).await?;
+    Ok(report_principal_id(iam, o).await)
 }
 
 async fn act_ec2_on<E: Ec2Ports, I: Users + Roles>(ctx: &Ctx<'_>, ec2: &E, iam: &I) -> Result<ResponseOutcome, Stop> {
