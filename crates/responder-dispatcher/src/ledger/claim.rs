@@ -5,8 +5,8 @@ use launchguard_aws::CallError;
 use launchguard_aws::store::{ConditionalStore, Put};
 use launchguard_core::contract::{Action, OutcomeStatus, ResponseOutcome};
 
-use super::entry::{ActionEntry, EntryState, Owner, entry_key, identity_key, target_of};
-use super::{ATTEMPTS, Ledger, to_vec};
+use super::entry::{ActionEntry, EntryState, Owner, ReversalState, entry_key, identity_key, target_of, target_of_key};
+use super::{ATTEMPTS, Ledger, STALE_CLAIM, to_vec};
 
 /// Who holds a claim this delivery could not take.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -229,11 +229,50 @@ impl<S: ConditionalStore> Ledger<'_, S> {
         {
             self.store.put_if_absent(&by_id, key.clone().into_bytes()).await?;
             entry.principal_id = Some(id.to_owned());
+            if matches!(outcome.outcome, OutcomeStatus::Applied | OutcomeStatus::AlreadyApplied)
+                && let Some(note) = self.crossed_release(&entry, &key, id).await?
+            {
+                entry.owner = Some(Owner::Unknown);
+                if let Some(o) = entry.outcome.as_mut() {
+                    o.warnings.push(note);
+                }
+            }
         }
         match self.store.put_if_match(&key, to_vec(&entry), etag).await? {
             Put::Written { .. } => Ok(entry),
             Put::Conflict => Err(CallError::new(format!("ledger entry {key} changed while this delivery held its claim; retry"), true)),
         }
+    }
+}
+
+impl<S: ConditionalStore> Ledger<'_, S> {
+    /// Whether a release of the same principal, filed under another of its names, may have
+    /// reversed what this entry's handler just found or made. This claim listed only the target
+    /// of the name its finding gave ([`Ledger::claim`]); a release of an entry filed under another
+    /// name sees this one only once it is filed under the id (just done). A release that listed
+    /// before that marked its entry first, so it shows here: still `releasing`, or released with
+    /// its reversal run (or failed) since this claim's delivery could have looked (its start less
+    /// [`STALE_CLAIM`]: a release reverses within its own delivery). Then launchguard cannot tell
+    /// whether the containment is still in place: a person is told what to check.
+    async fn crossed_release(&self, entry: &ActionEntry, key: &str, id: &str) -> Result<Option<String>, CallError> {
+        let since = entry.claimed_at - STALE_CLAIM;
+        for (k, e, _) in self.entries_of(&entry.target, Some(id)).await? {
+            if k == key || target_of_key(&k).as_deref() == Some(entry.target.as_str()) {
+                continue; // the same name's target: the claim's own check covers it
+            }
+            let reversed = e.released.as_ref().is_some_and(|r| {
+                r.at > since && matches!(r.reversal, ReversalState::Done | ReversalState::Failed { .. } | ReversalState::Unknown)
+            });
+            if e.releasing.is_some() || reversed {
+                return Ok(Some(format!(
+                    "{}: a release of finding {} (the same {} by IAM's unique id {id}, under another name) ran while this acted and may have undone it: check that it is still contained, and contain it by hand if not; a release will not undo it by itself",
+                    entry.action.target(),
+                    e.finding_id,
+                    if entry.target.contains("/role/") { "role" } else { "user" },
+                )));
+            }
+        }
+        Ok(None)
     }
 }
 

@@ -224,6 +224,12 @@ impl<'a, S: ConditionalStore> Ledger<'a, S> {
     /// under its user's name, a name in its case), whose own action names the same target. Use
     /// this, never a plain prefix list, for "who else holds this target".
     pub async fn entries_on(&self, target: &str) -> Result<Vec<(String, ActionEntry, String)>, CallError> {
+        self.entries_of(target, None).await
+    }
+
+    /// [`Ledger::entries_on`], also following the IAM unique id `id` (a handler's answer not yet
+    /// kept in any entry).
+    pub(crate) async fn entries_of(&self, target: &str, id: Option<&str>) -> Result<Vec<(String, ActionEntry, String)>, CallError> {
         let mut out = self.entries_under(&format!("{target}/")).await?;
         if let Some(p) = entry::legacy_prefix(target) {
             for key in self.store.list(&p).await? {
@@ -237,7 +243,7 @@ impl<'a, S: ConditionalStore> Ledger<'a, S> {
                 }
             }
         }
-        self.same_principal(target, &mut out).await?;
+        self.same_principal(target, id, &mut out).await?;
         Ok(out)
     }
 
@@ -246,10 +252,20 @@ impl<'a, S: ConditionalStore> Ledger<'a, S> {
     /// IAM unique id ([`entry::identity_prefix`]) a handler reported for any entry found, and
     /// theirs in turn. Ledger identity is IAM's, so a release never undoes what another finding
     /// of the same principal, named otherwise, still holds.
-    async fn same_principal(&self, target: &str, out: &mut Vec<(String, ActionEntry, String)>) -> Result<(), CallError> {
+    async fn same_principal(
+        &self,
+        target: &str,
+        seed: Option<&str>,
+        out: &mut Vec<(String, ActionEntry, String)>,
+    ) -> Result<(), CallError> {
         let mut seen: Vec<String> = Vec::new();
         loop {
-            let ids: Vec<String> = out.iter().filter_map(|(_, e, _)| e.principal_id.clone()).filter(|id| !seen.contains(id)).collect();
+            let ids: Vec<String> = out
+                .iter()
+                .filter_map(|(_, e, _)| e.principal_id.clone())
+                .chain(seed.map(str::to_owned))
+                .filter(|id| !seen.contains(id))
+                .collect();
             if ids.is_empty() {
                 return Ok(());
             }

@@ -96,6 +96,32 @@ async fn a_release_by_principal_covers_what_findings_filed_under_its_other_names
     assert!(quarantined(&iam, "bob").is_empty(), "the release of user bob covered both findings' quarantine");
 }
 
+/// The race the claim cannot see: a release of F1 (filed under `bob`) marked its entry and listed
+/// its targets before F2 (the same user, flagged as bob-svc) was filed under the user's id, and
+/// F2's handler found the quarantine in place before the release undid it. F2's claim looked only
+/// under `user/bob-svc`. Once F2's handler reports the id, F2 sees the release that crossed it:
+/// the ledger does not count the quarantine as held by launchguard for sure, and the page tells a
+/// person to check it.
+#[tokio::test]
+async fn a_release_crossing_a_containment_under_another_name_is_named_to_a_person() {
+    let iam = world::iam().with_user("bob", Entity::new(format!("arn:aws:iam::{ACCOUNT}:user/bob")));
+    let lambda = Lambda::new(&iam, &[], now());
+    let (sns, logs) = (Sns::default(), Logs::default());
+    world::dispatch(&user_finding("lg-f1", "bob"), &config(&[]), &lambda, &sns, &logs, now()).await.unwrap();
+    // a release of F1 is running: its entry is marked (it listed its targets; F2 was not there)
+    let f1 = logs.ledger.keys().into_iter().find(|k| k.starts_with(&format!("targets/{ACCOUNT}/user/bob/quarantine/"))).unwrap();
+    let mut e: Value = serde_json::from_slice(&logs.ledger.object(&f1).unwrap().body).unwrap();
+    e["releasing"] = json!(now());
+    logs.ledger.insert(&f1, e.to_string().into_bytes());
+    rename(&iam, "bob", "bob-svc");
+    world::dispatch(&user_finding("lg-f2", "bob-svc"), &config(&[]), &lambda, &sns, &logs, now()).await.unwrap();
+    let f2 = logs.ledger.keys().into_iter().find(|k| k.starts_with(&format!("targets/{ACCOUNT}/user/bob-svc/quarantine/"))).unwrap();
+    let e: Value = serde_json::from_slice(&logs.ledger.object(&f2).unwrap().body).unwrap();
+    assert_eq!(e["owner"], "unknown", "{e}");
+    let page = sns.messages.lock().unwrap().last().unwrap().1.clone();
+    assert!(page.contains("a release of finding lg-f1"), "{page}");
+}
+
 mod props {
     use super::*;
     use proptest::prelude::*;
