@@ -432,6 +432,6 @@ async fn a_containment_reports_the_principals_unique_id_through_a_rename() {
     let again = run(&iam, &cfg(&[]), &quarantine("deploy-bot", "arn:aws:iam::111122223333:user/ci/deploy-bot")).await;
     assert!(matches!(again.outcome, OutcomeStatus::Applied | OutcomeStatus::AlreadyApplied), "{}", again.detail);
     assert_eq!(again.principal_id.as_deref(), Some(uid.as_str()));
-    let refused = run(&iam, &cfg(&[]), &quarantine("ghost", "arn:aws:iam::111122223333:user/ghost")).await;
-    assert_eq!(refused.principal_id, None);
+    let ghost = run(&iam, &cfg(&[]), &quarantine("ghost", "arn:aws:iam::111122223333:user/ghost")).await;
+    assert_eq!(ghost.principal_id, None, "a refusal reports no identity");
 }

@@ -89,9 +89,10 @@ async fn a_release_by_principal_covers_what_findings_filed_under_its_other_names
     rename(&iam, "bob", "bob-svc");
     world::dispatch(&user_finding("lg-f2", "bob-svc"), &config(&[]), &lambda, &sns, &logs, now()).await.unwrap();
     rename(&iam, "bob-svc", "bob");
-    let mut rel = release("lg-f1");
-    rel.as_object_mut().unwrap().remove("finding_id");
+    let mut rel: Value = serde_json::from_str(&fixture("contract/release.by_principal.json")).unwrap();
     rel["principal_arn"] = json!(format!("arn:aws:iam::{ACCOUNT}:user/bob"));
+    rel["requested_by"] = json!(RESPONDER);
+    rel["dry_run"] = json!(false);
     world::dispatch(&rel, &config(&[]), &lambda, &sns, &logs, now()).await.unwrap();
     assert!(quarantined(&iam, "bob").is_empty(), "the release of user bob covered both findings' quarantine");
 }
