@@ -173,7 +173,8 @@ async fn attack_a_release_while_the_instances_are_still_stopping_is_not_reported
 #[tokio::test]
 async fn issue22_the_principal_is_checked_where_iam_says_it_is() {
     use launchguard_responder::memory::{Entity, MemoryIam};
-    let cases: [(&str, &str, MemoryIam, &[(&str, &str)]); 3] = [
+    type Case = (&'static str, &'static str, MemoryIam, &'static [(&'static str, &'static str)]);
+    let cases: [Case; 3] = [
         (
             DEPLOYER,
             "protected",
