@@ -580,7 +580,17 @@ pub struct ResponseRequest {
     pub dry_run: bool,
     /// When the dispatcher asked.
     pub requested_at: DateTime<Utc>,
+    /// For a reversal a release asked for: who asked (the release's `requested_by`). The handler
+    /// resolves it and the principal the reversal is about through IAM, and refuses
+    /// ([`SELF_RELEASE`]) when they are one by IAM's unique id: a user renamed after its
+    /// containment is still itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requested_by: Option<String>,
 }
+
+/// The words of every refusal of a release asked for by a principal it would release (the
+/// dispatcher's check by name, a handler's by IAM's unique id).
+pub const SELF_RELEASE: &str = "a contained principal never releases itself";
 
 /// Deterministic request id: `lgr-` and 24 hex digits of SHA-256 over the finding id and action.
 pub fn request_id(finding_id: &str, action: &Action) -> String {
@@ -669,6 +679,13 @@ pub struct ResponseOutcome {
     /// launchguard did not write, overwritten...). Shown loudly in the notification.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+    /// IAM's unique id (`UserId` `AIDA…`, `RoleId` `AROA…`) of the user or role whose resources
+    /// a containment changed, as IAM gave it to the handler once the action passed its checks:
+    /// the identity the dispatcher's ledger files the containment under (a name can be renamed;
+    /// this id cannot). Absent for access key actions (a key is its own identity), reversals,
+    /// refusals, failures, and when IAM did not answer (a warning says so).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub principal_id: Option<String>,
 }
 
 impl ResponseOutcome {
@@ -693,6 +710,7 @@ impl ResponseOutcome {
             handler: handler.to_owned(),
             completed_at: now,
             warnings: Vec::new(),
+            principal_id: None,
         }
     }
 }
@@ -899,6 +917,7 @@ impl ResponseRequest {
             action,
             dry_run,
             requested_at: now,
+            requested_by: None,
         }
     }
 }

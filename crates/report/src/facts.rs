@@ -144,3 +144,24 @@ pub(crate) fn action(o: &ResponseOutcome) -> [String; 7] {
 
 /// The column names of [`action`].
 pub(crate) const ACTION_COLUMNS: [&str; 7] = ["action", "target", "outcome", "detail", "reversal", "handler", "at"];
+
+/// What the ledger says beside the records, for the report's "Ledger" notes: that it holds no such
+/// finding (every record is then unverified), or which containments it still holds in place after
+/// a verified release (the incident is then only partly released).
+pub(crate) fn ledger_lines(input: &crate::model::ReportInput) -> Vec<String> {
+    let mut out = Vec::new();
+    if input.unverified {
+        out.push(format!("{}: this report shows records nobody can vouch for", crate::summary::UNVERIFIED_RECORD));
+    }
+    if input.releases.iter().any(crate::model::ReleaseEvent::closes) {
+        for h in input.held.iter().flatten().filter(|h| !h.action.is_reversal()) {
+            out.push(format!(
+                "still in place (the ledger holds it): {} on {} since {}",
+                h.action.name(),
+                h.action.target(),
+                format_utc(h.since)
+            ));
+        }
+    }
+    out
+}

@@ -17,7 +17,7 @@ use crate::timeline::Timeline;
 pub(crate) const STYLE: &str = "body{font:14px/1.45 system-ui,-apple-system,'Segoe UI',sans-serif;margin:0 auto;max-width:1100px;padding:24px;color:#1b1f24;background:#fff}\
 h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:28px 0 8px;border-bottom:1px solid #d0d7de;padding-bottom:4px}h3{font-size:15px;margin:18px 0 6px}\
 .badge{display:inline-block;padding:2px 10px;border-radius:12px;font-weight:600;font-size:13px;color:#fff;background:#57606a}\
-.b-contained{background:#1a7f37}.b-action-needed{background:#bf8700}.b-failed{background:#cf222e}.b-dry-run,.b-nobody{background:#0969da}.b-released{background:#8250df}\
+.b-contained{background:#1a7f37}.b-action-needed{background:#bf8700}.b-failed{background:#cf222e}.b-dry-run,.b-nobody{background:#0969da}.b-released,.b-partly-released{background:#8250df}\
 table{border-collapse:collapse;width:100%;margin:6px 0}th,td{border:1px solid #d0d7de;padding:4px 8px;text-align:left;vertical-align:top;overflow-wrap:anywhere}\
 th{background:#f6f8fa;font-weight:600}td.n{text-align:right;font-variant-numeric:tabular-nums}table.kv th{width:140px}\
 .o-applied{color:#1a7f37;font-weight:600}.o-already{color:#57606a;font-weight:600}.o-refused{color:#bf8700;font-weight:600}.o-failed{color:#cf222e;font-weight:600}.o-dry{color:#0969da;font-weight:600}\
@@ -123,11 +123,12 @@ pub fn render(input: &ReportInput) -> String {
     let mut out = head(&format!("launchguard incident {}: {}", f.finding_id, headline.label()));
     let _ = writeln!(
         out,
-        "<header><h1>Mass EC2 launch in account {}</h1><span class=\"badge b-{}\">{}</span> <code>{}</code></header>",
+        "<header><h1>Mass EC2 launch in account {}</h1><span class=\"badge b-{}\">{}</span> <code>{}</code>{}</header>",
         h(&f.account_id),
         headline.css(),
         headline.label(),
-        h(&f.finding_id)
+        h(&f.finding_id),
+        if input.unverified { format!(" <strong>{}</strong>", h(crate::summary::UNVERIFIED_RECORD)) } else { String::new() }
     );
     out.push_str("<section id=\"summary\"><h2>Summary</h2>");
     kv(&mut out, &facts::summary(f));
@@ -207,6 +208,7 @@ pub fn render(input: &ReportInput) -> String {
         }
         notes(&mut out, "warn", "Notes", &r.notes);
     }
+    notes(&mut out, "warn", "Ledger", &facts::ledger_lines(input));
     let _ = write!(
         out,
         "</section>\n<footer>Written by launchguard at {}. Every value from CloudTrail and IAM is shown as text.</footer>\n</body></html>\n",

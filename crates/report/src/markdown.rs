@@ -57,7 +57,13 @@ pub fn render(input: &ReportInput) -> String {
     let f = &input.finding;
     let headline = Headline::of(input);
     let mut out = String::new();
-    let _ = writeln!(out, "# launchguard incident {}: {}\n", md(&f.finding_id), headline.label());
+    let _ = writeln!(
+        out,
+        "# launchguard incident {}: {}{}\n",
+        md(&f.finding_id),
+        headline.label(),
+        if input.unverified { format!(" ({})", crate::summary::UNVERIFIED_RECORD) } else { String::new() }
+    );
     let _ = writeln!(out, "## Summary\n");
     let rows: Vec<Vec<String>> = facts::summary(f).into_iter().map(|(k, v)| vec![k.to_owned(), v]).collect();
     table(&mut out, &["", ""], &rows);
@@ -111,6 +117,7 @@ pub fn render(input: &ReportInput) -> String {
             let _ = writeln!(out, "  - {}", md(n));
         }
     }
+    bullets(&mut out, "Ledger", &facts::ledger_lines(input));
     let _ = writeln!(out, "\n---\nWritten by launchguard at {}.", format_utc(input.generated_at));
     out
 }

@@ -21,8 +21,32 @@ pub struct ReportInput {
     /// Releases of this finding, oldest first.
     #[serde(default)]
     pub releases: Vec<ReleaseEvent>,
+    /// What the ledger still holds in place for this finding, when the ledger was read
+    /// (`launchguard report`); `None`: not known. An incident is released only when a verified
+    /// release closed something and nothing is held ([`Headline::PartlyReleased`] otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub held: Option<Vec<Holding>>,
+    /// The ledger holds no such finding: every record of it is outside text that anyone with
+    /// `logs:PutLogEvents` on the incident log group can write, and the report says so.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub unverified: bool,
     /// When the report was written.
     pub generated_at: DateTime<Utc>,
+}
+
+/// A containment the ledger holds in place (applied, or found in place, or being applied right
+/// now, and not released): the only source of what is still contained.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Holding {
+    /// The action in place.
+    pub action: launchguard_core::contract::Action,
+    /// Since when (its outcome's completion; the claim's start while a delivery is acting).
+    pub since: DateTime<Utc>,
+}
+
+/// True when one of `held` is a containment (not a reversal) still in place.
+pub fn holds_containment(held: &[Holding]) -> bool {
+    held.iter().any(|h| !h.action.is_reversal())
 }
 
 /// One release of (part of) the finding.
@@ -75,8 +99,12 @@ pub enum Headline {
     Contained,
     /// Every action was found in place.
     AlreadyContained,
-    /// Released since (every release recorded, none a preview).
+    /// Released since: a verified release closed containments, and the ledger holds none of the
+    /// incident's in place.
     Released,
+    /// A verified release closed some of the incident's containments, and the ledger still holds
+    /// others in place (the report names which).
+    PartlyReleased,
 }
 
 impl Headline {
@@ -88,16 +116,21 @@ impl Headline {
             &input.outcomes,
             !input.refusals.is_empty() || !input.human_actions.is_empty(),
             input.releases.iter().any(ReleaseEvent::closes),
+            input.held.as_deref().is_some_and(holds_containment),
         )
     }
 
-    /// The headline from its parts (the period summary has no finding at hand).
-    pub fn from_parts(nobody: bool, dry_run: bool, outcomes: &[ResponseOutcome], person: bool, released: bool) -> Self {
+    /// The headline from its parts (the period summary has no finding at hand). `released`: a
+    /// verified release closed something; `still_held`: the ledger still holds a containment of
+    /// the incident in place (then it is only partly released).
+    pub fn from_parts(nobody: bool, dry_run: bool, outcomes: &[ResponseOutcome], person: bool, released: bool, still_held: bool) -> Self {
         let any = |f: fn(&OutcomeStatus) -> bool| outcomes.iter().any(|o| f(&o.outcome));
         if nobody {
             Self::NobodyOverThreshold
         } else if dry_run || (!outcomes.is_empty() && outcomes.iter().all(|o| o.outcome == OutcomeStatus::DryRun)) {
             Self::DryRun
+        } else if released && still_held {
+            Self::PartlyReleased
         } else if released {
             Self::Released
         } else if any(|s| matches!(s, OutcomeStatus::Failed { .. })) {
@@ -121,6 +154,7 @@ impl Headline {
             Self::Contained => "CONTAINED",
             Self::AlreadyContained => "ALREADY CONTAINED",
             Self::Released => "RELEASED",
+            Self::PartlyReleased => "PARTLY RELEASED",
         }
     }
 
@@ -133,6 +167,7 @@ impl Headline {
             Self::ActionNeeded => "action-needed",
             Self::Contained | Self::AlreadyContained => "contained",
             Self::Released => "released",
+            Self::PartlyReleased => "partly-released",
         }
     }
 }

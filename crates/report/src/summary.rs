@@ -5,22 +5,13 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use chrono::{DateTime, Utc};
-use launchguard_core::contract::{Action, ResponseOutcome};
+use launchguard_core::contract::ResponseOutcome;
 use launchguard_core::time::format_utc;
 use serde::{Deserialize, Serialize};
 
 use crate::escape::{html as h, markdown as md};
-use crate::model::{Headline, ReleaseEvent};
-
-/// A containment the ledger holds in place (applied, or found in place, or being applied right
-/// now, and not released): the only source of the summary's open containments.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Holding {
-    /// The action in place.
-    pub action: Action,
-    /// Since when (its outcome's completion; the claim's start while a delivery is acting).
-    pub since: DateTime<Utc>,
-}
+pub use crate::model::Holding;
+use crate::model::{Headline, ReleaseEvent, holds_containment};
 
 /// What the summary needs of one incident (the CLI reads it from the incident records, and what
 /// is still in place from the ledger).
@@ -28,7 +19,8 @@ pub struct Holding {
 pub struct IncidentFacts {
     /// The finding.
     pub finding_id: String,
-    /// When its first incident record was written: when it was contained.
+    /// When it was contained: when the ledger first saw the finding (a record's own
+    /// `recorded_at` only for a finding the ledger does not hold).
     pub recorded_at: DateTime<Utc>,
     /// Principal ARNs.
     pub principals: Vec<String>,
@@ -147,7 +139,7 @@ impl PeriodSummary {
             s.incidents.push(IncidentLine {
                 finding_id: i.finding_id.clone(),
                 recorded_at: i.recorded_at,
-                headline: Headline::from_parts(i.nobody, i.dry_run, &i.outcomes, i.person, has_release),
+                headline: Headline::from_parts(i.nobody, i.dry_run, &i.outcomes, i.person, has_release, holds_containment(&i.open)),
                 principals: i.principals.clone(),
                 actions: i.outcomes.len(),
                 verified: i.verified,

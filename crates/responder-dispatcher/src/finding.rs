@@ -300,6 +300,8 @@ pub async fn dispatch_finding<
             human_actions: human.clone(),
             releases: Vec::new(),
             generated_at: now,
+            held: None,
+            unverified: false,
         };
         let report_state = crate::report::publish(reports, cfg, &input, &fp, now).await;
         if let Some(lines) = report_state.notification_lines() {

@@ -24,12 +24,22 @@ impl Users for Iam {
         let r = self.0.get_user().user_name(user).send().await.map_err(|e| classify("iam:GetUser", e));
         Ok(none_if_missing(r)?.and_then(|o| o.user().map(|u| u.arn().to_owned())))
     }
+
+    async fn user_id(&self, user: &str) -> Result<Option<String>, CallError> {
+        let r = self.0.get_user().user_name(user).send().await.map_err(|e| classify("iam:GetUser", e));
+        Ok(none_if_missing(r)?.and_then(|o| o.user().map(|u| u.user_id().to_owned())))
+    }
 }
 
 impl Roles for Iam {
     async fn role_arn(&self, role: &str) -> Result<Option<String>, CallError> {
         let r = self.0.get_role().role_name(role).send().await.map_err(|e| classify("iam:GetRole", e));
         Ok(none_if_missing(r)?.and_then(|o| o.role().map(|r| r.arn().to_owned())))
+    }
+
+    async fn role_id(&self, role: &str) -> Result<Option<String>, CallError> {
+        let r = self.0.get_role().role_name(role).send().await.map_err(|e| classify("iam:GetRole", e));
+        Ok(none_if_missing(r)?.and_then(|o| o.role().map(|r| r.role_id().to_owned())))
     }
 }
 

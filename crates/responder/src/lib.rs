@@ -23,7 +23,8 @@
 //! [`actions::revoke_role_sessions`]; stopping (and starting again) the instances a principal
 //! launched, [`actions::stop_instances`]; terminating them, [`actions::terminate_instances`]
 //! (EC2 ports in [`ports`], adapter [`aws_ec2::Ec2`], one client a region); resolving a principal's real ARN and checking it,
-//! `resolve.rs`.
+//! `resolve.rs`; refusing a release asked for by the principal it releases (IAM's unique ids),
+//! `self_release.rs`.
 
 pub mod actions;
 pub mod aws;
@@ -39,6 +40,7 @@ pub mod memory;
 pub mod memory_ec2;
 pub mod ports;
 mod resolve;
+mod self_release;
 #[cfg(feature = "test-util")]
 pub mod testing;
 

@@ -20,6 +20,9 @@ use crate::ports::{AccessKeys, KeyMeta, KeyStatus, LastUse, RoleManagedPolicies,
 pub struct Entity {
     /// Its real ARN, with its path.
     pub arn: String,
+    /// IAM's unique id (`UserId`, `RoleId`): kept through a rename. Empty: one is given when the
+    /// entity is added ([`MemoryIam::with_user`], [`MemoryIam::with_role`]) or first asked for.
+    pub id: String,
     /// Its access keys (users).
     pub keys: Vec<(String, KeyStatus)>,
     /// The `CreateDate` of its keys, by key id (`ListAccessKeys` gives none for a key not here).
@@ -74,6 +77,18 @@ fn no_such_entity(op: &str, what: &str) -> CallError {
     }
 }
 
+/// A unique id as IAM makes them (`AIDA…` for a user, `AROA…` for a role), from the name the
+/// entity was added under: the same name always gives the same id in a test.
+fn unique_id(prefix: &str, name: &str) -> String {
+    let h = name.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
+    format!("{prefix}{h:016X}")
+}
+
+/// The entity's unique id: its own, or the one its name gives.
+fn id_of(prefix: &str, name: &str, e: &Entity) -> String {
+    if e.id.is_empty() { unique_id(prefix, name) } else { e.id.clone() }
+}
+
 impl MemoryIam {
     /// With `GetAccessKeyLastUsed` reporting `last` for `key`.
     pub fn with_last_use(mut self, key: &str, last: LastUse) -> Self {
@@ -81,14 +96,16 @@ impl MemoryIam {
         self
     }
 
-    /// With this user.
-    pub fn with_user(self, name: &str, user: Entity) -> Self {
+    /// With this user (given a unique id when it has none: kept through a rename).
+    pub fn with_user(self, name: &str, mut user: Entity) -> Self {
+        user.id = id_of("AIDA", name, &user);
         lock(&self.users).insert(name.to_owned(), user);
         self
     }
 
-    /// With this role.
-    pub fn with_role(self, name: &str, role: Entity) -> Self {
+    /// With this role (given a unique id when it has none).
+    pub fn with_role(self, name: &str, mut role: Entity) -> Self {
+        role.id = id_of("AROA", name, &role);
         lock(&self.roles).insert(name.to_owned(), role);
         self
     }
@@ -180,12 +197,22 @@ impl Users for MemoryIam {
         self.call("GetUser", user.to_owned())?;
         Ok(lock(&self.users).get(user).map(|u| u.arn.clone()))
     }
+
+    async fn user_id(&self, user: &str) -> Result<Option<String>, CallError> {
+        self.call("GetUser", user.to_owned())?;
+        Ok(lock(&self.users).get(user).map(|u| id_of("AIDA", user, u)))
+    }
 }
 
 impl Roles for MemoryIam {
     async fn role_arn(&self, role: &str) -> Result<Option<String>, CallError> {
         self.call("GetRole", role.to_owned())?;
         Ok(lock(&self.roles).get(role).map(|r| r.arn.clone()))
+    }
+
+    async fn role_id(&self, role: &str) -> Result<Option<String>, CallError> {
+        self.call("GetRole", role.to_owned())?;
+        Ok(lock(&self.roles).get(role).map(|r| id_of("AROA", role, r)))
     }
 }
 

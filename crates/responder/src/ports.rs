@@ -45,12 +45,17 @@ pub struct LastUse {
 pub trait Users: Send + Sync {
     /// The user's real ARN, `None` when there is no such user.
     fn user_arn(&self, user: &str) -> impl Future<Output = Result<Option<String>, CallError>> + Send;
+    /// The user's unique id (`UserId`, `AIDA…`: it survives a rename), `None` when there is no
+    /// such user.
+    fn user_id(&self, user: &str) -> impl Future<Output = Result<Option<String>, CallError>> + Send;
 }
 
 /// `GetRole`.
 pub trait Roles: Send + Sync {
     /// The role's real ARN, `None` when there is no such role.
     fn role_arn(&self, role: &str) -> impl Future<Output = Result<Option<String>, CallError>> + Send;
+    /// The role's unique id (`RoleId`, `AROA…`), `None` when there is no such role.
+    fn role_id(&self, role: &str) -> impl Future<Output = Result<Option<String>, CallError>> + Send;
 }
 
 /// A user's access keys: `GetAccessKeyLastUsed`, `ListAccessKeys`, `UpdateAccessKey`.

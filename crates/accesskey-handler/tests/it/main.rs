@@ -4,3 +4,4 @@
 
 mod created_keys;
 mod handler;
+mod self_release;

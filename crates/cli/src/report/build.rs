@@ -3,11 +3,11 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
-use launchguard_core::contract::Finding;
-use launchguard_report::{Holding, IncidentFacts, ReleaseEvent, ReportInput};
+use launchguard_core::contract::{Finding, FindingVerdict};
+use launchguard_report::{IncidentFacts, ReleaseEvent, ReportInput};
 use launchguard_responder_dispatcher::{IncidentRecord, RecordType, Status};
 
-use super::records::concerns;
+use super::records::{LedgerFinding, concerns};
 use crate::CliError;
 
 fn release_event(r: &IncidentRecord, backed: bool) -> Option<ReleaseEvent> {
@@ -34,19 +34,47 @@ fn releases_of(fid: &str, records: &[IncidentRecord], backed: &[BTreeSet<String>
         .collect()
 }
 
-/// The report input of finding `fid`: its latest incident record with the finding, and every
-/// release of it (`backed`: the findings the ledger backs each record for, [`super::records::backed`]).
+/// True when incident record `r` agrees with what the ledger holds of its finding: written no
+/// earlier than the ledger first saw the finding, and, when the ledger holds outcomes of its
+/// actions, a dry run exactly when they were, and never "nobody over threshold". A record that
+/// disagrees is outside text (anyone with `logs:PutLogEvents` can append one) and is not used.
+fn agrees(r: &IncidentRecord, v: &LedgerFinding) -> bool {
+    let finding_dry = r.finding.as_ref().and_then(|f| f.get("dry_run")).and_then(serde_json::Value::as_bool).unwrap_or(false);
+    let dry = r.status == Status::DryRun || finding_dry;
+    r.recorded_at >= v.first_seen
+        && match v.dry_run() {
+            Some(d) => d == dry && r.status != Status::NobodyOverThreshold,
+            None => true,
+        }
+}
+
+/// The incident record of `fid` a report describes it by: the latest that agrees with the
+/// ledger ([`agrees`]), else the latest (its state is then overridden by the ledger's).
+fn chosen<'a>(recs: &[&'a IncidentRecord], view: Option<&LedgerFinding>) -> Option<&'a IncidentRecord> {
+    recs.iter().rev().find(|r| view.is_none_or(|v| agrees(r, v))).or_else(|| recs.last()).copied()
+}
+
+fn incident_records<'a>(fid: &str, records: &'a [IncidentRecord]) -> Vec<&'a IncidentRecord> {
+    records.iter().filter(|r| r.record_type == RecordType::Incident && r.finding_id == fid).collect()
+}
+
+/// The report input of finding `fid`: the finding from its incident record (the latest that
+/// agrees with the ledger), and every release of it (`backed`: the findings the ledger backs each
+/// record for, [`super::records::backed`]). When the ledger holds the finding (`view`), what was
+/// done, whether it was a dry run, and what is still held come from the ledger, never from a
+/// record; otherwise the report says it is unverified.
 pub fn report_input(
     fid: &str,
     records: &[IncidentRecord],
     backed: &[BTreeSet<String>],
+    view: Option<&LedgerFinding>,
     now: DateTime<Utc>,
 ) -> Result<ReportInput, CliError> {
-    let latest =
-        records.iter().rev().find(|r| r.record_type == RecordType::Incident && r.finding_id == fid).ok_or_else(|| CliError::Input {
-            source_name: fid.to_owned(),
-            reason: "no incident record of this finding in the log group: check --finding, --log-group and --since".into(),
-        })?;
+    let recs = incident_records(fid, records);
+    let latest = chosen(&recs, view).ok_or_else(|| CliError::Input {
+        source_name: fid.to_owned(),
+        reason: "no incident record of this finding in the log group: check --finding, --log-group and --since".into(),
+    })?;
     let Some(value) = latest.finding.clone() else {
         return Err(CliError::Input {
             source_name: fid.to_owned(),
@@ -56,49 +84,71 @@ pub fn report_input(
             ),
         });
     };
-    let finding = Finding::parse(value).map_err(|e| CliError::Input {
+    let mut finding = Finding::parse(value).map_err(|e| CliError::Input {
         source_name: fid.to_owned(),
         reason: format!("the finding in its incident record cannot be read: {e}"),
     })?;
+    if let Some(d) = view.and_then(LedgerFinding::dry_run) {
+        // the ledger holds outcomes: it says whether they were a dry run, and that someone was flagged
+        finding.dry_run = d;
+        if finding.verdict == FindingVerdict::NobodyOverThreshold {
+            finding.verdict = FindingVerdict::Contain;
+        }
+    }
     Ok(ReportInput {
         finding,
-        outcomes: latest.outcomes.clone(),
+        outcomes: view.map_or_else(|| latest.outcomes.clone(), LedgerFinding::outcomes),
         refusals: latest.refusals.clone(),
         human_actions: latest.human_actions.clone(),
         releases: releases_of(fid, records, backed),
         generated_at: now,
+        held: view.map(LedgerFinding::held),
+        unverified: view.is_none(),
     })
 }
 
-/// One [`IncidentFacts`] per finding with an incident record: contained when its first record
-/// was written, with its latest record's outcomes and every release of it (each marked verified
-/// or not, from `backed`), and what the ledger still holds in place (`held`, from
-/// [`super::records::holdings`]: the only source of open containments).
+/// One [`IncidentFacts`] per finding with an incident record or held by the ledger (`views`,
+/// [`super::records::ledger_findings`]). For a finding the ledger holds: contained when the ledger
+/// first saw it, with the ledger's outcomes and what it still holds in place (the only source of
+/// open containments), described by its incident record that agrees with the ledger (principals,
+/// refusals; the principals of its entries when it has none). For any other: its records,
+/// unverified, and nothing open. Every release is marked verified or not, from `backed`.
 pub fn incident_facts(
     records: &[IncidentRecord],
     backed: &[BTreeSet<String>],
-    held: &BTreeMap<String, Vec<Holding>>,
+    views: &BTreeMap<String, LedgerFinding>,
 ) -> Vec<IncidentFacts> {
-    let mut by_finding: BTreeMap<&str, Vec<&IncidentRecord>> = BTreeMap::new();
-    for r in records.iter().filter(|r| r.record_type == RecordType::Incident) {
-        by_finding.entry(r.finding_id.as_str()).or_default().push(r);
-    }
-    by_finding
-        .into_iter()
-        .filter_map(|(fid, recs)| {
-            let first = recs.first()?;
-            let latest = recs.last()?;
+    let mut fids: BTreeSet<&str> =
+        records.iter().filter(|r| r.record_type == RecordType::Incident).map(|r| r.finding_id.as_str()).collect();
+    fids.extend(views.keys().map(String::as_str));
+    fids.into_iter()
+        .filter_map(|fid| {
+            let recs = incident_records(fid, records);
+            let view = views.get(fid);
+            let rec = chosen(&recs, view);
+            let ledger_dry = view.and_then(LedgerFinding::dry_run);
             Some(IncidentFacts {
                 finding_id: fid.to_owned(),
-                recorded_at: first.recorded_at,
-                principals: latest.principals.clone(),
-                nobody: latest.status == Status::NobodyOverThreshold,
-                dry_run: latest.status == Status::DryRun,
-                person: !latest.refusals.is_empty() || !latest.human_actions.is_empty(),
-                outcomes: latest.outcomes.clone(),
+                recorded_at: match view {
+                    Some(v) => v.first_seen,
+                    None => recs.first()?.recorded_at,
+                },
+                principals: match (rec, view) {
+                    (Some(r), _) => r.principals.clone(),
+                    (None, Some(v)) => v.principals(),
+                    (None, None) => Vec::new(),
+                },
+                nobody: ledger_dry.is_none() && rec.is_some_and(|r| r.status == Status::NobodyOverThreshold),
+                dry_run: ledger_dry.unwrap_or_else(|| rec.is_some_and(|r| r.status == Status::DryRun)),
+                person: rec.is_some_and(|r| !r.refusals.is_empty() || !r.human_actions.is_empty()),
+                outcomes: match (view, rec) {
+                    (Some(v), _) => v.outcomes(),
+                    (None, Some(r)) => r.outcomes.clone(),
+                    (None, None) => Vec::new(),
+                },
                 releases: releases_of(fid, records, backed),
-                verified: records.iter().zip(backed).any(|(r, b)| r.record_type == RecordType::Incident && b.contains(fid)),
-                open: held.get(fid).cloned().unwrap_or_default(),
+                verified: view.is_some(),
+                open: view.map(LedgerFinding::held).unwrap_or_default(),
             })
         })
         .collect()

@@ -5,8 +5,9 @@
 //! - [`records`]: incident records read through the dispatcher's [`IncidentLog`] port and
 //!   re-checked (a message that is not an incident record is counted, not trusted), then checked
 //!   against the ledger: the ledger is the truth, and a release record it does not back is shown
-//!   as unverified and never closes a containment; the containments still open are the ledger's
-//!   ([`records::holdings`]), never what a record says;
+//!   as unverified and never closes a containment; when a finding was contained, what was done
+//!   and what is still open are the ledger's ([`records::LedgerFinding`]), never what a record
+//!   says, and a finding the ledger holds is in the summary even without a record;
 //! - [`build`]: the records of one finding as a [`launchguard_report::ReportInput`], and every
 //!   finding's as [`launchguard_report::IncidentFacts`].
 
@@ -45,7 +46,8 @@ pub async fn run<L: IncidentLog, S: ConditionalStore>(
             let start = since.unwrap_or(now - Duration::days(FINDING_LOOKBACK_DAYS));
             let recs = records::read(logs, &args.log_group, start, now, Some(fid)).await?;
             let backed = records::backed(&ledger, &recs.records).await?;
-            let input = build::report_input(fid, &recs.records, &backed, now)?;
+            let view = records::ledger_finding(&ledger, fid).await?;
+            let input = build::report_input(fid, &recs.records, &backed, view.as_ref(), now)?;
             render(&input, format).map_err(|e| CliError::Output(e.to_string()))
         }
         (None, Some(since)) => {
@@ -57,8 +59,8 @@ pub async fn run<L: IncidentLog, S: ConditionalStore>(
             let backed = records::backed(&ledger, &recs.records).await?;
             let fids: std::collections::BTreeSet<&str> =
                 recs.records.iter().filter(|r| r.record_type == RecordType::Incident).map(|r| r.finding_id.as_str()).collect();
-            let held = records::holdings(&ledger, fids).await?;
-            let summary = PeriodSummary::build(&build::incident_facts(&recs.records, &backed, &held), since, until, now);
+            let views = records::ledger_findings(&ledger, since, until, fids).await?;
+            let summary = PeriodSummary::build(&build::incident_facts(&recs.records, &backed, &views), since, until, now);
             render_summary(&summary, format).map_err(|e| CliError::Output(e.to_string()))
         }
         (None, None) => Err(CliError::Usage("give --finding ID (one incident) or --since DAY (a period summary)".into())),

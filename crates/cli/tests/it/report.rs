@@ -113,6 +113,7 @@ fn ledger(inc: &IncidentRecord, release: Option<&IncidentRecord>) -> MemoryStore
             reversal: o.reversal.clone(),
             released,
             releasing: None,
+            principal_id: None,
         };
         store.insert(&key, serde_json::to_vec(&e).unwrap());
         keys.push(key);

@@ -164,3 +164,74 @@ async fn attack_a_release_while_the_instances_are_still_stopping_is_not_reported
         o.warnings.len()
     );
 }
+
+/// Issue 22, defect 1, at the handler itself: the action names the flagged principal by an ARN
+/// the detector derived (no path); IAM says where the principal really is, and that is what is
+/// checked. A protected path, a service-linked role or an Identity Center role: refused before
+/// any EC2 call, every instance left running. (On c365a60 the handler checked only the action's
+/// ARN, with no IAM call, and stopped them.)
+#[tokio::test]
+async fn issue22_the_principal_is_checked_where_iam_says_it_is() {
+    use launchguard_responder::memory::{Entity, MemoryIam};
+    type Case = (&'static str, &'static str, MemoryIam, &'static [(&'static str, &'static str)]);
+    let cases: [Case; 3] = [
+        (
+            DEPLOYER,
+            "protected",
+            MemoryIam::default().with_user("ci-deployer", Entity::new(format!("arn:aws:iam::{ACCOUNT}:user/ci/ci-deployer"))),
+            &[("PROTECTED_PRINCIPALS", "arn:aws:iam::*:user/ci/*")],
+        ),
+        (
+            "arn:aws:iam::111122223333:role/DataScience",
+            "service-linked",
+            MemoryIam::default().with_role(
+                "DataScience",
+                Entity::new(format!("arn:aws:iam::{ACCOUNT}:role/aws-service-role/autoscaling.amazonaws.com/DataScience")),
+            ),
+            &[],
+        ),
+        (
+            "arn:aws:iam::111122223333:role/DataScience",
+            "Identity Center",
+            MemoryIam::default()
+                .with_role("DataScience", Entity::new(format!("arn:aws:iam::{ACCOUNT}:role/aws-reserved/sso.amazonaws.com/DataScience"))),
+            &[],
+        ),
+    ];
+    for (principal, why, iam, extra) in cases {
+        let ec2 = MemoryEc2::default();
+        for l in mine() {
+            ec2.put(REGION, described(&l, &[]));
+        }
+        let cfg = launchguard_responder::testing::config(
+            &launchguard_ec2_handler::FUNCTION,
+            ACCOUNT,
+            "arn:aws:iam::111122223333:role/launchguard-ec2-handler",
+            extra,
+        );
+        let action =
+            Action::StopInstances { account_id: ACCOUNT.into(), region: REGION.into(), principal_arn: principal.into(), instances: mine() };
+        let req = ResponseRequest::new(&finding().finding_id, action, false, now());
+        let o = respond_ec2(&req, &cfg, &ec2, &iam, now()).await;
+        assert!(matches!(&o.outcome, OutcomeStatus::Refused { reason } if reason.contains(why)), "{principal} ({why}): {:?}", o.outcome);
+        assert!(ec2.calls().is_empty(), "{why}: nothing is asked of EC2: {:?}", ec2.calls());
+        assert!(o.principal_id.is_none(), "a refusal reports no identity");
+    }
+}
+
+/// Ledger identity is IAM's: a stop reports IAM's unique id of the principal whose instances it
+/// stopped (the dispatcher files the containment under it, so a rename never splits it).
+#[tokio::test]
+async fn a_stop_reports_the_principals_unique_id() {
+    let ec2 = MemoryEc2::default();
+    for l in mine() {
+        ec2.put(REGION, described(&l, &[]));
+    }
+    let iam = common::iam();
+    let req = ResponseRequest::new(&finding().finding_id, stop(mine()), false, now());
+    let o = respond_ec2(&req, &cfg(), &ec2, &iam, now()).await;
+    assert_eq!(o.outcome, OutcomeStatus::Applied, "{}", o.detail);
+    let id = iam.users.lock().unwrap()["ci-deployer"].id.clone();
+    assert!(id.starts_with("AIDA"), "{id}");
+    assert_eq!(o.principal_id.as_deref(), Some(id.as_str()));
+}

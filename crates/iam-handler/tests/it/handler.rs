@@ -406,3 +406,32 @@ async fn a_quarantine_policy_someone_else_attached_is_never_detached_by_the_reve
     assert!(user.attached.contains(&QUARANTINE.to_owned()), "the policy launchguard did not attach stays: {:?}", iam.writes());
     assert_eq!(iam.writes().iter().filter(|w| w.contains(QUARANTINE)).count(), 0, "{:?}", iam.writes());
 }
+
+/// Ledger identity is IAM's: a quarantine and a revocation report IAM's unique id of the user or
+/// role (`UserId`, `RoleId`), the same after the user is renamed (the dispatcher files both
+/// findings' containments under it); a reversal, and a refusal, report none.
+#[tokio::test]
+async fn a_containment_reports_the_principals_unique_id_through_a_rename() {
+    let iam = account();
+    let uid = iam.users.lock().unwrap()["ci-deployer"].id.clone();
+    let rid = iam.roles.lock().unwrap()["DataScience"].id.clone();
+    assert!(uid.starts_with("AIDA") && rid.starts_with("AROA"), "{uid} {rid}");
+    let q = run(&iam, &cfg(&[]), &quarantine("ci-deployer", "arn:aws:iam::111122223333:user/ci/ci-deployer")).await;
+    assert_eq!(q.outcome, OutcomeStatus::Applied, "{}", q.detail);
+    assert_eq!(q.principal_id.as_deref(), Some(uid.as_str()));
+    let r = run(&iam, &cfg(&[]), &revoke("DataScience", "arn:aws:iam::111122223333:role/DataScience", now())).await;
+    assert_eq!(r.principal_id.as_deref(), Some(rid.as_str()));
+    assert_eq!(run_reversal(&iam, &q).await.principal_id, None, "a reversal is filed under the entry it reverses");
+    // renamed: the same user, the same id
+    {
+        let mut users = iam.users.lock().unwrap();
+        let mut u = users.remove("ci-deployer").unwrap();
+        u.arn = format!("arn:aws:iam::{ACCOUNT}:user/ci/deploy-bot");
+        users.insert("deploy-bot".into(), u);
+    }
+    let again = run(&iam, &cfg(&[]), &quarantine("deploy-bot", "arn:aws:iam::111122223333:user/ci/deploy-bot")).await;
+    assert!(matches!(again.outcome, OutcomeStatus::Applied | OutcomeStatus::AlreadyApplied), "{}", again.detail);
+    assert_eq!(again.principal_id.as_deref(), Some(uid.as_str()));
+    let ghost = run(&iam, &cfg(&[]), &quarantine("ghost", "arn:aws:iam::111122223333:user/ghost")).await;
+    assert_eq!(ghost.principal_id, None, "a refusal reports no identity");
+}

@@ -5,8 +5,8 @@ use launchguard_aws::CallError;
 use launchguard_aws::store::{ConditionalStore, Put};
 use launchguard_core::contract::{Action, OutcomeStatus, ResponseOutcome};
 
-use super::entry::{ActionEntry, EntryState, Owner, entry_key, target_of};
-use super::{ATTEMPTS, Ledger, to_vec};
+use super::entry::{ActionEntry, EntryState, Owner, ReversalState, entry_key, identity_key, target_of, target_of_key};
+use super::{ATTEMPTS, Ledger, STALE_CLAIM, to_vec};
 
 /// Who holds a claim this delivery could not take.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -99,6 +99,7 @@ impl<S: ConditionalStore> Ledger<'_, S> {
             reversal: None,
             released: None,
             releasing: None,
+            principal_id: None,
         };
         for _ in 0..ATTEMPTS {
             let (before, written) = match self.read::<ActionEntry>(&key).await? {
@@ -136,22 +137,32 @@ impl<S: ConditionalStore> Ledger<'_, S> {
                 }
             };
             let Some((etag, entry, owner_if_in_place)) = written else { continue };
-            if let Some(held) = self.release_running(&target, &key, now).await? {
+            let on = self.entries_on(&target).await?;
+            // The same finding's entry in the layout before today's (a redelivery after an
+            // upgrade): released, or settled in place, it answers for this one, which is given
+            // back; nothing is sent (a released containment is not made again, and the ledger
+            // never counts one it does not hold).
+            if before.is_none()
+                && let Some((_, old, _)) = on.iter().find(|(k, e, _)| {
+                    *k != key
+                        && e.finding_id == finding_id
+                        && (e.released.is_some()
+                            || (e.state == EntryState::Done
+                                && e.outcome
+                                    .as_ref()
+                                    .is_some_and(|o| matches!(o.outcome, OutcomeStatus::Applied | OutcomeStatus::AlreadyApplied))))
+                })
+            {
+                self.give_back(&key, &etag, ActionEntry { state: EntryState::Unclaimed, ..entry }).await?;
+                return Ok(Claim::Settled(Box::new(old.clone())));
+            }
+            if let Some(held) = release_running(&on, &key, now) {
                 self.give_back(&key, &etag, before.unwrap_or(ActionEntry { state: EntryState::Unclaimed, ..entry })).await?;
                 return Ok(Claim::Busy(held));
             }
             return Ok(Claim::Act { etag, entry: Box::new(entry), owner_if_in_place });
         }
         Err(CallError::new(format!("ledger entry {key} kept changing under concurrent deliveries; retry"), true))
-    }
-
-    /// A fresh release of another entry on `target`, if any.
-    async fn release_running(&self, target: &str, own: &str, now: DateTime<Utc>) -> Result<Option<Held>, CallError> {
-        Ok(self.entries_on(target).await?.into_iter().find(|(k, e, _)| k != own && e.fresh_release(now)).map(|(_, e, _)| Held {
-            target: e.action.target(),
-            holder: Holder::Release { finding_id: e.finding_id.clone() },
-            since: e.releasing.unwrap_or(now),
-        }))
     }
 
     /// Put back what the entry was before this delivery claimed it (nothing was done under the
@@ -211,11 +222,67 @@ impl<S: ConditionalStore> Ledger<'_, S> {
             _ => {}
         }
         entry.outcome = Some(outcome.clone());
+        // Re-keyed to IAM's identity of its principal (what the handler reports), before the
+        // outcome is kept: a retry of a settle that failed here claims again and writes it then.
+        if let Some(id) = outcome.principal_id.as_deref().filter(|id| !id.is_empty())
+            && let Some(by_id) = identity_key(&entry.target, id, &entry.finding_id)
+        {
+            self.store.put_if_absent(&by_id, key.clone().into_bytes()).await?;
+            entry.principal_id = Some(id.to_owned());
+            if matches!(outcome.outcome, OutcomeStatus::Applied | OutcomeStatus::AlreadyApplied)
+                && let Some(note) = self.crossed_release(&entry, &key, id).await?
+            {
+                entry.owner = Some(Owner::Unknown);
+                if let Some(o) = entry.outcome.as_mut() {
+                    o.warnings.push(note);
+                }
+            }
+        }
         match self.store.put_if_match(&key, to_vec(&entry), etag).await? {
             Put::Written { .. } => Ok(entry),
             Put::Conflict => Err(CallError::new(format!("ledger entry {key} changed while this delivery held its claim; retry"), true)),
         }
     }
+}
+
+impl<S: ConditionalStore> Ledger<'_, S> {
+    /// Whether a release of the same principal, filed under another of its names, may have
+    /// reversed what this entry's handler just found or made. This claim listed only the target
+    /// of the name its finding gave ([`Ledger::claim`]); a release of an entry filed under another
+    /// name sees this one only once it is filed under the id (just done). A release that listed
+    /// before that marked its entry first, so it shows here: still `releasing`, or released with
+    /// its reversal run (or failed) since this claim's delivery could have looked (its start less
+    /// [`STALE_CLAIM`]: a release reverses within its own delivery). Then launchguard cannot tell
+    /// whether the containment is still in place: a person is told what to check.
+    async fn crossed_release(&self, entry: &ActionEntry, key: &str, id: &str) -> Result<Option<String>, CallError> {
+        let since = entry.claimed_at - STALE_CLAIM;
+        for (k, e, _) in self.entries_of(&entry.target, Some(id)).await? {
+            if k == key || target_of_key(&k).as_deref() == Some(entry.target.as_str()) {
+                continue; // the same name's target: the claim's own check covers it
+            }
+            let reversed = e.released.as_ref().is_some_and(|r| {
+                r.at > since && matches!(r.reversal, ReversalState::Done | ReversalState::Failed { .. } | ReversalState::Unknown)
+            });
+            if e.releasing.is_some() || reversed {
+                return Ok(Some(format!(
+                    "{}: a release of finding {} (the same {} by IAM's unique id {id}, under another name) ran while this acted and may have undone it: check that it is still contained, and contain it by hand if not; a release will not undo it by itself",
+                    entry.action.target(),
+                    e.finding_id,
+                    if entry.target.contains("/role/") { "role" } else { "user" },
+                )));
+            }
+        }
+        Ok(None)
+    }
+}
+
+/// A fresh release of another entry of the target (`on`: its entries in both layouts), if any.
+fn release_running(on: &[(String, ActionEntry, String)], own: &str, now: DateTime<Utc>) -> Option<Held> {
+    on.iter().find(|(k, e, _)| k != own && e.fresh_release(now)).map(|(_, e, _)| Held {
+        target: e.action.target(),
+        holder: Holder::Release { finding_id: e.finding_id.clone() },
+        since: e.releasing.unwrap_or(now),
+    })
 }
 
 /// Whether a reversal undoes all of the change its `applied` outcome made: false when there is

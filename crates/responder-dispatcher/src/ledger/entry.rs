@@ -104,6 +104,13 @@ pub struct ActionEntry {
     /// [`Ledger::begin_release`](super::Ledger::begin_release)): when it started.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub releasing: Option<DateTime<Utc>>,
+    /// IAM's unique id of the user or role the entry's target belongs to, as the handler reported
+    /// it (`principal_id` of its outcome): the entry's identity. It is filed under that id as well
+    /// ([`identity_key`]), so every entry of one principal is found whatever name each finding gave
+    /// it. `None` for an access key (its id is its identity), before a handler answered, and for an
+    /// entry written before handlers reported it (found by name only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub principal_id: Option<String>,
 }
 
 impl ActionEntry {
@@ -284,6 +291,26 @@ pub(super) fn legacy_prefix(target: &str) -> Option<String> {
         ["targets", acct, kind @ ("user" | "role"), _, _, ..] => Some(format!("targets/{acct}/{kind}/")),
         _ => None,
     }
+}
+
+/// Where the entries of one principal's target are filed by IAM's unique id `id` (the
+/// principal's `UserId` or `RoleId`): `ids/<account>/<user|role>/<id>/<what>/`, `<what>` being
+/// the target's part after the name (`quarantine`, `sessions`, `instances/<region>`). `None` for
+/// a target that is not a user's or role's (an access key: its id is its identity).
+pub fn identity_prefix(target: &str, id: &str) -> Option<String> {
+    let p: Vec<&str> = target.split('/').collect();
+    match p.as_slice() {
+        ["targets", acct, kind @ ("user" | "role"), _name, rest @ ..] if !rest.is_empty() => {
+            Some(format!("ids/{acct}/{kind}/{}/{}/", seg(id), rest.join("/")))
+        }
+        _ => None,
+    }
+}
+
+/// The key under [`identity_prefix`] that names one finding's entry (its body is the entry's
+/// key): the entry re-keyed to IAM's identity of its principal.
+pub fn identity_key(target: &str, id: &str, finding_id: &str) -> Option<String> {
+    identity_prefix(target, id).map(|p| format!("{p}{}", seg(finding_id)))
 }
 
 /// The key of one finding's entry on one target.

@@ -12,6 +12,11 @@
 //!   its reversal, and its release. Identity is IAM's: a key is account + key id (whatever user
 //!   name a record gave; the entry names the owner the handler reported, [`ActionEntry::key_user`]),
 //!   a user or role name is lower-cased (IAM names are unique without regard to case).
+//!   Once a handler reports IAM's unique id of the user or role (`principal_id` of its outcome),
+//!   the entry is also filed under it: `ids/<account>/<user|role>/<unique_id>/<what>/<finding_id>`
+//!   holds the entry's key ([`identity_key`]), and [`Ledger::entries_on`] adds every entry filed
+//!   under the ids of those it found, so two findings that named one principal by two names (a
+//!   rename between them) hold one target.
 //!   Entries written before that (a key under `targets/<account>/user/<name>/key/<key_id>/`, a
 //!   name in the case a record gave) are read where they are: [`Ledger::entries_on`] finds every
 //!   entry of a target in both layouts, and a release groups its scope by [`target_of_key`].
@@ -40,8 +45,8 @@ pub mod releasing;
 
 pub use claim::{Claim, Held, Holder};
 pub use entry::{
-    ActionEntry, EntryState, FindingEntry, Owner, Released, ReversalState, entry_key, keys_prefix, principal_prefix, target_of,
-    target_of_key,
+    ActionEntry, EntryState, FindingEntry, Owner, Released, ReversalState, entry_key, identity_key, identity_prefix, keys_prefix,
+    principal_prefix, target_of, target_of_key,
 };
 pub use marks::{Mark, MarkClaim, MarkState};
 pub use releasing::Marking;
@@ -208,6 +213,17 @@ impl<'a, S: ConditionalStore> Ledger<'a, S> {
         Ok(self.read::<FindingEntry>(&entry::finding_key(finding_id)).await?.map(|(f, _)| f))
     }
 
+    /// Every finding the ledger holds (`findings/`), read.
+    pub async fn all_findings(&self) -> Result<Vec<FindingEntry>, CallError> {
+        let mut out = Vec::new();
+        for key in self.store.list("findings/").await? {
+            if let Some((f, _)) = self.read::<FindingEntry>(&key).await? {
+                out.push(f);
+            }
+        }
+        Ok(out)
+    }
+
     /// Every entry under a prefix (`targets/...`), with its version.
     pub async fn entries_under(&self, prefix: &str) -> Result<Vec<(String, ActionEntry, String)>, CallError> {
         let mut out = Vec::new();
@@ -224,6 +240,12 @@ impl<'a, S: ConditionalStore> Ledger<'a, S> {
     /// under its user's name, a name in its case), whose own action names the same target. Use
     /// this, never a plain prefix list, for "who else holds this target".
     pub async fn entries_on(&self, target: &str) -> Result<Vec<(String, ActionEntry, String)>, CallError> {
+        self.entries_of(target, None).await
+    }
+
+    /// [`Ledger::entries_on`], also following the IAM unique id `id` (a handler's answer not yet
+    /// kept in any entry).
+    pub(crate) async fn entries_of(&self, target: &str, id: Option<&str>) -> Result<Vec<(String, ActionEntry, String)>, CallError> {
         let mut out = self.entries_under(&format!("{target}/")).await?;
         if let Some(p) = entry::legacy_prefix(target) {
             for key in self.store.list(&p).await? {
@@ -237,7 +259,55 @@ impl<'a, S: ConditionalStore> Ledger<'a, S> {
                 }
             }
         }
+        self.same_principal(target, id, &mut out).await?;
         Ok(out)
+    }
+
+    /// Add to `out` (entries on `target`) every entry of the same principal's same target that a
+    /// finding filed under another name (a rename between two findings): those filed under the
+    /// IAM unique id ([`entry::identity_prefix`]) a handler reported for any entry found, and
+    /// theirs in turn. Ledger identity is IAM's, so a release never undoes what another finding
+    /// of the same principal, named otherwise, still holds.
+    async fn same_principal(
+        &self,
+        target: &str,
+        seed: Option<&str>,
+        out: &mut Vec<(String, ActionEntry, String)>,
+    ) -> Result<(), CallError> {
+        let mut seen: Vec<String> = Vec::new();
+        loop {
+            let ids: Vec<String> = out
+                .iter()
+                .filter_map(|(_, e, _)| e.principal_id.clone())
+                .chain(seed.map(str::to_owned))
+                .filter(|id| !seen.contains(id))
+                .collect();
+            if ids.is_empty() {
+                return Ok(());
+            }
+            for id in ids {
+                if seen.contains(&id) {
+                    continue;
+                }
+                seen.push(id.clone());
+                let Some(prefix) = entry::identity_prefix(target, &id) else { continue };
+                for pointer in self.store.list(&prefix).await? {
+                    let Some(stored) = self.store.get(&pointer).await? else { continue };
+                    let key = String::from_utf8_lossy(&stored.body).into_owned();
+                    if out.iter().any(|(k, _, _)| *k == key) {
+                        continue;
+                    }
+                    // an entry of this kind of target, by this id (or none yet: its settle files
+                    // it under the id before it keeps the outcome) is this principal's
+                    if let Some((e, etag)) = self.read::<ActionEntry>(&key).await?
+                        && e.principal_id.as_ref().is_none_or(|p| *p == id)
+                        && entry::identity_prefix(&e.target, &id).as_deref() == Some(prefix.as_str())
+                    {
+                        out.push((key, e, etag));
+                    }
+                }
+            }
+        }
     }
 
     /// The keys of every entry of an account's users (`is_user`) or roles, in either layout.

@@ -22,7 +22,7 @@ use launchguard_aws::mac::MacSigner;
 use launchguard_aws::store::ConditionalStore;
 use launchguard_aws::{CallError, Invoker};
 use launchguard_core::CoreError;
-use launchguard_core::contract::{Action, ReleaseRequest};
+use launchguard_core::contract::{Action, OutcomeStatus, ReleaseRequest, ResponseRequest, SELF_RELEASE};
 use launchguard_core::ids::{IamArn, IamEntity};
 use serde_json::json;
 use tracing::{info, warn};
@@ -100,6 +100,18 @@ pub async fn release<I: Invoker, N: Notifier, L: IncidentLog, S: ConditionalStor
                 }
                 keys.extend(candidates.into_iter().filter(|(_, e, _)| owns_key(t, e)).map(|(k, _, _)| k));
             }
+            // the same principal's targets under the other names findings gave it, by the IAM
+            // unique id its handlers reported ([`Ledger::entries_on`])
+            let mut targets: Vec<String> = keys.iter().filter_map(|k| target_of_key(k)).filter(|x| x.starts_with(p.as_str())).collect();
+            targets.sort();
+            targets.dedup();
+            for x in targets {
+                for (k, e, _) in ledger.entries_on(&x).await.map_err(|e| ledger_failure(&e))? {
+                    if e.principal_id.is_some() && !keys.contains(&k) {
+                        keys.push(k);
+                    }
+                }
+            }
             keys
         }
         (None, ..) => Vec::new(),
@@ -123,12 +135,14 @@ pub async fn release<I: Invoker, N: Notifier, L: IncidentLog, S: ConditionalStor
         {
             return Err(DispatcherError::Rejected {
                 finding_id: label,
-                reason: format!(
-                    "{by} asked to release its own containment ({}): a contained principal never releases itself",
-                    e.action.target()
-                ),
+                reason: format!("{by} asked to release its own containment ({}): {SELF_RELEASE}", e.action.target()),
             });
         }
+    }
+    // A user renamed after its containment is still itself: the handlers compare IAM's unique
+    // ids (the dispatcher makes no IAM call), before anything is marked.
+    if let Some(reason) = asked_by_itself(by, &scope, io, &ledger, now).await? {
+        return Err(DispatcherError::Rejected { finding_id: label, reason });
     }
     // Mark the scope released and `releasing` (before listing any target). A fresh claim is a
     // delivery acting right now: retry. A stale one, or an unknown owner, is for a person.
@@ -257,6 +271,58 @@ pub async fn release<I: Invoker, N: Notifier, L: IncidentLog, S: ConditionalStor
     let mut failures = action_failures(&outcomes);
     deliver(io, &ledger, record, page, &mut report, &mut failures, now).await;
     if failures.is_empty() { Ok(report) } else { Err(DispatcherError::Incomplete { failures }) }
+}
+
+/// For a release asked for by an IAM user (a role cannot be renamed: the check by name above
+/// holds for it), each reversal in the scope not yet run, sent to its handler as a dry run that
+/// names who asks: the handler resolves both through IAM and refuses when they are one user by
+/// IAM's unique id (`launchguard_responder`'s `self_release`). That refusal is the reason to
+/// reject the release; a handler that cannot answer makes the release fail (retryably when it
+/// may pass later), since the check could not be made.
+async fn asked_by_itself<I: Invoker, N, L, S: ConditionalStore, K: MacSigner>(
+    by: &str,
+    scope: &[String],
+    io: &Io<'_, I, N, L, S, K>,
+    ledger: &Ledger<'_, S>,
+    now: DateTime<Utc>,
+) -> Result<Option<String>, DispatcherError> {
+    let Ok(caller) = IamArn::parse(&launchguard_core::guard::role_of_caller(by)) else { return Ok(None) };
+    if caller.entity != IamEntity::User {
+        return Ok(None);
+    }
+    let mut checks = Vec::new();
+    for key in scope {
+        if let Some((e, _)) = ledger.entry(key).await.map_err(|e| ledger_failure(&e))?
+            && let Some(rev) = e.reversal.clone()
+            && e.released.as_ref().is_none_or(|r| r.reversal != ReversalState::Done)
+        {
+            let mut req = ResponseRequest::new(&e.finding_id, rev, true, now);
+            req.requested_by = Some(by.to_owned());
+            checks.push(req);
+        }
+    }
+    if checks.is_empty() {
+        return Ok(None);
+    }
+    let mut failures = Vec::new();
+    for o in crate::run_requests(checks, io.cfg, io.lambda, io.kms, now, io.invoke_until).await {
+        match &o.outcome {
+            OutcomeStatus::Refused { reason } if reason.contains(SELF_RELEASE) => {
+                return Ok(Some(format!("{by} asked to release its own containment ({}): {reason}", o.action.target())));
+            }
+            OutcomeStatus::Failed { error, retryable } => failures.push(Failure {
+                part: Part::Action,
+                what: format!(
+                    "checking with IAM that {by} is not the principal of {} (a dry run of {}): {error}",
+                    o.action.target(),
+                    o.action.name()
+                ),
+                retryable: *retryable,
+            }),
+            _ => {}
+        }
+    }
+    if failures.is_empty() { Ok(None) } else { Err(DispatcherError::Incomplete { failures }) }
 }
 
 /// One IAM user or role: same account, kind, and name without regard to case (as IAM compares).

@@ -489,8 +489,8 @@ async fn review_an_entry_written_before_the_upgrade_is_released_under_a_newer_co
     let logs = Logs::default();
     let (new, was) = (format!("targets/{ACCOUNT}/key/"), format!("targets/{ACCOUNT}/user/bob/key/"));
     for k in old.ledger.keys() {
-        let body = String::from_utf8(old.ledger.object(&k).unwrap().body).unwrap().replace(&new, &was);
-        logs.ledger.insert(&k.replace(&new, &was), body.into_bytes());
+        let Some(body) = world::before_ids(&k, &String::from_utf8(old.ledger.object(&k).unwrap().body).unwrap()) else { continue };
+        logs.ledger.insert(&k.replace(&new, &was), body.replace(&new, &was).into_bytes());
     }
     assert!(logs.ledger.keys().iter().any(|k| k.starts_with(&was)), "{:?}", logs.ledger.keys());
     // F2, after the upgrade: the same key, still deactivated (found in place)
@@ -510,7 +510,7 @@ fn as_before_the_upgrade(from: &Logs, into: &Logs, name: &str) {
             .replace(&format!("targets/{ACCOUNT}/key/"), &format!("targets/{ACCOUNT}/user/{name}/key/"))
     };
     for k in from.ledger.keys() {
-        let body = String::from_utf8(from.ledger.object(&k).unwrap().body).unwrap();
+        let Some(body) = world::before_ids(&k, &String::from_utf8(from.ledger.object(&k).unwrap().body).unwrap()) else { continue };
         into.ledger.insert(&rewrite(&k), rewrite(&body).into_bytes());
     }
     assert!(into.ledger.keys().iter().any(|k| k.starts_with(&format!("targets/{ACCOUNT}/user/{name}/key/"))), "{:?}", into.ledger.keys());

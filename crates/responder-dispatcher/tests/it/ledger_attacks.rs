@@ -498,7 +498,7 @@ async fn a_crashed_handler_is_retryable_and_its_own_final_error_is_not() {
 
 /// The owner the ledger holds for the entry whose key contains `part`.
 fn owner_of(w: &World, part: &str) -> Value {
-    let key = w.store.keys().into_iter().find(|k| k.contains(part)).unwrap();
+    let key = w.store.keys().into_iter().find(|k| k.starts_with("targets/") && k.contains(part)).unwrap();
     serde_json::from_slice::<Value>(&w.store.object(&key).unwrap().body).unwrap()["owner"].clone()
 }
 

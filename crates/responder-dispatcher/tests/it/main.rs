@@ -16,6 +16,8 @@ mod ledger_attacks;
 mod logs;
 mod notification_injection;
 mod paced;
+mod redelivery;
+mod rename;
 mod replay_records;
 mod report;
 mod review2;

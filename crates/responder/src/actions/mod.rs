@@ -22,6 +22,7 @@ pub mod stop_instances;
 pub mod terminate_instances;
 
 use launchguard_core::contract::{Action, ResponseOutcome};
+use launchguard_core::ids::IamEntity;
 
 use crate::envelope::{Ctx, Stop};
 use crate::function::Spec;
@@ -41,8 +42,51 @@ pub static ALL: &[&Spec] = &[
     &stop_instances::START,
 ];
 
-/// Run the request's action (the function serves it: the envelope checked).
+/// IAM's unique id of the user or role whose resources a containment changes (`GetUser`'s
+/// `UserId`, `GetRole`'s `RoleId`), reported in its outcome: the dispatcher's ledger files the
+/// containment under it, so a rename never splits one principal into two targets. Looked up once
+/// the action passed its checks (a refusal makes no IAM call), by the name the action resolved.
+/// Only for the containments the ledger claims (`quarantine_user`, `revoke_role_sessions`,
+/// `stop_instances`, `terminate_instances`): a key's id is its own identity, and a reversal is
+/// filed under the entry it reverses. When IAM does not answer, the outcome says so in a warning
+/// and the ledger files the containment by name only.
+async fn report_principal_id<I: Users + Roles>(iam: &I, mut o: ResponseOutcome) -> ResponseOutcome {
+    let (entity, name) = match &o.action {
+        Action::QuarantineUser { user_name, .. } => (IamEntity::User, user_name.clone()),
+        Action::RevokeRoleSessions { role_name, .. } => (IamEntity::Role, role_name.clone()),
+        Action::StopInstances { .. } | Action::TerminateInstances { .. } => match o.action.instances_principal() {
+            Some(p) => (p.entity, p.name),
+            None => return o,
+        },
+        Action::DeactivateAccessKey { .. }
+        | Action::ReactivateAccessKey { .. }
+        | Action::DeactivateCreatedAccessKey { .. }
+        | Action::ReleaseUserQuarantine { .. }
+        | Action::RestoreRoleSessions { .. }
+        | Action::StartInstances { .. } => return o,
+    };
+    let id = match entity {
+        IamEntity::User => iam.user_id(&name).await,
+        IamEntity::Role => iam.role_id(&name).await,
+    };
+    match id {
+        Ok(id) => o.principal_id = id,
+        Err(e) => o.warnings.push(format!(
+            "IAM did not give the unique id of {name} ({}): launchguard's ledger knows this containment by the name only, so a release of a finding that named it otherwise may not see it",
+            e.message
+        )),
+    }
+    o
+}
+
+/// Run the request's action (the function serves it: the envelope checked), reporting IAM's
+/// unique id of the principal a containment changes ([`report_principal_id`]).
 pub(crate) async fn act<I: IamPorts>(ctx: &Ctx<'_>, iam: &I) -> Result<ResponseOutcome, Stop> {
+    let o = act_on(ctx, iam).await?;
+    Ok(report_principal_id(iam, o).await)
+}
+
+async fn act_on<I: IamPorts>(ctx: &Ctx<'_>, iam: &I) -> Result<ResponseOutcome, Stop> {
     use deactivate_access_key::Key;
     use quarantine_user::User;
     use revoke_role_sessions::Role;
@@ -65,6 +109,9 @@ pub(crate) async fn act<I: IamPorts>(ctx: &Ctx<'_>, iam: &I) -> Result<ResponseO
             Ok(o)
         }
         Action::ReactivateAccessKey { account_id, access_key_id, user_name } => {
+            // whoever IAM says owns the key now (a rename does not change the key's user)
+            crate::self_release::check(ctx, iam, account_id, IamEntity::User, async { Ok::<_, Stop>(iam.key_owner(access_key_id).await?) })
+                .await?;
             let k = Key { account_id, id: access_key_id, user_name: user_name.as_deref(), created_at: None };
             deactivate_access_key::set_status(ctx, iam, &k, KeyStatus::Active).await
         }
@@ -74,6 +121,7 @@ pub(crate) async fn act<I: IamPorts>(ctx: &Ctx<'_>, iam: &I) -> Result<ResponseO
         // What to detach is read from IAM: the command's `previous_document` is never written
         // and its `guard_only` never believed (issue 32).
         Action::ReleaseUserQuarantine { account_id, user_arn, user_name, policy_arn, .. } => {
+            crate::self_release::check(ctx, iam, account_id, IamEntity::User, async { Ok::<_, Stop>(Some(user_name.clone())) }).await?;
             if let Some(p) = policy_arn.as_deref().filter(|p| *p != ctx.cfg.quarantine_policy_arn) {
                 return Err(Stop::Refuse(format!(
                     "{p} is not the quarantine policy ({}): launchguard only detaches what it attached",
@@ -88,6 +136,7 @@ pub(crate) async fn act<I: IamPorts>(ctx: &Ctx<'_>, iam: &I) -> Result<ResponseO
         }
         // The command's documents are never written: the restore detaches launchguard's policy.
         Action::RestoreRoleSessions { account_id, role_arn, role_name, .. } => {
+            crate::self_release::check(ctx, iam, account_id, IamEntity::Role, async { Ok::<_, Stop>(Some(role_name.clone())) }).await?;
             revoke_role_sessions::restore(ctx, iam, &Role { account_id, arn: role_arn, name: role_name }).await
         }
         Action::StopInstances { .. } | Action::TerminateInstances { .. } | Action::StartInstances { .. } => {
@@ -99,6 +148,11 @@ pub(crate) async fn act<I: IamPorts>(ctx: &Ctx<'_>, iam: &I) -> Result<ResponseO
 /// Run the request's EC2 action (the function serves it: the envelope checked). `iam` resolves
 /// the principal whose instances are acted on (`GetUser`, `GetRole`) before anything else.
 pub(crate) async fn act_ec2<E: Ec2Ports, I: Users + Roles>(ctx: &Ctx<'_>, ec2: &E, iam: &I) -> Result<ResponseOutcome, Stop> {
+    let o = act_ec2_on(ctx, ec2, iam).await?;
+    Ok(report_principal_id(iam, o).await)
+}
+
+async fn act_ec2_on<E: Ec2Ports, I: Users + Roles>(ctx: &Ctx<'_>, ec2: &E, iam: &I) -> Result<ResponseOutcome, Stop> {
     use stop_instances::Set;
     match &ctx.req.action {
         Action::StopInstances { account_id, region, principal_arn, instances } => {
@@ -108,6 +162,9 @@ pub(crate) async fn act_ec2<E: Ec2Ports, I: Users + Roles>(ctx: &Ctx<'_>, ec2: &
             terminate_instances::terminate(ctx, ec2, iam, &Set { account_id, region, principal_arn, instances }).await
         }
         Action::StartInstances { account_id, region, incident, instance_ids, .. } => {
+            if let Some(p) = ctx.req.action.instances_principal() {
+                crate::self_release::check(ctx, iam, account_id, p.entity, async { Ok::<_, Stop>(Some(p.name.clone())) }).await?;
+            }
             stop_instances::start(ctx, ec2, account_id, region, incident, instance_ids).await
         }
         other => Err(Stop::Refuse(format!("{} is not an EC2 action", other.name()))),

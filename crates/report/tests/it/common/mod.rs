@@ -164,6 +164,8 @@ fn build_input() -> ReportInput {
         outcomes,
         finding: f,
         generated_at: at() + Duration::minutes(3),
+        held: None,
+        unverified: false,
     }
 }
 

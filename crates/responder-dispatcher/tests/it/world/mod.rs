@@ -29,6 +29,7 @@ pub fn iam() -> Iam {
         .with_user(
             "ci-deployer",
             Entity {
+                id: String::new(),
                 arn: format!("arn:aws:iam::{ACCOUNT}:user/ci-deployer"),
                 keys: vec![("AKIAEXAMPLEDEPLOYER1".into(), KeyStatus::Active), ("AKIAEXAMPLEDEPLOYER2".into(), KeyStatus::Active)],
                 attached: vec!["arn:aws:iam::aws:policy/AmazonEC2FullAccess".into()],
@@ -305,4 +306,21 @@ pub fn config(extra: &[(&str, &str)]) -> Config {
     ];
     base.extend_from_slice(extra);
     Config::from_env(&env(&base), ACCOUNT, "arn:aws:iam::111122223333:role/launchguard-dispatcher").unwrap()
+}
+
+/// A ledger object as the layout before IAM's unique ids filed it: `None` for an object under
+/// `ids/` (there was none), else the body without the entry's `principal_id` (none was kept).
+pub fn before_ids(key: &str, body: &str) -> Option<String> {
+    if key.starts_with("ids/") {
+        return None;
+    }
+    match serde_json::from_str::<serde_json::Value>(body) {
+        Ok(mut v) => {
+            if let Some(o) = v.as_object_mut() {
+                o.remove("principal_id");
+            }
+            Some(v.to_string())
+        }
+        Err(_) => Some(body.to_owned()),
+    }
 }
