@@ -15,7 +15,10 @@ export RUSTC_WORKSPACE_WRAPPER="$driver"
 # cargo-clippy's own encoding of the arguments after `--`
 export CLIPPY_ARGS="-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__"
 if [ "${LG_SCCACHE:-1}" != "0" ] && [ -z "${RUSTC_WRAPPER:-}" ] && [ -x "$here/.venv-tools/bin/sccache" ]; then
-  export RUSTC_WRAPPER="$here/.venv-tools/bin/sccache"
+  # through scripts/cached-rustc.sh, which keeps settings such as CARGO_TARGET_DIR and
+  # CARGO_INCREMENTAL out of sccache's cache key: .ci/run, make test and a worktree share entries
+  export LG_SCCACHE_BIN="$here/.venv-tools/bin/sccache"
+  export RUSTC_WRAPPER="$here/scripts/cached-rustc.sh"
   export SCCACHE_DIR="${SCCACHE_DIR:-$HOME/.cache/launchguard/sccache}"
   export SCCACHE_CACHE_SIZE="${SCCACHE_CACHE_SIZE:-4G}"
   # its own server (the settings above are fixed when a server starts), not a sccache of yours
