@@ -209,3 +209,34 @@ def test_review3_held_the_example_scp_still_lets_its_admin_role_act(simulate):
         ("sqs:PurgeQueue", f"arn:aws:sqs:{REGION}:{ACCOUNT}:launchguard-failed-events"),
         ("logs:PutLogEvents", f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/launchguard/incidents:log-stream:x"))]
     assert len(allowed(simulate, named)) == 2
+
+
+def topic_policy(st: Stack, resource: str) -> dict:
+    return st.value(st.resources[resource]["Properties"]["PolicyDocument"])
+
+
+def test_review3_held_an_outsider_neither_subscribes_to_nor_changes_the_notification_topic(tmp_path_factory, simulate):
+    st = Stack(tmp_path_factory.mktemp("topic3"), AdminPrincipals=f"{IAM}:role/PlatformDeployer")
+    sns_star = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sns:*", "Resource": "*"}]}
+    policy = topic_policy(st, "NotificationTopicPolicy")
+    ctx = {"sns:Protocol": "https", "sns:Endpoint": "https://attacker.example"}
+    named = [(a, case(OUTSIDER, [sns_star], a, NOTIFICATION_TOPIC, ctx, policy))
+             for a in ("sns:Subscribe", "sns:Publish", "sns:SetTopicAttributes", "sns:DeleteTopic", "sns:PutDataProtectionPolicy")]
+    assert allowed(simulate, named) == []
+    # the control: the admin role may still subscribe
+    admin = [("admin", case(f"{IAM}:role/PlatformDeployer", [sns_star], "sns:Subscribe", NOTIFICATION_TOPIC, ctx, policy))]
+    assert allowed(simulate, admin) == ["admin"]
+
+
+@pytest.mark.skip(reason="review3: anyone in the account with sns:Subscribe can subscribe to launchguard-alarms (its policy denies only "
+                         "changes, and only with AdminPrincipals) and learn every burst alarm as it fires")
+def test_review3_an_outsider_cannot_subscribe_to_the_alarm_topic(tmp_path_factory, simulate):
+    st = Stack(tmp_path_factory.mktemp("alarms3"), AdminPrincipals=f"{IAM}:role/PlatformDeployer")
+    sns_star = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sns:*", "Resource": "*"}]}
+    alarm_topic = f"arn:aws:sns:{REGION}:{ACCOUNT}:launchguard-alarms"
+    ctx = {"sns:Protocol": "https", "sns:Endpoint": "https://attacker.example"}
+    # Ref AlarmTopic is the topic's ARN (test_documents.Stack names it "TOPIC")
+    policy = json.loads(json.dumps(topic_policy(st, "AlarmTopicPolicy")).replace('"TOPIC"', json.dumps(alarm_topic)))
+    named = [("sns:Subscribe", case(OUTSIDER, [sns_star], "sns:Subscribe", alarm_topic, ctx, policy))]
+    assert allowed(simulate, [("publish", case(OUTSIDER, [sns_star], "sns:Publish", alarm_topic, {}, policy))]) == [], "the policy applies"
+    assert allowed(simulate, named) == []

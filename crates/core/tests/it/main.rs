@@ -14,6 +14,7 @@ mod fit_launches;
 mod limits;
 mod props;
 mod records;
+mod review3;
 mod rules;
 mod schemas;
 mod text;

@@ -18,5 +18,6 @@ mod notification_injection;
 mod replay_records;
 mod report;
 mod review2;
+mod review3;
 mod rules;
 mod world;
