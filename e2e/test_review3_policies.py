@@ -240,3 +240,31 @@ def test_review3_an_outsider_cannot_subscribe_to_the_alarm_topic(tmp_path_factor
     named = [("sns:Subscribe", case(OUTSIDER, [sns_star], "sns:Subscribe", alarm_topic, ctx, policy))]
     assert allowed(simulate, [("publish", case(OUTSIDER, [sns_star], "sns:Publish", alarm_topic, {}, policy))]) == [], "the policy applies"
     assert allowed(simulate, named) == []
+
+
+# PROTECTED_PRINCIPALS patterns launchguard's code accepts and enforces (core ids.rs
+# check_pattern_fields: service iam, sts or *; region empty or *; a resource starting with *;
+# the kind in any case, compared without case), each protecting user/breakglass-1 in code.
+CODE_VALID_PATTERNS = [
+    "arn:aws:*::*:user/breakglass-*",
+    "arn:aws:iam:*:*:user/breakglass-*",
+    "arn:aws:iam::*:*/breakglass-*",
+    "arn:aws:iam::*:*breakglass*",
+    "arn:aws:iam::*:User/breakglass-*",
+]
+
+
+@pytest.mark.skip(reason="review3: deploy.py protected_arns silently drops PROTECTED_PRINCIPALS patterns the code accepts and enforces "
+                         "(service or region *, a resource starting with *, User/ in another case): no IAM deny backs them")
+def test_review3_every_protected_pattern_the_code_accepts_is_denied_in_iam(tmp_path_factory, simulate):
+    import sys
+    sys.path.insert(0, str(ROOT / "deploy"))
+    import deploy
+    named = []
+    for i, pattern in enumerate(CODE_VALID_PATTERNS):
+        arns = ",".join(deploy.protected_arns(pattern)) or "arn:aws:iam::*:role/launchguard-*"
+        st = Stack(tmp_path_factory.mktemp(f"prot{i}"), ProtectedPrincipalArns=arns)
+        for role, action, ctx in (("IamHandlerRole", "iam:AttachUserPolicy", {"iam:PolicyARN": V3}),
+                                  ("AccessKeyHandlerRole", "iam:UpdateAccessKey", {})):
+            named.append((f"{pattern}: {role} {action}", role_case(st, role, action, f"{IAM}:user/breakglass-1", ctx)))
+    assert allowed(simulate, named) == []

@@ -38,7 +38,7 @@ fn review3_a_paced_launcher_crossing_only_the_24_hour_horizon_can_be_confirmed()
     let a = scan.aggregate.assess(&horizons, &Thresholds::default());
     assert_eq!(a.flagged.len(), 1, "the paced launcher crosses 150 within 24 hours");
     let f = &a.flagged[0];
-    assert_eq!(f.crossed.unwrap().window_seconds, 86_400, "only the 24-hour horizon: {:?}", f.crossed);
+    assert_eq!(f.crossed.as_ref().unwrap().window_seconds, 86_400, "only the 24-hour horizon: {:?}", f.crossed);
     // CloudTrail's event history holds every call
     let answers: Vec<Answer> =
         records.iter().map(|r| Answer { event_id: r["eventID"].as_str().unwrap().to_owned(), record: Some(r.to_string()) }).collect();
@@ -49,4 +49,24 @@ fn review3_a_paced_launcher_crossing_only_the_24_hour_horizon_can_be_confirmed()
         "{} evidence record(s) (at most {MAX_EVIDENCE} are looked up) for a horizon of 150",
         f.evidence.as_ref().map_or(0, |e| e.events.len())
     );
+}
+
+/// The premise of e2e/test_review3_policies.py's `every_protected_pattern_the_code_accepts_is_denied_in_iam`:
+/// each of these PROTECTED_PRINCIPALS patterns is accepted and protects `user/breakglass-1` in
+/// launchguard's code (so IAM must deny it too).
+#[test]
+fn review3_code_valid_protection_patterns_protect_the_user_in_code() {
+    use launchguard_core::guard::Guard;
+    use launchguard_core::ids::ArnPatterns;
+    for pattern in [
+        "arn:aws:*::*:user/breakglass-*",
+        "arn:aws:iam:*:*:user/breakglass-*",
+        "arn:aws:iam::*:*/breakglass-*",
+        "arn:aws:iam::*:*breakglass*",
+        "arn:aws:iam::*:User/breakglass-*",
+    ] {
+        let patterns = ArnPatterns::parse_list(pattern).unwrap();
+        let guard = Guard::new("111122223333", vec![], patterns, &[]);
+        assert!(guard.check_principal("arn:aws:iam::111122223333:user/breakglass-1").is_err(), "{pattern} does not protect in code");
+    }
 }
