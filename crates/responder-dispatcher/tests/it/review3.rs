@@ -115,22 +115,24 @@ async fn review3_a_launcher_that_forges_one_bigger_record_of_its_own_is_still_co
     assert_eq!(key_status(&iam, "intern", INTERN_KEY), KeyStatus::Inactive, "the real burst was not contained: {r:?}\n{page}");
 }
 
-/// HIGH. Forged launch records aim the instance stop at a bystander's instances. GIVEN
-/// `LG_EC2_ACTION=stop`, the intern's real burst (confirmed by CloudTrail), and one forged
-/// `RunInstances` record naming the intern whose response lists the production instance another
-/// team launched a minute ago (its real reservation id and launch time: `ec2:DescribeInstances`),
-/// THEN the production instance keeps running: CloudTrail never recorded the intern launching it.
-/// On this branch only the records that cross the threshold are confirmed; the instances to stop
-/// come from every record in the log group, so the bystander's instance is stopped (terminated
-/// with `terminate`).
+/// CRITICAL (with `LG_EC2_ACTION=terminate`; HIGH with `stop`). Forged launch records aim the
+/// instance action at anyone's instances. GIVEN the intern's real burst (confirmed by CloudTrail:
+/// the attacker can make it itself with any unprotected key) and one forged `RunInstances` record
+/// naming the intern, written now, whose response lists the production instance another team
+/// launched three months ago, with its real reservation id (`ec2:DescribeInstances`) and its real
+/// `launchTime`, THEN the production instance keeps running: CloudTrail never recorded the intern
+/// launching it. On this branch only the records that cross the threshold are confirmed; the
+/// instances come from every record, and the handler's "launched no earlier than a minute before
+/// the record" compares EC2's launch time with the record's own `launchTime` field, which the forger
+/// writes: any instance not tagged `launchguard:protected=true` is stopped, or terminated.
 #[tokio::test(start_paused = true)]
-#[ignore = "review3: forged launch records beside a confirmed burst stop (or terminate) another principal's instances"]
+#[ignore = "review3: forged launch records beside a confirmed burst stop (or terminate) any instance of the account, however old (launchTime is the record's)"]
 async fn review3_forged_launch_records_beside_a_confirmed_burst_stop_no_one_elses_instances() {
     let real = real_burst(303);
     let trail = MemoryTrail::default();
     record_all(&trail, &real);
-    let launched = now() - Duration::seconds(75);
-    let mut forged = Burst::new(intern(), 1, 1, launched);
+    let launched = now() - Duration::days(90);
+    let mut forged = Burst::new(intern(), 1, 1, now() - Duration::seconds(75));
     forged.responses = Some(vec![CallResponse {
         reservation_id: "r-0prod0000000000001".into(),
         launch_time: launched,
@@ -143,7 +145,8 @@ async fn review3_forged_launch_records_beside_a_confirmed_burst_stop_no_one_else
     for r in &real {
         let reservation = r["responseElements"]["reservationId"].as_str().unwrap();
         for it in r["responseElements"]["instancesSet"]["items"].as_array().unwrap() {
-            lambda.ec2.put(REGION, running_instance(it["instanceId"].as_str().unwrap(), ACCOUNT, launched, reservation, &[]));
+            let at = now() - Duration::seconds(75);
+            lambda.ec2.put(REGION, running_instance(it["instanceId"].as_str().unwrap(), ACCOUNT, at, reservation, &[]));
         }
     }
     lambda.ec2.put(
