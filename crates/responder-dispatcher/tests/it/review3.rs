@@ -75,7 +75,13 @@ fn real_burst(seed: u32) -> Vec<Value> {
     Burst::new(intern(), 4, 3, now() - Duration::seconds(85)).records(&run_instances_template(), seed)
 }
 
-async fn dispatch_with(finding: &Value, iam: &Iam, trail: &MemoryTrail, extra: &[(&str, &str)], lambda: Option<&Lambda<'_>>) -> (DispatchReport, Sns) {
+async fn dispatch_with(
+    finding: &Value,
+    iam: &Iam,
+    trail: &MemoryTrail,
+    extra: &[(&str, &str)],
+    lambda: Option<&Lambda<'_>>,
+) -> (DispatchReport, Sns) {
     let own;
     let lambda = match lambda {
         Some(l) => l,
@@ -383,7 +389,12 @@ async fn review3_an_admins_real_records_of_another_region_confirm_nothing_here()
 #[tokio::test(start_paused = true)]
 #[ignore = "review3: the confirmation ignores invokedBy: copies of a role's AWS-service-made launches without it get the role contained"]
 async fn review3_copies_of_launches_aws_made_for_a_role_do_not_get_it_contained() {
-    let deploy = Actor::AssumedRole { account: ACCOUNT.into(), role: "cfn-deploy".into(), session: "AWSCloudFormation".into(), key: "ASIAEXAMPLECFNDEPLOY".into() };
+    let deploy = Actor::AssumedRole {
+        account: ACCOUNT.into(),
+        role: "cfn-deploy".into(),
+        session: "AWSCloudFormation".into(),
+        key: "ASIAEXAMPLECFNDEPLOY".into(),
+    };
     let mut real = Burst::new(deploy, 4, 3, now() - Duration::seconds(85)).records(&run_instances_template(), 312);
     for r in &mut real {
         r["userIdentity"]["invokedBy"] = json!("cloudformation.amazonaws.com");
