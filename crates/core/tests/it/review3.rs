@@ -7,7 +7,7 @@ use chrono::{Duration, TimeZone, Utc};
 use launchguard_core::burst::Tracker;
 use launchguard_core::evidence::{Answer, Confirmation, MAX_EVIDENCE, confirm};
 use launchguard_core::query::EventRule;
-use launchguard_core::rules::Rules;
+use launchguard_core::rules::RuleSet;
 use launchguard_core::scan::Scanner;
 use launchguard_core::threshold::Thresholds;
 use launchguard_core::window::TimeWindow;
@@ -33,7 +33,7 @@ fn review3_a_paced_launcher_crossing_only_the_24_hour_horizon_can_be_confirmed()
     for m in messages(&records) {
         scan.push_message(&m);
     }
-    let rules = Rules::bundled().unwrap();
+    let rules = RuleSet::bundled().unwrap();
     let horizons = rules.get("ec2-mass-launch").unwrap().horizons.clone();
     let a = scan.aggregate.assess(&horizons, &Thresholds::default());
     assert_eq!(a.flagged.len(), 1, "the paced launcher crosses 150 within 24 hours");
