@@ -15,6 +15,7 @@ mod limits;
 mod paced_evidence;
 mod props;
 mod records;
+mod review3;
 mod rules;
 mod schemas;
 mod text;

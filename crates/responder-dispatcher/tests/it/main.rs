@@ -21,5 +21,6 @@ mod rename;
 mod replay_records;
 mod report;
 mod review2;
+mod review3;
 mod rules;
 mod world;
