@@ -150,7 +150,8 @@ fn the_hand_set_alarms_missed_the_iam_split_the_rendered_ones_do_not() {
     assert!(alarms.len() >= 6, "the fixture holds the hand-set alarms");
     assert_eq!(cloudwatch::firing(&filters, &alarms, &records, 0).unwrap(), Vec::<String>::new());
     let (filters, alarms, _) = rendered(&RuleSet::bundled().unwrap());
-    assert_eq!(cloudwatch::firing(&filters, &alarms, &records, 0).unwrap(), vec!["launchguard-iam-user-burst-calls-10m".to_owned()]);
+    let fired = cloudwatch::firing(&filters, &alarms, &records, 0).unwrap();
+    assert!(fired.contains(&"launchguard-iam-user-burst-calls-10m".to_owned()), "{fired:?}");
 }
 
 mod soundness {
