@@ -28,8 +28,8 @@ async fn main() -> Result<(), Error> {
     run(service_fn(move |event: LambdaEvent<Value>| async move {
         let bytes = serde_json::to_vec(&event.payload).map_err(|e| launchguard_aws::diagnostic(&e, false))?;
         // the context's deadline (epoch ms): how long Lambda lets this delivery run
-        let left = u64::try_from(chrono::Utc::now().timestamp_millis()).map(|now| event.context.deadline.saturating_sub(now)).unwrap_or(0);
-        let deadline = tokio::time::Instant::now() + std::time::Duration::from_millis(left);
+        let left = launchguard_responder_dispatcher::ledger::time_left(event.context.deadline, chrono::Utc::now().timestamp_millis());
+        let deadline = tokio::time::Instant::now() + left;
         let report = handle_until(deadline, &bytes, config, lambda, sns, logs, store, kms, reports, trail, chrono::Utc::now())
             .await
             .inspect_err(|e| tracing::error!(error = %e, retryable = e.is_retryable(), "dispatch failed"))

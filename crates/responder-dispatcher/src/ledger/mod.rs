@@ -68,6 +68,19 @@ pub const INVOKE_WINDOW: Duration = Duration::seconds(60);
 /// invocation (counting the delivery, claiming each action in the ledger, sealing requests).
 pub const CONFIRM_RESERVE: Duration = Duration::seconds(10);
 
+/// How long this delivery may run: Lambda's deadline (epoch milliseconds, the runtime API's
+/// `Lambda-Runtime-Deadline-Ms`) less `now_ms`. A deadline that is not in the future is no
+/// deadline Lambda gives (local emulators send a fixed number such as 600000): the deployed
+/// [`DISPATCHER_TIMEOUT`] is taken instead, never zero, which would leave no time to confirm or
+/// act.
+pub fn time_left(deadline_ms: u64, now_ms: i64) -> std::time::Duration {
+    let fallback = DISPATCHER_TIMEOUT.to_std().unwrap_or_default();
+    match u64::try_from(now_ms) {
+        Ok(now) if deadline_ms > now => std::time::Duration::from_millis(deadline_ms - now),
+        _ => fallback,
+    }
+}
+
 /// A delivery's limits from its start and the instant Lambda stops it: no handler is invoked
 /// after the first (its start + [`INVOKE_WINDOW`], or earlier so that a handler invoked then can
 /// run its [`HANDLER_TIMEOUT`] before the deadline), and no CloudTrail lookup starts after the

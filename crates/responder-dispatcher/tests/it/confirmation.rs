@@ -330,3 +330,18 @@ async fn a_delivery_with_little_time_left_looks_nothing_up_and_contains_nobody()
     assert_eq!(iam.user("intern").keys[0], (INTERN_KEY.to_owned(), KeyStatus::Active));
     assert!(r.human_actions.iter().any(|h| h.contains("not confirmed within this delivery's time budget")), "{:?}", r.human_actions);
 }
+
+/// The delivery's time comes from Lambda's deadline (epoch ms); a deadline that is not in the
+/// future (a local emulator's fixed 600000) gives the deployed timeout, never zero: with zero, the
+/// dispatcher confirmed nothing and contained nobody (every e2e chain was notify-only).
+#[test]
+fn the_time_left_is_lambdas_deadline_or_the_deployed_timeout_never_zero() {
+    use launchguard_responder_dispatcher::ledger::{DISPATCHER_TIMEOUT, time_left};
+    let now = 1_780_000_000_000_i64;
+    assert_eq!(time_left(1_780_000_090_000, now), std::time::Duration::from_secs(90));
+    let deployed = DISPATCHER_TIMEOUT.to_std().unwrap();
+    for bogus in [600_000, 0, 1_780_000_000_000, 1_779_999_999_000] {
+        assert_eq!(time_left(bogus, now), deployed, "{bogus}");
+    }
+    assert_eq!(time_left(600_000, -5), deployed);
+}
