@@ -172,6 +172,18 @@ def deployer_arn(boto3) -> str:
     return arn
 
 
+def env_line(fn: str, k: str, v: str) -> str:
+    """One line of an env file as cargo lambda reads it (dotenv): the value single-quoted, so that
+    it is taken as written (an unquoted JSON rule set is a parse error; double quotes would expand
+    `$`). A single quote cannot be carried: in the rule set's JSON it is written \\u0027, which
+    JSON reads back as the same character; any other value holding one is refused."""
+    if k == "LG_RULES":
+        v = v.replace("'", "\\u0027")
+    if "'" in v:
+        raise SystemExit(f"deploy: {k} for {fn} holds a single quote, which an env file cannot carry: {v!r}")
+    return f"{k}='{v}'\n"
+
+
 def deploy_commands(cfg, outputs) -> list[tuple[list[str], Path, str]]:
     """Each function's `cargo lambda deploy` command, with its environment in a file: `--env-var`
     splits values at commas, and ALARM_ARNS or PROTECTED_PRINCIPALS hold commas."""
@@ -182,7 +194,7 @@ def deploy_commands(cfg, outputs) -> list[tuple[list[str], Path, str]]:
             if "\n" in v or "\r" in v:
                 raise SystemExit(f"deploy: {k} for {fn} holds a line break: {v!r}")
         path = ENV_DIR / f"{fn}.env"
-        text = "".join(f"{k}={v}\n" for k, v in env.items())
+        text = "".join(env_line(fn, k, v) for k, v in env.items())
         cmds.append((["cargo", "lambda", "deploy", *endpoint, "--iam-role", outputs[ROLE_OUTPUT[fn]], "--env-file", str(path.relative_to(ROOT)), fn], path, text))
     return cmds
 

@@ -259,10 +259,19 @@ def test_only_launchguard_writes_the_ledger(stack):
         deny = [s for s in policy["Statement"] if s["Effect"] == "Deny" and "s3:PutObject" in as_list(s["Action"])]
         assert any(principal_matches(s["Principal"], {"arn": who}) and condition_holds(s["Condition"], {"aws:PrincipalArn": who, **tls})
                    for s in deny), who
-    for r in ("DispatcherRole", "AccessKeyHandlerRole", "IamHandlerRole", "Ec2HandlerRole"):
+    own = {"AccessKeyHandlerRole": "launchguard-accesskey-handler", "IamHandlerRole": "launchguard-iam-handler",
+           "Ec2HandlerRole": "launchguard-ec2-handler"}
+    for r in ("DispatcherRole", *own):
         deny = [s for s in policy["Statement"] if s["Effect"] == "Deny"
                 and condition_holds(s["Condition"], {"aws:PrincipalArn": role_arn(r), **tls})]
-        assert deny == [], r
+        if r == "DispatcherRole":
+            assert deny == [], r
+            continue
+        # a handler is denied every write outside its own replay records (requests/<function>/),
+        # and none inside them (issue 32: one handler cannot answer for another)
+        assert deny, f"{r} may write the whole ledger"
+        for s in deny:
+            assert any(f"/requests/{own[r]}/" in n for n in as_list(s.get("NotResource", []))), (r, s)
 
 
 def test_only_the_admin_principals_can_rewrite_disable_or_delete_what_guards_launchguard(tmp_path):

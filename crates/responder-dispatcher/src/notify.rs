@@ -264,7 +264,7 @@ pub fn finding_message(finding: &Finding, plans: &[PrincipalPlan], outcomes: &[R
     if !warnings.is_empty() {
         let _ = writeln!(
             b,
-            "\n!!! WARNING: what launchguard left alone or did not write (other active keys, look-alike policies, instances) !!!"
+            "\n!!! WARNING: what launchguard left alone or did not write (other active keys, instances, what it could not check) !!!"
         );
         for (o, w) in warnings {
             let _ = writeln!(b, "- {} on {}: {}", o.action.name(), untrusted(&o.action.target()), untrusted(w));
