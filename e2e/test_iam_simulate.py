@@ -53,7 +53,9 @@ def request(stack: Stack, role: str, action: str, resource: str, context: dict |
     principal = f"{IAM}:role/{stack.resources[role]['Properties']['RoleName']}"
     return {"identityPolicies": [{"name": "launchguard", "policy": role_policy(stack, role)}],
             "request": {"action": action, "principal": principal, "resource": {"accountId": ACCOUNT, "resource": resource},
-                        "contextVariables": context or {}}}
+                        # AWS sets aws:PrincipalArn on every request of an IAM principal: without it, every
+                        # `ArnNotEquals aws:PrincipalArn` deny of a resource policy binds everyone (review 3)
+                        "contextVariables": {"aws:PrincipalArn": principal, **(context or {})}}}
 
 
 # (roles, action, resource, context): requests no launchguard role may make.
