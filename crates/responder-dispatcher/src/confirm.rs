@@ -31,7 +31,7 @@ use std::time::Duration;
 
 use launchguard_aws::trail::{EventHistory, LOOKUP_INTERVAL};
 use launchguard_core::contract::FlaggedPrincipal;
-use launchguard_core::evidence::{Answer, Confirmation, EvidenceEvent, Proven, confirm, possible, proven};
+use launchguard_core::evidence::{Answer, Confirmation, EvidenceEvent, Proven, confirm, confirmed_so_far, possible, proven};
 use tokio::time::Instant;
 use tracing::{info, warn};
 
@@ -79,7 +79,12 @@ fn distinct(f: &FlaggedPrincipal) -> Vec<&EvidenceEvent> {
 /// Which of a principal's records a pass looks up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Pass {
-    /// The fewest records that cross (`events`): every principal's, smallest evidence first.
+    /// One record of each principal (its first): a principal with a record CloudTrail confirms
+    /// is real, and its other records are looked up before those of any principal none of whose
+    /// records CloudTrail holds (made-up principals, forged to use up the delivery's lookups).
+    Probe,
+    /// The fewest records that cross (`events`): every principal's, those with a confirmed record
+    /// first, then the smallest evidence first.
     Fewest,
     /// The rest of the crossing window (`alternatives`), for the principals still undecided once
     /// every principal's fewest records were looked up: a forged record among the fewest (one
@@ -93,6 +98,7 @@ fn of_pass(f: &FlaggedPrincipal, pass: Pass) -> Vec<&EvidenceEvent> {
     let mut seen = BTreeSet::new();
     let fewest: Vec<&EvidenceEvent> = ev.events.iter().filter(|e| seen.insert(e.event_id.as_str())).collect();
     match pass {
+        Pass::Probe => fewest.into_iter().take(1).collect(),
         Pass::Fewest => fewest,
         Pass::Alternatives => ev.alternatives.iter().filter(|e| seen.insert(e.event_id.as_str())).collect(),
     }
@@ -142,32 +148,39 @@ pub async fn confirm_all<T: EventHistory>(
         // one round: every undecided principal's records without a record yet, each key once;
         // the fewest records of all first, then the alternatives of those still undecided
         let mut this_round = BTreeSet::new();
-        for (pass, &(i, f)) in [Pass::Fewest, Pass::Alternatives].into_iter().flat_map(|p| order.iter().map(move |o| (p, o))) {
-            if verdicts[i].is_some() {
-                continue;
+        for pass in [Pass::Probe, Pass::Fewest, Pass::Alternatives] {
+            let mut ordered = order.clone();
+            if pass != Pass::Probe {
+                // stable: the smallest evidence first within each group
+                ordered.sort_by_key(|(_, f)| confirmed_so_far(&f.principal, f.evidence.as_ref(), &answers(f, &history)) == 0);
             }
-            verdicts[i] = decided(f, &history);
-            for e in of_pass(f, pass) {
+            for &(i, f) in &ordered {
                 if verdicts[i].is_some() {
-                    break;
-                }
-                let k = key(e);
-                if matches!(history.get(&k), Some(Some(_))) || this_round.contains(&k) {
                     continue;
                 }
-                if pace.next() + LOOKUP_INTERVAL > until {
-                    break 'rounds Stopped::Budget;
-                }
-                pace.wait().await;
-                lookups += 1;
-                this_round.insert(k.clone());
-                match trail.lookup_event(&e.region, &e.event_id).await {
-                    Ok(record) => {
-                        history.insert(k, record);
-                    }
-                    Err(err) => errors[i].push(err.message),
-                }
                 verdicts[i] = decided(f, &history);
+                for e in of_pass(f, pass) {
+                    if verdicts[i].is_some() {
+                        break;
+                    }
+                    let k = key(e);
+                    if matches!(history.get(&k), Some(Some(_))) || this_round.contains(&k) {
+                        continue;
+                    }
+                    if pace.next() + LOOKUP_INTERVAL > until {
+                        break 'rounds Stopped::Budget;
+                    }
+                    pace.wait().await;
+                    lookups += 1;
+                    this_round.insert(k.clone());
+                    match trail.lookup_event(&e.region, &e.event_id).await {
+                        Ok(record) => {
+                            history.insert(k, record);
+                        }
+                        Err(err) => errors[i].push(err.message),
+                    }
+                    verdicts[i] = decided(f, &history);
+                }
             }
         }
         if verdicts.iter().all(Option::is_some) {
