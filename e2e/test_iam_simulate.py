@@ -53,7 +53,7 @@ def request(stack: Stack, role: str, action: str, resource: str, context: dict |
     principal = f"{IAM}:role/{stack.resources[role]['Properties']['RoleName']}"
     return {"identityPolicies": [{"name": "launchguard", "policy": role_policy(stack, role)}],
             "request": {"action": action, "principal": principal, "resource": {"accountId": ACCOUNT, "resource": resource},
-                        "contextVariables": context or {}}}
+                        "contextVariables": {"aws:PrincipalArn": principal, **(context or {})}}}
 
 
 # (roles, action, resource, context): requests no launchguard role may make.

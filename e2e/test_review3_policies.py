@@ -262,9 +262,6 @@ def test_review3_every_protected_pattern_the_code_accepts_is_denied_in_iam(tmp_p
     assert allowed(simulate, named) == []
 
 
-@pytest.mark.skip(reason="review3: e2e/test_iam_simulate.py's requests carry no aws:PrincipalArn, which the evaluator does not derive: every "
-                         "ArnNotEquals deny of a resource policy binds everyone, so its resource-policy rows cannot fail and "
-                         "test_each_handler_writes_only_its_own_replay_records fails on this branch")
 def test_review3_the_evaluator_harness_gives_each_request_its_principal_arn(stack):
     from test_iam_simulate import request
     r = request(stack, "DispatcherRole", "s3:PutObject", f"{LEDGER}/ledger/x")

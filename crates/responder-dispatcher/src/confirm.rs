@@ -79,16 +79,16 @@ fn distinct(f: &FlaggedPrincipal) -> Vec<&EvidenceEvent> {
 /// Which of a principal's records a pass looks up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Pass {
-    /// One record of each principal (its first): a principal with a record CloudTrail confirms
-    /// is real, and its other records are looked up before those of any principal none of whose
-    /// records CloudTrail holds (made-up principals, forged to use up the delivery's lookups).
-    Probe,
-    /// The fewest records that cross (`events`): every principal's, those with a confirmed record
-    /// first, then the smallest evidence first.
+    /// The fewest records that cross (`events`), smallest evidence first; a principal none of
+    /// whose records looked up so far CloudTrail confirms is deferred after its first lookup:
+    /// made-up principals (forged to use up the delivery's lookups) cost one lookup each before
+    /// every real launcher is looked up in full.
     Fewest,
-    /// The rest of the crossing window (`alternatives`), for the principals still undecided once
-    /// every principal's fewest records were looked up: a forged record among the fewest (one
-    /// bigger than the real ones) does not leave the real ones unread.
+    /// The rest of the deferred principals' fewest records.
+    Deferred,
+    /// The rest of the crossing window (`alternatives`), for the principals still undecided: a
+    /// forged record among the fewest (one bigger than the real ones) does not leave the real
+    /// ones unread.
     Alternatives,
 }
 
@@ -98,8 +98,7 @@ fn of_pass(f: &FlaggedPrincipal, pass: Pass) -> Vec<&EvidenceEvent> {
     let mut seen = BTreeSet::new();
     let fewest: Vec<&EvidenceEvent> = ev.events.iter().filter(|e| seen.insert(e.event_id.as_str())).collect();
     match pass {
-        Pass::Probe => fewest.into_iter().take(1).collect(),
-        Pass::Fewest => fewest,
+        Pass::Fewest | Pass::Deferred => fewest,
         Pass::Alternatives => ev.alternatives.iter().filter(|e| seen.insert(e.event_id.as_str())).collect(),
     }
 }
@@ -146,15 +145,11 @@ pub async fn confirm_all<T: EventHistory>(
     order.sort_by_key(|(_, f)| of_pass(f, Pass::Fewest).len());
     let stopped = 'rounds: loop {
         // one round: every undecided principal's records without a record yet, each key once;
-        // the fewest records of all first, then the alternatives of those still undecided
+        // the fewest records of all first (a principal with nothing confirmed deferred after one
+        // lookup), then the rest of the deferred ones, then the alternatives of those undecided
         let mut this_round = BTreeSet::new();
-        for pass in [Pass::Probe, Pass::Fewest, Pass::Alternatives] {
-            let mut ordered = order.clone();
-            if pass != Pass::Probe {
-                // stable: the smallest evidence first within each group
-                ordered.sort_by_key(|(_, f)| confirmed_so_far(&f.principal, f.evidence.as_ref(), &answers(f, &history)) == 0);
-            }
-            for &(i, f) in &ordered {
+        for pass in [Pass::Fewest, Pass::Deferred, Pass::Alternatives] {
+            for &(i, f) in &order {
                 if verdicts[i].is_some() {
                     continue;
                 }
@@ -180,6 +175,9 @@ pub async fn confirm_all<T: EventHistory>(
                         Err(err) => errors[i].push(err.message),
                     }
                     verdicts[i] = decided(f, &history);
+                    if pass == Pass::Fewest && confirmed_so_far(&f.principal, f.evidence.as_ref(), &answers(f, &history)) == 0 {
+                        break;
+                    }
                 }
             }
         }
