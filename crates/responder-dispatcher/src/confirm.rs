@@ -129,6 +129,7 @@ fn decided(f: &FlaggedPrincipal, history: &History) -> Option<Confirmation> {
 /// person (the principal is notify-only).
 pub async fn confirm_all<T: EventHistory>(
     principals: &[&FlaggedPrincipal],
+    wanted: &[Wanted],
     trail: &T,
     wait: Duration,
     until: Instant,
@@ -190,6 +191,35 @@ pub async fn confirm_all<T: EventHistory>(
         }
         tokio::time::sleep(LAG_RETRY.min(left)).await;
     };
+    // The artifacts: a confirmed principal whose plan names a key or an instance that the records
+    // looked up do not show yet gets the rest of its named records looked up, while the budget
+    // allows (only the records CloudTrail holds prove a key or an instance: `plan/proven.rs`).
+    'artifacts: for (i, f) in principals.iter().enumerate() {
+        if verdicts[i] != Some(Confirmation::Confirmed) {
+            continue;
+        }
+        let Some(want) = wanted.get(i) else { continue };
+        for e in distinct(f) {
+            if want.covered_by(&proven(&f.principal, f.evidence.as_ref(), &answers(f, &history))) {
+                break;
+            }
+            let k = key(e);
+            if history.contains_key(&k) {
+                continue;
+            }
+            if pace.next() + LOOKUP_INTERVAL > until {
+                break 'artifacts;
+            }
+            pace.wait().await;
+            lookups += 1;
+            match trail.lookup_event(&e.region, &e.event_id).await {
+                Ok(record) => {
+                    history.insert(k, record);
+                }
+                Err(err) => errors[i].push(err.message),
+            }
+        }
+    }
     let confirmed = verdicts.iter().filter(|v| **v == Some(Confirmation::Confirmed)).count();
     let limits = Limits { wait, stopped, confirmed, of: principals.len(), lookups };
     principals
@@ -212,6 +242,23 @@ pub async fn confirm_all<T: EventHistory>(
             }
         })
         .collect()
+}
+
+/// The keys and instances a principal's plan takes from records: what CloudTrail's records must
+/// show before an action takes them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Wanted {
+    /// Access key ids to deactivate.
+    pub keys: BTreeSet<String>,
+    /// `(region, instance id)` to stop or terminate.
+    pub instances: BTreeSet<(String, String)>,
+}
+
+impl Wanted {
+    /// True when `proven` shows every key and instance wanted.
+    fn covered_by(&self, proven: &Proven) -> bool {
+        self.keys.iter().all(|k| proven.access_keys.contains(k)) && self.instances.iter().all(|(r, i)| proven.launched(r, i).is_some())
+    }
 }
 
 /// What ended the lookups, for the note of a principal they left undecided.

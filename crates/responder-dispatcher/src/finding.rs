@@ -208,7 +208,9 @@ pub async fn dispatch_finding<
         })
         .collect();
     let to_confirm: Vec<&FlaggedPrincipal> = flagged.iter().zip(&fits).filter(|(_, fit)| fit.is_ok()).map(|(f, _)| *f).collect();
-    let mut confirmed = crate::confirm::confirm_all(&to_confirm, trail, cfg.confirm_wait, io.confirm_until).await.into_iter();
+    let wanted: Vec<crate::confirm::Wanted> =
+        acting.iter().zip(&fits).filter(|(_, fit)| fit.is_ok()).map(|(&i, _)| plans.get(i).map(wanted_of).unwrap_or_default()).collect();
+    let mut confirmed = crate::confirm::confirm_all(&to_confirm, &wanted, trail, cfg.confirm_wait, io.confirm_until).await.into_iter();
     let verdicts: Vec<_> =
         fits.into_iter().map(|fit| fit.and_then(|()| confirmed.next().unwrap_or_else(|| Err("not confirmed".into())))).collect();
     for (i, verdict) in acting.into_iter().zip(verdicts) {
@@ -358,6 +360,23 @@ pub async fn dispatch_finding<
     info!(finding_id = %fid, status = status.as_str(), deliveries = report.deliveries, outcomes = report.outcomes.len(),
         notification = ?report.notification_message_id, incident_record = ?report.incident_record, "dispatch finished");
     if failures.is_empty() { Ok(report) } else { Err(DispatcherError::Incomplete { failures }) }
+}
+
+/// The keys and instances `p`'s actions take from records.
+fn wanted_of(p: &PrincipalPlan) -> crate::confirm::Wanted {
+    let mut w = crate::confirm::Wanted::default();
+    for a in &p.actions {
+        match a {
+            Action::DeactivateAccessKey { access_key_id, .. } => {
+                w.keys.insert(access_key_id.clone());
+            }
+            Action::StopInstances { region, instances, .. } | Action::TerminateInstances { region, instances, .. } => {
+                w.instances.extend(instances.iter().map(|l| (region.clone(), l.instance_id.clone())));
+            }
+            _ => {}
+        }
+    }
+    w
 }
 
 pub(crate) fn action_failures(outcomes: &[ResponseOutcome]) -> Vec<Failure> {
