@@ -267,11 +267,13 @@ pub fn witnessed(finding: &serde_json::Value) -> serde_json::Value {
             }
             Some(id)
         };
+        // long-term keys only (a session key is never deactivated), at most 20
         let keys: Vec<String> = p["activity"]["access_keys"]
             .as_array()
             .into_iter()
             .flatten()
-            .filter_map(|k| k["access_key_id"].as_str().map(str::to_owned))
+            .filter_map(|k| k["access_key_id"].as_str().filter(|k| k.starts_with("AKIA")).map(str::to_owned))
+            .take(20)
             .collect();
         let first_key = keys.first().cloned();
         if identity(None).is_none() {
