@@ -285,16 +285,17 @@ pub fn witnessed(finding: &serde_json::Value) -> serde_json::Value {
             let n = NEXT.fetch_add(1, Ordering::SeqCst);
             calls_made.push((Some(k.clone()), "us-east-1".into(), vec![(format!("i-7{n:015x}"), None, None)]));
         }
-        let mut by_region: std::collections::BTreeMap<String, Vec<Launched>> = Default::default();
+        // one call a region and reservation, as EC2 answers
+        let mut by_region: std::collections::BTreeMap<(String, Option<String>), Vec<Launched>> = Default::default();
         for l in p["activity"]["launches"].as_array().into_iter().flatten() {
             let (Some(id), Some(region)) = (l["instance_id"].as_str(), l["region"].as_str()) else { continue };
-            by_region.entry(region.to_owned()).or_default().push((
+            by_region.entry((region.to_owned(), l["reservation_id"].as_str().map(str::to_owned))).or_default().push((
                 id.to_owned(),
                 l["launched_at"].as_str().map(str::to_owned),
                 l["reservation_id"].as_str().map(str::to_owned),
             ));
         }
-        for (region, instances) in by_region {
+        for ((region, _), instances) in by_region {
             calls_made.push((first_key.clone(), region, instances));
         }
         // enough to cross the horizon by themselves
