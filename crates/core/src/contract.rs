@@ -516,34 +516,22 @@ impl Action {
     }
 
     /// True when `reversal` can only undo this action: the reverse kind, on the same account and
-    /// target (the same key; the same user or role, names compared as IAM compares them; only
-    /// instances this action named, in its region). A handler's answer carrying any other
+    /// target: the same key id; only instances this action named, in its region; for a user or
+    /// a role the same account (its name may be IAM's newer one). A handler's answer carrying any other
     /// reversal (one whose code was changed, planting "reactivate another key") is not kept: a
     /// release runs only the reversal of what launchguard sent.
     pub fn reverses(&self, reversal: &Action) -> bool {
-        let same_name = |a: &str, b: &str| a.eq_ignore_ascii_case(b);
-        let same_user = |a: &Option<String>, b: &Option<String>| match (a, b) {
-            (Some(a), Some(b)) => same_name(a, b),
-            (Some(_), None) => false,
-            (None, _) => true,
-        };
+        // a key is its account and id (IAM's identity: a renamed user keeps its keys)
         match (self, reversal) {
             (
-                Self::DeactivateAccessKey { account_id: a, access_key_id: k, user_name: u },
-                Self::ReactivateAccessKey { account_id: ra, access_key_id: rk, user_name: ru },
-            ) => a == ra && k == rk && same_user(u, ru),
-            (
-                Self::DeactivateCreatedAccessKey { account_id: a, access_key_id: k, user_name: u, .. },
-                Self::ReactivateAccessKey { account_id: ra, access_key_id: rk, user_name: ru },
-            ) => a == ra && k == rk && ru.as_deref().is_none_or(|ru| same_name(u, ru)),
-            (
-                Self::QuarantineUser { account_id: a, user_name: u, .. },
-                Self::ReleaseUserQuarantine { account_id: ra, user_name: ru, .. },
-            ) => a == ra && same_name(u, ru),
-            (
-                Self::RevokeRoleSessions { account_id: a, role_name: r, .. },
-                Self::RestoreRoleSessions { account_id: ra, role_name: rr, .. },
-            ) => a == ra && same_name(r, rr),
+                Self::DeactivateAccessKey { account_id: a, access_key_id: k, .. }
+                | Self::DeactivateCreatedAccessKey { account_id: a, access_key_id: k, .. },
+                Self::ReactivateAccessKey { account_id: ra, access_key_id: rk, .. },
+            ) => a == ra && k == rk,
+            // the handler names the user or role as IAM does now (a rename since the record is
+            // kept): the kind and the account are checked, not the name
+            (Self::QuarantineUser { account_id: a, .. }, Self::ReleaseUserQuarantine { account_id: ra, .. })
+            | (Self::RevokeRoleSessions { account_id: a, .. }, Self::RestoreRoleSessions { account_id: ra, .. }) => a == ra,
             (
                 Self::StopInstances { account_id: a, region: g, instances, .. },
                 Self::StartInstances { account_id: ra, region: rg, instance_ids, .. },
