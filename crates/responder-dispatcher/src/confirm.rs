@@ -31,7 +31,7 @@ use std::time::Duration;
 
 use launchguard_aws::trail::{EventHistory, LOOKUP_INTERVAL};
 use launchguard_core::contract::FlaggedPrincipal;
-use launchguard_core::evidence::{Answer, Confirmation, EvidenceEvent, Proven, confirm, confirmed_so_far, possible, proven};
+use launchguard_core::evidence::{Answer, Confirmation, EvidenceEvent, Proven, confirm, possible, proven};
 use tokio::time::Instant;
 use tracing::{info, warn};
 
@@ -79,13 +79,8 @@ fn distinct(f: &FlaggedPrincipal) -> Vec<&EvidenceEvent> {
 /// Which of a principal's records a pass looks up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Pass {
-    /// The fewest records that cross (`events`), smallest evidence first; a principal none of
-    /// whose records looked up so far CloudTrail confirms is deferred after its first lookup:
-    /// made-up principals (forged to use up the delivery's lookups) cost one lookup each before
-    /// every real launcher is looked up in full.
+    /// The fewest records that cross (`events`), smallest evidence first.
     Fewest,
-    /// The rest of the deferred principals' fewest records.
-    Deferred,
     /// The rest of the crossing window (`alternatives`), for the principals still undecided: a
     /// forged record among the fewest (one bigger than the real ones) does not leave the real
     /// ones unread.
@@ -98,7 +93,7 @@ fn of_pass(f: &FlaggedPrincipal, pass: Pass) -> Vec<&EvidenceEvent> {
     let mut seen = BTreeSet::new();
     let fewest: Vec<&EvidenceEvent> = ev.events.iter().filter(|e| seen.insert(e.event_id.as_str())).collect();
     match pass {
-        Pass::Fewest | Pass::Deferred => fewest,
+        Pass::Fewest => fewest,
         Pass::Alternatives => ev.alternatives.iter().filter(|e| seen.insert(e.event_id.as_str())).collect(),
     }
 }
@@ -146,10 +141,9 @@ pub async fn confirm_all<T: EventHistory>(
     order.sort_by_key(|(_, f)| of_pass(f, Pass::Fewest).len());
     let stopped = 'rounds: loop {
         // one round: every undecided principal's records without a record yet, each key once;
-        // the fewest records of all first (a principal with nothing confirmed deferred after one
-        // lookup), then the rest of the deferred ones, then the alternatives of those undecided
+        // the fewest records of all first, then the alternatives of those still undecided
         let mut this_round = BTreeSet::new();
-        for pass in [Pass::Fewest, Pass::Deferred, Pass::Alternatives] {
+        for pass in [Pass::Fewest, Pass::Alternatives] {
             for &(i, f) in &order {
                 if verdicts[i].is_some() {
                     continue;
@@ -176,9 +170,6 @@ pub async fn confirm_all<T: EventHistory>(
                         Err(err) => errors[i].push(err.message),
                     }
                     verdicts[i] = decided(f, &history);
-                    if pass == Pass::Fewest && confirmed_so_far(&f.principal, f.evidence.as_ref(), &answers(f, &history)) == 0 {
-                        break;
-                    }
                 }
             }
         }
