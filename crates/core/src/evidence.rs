@@ -265,14 +265,6 @@ pub fn possible(principal: &Principal, evidence: Option<&Evidence>, answers: &[A
     crosses(&all, &ev.horizon)
 }
 
-/// How many of `evidence`'s records CloudTrail confirmed so far (each matching its claim): the
-/// dispatcher looks up first for the principals some of whose records are real. A made-up
-/// principal's records are never confirmed, so forged principals cannot use up the lookups of a
-/// real launcher beside them once one record of each was looked up.
-pub fn confirmed_so_far(principal: &Principal, evidence: Option<&Evidence>, answers: &[Answer]) -> usize {
-    usable(evidence).map_or(0, |ev| tally(principal, ev, answers).confirmed.len())
-}
-
 /// Judge what CloudTrail answered for `evidence` of `principal`: confirmed when the records that
 /// match their claims cross the evidence's horizon by themselves ([`judge`], the one window
 /// function), each event id counted once. No evidence, more than [`MAX_EVIDENCE`] records, or
