@@ -13,7 +13,7 @@
 //! `eventID` remembered to count a record delivered twice once; distinct values are kept once
 //! per principal, at most [`MAX_VALUES`] of each kind.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap};
 
 use chrono::{DateTime, TimeZone, Utc};
 use serde::Serialize;
@@ -24,9 +24,9 @@ use crate::evidence::{Evidence, EvidenceEvent, MAX_EVIDENCE};
 use crate::launch::LaunchFacts;
 use crate::principal::{Principal, classify, is_made_by_aws_service_for};
 use crate::record::CloudTrailRecord;
-use crate::scan::{LaunchSink, event_key};
+use crate::scan::{LaunchSink, Seen, SeenRecords};
 use crate::threshold::{Assessment, Thresholds, Verdict};
-use crate::windows::{Crossing, Horizon, Measure, Point, Span, crossings, evidence, first_crossing, judge};
+use crate::windows::{Crossing, Horizon, Measure, Point, Span, crossings, evidence, first_crossing, judge, window_calls};
 
 /// At most this many distinct values of one kind (keys, IPs, regions, agents, services) are
 /// remembered per principal; calls with others are counted, their value shown as dropped.
@@ -148,16 +148,14 @@ pub struct Burst {
 pub struct Tracker {
     totals: Aggregate,
     timelines: Vec<Timeline>,
-    seen: HashSet<u128>,
-    /// Records not counted because their `eventID` was seen before.
+    seen: SeenRecords,
+    /// Records not counted because the same version of their `eventID` was seen before.
     pub duplicates: u64,
 }
 
 impl LaunchSink for Tracker {
     fn add_launch<Q, S>(&mut self, record: &CloudTrailRecord<'_, Q, S>, t_ms: i64, facts: &LaunchFacts) {
-        if let Some(id) = record.event_id.as_deref()
-            && !self.seen.insert(event_key(id))
-        {
+        if self.seen.admit(record, t_ms, facts) == Seen::Duplicate {
             self.duplicates += 1;
             return;
         }
@@ -225,8 +223,9 @@ struct Judged {
 
 /// The evidence of a flagged principal ([`crate::evidence`]): of every horizon it crossed by
 /// its own calls, the crossing that the fewest calls prove ([`crate::windows::evidence`]), at
-/// most [`MAX_EVIDENCE`] of them. Calls without an `eventID` cannot be confirmed and are left
-/// out of the choice.
+/// most [`MAX_EVIDENCE`] of them; and, as `alternatives`, the other calls of that crossing window
+/// in time order, up to [`MAX_EVIDENCE`] in all. Calls without an `eventID` cannot be confirmed
+/// and are left out of the choice.
 fn tl_evidence(tl: &Timeline, direct: &[Span], horizons: &[Horizon], t: &Thresholds) -> Option<Evidence> {
     let points: Vec<Point> = tl
         .calls
@@ -238,28 +237,30 @@ fn tl_evidence(tl: &Timeline, direct: &[Span], horizons: &[Horizon], t: &Thresho
         .filter_map(|s| {
             let h = horizons.get(s.horizon)?;
             let picked = evidence(&points, s, h);
-            (!picked.is_empty()).then_some((picked, *h))
+            (!picked.is_empty()).then_some((picked, *h, s))
         })
-        .min_by_key(|(picked, _)| picked.len())?;
-    let (picked, horizon) = best;
-    let events = picked
-        .into_iter()
-        .take(MAX_EVIDENCE)
-        .filter_map(|k| {
-            let c = &tl.calls[k];
-            let (id, name) = tl.event_ids.get(usize::try_from(c.id).ok()?)?;
-            Some(EvidenceEvent {
-                event_id: id.to_string(),
-                event_name: tl.names.get(*name).unwrap_or_default().to_owned(),
-                region: tl.regions.get(c.region).unwrap_or_default().to_owned(),
-                event_time: utc(c.t_ms),
-                launched: u64::from(c.launched),
-                requested: u64::from(c.requested),
-                failed: c.failed,
-            })
+        .min_by_key(|(picked, ..)| picked.len())?;
+    let (picked, horizon, span) = best;
+    // the rest of the crossing window, looked up only when the fewest do not confirm: one
+    // forged record bigger than the real ones cannot leave the real ones unnamed
+    let chosen: BTreeSet<usize> = picked.iter().copied().collect();
+    let others: Vec<usize> = window_calls(&points, span, &horizon).into_iter().filter(|k| !chosen.contains(k)).collect();
+    let event = |k: usize| -> Option<EvidenceEvent> {
+        let c = &tl.calls[k];
+        let (id, name) = tl.event_ids.get(usize::try_from(c.id).ok()?)?;
+        Some(EvidenceEvent {
+            event_id: id.to_string(),
+            event_name: tl.names.get(*name).unwrap_or_default().to_owned(),
+            region: tl.regions.get(c.region).unwrap_or_default().to_owned(),
+            event_time: utc(c.t_ms),
+            launched: u64::from(c.launched),
+            requested: u64::from(c.requested),
+            failed: c.failed,
         })
-        .collect();
-    Some(Evidence { horizon, events })
+    };
+    let events: Vec<EvidenceEvent> = picked.iter().take(MAX_EVIDENCE).filter_map(|&k| event(k)).collect();
+    let alternatives = others.into_iter().filter_map(event).take(MAX_EVIDENCE.saturating_sub(events.len())).collect();
+    Some(Evidence { horizon, events, alternatives })
 }
 
 fn judge_calls(calls: &[Call], horizons: &[Horizon], t: &Thresholds) -> Judged {

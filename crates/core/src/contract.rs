@@ -515,6 +515,31 @@ impl Action {
         }
     }
 
+    /// True when `reversal` can only undo this action: the reverse kind, on the same account and
+    /// target: the same key id; only instances this action named, in its region; for a user or
+    /// a role the same account (its name may be IAM's newer one). A handler's answer carrying any other
+    /// reversal (one whose code was changed, planting "reactivate another key") is not kept: a
+    /// release runs only the reversal of what launchguard sent.
+    pub fn reverses(&self, reversal: &Action) -> bool {
+        // a key is its account and id (IAM's identity: a renamed user keeps its keys)
+        match (self, reversal) {
+            (
+                Self::DeactivateAccessKey { account_id: a, access_key_id: k, .. }
+                | Self::DeactivateCreatedAccessKey { account_id: a, access_key_id: k, .. },
+                Self::ReactivateAccessKey { account_id: ra, access_key_id: rk, .. },
+            ) => a == ra && k == rk,
+            // the handler names the user or role as IAM does now (a rename since the record is
+            // kept): the kind and the account are checked, not the name
+            (Self::QuarantineUser { account_id: a, .. }, Self::ReleaseUserQuarantine { account_id: ra, .. })
+            | (Self::RevokeRoleSessions { account_id: a, .. }, Self::RestoreRoleSessions { account_id: ra, .. }) => a == ra,
+            (
+                Self::StopInstances { account_id: a, region: g, instances, .. },
+                Self::StartInstances { account_id: ra, region: rg, instance_ids, .. },
+            ) => a == ra && g == rg && instance_ids.iter().all(|id| instances.iter().any(|i| &i.instance_id == id)),
+            _ => false,
+        }
+    }
+
     /// For an EC2 action: the user or role that launched its instances (a role session as its
     /// role), when `principal_arn` is a user, role or role-session ARN.
     pub fn instances_principal(&self) -> Option<crate::ids::IamArn> {

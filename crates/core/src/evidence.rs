@@ -21,6 +21,7 @@ use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use crate::aggregate::LaunchedInstance;
 use crate::launch::launch_facts;
 use crate::principal::{Principal, classify};
 use crate::record::parse_record;
@@ -45,6 +46,29 @@ pub struct Evidence {
     pub horizon: Horizon,
     /// The fewest records whose count alone crosses it (at most [`MAX_EVIDENCE`]), in time order.
     pub events: Vec<EvidenceEvent>,
+    /// The other records of the window that crossed it, in time order ([`MAX_EVIDENCE`] in all
+    /// with `events`): looked up only when `events` do not confirm. The fewest records are chosen
+    /// largest first, so one forged record bigger than the real ones would be all `events` names;
+    /// the real records are still here, and what CloudTrail confirms of either list counts.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub alternatives: Vec<EvidenceEvent>,
+}
+
+impl Evidence {
+    /// Every record named: `events`, then `alternatives`.
+    pub fn claims(&self) -> impl Iterator<Item = &EvidenceEvent> {
+        self.events.iter().chain(&self.alternatives)
+    }
+
+    /// How many records are named in all.
+    pub fn len(&self) -> usize {
+        self.events.len() + self.alternatives.len()
+    }
+
+    /// True when no record is named.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
 }
 
 /// One record, as the detector read it.
@@ -100,7 +124,7 @@ fn claimed(e: &EvidenceEvent) -> Point {
 /// confirmed each as claimed ([`judge`]): false when the crossing needed more records than a
 /// finding names ([`MAX_EVIDENCE`]). Nothing is worth looking up then.
 pub fn can_cross(ev: &Evidence) -> bool {
-    let mut points: Vec<Point> = ev.events.iter().map(claimed).collect();
+    let mut points: Vec<Point> = ev.claims().map(claimed).collect();
     sort(&mut points);
     !judge(&points, std::slice::from_ref(&ev.horizon)).is_empty()
 }
@@ -111,7 +135,7 @@ pub fn too_few(ev: &Evidence) -> String {
         "the {} record(s) the finding names cannot cross {} by themselves: this crossing needs more records than a finding \
          names for CloudTrail to confirm ({MAX_EVIDENCE}, what one delivery can look up before it must act), so nobody is \
          contained for it automatically; look at the principal's calls in CloudTrail's event history and contain it by hand",
-        ev.events.len(),
+        ev.len(),
         ev.horizon.describe()
     )
 }
@@ -182,7 +206,7 @@ struct Tally {
 fn tally(principal: &Principal, ev: &Evidence, answers: &[Answer]) -> Tally {
     let mut t = Tally { confirmed: Vec::new(), pending: Vec::new(), failed: Vec::new() };
     let mut seen = std::collections::BTreeSet::new();
-    for claim in &ev.events {
+    for claim in ev.claims() {
         if !seen.insert(claim.event_id.as_str()) {
             t.failed.push((untrusted(&claim.event_id), "named more than once: counted once".into()));
             continue;
@@ -215,15 +239,15 @@ fn crosses(points: &[Point], horizon: &Horizon) -> bool {
 
 /// The evidence that can be confirmed at all: some, and at most [`MAX_EVIDENCE`] records.
 fn usable(evidence: Option<&Evidence>) -> Result<&Evidence, Confirmation> {
-    match evidence.filter(|e| !e.events.is_empty()) {
+    match evidence.filter(|e| !e.is_empty()) {
         None => Err(Confirmation::Unconfirmed {
             events: Vec::new(),
             why: "the finding names no CloudTrail event to confirm (a detector that does not say which records crossed the threshold)"
                 .into(),
         }),
-        Some(e) if e.events.len() > MAX_EVIDENCE => Err(Confirmation::Unconfirmed {
+        Some(e) if e.len() > MAX_EVIDENCE => Err(Confirmation::Unconfirmed {
             events: Vec::new(),
-            why: format!("the finding names {} events, more than the {MAX_EVIDENCE} that are ever looked up", e.events.len()),
+            why: format!("the finding names {} events, more than the {MAX_EVIDENCE} that are ever looked up", e.len()),
         }),
         Some(e) if !can_cross(e) => Err(Confirmation::Unconfirmed { events: Vec::new(), why: too_few(e) }),
         Some(e) => Ok(e),
@@ -258,9 +282,96 @@ pub fn confirm(principal: &Principal, evidence: Option<&Evidence>, answers: &[An
         why: format!(
             "CloudTrail confirmed {} of the {} event(s) that crossed {}; what it confirmed does not cross it",
             t.confirmed.len(),
-            ev.events.len(),
+            ev.len(),
             ev.horizon.describe()
         ),
         events: t.failed,
     }
+}
+
+/// What CloudTrail's own records prove a principal used and launched: the artifacts an action
+/// may take from records. Only the records CloudTrail answered that match their claims
+/// ([`check`]) count; a record that exists only in the trail's log group adds nothing here, so a
+/// forged record beside a confirmed burst can name neither another key of the principal nor
+/// anyone's instance.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Proven {
+    /// `userIdentity.accessKeyId` of each confirmed record.
+    pub access_keys: std::collections::BTreeSet<String>,
+    /// The instances each confirmed `RunInstances` response lists, with CloudTrail's region,
+    /// launch time (or `eventTime`) and reservation id.
+    pub launches: Vec<LaunchedInstance>,
+}
+
+impl Proven {
+    /// True when CloudTrail's records show `instance_id` launched in `region`.
+    pub fn launched(&self, region: &str, instance_id: &str) -> Option<&LaunchedInstance> {
+        self.launches.iter().find(|l| l.region == region && l.instance_id == instance_id)
+    }
+}
+
+/// The artifacts of `evidence` that CloudTrail's answers prove ([`Proven`]): the access keys and
+/// instances of the records that match their claims, nothing from any other record.
+pub fn proven(principal: &Principal, evidence: Option<&Evidence>, answers: &[Answer]) -> Proven {
+    let mut out = Proven::default();
+    let Some(ev) = evidence else { return out };
+    let mut seen = std::collections::BTreeSet::new();
+    for claim in ev.claims() {
+        if !seen.insert(claim.event_id.as_str()) {
+            continue;
+        }
+        let Some(text) = answers.iter().find(|a| a.event_id == claim.event_id).and_then(|a| a.record.as_deref()) else { continue };
+        if check(claim, principal, Some(Some(text))).is_err() {
+            continue;
+        }
+        let Ok(r) = parse_record(text) else { continue };
+        if let Some(k) = r.user_identity.as_ref().and_then(|u| u.access_key_id.as_deref()) {
+            out.access_keys.insert(k.to_owned());
+        }
+        if !r.is_event("ec2.amazonaws.com", "RunInstances") {
+            continue;
+        }
+        let (Some(t), Some(region)) = (r.time_ms().and_then(DateTime::<Utc>::from_timestamp_millis), r.aws_region.as_deref()) else {
+            continue;
+        };
+        let f = launch_facts(&r);
+        for (i, id) in f.instance_ids.iter().enumerate() {
+            let at = f.launch_times_ms.get(i).copied().flatten().and_then(DateTime::<Utc>::from_timestamp_millis);
+            out.launches.push(LaunchedInstance {
+                instance_id: id.clone(),
+                region: region.to_owned(),
+                launched_at: at.unwrap_or(t),
+                reservation_id: f.reservation_id.clone(),
+                request_id: f.request_id.clone(),
+            });
+        }
+    }
+    out
+}
+
+/// Whether `ev` is evidence of the finding it came in, before anything is looked up: its horizon
+/// must be one of the finding's rule's `horizons` (when the rule is known: a finding that names a
+/// lower horizon of its own, "1 call within 1 minute", must not make one old call enough), and
+/// every record must fall inside the finding's `window` (a record of a month ago is not what
+/// crossed a threshold in this window). The reason, in words, when it is not.
+pub fn fits(ev: &Evidence, horizons: Option<&[Horizon]>, window: &crate::window::TimeWindow) -> Result<(), String> {
+    if let Some(hs) = horizons
+        && !hs.contains(&ev.horizon)
+    {
+        return Err(format!(
+            "the finding judges its evidence by {}, which is not a horizon of its rule ({}): nothing is looked up",
+            ev.horizon.describe(),
+            hs.iter().map(Horizon::describe).collect::<Vec<_>>().join("; ")
+        ));
+    }
+    if let Some(e) = ev.claims().find(|e| !window.contains_ms(e.event_time.timestamp_millis())) {
+        return Err(format!(
+            "the evidence names {} at {}, outside the finding's window ({} to {}): nothing is looked up",
+            untrusted(&e.event_id),
+            crate::time::format_utc(e.event_time),
+            crate::time::format_utc(window.start),
+            crate::time::format_utc(window.end)
+        ));
+    }
+    Ok(())
 }

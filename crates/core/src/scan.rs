@@ -47,6 +47,12 @@ pub struct ScanStats {
     pub matched: u64,
     /// Matching records seen twice (same `eventID`: overlapping reads, duplicate delivery), counted once.
     pub duplicates: u64,
+    /// Matching records whose `eventID` was seen before with another identity, time, region or
+    /// count: two versions of one event, at least one forged. Each version is counted, for its
+    /// own principal (neither wins silently: CloudTrail's confirmation tells them apart), and the
+    /// read says so.
+    #[serde(default)]
+    pub conflicting: u64,
     /// A few parse errors, for the report.
     pub error_samples: Vec<String>,
 }
@@ -65,6 +71,7 @@ impl ScanStats {
         self.uncounted += other.uncounted;
         self.matched += other.matched;
         self.duplicates += other.duplicates;
+        self.conflicting += other.conflicting;
         let room = MAX_ERROR_SAMPLES.saturating_sub(self.error_samples.len());
         self.error_samples.extend(other.error_samples.iter().take(room).cloned());
     }
@@ -107,6 +114,67 @@ pub fn event_key(event_id: &str) -> u128 {
     u128::from_be_bytes(first)
 }
 
+/// The key of one version of a record: its `eventID` with who made the call (identity type, ARN,
+/// principal id, account, access key, `invokedBy`), where, when, which event and what it counted.
+/// Two records with one event id and one version key are one record seen twice; two with one
+/// event id and different version keys conflict (one is forged).
+pub fn version_key<Q, S>(event_id: &str, record: &CloudTrailRecord<'_, Q, S>, t_ms: i64, facts: &LaunchFacts) -> u128 {
+    let mut h = Sha256::new();
+    let id = record.user_identity.as_ref();
+    let part = |h: &mut Sha256, v: Option<&str>| {
+        h.update(v.unwrap_or("\u{1}").as_bytes());
+        h.update([0]);
+    };
+    part(&mut h, Some(event_id));
+    part(&mut h, id.and_then(|i| i.identity_type.as_deref()));
+    part(&mut h, id.and_then(|i| i.arn.as_deref()));
+    part(&mut h, id.and_then(|i| i.principal_id.as_deref()));
+    part(&mut h, id.and_then(|i| i.account_id.as_deref()));
+    part(&mut h, id.and_then(|i| i.access_key_id.as_deref()));
+    part(&mut h, id.and_then(|i| i.invoked_by.as_deref()));
+    part(&mut h, record.aws_region.as_deref());
+    part(&mut h, record.event_source.as_deref());
+    part(&mut h, record.event_name.as_deref());
+    h.update(t_ms.to_be_bytes());
+    h.update(facts.launched.to_be_bytes());
+    h.update(facts.requested.to_be_bytes());
+    h.update([u8::from(facts.failed), u8::from(facts.dry_run)]);
+    let digest = h.finalize();
+    let mut first = [0u8; 16];
+    first.copy_from_slice(&digest[..16]);
+    u128::from_be_bytes(first)
+}
+
+/// Whether a record was seen before: the same version (a duplicate, counted once), another
+/// version of the same event id (a conflict: counted too), or not at all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Seen {
+    /// First time: count it.
+    New,
+    /// The same version seen before: do not count it again.
+    Duplicate,
+    /// Another version of an event id seen before: count it, for its own principal, and say so.
+    Conflict,
+}
+
+/// The event ids and record versions seen so far (16 bytes each).
+#[derive(Debug, Default)]
+pub struct SeenRecords {
+    ids: HashSet<u128>,
+    versions: HashSet<u128>,
+}
+
+impl SeenRecords {
+    /// Remember `record` (no `eventID`: never a duplicate) and say whether it was seen before.
+    pub fn admit<Q, S>(&mut self, record: &CloudTrailRecord<'_, Q, S>, t_ms: i64, facts: &LaunchFacts) -> Seen {
+        let Some(id) = record.event_id.as_deref() else { return Seen::New };
+        if !self.versions.insert(version_key(id, record, t_ms, facts)) {
+            return Seen::Duplicate;
+        }
+        if self.ids.insert(event_key(id)) { Seen::New } else { Seen::Conflict }
+    }
+}
+
 /// Scans rows for one event rule, inside an optional window; what matches goes to a
 /// [`LaunchSink`] (per-principal activity by default).
 #[derive(Debug)]
@@ -114,7 +182,7 @@ pub struct Scanner<K = Aggregate> {
     rule: EventRule,
     finders: Vec<memmem::Finder<'static>>,
     window: Option<TimeWindow>,
-    seen_event_ids: HashSet<u128>,
+    seen: SeenRecords,
     /// Where matching records went: per-principal activity for the detector.
     pub aggregate: K,
     /// Counters so far.
@@ -132,7 +200,7 @@ impl<K: LaunchSink> Scanner<K> {
     /// A scanner whose matching records go to `sink`.
     pub fn with_sink(rule: EventRule, window: Option<TimeWindow>, sink: K) -> Self {
         let finders = rule.needles().iter().map(|n| memmem::Finder::new(n.as_bytes()).into_owned()).collect();
-        Self { rule, finders, window, seen_event_ids: HashSet::new(), aggregate: sink, stats: ScanStats::default() }
+        Self { rule, finders, window, seen: SeenRecords::default(), aggregate: sink, stats: ScanStats::default() }
     }
 
     /// The rule scanned for.
@@ -161,8 +229,10 @@ impl<K: LaunchSink> Scanner<K> {
             Ok(mut r) if r.event_source.is_some() || r.event_name.is_some() => {
                 if let Some(t) = self.accept(&r) {
                     let facts = launch_record_facts(&mut r);
-                    self.stats.uncounted += u64::from(facts.malformed);
-                    self.aggregate.add_launch(&r, t, &facts);
+                    if self.fresh(&r, t, &facts) {
+                        self.stats.uncounted += u64::from(facts.malformed);
+                        self.aggregate.add_launch(&r, t, &facts);
+                    }
                 }
             }
             _ => match parse_record(message) {
@@ -192,9 +262,25 @@ impl<K: LaunchSink> Scanner<K> {
                 Counted::Instances => launch_facts(r),
                 Counted::Calls => call_facts(r),
             };
-            self.stats.uncounted += u64::from(facts.malformed);
-            self.aggregate.add_launch(r, t, &facts);
+            if self.fresh(r, t, &facts) {
+                self.stats.uncounted += u64::from(facts.malformed);
+                self.aggregate.add_launch(r, t, &facts);
+            }
         }
+    }
+
+    /// True when the record is to be counted: not the same version of an event seen before.
+    fn fresh<Q, S>(&mut self, r: &CloudTrailRecord<'_, Q, S>, t: i64, facts: &LaunchFacts) -> bool {
+        match self.seen.admit(r, t, facts) {
+            Seen::New => {}
+            Seen::Duplicate => {
+                self.stats.duplicates += 1;
+                return false;
+            }
+            Seen::Conflict => self.stats.conflicting += 1,
+        }
+        self.stats.matched += 1;
+        true
     }
 
     /// Why this scan did not count everything it was shown, if it did not: rows that could not
@@ -213,6 +299,13 @@ impl<K: LaunchSink> Scanner<K> {
         if s.without_time > 0 {
             why.push(format!("{} matching record(s) have no readable eventTime and were not counted", s.without_time));
         }
+        if s.conflicting > 0 {
+            why.push(format!(
+                "{} record(s) reuse an eventID read before with another identity, time, region or count (at least one of each pair \
+                 is forged): each was counted for its own principal; CloudTrail's event history says which is real",
+                s.conflicting
+            ));
+        }
         if s.uncounted > 0 {
             why.push(format!(
                 "{} matching record(s) do not say how many instances they asked for (request and response omitted or unreadable): each counted as one",
@@ -222,7 +315,7 @@ impl<K: LaunchSink> Scanner<K> {
         (!why.is_empty()).then(|| why.join("; "))
     }
 
-    /// The record's time when it is the event, inside the window, and not seen before.
+    /// The record's time when it is the event and inside the window.
     fn accept<Q, S>(&mut self, r: &CloudTrailRecord<'_, Q, S>) -> Option<i64> {
         if !self.rule.matches(r) {
             self.stats.other_events += 1;
@@ -236,13 +329,6 @@ impl<K: LaunchSink> Scanner<K> {
             self.stats.outside_window += 1;
             return None;
         }
-        if let Some(id) = r.event_id.as_deref()
-            && !self.seen_event_ids.insert(event_key(id))
-        {
-            self.stats.duplicates += 1;
-            return None;
-        }
-        self.stats.matched += 1;
         Some(t)
     }
 }

@@ -260,13 +260,8 @@ fn crossing(points: &[Point], i: usize, j: usize, h: &Horizon, min: u64) -> Cros
 /// positions in `points`, in time order. This is what a finding asks CloudTrail to confirm
 /// before anyone is contained: enough to cross the threshold, not every call.
 pub fn evidence(points: &[Point], span: &Span, h: &Horizon) -> Vec<usize> {
-    let (w, min) = (h.window_ms(), h.threshold.max(1));
-    let start = span.calls.start;
-    let Some(t0) = points.get(start).map(|p| p.t_ms) else { return Vec::new() };
-    let mut window: Vec<usize> = (start..points.len())
-        .take_while(|&k| points[k].t_ms.saturating_sub(t0) < w)
-        .filter(|&k| counted(&points[k], h.measure) > 0)
-        .collect();
+    let min = h.threshold.max(1);
+    let mut window = window_calls(points, span, h);
     window.sort_by_key(|&k| (std::cmp::Reverse(counted(&points[k], h.measure)), points[k].t_ms, k));
     let mut sums = Sums::default();
     let mut out = Vec::new();
@@ -279,6 +274,16 @@ pub fn evidence(points: &[Point], span: &Span, h: &Horizon) -> Vec<usize> {
     }
     out.sort_unstable();
     out
+}
+
+/// Every call of `span`'s first window (the one that crossed `h`) that counts for `h`: positions
+/// in `points`, in time order. [`evidence`] picks the fewest of them; the rest are the
+/// alternatives a finding names beside it.
+pub fn window_calls(points: &[Point], span: &Span, h: &Horizon) -> Vec<usize> {
+    let w = h.window_ms();
+    let start = span.calls.start;
+    let Some(t0) = points.get(start).map(|p| p.t_ms) else { return Vec::new() };
+    (start..points.len()).take_while(|&k| points[k].t_ms.saturating_sub(t0) < w).filter(|&k| counted(&points[k], h.measure) > 0).collect()
 }
 
 /// Sort points by time, as [`judge`] needs them (stable: equal times keep their order).

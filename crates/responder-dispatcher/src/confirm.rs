@@ -8,7 +8,9 @@
 //! looks each one up in CloudTrail's event history, which `logs:PutLogEvents` cannot write.
 //!
 //! How many: only what is needed. A principal's evidence is the fewest records that cross the
-//! threshold, at most [`MAX_EVIDENCE`](launchguard_core::evidence::MAX_EVIDENCE); each distinct
+//! threshold, and beside them the rest of the crossing window as alternatives, at most
+//! [`MAX_EVIDENCE`](launchguard_core::evidence::MAX_EVIDENCE) in all: every principal's fewest
+//! records are looked up first, the alternatives of a principal still undecided after; each distinct
 //! event id (and region) is looked up once per delivery, whichever principals name it, one
 //! `LookupEvents` each, spaced by [`LOOKUP_INTERVAL`] (CloudTrail allows 2 requests a second per
 //! account and region). A principal's lookups stop as soon as what CloudTrail confirmed crosses
@@ -29,7 +31,7 @@ use std::time::Duration;
 
 use launchguard_aws::trail::{EventHistory, LOOKUP_INTERVAL};
 use launchguard_core::contract::FlaggedPrincipal;
-use launchguard_core::evidence::{Answer, Confirmation, EvidenceEvent, confirm, possible};
+use launchguard_core::evidence::{Answer, Confirmation, EvidenceEvent, Proven, confirm, possible, proven};
 use tokio::time::Instant;
 use tracing::{info, warn};
 
@@ -67,10 +69,33 @@ enum Stopped {
     Budget,
 }
 
-/// The distinct events of a principal's evidence, in its order (a repeated event id once).
+/// The distinct events of a principal's evidence, in its order (a repeated event id once): its
+/// fewest records, then its alternatives.
 fn distinct(f: &FlaggedPrincipal) -> Vec<&EvidenceEvent> {
     let mut seen = BTreeSet::new();
-    f.evidence.as_ref().map(|e| e.events.iter().filter(|e| seen.insert(e.event_id.as_str())).collect()).unwrap_or_default()
+    f.evidence.as_ref().map(|e| e.claims().filter(|e| seen.insert(e.event_id.as_str())).collect()).unwrap_or_default()
+}
+
+/// Which of a principal's records a pass looks up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Pass {
+    /// The fewest records that cross (`events`), smallest evidence first.
+    Fewest,
+    /// The rest of the crossing window (`alternatives`), for the principals still undecided: a
+    /// forged record among the fewest (one bigger than the real ones) does not leave the real
+    /// ones unread.
+    Alternatives,
+}
+
+/// The distinct events of `f` that `pass` looks up.
+fn of_pass(f: &FlaggedPrincipal, pass: Pass) -> Vec<&EvidenceEvent> {
+    let Some(ev) = f.evidence.as_ref() else { return Vec::new() };
+    let mut seen = BTreeSet::new();
+    let fewest: Vec<&EvidenceEvent> = ev.events.iter().filter(|e| seen.insert(e.event_id.as_str())).collect();
+    match pass {
+        Pass::Fewest => fewest,
+        Pass::Alternatives => ev.alternatives.iter().filter(|e| seen.insert(e.event_id.as_str())).collect(),
+    }
 }
 
 fn key(e: &EvidenceEvent) -> (String, String) {
@@ -94,14 +119,16 @@ fn decided(f: &FlaggedPrincipal, history: &History) -> Option<Confirmation> {
 
 /// Confirm each flagged principal's evidence with CloudTrail, all within one delivery's limits:
 /// waiting up to `wait` for its event history to catch up, and looking nothing up after `until`.
-/// Per principal, in order: `Ok` when confirmed, else the note for a person (the principal is
-/// notify-only).
+/// Per principal, in order: `Ok` when confirmed, with what CloudTrail's own records of it prove
+/// ([`Proven`]: the only keys and instances an action may take from records), else the note for a
+/// person (the principal is notify-only).
 pub async fn confirm_all<T: EventHistory>(
     principals: &[&FlaggedPrincipal],
+    wanted: &[Wanted],
     trail: &T,
     wait: Duration,
     until: Instant,
-) -> Vec<Result<(), String>> {
+) -> Vec<Result<Proven, String>> {
     let lag_until = (Instant::now() + wait).min(until);
     let mut history = History::new();
     let mut errors: Vec<Vec<String>> = vec![Vec::new(); principals.len()];
@@ -111,36 +138,39 @@ pub async fn confirm_all<T: EventHistory>(
     // the smallest evidence first: a principal that needs many lookups (up to MAX_EVIDENCE, 40 s)
     // never starves one beside it that needs a few
     let mut order: Vec<(usize, &FlaggedPrincipal)> = principals.iter().copied().enumerate().collect();
-    order.sort_by_key(|(_, f)| distinct(f).len());
+    order.sort_by_key(|(_, f)| of_pass(f, Pass::Fewest).len());
     let stopped = 'rounds: loop {
-        // one round: every undecided principal's records without a record yet, each key once
+        // one round: every undecided principal's records without a record yet, each key once;
+        // the fewest records of all first, then the alternatives of those still undecided
         let mut this_round = BTreeSet::new();
-        for &(i, f) in &order {
-            if verdicts[i].is_some() {
-                continue;
-            }
-            verdicts[i] = decided(f, &history);
-            for e in distinct(f) {
+        for pass in [Pass::Fewest, Pass::Alternatives] {
+            for &(i, f) in &order {
                 if verdicts[i].is_some() {
-                    break;
-                }
-                let k = key(e);
-                if matches!(history.get(&k), Some(Some(_))) || this_round.contains(&k) {
                     continue;
                 }
-                if pace.next() + LOOKUP_INTERVAL > until {
-                    break 'rounds Stopped::Budget;
-                }
-                pace.wait().await;
-                lookups += 1;
-                this_round.insert(k.clone());
-                match trail.lookup_event(&e.region, &e.event_id).await {
-                    Ok(record) => {
-                        history.insert(k, record);
-                    }
-                    Err(err) => errors[i].push(err.message),
-                }
                 verdicts[i] = decided(f, &history);
+                for e in of_pass(f, pass) {
+                    if verdicts[i].is_some() {
+                        break;
+                    }
+                    let k = key(e);
+                    if matches!(history.get(&k), Some(Some(_))) || this_round.contains(&k) {
+                        continue;
+                    }
+                    if pace.next() + LOOKUP_INTERVAL > until {
+                        break 'rounds Stopped::Budget;
+                    }
+                    pace.wait().await;
+                    lookups += 1;
+                    this_round.insert(k.clone());
+                    match trail.lookup_event(&e.region, &e.event_id).await {
+                        Ok(record) => {
+                            history.insert(k, record);
+                        }
+                        Err(err) => errors[i].push(err.message),
+                    }
+                    verdicts[i] = decided(f, &history);
+                }
             }
         }
         if verdicts.iter().all(Option::is_some) {
@@ -152,6 +182,35 @@ pub async fn confirm_all<T: EventHistory>(
         }
         tokio::time::sleep(LAG_RETRY.min(left)).await;
     };
+    // The artifacts: a confirmed principal whose plan names a key or an instance that the records
+    // looked up do not show yet gets the rest of its named records looked up, while the budget
+    // allows (only the records CloudTrail holds prove a key or an instance: `plan/proven.rs`).
+    'artifacts: for (i, f) in principals.iter().enumerate() {
+        if verdicts[i] != Some(Confirmation::Confirmed) {
+            continue;
+        }
+        let Some(want) = wanted.get(i) else { continue };
+        for e in distinct(f) {
+            if want.covered_by(&proven(&f.principal, f.evidence.as_ref(), &answers(f, &history))) {
+                break;
+            }
+            let k = key(e);
+            if history.contains_key(&k) {
+                continue;
+            }
+            if pace.next() + LOOKUP_INTERVAL > until {
+                break 'artifacts;
+            }
+            pace.wait().await;
+            lookups += 1;
+            match trail.lookup_event(&e.region, &e.event_id).await {
+                Ok(record) => {
+                    history.insert(k, record);
+                }
+                Err(err) => errors[i].push(err.message),
+            }
+        }
+    }
     let confirmed = verdicts.iter().filter(|v| **v == Some(Confirmation::Confirmed)).count();
     let limits = Limits { wait, stopped, confirmed, of: principals.len(), lookups };
     principals
@@ -164,7 +223,7 @@ pub async fn confirm_all<T: EventHistory>(
             match verdict {
                 Confirmation::Confirmed => {
                     info!(principal = %f.principal.label(), "evidence confirmed by CloudTrail");
-                    Ok(())
+                    Ok(proven(&f.principal, f.evidence.as_ref(), &answers(f, &history)))
                 }
                 Confirmation::Unconfirmed { events, why } => {
                     let note = note(&why, &events, undecided.then_some(&limits), &errors);
@@ -174,6 +233,23 @@ pub async fn confirm_all<T: EventHistory>(
             }
         })
         .collect()
+}
+
+/// The keys and instances a principal's plan takes from records: what CloudTrail's records must
+/// show before an action takes them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Wanted {
+    /// Access key ids to deactivate.
+    pub keys: BTreeSet<String>,
+    /// `(region, instance id)` to stop or terminate.
+    pub instances: BTreeSet<(String, String)>,
+}
+
+impl Wanted {
+    /// True when `proven` shows every key and instance wanted.
+    fn covered_by(&self, proven: &Proven) -> bool {
+        self.keys.iter().all(|k| proven.access_keys.contains(k)) && self.instances.iter().all(|(r, i)| proven.launched(r, i).is_some())
+    }
 }
 
 /// What ended the lookups, for the note of a principal they left undecided.

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use launchguard_aws::mac::MacSigner;
 use launchguard_aws::store::{ConditionalStore, ObjectPut, PresignGet};
 use launchguard_aws::{CallError, Invoker};
-use launchguard_core::contract::{Action, Finding, OutcomeStatus, ResponseOutcome, ResponseRequest};
+use launchguard_core::contract::{Action, Finding, FlaggedPrincipal, OutcomeStatus, ResponseOutcome, ResponseRequest};
 use launchguard_core::principal::Principal;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -195,16 +195,36 @@ pub async fn dispatch_finding<
     let mut unconfirmed: Vec<(usize, String)> = Vec::new();
     let (acting, flagged): (Vec<usize>, Vec<_>) =
         plans.iter().zip(&finding.principals).enumerate().filter(|(_, (p, _))| !p.actions.is_empty()).map(|(i, (_, f))| (i, f)).unzip();
-    let verdicts = crate::confirm::confirm_all(&flagged, trail, cfg.confirm_wait, io.confirm_until).await;
+    // The evidence is judged by the rule's horizons, in the finding's window: never by a horizon
+    // the finding names for itself, nor on a record older than the window.
+    let horizons = cfg.rules.get(&finding.rule).map(|r| r.horizons.as_slice());
+    let fits: Vec<Result<(), String>> = flagged
+        .iter()
+        .map(|f| match f.evidence.as_ref() {
+            Some(ev) => {
+                launchguard_core::evidence::fits(ev, horizons, &finding.window).map_err(|why| format!("NOT contained, notify-only: {why}"))
+            }
+            None => Ok(()),
+        })
+        .collect();
+    let to_confirm: Vec<&FlaggedPrincipal> = flagged.iter().zip(&fits).filter(|(_, fit)| fit.is_ok()).map(|(f, _)| *f).collect();
+    let wanted: Vec<crate::confirm::Wanted> =
+        acting.iter().zip(&fits).filter(|(_, fit)| fit.is_ok()).map(|(&i, _)| plans.get(i).map(wanted_of).unwrap_or_default()).collect();
+    let mut confirmed = crate::confirm::confirm_all(&to_confirm, &wanted, trail, cfg.confirm_wait, io.confirm_until).await.into_iter();
+    let verdicts: Vec<_> =
+        fits.into_iter().map(|fit| fit.and_then(|()| confirmed.next().unwrap_or_else(|| Err("not confirmed".into())))).collect();
     for (i, verdict) in acting.into_iter().zip(verdicts) {
         let Some(p) = plans.get_mut(i) else { continue };
-        if let Err(note) = verdict {
-            p.actions.clear();
-            p.human = Some(match p.human.take() {
-                Some(h) => format!("{note}; {h}"),
-                None => note.clone(),
-            });
-            unconfirmed.push((i, note));
+        match verdict {
+            Ok(proven) => plan::only_what_cloudtrail_proves(p, &proven),
+            Err(note) => {
+                p.actions.clear();
+                p.human = Some(match p.human.take() {
+                    Some(h) => format!("{note}; {h}"),
+                    None => note.clone(),
+                });
+                unconfirmed.push((i, note));
+            }
         }
     }
     let actions: Vec<Action> = plans.iter().flat_map(|p| p.actions.iter().cloned()).collect();
@@ -340,6 +360,23 @@ pub async fn dispatch_finding<
     info!(finding_id = %fid, status = status.as_str(), deliveries = report.deliveries, outcomes = report.outcomes.len(),
         notification = ?report.notification_message_id, incident_record = ?report.incident_record, "dispatch finished");
     if failures.is_empty() { Ok(report) } else { Err(DispatcherError::Incomplete { failures }) }
+}
+
+/// The keys and instances `p`'s actions take from records.
+fn wanted_of(p: &PrincipalPlan) -> crate::confirm::Wanted {
+    let mut w = crate::confirm::Wanted::default();
+    for a in &p.actions {
+        match a {
+            Action::DeactivateAccessKey { access_key_id, .. } => {
+                w.keys.insert(access_key_id.clone());
+            }
+            Action::StopInstances { region, instances, .. } | Action::TerminateInstances { region, instances, .. } => {
+                w.instances.extend(instances.iter().map(|l| (region.clone(), l.instance_id.clone())));
+            }
+            _ => {}
+        }
+    }
+    w
 }
 
 pub(crate) fn action_failures(outcomes: &[ResponseOutcome]) -> Vec<Failure> {

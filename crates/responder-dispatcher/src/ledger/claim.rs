@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 use launchguard_aws::CallError;
 use launchguard_aws::store::{ConditionalStore, Put};
 use launchguard_core::contract::{Action, OutcomeStatus, ResponseOutcome};
+use tracing::warn;
 
 use super::entry::{ActionEntry, EntryState, Owner, ReversalState, entry_key, identity_key, target_of, target_of_key};
 use super::{ATTEMPTS, Ledger, STALE_CLAIM, to_vec};
@@ -199,6 +200,18 @@ impl<S: ConditionalStore> Ledger<'_, S> {
     ) -> Result<ActionEntry, CallError> {
         let key = entry_key(&entry.target, &entry.finding_id);
         entry.state = EntryState::Done;
+        // Only a reversal of the very action sent is kept: a changed handler's answer cannot
+        // plant a reversal for another target (a key launchguard never deactivated).
+        let mut outcome = outcome.clone();
+        if let Some(r) = outcome.reversal.take_if(|r| !entry.action.reverses(r)) {
+            warn!(action = %entry.action.name(), target = %entry.action.target(), planted = %r.target(),
+                "the handler answered with a reversal of another action: not kept");
+            outcome.warnings.push(format!(
+                "the handler answered with a reversal of another target ({}): not kept, a release will not run it; check the handler's code",
+                launchguard_core::text::untrusted(&r.target())
+            ));
+        }
+        let outcome = &outcome;
         let ours = entry.owner == Some(Owner::Launchguard);
         let unsure = !ours && (entry.owner == Some(Owner::Unknown) || owner_if_in_place == Owner::Unknown);
         match outcome.outcome {

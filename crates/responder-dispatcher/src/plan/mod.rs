@@ -20,7 +20,9 @@
 //! it cannot be undone), the IAM users and roles above also get their *own* instances stopped:
 //! those their `RunInstances` responses returned (`activity.launches`), one action per region,
 //! which the EC2 handler checks against IAM (the principal's real ARN) and `DescribeInstances`
-//! before acting. The instance action is a rule action like the others: a finding's rule must name
+//! before acting. Once CloudTrail confirmed the principal, the keys and instances come only from
+//! CloudTrail's own records of its evidence (`proven.rs`): one named only by the log group is
+//! left to a person. The instance action is a rule action like the others: a finding's rule must name
 //! `stop_instances` (or `terminate_instances`: only then is anything terminated; a rule naming
 //! only `stop_instances`, or a rule the dispatcher does not know, gets at most a stop). Only for a
 //! principal launchguard contains: a notify-only rule or playbook touches no instance. No other
@@ -45,9 +47,11 @@ use crate::ledger::target_of;
 
 mod created_keys;
 mod instances;
+mod proven;
 
 use created_keys::created_key_actions;
 use instances::instance_actions;
+pub use proven::only_what_cloudtrail_proves;
 
 /// What to do with IAM users.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -108,7 +108,6 @@ async fn dispatch_with(
 /// first: the forged record alone; CloudTrail does not hold it, so the intern is notify-only and
 /// goes on launching.
 #[tokio::test(start_paused = true)]
-#[ignore = "review3: a launcher that forges one bigger record of its own is never contained (the evidence is only the forged record)"]
 async fn review3_a_launcher_that_forges_one_bigger_record_of_its_own_is_still_contained() {
     let real = real_burst(301);
     let trail = MemoryTrail::default();
@@ -132,7 +131,6 @@ async fn review3_a_launcher_that_forges_one_bigger_record_of_its_own_is_still_co
 /// the record" compares EC2's launch time with the record's own `launchTime` field, which the forger
 /// writes: any instance not tagged `launchguard:protected=true` is stopped, or terminated.
 #[tokio::test(start_paused = true)]
-#[ignore = "review3: forged launch records beside a confirmed burst stop (or terminate) any instance of the account, however old (launchTime is the record's)"]
 async fn review3_forged_launch_records_beside_a_confirmed_burst_stop_no_one_elses_instances() {
     let real = real_burst(303);
     let trail = MemoryTrail::default();
@@ -177,7 +175,6 @@ async fn review3_forged_launch_records_beside_a_confirmed_burst_stop_no_one_else
 /// active key"), and CloudTrail never recorded that key launching. On this branch every key in the
 /// log group's records is deactivated.
 #[tokio::test(start_paused = true)]
-#[ignore = "review3: a forged record naming the contained user's other key gets that key deactivated (not confirmed by CloudTrail)"]
 async fn review3_a_forged_record_naming_the_users_other_key_does_not_deactivate_it() {
     let real = real_burst(305);
     let trail = MemoryTrail::default();
@@ -243,7 +240,6 @@ impl Invoker for Tampered<'_> {
 /// stores the handler's reversal as is and, at the release, seals it for the access-key handler,
 /// which reactivates Bob's key.
 #[tokio::test(start_paused = true)]
-#[ignore = "review3: a changed handler's answer plants any reversal in the ledger; the release seals it for another handler (reactivates a key launchguard never deactivated)"]
 async fn review3_a_handler_cannot_plant_a_reversal_for_another_target() {
     let real = real_burst(308);
     let trail = MemoryTrail::default();
@@ -439,7 +435,6 @@ async fn review3_a_launcher_that_fills_its_managed_policy_slots_is_still_quarant
 /// and contains the admin: the confirmation that "a detector that forgets cannot skip" is skipped
 /// by a detector that lowers the horizon.
 #[tokio::test(start_paused = true)]
-#[ignore = "review3: the confirmation judges the finding's own horizon (threshold 1) and any record of the last 90 days, not the rule's horizons in the window"]
 async fn review3_a_finding_that_lowers_its_horizon_confirms_nothing() {
     let admin = Actor::IamUser { account: ACCOUNT.into(), name: "ops-admin".into(), key: "AKIAEXAMPLEOPSADMIN1".into() };
     let old = Burst::new(admin, 1, 1, now() - Duration::days(30)).records(&run_instances_template(), 315);
@@ -471,7 +466,6 @@ async fn review3_a_finding_that_lowers_its_horizon_confirms_nothing() {
 /// event id (the copy) and drops the real one as a duplicate: the burst is Auto Scaling's, AWS
 /// itself, excluded; the intern is neither contained nor named for a person.
 #[tokio::test(start_paused = true)]
-#[ignore = "review3: copies of the launcher's own records (same event ids, another identity) read first make the detector drop the real ones"]
 async fn review3_copies_of_a_launchers_records_under_another_identity_do_not_hide_it() {
     let real = real_burst(316);
     let trail = MemoryTrail::default();

@@ -212,7 +212,8 @@ fn strings(v: &Value) -> Vec<String> {
 fn only_the_dispatcher_may_append_incident_records() {
     let template: Value = serde_json::from_str(&fixture("../deploy/base.template.json")).unwrap();
     let group = template["Resources"]["IncidentLogGroup"]["Properties"]["LogGroupName"].as_str().unwrap().to_owned();
-    let dispatcher_role = template["Resources"]["DispatcherRole"]["@role"].as_str().unwrap().to_owned();
+    // the role as deploy/render.py names it: `<function>-role` (the SCP must exempt that name)
+    let dispatcher_role = format!("{}-role", template["Resources"]["DispatcherRole"]["@role"].as_str().unwrap());
     let append = ["logs:PutLogEvents", "logs:CreateLogStream"];
     for f in [
         "launchguard-detector",

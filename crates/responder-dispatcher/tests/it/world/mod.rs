@@ -219,42 +219,129 @@ pub fn trail() -> &'static MemoryTrail {
     &TRAIL
 }
 
+/// An instance a witnessed call launched: its id, `launched_at`, reservation id.
+type Launched = (String, Option<String>, Option<String>);
+/// A witnessed call: the key used, its region, the instances it launched.
+type Call = (Option<String>, String, Vec<Launched>);
+
 /// `finding` as the detector writes it when CloudTrail really recorded the calls: each flagged
-/// principal without evidence gets one `RunInstances` call of its own, recorded in [`trail`] and
-/// named as its evidence (one call crossing "1 call within 1 min"). The tests of confirmation
-/// itself (`forged_records`) build their evidence and trail by hand.
+/// principal without evidence gets `RunInstances` calls of its own, recorded in [`trail`] and
+/// named as its evidence: one a key it used (CloudTrail's `accessKeyId`), one a region of the
+/// instances it launched (their ids, launch times and reservation), and one more that makes them
+/// cross the first horizon of the finding's rule by themselves; all at its `first_seen`, kept
+/// inside the finding's window. What CloudTrail holds is then what the finding says: the keys and
+/// instances an action takes come from these records (`plan/proven.rs`). The tests of
+/// confirmation itself (`forged_records`) build their evidence and trail by hand.
 pub fn witnessed(finding: &serde_json::Value) -> serde_json::Value {
+    use serde_json::{Value, json};
     static NEXT: AtomicUsize = AtomicUsize::new(0);
     let mut f = finding.clone();
+    let rule = f.get("rule").and_then(Value::as_str).unwrap_or("ec2-mass-launch").to_owned();
+    let horizon = launchguard_core::rules::RuleSet::bundled()
+        .ok()
+        .and_then(|rs| rs.get(&rule).and_then(|r| r.horizons.first().copied()))
+        .map_or_else(|| json!({"measure": "calls", "window_seconds": 60, "threshold": 1}), |h| serde_json::to_value(h).unwrap());
+    let (calls, threshold) = (horizon["measure"] == "calls", horizon["threshold"].as_u64().unwrap_or(1).max(1));
+    let window = (f["window"]["start"].as_str().map(str::to_owned), f["window"]["end"].as_str().map(str::to_owned));
     let Some(principals) = f.get_mut("principals").and_then(|p| p.as_array_mut()) else { return f };
     for p in principals.iter_mut().filter(|p| p.get("evidence").is_none()) {
-        let n = NEXT.fetch_add(1, Ordering::SeqCst);
-        let id = format!("77777777-0000-4000-8000-{n:012x}");
-        let at = p["activity"]["first_seen"].as_str().unwrap_or("2026-11-22T05:20:00Z").to_owned();
-        let who = &p["principal"];
-        let identity = match who["type"].as_str() {
-            Some("iam_user") => {
-                serde_json::json!({"type": "IAMUser", "arn": who["arn"], "accountId": who["account_id"], "userName": who["user_name"]})
+        let mut at = p["activity"]["first_seen"].as_str().unwrap_or("2026-11-22T05:20:00Z").to_owned();
+        let parse = |t: &str| DateTime::parse_from_rfc3339(t).ok().map(|d| d.with_timezone(&Utc));
+        if let (Some(t), Some(start), Some(end)) = (parse(&at), window.0.as_deref().and_then(parse), window.1.as_deref().and_then(parse))
+            && !(start..=end).contains(&t)
+        {
+            at = end.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        }
+        let who = p["principal"].clone();
+        let identity = |key: Option<&str>| -> Option<Value> {
+            let mut id = match who["type"].as_str() {
+                Some("iam_user") => {
+                    json!({"type": "IAMUser", "arn": who["arn"], "accountId": who["account_id"], "userName": who["user_name"]})
+                }
+                Some("assumed_role") => json!({"type": "AssumedRole", "arn": format!("{}/s", who["role_arn"].as_str().unwrap_or_default()),
+                    "accountId": who["account_id"], "sessionContext": {"sessionIssuer": {"type": "Role", "arn": who["role_arn"], "userName": who["role_name"]}}}),
+                _ => return None,
+            };
+            if let Some(k) = key {
+                id["accessKeyId"] = json!(k);
             }
-            Some("assumed_role") => {
-                serde_json::json!({"type": "AssumedRole", "arn": format!("{}/s", who["role_arn"].as_str().unwrap_or_default()),
-                "accountId": who["account_id"], "sessionContext": {"sessionIssuer": {"type": "Role", "arn": who["role_arn"], "userName": who["role_name"]}}})
-            }
-            _ => continue,
+            Some(id)
         };
-        let mut r = launchguard_testkit::run_instances_template();
-        r["eventID"] = serde_json::json!(id);
-        r["eventTime"] = serde_json::json!(at);
-        r["awsRegion"] = serde_json::json!("us-east-1");
-        r["userIdentity"] = identity;
-        r["errorCode"] = serde_json::Value::Null;
-        r["requestParameters"]["instancesSet"]["items"] = serde_json::json!([{"imageId": "ami-1", "minCount": 1, "maxCount": 1}]);
-        r["responseElements"]["instancesSet"]["items"] = serde_json::json!([{"instanceId": format!("i-7{n:015x}")}]);
-        trail().record(&r, std::time::Duration::ZERO);
-        p["evidence"] = serde_json::json!({
-            "horizon": {"measure": "calls", "window_seconds": 60, "threshold": 1},
-            "events": [{"event_id": id, "event_name": "RunInstances", "region": "us-east-1", "event_time": at, "launched": 1, "requested": 1, "failed": false}],
-        });
+        // long-term keys only (a session key is never deactivated), at most 20
+        let keys: Vec<String> = p["activity"]["access_keys"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|k| k["access_key_id"].as_str().filter(|k| k.starts_with("AKIA")).map(str::to_owned))
+            .take(20)
+            .collect();
+        let first_key = keys.first().cloned();
+        if identity(None).is_none() {
+            continue;
+        }
+        // (key, region, instances: (id, launchTime, reservation))
+        let mut calls_made: Vec<Call> = Vec::new();
+        for k in &keys {
+            let n = NEXT.fetch_add(1, Ordering::SeqCst);
+            calls_made.push((Some(k.clone()), "us-east-1".into(), vec![(format!("i-7{n:015x}"), None, None)]));
+        }
+        // one call a region and reservation, as EC2 answers
+        let mut by_region: std::collections::BTreeMap<(String, Option<String>), Vec<Launched>> = Default::default();
+        for l in p["activity"]["launches"].as_array().into_iter().flatten() {
+            let (Some(id), Some(region)) = (l["instance_id"].as_str(), l["region"].as_str()) else { continue };
+            by_region.entry((region.to_owned(), l["reservation_id"].as_str().map(str::to_owned))).or_default().push((
+                id.to_owned(),
+                l["launched_at"].as_str().map(str::to_owned),
+                l["reservation_id"].as_str().map(str::to_owned),
+            ));
+        }
+        for ((region, _), instances) in by_region {
+            calls_made.push((first_key.clone(), region, instances));
+        }
+        // enough to cross the horizon by themselves
+        let counted = |c: &[Call]| -> u64 { if calls { c.len() as u64 } else { c.iter().map(|(_, _, i)| i.len() as u64).sum() } };
+        while counted(&calls_made) < threshold {
+            let n = NEXT.fetch_add(1, Ordering::SeqCst);
+            let more = if calls { 1 } else { threshold - counted(&calls_made) };
+            calls_made.push((
+                first_key.clone(),
+                "us-east-1".into(),
+                (0..more).map(|j| (format!("i-6{n:011x}{j:04x}"), None, None)).collect(),
+            ));
+        }
+        let mut events = Vec::new();
+        for (key, region, instances) in calls_made {
+            let n = NEXT.fetch_add(1, Ordering::SeqCst);
+            let id = format!("77777777-0000-4000-8000-{n:012x}");
+            let mut r = launchguard_testkit::run_instances_template();
+            r["eventID"] = json!(id);
+            r["eventTime"] = json!(at);
+            r["awsRegion"] = json!(region);
+            r["userIdentity"] = identity(key.as_deref()).unwrap_or(Value::Null);
+            r["errorCode"] = Value::Null;
+            let count = instances.len();
+            r["requestParameters"]["instancesSet"]["items"] = json!([{"imageId": "ami-1", "minCount": count, "maxCount": count}]);
+            let reservation = instances.iter().find_map(|(_, _, r)| r.clone());
+            r["responseElements"]["instancesSet"]["items"] = json!(
+                instances
+                    .iter()
+                    .map(|(i, t, _)| match t {
+                        Some(t) => match DateTime::parse_from_rfc3339(t) {
+                            Ok(d) => json!({"instanceId": i, "launchTime": d.timestamp_millis()}),
+                            Err(_) => json!({"instanceId": i}),
+                        },
+                        None => json!({"instanceId": i}),
+                    })
+                    .collect::<Vec<_>>()
+            );
+            if let Some(res) = reservation {
+                r["responseElements"]["reservationId"] = json!(res);
+            }
+            trail().record(&r, std::time::Duration::ZERO);
+            events.push(json!({"event_id": id, "event_name": "RunInstances", "region": region, "event_time": at,
+                "launched": count, "requested": count, "failed": false}));
+        }
+        p["evidence"] = json!({"horizon": horizon, "events": events});
     }
     f
 }
