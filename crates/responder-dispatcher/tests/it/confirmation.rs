@@ -208,6 +208,11 @@ async fn evidence_that_crosses_only_with_unconfirmed_records_contains_nobody() {
 fn three_hundred(iam: &Iam, trail: &MemoryTrail) -> Vec<Value> {
     let mut f: Value = serde_json::from_str(&launchguard_testkit::fixture("contract/finding.json")).unwrap();
     let mut template = f["principals"][0].clone();
+    // the dispatcher judges evidence by its rule's own horizons, inside the finding's window
+    let first_horizon =
+        serde_json::to_value(launchguard_core::rules::RuleSet::bundled().unwrap().get("ec2-mass-launch").unwrap().horizons[0]).unwrap();
+    f["window"] = json!({"start": (now() - Duration::seconds(600)).format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+        "end": (now() + Duration::seconds(60)).format("%Y-%m-%dT%H:%M:%SZ").to_string()});
     for k in ["user_agents", "instance_ids", "access_keys", "session_names"] {
         template["activity"][k] = json!([]);
     }
@@ -227,19 +232,21 @@ fn three_hundred(iam: &Iam, trail: &MemoryTrail) -> Vec<Value> {
                     r["errorCode"] = Value::Null;
                     r["userIdentity"] = json!({"type": "AssumedRole", "arn": format!("arn:aws:sts::{ACCOUNT}:assumed-role/{name}/s"),
                         "accountId": ACCOUNT, "sessionContext": {"sessionIssuer": {"type": "Role", "arn": role_arn, "userName": name}}});
-                    r["requestParameters"]["instancesSet"]["items"] = json!([{"imageId": "ami-1", "minCount": 1, "maxCount": 1}]);
-                    r["responseElements"]["instancesSet"]["items"] = json!([{"instanceId": format!("i-8{i:011x}{c:04x}")}]);
+                    // 4 instances a call: 3 calls cross the rule's first horizon (10 instances within 5 min)
+                    r["requestParameters"]["instancesSet"]["items"] = json!([{"imageId": "ami-1", "minCount": 4, "maxCount": 4}]);
+                    r["responseElements"]["instancesSet"]["items"] =
+                        json!((0..4).map(|k| json!({"instanceId": format!("i-8{i:09x}{c:02x}{k:04x}")})).collect::<Vec<_>>());
                     if i % 3 != 2 {
                         trail.record(&r, std::time::Duration::ZERO);
                     }
                     json!({"event_id": id, "event_name": "RunInstances", "region": "us-east-1", "event_time": at,
-                        "launched": 1, "requested": 1, "failed": false})
+                        "launched": 4, "requested": 4, "failed": false})
                 })
                 .collect();
             let mut p = template.clone();
             p["principal"]["role_arn"] = json!(role_arn);
             p["principal"]["role_name"] = json!(name);
-            p["evidence"] = json!({"horizon": {"measure": "calls", "window_seconds": 60, "threshold": 3}, "events": events});
+            p["evidence"] = json!({"horizon": first_horizon.clone(), "events": events});
             p
         })
         .collect();

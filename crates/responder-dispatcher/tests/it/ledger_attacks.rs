@@ -198,8 +198,9 @@ async fn a_delivery_that_died_mid_way_is_retried_until_one_pages() {
     let w = World::new();
     // GIVEN a delivery that claims every action, deactivates the key, and dies waiting for the
     // IAM handler (the function timeout: the future is dropped, as Lambda kills the process)
-    // (2 s: its evidence is looked up first, 500 ms apart, before any handler is invoked)
-    let died = tokio::time::timeout(std::time::Duration::from_secs(2), w.send_at(&finding(), t0(), Fault::IamHangs)).await;
+    // (30 s of paused time: its evidence, and the records that show its keys and instances, are
+    // looked up first, 500 ms apart, before any handler is invoked; the IAM handler never answers)
+    let died = tokio::time::timeout(std::time::Duration::from_secs(30), w.send_at(&finding(), t0(), Fault::IamHangs)).await;
     assert!(died.is_err(), "the first delivery died");
     assert_eq!(w.user().keys[0].1, KeyStatus::Inactive, "IAM was changed before it died");
     // WHEN Lambda retries the event one minute later: the claims are fresh
