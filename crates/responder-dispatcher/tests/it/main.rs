@@ -18,5 +18,6 @@ mod redelivery;
 mod rename;
 mod report;
 mod review2;
+mod review3;
 mod rules;
 mod world;
