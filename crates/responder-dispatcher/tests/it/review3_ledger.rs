@@ -73,7 +73,6 @@ fn entry(logs: &Logs, prefix: &str) -> (String, Value) {
 /// unique id (the entry's `principal_id`): refused (and said so) when the name now belongs to
 /// another principal.
 #[tokio::test]
-#[ignore = "review3: a reversal acts on whoever holds the name now, not on the entry's principal_id: a release undoes another finding's quarantine after a rename swap"]
 async fn review3_a_release_never_undoes_another_users_quarantine_after_a_name_swap() {
     let iam = world::iam()
         .with_user("bob", Entity::new(format!("arn:aws:iam::{ACCOUNT}:user/bob")))
@@ -106,7 +105,6 @@ async fn review3_a_release_never_undoes_another_users_quarantine_after_a_name_sw
 /// principal covers only entries whose principal_id is the principal IAM names now (or, when it
 /// covers one, the ledger keeps saying the containment is held until it is really undone).
 #[tokio::test]
-#[ignore = "review3: a release by principal picks entries by name, so after a rename and a new user of the old name it marks another user's quarantine released (reversal done) while it stays in place"]
 async fn review3_a_release_by_principal_never_closes_another_users_containment_in_the_ledger() {
     let iam = world::iam().with_user("bob", Entity::new(format!("arn:aws:iam::{ACCOUNT}:user/bob")));
     let lambda = Lambda::new(&iam, &[], now());
@@ -175,7 +173,6 @@ async fn review3_a_planted_ids_pointer_to_another_users_entry_is_not_followed() 
 /// IAM's id), while U1's keys stay deactivated. A release of one IAM user undid part of another
 /// user's containment. Safe: U1's instances stay stopped until U1's containment is released.
 #[tokio::test]
-#[ignore = "review3: a release by principal picks entries by name: after a rename and a new user of the old name it restarts the renamed (contained) user's instances"]
 async fn review3_a_release_by_principal_never_restarts_a_renamed_users_instances() {
     use launchguard_core::contract::FlaggedPrincipal;
     use launchguard_responder::ports::InstanceState;
@@ -260,7 +257,6 @@ async fn review3_a_release_keeps_instances_that_an_unreleased_later_finding_flag
 /// the ledger, and so the report, no longer counts the containment that is still in place.
 /// Safe: the key (identity: account + key id) is reactivated, its user compared as IAM compares.
 #[tokio::test]
-#[ignore = "review3: a case-only rename makes the key's reactivation refused (exact name compare in the handler): the key stays inactive while the ledger counts it released"]
 async fn review3_a_case_only_rename_never_strands_a_deactivated_key() {
     let iam = world::iam();
     let lambda = Lambda::new(&iam, &[], now());
