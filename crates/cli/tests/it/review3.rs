@@ -35,7 +35,6 @@ fn forged(inc: &IncidentRecord) -> IncidentRecord {
 /// ledger's entries act on ci-deployer's key. Safe: the principals of a finding the ledger holds
 /// come from the ledger (its entries' principals) or from a record that names the same ones.
 #[tokio::test]
-#[ignore = "review3: the summary takes an incident's principals from any later record that agrees on dates and dry run: a forged record frames another principal"]
 async fn review3_a_forged_record_never_names_the_incidents_principals_in_the_summary() {
     let inc = incident();
     let group = Group(vec![event(&inc, at()), event(&forged(&inc), at() + Duration::minutes(5))]);
@@ -50,7 +49,6 @@ async fn review3_a_forged_record_never_names_the_incidents_principals_in_the_sum
 /// The same attack on `report --finding`: the one incident's report renders the finding (its
 /// flagged principals, their activity) from the forged record.
 #[tokio::test]
-#[ignore = "review3: report --finding renders the finding's principals from any later record that agrees on dates and dry run: a forged record frames another principal"]
 async fn review3_a_forged_record_never_names_the_principals_in_report_finding() {
     let inc = incident();
     let group = Group(vec![event(&inc, at()), event(&forged(&inc), at() + Duration::minutes(5))]);
