@@ -214,7 +214,6 @@ async fn review3_a_release_by_principal_never_restarts_a_renamed_users_instances
 /// starts the instances again: F2, unreleased, flagged exactly those instances. Safe: while an
 /// unreleased finding flagged the same instances, a release of another keeps them stopped.
 #[tokio::test]
-#[ignore = "review3: a later finding over the same launches holds nothing on the instances (their stop is refused as someone else's), so releasing the earlier finding restarts instances an unreleased finding flagged"]
 async fn review3_a_release_keeps_instances_that_an_unreleased_later_finding_flagged() {
     use launchguard_core::contract::FlaggedPrincipal;
     use launchguard_responder::ports::InstanceState;
