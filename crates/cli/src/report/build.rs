@@ -72,16 +72,20 @@ fn is_trusted(trusted: Option<&[String]>, principal: &str) -> bool {
 }
 
 /// The incident record of `fid` a report describes it by: the latest that agrees with the
-/// ledger ([`agrees`]) and names only principals it may ([`trusted_principals`]), else the latest
-/// that agrees, else the latest (its state is then overridden by the ledger's).
+/// ledger ([`agrees`]) and names only principals it may ([`trusted_principals`]), else the one
+/// that agrees and names the most of them (the latest on a tie), else the latest (its state is
+/// then overridden by the ledger's).
 fn chosen<'a>(recs: &[&'a IncidentRecord], view: Option<&LedgerFinding>) -> Option<&'a IncidentRecord> {
     let trusted = trusted_principals(recs, view);
     let agreeing = |r: &&&IncidentRecord| view.is_none_or(|v| agrees(r, v));
+    // among those that agree: one naming only trusted principals first, then the most of them,
+    // then the latest
     recs.iter()
-        .rev()
         .filter(agreeing)
-        .find(|r| r.principals.iter().all(|p| is_trusted(trusted.as_deref(), p)))
-        .or_else(|| recs.iter().rev().find(agreeing))
+        .max_by_key(|r| {
+            let named = r.principals.iter().filter(|p| is_trusted(trusted.as_deref(), p)).count();
+            (named == r.principals.len(), named)
+        })
         .or_else(|| recs.last())
         .copied()
 }
