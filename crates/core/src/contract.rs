@@ -611,11 +611,23 @@ pub struct ResponseRequest {
     /// containment is still itself.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub requested_by: Option<String>,
+    /// For a reversal: IAM's unique id (`UserId` `AIDA…`, `RoleId` `AROA…`) of the user or role
+    /// whose containment it undoes, as the handler reported it when it acted (the ledger entry's
+    /// `principal_id`). The handler resolves the name the reversal gives through IAM and refuses,
+    /// changing nothing, when IAM's current holder of that name has another id: a name can be
+    /// renamed or reused, this id cannot. Absent in requests written before it existed and for
+    /// entries with no id (an access key is its own identity).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub principal_id: Option<String>,
 }
 
 /// The words of every refusal of a release asked for by a principal it would release (the
 /// dispatcher's check by name, a handler's by IAM's unique id).
 pub const SELF_RELEASE: &str = "a contained principal never releases itself";
+
+/// The words of every refusal of a reversal whose name now belongs to a principal other than the
+/// one it undoes the containment of (by IAM's unique id, the request's `principal_id`).
+pub const ANOTHER_PRINCIPAL: &str = "the name belongs to another principal now";
 
 /// Deterministic request id: `lgr-` and 24 hex digits of SHA-256 over the finding id and action.
 pub fn request_id(finding_id: &str, action: &Action) -> String {
@@ -943,6 +955,7 @@ impl ResponseRequest {
             dry_run,
             requested_at: now,
             requested_by: None,
+            principal_id: None,
         }
     }
 }

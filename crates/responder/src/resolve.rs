@@ -3,6 +3,7 @@
 use std::future::Future;
 
 use launchguard_aws::CallError;
+use launchguard_core::contract::ANOTHER_PRINCIPAL;
 use launchguard_core::ids::{IamArn, IamEntity, validate_account_id};
 use launchguard_core::principal::{is_identity_center_role, is_service_linked_role};
 
@@ -68,5 +69,27 @@ pub(crate) async fn resolve_principal<I: Users + Roles>(
     match parsed.entity {
         IamEntity::User => resolve(ctx, account_id, principal_arn, &parsed.name, IamEntity::User, iam.user_arn(&parsed.name)).await,
         IamEntity::Role => resolve(ctx, account_id, principal_arn, &parsed.name, IamEntity::Role, iam.role_arn(&parsed.name)).await,
+    }
+}
+
+/// For a reversal that carries the unique id of the principal whose containment it undoes (the
+/// request's `principal_id`, from the ledger entry): refuse, before anything changes, when IAM's
+/// current holder of `name` (a user or role, `entity`) has another id. A rename (or a name given
+/// to a new user) must never turn one principal's release into another's: the containment of the
+/// principal with that id stays, and a person finds it by the id. No id: nothing is looked up.
+pub(crate) async fn check_principal_id<I: Users + Roles>(ctx: &Ctx<'_>, iam: &I, entity: IamEntity, name: &str) -> Result<(), Stop> {
+    let Some(want) = ctx.req.principal_id.as_deref() else { return Ok(()) };
+    let (kind, now) = match entity {
+        IamEntity::User => ("user", iam.user_id(name).await?),
+        IamEntity::Role => ("role", iam.role_id(name).await?),
+    };
+    match now {
+        Some(id) if id == want => Ok(()),
+        Some(id) => Err(Stop::Refuse(format!(
+            "IAM's {kind} {name} is {id} now, not {want} whose containment this undoes (renamed, or the name was given to another {kind}): {ANOTHER_PRINCIPAL}; nothing changed; a person finds {want} (`aws iam list-{kind}s`) and undoes its containment by hand"
+        ))),
+        None => Err(Stop::Refuse(format!(
+            "IAM knows no {kind} {name} now ({want} was contained under that name: renamed or deleted): {ANOTHER_PRINCIPAL}; nothing changed; a person finds {want} (`aws iam list-{kind}s`) and undoes its containment by hand"
+        ))),
     }
 }

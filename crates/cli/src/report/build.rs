@@ -48,10 +48,46 @@ fn agrees(r: &IncidentRecord, v: &LedgerFinding) -> bool {
         }
 }
 
+/// The principals a report may name for a finding the ledger holds (`None`: it holds none, and
+/// the report is unverified): those its entries act on, and those that every incident record of
+/// it agreeing with the ledger names. A record appended by anyone with `logs:PutLogEvents` can
+/// leave a principal out of this list, never put one in (compared as IAM compares names).
+fn trusted_principals(recs: &[&IncidentRecord], view: Option<&LedgerFinding>) -> Option<Vec<String>> {
+    let v = view?;
+    let mut out: Vec<String> = v.principals().iter().map(|p| p.to_lowercase()).collect();
+    let mut agreeing = recs.iter().filter(|r| agrees(r, v));
+    if let Some(first) = agreeing.next() {
+        let mut common: Vec<String> = first.principals.iter().map(|p| p.to_lowercase()).collect();
+        for r in agreeing {
+            let theirs: Vec<String> = r.principals.iter().map(|p| p.to_lowercase()).collect();
+            common.retain(|p| theirs.contains(p));
+        }
+        out.extend(common);
+    }
+    Some(out)
+}
+
+fn is_trusted(trusted: Option<&[String]>, principal: &str) -> bool {
+    trusted.is_none_or(|t| t.contains(&principal.to_lowercase()))
+}
+
 /// The incident record of `fid` a report describes it by: the latest that agrees with the
-/// ledger ([`agrees`]), else the latest (its state is then overridden by the ledger's).
+/// ledger ([`agrees`]) and names only principals it may ([`trusted_principals`]), else the one
+/// that agrees and names the most of them (the latest on a tie), else the latest (its state is
+/// then overridden by the ledger's).
 fn chosen<'a>(recs: &[&'a IncidentRecord], view: Option<&LedgerFinding>) -> Option<&'a IncidentRecord> {
-    recs.iter().rev().find(|r| view.is_none_or(|v| agrees(r, v))).or_else(|| recs.last()).copied()
+    let trusted = trusted_principals(recs, view);
+    let agreeing = |r: &&&IncidentRecord| view.is_none_or(|v| agrees(r, v));
+    // among those that agree: one naming only trusted principals first, then the most of them,
+    // then the latest
+    recs.iter()
+        .filter(agreeing)
+        .max_by_key(|r| {
+            let named = r.principals.iter().filter(|p| is_trusted(trusted.as_deref(), p)).count();
+            (named == r.principals.len(), named)
+        })
+        .or_else(|| recs.last())
+        .copied()
 }
 
 fn incident_records<'a>(fid: &str, records: &'a [IncidentRecord]) -> Vec<&'a IncidentRecord> {
@@ -59,7 +95,8 @@ fn incident_records<'a>(fid: &str, records: &'a [IncidentRecord]) -> Vec<&'a Inc
 }
 
 /// The report input of finding `fid`: the finding from its incident record (the latest that
-/// agrees with the ledger), and every release of it (`backed`: the findings the ledger backs each
+/// agrees with the ledger; of its principals only those the report may name,
+/// [`trusted_principals`]), and every release of it (`backed`: the findings the ledger backs each
 /// record for, [`super::records::backed`]). When the ledger holds the finding (`view`), what was
 /// done, whether it was a dry run, and what is still held come from the ledger, never from a
 /// record; otherwise the report says it is unverified.
@@ -88,6 +125,9 @@ pub fn report_input(
         source_name: fid.to_owned(),
         reason: format!("the finding in its incident record cannot be read: {e}"),
     })?;
+    // only the principals the ledger, or every record that agrees with it, names
+    let trusted = trusted_principals(&recs, view);
+    finding.principals.retain(|p| is_trusted(trusted.as_deref(), &p.principal.key()));
     if let Some(d) = view.and_then(LedgerFinding::dry_run) {
         // the ledger holds outcomes: it says whether they were a dry run, and that someone was flagged
         finding.dry_run = d;
@@ -126,6 +166,7 @@ pub fn incident_facts(
             let recs = incident_records(fid, records);
             let view = views.get(fid);
             let rec = chosen(&recs, view);
+            let trusted = trusted_principals(&recs, view);
             let ledger_dry = view.and_then(LedgerFinding::dry_run);
             Some(IncidentFacts {
                 finding_id: fid.to_owned(),
@@ -134,7 +175,13 @@ pub fn incident_facts(
                     None => recs.first()?.recorded_at,
                 },
                 principals: match (rec, view) {
-                    (Some(r), _) => r.principals.clone(),
+                    (Some(r), _) => {
+                        let named: Vec<String> = r.principals.iter().filter(|p| is_trusted(trusted.as_deref(), p)).cloned().collect();
+                        match view {
+                            Some(v) if named.is_empty() => v.principals(),
+                            _ => named,
+                        }
+                    }
                     (None, Some(v)) => v.principals(),
                     (None, None) => Vec::new(),
                 },

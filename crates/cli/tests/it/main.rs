@@ -9,6 +9,7 @@ mod readme;
 mod release;
 mod report;
 mod review2;
+mod review3;
 mod rules_cmd;
 mod scan;
 mod scan_inputs;

@@ -19,13 +19,13 @@ use launchguard_responder_dispatcher::ledger::{ActionEntry, EntryState, FindingE
 use launchguard_responder_dispatcher::{IncidentLog, IncidentRecord, RecordType, Status};
 use launchguard_testkit::fixture;
 
-fn at() -> DateTime<Utc> {
+pub(crate) fn at() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 22, 5, 21, 2).unwrap()
 }
 
 /// A log group of (event timestamp, message): `search` filters by the event's timestamp, as
 /// CloudWatch Logs does; the message's own `recorded_at` is not checked by the service.
-struct Group(Vec<(DateTime<Utc>, String)>);
+pub(crate) struct Group(pub(crate) Vec<(DateTime<Utc>, String)>);
 
 impl IncidentLog for Group {
     async fn append(&self, _g: &str, _s: &str, _r: String, _at: DateTime<Utc>) -> Result<(), CallError> {
@@ -36,7 +36,7 @@ impl IncidentLog for Group {
     }
 }
 
-fn event(r: &IncidentRecord, t: DateTime<Utc>) -> (DateTime<Utc>, String) {
+pub(crate) fn event(r: &IncidentRecord, t: DateTime<Utc>) -> (DateTime<Utc>, String) {
     (t, serde_json::to_string(r).unwrap())
 }
 
@@ -45,7 +45,7 @@ fn applied() -> ResponseOutcome {
 }
 
 /// The incident record the dispatcher wrote for the example finding (its key deactivated).
-fn incident() -> IncidentRecord {
+pub(crate) fn incident() -> IncidentRecord {
     let finding: serde_json::Value = serde_json::from_str(&fixture("contract/finding.json")).unwrap();
     IncidentRecord {
         record_type: RecordType::Incident,
@@ -67,7 +67,7 @@ fn incident() -> IncidentRecord {
     }
 }
 
-fn args(line: &[&str]) -> ReportArgs {
+pub(crate) fn args(line: &[&str]) -> ReportArgs {
     #[derive(Parser)]
     struct Cli {
         #[command(flatten)]
@@ -78,7 +78,7 @@ fn args(line: &[&str]) -> ReportArgs {
 
 /// The ledger as the dispatcher leaves it for `inc`: its finding and one entry per outcome, none
 /// released (the key is still deactivated).
-fn ledger(inc: &IncidentRecord) -> MemoryStore {
+pub(crate) fn ledger(inc: &IncidentRecord) -> MemoryStore {
     let store = MemoryStore::default();
     let mut keys = Vec::new();
     for o in &inc.outcomes {

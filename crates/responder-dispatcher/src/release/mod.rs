@@ -15,6 +15,7 @@
 //! unknown: the release that first marked it may have answered busy. The walk is in [`walk`].
 
 mod by_hand;
+mod identity;
 mod walk;
 
 use chrono::{DateTime, Utc};
@@ -61,7 +62,7 @@ pub async fn release<I: Invoker, N: Notifier, L: IncidentLog, S: ConditionalStor
     let ledger = Ledger::new(io.store);
     // The scope: entry keys. A principal's access keys are found by the user IAM reported owning
     // them ([`ActionEntry::key_user`]), not by a name in the key (a key's target is its id).
-    let scope: Vec<String> = match (&r.finding_id, &target, &prefix) {
+    let mut scope: Vec<String> = match (&r.finding_id, &target, &prefix) {
         (Some(f), _, _) => match ledger.finding(f).await.map_err(|e| ledger_failure(&e))? {
             Some(fe) => {
                 let mut keys = Vec::new();
@@ -116,6 +117,12 @@ pub async fn release<I: Invoker, N: Notifier, L: IncidentLog, S: ConditionalStor
         }
         (None, ..) => Vec::new(),
     };
+    // A principal named by name: only the entries of the principal IAM gives that name now, by
+    // IAM's unique id (a rename, or the name given to a new user, never widens the scope).
+    let mut notes = match &r.principal_arn {
+        Some(p) => identity::keep_the_named_principal(p, &mut scope, io, &ledger, now).await?,
+        None => Vec::new(),
+    };
     // A contained principal never releases itself: refused before anything is marked. Who asks
     // must be said (the CLI and SECURITY.md's manual path do), as an IAM user, role or session.
     let by = match r.requested_by.as_deref() {
@@ -147,7 +154,6 @@ pub async fn release<I: Invoker, N: Notifier, L: IncidentLog, S: ConditionalStor
     // Mark the scope released and `releasing` (before listing any target). A fresh claim is a
     // delivery acting right now: retry. A stale one, or an unknown owner, is for a person.
     let mut marked = 0;
-    let mut notes = Vec::new();
     let mut human = Vec::new();
     if !dry_run {
         let mut held = Vec::new();
@@ -298,6 +304,7 @@ async fn asked_by_itself<I: Invoker, N, L, S: ConditionalStore, K: MacSigner>(
         {
             let mut req = ResponseRequest::new(&e.finding_id, rev, true, now);
             req.requested_by = Some(by.to_owned());
+            req.principal_id = e.principal_id.clone();
             checks.push(req);
         }
     }

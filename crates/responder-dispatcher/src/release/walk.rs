@@ -66,6 +66,9 @@ pub(super) async fn walk<I: Invoker, N, L, S: ConditionalStore, K: MacSigner>(
             let mut req = ResponseRequest::new(&e.finding_id, rev, dry_run, now);
             // who asked for the release that marked it: the handler refuses a self-release by IAM's ids
             req.requested_by = e.released.as_ref().and_then(|r| r.by.clone());
+            // whose containment it undoes, by IAM's unique id: the handler refuses when the name
+            // the reversal gives belongs to another principal now
+            req.principal_id = e.principal_id.clone();
             let o = run_requests(vec![req], io.cfg, io.lambda, io.kms, now, io.invoke_until).await.remove(0);
             if matches!(o.outcome, OutcomeStatus::Applied | OutcomeStatus::AlreadyApplied | OutcomeStatus::DryRun) {
                 done[i] = true;

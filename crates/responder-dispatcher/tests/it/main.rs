@@ -22,5 +22,6 @@ mod replay_records;
 mod report;
 mod review2;
 mod review3;
+mod review3_ledger;
 mod rules;
 mod world;

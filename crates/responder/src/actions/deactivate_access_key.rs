@@ -10,7 +10,7 @@
 //! 2. the key id is well formed and long-term (`LG_LONG_TERM_KEY_PREFIXES`, `AKIA`): `ASIA`
 //!    keys belong to STS sessions and cannot be deactivated;
 //! 3. the key's owner is resolved (`GetAccessKeyLastUsed`), and must be the user the request
-//!    names, if it names one;
+//!    names, if it names one (compared as IAM compares names, without regard to case);
 //! 4. the user's real ARN (`GetUser`) is in the account and not protected;
 //! 5. `ListAccessKeys` of that user lists the key (ownership confirmed).
 //!
@@ -88,7 +88,8 @@ pub(crate) async fn set_status<I: Users + AccessKeys>(
     let Some(owner) = iam.key_owner(key).await? else {
         return Err(Stop::Refuse(format!("access key {key} does not exist in account {account_id}")));
     };
-    if let Some(u) = user_name.filter(|u| **u != owner) {
+    // IAM names are unique without regard to case: a case-only rename is the same user
+    if let Some(u) = user_name.filter(|u| !u.eq_ignore_ascii_case(&owner)) {
         return Err(Stop::Refuse(format!("access key {key} belongs to user {owner}, not to {u}: nothing changed")));
     }
     let Some(user_arn) = iam.user_arn(&owner).await? else {

@@ -122,6 +122,7 @@ async fn act_on<I: IamPorts>(ctx: &Ctx<'_>, iam: &I) -> Result<ResponseOutcome, 
         // and its `guard_only` never believed (issue 32).
         Action::ReleaseUserQuarantine { account_id, user_arn, user_name, policy_arn, .. } => {
             crate::self_release::check(ctx, iam, account_id, IamEntity::User, async { Ok::<_, Stop>(Some(user_name.clone())) }).await?;
+            crate::resolve::check_principal_id(ctx, iam, IamEntity::User, user_name).await?;
             if let Some(p) = policy_arn.as_deref().filter(|p| *p != ctx.cfg.quarantine_policy_arn) {
                 return Err(Stop::Refuse(format!(
                     "{p} is not the quarantine policy ({}): launchguard only detaches what it attached",
@@ -137,6 +138,7 @@ async fn act_on<I: IamPorts>(ctx: &Ctx<'_>, iam: &I) -> Result<ResponseOutcome, 
         // The command's documents are never written: the restore detaches launchguard's policy.
         Action::RestoreRoleSessions { account_id, role_arn, role_name, .. } => {
             crate::self_release::check(ctx, iam, account_id, IamEntity::Role, async { Ok::<_, Stop>(Some(role_name.clone())) }).await?;
+            crate::resolve::check_principal_id(ctx, iam, IamEntity::Role, role_name).await?;
             revoke_role_sessions::restore(ctx, iam, &Role { account_id, arn: role_arn, name: role_name }).await
         }
         Action::StopInstances { .. } | Action::TerminateInstances { .. } | Action::StartInstances { .. } => {
@@ -164,6 +166,7 @@ async fn act_ec2_on<E: Ec2Ports, I: Users + Roles>(ctx: &Ctx<'_>, ec2: &E, iam: 
         Action::StartInstances { account_id, region, incident, instance_ids, .. } => {
             if let Some(p) = ctx.req.action.instances_principal() {
                 crate::self_release::check(ctx, iam, account_id, p.entity, async { Ok::<_, Stop>(Some(p.name.clone())) }).await?;
+                crate::resolve::check_principal_id(ctx, iam, p.entity, &p.name).await?;
             }
             stop_instances::start(ctx, ec2, account_id, region, incident, instance_ids).await
         }

@@ -23,7 +23,11 @@
 //!
 //! An instance that fails a check is left alone and named in the outcome's warnings; the others
 //! are acted on. An instance already stopped (or stopping) by someone else is left alone and not
-//! tagged: launchguard did not stop it, so its release never starts it. None left: `refused`.
+//! tagged: launchguard did not stop it, so its release never starts it. One stopped and tagged by
+//! another incident (launchguard's stop for an earlier finding over the same launches) is held in
+//! place for this one too: when nothing else is left, `already_applied` with no reversal, so the
+//! dispatcher's ledger counts this finding as holding the instances and a release of the earlier
+//! finding alone keeps them stopped. None left: `refused`.
 //! Only the instances launchguard stops are in the reversal; all of them already stopped and
 //! tagged by this incident: `already_applied`, with the reversal. One that EC2 refuses to stop
 //! (stop protection, a spot instance) does not shield the others: the batch is retried one
@@ -148,10 +152,20 @@ pub(crate) async fn stop<E: DescribeInstances + InstanceTags + InstanceStates, I
     let mut skipped = v.skipped;
     // ours: stopped (or stopping) by an earlier attempt of this incident; to_stop: running
     let (mut ours, mut to_stop): (Vec<&Instance>, Vec<&Instance>) = (Vec::new(), Vec::new());
+    // stopped (or stopping) and tagged by another incident: held in place by that one, and by this
+    let mut others: Vec<&Instance> = Vec::new();
     for i in &v.ok {
         match i.state {
             Some(InstanceState::Terminated | InstanceState::ShuttingDown) => skipped.push(format!("{}: already terminated", i.id)),
             Some(InstanceState::Stopped | InstanceState::Stopping) if tagged_by(i, incident) => ours.push(i),
+            Some(InstanceState::Stopped | InstanceState::Stopping) if i.tags.contains_key(INCIDENT_TAG) => {
+                skipped.push(format!(
+                    "{}: already stopped and tagged {INCIDENT_TAG}={} (another incident's stop): kept stopped while this finding holds it",
+                    i.id,
+                    i.tags.get(INCIDENT_TAG).map(String::as_str).unwrap_or_default()
+                ));
+                others.push(i);
+            }
             Some(InstanceState::Stopped | InstanceState::Stopping) => {
                 skipped.push(format!("{}: already stopped by someone else (not tagged, never started by a release)", i.id));
             }
@@ -175,6 +189,14 @@ pub(crate) async fn stop<E: DescribeInstances + InstanceTags + InstanceStates, I
         instance_ids: ids(stopped),
     };
     if to_stop.is_empty() {
+        if ours.is_empty() && !others.is_empty() {
+            let d = format!(
+                "{} instance(s) in {} already stopped by another incident of launchguard: held for this finding too, never started by its release",
+                others.len(),
+                s.region
+            );
+            return Ok(with(ctx.outcome(OutcomeStatus::AlreadyApplied, d), &skipped));
+        }
         if ours.is_empty() {
             return Err(Stop::Refuse(format!("no instance left to stop, nothing changed: {}", skipped.join("; "))));
         }

@@ -1,0 +1,81 @@
+//! The scope of a release by principal, by IAM's unique id: entries are found by the name in
+//! their target, and a name can be renamed or given to another user. For each unique id the
+//! handlers reported on the entries found (`principal_id`), one reversal of such an entry is sent
+//! to its handler as a dry run carrying that id; the handler resolves the name through IAM and
+//! refuses ([`ANOTHER_PRINCIPAL`]) when IAM's holder of the name has another id. The entries of
+//! such an id are left out of the release, and named for a person. The dispatcher makes no IAM
+//! call: the handlers are where IAM is.
+
+use chrono::{DateTime, Utc};
+use launchguard_aws::Invoker;
+use launchguard_aws::mac::MacSigner;
+use launchguard_aws::store::ConditionalStore;
+use launchguard_core::contract::{ANOTHER_PRINCIPAL, OutcomeStatus, ResponseRequest};
+
+use super::ledger_failure;
+use crate::error::{Failure, Part};
+use crate::finding::Io;
+use crate::ledger::Ledger;
+use crate::{DispatcherError, run_requests};
+
+/// Remove from `scope` every entry whose `principal_id` IAM does not give the principal the
+/// release names now; say which in `notes`. A handler that cannot answer makes the release fail
+/// (retryably when it may pass later): the check could not be made.
+pub(super) async fn keep_the_named_principal<I: Invoker, N, L, S: ConditionalStore, K: MacSigner>(
+    principal_arn: &str,
+    scope: &mut Vec<String>,
+    io: &Io<'_, I, N, L, S, K>,
+    ledger: &Ledger<'_, S>,
+    now: DateTime<Utc>,
+) -> Result<Vec<String>, DispatcherError> {
+    let mut ids: Vec<(String, String)> = Vec::new(); // (key, id) of each entry with an id
+    let mut checks: Vec<(String, ResponseRequest)> = Vec::new(); // one dry run per id
+    for key in scope.iter() {
+        let Some((e, _)) = ledger.entry(key).await.map_err(|e| ledger_failure(&e))? else { continue };
+        let Some(id) = e.principal_id.clone() else { continue };
+        ids.push((key.clone(), id.clone()));
+        if let Some(rev) = e.reversal.clone()
+            && !checks.iter().any(|(i, _)| *i == id)
+        {
+            let mut req = ResponseRequest::new(&e.finding_id, rev, true, now);
+            req.principal_id = Some(id.clone());
+            checks.push((id, req));
+        }
+    }
+    if checks.is_empty() {
+        return Ok(Vec::new());
+    }
+    let (order, reqs): (Vec<String>, Vec<ResponseRequest>) = checks.into_iter().unzip();
+    let mut other = Vec::new();
+    let mut failures = Vec::new();
+    for (id, o) in order.into_iter().zip(run_requests(reqs, io.cfg, io.lambda, io.kms, now, io.invoke_until).await) {
+        match &o.outcome {
+            OutcomeStatus::Refused { reason } if reason.contains(ANOTHER_PRINCIPAL) => other.push((id, reason.clone())),
+            OutcomeStatus::Failed { error, retryable } => failures.push(Failure {
+                part: Part::Action,
+                what: format!(
+                    "checking with IAM that {principal_arn} is still the principal {id} of {} (a dry run of {}): {error}",
+                    o.action.target(),
+                    o.action.name()
+                ),
+                retryable: *retryable,
+            }),
+            _ => {}
+        }
+    }
+    if !failures.is_empty() {
+        return Err(DispatcherError::Incomplete { failures });
+    }
+    let mut notes = Vec::new();
+    for (id, reason) in other {
+        let left: Vec<String> = ids.iter().filter(|(_, i)| *i == id).map(|(k, _)| k.clone()).collect();
+        scope.retain(|k| !left.contains(k));
+        notes.push(format!(
+            "left alone: {} containment entr{} of IAM principal {id}, filed under the name {principal_arn} gives, which IAM gives another principal now ({reason}); release it by finding once a person has checked: {}",
+            left.len(),
+            if left.len() == 1 { "y" } else { "ies" },
+            left.join(", ")
+        ));
+    }
+    Ok(notes)
+}
