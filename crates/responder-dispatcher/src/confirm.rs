@@ -138,7 +138,7 @@ pub async fn confirm_all<T: EventHistory>(
     // the smallest evidence first: a principal that needs many lookups (up to MAX_EVIDENCE, 40 s)
     // never starves one beside it that needs a few
     let mut order: Vec<(usize, &FlaggedPrincipal)> = principals.iter().copied().enumerate().collect();
-    order.sort_by_key(|(_, f)| of_pass(f, Pass::Fewest).len());
+    order.sort_by_cached_key(|(_, f)| of_pass(f, Pass::Fewest).len());
     let stopped = 'rounds: loop {
         // one round: every undecided principal's records without a record yet, each key once;
         // the fewest records of all first, then the alternatives of those still undecided

@@ -50,11 +50,13 @@ pub fn fixture_dir(rel: &str) -> Vec<(String, String)> {
 /// 11:45 to 12:40 UTC), in file order.
 /// Read and parsed once a process (tests call it for every proptest case), then cloned.
 pub fn invictus_background() -> Vec<Value> {
-    background().to_vec()
+    invictus_background_shared().to_vec()
 }
 
-/// The background, read and parsed once a process, to read without a copy.
-fn background() -> &'static [Value] {
+/// [`invictus_background`] to read without a copy: parsed once a process and shared. Callers
+/// that only read (templates, a few lines of text) take this one; a copy of all 2,900 records a
+/// call was most of some tests' time.
+pub fn invictus_background_shared() -> &'static [Value] {
     static BACKGROUND: OnceLock<Vec<Value>> = OnceLock::new();
     BACKGROUND.get_or_init(|| invictus_background_in(&fixtures_dir()).unwrap_or_else(|e| panic!("{e}")))
 }
@@ -91,7 +93,10 @@ pub fn invictus_background_in(fixtures: &Path) -> Result<Vec<Value>, String> {
 pub fn run_instances_template() -> Value {
     static TEMPLATE: OnceLock<Value> = OnceLock::new();
     TEMPLATE
-        .get_or_init(|| find_run_instances_template(background()).expect("the invictus background holds a successful RunInstances record"))
+        .get_or_init(|| {
+            find_run_instances_template(invictus_background_shared())
+                .expect("the invictus background holds a successful RunInstances record")
+        })
         .clone()
 }
 

@@ -9,7 +9,7 @@ use std::io::Write;
 use launchguard_cli::scan::input::read_input;
 use launchguard_core::query::EventRule;
 use launchguard_core::scan::{Scanner, event_key};
-use launchguard_testkit::invictus_background;
+use launchguard_testkit::invictus_background_shared;
 use proptest::prelude::*;
 use serde_json::Value;
 
@@ -25,11 +25,9 @@ fn read(bytes: &[u8]) -> (u64, bool) {
     (s.stats.rows, o.incomplete.is_none())
 }
 
-/// 200 real records as JSON lines, made once a process: `invictus_background()` hands out a copy
-/// of the whole background, which every case of the cut test used to pay for.
-fn lines() -> &'static str {
-    static LINES: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    LINES.get_or_init(|| invictus_background().iter().take(200).map(|r| format!("{r}\n")).collect())
+/// 200 real records as JSON lines, from the shared background (no copy of all of it a case).
+fn lines() -> String {
+    invictus_background_shared().iter().take(200).map(|r| format!("{r}\n")).collect()
 }
 
 proptest! {
@@ -48,7 +46,7 @@ proptest! {
     fn a_json_lines_stream_cut_anywhere_keeps_the_lines_before_the_cut(cut in 0usize..100_000, gz in any::<bool>()) {
         // GIVEN 200 real records as JSON lines, maybe gzipped, cut at any byte
         let text = lines();
-        let whole = if gz { gzip(text.as_bytes()) } else { text.as_bytes().to_vec() };
+        let whole = if gz { gzip(text.as_bytes()) } else { text.clone().into_bytes() };
         prop_assert_eq!(read(&whole), (200, true));
         let cut = cut % whole.len();
         // WHEN read
@@ -86,7 +84,7 @@ fn pool() -> Vec<Value> {
 }
 
 fn make_pool() -> Vec<Value> {
-    let bg = invictus_background();
+    let bg = invictus_background_shared();
     let mut runs = bg.iter().filter(|r| r["eventName"] == "RunInstances").cloned();
     let others = bg.iter().filter(|r| r["eventName"] != "RunInstances").step_by(97).take(24).cloned().collect::<Vec<_>>();
     let mut out = Vec::new();
