@@ -75,25 +75,13 @@ def load_config() -> dict[str, str]:
 
 
 def protected_arns(patterns: str) -> list[str]:
-    """PROTECTED_PRINCIPALS as the handlers' IAM deny needs them. IAM matches a Resource pattern
-    against the ARN with its path, case-sensitively; launchguard's code compares each pattern with
-    the ARN with and without its path, names without case. So each pattern without a path is also
-    given for any path (`user/x` -> `user/*/x`); case is closed by the tag
-    `launchguard:protected=true` (SECURITY.md). Only IAM user and role patterns: the others
-    (root, federated users) are never written to by a handler."""
-    out: list[str] = []
-    for p in (x.strip() for x in patterns.split(",")):
-        if not p or ":iam::" not in p:
-            continue
-        head, _, name = p.partition(":iam::")
-        account, _, rest = name.partition(":")
-        kind, _, entity = rest.partition("/")
-        if kind not in ("user", "role") or not entity:
-            continue
-        out.append(p)
-        if "/" not in entity:
-            out.append(f"{head}:iam::{account}:{kind}/*/{entity}")
-    return out
+    """PROTECTED_PRINCIPALS as the handlers' IAM deny needs them, rendered by the functions' own
+    pattern code (render.protected_resources): IAM matches a Resource case-sensitively, with the
+    path, and only as `arn:<partition>:iam::...`, so each pattern the code accepts is rewritten
+    (service `iam`, no region, the kind in lower case, every form also at any path); case in a
+    name is closed by the tag `launchguard:protected=true` (SECURITY.md). root and federated-user
+    patterns are left out: no handler writes to them."""
+    return render.protected_resources(patterns)
 
 
 def base_parameters(cfg):

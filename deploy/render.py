@@ -211,13 +211,28 @@ def rendered(rules_file: str | None = None) -> dict:
 
 @functools.lru_cache(maxsize=8)
 def _rendered(path: str | None, _content: bytes | None) -> dict:
-    binary = os.environ.get("LG_RENDER_BIN")
-    cmd = [binary] if binary else ["cargo", "run", "--quiet", "--locked", "-p", "launchguard-render", "--"]
+    cmd = _render_cmd()
     if path:
         cmd.append(path)
     out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
     if out.returncode != 0:
         raise SystemExit(f"render.py: the rule file cannot be rendered: {out.stderr.strip()}")
+    return json.loads(out.stdout)
+
+
+def _render_cmd() -> list[str]:
+    binary = os.environ.get("LG_RENDER_BIN")
+    return [binary] if binary else ["cargo", "run", "--quiet", "--locked", "-p", "launchguard-render", "--"]
+
+
+@functools.lru_cache(maxsize=32)
+def protected_resources(patterns: str) -> list[str]:
+    """PROTECTED_PRINCIPALS as the IAM `Resource` patterns of the handlers' deny, rendered by the
+    functions' own pattern code (`launchguard-render --protected`, core::protected_iam): every
+    user and role the code protects is denied in IAM too. A pattern the functions refuse stops here."""
+    out = subprocess.run([*_render_cmd(), "--protected", patterns], cwd=ROOT, capture_output=True, text=True)
+    if out.returncode != 0:
+        raise SystemExit(f"render.py: {out.stderr.strip()}")
     return json.loads(out.stdout)
 
 

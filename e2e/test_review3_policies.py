@@ -246,8 +246,7 @@ CODE_VALID_PATTERNS = [
 ]
 
 
-@pytest.mark.skip(reason="review3: deploy.py protected_arns silently drops PROTECTED_PRINCIPALS patterns the code accepts and enforces "
-                         "(service or region *, a resource starting with *, User/ in another case): no IAM deny backs them")
+# Was review3's #14 (deploy.py dropped these patterns): now rendered by core::protected_iam.
 def test_review3_every_protected_pattern_the_code_accepts_is_denied_in_iam(tmp_path_factory, simulate):
     import sys
     sys.path.insert(0, str(ROOT / "deploy"))

@@ -140,8 +140,14 @@ fn arn_fields(s: &str) -> Option<[&str; 6]> {
 
 /// A glob where only `*` is special: every other character stands for itself.
 fn glob(field: &str, case_insensitive: bool) -> Result<GlobMatcher, globset::Error> {
+    // `*` is any run of characters, as in IAM: a run of stars is one star (globset would read
+    // `**` as "any directories", which matches where IAM's `**` does not)
     let escaped: Vec<String> = field.split('*').map(globset::escape).collect();
-    GlobBuilder::new(&escaped.join("*"))
+    let mut pattern = escaped.join("*");
+    while pattern.contains("**") {
+        pattern = pattern.replace("**", "*");
+    }
+    GlobBuilder::new(&pattern)
         .case_insensitive(case_insensitive)
         .literal_separator(false)
         .backslash_escape(true)

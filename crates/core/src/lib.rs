@@ -33,6 +33,8 @@
 //! - [`fit`]: a finding cut (never of what containment needs, while anything else can go) and
 //!   split to fit the asynchronous invocation limit once sealed.
 //! - [`ids`]: ARN, account and access key ID validation, protected-principal patterns.
+//! - [`protected_iam`]: the protected-principal patterns as IAM `Resource` patterns (the
+//!   handlers' deny, rendered by `launchguard-render --protected`).
 //! - [`guard`]: account and protected-principal checks shared by the responders.
 //! - [`policy`]: the IAM policy documents launchguard writes and reads back.
 //! - [`schema`]: the JSON Schema of each payload kind, derived from the types (`schemas/`).
@@ -57,6 +59,7 @@ pub mod ids;
 pub mod launch;
 pub mod policy;
 pub mod principal;
+pub mod protected_iam;
 pub mod query;
 pub mod record;
 pub mod rules;

@@ -7,7 +7,7 @@ use launchguard_core::config::{self, Env};
 use launchguard_core::gate::{AlarmGate, DEFAULT_MAX_ALARM_AGE_SECONDS, validate_alarm_arn};
 use launchguard_core::query::INSIGHTS_MAX_LIMIT;
 use launchguard_core::rules::{Rule, RuleSet};
-use launchguard_core::threshold::{Counted, Thresholds};
+use launchguard_core::threshold::Thresholds;
 use launchguard_core::window::WindowPolicy;
 use serde::Serialize;
 
@@ -64,30 +64,31 @@ pub struct Config {
 pub struct DetectorRule {
     /// The rule.
     pub rule: Rule,
-    /// Its thresholds: the rule's own; for a rule counting instances (`ec2-mass-launch`),
-    /// `LG_MIN_INSTANCES`, `LG_MIN_FAILED_CALLS` and `LG_EXCLUDE_AWS_SERVICES` override them when
-    /// set, as before rules existed; `LG_CONTAIN_INVOKED_BY_AWS_SERVICE` applies to every rule.
+    /// Its thresholds: the rule's own, nothing else (the alarms are rendered from the same rule;
+    /// `LG_MIN_INSTANCES`, `LG_MIN_FAILED_CALLS` and `LG_EXCLUDE_AWS_SERVICES` are refused);
+    /// `LG_CONTAIN_INVOKED_BY_AWS_SERVICE` applies to every rule.
     pub thresholds: Thresholds,
     /// The horizons every read is judged with ([`launchguard_core::windows::judge`]): the rule's,
-    /// the first one's threshold overridden as `thresholds` says.
+    /// as the rule set gives them.
     pub horizons: Vec<launchguard_core::windows::Horizon>,
 }
 
 fn rule_thresholds(env: &dyn Env, rule: &Rule) -> Result<Thresholds, CoreError> {
-    let from_env = config::thresholds(env)?;
-    let mut t = rule.thresholds(from_env.contain_invoked_by_aws_service);
-    if rule.event.counts() == Counted::Instances {
-        if env.get("LG_MIN_INSTANCES").is_some() {
-            t.min_instances = from_env.min_instances;
-        }
-        if env.get("LG_MIN_FAILED_CALLS").is_some() {
-            t.min_failed_calls = from_env.min_failed_calls;
-        }
-        if env.get("LG_EXCLUDE_AWS_SERVICES").is_some() {
-            t.exclude_aws_services = from_env.exclude_aws_services;
+    // The alarms that wake this function are rendered from the rule set: a threshold set beside
+    // it would judge what no alarm wakes it for, or ignore what one did. Refuse, never override.
+    for name in ["LG_MIN_INSTANCES", "LG_MIN_FAILED_CALLS", "LG_EXCLUDE_AWS_SERVICES"] {
+        if env.get(name).is_some() {
+            return Err(CoreError::Config {
+                name: name.into(),
+                problem: "is set on the function, but thresholds come from the rule file alone (LG_RULES_FILE at deploy, LG_RULES here), \
+                          which the alarms are rendered from: remove it and change the rule's horizons, min_failed_calls or \
+                          exclude_aws_services, then deploy"
+                    .into(),
+            });
         }
     }
-    Ok(t)
+    let from_env = config::thresholds(env)?;
+    Ok(rule.thresholds(from_env.contain_invoked_by_aws_service))
 }
 
 /// The rules, each alarm of `ALARM_ARNS` checked to fire exactly one.

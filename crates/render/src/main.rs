@@ -4,14 +4,23 @@
 //! metric filters and alarms (CloudFormation), on the log group parameter
 //! `CloudTrailLogGroupName` and the alarm topic parameter `AlarmTopicArn`. A rule set that
 //! cannot be rendered exits 2 with the rule, the field and the fix on stderr.
+//!
+//! `launchguard-render --protected PATTERNS`: PROTECTED_PRINCIPALS (comma-separated) as the IAM
+//! `Resource` patterns of the handlers' deny, a JSON list on stdout
+//! (`launchguard_core::protected_iam`); a pattern the functions would refuse exits 2.
 
 use std::process::ExitCode;
 
 use launchguard_core::alarm_plan::{describe, plan};
+use launchguard_core::ids::ArnPatterns;
+use launchguard_core::protected_iam::iam_deny_resources;
 use launchguard_core::rules::{RuleSet, digest};
 use serde_json::json;
 
 fn main() -> ExitCode {
+    if std::env::args().nth(1).as_deref() == Some("--protected") {
+        return protected(&std::env::args().nth(2).unwrap_or_default());
+    }
     let path = std::env::args().nth(1);
     let (text, origin) = match &path {
         Some(p) => match std::fs::read_to_string(p) {
@@ -39,6 +48,19 @@ fn main() -> ExitCode {
         }
         Err(e) => {
             eprintln!("launchguard-render: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn protected(patterns: &str) -> ExitCode {
+    match ArnPatterns::parse_list(patterns) {
+        Ok(p) => {
+            println!("{}", json!(iam_deny_resources(&p)));
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("launchguard-render: PROTECTED_PRINCIPALS: {e}");
             ExitCode::from(2)
         }
     }

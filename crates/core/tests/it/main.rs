@@ -14,6 +14,7 @@ mod fit_launches;
 mod limits;
 mod paced_evidence;
 mod props;
+mod protected_iam;
 mod records;
 mod review3;
 mod rules;

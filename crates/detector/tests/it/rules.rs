@@ -146,3 +146,23 @@ fn the_configuration_names_the_rule_set_by_its_digest() {
     assert_eq!(cfg.rules_origin, "LG_RULES");
     assert!(cfg.rules.iter().any(|r| r.rule.id == "iam-user-burst-custom"));
 }
+
+#[test]
+fn start_up_refuses_a_threshold_set_by_hand_beside_the_rules_the_alarms_come_from() {
+    // ATTACK (issue 30): the alarms are rendered from the rule file (10 instances within 5 minutes);
+    // someone sets LG_MIN_INSTANCES=50 on the function by hand. Before: the detector judged 50 while
+    // its alarm woke it at 10, so 10-49 instances were confirmed by the alarm and never flagged (and
+    // a lower value flags what no alarm ever wakes it for). Now: it does not start, and says where
+    // thresholds go.
+    let env = |pairs: Vec<(&'static str, String)>| move |k: &str| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone());
+    for (name, value) in [("LG_MIN_INSTANCES", "50"), ("LG_MIN_FAILED_CALLS", "3"), ("LG_EXCLUDE_AWS_SERVICES", "false")] {
+        let vars = vec![
+            ("CLOUDTRAIL_LOG_GROUP_NAME", "cloudtrail-logs".to_owned()),
+            ("DISPATCHER_LAMBDA_NAME", "launchguard-dispatcher".to_owned()),
+            ("ALARM_ARNS", ALARM_ARN.to_owned()),
+            (name, value.to_owned()),
+        ];
+        let err = Config::from_env(&env(vars)).map(|c| c.rules[0].thresholds).unwrap_err().to_string();
+        assert!(err.contains(name) && err.contains("rule file"), "{name}: {err}");
+    }
+}

@@ -1,0 +1,84 @@
+//! The handlers' IAM deny covers every user and role the code protects: for any pattern the code
+//! accepts and any IAM user or role ARN, when `Guard::check_principal` refuses the ARN, one of
+//! `iam_deny_resources` matches it as IAM matches a `Resource` (case-sensitive, `*` spanning `/`,
+//! never `:`). Names are drawn in one case: IAM's case-sensitive names are closed by the tag
+//! `launchguard:protected=true`, not by the deny (protected_iam.rs).
+
+#![allow(clippy::unwrap_used)] // a test that cannot unwrap has failed
+
+use launchguard_core::guard::Guard;
+use launchguard_core::ids::ArnPatterns;
+use launchguard_core::protected_iam::iam_deny_resources;
+use proptest::prelude::*;
+
+/// IAM's wildcard match of one ARN field: `*` any run of characters, case-sensitive.
+fn field_matches(pattern: &[u8], text: &[u8]) -> bool {
+    match pattern.split_first() {
+        None => text.is_empty(),
+        Some((b'*', rest)) => (0..=text.len()).any(|i| field_matches(rest, &text[i..])),
+        Some((c, rest)) => text.first() == Some(c) && field_matches(rest, &text[1..]),
+    }
+}
+
+fn iam_matches(resource: &str, arn: &str) -> bool {
+    let p: Vec<&str> = resource.splitn(6, ':').collect();
+    let a: Vec<&str> = arn.splitn(6, ':').collect();
+    p.len() == 6 && a.len() == 6 && p.iter().zip(&a).all(|(p, a)| field_matches(p.as_bytes(), a.as_bytes()))
+}
+
+fn pattern() -> impl Strategy<Value = String> {
+    let head = (
+        prop::sample::select(vec!["iam", "*", "sts"]),
+        prop::sample::select(vec!["", "*"]),
+        prop::sample::select(vec!["111122223333", "*", "1111*"]),
+    );
+    let typed = (
+        prop::sample::select(vec!["user", "User", "role", "ROLE"]),
+        prop::sample::select(vec!["", "ops/", "ops/x/", "*/", "o*/"]),
+        "[ab*-]{1,5}",
+    )
+        .prop_map(|(k, p, n)| format!("{k}/{p}{n}"));
+    let starred = "\\*[ab/*r-]{0,6}".prop_map(String::from);
+    (head, prop_oneof![typed, starred]).prop_map(|((s, r, a), res)| format!("arn:aws:{s}:{r}:{a}:{res}"))
+}
+
+fn principal() -> impl Strategy<Value = String> {
+    (prop::sample::select(vec!["user", "role"]), prop::sample::select(vec!["/", "/ops/", "/ops/x/", "/b/", "/a-b/"]), "[ab-]{1,4}")
+        .prop_map(|(k, p, n)| format!("arn:aws:iam::111122223333:{k}{p}{n}"))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 1024, ..ProptestConfig::default() })]
+
+    #[test]
+    fn every_principal_the_code_protects_is_denied_in_iam(patterns in prop::collection::vec(pattern(), 1..3), arn in principal()) {
+        let Ok(parsed) = ArnPatterns::parse_list(&patterns.join(",")) else { return Ok(()) };
+        let guard = Guard::new("111122223333", Vec::new(), parsed.clone(), &[]);
+        let resources = iam_deny_resources(&parsed);
+        let only_users_patterns = Guard::new("111122223333", Vec::new(), ArnPatterns::default(), &[]);
+        // what the code refuses for these patterns (not for the always-protected AWS forms)
+        if guard.check_principal(&arn).is_err() && only_users_patterns.check_principal(&arn).is_ok() {
+            prop_assert!(resources.iter().any(|r| iam_matches(r, &arn)), "{arn} is protected by {patterns:?} in code, but no IAM resource of {resources:?} matches it");
+        }
+    }
+}
+
+#[test]
+fn the_patterns_review3_found_dropped_each_deny_an_unpathed_and_a_pathed_user() {
+    for pattern in [
+        "arn:aws:*::*:user/breakglass-*",
+        "arn:aws:iam:*:*:user/breakglass-*",
+        "arn:aws:iam::*:*/breakglass-*",
+        "arn:aws:iam::*:*breakglass*",
+        "arn:aws:iam::*:User/breakglass-*",
+    ] {
+        let resources = iam_deny_resources(&ArnPatterns::parse_list(pattern).unwrap());
+        for arn in ["arn:aws:iam::111122223333:user/breakglass-1", "arn:aws:iam::111122223333:user/ops/breakglass-1"] {
+            assert!(resources.iter().any(|r| iam_matches(r, arn)), "{pattern}: {arn} not denied by {resources:?}");
+        }
+        assert!(
+            !resources.iter().any(|r| iam_matches(r, "arn:aws:iam::111122223333:user/alice")),
+            "{pattern} must not deny alice: {resources:?}"
+        );
+    }
+}
