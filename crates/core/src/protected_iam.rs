@@ -4,12 +4,14 @@
 //! The two do not match alike, so the patterns are rewritten, never copied:
 //! - the code compares the service and region loosely (`*`, `sts`) where IAM names a user or
 //!   role only as `arn:<partition>:iam::<account>:…`: the service becomes `iam`, the region empty;
-//! - the code compares the resource's kind (`User/`) without regard to case, IAM with it: the
-//!   kind is written in lower case;
+//! - the code compares the resource's kind (`User/`) without regard to case and lets a `*` stand
+//!   for it (`*/breakglass-*`); IAM takes the kind literally, in lower case (a `*` there matches
+//!   nothing): each pattern is given once per kind, `user/` and `role/`, with what is left of it
+//!   once the kind is read (`*/bg-*` -> `user/bg-*` and `user/*/bg-*`);
 //! - the code matches a principal with and without its path (CloudTrail may give no path) and a
 //!   pattern with a path also by its name alone; IAM sees the real ARN, path included: every form
 //!   is also given with a path (`user/x` -> `user/*/x`);
-//! - `root` and `federated-user/` patterns are left out: no handler writes to them.
+//! - `root` and `federated-user/` patterns give nothing: no handler writes to them.
 //!
 //! What stays open, by design: the case of a *name* (IAM compares `user/Alice` and
 //! `user/alice` as different resources, IAM names are unique without case). The tag
@@ -36,38 +38,69 @@ pub fn iam_deny_resources(patterns: &ArnPatterns) -> Vec<String> {
 fn resources_of(text: &str) -> Vec<String> {
     let f: Vec<&str> = text.splitn(6, ':').collect();
     let [_, partition, _service, _region, account, resource] = f[..] else { return Vec::new() };
-    let lower = resource.to_ascii_lowercase();
-    if lower.starts_with("root") || lower.starts_with("federated-user/") {
-        return Vec::new();
-    }
-    let resource = match ["user/", "role/"].into_iter().find(|k| lower.starts_with(k)) {
-        Some(kind) => format!("{kind}{}", &resource[kind.len()..]),
-        None if resource.starts_with('*') => resource.to_owned(),
-        None => return Vec::new(),
-    };
-    let mut forms = vec![resource.clone()];
-    if let Some(name_only) = name_only(&resource) {
-        forms.push(name_only);
-    }
+    let mut forms = vec![resource.to_owned()];
+    forms.extend(name_only(resource));
     let mut out = Vec::new();
-    for form in forms {
-        out.push(format!("arn:{partition}:iam::{account}:{form}"));
-        // the same with any path: a `*` right after the resource's first `/` (IAM's `*` spans `/`)
-        if let Some((kind, rest)) = form.split_once('/') {
-            out.push(format!("arn:{partition}:iam::{account}:{kind}/*/{rest}"));
+    for kind in ["user", "role"] {
+        for form in &forms {
+            // IAM takes the resource type (`user/`) literally, never through a `*`: what the
+            // pattern leaves to match once `user/` is read, each way its `*`s can read it
+            for rest in after(form, &format!("{kind}/")) {
+                out.push(format!("arn:{partition}:iam::{account}:{kind}/{rest}"));
+                // the same at any path (IAM's `*` spans `/`; a rest starting with `*` has it)
+                if !rest.starts_with('*') {
+                    out.push(format!("arn:{partition}:iam::{account}:{kind}/*/{rest}"));
+                }
+            }
         }
     }
     out
 }
 
+/// The rests of `pattern` (`*` any run, other characters compared without case, as the code
+/// compares a resource) once `prefix` is read: every way of matching `prefix` against its start.
+/// Empty when the pattern cannot start with `prefix`; a rest that is empty is left out (it would
+/// match the bare `user/`, which names nobody).
+fn after(pattern: &str, prefix: &str) -> Vec<String> {
+    let p: Vec<char> = pattern.chars().collect();
+    let closure = |mut set: Vec<usize>| {
+        let mut i = 0;
+        while i < set.len() {
+            let q = set[i];
+            if p.get(q) == Some(&'*') && !set.contains(&(q + 1)) {
+                set.push(q + 1);
+            }
+            i += 1;
+        }
+        set
+    };
+    let mut at = closure(vec![0]);
+    for c in prefix.chars() {
+        let mut next = Vec::new();
+        for &q in &at {
+            match p.get(q) {
+                Some('*') => next.push(q),
+                Some(x) if x.eq_ignore_ascii_case(&c) => next.push(q + 1),
+                _ => {}
+            }
+        }
+        next.sort_unstable();
+        next.dedup();
+        at = closure(next);
+    }
+    at.sort_unstable();
+    at.dedup();
+    // a rest right after a `*` that is itself a rest adds nothing (`*x` already matches `x`)
+    let subsumed = |q: usize| q > 0 && p[q - 1] == '*' && at.contains(&(q - 1));
+    at.iter().filter(|&&q| q < p.len() && !subsumed(q)).map(|&q| p[q..].iter().collect()).collect()
+}
+
 /// `user/ops/x*` -> `user/x*`, as the code also matches it (only when the name is more than `*`).
 fn name_only(resource: &str) -> Option<String> {
-    let (kind, rest) = resource.split_once('/')?;
-    if kind != "user" && kind != "role" {
-        return None;
-    }
-    let (_, name) = rest.rsplit_once('/')?;
-    name.chars().any(|c| c != '*').then(|| format!("{kind}/{name}"))
+    let lower = resource.to_ascii_lowercase();
+    let kind = ["user/", "role/"].into_iter().find(|k| lower.starts_with(k))?;
+    let (_, name) = resource[kind.len()..].rsplit_once('/')?;
+    name.chars().any(|c| c != '*').then(|| format!("{}{name}", &resource[..kind.len()]))
 }
 
 #[cfg(test)]
@@ -82,7 +115,11 @@ mod tests {
     fn every_form_the_code_accepts_becomes_an_iam_user_or_role_resource() {
         assert_eq!(of("arn:aws:*::*:user/breakglass-*"), ["arn:aws:iam::*:user/breakglass-*", "arn:aws:iam::*:user/*/breakglass-*"]);
         assert_eq!(of("arn:aws:iam::*:User/bg"), ["arn:aws:iam::*:user/bg", "arn:aws:iam::*:user/*/bg"]);
-        assert_eq!(of("arn:aws:iam::*:*breakglass*"), ["arn:aws:iam::*:*breakglass*"]);
+        assert_eq!(of("arn:aws:iam::*:*breakglass*"), ["arn:aws:iam::*:user/*breakglass*", "arn:aws:iam::*:role/*breakglass*"]);
+        assert_eq!(
+            of("arn:aws:iam::*:*/bg-*"),
+            ["arn:aws:iam::*:user/*/bg-*", "arn:aws:iam::*:user/bg-*", "arn:aws:iam::*:role/*/bg-*", "arn:aws:iam::*:role/bg-*"]
+        );
         assert_eq!(
             of("arn:aws:iam::111122223333:role/admins/Data*"),
             [

@@ -20,10 +20,16 @@ fn field_matches(pattern: &[u8], text: &[u8]) -> bool {
     }
 }
 
+/// IAM's match of a `Resource`: field by field, and in the resource, its type (up to the first
+/// `/`) literally (a `*` there is a character, as IAM reads it), the rest with wildcards.
 fn iam_matches(resource: &str, arn: &str) -> bool {
     let p: Vec<&str> = resource.splitn(6, ':').collect();
     let a: Vec<&str> = arn.splitn(6, ':').collect();
-    p.len() == 6 && a.len() == 6 && p.iter().zip(&a).all(|(p, a)| field_matches(p.as_bytes(), a.as_bytes()))
+    if p.len() != 6 || a.len() != 6 || !p[..5].iter().zip(&a[..5]).all(|(p, a)| field_matches(p.as_bytes(), a.as_bytes())) {
+        return false;
+    }
+    let product = p[5].find('/').map_or("", |i| &p[5][..=i]);
+    a[5].starts_with(product) && field_matches(&p[5].as_bytes()[product.len()..], &a[5].as_bytes()[product.len()..])
 }
 
 fn pattern() -> impl Strategy<Value = String> {
