@@ -55,8 +55,11 @@ phase() { # name command...
 phase "set-up (venvs, chromium)" bash -c 'scripts/venv.sh localstack && scripts/venv.sh tools && scripts/chromium.sh >/dev/null'
 [ ! -x .venv-tools/bin/sccache ] || scripts/linted.sh .venv-tools/bin/sccache --zero-stats >/dev/null 2>&1 || true
 phase "fmt" cargo fmt --all --check
-phase "lint-deploy" .venv-tools/bin/python deploy/lint.py
 phase "build + clippy (all targets)" scripts/linted.sh cargo test --workspace --all-targets --locked --no-run
+# after the build: deploy/render.py then runs the launchguard-render it built (LG_RENDER_BIN) instead
+# of `cargo run -p launchguard-render`, which resolves the crate's features on their own and
+# compiled launchguard-core a second time (about 50 s of a fresh clone's run)
+phase "lint-deploy" env LG_RENDER_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/launchguard-render" .venv-tools/bin/python deploy/lint.py
 phase "unit run" bash -c "set -o pipefail; scripts/linted.sh cargo test --workspace --locked 2>&1 | tee '$unit_log'"
 phase "e2e (set-up and run)" bash -c "set -o pipefail; scripts/linted.sh scripts/e2e.sh 2>&1 | tee '$e2e_log'"
 current=""
