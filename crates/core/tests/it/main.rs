@@ -18,5 +18,6 @@ mod records;
 mod review3;
 mod rules;
 mod schemas;
+mod stream;
 mod text;
 mod verdict_props;
