@@ -33,6 +33,8 @@ FUNCTIONS = ["launchguard-detector", "launchguard-dispatcher", "launchguard-acce
 ROLE_OUTPUT = {"launchguard-detector": "DetectorRoleArn", "launchguard-dispatcher": "DispatcherRoleArn",
                "launchguard-accesskey-handler": "AccessKeyHandlerRoleArn", "launchguard-iam-handler": "IamHandlerRoleArn",
                "launchguard-ec2-handler": "Ec2HandlerRoleArn"}
+STREAM = "launchguard-stream"
+ROLE_OUTPUT[STREAM] = "StreamRoleArn"
 EC2_ACTIONS = ("none", "stop", "terminate")
 
 
@@ -140,6 +142,11 @@ def function_env(cfg, outputs) -> dict[str, dict[str, str]]:
         "launchguard-ec2-handler": gate,
     }
     out = {fn: {**settings.function_settings(cfg, fn), **env} for fn, env in wired.items()}
+    if cfg.get("STREAM_DETECTOR") == "true":
+        # the detector's rules and thresholds, to the letter: one judgement for both paths
+        same = {k: v for k, v in out["launchguard-detector"].items() if k in ("DRY_RUN", "LG_RULES", "LG_CONTAIN_INVOKED_BY_AWS_SERVICE")}
+        out[STREAM] = {**same, "DISPATCHER_LAMBDA_NAME": "launchguard-dispatcher", "FINDING_KEY_ID": outputs["FindingKeyArn"],
+                       "LG_STREAM_TABLE": "launchguard-stream"}
     for fn, env in out.items():
         size = sum(len(k) + len(v) for k, v in env.items())
         if size > settings.LAMBDA_ENV_LIMIT:
@@ -214,11 +221,11 @@ def remove(name: str) -> int:
     import boto3
     endpoint = os.environ.get("AWS_ENDPOINT_URL")
     cf, lam = boto3.client("cloudformation", endpoint_url=endpoint), boto3.client("lambda", endpoint_url=endpoint)
-    for stack_name in (f"{name}-wiring",):
+    for stack_name in (f"{name}-stream", f"{name}-wiring"):
         print(f"[undeploy] stack {stack_name} ...", flush=True)
         cf.delete_stack(StackName=stack_name)
         cf.get_waiter("stack_delete_complete").wait(StackName=stack_name)
-    for fn in FUNCTIONS:
+    for fn in [*FUNCTIONS, STREAM]:
         print(f"[undeploy] function {fn} ...", flush=True)
         try:
             lam.delete_function(FunctionName=fn)
@@ -263,7 +270,7 @@ def main() -> int:
             return 0
         return remove(name)
     cfg = load_config()
-    base, wiring = render.render(ROOT / "deploy/out", cfg.get("LG_RULES_FILE") or None)
+    base, wiring, stream_template = render.render(ROOT / "deploy/out", cfg.get("LG_RULES_FILE") or None)
     alarms = render.rendered(cfg.get("LG_RULES_FILE") or None)
     name = cfg["STACK_NAME"]
     if a.dry:
@@ -281,6 +288,8 @@ def main() -> int:
             print("     " + shlex.join(c))
             print("".join(f"         {line}\n" for line in text.splitlines()), end="")
         print(f"3. CloudFormation stack {name}-wiring from {wiring.relative_to(ROOT)}")
+        if cfg.get("STREAM_DETECTOR") == "true":
+            print(f"4. CloudFormation stack {name}-stream from {stream_template.relative_to(ROOT)} (EventBridge rules, SQS, DynamoDB)")
         print(f"DRY_RUN={cfg['DRY_RUN']}: " + ("launchguard will only report, never change IAM" if cfg["DRY_RUN"] == "true" else "launchguard WILL contain principals"))
         return 0
     import boto3
@@ -308,6 +317,9 @@ def main() -> int:
                                          "FailedEventsQueueArn": outputs["FailedEventsQueueArn"],
                                          "DetectorRoleArn": outputs["DetectorRoleArn"], "DispatcherRoleArn": outputs["DispatcherRoleArn"],
                                          "NotificationEmail": cfg.get("NOTIFICATION_EMAIL", ""), "AdminPrincipals": cfg["ADMIN_PRINCIPALS"]})
+    if cfg.get("STREAM_DETECTOR") == "true":
+        print(f"[deploy] stack {name}-stream ...", flush=True)
+        stack(cf, f"{name}-stream", stream_template, {"StreamRoleArn": outputs["StreamRoleArn"]})
     reserve_detector(boto3, cfg)
     print(f"[deploy] done. DRY_RUN={cfg['DRY_RUN']}. Remove with: make undeploy")
     return 0

@@ -8,7 +8,8 @@ make MACs with it (and denies everyone else) and who may check them.
 
 The metric filters and alarms are rendered from the rule file by `launchguard-render`
 (crates/render over launchguard_core::alarm_plan): one alarm per threshold of every rule, into the
-wiring stack; the base stack's alarm topic policy and its `AlarmArns` output name exactly those
+wiring stack; the stream path's EventBridge rules (launchguard_core::stream_plan: one per event source,
+IAM's under the condition InUsEast1) into the stream stack (deploy/stream.template.json); the base stack's alarm topic policy and its `AlarmArns` output name exactly those
 alarms (`"@alarm-arns"`). No alarm threshold is written by hand.
 
     python deploy/render.py [OUT_DIR] [RULES_FILE]     # default deploy/out/, the bundled rules
@@ -158,7 +159,7 @@ def containment(res: dict) -> dict:
 
 
 FUNCTIONS = ["launchguard-detector", "launchguard-dispatcher", "launchguard-accesskey-handler", "launchguard-iam-handler",
-             "launchguard-ec2-handler"]
+             "launchguard-ec2-handler", "launchguard-stream"]
 
 
 def alarm(name: str, what: str, namespace: str, metric: str, dimension: tuple[str, str], **how) -> dict:
@@ -275,10 +276,13 @@ def render(out: Path, rules_file: str | None = None) -> list[Path]:
     base = alarm_arns(expand(json.loads((ROOT / "deploy/base.template.json").read_text())), alarms["alarm_names"])
     wiring = expand(json.loads((ROOT / "deploy/wiring.template.json").read_text()))
     wiring["Resources"].update(alarms["resources"])
-    paths = [out / "base.json", out / "wiring.json"]
+    stream = expand(json.loads((ROOT / "deploy/stream.template.json").read_text()))
+    del stream["Resources"]["StreamRules"]
+    stream["Resources"].update(alarms["stream_resources"])
+    paths = [out / "base.json", out / "wiring.json", out / "stream.json"]
     # compact: CloudFormation takes at most 51,200 bytes of TemplateBody (e2e/test_documents.py)
-    paths[0].write_text(json.dumps(base, separators=(",", ":")) + "\n")
-    paths[1].write_text(json.dumps(wiring, separators=(",", ":")) + "\n")
+    for path, template in zip(paths, (base, wiring, stream)):
+        path.write_text(json.dumps(template, separators=(",", ":")) + "\n")
     return paths
 
 

@@ -86,6 +86,8 @@ SETTINGS: dict[str, Setting] = {
     "INCIDENT_RETENTION_DAYS": Setting((), _choice("30", "90", "180", "365", "400", "731", "1827", "3653"), "how long incident records are kept"),
     "REPORT_RETENTION_DAYS": Setting((), _int(1, 3653), "how long incident reports are kept"),
     "DETECTOR_RESERVED_CONCURRENCY": Setting((), _int(0, 1000), "concurrent executions reserved for the detector"),
+    "STREAM_DETECTOR": Setting((), BOOL, "also deploy the stream detector (EventBridge, SQS, DynamoDB, launchguard-stream; docs/stream.md): "
+                                         "containment in seconds beside the alarm chain"),
     # every function
     "DRY_RUN": Setting(ALL, BOOL, "report only, change nothing"),
     "PROTECTED_PRINCIPALS": Setting((DISP, *HANDLERS), _list(ARN_PATTERN.match, "IAM ARN patterns with *"),

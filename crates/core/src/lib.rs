@@ -16,6 +16,9 @@
 //! - [`aggregate`]: per-principal activity, de-duplicated by access key.
 //! - [`split`]: the records of a document of any shape as text, unparsed (lookup-events exports
 //!   too), keeping what precedes a cut.
+//! - [`stream`]: the EventBridge path: an "AWS API Call via CloudTrail" event read and checked,
+//!   matched by the scanner, and time buckets judged by [`windows`] (never missing, erring toward flagging).
+//! - [`stream_plan`]: the EventBridge rules deploy renders from a rule set (IAM's in us-east-1 only).
 //! - [`scan`]: pre-filter, parse, re-check and aggregate a stream of records.
 //! - [`windows`]: the one judgement of a principal's time-ordered calls against every horizon
 //!   of a rule (sliding, half-open windows): which horizon was crossed and when.
@@ -66,6 +69,8 @@ pub mod rules;
 pub mod scan;
 pub mod schema;
 pub mod split;
+pub mod stream;
+pub mod stream_plan;
 pub mod text;
 pub mod threshold;
 pub mod time;

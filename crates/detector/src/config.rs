@@ -91,10 +91,26 @@ fn rule_thresholds(env: &dyn Env, rule: &Rule) -> Result<Thresholds, CoreError> 
     Ok(rule.thresholds(from_env.contain_invoked_by_aws_service))
 }
 
-/// The rules, each alarm of `ALARM_ARNS` checked to fire exactly one.
-fn rules(env: &dyn Env, alarm_arns: &[String]) -> Result<(Vec<DetectorRule>, String, String), CoreError> {
+/// The rules in force (`LG_RULES`, `LG_RULES_FILE` or the bundled set), each with the thresholds
+/// and horizons it flags with, the deployment's overrides applied; with the set's origin and digest.
+/// The detector and the stream detector judge with these, and nothing else.
+pub fn detector_rules(env: &dyn Env) -> Result<(RuleSet, Vec<DetectorRule>, String), CoreError> {
     let (text, origin) = RuleSet::source(env, |path| std::fs::read_to_string(path).map_err(|e| e.to_string()))?;
     let set = RuleSet::parse(&text, &origin)?;
+    let rules = set
+        .rules
+        .iter()
+        .map(|r| {
+            let thresholds = rule_thresholds(env, r)?;
+            Ok(DetectorRule { rule: r.clone(), horizons: r.horizons_with(&thresholds), thresholds })
+        })
+        .collect::<Result<_, CoreError>>()?;
+    Ok((set, rules, launchguard_core::rules::digest(&text)))
+}
+
+/// The rules, each alarm of `ALARM_ARNS` checked to fire exactly one.
+fn rules(env: &dyn Env, alarm_arns: &[String]) -> Result<(Vec<DetectorRule>, String, String), CoreError> {
+    let (set, rules, digest) = detector_rules(env)?;
     for arn in alarm_arns {
         let name = crate::schedule::alarm_name(arn).unwrap_or_default();
         if set.for_alarm(name).is_none() {
@@ -108,15 +124,7 @@ fn rules(env: &dyn Env, alarm_arns: &[String]) -> Result<(Vec<DetectorRule>, Str
             });
         }
     }
-    let rules = set
-        .rules
-        .iter()
-        .map(|r| {
-            let thresholds = rule_thresholds(env, r)?;
-            Ok(DetectorRule { rule: r.clone(), horizons: r.horizons_with(&thresholds), thresholds })
-        })
-        .collect::<Result<_, CoreError>>()?;
-    Ok((rules, set.origin, launchguard_core::rules::digest(&text)))
+    Ok((rules, set.origin, digest))
 }
 
 impl Config {

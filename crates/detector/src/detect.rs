@@ -320,14 +320,19 @@ pub fn detector_name(rule_id: &str) -> String {
 /// still over it (one principal alone too large, even cut) is not sent: Lambda would refuse it.
 /// It is logged and returned as [`DetectorError::PartsTooLarge`], after every other part was sent.
 pub async fn send_parts<I: Invoker>(finding_id: &str, parts: &[Finding], cfg: &Config, invoker: &I) -> Result<(), DetectorError> {
+    send_to(finding_id, parts, &cfg.dispatcher, invoker).await
+}
+
+/// [`send_parts`] to the dispatcher `dispatcher`: what the stream detector sends its findings with.
+pub async fn send_to<I: Invoker>(finding_id: &str, parts: &[Finding], dispatcher: &str, invoker: &I) -> Result<(), DetectorError> {
     let over = oversized(parts, MAX_PAYLOAD_BYTES);
     for part in parts.iter().filter(|p| !over.iter().any(|(id, _)| *id == p.finding_id)) {
         let payload =
-            serde_json::to_vec(part).map_err(|e| DetectorError::Invoke { function: cfg.dispatcher.clone(), error: e.to_string() })?;
+            serde_json::to_vec(part).map_err(|e| DetectorError::Invoke { function: dispatcher.to_owned(), error: e.to_string() })?;
         invoker
-            .invoke_async(&cfg.dispatcher, payload)
+            .invoke_async(dispatcher, payload)
             .await
-            .map_err(|e| DetectorError::Invoke { function: cfg.dispatcher.clone(), error: e.message })?;
+            .map_err(|e| DetectorError::Invoke { function: dispatcher.to_owned(), error: e.message })?;
     }
     if over.is_empty() {
         return Ok(());

@@ -25,8 +25,8 @@ pub mod read;
 pub mod report;
 pub mod schedule;
 
-pub use config::{Config, ReadMethod};
-pub use detect::{account_from_function_arn, handle, handle_alarm, send_parts};
+pub use config::{Config, DetectorRule, ReadMethod, detector_rules};
+pub use detect::{account_from_function_arn, detector_name, handle, handle_alarm, send_parts, send_to};
 pub use launchguard_aws::{CallError, Invoker};
 use launchguard_core::CoreError;
 pub use read::{FilterPage, LogReader, QueryPage, QueryStatus, WindowRead, read_window, read_with_filter, read_with_insights};

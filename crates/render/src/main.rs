@@ -1,8 +1,10 @@
 //! `launchguard-render [RULES_FILE]`: the rule set (the bundled one without a file) validated,
 //! and what deploy renders from it, as one JSON document on stdout:
-//! `{"origin", "digest", "rules", "alarm_names", "resources", "describe"}`. `resources` are the
+//! `{"origin", "digest", "rules", "alarm_names", "resources", "describe", "stream_resources"}`. `resources` are the
 //! metric filters and alarms (CloudFormation), on the log group parameter
-//! `CloudTrailLogGroupName` and the alarm topic parameter `AlarmTopicArn`. A rule set that
+//! `CloudTrailLogGroupName` and the alarm topic parameter `AlarmTopicArn`; `stream_resources` are
+//! the stream path's EventBridge rules (`launchguard_core::stream_plan`), targeting the stream
+//! stack's `StreamQueue`. A rule set that
 //! cannot be rendered exits 2 with the rule, the field and the fix on stderr.
 //!
 //! `launchguard-render --protected PATTERNS`: PROTECTED_PRINCIPALS (comma-separated) as the IAM
@@ -42,6 +44,10 @@ fn main() -> ExitCode {
                 "alarm_names": p.names(),
                 "resources": p.resources(&json!({"Ref": "CloudTrailLogGroupName"}), &json!({"Ref": "AlarmTopicArn"})),
                 "describe": describe(&p),
+                "stream_resources": launchguard_core::stream_plan::resources(
+                    &launchguard_core::stream_plan::plan(&set),
+                    &json!({"Fn::GetAtt": ["StreamQueue", "Arn"]})
+                ),
             });
             println!("{doc}");
             ExitCode::SUCCESS

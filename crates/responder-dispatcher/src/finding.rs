@@ -354,12 +354,44 @@ pub async fn dispatch_finding<
             cut: None,
             report: (report_state != crate::report::ReportState::NotConfigured).then_some(report_state),
         };
-        let page = Page { subject, body, full, compact, fingerprint: Some(fp) };
+        // nothing for a person to do or check (no human action, no refusal, no change of unknown
+        // owner, no release crossing it): only then can a later detection stay quiet
+        let quiet = if status == Status::AlreadyContained && record.human_actions.is_empty() && record.refusals.is_empty() {
+            contained_by_another(&ledger, &actions, fid).await
+        } else {
+            None
+        };
+        if let Some(why) = &quiet {
+            info!(finding_id = %fid, reason = %why, "no page: a later detection of an incident already contained");
+        }
+        let page = Page { subject, body, full, compact, fingerprint: Some(fp), quiet };
         deliver(io, &ledger, record, page, &mut report, &mut failures, now).await;
     }
     info!(finding_id = %fid, status = status.as_str(), deliveries = report.deliveries, outcomes = report.outcomes.len(),
         notification = ?report.notification_message_id, incident_record = ?report.incident_record, "dispatch finished");
     if failures.is_empty() { Ok(report) } else { Err(DispatcherError::Incomplete { failures }) }
+}
+
+/// Why this finding pages no one: every one of its actions' targets is held by an unreleased
+/// change launchguard itself made for another finding (the stream path's finding, then the alarm
+/// chain's for the same principal: one page per incident across both paths). `None` when any
+/// target is not (nothing to act on, a change someone else made, one released or being released,
+/// an unreadable ledger): a person is paged as before.
+async fn contained_by_another<S: ConditionalStore>(ledger: &Ledger<'_, S>, actions: &[Action], fid: &str) -> Option<String> {
+    if actions.is_empty() {
+        return None;
+    }
+    let mut by: Vec<String> = Vec::new();
+    for a in actions {
+        let entries = ledger.entries_on(&target_of(a)).await.ok()?;
+        let (_, other, _) = entries.into_iter().find(|(_, e, _)| {
+            e.finding_id != fid && e.owner == Some(crate::ledger::Owner::Launchguard) && e.released.is_none() && e.releasing.is_none()
+        })?;
+        by.push(other.finding_id);
+    }
+    by.sort();
+    by.dedup();
+    Some(format!("not paged: launchguard already contains this incident under finding {} (one page per incident)", by.join(", ")))
 }
 
 /// The keys and instances `p`'s actions take from records.

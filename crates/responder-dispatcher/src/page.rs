@@ -24,6 +24,9 @@ pub(crate) struct Page {
     pub(crate) compact: Value,
     /// `None`: always send (a release); otherwise once per fingerprint.
     pub(crate) fingerprint: Option<String>,
+    /// Why no one is paged (the incident record is still written): a later detection of an
+    /// incident launchguard already contained under another finding. `None`: page.
+    pub(crate) quiet: Option<String>,
 }
 
 /// Publish and record once per outcome fingerprint: the ledger says which delivery sends them.
@@ -47,6 +50,10 @@ pub(crate) async fn deliver<N: Notifier, L: IncidentLog, I, S: ConditionalStore,
     match marks.claim(false).await {
         Err(f) => failures.push(f),
         Ok(false) => record.notification = "sent before for the same outcome".into(),
+        Ok(true) if page.quiet.is_some() => {
+            record.notification = page.quiet.clone().unwrap_or_default();
+            marks.finish(false, true, failures).await;
+        }
         Ok(true) => {
             let message = notify::fit_message(page.body, &page.full, &page.compact, &reference);
             let attrs = [("finding_id", fid.clone()), ("status", record.status.as_str().to_owned())];

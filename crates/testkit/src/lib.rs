@@ -10,6 +10,7 @@
 //! these records as JSON lines.
 
 pub mod cloudwatch;
+pub mod eventbridge;
 pub mod iam;
 
 use std::path::{Path, PathBuf};

@@ -19,5 +19,6 @@ mod records;
 mod review3;
 mod rules;
 mod schemas;
+mod stream;
 mod text;
 mod verdict_props;

@@ -255,7 +255,14 @@ pub async fn release<I: Invoker, N: Notifier, L: IncidentLog, S: ConditionalStor
         incident_record: None,
         deliveries: 0,
     };
-    let page = Page { subject, body, full: json!({"release": r, "outcomes": outcomes}), compact: json!({"release": r}), fingerprint: None };
+    let page = Page {
+        subject,
+        body,
+        full: json!({"release": r, "outcomes": outcomes}),
+        compact: json!({"release": r}),
+        fingerprint: None,
+        quiet: None,
+    };
     let record = IncidentRecord {
         record_type: RecordType::Release,
         schema_version: 1,

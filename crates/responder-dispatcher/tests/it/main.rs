@@ -24,4 +24,5 @@ mod review2;
 mod review3;
 mod review3_ledger;
 mod rules;
+mod stream_path;
 mod world;

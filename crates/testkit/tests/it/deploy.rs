@@ -30,6 +30,7 @@ fn the_metric_filter_pattern_is_the_detectors() {
         "launchguard-accesskey-handler",
         "launchguard-iam-handler",
         "launchguard-ec2-handler",
+        "launchguard-stream",
     ] {
         assert!(r.as_object().unwrap().values().any(|v| v["@role"] == f), "{f}");
         let role_arn = format!("arn:aws:iam::111122223333:role/{f}-role");

@@ -25,11 +25,15 @@ fn actions(s: &Value) -> Vec<String> {
 }
 
 fn allowed(function: &str) -> BTreeSet<String> {
-    // OwnLambdaLogs and OnFailureDestination are used by the Lambda service on the function's
-    // behalf (its own log group, the dead-letter queue of failed asynchronous events).
+    // OwnLambdaLogs, OnFailureDestination and EventSourceQueue are used by the Lambda service on
+    // the function's behalf (its own log group, the dead-letter queue of failed asynchronous
+    // events, the SQS queue an event source mapping reads for it).
     statements(function)
         .iter()
-        .filter(|s| s["Effect"] == "Allow" && s["Sid"] != "OwnLambdaLogs" && s["Sid"] != "OnFailureDestination")
+        .filter(|s| {
+            s["Effect"] == "Allow"
+                && !["OwnLambdaLogs", "OnFailureDestination", "EventSourceQueue"].contains(&s["Sid"].as_str().unwrap_or(""))
+        })
         .flat_map(actions)
         .collect()
 }
@@ -86,6 +90,28 @@ fn the_detector_reads_and_invokes_only() {
             .all(|a| a.starts_with("logs:") || a == "lambda:InvokeFunction" || a.starts_with("cloudwatch:DescribeAlarm"))
     );
     assert_eq!(granted_by_key_policies("launchguard-detector"), BTreeSet::from(["kms:GenerateMac".to_owned()]));
+}
+
+/// Issue 26: the stream detector counts in its own table and invokes the dispatcher; nothing else
+/// (no IAM, no table but its own, no wildcard), and reads only its own queue.
+#[test]
+fn the_stream_detector_counts_and_invokes_only() {
+    check("launchguard-stream", launchguard_stream::AWS_ACTIONS);
+    for s in statements("launchguard-stream").into_iter().filter(|s| s["Sid"] != "OwnLambdaLogs") {
+        let resource = s["Resource"].as_str().unwrap();
+        assert!(!resource.contains('*'), "{s}");
+        for a in actions(&s) {
+            assert!((!a.starts_with("iam:") && !a.contains("Delete")) || a == "sqs:DeleteMessage", "{a}");
+        }
+        if actions(&s).iter().any(|a| a.starts_with("dynamodb:")) {
+            assert!(resource.ends_with(":table/launchguard-stream"), "{resource}");
+        }
+        if s["Sid"] == "EventSourceQueue" {
+            assert_eq!(actions(&s), ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"]);
+            assert!(resource.ends_with(":launchguard-stream-events"), "{resource}");
+        }
+    }
+    assert_eq!(granted_by_key_policies("launchguard-stream"), BTreeSet::from(["kms:GenerateMac".to_owned()]));
 }
 
 #[test]

@@ -1,0 +1,125 @@
+//! Issue 26: one page per incident across both paths. The stream detector (EventBridge, in
+//! seconds) and the alarm chain (minutes later) both find ci-deployer's burst; the dispatcher's
+//! ledger holds the key and the quarantine under the stream's finding, so the alarm chain's
+//! finding for the same principal changes nothing and pages no one a second time.
+
+#![allow(clippy::unwrap_used)] // a test that cannot unwrap has failed
+
+use crate::world;
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use launchguard_detector::memory::{MemoryAlarms, MemoryLogs};
+use launchguard_responder::KeyStatus;
+use launchguard_stream::memory::MemoryStore;
+use launchguard_testkit::eventbridge::eventbridge_event;
+use launchguard_testkit::{Actor, Burst, run_instances_template};
+use serde_json::{Value, json};
+use world::{ACCOUNT, Lambda, Logs, Sns, config, iam};
+
+fn now() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 22, 5, 40, 0).unwrap()
+}
+
+/// ci-deployer: 3 launches of 4 instances, 7 s apart, 90 s before now; eventIDs of their own.
+fn burst() -> Vec<Value> {
+    let actor = Actor::IamUser { account: ACCOUNT.into(), name: "ci-deployer".into(), key: "AKIAEXAMPLEDEPLOYER1".into() };
+    Burst::new(actor, 3, 4, now() - Duration::seconds(90)).records(&run_instances_template(), 0x26)
+}
+
+/// Lambda in memory for a detector: the payloads it sends.
+#[derive(Default)]
+struct Invoked(std::sync::Mutex<Vec<Vec<u8>>>);
+
+impl launchguard_aws::Invoker for Invoked {
+    async fn invoke_async(&self, _f: &str, payload: Vec<u8>) -> Result<(), launchguard_aws::CallError> {
+        self.0.lock().unwrap().push(payload);
+        Ok(())
+    }
+    async fn invoke_sync(&self, f: &str, _p: Vec<u8>) -> Result<launchguard_aws::InvokeResponse, launchguard_aws::CallError> {
+        Err(launchguard_aws::CallError::new(format!("detectors never wait for {f}"), false))
+    }
+}
+
+impl Invoked {
+    fn one(&self) -> Value {
+        let sent = self.0.lock().unwrap();
+        assert_eq!(sent.len(), 1, "one finding");
+        serde_json::from_slice(&sent[0]).unwrap()
+    }
+}
+
+/// The stream detector's finding: the burst through EventBridge and SQS, 5 s after its last call.
+async fn from_stream(records: &[Value]) -> Value {
+    let vars = [
+        ("DISPATCHER_LAMBDA_NAME", "launchguard-dispatcher"),
+        ("LG_STREAM_TABLE", "launchguard-stream"),
+        ("LG_STREAM_ACCOUNTS", ACCOUNT),
+        ("LG_STREAM_REGIONS", "us-east-1"),
+    ];
+    let env = move |k: &str| vars.iter().find(|(n, _)| *n == k).map(|(_, v)| (*v).to_owned());
+    let cfg = launchguard_stream::Config::from_env(&env).unwrap();
+    let msgs: Vec<Value> = records
+        .iter()
+        .enumerate()
+        .map(|(i, r)| json!({"messageId": format!("m{i}"), "body": eventbridge_event(r, ACCOUNT, "us-east-1").to_string()}))
+        .collect();
+    let batch: launchguard_stream::SqsEvent = serde_json::from_value(json!({ "Records": msgs })).unwrap();
+    let invoked = Invoked::default();
+    let at = now() - Duration::seconds(90) + Duration::seconds(19);
+    let (resp, _) = launchguard_stream::handle_batch(&batch, &cfg, &MemoryStore::default(), &invoked, at).await;
+    assert!(resp.batch_item_failures.is_empty());
+    invoked.one()
+}
+
+/// The alarm chain's finding: the real detector, fired by the launch alarm a minute later.
+async fn from_alarm(records: &[Value]) -> Value {
+    let alarm = "launchguard-runinstances";
+    let alarm_arn = format!("arn:aws:cloudwatch:us-east-1:{ACCOUNT}:alarm:{alarm}");
+    let vars = [
+        ("CLOUDTRAIL_LOG_GROUP_NAME", "cloudtrail-logs".to_owned()),
+        ("DISPATCHER_LAMBDA_NAME", "launchguard-dispatcher".to_owned()),
+        ("LG_POLL_INITIAL_MS", "100".to_owned()),
+        ("AWS_REGION", "us-east-1".to_owned()),
+        ("ALARM_ARNS", alarm_arn),
+    ];
+    let env = move |k: &str| vars.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone());
+    let cfg = launchguard_detector::Config::from_env(&env).unwrap();
+    let ev = launchguard_testkit::sns_alarm_event(alarm, ACCOUNT, "us-east-1", "ALARM", now() - Duration::seconds(30), 60, 1);
+    let logs: Vec<(i64, String)> = records
+        .iter()
+        .map(|r| (DateTime::parse_from_rfc3339(r["eventTime"].as_str().unwrap()).unwrap().timestamp_millis(), r.to_string()))
+        .collect();
+    let invoked = Invoked::default();
+    let function_arn = format!("arn:aws:lambda:us-east-1:{ACCOUNT}:function:launchguard-detector");
+    launchguard_detector::handle(&ev, &function_arn, &cfg, &MemoryLogs::new(logs), &MemoryAlarms::as_notified(&ev), &invoked, now())
+        .await
+        .unwrap();
+    invoked.one()
+}
+
+#[tokio::test]
+async fn the_alarm_chains_later_finding_is_already_contained_and_pages_no_one_again() {
+    // GIVEN the burst in CloudTrail, found first by the stream and then by the alarm chain
+    let records = burst();
+    for r in &records {
+        world::trail().record(r, std::time::Duration::ZERO);
+    }
+    let stream = from_stream(&records).await;
+    let alarm = from_alarm(&records).await;
+    assert_ne!(stream["finding_id"], alarm["finding_id"]);
+    assert_eq!(stream["principals"][0]["principal"], alarm["principals"][0]["principal"]);
+    let iam = iam();
+    let (lambda, sns, logs) = (Lambda::new(&iam, &[], now()), Sns::default(), Logs::default());
+    // WHEN the dispatcher gets the stream's finding, then the alarm chain's
+    let first = world::dispatch(&stream, &config(&[]), &lambda, &sns, &logs, now()).await.unwrap();
+    let second = world::dispatch(&alarm, &config(&[]), &lambda, &sns, &logs, now()).await.unwrap();
+    // THEN the stream's contains the key it used, the alarm chain's changes nothing
+    assert_eq!(first.status.as_str(), "contained", "{first:?}");
+    assert_eq!(iam.user("ci-deployer").keys[0].1, KeyStatus::Inactive);
+    assert_eq!(iam.user("ci-deployer").keys[1].1, KeyStatus::Active, "only the key used");
+    assert_eq!(second.status.as_str(), "already_contained", "{second:?}");
+    // AND one page for the incident, naming the path that caught it
+    let pages = sns.messages.lock().unwrap();
+    assert_eq!(pages.len(), 1, "{pages:#?}");
+    assert!(pages[0].1.contains("EventBridge stream (caught"), "{}", pages[0].1);
+}

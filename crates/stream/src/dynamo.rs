@@ -1,0 +1,217 @@
+//! [`CounterStore`] over DynamoDB: one table, `pk` (S) and `sk` (S), on-demand, TTL on `ttl`.
+//! Recording is one `TransactWriteItems` of two items (the event's conditional put and its
+//! bucket's ADD; DynamoDB authorises them as `PutItem` and `UpdateItem`); a horizon is one `Query`
+//! (paged); the claim is a conditional `PutItem`, its state a strongly consistent `GetItem`.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
+use launchguard_aws::{CallError, classify};
+use launchguard_core::stream::{Bucket, Counts};
+
+use crate::store::{CLAIM_SK, ClaimState, Claimed, CounterStore, EventItem, Recorded, StoredEvent, bucket_sk, event_sk};
+
+/// The store over a DynamoDB table.
+#[derive(Debug, Clone)]
+pub struct DynamoStore {
+    /// The client.
+    pub client: aws_sdk_dynamodb::Client,
+    /// The table.
+    pub table: String,
+}
+
+type Item = HashMap<String, AttributeValue>;
+
+fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+
+fn n(v: impl ToString) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+
+fn get_n<T: std::str::FromStr + Default>(item: &Item, name: &str) -> T {
+    item.get(name).and_then(|v| v.as_n().ok()).and_then(|v| v.parse().ok()).unwrap_or_default()
+}
+
+fn get_s<'a>(item: &'a Item, name: &str) -> &'a str {
+    item.get(name).and_then(|v| v.as_s().ok()).map_or("", String::as_str)
+}
+
+fn built<T>(r: Result<T, aws_sdk_dynamodb::error::BuildError>) -> Result<T, CallError> {
+    r.map_err(|e| CallError::new(format!("dynamodb: request not built: {e}"), false))
+}
+
+impl DynamoStore {
+    /// Every item of `series` with a sort key in `[from, to]`, paged, at most `limit`.
+    async fn query(&self, series: &str, from: String, to: String, limit: usize) -> Result<Vec<Item>, CallError> {
+        let mut out = Vec::new();
+        let mut start = None;
+        loop {
+            let page = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk AND sk BETWEEN :a AND :b")
+                .expression_attribute_values(":pk", s(series))
+                .expression_attribute_values(":a", s(from.clone()))
+                .expression_attribute_values(":b", s(to.clone()))
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| classify("dynamodb:Query", e))?;
+            out.extend(page.items().iter().cloned());
+            start = page.last_evaluated_key().cloned();
+            if start.is_none() || out.len() >= limit {
+                out.truncate(limit);
+                return Ok(out);
+            }
+        }
+    }
+}
+
+impl CounterStore for DynamoStore {
+    async fn record(&self, item: &EventItem) -> Result<Recorded, CallError> {
+        let put = built(
+            Put::builder()
+                .table_name(&self.table)
+                .item("pk", s(&item.series))
+                .item("sk", s(event_sk(item.t_ms, &item.event_id)))
+                .item("t_ms", n(item.t_ms))
+                .item("detail", s(&item.detail))
+                .item("ttl", n(item.ttl))
+                .condition_expression("attribute_not_exists(pk)")
+                .build(),
+        )?;
+        let c = item.counts;
+        let update = built(
+            Update::builder()
+                .table_name(&self.table)
+                .key("pk", s(&item.series))
+                .key("sk", s(bucket_sk(item.bucket_ms)))
+                .update_expression("ADD launched :l, requested :r, calls :c, failed :f SET #ttl = :ttl")
+                .expression_attribute_names("#ttl", "ttl")
+                .expression_attribute_values(":l", n(c.launched))
+                .expression_attribute_values(":r", n(c.requested))
+                .expression_attribute_values(":c", n(c.calls))
+                .expression_attribute_values(":f", n(c.failed))
+                .expression_attribute_values(":ttl", n(item.ttl))
+                .build(),
+        )?;
+        let res = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().put(put).build())
+            .transact_items(TransactWriteItem::builder().update(update).build())
+            .send()
+            .await;
+        match res {
+            Ok(_) => Ok(Recorded::New),
+            Err(e) => {
+                if let Some(TransactWriteItemsError::TransactionCanceledException(tc)) = e.as_service_error() {
+                    let codes: Vec<&str> = tc.cancellation_reasons().iter().filter_map(|r| r.code()).collect();
+                    if codes.first() == Some(&"ConditionalCheckFailed") {
+                        return Ok(Recorded::Duplicate);
+                    }
+                    // a conflict with another writer of the same bucket, or throttling: retry
+                    let retryable = !codes.contains(&"ValidationError");
+                    return Err(CallError {
+                        message: format!("dynamodb:TransactWriteItems: cancelled ({})", codes.join(", ")),
+                        code: Some("TransactionCanceledException".into()),
+                        retryable,
+                    });
+                }
+                Err(classify("dynamodb:TransactWriteItems", e))
+            }
+        }
+    }
+
+    async fn buckets(&self, series: &str, from_ms: i64, to_ms: i64) -> Result<Vec<Bucket>, CallError> {
+        let items = self.query(series, bucket_sk(from_ms), bucket_sk(to_ms.saturating_sub(1)), usize::MAX).await?;
+        Ok(items
+            .iter()
+            .filter_map(|i| {
+                let start_ms = get_s(i, "sk").strip_prefix("b#")?.parse().ok()?;
+                let counts = Counts {
+                    launched: get_n(i, "launched"),
+                    requested: get_n(i, "requested"),
+                    calls: get_n(i, "calls"),
+                    failed: get_n(i, "failed"),
+                };
+                Some(Bucket { start_ms, counts })
+            })
+            .collect())
+    }
+
+    async fn events(&self, series: &str, from_ms: i64, to_ms: i64, limit: usize) -> Result<Vec<StoredEvent>, CallError> {
+        let to = format!("{}~", event_sk(to_ms.saturating_sub(1), ""));
+        let items = self.query(series, event_sk(from_ms, ""), to, limit).await?;
+        Ok(items.iter().map(|i| StoredEvent { t_ms: get_n(i, "t_ms"), detail: get_s(i, "detail").to_owned() }).collect())
+    }
+
+    async fn claim_state(&self, claim: &str, now_ms: i64) -> Result<Option<ClaimState>, CallError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(claim))
+            .key("sk", s(CLAIM_SK))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| classify("dynamodb:GetItem", e))?;
+        Ok(out
+            .item()
+            .map(|i| ClaimState {
+                finding_id: get_s(i, "finding_id").to_owned(),
+                until_ms: get_n(i, "until_ms"),
+                sent: i.get("sent").and_then(|v| v.as_bool().ok()).copied().unwrap_or(false),
+            })
+            .filter(|c| c.until_ms > now_ms))
+    }
+
+    async fn claim(&self, claim: &str, finding_id: &str, until_ms: i64, now_ms: i64) -> Result<Claimed, CallError> {
+        let res = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(claim))
+            .item("sk", s(CLAIM_SK))
+            .item("finding_id", s(finding_id))
+            .item("until_ms", n(until_ms))
+            .item("sent", AttributeValue::Bool(false))
+            .item("ttl", n(until_ms / 1000 + 3600))
+            .condition_expression("attribute_not_exists(pk) OR until_ms <= :now OR (finding_id = :fid AND sent = :no)")
+            .expression_attribute_values(":now", n(now_ms))
+            .expression_attribute_values(":fid", s(finding_id))
+            .expression_attribute_values(":no", AttributeValue::Bool(false))
+            .send()
+            .await;
+        match res {
+            Ok(_) => Ok(Claimed::Won),
+            Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => {
+                let held = self.claim_state(claim, now_ms).await?;
+                Ok(Claimed::Held(held.unwrap_or(ClaimState { finding_id: "unknown".into(), until_ms, sent: true })))
+            }
+            Err(e) => Err(classify("dynamodb:PutItem", e)),
+        }
+    }
+
+    async fn mark_sent(&self, claim: &str, finding_id: &str) -> Result<(), CallError> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(claim))
+            .key("sk", s(CLAIM_SK))
+            .update_expression("SET sent = :yes")
+            .condition_expression("finding_id = :fid")
+            .expression_attribute_values(":yes", AttributeValue::Bool(true))
+            .expression_attribute_values(":fid", s(finding_id))
+            .send()
+            .await
+            .map_err(|e| classify("dynamodb:UpdateItem", e))?;
+        Ok(())
+    }
+}

@@ -1,0 +1,149 @@
+//! One EventBridge event, from its SQS body to at most one finding: read and checked
+//! ([`launchguard_core::stream::parse_event`]), matched against every rule by the scanner,
+//! recorded once, its series' buckets judged by [`launchguard_core::windows::judge`], and on a
+//! crossing the exact events assessed ([`launchguard_core::burst::Tracker::assess`]) before one
+//! finding per principal per incident is claimed and sent.
+
+use chrono::{DateTime, Utc};
+use launchguard_core::burst::Tracker;
+use launchguard_core::scan::Scanner;
+use launchguard_core::stream::{Refusal, bucket_start, hit, judge_buckets, parse_event, read_range};
+use launchguard_core::text::untrusted;
+use serde::Serialize;
+use tracing::{info, warn};
+
+use crate::finding::{Crossed, stream_finding};
+use crate::store::{Claimed, CounterStore, EventItem, Recorded, claim_key, series_key};
+use crate::{Config, Invoker, StreamError};
+
+/// Most events read back to make a finding: more than any threshold needs; a series past it
+/// makes a finding marked incomplete.
+pub const MAX_EVENTS_READ: usize = 10_000;
+
+/// What one event did, per rule it matched.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum Outcome {
+    /// Refused: counted nowhere, never a finding.
+    Refused {
+        /// Why.
+        refusal: Refusal,
+    },
+    /// No rule watches this event (or it counts for nothing: a dry run, a call an AWS service
+    /// made on the principal's behalf, an AWS service itself).
+    Ignored,
+    /// Counted; no horizon crossed.
+    Counted,
+    /// Seen before: not counted again.
+    Duplicate,
+    /// The buckets crossed a horizon but the exact events did not (bucketing errs toward flagging).
+    BelowExactly,
+    /// Crossed, but the principal's incident already has its finding.
+    AlreadyClaimed {
+        /// The finding that holds it.
+        finding_id: String,
+    },
+    /// Crossed: the finding was sent.
+    Sent {
+        /// The finding.
+        finding_id: String,
+        /// Seconds from the first event of the crossing window to now.
+        seconds_after_first_event: i64,
+    },
+}
+
+/// Handle one SQS body. `Err` only for what a retry can fix (the store, the dispatcher).
+pub async fn handle_event<S: CounterStore, I: Invoker>(
+    body: &str,
+    cfg: &Config,
+    store: &S,
+    invoker: &I,
+    now: DateTime<Utc>,
+) -> Result<Vec<Outcome>, StreamError> {
+    let now_ms = now.timestamp_millis();
+    let longest = cfg.longest_ms();
+    let ev = match parse_event(body, &cfg.scope, now_ms.saturating_sub(longest), now_ms) {
+        Ok(ev) => ev,
+        Err(refusal) => {
+            warn!(refusal = %refusal, "event refused: not counted");
+            return Ok(vec![Outcome::Refused { refusal }]);
+        }
+    };
+    let width_ms = i64::try_from(cfg.bucket_seconds * 1000).unwrap_or(10_000);
+    let mut out = Vec::new();
+    for rule in &cfg.rules {
+        let Some(h) = hit(&rule.rule.event, ev.detail, rule.thresholds.contain_invoked_by_aws_service) else { continue };
+        if h.counts.is_zero() || (rule.thresholds.exclude_aws_services && h.principal.is_aws_service()) {
+            out.push(Outcome::Ignored);
+            continue;
+        }
+        let series = series_key(&rule.rule.id, &h.principal);
+        let item = EventItem {
+            series: series.clone(),
+            event_id: ev.event_id.clone(),
+            t_ms: ev.t_ms,
+            bucket_ms: bucket_start(ev.t_ms, width_ms),
+            counts: h.counts,
+            detail: ev.detail.to_owned(),
+            ttl: (ev.t_ms.saturating_add(longest)) / 1000 + 3600,
+        };
+        let recorded = store.record(&item).await.map_err(StreamError::Store)?;
+        // A redelivery counts nothing, but is judged again: the delivery before it may have
+        // failed after counting (the claim keeps it to one finding).
+        let (from, to) = read_range(ev.t_ms, &rule.horizons, cfg.bucket_seconds);
+        let buckets = store.buckets(&series, from, to).await.map_err(StreamError::Store)?;
+        let counted = if recorded == Recorded::Duplicate { Outcome::Duplicate } else { Outcome::Counted };
+        if judge_buckets(&buckets, &rule.horizons, cfg.bucket_seconds).is_empty() {
+            out.push(counted);
+            continue;
+        }
+        let claim = claim_key(&h.principal);
+        if let Some(c) = store.claim_state(&claim, now_ms).await.map_err(StreamError::Store)?
+            && c.sent
+        {
+            out.push(Outcome::AlreadyClaimed { finding_id: c.finding_id });
+            continue;
+        }
+        // The exact events decide, judged as the detector judges a read.
+        let events = store.events(&series, from, to, MAX_EVENTS_READ).await.map_err(StreamError::Store)?;
+        let mut scanner = Scanner::with_sink(rule.rule.event.clone(), None, Tracker::new());
+        for e in &events {
+            scanner.push_message(&e.detail);
+        }
+        let incomplete = scanner.incompleteness().or_else(|| {
+            (events.len() >= MAX_EVENTS_READ).then(|| format!("more than {MAX_EVENTS_READ} events of this principal in the window read"))
+        });
+        let stats = scanner.stats.clone();
+        let assessment = scanner.aggregate.assess(&rule.horizons, &rule.thresholds);
+        let key = h.principal.key();
+        let Some(flagged) = assessment.flagged.into_iter().find(|f| f.principal.key() == key) else {
+            info!(series = %untrusted(&series), "the buckets crossed a horizon, the exact events did not: nothing sent");
+            out.push(Outcome::BelowExactly);
+            continue;
+        };
+        let crossed = Crossed { from_ms: from, to_ms: to.saturating_sub(1), stats, incomplete };
+        let finding = stream_finding(cfg, rule, &ev.account, &ev.region, flagged, &crossed, now);
+        let seconds = finding.seconds_after_first_event;
+        let finding = finding.finding;
+        let until = now_ms.saturating_add(longest);
+        match store.claim(&claim, &finding.finding_id, until, now_ms).await.map_err(StreamError::Store)? {
+            Claimed::Held(c) => {
+                info!(finding_id = %c.finding_id, "the principal's incident already has its finding: nothing sent");
+                out.push(Outcome::AlreadyClaimed { finding_id: c.finding_id });
+                continue;
+            }
+            Claimed::Won => {}
+        }
+        let finding_id = finding.finding_id.clone();
+        let parts = finding.into_parts(launchguard_core::contract::MAX_PAYLOAD_BYTES);
+        launchguard_detector::send_to(&finding_id, &parts, &cfg.dispatcher, invoker).await.map_err(StreamError::Dispatch)?;
+        store.mark_sent(&claim, &finding_id).await.map_err(StreamError::Store)?;
+        info!(finding_id = %finding_id, principal = %untrusted(&key), seconds_after_first_event = seconds, path = "stream",
+            "finding dispatched");
+        out.push(Outcome::Sent { finding_id, seconds_after_first_event: seconds });
+    }
+    if out.is_empty() {
+        out.push(Outcome::Ignored);
+    }
+    Ok(out)
+}

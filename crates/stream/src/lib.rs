@@ -1,0 +1,52 @@
+//! launchguard-stream: the stream detector, beside the alarm chain. CloudTrail sends every
+//! management event to EventBridge within seconds ("AWS API Call via CloudTrail"); a rule per
+//! watched event routes them to an SQS queue, whose batches this function handles:
+//!
+//! 1. each message is read and checked ([`launchguard_core::stream::parse_event`]: configured
+//!    account and region only, a CloudTrail record naming a principal, an `eventID`, a time
+//!    inside the horizons) and matched against every rule by the detector's scanner;
+//! 2. a matching event is recorded once by its `eventID` and added into its principal's 10-s
+//!    bucket, in one transaction ([`store::CounterStore::record`]);
+//! 3. the principal's buckets around it are judged by [`launchguard_core::windows::judge`]
+//!    (never missing a crossing, erring toward flagging by at most two buckets);
+//! 4. on a crossing, the exact events are read back and assessed as the detector assesses a
+//!    read ([`launchguard_core::burst::Tracker::assess`]); if the principal is flagged, one
+//!    finding per principal per incident is claimed (a conditional write) and sent sealed to the
+//!    dispatcher with the detector's own sending code. The dispatcher's ledger makes the alarm
+//!    chain's later finding for the same principal an "already contained" no-op.
+//!
+//! Modules: [`config`], [`store`] (the trait and its key layout), [`dynamo`] (DynamoDB),
+//! [`memory`] (in memory, feature `test-util`), [`event`] (one message), [`finding`], [`batch`]
+//! (partial batch responses).
+
+pub mod batch;
+pub mod config;
+pub mod dynamo;
+pub mod event;
+pub mod finding;
+#[cfg(feature = "test-util")]
+pub mod memory;
+pub mod store;
+
+pub use batch::{BatchReport, BatchResponse, SqsEvent, handle_batch};
+pub use config::Config;
+pub use event::{Outcome, handle_event};
+pub use launchguard_aws::{CallError, Invoker};
+use launchguard_detector::DetectorError;
+use thiserror::Error;
+
+/// The AWS actions the stream detector calls (checked against its policy by the tests).
+pub const AWS_ACTIONS: &[&str] =
+    &["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:GetItem", "dynamodb:Query", "lambda:InvokeFunction", "kms:GenerateMac"];
+
+/// Errors of the stream detector: each fails its message, which SQS delivers again.
+#[derive(Debug, Error)]
+pub enum StreamError {
+    /// The counter store failed or throttled: nothing is lost, the message comes again.
+    #[error("counter store: {0}; the message will be delivered again")]
+    Store(CallError),
+    /// The dispatcher could not be given the finding: the claim is kept, and the message's next
+    /// delivery sends it.
+    #[error("{0}; the message will be delivered again and the finding sent then")]
+    Dispatch(DetectorError),
+}

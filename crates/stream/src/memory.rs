@@ -1,0 +1,162 @@
+//! The counter store in memory (feature `test-util`): the same conditions as DynamoDB's
+//! (`attribute_not_exists`, atomic ADD, a transaction that writes both or neither), a simulated
+//! latency per request, injected failures, and a count of item writes.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use launchguard_aws::CallError;
+use launchguard_core::stream::{Bucket, Counts};
+
+use crate::store::{CLAIM_SK, ClaimState, Claimed, CounterStore, EventItem, Recorded, StoredEvent, bucket_sk, event_sk};
+
+#[derive(Debug, Clone)]
+enum Item {
+    Event(StoredEvent),
+    Bucket(Bucket),
+    Claim(ClaimState),
+}
+
+/// The store in memory.
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    items: Mutex<BTreeMap<(String, String), Item>>,
+    /// Simulated time each request takes.
+    pub latency: Duration,
+    /// The next this-many requests fail as throttled (DynamoDB's `ProvisionedThroughputExceededException`).
+    pub failures: AtomicU64,
+    /// Items written (an event and its bucket are two).
+    pub writes: AtomicU64,
+    /// Requests made.
+    pub requests: AtomicU64,
+}
+
+impl MemoryStore {
+    /// A store whose every request takes `latency`.
+    pub fn with_latency(latency: Duration) -> Self {
+        Self { latency, ..Self::default() }
+    }
+
+    /// Make the next `n` requests fail as throttled.
+    pub fn fail_next(&self, n: u64) {
+        self.failures.store(n, Ordering::SeqCst);
+    }
+
+    /// The sums of every bucket of a series.
+    pub fn totals(&self, series: &str) -> Counts {
+        let items = self.items.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        items
+            .iter()
+            .filter(|((pk, _), _)| pk == series)
+            .filter_map(|(_, i)| if let Item::Bucket(b) = i { Some(b.counts) } else { None })
+            .fold(Counts::default(), Counts::plus)
+    }
+
+    /// Events kept, in every series.
+    pub fn event_count(&self) -> usize {
+        let items = self.items.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        items.values().filter(|i| matches!(i, Item::Event(_))).count()
+    }
+
+    async fn request(&self, op: &str) -> Result<(), CallError> {
+        self.requests.fetch_add(1, Ordering::SeqCst);
+        if !self.latency.is_zero() {
+            tokio::time::sleep(self.latency).await;
+        }
+        let failed = self.failures.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok();
+        if failed {
+            return Err(CallError {
+                message: format!("dynamodb:{op}: throughput exceeded (ProvisionedThroughputExceededException; HTTP 400)"),
+                code: Some("ProvisionedThroughputExceededException".into()),
+                retryable: true,
+            });
+        }
+        Ok(())
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<(String, String), Item>> {
+        self.items.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+fn range<'a>(items: &'a BTreeMap<(String, String), Item>, series: &str, from: String, to: String) -> impl Iterator<Item = &'a Item> + 'a {
+    items.range((series.to_owned(), from)..(series.to_owned(), to)).map(|(_, i)| i)
+}
+
+impl CounterStore for MemoryStore {
+    async fn record(&self, item: &EventItem) -> Result<Recorded, CallError> {
+        self.request("TransactWriteItems").await?;
+        let mut items = self.lock();
+        let ek = (item.series.clone(), event_sk(item.t_ms, &item.event_id));
+        if items.contains_key(&ek) {
+            return Ok(Recorded::Duplicate);
+        }
+        items.insert(ek, Item::Event(StoredEvent { t_ms: item.t_ms, detail: item.detail.clone() }));
+        let bk = (item.series.clone(), bucket_sk(item.bucket_ms));
+        let sum = match items.get(&bk) {
+            Some(Item::Bucket(b)) => b.counts.plus(item.counts),
+            _ => item.counts,
+        };
+        items.insert(bk, Item::Bucket(Bucket { start_ms: item.bucket_ms, counts: sum }));
+        self.writes.fetch_add(2, Ordering::SeqCst);
+        Ok(Recorded::New)
+    }
+
+    async fn buckets(&self, series: &str, from_ms: i64, to_ms: i64) -> Result<Vec<Bucket>, CallError> {
+        self.request("Query").await?;
+        let items = self.lock();
+        Ok(range(&items, series, bucket_sk(from_ms), bucket_sk(to_ms))
+            .filter_map(|i| if let Item::Bucket(b) = i { Some(*b) } else { None })
+            .collect())
+    }
+
+    async fn events(&self, series: &str, from_ms: i64, to_ms: i64, limit: usize) -> Result<Vec<StoredEvent>, CallError> {
+        self.request("Query").await?;
+        let items = self.lock();
+        Ok(range(&items, series, event_sk(from_ms, ""), event_sk(to_ms, ""))
+            .filter_map(|i| if let Item::Event(e) = i { Some(e.clone()) } else { None })
+            .take(limit)
+            .collect())
+    }
+
+    async fn claim_state(&self, claim: &str, now_ms: i64) -> Result<Option<ClaimState>, CallError> {
+        self.request("GetItem").await?;
+        let items = self.lock();
+        Ok(match items.get(&(claim.to_owned(), CLAIM_SK.to_owned())) {
+            Some(Item::Claim(c)) if c.until_ms > now_ms => Some(c.clone()),
+            _ => None,
+        })
+    }
+
+    async fn claim(&self, claim: &str, finding_id: &str, until_ms: i64, now_ms: i64) -> Result<Claimed, CallError> {
+        self.request("PutItem").await?;
+        let mut items = self.lock();
+        let key = (claim.to_owned(), CLAIM_SK.to_owned());
+        match items.get(&key) {
+            Some(Item::Claim(c)) if c.until_ms > now_ms && (c.finding_id != finding_id || c.sent) => Ok(Claimed::Held(c.clone())),
+            _ => {
+                items.insert(key, Item::Claim(ClaimState { finding_id: finding_id.to_owned(), until_ms, sent: false }));
+                self.writes.fetch_add(1, Ordering::SeqCst);
+                Ok(Claimed::Won)
+            }
+        }
+    }
+
+    async fn mark_sent(&self, claim: &str, finding_id: &str) -> Result<(), CallError> {
+        self.request("UpdateItem").await?;
+        let mut items = self.lock();
+        match items.get_mut(&(claim.to_owned(), CLAIM_SK.to_owned())) {
+            Some(Item::Claim(c)) if c.finding_id == finding_id => {
+                c.sent = true;
+                self.writes.fetch_add(1, Ordering::SeqCst);
+                Ok(())
+            }
+            _ => Err(CallError::new(
+                format!("dynamodb:UpdateItem: the claim is not finding {finding_id}'s (ConditionalCheckFailedException)"),
+                false,
+            )),
+        }
+    }
+}

@@ -1,0 +1,124 @@
+//! The counter store: one narrow trait, [`CounterStore`], over a table of items keyed by a
+//! partition (`pk`) and a sort key (`sk`). [`crate::dynamo`] implements it over DynamoDB,
+//! [`crate::memory`] in memory for the tests (feature `test-util`).
+//!
+//! Layout (every key is built here, and only here):
+//! - a **series** is one principal under one rule: `pk = s#<rule>#<principal key, lower-cased>`
+//!   (IAM names are unique without regard to case, so `Alice` and `alice` are one series);
+//! - its **events**: `sk = e#<eventTime ms, 16 digits>#<eventID>`, holding the record's JSON text
+//!   (what the finding is made from, exactly);
+//! - its **buckets**: `sk = b#<bucket start ms, 16 digits>`, holding the sums of the events of the
+//!   bucket ([`launchguard_core::stream::Counts`]), added atomically;
+//! - a principal's **incident claim**: `pk = c#<principal key, lower-cased>`, `sk = claim`: the
+//!   finding that holds the incident until `until_ms`, and whether it was sent.
+//!
+//! Every item carries `ttl` (epoch seconds): past the longest horizon, DynamoDB deletes it.
+
+use launchguard_aws::CallError;
+use launchguard_core::principal::Principal;
+use launchguard_core::stream::{Bucket, Counts};
+
+/// The partition of one principal's series under one rule.
+pub fn series_key(rule: &str, principal: &Principal) -> String {
+    format!("s#{rule}#{}", principal.key().to_lowercase())
+}
+
+/// The partition of one principal's incident claim.
+pub fn claim_key(principal: &Principal) -> String {
+    format!("c#{}", principal.key().to_lowercase())
+}
+
+/// The sort key of an event.
+pub fn event_sk(t_ms: i64, event_id: &str) -> String {
+    format!("e#{:016}#{event_id}", t_ms.max(0))
+}
+
+/// The sort key of a bucket.
+pub fn bucket_sk(start_ms: i64) -> String {
+    format!("b#{:016}", start_ms.max(0))
+}
+
+/// The sort key of an incident claim.
+pub const CLAIM_SK: &str = "claim";
+
+/// One event to record: its item and the bucket it adds to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventItem {
+    /// The series ([`series_key`]).
+    pub series: String,
+    /// `eventID`.
+    pub event_id: String,
+    /// `eventTime`, epoch ms.
+    pub t_ms: i64,
+    /// The bucket's start, epoch ms.
+    pub bucket_ms: i64,
+    /// What it adds to the bucket.
+    pub counts: Counts,
+    /// The record's JSON text.
+    pub detail: String,
+    /// When the store may forget it, epoch seconds.
+    pub ttl: i64,
+}
+
+/// What recording an event did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recorded {
+    /// First time: the event is kept and its bucket added to.
+    New,
+    /// Seen before (a redelivery): nothing written, nothing counted.
+    Duplicate,
+}
+
+/// A stored event of a series.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredEvent {
+    /// `eventTime`, epoch ms.
+    pub t_ms: i64,
+    /// The record's JSON text.
+    pub detail: String,
+}
+
+/// Who holds a principal's incident.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimState {
+    /// The finding.
+    pub finding_id: String,
+    /// Until when, epoch ms.
+    pub until_ms: i64,
+    /// True once the finding reached the dispatcher.
+    pub sent: bool,
+}
+
+/// What a claim answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Claimed {
+    /// This finding holds the incident now (newly, or again after a failed send).
+    Won,
+    /// Another finding holds it: nothing is sent.
+    Held(ClaimState),
+}
+
+/// The stream detector's store. Every method is one request (or one transaction) to the store;
+/// an error is a [`CallError`], retryable when the store throttled or failed.
+pub trait CounterStore: Send + Sync {
+    /// Keep the event once by its `eventID` (a conditional put: the item must not exist) and add
+    /// its counts into its bucket (an atomic ADD), both or neither (one transaction).
+    fn record(&self, item: &EventItem) -> impl Future<Output = Result<Recorded, CallError>> + Send;
+    /// The buckets of a series starting in `[from_ms, to_ms)`.
+    fn buckets(&self, series: &str, from_ms: i64, to_ms: i64) -> impl Future<Output = Result<Vec<Bucket>, CallError>> + Send;
+    /// The events of a series in `[from_ms, to_ms)`, at most `limit`, in time order.
+    fn events(
+        &self,
+        series: &str,
+        from_ms: i64,
+        to_ms: i64,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<StoredEvent>, CallError>> + Send;
+    /// The claim on a principal's incident, if one holds at `now_ms`.
+    fn claim_state(&self, claim: &str, now_ms: i64) -> impl Future<Output = Result<Option<ClaimState>, CallError>> + Send;
+    /// Claim a principal's incident for `finding_id` until `until_ms` (a conditional write:
+    /// no claim, an expired one, or this finding's own unsent one).
+    fn claim(&self, claim: &str, finding_id: &str, until_ms: i64, now_ms: i64) -> impl Future<Output = Result<Claimed, CallError>> + Send;
+    /// Mark this finding's claim sent (a conditional write on the finding id).
+    fn mark_sent(&self, claim: &str, finding_id: &str) -> impl Future<Output = Result<(), CallError>> + Send;
+}

@@ -1,0 +1,6 @@
+//! The integration tests of this crate, one binary: one module per concern.
+#![allow(clippy::unwrap_used)] // a test that cannot unwrap has failed
+
+mod attacks;
+mod common;
+mod path;

@@ -1,0 +1,71 @@
+//! The stream path on real records: a burst crosses a horizon and makes exactly one finding,
+//! carrying the events that crossed it, naming its path and how fast; an innocent makes none.
+
+use launchguard_core::contract::FindingVerdict;
+use launchguard_core::principal::Principal;
+use launchguard_stream::memory::MemoryStore;
+use launchguard_stream::{Outcome, handle_batch, handle_event};
+
+use crate::common::{FakeLambda, after, batch, benign, bodies, config, deployer};
+
+#[tokio::test]
+async fn a_burst_makes_exactly_one_finding_and_an_innocent_none() {
+    // GIVEN ci-deployer launching 3 x 4 instances within 14 s (threshold 10 in 5 min), and
+    // benign launching 2 x 1, interleaved in one batch
+    let cfg = config();
+    let (store, lambda) = (MemoryStore::default(), FakeLambda::default());
+    let mut all = bodies(deployer(), 3, 4, 1);
+    all.extend(bodies(benign(), 2, 1, 2));
+    // WHEN the batch is handled
+    let (resp, report) = handle_batch(&batch(&all), &cfg, &store, &lambda, after(3)).await;
+    // THEN nothing failed, and one finding went to the dispatcher: ci-deployer's
+    assert!(resp.batch_item_failures.is_empty(), "{resp:?}");
+    let findings = lambda.findings();
+    assert_eq!(findings.len(), 1, "{report:?}");
+    let f = &findings[0];
+    assert_eq!(f.verdict, FindingVerdict::Contain);
+    assert_eq!(f.detector, "launchguard-stream/ec2-mass-launch");
+    assert_eq!(f.read.method, "eventbridge_stream");
+    assert_eq!(f.principals.len(), 1);
+    let p = &f.principals[0];
+    assert!(matches!(&p.principal, Principal::IamUser { user_name, .. } if user_name == "ci-deployer"));
+    assert_eq!(p.activity.instances_launched, 12);
+    // carrying the events that crossed it: 3 calls make 10 (4 + 4 + 4)
+    let ev = p.evidence.as_ref().unwrap();
+    assert_eq!(ev.events.len(), 3);
+    assert!(ev.events.iter().all(|e| e.event_id.starts_with("00000000-0000-4000-8000-000001")));
+    // the page says the path and how long after the first event: 21 s to the third call + 2 s
+    let trigger = f.trigger.as_ref().unwrap();
+    assert_eq!(trigger.name, "EventBridge stream (caught 23 s after the first event)");
+    assert!(report.outcomes().any(|o| matches!(o, Outcome::Sent { seconds_after_first_event: 23, .. })));
+}
+
+#[tokio::test]
+async fn events_after_the_finding_add_no_second_one() {
+    let cfg = config();
+    let (store, lambda) = (MemoryStore::default(), FakeLambda::default());
+    let all = bodies(deployer(), 8, 4, 1);
+    for b in &all {
+        handle_event(b, &cfg, &store, &lambda, after(8)).await.unwrap();
+    }
+    assert_eq!(lambda.findings().len(), 1);
+    let o = handle_event(&bodies(deployer(), 9, 4, 1)[8], &cfg, &store, &lambda, after(9)).await.unwrap();
+    assert!(matches!(&o[..], [Outcome::AlreadyClaimed { .. }]), "{o:?}");
+    assert_eq!(lambda.findings().len(), 1);
+}
+
+#[tokio::test]
+async fn two_writes_an_event_and_none_for_an_event_no_rule_watches() {
+    let cfg = config();
+    let (store, lambda) = (MemoryStore::default(), FakeLambda::default());
+    let all = bodies(benign(), 2, 1, 2);
+    handle_batch(&batch(&all), &cfg, &store, &lambda, after(2)).await;
+    assert_eq!(store.writes.load(std::sync::atomic::Ordering::SeqCst), 4);
+    // a DescribeInstances call: no rule, nothing written
+    let mut other: serde_json::Value = serde_json::from_str(&all[0]).unwrap();
+    other["detail"]["eventName"] = "DescribeInstances".into();
+    other["detail"]["eventID"] = "11111111-0000-4000-8000-000000000000".into();
+    let o = handle_event(&other.to_string(), &cfg, &store, &lambda, after(2)).await.unwrap();
+    assert_eq!(o, vec![Outcome::Ignored]);
+    assert_eq!(store.writes.load(std::sync::atomic::Ordering::SeqCst), 4);
+}
