@@ -176,8 +176,22 @@ class Watch:
             time.sleep(0.2)
 
 
+def files_under(record: dict, key: str, value: str) -> bool:
+    """True when CloudTrail files `record` under the lookup attribute `key` = `value`: `Username`
+    is an IAM user's name, a role session's name, `root` for the root user; `AccessKeyId` the key
+    used (as `MemoryTrail` in crates/aws/src/trail.rs)."""
+    who = record.get("userIdentity") or {}
+    if key == "AccessKeyId":
+        return who.get("accessKeyId") == value
+    if key == "Username":
+        name = {"IAMUser": who.get("userName"), "Root": "root"}.get(who.get("type"), (who.get("arn") or "").rsplit("/", 1)[-1])
+        return name == value
+    return False
+
+
 class EventHistory:
-    """CloudTrail's event history (LookupEvents by EventId) for the functions: neither LocalStack
+    """CloudTrail's event history (LookupEvents by EventId, or by Username or AccessKeyId over a
+    time range, paged) for the functions: neither LocalStack
     nor moto serves LookupEvents, so this worker answers it from the records the scenarios
     delivered (Scenario.put_cloudtrail registers them; a record written to a log group any other
     way is not here, as a forged log record is not in CloudTrail). The dispatcher confirms a
@@ -199,13 +213,27 @@ class EventHistory:
                 target = self.headers.get("X-Amz-Target", "")
                 if not target.endswith(".LookupEvents"):
                     return self.answer(400, {"__type": "UnsupportedOperationException", "message": f"e2e event history serves LookupEvents only, not {target}"})
-                ids = [a.get("AttributeValue") for a in body.get("LookupAttributes", []) if a.get("AttributeKey") == "EventId"]
+                attrs = body.get("LookupAttributes", [])
+                ids = [a.get("AttributeValue") for a in attrs if a.get("AttributeKey") == "EventId"]
+                when = lambda r: dt.datetime.strptime(r["eventTime"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.timezone.utc).timestamp()
+                page: dict = {}
                 with history.lock:
-                    found = [history.records[i] for i in ids if i in history.records]
+                    if ids:
+                        found = [history.records[i] for i in ids if i in history.records]
+                    else:
+                        # by who made the calls (Username, AccessKeyId) over [StartTime, EndTime], newest
+                        # first, MaxResults a page, NextToken the position of the next page
+                        who = [(a.get("AttributeKey"), a.get("AttributeValue")) for a in attrs]
+                        start, end = float(body.get("StartTime", 0)), float(body.get("EndTime", 2**40))
+                        hits = sorted((r for r in history.records.values() if who and files_under(r, *who[0]) and start <= when(r) <= end),
+                                      key=when, reverse=True)
+                        at, size = int(body.get("NextToken") or 0), int(body.get("MaxResults") or 50)
+                        found = hits[at:at + size]
+                        if at + size < len(hits):
+                            page["NextToken"] = str(at + size)
                 events = [{"EventId": r["eventID"], "EventName": r.get("eventName"), "EventSource": r.get("eventSource"),
-                           "EventTime": dt.datetime.strptime(r["eventTime"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.timezone.utc).timestamp(),
-                           "CloudTrailEvent": json.dumps(r)} for r in found]
-                self.answer(200, {"Events": events})
+                           "EventTime": when(r), "CloudTrailEvent": json.dumps(r)} for r in found]
+                self.answer(200, {"Events": events, **page})
 
             def answer(self, status: int, doc: dict):
                 data = json.dumps(doc).encode()

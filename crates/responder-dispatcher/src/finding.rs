@@ -210,7 +210,8 @@ pub async fn dispatch_finding<
     let to_confirm: Vec<&FlaggedPrincipal> = flagged.iter().zip(&fits).filter(|(_, fit)| fit.is_ok()).map(|(f, _)| *f).collect();
     let wanted: Vec<crate::confirm::Wanted> =
         acting.iter().zip(&fits).filter(|(_, fit)| fit.is_ok()).map(|(&i, _)| plans.get(i).map(wanted_of).unwrap_or_default()).collect();
-    let mut confirmed = crate::confirm::confirm_all(&to_confirm, &wanted, trail, cfg.confirm_wait, io.confirm_until).await.into_iter();
+    let mut confirmed =
+        crate::confirm::confirm_all(&to_confirm, &wanted, trail, &finding.window, cfg.confirm_wait, io.confirm_until).await.into_iter();
     let verdicts: Vec<_> =
         fits.into_iter().map(|fit| fit.and_then(|()| confirmed.next().unwrap_or_else(|| Err("not confirmed".into())))).collect();
     for (i, verdict) in acting.into_iter().zip(verdicts) {
@@ -404,6 +405,9 @@ fn wanted_of(p: &PrincipalPlan) -> crate::confirm::Wanted {
             }
             Action::StopInstances { region, instances, .. } | Action::TerminateInstances { region, instances, .. } => {
                 w.instances.extend(instances.iter().map(|l| (region.clone(), l.instance_id.clone())));
+            }
+            Action::DeactivateCreatedAccessKey { access_key_id, user_name, created_at, .. } => {
+                w.created.insert((access_key_id.clone(), user_name.clone(), *created_at));
             }
             _ => {}
         }

@@ -10,6 +10,7 @@ mod classify;
 mod contract;
 mod created_keys_review;
 mod ec2_contract;
+mod evidence_props;
 mod fit_launches;
 mod limits;
 mod paced_evidence;

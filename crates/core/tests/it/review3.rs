@@ -21,7 +21,6 @@ use launchguard_testkit::{Actor, Burst, messages, run_instances_template};
 /// (`MAX_EVIDENCE`), which cannot cross 150: the paced launcher is notify-only for as long as it
 /// keeps its pace.
 #[test]
-#[ignore = "review3: a paced launcher that crosses only the 24-hour horizon (150 one-instance calls) can never be confirmed: evidence is cut to 40 records"]
 fn review3_a_paced_launcher_crossing_only_the_24_hour_horizon_can_be_confirmed() {
     let start = Utc.with_ymd_and_hms(2026, 11, 22, 1, 0, 0).unwrap();
     let actor = Actor::IamUser { account: "111122223333".into(), name: "miner".into(), key: "AKIAEXAMPLEMINER0001".into() };

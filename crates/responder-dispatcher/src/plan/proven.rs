@@ -1,5 +1,6 @@
 //! Only what CloudTrail proves is acted on: the artifacts an action takes from records (the
-//! access key ids to deactivate, the instance ids to stop or terminate) come from the records
+//! access key ids to deactivate, the instance ids to stop or terminate, the keys it created) come
+//! from the records
 //! CloudTrail's event history answered for the principal's confirmed evidence
 //! ([`Proven`](launchguard_core::evidence::Proven)), never from a record that exists only in the
 //! trail's log group. A confirmed burst is real; a forged record beside it (naming another of the
@@ -19,11 +20,16 @@ use super::PrincipalPlan;
 pub fn only_what_cloudtrail_proves(p: &mut PrincipalPlan, proven: &Proven) {
     let mut keys_left: Vec<String> = Vec::new();
     let mut instances_left: Vec<String> = Vec::new();
+    let mut created_left: Vec<String> = Vec::new();
     let mut kept = Vec::new();
     for mut a in std::mem::take(&mut p.actions) {
         match &mut a {
             Action::DeactivateAccessKey { access_key_id, .. } if !proven.access_keys.contains(access_key_id.as_str()) => {
                 keys_left.push(access_key_id.clone());
+                continue;
+            }
+            Action::DeactivateCreatedAccessKey { access_key_id, user_name, .. } if !proven.created_key(access_key_id, user_name) => {
+                created_left.push(format!("{access_key_id} (for {user_name})"));
                 continue;
             }
             Action::StopInstances { region, instances, .. } | Action::TerminateInstances { region, instances, .. } => {
@@ -49,6 +55,14 @@ pub fn only_what_cloudtrail_proves(p: &mut PrincipalPlan, proven: &Proven) {
             "key(s) {} not deactivated: only records in the trail's log group (which logs:PutLogEvents can forge) show them used, \
              none that CloudTrail confirmed; check them in CloudTrail's event history and deactivate them by hand if they were used",
             keys_left.join(", ")
+        ));
+    }
+    if !created_left.is_empty() {
+        p.notes.push(format!(
+            "CRITICAL: created key(s) {} not deactivated: only records in the trail's log group (which logs:PutLogEvents can forge) \
+             show them created, no CreateAccessKey record that CloudTrail confirmed (yet); check CloudTrail's event history \
+             (us-east-1, CreateAccessKey) and deactivate them by hand if they were created",
+            launchguard_core::text::untrusted(&created_left.join(", "))
         ));
     }
     if !instances_left.is_empty() {

@@ -222,3 +222,32 @@ async fn a_key_left_active_because_its_user_is_protected_by_path_is_critical() {
         "{body}"
     );
 }
+
+/// GIVEN a confirmed key burst (ci-deployer's calls and the keys it created for backdoor-1 and
+/// backdoor-2 are in CloudTrail) and, written only into the log group, a `CreateAccessKey` record
+/// of ci-deployer "creating" the production key of another user (`etl`, whose key was created a
+/// second later by a person), THEN that key stays active: no record CloudTrail holds shows
+/// ci-deployer creating it. The keys CloudTrail shows created are deactivated, and the page names
+/// the unconfirmed one for a person.
+#[tokio::test(start_paused = true)]
+async fn a_created_key_only_the_log_group_shows_is_not_deactivated() {
+    let mut f = world::witnessed(&finding("iam-access-key-burst"));
+    for p in f["principals"].as_array_mut().unwrap().iter_mut().filter(|p| p["principal"]["type"] == "iam_user") {
+        p["activity"]["created"].as_array_mut().unwrap().push(key("AKIAETLPRODUCTION001", "etl"));
+    }
+    let iam = account().with_user(
+        "etl",
+        Entity {
+            keys: vec![("AKIAETLPRODUCTION001".to_owned(), KeyStatus::Active)],
+            key_created: [("AKIAETLPRODUCTION001".to_owned(), call() + Duration::seconds(1))].into_iter().collect(),
+            ..Entity::new(format!("arn:aws:iam::{ACCOUNT}:user/etl"))
+        },
+    );
+    let lambda = Lambda::new(&iam, &[], now());
+    let (sns, logs) = (Sns::default(), Logs::default());
+    let r = dispatch(&f, &lambda, &sns, &logs).await.unwrap();
+    assert_eq!(status(&iam, "etl", "AKIAETLPRODUCTION001"), KeyStatus::Active, "{:?}", outcomes(&r));
+    assert_eq!(status(&iam, "backdoor-1", "AKIABACKDOOR1NEW0001"), KeyStatus::Inactive, "{:?}", outcomes(&r));
+    let body = &sns.messages.lock().unwrap()[0].1;
+    assert!(body.contains("AKIAETLPRODUCTION001 (for etl) not deactivated"), "{body}");
+}

@@ -389,6 +389,9 @@ fn three_hundred_roles(w: &World) -> Value {
             p["principal"]["role_name"] = json!(name);
             p["activity"]["user_agents"] = json!((0..10).map(|k| format!("agent-{k:02}/{i} {}", "x".repeat(200))).collect::<Vec<_>>());
             p["activity"]["session_names"] = json!((0..10).map(|k| format!("session-{k:02}-{}", "s".repeat(50))).collect::<Vec<_>>());
+            // each role's own session key (CloudTrail files each role's calls under its own)
+            p["activity"]["access_keys"] =
+                json!([{"access_key_id": format!("ASIAEXAMPLEROLE{i:05}"), "kind": "temporary", "calls": 1, "launched": 1}]);
             p
         })
         .collect();

@@ -193,7 +193,7 @@ async fn review3_a_forged_record_naming_the_users_other_key_does_not_deactivate_
 /// burst must still be contained. On this branch every lookup is throttled, the intern is
 /// notify-only, and it goes on launching for as long as the loop runs.
 #[tokio::test(start_paused = true)]
-#[ignore = "review3: whoever throttles cloudtrail:LookupEvents (one shared quota) keeps a real burst from being contained"]
+#[ignore = "review3: a LookupEvents quota kept used up for the whole delivery leaves the burst unconfirmed (now: backoff, an immediate page, the re-check); containing it needs a second source PutLogEvents cannot forge"]
 async fn review3_a_real_burst_is_contained_while_someone_throttles_lookup_events() {
     let real = real_burst(307);
     let trail = MemoryTrail::default();
@@ -380,7 +380,6 @@ async fn review3_an_admins_real_records_of_another_region_confirm_nothing_here()
 /// budget"), and the re-check reads the same records and does the same. SECURITY.md calls this a
 /// delay; it lasts as long as the forger writes.
 #[tokio::test(start_paused = true)]
-#[ignore = "review3: forged principals listed first use up every delivery's lookup budget; the real launcher beside them is never contained"]
 async fn review3_forged_principals_do_not_use_up_the_real_launchers_lookups() {
     let real = real_burst(313);
     let trail = MemoryTrail::default();

@@ -275,7 +275,11 @@ pub fn witnessed(finding: &serde_json::Value) -> serde_json::Value {
             .filter_map(|k| k["access_key_id"].as_str().filter(|k| k.starts_with("AKIA")).map(str::to_owned))
             .take(20)
             .collect();
-        let first_key = keys.first().cloned();
+        // the key the calls were made with: a long-term one, else the session's (CloudTrail files
+        // a session's calls under its ASIA key: the dispatcher asks for them by it)
+        let first_key = keys.first().cloned().or_else(|| {
+            p["activity"]["access_keys"].as_array().into_iter().flatten().find_map(|k| k["access_key_id"].as_str().map(str::to_owned))
+        });
         if identity(None).is_none() {
             continue;
         }
@@ -342,6 +346,18 @@ pub fn witnessed(finding: &serde_json::Value) -> serde_json::Value {
                 "launched": count, "requested": count, "failed": false}));
         }
         p["evidence"] = json!({"horizon": horizon, "events": events});
+        // the keys it created, as CloudTrail recorded their CreateAccessKey (IAM's events are in
+        // us-east-1), made with the first key it used
+        for c in p["activity"]["created"].as_array().into_iter().flatten().filter(|c| c["kind"] == "access_key") {
+            let n = NEXT.fetch_add(1, Ordering::SeqCst);
+            let r = json!({"eventVersion": "1.09", "eventID": format!("66666666-0000-4000-8000-{n:012x}"), "eventTime": c["created_at"],
+                "eventSource": "iam.amazonaws.com", "eventName": "CreateAccessKey", "awsRegion": "us-east-1",
+                "userIdentity": identity(first_key.as_deref()), "sourceIPAddress": "198.51.100.7",
+                "requestParameters": {"userName": c["user_name"]},
+                "responseElements": {"accessKey": {"accessKeyId": c["access_key_id"], "userName": c["user_name"], "status": "Active",
+                    "createDate": c["created_at"]}}});
+            trail().record(&r, std::time::Duration::ZERO);
+        }
     }
     f
 }
