@@ -18,6 +18,7 @@ mod props;
 mod protected_iam;
 mod records;
 mod review3;
+mod review30;
 mod rules;
 mod schemas;
 mod stream;

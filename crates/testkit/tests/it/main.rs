@@ -6,3 +6,4 @@ mod alarms;
 mod bursts;
 mod deploy;
 mod policies;
+mod review30;
