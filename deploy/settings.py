@@ -81,7 +81,7 @@ SETTINGS: dict[str, Setting] = {
     "RELEASE_PRINCIPALS": Setting((), _list(ARN_PRINCIPAL.match, "IAM role or user ARNs"), "who may release a containment"),
     "ADMIN_PRINCIPALS": Setting((), _list(ARN_PRINCIPAL.match, "IAM role or user ARNs"), "who alone may administer launchguard's keys, buckets and topics"),
     "FINDING_SIGNERS": Setting((), _list(ARN_PRINCIPAL.match, "IAM role ARNs"), "your own detectors allowed to send findings"),
-    "RECHECK_RATE_MINUTES": Setting((), _int(1, 60), "while an alarm stays in ALARM, the detector looks again every this many minutes"),
+    "RECHECK_RATE_MINUTES": Setting((), _int(1, 30), "while an alarm stays in ALARM, the detector looks again every this many minutes (at most 30: a re-check of a 5-minute alarm reads 45 minutes back, 15 of them for late delivery)"),
     "NOTIFICATION_EMAIL": Setting((), lambda v: None if not v or re.fullmatch(r"[^@\s,]+@[^@\s,]+\.[^@\s,]+", v) else "an e-mail address", "where notifications go by e-mail"),
     "INCIDENT_RETENTION_DAYS": Setting((), _choice("30", "90", "180", "365", "400", "731", "1827", "3653"), "how long incident records are kept"),
     "REPORT_RETENTION_DAYS": Setting((), _int(1, 3653), "how long incident reports are kept"),
@@ -96,7 +96,7 @@ SETTINGS: dict[str, Setting] = {
     # detector
     "LG_RULES_FILE": Setting((DET, DISP), _rules_file, "the rule file: what is detected, and the only source of the alarms"),
     "LG_READ_METHOD": Setting((DET,), _choice("insights", "filter_log_events"), "how the detector reads the window"),
-    "LG_QUERY_DEADLINE_SECONDS": Setting((DET,), _int(1, 840), "overall time for reading"),
+    "LG_QUERY_DEADLINE_SECONDS": Setting((DET,), _int(1, 90), "overall time for reading (at most 90: the detector's timeout is 120 s, and it reports what a cut read missed)"),
     "LG_INSIGHTS_LIMIT": Setting((DET,), _int(1, 10000), "rows per Insights query before the range is split"),
     "LG_POLL_INITIAL_MS": Setting((DET,), _int(1, 10000), "GetQueryResults backoff, first"),
     "LG_POLL_MAX_MS": Setting((DET,), _int(1, 30000), "GetQueryResults backoff, longest"),

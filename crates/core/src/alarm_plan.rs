@@ -93,6 +93,11 @@ pub struct AlarmPlan {
     pub alarms: Vec<PlannedAlarm>,
 }
 
+/// CloudWatch Logs' longest metric filter pattern.
+pub const MAX_FILTER_PATTERN: usize = 1024;
+/// CloudWatch's longest alarm name.
+pub const MAX_ALARM_NAME: usize = 255;
+
 fn camel(s: &str) -> String {
     s.split(|c: char| !c.is_ascii_alphanumeric())
         .filter(|w| !w.is_empty())
@@ -118,7 +123,7 @@ fn pattern(rule: &Rule, more: &str) -> String {
 }
 
 /// The metric a horizon of `rule` is watched on, and the filters that feed it.
-fn metric(rule: &Rule, m: Measure) -> (String, Vec<MetricFilter>) {
+fn metric(rule: &Rule, key: &str, m: Measure) -> (String, Vec<MetricFilter>) {
     match m {
         Measure::Instances => {
             let name = INSTANCES_METRIC.to_owned();
@@ -143,7 +148,7 @@ fn metric(rule: &Rule, m: Measure) -> (String, Vec<MetricFilter>) {
         }
         Measure::Calls | Measure::FailedCalls => {
             let failed = m == Measure::FailedCalls;
-            let name = format!("{}{}", camel(&rule.id), if failed { "FailedCalls" } else { "Calls" });
+            let name = format!("{key}{}", if failed { "FailedCalls" } else { "Calls" });
             let more = if failed { FAILED } else { NOT_A_DRY_RUN };
             (
                 name.clone(),
@@ -173,6 +178,20 @@ fn err(set: &RuleSet, rule: &Rule, field: &str, problem: String) -> CoreError {
 /// rule and the fix: a rule whose `alarms` cannot name one alarm per horizon (an exact name for
 /// several), names outside `launchguard-`, or more than [`MAX_ALARMS`] / [`MAX_FILTERS`].
 pub fn plan(set: &RuleSet) -> Result<AlarmPlan, CoreError> {
+    // Each rule's part of the CloudFormation names (metric, filter and alarm logical ids): its id
+    // in camel case, as the stacks deployed so far name it, unless two rules' names would then
+    // read alike (`burst-1` and `burst1`; `keys` failing and `keys-failed` calling): then every
+    // rule's part also carries a digest of its id, so no rule's filter or alarm replaces another's.
+    let mut keys: std::collections::HashMap<String, String> = set.rules.iter().map(|r| (r.id.clone(), camel(&r.id))).collect();
+    let names = |keys: &std::collections::HashMap<String, String>| {
+        set.rules.iter().flat_map(|r| [format!("{}Calls", keys[&r.id]), format!("{}FailedCalls", keys[&r.id])]).collect::<Vec<_>>()
+    };
+    let all = names(&keys);
+    if all.iter().enumerate().any(|(i, n)| all[..i].contains(n)) {
+        for r in &set.rules {
+            keys.insert(r.id.clone(), format!("{}{}", camel(&r.id), &crate::rules::digest(&r.id)[..8]));
+        }
+    }
     let mut out = AlarmPlan::default();
     for rule in &set.rules {
         // the rule's own thresholds: what the detector flags with (deploy passes no override)
@@ -200,10 +219,22 @@ pub fn plan(set: &RuleSet) -> Result<AlarmPlan, CoreError> {
             ));
         }
         for h in horizons {
-            let (metric, filters) = metric(rule, h.measure);
+            let key = &keys[&rule.id];
+            let (metric, filters) = metric(rule, key, h.measure);
             for f in filters {
-                if !out.filters.iter().any(|g| g.logical_id == f.logical_id) {
-                    out.filters.push(f);
+                match out.filters.iter().find(|g| g.logical_id == f.logical_id) {
+                    None => out.filters.push(f),
+                    Some(g) if *g == f => {}
+                    Some(_) => {
+                        return Err(err(
+                            set,
+                            rule,
+                            "event_names",
+                            format!(
+                                "counts instances of other events than another instances rule, and both would feed the one metric {metric}: give every rule counting instances the same events"
+                            ),
+                        ));
+                    }
                 }
             }
             let suffix = format!("{}-{}", h.measure.word().replace(' ', "-"), short(h.window_seconds));
@@ -216,7 +247,7 @@ pub fn plan(set: &RuleSet) -> Result<AlarmPlan, CoreError> {
                 return Err(err(set, rule, "alarms", format!("the rendered alarm {name:?} does not fire this rule alone")));
             }
             out.alarms.push(PlannedAlarm {
-                logical_id: format!("Alarm{}{}{}", camel(&rule.id), camel(h.measure.word()), h.window_seconds),
+                logical_id: format!("Alarm{key}{}{}", camel(h.measure.word()), h.window_seconds),
                 name,
                 rule: rule.id.clone(),
                 horizon: h,
@@ -242,6 +273,31 @@ pub fn plan(set: &RuleSet) -> Result<AlarmPlan, CoreError> {
                 out.alarms.len()
             ),
         ));
+    }
+    for f in &out.filters {
+        if f.pattern.len() > MAX_FILTER_PATTERN {
+            return Err(top(
+                "rules",
+                format!(
+                    "the metric filter {} needs a pattern of {} characters, more than CloudWatch's {MAX_FILTER_PATTERN}: split the rule's event_names over two rules",
+                    f.logical_id,
+                    f.pattern.len()
+                ),
+            ));
+        }
+    }
+    for a in &out.alarms {
+        if a.name.len() > MAX_ALARM_NAME {
+            return Err(top(
+                "rules",
+                format!(
+                    "rule {}: the alarm name {:?} is {} characters, more than CloudWatch's {MAX_ALARM_NAME}: shorten the rule's alarms prefix",
+                    a.rule,
+                    a.name,
+                    a.name.len()
+                ),
+            ));
+        }
     }
     if out.filters.len() > MAX_FILTERS {
         return Err(top("rules", format!("needs {} metric filters, more than {MAX_FILTERS}: merge rules", out.filters.len())));

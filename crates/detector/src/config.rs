@@ -32,7 +32,8 @@ pub struct Config {
     pub dry_run: bool,
     /// `LG_READ_METHOD`: `insights` (default) or `filter_log_events`.
     pub method: ReadMethod,
-    /// `LG_QUERY_DEADLINE_SECONDS`: overall time for reading (default 60).
+    /// `LG_QUERY_DEADLINE_SECONDS`: overall time for reading (default 60, at most 90: the
+    /// function's timeout is 120 s, and a read cut by the deadline is reported, one cut by Lambda is not).
     pub deadline: StdDuration,
     /// `LG_INSIGHTS_LIMIT`: rows per Insights query before the range is split (default 10000).
     pub insights_limit: u32,
@@ -182,7 +183,7 @@ impl Config {
             dispatcher: config::required(env, "DISPATCHER_LAMBDA_NAME", "the name or ARN of the launchguard-dispatcher function")?,
             dry_run: config::bool_var(env, "DRY_RUN", false)?,
             method,
-            deadline: StdDuration::from_secs(config::u64_var(env, "LG_QUERY_DEADLINE_SECONDS", 60, 1, 840)?),
+            deadline: StdDuration::from_secs(config::u64_var(env, "LG_QUERY_DEADLINE_SECONDS", 60, 1, 90)?),
             insights_limit: u32::try_from(config::u64_var(
                 env,
                 "LG_INSIGHTS_LIMIT",

@@ -15,7 +15,6 @@ const MAX_ALARM_NAME: usize = 255;
 /// renderer accepts both; CloudFormation refuses the filter and the alarm, and deploy has by then
 /// given the functions the new rules (step 2 before the wiring stack, step 3).
 #[test]
-#[ignore = "review30: plan renders filter patterns over 1,024 characters and alarm names over 255 (CloudWatch's limits) without refusing the rule"]
 fn review30_every_rendered_filter_pattern_and_alarm_name_fits_cloudwatch() {
     let names: Vec<String> = (0..16).map(|i| format!("Create{}{i:02}", "X".repeat(52))).collect();
     let long_prefix = format!("launchguard-{}*", "a".repeat(240));
