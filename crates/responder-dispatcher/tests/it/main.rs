@@ -23,5 +23,6 @@ mod report;
 mod review2;
 mod review3;
 mod review3_ledger;
+mod review4;
 mod rules;
 mod world;
