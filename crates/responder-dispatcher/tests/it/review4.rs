@@ -199,3 +199,28 @@ async fn a_renamed_creator_never_releases_the_key_it_created() {
     let rr = world::dispatch(&rel, &config(&[]), &lambda, &sns, &logs, now()).await;
     assert_eq!(key_status(&iam, "backdoor-1", BACKDOOR_KEY), KeyStatus::Inactive, "the renamed creator released its key: {rr:?}");
 }
+
+/// Attack (withstood): after ci-deployer is contained (its key deactivated, the user quarantined),
+/// it is renamed ci-deployer-old and a new user takes the name ci-deployer. A release by
+/// principal naming ci-deployer (the new user) must reach nothing of the old user: its quarantine
+/// is left out by IAM's unique id, and its key (whose ledger entry has no id: a key's id is its
+/// identity) is refused by the access-key handler, whose owner is ci-deployer-old now.
+#[tokio::test(start_paused = true)]
+async fn a_release_by_principal_for_a_new_holder_of_the_name_leaves_the_old_users_containment() {
+    let iam = world::iam();
+    let lambda = Lambda::new(&iam, &[], now());
+    let (sns, logs) = (Sns::default(), Logs::default());
+    world::dispatch(&deployer_finding("lg-rv4-old"), &config(&[]), &lambda, &sns, &logs, now()).await.unwrap();
+    let held = launchguard_policies(&iam.user("ci-deployer"));
+    assert!(!held.is_empty() && key_status(&iam, "ci-deployer", DEPLOYER_KEY) == KeyStatus::Inactive, "baseline");
+    rename(&iam, "ci-deployer", "ci-deployer-old");
+    iam.users.lock().unwrap().insert(
+        "ci-deployer".into(),
+        Entity { id: "AIDANEWCIDEPLOYER001".into(), ..Entity::new(format!("arn:aws:iam::{ACCOUNT}:user/ci-deployer")) },
+    );
+    let mut rel: Value = serde_json::from_str(&fixture("contract/release.by_principal.json")).unwrap();
+    rel["dry_run"] = json!(false);
+    let r = world::dispatch(&rel, &config(&[]), &lambda, &sns, &logs, now()).await;
+    assert_eq!(key_status(&iam, "ci-deployer-old", DEPLOYER_KEY), KeyStatus::Inactive, "{r:?}");
+    assert_eq!(launchguard_policies(&iam.user("ci-deployer-old")), held, "{r:?}");
+}
