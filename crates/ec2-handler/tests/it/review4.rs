@@ -38,7 +38,6 @@ fn all_running() -> MemoryEc2 {
 /// reversal under its own entry's finding id, so the two never differ legitimately; a request
 /// where they do (a planted or mixed-up ledger entry) must change nothing.
 #[tokio::test]
-#[ignore = "review4: start_instances trusts its action's incident, never compared with the request's finding_id: lg-a's request starts lg-b's instances"]
 async fn a_start_whose_incident_is_not_its_findings_starts_nothing() {
     let (ec2, iam) = (all_running(), common::iam());
     let o = run_as(&ec2, &iam, "lg-b", stop(mine())).await;
@@ -51,8 +50,15 @@ async fn a_start_whose_incident_is_not_its_findings_starts_nothing() {
         incident: "lg-b".into(),
         instance_ids,
     };
+    let writes = ec2.writes().len();
     let r = run_as(&ec2, &iam, "lg-a", forged).await;
     assert!(started(&ec2).is_empty(), "lg-a's request started lg-b's instances: {} {}", r.outcome.name(), r.detail);
+    assert!(matches!(&r.outcome, OutcomeStatus::Refused { reason } if reason.contains("lg-b") && reason.contains("lg-a")), "{r:?}");
+    assert_eq!(ec2.writes().len(), writes, "nothing changed: {:?}", ec2.writes());
+    for l in mine() {
+        let i = ec2.get(REGION, &l.instance_id).unwrap();
+        assert_eq!((i.state, i.tags.get(INCIDENT_TAG).map(String::as_str)), (Some(InstanceState::Stopped), Some("lg-b")));
+    }
 }
 
 /// Attack (withstood): after finding lg-1 stopped the deployer's instances, the deployer is

@@ -33,12 +33,13 @@ async fn run(iam: &MemoryIam, cfg: &Config, req: &ResponseRequest) -> ResponseOu
 async fn a_protection_by_path_holds_for_a_derived_arn_without_the_path() {
     let iam = MemoryIam::default().with_user("ops-lead", Entity::new(format!("arn:aws:iam::{ACCOUNT}:user/admins/ops-lead")));
     let c = cfg(&[("PROTECTED_PRINCIPALS", "arn:aws:iam::*:user/admins/*")]);
-    // (only the name's own case: the in-memory IAM looks names up case-sensitively, IAM does not)
-    for name in ["ops-lead"] {
+    // in any case: IAM (and the in-memory IAM) finds a user by its name without regard to case
+    for name in ["ops-lead", "OPS-LEAD", "Ops-Lead"] {
         let a = Action::QuarantineUser {
             account_id: ACCOUNT.into(),
             user_arn: format!("arn:aws:iam::{ACCOUNT}:user/{name}"),
             user_name: name.into(),
+            bound: None,
         };
         let o = run(&iam, &c, &ResponseRequest::new("lg-rv4-path", a, false, now())).await;
         assert!(refused(&o).contains("protected"), "{name}: {} {}", o.outcome.name(), o.detail);

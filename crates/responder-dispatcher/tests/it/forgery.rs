@@ -123,7 +123,12 @@ async fn case_1_forged_reversals_sent_straight_to_the_handlers_are_refused_with_
     // and a forged containment of someone else (a PowerUser with lambda:* and no IAM rights)
     let deactivate_other = serde_json::to_string(&ResponseRequest::new(
         "lg-forged",
-        Action::DeactivateAccessKey { account_id: ACCOUNT.into(), access_key_id: "AKIAEXAMPLEDEPLOYER2".into(), user_name: None },
+        Action::DeactivateAccessKey {
+            account_id: ACCOUNT.into(),
+            access_key_id: "AKIAEXAMPLEDEPLOYER2".into(),
+            user_name: None,
+            bound: None,
+        },
         false,
         now(),
     ))

@@ -50,7 +50,6 @@ fn launchguard_policies(e: &Entity) -> Vec<String> {
 /// and the user is the same IAM user (same unique id). SAFE: the key is deactivated and the user
 /// quarantined under its new name, or at least the key: the attacker's credential stops.
 #[tokio::test(start_paused = true)]
-#[ignore = "review4: a self-rename after the burst escapes containment: DeactivateAccessKey refuses (user_name mismatch) and the quarantine finds no user"]
 async fn a_self_rename_after_the_burst_does_not_save_the_key_it_used() {
     let iam = world::iam();
     let lambda = Lambda::new(&iam, &[], now());
@@ -71,7 +70,6 @@ async fn a_self_rename_after_the_burst_does_not_save_the_key_it_used() {
 /// through IAM and lands on whoever holds it now. SAFE: the innocent user (another unique id) is
 /// never quarantined.
 #[tokio::test(start_paused = true)]
-#[ignore = "review4: forward actions bind the principal by name only: a name swap after the burst quarantines the innocent user now holding the name"]
 async fn a_name_swap_after_the_burst_never_quarantines_the_innocent_holder_of_the_name() {
     let iam = world::iam().with_user("payroll", Entity::new(format!("arn:aws:iam::{ACCOUNT}:user/payroll")));
     let innocent_id = iam.user("payroll").id.clone();
@@ -86,6 +84,33 @@ async fn a_name_swap_after_the_burst_never_quarantines_the_innocent_holder_of_th
     // THEN the innocent user that holds the name now is untouched
     let held = launchguard_policies(&iam.user("ci-deployer"));
     assert!(held.is_empty(), "the innocent user {innocent_id} now named ci-deployer was quarantined ({held:?}): {r:?}");
+    assert!(iam.writes().iter().all(|w| !w.contains(" ci-deployer ")), "a write on the innocent user: {:?}", iam.writes());
+    // AND the attacker, found through the key CloudTrail saw it use, is contained under its new name
+    assert_eq!(key_status(&iam, "ci-deployer-x", DEPLOYER_KEY), KeyStatus::Inactive, "{r:?}");
+    assert!(!launchguard_policies(&iam.user("ci-deployer-x")).is_empty(), "the renamed attacker is not quarantined: {r:?}");
+}
+
+/// Attack: the same name swap by a user whose burst used no long-term key (a console or
+/// `GetSessionToken` session: CloudTrail shows an `ASIA` key, whose owner IAM cannot name). The
+/// quarantine can only look the name up, and the name is the innocent user's now. SAFE: the
+/// innocent user is untouched, the quarantine is refused, and the page says which unique id
+/// CloudTrail recorded, for a person to find.
+#[tokio::test(start_paused = true)]
+async fn a_name_swap_by_a_session_user_is_refused_and_named_on_the_page() {
+    let iam = world::iam().with_user("payroll", Entity::new(format!("arn:aws:iam::{ACCOUNT}:user/payroll")));
+    let attacker_id = iam.user("ci-deployer").id.clone();
+    let lambda = Lambda::new(&iam, &[], now());
+    let (sns, logs) = (Sns::default(), Logs::default());
+    let mut f = deployer_finding("lg-rv4-swap-session");
+    f["principals"][0]["activity"]["access_keys"] =
+        json!([{"access_key_id": "ASIAEXAMPLESESSION01", "kind": "temporary", "calls": 3, "launched": 9}]);
+    rename(&iam, "ci-deployer", "ci-deployer-x");
+    rename(&iam, "payroll", "ci-deployer");
+    let r = world::dispatch(&f, &config(&[]), &lambda, &sns, &logs, now()).await;
+    assert!(launchguard_policies(&iam.user("ci-deployer")).is_empty(), "the innocent user was quarantined: {r:?}");
+    assert!(iam.writes().is_empty(), "{:?}", iam.writes());
+    let page = sns.messages.lock().unwrap().iter().map(|m| m.1.clone()).collect::<Vec<_>>().join("\n");
+    assert!(page.contains(&attacker_id) && page.contains("refused"), "the page does not name the refusal and {attacker_id}: {page}");
 }
 
 /// When the finding says the keys were created.
@@ -133,7 +158,6 @@ async fn a_created_key_only_the_log_group_shows_is_never_deactivated() {
 /// the instances CloudTrail shows the user launching (same reservations, same launch times) keep
 /// running. SAFE: they are stopped (the user is the same IAM user under its new name).
 #[tokio::test(start_paused = true)]
-#[ignore = "review4: a self-rename after the burst keeps its instances running: stop_instances resolves the principal by the finding's name and refuses"]
 async fn a_self_rename_after_the_burst_does_not_keep_its_instances_running() {
     use launchguard_responder::ports::InstanceState;
     let iam = world::iam();
@@ -170,7 +194,6 @@ async fn a_self_rename_after_the_burst_does_not_keep_its_instances_running() {
 /// itself ci-deployer-2 and, as a release principal, asks for the finding's release. SAFE: the
 /// release is refused, and the key it created stays Inactive (a renamed user is still itself).
 #[tokio::test(start_paused = true)]
-#[ignore = "review4: a creator renamed after the finding releases the keys it created: the creator is compared by name only (names_the_caller_in), never by IAM id"]
 async fn a_renamed_creator_never_releases_the_key_it_created() {
     const BACKDOOR_KEY: &str = "AKIABACKDOOR1NEW0001";
     let iam = world::iam().with_user(
@@ -223,4 +246,40 @@ async fn a_release_by_principal_for_a_new_holder_of_the_name_leaves_the_old_user
     let r = world::dispatch(&rel, &config(&[]), &lambda, &sns, &logs, now()).await;
     assert_eq!(key_status(&iam, "ci-deployer-old", DEPLOYER_KEY), KeyStatus::Inactive, "{r:?}");
     assert_eq!(launchguard_policies(&iam.user("ci-deployer-old")), held, "{r:?}");
+}
+
+/// Attack: the renamed creator of a key asks for the release of the key's user (a release by
+/// principal naming backdoor-1): the scope is backdoor-1's entries only, so none of the creator's
+/// own containment is in it, and the creator's name in the entry (`created_by`) is its old one.
+/// SAFE: refused by IAM's unique id (the entry's `created_by_id`, from CloudTrail's records), and
+/// the key it created stays Inactive.
+#[tokio::test(start_paused = true)]
+async fn a_renamed_creator_never_releases_the_key_it_created_through_the_keys_user() {
+    const BACKDOOR_KEY: &str = "AKIABACKDOOR1NEW0002";
+    let iam = world::iam().with_user(
+        "backdoor-2",
+        Entity {
+            keys: vec![(BACKDOOR_KEY.into(), KeyStatus::Active)],
+            key_created: [(BACKDOOR_KEY.to_owned(), created_call() + Duration::seconds(1))].into_iter().collect(),
+            ..Entity::new(format!("arn:aws:iam::{ACCOUNT}:user/backdoor-2"))
+        },
+    );
+    let lambda = Lambda::new(&iam, &[], now());
+    let (sns, logs) = (Sns::default(), Logs::default());
+    let mut f = deployer_finding("lg-rv4-creator-by-user");
+    f["rule"] = json!("iam-access-key-burst");
+    f["principals"][0]["activity"]["access_keys"] = json!([]);
+    f["principals"][0]["activity"]["created"] =
+        json!([{"kind": "access_key", "access_key_id": BACKDOOR_KEY, "user_name": "backdoor-2", "created_at": created_call()}]);
+    let r = world::dispatch(&f, &config(&[]), &lambda, &sns, &logs, now()).await.unwrap();
+    assert_eq!(key_status(&iam, "backdoor-2", BACKDOOR_KEY), KeyStatus::Inactive, "baseline: {:?}", r.outcomes);
+    rename(&iam, "ci-deployer", "ci-deployer-2");
+    let mut rel: Value = serde_json::from_str(&fixture("contract/release.by_principal.json")).unwrap();
+    rel["principal_arn"] = json!(format!("arn:aws:iam::{ACCOUNT}:user/backdoor-2"));
+    rel["dry_run"] = json!(false);
+    rel["requested_by"] = json!(format!("arn:aws:iam::{ACCOUNT}:user/ci-deployer-2"));
+    let rr = world::dispatch(&rel, &config(&[]), &lambda, &sns, &logs, now()).await;
+    assert_eq!(key_status(&iam, "backdoor-2", BACKDOOR_KEY), KeyStatus::Inactive, "the renamed creator released its key: {rr:?}");
+    let Err(e) = rr else { panic!("the release was not refused") };
+    assert!(e.to_string().contains(launchguard_core::contract::SELF_RELEASE), "{e}");
 }

@@ -255,8 +255,10 @@ pub fn witnessed(finding: &serde_json::Value) -> serde_json::Value {
         let who = p["principal"].clone();
         let identity = |key: Option<&str>| -> Option<Value> {
             let mut id = match who["type"].as_str() {
+                // CloudTrail's principalId is IAM's unique id: the one this world's IAM gives the user
                 Some("iam_user") => {
-                    json!({"type": "IAMUser", "arn": who["arn"], "accountId": who["account_id"], "userName": who["user_name"]})
+                    json!({"type": "IAMUser", "arn": who["arn"], "accountId": who["account_id"], "userName": who["user_name"],
+                    "principalId": launchguard_responder::memory::user_id_for(who["user_name"].as_str().unwrap_or_default())})
                 }
                 Some("assumed_role") => json!({"type": "AssumedRole", "arn": format!("{}/s", who["role_arn"].as_str().unwrap_or_default()),
                     "accountId": who["account_id"], "sessionContext": {"sessionIssuer": {"type": "Role", "arn": who["role_arn"], "userName": who["role_name"]}}}),
