@@ -97,15 +97,17 @@ fn named<'m>(all: &'m BTreeMap<String, Entity>, name: &str) -> Option<(&'m Strin
     stored(all, name).and_then(|n| all.get_key_value(n.as_str()))
 }
 
-/// The entity's unique id: its own, or the one its name gives.
+/// The entity's unique id: its own; else, for a user with access keys, `AIDA` and its first key
+/// without `AKIA` (what the test kit's CloudTrail records of its calls carry as
+/// `userIdentity.principalId`); else the one its name gives.
 fn id_of(prefix: &str, name: &str, e: &Entity) -> String {
-    if e.id.is_empty() { unique_id(prefix, name) } else { e.id.clone() }
-}
-
-/// The unique id [`MemoryIam::with_user`] gives a user added as `name` without one: what
-/// CloudTrail's records of its calls carry as `userIdentity.principalId`.
-pub fn user_id_for(name: &str) -> String {
-    unique_id("AIDA", name)
+    if !e.id.is_empty() {
+        return e.id.clone();
+    }
+    match e.keys.first().and_then(|(k, _)| k.strip_prefix("AKIA")) {
+        Some(rest) if prefix == "AIDA" => format!("AIDA{rest}"),
+        _ => unique_id(prefix, name),
+    }
 }
 
 impl MemoryIam {

@@ -54,10 +54,12 @@ async fn a_self_rename_after_the_burst_does_not_save_the_key_it_used() {
     let iam = world::iam();
     let lambda = Lambda::new(&iam, &[], now());
     let (sns, logs) = (Sns::default(), Logs::default());
-    // GIVEN ci-deployer launched the burst with AKIAEXAMPLEDEPLOYER1, then renamed itself
+    // GIVEN ci-deployer launched the burst with AKIAEXAMPLEDEPLOYER1 (CloudTrail records it, with
+    // its unique id), then renamed itself
+    let f = world::witnessed(&deployer_finding("lg-rv4-self-rename"), Some(&iam));
     rename(&iam, "ci-deployer", "ci-deployer-x");
     // WHEN the finding is dispatched
-    let r = world::dispatch(&deployer_finding("lg-rv4-self-rename"), &config(&[]), &lambda, &sns, &logs, now()).await;
+    let r = world::dispatch(&f, &config(&[]), &lambda, &sns, &logs, now()).await;
     // THEN the key CloudTrail saw it use is Inactive, under whatever name IAM gives its user now
     assert_eq!(key_status(&iam, "ci-deployer-x", DEPLOYER_KEY), KeyStatus::Inactive, "the attacker's key still works: {r:?}");
     // AND the same IAM user (by its unique id) is quarantined
@@ -75,12 +77,14 @@ async fn a_name_swap_after_the_burst_never_quarantines_the_innocent_holder_of_th
     let innocent_id = iam.user("payroll").id.clone();
     let lambda = Lambda::new(&iam, &[], now());
     let (sns, logs) = (Sns::default(), Logs::default());
-    // GIVEN ci-deployer's burst, then: ci-deployer -> ci-deployer-x, payroll -> ci-deployer
+    // GIVEN ci-deployer's burst (recorded by CloudTrail), then: ci-deployer -> ci-deployer-x,
+    // payroll -> ci-deployer
+    let f = world::witnessed(&deployer_finding("lg-rv4-swap"), Some(&iam));
     rename(&iam, "ci-deployer", "ci-deployer-x");
     rename(&iam, "payroll", "ci-deployer");
     assert_eq!(iam.user("ci-deployer").id, innocent_id);
     // WHEN the finding is dispatched
-    let r = world::dispatch(&deployer_finding("lg-rv4-swap"), &config(&[]), &lambda, &sns, &logs, now()).await;
+    let r = world::dispatch(&f, &config(&[]), &lambda, &sns, &logs, now()).await;
     // THEN the innocent user that holds the name now is untouched
     let held = launchguard_policies(&iam.user("ci-deployer"));
     assert!(held.is_empty(), "the innocent user {innocent_id} now named ci-deployer was quarantined ({held:?}): {r:?}");
@@ -104,13 +108,17 @@ async fn a_name_swap_by_a_session_user_is_refused_and_named_on_the_page() {
     let mut f = deployer_finding("lg-rv4-swap-session");
     f["principals"][0]["activity"]["access_keys"] =
         json!([{"access_key_id": "ASIAEXAMPLESESSION01", "kind": "temporary", "calls": 3, "launched": 9}]);
+    let f = world::witnessed(&f, Some(&iam));
     rename(&iam, "ci-deployer", "ci-deployer-x");
     rename(&iam, "payroll", "ci-deployer");
     let r = world::dispatch(&f, &config(&[]), &lambda, &sns, &logs, now()).await;
     assert!(launchguard_policies(&iam.user("ci-deployer")).is_empty(), "the innocent user was quarantined: {r:?}");
     assert!(iam.writes().is_empty(), "{:?}", iam.writes());
     let page = sns.messages.lock().unwrap().iter().map(|m| m.1.clone()).collect::<Vec<_>>().join("\n");
-    assert!(page.contains(&attacker_id) && page.contains("refused"), "the page does not name the refusal and {attacker_id}: {page}");
+    assert!(
+        page.contains(&attacker_id) && page.contains("REFUSED    quarantine_user"),
+        "the page does not name the refusal and {attacker_id}: {page}"
+    );
 }
 
 /// When the finding says the keys were created.
@@ -163,7 +171,7 @@ async fn a_self_rename_after_the_burst_does_not_keep_its_instances_running() {
     let iam = world::iam();
     let lambda = Lambda::new(&iam, &[], now());
     let (sns, logs) = (Sns::default(), Logs::default());
-    let f = deployer_finding("lg-rv4-self-rename-ec2");
+    let f = world::witnessed(&deployer_finding("lg-rv4-self-rename-ec2"), Some(&iam));
     let launches: Vec<launchguard_core::aggregate::LaunchedInstance> =
         serde_json::from_value(f["principals"][0]["activity"]["launches"].clone()).unwrap();
     assert!(!launches.is_empty());
