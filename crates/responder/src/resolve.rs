@@ -93,7 +93,13 @@ pub(crate) async fn bound_user<I: Users + AccessKeys>(
     bound: Option<&BoundPrincipal>,
 ) -> Result<(String, String), Stop> {
     let Some(b) = bound else { return Ok((arn.to_owned(), name.to_owned())) };
+    // the request's own checks first: no IAM call for a request refused on its face
     validate_account_id(account_id).map_err(|e| Stop::Refuse(e.to_string()))?;
+    ctx.cfg.guard.check_account(account_id).map_err(Stop::Refuse)?;
+    let mut parsed = IamArn::parse(arn).map_err(|e| Stop::Refuse(e.to_string()))?;
+    if parsed.entity != IamEntity::User || parsed.name != name || parsed.account_id != account_id {
+        return Err(Stop::Refuse(format!("{arn} does not name user {name} in account {account_id}")));
+    }
     ctx.cfg.guard.check_principal(arn).map_err(Stop::Refuse)?;
     let owner = match b.access_key_id.as_deref() {
         Some(key) => iam.key_owner(key).await?,
@@ -104,7 +110,6 @@ pub(crate) async fn bound_user<I: Users + AccessKeys>(
     if current == name {
         return Ok((arn.to_owned(), current));
     }
-    let mut parsed = IamArn::parse(arn).map_err(|e| Stop::Refuse(e.to_string()))?;
     parsed.name.clone_from(&current);
     Ok((parsed.to_arn(), current))
 }

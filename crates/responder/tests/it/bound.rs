@@ -258,3 +258,25 @@ proptest! {
         }
     }
 }
+
+#[tokio::test]
+async fn a_bound_request_refused_on_its_face_makes_no_iam_call() {
+    let (iam, bound) = account();
+    let other_account = Action::QuarantineUser {
+        account_id: "999999999999".into(),
+        user_arn: "arn:aws:iam::999999999999:user/attacker".into(),
+        user_name: "attacker".into(),
+        bound: Some(bound.clone()),
+    };
+    let mismatched = Action::QuarantineUser {
+        account_id: ACCOUNT.into(),
+        user_arn: format!("arn:aws:iam::{ACCOUNT}:user/payroll"),
+        user_name: "attacker".into(),
+        bound: Some(bound.clone()),
+    };
+    for a in [other_account, mismatched, quarantine("breakglass", Some(bound))] {
+        let o = run(&iam, a).await;
+        assert!(matches!(o.outcome, OutcomeStatus::Refused { .. }), "{}", o.detail);
+    }
+    assert!(iam.calls().is_empty(), "{:?}", iam.calls());
+}
