@@ -522,9 +522,29 @@ class Scenario:
         events = self.put_cloudtrail(records)
         return {"background": len(records) - injected, "burst_records": injected, "events": events}
 
+    def with_user_ids(self, records: list[dict]) -> None:
+        """Set each IAM user's record's `principalId` to the user's `UserId` in this account (a
+        user the account does not hold keeps the test kit's)."""
+        ids: dict[str, str | None] = {}
+        for r in records:
+            who = r.get("userIdentity") or {}
+            name = who.get("userName")
+            if who.get("type") != "IAMUser" or not name:
+                continue
+            if name not in ids:
+                try:
+                    ids[name] = self.iam.get_user(UserName=name)["User"]["UserId"]
+                except self.iam.exceptions.NoSuchEntityException:
+                    ids[name] = None
+            if ids[name]:
+                who["principalId"] = ids[name]
+
     def put_cloudtrail(self, records: list[dict]) -> int:
         """Deliver records to the scenario's CloudTrail log group in time order (PutLogEvents
-        batches within its limits). Returns how many events were written."""
+        batches within its limits). Returns how many events were written. An IAM user's records
+        carry the user's real `UserId` as `userIdentity.principalId`, as CloudTrail records it (the
+        dispatcher binds its actions to it)."""
+        self.with_user_ids(records)
         EventHistory.shared().add(records)
         events = log_events(records)
         batch, size = [], 0

@@ -351,6 +351,7 @@ impl Tracker {
                     reasons,
                     crossed: first_crossing(&j.direct),
                     evidence: tl_evidence(&self.timelines[idx], &j.direct, horizons, t),
+                    principal_id: None,
                 }),
                 Verdict::Excluded { reason } => out.excluded.push(FlaggedPrincipal {
                     principal: pa.principal,
@@ -358,6 +359,7 @@ impl Tracker {
                     reasons: vec![reason],
                     crossed: first_crossing(&j.all),
                     evidence: None,
+                    principal_id: None,
                 }),
                 Verdict::BelowThreshold => out.below.push(pa),
             }

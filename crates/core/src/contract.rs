@@ -67,6 +67,32 @@ pub struct FlaggedPrincipal {
     /// can be confirmed, and the principal is not contained automatically.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub evidence: Option<crate::evidence::Evidence>,
+    /// IAM's unique id of the user (`userIdentity.principalId`, `AIDA…`) as CloudTrail's own
+    /// event history recorded it in the principal's confirmed evidence: set by the dispatcher once
+    /// CloudTrail confirmed the principal, for the page and the incident record. A detector leaves
+    /// it out, and a value in a finding received is never acted on (the trail's log group can be
+    /// forged): the actions are bound to the id CloudTrail's records carry ([`BoundPrincipal`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub principal_id: Option<String>,
+}
+
+/// The IAM user a forward action is bound to: IAM's unique id as CloudTrail's own records of the
+/// principal's confirmed calls carry it (`userIdentity.principalId`, `AIDA…`), and one long-term
+/// access key those records show it using. A user can be renamed (`iam:UpdateUser`) and its
+/// name given to another user; its unique id and its keys never move. The handler finds the
+/// user's current name through the key (`GetAccessKeyLastUsed`), checks that `GetUser` gives it
+/// this id, and acts on that name; it refuses, changing nothing, when IAM's user has another id.
+/// Absent in actions written before it existed, for roles, and when CloudTrail's records did not
+/// name exactly one id: the handler then resolves the name the action gives, as before.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BoundPrincipal {
+    /// IAM's unique id of the user (`UserId`).
+    pub principal_id: String,
+    /// A long-term key CloudTrail's confirmed records show the user calling with: its owner is
+    /// the user, whatever its name now.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_key_id: Option<String>,
 }
 
 /// What triggered the detector.
@@ -257,6 +283,9 @@ pub enum Action {
         access_key_id: String,
         /// Its user, when known (resolved with `GetAccessKeyLastUsed` otherwise).
         user_name: Option<String>,
+        /// The user CloudTrail confirmed made the calls, by IAM's unique id ([`BoundPrincipal`]).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        bound: Option<BoundPrincipal>,
     },
     /// Reversal: set the key `Active` again.
     ReactivateAccessKey {
@@ -282,6 +311,11 @@ pub enum Action {
         created_by: String,
         /// When: the `CreateAccessKey` record's `eventTime`.
         created_at: DateTime<Utc>,
+        /// IAM's unique id of `created_by` as CloudTrail's confirmed records carry it: a release
+        /// asked for by that user, under any name, is refused (neither the creator nor the key's
+        /// user releases the key).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        created_by_id: Option<String>,
     },
     /// Attach a deny policy to the user; never detach or delete anything.
     QuarantineUser {
@@ -291,6 +325,9 @@ pub enum Action {
         user_arn: String,
         /// The user's name.
         user_name: String,
+        /// The user CloudTrail confirmed made the calls, by IAM's unique id ([`BoundPrincipal`]).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        bound: Option<BoundPrincipal>,
     },
     /// Reversal: remove the quarantine launchguard added.
     ReleaseUserQuarantine {
@@ -358,6 +395,9 @@ pub enum Action {
         principal_arn: String,
         /// Their launch records, from the finding's `activity.launches`.
         instances: Vec<LaunchedInstance>,
+        /// The user (when the principal is one) CloudTrail confirmed made the calls, by IAM's unique id ([`BoundPrincipal`]).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        bound: Option<BoundPrincipal>,
     },
     /// Tag, then terminate, exactly these instances (same checks as `stop_instances`). Not
     /// reversible: never the default, and the outcome and the notification say so.
@@ -370,6 +410,9 @@ pub enum Action {
         principal_arn: String,
         /// Their launch records.
         instances: Vec<LaunchedInstance>,
+        /// The user (when the principal is one) CloudTrail confirmed made the calls, by IAM's unique id ([`BoundPrincipal`]).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        bound: Option<BoundPrincipal>,
     },
     /// Reversal of `stop_instances`: start the instances that are stopped and still tagged
     /// `launchguard:incident=<incident>`, and remove that tag; any other is left as it is.
@@ -551,6 +594,38 @@ impl Action {
         }
     }
 
+    /// The user a forward action is bound to ([`BoundPrincipal`]), when it carries one.
+    pub fn bound(&self) -> Option<&BoundPrincipal> {
+        match self {
+            Self::DeactivateAccessKey { bound, .. }
+            | Self::QuarantineUser { bound, .. }
+            | Self::StopInstances { bound, .. }
+            | Self::TerminateInstances { bound, .. } => bound.as_ref(),
+            Self::DeactivateCreatedAccessKey { .. }
+            | Self::ReactivateAccessKey { .. }
+            | Self::ReleaseUserQuarantine { .. }
+            | Self::RevokeRoleSessions { .. }
+            | Self::RestoreRoleSessions { .. }
+            | Self::StartInstances { .. } => None,
+        }
+    }
+
+    /// Its IAM unique ids are well formed: the bound user's id and key
+    /// ([`crate::ids::validate_user_id`], [`crate::ids::validate_access_key_id`]), a created key's
+    /// `created_by_id`. `Ok` for an action without one.
+    pub fn validate_ids(&self) -> Result<(), String> {
+        if let Some(b) = self.bound() {
+            crate::ids::validate_user_id(&b.principal_id).map_err(|e| format!("bound.principal_id: {e}"))?;
+            if let Some(k) = &b.access_key_id {
+                crate::ids::validate_access_key_id(k).map_err(|e| format!("bound.access_key_id: {e}"))?;
+            }
+        }
+        if let Self::DeactivateCreatedAccessKey { created_by_id: Some(id), .. } = self {
+            crate::ids::validate_user_id(id).map_err(|e| format!("created_by_id: {e}"))?;
+        }
+        Ok(())
+    }
+
     /// For an EC2 action: its instance set is well formed (see [`validate_instance_set`]) and its
     /// principal is an ARN; for `deactivate_created_access_key`: `created_by` is an ARN. `Ok` for
     /// any other action.
@@ -616,7 +691,10 @@ pub struct ResponseRequest {
     /// `principal_id`). The handler resolves the name the reversal gives through IAM and refuses,
     /// changing nothing, when IAM's current holder of that name has another id: a name can be
     /// renamed or reused, this id cannot. Absent in requests written before it existed and for
-    /// entries with no id (an access key is its own identity).
+    /// entries with no id (an access key is its own identity). A user asking for a release
+    /// (`requested_by`) whose `UserId` is this id is refused ([`SELF_RELEASE`]), under any name;
+    /// for the dry-run check of a created key's reactivation, the dispatcher sends the creator's
+    /// id (`created_by_id`) here, so a renamed creator cannot release the key it created.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub principal_id: Option<String>,
 }
@@ -887,6 +965,10 @@ impl Finding {
             validate_text("trigger.name", &t.name, 256).map_err(|reason| CoreError::InvalidPayload { kind: "finding", reason })?;
         }
         for p in f.principals.iter().chain(&f.excluded).chain(&f.top_launchers) {
+            if let Some(id) = &p.principal_id {
+                crate::ids::validate_user_id(id)
+                    .map_err(|e| CoreError::InvalidPayload { kind: "finding", reason: format!("principal_id: {e}") })?;
+            }
             for c in &p.activity.created {
                 c.validate(&f.window).map_err(|reason| CoreError::InvalidPayload { kind: "finding", reason })?;
             }
@@ -941,6 +1023,7 @@ impl ResponseRequest {
         validate_token("request_id", &r.request_id).map_err(invalid)?;
         validate_token("finding_id", &r.finding_id).map_err(invalid)?;
         r.action.validate_instances().map_err(invalid)?;
+        r.action.validate_ids().map_err(invalid)?;
         Ok(r)
     }
 

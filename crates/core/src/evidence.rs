@@ -376,6 +376,9 @@ pub fn confirm_within(principal: &Principal, evidence: Option<&Evidence>, answer
 pub struct Proven {
     /// `userIdentity.accessKeyId` of each confirmed record.
     pub access_keys: std::collections::BTreeSet<String>,
+    /// `userIdentity.principalId` of each confirmed record (an IAM user's `UserId`, `AIDA…`; a
+    /// role session's `RoleId:session`): the identity the actions are bound to.
+    pub principal_ids: std::collections::BTreeSet<String>,
     /// The instances each confirmed `RunInstances` response lists, with CloudTrail's region,
     /// launch time (or `eventTime`) and reservation id.
     pub launches: Vec<LaunchedInstance>,
@@ -401,6 +404,9 @@ fn add_proof(out: &mut Proven, text: &str) {
     let Ok(r) = parse_record(text) else { return };
     if let Some(k) = r.user_identity.as_ref().and_then(|u| u.access_key_id.as_deref()) {
         out.access_keys.insert(k.to_owned());
+    }
+    if let Some(id) = r.user_identity.as_ref().and_then(|u| u.principal_id.as_deref()).filter(|id| !id.is_empty()) {
+        out.principal_ids.insert(id.to_owned());
     }
     if !r.is_event("ec2.amazonaws.com", "RunInstances") {
         return;

@@ -30,6 +30,17 @@ pub fn validate_access_key_id(s: &str) -> Result<(), CoreError> {
     }
 }
 
+/// Check an IAM user's unique id (`UserId`, CloudTrail's `userIdentity.principalId` of an IAM
+/// user): `AIDA` and 12 to 124 upper-case letters and digits (IAM's ids are 21 characters; its
+/// documented limit is 128).
+pub fn validate_user_id(s: &str) -> Result<(), CoreError> {
+    if (16..=128).contains(&s.len()) && s.starts_with("AIDA") && s.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit()) {
+        Ok(())
+    } else {
+        Err(invalid("IAM user id", s, "expected AIDA and 12-124 upper-case letters and digits, like AIDAJQABLZS4A3QDU576Q"))
+    }
+}
+
 /// Check an IAM user or role name (IAM's character set, 1 to 64 characters).
 pub fn validate_iam_name(s: &str) -> Result<(), CoreError> {
     if (1..=64).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"+=,.@_-".contains(&b)) {

@@ -159,6 +159,7 @@ impl Thresholds {
                     reasons,
                     crossed: None,
                     evidence: None,
+                    principal_id: None,
                 }),
                 Verdict::Excluded { reason } => out.excluded.push(crate::contract::FlaggedPrincipal {
                     principal: pa.principal,
@@ -166,6 +167,7 @@ impl Thresholds {
                     reasons: vec![reason],
                     crossed: None,
                     evidence: None,
+                    principal_id: None,
                 }),
                 Verdict::BelowThreshold => out.below.push(pa),
             }

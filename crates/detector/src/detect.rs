@@ -251,6 +251,7 @@ pub async fn handle_alarm<R: LogReader, I: Invoker>(
                 reasons: vec!["below every threshold".into()],
                 crossed: None,
                 evidence: None,
+                principal_id: None,
             })
             .chain(assessment.excluded.iter().cloned())
             .collect();

@@ -193,6 +193,8 @@ pub async fn dispatch_finding<
     // Only what CloudTrail confirms is contained: a principal whose records it does not confirm
     // gets no action, and a person is told which event ids and why.
     let mut unconfirmed: Vec<(usize, String)> = Vec::new();
+    // IAM's unique id of each user CloudTrail confirmed (its actions are bound to it)
+    let mut confirmed_ids: Vec<(usize, String)> = Vec::new();
     let (acting, flagged): (Vec<usize>, Vec<_>) =
         plans.iter().zip(&finding.principals).enumerate().filter(|(_, (p, _))| !p.actions.is_empty()).map(|(i, (_, f))| (i, f)).unzip();
     // The evidence is judged by the rule's horizons, in the finding's window: never by a horizon
@@ -217,7 +219,12 @@ pub async fn dispatch_finding<
     for (i, verdict) in acting.into_iter().zip(verdicts) {
         let Some(p) = plans.get_mut(i) else { continue };
         match verdict {
-            Ok(proven) => plan::only_what_cloudtrail_proves(p, &proven),
+            Ok(proven) => {
+                plan::only_what_cloudtrail_proves(p, &proven);
+                if let Some(id) = plan::bind_to_the_confirmed_user(p, &proven) {
+                    confirmed_ids.push((i, id));
+                }
+            }
             Err(note) => {
                 p.actions.clear();
                 p.human = Some(match p.human.take() {
@@ -307,6 +314,10 @@ pub async fn dispatch_finding<
     if status != Status::AlreadyReleased {
         let mut shown = finding.clone();
         shown.dry_run = dry_run;
+        // the page and the record name only the ids CloudTrail's records carry, never the finding's
+        for (i, f) in shown.principals.iter_mut().enumerate() {
+            f.principal_id = confirmed_ids.iter().find(|(j, _)| *j == i).map(|(_, id)| id.clone());
+        }
         for (i, note) in &unconfirmed {
             if let Some(f) = shown.principals.get_mut(*i) {
                 f.reasons.push(note.clone());

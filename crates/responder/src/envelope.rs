@@ -13,7 +13,7 @@ use tracing::info;
 use crate::actions;
 use crate::config::Config;
 use crate::error::HandlerError;
-use crate::ports::{Ec2Ports, IamPorts, Roles, Users};
+use crate::ports::{AccessKeys, Ec2Ports, IamPorts, Roles, Users};
 
 /// Handle one raw payload: a command sealed by the dispatcher (see `launchguard_aws::command`).
 /// Anything not sealed with the command key, stale or invalid is an error and nothing is done;
@@ -56,7 +56,7 @@ pub async fn respond<I: IamPorts>(req: &ResponseRequest, cfg: &Config, iam: &I, 
 
 /// [`handle`] for a function whose actions call EC2 (`launchguard-ec2-handler`); `iam` resolves
 /// the principal whose instances are acted on.
-pub async fn handle_ec2<E: Ec2Ports, I: Users + Roles, V: MacVerifier, S: ConditionalStore>(
+pub async fn handle_ec2<E: Ec2Ports, I: Users + Roles + AccessKeys, V: MacVerifier, S: ConditionalStore>(
     payload: &[u8],
     cfg: &Config,
     ec2: &E,
@@ -74,7 +74,7 @@ pub async fn handle_ec2<E: Ec2Ports, I: Users + Roles, V: MacVerifier, S: Condit
 }
 
 /// [`respond`] for a function whose actions call EC2 (and IAM, to resolve the principal).
-pub async fn respond_ec2<E: Ec2Ports, I: Users + Roles>(
+pub async fn respond_ec2<E: Ec2Ports, I: Users + Roles + AccessKeys>(
     req: &ResponseRequest,
     cfg: &Config,
     ec2: &E,

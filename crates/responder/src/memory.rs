@@ -4,7 +4,8 @@
 //!
 //! It answers as IAM does where the code depends on it: `None` for a user, role or key that does
 //! not exist (the adapter's reading of `NoSuchEntity`), `NoSuchEntity` for a list or a write on
-//! a user or role that does not exist. Inline policies are state a test sets up (someone else's
+//! a user or role that does not exist; a user or role is found by its name without regard to
+//! case, as IAM finds it. Inline policies are state a test sets up (someone else's
 //! policies): no port writes one.
 
 use std::collections::BTreeMap;
@@ -84,9 +85,29 @@ fn unique_id(prefix: &str, name: &str) -> String {
     format!("{prefix}{h:016X}")
 }
 
-/// The entity's unique id: its own, or the one its name gives.
+/// The name under which `all` holds the entity IAM calls `name`: IAM names are unique without
+/// regard to case, and every IAM call finds `Alice` as `alice` (IAM answers with the name's own
+/// case, in the ARN). The name's own case first.
+fn stored<'m>(all: &'m BTreeMap<String, Entity>, name: &str) -> Option<&'m String> {
+    all.get_key_value(name).map(|(n, _)| n).or_else(|| all.keys().find(|n| n.eq_ignore_ascii_case(name)))
+}
+
+/// The entity IAM calls `name` (without regard to case), with the name it is held under.
+fn named<'m>(all: &'m BTreeMap<String, Entity>, name: &str) -> Option<(&'m String, &'m Entity)> {
+    stored(all, name).and_then(|n| all.get_key_value(n.as_str()))
+}
+
+/// The entity's unique id: its own; else, for a user with access keys, `AIDA` and its first key
+/// without `AKIA` (what the test kit's CloudTrail records of its calls carry as
+/// `userIdentity.principalId`); else the one its name gives.
 fn id_of(prefix: &str, name: &str, e: &Entity) -> String {
-    if e.id.is_empty() { unique_id(prefix, name) } else { e.id.clone() }
+    if !e.id.is_empty() {
+        return e.id.clone();
+    }
+    match e.keys.first().and_then(|(k, _)| k.strip_prefix("AKIA")) {
+        Some(rest) if prefix == "AIDA" => format!("AIDA{rest}"),
+        _ => unique_id(prefix, name),
+    }
 }
 
 impl MemoryIam {
@@ -131,12 +152,12 @@ impl MemoryIam {
 
     /// The user as it is now (a default entity when there is none).
     pub fn user(&self, name: &str) -> Entity {
-        lock(&self.users).get(name).cloned().unwrap_or_default()
+        named(&lock(&self.users), name).map(|(_, e)| e.clone()).unwrap_or_default()
     }
 
     /// The role as it is now (a default entity when there is none).
     pub fn role(&self, name: &str) -> Entity {
-        lock(&self.roles).get(name).cloned().unwrap_or_default()
+        named(&lock(&self.roles), name).map(|(_, e)| e.clone()).unwrap_or_default()
     }
 
     /// Every call so far.
@@ -172,7 +193,8 @@ impl MemoryIam {
     ) -> Result<(), CallError> {
         self.call(op, args.clone())?;
         let mut all = lock(entities);
-        let e = all.get_mut(name).ok_or_else(|| no_such_entity(op, name))?;
+        let held = stored(&all, name).cloned().ok_or_else(|| no_such_entity(op, name))?;
+        let e = all.get_mut(&held).ok_or_else(|| no_such_entity(op, name))?;
         change(e);
         lock(&self.writes).push(format!("{op} {args}"));
         Ok(())
@@ -188,31 +210,31 @@ impl MemoryIam {
         read: impl FnOnce(&Entity) -> T,
     ) -> Result<T, CallError> {
         self.call(op, args)?;
-        lock(entities).get(name).map(read).ok_or_else(|| no_such_entity(op, name))
+        named(&lock(entities), name).map(|(_, e)| read(e)).ok_or_else(|| no_such_entity(op, name))
     }
 }
 
 impl Users for MemoryIam {
     async fn user_arn(&self, user: &str) -> Result<Option<String>, CallError> {
         self.call("GetUser", user.to_owned())?;
-        Ok(lock(&self.users).get(user).map(|u| u.arn.clone()))
+        Ok(named(&lock(&self.users), user).map(|(_, u)| u.arn.clone()))
     }
 
     async fn user_id(&self, user: &str) -> Result<Option<String>, CallError> {
         self.call("GetUser", user.to_owned())?;
-        Ok(lock(&self.users).get(user).map(|u| id_of("AIDA", user, u)))
+        Ok(named(&lock(&self.users), user).map(|(n, u)| id_of("AIDA", n, u)))
     }
 }
 
 impl Roles for MemoryIam {
     async fn role_arn(&self, role: &str) -> Result<Option<String>, CallError> {
         self.call("GetRole", role.to_owned())?;
-        Ok(lock(&self.roles).get(role).map(|r| r.arn.clone()))
+        Ok(named(&lock(&self.roles), role).map(|(_, r)| r.arn.clone()))
     }
 
     async fn role_id(&self, role: &str) -> Result<Option<String>, CallError> {
         self.call("GetRole", role.to_owned())?;
-        Ok(lock(&self.roles).get(role).map(|r| id_of("AROA", role, r)))
+        Ok(named(&lock(&self.roles), role).map(|(n, r)| id_of("AROA", n, r)))
     }
 }
 

@@ -3,12 +3,12 @@
 use std::future::Future;
 
 use launchguard_aws::CallError;
-use launchguard_core::contract::ANOTHER_PRINCIPAL;
+use launchguard_core::contract::{ANOTHER_PRINCIPAL, BoundPrincipal};
 use launchguard_core::ids::{IamArn, IamEntity, validate_account_id};
 use launchguard_core::principal::{is_identity_center_role, is_service_linked_role};
 
 use crate::envelope::{Ctx, Stop};
-use crate::ports::{Roles, Users};
+use crate::ports::{AccessKeys, Roles, Users};
 
 /// Check the request's ARN and name against each other, the account and the guard, then resolve
 /// the real ARN through IAM and check that too. Returns the real ARN.
@@ -59,16 +59,75 @@ pub(crate) async fn resolve(
 /// `role/...`, with or without its path) through IAM (`GetUser`, `GetRole`) and check what IAM
 /// says: real ARN and path, service-linked and Identity Center roles, protected principals.
 /// Every action on a principal's resources (its instances) calls this before acting.
-pub(crate) async fn resolve_principal<I: Users + Roles>(
+/// A user bound to the id CloudTrail confirmed (`bound`) is found under its current name first
+/// ([`bound_user`]).
+pub(crate) async fn resolve_principal<I: Users + Roles + AccessKeys>(
     ctx: &Ctx<'_>,
     iam: &I,
     account_id: &str,
     principal_arn: &str,
+    bound: Option<&BoundPrincipal>,
 ) -> Result<String, Stop> {
     let parsed = IamArn::parse(principal_arn).map_err(|e| Stop::Refuse(e.to_string()))?;
     match parsed.entity {
-        IamEntity::User => resolve(ctx, account_id, principal_arn, &parsed.name, IamEntity::User, iam.user_arn(&parsed.name)).await,
+        IamEntity::User => {
+            let (arn, name) = bound_user(ctx, iam, account_id, principal_arn, &parsed.name, bound).await?;
+            resolve(ctx, account_id, &arn, &name, IamEntity::User, iam.user_arn(&name)).await
+        }
         IamEntity::Role => resolve(ctx, account_id, principal_arn, &parsed.name, IamEntity::Role, iam.role_arn(&parsed.name)).await,
+    }
+}
+
+/// The ARN and name to act on for the user an action names as `arn` and `name`: without `bound`,
+/// those (no IAM call). With it, the user CloudTrail confirmed made the calls, under the name IAM
+/// gives it now: the owner of its key (`GetAccessKeyLastUsed`; the name the action gives when
+/// the key is gone), whose `GetUser` `UserId` must be the bound id ([`check_user_id`]). The
+/// action's own ARN is checked against the protections too (a rename never sheds a protection);
+/// the ARN returned keeps its path, with the current name.
+pub(crate) async fn bound_user<I: Users + AccessKeys>(
+    ctx: &Ctx<'_>,
+    iam: &I,
+    account_id: &str,
+    arn: &str,
+    name: &str,
+    bound: Option<&BoundPrincipal>,
+) -> Result<(String, String), Stop> {
+    let Some(b) = bound else { return Ok((arn.to_owned(), name.to_owned())) };
+    // the request's own checks first: no IAM call for a request refused on its face
+    validate_account_id(account_id).map_err(|e| Stop::Refuse(e.to_string()))?;
+    ctx.cfg.guard.check_account(account_id).map_err(Stop::Refuse)?;
+    let mut parsed = IamArn::parse(arn).map_err(|e| Stop::Refuse(e.to_string()))?;
+    if parsed.entity != IamEntity::User || parsed.name != name || parsed.account_id != account_id {
+        return Err(Stop::Refuse(format!("{arn} does not name user {name} in account {account_id}")));
+    }
+    ctx.cfg.guard.check_principal(arn).map_err(Stop::Refuse)?;
+    let owner = match b.access_key_id.as_deref() {
+        Some(key) => iam.key_owner(key).await?,
+        None => None,
+    };
+    let current = owner.unwrap_or_else(|| name.to_owned());
+    check_user_id(iam, &current, &b.principal_id, name).await?;
+    if current == name {
+        return Ok((arn.to_owned(), current));
+    }
+    parsed.name.clone_from(&current);
+    Ok((parsed.to_arn(), current))
+}
+
+/// Refuse, changing nothing, unless IAM's user `current` has the unique id `want` (`GetUser`'s
+/// `UserId`): the user CloudTrail confirmed making the calls, found as `named` in the finding.
+/// A user renamed away, or a name given to another user, never turns a containment onto
+/// someone else: the page says which id to find.
+pub(crate) async fn check_user_id<I: Users>(iam: &I, current: &str, want: &str, named: &str) -> Result<(), Stop> {
+    let renamed = if current.eq_ignore_ascii_case(named) { String::new() } else { format!(" (the finding named it {named})") };
+    match iam.user_id(current).await? {
+        Some(id) if id == want => Ok(()),
+        Some(id) => Err(Stop::Refuse(format!(
+            "IAM's user {current}{renamed} is {id}, not {want}, the user CloudTrail recorded making the calls (renamed, or its name given to another user): {ANOTHER_PRINCIPAL}; nothing changed; a person finds {want} (`aws iam list-users`) and contains it by hand"
+        ))),
+        None => Err(Stop::Refuse(format!(
+            "user {current}{renamed} does not exist now, and no key of {want} (the user CloudTrail recorded making the calls) gives its current name: renamed or deleted; nothing changed; a person finds {want} (`aws iam list-users`) and contains it by hand"
+        ))),
     }
 }
 

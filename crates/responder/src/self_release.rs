@@ -3,7 +3,10 @@
 //! else, the handler resolves that principal and the one the reversal is about through IAM and
 //! compares IAM's unique ids (`GetUser`'s `UserId`, `AIDA…`), so a user renamed after its
 //! containment is still itself. A role cannot be renamed: its name is compared (as IAM compares
-//! names, without regard to case). The dispatcher, which makes no IAM call, sends the reversals
+//! names, without regard to case). A reversal that carries the unique id of the principal whose
+//! containment it undoes (`principal_id`: from the ledger entry, or a created key's creator) is
+//! refused for a requester with that `UserId`, whatever either is named now. The dispatcher,
+//! which makes no IAM call, sends the reversals
 //! of a release asked for by an IAM user as dry runs first, and rejects the release on this
 //! refusal before anything is marked released.
 
@@ -30,7 +33,21 @@ pub(crate) async fn check<I: Users>(
     let Ok(caller) = IamArn::parse(&role_of_caller(by)) else {
         return Err(Stop::Refuse(format!("requested_by {by:?} is not an IAM user, role or role session ARN")));
     };
-    if caller.account_id != account_id || caller.entity != entity {
+    if caller.account_id != account_id {
+        return Ok(());
+    }
+    // The principal the reversal undoes the containment of, by the unique id the ledger holds
+    // (`principal_id`: the contained user's, or a created key's creator's): a user asking under a
+    // new name is still that user.
+    if caller.entity == IamEntity::User
+        && let Some(want) = ctx.req.principal_id.as_deref()
+        && iam.user_id(&caller.name).await?.as_deref() == Some(want)
+    {
+        return Err(Stop::Refuse(format!(
+            "{by} is IAM user {want} (its unique id), whose containment this undoes under whatever name it has now: {SELF_RELEASE}"
+        )));
+    }
+    if caller.entity != entity {
         return Ok(());
     }
     let Some(name) = subject.await? else { return Ok(()) };

@@ -52,6 +52,7 @@ fn created(key: &str, user: &str, at: DateTime<Utc>) -> Value {
         user_name: user.into(),
         created_by: ATTACKER.into(),
         created_at: at,
+        created_by_id: None,
     };
     serde_json::to_value(ResponseRequest::new("lg-test", action, false, call() + Duration::minutes(10))).unwrap()
 }

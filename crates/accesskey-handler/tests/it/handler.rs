@@ -51,7 +51,12 @@ fn cfg(extra: &[(&str, &str)]) -> Config {
 }
 
 fn deactivate(key: &str, user: Option<&str>) -> Value {
-    let action = Action::DeactivateAccessKey { account_id: ACCOUNT.into(), access_key_id: key.into(), user_name: user.map(str::to_owned) };
+    let action = Action::DeactivateAccessKey {
+        account_id: ACCOUNT.into(),
+        access_key_id: key.into(),
+        user_name: user.map(str::to_owned),
+        bound: None,
+    };
     serde_json::to_value(ResponseRequest::new("lg-test", action, false, Utc.with_ymd_and_hms(2026, 11, 22, 5, 41, 0).unwrap())).unwrap()
 }
 
@@ -162,6 +167,7 @@ async fn refusals_happen_before_any_iam_call() {
                     account_id: ACCOUNT.into(),
                     user_arn: format!("arn:aws:iam::{ACCOUNT}:user/x"),
                     user_name: "x".into(),
+                    bound: None,
                 },
                 false,
                 Utc::now(),

@@ -123,8 +123,12 @@ fn wrong_types_bad_accounts_and_oversized_payloads_are_refused() {
 fn request_ids_are_idempotency_keys() {
     let req = ResponseRequest::parse(v("contract/response_request.deactivate_access_key.json")).unwrap();
     assert_eq!(req.request_id, request_id(&req.finding_id, &req.action));
-    let other =
-        Action::DeactivateAccessKey { account_id: "111122223333".into(), access_key_id: "AKIAEXAMPLEOTHER0001".into(), user_name: None };
+    let other = Action::DeactivateAccessKey {
+        account_id: "111122223333".into(),
+        access_key_id: "AKIAEXAMPLEOTHER0001".into(),
+        user_name: None,
+        bound: None,
+    };
     assert_ne!(req.request_id, request_id(&req.finding_id, &other));
     assert_ne!(req.request_id, request_id("lg-another", &req.action));
     let o = ResponseOutcome::parse(v("contract/response_outcome.refused.json")).unwrap();

@@ -209,8 +209,13 @@ async fn issue22_the_principal_is_checked_where_iam_says_it_is() {
             "arn:aws:iam::111122223333:role/launchguard-ec2-handler",
             extra,
         );
-        let action =
-            Action::StopInstances { account_id: ACCOUNT.into(), region: REGION.into(), principal_arn: principal.into(), instances: mine() };
+        let action = Action::StopInstances {
+            account_id: ACCOUNT.into(),
+            region: REGION.into(),
+            principal_arn: principal.into(),
+            instances: mine(),
+            bound: None,
+        };
         let req = ResponseRequest::new(&finding().finding_id, action, false, now());
         let o = respond_ec2(&req, &cfg, &ec2, &iam, now()).await;
         assert!(matches!(&o.outcome, OutcomeStatus::Refused { reason } if reason.contains(why)), "{principal} ({why}): {:?}", o.outcome);

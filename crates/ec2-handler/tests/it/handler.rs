@@ -133,6 +133,7 @@ async fn attack_another_account_or_region_is_refused_before_any_call() {
         region: REGION.into(),
         principal_arn: "arn:aws:iam::999988887777:user/x".into(),
         instances: mine.clone(),
+        bound: None,
     };
     let o = run(&ec2, other_account, false).await;
     assert!(refused(&o).contains("999988887777"), "{}", o.detail);
@@ -152,6 +153,7 @@ async fn attack_another_account_or_region_is_refused_before_any_call() {
             region: "eu-west-1".into(),
             principal_arn: DEPLOYER.into(),
             instances: elsewhere,
+            bound: None,
         },
         false,
     )
@@ -209,8 +211,13 @@ async fn a_dry_run_changes_nothing() {
     let before = ec2.instances.lock().unwrap().clone();
     let o = run(&ec2, stop(mine.clone()), true).await;
     assert_eq!(o.outcome, OutcomeStatus::DryRun, "{}", o.detail);
-    let terminate =
-        Action::TerminateInstances { account_id: ACCOUNT.into(), region: REGION.into(), principal_arn: DEPLOYER.into(), instances: mine };
+    let terminate = Action::TerminateInstances {
+        account_id: ACCOUNT.into(),
+        region: REGION.into(),
+        principal_arn: DEPLOYER.into(),
+        instances: mine,
+        bound: None,
+    };
     let o = run(&ec2, terminate, true).await;
     assert_eq!(o.outcome, OutcomeStatus::DryRun);
     assert!(o.detail.contains("not reversible"));
@@ -227,6 +234,7 @@ async fn terminate_tags_then_terminates_and_says_it_cannot_be_undone() {
         region: REGION.into(),
         principal_arn: DEPLOYER.into(),
         instances: mine.clone(),
+        bound: None,
     };
     let o = run(&ec2, terminate(), false).await;
     assert_eq!(o.outcome, OutcomeStatus::Applied, "{}", o.detail);
@@ -242,7 +250,12 @@ async fn terminate_tags_then_terminates_and_says_it_cannot_be_undone() {
 #[tokio::test]
 async fn an_iam_action_is_refused_by_the_ec2_handler() {
     let ec2 = world();
-    let a = Action::DeactivateAccessKey { account_id: ACCOUNT.into(), access_key_id: "AKIAEXAMPLEDEPLOYER1".into(), user_name: None };
+    let a = Action::DeactivateAccessKey {
+        account_id: ACCOUNT.into(),
+        access_key_id: "AKIAEXAMPLEDEPLOYER1".into(),
+        user_name: None,
+        bound: None,
+    };
     let o = run(&ec2, a, false).await;
     assert!(refused(&o).contains("not an EC2 instance action"));
     assert!(ec2.calls().is_empty());
@@ -275,7 +288,7 @@ proptest! {
             }
             let ids: BTreeSet<String> = named.iter().map(|l| l.instance_id.clone()).collect();
             let action = if terminate {
-                Action::TerminateInstances { account_id: ACCOUNT.into(), region: REGION.into(), principal_arn: DEPLOYER.into(), instances: named }
+                Action::TerminateInstances { account_id: ACCOUNT.into(), region: REGION.into(), principal_arn: DEPLOYER.into(), instances: named, bound: None }
             } else {
                 stop(named)
             };

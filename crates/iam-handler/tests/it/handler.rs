@@ -74,7 +74,7 @@ fn req(action: Action) -> Value {
 }
 
 fn quarantine(user: &str, arn: &str) -> Value {
-    req(Action::QuarantineUser { account_id: ACCOUNT.into(), user_arn: arn.into(), user_name: user.into() })
+    req(Action::QuarantineUser { account_id: ACCOUNT.into(), user_arn: arn.into(), user_name: user.into(), bound: None })
 }
 
 fn revoke(role: &str, arn: &str, before: DateTime<Utc>) -> Value {
@@ -264,6 +264,7 @@ async fn every_protection_refuses_before_any_iam_call() {
                 account_id: "999999999999".into(),
                 user_arn: "arn:aws:iam::999999999999:user/x".into(),
                 user_name: "x".into(),
+                bound: None,
             }),
             "ALLOWED_ACCOUNTS",
         ),
@@ -271,7 +272,12 @@ async fn every_protection_refuses_before_any_iam_call() {
         (quarantine("DataScience", "arn:aws:iam::111122223333:role/DataScience"), "not a user ARN"),
         (revoke("DataScience", "arn:aws:iam::111122223333:role/DataScience", now() + Duration::hours(1)), "in the future"),
         (
-            req(Action::DeactivateAccessKey { account_id: ACCOUNT.into(), access_key_id: "AKIAEXAMPLEDEPLOYER1".into(), user_name: None }),
+            req(Action::DeactivateAccessKey {
+                account_id: ACCOUNT.into(),
+                access_key_id: "AKIAEXAMPLEDEPLOYER1".into(),
+                user_name: None,
+                bound: None,
+            }),
             "launchguard-accesskey-handler",
         ),
     ];

@@ -4,3 +4,4 @@
 
 mod handler;
 mod no_power;
+mod review4;

@@ -58,6 +58,7 @@ async fn a_release_never_writes_the_commands_previous_document_on_a_user() {
             account_id: ACCOUNT.into(),
             user_arn: format!("arn:aws:iam::{ACCOUNT}:user/mallory"),
             user_name: "mallory".into(),
+            bound: None,
         },
     )
     .await;
@@ -81,6 +82,7 @@ async fn a_release_never_writes_the_commands_previous_document_on_a_user() {
                     account_id: ACCOUNT.into(),
                     user_arn: format!("arn:aws:iam::{ACCOUNT}:user/mallory"),
                     user_name: "mallory".into(),
+                    bound: None,
                 },
             )
             .await;
@@ -136,6 +138,7 @@ async fn a_release_never_detaches_a_quarantine_launchguard_did_not_attach() {
             account_id: ACCOUNT.into(),
             user_arn: format!("arn:aws:iam::{ACCOUNT}:user/leaked"),
             user_name: "leaked".into(),
+            bound: None,
         },
     )
     .await;
@@ -163,6 +166,7 @@ async fn containment_writes_no_policy_document() {
             account_id: ACCOUNT.into(),
             user_arn: format!("arn:aws:iam::{ACCOUNT}:user/mallory"),
             user_name: "mallory".into(),
+            bound: None,
         },
     )
     .await;

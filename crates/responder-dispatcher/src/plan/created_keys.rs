@@ -57,6 +57,7 @@ pub(super) fn created_key_actions(p: &mut PrincipalPlan, f: &FlaggedPrincipal, e
             user_name: user_name.clone(),
             created_by: by.to_owned(),
             created_at: *created_at,
+            created_by_id: None,
         });
     }
     if !left.is_empty() {

@@ -45,8 +45,8 @@ pub(super) fn instance_actions(
     for (region, instances) in by_region {
         let (account_id, region, principal_arn) = (account_id.to_owned(), region.to_owned(), principal_arn.to_owned());
         p.actions.push(match pb {
-            InstancePlaybook::Terminate => Action::TerminateInstances { account_id, region, principal_arn, instances },
-            _ => Action::StopInstances { account_id, region, principal_arn, instances },
+            InstancePlaybook::Terminate => Action::TerminateInstances { account_id, region, principal_arn, instances, bound: None },
+            _ => Action::StopInstances { account_id, region, principal_arn, instances, bound: None },
         });
     }
     let carried = a.launches.len() as u64;

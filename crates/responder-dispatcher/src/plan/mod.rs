@@ -45,10 +45,12 @@ use launchguard_core::rules::{Rule, RuleAction};
 
 use crate::ledger::target_of;
 
+mod bound;
 mod created_keys;
 mod instances;
 mod proven;
 
+pub use bound::bind_to_the_confirmed_user;
 use created_keys::created_key_actions;
 use instances::instance_actions;
 pub use proven::only_what_cloudtrail_proves;
@@ -335,6 +337,7 @@ fn plan_one(f: &FlaggedPrincipal, pb: &Playbook, guard: &Guard, now: DateTime<Ut
                         account_id: account_id.clone(),
                         access_key_id: k.access_key_id.clone(),
                         user_name: Some(user_name.clone()),
+                        bound: None,
                     });
                 }
             }
@@ -343,6 +346,7 @@ fn plan_one(f: &FlaggedPrincipal, pb: &Playbook, guard: &Guard, now: DateTime<Ut
                     account_id: account_id.clone(),
                     user_arn: arn.clone(),
                     user_name: user_name.clone(),
+                    bound: None,
                 });
             }
             let contained = !p.actions.is_empty();

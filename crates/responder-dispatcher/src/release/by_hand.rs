@@ -42,7 +42,7 @@ pub(crate) fn unknown_change(e: &ActionEntry) -> String {
             "find its user (`aws iam get-access-key-last-used --access-key-id {k}`) and check CloudTrail UpdateAccessKey by launchguard-accesskey-handler; reactivate it only if launchguard deactivated it",
             k = q(access_key_id)
         ),
-        Action::QuarantineUser { account_id, user_arn, user_name } => {
+        Action::QuarantineUser { account_id, user_arn, user_name, .. } => {
             let policy = match &e.reversal {
                 Some(Action::ReleaseUserQuarantine { policy_arn: Some(p), .. }) => p.clone(),
                 _ => DEFAULT_QUARANTINE_POLICY_ARN.to_owned(),

@@ -288,8 +288,10 @@ pub async fn release<I: Invoker, N: Notifier, L: IncidentLog, S: ConditionalStor
 
 /// For a release asked for by an IAM user (a role cannot be renamed: the check by name above
 /// holds for it), each reversal in the scope not yet run, sent to its handler as a dry run that
-/// names who asks: the handler resolves both through IAM and refuses when they are one user by
-/// IAM's unique id (`launchguard_responder`'s `self_release`). That refusal is the reason to
+/// names who asks and the unique id of the principal it undoes the containment of (the entry's
+/// `principal_id`; for a created key, its creator's `created_by_id`): the handler resolves both
+/// through IAM and refuses when they are one user by IAM's unique id (`launchguard_responder`'s
+/// `self_release`). That refusal is the reason to
 /// reject the release; a handler that cannot answer makes the release fail (retryably when it
 /// may pass later), since the check could not be made.
 async fn asked_by_itself<I: Invoker, N, L, S: ConditionalStore, K: MacSigner>(
@@ -312,6 +314,11 @@ async fn asked_by_itself<I: Invoker, N, L, S: ConditionalStore, K: MacSigner>(
             let mut req = ResponseRequest::new(&e.finding_id, rev, true, now);
             req.requested_by = Some(by.to_owned());
             req.principal_id = e.principal_id.clone();
+            // a created key: its creator, by the unique id CloudTrail's records gave it, never
+            // releases it under another name (the key's user is checked by the handler)
+            if let Action::DeactivateCreatedAccessKey { created_by_id: Some(creator), .. } = &e.action {
+                req.principal_id = Some(creator.clone());
+            }
             checks.push(req);
         }
     }
@@ -375,8 +382,9 @@ fn names_the_caller(requested_by: &str, e: &ActionEntry) -> bool {
 }
 
 /// Whether `caller` (the user or role of `requested_by`: a user, role, or assumed-role session) is
-/// the user or role `action` is about. IAM names are compared without regard to case, as IAM
-/// does. `requested_by` is said by the sender: the seal proves only that the sender may release,
+/// the user or role `action` is about, by name. IAM names are compared without regard to case, as IAM
+/// does; a user renamed since is caught by IAM's unique ids in [`asked_by_itself`] (the entry's
+/// `principal_id`, a created key's `created_by_id`). `requested_by` is said by the sender: the seal proves only that the sender may release,
 /// so this is a second line behind the quarantine (SECURITY.md).
 fn names_the_caller_in(caller: &IamArn, action: &Action) -> bool {
     let (account, name, is_user) = match action {

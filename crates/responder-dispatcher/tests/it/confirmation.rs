@@ -51,7 +51,7 @@ fn iam() -> Iam {
 async fn dispatch(finding: &Value, iam: &Iam, sns: &Sns, trail: &MemoryTrail) -> DispatchReport {
     let lambda = Lambda::new(iam, &[], now());
     let logs = Logs::default();
-    let sealed = world::sealed(&lambda.kms, finding, now());
+    let sealed = world::sealed(&lambda, finding, now());
     handle(&sealed, &config(&[]), &lambda, sns, &logs, &logs.ledger, &lambda.kms, &logs.reports, trail, now()).await.unwrap()
 }
 
@@ -319,7 +319,7 @@ async fn a_delivery_with_little_time_left_looks_nothing_up_and_contains_nobody()
     let (iam, sns) = (iam(), Sns::default());
     let lambda = Lambda::new(&iam, &[], now());
     let logs = Logs::default();
-    let sealed = world::sealed(&lambda.kms, &finding, now());
+    let sealed = world::sealed(&lambda, &finding, now());
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(70);
     let r = launchguard_responder_dispatcher::handle_until(
         deadline,

@@ -62,19 +62,8 @@ fn status(iam: &Iam, user: &str, key: &str) -> KeyStatus {
 
 async fn dispatch(payload: &Value, lambda: &Lambda<'_>, sns: &Sns, logs: &Logs) -> Result<DispatchReport, DispatcherError> {
     let cfg = config(&[]);
-    handle(
-        &world::sealed(&lambda.kms, payload, now()),
-        &cfg,
-        lambda,
-        sns,
-        logs,
-        &logs.ledger,
-        &lambda.kms,
-        &logs.reports,
-        world::trail(),
-        now(),
-    )
-    .await
+    handle(&world::sealed(lambda, payload, now()), &cfg, lambda, sns, logs, &logs.ledger, &lambda.kms, &logs.reports, world::trail(), now())
+        .await
 }
 
 fn outcomes(r: &DispatchReport) -> Vec<(String, String, String)> {
@@ -139,7 +128,7 @@ async fn a_protected_creator_gets_nothing_done_for_its_keys() {
     let cfg = config(&[("PROTECTED_PRINCIPALS", "arn:aws:iam::*:user/breakglass-*,arn:aws:iam::*:user/ci-deployer")]);
     let f = finding("iam-access-key-burst");
     let r = handle(
-        &world::sealed(&lambda.kms, &f, now()),
+        &world::sealed(&lambda, &f, now()),
         &cfg,
         &lambda,
         &sns,
@@ -198,20 +187,9 @@ async fn a_key_left_active_because_its_user_is_protected_by_path_is_critical() {
     let (sns, logs) = (Sns::default(), Logs::default());
     let f = finding("iam-access-key-burst");
     let cfg = config(&protect);
-    handle(
-        &world::sealed(&lambda.kms, &f, now()),
-        &cfg,
-        &lambda,
-        &sns,
-        &logs,
-        &logs.ledger,
-        &lambda.kms,
-        &logs.reports,
-        world::trail(),
-        now(),
-    )
-    .await
-    .unwrap();
+    handle(&world::sealed(&lambda, &f, now()), &cfg, &lambda, &sns, &logs, &logs.ledger, &lambda.kms, &logs.reports, world::trail(), now())
+        .await
+        .unwrap();
     // THEN the key stays Active (protection wins) and the page says, loudly, that the attacker's
     // key still works, with the command
     assert_eq!(status(&iam, "backdoor-1", "AKIABACKDOOR1NEW0001"), KeyStatus::Active);

@@ -151,7 +151,7 @@ async fn the_release_restores_exactly_what_was_changed() {
     assert_eq!(last.record_type, "release");
     // the same sealed release again is a replay; a new release finds nothing left to undo
     let replay = handle(
-        &world::sealed(&lambda.kms, &release, now()),
+        &world::sealed(&lambda, &release, now()),
         &config(&[]),
         &lambda,
         &sns,

@@ -105,7 +105,7 @@ impl launchguard_aws::Invoker for Invoked {
 async fn dispatch(finding: &Value, iam: &Iam, sns: &Sns, trail: &MemoryTrail) -> (DispatchReport, Logs) {
     let lambda = Lambda::new(iam, &[], now());
     let logs = Logs::default();
-    let sealed = world::sealed(&lambda.kms, finding, now());
+    let sealed = world::sealed(&lambda, finding, now());
     let r = handle(&sealed, &config(&[]), &lambda, sns, &logs, &logs.ledger, &lambda.kms, &logs.reports, trail, now()).await.unwrap();
     (r, logs)
 }

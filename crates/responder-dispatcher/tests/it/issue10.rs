@@ -55,7 +55,7 @@ impl World {
     async fn send_with(&self, payload: &Value, down: &[&str], extra: &[(&str, &str)]) -> Result<DispatchReport, DispatcherError> {
         let mut lambda = Lambda::new(&self.iam, &[], now());
         lambda.down = down.iter().map(|d| (*d).to_owned()).collect();
-        let sealed = world::sealed(&lambda.kms, payload, now());
+        let sealed = world::sealed(&lambda, payload, now());
         handle(&sealed, &config(extra), &lambda, &self.sns, &self.logs, &self.store, &lambda.kms, &self.logs.reports, world::trail(), now())
             .await
     }
@@ -329,7 +329,7 @@ fn huge_user_finding() -> Value {
 fn parts(f: &Value) -> Vec<Value> {
     // built in memory by the detector, never parsed: it may be over the limit; its evidence is
     // named before it is cut to fit, as the detector does
-    let f: launchguard_core::contract::Finding = serde_json::from_value(world::witnessed(f)).unwrap();
+    let f: launchguard_core::contract::Finding = serde_json::from_value(world::witnessed(f, None)).unwrap();
     f.into_parts(launchguard_core::contract::MAX_PAYLOAD_BYTES).iter().map(|p| serde_json::to_value(p).unwrap()).collect()
 }
 

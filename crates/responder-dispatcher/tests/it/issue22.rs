@@ -306,7 +306,12 @@ mod invariants {
     use proptest::prelude::*;
 
     fn key(user: Option<&str>, id: &str) -> Action {
-        Action::DeactivateAccessKey { account_id: ACCOUNT.into(), access_key_id: id.into(), user_name: user.map(str::to_owned) }
+        Action::DeactivateAccessKey {
+            account_id: ACCOUNT.into(),
+            access_key_id: id.into(),
+            user_name: user.map(str::to_owned),
+            bound: None,
+        }
     }
 
     proptest! {
@@ -320,12 +325,14 @@ mod invariants {
             let created = Action::DeactivateCreatedAccessKey {
                 account_id: ACCOUNT.into(), access_key_id: id.clone(), user_name: b.clone(),
                 created_by: format!("arn:aws:iam::{ACCOUNT}:user/{a}"), created_at: now(),
+                created_by_id: None,
             };
             prop_assert_eq!(&t, &target_of(&created));
             let react = Action::ReactivateAccessKey { account_id: ACCOUNT.into(), access_key_id: id.clone(), user_name: Some(a.to_uppercase()) };
             prop_assert_eq!(&t, &target_of(&react));
             let q = |n: &str| target_of(&Action::QuarantineUser {
                 account_id: ACCOUNT.into(), user_arn: format!("arn:aws:iam::{ACCOUNT}:user/{n}"), user_name: n.to_owned(),
+                bound: None,
             });
             prop_assert_eq!(q(&a), q(&a.to_ascii_uppercase()));
             prop_assert_eq!(q(&a) == q(&b), a.eq_ignore_ascii_case(&b));
@@ -347,7 +354,7 @@ mod invariants {
                 .collect()
         };
         match a {
-            Action::DeactivateAccessKey { account_id, access_key_id, user_name: Some(u) }
+            Action::DeactivateAccessKey { account_id, access_key_id, user_name: Some(u), .. }
             | Action::DeactivateCreatedAccessKey { account_id, access_key_id, user_name: u, .. } => {
                 format!("targets/{}/user/{}/key/{}", seg(account_id), seg(u), seg(access_key_id))
             }
@@ -372,6 +379,7 @@ mod invariants {
         ) {
             let quarantine = |n: &str| Action::QuarantineUser {
                 account_id: ACCOUNT.into(), user_arn: format!("arn:aws:iam::{ACCOUNT}:user/{n}"), user_name: n.to_owned(),
+                bound: None,
             };
             let revoke = |n: &str| Action::RevokeRoleSessions {
                 account_id: ACCOUNT.into(), role_arn: format!("arn:aws:iam::{ACCOUNT}:role/{n}"), role_name: n.to_owned(),

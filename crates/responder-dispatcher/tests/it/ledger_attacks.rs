@@ -139,7 +139,7 @@ impl World {
     }
     async fn send_at(&self, payload: &Value, at: DateTime<Utc>, fault: Fault) -> Result<DispatchReport, DispatcherError> {
         let lambda = Faulty { inner: self.lambda(at), fault };
-        let sealed = world::sealed(&lambda.inner.kms, payload, at);
+        let sealed = world::sealed(&lambda.inner, payload, at);
         handle(
             &sealed,
             &cfg(),
@@ -293,7 +293,7 @@ async fn a_page_whose_mark_cannot_be_given_back_is_sent_by_a_later_retry() {
     let at = t0();
     let lambda = w.lambda(at);
     let cfg = cfg();
-    let sealed = world::sealed(&lambda.kms, &finding(), at);
+    let sealed = world::sealed(&lambda, &finding(), at);
     let first = handle(
         &sealed,
         &cfg,
@@ -313,7 +313,7 @@ async fn a_page_whose_mark_cannot_be_given_back_is_sent_by_a_later_retry() {
     // Lambda's retry, one minute later
     let at2 = at + Duration::minutes(1);
     let lambda2 = w.lambda(at2);
-    let sealed2 = world::sealed(&lambda2.kms, &finding(), at2);
+    let sealed2 = world::sealed(&lambda2, &finding(), at2);
     let retry = handle(
         &sealed2,
         &cfg,
@@ -333,7 +333,7 @@ async fn a_page_whose_mark_cannot_be_given_back_is_sent_by_a_later_retry() {
     // Lambda's second retry, after the stale bound
     let at3 = at + Duration::minutes(4);
     let lambda3 = w.lambda(at3);
-    let sealed3 = world::sealed(&lambda3.kms, &finding(), at3);
+    let sealed3 = world::sealed(&lambda3, &finding(), at3);
     let last = handle(
         &sealed3,
         &cfg,
@@ -387,7 +387,7 @@ async fn a_containment_racing_a_release_waits_for_it_and_contains_again() {
     w.send(&finding(), t0()).await.unwrap();
     let at = t0() + Duration::hours(1);
     let lambda = RaceOnReversal { inner: w.lambda(at), w: &w, fired: false.into(), second: std::sync::Mutex::new(None) };
-    let sealed = world::sealed(&lambda.inner.kms, &release(Some(&fid()), None, "false positive"), at);
+    let sealed = world::sealed(&lambda.inner, &release(Some(&fid()), None, "false positive"), at);
     let r = handle(
         &sealed,
         &cfg(),
@@ -459,7 +459,7 @@ async fn one_role_under_two_arns_is_contained_once_and_paged() {
 async fn a_crashed_handler_is_retryable_and_its_own_final_error_is_not() {
     let w = World::new();
     let lambda = w.lambda(t0());
-    let sealed = world::sealed(&lambda.kms, &finding(), t0());
+    let sealed = world::sealed(&lambda, &finding(), t0());
     let crashed = config(&[("IAM_HANDLER_LAMBDA_NAME", "crashed"), ("LG_CLAIM_WAIT_SECONDS", "0")]);
     let e = handle(
         &sealed,
@@ -478,7 +478,7 @@ async fn a_crashed_handler_is_retryable_and_its_own_final_error_is_not() {
     assert!(e.is_retryable() && e.to_string().contains("Runtime.ExitError"), "{e}");
     let w = World::new();
     let lambda = w.lambda(t0());
-    let sealed = world::sealed(&lambda.kms, &finding(), t0());
+    let sealed = world::sealed(&lambda, &finding(), t0());
     let broken = config(&[("IAM_HANDLER_LAMBDA_NAME", "broken"), ("LG_CLAIM_WAIT_SECONDS", "0")]);
     let e = handle(
         &sealed,
@@ -609,7 +609,7 @@ async fn no_handler_is_invoked_after_the_invoke_window_even_when_sealing_is_slow
     let w = World::new();
     let lambda = Timed { inner: w.lambda(t0()), start: tokio::time::Instant::now(), at: std::sync::Mutex::new(Vec::new()) };
     let kms = SlowKms { inner: &lambda.inner.kms, delay: std::time::Duration::from_secs(25) };
-    let sealed = world::sealed(&lambda.inner.kms, &finding(), t0());
+    let sealed = world::sealed(&lambda.inner, &finding(), t0());
     let cfg = config(&[("LG_CLAIM_WAIT_SECONDS", "0"), ("LG_MAX_CONCURRENCY", "1")]);
     let r = handle(
         &sealed,

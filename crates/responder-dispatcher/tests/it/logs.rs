@@ -30,7 +30,7 @@ async fn an_aws_error_message_never_forges_a_log_line() {
     let lambda = Lambda::new(&iam, &[], now());
     let (sns, logs) = (Sns::default(), Logs::default());
     let finding: Value = serde_json::from_str(&fixture("contract/finding.json")).unwrap();
-    let sealed = world::sealed(&lambda.kms, &finding, now());
+    let sealed = world::sealed(&lambda, &finding, now());
     // WHEN the finding is dispatched, its logs captured
     let cap = Capture::default();
     {

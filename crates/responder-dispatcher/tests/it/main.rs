@@ -2,6 +2,7 @@
 //! dependencies again, the AWS SDK among them): one module per concern.
 #![allow(clippy::unwrap_used)] // a test that cannot unwrap has failed
 
+mod bound;
 mod confirm_props;
 mod confirmation;
 mod created_keys;
@@ -24,6 +25,7 @@ mod report;
 mod review2;
 mod review3;
 mod review3_ledger;
+mod review4;
 mod rules;
 mod stream_path;
 mod world;

@@ -35,7 +35,7 @@ async fn line_breaks_in_a_findings_alarm_text_are_refused() {
         let (sns, logs) = (Sns::default(), Logs::default());
         let mut finding: Value = serde_json::from_str(&fixture("contract/finding.json")).unwrap();
         edit(&mut finding);
-        let sealed = world::sealed(&lambda.kms, &finding, now());
+        let sealed = world::sealed(&lambda, &finding, now());
         let err = handle(
             &sealed,
             &config(&[]),

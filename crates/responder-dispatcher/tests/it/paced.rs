@@ -135,7 +135,7 @@ async fn dispatch(finding: &Value, iam: &Iam, records: &[Value]) -> (DispatchRep
         trail.record(r, std::time::Duration::ZERO);
     }
     let (lambda, sns, logs) = (Lambda::new(iam, &[], now()), Sns::default(), Logs::default());
-    let sealed = world::sealed(&lambda.kms, finding, now());
+    let sealed = world::sealed(&lambda, finding, now());
     let t0 = tokio::time::Instant::now();
     let r = handle(&sealed, &config(&[]), &lambda, &sns, &logs, &logs.ledger, &lambda.kms, &logs.reports, &trail, now()).await.unwrap();
     let took = t0.elapsed();

@@ -37,7 +37,7 @@ async fn another_handlers_record_does_not_answer_for_the_iam_handler() {
     let lambda = Lambda::new(&iam, &[], now());
     let cfg = config(&[]);
     let raw: serde_json::Value = serde_json::from_str(&fixture("contract/finding.json")).unwrap();
-    let f: Finding = serde_json::from_value(world::witnessed(&raw)).unwrap();
+    let f: Finding = serde_json::from_value(world::witnessed(&raw, Some(&iam))).unwrap();
     let plans = plan::plan(&f.principals, &cfg.playbook.for_rule(cfg.rules.get(&f.rule)), &cfg.guard, now());
     let revoke = plans.iter().flat_map(|p| &p.actions).find(|a| a.name() == "revoke_role_sessions").unwrap().clone();
     let req = ResponseRequest::new(&f.finding_id, revoke, false, now());

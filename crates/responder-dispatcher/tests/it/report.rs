@@ -22,7 +22,7 @@ const WITH_REPORTS: &[(&str, &str)] = &[("REPORT_BUCKET", "launchguard-reports-1
 
 async fn dispatch(lambda: &Lambda<'_>, sns: &Sns, logs: &Logs, extra: &[(&str, &str)]) -> Result<DispatchReport, DispatcherError> {
     let finding: Value = serde_json::from_str(&fixture("contract/finding.json")).unwrap();
-    let sealed = world::sealed(&lambda.kms, &finding, now());
+    let sealed = world::sealed(lambda, &finding, now());
     handle(&sealed, &config(extra), lambda, sns, logs, &logs.ledger, &lambda.kms, &logs.reports, world::trail(), now()).await
 }
 

@@ -89,7 +89,12 @@ fn legacy_key_entry(name: &str, fid: &str, state: EntryState, at: DateTime<Utc>)
     let e = ActionEntry {
         finding_id: fid.to_owned(),
         target: target.clone(),
-        action: Action::DeactivateAccessKey { account_id: ACCOUNT.into(), access_key_id: K.into(), user_name: Some(name.into()) },
+        action: Action::DeactivateAccessKey {
+            account_id: ACCOUNT.into(),
+            access_key_id: K.into(),
+            user_name: Some(name.into()),
+            bound: None,
+        },
         created_at: at,
         claimed_at: at,
         claimed_by: Some(1),
@@ -179,7 +184,8 @@ async fn review2_a_claim_sees_a_release_running_on_the_old_layout() {
     let ledger = Ledger::new(&logs.ledger);
     let m = ledger.mark_for_release(&key, Some(RESPONDER.into()), None, now()).await.unwrap();
     assert!(matches!(m, Marking::Marked { .. }), "{m:?}");
-    let new = Action::DeactivateAccessKey { account_id: ACCOUNT.into(), access_key_id: K.into(), user_name: Some("bob-svc".into()) };
+    let new =
+        Action::DeactivateAccessKey { account_id: ACCOUNT.into(), access_key_id: K.into(), user_name: Some("bob-svc".into()), bound: None };
     let c = ledger.claim("lg-new", &new, 1, now() + Duration::seconds(1)).await.unwrap();
     assert!(
         matches!(&c, Claim::Busy(h) if h.holder == Holder::Release { finding_id: "lg-old".into() }),

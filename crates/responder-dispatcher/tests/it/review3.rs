@@ -91,7 +91,7 @@ async fn dispatch_with(
         }
     };
     let (sns, logs) = (Sns::default(), Logs::default());
-    let sealed = world::sealed(&lambda.kms, finding, now());
+    let sealed = world::sealed(lambda, finding, now());
     let r = handle(&sealed, &config(extra), lambda, &sns, &logs, &logs.ledger, &lambda.kms, &logs.reports, trail, now()).await.unwrap();
     (r, sns)
 }
@@ -259,7 +259,7 @@ async fn review3_a_handler_cannot_plant_a_reversal_for_another_target() {
         };
         let (sns, logs, trail) = (&sns, &logs, &trail);
         async move {
-            let sealed = world::sealed(&lambda.inner.kms, &payload, at);
+            let sealed = world::sealed(&lambda.inner, &payload, at);
             handle(&sealed, &config(&[]), &lambda, sns, logs, &logs.ledger, &lambda.inner.kms, &logs.reports, trail, at).await
         }
     };

@@ -10,7 +10,9 @@
 //! 2. the key id is well formed and long-term (`LG_LONG_TERM_KEY_PREFIXES`, `AKIA`): `ASIA`
 //!    keys belong to STS sessions and cannot be deactivated;
 //! 3. the key's owner is resolved (`GetAccessKeyLastUsed`), and must be the user the request
-//!    names, if it names one (compared as IAM compares names, without regard to case);
+//!    names, if it names one (compared as IAM compares names, without regard to case); when the
+//!    request is bound to the user CloudTrail confirmed (`bound`), the owner must instead have
+//!    that user's unique id (`GetUser`'s `UserId`), under whatever name it has now;
 //! 4. the user's real ARN (`GetUser`) is in the account and not protected;
 //! 5. `ListAccessKeys` of that user lists the key (ownership confirmed).
 //!
@@ -55,6 +57,9 @@ pub(crate) struct Key<'a> {
     /// For a key another principal's call created: IAM's `CreateDate` must not be earlier than
     /// this (see `deactivate_created_access_key`).
     pub(crate) created_at: Option<DateTime<Utc>>,
+    /// IAM's unique id of the user CloudTrail confirmed calling with the key (the action's
+    /// `bound`): the key's owner must have it, under whatever name it has now.
+    pub(crate) bound_id: Option<&'a str>,
 }
 
 /// Set the key to `want`: `Inactive` for [`DEACTIVATE`], `Active` for its reversal.
@@ -88,8 +93,15 @@ pub(crate) async fn set_status<I: Users + AccessKeys>(
     let Some(owner) = iam.key_owner(key).await? else {
         return Err(Stop::Refuse(format!("access key {key} does not exist in account {account_id}")));
     };
-    // IAM names are unique without regard to case: a case-only rename is the same user
-    if let Some(u) = user_name.filter(|u| !u.eq_ignore_ascii_case(&owner)) {
+    // A key never moves between users: bound to the user CloudTrail confirmed, its owner must be
+    // that user by IAM's unique id, whatever its name now (a rename after the burst must not save
+    // the key). Unbound: the owner must be the user named (IAM names are unique without regard
+    // to case: a case-only rename is the same user).
+    let mut renamed = None;
+    if let Some(want) = k.bound_id {
+        crate::resolve::check_user_id(iam, &owner, want, user_name.unwrap_or(&owner)).await?;
+        renamed = user_name.filter(|u| !u.eq_ignore_ascii_case(&owner));
+    } else if let Some(u) = user_name.filter(|u| !u.eq_ignore_ascii_case(&owner)) {
         return Err(Stop::Refuse(format!("access key {key} belongs to user {owner}, not to {u}: nothing changed")));
     }
     let Some(user_arn) = iam.user_arn(&owner).await? else {
@@ -117,7 +129,7 @@ pub(crate) async fn set_status<I: Users + AccessKeys>(
     let (account_id, access_key_id, user_name) = (account_id.to_owned(), key.to_owned(), Some(owner.clone()));
     let reversal = match want {
         KeyStatus::Inactive => Action::ReactivateAccessKey { account_id, access_key_id, user_name },
-        KeyStatus::Active => Action::DeactivateAccessKey { account_id, access_key_id, user_name },
+        KeyStatus::Active => Action::DeactivateAccessKey { account_id, access_key_id, user_name, bound: None },
     };
     if current == want {
         let mut o = ctx.already(format!("access key {key} of {owner} is already {}", word(want)), reversal);
@@ -140,9 +152,12 @@ pub(crate) async fn set_status<I: Users + AccessKeys>(
     }
     iam.set_status(&owner, key, want).await?;
     let back = word(current);
+    let was = renamed
+        .map(|u| format!(" (the finding named its user {u}; IAM names the same user, by its unique id, {owner} now)"))
+        .unwrap_or_default();
     Ok(with_warnings(
         ctx.applied(
-            format!("access key {key} of {owner} set to {}; its other {} key(s) untouched", word(want), keys.len() - 1),
+            format!("access key {key} of {owner} set to {}; its other {} key(s) untouched{was}", word(want), keys.len() - 1),
             format!("aws iam update-access-key --user-name {owner} --access-key-id {key} --status {back}"),
             Some(reversal),
         ),

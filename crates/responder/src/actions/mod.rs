@@ -26,7 +26,7 @@ use launchguard_core::ids::IamEntity;
 
 use crate::envelope::{Ctx, Stop};
 use crate::function::Spec;
-use crate::ports::{Ec2Ports, IamPorts, KeyStatus, Roles, Users};
+use crate::ports::{AccessKeys, Ec2Ports, IamPorts, KeyStatus, Roles, Users};
 
 /// Every action the library knows, in the contract's order.
 pub static ALL: &[&Spec] = &[
@@ -65,12 +65,21 @@ async fn report_principal_id<I: Users + Roles>(iam: &I, mut o: ResponseOutcome) 
         | Action::RestoreRoleSessions { .. }
         | Action::StartInstances { .. } => return o,
     };
+    // bound to the id CloudTrail confirmed: the handler checked IAM gives it before acting
+    if let Some(b) = o.action.bound() {
+        o.principal_id = Some(b.principal_id.clone());
+        return o;
+    }
     let id = match entity {
         IamEntity::User => iam.user_id(&name).await,
         IamEntity::Role => iam.role_id(&name).await,
     };
     match id {
-        Ok(id) => o.principal_id = id,
+        Ok(Some(id)) => o.principal_id = Some(id),
+        Ok(None) => o.warnings.push(format!(
+            "IAM knows no {} {name} any more (renamed or deleted right after the action): its unique id is unknown, so launchguard's ledger knows this containment by the name only, and a release by principal under another name may not see it",
+            if entity == IamEntity::User { "user" } else { "role" }
+        )),
         Err(e) => o.warnings.push(format!(
             "IAM did not give the unique id of {name} ({}): launchguard's ledger knows this containment by the name only, so a release of a finding that named it otherwise may not see it",
             e.message
@@ -91,13 +100,14 @@ async fn act_on<I: IamPorts>(ctx: &Ctx<'_>, iam: &I) -> Result<ResponseOutcome, 
     use quarantine_user::User;
     use revoke_role_sessions::Role;
     match &ctx.req.action {
-        Action::DeactivateAccessKey { account_id, access_key_id, user_name } => {
-            let k = Key { account_id, id: access_key_id, user_name: user_name.as_deref(), created_at: None };
+        Action::DeactivateAccessKey { account_id, access_key_id, user_name, bound } => {
+            let bound_id = bound.as_ref().map(|b| b.principal_id.as_str());
+            let k = Key { account_id, id: access_key_id, user_name: user_name.as_deref(), created_at: None, bound_id };
             deactivate_access_key::set_status(ctx, iam, &k, KeyStatus::Inactive).await
         }
         Action::DeactivateCreatedAccessKey { account_id, access_key_id, user_name, created_at, .. } => {
             // IAM's owner, not the record's name: a rename after the call must not save the key
-            let k = Key { account_id, id: access_key_id, user_name: None, created_at: Some(*created_at) };
+            let k = Key { account_id, id: access_key_id, user_name: None, created_at: Some(*created_at), bound_id: None };
             let mut o = deactivate_access_key::set_status(ctx, iam, &k, KeyStatus::Inactive).await?;
             let owner = match &o.reversal {
                 Some(Action::ReactivateAccessKey { user_name: Some(owner), .. }) => Some(owner.clone()),
@@ -112,11 +122,17 @@ async fn act_on<I: IamPorts>(ctx: &Ctx<'_>, iam: &I) -> Result<ResponseOutcome, 
             // whoever IAM says owns the key now (a rename does not change the key's user)
             crate::self_release::check(ctx, iam, account_id, IamEntity::User, async { Ok::<_, Stop>(iam.key_owner(access_key_id).await?) })
                 .await?;
-            let k = Key { account_id, id: access_key_id, user_name: user_name.as_deref(), created_at: None };
+            let k = Key { account_id, id: access_key_id, user_name: user_name.as_deref(), created_at: None, bound_id: None };
             deactivate_access_key::set_status(ctx, iam, &k, KeyStatus::Active).await
         }
-        Action::QuarantineUser { account_id, user_arn, user_name } => {
-            quarantine_user::quarantine(ctx, iam, account_id, user_arn, user_name).await
+        Action::QuarantineUser { account_id, user_arn, user_name, bound } => {
+            // the user CloudTrail confirmed, under the name IAM gives it now
+            let (arn, name) = crate::resolve::bound_user(ctx, iam, account_id, user_arn, user_name, bound.as_ref()).await?;
+            let mut o = quarantine_user::quarantine(ctx, iam, account_id, &arn, &name).await?;
+            if !name.eq_ignore_ascii_case(user_name) {
+                o.detail.push_str(&format!(" (the finding named it {user_name}; IAM names the same user, by its unique id, {name} now)"));
+            }
+            Ok(o)
         }
         // What to detach is read from IAM: the command's `previous_document` is never written
         // and its `guard_only` never believed (issue 32).
@@ -148,20 +164,22 @@ async fn act_on<I: IamPorts>(ctx: &Ctx<'_>, iam: &I) -> Result<ResponseOutcome, 
 }
 
 /// Run the request's EC2 action (the function serves it: the envelope checked). `iam` resolves
-/// the principal whose instances are acted on (`GetUser`, `GetRole`) before anything else.
-pub(crate) async fn act_ec2<E: Ec2Ports, I: Users + Roles>(ctx: &Ctx<'_>, ec2: &E, iam: &I) -> Result<ResponseOutcome, Stop> {
+/// the principal whose instances are acted on (`GetUser`, `GetRole`; a bound user through its key,
+/// `GetAccessKeyLastUsed`) before anything else.
+pub(crate) async fn act_ec2<E: Ec2Ports, I: Users + Roles + AccessKeys>(ctx: &Ctx<'_>, ec2: &E, iam: &I) -> Result<ResponseOutcome, Stop> {
     let o = act_ec2_on(ctx, ec2, iam).await?;
     Ok(report_principal_id(iam, o).await)
 }
 
-async fn act_ec2_on<E: Ec2Ports, I: Users + Roles>(ctx: &Ctx<'_>, ec2: &E, iam: &I) -> Result<ResponseOutcome, Stop> {
+async fn act_ec2_on<E: Ec2Ports, I: Users + Roles + AccessKeys>(ctx: &Ctx<'_>, ec2: &E, iam: &I) -> Result<ResponseOutcome, Stop> {
     use stop_instances::Set;
     match &ctx.req.action {
-        Action::StopInstances { account_id, region, principal_arn, instances } => {
-            stop_instances::stop(ctx, ec2, iam, &Set { account_id, region, principal_arn, instances }).await
+        Action::StopInstances { account_id, region, principal_arn, instances, bound } => {
+            stop_instances::stop(ctx, ec2, iam, &Set { account_id, region, principal_arn, instances, bound: bound.as_ref() }).await
         }
-        Action::TerminateInstances { account_id, region, principal_arn, instances } => {
-            terminate_instances::terminate(ctx, ec2, iam, &Set { account_id, region, principal_arn, instances }).await
+        Action::TerminateInstances { account_id, region, principal_arn, instances, bound } => {
+            let set = Set { account_id, region, principal_arn, instances, bound: bound.as_ref() };
+            terminate_instances::terminate(ctx, ec2, iam, &set).await
         }
         Action::StartInstances { account_id, region, incident, instance_ids, .. } => {
             if let Some(p) = ctx.req.action.instances_principal() {

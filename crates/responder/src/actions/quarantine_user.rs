@@ -165,7 +165,8 @@ pub(crate) async fn quarantine<I: Users + UserManagedPolicies>(
 pub(crate) async fn release<I: Users + UserManagedPolicies>(ctx: &Ctx<'_>, iam: &I, u: &User<'_>) -> Result<ResponseOutcome, Stop> {
     let (account_id, user) = (u.account_id, u.name);
     let real = resolve(ctx, account_id, u.arn, user, IamEntity::User, iam.user_arn(user)).await?;
-    let again = Action::QuarantineUser { account_id: account_id.to_owned(), user_arn: real.clone(), user_name: user.to_owned() };
+    let again =
+        Action::QuarantineUser { account_id: account_id.to_owned(), user_arn: real.clone(), user_name: user.to_owned(), bound: None };
     let policy = ctx.cfg.quarantine_policy_arn.as_str();
     let ours = Ours::of(&real, account_id);
     let attached = iam.attached_user_policies(user).await?;

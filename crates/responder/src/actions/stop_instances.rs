@@ -33,7 +33,8 @@
 //! (stop protection, a spot instance) does not shield the others: the batch is retried one
 //! instance at a time and each refusal is named.
 //!
-//! Reversal (`start_instances`): only instances still tagged with that incident: a stopped one is
+//! Reversal (`start_instances`): refused unless its `incident` is the request's finding id (a
+//! reversal undoes its own finding's stop); then only instances still tagged with that incident: a stopped one is
 //! started and its tag removed; a running one only loses the tag (a retried reversal); one still
 //! `stopping` makes it fail, retryably (a release right after the stop); any other (no tag,
 //! another incident's, terminated) is left alone and named.
@@ -41,19 +42,26 @@
 use std::collections::BTreeSet;
 
 use launchguard_core::aggregate::LaunchedInstance;
-use launchguard_core::contract::{Action, INCIDENT_TAG, OutcomeStatus, PROTECTED_TAG, ResponseOutcome};
+use launchguard_core::contract::{Action, BoundPrincipal, INCIDENT_TAG, OutcomeStatus, PROTECTED_TAG, ResponseOutcome};
 use launchguard_core::ids::validate_account_id;
 
 use crate::envelope::{Ctx, Stop};
 use crate::function::Spec;
-use crate::ports::{DescribeInstances, Instance, InstanceState, InstanceStates, InstanceTags, Roles, Users};
+use crate::ports::{AccessKeys, DescribeInstances, Instance, InstanceState, InstanceStates, InstanceTags, Roles, Users};
 use crate::resolve::resolve_principal;
 
 /// `stop_instances`.
 pub static STOP: Spec = Spec {
     name: "stop_instances",
     reverses: None,
-    permissions: &["ec2:CreateTags", "ec2:DescribeInstances", "ec2:StopInstances", "iam:GetRole", "iam:GetUser"],
+    permissions: &[
+        "ec2:CreateTags",
+        "ec2:DescribeInstances",
+        "ec2:StopInstances",
+        "iam:GetAccessKeyLastUsed",
+        "iam:GetRole",
+        "iam:GetUser",
+    ],
     settings: &[],
 };
 
@@ -71,6 +79,8 @@ pub(crate) struct Set<'a> {
     pub(crate) region: &'a str,
     pub(crate) principal_arn: &'a str,
     pub(crate) instances: &'a [LaunchedInstance],
+    /// The user CloudTrail confirmed launching them, by IAM's unique id (the action's `bound`).
+    pub(crate) bound: Option<&'a BoundPrincipal>,
 }
 
 /// What [`verify`] found: the instances that passed, as described, and why the others did not.
@@ -89,9 +99,14 @@ fn is_protected(i: &Instance) -> bool {
 }
 
 /// The checks of `stop_instances` and `terminate_instances`, before any write.
-pub(crate) async fn verify<E: DescribeInstances, I: Users + Roles>(ctx: &Ctx<'_>, ec2: &E, iam: &I, s: &Set<'_>) -> Result<Verified, Stop> {
+pub(crate) async fn verify<E: DescribeInstances, I: Users + Roles + AccessKeys>(
+    ctx: &Ctx<'_>,
+    ec2: &E,
+    iam: &I,
+    s: &Set<'_>,
+) -> Result<Verified, Stop> {
     check_account(ctx, s.account_id)?;
-    resolve_principal(ctx, iam, s.account_id, s.principal_arn).await?;
+    resolve_principal(ctx, iam, s.account_id, s.principal_arn, s.bound).await?;
     let ids: Vec<String> = s.instances.iter().map(|l| l.instance_id.clone()).collect();
     let described = ec2.describe_instances(s.region, &ids).await?;
     let (mut ok, mut skipped) = (Vec::new(), Vec::new());
@@ -141,7 +156,7 @@ fn ids(v: &[&Instance]) -> Vec<String> {
 }
 
 /// `stop_instances`.
-pub(crate) async fn stop<E: DescribeInstances + InstanceTags + InstanceStates, I: Users + Roles>(
+pub(crate) async fn stop<E: DescribeInstances + InstanceTags + InstanceStates, I: Users + Roles + AccessKeys>(
     ctx: &Ctx<'_>,
     ec2: &E,
     iam: &I,
@@ -271,6 +286,15 @@ pub(crate) async fn start<E: DescribeInstances + InstanceTags + InstanceStates>(
     instance_ids: &[String],
 ) -> Result<ResponseOutcome, Stop> {
     check_account(ctx, account_id)?;
+    // A reversal undoes its own finding's stop: the dispatcher sends it under the finding id of
+    // the ledger entry it reverses, which is the incident the stop tagged. A payload whose fields
+    // disagree (a planted or mixed-up entry) would start another finding's instances.
+    if incident != ctx.req.finding_id {
+        return Err(Stop::Refuse(format!(
+            "start_instances names incident {incident}, but the request is for finding {}: a reversal only undoes its own finding's stop; nothing changed",
+            ctx.req.finding_id
+        )));
+    }
     let described = ec2.describe_instances(region, instance_ids).await?;
     let wanted: BTreeSet<&str> = instance_ids.iter().map(String::as_str).collect();
     let mut skipped = Vec::new();

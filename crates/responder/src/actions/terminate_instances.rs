@@ -11,13 +11,20 @@ use launchguard_core::contract::{INCIDENT_TAG, OutcomeStatus, ResponseOutcome};
 use super::stop_instances::{Set, each_or_one_by_one, verify};
 use crate::envelope::{Ctx, Stop};
 use crate::function::Spec;
-use crate::ports::{DescribeInstances, InstanceState, InstanceStates, InstanceTags, Roles, Users};
+use crate::ports::{AccessKeys, DescribeInstances, InstanceState, InstanceStates, InstanceTags, Roles, Users};
 
 /// `terminate_instances`. No reversal.
 pub static TERMINATE: Spec = Spec {
     name: "terminate_instances",
     reverses: None,
-    permissions: &["ec2:CreateTags", "ec2:DescribeInstances", "ec2:TerminateInstances", "iam:GetRole", "iam:GetUser"],
+    permissions: &[
+        "ec2:CreateTags",
+        "ec2:DescribeInstances",
+        "ec2:TerminateInstances",
+        "iam:GetAccessKeyLastUsed",
+        "iam:GetRole",
+        "iam:GetUser",
+    ],
     settings: &[],
 };
 
@@ -25,7 +32,7 @@ pub static TERMINATE: Spec = Spec {
 pub const NOT_REVERSIBLE: &str = "terminated instances cannot be started again: this is not reversible";
 
 /// `terminate_instances`.
-pub(crate) async fn terminate<E: DescribeInstances + InstanceTags + InstanceStates, I: Users + Roles>(
+pub(crate) async fn terminate<E: DescribeInstances + InstanceTags + InstanceStates, I: Users + Roles + AccessKeys>(
     ctx: &Ctx<'_>,
     ec2: &E,
     iam: &I,

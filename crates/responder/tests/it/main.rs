@@ -3,5 +3,6 @@
 #![allow(clippy::unwrap_used)] // a test that cannot unwrap has failed
 
 mod adapter;
+mod bound;
 mod registry;
 mod resolution;

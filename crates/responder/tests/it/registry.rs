@@ -9,7 +9,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use launchguard_core::contract::{Action, HandlerKind, OutcomeStatus, ResponseOutcome, ResponseRequest};
+use launchguard_core::contract::{Action, BoundPrincipal, HandlerKind, OutcomeStatus, ResponseOutcome, ResponseRequest};
 use launchguard_core::policy::QUARANTINE_INLINE_POLICY;
 use launchguard_responder::actions::ALL;
 use launchguard_responder::memory::{Entity, MemoryIam};
@@ -76,7 +76,7 @@ fn every_contract_action_has_one_spec_and_reversals_name_theirs() {
     let every = [
         {
             let (account_id, access_key_id, user_name) = key();
-            Action::DeactivateAccessKey { account_id, access_key_id, user_name }
+            Action::DeactivateAccessKey { account_id, access_key_id, user_name, bound: None }
         },
         {
             let (account_id, access_key_id, user_name) = key();
@@ -88,10 +88,11 @@ fn every_contract_action_has_one_spec_and_reversals_name_theirs() {
             user_name: "alice".into(),
             created_by: user().1,
             created_at: now(),
+            created_by_id: None,
         },
         {
             let (account_id, user_arn, user_name) = user();
-            Action::QuarantineUser { account_id, user_arn, user_name }
+            Action::QuarantineUser { account_id, user_arn, user_name, bound: None }
         },
         {
             let (account_id, user_arn, user_name) = user();
@@ -105,8 +106,20 @@ fn every_contract_action_has_one_spec_and_reversals_name_theirs() {
             let (account_id, role_arn, role_name) = role();
             Action::RestoreRoleSessions { account_id, role_arn, role_name, written_document: None, previous_document: None }
         },
-        Action::StopInstances { account_id: ACCOUNT.into(), region: "us-east-1".into(), principal_arn: user().1, instances: vec![] },
-        Action::TerminateInstances { account_id: ACCOUNT.into(), region: "us-east-1".into(), principal_arn: user().1, instances: vec![] },
+        Action::StopInstances {
+            account_id: ACCOUNT.into(),
+            region: "us-east-1".into(),
+            principal_arn: user().1,
+            instances: vec![],
+            bound: None,
+        },
+        Action::TerminateInstances {
+            account_id: ACCOUNT.into(),
+            region: "us-east-1".into(),
+            principal_arn: user().1,
+            instances: vec![],
+            bound: None,
+        },
         Action::StartInstances {
             account_id: ACCOUNT.into(),
             region: "us-east-1".into(),
@@ -122,9 +135,11 @@ fn every_contract_action_has_one_spec_and_reversals_name_theirs() {
         if let Some(r) = spec.reverses {
             assert!(names.contains(&r), "{} reverses {r}, which is not an action", spec.name);
         }
-        // an EC2 action reads IAM only to resolve the principal whose instances it acts on
+        // an EC2 action reads IAM only to resolve the principal whose instances it acts on (a
+        // bound user through its key)
         let service = if action.handler() == HandlerKind::Ec2 { "ec2:" } else { "iam:" };
-        let resolves = |p: &&str| action.handler() == HandlerKind::Ec2 && ["iam:GetRole", "iam:GetUser"].contains(p);
+        let resolves =
+            |p: &&str| action.handler() == HandlerKind::Ec2 && ["iam:GetAccessKeyLastUsed", "iam:GetRole", "iam:GetUser"].contains(p);
         assert!(spec.permissions.iter().all(|p| p.starts_with(service) || resolves(p)), "{}: {:?}", spec.name, spec.permissions);
     }
 }
@@ -141,8 +156,12 @@ async fn every_call_an_action_makes_is_one_it_declares_and_it_uses_every_one() {
             ..Entity::new(format!("arn:aws:iam::{ACCOUNT}:user/alice"))
         },
     );
-    let deactivate =
-        || Action::DeactivateAccessKey { account_id: ACCOUNT.into(), access_key_id: "AKIAEXAMPLEALICE0001".into(), user_name: None };
+    let deactivate = || Action::DeactivateAccessKey {
+        account_id: ACCOUNT.into(),
+        access_key_id: "AKIAEXAMPLEALICE0001".into(),
+        user_name: None,
+        bound: None,
+    };
     let o = calls.applied(&iam, deactivate()).await;
     assert_eq!(calls.run(&iam, deactivate()).await.outcome, OutcomeStatus::AlreadyApplied);
     calls.applied(&iam, o.reversal.unwrap()).await;
@@ -154,6 +173,7 @@ async fn every_call_an_action_makes_is_one_it_declares_and_it_uses_every_one() {
         user_name: "alice".into(),
         created_by: format!("arn:aws:iam::{ACCOUNT}:user/bob"),
         created_at: now(),
+        created_by_id: None,
     };
     let o = calls.applied(&iam, created).await;
     calls.applied(&iam, o.reversal.unwrap()).await;
@@ -164,6 +184,7 @@ async fn every_call_an_action_makes_is_one_it_declares_and_it_uses_every_one() {
         account_id: ACCOUNT.into(),
         user_arn: format!("arn:aws:iam::{ACCOUNT}:user/bob"),
         user_name: "bob".into(),
+        bound: None,
     };
     let iam = MemoryIam::default().with_user("bob", bob());
     let o = calls.applied(&iam, quarantine()).await;
@@ -189,7 +210,10 @@ async fn every_call_an_action_makes_is_one_it_declares_and_it_uses_every_one() {
 
     // instances: stopped, again, started; others terminated; a user's (GetUser) and a role's (GetRole)
     let ec2 = MemoryEc2::default();
-    let iam = MemoryIam::default().with_user("bob", bob()).with_role("Dev", Entity::new(format!("arn:aws:iam::{ACCOUNT}:role/Dev")));
+    let bob_with_key = Entity { keys: vec![("AKIABOBEXAMPLEKEY001".into(), KeyStatus::Active)], ..bob() };
+    let iam = MemoryIam::default().with_user("bob", bob_with_key).with_role("Dev", Entity::new(format!("arn:aws:iam::{ACCOUNT}:role/Dev")));
+    // bound to bob by IAM's unique id, found through the key it used (GetAccessKeyLastUsed)
+    let bound = Some(BoundPrincipal { principal_id: iam.user("bob").id, access_key_id: Some("AKIABOBEXAMPLEKEY001".into()) });
     let at = now() - Duration::minutes(20);
     let (a, b, c) = (
         running_instance("i-0aaa0000000000001", ACCOUNT, at, "r-1", &[]),
@@ -205,6 +229,7 @@ async fn every_call_an_action_makes_is_one_it_declares_and_it_uses_every_one() {
         region: "us-east-1".into(),
         principal_arn: principal_arn.clone(),
         instances: vec![launch_of(&a, "us-east-1")],
+        bound: bound.clone(),
     };
     let o = calls.run_ec2(&ec2, &iam, stop()).await;
     assert_eq!(calls.run_ec2(&ec2, &iam, stop()).await.outcome, OutcomeStatus::AlreadyApplied);
@@ -214,6 +239,7 @@ async fn every_call_an_action_makes_is_one_it_declares_and_it_uses_every_one() {
         region: "us-east-1".into(),
         principal_arn: format!("arn:aws:iam::{ACCOUNT}:role/Dev"),
         instances: vec![launch_of(&c, "us-east-1")],
+        bound: None,
     };
     calls.run_ec2(&ec2, &iam, role_stop).await;
     let terminate = Action::TerminateInstances {
@@ -221,6 +247,7 @@ async fn every_call_an_action_makes_is_one_it_declares_and_it_uses_every_one() {
         region: "us-east-1".into(),
         principal_arn: principal_arn.clone(),
         instances: vec![launch_of(&b, "us-east-1")],
+        bound: bound.clone(),
     };
     calls.run_ec2(&ec2, &iam, terminate).await;
     let role_terminate = Action::TerminateInstances {
@@ -228,6 +255,7 @@ async fn every_call_an_action_makes_is_one_it_declares_and_it_uses_every_one() {
         region: "us-east-1".into(),
         principal_arn: format!("arn:aws:iam::{ACCOUNT}:role/Dev"),
         instances: vec![launch_of(&c, "us-east-1")],
+        bound: None,
     };
     calls.run_ec2(&ec2, &iam, role_terminate).await;
 

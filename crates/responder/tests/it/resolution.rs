@@ -41,22 +41,23 @@ fn actions(user: &str, role: &str, instance: &launchguard_core::aggregate::Launc
         let (account_id, region, principal_arn, instances) =
             (ACCOUNT.to_owned(), "us-east-1".to_owned(), principal_arn.to_owned(), vec![instance.clone()]);
         if terminate {
-            Action::TerminateInstances { account_id, region, principal_arn, instances }
+            Action::TerminateInstances { account_id, region, principal_arn, instances, bound: None }
         } else {
-            Action::StopInstances { account_id, region, principal_arn, instances }
+            Action::StopInstances { account_id, region, principal_arn, instances, bound: None }
         }
     };
     vec![
-        Action::DeactivateAccessKey { account_id: ACCOUNT.into(), access_key_id: KEY.into(), user_name: Some(user.into()) },
-        Action::DeactivateAccessKey { account_id: ACCOUNT.into(), access_key_id: KEY.into(), user_name: None },
+        Action::DeactivateAccessKey { account_id: ACCOUNT.into(), access_key_id: KEY.into(), user_name: Some(user.into()), bound: None },
+        Action::DeactivateAccessKey { account_id: ACCOUNT.into(), access_key_id: KEY.into(), user_name: None, bound: None },
         Action::DeactivateCreatedAccessKey {
             account_id: ACCOUNT.into(),
             access_key_id: KEY.into(),
             user_name: user.into(),
             created_by: format!("arn:aws:iam::{ACCOUNT}:user/attacker"),
             created_at: now() - Duration::hours(1),
+            created_by_id: None,
         },
-        Action::QuarantineUser { account_id: ACCOUNT.into(), user_arn: user_arn.clone(), user_name: user.into() },
+        Action::QuarantineUser { account_id: ACCOUNT.into(), user_arn: user_arn.clone(), user_name: user.into(), bound: None },
         Action::RevokeRoleSessions {
             account_id: ACCOUNT.into(),
             role_arn: role_arn.clone(),

@@ -187,9 +187,10 @@ fn the_containment_policies_only_deny() {
 #[test]
 fn the_ec2_handler_acts_only_on_incident_tagged_unprotected_instances() {
     check("launchguard-ec2-handler", &launchguard_ec2_handler::FUNCTION.aws_actions());
-    // IAM only to read the principal whose instances it acts on (GetUser, GetRole: issue 22)
+    // IAM only to read the principal whose instances it acts on (GetUser, GetRole: issue 22; a
+    // bound user's current name through its key, GetAccessKeyLastUsed: review 4)
     let iam: Vec<String> = allowed("launchguard-ec2-handler").into_iter().filter(|a| a.starts_with("iam:")).collect();
-    assert_eq!(iam, ["iam:GetRole", "iam:GetUser"]);
+    assert_eq!(iam, ["iam:GetAccessKeyLastUsed", "iam:GetRole", "iam:GetUser"]);
     assert!(allowed("launchguard-ec2-handler").iter().all(|a| a.starts_with("ec2:") || a.starts_with("s3:") || iam.contains(a)));
     for s in statements("launchguard-ec2-handler") {
         let acts = actions(&s);

@@ -52,5 +52,5 @@ pub fn described(l: &LaunchedInstance, tags: &[(&str, &str)]) -> Instance {
 
 /// Stop these instances of the deployer.
 pub fn stop(instances: Vec<LaunchedInstance>) -> Action {
-    Action::StopInstances { account_id: ACCOUNT.into(), region: REGION.into(), principal_arn: DEPLOYER.into(), instances }
+    Action::StopInstances { account_id: ACCOUNT.into(), region: REGION.into(), principal_arn: DEPLOYER.into(), instances, bound: None }
 }

@@ -62,6 +62,7 @@ pub fn finding() -> Finding {
             activity: p.activity,
             crossed: None,
             evidence: None,
+            principal_id: None,
         };
         if matches!(&fp.principal, Principal::AssumedRole { service_linked: true, .. }) {
             excluded.push(fp);
@@ -95,7 +96,7 @@ pub fn outcomes(f: &Finding) -> Vec<ResponseOutcome> {
     let key = |t: bool| {
         let (account_id, access_key_id, user_name) = (ACCOUNT.into(), "AKIAEXAMPLEDEPLOYER1".into(), Some("ci-deployer".into()));
         if t {
-            Action::DeactivateAccessKey { account_id, access_key_id, user_name }
+            Action::DeactivateAccessKey { account_id, access_key_id, user_name, bound: None }
         } else {
             Action::ReactivateAccessKey { account_id, access_key_id, user_name }
         }
@@ -117,6 +118,7 @@ pub fn outcomes(f: &Finding) -> Vec<ResponseOutcome> {
                 account_id: ACCOUNT.into(),
                 user_arn: format!("arn:aws:iam::{ACCOUNT}:user/ci-deployer"),
                 user_name: "ci-deployer".into(),
+                bound: None,
             },
             OutcomeStatus::Refused { reason: "user ci-deployer is protected (PROTECTED_PRINCIPALS)".into() },
             "nothing was changed",

@@ -232,7 +232,7 @@ type Call = (Option<String>, String, Vec<Launched>);
 /// inside the finding's window. What CloudTrail holds is then what the finding says: the keys and
 /// instances an action takes come from these records (`plan/proven.rs`). The tests of
 /// confirmation itself (`forged_records`) build their evidence and trail by hand.
-pub fn witnessed(finding: &serde_json::Value) -> serde_json::Value {
+pub fn witnessed(finding: &serde_json::Value, iam: Option<&Iam>) -> serde_json::Value {
     use serde_json::{Value, json};
     static NEXT: AtomicUsize = AtomicUsize::new(0);
     let mut f = finding.clone();
@@ -255,8 +255,15 @@ pub fn witnessed(finding: &serde_json::Value) -> serde_json::Value {
         let who = p["principal"].clone();
         let identity = |key: Option<&str>| -> Option<Value> {
             let mut id = match who["type"].as_str() {
+                // CloudTrail's principalId is IAM's unique id: the one this world's IAM holds for
+                // the user (none when it holds no such user)
                 Some("iam_user") => {
-                    json!({"type": "IAMUser", "arn": who["arn"], "accountId": who["account_id"], "userName": who["user_name"]})
+                    let mut id =
+                        json!({"type": "IAMUser", "arn": who["arn"], "accountId": who["account_id"], "userName": who["user_name"]});
+                    if let Some(uid) = iam.map(|i| i.user(who["user_name"].as_str().unwrap_or_default()).id).filter(|u| !u.is_empty()) {
+                        id["principalId"] = json!(uid);
+                    }
+                    id
                 }
                 Some("assumed_role") => json!({"type": "AssumedRole", "arn": format!("{}/s", who["role_arn"].as_str().unwrap_or_default()),
                     "accountId": who["account_id"], "sessionContext": {"sessionIssuer": {"type": "Role", "arn": who["role_arn"], "userName": who["role_name"]}}}),
@@ -364,8 +371,13 @@ pub fn witnessed(finding: &serde_json::Value) -> serde_json::Value {
 
 /// Seal a finding or a release payload the way the detector or `launchguard release` does; a
 /// finding is [`witnessed`] first.
-pub fn sealed(kms: &MemoryKms, payload: &serde_json::Value, at: DateTime<Utc>) -> Vec<u8> {
-    let witnessed = if payload.get("kind").and_then(|k| k.as_str()) == Some("finding") { witnessed(payload) } else { payload.clone() };
+pub fn sealed(lambda: &Lambda<'_>, payload: &serde_json::Value, at: DateTime<Utc>) -> Vec<u8> {
+    let kms = &lambda.kms;
+    let witnessed = if payload.get("kind").and_then(|k| k.as_str()) == Some("finding") {
+        witnessed(payload, Some(lambda.iam))
+    } else {
+        payload.clone()
+    };
     let payload = &witnessed;
     let (key, purpose) = match payload["kind"].as_str() {
         Some("release") => (RELEASE_KEY, Purpose::Release),
@@ -385,7 +397,7 @@ pub async fn dispatch(
     at: DateTime<Utc>,
 ) -> Result<launchguard_responder_dispatcher::DispatchReport, launchguard_responder_dispatcher::DispatcherError> {
     launchguard_responder_dispatcher::handle(
-        &sealed(&lambda.kms, payload, at),
+        &sealed(lambda, payload, at),
         cfg,
         lambda,
         sns,
