@@ -79,6 +79,8 @@ MUST_DENY = [
     (EVERY_ROLE, "iam:PutUserPermissionsBoundary", f"{IAM}:user/alice", {"iam:PermissionsBoundary": ADMIN_POLICY}),
     (EVERY_ROLE, "iam:UpdateAssumeRolePolicy", f"{IAM}:role/Admin", {}),
     (EVERY_ROLE, "iam:CreateAccessKey", f"{IAM}:user/alice", {}),
+    # deactivate_user_access_keys (a quarantine IAM refused) sets statuses only: no key deleted
+    (EVERY_ROLE, "iam:DeleteAccessKey", f"{IAM}:user/alice", {}),
     (EVERY_ROLE, "iam:AddUserToGroup", f"{IAM}:group/Admins", {}),
     (EVERY_ROLE, "iam:PassRole", f"{IAM}:role/Admin", {}),
     (EVERY_ROLE, "sts:AssumeRole", f"{IAM}:role/Admin", {}),
@@ -97,6 +99,10 @@ MUST_ALLOW = [
     ("IamHandlerRole", "iam:DetachRolePolicy", f"{IAM}:role/Admin", {"iam:PolicyARN": f"{OURS}launchguard-revoke-sessions"}),
     ("IamHandlerRole", "iam:ListAttachedRolePolicies", f"{IAM}:role/Admin", {}),
     ("AccessKeyHandlerRole", "iam:UpdateAccessKey", f"{IAM}:user/alice", {}),
+    # deactivate_user_access_keys and its reversal: the user resolved, its keys listed, each set
+    ("AccessKeyHandlerRole", "iam:GetUser", f"{IAM}:user/ops/alice", {}),
+    ("AccessKeyHandlerRole", "iam:ListAccessKeys", f"{IAM}:user/ops/alice", {}),
+    ("AccessKeyHandlerRole", "iam:UpdateAccessKey", f"{IAM}:user/ops/alice", {}),
 ]
 
 

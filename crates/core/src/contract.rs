@@ -351,6 +351,36 @@ pub enum Action {
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         guard_only: bool,
     },
+    /// When the quarantine of a confirmed user cannot be applied (IAM answered `LimitExceeded`, or
+    /// another failure a retry cannot help): set `Inactive` every access key IAM lists `Active`
+    /// for the user, never deleting one, never touching a policy. The user is resolved through
+    /// IAM first and must own, in IAM, at least one of `used_keys` (the keys CloudTrail confirmed
+    /// it used, when the finding names any): a name given to another user since is refused.
+    /// Reversal: [`Action::ReactivateUserAccessKeys`], exactly the keys it deactivated.
+    DeactivateUserAccessKeys {
+        /// Account.
+        account_id: String,
+        /// The user's ARN.
+        user_arn: String,
+        /// The user's name.
+        user_name: String,
+        /// The keys CloudTrail confirmed the user used (at most [`MAX_USER_KEYS`]; may be empty).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        used_keys: Vec<String>,
+    },
+    /// Reversal of `deactivate_user_access_keys`: set `Active` again exactly these keys, each only
+    /// while IAM still lists it under this user (the user checked by IAM's unique id, the
+    /// request's `principal_id`); any other key is left as it is.
+    ReactivateUserAccessKeys {
+        /// Account.
+        account_id: String,
+        /// The user's ARN.
+        user_arn: String,
+        /// The user's name.
+        user_name: String,
+        /// The keys launchguard deactivated (1 to [`MAX_USER_KEYS`]).
+        access_key_ids: Vec<String>,
+    },
     /// Deny every action to the role's sessions issued before `issued_before`.
     RevokeRoleSessions {
         /// Account.
@@ -435,6 +465,29 @@ pub const INCIDENT_TAG: &str = "launchguard:incident";
 /// An instance tagged `launchguard:protected=true` is never stopped or terminated.
 pub const PROTECTED_TAG: &str = "launchguard:protected";
 
+/// The most access keys a `deactivate_user_access_keys` or its reversal names (IAM allows two
+/// a user).
+pub const MAX_USER_KEYS: usize = 10;
+
+/// Check a list of access key ids an action names: each well formed, none twice, at most
+/// [`MAX_USER_KEYS`], and at least one when `at_least_one`.
+fn validate_key_list(field: &str, keys: &[String], at_least_one: bool) -> Result<(), String> {
+    if keys.len() > MAX_USER_KEYS {
+        return Err(format!("{field} names at most {MAX_USER_KEYS} access keys, found {}", keys.len()));
+    }
+    if at_least_one && keys.is_empty() {
+        return Err(format!("{field} names at least one access key"));
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    for k in keys {
+        crate::ids::validate_access_key_id(k).map_err(|e| format!("{field}: {e}"))?;
+        if !seen.insert(k) {
+            return Err(format!("{field}: access key {k} is named twice"));
+        }
+    }
+    Ok(())
+}
+
 /// Check an EC2 instance id: `i-` and 8 to 17 lowercase hex digits (AWS writes 8 or 17; the
 /// test kit's bursts write 13).
 pub fn validate_instance_id(value: &str) -> Result<(), String> {
@@ -483,9 +536,11 @@ impl Action {
     /// The handler responsible for this action.
     pub fn handler(&self) -> HandlerKind {
         match self {
-            Self::DeactivateAccessKey { .. } | Self::DeactivateCreatedAccessKey { .. } | Self::ReactivateAccessKey { .. } => {
-                HandlerKind::AccessKey
-            }
+            Self::DeactivateAccessKey { .. }
+            | Self::DeactivateCreatedAccessKey { .. }
+            | Self::ReactivateAccessKey { .. }
+            | Self::DeactivateUserAccessKeys { .. }
+            | Self::ReactivateUserAccessKeys { .. } => HandlerKind::AccessKey,
             Self::StopInstances { .. } | Self::TerminateInstances { .. } | Self::StartInstances { .. } => HandlerKind::Ec2,
             _ => HandlerKind::Iam,
         }
@@ -499,6 +554,8 @@ impl Action {
             | Self::ReactivateAccessKey { account_id, .. }
             | Self::QuarantineUser { account_id, .. }
             | Self::ReleaseUserQuarantine { account_id, .. }
+            | Self::DeactivateUserAccessKeys { account_id, .. }
+            | Self::ReactivateUserAccessKeys { account_id, .. }
             | Self::RevokeRoleSessions { account_id, .. }
             | Self::RestoreRoleSessions { account_id, .. }
             | Self::StopInstances { account_id, .. }
@@ -515,6 +572,8 @@ impl Action {
             Self::ReactivateAccessKey { .. } => "reactivate_access_key",
             Self::QuarantineUser { .. } => "quarantine_user",
             Self::ReleaseUserQuarantine { .. } => "release_user_quarantine",
+            Self::DeactivateUserAccessKeys { .. } => "deactivate_user_access_keys",
+            Self::ReactivateUserAccessKeys { .. } => "reactivate_user_access_keys",
             Self::RevokeRoleSessions { .. } => "revoke_role_sessions",
             Self::RestoreRoleSessions { .. } => "restore_role_sessions",
             Self::StopInstances { .. } => "stop_instances",
@@ -529,6 +588,7 @@ impl Action {
             self,
             Self::ReactivateAccessKey { .. }
                 | Self::ReleaseUserQuarantine { .. }
+                | Self::ReactivateUserAccessKeys { .. }
                 | Self::RestoreRoleSessions { .. }
                 | Self::StartInstances { .. }
         )
@@ -547,6 +607,10 @@ impl Action {
                 format!("access key {access_key_id} of user {user_name}")
             }
             Self::QuarantineUser { user_name, .. } | Self::ReleaseUserQuarantine { user_name, .. } => format!("user {user_name}"),
+            Self::DeactivateUserAccessKeys { user_name, .. } => format!("every access key of user {user_name}"),
+            Self::ReactivateUserAccessKeys { user_name, access_key_ids, .. } => {
+                format!("access key(s) {} of user {user_name}", access_key_ids.join(", "))
+            }
             Self::RevokeRoleSessions { role_name, .. } | Self::RestoreRoleSessions { role_name, .. } => format!("role {role_name}"),
             Self::StopInstances { region, principal_arn, instances, .. }
             | Self::TerminateInstances { region, principal_arn, instances, .. } => {
@@ -575,6 +639,12 @@ impl Action {
             // kept): the kind and the account are checked, not the name
             (Self::QuarantineUser { account_id: a, .. }, Self::ReleaseUserQuarantine { account_id: ra, .. })
             | (Self::RevokeRoleSessions { account_id: a, .. }, Self::RestoreRoleSessions { account_id: ra, .. }) => a == ra,
+            // the user the handler resolved by the action's name (IAM compares names without
+            // regard to case); each key is checked at the release to be listed under that user
+            (
+                Self::DeactivateUserAccessKeys { account_id: a, user_name: u, .. },
+                Self::ReactivateUserAccessKeys { account_id: ra, user_name: ru, .. },
+            ) => a == ra && u.eq_ignore_ascii_case(ru),
             (
                 Self::StopInstances { account_id: a, region: g, instances, .. },
                 Self::StartInstances { account_id: ra, region: rg, instance_ids, .. },
@@ -627,8 +697,9 @@ impl Action {
     }
 
     /// For an EC2 action: its instance set is well formed (see [`validate_instance_set`]) and its
-    /// principal is an ARN; for `deactivate_created_access_key`: `created_by` is an ARN. `Ok` for
-    /// any other action.
+    /// principal is an ARN; for `deactivate_created_access_key`: `created_by` is an ARN; for
+    /// `deactivate_user_access_keys` and its reversal: the key ids are well formed, none twice, at
+    /// most [`MAX_USER_KEYS`] ([`validate_key_list`]). `Ok` for any other action.
     pub fn validate_instances(&self) -> Result<(), String> {
         let principal = match self {
             Self::StopInstances { region, principal_arn, instances, .. }
@@ -642,6 +713,8 @@ impl Action {
                 principal_arn
             }
             Self::DeactivateCreatedAccessKey { created_by, .. } => created_by,
+            Self::DeactivateUserAccessKeys { used_keys, .. } => return validate_key_list("used_keys", used_keys, false),
+            Self::ReactivateUserAccessKeys { access_key_ids, .. } => return validate_key_list("access_key_ids", access_key_ids, true),
             _ => return Ok(()),
         };
         if principal.len() > 2048 || !principal.starts_with("arn:") || principal.chars().any(|c| c.is_control() || c.is_whitespace()) {

@@ -101,6 +101,18 @@ enum Slot {
     Nothing,
 }
 
+impl Slot {
+    /// The outcome this delivery knows for the action: the one it recorded, or could not record;
+    /// none for a released entry (a person undid it: nothing is done instead).
+    fn outcome(&self) -> Option<&ResponseOutcome> {
+        match self {
+            Self::Done(e) if e.released.is_none() => e.outcome.as_ref(),
+            Self::Unrecorded(o) => Some(o),
+            _ => None,
+        }
+    }
+}
+
 /// Claim every action, act on the claims taken, and wait (up to `LG_CLAIM_WAIT_SECONDS`) for
 /// the ones another delivery holds; one slot per action, in plan order.
 async fn act<I: Invoker, N, L, S: ConditionalStore, K: MacSigner>(
@@ -235,14 +247,30 @@ pub async fn dispatch_finding<
             }
         }
     }
-    let actions: Vec<Action> = plans.iter().flat_map(|p| p.actions.iter().cloned()).collect();
-    let keys: Vec<String> = actions.iter().map(|a| entry_key(&target_of(a), fid)).collect();
+    let mut actions: Vec<Action> = plans.iter().flat_map(|p| p.actions.iter().cloned()).collect();
+    let mut keys: Vec<String> = actions.iter().map(|a| entry_key(&target_of(a), fid)).collect();
     let ledger = Ledger::new(io.store);
     // No IAM change without a ledger entry: every change launchguard makes stays releasable.
     let entry =
         ledger.count_delivery(fid, &keys, now).await.map_err(|e| DispatcherError::Incomplete { failures: vec![ledger_failure(&e)] })?;
     let mut failures = Vec::new();
-    let slots = act(&actions, io, &ledger, (fid, entry.deliveries, dry_run), &mut failures, now).await;
+    let mut slots = act(&actions, io, &ledger, (fid, entry.deliveries, dry_run), &mut failures, now).await;
+    // A quarantine IAM refused for good (`LimitExceeded`): every active key of the user instead.
+    let done: Vec<(&Action, Option<&ResponseOutcome>)> = actions.iter().zip(&slots).map(|(a, s)| (a, s.outcome())).collect();
+    let instead: Vec<Action> =
+        crate::fallback::instead(&done).into_iter().filter(|a| !keys.contains(&entry_key(&target_of(a), fid))).collect();
+    if !instead.is_empty() {
+        let more: Vec<String> = instead.iter().map(|a| entry_key(&target_of(a), fid)).collect();
+        match ledger.note_entries(fid, &more).await {
+            Ok(()) => {
+                let acted = act(&instead, io, &ledger, (fid, entry.deliveries, dry_run), &mut failures, now).await;
+                actions.extend(instead);
+                keys.extend(more);
+                slots.extend(acted);
+            }
+            Err(e) => failures.push(ledger_failure(&e)),
+        }
+    }
     // Every action's outcome, in plan order: this delivery's, or the one the ledger holds.
     let mut outcomes = Vec::new();
     let mut state: Vec<(String, Option<String>, bool)> = Vec::new();

@@ -11,6 +11,8 @@
 //!    concurrently with a bound; record each outcome, and whether launchguard made the change;
 //!    an action another delivery (or a release) still holds after a short wait makes the
 //!    delivery answer a retryable busy error, and page nothing yet;
+//!    a confirmed user whose quarantine failed for a reason a retry cannot help (IAM's
+//!    `LimitExceeded`) has every active access key deactivated instead ([`fallback`]);
 //! 4. publish one readable SNS notification ([`notify`]) and write one incident record per
 //!    *new* outcome (a duplicate delivery with nothing new sends neither);
 //! 5. return an error listing every failed part, retryable when any part is ([`error`]).
@@ -22,6 +24,7 @@ pub mod aws;
 pub mod config;
 pub mod confirm;
 pub mod error;
+pub mod fallback;
 pub mod finding;
 mod invoke;
 pub mod ledger;

@@ -271,6 +271,7 @@ pub fn finding_message(finding: &Finding, plans: &[PrincipalPlan], outcomes: &[R
         }
     }
     created_keys_left(&mut b, outcomes);
+    crate::fallback::page_section(&mut b, outcomes);
     let refusals: Vec<&PrincipalPlan> = plans.iter().filter(|p| p.refused.is_some()).collect();
     if !refusals.is_empty() {
         let _ = writeln!(b, "\n!!! REFUSED: launchguard did NOT act on these principals !!!");

@@ -150,6 +150,11 @@ impl MemoryIam {
         self.failures.insert(operation, error);
     }
 
+    /// Let calls of `operation` succeed again (IAM no longer throttles, say).
+    pub fn heal(&mut self, operation: &str) {
+        self.failures.remove(operation);
+    }
+
     /// The user as it is now (a default entity when there is none).
     pub fn user(&self, name: &str) -> Entity {
         named(&lock(&self.users), name).map(|(_, e)| e.clone()).unwrap_or_default()

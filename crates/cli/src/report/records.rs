@@ -141,7 +141,10 @@ impl LedgerFinding {
                     Some(u) => format!("arn:aws:iam::{account_id}:user/{u}"),
                     None => format!("access key {access_key_id}"),
                 },
-                Action::QuarantineUser { user_arn, .. } | Action::ReleaseUserQuarantine { user_arn, .. } => user_arn.clone(),
+                Action::QuarantineUser { user_arn, .. }
+                | Action::ReleaseUserQuarantine { user_arn, .. }
+                | Action::DeactivateUserAccessKeys { user_arn, .. }
+                | Action::ReactivateUserAccessKeys { user_arn, .. } => user_arn.clone(),
                 Action::RevokeRoleSessions { role_arn, .. } | Action::RestoreRoleSessions { role_arn, .. } => role_arn.clone(),
                 Action::StopInstances { principal_arn, .. }
                 | Action::TerminateInstances { principal_arn, .. }

@@ -222,6 +222,10 @@ pub fn target_of(a: &Action) -> String {
         Action::QuarantineUser { account_id, user_name, .. } | Action::ReleaseUserQuarantine { account_id, user_name, .. } => {
             format!("targets/{}/user/{}/quarantine", seg(account_id), name_seg(user_name))
         }
+        // under the user's prefix (a release by principal finds it), filed by IAM's unique id too
+        Action::DeactivateUserAccessKeys { account_id, user_name, .. } | Action::ReactivateUserAccessKeys { account_id, user_name, .. } => {
+            format!("targets/{}/user/{}/keys", seg(account_id), name_seg(user_name))
+        }
         Action::RevokeRoleSessions { account_id, role_name, .. } | Action::RestoreRoleSessions { account_id, role_name, .. } => {
             format!("targets/{}/role/{}/sessions", seg(account_id), name_seg(role_name))
         }

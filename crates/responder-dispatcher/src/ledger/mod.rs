@@ -207,6 +207,20 @@ impl<'a, S: ConditionalStore> Ledger<'a, S> {
         out.ok_or_else(|| CallError::new("ledger: finding entry not written", true))
     }
 
+    /// Name more action entries in the finding's entry (a containment planned after the first
+    /// actions answered: `deactivate_user_access_keys` when a quarantine failed), before they
+    /// are claimed: a release of the finding finds them. Not a delivery: nothing is counted.
+    pub async fn note_entries(&self, finding_id: &str, entries: &[String]) -> Result<(), CallError> {
+        self.update::<FindingEntry>(&entry::finding_key(finding_id), |cur| {
+            let mut f = cur?;
+            let before = f.entries.len();
+            f.entries.extend(entries.iter().filter(|e| !f.entries.contains(e)).cloned().collect::<Vec<_>>());
+            (f.entries.len() > before).then_some(f)
+        })
+        .await
+        .map(|_| ())
+    }
+
     /// Name a report written for the finding in its entry (once).
     pub async fn note_report(&self, finding_id: &str, object: &str) -> Result<(), CallError> {
         self.update::<FindingEntry>(&entry::finding_key(finding_id), |cur| {

@@ -241,12 +241,14 @@ pub fn resolved_by_its_handler(a: &Action) -> bool {
     match a {
         Action::DeactivateAccessKey { .. }
         | Action::QuarantineUser { .. }
+        | Action::DeactivateUserAccessKeys { .. }
         | Action::RevokeRoleSessions { .. }
         | Action::StopInstances { .. }
         | Action::TerminateInstances { .. } => true,
         Action::DeactivateCreatedAccessKey { .. }
         | Action::ReactivateAccessKey { .. }
         | Action::ReleaseUserQuarantine { .. }
+        | Action::ReactivateUserAccessKeys { .. }
         | Action::RestoreRoleSessions { .. }
         | Action::StartInstances { .. } => false,
     }

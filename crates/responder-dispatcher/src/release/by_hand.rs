@@ -57,6 +57,18 @@ pub(crate) fn unknown_change(e: &ActionEntry) -> String {
                 d = q(&ours(Containment::DenyAll)),
             )
         }
+        Action::DeactivateUserAccessKeys { user_name, .. } => {
+            let keys = match &e.reversal {
+                Some(Action::ReactivateUserAccessKeys { access_key_ids, .. }) => {
+                    format!(" (launchguard reported deactivating {})", access_key_ids.iter().map(|k| q(k)).collect::<Vec<_>>().join(", "))
+                }
+                _ => String::new(),
+            };
+            format!(
+                "check `aws iam list-access-keys --user-name {u}` and CloudTrail UpdateAccessKey by launchguard-accesskey-handler{keys}; reactivate only the keys launchguard deactivated, and only if {u} must keep them: `aws iam update-access-key --user-name {u} --access-key-id KEY --status Active`",
+                u = q(user_name),
+            )
+        }
         Action::RevokeRoleSessions { account_id, role_arn, role_name, .. } => format!(
             "check `aws iam list-attached-role-policies --role-name {r}` and CloudTrail AttachRolePolicy by launchguard-iam-handler; if launchguard attached it and the role's sessions must work again: `aws iam detach-role-policy --role-name {r} --policy-arn {p}`",
             r = q(role_name),

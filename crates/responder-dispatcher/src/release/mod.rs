@@ -365,6 +365,8 @@ fn action_account(a: &Action) -> &str {
         | Action::DeactivateCreatedAccessKey { account_id, .. }
         | Action::QuarantineUser { account_id, .. }
         | Action::ReleaseUserQuarantine { account_id, .. }
+        | Action::DeactivateUserAccessKeys { account_id, .. }
+        | Action::ReactivateUserAccessKeys { account_id, .. }
         | Action::RevokeRoleSessions { account_id, .. }
         | Action::RestoreRoleSessions { account_id, .. }
         | Action::StopInstances { account_id, .. }
@@ -390,9 +392,10 @@ fn names_the_caller_in(caller: &IamArn, action: &Action) -> bool {
     let (account, name, is_user) = match action {
         Action::DeactivateAccessKey { account_id, user_name: Some(u), .. }
         | Action::ReactivateAccessKey { account_id, user_name: Some(u), .. } => (account_id, u, true),
-        Action::QuarantineUser { account_id, user_name, .. } | Action::ReleaseUserQuarantine { account_id, user_name, .. } => {
-            (account_id, user_name, true)
-        }
+        Action::QuarantineUser { account_id, user_name, .. }
+        | Action::ReleaseUserQuarantine { account_id, user_name, .. }
+        | Action::DeactivateUserAccessKeys { account_id, user_name, .. }
+        | Action::ReactivateUserAccessKeys { account_id, user_name, .. } => (account_id, user_name, true),
         Action::RevokeRoleSessions { account_id, role_name, .. } | Action::RestoreRoleSessions { account_id, role_name, .. } => {
             (account_id, role_name, false)
         }

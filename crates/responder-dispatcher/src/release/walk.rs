@@ -2,14 +2,15 @@
 //! reversals of launchguard's released changes.
 
 use chrono::{DateTime, Utc};
+use launchguard_aws::CallError;
 use launchguard_aws::Invoker;
 use launchguard_aws::mac::MacSigner;
 use launchguard_aws::store::ConditionalStore;
-use launchguard_core::contract::{OutcomeStatus, ResponseOutcome, ResponseRequest};
+use launchguard_core::contract::{Action, OutcomeStatus, ResponseOutcome, ResponseRequest};
 
 use super::ledger_failure;
 use crate::finding::Io;
-use crate::ledger::{ActionEntry, Ledger, Owner, ReversalState};
+use crate::ledger::{ActionEntry, Ledger, Owner, ReversalState, principal_prefix, target_of};
 use crate::{DispatcherError, run_requests};
 
 /// Walk one target (as [`crate::ledger::target_of`] names it; its entries in both ledger
@@ -63,6 +64,12 @@ pub(super) async fn walk<I: Invoker, N, L, S: ConditionalStore, K: MacSigner>(
                 done[i] = true;
                 continue;
             }
+            // a key another containment relies on stays inactive (the target differs: a key's
+            // own, or its user's every-key deactivation)
+            let Some(rev) = without_held_keys(ledger, rev, e, notes).await.map_err(|e| ledger_failure(&e))? else {
+                done[i] = true;
+                continue;
+            };
             let mut req = ResponseRequest::new(&e.finding_id, rev, dry_run, now);
             // who asked for the release that marked it: the handler refuses a self-release by IAM's ids
             req.requested_by = e.released.as_ref().and_then(|r| r.by.clone());
@@ -96,4 +103,55 @@ pub(super) async fn walk<I: Invoker, N, L, S: ConditionalStore, K: MacSigner>(
         outcomes.push(o);
     }
     Ok(ended)
+}
+
+/// Whether an unreleased containment of another target holds `target` (an entry on it that
+/// [`ActionEntry::holds`]).
+async fn held_on<S: ConditionalStore>(ledger: &Ledger<'_, S>, target: &str) -> Result<Option<ActionEntry>, CallError> {
+    Ok(ledger.entries_on(target).await?.into_iter().map(|(_, e, _)| e).find(ActionEntry::holds))
+}
+
+/// `rev` without the key statuses another unreleased containment relies on, whose target is not
+/// `rev`'s own (the walk checked that one): reactivating a key that a
+/// `deactivate_user_access_keys` of its user still holds would give that user a working key
+/// back, and so would reactivating, with a user's every-key reversal, a key a containment of the
+/// key itself holds. What is kept is named in `notes`; `None` when nothing is left to undo (the
+/// entry's release stays open, for a person).
+async fn without_held_keys<S: ConditionalStore>(
+    ledger: &Ledger<'_, S>,
+    rev: Action,
+    e: &ActionEntry,
+    notes: &mut Vec<String>,
+) -> Result<Option<Action>, CallError> {
+    match rev {
+        Action::ReactivateAccessKey { ref account_id, ref access_key_id, .. } => {
+            let Some(user) = e.key_user() else { return Ok(Some(rev)) };
+            let all = format!("{}keys", principal_prefix(account_id, true, user));
+            match held_on(ledger, &all).await? {
+                Some(h) => {
+                    notes.push(format!(
+                        "kept: access key {access_key_id} stays inactive: finding {} deactivated every key of user {user} and is not released",
+                        h.finding_id
+                    ));
+                    Ok(None)
+                }
+                None => Ok(Some(rev)),
+            }
+        }
+        Action::ReactivateUserAccessKeys { account_id, user_arn, user_name, access_key_ids } => {
+            let mut free = Vec::new();
+            for k in access_key_ids {
+                let probe = Action::ReactivateAccessKey { account_id: account_id.clone(), access_key_id: k.clone(), user_name: None };
+                match held_on(ledger, &target_of(&probe)).await? {
+                    Some(h) => notes.push(format!(
+                        "kept: access key {k} of user {user_name} stays inactive: finding {} still contains it",
+                        h.finding_id
+                    )),
+                    None => free.push(k),
+                }
+            }
+            Ok((!free.is_empty()).then_some(Action::ReactivateUserAccessKeys { account_id, user_arn, user_name, access_key_ids: free }))
+        }
+        other => Ok(Some(other)),
+    }
 }

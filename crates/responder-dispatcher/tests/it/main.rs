@@ -18,6 +18,7 @@ mod ledger_attacks;
 mod logs;
 mod notification_injection;
 mod paced;
+mod quarantine_slots;
 mod redelivery;
 mod rename;
 mod replay_records;

@@ -6,6 +6,7 @@
 //! | `deactivate_access_key`, reversal `reactivate_access_key` | `deactivate_access_key.rs` | [`deactivate_access_key::DEACTIVATE`], [`deactivate_access_key::REACTIVATE`] |
 //! | `deactivate_created_access_key`, reversal `reactivate_access_key` | `deactivate_created_access_key.rs` | [`deactivate_created_access_key::DEACTIVATE_CREATED`] |
 //! | `quarantine_user`, reversal `release_user_quarantine` | `quarantine_user.rs` | [`quarantine_user::QUARANTINE`], [`quarantine_user::RELEASE`] |
+//! | `deactivate_user_access_keys`, reversal `reactivate_user_access_keys` | `deactivate_user_access_keys.rs` | [`deactivate_user_access_keys::DEACTIVATE_ALL`], [`deactivate_user_access_keys::REACTIVATE_ALL`] |
 //! | `revoke_role_sessions`, reversal `restore_role_sessions` | `revoke_role_sessions.rs` | [`revoke_role_sessions::REVOKE`], [`revoke_role_sessions::RESTORE`] |
 //! | `stop_instances`, reversal `start_instances` | `stop_instances.rs` | [`stop_instances::STOP`], [`stop_instances::START`] |
 //! | `terminate_instances` (no reversal) | `terminate_instances.rs` | [`terminate_instances::TERMINATE`] |
@@ -16,6 +17,7 @@
 
 pub mod deactivate_access_key;
 pub mod deactivate_created_access_key;
+pub mod deactivate_user_access_keys;
 pub mod quarantine_user;
 pub mod revoke_role_sessions;
 pub mod stop_instances;
@@ -35,6 +37,8 @@ pub static ALL: &[&Spec] = &[
     &deactivate_created_access_key::DEACTIVATE_CREATED,
     &quarantine_user::QUARANTINE,
     &quarantine_user::RELEASE,
+    &deactivate_user_access_keys::DEACTIVATE_ALL,
+    &deactivate_user_access_keys::REACTIVATE_ALL,
     &revoke_role_sessions::REVOKE,
     &revoke_role_sessions::RESTORE,
     &stop_instances::STOP,
@@ -46,13 +50,15 @@ pub static ALL: &[&Spec] = &[
 /// `UserId`, `GetRole`'s `RoleId`), reported in its outcome: the dispatcher's ledger files the
 /// containment under it, so a rename never splits one principal into two targets. Looked up once
 /// the action passed its checks (a refusal makes no IAM call), by the name the action resolved.
-/// Only for the containments the ledger claims (`quarantine_user`, `revoke_role_sessions`,
-/// `stop_instances`, `terminate_instances`): a key's id is its own identity, and a reversal is
+/// Only for the containments the ledger claims (`quarantine_user`, `deactivate_user_access_keys`,
+/// `revoke_role_sessions`, `stop_instances`, `terminate_instances`): a key's id is its own identity, and a reversal is
 /// filed under the entry it reverses. When IAM does not answer, the outcome says so in a warning
 /// and the ledger files the containment by name only.
 async fn report_principal_id<I: Users + Roles>(iam: &I, mut o: ResponseOutcome) -> ResponseOutcome {
     let (entity, name) = match &o.action {
-        Action::QuarantineUser { user_name, .. } => (IamEntity::User, user_name.clone()),
+        Action::QuarantineUser { user_name, .. } | Action::DeactivateUserAccessKeys { user_name, .. } => {
+            (IamEntity::User, user_name.clone())
+        }
         Action::RevokeRoleSessions { role_name, .. } => (IamEntity::Role, role_name.clone()),
         Action::StopInstances { .. } | Action::TerminateInstances { .. } => match o.action.instances_principal() {
             Some(p) => (p.entity, p.name),
@@ -62,6 +68,7 @@ async fn report_principal_id<I: Users + Roles>(iam: &I, mut o: ResponseOutcome) 
         | Action::ReactivateAccessKey { .. }
         | Action::DeactivateCreatedAccessKey { .. }
         | Action::ReleaseUserQuarantine { .. }
+        | Action::ReactivateUserAccessKeys { .. }
         | Action::RestoreRoleSessions { .. }
         | Action::StartInstances { .. } => return o,
     };
@@ -146,6 +153,18 @@ async fn act_on<I: IamPorts>(ctx: &Ctx<'_>, iam: &I) -> Result<ResponseOutcome, 
                 )));
             }
             quarantine_user::release(ctx, iam, &User { account_id, arn: user_arn, name: user_name }).await
+        }
+        Action::DeactivateUserAccessKeys { account_id, user_arn, user_name, used_keys } => {
+            let u = User { account_id, arn: user_arn, name: user_name };
+            deactivate_user_access_keys::deactivate_all(ctx, iam, &u, used_keys).await
+        }
+        // Each key is reactivated only while IAM lists it under the user whose unique id the
+        // containment was filed under (a renamed user is still itself; a reused name is not).
+        Action::ReactivateUserAccessKeys { account_id, user_arn, user_name, access_key_ids } => {
+            crate::self_release::check(ctx, iam, account_id, IamEntity::User, async { Ok::<_, Stop>(Some(user_name.clone())) }).await?;
+            crate::resolve::check_principal_id(ctx, iam, IamEntity::User, user_name).await?;
+            let u = User { account_id, arn: user_arn, name: user_name };
+            deactivate_user_access_keys::reactivate(ctx, iam, &u, access_key_ids).await
         }
         Action::RevokeRoleSessions { account_id, role_arn, role_name, issued_before, .. } => {
             let r = Role { account_id, arn: role_arn, name: role_name };

@@ -157,7 +157,8 @@ pub(crate) async fn quarantine<I: Users + UserManagedPolicies>(
             ))
         }
         // LimitExceeded (the user holds the most managed policies IAM allows) is reported: no
-        // inline document is ever written instead (see SECURITY.md).
+        // inline document is ever written and no policy detached; the dispatcher deactivates every
+        // active key of the user instead (`deactivate_user_access_keys`, SECURITY.md).
         Err(e) => Err(Stop::Fail(e)),
     }
 }

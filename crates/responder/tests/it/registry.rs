@@ -99,6 +99,14 @@ fn every_contract_action_has_one_spec_and_reversals_name_theirs() {
             Action::ReleaseUserQuarantine { account_id, user_arn, user_name, policy_arn: None, previous_document: None, guard_only: false }
         },
         {
+            let (account_id, user_arn, user_name) = user();
+            Action::DeactivateUserAccessKeys { account_id, user_arn, user_name, used_keys: vec![] }
+        },
+        {
+            let (account_id, user_arn, user_name) = user();
+            Action::ReactivateUserAccessKeys { account_id, user_arn, user_name, access_key_ids: vec![key().1] }
+        },
+        {
             let (account_id, role_arn, role_name) = role();
             Action::RevokeRoleSessions { account_id, role_arn, role_name, issued_before: now(), covers_activity_until: None }
         },
@@ -193,6 +201,24 @@ async fn every_call_an_action_makes_is_one_it_declares_and_it_uses_every_one() {
     let look_alike = Entity { inline: [(QUARANTINE_INLINE_POLICY.to_owned(), "{}".to_owned())].into_iter().collect(), ..bob() };
     let iam = MemoryIam::default().with_user("bob", look_alike).without_policy("arn:aws:iam::aws:policy/AWSCompromisedKeyQuarantineV3");
     let o = calls.applied(&iam, quarantine()).await;
+    calls.applied(&iam, o.reversal.unwrap()).await;
+
+    // every key of a user whose quarantine failed: deactivated, again (already), reactivated
+    let iam = MemoryIam::default().with_user(
+        "bob",
+        Entity {
+            keys: vec![("AKIAEXAMPLEBOB000001".into(), KeyStatus::Active), ("AKIAEXAMPLEBOB000002".into(), KeyStatus::Active)],
+            ..bob()
+        },
+    );
+    let all = || Action::DeactivateUserAccessKeys {
+        account_id: ACCOUNT.into(),
+        user_arn: format!("arn:aws:iam::{ACCOUNT}:user/bob"),
+        user_name: "bob".into(),
+        used_keys: vec!["AKIAEXAMPLEBOB000001".into()],
+    };
+    let o = calls.applied(&iam, all()).await;
+    assert_eq!(calls.run(&iam, all()).await.outcome, OutcomeStatus::AlreadyApplied);
     calls.applied(&iam, o.reversal.unwrap()).await;
 
     // a role: revoked, again (already), restored

@@ -1,0 +1,298 @@
+//! A confirmed launcher whose quarantine IAM refuses for good (`LimitExceeded`: it filled its ten
+//! managed-policy slots itself) is contained by deactivating every active key it has instead
+//! (`deactivate_user_access_keys`), and only then: the attacks around that fallback. The real
+//! detector reads the records, CloudTrail's history is a `MemoryTrail`, the real handlers act
+//! in-process against the in-memory IAM.
+
+#![allow(clippy::unwrap_used)] // a test that cannot unwrap has failed
+
+use chrono::{DateTime, Duration, Utc};
+use launchguard_aws::CallError;
+use launchguard_aws::trail::MemoryTrail;
+use launchguard_responder::KeyStatus;
+use launchguard_responder_dispatcher::{DispatchReport, DispatcherError, handle};
+use launchguard_testkit::{Actor, Burst, run_instances_template};
+use serde_json::{Value, json};
+
+use crate::forged_records::detected;
+use crate::world::{self, ACCOUNT, Entity, Iam, Lambda, Logs, Sns, config};
+
+const KEY: &str = "AKIAEXAMPLEINTERN001";
+/// The intern's second key (a production job's), never in a launch record.
+const PROD_KEY: &str = "AKIAEXAMPLEINTERNPRD";
+const BOB_KEY: &str = "AKIAEXAMPLEBOBLEAKED";
+const RESPONDER: &str = "arn:aws:sts::111122223333:assumed-role/SecurityResponder/alice";
+
+fn now() -> DateTime<Utc> {
+    crate::forged_records::now()
+}
+
+fn user(name: &str, keys: &[(&str, KeyStatus)]) -> Entity {
+    Entity {
+        arn: format!("arn:aws:iam::{ACCOUNT}:user/{name}"),
+        keys: keys.iter().map(|(k, s)| ((*k).to_owned(), *s)).collect(),
+        ..Entity::default()
+    }
+}
+
+/// The intern (two active keys, its ten managed-policy slots full) and Bob (one inactive key).
+fn iam() -> Iam {
+    let iam = Iam::default()
+        .with_user("intern", user("intern", &[(KEY, KeyStatus::Active), (PROD_KEY, KeyStatus::Active)]))
+        .with_user("bob", user("bob", &[(BOB_KEY, KeyStatus::Inactive)]));
+    iam.users.lock().unwrap().get_mut("intern").unwrap().attached =
+        (0..10).map(|i| format!("arn:aws:iam::aws:policy/harmless-{i}")).collect();
+    iam
+}
+
+fn limit_exceeded() -> CallError {
+    CallError {
+        message: "iam:AttachUserPolicy: Cannot exceed quota for PoliciesPerUser: 10 (LimitExceeded; HTTP 409)".into(),
+        code: Some("LimitExceeded".into()),
+        retryable: false,
+    }
+}
+
+fn status(iam: &Iam, user: &str, key: &str) -> KeyStatus {
+    iam.user(user).keys.iter().find(|(k, _)| k == key).unwrap().1
+}
+
+/// The intern's confirmed burst (4 calls of 3 instances with `KEY`, in CloudTrail), as the
+/// detector finds it.
+async fn finding(seed: u32) -> (Value, MemoryTrail) {
+    let who = Actor::IamUser { account: ACCOUNT.into(), name: "intern".into(), key: KEY.into() };
+    let real = Burst::new(who, 4, 3, now() - Duration::seconds(85)).records(&run_instances_template(), seed);
+    let trail = MemoryTrail::default();
+    for r in &real {
+        trail.record(r, std::time::Duration::ZERO);
+    }
+    (detected(&real).await, trail)
+}
+
+/// One account's dispatcher state (ledger, pages) across deliveries and releases.
+#[derive(Default)]
+struct Account {
+    sns: Sns,
+    logs: Logs,
+}
+
+impl Account {
+    async fn send(&self, iam: &Iam, trail: &MemoryTrail, payload: &Value, at: DateTime<Utc>) -> Result<DispatchReport, DispatcherError> {
+        let lambda = Lambda::new(iam, &[], at);
+        let sealed = world::sealed(&lambda.kms, payload, at);
+        let logs = &self.logs;
+        handle(&sealed, &config(&[]), &lambda, &self.sns, logs, &logs.ledger, &lambda.kms, &logs.reports, trail, at).await
+    }
+
+    fn last_page(&self) -> String {
+        self.sns.messages.lock().unwrap().last().unwrap().1.clone()
+    }
+}
+
+fn release(fid: Option<&str>, principal: Option<&str>, by: &str) -> Value {
+    json!({"schema_version": 1, "kind": "release", "finding_id": fid, "principal_arn": principal, "reason": "false positive",
+        "requested_by": by, "dry_run": false})
+}
+
+fn outcome<'a>(r: &'a DispatchReport, action: &str) -> Option<&'a launchguard_core::contract::ResponseOutcome> {
+    r.outcomes.iter().find(|o| o.action.name() == action)
+}
+
+/// The report of a delivery that ended in an error: the outcomes are in the page's JSON block.
+fn report_of(r: Result<DispatchReport, DispatcherError>) -> DispatchReport {
+    match r {
+        Ok(r) => r,
+        Err(e) => panic!("{e}"),
+    }
+}
+
+/// The fallback contains; a release by a responder undoes exactly what it did (the key launchguard
+/// deactivated as used, and the other one), and nothing else.
+#[tokio::test(start_paused = true)]
+async fn a_full_user_is_contained_by_all_its_keys_and_a_release_undoes_exactly_that() {
+    let (f, trail) = finding(901).await;
+    let fid = f["finding_id"].as_str().unwrap().to_owned();
+    let mut iam = iam();
+    iam.fail_on("AttachUserPolicy", limit_exceeded());
+    let acct = Account::default();
+    let e = acct.send(&iam, &trail, &f, now()).await.unwrap_err();
+    assert!(!e.is_retryable(), "{e}");
+    assert_eq!((status(&iam, "intern", KEY), status(&iam, "intern", PROD_KEY)), (KeyStatus::Inactive, KeyStatus::Inactive));
+    let page = acct.last_page();
+    assert!(page.contains("QUARANTINE FAILED"), "{page}");
+    let writes_before = iam.writes();
+    assert!(!writes_before.iter().any(|w| w.contains("bob")), "{writes_before:?}");
+    // released by a responder: both keys work again, Bob's stays as a person left it
+    let r = acct.send(&iam, &trail, &release(Some(&fid), None, RESPONDER), now() + Duration::minutes(30)).await.unwrap();
+    assert_eq!(outcome(&r, "reactivate_user_access_keys").unwrap().outcome.name(), "applied", "{r:?}");
+    assert_eq!((status(&iam, "intern", KEY), status(&iam, "intern", PROD_KEY)), (KeyStatus::Active, KeyStatus::Active));
+    assert_eq!(status(&iam, "bob", BOB_KEY), KeyStatus::Inactive);
+}
+
+/// Attack: the quarantine is throttled (a reason a retry can help). It is retried (the delivery
+/// answers a retryable error and Lambda delivers again), never turned into "deactivate every key":
+/// the production key stays active, and the retry quarantines.
+#[tokio::test(start_paused = true)]
+async fn a_throttled_quarantine_is_retried_not_replaced_by_deactivating_every_key() {
+    let (f, trail) = finding(902).await;
+    let mut iam = iam();
+    iam.users.lock().unwrap().get_mut("intern").unwrap().attached.clear();
+    iam.fail_on(
+        "AttachUserPolicy",
+        CallError {
+            message: "iam:AttachUserPolicy: Rate exceeded (Throttling; HTTP 400)".into(),
+            code: Some("Throttling".into()),
+            retryable: true,
+        },
+    );
+    let acct = Account::default();
+    let e = acct.send(&iam, &trail, &f, now()).await.unwrap_err();
+    assert!(e.is_retryable(), "a throttled quarantine must be retried: {e}");
+    assert_eq!(status(&iam, "intern", PROD_KEY), KeyStatus::Active, "a throttle turned into deactivating every key: {e}");
+    assert!(!iam.writes().iter().any(|w| w.contains(PROD_KEY)), "{:?}", iam.writes());
+    iam.heal("AttachUserPolicy");
+    let r = report_of(acct.send(&iam, &trail, &f, now() + Duration::seconds(30)).await);
+    assert_eq!(outcome(&r, "quarantine_user").unwrap().outcome.name(), "applied", "{r:?}");
+    assert!(outcome(&r, "deactivate_user_access_keys").is_none(), "{r:?}");
+    assert_eq!(status(&iam, "intern", PROD_KEY), KeyStatus::Active);
+}
+
+/// Attack: the launcher renames itself between the finding and the action, and its name is given
+/// to another user (a new hire, whose ten slots are full too). The quarantine of "intern" fails on
+/// the new user; the fallback must not deactivate the new user's keys: IAM lists none of the keys
+/// CloudTrail saw "intern" use under it. Nothing of the new user changes, and the page says the
+/// launcher is not contained.
+#[tokio::test(start_paused = true)]
+async fn a_name_given_to_another_user_before_the_action_never_deactivates_that_users_keys() {
+    let (f, trail) = finding(903).await;
+    let mut iam = iam();
+    {
+        let mut users = iam.users.lock().unwrap();
+        let mut launcher = users.remove("intern").unwrap();
+        launcher.arn = format!("arn:aws:iam::{ACCOUNT}:user/intern-old");
+        users.insert("intern-old".into(), launcher);
+        let mut newcomer = user("intern", &[("AKIAEXAMPLENEWHIRE01", KeyStatus::Active)]);
+        newcomer.id = "AIDAEXAMPLENEWHIRE01".into();
+        newcomer.attached = (0..10).map(|i| format!("arn:aws:iam::aws:policy/harmless-{i}")).collect();
+        users.insert("intern".into(), newcomer);
+    }
+    iam.fail_on("AttachUserPolicy", limit_exceeded());
+    let acct = Account::default();
+    let _ = acct.send(&iam, &trail, &f, now()).await;
+    assert_eq!(status(&iam, "intern", "AKIAEXAMPLENEWHIRE01"), KeyStatus::Active, "another user's key was deactivated: {:?}", iam.writes());
+    assert!(!iam.writes().iter().any(|w| w.starts_with("UpdateAccessKey intern ")), "{:?}", iam.writes());
+    let page = acct.last_page();
+    assert!(page.contains("IAM lists none of the keys CloudTrail saw intern use"), "{page}");
+    assert!(page.contains("intern IS NOT CONTAINED"), "{page}");
+}
+
+/// Attack: the user is protected by its tag (`launchguard:protected=true`): IAM denies the
+/// handlers' roles `AttachUserPolicy` and `UpdateAccessKey` on it (AccessDenied, final). The
+/// fallback is tried and changes nothing; the page says the user is not contained.
+#[tokio::test(start_paused = true)]
+async fn a_user_protected_by_its_tag_keeps_every_key_and_the_page_says_so() {
+    let (f, trail) = finding(904).await;
+    let mut iam = iam();
+    let denied = |op: &str| CallError {
+        message: format!(
+            "iam:{op}: User: arn:aws:sts::111122223333:assumed-role/launchguard-handler/x is not authorized to perform: iam:{op} on resource: user intern with an explicit deny in an identity-based policy (AccessDenied; HTTP 403)"
+        ),
+        code: Some("AccessDenied".into()),
+        retryable: false,
+    };
+    iam.fail_on("AttachUserPolicy", denied("AttachUserPolicy"));
+    iam.fail_on("UpdateAccessKey", denied("UpdateAccessKey"));
+    let acct = Account::default();
+    let e = acct.send(&iam, &trail, &f, now()).await.unwrap_err();
+    assert!(!e.is_retryable(), "{e}");
+    assert_eq!((status(&iam, "intern", KEY), status(&iam, "intern", PROD_KEY)), (KeyStatus::Active, KeyStatus::Active));
+    assert!(iam.writes().is_empty(), "{:?}", iam.writes());
+    let page = acct.last_page();
+    assert!(page.contains("could NOT deactivate its access keys either"), "{page}");
+}
+
+/// Attack: a protected user by `PROTECTED_PRINCIPALS` (its real ARN, with its path), named by a
+/// command without the path: refused by the handler before any write.
+#[tokio::test]
+async fn the_handler_refuses_a_protected_user_before_any_write() {
+    let iam = Iam::default().with_user(
+        "breakglass-1",
+        Entity {
+            arn: format!("arn:aws:iam::{ACCOUNT}:user/breakglass-1"),
+            keys: vec![(KEY.into(), KeyStatus::Active)],
+            ..Entity::default()
+        },
+    );
+    let lambda = Lambda::new(&iam, &[], now());
+    let action = launchguard_core::contract::Action::DeactivateUserAccessKeys {
+        account_id: ACCOUNT.into(),
+        user_arn: format!("arn:aws:iam::{ACCOUNT}:user/breakglass-1"),
+        user_name: "breakglass-1".into(),
+        used_keys: vec![KEY.into()],
+    };
+    let req = launchguard_core::contract::ResponseRequest::new("lg-test", action, false, now());
+    let o = launchguard_responder::respond(&req, &lambda.ak, &iam, now()).await;
+    assert_eq!(o.outcome.name(), "refused", "{o:?}");
+    assert!(iam.writes().is_empty());
+    assert_eq!(status(&iam, "breakglass-1", KEY), KeyStatus::Active);
+}
+
+/// Attack: a release that names another principal (Bob), within the intern's finding or alone,
+/// never reactivates the intern's keys; the intern releasing itself is refused; and a release of
+/// the intern after its name was given to another user refuses (IAM's unique id differs), so the
+/// new user's inactive key is not turned on.
+#[tokio::test(start_paused = true)]
+async fn a_release_of_another_principal_or_by_the_user_itself_reactivates_none_of_its_keys() {
+    let (f, trail) = finding(905).await;
+    let fid = f["finding_id"].as_str().unwrap().to_owned();
+    let mut iam = iam();
+    iam.fail_on("AttachUserPolicy", limit_exceeded());
+    let acct = Account::default();
+    let _ = acct.send(&iam, &trail, &f, now()).await;
+    assert_eq!(status(&iam, "intern", PROD_KEY), KeyStatus::Inactive);
+    let bob = format!("arn:aws:iam::{ACCOUNT}:user/bob");
+    let at = now() + Duration::minutes(30);
+    let _ = acct.send(&iam, &trail, &release(Some(&fid), Some(&bob), RESPONDER), at).await;
+    let _ = acct.send(&iam, &trail, &release(None, Some(&bob), RESPONDER), at + Duration::seconds(1)).await;
+    assert_eq!(status(&iam, "intern", PROD_KEY), KeyStatus::Inactive, "a release of Bob reactivated the intern's key");
+    // the intern (its other identity ARN, any case) asks for its own release
+    let own = format!("arn:aws:iam::{ACCOUNT}:user/Intern");
+    let r = acct.send(&iam, &trail, &release(Some(&fid), None, &own), at + Duration::seconds(2)).await;
+    assert!(matches!(r, Err(DispatcherError::Rejected { .. })), "{r:?}");
+    assert_eq!(status(&iam, "intern", PROD_KEY), KeyStatus::Inactive, "the intern released itself");
+    // renamed away; the name given to a new user holding an inactive key with the same id
+    {
+        let mut users = iam.users.lock().unwrap();
+        let mut launcher = users.remove("intern").unwrap();
+        launcher.arn = format!("arn:aws:iam::{ACCOUNT}:user/intern-old");
+        users.insert("intern-old".into(), launcher);
+        let mut newcomer = user("intern", &[(PROD_KEY, KeyStatus::Inactive)]);
+        newcomer.id = "AIDAEXAMPLENEWHIRE01".into();
+        users.insert("intern".into(), newcomer);
+    }
+    let _ = acct.send(&iam, &trail, &release(Some(&fid), None, RESPONDER), at + Duration::seconds(3)).await;
+    assert_eq!(status(&iam, "intern", PROD_KEY), KeyStatus::Inactive, "the release turned on a key of the user who now has the name");
+}
+
+/// Dry run: the handler says what it would do and changes nothing.
+#[tokio::test]
+async fn a_dry_run_says_which_keys_it_would_deactivate() {
+    let iam = iam();
+    let lambda = Lambda::new(&iam, &[], now());
+    let action = launchguard_core::contract::Action::DeactivateUserAccessKeys {
+        account_id: ACCOUNT.into(),
+        user_arn: format!("arn:aws:iam::{ACCOUNT}:user/intern"),
+        user_name: "intern".into(),
+        used_keys: vec![KEY.into()],
+    };
+    let req = launchguard_core::contract::ResponseRequest::new("lg-test", action, true, now());
+    let o = launchguard_responder::respond(&req, &lambda.ak, &iam, now()).await;
+    assert_eq!(o.outcome.name(), "dry_run", "{o:?}");
+    assert!(
+        o.detail
+            .contains(&format!("would set Inactive every active access key of arn:aws:iam::{ACCOUNT}:user/intern (2: {KEY}, {PROD_KEY})")),
+        "{}",
+        o.detail
+    );
+    assert!(iam.writes().is_empty());
+}
