@@ -6,8 +6,13 @@
 //! zip, xz, bzip2 and zstd are named and not read. The text is then a stream of JSON documents,
 //! whatever separates them (nothing, newlines, spaces; a UTF-8 byte-order mark and NUL padding
 //! are skipped): delivery files, JSON lines, a lookup-events output, concatenated with `cat` or
-//! `zcat`. Each document is found with serde_json's [`StreamDeserializer`], then split into
-//! records ([`split_document`]) for the scanner's pre-filter.
+//! `zcat`. Each document's end is found from its brackets ([`super::brackets`], strings skipped
+//! with `memchr`), and the document is split into records ([`split_document`], which validates
+//! what it hands out) for the scanner's pre-filter: one parse of each byte. A document that this
+//! refuses (a syntax error, text that is not UTF-8, a line break inside: pretty-printed, or a line
+//! cut short) is found again with serde_json's [`StreamDeserializer`], which says where it stops
+//! being JSON, and handled as below; so is one that reaches the end of the input or the size cap
+//! unclosed.
 //!
 //! Nothing here stops a scan, and nothing is dropped silently: a line that is not JSON, a
 //! document cut short, a document over the size cap ([`ReadOptions::max_document`]) are counted
@@ -28,6 +33,7 @@ use launchguard_core::scan::{LaunchSink, Scanner, event_key};
 use launchguard_core::split::{Item, split_document};
 use serde::Deserialize;
 
+use super::brackets::{Brackets, End};
 use super::sniff::{Kind, Utf16, looks_like_json, sniff};
 use serde::de::IgnoredAny;
 
@@ -217,6 +223,8 @@ struct Docs<R> {
     max: usize,
     event_keys: Vec<u128>,
     text_seen: bool,
+    /// The fast path's scan of the document at `at`, resumed as the buffer grows.
+    brackets: Brackets,
 }
 
 impl<R: Read> Docs<R> {
@@ -231,6 +239,7 @@ impl<R: Read> Docs<R> {
             max: options.max_document.max(1),
             event_keys: Vec::new(),
             text_seen: false,
+            brackets: Brackets::default(),
         }
     }
 
@@ -317,6 +326,24 @@ impl<R: Read> Docs<R> {
                 self.skip_line();
                 continue;
             }
+            // The fast path: the document's end from its brackets, then one parse that hands
+            // out its records. Anything else (a parse refused, a line break inside, the end of
+            // the input or the cap reached first) is serde_json's to judge, below.
+            match self.brackets.scan(&self.buf[self.at..]) {
+                End::Closed(n) => {
+                    self.brackets = Brackets::default();
+                    if self.feed_valid(self.at, self.at + n, scanner) {
+                        self.advance(n);
+                        continue;
+                    }
+                }
+                End::Open if !self.eof && self.buf.len() - self.at < self.max => {
+                    let rest = self.buf.len() - self.at;
+                    self.fill(rest.min(self.max + 1 - rest));
+                    continue;
+                }
+                End::Open | End::LineBreak => self.brackets = Brackets::default(),
+            }
             let rest = &self.buf[self.at..];
             let mut values = serde_json::Deserializer::from_slice(rest).into_iter::<IgnoredAny>();
             match values.next() {
@@ -367,6 +394,20 @@ impl<R: Read> Docs<R> {
                 None => self.at = self.buf.len(),
             }
         }
+    }
+
+    /// The fast path: when `buf[from..to]` is UTF-8 and a document [`split_document`] reads
+    /// whole (so valid JSON), hand its records to the scanner and say so; otherwise hand nothing.
+    fn feed_valid<F: Feed>(&mut self, from: usize, to: usize, scanner: &mut F) -> bool {
+        let Ok(text) = std::str::from_utf8(&self.buf[from..to]) else { return false };
+        let mut items = Vec::new();
+        if split_document(text, &mut |item| items.push(item)).is_err() {
+            return false;
+        }
+        for item in items {
+            push(item, &mut self.event_keys, scanner);
+        }
+        true
     }
 
     /// Hand the records of one whole document to the scanner.

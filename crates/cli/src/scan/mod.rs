@@ -16,6 +16,7 @@
 //! capped lists. Not the archive.
 
 pub mod args;
+pub mod brackets;
 pub mod every_rule;
 pub mod input;
 pub mod progress;
