@@ -1,6 +1,6 @@
 //! Where a JSON document ends, from its brackets alone: the reader's fast path
-//! ([`super::input`]). Strings (and their escapes) are skipped with `memchr`, so finding the end
-//! of a delivery file costs a fraction of a parse; the document is then parsed once, by
+//! ([`super::input`]). Strings (and their escapes) are skipped eight bytes at a time, so finding
+//! the end of a delivery file costs a fraction of a parse; the document is then parsed once, by
 //! [`launchguard_core::split::split_document`], which validates every byte it hands out. This is
 //! not a validation: a document whose brackets close is only a candidate, and the reader falls
 //! back to serde_json's own pass when the parse refuses it.
@@ -37,23 +37,15 @@ impl Brackets {
         let mut i = self.pos;
         while i < doc.len() {
             if self.in_string {
-                match memchr::memchr3(b'"', b'\\', b'\n', &doc[i..]) {
-                    None => i = doc.len(),
-                    Some(j) => {
-                        let k = i + j;
-                        match doc[k] {
-                            b'\n' => return End::LineBreak,
-                            b'\\' if k + 1 >= doc.len() => {
-                                // the escaped byte is not here yet: resume at the backslash
-                                i = k;
-                                break;
-                            }
-                            b'\\' => i = k + 2,
-                            _ => {
-                                self.in_string = false;
-                                i = k + 1;
-                            }
-                        }
+                i = string_stop(doc, i);
+                match doc.get(i) {
+                    None => break,
+                    Some(b'\n') => return End::LineBreak,
+                    Some(b'\\') if i + 1 >= doc.len() => break, // the escaped byte is not here yet: resume at the backslash
+                    Some(b'\\') => i += 2,
+                    Some(_) => {
+                        self.in_string = false;
+                        i += 1;
                     }
                 }
             } else {
@@ -73,9 +65,35 @@ impl Brackets {
                 i += 1;
             }
         }
-        self.pos = i;
+        self.pos = i.min(doc.len());
         End::Open
     }
+}
+
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGHS: u64 = 0x8080_8080_8080_8080;
+
+/// The high bit of the first byte of `word` equal to `b` is set (bits above it may be set too).
+fn has(word: u64, b: u8) -> u64 {
+    let x = word ^ (ONES * u64::from(b));
+    x.wrapping_sub(ONES) & !x & HIGHS
+}
+
+/// Where the next `"`, `\` or line break is in `doc` from `i` (inside a string), or `doc.len()`:
+/// eight bytes at a time (CloudTrail's strings are mostly short: cheaper than a `memchr3` call).
+fn string_stop(doc: &[u8], mut i: usize) -> usize {
+    while let Some(chunk) = doc.get(i..i + 8) {
+        let mut bytes = [0u8; 8];
+        bytes.copy_from_slice(chunk);
+        let word = u64::from_le_bytes(bytes);
+        let m = has(word, b'"') | has(word, b'\\') | has(word, b'\n');
+        if m != 0 {
+            // the lowest flagged byte is exact (a false flag only ever follows a true one)
+            return i + (m.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    doc[i..].iter().position(|&b| matches!(b, b'"' | b'\\' | b'\n')).map_or(doc.len(), |j| i + j)
 }
 
 #[cfg(test)]
@@ -112,6 +130,14 @@ mod tests {
     }
 
     proptest! {
+        /// The word-at-a-time search stops where a byte-at-a-time one does.
+        #[test]
+        fn string_stop_is_the_first_quote_backslash_or_line_break(doc in prop::collection::vec(prop_oneof![Just(b'"'), Just(b'\\'), Just(b'\n'), any::<u8>(), Just(b'a')], 0..40), from in 0usize..40) {
+            let from = from.min(doc.len());
+            let want = doc[from..].iter().position(|&b| matches!(b, b'"' | b'\\' | b'\n')).map_or(doc.len(), |j| from + j);
+            prop_assert_eq!(string_stop(&doc, from), want);
+        }
+
         /// Any JSON value serde_json writes (compact) closes where it ends, whatever follows it.
         #[test]
         fn a_serialised_value_closes_at_its_end(v in json_value(), tail in "[ {}\\[\\]\"a-z]{0,8}") {
