@@ -1,6 +1,6 @@
 //! Write the JSON Schemas of the command line's JSON output to `schemas/` (`make schemas`).
 //!
-//! `cargo run -p launchguard-cli --example write_schemas [DIR]` (default: the repository's
+//! `cargo run -p launchguard-cli --example write_output_schemas [DIR]` (default: the repository's
 //! `schemas/`). The crate's tests fail when a committed file differs.
 
 use std::path::PathBuf;
@@ -13,12 +13,12 @@ fn main() -> ExitCode {
     for name in schema::OUTPUTS {
         let path = dir.join(schema::file_name(name));
         let Some(text) = schema::text(name) else {
-            eprintln!("write_schemas: no schema for {name}");
+            eprintln!("write_output_schemas: no schema for {name}");
             return ExitCode::FAILURE;
         };
         let unchanged = std::fs::read_to_string(&path).is_ok_and(|old| old == text);
         if !unchanged && let Err(e) = std::fs::write(&path, text) {
-            eprintln!("write_schemas: {}: {e}", path.display());
+            eprintln!("write_output_schemas: {}: {e}", path.display());
             return ExitCode::FAILURE;
         }
         println!("{} {}", if unchanged { "unchanged" } else { "wrote    " }, path.display());
