@@ -28,8 +28,9 @@ lint-deploy: ## cfn-lint on the templates; parliament (strict, community auditor
 unit: ## Unit and in-process tests of every crate (no network), on the linted build
 	scripts/linted.sh $(CARGO) test --workspace --locked
 
-schemas: ## Regenerate the contract's JSON Schemas (schemas/*.schema.json) from the Rust types; `make unit` fails while they are stale
+schemas: ## Regenerate the JSON Schemas (schemas/*.schema.json: the contract's, scan's and rules' JSON output) from the Rust types; `make unit` fails while they are stale
 	$(CARGO) run --quiet -p launchguard-core --example write_schemas --locked
+	$(CARGO) run --quiet -p launchguard-cli --example write_output_schemas --locked
 
 e2e: ## The whole chain on LocalStack with cargo lambda watch (test modules in parallel: LG_E2E_WORKERS, default 3)
 	scripts/linted.sh scripts/e2e.sh

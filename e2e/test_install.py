@@ -36,3 +36,35 @@ def test_cargo_install_puts_a_working_launchguard_on_the_path():
         scan = subprocess.run(["launchguard", "scan", str(sample)], cwd=elsewhere, env=env, capture_output=True, text=True)
         assert scan.returncode == 3, scan.stdout + scan.stderr
         assert "FLAGGED" in scan.stdout
+
+
+def test_an_offline_build_scans_and_lists_rules_without_the_aws_sdk():
+    """`cargo install --locked --path crates/cli --no-default-features` (issue 31): `scan` of local
+    files and `rules`, no AWS SDK linked; what needs AWS says how to get it. Same `--debug` and target
+    directory as above: only the crates whose features differ are compiled again (the command line and
+    a few of its dependencies; TESTING.md has the time)."""
+    cargo = shutil.which("cargo")
+    assert cargo, "cargo is needed (rustup.rs)"
+    # no crate of the AWS SDK (aws-*) among what the offline build links
+    tree = subprocess.run([cargo, "tree", "--locked", "--package", "launchguard-cli", "--no-default-features", "--edges", "normal",
+                           "--prefix", "none"], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert tree.returncode == 0, tree.stderr[-3000:]
+    crates = {line.split()[0] for line in tree.stdout.splitlines() if line.strip()}
+    assert "launchguard-cli" in crates and "clap" in crates, tree.stdout[-3000:]
+    assert not [c for c in crates if c.startswith("aws-") or c in ("tokio", "launchguard-aws", "hyper")], sorted(crates)
+    with tempfile.TemporaryDirectory() as root, tempfile.TemporaryDirectory() as elsewhere:
+        target = os.environ.get("CARGO_TARGET_DIR", str(ROOT / "target"))
+        done = subprocess.run([cargo, "install", "--locked", "--debug", "--no-default-features", "--path", "crates/cli", "--root", root,
+                               "--target-dir", target], cwd=ROOT, capture_output=True, text=True, timeout=3600)
+        assert done.returncode == 0, done.stderr[-3000:]
+        env = {**os.environ, "PATH": f"{root}/bin:{os.environ['PATH']}"}
+        sample = ROOT / "fixtures/windows/terraform-18-in-100s.json"
+        scan = subprocess.run(["launchguard", "scan", str(sample)], cwd=elsewhere, env=env, capture_output=True, text=True)
+        assert scan.returncode == 3 and "FLAGGED" in scan.stdout, scan.stdout + scan.stderr
+        rules = subprocess.run(["launchguard", "rules"], cwd=elsewhere, env=env, capture_output=True, text=True)
+        assert rules.returncode == 0 and "ec2-mass-launch" in rules.stdout, rules.stdout + rules.stderr
+        # what needs AWS is not there, and says how to get it
+        release = subprocess.run(["launchguard", "release", "--help"], cwd=elsewhere, env=env, capture_output=True, text=True)
+        assert release.returncode == 2, release.stdout + release.stderr
+        s3 = subprocess.run(["launchguard", "scan", "s3://bucket/prefix/"], cwd=elsewhere, env=env, capture_output=True, text=True)
+        assert s3.returncode == 2 and "built without AWS" in s3.stderr and "aws s3 sync" in s3.stderr, s3.stdout + s3.stderr

@@ -2,10 +2,13 @@
 //! here, then exits with the [`Status`] returned (an error's own, [`CliError::status`]).
 
 use std::io::{IsTerminal, Write};
+use std::path::Path;
 
 use crate::CliError;
 use crate::exit::{self, Status};
-use crate::scan::{self, Bar, LocalSource, S3Source, ScanArgs, Silent, Source};
+#[cfg(feature = "aws")]
+use crate::scan::S3Source;
+use crate::scan::{self, Bar, LocalSource, ScanArgs, ScanFormat, Silent, Source};
 
 /// What `scan` says on stderr before it waits on a terminal: it reads standard input when no
 /// input is named (or `-` is), and a person at a terminal would otherwise see nothing happen.
@@ -16,6 +19,11 @@ pub fn stdin_notice(inputs: &[String], stdin_is_terminal: bool) -> Option<&'stat
          (or name files, directories or s3:// prefixes: launchguard scan --help)",
     )
 }
+
+/// What a build without the `aws` feature says of an `s3://` input.
+pub const NO_AWS: &str = "this launchguard was built without AWS (--no-default-features): copy the prefix first \
+(aws s3 sync s3://bucket/prefix trail/) and scan the directory, or install the default build \
+(cargo install --locked --path crates/cli)";
 
 /// `launchguard scan`: scan, print the report on stdout, and return the exit status.
 pub fn scan(args: &ScanArgs) -> Result<Status, CliError> {
@@ -28,8 +36,15 @@ pub fn scan(args: &ScanArgs) -> Result<Status, CliError> {
     let (urls, paths): (Vec<String>, Vec<String>) = args.inputs.iter().cloned().partition(|i| i.starts_with("s3://"));
     let paths = if urls.is_empty() && paths.is_empty() { vec!["-".to_owned()] } else { paths };
     let local = LocalSource::new(paths).with_filter(args.source_filter()?);
+    #[cfg(feature = "aws")]
     let buckets = urls.iter().map(|u| S3Source::new(u, &args.aws)).collect::<Result<Vec<_>, _>>()?;
+    #[cfg(not(feature = "aws"))]
+    if let Some(url) = urls.first() {
+        return Err(CliError::Usage(format!("{url}: {NO_AWS}")));
+    }
+    #[cfg_attr(not(feature = "aws"), allow(unused_mut))]
     let mut sources: Vec<&dyn Source> = vec![&local];
+    #[cfg(feature = "aws")]
     sources.extend(buckets.iter().map(|b| b as &dyn Source));
     let jobs = args.jobs.map(usize::from);
     // no bar over a paste: the notice said what the scan waits for
@@ -42,18 +57,24 @@ pub fn scan(args: &ScanArgs) -> Result<Status, CliError> {
         eprintln!("launchguard scan: warning: nothing was read (no record in any input); exit status 1");
     }
     let status = exit::of_scan(&report, args.ignore_flagged);
-    let mut out = std::io::stdout().lock();
-    let written = if args.json {
-        serde_json::to_writer_pretty(&mut out, &report).map_err(std::io::Error::from).and_then(|()| writeln!(out))
-    } else {
-        write!(out, "{report}")
+    let text = match args.output_format() {
+        ScanFormat::Json => serde_json::to_string_pretty(&report).map_err(|e| CliError::Output(e.to_string()))? + "\n",
+        ScanFormat::Text => report.to_string(),
+    };
+    write_out(args.out.as_deref(), &text)?;
+    Ok(status)
+}
+
+/// Write a report to `--out FILE`, or to standard output; a closed pipe (`launchguard scan ... |
+/// head -1`) ends it quietly, as Unix tools do.
+pub fn write_out(out: Option<&Path>, text: &str) -> Result<(), CliError> {
+    if let Some(path) = out {
+        return std::fs::write(path, text).map_err(|e| CliError::Output(format!("{}: {e}", path.display())));
     }
-    .and_then(|()| out.flush());
-    match written {
-        // the reader has gone (`launchguard scan ... | head -1`): stop quietly, as Unix tools do
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(status),
-        Err(e) => Err(CliError::Output(e.to_string())),
-        Ok(()) => Ok(status),
+    let mut stdout = std::io::stdout().lock();
+    match stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(CliError::Output(e.to_string())),
+        _ => Ok(()),
     }
 }
 

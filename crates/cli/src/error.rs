@@ -23,6 +23,7 @@ pub enum CliError {
     /// A core error (bad time, ...).
     #[error(transparent)]
     Core(#[from] CoreError),
+    #[cfg(feature = "aws")]
     /// An AWS call failed: one line, with what to do (from AWS's error code).
     #[error("{what} failed: {}. What to do: {}", launchguard_core::text::untrusted(.reason), crate::aws::advice(.reason))]
     Aws {
@@ -43,7 +44,9 @@ impl CliError {
         use crate::exit::Status;
         match self {
             CliError::Usage(_) | CliError::Core(_) | CliError::Input { .. } => Status::Usage,
-            CliError::Output(_) | CliError::Aws { .. } | CliError::Refused(_) => Status::Incomplete,
+            CliError::Output(_) | CliError::Refused(_) => Status::Incomplete,
+            #[cfg(feature = "aws")]
+            CliError::Aws { .. } => Status::Incomplete,
         }
     }
 }

@@ -15,12 +15,15 @@ pub fn long(about: &str, examples: &str, exit: &str) -> String {
 /// `launchguard scan`'s examples.
 pub const SCAN_EXAMPLES: &str = "  launchguard scan fixtures/windows/terraform-18-in-100s.json        # a bundled sample: one burst, exit 3
   launchguard scan --rule ec2-mass-launch --start 2023-07-10 --end 2023-07-11 trail/
-  launchguard scan --json --ignore-flagged trail/AWSLogs/ > report.json
+  launchguard scan --format json --out report.json --ignore-flagged trail/AWSLogs/
   zcat trail/*.json.gz | launchguard scan -
   launchguard scan --region eu-west-1 --profile audit s3://my-trail/AWSLogs/111122223333/CloudTrail/";
 
 /// `launchguard report`'s examples.
-pub const REPORT_EXAMPLES: &str = "  launchguard report --since 2026-11-01 --until 2026-12-01 --ledger-bucket my-ledger
+pub const REPORT_EXAMPLES: &str =
+    "  launchguard report --records fixtures/report/incident-records.jsonl --ledger-dir fixtures/report/ledger \\
+      --finding lg-6a7abdb92f718a00cd4bf96ad6fbb4d4        # the bundled sample: no AWS
+  launchguard report --since 2026-11-01 --until 2026-12-01 --ledger-bucket my-ledger
   launchguard report --finding lg-6a7abdb92f718a00cd4bf96ad6fbb4d4 --format html --out incident.html \\
       --ledger-bucket my-ledger --region us-east-1 --profile security";
 

@@ -1,22 +1,33 @@
 //! `launchguard`: command-line tools. `launchguard --help`.
 
-use std::io::Write;
 use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser, Subcommand};
+#[cfg(feature = "aws")]
 use launchguard_aws::LambdaInvoker;
+#[cfg(feature = "aws")]
 use launchguard_aws::mac::Kms;
+#[cfg(feature = "aws")]
 use launchguard_cli::CliError;
+#[cfg(feature = "aws")]
 use launchguard_cli::aws::AwsArgs;
-use launchguard_cli::exit::{self, Status};
+use launchguard_cli::exit;
+#[cfg(feature = "aws")]
+use launchguard_cli::exit::Status;
 use launchguard_cli::help;
+#[cfg(feature = "aws")]
 use launchguard_cli::release::{self, DEFAULT_DISPATCHER, DEFAULT_RELEASE_KEY, ReleaseArgs};
+#[cfg(feature = "aws")]
 use launchguard_cli::report::{self, ReportArgs};
 use launchguard_cli::rules::RulesArgs;
 use launchguard_cli::scan::ScanArgs;
 
 #[derive(Debug, Parser)]
-#[command(name = "launchguard", version, about = "launchguard's command line: replay archived CloudTrail, release a containment")]
+#[command(
+    name = "launchguard",
+    version,
+    about = "launchguard's command line: replay archived CloudTrail, list the rules, release a containment, report an incident (the commands below are those of this build)"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -27,6 +38,7 @@ enum Command {
     /// Replay archived CloudTrail (files, directories, s3://bucket/prefix, stdin) and report the
     /// bursts the detector would flag.
     Scan(ScanArgs),
+    #[cfg(feature = "aws")]
     /// Undo what launchguard did for a finding (or one principal). Only RELEASE_PRINCIPALS can:
     /// the request is sealed with the release key using your own AWS credentials.
     #[command(after_help = help::short(help::RELEASE_EXAMPLES, exit::RELEASE_EXIT))]
@@ -53,6 +65,7 @@ enum Command {
         #[command(flatten)]
         aws: AwsArgs,
     },
+    #[cfg(feature = "aws")]
     /// An incident's report (--finding ID) or a period summary (--since DAY), in Markdown, HTML
     /// or JSON, from the incident records (CloudWatch Logs).
     #[command(after_help = help::short(help::REPORT_EXAMPLES, exit::REPORT_EXIT))]
@@ -69,6 +82,7 @@ enum Command {
     },
 }
 
+#[cfg(feature = "aws")]
 fn run_release(args: &ReleaseArgs, aws: &AwsArgs) -> Result<ExitCode, CliError> {
     let rt = tokio::runtime::Runtime::new().map_err(|e| CliError::Input { source_name: "tokio runtime".into(), reason: e.to_string() })?;
     rt.block_on(async {
@@ -89,42 +103,40 @@ fn run_release(args: &ReleaseArgs, aws: &AwsArgs) -> Result<ExitCode, CliError> 
     })
 }
 
+#[cfg(feature = "aws")]
 fn run_report(args: &ReportArgs) -> Result<ExitCode, CliError> {
     let rt = tokio::runtime::Runtime::new().map_err(|e| CliError::Input { source_name: "tokio runtime".into(), reason: e.to_string() })?;
     let text = rt.block_on(async {
+        if let Some(records) = &args.records {
+            let logs = report::local::LocalLog::read(records)?;
+            let ledger = report::local::DirStore::new(args.ledger_dir.as_deref())?;
+            return report::run(args, &logs, &ledger, chrono::Utc::now()).await;
+        }
         let sdk = args.aws.sdk_config().await?;
         let logs = launchguard_responder_dispatcher::aws::Logs(aws_sdk_cloudwatchlogs::Client::new(&sdk));
-        let ledger = launchguard_aws::store::S3Store::new(launchguard_aws::s3_client(&sdk), args.ledger_bucket.clone(), "ledger/");
+        let bucket = args.ledger_bucket.clone().unwrap_or_default();
+        let ledger = launchguard_aws::store::S3Store::new(launchguard_aws::s3_client(&sdk), bucket, "ledger/");
         report::run(args, &logs, &ledger, chrono::Utc::now()).await
     })?;
-    match &args.out {
-        Some(path) => std::fs::write(path, text).map_err(|e| CliError::Output(format!("{}: {e}", path.display())))?,
-        None => std::io::stdout().lock().write_all(text.as_bytes()).map_err(|e| CliError::Output(e.to_string()))?,
-    }
+    launchguard_cli::commands::write_out(args.out.as_deref(), &text)?;
     Ok(ExitCode::SUCCESS)
-}
-
-/// Print on stdout; a closed pipe (`| head`) is not an error.
-fn write_stdout(text: &str) -> Result<(), CliError> {
-    match std::io::stdout().lock().write_all(text.as_bytes()) {
-        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(CliError::Output(e.to_string())),
-        _ => Ok(()),
-    }
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Scan(args) => launchguard_cli::commands::scan(&args).map(ExitCode::from),
+        #[cfg(feature = "aws")]
         Command::Report(args) => run_report(&args),
         Command::Rules(args) => launchguard_cli::rules::rule_set_in_force()
             .and_then(|set| launchguard_cli::rules::run(&args, &set))
-            .and_then(|text| write_stdout(&text))
+            .and_then(|text| launchguard_cli::commands::write_out(None, &text))
             .map(|()| ExitCode::SUCCESS),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "launchguard", &mut std::io::stdout());
             Ok(ExitCode::SUCCESS)
         }
+        #[cfg(feature = "aws")]
         Command::Release { finding, principal, reason, dry_run, dispatcher, key, aws } => {
             run_release(&ReleaseArgs { finding_id: finding, principal_arn: principal, reason, dry_run, dispatcher, key_id: key }, &aws)
         }

@@ -9,6 +9,7 @@ use clap::Args;
 use clap::builder::{PossibleValue, TypedValueParser};
 use launchguard_core::rules::RuleSet;
 use launchguard_core::windows::duration_words;
+use schemars::JsonSchema;
 use serde::Serialize;
 
 use crate::CliError;
@@ -24,7 +25,8 @@ pub struct RulesArgs {
     pub rule: Vec<String>,
     /// Print the rule set as JSON: {"version": 1, "origin": ..., "rules": [{"id", "description",
     /// "event", "horizons": [{"measure", "window_seconds", "threshold"}], "min_failed_calls",
-    /// "actions", "exclude_aws_services", "alarms"}]}.
+    /// "actions", "exclude_aws_services", "alarms"}]}; its JSON Schema:
+    /// schemas/rules-report.schema.json.
     #[arg(long)]
     pub json: bool,
 }
@@ -36,11 +38,15 @@ pub fn rule_set_in_force() -> Result<RuleSet, CliError> {
         .map_err(|e| CliError::Usage(format!("{e} (unset LG_RULES and LG_RULES_FILE to use the bundled rules)")))
 }
 
-#[derive(Serialize)]
-struct RulesJson<'a> {
-    version: u32,
+/// `launchguard rules --json`: the rule set in force with the version of this shape
+/// (schemas/rules-report.schema.json).
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct RulesJson<'a> {
+    /// The version of this shape ([`RULES_JSON_VERSION`]).
+    pub version: u32,
+    /// Where the rule set came from, and its rules.
     #[serde(flatten)]
-    set: &'a RuleSet,
+    pub set: &'a RuleSet,
 }
 
 /// `launchguard rules`, as text.

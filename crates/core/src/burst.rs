@@ -16,6 +16,7 @@
 use std::collections::{BTreeSet, HashMap};
 
 use chrono::{DateTime, TimeZone, Utc};
+use schemars::JsonSchema;
 use serde::Serialize;
 
 use crate::aggregate::{Activity, Aggregate};
@@ -99,7 +100,7 @@ struct Timeline {
 }
 
 /// A burst: calls of one principal whose sliding windows reached a threshold.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct Burst {
     /// The rule whose horizons were crossed (`ec2-mass-launch`, `iam-user-burst`, ...).
     pub rule: String,

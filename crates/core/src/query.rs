@@ -3,6 +3,7 @@
 //! Both ask only for what the detector re-checks itself (`@timestamp`, `@message`): the service's
 //! filtering is an optimisation, never trusted (LocalStack ignores it entirely).
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::error::CoreError;
@@ -14,7 +15,7 @@ pub const INSIGHTS_MAX_LIMIT: u32 = 10_000;
 
 /// An event source, its names and what is counted, validated so that they can be put into a
 /// query verbatim.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct EventRule {
     event_source: String,
     event_names: Vec<String>,

@@ -16,6 +16,7 @@
 //! The detector picks a rule only from the alarm CloudWatch confirmed: the rule whose `alarms`
 //! match the name in the alarm's ARN (see [`RuleSet::for_alarm`]).
 
+use schemars::JsonSchema;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
@@ -40,7 +41,7 @@ pub const MAX_HORIZONS: usize = 8;
 
 /// What the dispatcher may do for a rule's findings: the playbook's own actions, narrowed (never
 /// widened: `LG_USER_ACTIONS` and `LG_ROLE_ACTIONS` still apply).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RuleAction {
     /// Deactivate the long-term keys an IAM user used.
@@ -85,7 +86,7 @@ impl RuleAction {
 }
 
 /// One rule.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct Rule {
     /// `[a-z0-9-]`, 1 to 64 characters: in findings, notifications, `launchguard scan --rule`.
     pub id: String,
@@ -164,7 +165,7 @@ pub fn digest(text: &str) -> String {
 }
 
 /// A validated rule set.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct RuleSet {
     /// Where it came from (`bundled`, `LG_RULES`, a path), for messages.
     pub origin: String,

@@ -7,6 +7,7 @@
 use std::collections::HashSet;
 
 use memchr::memmem;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -22,7 +23,7 @@ use crate::window::TimeWindow;
 pub const MAX_ERROR_SAMPLES: usize = 5;
 
 /// Counters of one scan.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ScanStats {
     /// Rows (messages or records) looked at.

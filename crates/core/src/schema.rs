@@ -76,7 +76,9 @@ fn finish(kind: &str, mut root: Value) -> Value {
     sorted(root)
 }
 
-fn sorted(v: Value) -> Value {
+/// `v` with the keys of every object sorted, at every depth: a committed schema's text is the
+/// same whatever order the JSON map keeps.
+pub fn sorted(v: Value) -> Value {
     match v {
         Value::Object(map) => {
             let mut entries: Vec<(String, Value)> = map.into_iter().collect();

@@ -1,12 +1,13 @@
 //! Who gets flagged. The alarm says something happened; the thresholds say who did it.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::aggregate::Activity;
 use crate::principal::Principal;
 
 /// What a matching record counts for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Counted {
     /// Instances launched or requested (`RunInstances`).
@@ -24,7 +25,7 @@ impl Counted {
 }
 
 /// The flagging rule.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Thresholds {
     /// What is counted: instances (default: `min_instances` applies) or calls (`min_calls`
@@ -62,7 +63,7 @@ impl Default for Thresholds {
 }
 
 /// The decision for one principal.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "verdict", rename_all = "snake_case")]
 pub enum Verdict {
     /// Over a threshold: hand to the responders.

@@ -54,8 +54,18 @@ pub struct ReportArgs {
     pub log_group: String,
     /// The ledger bucket (`LEDGER_BUCKET`; environment variable or flag): the truth the records are
     /// checked against (a release record it does not back is shown as unverified).
-    #[arg(long, env = "LEDGER_BUCKET")]
-    pub ledger_bucket: String,
+    #[arg(long, env = "LEDGER_BUCKET", required_unless_present = "records")]
+    pub ledger_bucket: Option<String>,
+    /// Read the incident records from this file instead of CloudWatch Logs (no AWS call): one
+    /// JSON record a line, as the dispatcher writes them, or `aws logs filter-log-events` output.
+    /// A sample: fixtures/report/incident-records.jsonl.
+    #[arg(long, value_name = "FILE", conflicts_with = "ledger_bucket")]
+    pub records: Option<std::path::PathBuf>,
+    /// With --records: the ledger as a directory of its objects (`aws s3 sync
+    /// s3://LEDGER_BUCKET/ledger/ DIR`; a sample: fixtures/report/ledger). Without it the ledger
+    /// is empty and no record is backed by it.
+    #[arg(long, value_name = "DIR", requires = "records")]
+    pub ledger_dir: Option<std::path::PathBuf>,
     /// Where and as whom to read.
     #[command(flatten)]
     pub aws: crate::aws::AwsArgs,

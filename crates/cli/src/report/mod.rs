@@ -8,11 +8,13 @@
 //!   as unverified and never closes a containment; when a finding was contained, what was done
 //!   and what is still open are the ledger's ([`records::LedgerFinding`]), never what a record
 //!   says, and a finding the ledger holds is in the summary even without a record;
+//! - [`local`]: the records and the ledger from local files (`--records`, `--ledger-dir`);
 //! - [`build`]: the records of one finding as a [`launchguard_report::ReportInput`], and every
 //!   finding's as [`launchguard_report::IncidentFacts`].
 
 pub mod args;
 pub mod build;
+pub mod local;
 pub mod records;
 
 use chrono::{DateTime, Duration, Utc};
@@ -43,7 +45,9 @@ pub async fn run<L: IncidentLog, S: ConditionalStore>(
     let until = args.until.as_deref().map(args::day).transpose()?.unwrap_or(now);
     match (&args.finding, since) {
         (Some(fid), since) => {
-            let start = since.unwrap_or(now - Duration::days(FINDING_LOOKBACK_DAYS));
+            // local records (--records) are read whole: no lookback
+            let lookback = if args.records.is_some() { DateTime::<Utc>::MIN_UTC } else { now - Duration::days(FINDING_LOOKBACK_DAYS) };
+            let start = since.unwrap_or(lookback);
             let recs = records::read(logs, &args.log_group, start, now, Some(fid)).await?;
             let backed = records::backed(&ledger, &recs.records).await?;
             let view = records::ledger_finding(&ledger, fid).await?;

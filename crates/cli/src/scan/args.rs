@@ -1,7 +1,7 @@
 //! `launchguard scan`'s arguments (clap) and the settings they make.
 
 use chrono::{DateTime, Duration, Utc};
-use clap::Args;
+use clap::{Args, ValueEnum};
 use launchguard_core::query::EventRule;
 use launchguard_core::rules::{Rule, RuleSet};
 use launchguard_core::threshold::{Counted, Thresholds};
@@ -13,6 +13,15 @@ use super::input::ReadOptions;
 use super::source::WalkFilter;
 use crate::CliError;
 
+/// `launchguard scan --format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ScanFormat {
+    /// For people: a section a rule, a line a burst with its details on the lines below.
+    Text,
+    /// One JSON object (schemas/scan-report.schema.json).
+    Json,
+}
+
 /// Replay archived CloudTrail through the detector's classification and report the bursts.
 #[derive(Debug, Clone, Args)]
 #[command(after_help = crate::help::short(crate::help::SCAN_EXAMPLES, crate::exit::SCAN_EXIT), after_long_help = crate::help::long(AFTER_HELP, crate::help::SCAN_EXAMPLES, crate::exit::SCAN_EXIT))]
@@ -22,11 +31,18 @@ pub struct ScanArgs {
     /// input (also when none is given).
     #[arg(value_name = "INPUT")]
     pub inputs: Vec<String>,
-    /// Print the report as JSON, one object: {"version": 1, "status", "nothing_read", "inputs",
-    /// "incomplete_inputs", "skipped_inputs", "stats", "warnings", "rules": [{"rule", "horizons",
-    /// "bursts", "launchers", ...}], "bursts", "launchers"}; every field: docs/scan.md.
-    #[arg(long)]
+    /// The report's format: `text` for people (at most 100 columns), or `json`, one object:
+    /// {"version": 1, "status", "nothing_read", "inputs", "incomplete_inputs", "skipped_inputs",
+    /// "stats", "warnings", "rules": [{"rule", "horizons", "bursts", "launchers", ...}], "bursts",
+    /// "launchers"}; its JSON Schema: schemas/scan-report.schema.json, every field: docs/scan.md.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: ScanFormat,
+    /// The same as --format json.
+    #[arg(long, conflicts_with = "format")]
     pub json: bool,
+    /// Write the report to this file instead of standard output (as `report --out`).
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<std::path::PathBuf>,
     /// Exit 0 (or 1) even when a burst is flagged; without it a flagged burst exits 3
     /// (prowler's `--ignore-exit-code-3` is an alias).
     #[arg(long, alias = "ignore-exit-code-3")]
@@ -79,6 +95,7 @@ pub struct ScanArgs {
     #[arg(long, value_name = "GLOB")]
     pub exclude: Vec<String>,
     /// For s3:// inputs.
+    #[cfg(feature = "aws")]
     #[command(flatten)]
     pub aws: crate::aws::AwsArgs,
     /// The longest line or document read: 64MiB, 512KiB, or bytes. Anything longer counts as
@@ -130,6 +147,11 @@ pub struct Settings {
 }
 
 impl ScanArgs {
+    /// The report's format: `--format`, or json with `--json`.
+    pub fn output_format(&self) -> ScanFormat {
+        if self.json { ScanFormat::Json } else { self.format }
+    }
+
     /// The `--include`/`--exclude` filter of directory walks, checked.
     pub fn source_filter(&self) -> Result<WalkFilter, CliError> {
         WalkFilter::new(&self.include, &self.exclude)

@@ -6,8 +6,13 @@
 //! zip, xz, bzip2 and zstd are named and not read. The text is then a stream of JSON documents,
 //! whatever separates them (nothing, newlines, spaces; a UTF-8 byte-order mark and NUL padding
 //! are skipped): delivery files, JSON lines, a lookup-events output, concatenated with `cat` or
-//! `zcat`. Each document is found with serde_json's [`StreamDeserializer`], then split into
-//! records ([`split_document`]) for the scanner's pre-filter.
+//! `zcat`. Each document's end is found from its brackets ([`super::brackets`], strings skipped
+//! eight bytes at a time), and the document is split into records ([`split_document`], which validates
+//! what it hands out) for the scanner's pre-filter: one parse of each byte. A document that this
+//! refuses (a syntax error, text that is not UTF-8, a line break inside: pretty-printed, or a line
+//! cut short) is found again with serde_json's [`StreamDeserializer`], which says where it stops
+//! being JSON, and handled as below; so is one that reaches the end of the input or the size cap
+//! unclosed.
 //!
 //! Nothing here stops a scan, and nothing is dropped silently: a line that is not JSON, a
 //! document cut short, a document over the size cap ([`ReadOptions::max_document`]) are counted
@@ -28,6 +33,7 @@ use launchguard_core::scan::{LaunchSink, Scanner, event_key};
 use launchguard_core::split::{Item, split_document};
 use serde::Deserialize;
 
+use super::brackets::{Brackets, End};
 use super::sniff::{Kind, Utf16, looks_like_json, sniff};
 use serde::de::IgnoredAny;
 
@@ -206,7 +212,9 @@ struct Id<'a> {
 /// A stream of JSON documents.
 struct Docs<R> {
     inner: R,
+    /// The text read and not yet consumed is `buf[at..end]`; what follows `end` is scratch.
     buf: Vec<u8>,
+    end: usize,
     /// Where the next document starts in `buf`.
     at: usize,
     /// The line `buf[at]` is on (1-based), for messages.
@@ -217,6 +225,8 @@ struct Docs<R> {
     max: usize,
     event_keys: Vec<u128>,
     text_seen: bool,
+    /// The fast path's scan of the document at `at`, resumed as the buffer grows.
+    brackets: Brackets,
 }
 
 impl<R: Read> Docs<R> {
@@ -224,6 +234,7 @@ impl<R: Read> Docs<R> {
         Self {
             inner,
             buf: Vec::with_capacity(BUFFER),
+            end: 0,
             at: 0,
             line: 1,
             eof: false,
@@ -231,29 +242,28 @@ impl<R: Read> Docs<R> {
             max: options.max_document.max(1),
             event_keys: Vec::new(),
             text_seen: false,
+            brackets: Brackets::default(),
         }
     }
 
     /// Read at least `want` more bytes into `buf` (fewer at the end of the stream), dropping what
-    /// was consumed.
+    /// was consumed. The buffer is zeroed only when it grows: reads go into its scratch part.
     fn fill(&mut self, want: usize) {
         if self.at > 0 {
-            self.buf.drain(..self.at);
+            self.buf.copy_within(self.at..self.end, 0);
+            self.end -= self.at;
             self.at = 0;
         }
-        let goal = self.buf.len() + want.max(BUFFER);
-        while self.buf.len() < goal && !self.eof {
-            let old = self.buf.len();
+        let goal = self.end + want.max(BUFFER);
+        if self.buf.len() < goal {
             self.buf.resize(goal, 0);
-            match self.inner.read(&mut self.buf[old..]) {
-                Ok(0) => {
-                    self.buf.truncate(old);
-                    self.eof = true;
-                }
-                Ok(n) => self.buf.truncate(old + n),
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => self.buf.truncate(old),
+        }
+        while self.end < goal && !self.eof {
+            match self.inner.read(&mut self.buf[self.end..goal]) {
+                Ok(0) => self.eof = true,
+                Ok(n) => self.end += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
                 Err(e) => {
-                    self.buf.truncate(old);
                     self.broken = Some(e.to_string());
                     self.eof = true;
                 }
@@ -269,15 +279,15 @@ impl<R: Read> Docs<R> {
     /// Skip blanks, NULs and byte-order marks; false at the end of the stream.
     fn skip_separators(&mut self) -> bool {
         loop {
-            while self.at < self.buf.len() {
+            while self.at < self.end {
                 match self.buf[self.at] {
                     b'\n' => {
                         self.line += 1;
                         self.at += 1;
                     }
                     b' ' | b'\t' | b'\r' | 0 | 0x0c => self.at += 1,
-                    0xef if self.buf.len() - self.at < 3 && !self.eof => break,
-                    0xef if self.buf[self.at..].starts_with(&[0xef, 0xbb, 0xbf]) => self.at += 3,
+                    0xef if self.end - self.at < 3 && !self.eof => break,
+                    0xef if self.buf[self.at..self.end].starts_with(&[0xef, 0xbb, 0xbf]) => self.at += 3,
                     _ => {
                         self.text_seen = true;
                         return true;
@@ -285,7 +295,7 @@ impl<R: Read> Docs<R> {
                 }
             }
             if self.eof {
-                self.at = self.buf.len();
+                self.at = self.end;
                 return false;
             }
             self.fill(BUFFER);
@@ -295,11 +305,11 @@ impl<R: Read> Docs<R> {
     /// Drop the rest of the current line (reading on as needed, never keeping more than a buffer).
     fn skip_line(&mut self) {
         loop {
-            if let Some(i) = memchr::memchr(b'\n', &self.buf[self.at..]) {
+            if let Some(i) = memchr::memchr(b'\n', &self.buf[self.at..self.end]) {
                 self.advance(i + 1);
                 return;
             }
-            self.at = self.buf.len();
+            self.at = self.end;
             if self.eof {
                 return;
             }
@@ -311,13 +321,31 @@ impl<R: Read> Docs<R> {
         while self.skip_separators() {
             let line = self.line;
             if !matches!(self.buf[self.at], b'{' | b'[') {
-                let end = memchr::memchr(b'\n', &self.buf[self.at..]).unwrap_or(self.buf.len() - self.at);
+                let end = memchr::memchr(b'\n', &self.buf[self.at..self.end]).unwrap_or(self.end - self.at);
                 let text = printable(self.buf[self.at..self.at + end].trim_ascii_end(), 64);
                 scanner.note_error(format!("line {line}: not JSON: {text}"));
                 self.skip_line();
                 continue;
             }
-            let rest = &self.buf[self.at..];
+            // The fast path: the document's end from its brackets, then one parse that hands
+            // out its records. Anything else (a parse refused, a line break inside, the end of
+            // the input or the cap reached first) is serde_json's to judge, below.
+            match self.brackets.scan(&self.buf[self.at..self.end]) {
+                End::Closed(n) => {
+                    self.brackets = Brackets::default();
+                    if self.feed_valid(self.at, self.at + n, scanner) {
+                        self.advance(n);
+                        continue;
+                    }
+                }
+                End::Open if !self.eof && self.end - self.at < self.max => {
+                    let rest = self.end - self.at;
+                    self.fill(rest.min(self.max + 1 - rest));
+                    continue;
+                }
+                End::Open | End::LineBreak => self.brackets = Brackets::default(),
+            }
+            let rest = &self.buf[self.at..self.end];
             let mut values = serde_json::Deserializer::from_slice(rest).into_iter::<IgnoredAny>();
             match values.next() {
                 Some(Ok(_)) => {
@@ -341,7 +369,7 @@ impl<R: Read> Docs<R> {
                         self.advance(end - at);
                         self.skip_line();
                     } else if self.eof {
-                        let (at, end) = (self.at, self.buf.len());
+                        let (at, end) = (self.at, self.end);
                         self.salvage(at, end, line, scanner, "the input ends inside this document (truncated?)");
                         self.at = end;
                     } else {
@@ -364,9 +392,23 @@ impl<R: Read> Docs<R> {
                         self.advance(line_start);
                     }
                 }
-                None => self.at = self.buf.len(),
+                None => self.at = self.end,
             }
         }
+    }
+
+    /// The fast path: when `buf[from..to]` is UTF-8 and a document [`split_document`] reads
+    /// whole (so valid JSON), hand its records to the scanner and say so; otherwise hand nothing.
+    fn feed_valid<F: Feed>(&mut self, from: usize, to: usize, scanner: &mut F) -> bool {
+        let Ok(text) = std::str::from_utf8(&self.buf[from..to]) else { return false };
+        let mut items = Vec::new();
+        if split_document(text, &mut |item| items.push(item)).is_err() {
+            return false;
+        }
+        for item in items {
+            push(item, &mut self.event_keys, scanner);
+        }
+        true
     }
 
     /// Hand the records of one whole document to the scanner.

@@ -16,13 +16,16 @@
 //! capped lists. Not the archive.
 
 pub mod args;
+pub mod brackets;
 pub mod every_rule;
 pub mod input;
 pub mod progress;
 pub mod report;
+#[cfg(feature = "aws")]
 pub mod s3;
 pub mod sniff;
 pub mod source;
+pub mod text;
 
 use launchguard_core::burst::Tracker;
 use launchguard_core::launch::LaunchFacts;
@@ -35,9 +38,10 @@ use launchguard_core::threshold::{Assessment, Verdict};
 use rayon::prelude::*;
 use std::collections::HashSet;
 
-pub use args::{RuleSettings, ScanArgs, Settings};
+pub use args::{RuleSettings, ScanArgs, ScanFormat, Settings};
 pub use progress::{Bar, Progress, Silent};
 pub use report::{Completeness, IncompleteInput, InputCounts, Launcher, RuleReport, SCAN_JSON_VERSION, ScanReport, SkippedInput, Totals};
+#[cfg(feature = "aws")]
 pub use s3::S3Source;
 pub use source::{Input, LocalSource, Source, WalkFilter};
 

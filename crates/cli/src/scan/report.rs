@@ -1,23 +1,19 @@
-//! The report of a scan: a typed value, serialised as the `--json` output (its shape is
-//! documented in docs/scan.md, and checked by a test), or rendered as text for people: every
-//! value from CloudTrail or the inputs (names, keys, addresses, user agents, file names,
-//! problems) through the one escaping path ([`Untrusted`]).
-
-use std::fmt;
+//! The report of a scan: a typed value, serialised as the `--format json` output (its shape is
+//! documented in docs/scan.md and schemas/scan-report.schema.json, and checked by a test), or
+//! rendered as text for people ([`super::text`]).
 
 use chrono::{DateTime, Utc};
 use launchguard_core::burst::Burst;
 use launchguard_core::contract::FlaggedPrincipal;
-use launchguard_core::error::cut;
 use launchguard_core::scan::ScanStats;
-use launchguard_core::text::{Untrusted, untrusted};
+use launchguard_core::text::Untrusted;
 use launchguard_core::threshold::{Counted, Thresholds, Verdict};
-use launchguard_core::time::format_utc;
 use launchguard_core::windows::{Horizon, duration_words};
+use schemars::JsonSchema;
 use serde::Serialize;
 
 /// Whether every input was read whole: the exit status.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Completeness {
     /// Every input read to its end (exit 0).
@@ -27,7 +23,7 @@ pub enum Completeness {
 }
 
 /// An input not read whole.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct IncompleteInput {
     /// Its name (path, `s3://` URL, `stdin`).
     pub input: String,
@@ -36,7 +32,7 @@ pub struct IncompleteInput {
 }
 
 /// An input found by a directory walk and not read: plainly not CloudTrail.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct SkippedInput {
     /// Its name.
     pub input: String,
@@ -45,7 +41,7 @@ pub struct SkippedInput {
 }
 
 /// Inputs read.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct InputCounts {
     /// Inputs listed.
     pub listed: u64,
@@ -54,7 +50,7 @@ pub struct InputCounts {
 }
 
 /// A principal with calls of a rule in the input, whether or not in a burst.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct Launcher {
     /// The rule whose calls these are.
     pub rule: String,
@@ -81,7 +77,7 @@ pub struct Launcher {
 }
 
 /// Whole-input sums (`--totals`): the detector's verdict on everything read at once.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct Totals {
     /// Over a threshold over the whole input.
     pub flagged: Vec<FlaggedPrincipal>,
@@ -90,7 +86,7 @@ pub struct Totals {
 }
 
 /// One rule's part of a scan.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 pub struct RuleReport {
     /// The rule's id.
     pub rule: String,
@@ -118,7 +114,7 @@ pub struct RuleReport {
 pub const SCAN_JSON_VERSION: u32 = 1;
 
 /// The report of one scan: every rule replayed, each with its own bursts.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 pub struct ScanReport {
     /// The version of this shape ([`SCAN_JSON_VERSION`]).
     pub version: u32,
@@ -187,17 +183,6 @@ impl ScanReport {
     }
 }
 
-fn list(v: &[String], max: usize) -> String {
-    if v.is_empty() {
-        return "-".into();
-    }
-    let mut s = v.iter().take(max).map(|x| untrusted(x)).collect::<Vec<_>>().join(",");
-    if v.len() > max {
-        s.push_str(&format!(",+{}", v.len() - max));
-    }
-    s
-}
-
 /// Why a burst is flagged (or excluded), in words: each horizon crossed, and what the burst did.
 pub fn why(b: &Burst, counts: Counted) -> String {
     let mut parts: Vec<String> =
@@ -212,163 +197,4 @@ pub fn why(b: &Burst, counts: Counted) -> String {
         parts.push(format!("excluded: {}", Untrusted(reason)));
     }
     parts.join("; ")
-}
-
-/// A principal as the text report shows it: CloudTrail's name, through the one escaping path.
-fn who(label: &str, account: Option<&str>, several: bool) -> String {
-    match account.filter(|_| several) {
-        Some(a) => format!("{} {}", Untrusted(a), Untrusted(label)),
-        None => untrusted(label),
-    }
-}
-
-impl RuleReport {
-    fn render(&self, f: &mut fmt::Formatter<'_>, several_accounts: bool) -> fmt::Result {
-        let horizons: Vec<String> = self.horizons.iter().map(Horizon::describe).collect();
-        writeln!(
-            f,
-            "Rule {} ({}): {} counted, {} duplicate(s); flagged at {} (sliding windows, half-open)",
-            self.rule,
-            self.event,
-            self.stats.matched,
-            self.stats.duplicates,
-            horizons.join(", or ")
-        )?;
-        let launches = self.counts == Counted::Instances;
-        if self.bursts.is_empty() {
-            writeln!(f, "  No burst: no principal reached a threshold.")?;
-        } else if launches {
-            writeln!(
-                f,
-                "  {:<9} {:<56} {:<20} {:>8} {:>5} {:>6} {:>8} {:>9}  WHY / KEYS / SOURCE IPS / REGIONS / USER AGENTS",
-                "VERDICT", "PRINCIPAL", "CROSSED AT", "DURATION", "CALLS", "FAILED", "LAUNCHED", "REQUESTED"
-            )?;
-        } else {
-            writeln!(
-                f,
-                "  {:<9} {:<56} {:<20} {:>8} {:>5} {:>6}  WHY / KEYS / SOURCE IPS",
-                "VERDICT", "PRINCIPAL", "CROSSED AT", "DURATION", "CALLS", "FAILED"
-            )?;
-        }
-        for b in &self.bursts {
-            let verdict = match &b.verdict {
-                Verdict::Flagged { .. } => "FLAGGED",
-                Verdict::Excluded { .. } => "excluded",
-                Verdict::BelowThreshold => "below",
-            };
-            let name = cut(&who(&b.principal.label(), b.principal.account_id(), several_accounts), 56);
-            let at = b.crossed.map_or(b.start, |c| c.at);
-            let duration = (b.end - b.start).num_seconds();
-            if launches {
-                writeln!(
-                    f,
-                    "  {verdict:<9} {name:<56} {:<20} {duration:>7}s {:>5} {:>6} {:>8} {:>9}  {} / {} / {} / {} / {}",
-                    format_utc(at),
-                    b.calls,
-                    b.failed_calls,
-                    b.instances_launched,
-                    b.instances_requested,
-                    why(b, self.counts),
-                    list(&b.access_keys, 3),
-                    list(&b.source_ips, 3),
-                    list(&b.regions, 3),
-                    cut(&list(&b.user_agents, 1), 40)
-                )?;
-            } else {
-                writeln!(
-                    f,
-                    "  {verdict:<9} {name:<56} {:<20} {duration:>7}s {:>5} {:>6}  {} / {} / {}",
-                    format_utc(at),
-                    b.calls,
-                    b.failed_calls,
-                    why(b, self.counts),
-                    list(&b.access_keys, 3),
-                    list(&b.source_ips, 3)
-                )?;
-            }
-        }
-        let quiet: Vec<&Launcher> = self.launchers.iter().filter(|l| l.bursts_flagged == 0).collect();
-        if !quiet.is_empty() {
-            writeln!(f, "  {} without a flagged burst (whole input):", if launches { "Launchers" } else { "Callers" })?;
-            for l in quiet.iter().take(20) {
-                let name = cut(&who(&l.principal, l.account.as_deref(), several_accounts), 56);
-                if launches {
-                    writeln!(
-                        f,
-                        "    {name:<56} {:>5} calls {:>4} failed {:>6} launched {:>6} requested  {} .. {}",
-                        l.calls,
-                        l.failed_calls,
-                        l.instances_launched,
-                        l.instances_requested,
-                        format_utc(l.first_seen),
-                        format_utc(l.last_seen)
-                    )?;
-                } else {
-                    writeln!(
-                        f,
-                        "    {name:<56} {:>5} calls {:>4} failed  {} .. {}",
-                        l.calls,
-                        l.failed_calls,
-                        format_utc(l.first_seen),
-                        format_utc(l.last_seen)
-                    )?;
-                }
-            }
-            if quiet.len() > 20 {
-                writeln!(f, "    ... and {} more (--json lists them all)", quiet.len() - 20)?;
-            }
-        }
-        if let Some(t) = &self.totals {
-            writeln!(f, "  Whole-input totals (--totals):")?;
-            for (verdict, ps) in [("FLAGGED", &t.flagged), ("excluded", &t.excluded)] {
-                for p in ps {
-                    writeln!(f, "    {verdict:<9} {:<56} {}", cut(&untrusted(&p.principal.label()), 56), untrusted(&p.reasons.join("; ")))?;
-                }
-            }
-        }
-        Ok(())
-    }
-}
-
-impl fmt::Display for ScanReport {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let s = &self.stats;
-        writeln!(
-            f,
-            "{} records in {} input(s) ({:.1} MB), {} unreadable; {} rule(s) replayed",
-            s.rows,
-            self.inputs.listed,
-            self.inputs.bytes as f64 / 1e6,
-            s.unparseable,
-            self.rules.len()
-        )?;
-        let accounts: std::collections::BTreeSet<&str> = self.launchers.iter().filter_map(|l| l.account.as_deref()).collect();
-        let several = accounts.len() > 1;
-        for r in &self.rules {
-            writeln!(f)?;
-            r.render(f, several)?;
-        }
-        if !self.incomplete_inputs.is_empty() {
-            writeln!(f)?;
-            writeln!(f, "NOT READ WHOLE ({} input(s)):", self.incomplete_inputs.len())?;
-            for i in &self.incomplete_inputs {
-                writeln!(f, "  {}: {}", Untrusted(&i.input), Untrusted(&i.problem))?;
-            }
-        }
-        if !self.skipped_inputs.is_empty() {
-            writeln!(f)?;
-            writeln!(f, "Skipped, not CloudTrail ({} file(s); --include/--exclude narrow a walk):", self.skipped_inputs.len())?;
-            for i in self.skipped_inputs.iter().take(20) {
-                writeln!(f, "  {}: {}", Untrusted(&i.input), Untrusted(&i.reason))?;
-            }
-            if self.skipped_inputs.len() > 20 {
-                writeln!(f, "  ... and {} more (--json lists them all)", self.skipped_inputs.len() - 20)?;
-            }
-        }
-        for w in &self.warnings {
-            writeln!(f)?;
-            writeln!(f, "warning: {}", Untrusted(w))?;
-        }
-        Ok(())
-    }
 }

@@ -5,6 +5,7 @@
 mod aws_errors;
 mod exit_codes;
 mod one_pass;
+mod output;
 mod readme;
 mod release;
 mod report;
@@ -14,4 +15,5 @@ mod rules_cmd;
 mod scan;
 mod scan_inputs;
 mod scan_props;
+mod schemas;
 mod windows;

@@ -251,3 +251,98 @@ async fn review_a_forged_release_borrowing_another_findings_release_closes_a_con
         v["open"].as_array().unwrap().iter().filter(|o| o["finding_id"] == inc.finding_id.as_str()).collect();
     assert_eq!(open.len(), 1, "the forged release closed {}'s containment: {v}", inc.finding_id);
 }
+
+/// The bundled sample of `launchguard report --records ... --ledger-dir ...` (fixtures/report/):
+/// the incident record and release record the dispatcher writes for the contract's example
+/// finding, and the ledger it leaves, built here from the same types. `LG_WRITE_FIXTURES=1`
+/// rewrites the files; otherwise a difference fails.
+fn report_sample() -> (String, Vec<(String, Vec<u8>)>) {
+    let inc = incident();
+    let rel = release(&inc, at() + Duration::hours(3));
+    let records = format!("{}\n{}\n", serde_json::to_string(&inc).unwrap(), serde_json::to_string(&rel).unwrap());
+    let store = ledger(&inc, Some(&rel));
+    let objects = store.keys().into_iter().map(|k| (k.clone(), store.object(&k).unwrap().body)).collect();
+    (records, objects)
+}
+
+#[test]
+fn the_bundled_report_sample_is_what_the_dispatcher_writes() {
+    let dir = launchguard_testkit::fixtures_dir().join("report");
+    let (records, objects) = report_sample();
+    if std::env::var_os("LG_WRITE_FIXTURES").is_some() {
+        let _ = std::fs::remove_dir_all(dir.join("ledger"));
+        for (key, body) in &objects {
+            let path = dir.join("ledger").join(key);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, body).unwrap();
+        }
+        std::fs::write(dir.join("incident-records.jsonl"), &records).unwrap();
+    }
+    assert_eq!(std::fs::read_to_string(dir.join("incident-records.jsonl")).unwrap(), records, "LG_WRITE_FIXTURES=1 rewrites it");
+    for (key, body) in &objects {
+        assert_eq!(&std::fs::read(dir.join("ledger").join(key)).unwrap(), body, "{key}: LG_WRITE_FIXTURES=1 rewrites it");
+    }
+}
+
+fn lg(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_launchguard"))
+        .args(args)
+        .current_dir(launchguard_testkit::fixtures_dir().parent().unwrap())
+        .env_remove("LEDGER_BUCKET")
+        .env_remove("AWS_REGION")
+        .env_remove("AWS_DEFAULT_REGION")
+        .env("AWS_CONFIG_FILE", "/nonexistent")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap()
+}
+
+fn said(o: &std::process::Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+}
+
+/// Issue 31: a newcomer sees a report with no deployment. From the bundled records and ledger,
+/// with no region and no credentials: the incident, its principals, what was done and its
+/// release, backed by the ledger.
+#[test]
+fn report_reads_a_finding_and_its_records_from_local_files_with_no_aws() {
+    let fid = incident().finding_id;
+    let base = ["report", "--records", "fixtures/report/incident-records.jsonl", "--ledger-dir", "fixtures/report/ledger"];
+    let o = lg(&[&base[..], &["--finding", &fid]].concat());
+    assert_eq!(o.status.code(), Some(0), "{}", said(&o));
+    let md = String::from_utf8_lossy(&o.stdout);
+    for needle in ["role DataScience", "IAM user ci-deployer", "deactivate_access_key", "reactivate_access_key", "RELEASED"] {
+        assert!(md.contains(needle), "{needle}:\n{md}");
+    }
+    assert!(!md.contains("UNVERIFIED"), "the ledger backs the release:\n{md}");
+    // AND the period summary, as HTML into a file
+    let dir = std::env::temp_dir().join(format!("lg-report-local-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = dir.join("summary.html");
+    let o =
+        lg(&[&base[..], &["--since", "2026-11-01", "--until", "2026-12-01", "--format", "html", "--out", out.to_str().unwrap()]].concat());
+    assert_eq!(o.status.code(), Some(0), "{}", said(&o));
+    assert!(o.stdout.is_empty(), "{}", said(&o));
+    let html = std::fs::read_to_string(&out).unwrap();
+    assert!(html.starts_with("<!DOCTYPE html>") && html.contains(&fid), "{html}");
+}
+
+/// Without the ledger, nothing the records say is backed: the release shows as unverified and
+/// the containment as still open (the ledger is the truth, also offline).
+#[test]
+fn local_records_without_their_ledger_are_never_trusted_to_release() {
+    let o = lg(&["report", "--records", "fixtures/report/incident-records.jsonl", "--since", "2026-11-01", "--format", "json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", said(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", said(&o)));
+    assert_eq!(v["releases"][0]["verified"], false, "{v}");
+    // AND a missing file, or a ledger that is not a directory, says so: usage 2 or input 2
+    let o = lg(&["report", "--records", "no/such/file.jsonl", "--since", "2026-11-01"]);
+    assert_eq!(o.status.code(), Some(2), "{}", said(&o));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no/such/file.jsonl"), "{}", said(&o));
+    let o = lg(&["report", "--records", "fixtures/report/incident-records.jsonl", "--ledger-dir", "README.md", "--since", "2026-11-01"]);
+    assert_eq!(o.status.code(), Some(2), "{}", said(&o));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("not a directory"), "{}", said(&o));
+    // AND --records with --ledger-bucket is refused (one source of truth)
+    let o = lg(&["report", "--records", "fixtures/report/incident-records.jsonl", "--ledger-bucket", "b", "--since", "2026-11-01"]);
+    assert_eq!(o.status.code(), Some(2), "{}", said(&o));
+}

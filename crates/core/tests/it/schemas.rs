@@ -66,7 +66,9 @@ fn the_committed_schemas_are_the_generated_ones() {
     }
     for entry in std::fs::read_dir(schemas_dir()).unwrap() {
         let name = entry.unwrap().file_name().to_string_lossy().into_owned();
-        if !schema::KINDS.iter().any(|k| schema::file_name(k) == name) {
+        // the command line's outputs: generated and checked by crates/cli (launchguard_cli::schema)
+        let cli = ["scan-report.schema.json", "rules-report.schema.json"].contains(&name.as_str());
+        if !cli && !schema::KINDS.iter().any(|k| schema::file_name(k) == name) {
             problems
                 .push(format!("schemas/{name} is not a generated schema: remove it or add its kind to launchguard_core::schema::KINDS"));
         }
