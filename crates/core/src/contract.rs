@@ -676,7 +676,10 @@ impl Action {
             | Self::ReleaseUserQuarantine { .. }
             | Self::RevokeRoleSessions { .. }
             | Self::RestoreRoleSessions { .. }
-            | Self::StartInstances { .. } => None,
+            | Self::StartInstances { .. }
+            // bound by its own check instead: the user must own, in IAM, a key CloudTrail confirmed it used
+            | Self::DeactivateUserAccessKeys { .. }
+            | Self::ReactivateUserAccessKeys { .. } => None,
         }
     }
 

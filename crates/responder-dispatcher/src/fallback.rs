@@ -28,14 +28,14 @@ use crate::ledger::target_of;
 pub fn instead(done: &[(&Action, Option<&ResponseOutcome>)]) -> Vec<Action> {
     let mut out: Vec<Action> = Vec::new();
     for (a, o) in done {
-        let Action::QuarantineUser { account_id, user_arn, user_name } = a else { continue };
+        let Action::QuarantineUser { account_id, user_arn, user_name, .. } = a else { continue };
         if !o.is_some_and(|o| matches!(o.outcome, OutcomeStatus::Failed { retryable: false, .. })) {
             continue;
         }
         let used_keys: Vec<String> = done
             .iter()
             .filter_map(|(k, _)| match k {
-                Action::DeactivateAccessKey { account_id: ka, access_key_id, user_name: Some(u) }
+                Action::DeactivateAccessKey { account_id: ka, access_key_id, user_name: Some(u), .. }
                     if ka == account_id && u.eq_ignore_ascii_case(user_name) =>
                 {
                     Some(access_key_id.clone())

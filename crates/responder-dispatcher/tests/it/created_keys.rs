@@ -209,7 +209,7 @@ async fn a_key_left_active_because_its_user_is_protected_by_path_is_critical() {
 /// the unconfirmed one for a person.
 #[tokio::test(start_paused = true)]
 async fn a_created_key_only_the_log_group_shows_is_not_deactivated() {
-    let mut f = world::witnessed(&finding("iam-access-key-burst"));
+    let mut f = world::witnessed(&finding("iam-access-key-burst"), None);
     for p in f["principals"].as_array_mut().unwrap().iter_mut().filter(|p| p["principal"]["type"] == "iam_user") {
         p["activity"]["created"].as_array_mut().unwrap().push(key("AKIAETLPRODUCTION001", "etl"));
     }

@@ -79,7 +79,7 @@ struct Account {
 impl Account {
     async fn send(&self, iam: &Iam, trail: &MemoryTrail, payload: &Value, at: DateTime<Utc>) -> Result<DispatchReport, DispatcherError> {
         let lambda = Lambda::new(iam, &[], at);
-        let sealed = world::sealed(&lambda.kms, payload, at);
+        let sealed = world::sealed(&lambda, payload, at);
         let logs = &self.logs;
         handle(&sealed, &config(&[]), &lambda, &self.sns, logs, &logs.ledger, &lambda.kms, &logs.reports, trail, at).await
     }

@@ -422,7 +422,7 @@ async fn review3_a_launcher_that_fills_its_managed_policy_slots_is_still_quarant
     );
     let lambda = Lambda::new(&iam, &[], now());
     let (sns, logs) = (Sns::default(), Logs::default());
-    let sealed = world::sealed(&lambda.kms, &finding, now());
+    let sealed = world::sealed(&lambda, &finding, now());
     // the quarantine failed: the delivery says so (a person quarantines by hand), final
     let e = handle(&sealed, &config(&[]), &lambda, &sns, &logs, &logs.ledger, &lambda.kms, &logs.reports, &trail, now()).await.unwrap_err();
     assert!(!e.is_retryable(), "{e}");
