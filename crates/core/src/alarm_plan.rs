@@ -131,8 +131,19 @@ fn metric(rule: &Rule, key: &str, m: Measure) -> (String, Vec<MetricFilter>) {
                 MetricFilter {
                     logical_id: "MetricFilterInstancesRequested".into(),
                     metric: name.clone(),
-                    pattern: pattern(rule, &format!("{NOT_A_DRY_RUN} && ({MAX_COUNT} = *)")),
+                    // a count of at least one, published as written; never a negative one, which
+                    // would take a real launch's instances off the period's Sum
+                    pattern: pattern(rule, &format!("{NOT_A_DRY_RUN} && ({MAX_COUNT} >= 1)")),
                     value: MAX_COUNT.into(),
+                },
+                MetricFilter {
+                    logical_id: "MetricFilterInstancesNotACount".into(),
+                    metric: name.clone(),
+                    // a refused call asking for 0 or fewer instances: core reads what it asked
+                    // for elsewhere (minCount, else 1); the metric cannot, so it wakes the
+                    // detector (as an omitted count does), which counts what the record says
+                    pattern: pattern(rule, &format!("{NOT_A_DRY_RUN} && ({MAX_COUNT} < 1)")),
+                    value: crate::rules::MAX_THRESHOLD.to_string(),
                 },
                 MetricFilter {
                     logical_id: "MetricFilterInstancesOmitted".into(),

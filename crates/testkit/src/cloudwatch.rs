@@ -6,7 +6,8 @@
 //!
 //! Only the pattern forms launchguard renders are understood: `{ ... }` around comparisons
 //! joined by `&&` and `||` (`&&` binds tighter) and grouped by parentheses; a comparison is
-//! `$.a.b[0].c = "text"`, `= *` (the field is there), `!= "text"`, or `NOT EXISTS`. Anything
+//! `$.a.b[0].c = "text"`, `= *` (the field is there), `!= "text"`, `NOT EXISTS`, or a numeric
+//! `>= n` / `< n` (true only for a field that is a JSON number). Anything
 //! else is an error, so a pattern the model does not know fails the test instead of passing it.
 //! Where CloudWatch's behaviour is not documented, the model takes the side that fires less:
 //! `!=` on a field that is not there does not match.
@@ -41,6 +42,9 @@ enum Tok {
     Ne,
     Star,
     NotExists,
+    Ge,
+    Lt,
+    Num(f64),
     Str(String),
     Sel(String),
 }
@@ -57,6 +61,8 @@ fn tokens(pattern: &str) -> Result<Vec<Tok>, String> {
             ("&&", Tok::And),
             ("||", Tok::Or),
             ("!=", Tok::Ne),
+            (">=", Tok::Ge),
+            ("<", Tok::Lt),
             ("NOT EXISTS", Tok::NotExists),
             ("(", Tok::Open),
             (")", Tok::Close),
@@ -85,6 +91,12 @@ fn tokens(pattern: &str) -> Result<Vec<Tok>, String> {
             b'$' => {
                 let len = rest.find([' ', ')']).unwrap_or(rest.len());
                 out.push(Tok::Sel(rest[..len].to_owned()));
+                i += len;
+            }
+            b'-' | b'0'..=b'9' => {
+                let len = rest.find([' ', ')']).unwrap_or(rest.len());
+                let n = rest[..len].parse::<f64>().map_err(|_| format!("not a number: {:?} in {pattern}", &rest[..len]))?;
+                out.push(Tok::Num(n));
                 i += len;
             }
             _ => return Err(format!("unexpected {:?} in {pattern}", &rest[..rest.len().min(12)])),
@@ -145,6 +157,10 @@ impl Parser<'_> {
                         Tok::Star => Ok(field.is_some()),
                         Tok::Str(s) => Ok(field.and_then(Value::as_str) == Some(s.as_str())),
                         t => Err(format!("expected a string or * after =, found {t:?}")),
+                    },
+                    op @ (Tok::Ge | Tok::Lt) => match self.next()? {
+                        Tok::Num(n) => Ok(field.and_then(Value::as_f64).is_some_and(|f| if op == Tok::Ge { f >= n } else { f < n })),
+                        t => Err(format!("expected a number after {op:?}, found {t:?}")),
                     },
                     Tok::Ne => match self.next()? {
                         Tok::Str(s) => Ok(field.is_some_and(|f| f.as_str() != Some(s.as_str()))),
@@ -372,6 +388,11 @@ mod tests {
         assert!(m(
             r#"{ (($.errorCode NOT EXISTS) || ($.errorCode != "Client.DryRunOperation")) && ($.eventName = "X") || ($.eventName = "RunInstances") }"#
         ));
+        assert!(m(r#"{ ($.requestParameters.instancesSet.items[0].maxCount >= 1) }"#));
+        assert!(!m(r#"{ ($.requestParameters.instancesSet.items[0].maxCount >= 4) }"#));
+        assert!(m(r#"{ ($.requestParameters.instancesSet.items[0].maxCount < 4) }"#));
+        assert!(!m(r#"{ ($.eventName < 4) }"#), "a numeric comparison on a string: no match");
+        assert!(!m(r#"{ ($.missing >= -1) }"#), "nor on a missing field");
         assert!(matches("{ ($.a = 1) }", &r).is_err(), "unknown forms are errors");
     }
 

@@ -214,6 +214,8 @@ async fn a_launch_drip_whose_crossing_needs_more_records_than_a_finding_names_is
         detected("launchguard-runinstances-instances-24h", launchguard_core::alarm::INSTANCES_METRIC, &records, records.len()).await;
     assert_eq!(evidence_of(&finding, "drip-launcher").len(), 80);
     let iam = iam(&[("drip-launcher", "AKIAWINDOWSDRIPZZZZZ")]);
+    // IAM's unique id of the user, as the fixture's records give it (the actions are bound to it)
+    iam.users.lock().unwrap().get_mut("drip-launcher").unwrap().id = "AIDADRIPLAUNCHERXXXX".into();
     let (r, page, took, looked) = dispatch(&finding, &iam, &records).await;
     // THEN the launcher is contained: CloudTrail's own records of its calls (asked for by its name,
     // a few pages of 50) cross 150 within 24 h (on main: 40 lookups, then "may be forged"; on the

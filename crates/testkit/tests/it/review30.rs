@@ -157,7 +157,6 @@ fn review30_a_failed_calls_horizon_and_another_rules_calls_each_keep_an_alarm_th
 /// count: `minCount`, else 1), so 16 within 5 min: flagged. The instances metric filter publishes
 /// `maxCount` as it is written: 15 + (-1,000,000) in every period, and no instances alarm fires.
 #[test]
-#[ignore = "review30: the instances metric publishes a refused call's negative maxCount, which cancels a real launch in the same period; core counts it as 1"]
 fn review30_a_refused_launch_with_a_negative_max_count_does_not_silence_the_instances_alarms() {
     let set = RuleSet::bundled().unwrap();
     let records = [launch("2026-03-02T12:00:30Z", 15), refused_launch("2026-03-02T12:00:30Z", 1, -1_000_000)];
@@ -178,7 +177,6 @@ fn review30_control_the_launch_alone_fires_the_instances_alarm() {
 /// counts each as one instance requested (a call that is not a dry run asked for at least one),
 /// 10 within 5 min, and flags; the metric adds `maxCount`, 0, and no alarm fires.
 #[test]
-#[ignore = "review30: core counts a refused RunInstances with maxCount 0 as 1 instance (flags at 10 such calls), the instances metric adds 0: no alarm"]
 fn review30_refused_launches_of_zero_instances_are_counted_alike_by_core_and_the_metric() {
     let set = RuleSet::bundled().unwrap();
     let records: Vec<Value> = (0..10).map(|i| refused_launch(&format!("2026-03-02T12:00:{:02}Z", 10 + i), 0, 0)).collect();
