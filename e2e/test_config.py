@@ -117,7 +117,7 @@ def test_deploy_refuses_a_bad_configuration_before_any_aws_call(tmp_path):
     assert out.returncode != 0
     for needle in ("nothing was deployed", "LG_MIN_INSTANCES is not a setting: set the threshold in the rule file",
                    "ALARM_TRESHOLD is not a setting", "LG_EC2_ACTION is 'kill': expected none or stop or terminate",
-                   "LG_QUERY_DEADLINE_SECONDS is '9000': expected a whole number from 1 to 840"):
+                   "LG_QUERY_DEADLINE_SECONDS is '9000': expected a whole number from 1 to 90"):
         assert needle in out.stderr, out.stderr
     assert "Traceback" not in out.stderr and "[deploy] stack" not in out.stdout
     # a contradiction

@@ -37,7 +37,7 @@ struct Cli {
 enum Command {
     /// Replay archived CloudTrail (files, directories, s3://bucket/prefix, stdin) and report the
     /// bursts the detector would flag.
-    Scan(ScanArgs),
+    Scan(Box<ScanArgs>),
     #[cfg(feature = "aws")]
     /// Undo what launchguard did for a finding (or one principal). Only RELEASE_PRINCIPALS can:
     /// the request is sealed with the release key using your own AWS credentials.
