@@ -165,7 +165,7 @@ def test_the_stream_contains_the_offender_and_not_the_innocent(world):
     assert s["benign"]["keys"] == {world.keys["benign"]: "Active"}
     notes = world.drain(world.notify_queue)
     assert len(notes) == 1, [n.get("Subject") for n in notes]
-    assert notes[0]["Subject"].startswith("[launchguard] ACTION NEEDED: 1 principal(s)"), notes[0]["Subject"]
+    assert notes[0]["Subject"].startswith("[launchguard] CONTAINED: 1 principal(s), 12 instances"), notes[0]["Subject"]
     assert "EventBridge stream (caught" in notes[0]["Message"], notes[0]["Message"]
     world.contained = s
     incidents = world.incidents()
