@@ -106,8 +106,9 @@ class Watch:
     watch` alone would `cargo run` each function, which resolves features without the
     dev-dependencies and so compiles the AWS SDK a second time beside the test build."""
 
-    def __init__(self, env: dict[str, str], release: bool = False, concurrency: int = 1):
+    def __init__(self, env: dict[str, str], release: bool = False, concurrency: int = 1, functions: tuple[str, ...] = FUNCTIONS):
         self.env = env
+        self.names = functions
         self.release = release
         self.concurrency = concurrency
         self.proc: subprocess.Popen | None = None
@@ -125,7 +126,7 @@ class Watch:
     def start(self) -> None:
         if port_busy(WATCH_PORT):
             raise RuntimeError(f"port {WATCH_PORT} on 127.0.0.1 is in use: stop what runs there or set LG_WATCH_PORT")
-        binaries = {name: self.binary(name) for name in FUNCTIONS}
+        binaries = {name: self.binary(name) for name in self.names}
         env = {**os.environ, **self.env}
         env["PATH"] = f"{ROOT / '.venv-tools/bin'}:{env['PATH']}"
         RUN.mkdir(parents=True, exist_ok=True)
@@ -187,6 +188,51 @@ def files_under(record: dict, key: str, value: str) -> bool:
         name = {"IAMUser": who.get("userName"), "Root": "root"}.get(who.get("type"), (who.get("arn") or "").rsplit("/", 1)[-1])
         return name == value
     return False
+
+
+# moto's server (scripts/requirements-moto.txt): the DynamoDB of the stream detector's tests.
+# LocalStack's DynamoDB downloads an engine at start and cannot run here. One port per worker:
+# LG_MOTO_PORT, else LG_WATCH_PORT's base less 4000 (9000 -> 5000, moto's own default).
+MOTO_PORT = int(os.environ.get("LG_MOTO_PORT", str(int(os.environ.get("LG_WATCH_PORT", "9000")) - 4000))) + WORKER_INDEX
+MOTO = f"http://127.0.0.1:{MOTO_PORT}"
+
+
+class Moto:
+    """`moto_server` on 127.0.0.1:MOTO_PORT from .venv-moto, started and stopped here (its pid in
+    .lg-run/watch-moto-<worker>.pid, so that scripts/stop.sh ends it when this process died first)."""
+
+    def __init__(self) -> None:
+        self.proc: subprocess.Popen | None = None
+        self.url = MOTO
+        self.pidfile = RUN / f"watch-moto-{WORKER}.pid"
+
+    def start(self) -> None:
+        binary = ROOT / ".venv-moto/bin/moto_server"
+        if not binary.is_file():
+            raise FileNotFoundError(f"{binary} is missing: run `scripts/venv.sh moto` (scripts/e2e.sh does)")
+        if port_busy(MOTO_PORT):
+            raise RuntimeError(f"port {MOTO_PORT} on 127.0.0.1 is in use: stop what runs there or set LG_MOTO_PORT")
+        RUN.mkdir(parents=True, exist_ok=True)
+        with open(RUN / f"moto-{WORKER}.log", "ab") as out:
+            self.proc = subprocess.Popen([str(binary), "-H", "127.0.0.1", "-p", str(MOTO_PORT)], cwd=ROOT,
+                                         stdout=out, stderr=subprocess.STDOUT, process_group=0)
+        self.pidfile.write_text(str(self.proc.pid))
+        deadline = time.time() + 60
+        while not port_busy(MOTO_PORT):
+            if self.proc.poll() is not None or time.time() > deadline:
+                self.stop()
+                raise RuntimeError(f"moto_server did not listen on {MOTO_PORT}; see {RUN}/moto-{WORKER}.log")
+            time.sleep(0.2)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc = None
+        self.pidfile.unlink(missing_ok=True)
 
 
 class EventHistory:

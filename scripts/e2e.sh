@@ -6,6 +6,7 @@ cd "$(dirname "$0")/.."
 t0=$(date +%s)
 scripts/venv.sh localstack
 scripts/venv.sh tools
+scripts/venv.sh moto               # e2e/test_stream.py's DynamoDB (moto_server)
 scripts/node.sh iam-simulate     # e2e/test_iam_simulate.py evaluates the rendered IAM policies with it
 scripts/chromium.sh >/dev/null   # e2e/test_report.py opens the incident report in a headless browser
 echo "building the five functions (first time: a few minutes)..." >&2
@@ -17,7 +18,7 @@ cargo build --workspace --all-targets --locked
 # LocalStack cannot run the functions, so the e2e deploy takes the binaries just built there
 # instead of a second build of every crate for the Lambda target (minutes and gigabytes on CI);
 # `make build` and `make bench` (package size) run the real `cargo lambda build --release`.
-for bin in launchguard-detector launchguard-dispatcher launchguard-accesskey-handler launchguard-iam-handler launchguard-ec2-handler; do
+for bin in launchguard-detector launchguard-dispatcher launchguard-accesskey-handler launchguard-iam-handler launchguard-ec2-handler launchguard-stream; do
   # where cargo lambda looks: the target directory (CARGO_TARGET_DIR when set)
   mkdir -p "${CARGO_TARGET_DIR:-target}/lambda/$bin"
   ln -f "${CARGO_TARGET_DIR:-target}/debug/$bin" "${CARGO_TARGET_DIR:-target}/lambda/$bin/bootstrap"

@@ -2,6 +2,7 @@
 # Create the project-local Python environments from the pinned requirement files.
 #   scripts/venv.sh localstack   # .venv-localstack: LocalStack (needs Python 3.13)
 #   scripts/venv.sh tools        # .venv-tools: cargo-lambda (and ziglang)
+#   scripts/venv.sh moto         # .venv-moto: moto's server, the e2e tests' DynamoDB
 # Re-running is cheap: a venv is rebuilt only when its requirements file changed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -60,8 +61,11 @@ localstack)
 tools)
   make_venv tools python3 scripts/requirements-tools.txt
   ;;
+moto)
+  make_venv moto python3 scripts/requirements-moto.txt scripts/constraints-moto.txt
+  ;;
 *)
-  echo "usage: scripts/venv.sh localstack|tools" >&2
+  echo "usage: scripts/venv.sh localstack|tools|moto" >&2
   exit 2
   ;;
 esac

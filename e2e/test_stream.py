@@ -1,0 +1,213 @@
+"""End to end, the stream path beside the alarm chain (issue 26, docs/stream.md):
+CloudTrail-shaped events -> EventBridge rule (LocalStack) -> SQS (LocalStack) -> (harness) ->
+launchguard-stream under `cargo lambda watch`, its counters in DynamoDB (moto's server) ->
+dispatcher -> handlers -> IAM; then the alarm chain fires for the same burst and pages no second time.
+
+The tests run in order and share one scenario.
+"""
+import datetime as dt
+import json
+import sys
+import time
+import uuid
+
+import pytest
+
+from harness import ACCOUNT, FUNCTIONS, QUARANTINE, ROOT, Moto, Scenario, Watch, burst_spec, client, cloudtrail, iam_user, say
+
+sys.path.insert(0, str(ROOT / "deploy"))
+import render  # noqa: E402
+
+DETAIL_TYPE = "AWS API Call via CloudTrail"
+
+
+def stream_table(name: str) -> dict:
+    """The counter table's CreateTable arguments, read from deploy/stream.template.json (keys,
+    billing) with its TTL attribute, so the test runs against the table the stack deploys."""
+    props = json.loads((ROOT / "deploy/stream.template.json").read_text())["Resources"]["StreamTable"]["Properties"]
+    args = {k: props[k] for k in ("AttributeDefinitions", "KeySchema", "BillingMode")}
+    return {"create": {**args, "TableName": name}, "ttl": props["TimeToLiveSpecification"]}
+
+
+def run_instances_pattern() -> dict:
+    """The EventBridge pattern the stack renders for RunInstances (launchguard_core::stream_plan)."""
+    rules = render.rendered()["stream_resources"]
+    patterns = [r["Properties"]["EventPattern"] for r in rules.values()
+                if "RunInstances" in r["Properties"]["EventPattern"]["detail"]["eventName"]]
+    assert len(patterns) == 1, rules
+    return patterns[0]
+
+
+@pytest.fixture(scope="module")
+def world(localstack):
+    moto = Moto()
+    sc = Scenario()
+    try:
+        moto.start()
+        sc.moto = moto
+        sc.setup()
+        sc.initial = sc.state()
+        s = sc.suffix
+        # the counter table, in moto, as the template defines it
+        sc.ddb = client("dynamodb", endpoint=moto.url)
+        sc.table = f"launchguard-stream-{s}"
+        spec = stream_table(sc.table)
+        sc.ddb.create_table(**spec["create"])
+        sc.ddb.update_time_to_live(TableName=sc.table, TimeToLiveSpecification=spec["ttl"])
+        # the stream's queue and the rendered rule targeting it, on a bus of the scenario's own (the
+        # stack's rule is on the default bus; the modules run in parallel on one LocalStack)
+        sc.events = client("events")
+        sc.bus = f"lg-stream-{s}"
+        sc.events.create_event_bus(Name=sc.bus)
+        sc.stream_queue = sc.sqs.create_queue(QueueName=f"lg-stream-{s}")["QueueUrl"]
+        queue_arn = sc.sqs.get_queue_attributes(QueueUrl=sc.stream_queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        sc.pattern = run_instances_pattern()
+        sc.events.put_rule(Name=f"launchguard-stream-ec2-{s}", EventBusName=sc.bus, EventPattern=json.dumps(sc.pattern), State="ENABLED")
+        sc.events.put_targets(Rule=f"launchguard-stream-ec2-{s}", EventBusName=sc.bus, Targets=[{"Id": "stream-queue", "Arn": queue_arn}])
+        env = sc.function_env(AWS_ENDPOINT_URL_DYNAMODB=moto.url, LG_STREAM_TABLE=sc.table)
+        sc.watch = Watch(env, functions=(*FUNCTIONS, "launchguard-stream"))
+        sc.watch.start()
+        yield sc
+    finally:
+        if sc.__dict__.get("watch"):
+            sc.watch.stop()
+        moto.stop()
+
+
+def put_on_bus(world, records: list[dict]) -> None:
+    """PutEvents as CloudTrail's own delivery looks on the bus. AWS refuses PutEvents with a
+    source starting `aws.` (only AWS services send those); LocalStack accepts it, which is what
+    lets this test send the exact events the stack's rule matches (`source: aws.ec2`)."""
+    entries = [{"Source": "aws.ec2", "DetailType": DETAIL_TYPE, "Detail": json.dumps(r), "EventBusName": world.bus,
+                "Time": dt.datetime.strptime(r["eventTime"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.timezone.utc)}
+               for r in records]
+    for i in range(0, len(entries), 10):
+        out = world.events.put_events(Entries=entries[i:i + 10])
+        assert out["FailedEntryCount"] == 0, out
+
+
+def sqs_event(messages: list[dict]) -> dict:
+    """The exact event Lambda's SQS event source mapping sends for received messages."""
+    return {"Records": [{
+        "messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"],
+        "attributes": m.get("Attributes", {}), "messageAttributes": {}, "md5OfBody": m["MD5OfBody"],
+        "eventSource": "aws:sqs", "eventSourceARN": f"arn:aws:sqs:us-east-1:{ACCOUNT}:launchguard-stream", "awsRegion": "us-east-1",
+    } for m in messages]}
+
+
+def receive_all(world, expected: int, timeout: float = 30.0) -> list[dict]:
+    """Every message of the stream queue (left on it: the test deletes them after the function)."""
+    got, deadline = {}, time.time() + timeout
+    while len(got) < expected and time.time() < deadline:
+        for m in world.sqs.receive_message(QueueUrl=world.stream_queue, MaxNumberOfMessages=10, WaitTimeSeconds=1,
+                                           VisibilityTimeout=300).get("Messages", []):
+            got[m["MessageId"]] = m
+    return list(got.values())
+
+
+def table_items(world) -> list[dict]:
+    items, start = [], None
+    while True:
+        page = world.ddb.scan(TableName=world.table, ConsistentRead=True, **({"ExclusiveStartKey": start} if start else {}))
+        items.extend(page["Items"])
+        start = page.get("LastEvaluatedKey")
+        if not start:
+            return items
+
+
+def launched_per_series(items: list[dict]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for it in items:
+        if it["pk"]["S"].startswith("s#") and it["sk"]["S"].startswith("b#"):
+            out[it["pk"]["S"]] = out.get(it["pk"]["S"], 0) + int(it["launched"]["N"])
+    return out
+
+
+def test_the_table_is_the_templates_with_its_ttl(world):
+    d = world.ddb.describe_table(TableName=world.table)["Table"]
+    assert {k["AttributeName"]: k["KeyType"] for k in d["KeySchema"]} == {"pk": "HASH", "sk": "RANGE"}
+    ttl = world.ddb.describe_time_to_live(TableName=world.table)["TimeToLiveDescription"]
+    assert ttl == {"TimeToLiveStatus": "ENABLED", "AttributeName": "ttl"}
+
+
+def test_the_stream_contains_the_offender_and_not_the_innocent(world):
+    now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    start = now - dt.timedelta(seconds=40)
+    # ci-deployer: 3 x 4 instances 7 s apart (threshold 10 in 5 minutes); benign: 2 x 1
+    bursts = [burst_spec(iam_user(ACCOUNT, world.user, world.keys["used"]), 3, 4, start, "203.0.113.7", "c5.4xlarge"),
+              burst_spec(iam_user(ACCOUNT, world.benign, world.keys["benign"]), 2, 1, start, "192.0.2.55", "t3.micro")]
+    world.records = cloudtrail(bursts)
+    assert len(world.records) == 5
+    # the same records in the trail's log group and CloudTrail's event history: the alarm chain
+    # reads the first, the dispatcher confirms every finding's evidence against the second
+    world.put_cloudtrail(world.records)
+    # and an event no rule watches, which never leaves the bus
+    other = dict(world.records[0], eventName="DescribeInstances", eventID=str(uuid.uuid4()))
+    put_on_bus(world, world.records + [other])
+
+    messages = receive_all(world, len(world.records))
+    assert len(messages) == len(world.records), [json.loads(m["Body"])["detail"]["eventName"] for m in messages]
+    bodies = [json.loads(m["Body"]) for m in messages]
+    assert {b["source"] for b in bodies} == {"aws.ec2"} and {b["detail"]["eventName"] for b in bodies} == {"RunInstances"}
+    world.messages = messages
+    out = world.invoke("launchguard-stream", sqs_event(messages))
+    assert out["error"] is None, out
+    assert out["payload"] == {"batchItemFailures": []}, out
+    for m in messages:
+        world.sqs.delete_message(QueueUrl=world.stream_queue, ReceiptHandle=m["ReceiptHandle"])
+
+    s = world.state()
+    # the used key off, the spare one on, the quarantine added
+    assert s["user"]["keys"] == {world.keys["used"]: "Inactive", world.keys["spare"]: "Active"}
+    assert QUARANTINE in s["user"]["attached"]
+    # the innocent untouched
+    assert s["benign"] == world.initial["benign"]
+    assert s["benign"]["keys"] == {world.keys["benign"]: "Active"}
+    notes = world.drain(world.notify_queue)
+    assert len(notes) == 1, [n.get("Subject") for n in notes]
+    assert notes[0]["Subject"].startswith("[launchguard] CONTAINED: 1 principal(s), 12 instances"), notes[0]["Subject"]
+    assert "EventBridge stream (caught" in notes[0]["Message"], notes[0]["Message"]
+    world.contained = s
+    incidents = world.incidents()
+    assert len(incidents) == 1 and incidents[0]["record_type"] == "incident"
+    world.stream_finding = incidents[0]["finding_id"]
+    say(f"stream contained: {notes[0]['Subject']}")
+
+
+def test_dynamodb_holds_one_count_per_event_and_one_claim(world):
+    # the adapter against a real DynamoDB API: each event once (conditional put by eventID), the
+    # buckets ADDed, one claim per principal per incident (conditional put)
+    items = table_items(world)
+    assert sorted(launched_per_series(items).values()) == [2, 12], items
+    events = [it for it in items if it["sk"]["S"].startswith("e#")]
+    assert sorted(it["sk"]["S"].split("#")[-1] for it in events) == sorted(r["eventID"] for r in world.records)
+    claims = [it for it in items if it["sk"]["S"] == "claim"]
+    assert [c["finding_id"]["S"] for c in claims] == [world.stream_finding], claims
+    assert all(int(it["ttl"]["N"]) > dt.datetime.now(dt.timezone.utc).timestamp() for it in items)
+
+
+def test_a_redelivered_batch_counts_nothing_and_pages_no_one(world):
+    # EventBridge and SQS deliver at least once: the same messages again
+    before = table_items(world)
+    out = world.invoke("launchguard-stream", sqs_event(world.messages))
+    assert out["error"] is None, out
+    assert out["payload"] == {"batchItemFailures": []}, out
+    after = table_items(world)
+    assert launched_per_series(after) == launched_per_series(before)
+    assert len(after) == len(before)
+    assert world.state() == world.contained
+    assert world.drain(world.notify_queue, settle=2.0) == []
+
+
+def test_the_alarm_chain_for_the_same_burst_pages_no_second_time(world):
+    alarm = world.fire_alarm()
+    assert json.loads(alarm["Message"])["NewStateValue"] == "ALARM"
+    out = world.bridge(alarm)
+    assert out["error"] is None, out
+    report = out["payload"]
+    flagged = {p["principal"] for p in report["principals"] if p["verdict"] == "flagged"}
+    assert flagged == {f"IAM user {world.user}"}, report["principals"]
+    assert report["finding_id"] != world.stream_finding
+    # the ledger makes it an "already contained" no-op: no second page, nothing changed
+    assert world.drain(world.notify_queue, settle=3.0) == []
+    assert world.state() == world.contained
