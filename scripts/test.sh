@@ -55,7 +55,10 @@ phase() { # name command...
 phase "set-up (venvs, chromium)" bash -c 'scripts/venv.sh localstack && scripts/venv.sh tools && scripts/chromium.sh >/dev/null'
 [ ! -x .venv-tools/bin/sccache ] || scripts/linted.sh .venv-tools/bin/sccache --zero-stats >/dev/null 2>&1 || true
 phase "fmt" cargo fmt --all --check
-phase "build + clippy (all targets)" scripts/linted.sh cargo test --workspace --all-targets --locked --no-run
+# `cargo build --all-targets` builds what `cargo test --no-run --all-targets` builds (the same
+# artifacts: the unit run reuses them) and the binaries too, which lint-deploy (launchguard-render)
+# and the e2e functions need
+phase "build + clippy (all targets)" scripts/linted.sh cargo build --workspace --all-targets --locked
 # after the build: deploy/render.py then runs the launchguard-render it built (LG_RENDER_BIN) instead
 # of `cargo run -p launchguard-render`, which resolves the crate's features on their own and
 # compiled launchguard-core a second time (about 50 s of a fresh clone's run)
