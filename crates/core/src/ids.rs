@@ -168,7 +168,7 @@ fn glob(field: &str, case_insensitive: bool) -> Result<GlobMatcher, globset::Err
 
 /// `user/ops/breakglass-*` → `user/breakglass-*`: the same name at any path. Only when the name
 /// is more than a bare `*` (`user/ops/*` would otherwise protect every user).
-fn without_path(resource: &str) -> Option<String> {
+pub(crate) fn without_path(resource: &str) -> Option<String> {
     let lower = resource.to_ascii_lowercase();
     let kind = ["user/", "role/"].into_iter().find(|k| lower.starts_with(k))?;
     let rest = &resource[kind.len()..];

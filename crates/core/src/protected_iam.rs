@@ -39,7 +39,8 @@ fn resources_of(text: &str) -> Vec<String> {
     let f: Vec<&str> = text.splitn(6, ':').collect();
     let [_, partition, _service, _region, account, resource] = f[..] else { return Vec::new() };
     let mut forms = vec![resource.to_owned()];
-    forms.extend(name_only(resource));
+    // the name alone, as the code also matches a pattern with a path
+    forms.extend(crate::ids::without_path(resource));
     let mut out = Vec::new();
     for kind in ["user", "role"] {
         for form in &forms {
@@ -93,14 +94,6 @@ fn after(pattern: &str, prefix: &str) -> Vec<String> {
     // a rest right after a `*` that is itself a rest adds nothing (`*x` already matches `x`)
     let subsumed = |q: usize| q > 0 && p[q - 1] == '*' && at.contains(&(q - 1));
     at.iter().filter(|&&q| q < p.len() && !subsumed(q)).map(|&q| p[q..].iter().collect()).collect()
-}
-
-/// `user/ops/x*` -> `user/x*`, as the code also matches it (only when the name is more than `*`).
-fn name_only(resource: &str) -> Option<String> {
-    let lower = resource.to_ascii_lowercase();
-    let kind = ["user/", "role/"].into_iter().find(|k| lower.starts_with(k))?;
-    let (_, name) = resource[kind.len()..].rsplit_once('/')?;
-    name.chars().any(|c| c != '*').then(|| format!("{}{name}", &resource[..kind.len()]))
 }
 
 #[cfg(test)]
