@@ -66,7 +66,9 @@ def test_an_offline_build_scans_and_lists_rules_without_the_aws_sdk():
         rules = subprocess.run(["launchguard", "rules"], cwd=elsewhere, env=env, capture_output=True, text=True)
         assert rules.returncode == 0 and "ec2-mass-launch" in rules.stdout, rules.stdout + rules.stderr
         # what needs AWS is not there, and says how to get it
-        release = subprocess.run(["launchguard", "release", "--help"], cwd=elsewhere, env=env, capture_output=True, text=True)
-        assert release.returncode == 2, release.stdout + release.stderr
+        for command in (["release", "--help"], ["report", "--records", "x.jsonl", "--finding", "lg-1"]):
+            done = subprocess.run(["launchguard", *command], cwd=elsewhere, env=env, capture_output=True, text=True)
+            assert done.returncode == 2, done.stdout + done.stderr
+            assert "not in this build" in done.stderr and "cargo install --locked --path crates/cli" in done.stderr, done.stderr
         s3 = subprocess.run(["launchguard", "scan", "s3://bucket/prefix/"], cwd=elsewhere, env=env, capture_output=True, text=True)
         assert s3.returncode == 2 and "built without AWS" in s3.stderr and "aws s3 sync" in s3.stderr, s3.stdout + s3.stderr

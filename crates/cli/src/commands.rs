@@ -25,6 +25,19 @@ pub const NO_AWS: &str = "this launchguard was built without AWS (--no-default-f
 (aws s3 sync s3://bucket/prefix trail/) and scan the directory, or install the default build \
 (cargo install --locked --path crates/cli)";
 
+/// What a build without the `aws` feature says of `release` and `report`.
+pub fn not_in_this_build(command: &str) -> String {
+    format!(
+        "`launchguard {command}` is not in this build: it was built without AWS (--no-default-features); \
+install the default build (cargo install --locked --path crates/cli) to {}",
+        if command == "report" {
+            "read an incident's report, from local files (--records, --ledger-dir) or from AWS"
+        } else {
+            "release a containment"
+        }
+    )
+}
+
 /// `launchguard scan`: scan, print the report on stdout, and return the exit status.
 pub fn scan(args: &ScanArgs) -> Result<Status, CliError> {
     let settings = args.settings()?;

@@ -80,6 +80,20 @@ enum Command {
         /// The shell.
         shell: clap_complete::Shell,
     },
+    /// `release` and `report` in a build without AWS: say which build has them (exit 2), rather
+    /// than clap's "unrecognized subcommand".
+    #[cfg(not(feature = "aws"))]
+    #[command(name = "release", hide = true, disable_help_flag = true)]
+    NoRelease {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        rest: Vec<String>,
+    },
+    #[cfg(not(feature = "aws"))]
+    #[command(name = "report", hide = true, disable_help_flag = true)]
+    NoReport {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        rest: Vec<String>,
+    },
 }
 
 #[cfg(feature = "aws")]
@@ -136,6 +150,10 @@ fn main() -> ExitCode {
             clap_complete::generate(shell, &mut Cli::command(), "launchguard", &mut std::io::stdout());
             Ok(ExitCode::SUCCESS)
         }
+        #[cfg(not(feature = "aws"))]
+        Command::NoRelease { .. } => Err(launchguard_cli::CliError::Usage(launchguard_cli::commands::not_in_this_build("release"))),
+        #[cfg(not(feature = "aws"))]
+        Command::NoReport { .. } => Err(launchguard_cli::CliError::Usage(launchguard_cli::commands::not_in_this_build("report"))),
         #[cfg(feature = "aws")]
         Command::Release { finding, principal, reason, dry_run, dispatcher, key, aws } => {
             run_release(&ReleaseArgs { finding_id: finding, principal_arn: principal, reason, dry_run, dispatcher, key_id: key }, &aws)
