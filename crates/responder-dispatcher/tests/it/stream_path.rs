@@ -50,6 +50,11 @@ impl Invoked {
 
 /// The stream detector's finding: the burst through EventBridge and SQS, 5 s after its last call.
 async fn from_stream(records: &[Value]) -> Value {
+    from_stream_at(records, now()).await
+}
+
+/// [`from_stream`] for a burst that started 90 s before `t0`.
+async fn from_stream_at(records: &[Value], t0: DateTime<Utc>) -> Value {
     let vars = [
         ("DISPATCHER_LAMBDA_NAME", "launchguard-dispatcher"),
         ("LG_STREAM_TABLE", "launchguard-stream"),
@@ -65,7 +70,7 @@ async fn from_stream(records: &[Value]) -> Value {
         .collect();
     let batch: launchguard_stream::SqsEvent = serde_json::from_value(json!({ "Records": msgs })).unwrap();
     let invoked = Invoked::default();
-    let at = now() - Duration::seconds(90) + Duration::seconds(19);
+    let at = t0 - Duration::seconds(90) + Duration::seconds(19);
     let (resp, _) = launchguard_stream::handle_batch(&batch, &cfg, &MemoryStore::default(), &invoked, at).await;
     assert!(resp.batch_item_failures.is_empty());
     invoked.one()
@@ -122,4 +127,36 @@ async fn the_alarm_chains_later_finding_is_already_contained_and_pages_no_one_ag
     let pages = sns.messages.lock().unwrap();
     assert_eq!(pages.len(), 1, "{pages:#?}");
     assert!(pages[0].1.contains("EventBridge stream (caught"), "{}", pages[0].1);
+}
+
+/// CloudTrail's documented delivery to its event history: typically within 5 minutes.
+const TRAIL_LAG: std::time::Duration = std::time::Duration::from_secs(5 * 60);
+
+/// ci-deployer's burst of another incident, 90 s before `t0` (event ids of their own; `t0` days
+/// away from the other tests' bursts, which share one CloudTrail: no lookup of ci-deployer's own
+/// calls finds theirs).
+fn lagging_burst(seed: u32, t0: DateTime<Utc>) -> Vec<Value> {
+    let actor = Actor::IamUser { account: ACCOUNT.into(), name: "ci-deployer".into(), key: "AKIAEXAMPLEDEPLOYER1".into() };
+    Burst::new(actor, 3, 4, t0 - Duration::seconds(90)).records(&run_instances_template(), seed)
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_stream_finding_contains_in_seconds_while_cloudtrails_event_history_still_lags() {
+    // GIVEN the burst, which CloudTrail's event history will hold only 5 minutes from now
+    let t0 = now() + Duration::days(3);
+    let records = lagging_burst(0x2601, t0);
+    for r in &records {
+        world::trail().record(r, TRAIL_LAG);
+    }
+    let stream = from_stream_at(&records, t0).await;
+    let iam = iam();
+    let (lambda, sns, logs) = (Lambda::new(&iam, &[], t0), Sns::default(), Logs::default());
+    // WHEN the dispatcher gets the stream's finding, seconds after the burst
+    let started = tokio::time::Instant::now();
+    let report = world::dispatch(&stream, &config(&[]), &lambda, &sns, &logs, t0).await.unwrap();
+    // THEN the key it used is contained, within the delivery, without waiting for CloudTrail
+    assert_eq!(report.status.as_str(), "contained", "{report:?}");
+    assert_eq!(iam.user("ci-deployer").keys[0].1, KeyStatus::Inactive);
+    assert_eq!(iam.user("ci-deployer").keys[1].1, KeyStatus::Active, "only the key used");
+    assert!(started.elapsed() < std::time::Duration::from_secs(10), "took {:?}", started.elapsed());
 }
