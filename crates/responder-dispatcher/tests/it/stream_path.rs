@@ -221,3 +221,29 @@ async fn a_stream_sealed_record_that_is_not_the_claims_own_confirms_nothing() {
         assert_eq!(iam.user("ci-deployer").keys[0].1, KeyStatus::Active, "{what}");
     }
 }
+
+#[test]
+fn the_stream_key_may_not_be_the_finding_key() {
+    // GIVEN a configuration whose stream key is the finding key: every detector's findings would
+    // have their delivered records trusted
+    let vars = [
+        ("COMMAND_KEY_ID", world::COMMAND_KEY),
+        ("FINDING_KEY_ID", world::FINDING_KEY),
+        ("STREAM_FINDING_KEY_ID", world::FINDING_KEY),
+        ("RELEASE_KEY_ID", world::RELEASE_KEY),
+    ];
+    let env = move |k: &str| vars.iter().find(|(n, _)| *n == k).map(|(_, v)| (*v).to_owned());
+    // THEN the dispatcher refuses to start, naming the variable
+    let err = launchguard_responder_dispatcher::auth::Seals::from_env(&env).unwrap_err();
+    assert!(err.to_string().contains("STREAM_FINDING_KEY_ID"), "{err}");
+    // AND with a key of its own, it starts
+    let vars = [
+        ("COMMAND_KEY_ID", world::COMMAND_KEY),
+        ("FINDING_KEY_ID", world::FINDING_KEY),
+        ("STREAM_FINDING_KEY_ID", world::STREAM_KEY),
+        ("RELEASE_KEY_ID", world::RELEASE_KEY),
+    ];
+    let env = move |k: &str| vars.iter().find(|(n, _)| *n == k).map(|(_, v)| (*v).to_owned());
+    let seals = launchguard_responder_dispatcher::auth::Seals::from_env(&env).unwrap();
+    assert_eq!(seals.stream_finding_key_id.as_deref(), Some(world::STREAM_KEY));
+}
