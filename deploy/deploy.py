@@ -136,6 +136,8 @@ def function_env(cfg, outputs) -> dict[str, dict[str, str]]:
                                    "IAM_HANDLER_LAMBDA_NAME": "launchguard-iam-handler", "EC2_HANDLER_LAMBDA_NAME": "launchguard-ec2-handler",
                                    "NOTIFICATION_TOPIC_ARN": outputs["NotificationTopicArn"], "INCIDENT_LOG_GROUP": outputs["IncidentLogGroupName"],
                                    "FINDING_KEY_ID": outputs["FindingKeyArn"], "RELEASE_KEY_ID": outputs["ReleaseKeyArn"],
+                                   # the stream detector's own key: its findings' AWS-delivered records are trusted
+                                   "STREAM_FINDING_KEY_ID": outputs["StreamFindingKeyArn"],
                                    "REPORT_BUCKET": outputs["ReportBucketName"]},
         "launchguard-accesskey-handler": gate,
         "launchguard-iam-handler": gate,
@@ -145,7 +147,7 @@ def function_env(cfg, outputs) -> dict[str, dict[str, str]]:
     if cfg.get("STREAM_DETECTOR") == "true":
         # the detector's rules and thresholds, to the letter: one judgement for both paths
         same = {k: v for k, v in out["launchguard-detector"].items() if k in ("DRY_RUN", "LG_RULES", "LG_CONTAIN_INVOKED_BY_AWS_SERVICE")}
-        out[STREAM] = {**same, "DISPATCHER_LAMBDA_NAME": "launchguard-dispatcher", "FINDING_KEY_ID": outputs["FindingKeyArn"],
+        out[STREAM] = {**same, "DISPATCHER_LAMBDA_NAME": "launchguard-dispatcher", "STREAM_FINDING_KEY_ID": outputs["StreamFindingKeyArn"],
                        "LG_STREAM_TABLE": "launchguard-stream"}
     for fn, env in out.items():
         size = sum(len(k) + len(v) for k, v in env.items())
@@ -279,7 +281,7 @@ def main() -> int:
         for line in alarms["describe"]:
             print(f"     {line}")
         placeholder = {k: f"<{k} from stack {name}>" for k in [*ROLE_OUTPUT.values(), "NotificationTopicArn", "IncidentLogGroupName",
-                                                                 "CommandKeyArn", "FindingKeyArn", "ReleaseKeyArn", "LedgerBucketName", "ReportBucketName", "AlarmArns"]}
+                                                                 "CommandKeyArn", "FindingKeyArn", "StreamFindingKeyArn", "ReleaseKeyArn", "LedgerBucketName", "ReportBucketName", "AlarmArns"]}
         print(f"1. CloudFormation stack {name} from {base.relative_to(ROOT)} with:")
         for k, v in base_parameters(cfg).items():
             print(f"     {k}={v}")
@@ -319,7 +321,7 @@ def main() -> int:
                                          "NotificationEmail": cfg.get("NOTIFICATION_EMAIL", ""), "AdminPrincipals": cfg["ADMIN_PRINCIPALS"]})
     if cfg.get("STREAM_DETECTOR") == "true":
         print(f"[deploy] stack {name}-stream ...", flush=True)
-        stack(cf, f"{name}-stream", stream_template, {"StreamRoleArn": outputs["StreamRoleArn"]})
+        stack(cf, f"{name}-stream", stream_template, {"StreamRoleArn": outputs["StreamRoleArn"], "AdminPrincipals": cfg["ADMIN_PRINCIPALS"]})
     reserve_detector(boto3, cfg)
     print(f"[deploy] done. DRY_RUN={cfg['DRY_RUN']}. Remove with: make undeploy")
     return 0

@@ -270,6 +270,33 @@ def expand(template: dict) -> dict:
     return template
 
 
+def rule_arns(resources: dict) -> list:
+    """The ARN of each rendered stream rule, under the rule's own condition (IAM's exists in us-east-1
+    only): the only senders the stream queue takes (`aws:SourceArn`). Exact ARNs, never a pattern:
+    a rule someone else names `launchguard-stream-…` (with an input transformer, it can write any
+    body, `source: aws.ec2` included) must not match."""
+    arns = []
+    for lid, res in resources.items():
+        if res.get("Type") != "AWS::Events::Rule":
+            continue
+        arn = {"Fn::GetAtt": [lid, "Arn"]}
+        arns.append({"Fn::If": [res["Condition"], arn, {"Ref": "AWS::NoValue"}]} if "Condition" in res else arn)
+    if not arns:
+        raise SystemExit("render: the rule file renders no stream rule; the stream queue would take no sender")
+    return arns
+
+
+def with_rule_arns(node, arns: list):
+    """`node` with each `{"@stream-rule-arns": ...}` replaced by `arns`."""
+    if isinstance(node, dict):
+        if "@stream-rule-arns" in node:
+            return list(arns)
+        return {k: with_rule_arns(v, arns) for k, v in node.items()}
+    if isinstance(node, list):
+        return [with_rule_arns(x, arns) for x in node]
+    return node
+
+
 def render(out: Path, rules_file: str | None = None) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     alarms = rendered(rules_file)
@@ -279,6 +306,7 @@ def render(out: Path, rules_file: str | None = None) -> list[Path]:
     stream = expand(json.loads((ROOT / "deploy/stream.template.json").read_text()))
     del stream["Resources"]["StreamRules"]
     stream["Resources"].update(alarms["stream_resources"])
+    stream = with_rule_arns(stream, rule_arns(alarms["stream_resources"]))
     paths = [out / "base.json", out / "wiring.json", out / "stream.json"]
     # compact: CloudFormation takes at most 51,200 bytes of TemplateBody (e2e/test_documents.py)
     for path, template in zip(paths, (base, wiring, stream)):

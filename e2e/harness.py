@@ -486,7 +486,7 @@ class Scenario:
         # its ledger bucket; a fourth key plays an attacker's key of the same kind
         self.key_ids = {name: self.kms.create_key(KeySpec="HMAC_256", KeyUsage="GENERATE_VERIFY_MAC",
                                                   Description=f"launchguard e2e {name} key")["KeyMetadata"]["Arn"]
-                        for name in ("command", "finding", "release", "attacker")}
+                        for name in ("command", "finding", "release", "attacker", "stream")}
         self.ledger = f"lg-ledger-{s}"
         self.s3.create_bucket(Bucket=self.ledger)
         # the report bucket (REPORT_BUCKET): the dispatcher writes incident reports there
@@ -537,6 +537,8 @@ class Scenario:
             "DRY_RUN": "false", "RUST_LOG": "info",
             "COMMAND_KEY_ID": self.key_ids["command"], "FINDING_KEY_ID": self.key_ids["finding"],
             "RELEASE_KEY_ID": self.key_ids["release"], "LEDGER_BUCKET": self.ledger,
+            # the stream detector seals with its own key, which the dispatcher tells apart
+            "STREAM_FINDING_KEY_ID": self.key_ids["stream"],
             "REPORT_BUCKET": self.reports, "LG_REPORT_URL_SECONDS": "3600",
         }
         # CloudTrail's event history, which the dispatcher confirms evidence with (EventHistory)

@@ -84,7 +84,7 @@ def test_every_variable_a_function_reads_can_be_set_through_deploy():
 def test_each_function_gets_exactly_the_settings_it_reads():
     cfg = {**deploy.read_config(), "CLOUDTRAIL_LOG_GROUP_NAME": "/aws/ct", "LG_READ_METHOD": "filter_log_events",
            "LG_MAX_COMMAND_AGE_SECONDS": "600", "LG_USER_ACTIONS": "deactivate_access_keys", "ALLOWED_ACCOUNTS": "111122223333"}
-    outputs = {k: f"<{k}>" for k in ["CommandKeyArn", "LedgerBucketName", "FindingKeyArn", "AlarmArns", "NotificationTopicArn",
+    outputs = {k: f"<{k}>" for k in ["CommandKeyArn", "LedgerBucketName", "FindingKeyArn", "StreamFindingKeyArn", "AlarmArns", "NotificationTopicArn",
                                       "IncidentLogGroupName", "ReleaseKeyArn", "ReportBucketName"]}
     env = deploy.function_env(cfg, outputs)
     found = reads()

@@ -170,7 +170,7 @@ def via_iam(policy: dict, action: str, who: str, **ctx) -> bool:
 def sealers(stack: Stack, key: str, action: str = "kms:GenerateMac") -> set[str]:
     """Everyone among the candidates whom the key policy itself lets do `action`."""
     policy = stack.policy(key, "KeyPolicy")
-    candidates = [role_arn(r) for r in ROLES] + [ROOT_ARN, ADMIN, RESPONDER]
+    candidates = [role_arn(r) for r in ROLES] + ["<StreamRole.Arn>", ROOT_ARN, ADMIN, RESPONDER]
     return {c for c in candidates if decide(policy, action, {"arn": c})}
 
 
@@ -192,6 +192,18 @@ def test_only_the_detector_seals_findings_unless_you_name_more(tmp_path, stack):
     assert sealers(more, "FindingKey") == {role_arn("DetectorRole"), RESPONDER}
 
 
+def test_only_the_stream_detector_seals_with_its_own_key(tmp_path, stack):
+    """Issue 26: a finding sealed with the stream key has its AWS-delivered records trusted without
+    CloudTrail's event history: the stream's role alone may make those MACs, whoever FindingSigners
+    names, and the stream's role cannot seal with the finding key."""
+    stream_role = "<StreamRole.Arn>"  # Stack names the roles it knows; the stream's stays a placeholder
+    assert sealers(stack, "StreamFindingKey") == {stream_role}
+    assert sealers(stack, "StreamFindingKey", "kms:VerifyMac") == {role_arn("DispatcherRole")}
+    more = Stack(tmp_path / "more", FindingSigners=RESPONDER)
+    assert sealers(more, "StreamFindingKey") == {stream_role}
+    assert stream_role not in sealers(more, "FindingKey")
+
+
 def test_only_release_principals_seal_releases_and_nobody_by_default(tmp_path, stack):
     assert sealers(stack, "ReleaseKey") == set()
     named = Stack(tmp_path / "named", ReleasePrincipals=RESPONDER)
@@ -200,7 +212,7 @@ def test_only_release_principals_seal_releases_and_nobody_by_default(tmp_path, s
 
 
 def test_the_account_administers_the_keys_but_no_iam_policy_can_let_anyone_seal(stack):
-    for key in ("CommandKey", "FindingKey", "ReleaseKey"):
+    for key in ("CommandKey", "FindingKey", "ReleaseKey", "StreamFindingKey"):
         policy = stack.policy(key, "KeyPolicy")
         assert decide(policy, "kms:PutKeyPolicy", {"arn": ROOT_ARN}), key
         assert decide(policy, "kms:ScheduleKeyDeletion", {"arn": ROOT_ARN}), key
@@ -276,7 +288,7 @@ def test_only_launchguard_writes_the_ledger(stack):
 
 def test_only_the_admin_principals_can_rewrite_disable_or_delete_what_guards_launchguard(tmp_path):
     stack = Stack(tmp_path, AdminPrincipals=DEPLOYER)
-    for key in ("CommandKey", "FindingKey", "ReleaseKey"):
+    for key in ("CommandKey", "FindingKey", "ReleaseKey", "StreamFindingKey"):
         policy = stack.policy(key, "KeyPolicy")
         for action in ("kms:PutKeyPolicy", "kms:DisableKey", "kms:ScheduleKeyDeletion", "kms:UpdateAlias"):
             assert via_iam(policy, action, DEPLOYER), (key, action)

@@ -408,3 +408,117 @@ def test_launchguards_own_health_pages_a_person(tmp_path):
     assert silent and silent[0]["TreatMissingData"] == "breaching" and silent[0]["ComparisonOperator"] == "LessThanThreshold", silent
     deploy_py = (ROOT / "deploy/deploy.py").read_text()
     assert "put_function_concurrency" in deploy_py, "the detector has no reserved concurrency"
+
+
+# Issue 26/32: who can write to, read from and silence the stream queue. A finding the stream
+# detector seals is trusted without CloudTrail's LookupEvents (its events came from AWS, `source:
+# aws.*`), so a forged "AWS API Call via CloudTrail" envelope on the queue would aim containment:
+# only EventBridge, for the stream's own rules, may send. The same-account principal holds `sqs:*`
+# in an identity policy (PowerUserAccess has it): an explicit Deny of the queue's policy wins.
+class StreamStack(Stack):
+    """The rendered stream template with its intrinsics resolved (`StreamRoleArn`, `AdminPrincipals`)."""
+
+    def __init__(self, tmp, **params: str):
+        super().__init__(tmp, **params)
+        stream = json.loads((tmp / "stream.json").read_text())
+        self.resources = stream["Resources"]
+        defaults = {k: v.get("Default", "") for k, v in stream["Parameters"].items()}
+        self.params = {**defaults, **params}
+        self.conditions = {k: self.value(v) for k, v in stream["Conditions"].items()}
+
+    def ref(self, name: str):
+        if name == "AdminPrincipals":
+            return [x for x in self.params.get(name, "").split(",")]
+        return super().ref(name)
+
+    def getatt(self, name: str, attr: str) -> str:
+        res = self.resources.get(name, {})
+        if res.get("Type") == "AWS::Events::Rule":
+            return f"arn:aws:events:{REGION}:{ACCOUNT}:rule/{res['Properties']['Name']}"
+        if res.get("Type") == "AWS::SQS::Queue":
+            return f"arn:aws:sqs:{REGION}:{ACCOUNT}:{res['Properties']['QueueName']}"
+        return super().getatt(name, attr)
+
+
+STREAM_ROLE = f"{IAM}:role/launchguard-stream-role"
+STREAM_ADMIN = f"{IAM}:role/PlatformDeployer"
+SQS_STAR = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sqs:*", "Resource": "*"}]}
+POWER_USER = f"{IAM}:user/power-user"
+QUEUE = f"arn:aws:sqs:{REGION}:{ACCOUNT}:launchguard-stream-events"
+DEAD_LETTERS = f"arn:aws:sqs:{REGION}:{ACCOUNT}:launchguard-stream-dead-letters"
+RULE = f"arn:aws:events:{REGION}:{ACCOUNT}:rule/"
+
+
+@pytest.fixture(scope="module")
+def stream_stack(tmp_path_factory):
+    return StreamStack(tmp_path_factory.mktemp("stream"), StreamRoleArn=STREAM_ROLE, AdminPrincipals=STREAM_ADMIN)
+
+
+def queue_request(stack: StreamStack, principal: str, action: str, queue: str, context: dict | None = None,
+                  identity: dict | None = SQS_STAR) -> dict:
+    """`principal` (an IAM ARN, or a service) calls `action` on `queue`, over TLS unless `context` says."""
+    resource_policy = stack.value(stack.resources["StreamQueuePolicy" if queue == QUEUE else "StreamDeadLettersPolicy"]
+                                  ["Properties"]["PolicyDocument"])
+    ctx = {"aws:SecureTransport": "true", **(context or {})}
+    if principal.startswith("arn:"):
+        ctx = {"aws:PrincipalArn": principal, **ctx}
+    return {"identityPolicies": [{"name": "identity", "policy": identity}] if identity else [], "resourcePolicy": resource_policy,
+            "request": {"action": action, "principal": principal, "resource": {"accountId": ACCOUNT, "resource": queue},
+                        "contextVariables": ctx}}
+
+
+def stream_rule_arns(stack: StreamStack) -> list[str]:
+    return [stack.getatt(lid, "Arn") for lid, r in stack.resources.items() if r.get("Type") == "AWS::Events::Rule"]
+
+
+def test_only_the_stream_rules_write_to_the_stream_queue(stream_stack, simulate):
+    rules = stream_rule_arns(stream_stack)
+    assert {r.rsplit("/", 1)[1] for r in rules} >= {"launchguard-stream-ec2"}, rules
+    must_deny = [
+        ("an IAM user with sqs:* sends", queue_request(stream_stack, POWER_USER, "sqs:SendMessage", QUEUE)),
+        ("the stream's own role sends", queue_request(stream_stack, STREAM_ROLE, "sqs:SendMessage", QUEUE)),
+        ("an admin sends", queue_request(stream_stack, STREAM_ADMIN, "sqs:SendMessage", QUEUE)),
+        ("EventBridge sends for another rule named like ours",
+         queue_request(stream_stack, "events.amazonaws.com", "sqs:SendMessage", QUEUE, {"aws:SourceArn": f"{RULE}launchguard-stream-evil"},
+                       identity=None)),
+        ("EventBridge sends for a rule on another bus",
+         queue_request(stream_stack, "events.amazonaws.com", "sqs:SendMessage", QUEUE,
+                       {"aws:SourceArn": f"{RULE}launchguard-stream-bus/launchguard-stream-ec2"}, identity=None)),
+        ("EventBridge sends with no source", queue_request(stream_stack, "events.amazonaws.com", "sqs:SendMessage", QUEUE, identity=None)),
+        ("an IAM user with sqs:* receives (hides events)", queue_request(stream_stack, POWER_USER, "sqs:ReceiveMessage", QUEUE)),
+        ("an IAM user with sqs:* deletes a message", queue_request(stream_stack, POWER_USER, "sqs:DeleteMessage", QUEUE)),
+        ("an IAM user with sqs:* delays a message", queue_request(stream_stack, POWER_USER, "sqs:ChangeMessageVisibility", QUEUE)),
+        ("an IAM user with sqs:* purges", queue_request(stream_stack, POWER_USER, "sqs:PurgeQueue", QUEUE)),
+        ("an IAM user with sqs:* deletes the queue", queue_request(stream_stack, POWER_USER, "sqs:DeleteQueue", QUEUE)),
+        ("an IAM user with sqs:* rewrites its policy", queue_request(stream_stack, POWER_USER, "sqs:SetQueueAttributes", QUEUE)),
+        ("an IAM user with sqs:* adds a permission", queue_request(stream_stack, POWER_USER, "sqs:AddPermission", QUEUE)),
+        ("the stream's role purges", queue_request(stream_stack, STREAM_ROLE, "sqs:PurgeQueue", QUEUE)),
+        ("the stream's role receives without TLS",
+         queue_request(stream_stack, STREAM_ROLE, "sqs:ReceiveMessage", QUEUE, {"aws:SecureTransport": "false"})),
+        ("an IAM user with sqs:* purges the dead letters", queue_request(stream_stack, POWER_USER, "sqs:PurgeQueue", DEAD_LETTERS)),
+        ("an IAM user with sqs:* deletes a dead letter", queue_request(stream_stack, POWER_USER, "sqs:DeleteMessage", DEAD_LETTERS)),
+        ("an IAM user with sqs:* hides the dead letters", queue_request(stream_stack, POWER_USER, "sqs:ReceiveMessage", DEAD_LETTERS)),
+        ("an IAM user with sqs:* deletes the dead-letter queue", queue_request(stream_stack, POWER_USER, "sqs:DeleteQueue", DEAD_LETTERS)),
+        ("an IAM user with sqs:* changes the redrive", queue_request(stream_stack, POWER_USER, "sqs:SetQueueAttributes", DEAD_LETTERS)),
+    ]
+    must_allow = [
+        (f"EventBridge sends for {r.rsplit('/', 1)[1]}",
+         queue_request(stream_stack, "events.amazonaws.com", "sqs:SendMessage", QUEUE, {"aws:SourceArn": r}, identity=None))
+        for r in rules
+    ] + [
+        ("the stream's role receives", queue_request(stream_stack, STREAM_ROLE, "sqs:ReceiveMessage", QUEUE)),
+        ("the stream's role deletes", queue_request(stream_stack, STREAM_ROLE, "sqs:DeleteMessage", QUEUE)),
+        ("an admin purges", queue_request(stream_stack, STREAM_ADMIN, "sqs:PurgeQueue", QUEUE)),
+        ("an admin reads the dead letters", queue_request(stream_stack, STREAM_ADMIN, "sqs:ReceiveMessage", DEAD_LETTERS)),
+    ]
+    results = simulate([c for _, c in must_deny])
+    allowed = [name for (name, _), r in zip(must_deny, results) if r == "Allowed"]
+    assert allowed == [], "allowed on the stream's queues:\n" + "\n".join(allowed)
+    results = simulate([c for _, c in must_allow])
+    denied = [f"{name}: {r}" for (name, _), r in zip(must_allow, results) if r != "Allowed"]
+    assert denied == [], "denied:\n" + "\n".join(denied)
+
+
+def test_the_stream_queues_are_encrypted(stream_stack):
+    for q in ("StreamQueue", "StreamDeadLetters"):
+        assert stream_stack.resources[q]["Properties"].get("SqsManagedSseEnabled") is True, q

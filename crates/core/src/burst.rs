@@ -353,6 +353,7 @@ impl Tracker {
                     crossed: first_crossing(&j.direct),
                     evidence: tl_evidence(&self.timelines[idx], &j.direct, horizons, t),
                     principal_id: None,
+                    delivered_by_aws: Vec::new(),
                 }),
                 Verdict::Excluded { reason } => out.excluded.push(FlaggedPrincipal {
                     principal: pa.principal,
@@ -361,6 +362,7 @@ impl Tracker {
                     crossed: first_crossing(&j.all),
                     evidence: None,
                     principal_id: None,
+                    delivered_by_aws: Vec::new(),
                 }),
                 Verdict::BelowThreshold => out.below.push(pa),
             }

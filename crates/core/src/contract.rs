@@ -74,6 +74,17 @@ pub struct FlaggedPrincipal {
     /// forged): the actions are bound to the id CloudTrail's records carry ([`BoundPrincipal`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub principal_id: Option<String>,
+    /// The CloudTrail records of `evidence` exactly as AWS delivered them to the stream detector:
+    /// the `detail` of EventBridge events whose `source` is the record's own `aws.<service>`, which
+    /// `PutEvents` refuses to anyone but AWS, from the stream's queue, which only the stream's own
+    /// rules may write to. Only the stream detector sets it. The dispatcher reads it only in a
+    /// finding sealed with the stream detector's own key (`STREAM_FINDING_KEY_ID`, whose key
+    /// policy lets the stream's role alone make MACs); there each record answers for its claim as
+    /// CloudTrail's event history would, judged by the same check ([`crate::evidence`]), so the
+    /// principal is contained in seconds, before `LookupEvents` holds the calls (minutes). In any
+    /// other finding it is ignored.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub delivered_by_aws: Vec<String>,
 }
 
 /// The IAM user a forward action is bound to: IAM's unique id as CloudTrail's own records of the

@@ -100,6 +100,12 @@ pub enum Refusal {
         /// `recipientAccountId` or `awsRegion`.
         field: String,
     },
+    /// Not sent by AWS: the envelope's `source` is not `aws.<service>` of the record's
+    /// `eventSource` (only AWS sends `aws.*` sources; `PutEvents` refuses them to anyone else).
+    NotFromAws {
+        /// The envelope's `source`.
+        source: Option<String>,
+    },
     /// No `userIdentity` that names anyone.
     NoPrincipal,
     /// No usable `eventID` (missing, longer than [`MAX_EVENT_ID`], or not `[A-Za-z0-9_-]`).
@@ -125,6 +131,9 @@ impl std::fmt::Display for Refusal {
             Self::Region { region } => write!(f, "region {} is not one this function watches", opt(region)),
             Self::MalformedDetail { error } => write!(f, "detail is not a CloudTrail record: {}", untrusted(error)),
             Self::Mismatch { field } => write!(f, "the record's {field} is not its envelope's"),
+            Self::NotFromAws { source } => {
+                write!(f, "source {} is not the aws.<service> of the record's eventSource: not an event AWS sent", opt(source))
+            }
             Self::NoPrincipal => f.write_str("the record names no principal (no userIdentity with a type, ARN or principal id)"),
             Self::NoEventId => f.write_str("the record has no usable eventID"),
             Self::NoTime => f.write_str("the record has no readable eventTime"),
@@ -155,11 +164,20 @@ struct Envelope<'a> {
     #[serde(borrow, default, rename = "detail-type")]
     detail_type: Option<Cow<'a, str>>,
     #[serde(borrow, default)]
+    source: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
     account: Option<Cow<'a, str>>,
     #[serde(borrow, default)]
     region: Option<Cow<'a, str>>,
     #[serde(borrow, default)]
     detail: Option<&'a RawValue>,
+}
+
+/// The `source` AWS gives the EventBridge events of a CloudTrail `eventSource`:
+/// `ec2.amazonaws.com` is `aws.ec2`. The stream's rules match it ([`crate::stream_plan`]), and the
+/// stream refuses any other: `PutEvents` refuses an `aws.` source to anyone but AWS.
+pub fn eventbridge_source(event_source: &str) -> String {
+    format!("aws.{}", event_source.trim_end_matches(".amazonaws.com"))
 }
 
 fn usable_event_id(id: &str) -> bool {
@@ -174,7 +192,8 @@ fn names_someone(r: &CloudTrailRecord<'_>) -> bool {
 
 /// Read one EventBridge event (an SQS message's body): refused unless it is an "AWS API Call via
 /// CloudTrail" event of a configured account and region whose `detail` is a CloudTrail record
-/// of the same account and region, naming a principal, with an `eventID` and an `eventTime` in
+/// of the same account and region, sent by AWS (`source` is [`eventbridge_source`] of its
+/// `eventSource`), naming a principal, with an `eventID` and an `eventTime` in
 /// `[oldest_ms, now_ms + MAX_AHEAD_MS]`.
 pub fn parse_event<'a>(text: &'a str, scope: &Scope, oldest_ms: i64, now_ms: i64) -> Result<StreamEvent<'a>, Refusal> {
     if text.len() > MAX_EVENT_BYTES {
@@ -202,6 +221,10 @@ pub fn parse_event<'a>(text: &'a str, scope: &Scope, oldest_ms: i64, now_ms: i64
     }
     if record.aws_region.as_deref().is_some_and(|r| r != region) {
         return Err(Refusal::Mismatch { field: "awsRegion".into() });
+    }
+    let from_aws = record.event_source.as_deref().map(eventbridge_source);
+    if from_aws.is_none() || env.source.as_deref() != from_aws.as_deref() {
+        return Err(Refusal::NotFromAws { source: env.source.map(Cow::into_owned) });
     }
     if !names_someone(&record) {
         return Err(Refusal::NoPrincipal);
@@ -474,7 +497,8 @@ mod tests {
             if ty.is_some() || arn.is_some() {
                 detail["userIdentity"] = serde_json::json!({"type": ty, "arn": arn});
             }
-            let ev = serde_json::json!({"detail-type": DETAIL_TYPE, "account": "111122223333", "region": "us-east-1", "detail": detail});
+            let ev = serde_json::json!({"detail-type": DETAIL_TYPE, "source": "aws.ec2", "account": "111122223333", "region": "us-east-1",
+                "detail": detail});
             let text = ev.to_string();
             if let Ok(e) = parse_event(&text, &scope, 0, i64::MAX) {
                 prop_assert_eq!(e.account.as_str(), "111122223333");
@@ -482,6 +506,29 @@ mod tests {
                 prop_assert!(usable_event_id(&e.event_id));
                 prop_assert!(names_someone(&e.record));
             }
+        }
+
+        /// Only AWS's own envelope is read: a valid event under any `source` but the record's
+        /// `aws.<service>` (`PutEvents` lets anyone send any other) is refused as not AWS's.
+        #[test]
+        fn only_the_records_own_aws_source_is_accepted(source in proptest::option::of(prop_oneof![
+            ".{0,20}", "aws\\.[a-z0-9]{0,8}", "[A-Za-z]{1,6}\\.ec2", Just("aws.ec2 ".to_owned()), Just("AWS.EC2".to_owned()),
+        ])) {
+            let scope = Scope { accounts: vec!["111122223333".into()], regions: vec!["us-east-1".into()] };
+            let detail = serde_json::json!({"eventSource": "ec2.amazonaws.com", "eventName": "RunInstances", "eventTime": "2026-11-22T05:38:30Z",
+                "eventID": "00000000-0000-4000-8000-000000000001", "awsRegion": "us-east-1", "recipientAccountId": "111122223333",
+                "userIdentity": {"type": "IAMUser", "arn": "arn:aws:iam::111122223333:user/ci-deployer", "userName": "ci-deployer"}});
+            let mut ev = serde_json::json!({"detail-type": DETAIL_TYPE, "account": "111122223333", "region": "us-east-1", "detail": detail});
+            if let Some(s) = &source { ev["source"] = s.clone().into(); }
+            let text = ev.to_string();
+            let got = parse_event(&text, &scope, 0, i64::MAX);
+            if source.as_deref() == Some("aws.ec2") {
+                prop_assert!(got.is_ok(), "{:?}", got.err());
+            } else {
+                prop_assert!(matches!(got, Err(Refusal::NotFromAws { .. })), "{:?}", got.err());
+            }
+            ev["source"] = "aws.ec2".into();
+            prop_assert!(parse_event(&ev.to_string(), &scope, 0, i64::MAX).is_ok());
         }
     }
 }

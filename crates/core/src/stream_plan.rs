@@ -38,9 +38,8 @@ pub struct StreamRule {
 impl StreamRule {
     /// The event pattern: `source` `aws.<service>`, the detail type, the source and names.
     pub fn pattern(&self) -> Value {
-        let service = self.event_source.trim_end_matches(".amazonaws.com");
         json!({
-            "source": [format!("aws.{service}")],
+            "source": [crate::stream::eventbridge_source(&self.event_source)],
             "detail-type": [DETAIL_TYPE],
             "detail": {"eventSource": [self.event_source], "eventName": self.event_names},
         })

@@ -161,6 +161,7 @@ impl Thresholds {
                     crossed: None,
                     evidence: None,
                     principal_id: None,
+                    delivered_by_aws: Vec::new(),
                 }),
                 Verdict::Excluded { reason } => out.excluded.push(crate::contract::FlaggedPrincipal {
                     principal: pa.principal,
@@ -169,6 +170,7 @@ impl Thresholds {
                     crossed: None,
                     evidence: None,
                     principal_id: None,
+                    delivered_by_aws: Vec::new(),
                 }),
                 Verdict::BelowThreshold => out.below.push(pa),
             }

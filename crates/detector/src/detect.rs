@@ -252,6 +252,7 @@ pub async fn handle_alarm<R: LogReader, I: Invoker>(
                 crossed: None,
                 evidence: None,
                 principal_id: None,
+                delivered_by_aws: Vec::new(),
             })
             .chain(assessment.excluded.iter().cloned())
             .collect();

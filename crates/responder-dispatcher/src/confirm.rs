@@ -36,6 +36,18 @@
 //! `LG_CONFIRM_WAIT_SECONDS`. A principal still unconfirmed is notify-only: the page (sent at once)
 //! says why, and the scheduled re-check looks at it again while the alarm stays in `ALARM`.
 //! Nothing is ever contained on records CloudTrail did not answer.
+//!
+//! **The stream path.** CloudTrail's event history holds a call minutes after it (typically
+//! within 5, up to 15): a stream finding, made seconds after the call, would find nothing to
+//! confirm within its delivery and become notify-only. The records AWS delivered to the stream
+//! detector are AWS's own (an EventBridge event whose `source` is `aws.*` is sent by AWS alone,
+//! and only the stream's own rules may write to its queue). So a finding the stream detector's
+//! own key sealed ([`crate::auth::Sealer::Stream`]) has its `delivered_by_aws` records put in the
+//! history first, as what CloudTrail answered ([`confirm_all_delivered`]): they are judged by the
+//! same check as a lookup's answer (each must be the claimed principal's own call, at the claimed
+//! time, with the claimed counts) and confirm the principal before any lookup. What they do not
+//! confirm is looked up as above. A finding sealed with any other key has its `delivered_by_aws`
+//! ignored (the dispatcher's caller passes none).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::hash::BuildHasher;
@@ -354,10 +366,41 @@ pub async fn confirm_all<T: EventHistory>(
     wait: Duration,
     until: Instant,
 ) -> Vec<Result<Proven, String>> {
+    confirm_all_delivered(principals, &[], wanted, trail, window, wait, until).await
+}
+
+/// [`confirm_all`], with `delivered[i]` the records AWS delivered of `principals[i]`'s calls (its
+/// `delivered_by_aws`, passed only for a finding the stream detector's own key sealed): each is
+/// put in the history as what CloudTrail answered for its `(awsRegion, eventID)`, and among the
+/// principal's own calls; a principal they confirm is looked up no further.
+#[allow(clippy::too_many_arguments)] // confirm_all's, and the records the stream delivered
+pub async fn confirm_all_delivered<T: EventHistory>(
+    principals: &[&FlaggedPrincipal],
+    delivered: &[&[String]],
+    wanted: &[Wanted],
+    trail: &T,
+    window: &TimeWindow,
+    wait: Duration,
+    until: Instant,
+) -> Vec<Result<Proven, String>> {
     let lag_until = (Instant::now() + wait).min(until);
     let range: Range = (window.start.timestamp_millis(), window.end.timestamp_millis());
     let mut history = History::new();
     let mut st: Vec<State> = principals.iter().map(|_| State::default()).collect();
+    for (i, records) in delivered.iter().enumerate().take(principals.len()) {
+        for text in *records {
+            let Ok(v) = serde_json::from_str::<serde_json::Value>(text) else { continue };
+            let (Some(region), Some(id)) = (v["awsRegion"].as_str(), v["eventID"].as_str()) else { continue };
+            let k = (region.to_owned(), id.to_owned());
+            st[i].own.insert(k.clone());
+            history.entry(k).or_insert_with(|| Some(text.clone()));
+        }
+        st[i].verdict = decided(principals[i], &st[i], &history, range).filter(|v| *v == Confirmation::Confirmed);
+        if st[i].verdict.is_some() {
+            info!(principal = %principals[i].principal.label(), records = records.len(),
+                "confirmed by the records AWS delivered to the stream detector, before CloudTrail's event history holds them");
+        }
+    }
     let mut pace = Pace::default();
     let mut lookups = 0usize;
     let turns = shuffled(principals);

@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use tracing::{info, warn};
 
+use crate::auth::Sealer;
 use crate::error::{Failure, Part};
 use crate::ledger::{ActionEntry, Claim, Held, Ledger, entry_key, target_of};
 use crate::page::{Page, deliver};
@@ -172,6 +173,10 @@ async fn act<I: Invoker, N, L, S: ConditionalStore, K: MacSigner>(
 /// An action another delivery (or a release) holds is waited for; still held after the wait, the
 /// delivery pages nothing and answers [`DispatcherError::Busy`] (retryable): Lambda retries, and
 /// a claim older than the stale bound is taken over, so some delivery always pages.
+///
+/// `sealer` is the key that verified it: only a [`Sealer::Stream`] finding has its principals'
+/// `delivered_by_aws` records trusted in place of CloudTrail's event history ([`crate::confirm`]).
+#[allow(clippy::too_many_arguments)] // one port per AWS service, and who sealed it
 pub async fn dispatch_finding<
     I: Invoker,
     N: Notifier,
@@ -182,6 +187,7 @@ pub async fn dispatch_finding<
     T: launchguard_aws::trail::EventHistory,
 >(
     finding: &Finding,
+    sealer: Sealer,
     io: &Io<'_, I, N, L, S, K>,
     reports: &R,
     trail: &T,
@@ -224,8 +230,22 @@ pub async fn dispatch_finding<
     let to_confirm: Vec<&FlaggedPrincipal> = flagged.iter().zip(&fits).filter(|(_, fit)| fit.is_ok()).map(|(f, _)| *f).collect();
     let wanted: Vec<crate::confirm::Wanted> =
         acting.iter().zip(&fits).filter(|(_, fit)| fit.is_ok()).map(|(&i, _)| plans.get(i).map(wanted_of).unwrap_or_default()).collect();
+    // The records AWS delivered to the stream detector, only in a finding its own key sealed.
+    let delivered: Vec<&[String]> = match sealer {
+        Sealer::Stream => to_confirm.iter().map(|f| f.delivered_by_aws.as_slice()).collect(),
+        Sealer::Detector | Sealer::Release => {
+            if to_confirm.iter().any(|f| !f.delivered_by_aws.is_empty()) {
+                warn!(finding_id = %fid, detector = %launchguard_core::text::untrusted(&finding.detector),
+                    "the finding carries records it says AWS delivered, but the stream detector's key did not seal it: ignored, \
+                     CloudTrail's event history confirms it");
+            }
+            Vec::new()
+        }
+    };
     let mut confirmed =
-        crate::confirm::confirm_all(&to_confirm, &wanted, trail, &finding.window, cfg.confirm_wait, io.confirm_until).await.into_iter();
+        crate::confirm::confirm_all_delivered(&to_confirm, &delivered, &wanted, trail, &finding.window, cfg.confirm_wait, io.confirm_until)
+            .await
+            .into_iter();
     let verdicts: Vec<_> =
         fits.into_iter().map(|fit| fit.and_then(|()| confirmed.next().unwrap_or_else(|| Err("not confirmed".into())))).collect();
     for (i, verdict) in acting.into_iter().zip(verdicts) {

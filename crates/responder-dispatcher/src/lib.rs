@@ -153,13 +153,13 @@ pub async fn handle_until<
     now: DateTime<Utc>,
 ) -> Result<DispatchReport, DispatcherError> {
     let (invoke_until, confirm_until) = ledger::delivery_limits(tokio::time::Instant::now(), deadline);
-    let (input, sealed) = auth::open_input(&cfg.seals, kms, payload, now).await?;
+    let (input, sealed, sealer) = auth::open_input(&cfg.seals, kms, payload, now).await?;
     if matches!(input, DispatcherInput::Release(_)) {
         auth::accept_release_once(store, &sealed, now).await?;
     }
     let io = finding::Io { cfg, lambda, sns, logs, store, kms, invoke_until, confirm_until };
     match input {
-        DispatcherInput::Finding(f) => finding::dispatch_finding(&f, &io, reports, trail, now).await,
+        DispatcherInput::Finding(f) => finding::dispatch_finding(&f, sealer, &io, reports, trail, now).await,
         DispatcherInput::Release(r) => release::release(&r, &io, now).await,
     }
 }

@@ -20,6 +20,40 @@ use crate::{Config, Invoker, StreamError};
 /// makes a finding marked incomplete.
 pub const MAX_EVENTS_READ: usize = 10_000;
 
+/// Most bytes of records a finding carries as AWS delivered them (`delivered_by_aws`): well
+/// inside the 256 KiB a sealed finding may take. A claim whose record does not fit is left to
+/// CloudTrail's `LookupEvents` (minutes), as the alarm chain's claims are.
+pub const MAX_DELIVERED_BYTES: usize = 64 * 1024;
+
+/// The records of `flagged`'s claims (its evidence, fewest first, then the alternatives) among
+/// `events`, as AWS delivered them to this function, at most [`MAX_DELIVERED_BYTES`] in all.
+/// Every event the store holds was accepted by `parse_event`: its `source` was AWS's own.
+pub fn delivered_records(flagged: &launchguard_core::contract::FlaggedPrincipal, events: &[crate::store::StoredEvent]) -> Vec<String> {
+    let Some(ev) = flagged.evidence.as_ref() else { return Vec::new() };
+    let by_id: std::collections::BTreeMap<String, &str> = events
+        .iter()
+        .filter_map(|e| {
+            let r = launchguard_core::record::parse_record(&e.detail).ok()?;
+            Some((r.event_id?.into_owned(), e.detail.as_str()))
+        })
+        .collect();
+    let mut seen = std::collections::BTreeSet::new();
+    let mut bytes = 0usize;
+    let mut out = Vec::new();
+    for claim in ev.claims() {
+        if !seen.insert(claim.event_id.as_str()) {
+            continue;
+        }
+        let Some(text) = by_id.get(&claim.event_id) else { continue };
+        if bytes.saturating_add(text.len()) > MAX_DELIVERED_BYTES {
+            break;
+        }
+        bytes += text.len();
+        out.push((*text).to_owned());
+    }
+    out
+}
+
 /// What one event did, per rule it matched.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
@@ -116,11 +150,12 @@ pub async fn handle_event<S: CounterStore, I: Invoker>(
         let stats = scanner.stats.clone();
         let assessment = scanner.aggregate.assess(&rule.horizons, &rule.thresholds);
         let key = h.principal.key();
-        let Some(flagged) = assessment.flagged.into_iter().find(|f| f.principal.key() == key) else {
+        let Some(mut flagged) = assessment.flagged.into_iter().find(|f| f.principal.key() == key) else {
             info!(series = %untrusted(&series), "the buckets crossed a horizon, the exact events did not: nothing sent");
             out.push(Outcome::BelowExactly);
             continue;
         };
+        flagged.delivered_by_aws = delivered_records(&flagged, &events);
         let crossed = Crossed { from_ms: from, to_ms: to.saturating_sub(1), stats, incomplete };
         let finding = stream_finding(cfg, rule, &ev.account, &ev.region, flagged, &crossed, now);
         let seconds = finding.seconds_after_first_event;

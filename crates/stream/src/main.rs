@@ -20,7 +20,9 @@ async fn main() -> Result<(), Error> {
     tracing::info!(sha256 = %config.rules_digest, ids = ?ids, accounts = ?config.scope.accounts, regions = ?config.scope.regions,
         "stream detector configured");
     let store = DynamoStore { client: aws_sdk_dynamodb::Client::new(&sdk), table: config.table.clone() };
-    let key_id = config::required(&ProcessEnv, "FINDING_KEY_ID", "the KMS HMAC key findings are sealed with")
+    // its own key, not the alarm chain's: the dispatcher trusts the records AWS delivered only in a
+    // finding this key sealed, and the key's policy lets this function's role alone make MACs
+    let key_id = config::required(&ProcessEnv, "STREAM_FINDING_KEY_ID", "the stream detector's own KMS HMAC key (StreamFindingKeyArn)")
         .inspect_err(|e| tracing::error!(error = %e, "invalid configuration"))?;
     let lambda = SealingInvoker {
         inner: LambdaInvoker(aws_sdk_lambda::Client::new(&sdk)),

@@ -50,6 +50,11 @@ impl Invoked {
 
 /// The stream detector's finding: the burst through EventBridge and SQS, 5 s after its last call.
 async fn from_stream(records: &[Value]) -> Value {
+    from_stream_at(records, now()).await
+}
+
+/// [`from_stream`] for a burst that started 90 s before `t0`.
+async fn from_stream_at(records: &[Value], t0: DateTime<Utc>) -> Value {
     let vars = [
         ("DISPATCHER_LAMBDA_NAME", "launchguard-dispatcher"),
         ("LG_STREAM_TABLE", "launchguard-stream"),
@@ -65,7 +70,7 @@ async fn from_stream(records: &[Value]) -> Value {
         .collect();
     let batch: launchguard_stream::SqsEvent = serde_json::from_value(json!({ "Records": msgs })).unwrap();
     let invoked = Invoked::default();
-    let at = now() - Duration::seconds(90) + Duration::seconds(19);
+    let at = t0 - Duration::seconds(90) + Duration::seconds(19);
     let (resp, _) = launchguard_stream::handle_batch(&batch, &cfg, &MemoryStore::default(), &invoked, at).await;
     assert!(resp.batch_item_failures.is_empty());
     invoked.one()
@@ -111,7 +116,7 @@ async fn the_alarm_chains_later_finding_is_already_contained_and_pages_no_one_ag
     let iam = iam();
     let (lambda, sns, logs) = (Lambda::new(&iam, &[], now()), Sns::default(), Logs::default());
     // WHEN the dispatcher gets the stream's finding, then the alarm chain's
-    let first = world::dispatch(&stream, &config(&[]), &lambda, &sns, &logs, now()).await.unwrap();
+    let first = world::dispatch_sealed_with(world::STREAM_KEY, &stream, &config(&[]), &lambda, &sns, &logs, now()).await.unwrap();
     let second = world::dispatch(&alarm, &config(&[]), &lambda, &sns, &logs, now()).await.unwrap();
     // THEN the stream's contains the key it used, the alarm chain's changes nothing
     assert_eq!(first.status.as_str(), "contained", "{first:?}");
@@ -122,4 +127,123 @@ async fn the_alarm_chains_later_finding_is_already_contained_and_pages_no_one_ag
     let pages = sns.messages.lock().unwrap();
     assert_eq!(pages.len(), 1, "{pages:#?}");
     assert!(pages[0].1.contains("EventBridge stream (caught"), "{}", pages[0].1);
+}
+
+/// CloudTrail's documented delivery to its event history: typically within 5 minutes.
+const TRAIL_LAG: std::time::Duration = std::time::Duration::from_secs(5 * 60);
+
+/// ci-deployer's burst of another incident, 90 s before `t0` (event ids of their own; `t0` days
+/// away from the other tests' bursts, which share one CloudTrail: no lookup of ci-deployer's own
+/// calls finds theirs).
+fn lagging_burst(seed: u32, t0: DateTime<Utc>) -> Vec<Value> {
+    let actor = Actor::IamUser { account: ACCOUNT.into(), name: "ci-deployer".into(), key: "AKIAEXAMPLEDEPLOYER1".into() };
+    Burst::new(actor, 3, 4, t0 - Duration::seconds(90)).records(&run_instances_template(), seed)
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_stream_finding_contains_in_seconds_while_cloudtrails_event_history_still_lags() {
+    // GIVEN the burst, which CloudTrail's event history will hold only 5 minutes from now
+    let t0 = now() + Duration::days(3);
+    let records = lagging_burst(0x2601, t0);
+    for r in &records {
+        world::trail().record(r, TRAIL_LAG);
+    }
+    let stream = from_stream_at(&records, t0).await;
+    let iam = iam();
+    let (lambda, sns, logs) = (Lambda::new(&iam, &[], t0), Sns::default(), Logs::default());
+    // WHEN the dispatcher gets the stream's finding, seconds after the burst
+    let started = tokio::time::Instant::now();
+    let report = world::dispatch_sealed_with(world::STREAM_KEY, &stream, &config(&[]), &lambda, &sns, &logs, t0).await.unwrap();
+    // THEN the key it used is contained, within the delivery, without waiting for CloudTrail
+    assert_eq!(report.status.as_str(), "contained", "{report:?}");
+    assert_eq!(iam.user("ci-deployer").keys[0].1, KeyStatus::Inactive);
+    assert_eq!(iam.user("ci-deployer").keys[1].1, KeyStatus::Active, "only the key used");
+    assert!(started.elapsed() < std::time::Duration::from_secs(10), "took {:?}", started.elapsed());
+    // AND no lookup was needed: the records AWS delivered to the stream confirmed it
+    let ids: Vec<String> = records.iter().map(|r| r["eventID"].as_str().unwrap().to_owned()).collect();
+    assert!(world::trail().lookups().iter().all(|(_, l)| !ids.iter().any(|id| l.contains(id.as_str()))));
+}
+
+#[tokio::test(start_paused = true)]
+async fn records_said_delivered_by_aws_in_a_finding_the_detectors_key_sealed_are_not_trusted() {
+    // GIVEN the stream's finding for a burst CloudTrail's event history does not hold yet, sealed
+    // with the finding key: what the alarm chain's detector (or a FINDING_SIGNERS principal)
+    // could send, records and all
+    let t0 = now() + Duration::days(5);
+    let records = lagging_burst(0x2602, t0);
+    for r in &records {
+        world::trail().record(r, TRAIL_LAG);
+    }
+    let stream = from_stream_at(&records, t0).await;
+    assert!(!stream["principals"][0]["delivered_by_aws"].as_array().unwrap().is_empty());
+    let iam = iam();
+    let (lambda, sns, logs) = (Lambda::new(&iam, &[], t0), Sns::default(), Logs::default());
+    // WHEN the dispatcher gets it
+    let report = world::dispatch_sealed_with(world::FINDING_KEY, &stream, &config(&[]), &lambda, &sns, &logs, t0).await.unwrap();
+    // THEN the records are ignored: CloudTrail does not hold them yet, so nobody is contained
+    assert_eq!(report.status.as_str(), "action_needed", "{report:?}");
+    assert_eq!(iam.user("ci-deployer").keys[0].1, KeyStatus::Active);
+    let pages = sns.messages.lock().unwrap();
+    assert!(pages[0].1.contains("NOT contained, notify-only"), "{}", pages[0].1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_stream_sealed_record_that_is_not_the_claims_own_confirms_nothing() {
+    // GIVEN the stream's finding, sealed with the stream's key, whose delivered records were
+    // altered: another user's calls, and counts bigger than the calls launched
+    let t0 = now() + Duration::days(7);
+    let records = lagging_burst(0x2603, t0);
+    for r in &records {
+        world::trail().record(r, TRAIL_LAG);
+    }
+    let stream = from_stream_at(&records, t0).await;
+    let alter = |f: &dyn Fn(&mut Value)| {
+        let mut s = stream.clone();
+        for r in s["principals"][0]["delivered_by_aws"].as_array_mut().unwrap() {
+            let mut v: Value = serde_json::from_str(r.as_str().unwrap()).unwrap();
+            f(&mut v);
+            *r = Value::String(v.to_string());
+        }
+        s
+    };
+    let other_user = alter(&|v| {
+        v["userIdentity"]["userName"] = json!("alice");
+        v["userIdentity"]["arn"] = json!(format!("arn:aws:iam::{ACCOUNT}:user/alice"));
+    });
+    let another_time = alter(&|v| v["eventTime"] = json!("2020-01-01T00:00:00Z"));
+    for (what, finding) in [("another user's", other_user), ("another time's", another_time)] {
+        let iam = iam();
+        let (lambda, sns, logs) = (Lambda::new(&iam, &[], t0), Sns::default(), Logs::default());
+        // WHEN the dispatcher gets it
+        let report = world::dispatch_sealed_with(world::STREAM_KEY, &finding, &config(&[]), &lambda, &sns, &logs, t0).await.unwrap();
+        // THEN they confirm nothing, CloudTrail does not hold the calls yet: nobody is contained
+        assert_eq!(report.status.as_str(), "action_needed", "{what}: {report:?}");
+        assert_eq!(iam.user("ci-deployer").keys[0].1, KeyStatus::Active, "{what}");
+    }
+}
+
+#[test]
+fn the_stream_key_may_not_be_the_finding_key() {
+    // GIVEN a configuration whose stream key is the finding key: every detector's findings would
+    // have their delivered records trusted
+    let vars = [
+        ("COMMAND_KEY_ID", world::COMMAND_KEY),
+        ("FINDING_KEY_ID", world::FINDING_KEY),
+        ("STREAM_FINDING_KEY_ID", world::FINDING_KEY),
+        ("RELEASE_KEY_ID", world::RELEASE_KEY),
+    ];
+    let env = move |k: &str| vars.iter().find(|(n, _)| *n == k).map(|(_, v)| (*v).to_owned());
+    // THEN the dispatcher refuses to start, naming the variable
+    let err = launchguard_responder_dispatcher::auth::Seals::from_env(&env).unwrap_err();
+    assert!(err.to_string().contains("STREAM_FINDING_KEY_ID"), "{err}");
+    // AND with a key of its own, it starts
+    let vars = [
+        ("COMMAND_KEY_ID", world::COMMAND_KEY),
+        ("FINDING_KEY_ID", world::FINDING_KEY),
+        ("STREAM_FINDING_KEY_ID", world::STREAM_KEY),
+        ("RELEASE_KEY_ID", world::RELEASE_KEY),
+    ];
+    let env = move |k: &str| vars.iter().find(|(n, _)| *n == k).map(|(_, v)| (*v).to_owned());
+    let seals = launchguard_responder_dispatcher::auth::Seals::from_env(&env).unwrap();
+    assert_eq!(seals.stream_finding_key_id.as_deref(), Some(world::STREAM_KEY));
 }

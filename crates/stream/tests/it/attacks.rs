@@ -136,3 +136,68 @@ async fn outside_text_reaches_the_log_escaped() {
     let shown = refusal.to_string();
     assert!(!shown.contains('\u{202e}') && !shown.contains('\n'), "{shown}");
 }
+
+/// `bodies`, each envelope's `source` replaced by `source`.
+fn with_source(bodies: &[String], source: &str) -> Vec<String> {
+    bodies
+        .iter()
+        .map(|b| {
+            let mut v: Value = serde_json::from_str(b).unwrap();
+            v["source"] = Value::String(source.to_owned());
+            v.to_string()
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn an_envelope_aws_did_not_send_is_refused_and_counts_nowhere() {
+    // GIVEN a burst of 5 x 4 whose envelopes no AWS service sent: a custom source (what PutEvents
+    // allows anyone), another service's, a look-alike, none at all
+    let cfg = config();
+    let (store, lambda) = (MemoryStore::default(), FakeLambda::default());
+    let five = bodies(deployer(), 5, 4, 7);
+    let mut all = Vec::new();
+    for source in ["custom.ec2", "aws.iam", "aws.ec2x", "AWS.EC2", ""] {
+        all.extend(with_source(&five, source));
+    }
+    let sourceless: Vec<String> = five
+        .iter()
+        .map(|b| {
+            let mut v: Value = serde_json::from_str(b).unwrap();
+            v.as_object_mut().unwrap().remove("source");
+            v.to_string()
+        })
+        .collect();
+    all.extend(sourceless);
+    let (resp, report) = handle_batch(&batch(&all), &cfg, &store, &lambda, after(5)).await;
+    // THEN every message is refused as not AWS's (on its way to the DLQ), nothing counted or sent
+    assert_eq!(resp.batch_item_failures.len(), all.len());
+    assert!(
+        report.outcomes().all(|o| matches!(o, Outcome::Refused { refusal: launchguard_core::stream::Refusal::NotFromAws { .. } })),
+        "{report:?}"
+    );
+    assert_eq!(store.event_count(), 0);
+    assert!(lambda.findings().is_empty());
+}
+
+#[tokio::test]
+async fn the_finding_carries_its_claims_records_as_aws_delivered_them() {
+    // GIVEN a burst of 3 x 4 delivered by AWS (source aws.ec2)
+    let cfg = config();
+    let (store, lambda) = (MemoryStore::default(), FakeLambda::default());
+    let three = bodies(deployer(), 3, 4, 8);
+    let (resp, _) = handle_batch(&batch(&three), &cfg, &store, &lambda, after(3)).await;
+    assert!(resp.batch_item_failures.is_empty());
+    // THEN its one finding carries, for its principal, exactly the records of its claims, as sent
+    let findings = lambda.findings();
+    assert_eq!(findings.len(), 1);
+    let p = &findings[0].principals[0];
+    let claims: Vec<&str> = p.evidence.as_ref().unwrap().claims().map(|c| c.event_id.as_str()).collect();
+    let sent: Vec<String> = three.iter().map(|b| serde_json::from_str::<Value>(b).unwrap()["detail"].to_string()).collect();
+    assert_eq!(p.delivered_by_aws.len(), claims.len());
+    for (record, id) in p.delivered_by_aws.iter().zip(&claims) {
+        let v: Value = serde_json::from_str(record).unwrap();
+        assert_eq!(v["eventID"], *id);
+        assert!(sent.iter().any(|s| serde_json::from_str::<Value>(s).unwrap() == v), "a record AWS did not send: {record}");
+    }
+}

@@ -63,6 +63,7 @@ pub fn finding() -> Finding {
             crossed: None,
             evidence: None,
             principal_id: None,
+            delivered_by_aws: Vec::new(),
         };
         if matches!(&fp.principal, Principal::AssumedRole { service_linked: true, .. }) {
             excluded.push(fp);

@@ -22,6 +22,8 @@ pub const ACCOUNT: &str = "111122223333";
 pub const COMMAND_KEY: &str = "alias/launchguard-command";
 pub const FINDING_KEY: &str = "alias/launchguard-finding";
 pub const RELEASE_KEY: &str = "alias/launchguard-release";
+/// The stream detector's own key (`STREAM_FINDING_KEY_ID`).
+pub const STREAM_KEY: &str = "alias/launchguard-stream-finding";
 
 /// The account of the example finding (`fixtures/contract/finding.json`).
 pub fn iam() -> Iam {
@@ -49,9 +51,13 @@ pub fn iam() -> Iam {
 fn env(extra: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
     let mut vars: Vec<(String, String)> = extra.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
     vars.insert(0, ("PROTECTED_PRINCIPALS".into(), "arn:aws:iam::*:user/breakglass-*".into()));
-    for (k, v) in
-        [("COMMAND_KEY_ID", COMMAND_KEY), ("FINDING_KEY_ID", FINDING_KEY), ("RELEASE_KEY_ID", RELEASE_KEY), ("LEDGER_BUCKET", "ledger")]
-    {
+    for (k, v) in [
+        ("COMMAND_KEY_ID", COMMAND_KEY),
+        ("FINDING_KEY_ID", FINDING_KEY),
+        ("RELEASE_KEY_ID", RELEASE_KEY),
+        ("LEDGER_BUCKET", "ledger"),
+        ("STREAM_FINDING_KEY_ID", STREAM_KEY),
+    ] {
         vars.insert(0, (k.into(), v.into()));
     }
     move |k: &str| vars.iter().rev().find(|(n, _)| n == k).map(|(_, v)| v.clone())
@@ -94,7 +100,7 @@ impl<'a> Lambda<'a> {
             in_flight: AtomicUsize::new(0),
             max_in_flight: AtomicUsize::new(0),
             now,
-            kms: MemoryKms::with_keys(&[COMMAND_KEY, FINDING_KEY, RELEASE_KEY]),
+            kms: MemoryKms::with_keys(&[COMMAND_KEY, FINDING_KEY, RELEASE_KEY, STREAM_KEY]),
             store: MemoryStore::default(),
             sent: Mutex::new(Vec::new()),
         }
@@ -409,6 +415,21 @@ pub async fn dispatch(
         at,
     )
     .await
+}
+
+/// Hand `finding` to the dispatcher sealed with `key` as it is (not [`witnessed`]): what the
+/// stream detector's invocation does with [`STREAM_KEY`].
+pub async fn dispatch_sealed_with(
+    key: &str,
+    finding: &serde_json::Value,
+    cfg: &Config,
+    lambda: &Lambda<'_>,
+    sns: &Sns,
+    logs: &Logs,
+    at: DateTime<Utc>,
+) -> Result<launchguard_responder_dispatcher::DispatchReport, launchguard_responder_dispatcher::DispatcherError> {
+    let sealed = lambda.kms.sealed(key, Purpose::Finding, &finding.to_string(), at);
+    launchguard_responder_dispatcher::handle(&sealed, cfg, lambda, sns, logs, &logs.ledger, &lambda.kms, &logs.reports, trail(), at).await
 }
 
 pub fn config(extra: &[(&str, &str)]) -> Config {
