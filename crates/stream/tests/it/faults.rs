@@ -118,6 +118,9 @@ fn cancelled(reasons: &[&str]) -> HttpResponse {
     dynamo_error("TransactionCanceledException", &format!(r#","CancellationReasons":[{}]"#, reasons.join(",")))
 }
 
+/// What a case is called, and DynamoDB's answer in it.
+type Answer = (&'static str, fn() -> HttpResponse);
+
 fn item() -> EventItem {
     EventItem {
         series: "s#ec2-mass-launch#iam_user:218007301253:ci-deployer".into(),
@@ -140,7 +143,7 @@ async fn record_answering(response: fn() -> HttpResponse) -> Result<Recorded, la
 
 #[tokio::test]
 async fn the_adapter_reads_throttling_and_conflicts_as_retryable_failures_never_as_duplicates() {
-    let answers: [(&str, fn() -> HttpResponse); 8] = [
+    let answers: [Answer; 8] = [
         ("ProvisionedThroughputExceededException", || dynamo_error("ProvisionedThroughputExceededException", "")),
         ("ThrottlingException", || dynamo_error("ThrottlingException", "")),
         ("TransactionConflictException", || dynamo_error("TransactionConflictException", "")),
