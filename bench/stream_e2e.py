@@ -19,13 +19,18 @@ are debug builds, one process each; Lambda's real event source mapping, its batc
 """
 import datetime as dt
 import json
+import os
 import statistics
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "e2e"))
-from harness import ACCOUNT, FUNCTIONS, LocalStack, Moto, Scenario, Watch, burst_spec, client, cloudtrail, iam_user  # noqa: E402
+from harness import ACCOUNT, FUNCTIONS, LocalStack, Moto, Scenario, Watch, burst_spec, cargo_binary, client, cloudtrail, iam_user  # noqa: E402
+
+# deploy/render.py renders the rule's pattern with the launchguard-render scripts/e2e.sh built (as
+# e2e/conftest.py does), not a `cargo run` of its own
+os.environ.setdefault("LG_RENDER_BIN", str(cargo_binary("launchguard-render")))
 from test_stream import DETAIL_TYPE, run_instances_pattern, sqs_event, stream_table  # noqa: E402
 
 DEADLINE_S = 60.0
@@ -120,7 +125,7 @@ def main() -> int:
             rows.append(row)
             print(json.dumps(row), flush=True)
         times = sorted(r["put_to_inactive_ms"] for r in rows if r["put_to_inactive_ms"] is not None)
-        load = [round(x, 2) for x in __import__("os").getloadavg()]
+        load = [round(x, 2) for x in os.getloadavg()]
         print(json.dumps({"summary": True, "runs": runs, "contained": len(times), "p50_ms": round(statistics.median(times)) if times else None,
                           "max_ms": max(times) if times else None, "min_ms": min(times) if times else None, "load": load}), flush=True)
     finally:
