@@ -216,3 +216,180 @@ def test_the_alarm_chain_for_the_same_burst_pages_no_second_time(world):
     # the ledger makes it an "already contained" no-op: no second page, nothing changed
     assert world.drain(world.notify_queue, settle=3.0) == []
     assert world.state() == world.contained
+
+
+# ---------- bad input on a queue with its dead-letter queue, as deploy/stream.template.json makes it ----------
+
+def max_receive_count() -> int:
+    """The stack's `maxReceiveCount` (its parameter's default): deliveries before the DLQ."""
+    return int(json.loads((ROOT / "deploy/stream.template.json").read_text())["Parameters"]["MaxReceiveCount"]["Default"])
+
+
+def dead_letter_pair(world, name: str) -> tuple[str, str, str]:
+    """A queue whose RedrivePolicy sends a message to its dead-letter queue after the stack's
+    `maxReceiveCount`, and a bus whose rendered RunInstances rule targets it. Returns the bus,
+    the queue URL and the dead-letter queue's URL."""
+    s = world.suffix
+    dlq = world.sqs.create_queue(QueueName=f"lg-{name}-dl-{s}")["QueueUrl"]
+    dlq_arn = world.sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    # a short visibility timeout so that a failed message is delivered again within the test
+    queue = world.sqs.create_queue(QueueName=f"lg-{name}-{s}", Attributes={
+        "VisibilityTimeout": "1",
+        "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(max_receive_count())})})["QueueUrl"]
+    arn = world.sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    bus = f"lg-{name}-{s}"
+    world.events.create_event_bus(Name=bus)
+    world.events.put_rule(Name=f"launchguard-{name}-ec2-{s}", EventBusName=bus, EventPattern=json.dumps(world.pattern), State="ENABLED")
+    world.events.put_targets(Rule=f"launchguard-{name}-ec2-{s}", EventBusName=bus, Targets=[{"Id": "queue", "Arn": arn}])
+    return bus, queue, dlq
+
+
+def on_bus(world, bus: str, records: list[dict]) -> None:
+    entries = [{"Source": "aws.ec2", "DetailType": DETAIL_TYPE, "Detail": json.dumps(r), "EventBusName": bus} for r in records]
+    out = world.events.put_events(Entries=entries)
+    assert out["FailedEntryCount"] == 0, out
+
+
+def forwarded(record: dict, account: str, region: str) -> str:
+    """The SQS body of an event as EventBridge delivers it from another account's or region's bus
+    (a cross-account or cross-region rule keeps the source's `account` and `region`). LocalStack's
+    buses do not forward between accounts, so the test sends this body to the queue itself."""
+    return json.dumps({"version": "0", "id": str(uuid.uuid4()), "detail-type": DETAIL_TYPE, "source": "aws.ec2", "account": account,
+                       "time": record["eventTime"], "region": region, "resources": [],
+                       "detail": dict(record, recipientAccountId=account, awsRegion=region)})
+
+
+def wait_visible(world, queue: str, n: int, timeout: float = 30.0) -> None:
+    """Wait until `n` messages are on the queue, so that the first batch holds them all."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        got = world.sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["ApproximateNumberOfMessages"])["Attributes"]
+        if int(got["ApproximateNumberOfMessages"]) >= n:
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"not {n} messages on {queue} within {timeout}s")
+
+
+def poll_like_the_event_source_mapping(world, queue: str, dlq: str, expect_dead: int, timeout: float = 90.0) -> list[dict]:
+    """Play Lambda's SQS event source mapping until `expect_dead` messages rest in the DLQ:
+    receive a batch (up to 10), invoke the function with it, delete every message not named in
+    `batchItemFailures` (ReportBatchItemFailures); a failed message comes back after the
+    visibility timeout and, once received `maxReceiveCount` times, SQS moves it to the DLQ.
+    Returns each invocation's batch ids and failed ids."""
+    rounds, deadline = [], time.time() + timeout
+    while time.time() < deadline:
+        msgs = world.sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10, WaitTimeSeconds=1,
+                                         AttributeNames=["ApproximateReceiveCount"]).get("Messages", [])
+        if msgs:
+            out = world.invoke("launchguard-stream", sqs_event(msgs))
+            assert out["error"] is None, out
+            failed = {f["itemIdentifier"] for f in out["payload"]["batchItemFailures"]}
+            for m in msgs:
+                if m["MessageId"] not in failed:
+                    world.sqs.delete_message(QueueUrl=queue, ReceiptHandle=m["ReceiptHandle"])
+            rounds.append({"batch": {m["MessageId"]: m["Body"] for m in msgs}, "failed": failed})
+        attrs = world.sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["ApproximateNumberOfMessages"])["Attributes"]
+        left = world.sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
+        if int(attrs["ApproximateNumberOfMessages"]) >= expect_dead and int(left["ApproximateNumberOfMessages"]) + int(left["ApproximateNumberOfMessagesNotVisible"]) == 0:
+            return rounds
+    raise AssertionError(f"not {expect_dead} messages in the DLQ within {timeout}s: {rounds}")
+
+
+def dead_letters(world, dlq: str) -> list[str]:
+    got, quiet = {}, 0
+    while quiet < 2:
+        msgs = world.sqs.receive_message(QueueUrl=dlq, MaxNumberOfMessages=10, WaitTimeSeconds=1, VisibilityTimeout=300).get("Messages", [])
+        quiet = 0 if msgs else quiet + 1
+        got.update({m["MessageId"]: m["Body"] for m in msgs})
+    return list(got.values())
+
+
+def launched_of(world, user: str) -> int:
+    return sum(v for k, v in launched_per_series(table_items(world)).items() if user.lower() in k)
+
+
+def log_since(world, offset: int) -> str:
+    with open(world.watch.log, "rb") as f:
+        f.seek(offset)
+        return f.read().decode(errors="replace")
+
+
+def test_a_poison_message_rests_in_the_dlq_after_max_receive_count_and_never_blocks_its_batch(world):
+    bus, queue, dlq = dead_letter_pair(world, "poison")
+    now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    bystander = f"bystander-{world.suffix}"
+    good = cloudtrail([burst_spec(iam_user(ACCOUNT, bystander, "LKIAEXAMPLEBYSTAND01"), 3, 1, now - dt.timedelta(seconds=30), "192.0.2.56", "t3.micro")])
+    # through the bus: a RunInstances record the rule matches but that names no principal
+    nameless = dict(good[0], eventID=str(uuid.uuid4()))
+    nameless.pop("userIdentity")
+    on_bus(world, bus, good + [nameless])
+    # on the queue itself (EventBridge never sends these): a body that is not JSON, and an
+    # envelope whose detail is not a CloudTrail record
+    not_json = "{\"detail-type\": \"AWS API Call via CloudTrail\", this is not JSON"
+    bad_envelope = json.dumps({"version": "0", "detail-type": DETAIL_TYPE, "source": "aws.ec2", "account": ACCOUNT,
+                               "region": "us-east-1", "detail": "RunInstances by nobody"})
+    for body in (not_json, bad_envelope):
+        world.sqs.send_message(QueueUrl=queue, MessageBody=body)
+    wait_visible(world, queue, 6)
+
+    rounds = poll_like_the_event_source_mapping(world, queue, dlq, expect_dead=3)
+
+    # every invocation reported exactly its poison messages failed, never a good one of its batch
+    def is_poison(body: str) -> bool:
+        try:
+            detail = json.loads(body).get("detail")
+        except ValueError:
+            return True
+        return not isinstance(detail, dict) or "userIdentity" not in detail
+
+    for r in rounds:
+        assert r["failed"] == {i for i, b in r["batch"].items() if is_poison(b)}, r
+    assert any(len(r["batch"]) > len(r["failed"]) > 0 for r in rounds), "no batch held good and poison messages together"
+    # each poison message was handed to the function maxReceiveCount times, then SQS moved it
+    tries = {}
+    for r in rounds:
+        for i in r["failed"]:
+            tries[i] = tries.get(i, 0) + 1
+    assert sorted(tries.values()) == [max_receive_count()] * 3, tries
+    dead = dead_letters(world, dlq)
+    assert len(dead) == 3, dead
+    assert {not_json, bad_envelope} <= set(dead)
+    assert [b for b in dead if b not in (not_json, bad_envelope)] and all(is_poison(b) for b in dead)
+    # the good events of the same batches counted once each, and nothing else was written for them
+    assert launched_of(world, bystander) == 3
+    assert world.drain(world.notify_queue, settle=2.0) == []
+
+
+def test_an_event_of_an_account_or_region_not_configured_is_refused_not_counted_and_logged(world):
+    bus, queue, dlq = dead_letter_pair(world, "scope")
+    now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    stranger = f"stranger-{world.suffix}"
+    other_account = f"{uuid.uuid4().int % 10**12:012d}"
+    if other_account == ACCOUNT:
+        other_account = "999988887777"
+    # a burst well over the threshold (5 x 4), delivered from another account's bus and from
+    # another region's, and one record on our bus naming another account as its recipient
+    burst = cloudtrail([burst_spec(iam_user(other_account, stranger, "LKIAEXAMPLESTRANGE01"), 5, 4, now - dt.timedelta(seconds=40), "203.0.113.66", "c5.4xlarge")])
+    from_account = [forwarded(r, other_account, "us-east-1") for r in burst]
+    from_region = [forwarded(dict(r, eventID=str(uuid.uuid4())), ACCOUNT, "ap-southeast-4") for r in burst]
+    for body in from_account + from_region:
+        world.sqs.send_message(QueueUrl=queue, MessageBody=body)
+    mismatched = dict(burst[0], eventID=str(uuid.uuid4()), recipientAccountId=other_account)
+    on_bus(world, bus, [mismatched])
+    wait_visible(world, queue, 11)
+    offset = world.watch.log.stat().st_size
+
+    rounds = poll_like_the_event_source_mapping(world, queue, dlq, expect_dead=11)
+
+    # every one refused (failed in each batch response, then in the DLQ), none counted, no page
+    assert all(r["failed"] == set(r["batch"]) for r in rounds), rounds
+    assert len(dead_letters(world, dlq)) == 11
+    assert launched_of(world, stranger) == 0
+    assert not [it for it in table_items(world) if stranger.lower() in it["pk"]["S"]]
+    assert world.drain(world.notify_queue, settle=2.0) == []
+    # and the function says why in its log
+    log = log_since(world, offset)
+    refused = [line for line in log.splitlines() if "event refused" in line]
+    assert any(other_account in line and "is not one this function watches" in line for line in refused), refused[-5:]
+    assert any("ap-southeast-4" in line and "is not one this function watches" in line for line in refused), refused[-5:]
+    assert any("recipientAccountId is not its envelope" in line for line in refused), refused[-5:]

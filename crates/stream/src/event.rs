@@ -72,10 +72,14 @@ pub enum Outcome {
     Duplicate,
     /// The buckets crossed a horizon but the exact events did not (bucketing errs toward flagging).
     BelowExactly,
-    /// Crossed, but the principal's incident already has its finding.
+    /// Crossed, but the principal's incident already has its finding: no second finding, nothing
+    /// sent (the log says which finding holds it, and whether this event was a redelivery).
     AlreadyClaimed {
         /// The finding that holds it.
         finding_id: String,
+        /// True if this delivery counted the event; false for a redelivery, counted before and
+        /// not again.
+        counted: bool,
     },
     /// Crossed: the finding was sent.
     Sent {
@@ -84,6 +88,26 @@ pub enum Outcome {
         /// Seconds from the first event of the crossing window to now.
         seconds_after_first_event: i64,
     },
+}
+
+/// What the log says when a crossing finds the principal's incident already claimed, in plain
+/// words: whether this event was counted now or was a redelivery, and whether the holding
+/// finding reached the dispatcher.
+pub fn already_claimed(counted: bool, sent: bool) -> &'static str {
+    match (counted, sent) {
+        (true, true) => {
+            "event counted; this principal's incident already has its finding, sent to the dispatcher: no second finding, nothing sent"
+        }
+        (false, true) => {
+            "redelivered event, counted before and not again; this principal's incident already has its finding, sent to the dispatcher: nothing sent"
+        }
+        (true, false) => {
+            "event counted; another finding claimed this principal's incident and its own delivery sends it: no second finding, nothing sent"
+        }
+        (false, false) => {
+            "redelivered event, counted before and not again; another finding claimed this principal's incident and its own delivery sends it: nothing sent"
+        }
+    }
 }
 
 /// Handle one SQS body. `Err` only for what a retry can fix (the store, the dispatcher).
@@ -132,10 +156,14 @@ pub async fn handle_event<S: CounterStore, I: Invoker>(
             continue;
         }
         let claim = claim_key(&h.principal);
+        let key = h.principal.key();
+        let fresh = recorded == Recorded::New;
         if let Some(c) = store.claim_state(&claim, now_ms).await.map_err(StreamError::Store)?
             && c.sent
         {
-            out.push(Outcome::AlreadyClaimed { finding_id: c.finding_id });
+            info!(finding_id = %c.finding_id, principal = %untrusted(&key), event_id = %untrusted(&ev.event_id), redelivery = !fresh,
+                "{}", already_claimed(fresh, true));
+            out.push(Outcome::AlreadyClaimed { finding_id: c.finding_id, counted: fresh });
             continue;
         }
         // The exact events decide, judged as the detector judges a read.
@@ -149,7 +177,6 @@ pub async fn handle_event<S: CounterStore, I: Invoker>(
         });
         let stats = scanner.stats.clone();
         let assessment = scanner.aggregate.assess(&rule.horizons, &rule.thresholds);
-        let key = h.principal.key();
         let Some(mut flagged) = assessment.flagged.into_iter().find(|f| f.principal.key() == key) else {
             info!(series = %untrusted(&series), "the buckets crossed a horizon, the exact events did not: nothing sent");
             out.push(Outcome::BelowExactly);
@@ -163,8 +190,9 @@ pub async fn handle_event<S: CounterStore, I: Invoker>(
         let until = now_ms.saturating_add(longest);
         match store.claim(&claim, &finding.finding_id, until, now_ms).await.map_err(StreamError::Store)? {
             Claimed::Held(c) => {
-                info!(finding_id = %c.finding_id, "the principal's incident already has its finding: nothing sent");
-                out.push(Outcome::AlreadyClaimed { finding_id: c.finding_id });
+                info!(finding_id = %c.finding_id, principal = %untrusted(&key), event_id = %untrusted(&ev.event_id), redelivery = !fresh,
+                    "{}", already_claimed(fresh, c.sent));
+                out.push(Outcome::AlreadyClaimed { finding_id: c.finding_id, counted: fresh });
                 continue;
             }
             Claimed::Won => {}

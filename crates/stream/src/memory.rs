@@ -1,6 +1,7 @@
 //! The counter store in memory (feature `test-util`): the same conditions as DynamoDB's
 //! (`attribute_not_exists`, atomic ADD, a transaction that writes both or neither), a simulated
-//! latency per request, injected failures, and a count of item writes.
+//! latency per request, injected failures (DynamoDB's throttling and conflict answers, on any
+//! request, as [`crate::dynamo`] reports them), and a count of item writes.
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -11,6 +12,45 @@ use launchguard_aws::CallError;
 use launchguard_core::stream::{Bucket, Counts};
 
 use crate::store::{CLAIM_SK, ClaimState, Claimed, CounterStore, EventItem, Recorded, StoredEvent, bucket_sk, event_sk};
+
+/// A failure DynamoDB answers with, as [`crate::dynamo::DynamoStore`] reports it. A failed
+/// request writes nothing (a transaction writes both items or neither).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// `ProvisionedThroughputExceededException`: a table or partition over its throughput.
+    Throughput,
+    /// `ThrottlingException`: requests faster than DynamoDB takes them.
+    Throttling,
+    /// A conflict with another writer of the same item: `TransactionCanceledException` with the
+    /// reason `TransactionConflict` for the recording transaction, `TransactionConflictException`
+    /// for a single write or read.
+    Conflict,
+}
+
+impl Fault {
+    /// Every fault.
+    pub const ALL: [Fault; 3] = [Fault::Throughput, Fault::Throttling, Fault::Conflict];
+
+    fn error(self, op: &str) -> CallError {
+        let (code, message) = match self {
+            Fault::Throughput => {
+                ("ProvisionedThroughputExceededException", "throughput exceeded (ProvisionedThroughputExceededException; HTTP 400)")
+            }
+            Fault::Throttling => ("ThrottlingException", "rate of requests exceeds the allowed throughput (ThrottlingException; HTTP 400)"),
+            Fault::Conflict if op == "TransactWriteItems" => {
+                return CallError {
+                    message: "dynamodb:TransactWriteItems: cancelled (None, TransactionConflict)".into(),
+                    code: Some("TransactionCanceledException".into()),
+                    retryable: true,
+                };
+            }
+            Fault::Conflict => {
+                ("TransactionConflictException", "conflicts with an ongoing transaction (TransactionConflictException; HTTP 400)")
+            }
+        };
+        CallError { message: format!("dynamodb:{op}: {message}"), code: Some(code.into()), retryable: true }
+    }
+}
 
 #[derive(Debug, Clone)]
 enum Item {
@@ -27,6 +67,8 @@ pub struct MemoryStore {
     pub latency: Duration,
     /// The next this-many requests fail as throttled (DynamoDB's `ProvisionedThroughputExceededException`).
     pub failures: AtomicU64,
+    /// Requests to fail, by their number (the value of [`MemoryStore::requests`] when made).
+    faults: Mutex<Vec<(u64, Fault)>>,
     /// Items written (an event and its bucket are two).
     pub writes: AtomicU64,
     /// Requests made.
@@ -42,6 +84,11 @@ impl MemoryStore {
     /// Make the next `n` requests fail as throttled.
     pub fn fail_next(&self, n: u64) {
         self.failures.store(n, Ordering::SeqCst);
+    }
+
+    /// Make the request numbered `at` (counted by [`MemoryStore::requests`], from 0) fail with `fault`.
+    pub fn fail_at(&self, at: u64, fault: Fault) {
+        self.faults.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push((at, fault));
     }
 
     /// The sums of every bucket of a series.
@@ -61,9 +108,16 @@ impl MemoryStore {
     }
 
     async fn request(&self, op: &str) -> Result<(), CallError> {
-        self.requests.fetch_add(1, Ordering::SeqCst);
+        let number = self.requests.fetch_add(1, Ordering::SeqCst);
         if !self.latency.is_zero() {
             tokio::time::sleep(self.latency).await;
+        }
+        let fault = {
+            let mut faults = self.faults.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            faults.iter().position(|(at, _)| *at == number).map(|i| faults.remove(i).1)
+        };
+        if let Some(fault) = fault {
+            return Err(fault.error(op));
         }
         let failed = self.failures.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok();
         if failed {

@@ -13,7 +13,7 @@ use serde_json::Value;
 
 use crate::common::{ACCOUNT, FakeLambda, REGION, after, at, batch, bodies, config, deployer};
 
-fn deployer_series() -> String {
+pub fn deployer_series() -> String {
     let set = launchguard_core::rules::RuleSet::bundled().unwrap();
     let rule = set.get(launchguard_core::rules::EC2_MASS_LAUNCH).unwrap();
     let first = bodies(deployer(), 1, 4, 1).remove(0);

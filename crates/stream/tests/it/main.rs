@@ -3,4 +3,5 @@
 
 mod attacks;
 mod common;
+mod faults;
 mod path;

@@ -50,8 +50,41 @@ async fn events_after_the_finding_add_no_second_one() {
     }
     assert_eq!(lambda.findings().len(), 1);
     let o = handle_event(&bodies(deployer(), 9, 4, 1)[8], &cfg, &store, &lambda, after(9)).await.unwrap();
-    assert!(matches!(&o[..], [Outcome::AlreadyClaimed { .. }]), "{o:?}");
+    let sent = lambda.findings()[0].finding_id.clone();
+    assert_eq!(o, [Outcome::AlreadyClaimed { finding_id: sent, counted: true }]);
     assert_eq!(lambda.findings().len(), 1);
+}
+
+#[tokio::test]
+async fn a_redelivered_crossing_event_says_it_was_counted_before_and_names_the_finding_that_holds_the_incident() {
+    // GIVEN the burst found: its crossing event (the third) made the finding
+    let cfg = config();
+    let (store, lambda) = (MemoryStore::default(), FakeLambda::default());
+    let three = bodies(deployer(), 3, 4, 1);
+    handle_batch(&batch(&three), &cfg, &store, &lambda, after(3)).await;
+    let sent = lambda.findings()[0].finding_id.clone();
+    // WHEN SQS delivers the crossing event again
+    let cap = launchguard_aws::logs::Capture::default();
+    let (resp, report) = {
+        let _g = cap.start();
+        handle_batch(&batch(&three[2..]), &cfg, &store, &lambda, after(3)).await
+    };
+    // THEN it is a redelivery that counted nothing, held by the finding sent: no second one
+    assert!(resp.batch_item_failures.is_empty());
+    let outcomes: Vec<&Outcome> = report.outcomes().collect();
+    assert_eq!(outcomes, [&Outcome::AlreadyClaimed { finding_id: sent.clone(), counted: false }]);
+    assert_eq!(lambda.findings().len(), 1);
+    // the batch log (the function prints the report as JSON) says so in those words
+    let logged = serde_json::to_value(&report).unwrap();
+    assert_eq!(logged["messages"][0][1]["Ok"][0], serde_json::json!({"outcome": "already_claimed", "finding_id": sent, "counted": false}));
+    // and the function's log line says, in words, a redelivery held by that finding
+    let line = cap.text().lines().find(|l| l.contains(&sent)).map(str::to_owned).unwrap_or_default();
+    let v: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
+    let message = v["fields"]["message"].as_str().unwrap_or_default();
+    assert!(message.starts_with("redelivered event, counted before and not again;"), "{line}");
+    assert!(message.contains("already has its finding, sent to the dispatcher: nothing sent"), "{line}");
+    assert_eq!(v["fields"]["redelivery"], true, "{line}");
+    assert!(launchguard_aws::logs::unsafe_lines(&cap.text()).is_empty());
 }
 
 #[tokio::test]
