@@ -72,8 +72,8 @@ pub(crate) async fn finding(seed: u32) -> (Value, MemoryTrail) {
 /// One account's dispatcher state (ledger, pages) across deliveries and releases.
 #[derive(Default)]
 pub(crate) struct Account {
-    sns: Sns,
-    logs: Logs,
+    pub(crate) sns: Sns,
+    pub(crate) logs: Logs,
     /// Settings of the dispatcher and the handlers beyond the world's (`PROTECTED_PRINCIPALS`...).
     pub(crate) env: Vec<(&'static str, &'static str)>,
 }
