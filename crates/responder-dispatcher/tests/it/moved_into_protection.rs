@@ -23,7 +23,9 @@ fn account() -> Account {
 /// and move it back.
 #[tokio::test(start_paused = true)]
 async fn a_confirmed_user_that_moved_itself_into_protection_is_paged_as_a_likely_evasion() {
-    for (seed, path, name, back) in [(911, "/breakglass/", "intern", "--new-path /"), (912, "/", "breakglass-intern", "--new-user-name intern")] {
+    for (seed, path, name, back) in
+        [(911, "/breakglass/", "intern", "--new-path /"), (912, "/", "breakglass-intern", "--new-user-name intern")]
+    {
         let (f, trail) = finding(seed).await;
         let iam = iam();
         iam.users.lock().unwrap().get_mut("intern").unwrap().attached.clear();
