@@ -265,3 +265,18 @@ def test_review3_the_evaluator_harness_gives_each_request_its_principal_arn(stac
     from test_iam_simulate import request
     r = request(stack, "DispatcherRole", "s3:PutObject", f"{LEDGER}/ledger/x")
     assert r["request"]["contextVariables"].get("aws:PrincipalArn") == r["request"]["principal"]
+
+
+def test_review3_the_example_scp_denies_moving_a_user_into_the_protected_principals(simulate):
+    """Issue 22: a flagged user moves (`iam:UpdateUser --new-path`) or renames itself into a
+    protected path or name after its burst, and launchguard never acts on a protected principal.
+    IAM authorizes a rename on the target user too; the SCP denies `iam:UpdateUser` on the default
+    protected users (any path) and on a protected path of yours to everyone but the admin role."""
+    iam_star = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "iam:*", "Resource": "*"}]}
+    targets = [f"{IAM}:user/breakglass-9", f"{IAM}:user/ops/breakglass-9", f"{IAM}:user/REPLACE-WITH-PROTECTED-PATH/intern"]
+    named = [(t, case(OUTSIDER, [iam_star, scp_as_policy()], "iam:UpdateUser", t)) for t in targets]
+    assert allowed(simulate, named) == []
+    # the controls: an unprotected user may still be updated; the admin role may move anyone
+    control = [(f"{IAM}:user/intern", case(OUTSIDER, [iam_star, scp_as_policy()], "iam:UpdateUser", f"{IAM}:user/intern"))]
+    control += [(t, case(ADMIN_ROLE, [iam_star, scp_as_policy()], "iam:UpdateUser", t)) for t in targets]
+    assert len(allowed(simulate, control)) == len(control)

@@ -364,9 +364,12 @@ pub enum Action {
     },
     /// When the quarantine of a confirmed user cannot be applied (IAM answered `LimitExceeded`, or
     /// another failure a retry cannot help): set `Inactive` every access key IAM lists `Active`
-    /// for the user, never deleting one, never touching a policy. The user is resolved through
-    /// IAM first and must own, in IAM, at least one of `used_keys` (the keys CloudTrail confirmed
-    /// it used, when the finding names any): a name given to another user since is refused.
+    /// for the user, never deleting one, never touching a policy. Bound (`bound`, the quarantine's
+    /// own), the user is the one CloudTrail confirmed, found as the forward actions find it: the
+    /// owner of its confirmed key under whatever name it has now, whose `GetUser` `UserId` must be
+    /// the bound id. Unbound, the user named is resolved through IAM and must own, in IAM, at
+    /// least one of `used_keys` (the keys CloudTrail confirmed it used, when the finding names
+    /// any). Either way a name given to another user since is refused.
     /// Reversal: [`Action::ReactivateUserAccessKeys`], exactly the keys it deactivated.
     DeactivateUserAccessKeys {
         /// Account.
@@ -378,6 +381,9 @@ pub enum Action {
         /// The keys CloudTrail confirmed the user used (at most [`MAX_USER_KEYS`]; may be empty).
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         used_keys: Vec<String>,
+        /// The user CloudTrail confirmed made the calls, by IAM's unique id ([`BoundPrincipal`]).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        bound: Option<BoundPrincipal>,
     },
     /// Reversal of `deactivate_user_access_keys`: set `Active` again exactly these keys, each only
     /// while IAM still lists it under this user (the user checked by IAM's unique id, the
@@ -681,15 +687,14 @@ impl Action {
             Self::DeactivateAccessKey { bound, .. }
             | Self::QuarantineUser { bound, .. }
             | Self::StopInstances { bound, .. }
-            | Self::TerminateInstances { bound, .. } => bound.as_ref(),
+            | Self::TerminateInstances { bound, .. }
+            | Self::DeactivateUserAccessKeys { bound, .. } => bound.as_ref(),
             Self::DeactivateCreatedAccessKey { .. }
             | Self::ReactivateAccessKey { .. }
             | Self::ReleaseUserQuarantine { .. }
             | Self::RevokeRoleSessions { .. }
             | Self::RestoreRoleSessions { .. }
             | Self::StartInstances { .. }
-            // bound by its own check instead: the user must own, in IAM, a key CloudTrail confirmed it used
-            | Self::DeactivateUserAccessKeys { .. }
             | Self::ReactivateUserAccessKeys { .. } => None,
         }
     }
@@ -888,6 +893,25 @@ pub struct ResponseOutcome {
     /// refusals, failures, and when IAM did not answer (a warning says so).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub principal_id: Option<String>,
+    /// Set with a refusal when the user CloudTrail confirmed (by IAM's unique id) was not
+    /// protected under the ARN its records carry and is protected under the ARN IAM gives it now:
+    /// it moved or renamed itself into `PROTECTED_PRINCIPALS` after the burst, a likely evasion.
+    /// launchguard never acts on a protected principal; the page says so loudly, for a person.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub moved_into_protection: Option<MovedIntoProtection>,
+}
+
+/// A confirmed user that launchguard refused to act on because it is protected now, although the
+/// ARN CloudTrail's records carry was not ([`ResponseOutcome::moved_into_protection`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MovedIntoProtection {
+    /// IAM's unique id of the user (`UserId`), the one CloudTrail's confirmed records carry.
+    pub principal_id: String,
+    /// The user's ARN as CloudTrail's records carry it (not protected).
+    pub recorded_arn: String,
+    /// The user's ARN as IAM gives it now (protected).
+    pub current_arn: String,
 }
 
 impl ResponseOutcome {
@@ -913,6 +937,7 @@ impl ResponseOutcome {
             completed_at: now,
             warnings: Vec::new(),
             principal_id: None,
+            moved_into_protection: None,
         }
     }
 }

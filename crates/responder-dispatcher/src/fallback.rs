@@ -20,15 +20,18 @@ use launchguard_core::text::untrusted;
 use crate::ledger::target_of;
 
 /// For each quarantine whose outcome failed for a reason a retry cannot help, the action that
-/// contains its user instead: `deactivate_user_access_keys`, naming the keys CloudTrail confirmed
-/// the user used (the plan's `deactivate_access_key` of that user: the handler refuses unless IAM
-/// lists one of them under the user, so a name given to someone else since is not acted on).
+/// contains its user instead: `deactivate_user_access_keys`, bound exactly as the quarantine was
+/// (`bound`: the handler follows the confirmed key to the user's current name and checks its
+/// unique id, so a user that filled its slots and renamed itself is still contained, and a name
+/// given to someone else since is never acted on), and naming the keys CloudTrail confirmed the
+/// user used (the plan's `deactivate_access_key` of that user: unbound, the handler refuses
+/// unless IAM lists one of them under the user).
 /// `done` pairs each action sent with its outcome (none while another delivery holds it); one
 /// action per target.
 pub fn instead(done: &[(&Action, Option<&ResponseOutcome>)]) -> Vec<Action> {
     let mut out: Vec<Action> = Vec::new();
     for (a, o) in done {
-        let Action::QuarantineUser { account_id, user_arn, user_name, .. } = a else { continue };
+        let Action::QuarantineUser { account_id, user_arn, user_name, bound } = a else { continue };
         if !o.is_some_and(|o| matches!(o.outcome, OutcomeStatus::Failed { retryable: false, .. })) {
             continue;
         }
@@ -49,6 +52,7 @@ pub fn instead(done: &[(&Action, Option<&ResponseOutcome>)]) -> Vec<Action> {
             user_arn: user_arn.clone(),
             user_name: user_name.clone(),
             used_keys,
+            bound: bound.clone(),
         };
         if !out.iter().any(|x| target_of(x) == target_of(&all)) {
             out.push(all);

@@ -2,9 +2,10 @@
 
 use std::fmt::Write as _;
 
-use launchguard_core::contract::{Finding, FlaggedPrincipal, OutcomeStatus, ResponseOutcome};
+use launchguard_core::contract::{Finding, FlaggedPrincipal, MovedIntoProtection, OutcomeStatus, ResponseOutcome};
 use launchguard_core::created::Created;
 use launchguard_core::error::cut;
+use launchguard_core::ids::IamArn;
 use launchguard_core::time::format_utc;
 
 use crate::plan::PrincipalPlan;
@@ -172,6 +173,61 @@ fn created_keys_left(b: &mut String, outcomes: &[ResponseOutcome]) {
     }
 }
 
+/// Each confirmed user a handler refused because it moved or renamed itself into the protected
+/// principals after the burst ([`MovedIntoProtection`]), once per IAM unique id.
+fn moved_into_protection(outcomes: &[ResponseOutcome]) -> Vec<&MovedIntoProtection> {
+    let mut out: Vec<&MovedIntoProtection> = Vec::new();
+    for m in outcomes.iter().filter(|o| matches!(o.outcome, OutcomeStatus::Refused { .. })).filter_map(|o| o.moved_into_protection.as_ref())
+    {
+        if !out.iter().any(|x| x.principal_id == m.principal_id) {
+            out.push(m);
+        }
+    }
+    out
+}
+
+/// The page's first section when a confirmed user escaped into protection: a likely evasion, high
+/// severity, never shown as a routine "protected principal" skip. Names the IAM id and both ARNs
+/// (through [`untrusted`]) and says what a person does: launchguard never acts on a protected
+/// principal, so the user is not contained.
+fn evasion_section(b: &mut String, moved: &[&MovedIntoProtection]) {
+    if moved.is_empty() {
+        return;
+    }
+    let _ =
+        writeln!(b, "\n!!! LIKELY EVASION (HIGH SEVERITY): A FLAGGED USER MOVED ITSELF INTO THE PROTECTED PRINCIPALS AFTER THE BURST !!!");
+    for m in moved {
+        let (now, then) = (IamArn::parse(&m.current_arn).ok(), IamArn::parse(&m.recorded_arn).ok());
+        let user = shell_word(now.as_ref().map_or("USER", |a| a.name.as_str()));
+        // back to the path and name its records carry
+        let mut back = Vec::new();
+        if let (Some(now), Some(then)) = (&now, &then) {
+            if now.path != then.path {
+                back.push(format!("--new-path {}", shell_word(&then.path)));
+            }
+            if now.name != then.name {
+                back.push(format!("--new-user-name {}", shell_word(&then.name)));
+            }
+        }
+        let _ = writeln!(
+            b,
+            "- IAM user {}: CloudTrail's confirmed records carry {}, which PROTECTED_PRINCIPALS does not protect; IAM names the same user (by its unique id) {} now, which it protects",
+            untrusted(&m.principal_id),
+            untrusted(&m.recorded_arn),
+            untrusted(&m.current_arn)
+        );
+        let _ = writeln!(
+            b,
+            "  launchguard never acts on a protected principal: this user is NOT CONTAINED (its keys, policies and instances are as it left them)"
+        );
+        let _ = writeln!(
+            b,
+            "  a person, now: contain it by hand (aws iam list-access-keys --user-name {user}, then aws iam update-access-key --user-name {user} --access-key-id KEY --status Inactive; attach the quarantine policy), find who changed its path or name (CloudTrail: UpdateUser on it), then move it back (aws iam update-user --user-name {user} {})",
+            back.join(" ")
+        );
+    }
+}
+
 /// Quote one word for a POSIX shell, after [`untrusted`] (single quotes; a value that cannot be
 /// quoted is shown as `'<unquotable>'`, which a shell reads as a harmless literal). No IAM name or
 /// key id holds a character [`untrusted`] changes, so a real one is quoted as it is.
@@ -215,7 +271,10 @@ pub fn finding_message(finding: &Finding, plans: &[PrincipalPlan], outcomes: &[R
     let instances: u64 = finding.principals.iter().map(|p| p.activity.instances_launched.max(p.activity.instances_requested)).sum();
     let humans = plans.iter().filter(|p| p.human.is_some()).count();
     let refused = plans.iter().filter(|p| p.refused.is_some()).count() + t.refused;
-    let state = if finding.dry_run {
+    let moved = moved_into_protection(outcomes);
+    let state = if !moved.is_empty() {
+        "LIKELY EVASION"
+    } else if finding.dry_run {
         "DRY RUN"
     } else if t.failed > 0 {
         "FAILED"
@@ -245,6 +304,7 @@ pub fn finding_message(finding: &Finding, plans: &[PrincipalPlan], outcomes: &[R
     if finding.read.unparseable_records > 0 {
         let _ = writeln!(b, "{} records could not be parsed and were skipped", finding.read.unparseable_records);
     }
+    evasion_section(&mut b, &moved);
     let _ =
         writeln!(b, "\n{}", if finding.rule == launchguard_core::rules::EC2_MASS_LAUNCH { "WHO LAUNCHED WHAT" } else { "WHO DID WHAT" });
     for (i, p) in finding.principals.iter().enumerate() {

@@ -7,7 +7,7 @@ use launchguard_aws::CallError;
 use launchguard_aws::command;
 use launchguard_aws::mac::MacVerifier;
 use launchguard_aws::store::ConditionalStore;
-use launchguard_core::contract::{Action, OutcomeStatus, ResponseOutcome, ResponseRequest};
+use launchguard_core::contract::{Action, MovedIntoProtection, OutcomeStatus, ResponseOutcome, ResponseRequest};
 use tracing::info;
 
 use crate::actions;
@@ -50,6 +50,7 @@ pub async fn respond<I: IamPorts>(req: &ResponseRequest, cfg: &Config, iam: &I, 
     match actions::act(&ctx, iam).await {
         Ok(o) => o,
         Err(Stop::Refuse(reason)) => ResponseOutcome::refused(req, f.name, reason, now),
+        Err(Stop::Moved(m)) => moved(req, f.name, m, now),
         Err(Stop::Fail(e)) => ResponseOutcome::failed(req, f.name, e.message.clone(), e.retryable, now),
     }
 }
@@ -94,14 +95,30 @@ pub async fn respond_ec2<E: Ec2Ports, I: Users + Roles + AccessKeys>(
     match actions::act_ec2(&ctx, ec2, iam).await {
         Ok(o) => o,
         Err(Stop::Refuse(reason)) => ResponseOutcome::refused(req, f.name, reason, now),
+        Err(Stop::Moved(m)) => moved(req, f.name, m, now),
         Err(Stop::Fail(e)) => ResponseOutcome::failed(req, f.name, e.message.clone(), e.retryable, now),
     }
 }
 
-/// What went wrong before acting: refuse, or report a failed call.
+/// What went wrong before acting: refuse, refuse a confirmed user that moved itself into the
+/// protected principals since the burst (a likely evasion, paged as such), or report a failed call.
 pub(crate) enum Stop {
     Refuse(String),
+    Moved(MovedIntoProtection),
     Fail(CallError),
+}
+
+/// The refusal of a confirmed user that moved or renamed itself into the protected principals:
+/// nothing is done to it (launchguard never acts on a protected principal), and the outcome
+/// carries both ARNs and the id for the page.
+fn moved(req: &ResponseRequest, handler: &str, m: MovedIntoProtection, now: DateTime<Utc>) -> ResponseOutcome {
+    let reason = format!(
+        "LIKELY EVASION: the user CloudTrail confirmed ({}) was {} in its records, which PROTECTED_PRINCIPALS does not protect, and IAM names it {} now, which it protects: it moved or renamed itself into a protected path or name after the burst; launchguard never acts on a protected principal, so nothing changed; a person contains it by hand",
+        m.principal_id, m.recorded_arn, m.current_arn
+    );
+    let mut o = ResponseOutcome::refused(req, handler, reason, now);
+    o.moved_into_protection = Some(m);
+    o
 }
 
 impl From<CallError> for Stop {

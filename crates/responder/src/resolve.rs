@@ -3,7 +3,7 @@
 use std::future::Future;
 
 use launchguard_aws::CallError;
-use launchguard_core::contract::{ANOTHER_PRINCIPAL, BoundPrincipal};
+use launchguard_core::contract::{ANOTHER_PRINCIPAL, BoundPrincipal, MovedIntoProtection};
 use launchguard_core::ids::{IamArn, IamEntity, validate_account_id};
 use launchguard_core::principal::{is_identity_center_role, is_service_linked_role};
 
@@ -82,8 +82,9 @@ pub(crate) async fn resolve_principal<I: Users + Roles + AccessKeys>(
 /// those (no IAM call). With it, the user CloudTrail confirmed made the calls, under the name IAM
 /// gives it now: the owner of its key (`GetAccessKeyLastUsed`; the name the action gives when
 /// the key is gone), whose `GetUser` `UserId` must be the bound id ([`check_user_id`]). The
-/// action's own ARN is checked against the protections too (a rename never sheds a protection);
-/// the ARN returned keeps its path, with the current name.
+/// action's own ARN is checked against the protections too (a rename never sheds a protection),
+/// and so is IAM's ARN for the user now: protected there only, it moved itself into protection
+/// ([`moved_into_protection`]). The ARN returned keeps its path, with the current name.
 pub(crate) async fn bound_user<I: Users + AccessKeys>(
     ctx: &Ctx<'_>,
     iam: &I,
@@ -107,11 +108,25 @@ pub(crate) async fn bound_user<I: Users + AccessKeys>(
     };
     let current = owner.unwrap_or_else(|| name.to_owned());
     check_user_id(iam, &current, &b.principal_id, name).await?;
+    moved_into_protection(ctx, iam, arn, &current, &b.principal_id).await?;
     if current == name {
         return Ok((arn.to_owned(), current));
     }
     parsed.name.clone_from(&current);
     Ok((parsed.to_arn(), current))
+}
+
+/// The user CloudTrail confirmed (IAM's unique id `id`, now named `current`) was not protected
+/// under `recorded` (the ARN its records carry, checked by the caller) and IAM's ARN for it now is
+/// protected: it moved (`iam:UpdateUser --new-path`) or renamed itself into `PROTECTED_PRINCIPALS`
+/// after the burst. launchguard never acts on a protected principal, so this refuses too, but as
+/// a likely evasion ([`Stop::Moved`]) that the page shows loudly, never as a routine skip.
+async fn moved_into_protection<I: Users>(ctx: &Ctx<'_>, iam: &I, recorded: &str, current: &str, id: &str) -> Result<(), Stop> {
+    let Some(real) = iam.user_arn(current).await? else { return Ok(()) };
+    if ctx.cfg.guard.check_principal(&real).is_ok() {
+        return Ok(());
+    }
+    Err(Stop::Moved(MovedIntoProtection { principal_id: id.to_owned(), recorded_arn: recorded.to_owned(), current_arn: real }))
 }
 
 /// Refuse, changing nothing, unless IAM's user `current` has the unique id `want` (`GetUser`'s

@@ -6,7 +6,7 @@
 
 use chrono::{DateTime, TimeZone, Utc};
 use launchguard_accesskey_handler::FUNCTION;
-use launchguard_core::contract::{ANOTHER_PRINCIPAL, Action, OutcomeStatus, ResponseRequest, SELF_RELEASE};
+use launchguard_core::contract::{ANOTHER_PRINCIPAL, Action, BoundPrincipal, OutcomeStatus, ResponseRequest, SELF_RELEASE};
 use launchguard_responder::memory::{Entity, MemoryIam};
 use launchguard_responder::testing::{self, handle_sealed, refused};
 use launchguard_responder::{Config, KeyStatus};
@@ -51,6 +51,7 @@ fn all(used: &[&str]) -> Action {
         user_arn: format!("arn:aws:iam::{ACCOUNT}:user/intern"),
         user_name: "intern".into(),
         used_keys: used.iter().map(|k| (*k).to_owned()).collect(),
+        bound: None,
     }
 }
 
@@ -119,4 +120,110 @@ async fn the_reversal_refuses_the_user_itself_and_a_reused_name() {
     let r = handle_sealed(&iam, &cfg(), &sealed(rev, None, Some("AIDAEXAMPLEOTHERUSER")), at()).await.unwrap();
     assert!(refused(&r).contains(ANOTHER_PRINCIPAL), "{r:?}");
     assert_eq!([USED, OTHER].map(|k| status(&iam, "intern", k)), [KeyStatus::Inactive, KeyStatus::Inactive]);
+}
+
+/// The fallback bound to the user CloudTrail confirmed (as the quarantine it replaces was).
+fn bound_all(user: &str, id: &str, key: &str) -> Action {
+    Action::DeactivateUserAccessKeys {
+        account_id: ACCOUNT.into(),
+        user_arn: format!("arn:aws:iam::{ACCOUNT}:user/{user}"),
+        user_name: user.into(),
+        used_keys: vec![USED.into()],
+        bound: Some(BoundPrincipal { principal_id: id.into(), access_key_id: Some(key.into()) }),
+    }
+}
+
+/// The intern renamed `to`; with `newcomer`, its old name given to another user with one active key.
+fn renamed(to: &str, newcomer: bool) -> (MemoryIam, String) {
+    let iam = account();
+    let id = iam.user("intern").id;
+    {
+        let mut users = iam.users.lock().unwrap();
+        let mut u = users.remove("intern").unwrap();
+        u.arn = format!("arn:aws:iam::{ACCOUNT}:user/{to}");
+        users.insert(to.into(), u);
+        if newcomer {
+            let mut n =
+                Entity { keys: vec![(NEWCOMER.into(), KeyStatus::Active)], ..Entity::new(format!("arn:aws:iam::{ACCOUNT}:user/intern")) };
+            n.id = "AIDAEXAMPLENEWHIRE01".into();
+            users.insert("intern".into(), n);
+        }
+    }
+    (iam, id)
+}
+
+const NEWCOMER: &str = "AKIAEXAMPLENEWHIRE01";
+
+/// Bound, the handler follows the confirmed key to the user's current name (renamed, or in case
+/// only) and deactivates every active key of that user, checked by its unique id; the reversal
+/// names it by that name, and the new owner of the old name is never touched.
+#[tokio::test]
+async fn bound_it_follows_the_confirmed_key_to_the_renamed_user_and_touches_nobody_else() {
+    for (to, newcomer) in [("intern-svc", false), ("intern-old", true), ("Intern", false)] {
+        let (iam, id) = renamed(to, newcomer);
+        let o = handle_sealed(&iam, &cfg(), &sealed(bound_all("intern", &id, USED), None, None), at()).await.unwrap();
+        assert_eq!(o.outcome, OutcomeStatus::Applied, "{to}: {}", o.detail);
+        assert_eq!(
+            iam.writes(),
+            vec![format!("UpdateAccessKey {to} {USED} Inactive"), format!("UpdateAccessKey {to} {OTHER} Inactive")],
+            "{to}"
+        );
+        let named = o.detail.contains(&format!("IAM names the same user, by its unique id, {to} now"));
+        assert_eq!(named, !to.eq_ignore_ascii_case("intern"), "a rename is named, a case-only one needs no words: {}", o.detail);
+        assert_eq!(o.principal_id.as_deref(), Some(id.as_str()));
+        let Some(Action::ReactivateUserAccessKeys { user_name, .. }) = &o.reversal else { panic!("{:?}", o.reversal) };
+        assert_eq!(user_name, to);
+        if newcomer {
+            assert_eq!(status(&iam, "intern", NEWCOMER), KeyStatus::Active);
+        }
+        // the reversal, filed under the id, turns on exactly those keys of the same user
+        let back = handle_sealed(&iam, &cfg(), &sealed(o.reversal.clone().unwrap(), None, Some(&id)), at()).await.unwrap();
+        assert_eq!(back.outcome, OutcomeStatus::Applied, "{}", back.detail);
+        assert_eq!([USED, OTHER, OLD].map(|k| status(&iam, to, k)), [KeyStatus::Active, KeyStatus::Active, KeyStatus::Inactive]);
+    }
+}
+
+/// Attacks on the binding: the confirmed key is another account's (IAM here knows no owner for
+/// it), or another user's of this account, or the action names another account. The id decides:
+/// the user IAM gives the name (or the key's owner) must have it; nothing is written otherwise,
+/// and another account is refused before any IAM call.
+#[tokio::test]
+async fn bound_it_never_acts_on_another_users_or_another_accounts_keys() {
+    const FOREIGN: &str = "AKIAEXAMPLEOTHERACCT";
+    // another account's key, the intern renamed and its name given to a new hire: the name's user
+    // has another id
+    let (iam, id) = renamed("intern-old", true);
+    let o = handle_sealed(&iam, &cfg(), &sealed(bound_all("intern", &id, FOREIGN), None, None), at()).await.unwrap();
+    assert!(refused(&o).contains("not ") && refused(&o).contains(&id), "{o:?}");
+    assert!(iam.writes().is_empty(), "{:?}", iam.writes());
+    // another account's key, the intern renamed away: no user has the name now
+    let (iam, id) = renamed("intern-old", false);
+    let o = handle_sealed(&iam, &cfg(), &sealed(bound_all("intern", &id, FOREIGN), None, None), at()).await.unwrap();
+    assert!(refused(&o).contains("does not exist now"), "{o:?}");
+    assert!(iam.writes().is_empty(), "{:?}", iam.writes());
+    // another account's key, nothing renamed: the name's user has the id, and is contained
+    let iam = account();
+    let id = iam.user("intern").id;
+    let o = handle_sealed(&iam, &cfg(), &sealed(bound_all("intern", &id, FOREIGN), None, None), at()).await.unwrap();
+    assert_eq!(o.outcome, OutcomeStatus::Applied, "{}", o.detail);
+    assert_eq!(status(&iam, "bob", BOB), KeyStatus::Inactive);
+    // Bob's key bound to the intern's id: Bob is not the intern, nothing of his changes
+    let iam = account();
+    let id = iam.user("intern").id;
+    let o = handle_sealed(&iam, &cfg(), &sealed(bound_all("intern", &id, BOB), None, None), at()).await.unwrap();
+    assert!(refused(&o).contains("IAM's user bob"), "{o:?}");
+    assert!(iam.writes().is_empty(), "{:?}", iam.writes());
+    // the action names another account: refused before any IAM call
+    let iam = account();
+    let Action::DeactivateUserAccessKeys { bound, .. } = bound_all("intern", &iam.user("intern").id, USED) else { unreachable!() };
+    let other = Action::DeactivateUserAccessKeys {
+        account_id: "444455556666".into(),
+        user_arn: "arn:aws:iam::444455556666:user/intern".into(),
+        user_name: "intern".into(),
+        used_keys: vec![USED.into()],
+        bound,
+    };
+    let o = handle_sealed(&iam, &cfg(), &sealed(other, None, None), at()).await.unwrap();
+    assert_eq!(o.outcome.name(), "refused", "{o:?}");
+    assert!(iam.calls().is_empty() && iam.writes().is_empty(), "{:?}", iam.calls());
 }

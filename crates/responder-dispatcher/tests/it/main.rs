@@ -16,6 +16,7 @@ mod issue10;
 mod issue22;
 mod ledger_attacks;
 mod logs;
+mod moved_into_protection;
 mod notification_injection;
 mod paced;
 mod quarantine_slots;

@@ -17,17 +17,17 @@ use serde_json::{Value, json};
 use crate::forged_records::detected;
 use crate::world::{self, ACCOUNT, Entity, Iam, Lambda, Logs, Sns, config};
 
-const KEY: &str = "AKIAEXAMPLEINTERN001";
+pub(crate) const KEY: &str = "AKIAEXAMPLEINTERN001";
 /// The intern's second key (a production job's), never in a launch record.
-const PROD_KEY: &str = "AKIAEXAMPLEINTERNPRD";
+pub(crate) const PROD_KEY: &str = "AKIAEXAMPLEINTERNPRD";
 const BOB_KEY: &str = "AKIAEXAMPLEBOBLEAKED";
-const RESPONDER: &str = "arn:aws:sts::111122223333:assumed-role/SecurityResponder/alice";
+pub(crate) const RESPONDER: &str = "arn:aws:sts::111122223333:assumed-role/SecurityResponder/alice";
 
-fn now() -> DateTime<Utc> {
+pub(crate) fn now() -> DateTime<Utc> {
     crate::forged_records::now()
 }
 
-fn user(name: &str, keys: &[(&str, KeyStatus)]) -> Entity {
+pub(crate) fn user(name: &str, keys: &[(&str, KeyStatus)]) -> Entity {
     Entity {
         arn: format!("arn:aws:iam::{ACCOUNT}:user/{name}"),
         keys: keys.iter().map(|(k, s)| ((*k).to_owned(), *s)).collect(),
@@ -36,7 +36,7 @@ fn user(name: &str, keys: &[(&str, KeyStatus)]) -> Entity {
 }
 
 /// The intern (two active keys, its ten managed-policy slots full) and Bob (one inactive key).
-fn iam() -> Iam {
+pub(crate) fn iam() -> Iam {
     let iam = Iam::default()
         .with_user("intern", user("intern", &[(KEY, KeyStatus::Active), (PROD_KEY, KeyStatus::Active)]))
         .with_user("bob", user("bob", &[(BOB_KEY, KeyStatus::Inactive)]));
@@ -45,7 +45,7 @@ fn iam() -> Iam {
     iam
 }
 
-fn limit_exceeded() -> CallError {
+pub(crate) fn limit_exceeded() -> CallError {
     CallError {
         message: "iam:AttachUserPolicy: Cannot exceed quota for PoliciesPerUser: 10 (LimitExceeded; HTTP 409)".into(),
         code: Some("LimitExceeded".into()),
@@ -53,13 +53,13 @@ fn limit_exceeded() -> CallError {
     }
 }
 
-fn status(iam: &Iam, user: &str, key: &str) -> KeyStatus {
+pub(crate) fn status(iam: &Iam, user: &str, key: &str) -> KeyStatus {
     iam.user(user).keys.iter().find(|(k, _)| k == key).unwrap().1
 }
 
 /// The intern's confirmed burst (4 calls of 3 instances with `KEY`, in CloudTrail), as the
 /// detector finds it.
-async fn finding(seed: u32) -> (Value, MemoryTrail) {
+pub(crate) async fn finding(seed: u32) -> (Value, MemoryTrail) {
     let who = Actor::IamUser { account: ACCOUNT.into(), name: "intern".into(), key: KEY.into() };
     let real = Burst::new(who, 4, 3, now() - Duration::seconds(85)).records(&run_instances_template(), seed);
     let trail = MemoryTrail::default();
@@ -71,30 +71,42 @@ async fn finding(seed: u32) -> (Value, MemoryTrail) {
 
 /// One account's dispatcher state (ledger, pages) across deliveries and releases.
 #[derive(Default)]
-struct Account {
-    sns: Sns,
-    logs: Logs,
+pub(crate) struct Account {
+    pub(crate) sns: Sns,
+    pub(crate) logs: Logs,
+    /// Settings of the dispatcher and the handlers beyond the world's (`PROTECTED_PRINCIPALS`...).
+    pub(crate) env: Vec<(&'static str, &'static str)>,
 }
 
 impl Account {
-    async fn send(&self, iam: &Iam, trail: &MemoryTrail, payload: &Value, at: DateTime<Utc>) -> Result<DispatchReport, DispatcherError> {
-        let lambda = Lambda::new(iam, &[], at);
+    pub(crate) async fn send(
+        &self,
+        iam: &Iam,
+        trail: &MemoryTrail,
+        payload: &Value,
+        at: DateTime<Utc>,
+    ) -> Result<DispatchReport, DispatcherError> {
+        let lambda = Lambda::new(iam, &self.env, at);
         let sealed = world::sealed(&lambda, payload, at);
         let logs = &self.logs;
-        handle(&sealed, &config(&[]), &lambda, &self.sns, logs, &logs.ledger, &lambda.kms, &logs.reports, trail, at).await
+        handle(&sealed, &config(&self.env), &lambda, &self.sns, logs, &logs.ledger, &lambda.kms, &logs.reports, trail, at).await
     }
 
-    fn last_page(&self) -> String {
+    pub(crate) fn last_page(&self) -> String {
         self.sns.messages.lock().unwrap().last().unwrap().1.clone()
+    }
+
+    pub(crate) fn last_subject(&self) -> String {
+        self.sns.messages.lock().unwrap().last().unwrap().0.clone()
     }
 }
 
-fn release(fid: Option<&str>, principal: Option<&str>, by: &str) -> Value {
+pub(crate) fn release(fid: Option<&str>, principal: Option<&str>, by: &str) -> Value {
     json!({"schema_version": 1, "kind": "release", "finding_id": fid, "principal_arn": principal, "reason": "false positive",
         "requested_by": by, "dry_run": false})
 }
 
-fn outcome<'a>(r: &'a DispatchReport, action: &str) -> Option<&'a launchguard_core::contract::ResponseOutcome> {
+pub(crate) fn outcome<'a>(r: &'a DispatchReport, action: &str) -> Option<&'a launchguard_core::contract::ResponseOutcome> {
     r.outcomes.iter().find(|o| o.action.name() == action)
 }
 
@@ -157,20 +169,80 @@ async fn a_throttled_quarantine_is_retried_not_replaced_by_deactivating_every_ke
     assert_eq!(status(&iam, "intern", PROD_KEY), KeyStatus::Active);
 }
 
-/// Attack: the launcher renames itself between the finding and the action, and its name is given
-/// to another user (a new hire, whose ten slots are full too). The quarantine of "intern" fails on
-/// the new user; the fallback must not deactivate the new user's keys: IAM lists none of the keys
-/// CloudTrail saw "intern" use under it. Nothing of the new user changes, and the page says the
-/// launcher is not contained.
+/// Renamed in IAM, as `iam:UpdateUser --new-user-name` does: the user keeps its id and keys.
+pub(crate) fn rename(iam: &Iam, from: &str, to_path: &str, to: &str) {
+    let mut users = iam.users.lock().unwrap();
+    let mut u = users.remove(from).unwrap();
+    u.arn = format!("arn:aws:iam::{ACCOUNT}:user{to_path}{to}");
+    users.insert(to.to_owned(), u);
+}
+
+/// A write of IAM on user `name` (the fake's `<Op> <user> ...`).
+fn wrote_on(iam: &Iam, name: &str) -> bool {
+    iam.writes().iter().any(|w| w.split(' ').nth(1) == Some(name))
+}
+
+/// Attack (issue 22, the all-keys fallback; seen passing on 1e4edc1, the defect: the launcher's
+/// production key stayed active, the page said "intern IS NOT CONTAINED"): the launcher fills
+/// its ten managed-policy slots and renames itself between the burst and the action. The
+/// quarantine, bound to the id CloudTrail confirmed, follows the confirmed key to the new name and
+/// fails (LimitExceeded); the fallback looked for the old name only, found no such user, and
+/// refused. Now it is bound as the quarantine was: every active key of the renamed user is
+/// deactivated, nobody else's.
+#[tokio::test(start_paused = true)]
+async fn a_full_user_that_renamed_itself_is_still_contained_by_all_its_keys() {
+    let (f, trail) = finding(906).await;
+    let mut iam = iam();
+    rename(&iam, "intern", "/", "intern-svc");
+    iam.fail_on("AttachUserPolicy", limit_exceeded());
+    let acct = Account::default();
+    let _ = acct.send(&iam, &trail, &f, now()).await;
+    let page = acct.last_page();
+    assert_eq!(
+        (status(&iam, "intern-svc", KEY), status(&iam, "intern-svc", PROD_KEY)),
+        (KeyStatus::Inactive, KeyStatus::Inactive),
+        "the renamed launcher kept a working key: {:?}\n{page}",
+        iam.writes()
+    );
+    assert!(!page.contains("IS NOT CONTAINED"), "{page}");
+    assert!(page.contains("IAM names the same user, by its unique id, intern-svc now"), "{page}");
+    assert!(!wrote_on(&iam, "bob") && !wrote_on(&iam, "intern"), "{:?}", iam.writes());
+}
+
+/// The release of that containment: exactly the two keys work again. Open: the release sends the
+/// used key's reversal but not the every-key reversal (no note, no refusal), so the production key
+/// stays inactive; not yet found why (the every-key entry is filed under the finding's name
+/// `intern`, its reversal and the key entry name `intern-svc`).
+#[tokio::test(start_paused = true)]
+#[ignore = "issue 22 (open): after a rename, a release by finding does not send the every-key reversal"]
+async fn a_full_user_that_renamed_itself_is_released_exactly() {
+    let (f, trail) = finding(906).await;
+    let fid = f["finding_id"].as_str().unwrap().to_owned();
+    let mut iam = iam();
+    rename(&iam, "intern", "/", "intern-svc");
+    iam.fail_on("AttachUserPolicy", limit_exceeded());
+    let acct = Account::default();
+    let _ = acct.send(&iam, &trail, &f, now()).await;
+    // released by a responder: exactly those two keys work again, Bob's stays as a person left it
+    let r = acct.send(&iam, &trail, &release(Some(&fid), None, RESPONDER), now() + Duration::minutes(30)).await.unwrap();
+    assert_eq!(outcome(&r, "reactivate_user_access_keys").map(|o| o.outcome.name()), Some("applied"), "{r:#?}");
+    assert_eq!((status(&iam, "intern-svc", KEY), status(&iam, "intern-svc", PROD_KEY)), (KeyStatus::Active, KeyStatus::Active));
+    assert_eq!(status(&iam, "bob", BOB_KEY), KeyStatus::Inactive);
+    assert!(!wrote_on(&iam, "bob") && !wrote_on(&iam, "intern"), "{:?}", iam.writes());
+}
+
+/// Attack (seen on 1e4edc1, the defect: the launcher kept its production key): the launcher fills
+/// its slots, renames itself, and its old name is given to another user (a new hire, whose ten
+/// slots are full too). The fallback follows the confirmed key to the launcher under its new
+/// name and checks its unique id: the launcher's keys are all deactivated, the new hire's key
+/// stays active, and nothing is written on the new hire.
 #[tokio::test(start_paused = true)]
 async fn a_name_given_to_another_user_before_the_action_never_deactivates_that_users_keys() {
     let (f, trail) = finding(903).await;
     let mut iam = iam();
+    rename(&iam, "intern", "/", "intern-old");
     {
         let mut users = iam.users.lock().unwrap();
-        let mut launcher = users.remove("intern").unwrap();
-        launcher.arn = format!("arn:aws:iam::{ACCOUNT}:user/intern-old");
-        users.insert("intern-old".into(), launcher);
         let mut newcomer = user("intern", &[("AKIAEXAMPLENEWHIRE01", KeyStatus::Active)]);
         newcomer.id = "AIDAEXAMPLENEWHIRE01".into();
         newcomer.attached = (0..10).map(|i| format!("arn:aws:iam::aws:policy/harmless-{i}")).collect();
@@ -179,11 +251,41 @@ async fn a_name_given_to_another_user_before_the_action_never_deactivates_that_u
     iam.fail_on("AttachUserPolicy", limit_exceeded());
     let acct = Account::default();
     let _ = acct.send(&iam, &trail, &f, now()).await;
-    assert_eq!(status(&iam, "intern", "AKIAEXAMPLENEWHIRE01"), KeyStatus::Active, "another user's key was deactivated: {:?}", iam.writes());
-    assert!(!iam.writes().iter().any(|w| w.starts_with("UpdateAccessKey intern ")), "{:?}", iam.writes());
     let page = acct.last_page();
-    assert!(page.contains("IAM lists none of the keys CloudTrail saw intern use"), "{page}");
-    assert!(page.contains("intern IS NOT CONTAINED"), "{page}");
+    assert_eq!(status(&iam, "intern", "AKIAEXAMPLENEWHIRE01"), KeyStatus::Active, "another user's key was deactivated: {:?}", iam.writes());
+    assert!(!wrote_on(&iam, "intern"), "{:?}", iam.writes());
+    assert_eq!(
+        (status(&iam, "intern-old", KEY), status(&iam, "intern-old", PROD_KEY)),
+        (KeyStatus::Inactive, KeyStatus::Inactive),
+        "the launcher, renamed, kept a working key: {:?}\n{page}",
+        iam.writes()
+    );
+    assert!(!page.contains("IS NOT CONTAINED"), "{page}");
+}
+
+/// The same with a case-only rename (`intern` to `Intern`: IAM names compare without regard to
+/// case, so the same user): contained by all its keys, released exactly.
+#[tokio::test(start_paused = true)]
+async fn a_full_user_renamed_only_in_case_is_contained_by_all_its_keys_and_released_exactly() {
+    let (f, trail) = finding(907).await;
+    let fid = f["finding_id"].as_str().unwrap().to_owned();
+    let mut iam = iam();
+    rename(&iam, "intern", "/", "Intern");
+    iam.fail_on("AttachUserPolicy", limit_exceeded());
+    let acct = Account::default();
+    let _ = acct.send(&iam, &trail, &f, now()).await;
+    let page = acct.last_page();
+    assert_eq!(
+        (status(&iam, "Intern", KEY), status(&iam, "Intern", PROD_KEY)),
+        (KeyStatus::Inactive, KeyStatus::Inactive),
+        "{:?}\n{page}",
+        iam.writes()
+    );
+    assert!(!page.contains("IS NOT CONTAINED"), "{page}");
+    let r = acct.send(&iam, &trail, &release(Some(&fid), None, RESPONDER), now() + Duration::minutes(30)).await.unwrap();
+    assert_eq!(outcome(&r, "reactivate_user_access_keys").unwrap().outcome.name(), "applied", "{r:?}");
+    assert_eq!((status(&iam, "Intern", KEY), status(&iam, "Intern", PROD_KEY)), (KeyStatus::Active, KeyStatus::Active));
+    assert!(!wrote_on(&iam, "bob"), "{:?}", iam.writes());
 }
 
 /// Attack: the user is protected by its tag (`launchguard:protected=true`): IAM denies the
@@ -229,6 +331,7 @@ async fn the_handler_refuses_a_protected_user_before_any_write() {
         user_arn: format!("arn:aws:iam::{ACCOUNT}:user/breakglass-1"),
         user_name: "breakglass-1".into(),
         used_keys: vec![KEY.into()],
+        bound: None,
     };
     let req = launchguard_core::contract::ResponseRequest::new("lg-test", action, false, now());
     let o = launchguard_responder::respond(&req, &lambda.ak, &iam, now()).await;
@@ -284,6 +387,7 @@ async fn a_dry_run_says_which_keys_it_would_deactivate() {
         user_arn: format!("arn:aws:iam::{ACCOUNT}:user/intern"),
         user_name: "intern".into(),
         used_keys: vec![KEY.into()],
+        bound: None,
     };
     let req = launchguard_core::contract::ResponseRequest::new("lg-test", action, true, now());
     let o = launchguard_responder::respond(&req, &lambda.ak, &iam, now()).await;

@@ -11,11 +11,17 @@
 //!
 //! What: `UpdateAccessKey` to `Inactive` of each key `ListAccessKeys` lists `Active` for the user;
 //! never `DeleteAccessKey`, never a policy. Checks, before any write:
-//! 1. the user is resolved through IAM (`crate::resolve`): the account, the real ARN against the
-//!    command's, protected principals refused (on the command's ARN and on IAM's);
-//! 2. when the command names the keys CloudTrail confirmed the user used (`used_keys`), IAM lists
-//!    at least one of them under the user: a name given to another user since the finding (the
-//!    launcher renamed itself, and someone else now has its name) is refused, nothing changed.
+//! 1. bound to the user CloudTrail confirmed (`bound`, as the quarantine it replaces was), the
+//!    user is found as every forward action finds it (`crate::resolve::bound_user`): the owner of
+//!    its confirmed key (`GetAccessKeyLastUsed`) under whatever name it has now, whose `GetUser`
+//!    `UserId` must be the bound id. A launcher that filled its policy slots and renamed itself
+//!    is still contained; a name given to another user since is never acted on;
+//! 2. the user is resolved through IAM (`crate::resolve`): the account, the real ARN against the
+//!    command's, protected principals refused (on the command's ARN and on IAM's; protected on
+//!    IAM's only, a confirmed user is paged as a likely evasion);
+//! 3. unbound, when the command names the keys CloudTrail confirmed the user used (`used_keys`),
+//!    IAM lists at least one of them under the user: a name given to another user since the
+//!    finding is refused, nothing changed.
 //!
 //! Already there (no active key): `already_applied`, with no reversal (launchguard changed
 //! nothing). Reversal (`reactivate_user_access_keys`, in this file: it undoes exactly what
@@ -33,14 +39,21 @@ use crate::function::Spec;
 use crate::ports::{AccessKeys, KeyStatus, Users};
 use crate::resolve::resolve;
 
-const PERMISSIONS: &[&str] = &["iam:GetUser", "iam:ListAccessKeys", "iam:UpdateAccessKey"];
+/// `GetAccessKeyLastUsed`: a bound request finds its user through the confirmed key.
+const PERMISSIONS: &[&str] = &["iam:GetAccessKeyLastUsed", "iam:GetUser", "iam:ListAccessKeys", "iam:UpdateAccessKey"];
+/// The reversal finds its user by the name and unique id the containment was filed under.
+const REACTIVATE_PERMISSIONS: &[&str] = &["iam:GetUser", "iam:ListAccessKeys", "iam:UpdateAccessKey"];
 
 /// `deactivate_user_access_keys`.
 pub static DEACTIVATE_ALL: Spec = Spec { name: "deactivate_user_access_keys", reverses: None, permissions: PERMISSIONS, settings: &[] };
 
 /// `reactivate_user_access_keys`: the reversal of [`DEACTIVATE_ALL`].
-pub static REACTIVATE_ALL: Spec =
-    Spec { name: "reactivate_user_access_keys", reverses: Some("deactivate_user_access_keys"), permissions: PERMISSIONS, settings: &[] };
+pub static REACTIVATE_ALL: Spec = Spec {
+    name: "reactivate_user_access_keys",
+    reverses: Some("deactivate_user_access_keys"),
+    permissions: REACTIVATE_PERMISSIONS,
+    settings: &[],
+};
 
 /// The commands that set `keys` of `user` to `status`, one after the other (an IAM user name and
 /// a key id hold no character a shell reads specially: `IamArn::parse` and `ListAccessKeys`).
@@ -55,17 +68,21 @@ fn listing(keys: &[String]) -> String {
     keys.iter().map(|k| untrusted(k)).collect::<Vec<_>>().join(", ")
 }
 
-/// Deactivate every active access key of the user (see the module's checks).
+/// Deactivate every active access key of the user (see the module's checks). `used_keys`: for an
+/// unbound request, the keys CloudTrail confirmed the user used; `None` when the user was checked
+/// by IAM's unique id already (bound), under the name IAM gives it now.
 pub(crate) async fn deactivate_all<I: Users + AccessKeys>(
     ctx: &Ctx<'_>,
     iam: &I,
     u: &User<'_>,
-    used_keys: &[String],
+    used_keys: Option<&[String]>,
 ) -> Result<ResponseOutcome, Stop> {
     let (account_id, user) = (u.account_id, u.name);
     let real = resolve(ctx, account_id, u.arn, user, IamEntity::User, iam.user_arn(user)).await?;
     let keys = iam.list_keys(user).await?;
-    if !used_keys.is_empty() && !keys.iter().any(|k| used_keys.contains(&k.id)) {
+    if let Some(used_keys) = used_keys.filter(|u| !u.is_empty())
+        && !keys.iter().any(|k| used_keys.contains(&k.id))
+    {
         return Err(Stop::Refuse(format!(
             "IAM lists none of the keys CloudTrail saw {user} use ({}) under {real}: the name may belong to another user now (renamed since the finding); nothing changed",
             listing(used_keys)
@@ -161,6 +178,7 @@ pub(crate) async fn reactivate<I: Users + AccessKeys>(
         user_arn: real.clone(),
         user_name: user.to_owned(),
         used_keys: set.clone(),
+        bound: None,
     };
     Ok(ctx.applied(format!("set Active {what}"), commands(user, &set, "Inactive"), Some(again)))
 }

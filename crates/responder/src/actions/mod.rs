@@ -154,9 +154,17 @@ async fn act_on<I: IamPorts>(ctx: &Ctx<'_>, iam: &I) -> Result<ResponseOutcome, 
             }
             quarantine_user::release(ctx, iam, &User { account_id, arn: user_arn, name: user_name }).await
         }
-        Action::DeactivateUserAccessKeys { account_id, user_arn, user_name, used_keys } => {
-            let u = User { account_id, arn: user_arn, name: user_name };
-            deactivate_user_access_keys::deactivate_all(ctx, iam, &u, used_keys).await
+        Action::DeactivateUserAccessKeys { account_id, user_arn, user_name, used_keys, bound } => {
+            // the user CloudTrail confirmed, under the name IAM gives it now, as the quarantine it
+            // replaces found it: a rename after the burst must not save the user's other keys
+            let (arn, name) = crate::resolve::bound_user(ctx, iam, account_id, user_arn, user_name, bound.as_ref()).await?;
+            let u = User { account_id, arn: &arn, name: &name };
+            let used = if bound.is_some() { None } else { Some(used_keys.as_slice()) };
+            let mut o = deactivate_user_access_keys::deactivate_all(ctx, iam, &u, used).await?;
+            if !name.eq_ignore_ascii_case(user_name) {
+                o.detail.push_str(&format!(" (the finding named it {user_name}; IAM names the same user, by its unique id, {name} now)"));
+            }
+            Ok(o)
         }
         // Each key is reactivated only while IAM lists it under the user whose unique id the
         // containment was filed under (a renamed user is still itself; a reused name is not).

@@ -100,7 +100,7 @@ fn every_contract_action_has_one_spec_and_reversals_name_theirs() {
         },
         {
             let (account_id, user_arn, user_name) = user();
-            Action::DeactivateUserAccessKeys { account_id, user_arn, user_name, used_keys: vec![] }
+            Action::DeactivateUserAccessKeys { account_id, user_arn, user_name, used_keys: vec![], bound: None }
         },
         {
             let (account_id, user_arn, user_name) = user();
@@ -216,6 +216,8 @@ async fn every_call_an_action_makes_is_one_it_declares_and_it_uses_every_one() {
         user_arn: format!("arn:aws:iam::{ACCOUNT}:user/bob"),
         user_name: "bob".into(),
         used_keys: vec!["AKIAEXAMPLEBOB000001".into()],
+        // bound, as the dispatcher sends it: its user found through the confirmed key
+        bound: Some(BoundPrincipal { principal_id: iam.user("bob").id, access_key_id: Some("AKIAEXAMPLEBOB000001".into()) }),
     };
     let o = calls.applied(&iam, all()).await;
     assert_eq!(calls.run(&iam, all()).await.outcome, OutcomeStatus::AlreadyApplied);

@@ -292,3 +292,39 @@ fn security_md_says_a_created_key_is_judged_by_its_iam_owner() {
     assert!(!doc.contains("still owned by the user the record names"));
     assert!(doc.contains("whichever user IAM says owns it now"));
 }
+
+/// Issue 22: a flagged user that may `iam:UpdateUser` moves (`--new-path`) or renames itself into
+/// a protected path or name after its burst, and launchguard never acts on a protected principal.
+/// IAM has no condition key on `NewPath` or `NewUserName`; IAM authorizes a rename on the source
+/// and on the target user, so the SCP example denies `iam:UpdateUser` on every user form of the
+/// default `PROTECTED_PRINCIPALS` (as the handlers' deny renders it) and on a protected path of
+/// yours, to everyone but the admin role. Roles cannot change path or name (no such API).
+#[test]
+fn the_scp_denies_moving_or_renaming_a_user_into_the_protected_principals() {
+    let env = fixture("../deploy/config.env");
+    let default = env.lines().find_map(|l| l.strip_prefix("PROTECTED_PRINCIPALS=")).unwrap();
+    let patterns = launchguard_core::ids::ArnPatterns::parse_list(default).unwrap();
+    let users: Vec<String> =
+        launchguard_core::protected_iam::iam_deny_resources(&patterns).into_iter().filter(|r| r.contains(":user/")).collect();
+    assert!(!users.is_empty(), "{default}");
+    let scp: Value = serde_json::from_str(&fixture("../examples/scp-launchguard.json")).unwrap();
+    let deny = scp["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["Effect"] == "Deny" && actions(s).iter().any(|a| a == "iam:UpdateUser"))
+        .unwrap_or_else(|| panic!("examples/scp-launchguard.json denies nobody iam:UpdateUser"));
+    let resources = strings(&deny["Resource"]);
+    for u in &users {
+        assert!(resources.contains(u), "{u} (from {default}) is not denied: {deny}");
+    }
+    // a move to a protected path, and a rename into a protected name, at any path
+    for target in ["arn:aws:iam::111122223333:user/breakglass-9", "arn:aws:iam::111122223333:user/ops/team/breakglass-9"] {
+        assert!(resources.iter().any(|r| glob(r, target)), "{target}: {deny}");
+    }
+    assert!(resources.iter().any(|r| r.contains("REPLACE-WITH-PROTECTED-PATH")), "{deny}");
+    assert!(!resources.iter().any(|r| glob(r, "arn:aws:iam::111122223333:user/intern")), "every user denied: {deny}");
+    let except = strings(&deny["Condition"]["ArnNotLike"]["aws:PrincipalArn"]);
+    assert!(!except.is_empty() && except.iter().all(|e| e.contains("ADMIN-ROLE")), "{deny}");
+    assert!(fixture("../examples/scp-launchguard.json").len() <= 5120);
+}
