@@ -28,5 +28,6 @@ mod review3;
 mod review3_ledger;
 mod review4;
 mod rules;
+mod rvs;
 mod stream_path;
 mod world;
