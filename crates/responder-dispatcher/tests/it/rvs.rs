@@ -189,7 +189,6 @@ const RESPONDER: &str = "arn:aws:sts::111122223333:assumed-role/SecurityResponde
 /// release that named another user. Safe outcome: the release of `user/intern` leaves the
 /// launcher's quarantine attached (IAM gives the name `intern` another id now).
 #[tokio::test(start_paused = true)]
-#[ignore = "rvs finding 3: a release by principal name undoes the containment of the user that held the name at the finding, after a rename"]
 async fn rvs_a_release_naming_the_new_holder_of_the_name_never_releases_the_renamed_launcher() {
     let (f, trail) = finding(953).await;
     let iam = renamed_and_name_reused();
@@ -211,7 +210,6 @@ async fn rvs_a_release_naming_the_new_holder_of_the_name_never_releases_the_rena
 /// launcher's). `revoke_role_sessions` denies every session of the new role. Safe outcome: refused,
 /// nothing attached, the page says so.
 #[tokio::test(start_paused = true)]
-#[ignore = "rvs finding 4: revoke_role_sessions is not bound to the RoleId CloudTrail confirmed: a role deleted and made again under the name is revoked"]
 async fn rvs_a_role_made_again_under_the_launchers_name_is_not_revoked() {
     let who = Actor::AssumedRole {
         account: ACCOUNT.into(),
