@@ -74,7 +74,29 @@ pub(crate) async fn resolve_principal<I: Users + Roles + AccessKeys>(
             let (arn, name) = bound_user(ctx, iam, account_id, principal_arn, &parsed.name, bound).await?;
             resolve(ctx, account_id, &arn, &name, IamEntity::User, iam.user_arn(&name)).await
         }
-        IamEntity::Role => resolve(ctx, account_id, principal_arn, &parsed.name, IamEntity::Role, iam.role_arn(&parsed.name)).await,
+        IamEntity::Role => {
+            let real = resolve(ctx, account_id, principal_arn, &parsed.name, IamEntity::Role, iam.role_arn(&parsed.name)).await?;
+            check_role_id(iam, &parsed.name, bound).await?;
+            Ok(real)
+        }
+    }
+}
+
+/// For a role's action bound to the role CloudTrail confirmed issued the sessions (`bound`, its
+/// `RoleId` from `sessionContext.sessionIssuer.principalId`): refuse, changing nothing, unless
+/// `GetRole`'s `RoleId` of `role` is that id. A role deleted and made again under the name is
+/// another principal (its sessions are not the launcher's): the refusal names both ids. Not bound
+/// (an action written before, or records that named no role id): nothing is looked up.
+pub(crate) async fn check_role_id<I: Roles>(iam: &I, role: &str, bound: Option<&BoundPrincipal>) -> Result<(), Stop> {
+    let Some(want) = bound.map(|b| b.principal_id.as_str()) else { return Ok(()) };
+    match iam.role_id(role).await? {
+        Some(id) if id == want => Ok(()),
+        Some(id) => Err(Stop::Refuse(format!(
+            "IAM's role {role} is {id}, not {want}, the role CloudTrail recorded issuing the sessions that made the calls (deleted and made again under the name): {ANOTHER_PRINCIPAL}; nothing changed; a person checks who holds the role {role} now and whether {want} still exists"
+        ))),
+        None => Err(Stop::Refuse(format!(
+            "role {role} does not exist now ({want} issued the sessions that made the calls: deleted); nothing changed; a person checks what the role's sessions did"
+        ))),
     }
 }
 

@@ -9,11 +9,16 @@
 //!
 //! Records naming no id, or more than one (a user deleted and made again under its name inside
 //! the window), bind nothing: the handlers resolve the name as before, and the plan says why.
-//! Roles are not bound here (a role cannot be renamed; its reversals carry its `RoleId`).
+//! A role cannot be renamed, but it can be deleted and made again under its name (another
+//! `RoleId`, another principal): every action on a role's resources (its sessions, its instances)
+//! is bound to the `RoleId` CloudTrail's confirmed records carry as
+//! `sessionContext.sessionIssuer.principalId` ([`Proven::role_ids`]); the handler compares it with
+//! `GetRole`'s and refuses on a mismatch. Records naming two role ids (the role made again inside
+//! the window) leave the role's actions to a person: which role launched is not one answer.
 
 use launchguard_core::contract::{Action, BoundPrincipal};
 use launchguard_core::evidence::Proven;
-use launchguard_core::ids::validate_user_id;
+use launchguard_core::ids::{validate_role_id, validate_user_id};
 use launchguard_core::principal::{KeyKind, Principal};
 
 use super::PrincipalPlan;
@@ -69,4 +74,55 @@ pub fn bind_to_the_confirmed_user(p: &mut PrincipalPlan, proven: &Proven) -> Opt
         }
     }
     Some(id)
+}
+
+/// Bind `p`'s actions on its role's resources (the session revocation, its instances) to the role
+/// CloudTrail's confirmed records name as the sessions' issuer, by `RoleId`
+/// ([`BoundPrincipal`] with no key). Records with no role id bind nothing (the handler resolves
+/// the name); one malformed id, or more than one, leaves the role's actions to a person (the plan
+/// says why) rather than act on whichever role holds the name now. Returns the id bound to.
+pub fn bind_to_the_confirmed_role(p: &mut PrincipalPlan, proven: &Proven) -> Option<String> {
+    let Principal::AssumedRole { role_arn, role_name, .. } = p.principal.clone() else { return None };
+    let ids: Vec<&String> = proven.role_ids.iter().collect();
+    let id = match ids.as_slice() {
+        [] => return None,
+        [id] if validate_role_id(id).is_ok() => (*id).clone(),
+        other => {
+            let listed = other.iter().map(|id| launchguard_core::text::untrusted(id)).collect::<Vec<_>>().join(", ");
+            let before = p.actions.len();
+            p.actions.retain(|a| !on_the_role(a, &role_arn, &role_name));
+            if p.actions.len() != before {
+                let why = format!(
+                    "CloudTrail's confirmed records give the sessions of {role_name} the issuer id(s) {listed}, not one IAM role id: the role was deleted and made again under the name (or the records are not a role's); nothing is done on the role {role_name} or its instances: a person checks with `aws iam get-role --role-name {role_name}` which role holds the name and contains the one that launched by hand"
+                );
+                p.human = Some(match p.human.take() {
+                    Some(h) => format!("{why}; {h}"),
+                    None => why,
+                });
+            }
+            return None;
+        }
+    };
+    let bound = BoundPrincipal { principal_id: id.clone(), access_key_id: None };
+    for a in &mut p.actions {
+        match a {
+            Action::RevokeRoleSessions { role_name: r, bound: b, .. } if r.eq_ignore_ascii_case(&role_name) => *b = Some(bound.clone()),
+            Action::StopInstances { principal_arn, bound: b, .. } | Action::TerminateInstances { principal_arn, bound: b, .. }
+                if *principal_arn == role_arn =>
+            {
+                *b = Some(bound.clone());
+            }
+            _ => {}
+        }
+    }
+    Some(id)
+}
+
+/// True when `a` acts on the role `role_arn` (`role_name`): its sessions, or its instances.
+fn on_the_role(a: &Action, role_arn: &str, role_name: &str) -> bool {
+    match a {
+        Action::RevokeRoleSessions { role_name: r, .. } => r.eq_ignore_ascii_case(role_name),
+        Action::StopInstances { principal_arn, .. } | Action::TerminateInstances { principal_arn, .. } => principal_arn == role_arn,
+        _ => false,
+    }
 }
