@@ -3,7 +3,7 @@
 use std::future::Future;
 
 use launchguard_aws::CallError;
-use launchguard_core::contract::{ANOTHER_PRINCIPAL, BoundPrincipal};
+use launchguard_core::contract::{ANOTHER_PRINCIPAL, BoundPrincipal, PROTECTED_TAG};
 use launchguard_core::ids::{IamArn, IamEntity, validate_account_id};
 use launchguard_core::principal::{is_identity_center_role, is_service_linked_role};
 
@@ -72,13 +72,33 @@ pub(crate) async fn resolve_principal<I: Users + Roles + AccessKeys>(
     match parsed.entity {
         IamEntity::User => {
             let (arn, name) = bound_user(ctx, iam, account_id, principal_arn, &parsed.name, bound).await?;
-            resolve(ctx, account_id, &arn, &name, IamEntity::User, iam.user_arn(&name)).await
+            let real = resolve(ctx, account_id, &arn, &name, IamEntity::User, iam.user_arn(&name)).await?;
+            check_not_tag_protected(&real, iam.user_tags(&name).await?)?;
+            Ok(real)
         }
         IamEntity::Role => {
             let real = resolve(ctx, account_id, principal_arn, &parsed.name, IamEntity::Role, iam.role_arn(&parsed.name)).await?;
             check_role_id(iam, &parsed.name, bound).await?;
+            check_not_tag_protected(&real, iam.role_tags(&parsed.name).await?)?;
             Ok(real)
         }
+    }
+}
+
+/// Refuse when IAM tags the principal `real` `launchguard:protected=true` (`GetUser`'s or
+/// `GetRole`'s `Tags`). IAM's policies deny the IAM handlers' writes on such a principal
+/// (`aws:ResourceTag`); nothing in IAM can deny an EC2 write on its instances, so the code does.
+/// A superset of IAM's reading: the key and the value without regard to case, the value trimmed.
+/// No such principal any more (deleted since the resolve): refused too.
+pub(crate) fn check_not_tag_protected(real: &str, tags: Option<Vec<(String, String)>>) -> Result<(), Stop> {
+    let Some(tags) = tags else {
+        return Err(Stop::Refuse(format!("{real} does not exist now (deleted since it was resolved): nothing changed")));
+    };
+    match tags.iter().find(|(k, v)| k.eq_ignore_ascii_case(PROTECTED_TAG) && v.trim().eq_ignore_ascii_case("true")) {
+        Some((k, v)) => Err(Stop::Refuse(format!(
+            "{real} is tagged {k}={v} in IAM: a protected principal; launchguard never acts on it or its resources (remove the tag, or act by hand)"
+        ))),
+        None => Ok(()),
     }
 }
 

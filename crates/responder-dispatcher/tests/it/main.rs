@@ -30,4 +30,6 @@ mod review4;
 mod rules;
 mod rvs;
 mod stream_path;
+mod tag_protected;
+mod two_ids;
 mod world;

@@ -35,6 +35,7 @@ pub fn iam() -> Iam {
                 attached: vec!["arn:aws:iam::aws:policy/AmazonEC2FullAccess".into()],
                 inline: [("deploy".to_string(), "{}".to_string())].into_iter().collect(),
                 key_created: Default::default(),
+                tags: Default::default(),
             },
         )
         .with_role(
