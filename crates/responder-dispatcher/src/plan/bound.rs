@@ -7,8 +7,11 @@
 //! user's current name through that key, checks `GetUser`'s `UserId` against the id, and acts on
 //! the current name, or refuses and says so ([`BoundPrincipal`]).
 //!
-//! Records naming no id, or more than one (a user deleted and made again under its name inside
-//! the window), bind nothing: the handlers resolve the name as before, and the plan says why.
+//! Records naming no id bind nothing: the handlers resolve the name as before. Records naming
+//! more than one (a user deleted and made again under its name inside the window) take no action
+//! by the name (quarantine, all keys, instances) and page a person with every id; the per-key
+//! deactivations stay (a key's id is its identity).
+//!
 //! A role cannot be renamed, but it can be deleted and made again under its name (another
 //! `RoleId`, another principal): every action on a role's resources (its sessions, its instances)
 //! is bound to the `RoleId` CloudTrail's confirmed records carry as
@@ -39,13 +42,40 @@ fn confirmed_user_id(p: &mut PrincipalPlan, proven: &Proven) -> Option<String> {
             None
         }
         many => {
-            p.notes.push(format!(
-                "CloudTrail's confirmed records give {user_name} {} unique ids ({}): a user of that name was deleted and made again; the actions resolve the name {user_name} as IAM gives it now: check which user holds it",
-                many.len(),
-                many.iter().map(|id| launchguard_core::text::untrusted(id)).collect::<Vec<_>>().join(", ")
-            ));
+            // Not one user: the name is held now by whichever was made last. Nothing goes by the
+            // name (its quarantine, its keys by name, its instances); a key CloudTrail shows used
+            // is still deactivated (its id is its identity, checked by the handler).
+            let listed = many.iter().map(|id| launchguard_core::text::untrusted(id)).collect::<Vec<_>>().join(", ");
+            let user_name = user_name.clone();
+            let arn = match &p.principal {
+                Principal::IamUser { arn, .. } => arn.clone(),
+                _ => String::new(),
+            };
+            let before = p.actions.len();
+            p.actions.retain(|a| !by_the_name(a, &arn, &user_name));
+            let left = before - p.actions.len();
+            let why = format!(
+                "CloudTrail's confirmed records give {user_name} {} unique ids ({listed}): a user of that name was deleted and made again inside the window, and IAM's user {user_name} now is only one of them; {left} action(s) by the name were not taken (quarantine, all keys, instances): a person checks with `aws iam get-user --user-name {user_name}` which id holds the name, and contains each of {listed} by hand",
+                many.len()
+            );
+            p.human = Some(match p.human.take() {
+                Some(h) => format!("{why}; {h}"),
+                None => why,
+            });
             None
         }
+    }
+}
+
+/// True when `a` acts on the user `arn` (`user_name`) by its name: its quarantine, all its keys,
+/// its instances. A per-key deactivation is by the key's id.
+fn by_the_name(a: &Action, arn: &str, user_name: &str) -> bool {
+    match a {
+        Action::QuarantineUser { user_name: u, .. } | Action::DeactivateUserAccessKeys { user_name: u, .. } => {
+            u.eq_ignore_ascii_case(user_name)
+        }
+        Action::StopInstances { principal_arn, .. } | Action::TerminateInstances { principal_arn, .. } => principal_arn == arn,
+        _ => false,
     }
 }
 

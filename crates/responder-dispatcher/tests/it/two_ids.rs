@@ -20,7 +20,6 @@ const OLD_KEY: &str = "AKIAEXAMPLEINTERN001";
 const NEW_KEY: &str = "AKIAEXAMPLEINTERN002";
 
 #[tokio::test(start_paused = true)]
-#[ignore = "two user ids in the confirmed records turn the binding off: every action goes by name (fix not landed: dropping the by-name actions makes tests that share world::trail()'s static trail see ids of other tests' users of the same name)"]
 async fn two_confirmed_user_ids_under_one_name_never_act_on_the_name() {
     let old = Actor::IamUser { account: ACCOUNT.into(), name: "intern".into(), key: OLD_KEY.into() };
     let new = Actor::IamUser { account: ACCOUNT.into(), name: "intern".into(), key: NEW_KEY.into() };

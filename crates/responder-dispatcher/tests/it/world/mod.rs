@@ -213,11 +213,15 @@ impl IncidentLog for Logs {
     }
 }
 
-/// The account's CloudTrail event history, shared by every test of the binary (event ids are
-/// unique: [`witnessed`]).
+/// The account's CloudTrail event history, one a test (a thread-local, leaked once a test;
+/// event ids are unique: [`witnessed`]).
 pub fn trail() -> &'static MemoryTrail {
-    static TRAIL: std::sync::LazyLock<MemoryTrail> = std::sync::LazyLock::new(MemoryTrail::default);
-    &TRAIL
+    // one trail a test (libtest runs each test on a thread of its own): a user of the same name
+    // in another test, with another unique id, never shows in this test's confirmed records
+    thread_local! {
+        static TRAIL: &'static MemoryTrail = Box::leak(Box::default());
+    }
+    TRAIL.with(|t| *t)
 }
 
 /// An instance a witnessed call launched: its id, `launched_at`, reservation id.
