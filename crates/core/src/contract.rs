@@ -412,6 +412,11 @@ pub enum Action {
         /// revocation whose cut-off is after it already denies every session the finding saw:
         /// the request is then `already_applied` and the cut-off is not moved.
         covers_activity_until: Option<DateTime<Utc>>,
+        /// The role CloudTrail confirmed issued the sessions, by IAM's unique id (`RoleId`, from
+        /// `sessionContext.sessionIssuer.principalId`; no key): the handler refuses when `GetRole`
+        /// gives the name another id (a role deleted and made again under the name).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        bound: Option<BoundPrincipal>,
     },
     /// Reversal: undo the session revocation launchguard wrote, only while the role still holds
     /// exactly `written_document`: put `previous_document` back, or remove the policy when
@@ -681,18 +686,18 @@ impl Action {
         }
     }
 
-    /// The user a forward action is bound to ([`BoundPrincipal`]), when it carries one.
+    /// The user or role a forward action is bound to ([`BoundPrincipal`]), when it carries one.
     pub fn bound(&self) -> Option<&BoundPrincipal> {
         match self {
             Self::DeactivateAccessKey { bound, .. }
             | Self::QuarantineUser { bound, .. }
+            | Self::RevokeRoleSessions { bound, .. }
             | Self::StopInstances { bound, .. }
             | Self::TerminateInstances { bound, .. }
             | Self::DeactivateUserAccessKeys { bound, .. } => bound.as_ref(),
             Self::DeactivateCreatedAccessKey { .. }
             | Self::ReactivateAccessKey { .. }
             | Self::ReleaseUserQuarantine { .. }
-            | Self::RevokeRoleSessions { .. }
             | Self::RestoreRoleSessions { .. }
             | Self::StartInstances { .. }
             | Self::ReactivateUserAccessKeys { .. } => None,
@@ -704,7 +709,17 @@ impl Action {
     /// `created_by_id`. `Ok` for an action without one.
     pub fn validate_ids(&self) -> Result<(), String> {
         if let Some(b) = self.bound() {
-            crate::ids::validate_user_id(&b.principal_id).map_err(|e| format!("bound.principal_id: {e}"))?;
+            // a role's id for a role's action (its sessions, its instances), a user's otherwise
+            let of_role = matches!(self, Self::RevokeRoleSessions { .. })
+                || self.instances_principal().is_some_and(|p| p.entity == crate::ids::IamEntity::Role);
+            if of_role {
+                crate::ids::validate_role_id(&b.principal_id).map_err(|e| format!("bound.principal_id: {e}"))?;
+                if b.access_key_id.is_some() {
+                    return Err("bound.access_key_id: a role is bound by its RoleId only".into());
+                }
+            } else {
+                crate::ids::validate_user_id(&b.principal_id).map_err(|e| format!("bound.principal_id: {e}"))?;
+            }
             if let Some(k) = &b.access_key_id {
                 crate::ids::validate_access_key_id(k).map_err(|e| format!("bound.access_key_id: {e}"))?;
             }

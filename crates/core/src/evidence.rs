@@ -379,6 +379,9 @@ pub struct Proven {
     /// `userIdentity.principalId` of each confirmed record (an IAM user's `UserId`, `AIDA…`; a
     /// role session's `RoleId:session`): the identity the actions are bound to.
     pub principal_ids: std::collections::BTreeSet<String>,
+    /// `userIdentity.sessionContext.sessionIssuer.principalId` of each confirmed record whose
+    /// session a role issued: the role's `RoleId` (`AROA…`), the identity role actions are bound to.
+    pub role_ids: std::collections::BTreeSet<String>,
     /// The instances each confirmed `RunInstances` response lists, with CloudTrail's region,
     /// launch time (or `eventTime`) and reservation id.
     pub launches: Vec<LaunchedInstance>,
@@ -407,6 +410,12 @@ fn add_proof(out: &mut Proven, text: &str) {
     }
     if let Some(id) = r.user_identity.as_ref().and_then(|u| u.principal_id.as_deref()).filter(|id| !id.is_empty()) {
         out.principal_ids.insert(id.to_owned());
+    }
+    let issuer = r.user_identity.as_ref().and_then(|u| u.session_context.as_ref()).and_then(|c| c.session_issuer.as_ref());
+    if let Some(i) = issuer.filter(|i| i.issuer_type.as_deref() == Some("Role"))
+        && let Some(id) = i.principal_id.as_deref().filter(|id| !id.is_empty())
+    {
+        out.role_ids.insert(id.to_owned());
     }
     if !r.is_event("ec2.amazonaws.com", "RunInstances") {
         return;

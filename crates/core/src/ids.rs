@@ -41,6 +41,16 @@ pub fn validate_user_id(s: &str) -> Result<(), CoreError> {
     }
 }
 
+/// Check the form of an IAM role's unique id (`RoleId`): `AROA` and upper-case letters and
+/// digits, 16 to 128 characters in all (as [`validate_user_id`] for a user's).
+pub fn validate_role_id(s: &str) -> Result<(), CoreError> {
+    if (16..=128).contains(&s.len()) && s.starts_with("AROA") && s.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit()) {
+        Ok(())
+    } else {
+        Err(invalid("IAM role id", s, "expected AROA and 12-124 upper-case letters and digits, like AROAJQABLZS4A3QDU576Q"))
+    }
+}
+
 /// Check an IAM user or role name (IAM's character set, 1 to 64 characters).
 pub fn validate_iam_name(s: &str) -> Result<(), CoreError> {
     if (1..=64).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"+=,.@_-".contains(&b)) {

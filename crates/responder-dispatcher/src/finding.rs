@@ -253,7 +253,7 @@ pub async fn dispatch_finding<
         match verdict {
             Ok(proven) => {
                 plan::only_what_cloudtrail_proves(p, &proven);
-                if let Some(id) = plan::bind_to_the_confirmed_user(p, &proven) {
+                if let Some(id) = plan::bind_to_the_confirmed_user(p, &proven).or_else(|| plan::bind_to_the_confirmed_role(p, &proven)) {
                     confirmed_ids.push((i, id));
                 }
             }

@@ -29,6 +29,12 @@ impl Users for Iam {
         let r = self.0.get_user().user_name(user).send().await.map_err(|e| classify("iam:GetUser", e));
         Ok(none_if_missing(r)?.and_then(|o| o.user().map(|u| u.user_id().to_owned())))
     }
+
+    async fn user_tags(&self, user: &str) -> Result<Option<Vec<(String, String)>>, CallError> {
+        let r = self.0.get_user().user_name(user).send().await.map_err(|e| classify("iam:GetUser", e));
+        Ok(none_if_missing(r)?
+            .and_then(|o| o.user().map(|u| u.tags().iter().map(|t| (t.key().to_owned(), t.value().to_owned())).collect())))
+    }
 }
 
 impl Roles for Iam {
@@ -40,6 +46,12 @@ impl Roles for Iam {
     async fn role_id(&self, role: &str) -> Result<Option<String>, CallError> {
         let r = self.0.get_role().role_name(role).send().await.map_err(|e| classify("iam:GetRole", e));
         Ok(none_if_missing(r)?.and_then(|o| o.role().map(|r| r.role_id().to_owned())))
+    }
+
+    async fn role_tags(&self, role: &str) -> Result<Option<Vec<(String, String)>>, CallError> {
+        let r = self.0.get_role().role_name(role).send().await.map_err(|e| classify("iam:GetRole", e));
+        Ok(none_if_missing(r)?
+            .and_then(|o| o.role().map(|r| r.tags().iter().map(|t| (t.key().to_owned(), t.value().to_owned())).collect())))
     }
 }
 

@@ -32,6 +32,8 @@ pub struct Entity {
     pub attached: Vec<String>,
     /// Its inline policies: name → document.
     pub inline: BTreeMap<String, String>,
+    /// Its IAM tags: key → value (`GetUser`'s and `GetRole`'s `Tags`).
+    pub tags: BTreeMap<String, String>,
 }
 
 impl Entity {
@@ -229,6 +231,11 @@ impl Users for MemoryIam {
         self.call("GetUser", user.to_owned())?;
         Ok(named(&lock(&self.users), user).map(|(n, u)| id_of("AIDA", n, u)))
     }
+
+    async fn user_tags(&self, user: &str) -> Result<Option<Vec<(String, String)>>, CallError> {
+        self.call("GetUser", user.to_owned())?;
+        Ok(named(&lock(&self.users), user).map(|(_, u)| u.tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect()))
+    }
 }
 
 impl Roles for MemoryIam {
@@ -240,6 +247,11 @@ impl Roles for MemoryIam {
     async fn role_id(&self, role: &str) -> Result<Option<String>, CallError> {
         self.call("GetRole", role.to_owned())?;
         Ok(named(&lock(&self.roles), role).map(|(n, r)| id_of("AROA", n, r)))
+    }
+
+    async fn role_tags(&self, role: &str) -> Result<Option<Vec<(String, String)>>, CallError> {
+        self.call("GetRole", role.to_owned())?;
+        Ok(named(&lock(&self.roles), role).map(|(_, r)| r.tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect()))
     }
 }
 

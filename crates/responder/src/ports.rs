@@ -48,6 +48,8 @@ pub trait Users: Send + Sync {
     /// The user's unique id (`UserId`, `AIDA…`: it survives a rename), `None` when there is no
     /// such user.
     fn user_id(&self, user: &str) -> impl Future<Output = Result<Option<String>, CallError>> + Send;
+    /// The user's tags as `GetUser` gives them (key, value), `None` when there is no such user.
+    fn user_tags(&self, user: &str) -> impl Future<Output = Result<Option<Vec<(String, String)>>, CallError>> + Send;
 }
 
 /// `GetRole`.
@@ -56,6 +58,8 @@ pub trait Roles: Send + Sync {
     fn role_arn(&self, role: &str) -> impl Future<Output = Result<Option<String>, CallError>> + Send;
     /// The role's unique id (`RoleId`, `AROA…`), `None` when there is no such role.
     fn role_id(&self, role: &str) -> impl Future<Output = Result<Option<String>, CallError>> + Send;
+    /// The role's tags as `GetRole` gives them (key, value), `None` when there is no such role.
+    fn role_tags(&self, role: &str) -> impl Future<Output = Result<Option<Vec<(String, String)>>, CallError>> + Send;
 }
 
 /// A user's access keys: `GetAccessKeyLastUsed`, `ListAccessKeys`, `UpdateAccessKey`.

@@ -3,7 +3,7 @@
 use std::future::Future;
 
 use launchguard_aws::CallError;
-use launchguard_core::contract::{ANOTHER_PRINCIPAL, BoundPrincipal, MovedIntoProtection};
+use launchguard_core::contract::{ANOTHER_PRINCIPAL, BoundPrincipal, MovedIntoProtection, PROTECTED_TAG};
 use launchguard_core::ids::{IamArn, IamEntity, validate_account_id};
 use launchguard_core::principal::{is_identity_center_role, is_service_linked_role};
 
@@ -72,9 +72,51 @@ pub(crate) async fn resolve_principal<I: Users + Roles + AccessKeys>(
     match parsed.entity {
         IamEntity::User => {
             let (arn, name) = bound_user(ctx, iam, account_id, principal_arn, &parsed.name, bound).await?;
-            resolve(ctx, account_id, &arn, &name, IamEntity::User, iam.user_arn(&name)).await
+            let real = resolve(ctx, account_id, &arn, &name, IamEntity::User, iam.user_arn(&name)).await?;
+            check_not_tag_protected(&real, iam.user_tags(&name).await?)?;
+            Ok(real)
         }
-        IamEntity::Role => resolve(ctx, account_id, principal_arn, &parsed.name, IamEntity::Role, iam.role_arn(&parsed.name)).await,
+        IamEntity::Role => {
+            let real = resolve(ctx, account_id, principal_arn, &parsed.name, IamEntity::Role, iam.role_arn(&parsed.name)).await?;
+            check_role_id(iam, &parsed.name, bound).await?;
+            check_not_tag_protected(&real, iam.role_tags(&parsed.name).await?)?;
+            Ok(real)
+        }
+    }
+}
+
+/// Refuse when IAM tags the principal `real` `launchguard:protected=true` (`GetUser`'s or
+/// `GetRole`'s `Tags`). IAM's policies deny the IAM handlers' writes on such a principal
+/// (`aws:ResourceTag`); nothing in IAM can deny an EC2 write on its instances, so the code does.
+/// A superset of IAM's reading: the key and the value without regard to case, the value trimmed.
+/// No such principal any more (deleted since the resolve): refused too.
+pub(crate) fn check_not_tag_protected(real: &str, tags: Option<Vec<(String, String)>>) -> Result<(), Stop> {
+    let Some(tags) = tags else {
+        return Err(Stop::Refuse(format!("{real} does not exist now (deleted since it was resolved): nothing changed")));
+    };
+    match tags.iter().find(|(k, v)| k.eq_ignore_ascii_case(PROTECTED_TAG) && v.trim().eq_ignore_ascii_case("true")) {
+        Some((k, v)) => Err(Stop::Refuse(format!(
+            "{real} is tagged {k}={v} in IAM: a protected principal; launchguard never acts on it or its resources (remove the tag, or act by hand)"
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// For a role's action bound to the role CloudTrail confirmed issued the sessions (`bound`, its
+/// `RoleId` from `sessionContext.sessionIssuer.principalId`): refuse, changing nothing, unless
+/// `GetRole`'s `RoleId` of `role` is that id. A role deleted and made again under the name is
+/// another principal (its sessions are not the launcher's): the refusal names both ids. Not bound
+/// (an action written before, or records that named no role id): nothing is looked up.
+pub(crate) async fn check_role_id<I: Roles>(iam: &I, role: &str, bound: Option<&BoundPrincipal>) -> Result<(), Stop> {
+    let Some(want) = bound.map(|b| b.principal_id.as_str()) else { return Ok(()) };
+    match iam.role_id(role).await? {
+        Some(id) if id == want => Ok(()),
+        Some(id) => Err(Stop::Refuse(format!(
+            "IAM's role {role} is {id}, not {want}, the role CloudTrail recorded issuing the sessions that made the calls (deleted and made again under the name): {ANOTHER_PRINCIPAL}; nothing changed; a person checks who holds the role {role} now and whether {want} still exists"
+        ))),
+        None => Err(Stop::Refuse(format!(
+            "role {role} does not exist now ({want} issued the sessions that made the calls: deleted); nothing changed; a person checks what the role's sessions did"
+        ))),
     }
 }
 

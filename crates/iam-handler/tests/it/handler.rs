@@ -84,6 +84,7 @@ fn revoke(role: &str, arn: &str, before: DateTime<Utc>) -> Value {
         role_name: role.into(),
         issued_before: before,
         covers_activity_until: None,
+        bound: None,
     })
 }
 
@@ -94,6 +95,7 @@ fn revoke_covering(before: DateTime<Utc>, covers: DateTime<Utc>) -> Value {
         role_name: "DataScience".into(),
         issued_before: before,
         covers_activity_until: Some(covers),
+        bound: None,
     })
 }
 

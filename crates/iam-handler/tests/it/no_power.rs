@@ -105,6 +105,7 @@ async fn a_restore_never_writes_the_commands_previous_document_on_a_role() {
             role_name: "Worker".into(),
             issued_before: now(),
             covers_activity_until: None,
+            bound: None,
         },
     )
     .await;
@@ -178,6 +179,7 @@ async fn containment_writes_no_policy_document() {
             role_name: "Worker".into(),
             issued_before: now(),
             covers_activity_until: None,
+            bound: None,
         },
     )
     .await;

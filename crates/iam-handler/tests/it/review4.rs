@@ -61,6 +61,7 @@ async fn a_restore_for_a_recreated_role_of_the_same_name_detaches_nothing() {
         role_name: "Builder".into(),
         issued_before: now(),
         covers_activity_until: None,
+        bound: None,
     };
     let o = run(&iam, &cfg(&[]), &ResponseRequest::new("lg-rv4-role", revoke, false, now())).await;
     assert_eq!(o.outcome, OutcomeStatus::Applied, "{}", o.detail);

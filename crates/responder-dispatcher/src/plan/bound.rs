@@ -7,13 +7,21 @@
 //! user's current name through that key, checks `GetUser`'s `UserId` against the id, and acts on
 //! the current name, or refuses and says so ([`BoundPrincipal`]).
 //!
-//! Records naming no id, or more than one (a user deleted and made again under its name inside
-//! the window), bind nothing: the handlers resolve the name as before, and the plan says why.
-//! Roles are not bound here (a role cannot be renamed; its reversals carry its `RoleId`).
+//! Records naming no id bind nothing: the handlers resolve the name as before. Records naming
+//! more than one (a user deleted and made again under its name inside the window) take no action
+//! by the name (quarantine, all keys, instances) and page a person with every id; the per-key
+//! deactivations stay (a key's id is its identity).
+//!
+//! A role cannot be renamed, but it can be deleted and made again under its name (another
+//! `RoleId`, another principal): every action on a role's resources (its sessions, its instances)
+//! is bound to the `RoleId` CloudTrail's confirmed records carry as
+//! `sessionContext.sessionIssuer.principalId` ([`Proven::role_ids`]); the handler compares it with
+//! `GetRole`'s and refuses on a mismatch. Records naming two role ids (the role made again inside
+//! the window) leave the role's actions to a person: which role launched is not one answer.
 
 use launchguard_core::contract::{Action, BoundPrincipal};
 use launchguard_core::evidence::Proven;
-use launchguard_core::ids::validate_user_id;
+use launchguard_core::ids::{validate_role_id, validate_user_id};
 use launchguard_core::principal::{KeyKind, Principal};
 
 use super::PrincipalPlan;
@@ -34,13 +42,40 @@ fn confirmed_user_id(p: &mut PrincipalPlan, proven: &Proven) -> Option<String> {
             None
         }
         many => {
-            p.notes.push(format!(
-                "CloudTrail's confirmed records give {user_name} {} unique ids ({}): a user of that name was deleted and made again; the actions resolve the name {user_name} as IAM gives it now: check which user holds it",
-                many.len(),
-                many.iter().map(|id| launchguard_core::text::untrusted(id)).collect::<Vec<_>>().join(", ")
-            ));
+            // Not one user: the name is held now by whichever was made last. Nothing goes by the
+            // name (its quarantine, its keys by name, its instances); a key CloudTrail shows used
+            // is still deactivated (its id is its identity, checked by the handler).
+            let listed = many.iter().map(|id| launchguard_core::text::untrusted(id)).collect::<Vec<_>>().join(", ");
+            let user_name = user_name.clone();
+            let arn = match &p.principal {
+                Principal::IamUser { arn, .. } => arn.clone(),
+                _ => String::new(),
+            };
+            let before = p.actions.len();
+            p.actions.retain(|a| !by_the_name(a, &arn, &user_name));
+            let left = before - p.actions.len();
+            let why = format!(
+                "CloudTrail's confirmed records give {user_name} {} unique ids ({listed}): a user of that name was deleted and made again inside the window, and IAM's user {user_name} now is only one of them; {left} action(s) by the name were not taken (quarantine, all keys, instances): a person checks with `aws iam get-user --user-name {user_name}` which id holds the name, and contains each of {listed} by hand",
+                many.len()
+            );
+            p.human = Some(match p.human.take() {
+                Some(h) => format!("{why}; {h}"),
+                None => why,
+            });
             None
         }
+    }
+}
+
+/// True when `a` acts on the user `arn` (`user_name`) by its name: its quarantine, all its keys,
+/// its instances. A per-key deactivation is by the key's id.
+fn by_the_name(a: &Action, arn: &str, user_name: &str) -> bool {
+    match a {
+        Action::QuarantineUser { user_name: u, .. } | Action::DeactivateUserAccessKeys { user_name: u, .. } => {
+            u.eq_ignore_ascii_case(user_name)
+        }
+        Action::StopInstances { principal_arn, .. } | Action::TerminateInstances { principal_arn, .. } => principal_arn == arn,
+        _ => false,
     }
 }
 
@@ -69,4 +104,55 @@ pub fn bind_to_the_confirmed_user(p: &mut PrincipalPlan, proven: &Proven) -> Opt
         }
     }
     Some(id)
+}
+
+/// Bind `p`'s actions on its role's resources (the session revocation, its instances) to the role
+/// CloudTrail's confirmed records name as the sessions' issuer, by `RoleId`
+/// ([`BoundPrincipal`] with no key). Records with no role id bind nothing (the handler resolves
+/// the name); one malformed id, or more than one, leaves the role's actions to a person (the plan
+/// says why) rather than act on whichever role holds the name now. Returns the id bound to.
+pub fn bind_to_the_confirmed_role(p: &mut PrincipalPlan, proven: &Proven) -> Option<String> {
+    let Principal::AssumedRole { role_arn, role_name, .. } = p.principal.clone() else { return None };
+    let ids: Vec<&String> = proven.role_ids.iter().collect();
+    let id = match ids.as_slice() {
+        [] => return None,
+        [id] if validate_role_id(id).is_ok() => (*id).clone(),
+        other => {
+            let listed = other.iter().map(|id| launchguard_core::text::untrusted(id)).collect::<Vec<_>>().join(", ");
+            let before = p.actions.len();
+            p.actions.retain(|a| !on_the_role(a, &role_arn, &role_name));
+            if p.actions.len() != before {
+                let why = format!(
+                    "CloudTrail's confirmed records give the sessions of {role_name} the issuer id(s) {listed}, not one IAM role id: the role was deleted and made again under the name (or the records are not a role's); nothing is done on the role {role_name} or its instances: a person checks with `aws iam get-role --role-name {role_name}` which role holds the name and contains the one that launched by hand"
+                );
+                p.human = Some(match p.human.take() {
+                    Some(h) => format!("{why}; {h}"),
+                    None => why,
+                });
+            }
+            return None;
+        }
+    };
+    let bound = BoundPrincipal { principal_id: id.clone(), access_key_id: None };
+    for a in &mut p.actions {
+        match a {
+            Action::RevokeRoleSessions { role_name: r, bound: b, .. } if r.eq_ignore_ascii_case(&role_name) => *b = Some(bound.clone()),
+            Action::StopInstances { principal_arn, bound: b, .. } | Action::TerminateInstances { principal_arn, bound: b, .. }
+                if *principal_arn == role_arn =>
+            {
+                *b = Some(bound.clone());
+            }
+            _ => {}
+        }
+    }
+    Some(id)
+}
+
+/// True when `a` acts on the role `role_arn` (`role_name`): its sessions, or its instances.
+fn on_the_role(a: &Action, role_arn: &str, role_name: &str) -> bool {
+    match a {
+        Action::RevokeRoleSessions { role_name: r, .. } => r.eq_ignore_ascii_case(role_name),
+        Action::StopInstances { principal_arn, .. } | Action::TerminateInstances { principal_arn, .. } => principal_arn == role_arn,
+        _ => false,
+    }
 }

@@ -50,7 +50,7 @@ mod created_keys;
 mod instances;
 mod proven;
 
-pub use bound::bind_to_the_confirmed_user;
+pub use bound::{bind_to_the_confirmed_role, bind_to_the_confirmed_user};
 use created_keys::created_key_actions;
 use instances::instance_actions;
 pub use proven::only_what_cloudtrail_proves;
@@ -379,6 +379,7 @@ fn plan_one(f: &FlaggedPrincipal, pb: &Playbook, guard: &Guard, now: DateTime<Ut
                     role_name: role_name.clone(),
                     issued_before: now,
                     covers_activity_until: Some(f.activity.last_seen),
+                    bound: None,
                 });
                 p.notes.push(format!(
                     "revoking sessions denies every session of {role_name}, current and new, until a release (sessions: {}): whatever runs as this role stops too; find who can assume the role",

@@ -1,8 +1,11 @@
 //! The scope of a release by principal, by IAM's unique id: entries are found by the name in
 //! their target, and a name can be renamed or given to another user. For each unique id the
-//! handlers reported on the entries found (`principal_id`), one reversal of such an entry is sent
-//! to its handler as a dry run carrying that id; the handler resolves the name through IAM and
-//! refuses ([`ANOTHER_PRINCIPAL`]) when IAM's holder of the name has another id. The entries of
+//! handlers reported on the entries found (`principal_id`), one reversal of such an entry, made
+//! to name the principal the release names ([`naming`]), is sent to its handler as a dry run
+//! carrying that id; the handler resolves the RELEASED name through IAM and refuses
+//! ([`ANOTHER_PRINCIPAL`]) when IAM's holder of that name has another id (never the name the
+//! reversal resolved to: a launcher renamed away keeps its containment when the release names the
+//! new holder of its old name). The entries of
 //! such an id are left out of the release, and named for a person. The dispatcher makes no IAM
 //! call: the handlers are where IAM is.
 
@@ -10,7 +13,8 @@ use chrono::{DateTime, Utc};
 use launchguard_aws::Invoker;
 use launchguard_aws::mac::MacSigner;
 use launchguard_aws::store::ConditionalStore;
-use launchguard_core::contract::{ANOTHER_PRINCIPAL, OutcomeStatus, ResponseRequest};
+use launchguard_core::contract::{ANOTHER_PRINCIPAL, Action, OutcomeStatus, ResponseRequest};
+use launchguard_core::ids::IamArn;
 
 use super::ledger_failure;
 use crate::error::{Failure, Part};
@@ -28,6 +32,7 @@ pub(super) async fn keep_the_named_principal<I: Invoker, N, L, S: ConditionalSto
     ledger: &Ledger<'_, S>,
     now: DateTime<Utc>,
 ) -> Result<Vec<String>, DispatcherError> {
+    let named = IamArn::parse(principal_arn)?;
     let mut ids: Vec<(String, String)> = Vec::new(); // (key, id) of each entry with an id
     let mut checks: Vec<(String, ResponseRequest)> = Vec::new(); // one dry run per id
     for key in scope.iter() {
@@ -37,7 +42,7 @@ pub(super) async fn keep_the_named_principal<I: Invoker, N, L, S: ConditionalSto
         if let Some(rev) = e.reversal.clone()
             && !checks.iter().any(|(i, _)| *i == id)
         {
-            let mut req = ResponseRequest::new(&e.finding_id, rev, true, now);
+            let mut req = ResponseRequest::new(&e.finding_id, naming(rev, principal_arn, &named), true, now);
             req.principal_id = Some(id.clone());
             checks.push((id, req));
         }
@@ -78,4 +83,24 @@ pub(super) async fn keep_the_named_principal<I: Invoker, N, L, S: ConditionalSto
         ));
     }
     Ok(notes)
+}
+
+/// The reversal `rev` made to name the principal the release names (`arn`, parsed as `named`)
+/// instead of the name it was filed or resolved under: its handler then checks IAM's CURRENT
+/// holder of the released name against the entry's id (IAM compares names without regard to case,
+/// and so do the handlers). A reversal that names no principal (a key's) is sent as it is.
+fn naming(mut rev: Action, arn: &str, named: &IamArn) -> Action {
+    match &mut rev {
+        Action::ReleaseUserQuarantine { user_arn, user_name, .. } | Action::ReactivateUserAccessKeys { user_arn, user_name, .. } => {
+            arn.clone_into(user_arn);
+            named.name.clone_into(user_name);
+        }
+        Action::RestoreRoleSessions { role_arn, role_name, .. } => {
+            arn.clone_into(role_arn);
+            named.name.clone_into(role_name);
+        }
+        Action::StartInstances { principal_arn, .. } => arn.clone_into(principal_arn),
+        _ => {}
+    }
+    rev
 }

@@ -1,6 +1,8 @@
 //! The guard that binds a confirmed user's actions to IAM's unique id (`plan::bind_to_the_confirmed_user`):
 //! the id comes only from CloudTrail's confirmed records ([`Proven::principal_ids`]), exactly one
-//! well-formed user id binds, anything else binds nothing; roles are never bound.
+//! well-formed user id binds, anything else binds nothing. A role's actions (`plan::bind_to_the_confirmed_role`)
+//! are bound to the one `RoleId` the records give as the sessions' issuer ([`Proven::role_ids`]);
+//! more than one (or a malformed one) leaves no action on the role.
 
 use launchguard_core::contract::{Action, FlaggedPrincipal};
 use launchguard_core::evidence::Proven;
@@ -51,6 +53,43 @@ proptest! {
                         "{} on {} left unbound", a.name(), a.target()
                     ),
                     (None, None) => {}
+                }
+            }
+        }
+    }
+}
+
+proptest! {
+    #[test]
+    fn only_one_confirmed_role_id_binds_and_two_leave_the_role_alone(
+        ids in proptest::collection::btree_set("AROA[A-Z0-9]{17}|AIDA[A-Z0-9]{17}|[a-z]{1,8}", 0..4),
+    ) {
+        let guard = Guard::new(ACCOUNT, vec![], ArnPatterns::default(), &[]);
+        let pb = Playbook { instances: plan::InstancePlaybook::Stop, ..Playbook::default() };
+        let mut plans = plan::plan(&flagged(), &pb, &guard, now());
+        let proven = Proven { role_ids: ids.clone(), ..Proven::default() };
+        let one = (ids.len() == 1).then(|| ids.iter().next().cloned()).flatten().filter(|i| launchguard_core::ids::validate_role_id(i).is_ok());
+        for p in &mut plans {
+            let launchguard_core::principal::Principal::AssumedRole { role_name, .. } = p.principal.clone() else {
+                prop_assert_eq!(plan::bind_to_the_confirmed_role(p, &proven), None);
+                continue;
+            };
+            let before = p.actions.iter().filter(|a| matches!(a, Action::RevokeRoleSessions { .. })).count();
+            prop_assert!(before > 0);
+            let got = plan::bind_to_the_confirmed_role(p, &proven);
+            prop_assert_eq!(&got, &one);
+            let on_role: Vec<&Action> = p.actions.iter().filter(|a| matches!(a, Action::RevokeRoleSessions { .. } | Action::StopInstances { .. } | Action::TerminateInstances { .. })).collect();
+            match (&one, ids.is_empty()) {
+                (Some(id), _) => {
+                    prop_assert!(!on_role.is_empty());
+                    for a in on_role {
+                        prop_assert_eq!(a.bound().map(|b| (b.principal_id.as_str(), b.access_key_id.is_none())), Some((id.as_str(), true)));
+                    }
+                }
+                (None, true) => prop_assert!(on_role.iter().all(|a| a.bound().is_none()) && !on_role.is_empty()),
+                (None, false) => {
+                    prop_assert!(on_role.is_empty(), "an action on {role_name} kept without one confirmed role id: {on_role:?}");
+                    prop_assert!(p.human.as_deref().is_some_and(|h| h.contains(&role_name)));
                 }
             }
         }

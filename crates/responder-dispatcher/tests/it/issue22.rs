@@ -338,7 +338,7 @@ mod invariants {
             prop_assert_eq!(q(&a) == q(&b), a.eq_ignore_ascii_case(&b));
             let r = |n: &str| target_of(&Action::RevokeRoleSessions {
                 account_id: ACCOUNT.into(), role_arn: format!("arn:aws:iam::{ACCOUNT}:role/{n}"), role_name: n.to_owned(),
-                issued_before: now(), covers_activity_until: None,
+                issued_before: now(), covers_activity_until: None, bound: None,
             });
             prop_assert_eq!(r(&a), r(&a.to_ascii_lowercase()));
             prop_assert_eq!(principal_prefix(ACCOUNT, true, &a), principal_prefix(ACCOUNT, true, &a.to_ascii_uppercase()));
@@ -383,7 +383,7 @@ mod invariants {
             };
             let revoke = |n: &str| Action::RevokeRoleSessions {
                 account_id: ACCOUNT.into(), role_arn: format!("arn:aws:iam::{ACCOUNT}:role/{n}"), role_name: n.to_owned(),
-                issued_before: now(), covers_activity_until: None,
+                issued_before: now(), covers_activity_until: None, bound: None,
             };
             for (old, new) in [
                 (key(Some(&a), &id), key(Some(&b), &id)),

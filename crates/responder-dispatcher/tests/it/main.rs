@@ -29,5 +29,8 @@ mod review3;
 mod review3_ledger;
 mod review4;
 mod rules;
+mod rvs;
 mod stream_path;
+mod tag_protected;
+mod two_ids;
 mod world;

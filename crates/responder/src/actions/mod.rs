@@ -174,9 +174,9 @@ async fn act_on<I: IamPorts>(ctx: &Ctx<'_>, iam: &I) -> Result<ResponseOutcome, 
             let u = User { account_id, arn: user_arn, name: user_name };
             deactivate_user_access_keys::reactivate(ctx, iam, &u, access_key_ids).await
         }
-        Action::RevokeRoleSessions { account_id, role_arn, role_name, issued_before, .. } => {
+        Action::RevokeRoleSessions { account_id, role_arn, role_name, issued_before, bound, .. } => {
             let r = Role { account_id, arn: role_arn, name: role_name };
-            revoke_role_sessions::revoke(ctx, iam, &r, *issued_before).await
+            revoke_role_sessions::revoke(ctx, iam, &r, *issued_before, bound.as_ref()).await
         }
         // The command's documents are never written: the restore detaches launchguard's policy.
         Action::RestoreRoleSessions { account_id, role_arn, role_name, .. } => {

@@ -14,13 +14,15 @@
 //! request's `issued_before` is reported, not enforced.
 //!
 //! Checks: a cut-off more than 5 minutes in the future is refused; the role is resolved through
-//! IAM and checked on its real ARN (`crate::resolve`; service-linked roles are refused). Already
+//! IAM and checked on its real ARN (`crate::resolve`; service-linked roles are refused); a
+//! revocation bound to the `RoleId` CloudTrail confirmed is refused when `GetRole` gives the name
+//! another id (`crate::resolve::check_role_id`: a role deleted and made again under the name). Already
 //! there (the policy attached): `already_applied`, carrying the reversal. The reversal
 //! (`restore_role_sessions`) detaches that policy and nothing else; the command's
 //! `written_document` and `previous_document` are never written.
 
 use chrono::{DateTime, Utc};
-use launchguard_core::contract::{Action, OutcomeStatus, ResponseOutcome};
+use launchguard_core::contract::{Action, BoundPrincipal, OutcomeStatus, ResponseOutcome};
 use launchguard_core::ids::IamEntity;
 use launchguard_core::policy::{Containment, partition_of};
 use launchguard_core::time::format_utc;
@@ -28,7 +30,7 @@ use launchguard_core::time::format_utc;
 use crate::envelope::{Ctx, Stop};
 use crate::function::Spec;
 use crate::ports::{RoleManagedPolicies, Roles};
-use crate::resolve::resolve;
+use crate::resolve::{check_role_id, resolve};
 
 /// `revoke_role_sessions`.
 pub static REVOKE: Spec = Spec {
@@ -58,12 +60,14 @@ pub(crate) async fn revoke<I: Roles + RoleManagedPolicies>(
     iam: &I,
     r: &Role<'_>,
     before: DateTime<Utc>,
+    bound: Option<&BoundPrincipal>,
 ) -> Result<ResponseOutcome, Stop> {
     let (account_id, role) = (r.account_id, r.name);
     if before > ctx.now + chrono::Duration::minutes(5) {
         return Err(Stop::Refuse(format!("issued_before {before} is in the future: that would also deny sessions not yet issued")));
     }
     let real = resolve(ctx, account_id, r.arn, role, IamEntity::Role, iam.role_arn(role)).await?;
+    check_role_id(iam, role, bound).await?;
     let policy = Containment::RoleSessions.arn(partition_of(&real), account_id);
     let restore = || Action::RestoreRoleSessions {
         account_id: account_id.to_owned(),

@@ -183,6 +183,9 @@ impl Users for RenamedAfterTheWrite {
     async fn user_id(&self, u: &str) -> Result<Option<String>, CallError> {
         self.0.user_id(u).await
     }
+    async fn user_tags(&self, u: &str) -> Result<Option<Vec<(String, String)>>, CallError> {
+        self.0.user_tags(u).await
+    }
 }
 impl Roles for RenamedAfterTheWrite {
     async fn role_arn(&self, r: &str) -> Result<Option<String>, CallError> {
@@ -190,6 +193,9 @@ impl Roles for RenamedAfterTheWrite {
     }
     async fn role_id(&self, r: &str) -> Result<Option<String>, CallError> {
         self.0.role_id(r).await
+    }
+    async fn role_tags(&self, r: &str) -> Result<Option<Vec<(String, String)>>, CallError> {
+        self.0.role_tags(r).await
     }
 }
 impl AccessKeys for RenamedAfterTheWrite {

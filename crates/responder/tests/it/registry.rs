@@ -108,7 +108,7 @@ fn every_contract_action_has_one_spec_and_reversals_name_theirs() {
         },
         {
             let (account_id, role_arn, role_name) = role();
-            Action::RevokeRoleSessions { account_id, role_arn, role_name, issued_before: now(), covers_activity_until: None }
+            Action::RevokeRoleSessions { account_id, role_arn, role_name, issued_before: now(), covers_activity_until: None, bound: None }
         },
         {
             let (account_id, role_arn, role_name) = role();
@@ -231,6 +231,7 @@ async fn every_call_an_action_makes_is_one_it_declares_and_it_uses_every_one() {
         role_name: "Dev".into(),
         issued_before: t,
         covers_activity_until: None,
+        bound: None,
     };
     let first = calls.applied(&iam, revoke(now() - Duration::minutes(10))).await;
     assert_eq!(calls.run(&iam, revoke(now())).await.outcome, OutcomeStatus::AlreadyApplied);

@@ -64,6 +64,7 @@ fn actions(user: &str, role: &str, instance: &launchguard_core::aggregate::Launc
             role_name: role.into(),
             issued_before: now(),
             covers_activity_until: None,
+            bound: None,
         },
         ec2(&user_arn, false),
         ec2(&user_arn, true),

@@ -135,6 +135,7 @@ pub fn outcomes(f: &Finding) -> Vec<ResponseOutcome> {
                 role_name: "DataScience".into(),
                 issued_before: at(),
                 covers_activity_until: None,
+                bound: None,
             },
             OutcomeStatus::Applied,
             "sessions of role DataScience issued before 2026-11-22T05:20:00Z denied",

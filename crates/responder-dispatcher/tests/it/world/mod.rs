@@ -37,6 +37,7 @@ pub fn iam() -> Iam {
                 attached: vec!["arn:aws:iam::aws:policy/AmazonEC2FullAccess".into()],
                 inline: [("deploy".to_string(), "{}".to_string())].into_iter().collect(),
                 key_created: Default::default(),
+                tags: Default::default(),
             },
         )
         .with_role(
@@ -218,11 +219,15 @@ impl IncidentLog for Logs {
     }
 }
 
-/// The account's CloudTrail event history, shared by every test of the binary (event ids are
-/// unique: [`witnessed`]).
+/// The account's CloudTrail event history, one a test (a thread-local, leaked once a test;
+/// event ids are unique: [`witnessed`]).
 pub fn trail() -> &'static MemoryTrail {
-    static TRAIL: std::sync::LazyLock<MemoryTrail> = std::sync::LazyLock::new(MemoryTrail::default);
-    &TRAIL
+    // one trail a test (libtest runs each test on a thread of its own): a user of the same name
+    // in another test, with another unique id, never shows in this test's confirmed records
+    thread_local! {
+        static TRAIL: &'static MemoryTrail = Box::leak(Box::default());
+    }
+    TRAIL.with(|t| *t)
 }
 
 /// An instance a witnessed call launched: its id, `launched_at`, reservation id.
