@@ -132,7 +132,6 @@ impl Account {
 /// with no key to check (`used_keys` empty) and no id, so it deactivates every key of the new hire
 /// who now holds the name `intern`: an action on a principal CloudTrail never saw.
 #[tokio::test(start_paused = true)]
-#[ignore = "rvs finding 1: the all-keys fallback is not bound to the confirmed user id; with no used key it hits whoever holds the name"]
 async fn rvs_fallback_without_used_keys_never_deactivates_the_keys_of_whoever_holds_the_name_now() {
     let (f, trail) = finding(951).await;
     let mut iam = renamed_and_name_reused();
@@ -155,7 +154,6 @@ async fn rvs_fallback_without_used_keys_never_deactivates_the_keys_of_whoever_ho
 /// launcher's second key stays active: the confirmed launcher is not contained although launchguard
 /// knew its current name. Safe outcome: the fallback acts on the user the quarantine was bound to.
 #[tokio::test(start_paused = true)]
-#[ignore = "rvs finding 2: the all-keys fallback uses the finding's name, not the bound user's current name: a renamed launcher keeps its other key"]
 async fn rvs_fallback_follows_the_bound_user_to_its_current_name() {
     let (f, trail) = finding(952).await;
     let mut iam = renamed_and_name_reused();
