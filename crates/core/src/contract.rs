@@ -67,7 +67,8 @@ pub struct FlaggedPrincipal {
     /// can be confirmed, and the principal is not contained automatically.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub evidence: Option<crate::evidence::Evidence>,
-    /// IAM's unique id of the user (`userIdentity.principalId`, `AIDA…`) as CloudTrail's own
+    /// IAM's unique id of the user (`userIdentity.principalId`, `AIDA…`) or of the role
+    /// (`sessionIssuer.principalId`, `AROA…`) as CloudTrail's own
     /// event history recorded it in the principal's confirmed evidence: set by the dispatcher once
     /// CloudTrail confirmed the principal, for the page and the incident record. A detector leaves
     /// it out, and a value in a finding received is never acted on (the trail's log group can be
@@ -1093,7 +1094,9 @@ impl Finding {
         }
         for p in f.principals.iter().chain(&f.excluded).chain(&f.top_launchers) {
             if let Some(id) = &p.principal_id {
+                // a user's `UserId` or, for a role bound by its `RoleId`, the role's
                 crate::ids::validate_user_id(id)
+                    .or_else(|_| crate::ids::validate_role_id(id))
                     .map_err(|e| CoreError::InvalidPayload { kind: "finding", reason: format!("principal_id: {e}") })?;
             }
             for c in &p.activity.created {

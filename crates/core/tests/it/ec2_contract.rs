@@ -106,3 +106,20 @@ fn ec2_actions_name_their_account_and_target() {
     assert!(req.action.target().contains("4 instance(s) of arn:aws:iam::111122223333:user/ci-deployer in us-east-1"));
     assert!(matches!(req.action, Action::TerminateInstances { .. }));
 }
+
+#[test]
+fn a_shown_findings_principal_id_is_a_users_or_a_roles_unique_id_and_nothing_else() {
+    // The dispatcher shows the id CloudTrail confirmed: a user's `UserId` or, since role actions
+    // are bound to it, a role's `RoleId`. A finding carrying one must read back (the incident record,
+    // the report, a release); anything else is refused by name. (An e2e chain failed on the `AROA`.)
+    let with = |id: &str| {
+        let mut f = v("contract/finding.json");
+        f["principals"][0]["principal_id"] = json!(id);
+        Finding::parse(f)
+    };
+    assert!(with("AIDAJQABLZS4A3QDU576Q").is_ok());
+    assert!(with("AROA11E9F4E77B3448B6").is_ok());
+    for bad in ["ASIAJQABLZS4A3QDU576Q", "AROA", "aroa11e9f4e77b3448b6", "AROA11E9F4E77B3448B6\n"] {
+        assert!(reason(with(bad).unwrap_err()).contains("principal_id"), "{bad:?}");
+    }
+}
