@@ -126,6 +126,9 @@ pub struct SessionIssuer<'a> {
     /// `userName`: for a role, the role name.
     #[serde(borrow, default)]
     pub user_name: Option<Cow<'a, str>>,
+    /// `principalId` of the role or user.
+    #[serde(borrow, default)]
+    pub principal_id: Option<Cow<'a, str>>,
 }
 
 /// `sessionContext.attributes`.
@@ -194,6 +197,7 @@ impl UserIdentity<'_> {
                     arn: owned(&i.arn),
                     account_id: owned(&i.account_id),
                     user_name: owned(&i.user_name),
+                    principal_id: owned(&i.principal_id),
                 }),
                 source_identity: owned(&c.source_identity),
                 attributes: c.attributes.as_ref().map(|a| SessionAttributes { creation_date: owned(&a.creation_date) }),

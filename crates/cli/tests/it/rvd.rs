@@ -47,7 +47,6 @@ fn delivery_file(path: &PathBuf, records: &[Value]) {
 /// scanned, THEN the real role is flagged and the innocent is not. Today the forged copies
 /// decide, and the real records are counted as duplicates.
 #[test]
-#[ignore = "rvd finding 1: a forged copy in an earlier file (only sessionIssuer differs) moves a burst to an innocent role in scan"]
 fn rvd_a_forged_file_read_first_cannot_move_a_burst_to_an_innocent_role() {
     let at = Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap();
     let actor = Actor::AssumedRole {

@@ -65,7 +65,6 @@ const ASG_SLR: &str = "aws-service-role/autoscaling.amazonaws.com/AWSServiceRole
 /// is flagged. Today the forged copies decide the principal (AWS itself: excluded) and the real
 /// records are dropped as duplicates, with no conflict noted.
 #[test]
-#[ignore = "rvd finding 1: a forged copy read first (only sessionIssuer differs) hides a role's burst as a duplicate"]
 fn rvd_forged_session_issuer_read_first_cannot_hide_a_roles_burst() {
     let real = Burst::new(role("ci-deployer", "gh-run-1", "ASIAEXAMPLECIDEPLOY1"), 12, 1, at()).records(&run_instances_template(), 1);
     let mut records: Vec<Value> = real.iter().map(|r| forged_issuer(r, &role_arn(ASG_SLR))).collect();
@@ -84,7 +83,6 @@ fn rvd_forged_session_issuer_read_first_cannot_hide_a_roles_burst() {
 /// Finding 1, other side. The same forgery naming an innocent role of the account: the
 /// innocent role must not be flagged for calls it never made.
 #[test]
-#[ignore = "rvd finding 1: a forged copy read first (only sessionIssuer differs) flags an innocent role for another's calls"]
 fn rvd_forged_session_issuer_read_first_never_flags_an_innocent_role() {
     let real = Burst::new(role("ci-deployer", "gh-run-1", "ASIAEXAMPLECIDEPLOY1"), 12, 1, at()).records(&run_instances_template(), 1);
     let mut records: Vec<Value> = real.iter().map(|r| forged_issuer(r, &role_arn("web-frontend"))).collect();
@@ -117,7 +115,6 @@ fn federated(name: &str, issuer: &str, key: &str) -> Value {
 /// within the same 5 minutes: 54 instances by one user, WHEN judged, THEN someone is flagged.
 /// Today each federated name is its own principal with 9, under every horizon.
 #[test]
-#[ignore = "rvd finding 2: a user's burst split over GetFederationToken names (FederatedUser keyed by its own ARN) is never flagged"]
 fn rvd_federation_tokens_do_not_split_one_users_burst() {
     let t = run_instances_template();
     let mut records = Vec::new();
@@ -138,13 +135,38 @@ fn rvd_federation_tokens_do_not_split_one_users_burst() {
     );
 }
 
+proptest::proptest! {
+    /// Finding 2, every arrangement: whatever names an IAM user gives its federation tokens (and
+    /// in whatever order they are read), each token's calls classify to one principal, the
+    /// issuer's; an issuer in another account groups nothing.
+    #[test]
+    fn rvd_no_arrangement_of_federation_names_splits_one_issuers_calls(
+        names in proptest::collection::vec("[A-Za-z0-9=,.@_-]{2,32}", 1..12),
+    ) {
+        let keys: std::collections::BTreeSet<String> = names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| {
+                let r = json!({"eventSource": "ec2.amazonaws.com", "eventName": "RunInstances", "userIdentity": federated(n, "bob", &format!("ASIAEXAMPLEFED{i:06}"))}).to_string();
+                launchguard_core::principal::classify(launchguard_core::record::parse_record(&r).unwrap().user_identity.as_ref()).0.key()
+            })
+            .collect();
+        let bob = format!("federated-by:arn:aws:iam::{ACCOUNT}:user/bob");
+        proptest::prop_assert_eq!(keys.into_iter().collect::<Vec<_>>(), vec![bob]);
+        let mut foreign = federated(&names[0], "bob", "ASIAEXAMPLEFED999999");
+        foreign["sessionContext"]["sessionIssuer"]["arn"] = json!("arn:aws:iam::999999999999:user/bob");
+        let r = json!({"eventSource": "ec2.amazonaws.com", "eventName": "RunInstances", "userIdentity": foreign}).to_string();
+        let p = launchguard_core::principal::classify(launchguard_core::record::parse_record(&r).unwrap().user_identity.as_ref()).0;
+        proptest::prop_assert_eq!(p.key(), format!("arn:aws:sts::{ACCOUNT}:federated-user/{}", names[0]));
+    }
+}
+
 /// Finding 3. GIVEN nine successful launches whose request and response CloudTrail omitted
 /// (`{"omitted": true}`: a `TagSpecifications` over its size limit, and the response of hundreds
 /// of instances), within 63 s, WHEN judged, THEN the caller is flagged: what the calls launched
 /// is not known and may be anything (the instances metric counts each as every threshold).
 /// Today each counts as one instance: nine, under the 10-in-5-minutes horizon.
 #[test]
-#[ignore = "rvd finding 3: launches whose counts CloudTrail omitted count as 1 instance each: 9 calls of any size pass"]
 fn rvd_launches_of_unknown_size_are_not_counted_as_one_instance() {
     let b =
         Burst::new(Actor::IamUser { account: ACCOUNT.into(), name: "mallory".into(), key: "AKIAEXAMPLEMALLORY01".into() }, 9, 500, at());

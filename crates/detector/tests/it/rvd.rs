@@ -58,7 +58,6 @@ fn labels(f: &Finding) -> (Vec<String>, Vec<String>) {
 /// THEN the role is contained. Today the copies are counted (AWS itself: excluded) and the
 /// real records dropped as duplicates: nobody over threshold, and the read is "complete".
 #[tokio::test(start_paused = true)]
-#[ignore = "rvd finding 1: forged copies injected into the log group (sessionIssuer changed) hide a role's burst from the detector"]
 async fn rvd_injected_copies_with_another_session_issuer_cannot_hide_a_roles_burst() {
     let at = Utc.with_ymd_and_hms(2026, 3, 2, 9, 5, 0).unwrap();
     let actor = Actor::AssumedRole {
@@ -91,7 +90,6 @@ async fn rvd_injected_copies_with_another_session_issuer_cannot_hide_a_roles_bur
 /// WHEN the alarm fires, THEN the caller is contained: what it launched is unknown. Today
 /// the detector counts 9 instances, reads 12 hours more, and tells a person nobody is over.
 #[tokio::test(start_paused = true)]
-#[ignore = "rvd finding 3: nine launches of unknown size (request and response omitted) contain nobody"]
 async fn rvd_launches_of_unknown_size_are_contained() {
     let at = Utc.with_ymd_and_hms(2026, 3, 2, 9, 5, 0).unwrap();
     let actor = Actor::IamUser { account: ACCOUNT.into(), name: "mallory".into(), key: "AKIAEXAMPLEMALLORY01".into() };
