@@ -299,14 +299,16 @@ pub fn classify(identity: Option<&UserIdentity<'_>>) -> (Principal, SessionDetai
             details.session_name = parts.as_mut().and_then(|p| p.next()).map(str::to_owned);
             let acct = account.clone().or_else(|| issuer.and_then(|i| owned(&i.account_id)));
             // The session ARN names the role. An issuer naming another role (names compared as
-            // IAM compares them) or another account contradicts it: a forged copy of a record
-            // cannot move the call to another role by its `sessionIssuer`; the session ARN
-            // decides (a derived role ARN, which the responders confirm through IAM).
+            // IAM compares them) or another account than the session ARN's contradicts it: a
+            // forged copy of a record cannot move the call to another role by its
+            // `sessionIssuer`; the session ARN decides (a derived role ARN, which the responders
+            // confirm through IAM).
+            let session_account = arn.as_deref().and_then(arn_account).or(acct.as_deref());
             let agrees = |name: &str| role_from_arn.as_deref().is_none_or(|r| r.eq_ignore_ascii_case(name));
             let issuer_arn = issuer.and_then(|i| owned(&i.arn)).filter(|a| {
                 a.contains(":role/")
                     && agrees(a.rsplit('/').next().unwrap_or_default())
-                    && acct.as_deref().is_none_or(|ac| arn_account(a) == Some(ac))
+                    && session_account.is_none_or(|ac| arn_account(a) == Some(ac))
             });
             let issuer_name = issuer.and_then(|i| owned(&i.user_name)).filter(|n| agrees(n));
             let role_name = issuer_name
