@@ -136,6 +136,10 @@ pub struct Activity {
     pub totals: BTreeMap<String, u64>,
     /// Records whose launch details could not be fully read.
     pub malformed_records: u64,
+    /// Successful launches whose instance count CloudTrail omitted (request and response over
+    /// its size limit): each counted as [`crate::launch::OMITTED_COUNT`] instances requested.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub launches_count_omitted: u64,
     /// Launch calls per minute (the minute's start, UTC), at most [`MAX_MINUTES`] minutes: the
     /// timeline of an incident report. The first thing dropped when a finding is cut to fit a
     /// payload (its size is then in `totals`, as `launches_per_minute`); absent in findings
@@ -172,6 +176,7 @@ impl Activity {
             truncated_values: 0,
             totals: BTreeMap::new(),
             malformed_records: 0,
+            launches_count_omitted: 0,
             launches_per_minute: BTreeMap::new(),
         }
     }
@@ -286,6 +291,7 @@ impl Aggregate {
         a.failed_calls += u64::from(facts.failed);
         a.dry_run_calls += u64::from(facts.dry_run);
         a.malformed_records += u64::from(facts.malformed);
+        a.launches_count_omitted += u64::from(facts.count_omitted);
         if by_service {
             a.aws_service_calls += 1;
             a.aws_service_launched += facts.launched;
@@ -385,4 +391,8 @@ impl Aggregate {
         });
         v
     }
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }

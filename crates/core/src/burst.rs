@@ -53,6 +53,8 @@ pub struct Call {
     failed: bool,
     dry_run: bool,
     by_service: bool,
+    /// A successful launch whose count CloudTrail omitted (`requested` is the stand-in).
+    count_omitted: bool,
     /// Position of its `eventID` in the timeline's `event_ids` (`u32::MAX`: none).
     id: u32,
 }
@@ -188,6 +190,7 @@ impl LaunchSink for Tracker {
             failed: facts.failed,
             dry_run: facts.dry_run,
             by_service,
+            count_omitted: facts.count_omitted,
             id,
         };
         tl.calls.push(call);
@@ -273,15 +276,8 @@ fn judge_calls(calls: &[Call], horizons: &[Horizon], t: &Thresholds) -> Judged {
 /// The verdict on spans of one principal: flagged for what it did itself (each horizon crossed,
 /// in words), excluded when it is AWS itself or is over only through AWS services' calls on its
 /// behalf, below otherwise.
-fn verdict(
-    principal: &Principal,
-    t: &Thresholds,
-    direct: &[&Span],
-    all: &[&Span],
-    by_service_calls: u64,
-    calls: u64,
-    services: &[String],
-) -> Verdict {
+fn verdict(principal: &Principal, t: &Thresholds, direct: &[&Span], all: &[&Span], a: &Activity, services: &[String]) -> Verdict {
+    let (by_service_calls, calls) = (a.aws_service_calls, a.calls);
     let owned = |v: &[&Span]| v.iter().map(|s| (*s).clone()).collect::<Vec<Span>>();
     let direct = crossings(&owned(direct));
     if direct.is_empty() {
@@ -300,6 +296,14 @@ fn verdict(
     let mut reasons: Vec<String> = direct.iter().map(Crossing::describe).collect();
     if by_service_calls > 0 {
         reasons.push(format!("{by_service_calls} of {calls} calls made by AWS services on its behalf (invokedBy)"));
+    }
+    if a.launches_count_omitted > 0 {
+        reasons.push(format!(
+            "{} successful launch call(s) with the instance count omitted by CloudTrail: each counted as {} instances (every \
+             instances threshold), what they launched is not known; CloudTrail's event history or DescribeInstances says",
+            a.launches_count_omitted,
+            crate::launch::OMITTED_COUNT
+        ));
     }
     if t.exclude_aws_services && principal.is_aws_service() {
         Verdict::Excluded { reason: format!("{} is AWS itself; {}", principal.label(), reasons.join("; ")) }
@@ -345,7 +349,7 @@ impl Tracker {
             };
             let services: Vec<String> = pa.activity.invoked_by.iter().cloned().collect();
             let (direct, all): (Vec<&Span>, Vec<&Span>) = (j.direct.iter().collect(), j.all.iter().collect());
-            match verdict(&pa.principal, t, &direct, &all, pa.activity.aws_service_calls, pa.activity.calls, &services) {
+            match verdict(&pa.principal, t, &direct, &all, &pa.activity, &services) {
                 Verdict::Flagged { reasons } => out.flagged.push(FlaggedPrincipal {
                     principal: pa.principal,
                     activity: pa.activity,
@@ -417,6 +421,7 @@ fn burst(rule: &str, principal: &Principal, tl: &Timeline, calls: &[Call], direc
         a.instances_requested += u64::from(c.requested);
         a.failed_calls += u64::from(c.failed);
         a.dry_run_calls += u64::from(c.dry_run);
+        a.launches_count_omitted += u64::from(c.count_omitted);
         if c.by_service {
             a.aws_service_calls += 1;
             a.aws_service_launched += u64::from(c.launched);
@@ -447,7 +452,7 @@ fn burst(rule: &str, principal: &Principal, tl: &Timeline, calls: &[Call], direc
     let regions = names(regions, &tl.regions);
     let user_agents = names(agents, &tl.agents);
     let invoked_by = names(services, &tl.services);
-    let verdict = verdict(principal, t, direct, all, a.aws_service_calls, a.calls, &invoked_by);
+    let verdict = verdict(principal, t, direct, all, &a, &invoked_by);
     let decisive: Vec<Span> = if direct.is_empty() { all } else { direct }.iter().map(|s| (*s).clone()).collect();
     let horizons = crossings(&decisive);
     let peak = decisive.iter().filter(|s| s.crossing.measure != Measure::FailedCalls).map(|s| s.peak).max().unwrap_or(0);
@@ -495,6 +500,7 @@ mod tests {
             failed: false,
             dry_run: false,
             by_service: false,
+            count_omitted: false,
             id: u32::MAX,
         }
     }

@@ -18,6 +18,12 @@ pub type LaunchRecord<'a> = CloudTrailRecord<'a, Request<'a>, Response<'a>>;
 /// The `errorCode` of a successful dry run.
 pub const DRY_RUN_ERROR: &str = "Client.DryRunOperation";
 
+/// What a successful launch whose count CloudTrail omitted counts for: as many instances as any
+/// threshold can be ([`crate::rules::MAX_THRESHOLD`] is this), so it reaches every instances
+/// horizon, as the instances metric filter counts it. What it really launched is not known; the
+/// dispatcher's CloudTrail confirmation still decides before anything is contained.
+pub const OMITTED_COUNT: u64 = 1_000_000;
+
 /// What one `RunInstances` record says about instances.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LaunchFacts {
@@ -48,6 +54,9 @@ pub struct LaunchFacts {
     /// neither says how many instances a call asked for; the counts then hold what could be read
     /// (at least one instance requested).
     pub malformed: bool,
+    /// A successful launch (not a dry run, no `errorCode`) whose count neither the request nor
+    /// the response says (CloudTrail omitted them): `requested` is then [`OMITTED_COUNT`].
+    pub count_omitted: bool,
 }
 
 /// The `requestParameters` of `RunInstances`, as far as counting needs.
@@ -174,9 +183,12 @@ fn facts(error_code: Option<&str>, req: Option<&Request<'_>>, resp: Option<Respo
     // A call that is not a dry run asked for at least one instance. When neither the request nor
     // the response says how many (CloudTrail replaces a field over its size limit by
     // `{"omitted": true, ...}`, and a large `TagSpecifications` gets it there), the count is not
-    // known: count the one it certainly asked for and flag the record, so the read is incomplete.
+    // known and the record is flagged, so the read is incomplete. A successful launch may have
+    // started any number: it counts as every threshold ([`OMITTED_COUNT`]), as the instances
+    // metric filter counts it; a failed one counts the one it certainly asked for.
     if !f.dry_run && f.requested == 0 {
-        f.requested = 1;
+        f.count_omitted = !f.failed;
+        f.requested = if f.failed { 1 } else { OMITTED_COUNT };
         f.malformed = true;
     }
     f

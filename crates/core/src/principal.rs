@@ -48,12 +48,18 @@ pub enum Principal {
         /// Account id.
         account_id: String,
     },
-    /// A federated user (`GetFederationToken`).
+    /// A federated user (`GetFederationToken`). Its name is the caller's free choice, so calls
+    /// are grouped by the IAM user (or root) whose keys minted the token, when the record names
+    /// it: one user's burst split over many federation names is one principal.
     FederatedUser {
-        /// `arn:aws:sts::<account>:federated-user/<name>`.
+        /// `arn:aws:sts::<account>:federated-user/<name>` (the first seen, when grouped).
         arn: String,
         /// Account id.
         account_id: String,
+        /// `sessionContext.sessionIssuer.arn`: the IAM user or root that called
+        /// `GetFederationToken` (same account); `None` when the record does not name one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        issuer_arn: Option<String>,
     },
     /// An IAM Identity Center user (`type: IdentityCenterUser`).
     IdentityCenterUser {
@@ -136,6 +142,7 @@ impl Principal {
     /// A stable identity for grouping and for finding ids.
     pub fn key(&self) -> String {
         match self {
+            Self::FederatedUser { issuer_arn: Some(issuer), .. } => format!("federated-by:{issuer}"),
             Self::IamUser { arn, .. } | Self::Root { arn, .. } | Self::FederatedUser { arn, .. } => arn.clone(),
             Self::AssumedRole { role_arn, .. } => role_arn.clone(),
             Self::IdentityCenterUser { id, .. } => format!("identity-center:{id}"),
@@ -170,6 +177,7 @@ impl Principal {
             Self::AssumedRole { role_name, identity_center: true, .. } => format!("Identity Center role {role_name}"),
             Self::AssumedRole { role_name, .. } => format!("role {role_name}"),
             Self::Root { account_id, .. } => format!("root of {account_id}"),
+            Self::FederatedUser { issuer_arn: Some(issuer), .. } => format!("federated users of {issuer}"),
             Self::FederatedUser { arn, .. } => format!("federated user {}", arn.rsplit('/').next().unwrap_or(arn)),
             Self::IdentityCenterUser { id, .. } => format!("Identity Center user {id}"),
             Self::AwsService { service } => format!("AWS service {service}"),
@@ -289,9 +297,23 @@ pub fn classify(identity: Option<&UserIdentity<'_>>) -> (Principal, SessionDetai
             let mut parts = arn.as_deref().and_then(|a| a.split_once(":assumed-role/")).map(|(_, rest)| rest.splitn(2, '/'));
             let role_from_arn = parts.as_mut().and_then(|p| p.next()).map(str::to_owned);
             details.session_name = parts.as_mut().and_then(|p| p.next()).map(str::to_owned);
-            let issuer_arn = issuer.and_then(|i| owned(&i.arn)).filter(|a| a.contains(":role/"));
-            let role_name = issuer.and_then(|i| owned(&i.user_name)).or_else(|| role_from_arn.clone());
             let acct = account.clone().or_else(|| issuer.and_then(|i| owned(&i.account_id)));
+            // The session ARN names the role. An issuer naming another role (names compared as
+            // IAM compares them) or another account than the session ARN's contradicts it: a
+            // forged copy of a record cannot move the call to another role by its
+            // `sessionIssuer`; the session ARN decides (a derived role ARN, which the responders
+            // confirm through IAM).
+            let session_account = arn.as_deref().and_then(arn_account).or(acct.as_deref());
+            let agrees = |name: &str| role_from_arn.as_deref().is_none_or(|r| r.eq_ignore_ascii_case(name));
+            let issuer_arn = issuer.and_then(|i| owned(&i.arn)).filter(|a| {
+                a.contains(":role/")
+                    && agrees(a.rsplit('/').next().unwrap_or_default())
+                    && session_account.is_none_or(|ac| arn_account(a) == Some(ac))
+            });
+            let issuer_name = issuer.and_then(|i| owned(&i.user_name)).filter(|n| agrees(n));
+            let role_name = issuer_name
+                .or_else(|| issuer_arn.as_deref().and_then(|a| a.rsplit('/').next()).map(str::to_owned))
+                .or_else(|| role_from_arn.clone());
             match (issuer_arn, role_name, acct) {
                 (Some(ra), Some(rn), Some(acct)) => role(ra, false, rn, acct),
                 (None, Some(rn), Some(acct)) if role_from_arn.is_some() => role(format!("arn:aws:iam::{acct}:role/{rn}"), true, rn, acct),
@@ -303,7 +325,12 @@ pub fn classify(identity: Option<&UserIdentity<'_>>) -> (Principal, SessionDetai
             None => unknown(),
         },
         Some("FederatedUser") => match (arn.clone(), account) {
-            (Some(a), Some(acct)) => Principal::FederatedUser { arn: a, account_id: acct },
+            (Some(a), Some(acct)) => {
+                let issuer_arn = issuer
+                    .and_then(|i| owned(&i.arn))
+                    .filter(|i| (i.contains(":user/") || i.ends_with(":root")) && arn_account(i) == Some(acct.as_str()));
+                Principal::FederatedUser { arn: a, account_id: acct, issuer_arn }
+            }
             _ => unknown(),
         },
         Some("IdentityCenterUser") => match owned(&id.principal_id).or_else(|| arn.clone()) {

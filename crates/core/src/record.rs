@@ -127,7 +127,8 @@ pub struct SessionIssuer<'a> {
     #[serde(borrow, default)]
     pub user_name: Option<Cow<'a, str>>,
     /// `principalId`: for a role, IAM's unique id of the role (`RoleId`, `AROA…`), which a role
-    /// deleted and made again under its name does not keep.
+    /// deleted and made again under its name does not keep; for a user (a federation token's
+    /// issuer), the user's `UserId`.
     #[serde(borrow, default)]
     pub principal_id: Option<Cow<'a, str>>,
 }

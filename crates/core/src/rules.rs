@@ -32,8 +32,9 @@ pub const BUNDLED: &str = include_str!("../rules/default.json");
 pub const EC2_MASS_LAUNCH: &str = "ec2-mass-launch";
 /// Most rules in a set.
 pub const MAX_RULES: usize = 32;
-/// Largest threshold accepted.
-pub const MAX_THRESHOLD: u64 = 1_000_000;
+/// Largest threshold accepted: what a launch whose count CloudTrail omitted counts for
+/// ([`crate::launch::OMITTED_COUNT`]), so such a launch reaches every instances threshold.
+pub const MAX_THRESHOLD: u64 = crate::launch::OMITTED_COUNT;
 /// Shortest and longest window, seconds (the alarm gate evaluates at most a day).
 pub const WINDOW_SECONDS: std::ops::RangeInclusive<u64> = 60..=86_400;
 /// Most horizons in a rule.

@@ -14,6 +14,7 @@ use sha2::{Digest, Sha256};
 use crate::aggregate::Aggregate;
 use crate::created::created;
 use crate::launch::{DRY_RUN_ERROR, LaunchFacts, LaunchRecord, launch_facts, launch_record_facts};
+use crate::principal::classify;
 use crate::query::EventRule;
 use crate::record::{CloudTrailRecord, parse_record};
 use crate::threshold::Counted;
@@ -40,8 +41,10 @@ pub struct ScanStats {
     pub without_time: u64,
     /// Rows that could not be parsed as a CloudTrail record.
     pub unparseable: u64,
-    /// Matching records whose instance counts could not be read (request and response omitted
-    /// or of another shape): each counted as one instance requested.
+    /// Matching records whose instance counts could not be read (count omitted by CloudTrail, or
+    /// of another shape): each successful one counted as
+    /// [`OMITTED_COUNT`](crate::launch::OMITTED_COUNT) instances requested (every instances
+    /// threshold), each failed one as one.
     #[serde(default)]
     pub uncounted: u64,
     /// Matching records counted.
@@ -115,10 +118,13 @@ pub fn event_key(event_id: &str) -> u128 {
     u128::from_be_bytes(first)
 }
 
-/// The key of one version of a record: its `eventID` with who made the call (identity type, ARN,
-/// principal id, account, access key, `invokedBy`), where, when, which event and what it counted.
-/// Two records with one event id and one version key are one record seen twice; two with one
-/// event id and different version keys conflict (one is forged).
+/// The key of one version of a record: its `eventID` with who made the call as classification
+/// decides it (the [`Principal`](crate::principal::Principal) and the session details
+/// [`classify`] answers, so no field classification reads, such as
+/// `sessionContext.sessionIssuer`, can be left out), the raw identity fields besides, where,
+/// when, which event and what it counted. Two records with one event id and one version key are
+/// one record seen twice; two with one event id and different version keys conflict (one is
+/// forged): both are counted, each for its own principal, and the read says so.
 pub fn version_key<Q, S>(event_id: &str, record: &CloudTrailRecord<'_, Q, S>, t_ms: i64, facts: &LaunchFacts) -> u128 {
     let mut h = Sha256::new();
     let id = record.user_identity.as_ref();
@@ -133,6 +139,15 @@ pub fn version_key<Q, S>(event_id: &str, record: &CloudTrailRecord<'_, Q, S>, t_
     part(&mut h, id.and_then(|i| i.account_id.as_deref()));
     part(&mut h, id.and_then(|i| i.access_key_id.as_deref()));
     part(&mut h, id.and_then(|i| i.invoked_by.as_deref()));
+    let issuer = id.and_then(|i| i.session_context.as_ref()).and_then(|c| c.session_issuer.as_ref());
+    part(&mut h, issuer.and_then(|i| i.issuer_type.as_deref()));
+    part(&mut h, issuer.and_then(|i| i.arn.as_deref()));
+    part(&mut h, issuer.and_then(|i| i.account_id.as_deref()));
+    part(&mut h, issuer.and_then(|i| i.user_name.as_deref()));
+    part(&mut h, issuer.and_then(|i| i.principal_id.as_deref()));
+    let (principal, session) = classify(id);
+    part(&mut h, Some(&format!("{principal:?}")));
+    part(&mut h, Some(&format!("{session:?}")));
     part(&mut h, record.aws_region.as_deref());
     part(&mut h, record.event_source.as_deref());
     part(&mut h, record.event_name.as_deref());
@@ -309,8 +324,10 @@ impl<K: LaunchSink> Scanner<K> {
         }
         if s.uncounted > 0 {
             why.push(format!(
-                "{} matching record(s) do not say how many instances they asked for (request and response omitted or unreadable): each counted as one",
-                s.uncounted
+                "{} matching record(s) do not say how many instances they asked for (count omitted by CloudTrail, or unreadable): \
+                 each successful one counted as {} instances (every instances threshold), each failed one as one",
+                s.uncounted,
+                crate::launch::OMITTED_COUNT
             ));
         }
         (!why.is_empty()).then(|| why.join("; "))

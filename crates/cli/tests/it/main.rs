@@ -12,6 +12,7 @@ mod report;
 mod review2;
 mod review3;
 mod rules_cmd;
+mod rvd;
 mod scan;
 mod scan_inputs;
 mod scan_props;

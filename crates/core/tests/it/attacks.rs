@@ -5,7 +5,7 @@
 
 use launchguard_core::guard::Guard;
 use launchguard_core::ids::ArnPatterns;
-use launchguard_core::launch::launch_facts;
+use launchguard_core::launch::{OMITTED_COUNT, launch_facts};
 use launchguard_core::principal::{Principal, classify, is_made_by_aws_service_for};
 use launchguard_core::query::EventRule;
 use launchguard_core::record::parse_record;
@@ -57,8 +57,9 @@ fn console_launches_are_the_persons_own() {
 }
 
 /// GIVEN a successful launch whose request and response CloudTrail omitted (a field over its size
-/// limit, which a large `TagSpecifications` reaches), WHEN counted, THEN it is one instance
-/// requested at least and the read says it could not count it.
+/// limit, which a large `TagSpecifications` reaches), WHEN counted, THEN it counts as every
+/// instances threshold (what it launched is not known; the metric filter counts it so too), the
+/// read says it could not count it, and a failed one counts the one instance it certainly asked for.
 #[test]
 fn a_launch_whose_counts_were_omitted_is_counted_and_makes_the_read_incomplete() {
     let mut r = console_launch(0, 1);
@@ -69,7 +70,11 @@ fn a_launch_whose_counts_were_omitted_is_counted_and_makes_the_read_incomplete()
     r["requestParameters"] = json!({"omitted": true, "originalSize": 180_000});
     r["responseElements"] = json!({"omitted": true, "originalSize": 1_200_000});
     let facts = launch_facts(&parse_record(&r.to_string()).unwrap());
-    assert_eq!((facts.requested, facts.malformed), (1, true), "{facts:?}");
+    assert_eq!((facts.requested, facts.malformed, facts.count_omitted), (OMITTED_COUNT, true, true), "{facts:?}");
+    let mut failed = r.clone();
+    failed["errorCode"] = json!("Client.InstanceLimitExceeded");
+    let f = launch_facts(&parse_record(&failed.to_string()).unwrap());
+    assert_eq!((f.requested, f.malformed, f.count_omitted), (1, true, false), "{f:?}");
     let records: Vec<Value> = (0..30)
         .map(|i| {
             let mut ri = r.clone();

@@ -20,6 +20,7 @@ mod records;
 mod review3;
 mod review30;
 mod rules;
+mod rvd;
 mod schemas;
 mod stream;
 mod text;

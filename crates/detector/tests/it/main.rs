@@ -7,4 +7,5 @@ mod attacks;
 mod common;
 mod handler;
 mod rules;
+mod rvd;
 mod windows;

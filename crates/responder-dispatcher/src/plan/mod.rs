@@ -399,6 +399,11 @@ fn plan_one(f: &FlaggedPrincipal, pb: &Playbook, guard: &Guard, now: DateTime<Ut
                 "CRITICAL: the root user of {account_id} launched instances. launchguard never changes root. Sign in as root, change the password, remove root access keys, check MFA, and terminate the instances"
             ));
         }
+        Principal::FederatedUser { arn, issuer_arn: Some(issuer), .. } => {
+            p.human = Some(format!(
+                "{arn} and any other federated user named by the calls counted are tokens of {issuer} (GetFederationToken, as CloudTrail records it): confirm that in CloudTrail, then deactivate {issuer}'s keys and attach a deny policy"
+            ));
+        }
         Principal::FederatedUser { arn, .. } => {
             p.human = Some(format!(
                 "{arn} is a federated user (GetFederationToken): its credentials come from an IAM user's keys. Find that user (CloudTrail GetFederationToken), deactivate its keys and attach a deny policy"

@@ -232,8 +232,20 @@ async fn root_federated_identity_center_and_services_get_no_automated_change() {
     let cases = [
         (Principal::Root { arn: format!("arn:aws:iam::{ACCOUNT}:root"), account_id: ACCOUNT.into() }, "CRITICAL: the root user"),
         (
-            Principal::FederatedUser { arn: format!("arn:aws:sts::{ACCOUNT}:federated-user/bob"), account_id: ACCOUNT.into() },
+            Principal::FederatedUser {
+                arn: format!("arn:aws:sts::{ACCOUNT}:federated-user/bob"),
+                account_id: ACCOUNT.into(),
+                issuer_arn: None,
+            },
             "federated user",
+        ),
+        (
+            Principal::FederatedUser {
+                arn: format!("arn:aws:sts::{ACCOUNT}:federated-user/f0"),
+                account_id: ACCOUNT.into(),
+                issuer_arn: Some(format!("arn:aws:iam::{ACCOUNT}:user/bob")),
+            },
+            "tokens of arn:aws:iam::",
         ),
         (
             Principal::AssumedRole {

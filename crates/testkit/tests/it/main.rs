@@ -7,3 +7,4 @@ mod bursts;
 mod deploy;
 mod policies;
 mod review30;
+mod rvd;
