@@ -586,6 +586,29 @@ class Scenario:
                     ids[name] = None
             if ids[name]:
                 who["principalId"] = ids[name]
+        self.with_role_ids(records)
+
+    def with_role_ids(self, records: list[dict]) -> None:
+        """Set each role session's `sessionIssuer.principalId` (and the `RoleId` part of its
+        `principalId`) to the role's `RoleId` in this account, as CloudTrail records them: the
+        dispatcher binds role actions to that id (a role the account does not hold keeps the test
+        kit's)."""
+        ids: dict[str, str | None] = {}
+        for r in records:
+            who = r.get("userIdentity") or {}
+            issuer = (who.get("sessionContext") or {}).get("sessionIssuer") or {}
+            name = issuer.get("userName")
+            if who.get("type") != "AssumedRole" or issuer.get("type") != "Role" or not name:
+                continue
+            if name not in ids:
+                try:
+                    ids[name] = self.iam.get_role(RoleName=name)["Role"]["RoleId"]
+                except self.iam.exceptions.NoSuchEntityException:
+                    ids[name] = None
+            if ids[name]:
+                issuer["principalId"] = ids[name]
+                session = str(who.get("principalId") or "").partition(":")[2]
+                who["principalId"] = f"{ids[name]}:{session}" if session else ids[name]
 
     def put_cloudtrail(self, records: list[dict]) -> int:
         """Deliver records to the scenario's CloudTrail log group in time order (PutLogEvents
