@@ -570,52 +570,39 @@ class Scenario:
         events = self.put_cloudtrail(records)
         return {"background": len(records) - injected, "burst_records": injected, "events": events}
 
-    def with_user_ids(self, records: list[dict]) -> None:
-        """Set each IAM user's record's `principalId` to the user's `UserId` in this account (a
-        user the account does not hold keeps the test kit's)."""
-        ids: dict[str, str | None] = {}
-        for r in records:
-            who = r.get("userIdentity") or {}
-            name = who.get("userName")
-            if who.get("type") != "IAMUser" or not name:
-                continue
-            if name not in ids:
-                try:
-                    ids[name] = self.iam.get_user(UserName=name)["User"]["UserId"]
-                except self.iam.exceptions.NoSuchEntityException:
-                    ids[name] = None
-            if ids[name]:
-                who["principalId"] = ids[name]
-        self.with_role_ids(records)
+    def with_iam_ids(self, records: list[dict]) -> None:
+        """Give the records IAM's unique ids in this account, as CloudTrail records them (the
+        dispatcher binds its actions to them): an IAM user's `principalId` is its `UserId`; a role
+        session's `sessionIssuer.principalId` and the `RoleId` part of its `principalId` are the
+        role's `RoleId`. A user or role the account does not hold keeps the test kit's id."""
+        ids: dict[tuple[str, str], str | None] = {}
 
-    def with_role_ids(self, records: list[dict]) -> None:
-        """Set each role session's `sessionIssuer.principalId` (and the `RoleId` part of its
-        `principalId`) to the role's `RoleId` in this account, as CloudTrail records them: the
-        dispatcher binds role actions to that id (a role the account does not hold keeps the test
-        kit's)."""
-        ids: dict[str, str | None] = {}
+        def iam_id(kind: str, name: str) -> str | None:
+            if (kind, name) not in ids:
+                try:
+                    ids[kind, name] = (self.iam.get_user(UserName=name)["User"]["UserId"] if kind == "user"
+                                       else self.iam.get_role(RoleName=name)["Role"]["RoleId"])
+                except self.iam.exceptions.NoSuchEntityException:
+                    ids[kind, name] = None
+            return ids[kind, name]
+
         for r in records:
             who = r.get("userIdentity") or {}
             issuer = (who.get("sessionContext") or {}).get("sessionIssuer") or {}
-            name = issuer.get("userName")
-            if who.get("type") != "AssumedRole" or issuer.get("type") != "Role" or not name:
-                continue
-            if name not in ids:
-                try:
-                    ids[name] = self.iam.get_role(RoleName=name)["Role"]["RoleId"]
-                except self.iam.exceptions.NoSuchEntityException:
-                    ids[name] = None
-            if ids[name]:
-                issuer["principalId"] = ids[name]
+            if who.get("type") == "IAMUser" and who.get("userName") and (uid := iam_id("user", who["userName"])):
+                who["principalId"] = uid
+            elif (who.get("type") == "AssumedRole" and issuer.get("type") == "Role" and issuer.get("userName")
+                  and (rid := iam_id("role", issuer["userName"]))):
+                issuer["principalId"] = rid
                 session = str(who.get("principalId") or "").partition(":")[2]
-                who["principalId"] = f"{ids[name]}:{session}" if session else ids[name]
+                who["principalId"] = f"{rid}:{session}" if session else rid
 
     def put_cloudtrail(self, records: list[dict]) -> int:
         """Deliver records to the scenario's CloudTrail log group in time order (PutLogEvents
         batches within its limits). Returns how many events were written. An IAM user's records
         carry the user's real `UserId` as `userIdentity.principalId`, as CloudTrail records it (the
         dispatcher binds its actions to it)."""
-        self.with_user_ids(records)
+        self.with_iam_ids(records)
         EventHistory.shared().add(records)
         events = log_events(records)
         batch, size = [], 0

@@ -142,7 +142,7 @@ def test_the_stream_contains_the_offender_and_not_the_innocent(world):
     # in CloudTrail's event history yet: AWS's event history holds a call minutes after it, and
     # EventBridge has it within seconds. The stream's finding, sealed with its own key, is
     # confirmed by the records AWS delivered to it (issue 26), not by LookupEvents.
-    world.with_user_ids(world.records)
+    world.with_iam_ids(world.records)
     # and an event no rule watches, which never leaves the bus
     other = dict(world.records[0], eventName="DescribeInstances", eventID=str(uuid.uuid4()))
     put_on_bus(world, world.records + [other])
