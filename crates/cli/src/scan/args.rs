@@ -222,7 +222,12 @@ impl ScanArgs {
                 RuleSettings { rule_id: rule.id.clone(), rule: rule.event.clone(), thresholds, horizons }
             })
             .collect();
-        Ok(Settings { rules, range, totals: self.totals, read: ReadOptions { max_document: self.max_document_size, skip_non_json: false } })
+        Ok(Settings {
+            rules,
+            range,
+            totals: self.totals,
+            read: ReadOptions { max_document: self.max_document_size, ..ReadOptions::default() },
+        })
     }
 }
 

@@ -90,11 +90,19 @@ pub struct ReadOptions {
     /// Skip the input, unread, when its first bytes are plainly not JSON (no line of its first
     /// block starts a JSON object or array): for files found by walking a directory.
     pub skip_non_json: bool,
+    /// An input whose text is at most this many bytes (and at most `max_document`) is first
+    /// parsed whole, as one document, without looking for where its documents end: a delivery
+    /// file is one. When that parse refuses it (JSON lines, a fault), it is read document by
+    /// document as any other input. 0: never.
+    pub whole_input: usize,
 }
+
+/// The default [`ReadOptions::whole_input`]: 8 MiB (a delivery file is a few MiB of text).
+pub const DEFAULT_WHOLE_INPUT: usize = 8 << 20;
 
 impl Default for ReadOptions {
     fn default() -> Self {
-        Self { max_document: DEFAULT_MAX_DOCUMENT, skip_non_json: false }
+        Self { max_document: DEFAULT_MAX_DOCUMENT, skip_non_json: false, whole_input: DEFAULT_WHOLE_INPUT }
     }
 }
 
@@ -227,6 +235,8 @@ struct Docs<R> {
     text_seen: bool,
     /// The fast path's scan of the document at `at`, resumed as the buffer grows.
     brackets: Brackets,
+    /// Read the input whole as one document when its text is at most this long (tried once).
+    whole: Option<usize>,
 }
 
 impl<R: Read> Docs<R> {
@@ -243,6 +253,7 @@ impl<R: Read> Docs<R> {
             event_keys: Vec::new(),
             text_seen: false,
             brackets: Brackets::default(),
+            whole: (options.whole_input > 0).then(|| options.whole_input.min(options.max_document.max(1))),
         }
     }
 
@@ -269,6 +280,15 @@ impl<R: Read> Docs<R> {
                 }
             }
         }
+    }
+
+    /// Read on until the end of the input while what is left of it is at most `limit` bytes;
+    /// true when all of it is buffered.
+    fn read_rest_within(&mut self, limit: usize) -> bool {
+        while !self.eof && self.end - self.at <= limit {
+            self.fill(BUFFER);
+        }
+        self.eof && self.end - self.at <= limit
     }
 
     fn advance(&mut self, n: usize) {
@@ -325,6 +345,16 @@ impl<R: Read> Docs<R> {
                 let text = printable(self.buf[self.at..self.at + end].trim_ascii_end(), 64);
                 scanner.note_error(format!("line {line}: not JSON: {text}"));
                 self.skip_line();
+                continue;
+            }
+            // The fastest path, once an input: its whole text, when it ends within the limit, is
+            // one document (a delivery file): one parse, no search for where it ends.
+            if let Some(limit) = self.whole.take()
+                && self.read_rest_within(limit)
+                && self.feed_valid(self.at, self.end, scanner)
+            {
+                let n = self.end - self.at;
+                self.advance(n);
                 continue;
             }
             // The fast path: the document's end from its brackets, then one parse that hands

@@ -6,7 +6,7 @@
 
 use std::io::Write;
 
-use launchguard_cli::scan::input::read_input;
+use launchguard_cli::scan::input::{ReadOptions, read_input, read_input_with};
 use launchguard_core::query::EventRule;
 use launchguard_core::scan::{Scanner, event_key};
 use launchguard_testkit::invictus_background_shared;
@@ -196,6 +196,14 @@ proptest! {
         };
         let mut s = Scanner::with_sink(EventRule::run_instances(), None, Ids::default());
         let o = read_input(&bytes[..], &mut s);
+        // the whole-input parse (a delivery file's path) reads exactly what the reader that
+        // looks for each document's end reads, whatever the arrangement or the cut
+        let mut by_document = Scanner::with_sink(EventRule::run_instances(), None, Ids::default());
+        let o2 = read_input_with(&bytes[..], &mut by_document, &ReadOptions { whole_input: 0, ..ReadOptions::default() });
+        prop_assert_eq!(&by_document.aggregate.0, &s.aggregate.0);
+        prop_assert_eq!((by_document.stats.rows, by_document.stats.unparseable), (s.stats.rows, s.stats.unparseable));
+        prop_assert_eq!(&o2.event_keys, &o.event_keys);
+        prop_assert_eq!(&o2.incomplete, &o.incomplete);
         // THEN whole: every record, and the launches among them, complete
         if !cut {
             prop_assert_eq!(o.incomplete.as_ref(), None);
