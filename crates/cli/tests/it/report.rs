@@ -278,10 +278,24 @@ fn the_bundled_report_sample_is_what_the_dispatcher_writes() {
         }
         std::fs::write(dir.join("incident-records.jsonl"), &records).unwrap();
     }
-    assert_eq!(std::fs::read_to_string(dir.join("incident-records.jsonl")).unwrap(), records, "LG_WRITE_FIXTURES=1 rewrites it");
+    // compared as JSON values: the order of an object's keys depends on serde_json's
+    // `preserve_order`, which feature unification turns on in a workspace build and not in
+    // `cargo test -p launchguard-cli`
+    let bundled = std::fs::read_to_string(dir.join("incident-records.jsonl")).unwrap();
+    assert_eq!(json_lines(&bundled), json_lines(&records), "LG_WRITE_FIXTURES=1 rewrites it");
     for (key, body) in &objects {
-        assert_eq!(&std::fs::read(dir.join("ledger").join(key)).unwrap(), body, "{key}: LG_WRITE_FIXTURES=1 rewrites it");
+        let bundled = std::fs::read(dir.join("ledger").join(key)).unwrap();
+        assert_eq!(
+            json_lines(&String::from_utf8(bundled).unwrap()),
+            json_lines(&String::from_utf8(body.clone()).unwrap()),
+            "{key}: LG_WRITE_FIXTURES=1 rewrites it"
+        );
     }
+}
+
+/// Each line of `text` as a JSON value (a body that is one document is one line's worth).
+fn json_lines(text: &str) -> Vec<serde_json::Value> {
+    serde_json::Deserializer::from_str(text).into_iter::<serde_json::Value>().map(Result::unwrap).collect()
 }
 
 fn lg(args: &[&str]) -> std::process::Output {
