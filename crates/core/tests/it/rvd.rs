@@ -189,7 +189,6 @@ fn rvd_launches_of_unknown_size_are_not_counted_as_one_instance() {
 /// the identity is the caller's role session), WHEN judged with the defaults, THEN the role is
 /// flagged. Today every such call counts for nothing and the role is only "excluded".
 #[test]
-#[ignore = "rvd finding 4: a role's own session launching through a service (invokedBy ssm.amazonaws.com) is excluded by default"]
 fn rvd_a_roles_launches_through_a_forward_access_service_are_its_own() {
     let b = Burst::new(role("ops-admin", "mallory", "ASIAEXAMPLEOPSADMIN1"), 5, 10, at());
     let records: Vec<Value> = b
