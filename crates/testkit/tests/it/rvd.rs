@@ -29,7 +29,6 @@ fn launch_with_string_counts(t: &str, count: u64) -> Value {
 /// the three instances filters matches (`>= 1`, `< 1` and `NOT EXISTS` are all false for a
 /// string): no datapoint, no alarm, the detector never runs.
 #[test]
-#[ignore = "rvd finding 7: maxCount written as a string is counted by the rule but matched by no instances metric filter"]
 fn rvd_a_count_written_as_a_string_still_fires_an_alarm() {
     let records = vec![launch_with_string_counts("2026-03-02T12:00:30Z", 12)];
     let set = RuleSet::bundled().unwrap();
