@@ -26,9 +26,9 @@
 //! string's, so no one pattern tells a string from a number. Two more metrics tell them apart:
 //! [`COUNTS_WRITTEN_METRIC`] adds 1 for every launch whose count field is there (`= *`: any
 //! type), [`COUNTS_NUMERIC_METRIC`] 1 for every launch whose count is a number (`>= 1` or
-//! `< 1`); a metric-math alarm per rule counting instances fires on `written - FILL(numeric, 0)
-//! >= 1` (a launch whose count no instances filter read), which wakes the detector, which counts
-//! what the record says. Every value published is positive: nothing can take a launch off a Sum.
+//! `< 1`); a metric-math alarm per rule counting instances fires when
+//! `written - FILL(numeric, 0) >= 1` (a launch whose count no instances filter read), which
+//! wakes the detector, which counts what the record says. Every value published is positive: nothing can take a launch off a Sum.
 
 use serde_json::{Value, json};
 
