@@ -45,8 +45,12 @@ class Stack:
         base = json.loads(paths[0].read_text())
         self.resources = base["Resources"]
         # the metric filters and alarms rendered from the rule file live in the wiring stack
-        self.rendered = {k: v for k, v in json.loads(paths[1].read_text())["Resources"].items()
-                         if v.get("Type") == "AWS::Logs::MetricFilter" or v.get("Properties", {}).get("Namespace") == "LaunchGuard"}
+        # (a metric-math alarm names its LaunchGuard metrics in its Metrics)
+        def launchguards(v: dict) -> bool:
+            p = v.get("Properties", {})
+            return (v.get("Type") == "AWS::Logs::MetricFilter" or p.get("Namespace") == "LaunchGuard"
+                    or any(m.get("MetricStat", {}).get("Metric", {}).get("Namespace") == "LaunchGuard" for m in p.get("Metrics", [])))
+        self.rendered = {k: v for k, v in json.loads(paths[1].read_text())["Resources"].items() if launchguards(v)}
         defaults = {k: v.get("Default", "") for k, v in base["Parameters"].items()}
         self.params = {**defaults, **params}
         self.conditions = {k: self.value(v) for k, v in base["Conditions"].items()}
