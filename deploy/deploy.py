@@ -6,7 +6,8 @@
 2. the five functions with `cargo lambda build --release` and `cargo lambda deploy`, each with
    its role and environment (memory and timeout from the crates' [package.metadata.lambda.deploy]);
 3. the wiring stack (deploy/wiring.template.json): the metric filters and alarms rendered from the
-   rule file (one alarm per threshold of every rule), alarm topic -> detector, invoke permissions,
+   rule file (one alarm per threshold of every rule, and one on counts that are not numbers per
+   rule counting instances), alarm topic -> detector, invoke permissions,
    on-failure destinations.
 
 Options: --dry (print the plan, change nothing), --stack-only (step 1 only),

@@ -7,8 +7,8 @@ write; each `{"@mac-key": {...}}` becomes a KMS HMAC key and its alias, whose ke
 make MACs with it (and denies everyone else) and who may check them.
 
 The metric filters and alarms are rendered from the rule file by `launchguard-render`
-(crates/render over launchguard_core::alarm_plan): one alarm per threshold of every rule, into the
-wiring stack; the stream path's EventBridge rules (launchguard_core::stream_plan: one per event source,
+(crates/render over launchguard_core::alarm_plan): one alarm per threshold of every rule, and one
+on counts that are not numbers per rule counting instances, into the wiring stack; the stream path's EventBridge rules (launchguard_core::stream_plan: one per event source,
 IAM's under the condition InUsEast1) into the stream stack (deploy/stream.template.json); the base stack's alarm topic policy and its `AlarmArns` output name exactly those
 alarms (`"@alarm-arns"`). No alarm threshold is written by hand.
 

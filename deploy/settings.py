@@ -104,7 +104,7 @@ SETTINGS: dict[str, Setting] = {
     "LG_WINDOW_MARGIN_AFTER_SECONDS": Setting((DET,), _int(0, 86400), "read this much after it"),
     "LG_FALLBACK_LOOKBACK_SECONDS": Setting((DET,), _int(60, 604800), "the wider window read once when the first does not explain the alarm"),
     "LG_MAX_ALARM_AGE_SECONDS": Setting((DET,), _int(60, 86400), "an older alarm state is a late redelivery"),
-    "LG_CONTAIN_INVOKED_BY_AWS_SERVICE": Setting((DET,), BOOL, "count launches an AWS service made through a role"),
+    "LG_CONTAIN_INVOKED_BY_AWS_SERVICE": Setting((DET,), BOOL, "count launches AWS itself made through a service-linked role"),
     "LG_ACCOUNT_ID": Setting((DET,), lambda v: None if re.fullmatch(r"\d{12}", v) else "a 12-digit account id", "the detector's account (emulators only)"),
     # dispatcher
     "LG_USER_ACTIONS": Setting((DISP,), _actions(ACTIONS_USER), "narrow the playbook for users"),

@@ -45,8 +45,12 @@ class Stack:
         base = json.loads(paths[0].read_text())
         self.resources = base["Resources"]
         # the metric filters and alarms rendered from the rule file live in the wiring stack
-        self.rendered = {k: v for k, v in json.loads(paths[1].read_text())["Resources"].items()
-                         if v.get("Type") == "AWS::Logs::MetricFilter" or v.get("Properties", {}).get("Namespace") == "LaunchGuard"}
+        # (a metric-math alarm names its LaunchGuard metrics in its Metrics)
+        def launchguards(v: dict) -> bool:
+            p = v.get("Properties", {})
+            return (v.get("Type") == "AWS::Logs::MetricFilter" or p.get("Namespace") == "LaunchGuard"
+                    or any(m.get("MetricStat", {}).get("Metric", {}).get("Namespace") == "LaunchGuard" for m in p.get("Metrics", [])))
+        self.rendered = {k: v for k, v in json.loads(paths[1].read_text())["Resources"].items() if launchguards(v)}
         defaults = {k: v.get("Default", "") for k, v in base["Parameters"].items()}
         self.params = {**defaults, **params}
         self.conditions = {k: self.value(v) for k, v in base["Conditions"].items()}
@@ -254,9 +258,14 @@ def test_each_rule_has_its_alarm_and_the_detector_acts_on_every_one(stack):
         mine = [a for a in alarms if any(fnmatch.fnmatchcase(a, p) for p in rule["alarms"])]
         assert mine, f"rule {rule['id']} has no alarm"
         for a in mine:
-            pattern = metrics[alarms[a]["MetricName"]]
-            assert f'$.eventSource = \"{rule["event_source"]}\"' in pattern, (a, pattern)
-            assert any(f'$.eventName = \"{n}\"' in pattern for n in rule["event_names"]), (a, pattern)
+            # a horizon's alarm watches one metric; the alarm on counts that are not numbers two (metric math)
+            props = alarms[a]
+            names = [props["MetricName"]] if "MetricName" in props else [m["MetricStat"]["Metric"]["MetricName"] for m in props["Metrics"] if "MetricStat" in m]
+            assert names, a
+            for name in names:
+                pattern = metrics[name]
+                assert f'$.eventSource = \"{rule["event_source"]}\"' in pattern, (a, pattern)
+                assert any(f'$.eventName = \"{n}\"' in pattern for n in rule["event_names"]), (a, pattern)
     output = stack.value(json.loads(render.render(stack.tmp)[0].read_text())["Outputs"]["AlarmArns"]["Value"])
     assert sorted(output.split(",")) == sorted(f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:{a}" for a in alarms)
     assert not [r for r in stack.resources.values() if r.get("Type") in ("AWS::CloudWatch::Alarm", "AWS::Logs::MetricFilter")], \
@@ -332,8 +341,8 @@ def test_each_horizon_of_a_rule_can_fire_an_alarm(stack):
     for rule in rules:
         metric = "RunInstancesInstancesRequested" if rule["counts"] == "instances" else None
         for h in rule["horizons"]:
-            mine = [a for a in alarms if a["Period"] == h["window_seconds"] and any(fnmatch.fnmatchcase(a["AlarmName"], p) for p in rule["alarms"])
-                    and (metric is None or a["MetricName"] == metric)]
+            mine = [a for a in alarms if a.get("Period") == h["window_seconds"] and any(fnmatch.fnmatchcase(a["AlarmName"], p) for p in rule["alarms"])
+                    and (metric is None or a.get("MetricName") == metric)]
             assert len(mine) == 1, (rule["id"], h)
             assert mine[0]["Threshold"] == -(-h["threshold"] // 2), (h, mine[0])
             # any 1 of N periods: a record delivered up to 15 min late still lands in an evaluated period

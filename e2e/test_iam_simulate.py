@@ -398,7 +398,7 @@ def test_launchguards_own_health_pages_a_person(tmp_path):
     alarms = [r["Properties"] for r in wiring["Resources"].values() if r.get("Type") == "AWS::CloudWatch::Alarm"]
 
     def watched(namespace, metric, dimension):
-        return [a for a in alarms if a["Namespace"] == namespace and a["MetricName"] == metric
+        return [a for a in alarms if a.get("Namespace") == namespace and a.get("MetricName") == metric
                 and any(d["Value"] == dimension for d in a.get("Dimensions", [])) and a.get("AlarmActions")]
     assert watched("AWS/SQS", "ApproximateNumberOfMessagesVisible", "launchguard-failed-events")
     for f in FUNCTIONS:

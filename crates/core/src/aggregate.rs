@@ -1,9 +1,13 @@
 //! Per-principal activity, de-duplicated by access key.
 //!
 //! One principal can use several keys; one key belongs to exactly one principal. A record whose
-//! identity is incomplete (no ARN) but whose access key is already known is counted for the
-//! principal that owns the key. A key seen under two different principals is a contradiction in
-//! the data: it is reported in [`Aggregate::key_conflicts`] and never merged.
+//! identity is incomplete (no ARN) but whose access key a complete identity uses is counted for
+//! that principal, whichever of the two is read first: until a complete identity uses the key,
+//! the incomplete records are held ([`Placement::Held`]); when one does they are released to it,
+//! and those no complete identity ever claimed are counted as their own unknown principal when
+//! the read is closed ([`Aggregate::close`]). So the grouping does not depend on the order the
+//! records are read in. A key seen under two different principals is a contradiction in the
+//! data: it is reported in [`Aggregate::key_conflicts`] and never merged.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -14,6 +18,20 @@ use serde::{Deserialize, Serialize};
 use crate::launch::{LaunchFacts, launch_facts};
 use crate::principal::{KeyKind, Principal, classify};
 use crate::record::CloudTrailRecord;
+
+/// Where [`Aggregate::add_with_facts`] put a record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Placement {
+    /// Counted for the principal at this position of [`Aggregate::principals`].
+    Counted(usize),
+    /// An incomplete identity whose access key no complete identity has used yet: held until
+    /// one does, or until [`Aggregate::close`]; then handed back by [`Aggregate::take_released`]
+    /// to be added again.
+    Held,
+}
+
+/// A record held aside (its owned copy, time in epoch ms and launch facts).
+pub type HeldRecord = (CloudTrailRecord<'static, (), ()>, i64, LaunchFacts);
 
 /// At most this many instance ids are kept per principal; the rest are counted.
 pub const MAX_INSTANCE_IDS: usize = 500;
@@ -227,6 +245,12 @@ pub struct Aggregate {
     pub key_conflicts: Vec<KeyConflict>,
     /// Launch records added.
     pub records: u64,
+    /// Records of incomplete identities, by access key, that no complete identity used yet.
+    held: HashMap<String, Vec<HeldRecord>>,
+    /// Held records whose key was claimed (or the read closed), to be added again.
+    released: Vec<HeldRecord>,
+    /// No more holding: an incomplete identity whose key is not claimed is its own principal.
+    closed: bool,
 }
 
 impl Aggregate {
@@ -235,23 +259,76 @@ impl Aggregate {
         Self::default()
     }
 
-    /// Add one launch record whose time is `t_ms` (epoch ms, already checked by the caller).
+    /// Add one launch record whose time is `t_ms` (epoch ms, already checked by the caller),
+    /// and the held records it releases.
     pub fn add(&mut self, record: &CloudTrailRecord<'_>, t_ms: i64) {
         let facts = launch_facts(record);
         let _ = self.add_with_facts(record, t_ms, &facts);
+        self.add_released();
     }
 
-    /// Add a record with facts already read; answers the position of its principal in
-    /// [`Aggregate::principals`].
-    pub fn add_with_facts<Q, S>(&mut self, record: &CloudTrailRecord<'_, Q, S>, t_ms: i64, facts: &LaunchFacts) -> usize {
+    /// Add the records [`Aggregate::take_released`] hands back (for a caller that keeps nothing
+    /// else per record).
+    pub fn add_released(&mut self) {
+        for (r, t_ms, facts) in self.take_released() {
+            let _ = self.add_with_facts(&r, t_ms, &facts);
+        }
+    }
+
+    /// The held records released since the last call (their key claimed by a complete
+    /// identity, or the read closed): the caller adds each again with
+    /// [`Aggregate::add_with_facts`], where it is now counted.
+    pub fn take_released(&mut self) -> Vec<HeldRecord> {
+        std::mem::take(&mut self.released)
+    }
+
+    /// The read is over: every record still held (its key used by no complete identity) is
+    /// released, to be counted as the unknown principal its identity names; nothing is held
+    /// from now on. Call [`Aggregate::take_released`] (or [`Aggregate::add_released`]) after.
+    pub fn close(&mut self) {
+        self.closed = true;
+        let mut keys: Vec<String> = self.held.keys().cloned().collect();
+        keys.sort();
+        for k in keys {
+            if let Some(h) = self.held.remove(&k) {
+                self.released.extend(h);
+            }
+        }
+    }
+
+    /// [`Aggregate::close`], and the released records added.
+    pub fn finish(&mut self) {
+        self.close();
+        self.add_released();
+    }
+
+    /// Records held, not yet counted for any principal.
+    pub fn held(&self) -> usize {
+        self.held.values().map(Vec::len).sum()
+    }
+
+    /// Add a record with facts already read; answers where it went: the position of its
+    /// principal in [`Aggregate::principals`], or held (an incomplete identity whose access key
+    /// no complete identity has used yet). A complete identity using a key for the first time
+    /// releases the records held for it ([`Aggregate::take_released`]).
+    pub fn add_with_facts<Q, S>(&mut self, record: &CloudTrailRecord<'_, Q, S>, t_ms: i64, facts: &LaunchFacts) -> Placement {
         let t = Utc.timestamp_millis_opt(t_ms).single().unwrap_or_default();
         let (principal, session) = classify(record.user_identity.as_ref());
         let access_key = session.access_key_id.clone();
         let pkey = principal.key();
-        let idx = match (self.by_key.get(&pkey), &principal, access_key.as_ref().and_then(|k| self.by_access_key.get(k))) {
-            (Some(&i), _, _) => i,
+        let incomplete = matches!(principal, Principal::Unknown { .. });
+        let owner = access_key.as_ref().and_then(|k| self.by_access_key.get(k)).copied();
+        let idx = match (incomplete, owner, self.by_key.get(&pkey)) {
             // Incomplete identity, known key: the key's owner made the call.
-            (None, Principal::Unknown { .. }, Some(&i)) => i,
+            (true, Some(i), _) => i,
+            // Incomplete identity, key not used by a complete one yet: held until one does (or
+            // the read closes), so the order of the records decides nothing.
+            (true, None, _) if !self.closed && access_key.is_some() => {
+                let k = access_key.unwrap_or_default();
+                self.held.entry(k).or_default().push((record.to_owned_bare(), t_ms, facts.clone()));
+                return Placement::Held;
+            }
+            (_, _, Some(&i)) => i,
             _ => {
                 self.principals.push(PrincipalActivity { principal, activity: Activity::new(t) });
                 let i = self.principals.len() - 1;
@@ -260,6 +337,9 @@ impl Aggregate {
             }
         };
         if let Some(k) = &access_key {
+            if !incomplete && let Some(h) = self.held.remove(k) {
+                self.released.extend(h);
+            }
             match self.by_access_key.get(k) {
                 Some(&owner) if owner != idx => {
                     let conflict = KeyConflict {
@@ -367,7 +447,7 @@ impl Aggregate {
                 *dropped += 1;
             }
         }
-        idx
+        Placement::Counted(idx)
     }
 
     /// The principals, in order of first appearance.
@@ -375,14 +455,16 @@ impl Aggregate {
         &self.principals
     }
 
-    /// Consume into the principals, ordered by instances (launched, then requested) descending.
+    /// Consume into the principals (the held records counted first, [`Aggregate::finish`]),
+    /// ordered by instances (launched, then requested) descending.
     pub fn into_sorted(self) -> Vec<PrincipalActivity> {
         self.into_sorted_with_index().into_iter().map(|(_, p)| p).collect()
     }
 
     /// [`Aggregate::into_sorted`], each principal with its position of first appearance (the
     /// index [`Aggregate::add_with_facts`] returned for it).
-    pub fn into_sorted_with_index(self) -> Vec<(usize, PrincipalActivity)> {
+    pub fn into_sorted_with_index(mut self) -> Vec<(usize, PrincipalActivity)> {
+        self.finish();
         let mut v: Vec<(usize, PrincipalActivity)> = self.principals.into_iter().enumerate().collect();
         v.sort_by(|(_, a), (_, b)| {
             (b.activity.instances_launched, b.activity.instances_requested, b.activity.calls)

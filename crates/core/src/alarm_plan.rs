@@ -19,6 +19,16 @@
 //! instances, which fires every instances alarm, and the detector counts what the record says.
 //! Not seen by a metric: a second launch specification in one call (CloudTrail writes one for
 //! RunInstances).
+//!
+//! A count CloudWatch cannot read as a number (`"maxCount": "12"`, which core reads as 12; issue
+//! 23, rvd finding 7) matches none of the instances filters: CloudWatch's numeric comparisons
+//! match JSON numbers only, and its `=`, `!=` and wildcards compare a number's text as a
+//! string's, so no one pattern tells a string from a number. Two more metrics tell them apart:
+//! [`COUNTS_WRITTEN_METRIC`] adds 1 for every launch whose count field is there (`= *`: any
+//! type), [`COUNTS_NUMERIC_METRIC`] 1 for every launch whose count is a number (`>= 1` or
+//! `< 1`); a metric-math alarm per rule counting instances fires when
+//! `written - FILL(numeric, 0) >= 1` (a launch whose count no instances filter read), which
+//! wakes the detector, which counts what the record says. Every value published is positive: nothing can take a launch off a Sum.
 
 use serde_json::{Value, json};
 
@@ -47,6 +57,12 @@ pub const LATE_DELIVERY_SECONDS: u64 = 900;
 pub const MAX_EVALUATED_SECONDS: u64 = 86_400;
 /// The metric value of the instances filter.
 pub const MAX_COUNT: &str = "$.requestParameters.instancesSet.items[0].maxCount";
+/// Launches (dry runs left out) whose count field is there, whatever its type.
+pub const COUNTS_WRITTEN_METRIC: &str = "RunInstancesCountsWritten";
+/// Launches (dry runs left out) whose count is a JSON number.
+pub const COUNTS_NUMERIC_METRIC: &str = "RunInstancesCountsNumeric";
+/// The end of the name of a rule's alarm on counts that are not numbers.
+pub const UNREAD_COUNTS_SUFFIX: &str = "count-not-a-number";
 
 /// One metric filter on the CloudTrail log group.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -82,6 +98,28 @@ pub struct PlannedAlarm {
     pub datapoints_to_alarm: u32,
     /// At or above this Sum in one period.
     pub threshold: u64,
+    /// A metric-math alarm on `metric - FILL(minus, 0)` (the launches whose count is not a
+    /// number: [`COUNTS_WRITTEN_METRIC`] minus [`COUNTS_NUMERIC_METRIC`]); `None` for a horizon's
+    /// alarm on `metric` alone. Its `horizon` is the rule's shortest instances horizon, whose
+    /// window is its period.
+    pub minus: Option<String>,
+}
+
+impl PlannedAlarm {
+    /// What the alarm watches, in words (its `AlarmDescription`).
+    pub fn describe(&self) -> String {
+        match &self.minus {
+            None => format!(
+                "launchguard rule {}: {} (rendered from the rule file; fires at half the threshold in one period, the detector judges the sliding window)",
+                self.rule,
+                self.horizon.describe()
+            ),
+            Some(_) => format!(
+                "launchguard rule {}: a launch whose instance count is not a number, which no instances metric filter reads (rendered from the rule file; wakes the detector, which counts what the record says)",
+                self.rule
+            ),
+        }
+    }
 }
 
 /// What deploy renders for a rule set.
@@ -120,6 +158,43 @@ fn pattern(rule: &Rule, more: &str) -> String {
     let base = rule.event.filter_pattern();
     let inner = base.trim_start_matches("{ ").trim_end_matches(" }");
     format!("{{ {inner} && {more} }}")
+}
+
+/// The filters of the alarm on counts that are not numbers: every launch with a count field, and
+/// every launch whose count is a number.
+fn unread_count_filters(rule: &Rule) -> Vec<MetricFilter> {
+    vec![
+        MetricFilter {
+            logical_id: "MetricFilterInstancesCountWritten".into(),
+            metric: COUNTS_WRITTEN_METRIC.into(),
+            pattern: pattern(rule, &format!("{NOT_A_DRY_RUN} && ({MAX_COUNT} = *)")),
+            value: "1".into(),
+        },
+        MetricFilter {
+            logical_id: "MetricFilterInstancesCountNumeric".into(),
+            metric: COUNTS_NUMERIC_METRIC.into(),
+            pattern: pattern(rule, &format!("{NOT_A_DRY_RUN} && (({MAX_COUNT} >= 1) || ({MAX_COUNT} < 1))")),
+            value: "1".into(),
+        },
+    ]
+}
+
+fn add_filter(out: &mut AlarmPlan, set: &RuleSet, rule: &Rule, metric: &str, f: MetricFilter) -> Result<(), CoreError> {
+    match out.filters.iter().find(|g| g.logical_id == f.logical_id) {
+        None => out.filters.push(f),
+        Some(g) if *g == f => {}
+        Some(_) => {
+            return Err(err(
+                set,
+                rule,
+                "event_names",
+                format!(
+                    "counts instances of other events than another instances rule, and both would feed the one metric {metric}: give every rule counting instances the same events"
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// The metric a horizon of `rule` is watched on, and the filters that feed it.
@@ -229,31 +304,29 @@ pub fn plan(set: &RuleSet) -> Result<AlarmPlan, CoreError> {
                 format!("{first:?} must start with {ALARM_PREFIX:?} (not launchguard-health): the detector's role reads only those alarms"),
             ));
         }
+        let named = |suffix: &str| match prefix {
+            Some(p) if p.ends_with(['-', '_', '.']) => format!("{p}{suffix}"),
+            Some(p) => format!("{p}-{suffix}"),
+            None => first.clone(),
+        };
+        let shortest_instances = horizons.iter().filter(|h| h.measure == Measure::Instances).min_by_key(|h| h.window_seconds).copied();
+        if shortest_instances.is_some() && prefix.is_none() {
+            return Err(err(
+                set,
+                rule,
+                "alarms",
+                format!(
+                    "names one alarm, {first:?}, but a rule counting instances also gets an alarm on counts that are not numbers: end the name with *"
+                ),
+            ));
+        }
         for h in horizons {
             let key = &keys[&rule.id];
             let (metric, filters) = metric(rule, key, h.measure);
             for f in filters {
-                match out.filters.iter().find(|g| g.logical_id == f.logical_id) {
-                    None => out.filters.push(f),
-                    Some(g) if *g == f => {}
-                    Some(_) => {
-                        return Err(err(
-                            set,
-                            rule,
-                            "event_names",
-                            format!(
-                                "counts instances of other events than another instances rule, and both would feed the one metric {metric}: give every rule counting instances the same events"
-                            ),
-                        ));
-                    }
-                }
+                add_filter(&mut out, set, rule, &metric, f)?;
             }
-            let suffix = format!("{}-{}", h.measure.word().replace(' ', "-"), short(h.window_seconds));
-            let name = match prefix {
-                Some(p) if p.ends_with(['-', '_', '.']) => format!("{p}{suffix}"),
-                Some(p) => format!("{p}-{suffix}"),
-                None => first.clone(),
-            };
+            let name = named(&format!("{}-{}", h.measure.word().replace(' ', "-"), short(h.window_seconds)));
             if set.for_alarm(&name).map(|r| r.id.as_str()) != Some(rule.id.as_str()) {
                 return Err(err(set, rule, "alarms", format!("the rendered alarm {name:?} does not fire this rule alone")));
             }
@@ -267,6 +340,29 @@ pub fn plan(set: &RuleSet) -> Result<AlarmPlan, CoreError> {
                 evaluation_periods: evaluation_periods(h.window_seconds),
                 datapoints_to_alarm: 1,
                 threshold: h.threshold.max(1).div_ceil(2),
+                minus: None,
+            });
+        }
+        if let Some(h) = shortest_instances {
+            for f in unread_count_filters(rule) {
+                let metric = f.metric.clone();
+                add_filter(&mut out, set, rule, &metric, f)?;
+            }
+            let name = named(UNREAD_COUNTS_SUFFIX);
+            if set.for_alarm(&name).map(|r| r.id.as_str()) != Some(rule.id.as_str()) {
+                return Err(err(set, rule, "alarms", format!("the rendered alarm {name:?} does not fire this rule alone")));
+            }
+            out.alarms.push(PlannedAlarm {
+                logical_id: format!("Alarm{}CountNotANumber", keys[&rule.id]),
+                name,
+                rule: rule.id.clone(),
+                horizon: h,
+                metric: COUNTS_WRITTEN_METRIC.into(),
+                period_seconds: h.window_seconds,
+                evaluation_periods: evaluation_periods(h.window_seconds),
+                datapoints_to_alarm: 1,
+                threshold: 1,
+                minus: Some(COUNTS_NUMERIC_METRIC.into()),
             });
         }
     }
@@ -335,17 +431,30 @@ impl AlarmPlan {
             );
         }
         for a in &self.alarms {
-            out.insert(
-                a.logical_id.clone(),
-                json!({"Type": "AWS::CloudWatch::Alarm", "Properties": {
-                    "AlarmName": a.name,
-                    "AlarmDescription": format!("launchguard rule {}: {} (rendered from the rule file; fires at half the threshold in one period, the detector judges the sliding window)",
-                                                a.rule, a.horizon.describe()),
+            let properties = match &a.minus {
+                None => json!({
+                    "AlarmName": a.name, "AlarmDescription": a.describe(),
                     "Namespace": NAMESPACE, "MetricName": a.metric, "Statistic": "Sum",
                     "Period": a.period_seconds, "EvaluationPeriods": a.evaluation_periods, "DatapointsToAlarm": a.datapoints_to_alarm,
                     "Threshold": a.threshold, "ComparisonOperator": "GreaterThanOrEqualToThreshold", "TreatMissingData": "notBreaching",
-                    "AlarmActions": [topic]}}),
-            );
+                    "AlarmActions": [topic]}),
+                // metric math: FILL makes a period with no numeric count a 0, not a gap that
+                // would leave the difference out
+                Some(minus) => {
+                    let stat = |id: &str, metric: &str| {
+                        json!({"Id": id, "ReturnData": false, "MetricStat": {"Metric": {"Namespace": NAMESPACE, "MetricName": metric},
+                               "Period": a.period_seconds, "Stat": "Sum"}})
+                    };
+                    json!({
+                        "AlarmName": a.name, "AlarmDescription": a.describe(),
+                        "Metrics": [stat("written", &a.metric), stat("numeric", minus),
+                                    {"Id": "unread", "Expression": "written - FILL(numeric, 0)", "Label": "launches whose count is not a number", "ReturnData": true}],
+                        "EvaluationPeriods": a.evaluation_periods, "DatapointsToAlarm": a.datapoints_to_alarm,
+                        "Threshold": a.threshold, "ComparisonOperator": "GreaterThanOrEqualToThreshold", "TreatMissingData": "notBreaching",
+                        "AlarmActions": [topic]})
+                }
+            };
+            out.insert(a.logical_id.clone(), json!({"Type": "AWS::CloudWatch::Alarm", "Properties": properties}));
         }
         Value::Object(out)
     }
@@ -357,10 +466,14 @@ pub fn describe(plan: &AlarmPlan) -> Vec<String> {
     plan.alarms
         .iter()
         .map(|a| {
+            let what = match a.minus {
+                None => a.horizon.describe(),
+                Some(_) => "a launch whose instance count is not a number".to_owned(),
+            };
             format!(
                 "{}: {} -> {} (at {} per {}, in any of the last {} periods)",
                 a.rule,
-                a.horizon.describe(),
+                what,
                 a.name,
                 a.threshold,
                 duration_words(a.period_seconds),
@@ -381,9 +494,15 @@ mod tests {
         let set = RuleSet::bundled().unwrap();
         let p = plan(&set).unwrap();
         let thresholds: usize = set.rules.iter().map(|r| r.horizons_with(&r.thresholds(false)).len()).sum();
-        assert_eq!(p.alarms.len(), thresholds);
+        let horizon_alarms: Vec<&PlannedAlarm> = p.alarms.iter().filter(|a| a.minus.is_none()).collect();
+        assert_eq!(horizon_alarms.len(), thresholds);
         assert!(p.names().contains(&"launchguard-runinstances-instances-5m"), "{:?}", p.names());
-        for a in &p.alarms {
+        // and one on counts that are not numbers for the rule counting instances
+        let unread: Vec<&PlannedAlarm> = p.alarms.iter().filter(|a| a.minus.is_some()).collect();
+        assert_eq!(unread.len(), 1);
+        assert_eq!((unread[0].name.as_str(), unread[0].threshold), ("launchguard-runinstances-count-not-a-number", 1));
+        assert_eq!(set.for_alarm(&unread[0].name).unwrap().id, crate::rules::EC2_MASS_LAUNCH);
+        for a in horizon_alarms {
             assert_eq!(set.for_alarm(&a.name).unwrap().id, a.rule);
             assert_eq!((a.period_seconds, a.threshold), (a.horizon.window_seconds, a.horizon.threshold.div_ceil(2)));
             assert_eq!(a.datapoints_to_alarm, 1);
@@ -410,6 +529,9 @@ mod tests {
         let set = RuleSet::parse(&doc.to_string(), "test").unwrap();
         let e = plan(&set).unwrap_err().to_string();
         assert!(e.contains("ec2-mass-launch") && e.contains("end the name with *"), "{e}");
+        doc["rules"][0]["horizons"] = json!([{"window_seconds": 300, "threshold": 10}]);
+        let e = plan(&RuleSet::parse(&doc.to_string(), "test").unwrap()).unwrap_err().to_string();
+        assert!(e.contains("counts that are not numbers") && e.contains("end the name with *"), "{e}");
         doc["rules"][0]["alarms"] = json!(["other-*"]);
         let e = plan(&RuleSet::parse(&doc.to_string(), "test").unwrap()).unwrap_err().to_string();
         assert!(e.contains("must start with \"launchguard-\""), "{e}");

@@ -19,7 +19,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use schemars::JsonSchema;
 use serde::Serialize;
 
-use crate::aggregate::{Activity, Aggregate};
+use crate::aggregate::{Activity, Aggregate, Placement};
 use crate::contract::FlaggedPrincipal;
 use crate::evidence::{Evidence, EvidenceEvent, MAX_EVIDENCE};
 use crate::launch::LaunchFacts;
@@ -162,7 +162,15 @@ impl LaunchSink for Tracker {
             self.duplicates += 1;
             return;
         }
-        let idx = self.totals.add_with_facts(record, t_ms, facts);
+        self.place(record, t_ms, facts);
+        self.place_released();
+    }
+}
+
+impl Tracker {
+    /// Count a record (admitted once) for its principal, unless [`Aggregate`] holds it.
+    fn place<Q, S>(&mut self, record: &CloudTrailRecord<'_, Q, S>, t_ms: i64, facts: &LaunchFacts) {
+        let Placement::Counted(idx) = self.totals.add_with_facts(record, t_ms, facts) else { return };
         if idx >= self.timelines.len() {
             self.timelines.resize_with(idx + 1, Timeline::default);
         }
@@ -194,6 +202,22 @@ impl LaunchSink for Tracker {
             id,
         };
         tl.calls.push(call);
+    }
+
+    /// Count the records [`Aggregate`] released (held for an access key now claimed).
+    fn place_released(&mut self) {
+        for (r, t_ms, facts) in self.totals.take_released() {
+            self.place(&r, t_ms, &facts);
+        }
+    }
+
+    /// The read is over: the records of incomplete identities whose access key no complete
+    /// identity used are counted as their own unknown principals ([`Aggregate::close`]).
+    /// [`Tracker::assess`], [`Tracker::bursts`] and [`Tracker::into_totals`] call it; call it
+    /// before reading [`Tracker::totals`].
+    pub fn finish(&mut self) {
+        self.totals.close();
+        self.place_released();
     }
 }
 
@@ -318,7 +342,8 @@ impl Tracker {
         Self::default()
     }
 
-    /// The whole-input activity per principal (the detector's aggregate over everything read).
+    /// The whole-input activity per principal (the detector's aggregate over everything read);
+    /// records held for an access key are in it once [`Tracker::finish`] was called.
     pub fn totals(&self) -> &Aggregate {
         &self.totals
     }
@@ -329,7 +354,8 @@ impl Tracker {
     }
 
     /// Consume into the whole-input activity.
-    pub fn into_totals(self) -> Aggregate {
+    pub fn into_totals(mut self) -> Aggregate {
+        self.finish();
         self.totals
     }
 
@@ -337,6 +363,7 @@ impl Tracker {
     /// every horizon (its sliding windows, never its total), with its activity over the read.
     /// Flagged principals carry the horizon first crossed and when.
     pub fn assess(mut self, horizons: &[Horizon], t: &Thresholds) -> Assessment {
+        self.finish();
         for tl in &mut self.timelines {
             tl.calls.sort_by_key(|c| c.t_ms);
         }
@@ -378,6 +405,7 @@ impl Tracker {
     /// [`judge`]: the spans of all horizons that overlap are one burst. Flagged first, then
     /// excluded; by start time within each.
     pub fn bursts(&mut self, rule: &str, horizons: &[Horizon], t: &Thresholds) -> Vec<Burst> {
+        self.finish();
         let mut out = Vec::new();
         for (idx, tl) in self.timelines.iter_mut().enumerate() {
             let principal = &self.totals.principals()[idx].principal;

@@ -230,17 +230,24 @@ pub const FRONT_END_INVOKERS: &[&str] = &[
     "servicecatalog.amazonaws.com",
 ];
 
-/// True when a call was made by an AWS service on a role's behalf (`invokedBy` names a service
-/// such as `autoscaling.amazonaws.com`, `elasticmapreduce.amazonaws.com`): reported apart, and
-/// counted towards the thresholds only when configured.
+/// True when a call was made by AWS itself through a service: a service-linked role's session
+/// with `invokedBy` a service principal (`autoscaling.amazonaws.com` launching for
+/// `AWSServiceRoleForAutoScaling`). Such calls are reported apart, and counted towards the
+/// thresholds only when configured (`contain_invoked_by_aws_service`, and a rule that does not
+/// exclude AWS services).
 ///
-/// Fails towards containment: only an [`Principal::AssumedRole`] is ever launched for by a
-/// service this way (an IAM user's or root's call is theirs); a front end a person drives
-/// ([`FRONT_END_INVOKERS`]), `AWS Internal` and anything that is not a lower-case
-/// `<name>.amazonaws.com` service principal are the principal's own calls.
+/// The one place every path (the detector's aggregate and tracker, `scan`, the stream path)
+/// decides it. Fails towards counting: a call whose identity is a customer's own principal is
+/// that principal's, whatever `invokedBy` says. A service that acts with the caller's own
+/// credentials (forward access sessions: SSM, EMR, CloudFormation, the console...) leaves the
+/// caller's role session or user as the identity, so its launches count towards that
+/// principal's thresholds; only a service-linked role (whose path only AWS can create) is AWS
+/// acting on its own. A front end a person drives ([`FRONT_END_INVOKERS`]), `AWS Internal` and
+/// anything that is not a lower-case `<name>.amazonaws.com` service principal are never a
+/// service's calls.
 pub fn is_made_by_aws_service_for(principal: &Principal, invoked_by: &str) -> bool {
     let Some(service) = invoked_by.strip_suffix(".amazonaws.com") else { return false };
-    matches!(principal, Principal::AssumedRole { .. })
+    matches!(principal, Principal::AssumedRole { service_linked: true, .. })
         && !service.is_empty()
         && service.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
         && !FRONT_END_INVOKERS.iter().any(|f| f.eq_ignore_ascii_case(invoked_by))

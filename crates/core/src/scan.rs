@@ -91,6 +91,7 @@ pub trait LaunchSink {
 impl LaunchSink for Aggregate {
     fn add_launch<Q, S>(&mut self, record: &CloudTrailRecord<'_, Q, S>, t_ms: i64, facts: &LaunchFacts) {
         let _ = self.add_with_facts(record, t_ms, facts);
+        self.add_released();
     }
 }
 

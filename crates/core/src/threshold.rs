@@ -42,9 +42,10 @@ pub struct Thresholds {
     pub min_failed_calls: Option<u64>,
     /// Never flag AWS services and service-linked roles (default true).
     pub exclude_aws_services: bool,
-    /// Count the launches an AWS service made on a principal's behalf (`invokedBy`) towards its
-    /// thresholds (`LG_CONTAIN_INVOKED_BY_AWS_SERVICE`, default false: they are reported, and the
-    /// principal is flagged only for what it did itself).
+    /// Count the launches AWS itself made through a service-linked role (`invokedBy` its service,
+    /// [`crate::principal::is_made_by_aws_service_for`]) towards its thresholds
+    /// (`LG_CONTAIN_INVOKED_BY_AWS_SERVICE`, default false: they are reported apart). A
+    /// customer's principal launching through a service always counts.
     #[serde(default)]
     pub contain_invoked_by_aws_service: bool,
 }

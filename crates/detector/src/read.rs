@@ -219,7 +219,10 @@ pub async fn read_window<R: LogReader>(
         let (result, ids) = read_with_insights(reader, cfg, rule, window, deadline).await;
         query_ids = ids;
         match result {
-            Ok(scanner) => return Ok(WindowRead { scanner, method: "insights".into(), query_ids, incomplete: None }),
+            Ok(mut scanner) => {
+                scanner.aggregate.finish();
+                return Ok(WindowRead { scanner, method: "insights".into(), query_ids, incomplete: None });
+            }
             Err(e) => {
                 warn!(error = %e, "Logs Insights failed; falling back to FilterLogEvents");
                 insights_error = e;
@@ -227,7 +230,9 @@ pub async fn read_window<R: LogReader>(
         }
     }
     let method = if cfg.method == ReadMethod::Insights { "insights→filter_log_events" } else { "filter_log_events" };
-    let (scanner, incomplete) = read_with_filter(reader, cfg, rule, window, deadline).await;
+    let (mut scanner, incomplete) = read_with_filter(reader, cfg, rule, window, deadline).await;
+    // the read is over: records held for an access key are counted now, before anything is judged
+    scanner.aggregate.finish();
     if let Some(why) = &incomplete {
         if scanner.stats.rows == 0 {
             return Err(DetectorError::Read { log_group: cfg.log_group.clone(), insights: insights_error, filter: why.clone() });

@@ -225,6 +225,21 @@ pub struct Alarm {
     pub datapoints_to_alarm: u32,
     /// `Threshold`.
     pub threshold: f64,
+    /// A metric-math alarm on `metric - FILL(minus, 0)`, the one expression launchguard renders
+    /// (a period without `metric` has no datapoint: not breaching).
+    pub minus: Option<String>,
+}
+
+impl Alarm {
+    /// The datapoints the alarm sums per period, from every metric's: its metric's, less its
+    /// `minus` metric's.
+    pub fn series(&self, by_metric: &BTreeMap<String, Vec<(i64, f64)>>) -> Vec<(i64, f64)> {
+        let mut out = by_metric.get(self.metric.as_str()).cloned().unwrap_or_default();
+        if let Some(m) = &self.minus {
+            out.extend(by_metric.get(m.as_str()).into_iter().flatten().map(|&(t, v)| (t, -v)));
+        }
+        out
+    }
 }
 
 impl Alarm {
@@ -274,11 +289,7 @@ pub fn datapoints(filters: &[Filter], records: &[Value]) -> Result<BTreeMap<Stri
 /// `offset_ms`.
 pub fn firing(filters: &[Filter], alarms: &[Alarm], records: &[Value], offset_ms: i64) -> Result<Vec<String>, String> {
     let by_metric = datapoints(filters, records)?;
-    Ok(alarms
-        .iter()
-        .filter(|a| a.fires(by_metric.get(a.metric.as_str()).map_or(&[][..], Vec::as_slice), offset_ms))
-        .map(|a| a.name.clone())
-        .collect())
+    Ok(alarms.iter().filter(|a| a.fires(&a.series(&by_metric), offset_ms)).map(|a| a.name.clone()).collect())
 }
 
 impl Alarm {
@@ -347,6 +358,38 @@ pub fn from_template(resources: &Value, params: &BTreeMap<String, String>) -> Re
                     value: m["MetricValue"].as_str().ok_or_else(|| format!("{id}: no value"))?.to_owned(),
                 });
             }
+            Some("AWS::CloudWatch::Alarm") if p["Metrics"].is_array() => {
+                // the one metric-math form launchguard renders: a - FILL(b, 0), both Sums of
+                // LaunchGuard metrics over one period
+                let m = p["Metrics"].as_array().cloned().unwrap_or_default();
+                let stat = |id: &str| -> Result<(String, f64), String> {
+                    let s = m.iter().find(|x| x["Id"] == id).map(|x| &x["MetricStat"]).ok_or_else(|| format!("{id}: no metric {id}"))?;
+                    if s["Stat"] != "Sum" || s["Metric"]["Namespace"] != "LaunchGuard" {
+                        return Err(format!("{id}: only Sums of LaunchGuard metrics are modelled"));
+                    }
+                    Ok((s["Metric"]["MetricName"].as_str().ok_or("no metric name")?.to_owned(), number(&s["Period"], params)?))
+                };
+                let expr = m.iter().find(|x| x["ReturnData"] == true).and_then(|x| x["Expression"].as_str()).unwrap_or_default();
+                let (a, b) = expr
+                    .split_once(" - FILL(")
+                    .and_then(|(a, rest)| rest.strip_suffix(", 0)").map(|b| (a, b)))
+                    .ok_or_else(|| format!("{id}: only `a - FILL(b, 0)` is modelled, not {expr:?}"))?;
+                let ((metric, period), (minus, other)) = (stat(a)?, stat(b)?);
+                if period != other || p["ComparisonOperator"] != "GreaterThanOrEqualToThreshold" || p["TreatMissingData"] != "notBreaching"
+                {
+                    return Err(format!("{id}: only one period, >= and notBreaching are modelled"));
+                }
+                let n = number(&p["EvaluationPeriods"], params)? as u32;
+                alarms.push(Alarm {
+                    name: p["AlarmName"].as_str().ok_or_else(|| format!("{id}: no name"))?.to_owned(),
+                    metric,
+                    period_seconds: period as i64,
+                    evaluation_periods: n,
+                    datapoints_to_alarm: if p["DatapointsToAlarm"].is_null() { n } else { number(&p["DatapointsToAlarm"], params)? as u32 },
+                    threshold: number(&p["Threshold"], params)?,
+                    minus: Some(minus),
+                });
+            }
             Some("AWS::CloudWatch::Alarm") if p["Namespace"] == "LaunchGuard" => {
                 if p["Statistic"] != "Sum"
                     || p["ComparisonOperator"] != "GreaterThanOrEqualToThreshold"
@@ -362,6 +405,7 @@ pub fn from_template(resources: &Value, params: &BTreeMap<String, String>) -> Re
                     evaluation_periods: n,
                     datapoints_to_alarm: if p["DatapointsToAlarm"].is_null() { n } else { number(&p["DatapointsToAlarm"], params)? as u32 },
                     threshold: number(&p["Threshold"], params)?,
+                    minus: None,
                 });
             }
             _ => {}
@@ -405,6 +449,7 @@ mod tests {
             evaluation_periods: 4,
             datapoints_to_alarm: 1,
             threshold: 5.0,
+            minus: None,
         };
         // one breaching period [0, 300 s): in ALARM from its end for 4 periods
         assert_eq!(a.alarm_intervals(&[(10_000, 5.0)], 0), vec![(300_000, 1_500_000)]);
@@ -427,6 +472,7 @@ mod tests {
             evaluation_periods: 1,
             datapoints_to_alarm: 1,
             threshold: 10.0,
+            minus: None,
         };
         // 5 + 5 across a minute boundary: two periods of 5
         assert!(!a.fires(&[(55_000, 5.0), (65_000, 5.0)], 0));

@@ -142,6 +142,12 @@ fn principal_of(identity_type: &str) -> Principal {
     let ui = match identity_type {
         "AssumedRole" => json!({"type": "AssumedRole", "arn": "arn:aws:sts::111122223333:assumed-role/app/s", "accountId": "111122223333",
             "sessionContext": {"sessionIssuer": {"type": "Role", "arn": "arn:aws:iam::111122223333:role/app", "userName": "app"}}}),
+        "ServiceLinkedRole" => {
+            json!({"type": "AssumedRole", "arn": "arn:aws:sts::111122223333:assumed-role/AWSServiceRoleForAutoScaling/AutoScaling",
+            "accountId": "111122223333", "sessionContext": {"sessionIssuer": {"type": "Role",
+            "arn": "arn:aws:iam::111122223333:role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling",
+            "userName": "AWSServiceRoleForAutoScaling"}}})
+        }
         "IAMUser" => json!({"type": "IAMUser", "arn": "arn:aws:iam::111122223333:user/u", "accountId": "111122223333", "userName": "u"}),
         _ => json!({"type": "Root", "arn": "arn:aws:iam::111122223333:root", "accountId": "111122223333"}),
     };
@@ -150,13 +156,14 @@ fn principal_of(identity_type: &str) -> Principal {
 }
 
 proptest! {
-    /// No `invokedBy` value makes a user's or root's launch an AWS service's, and no front end a
-    /// person drives, `AWS Internal`, or a value that is not a lower-case service principal
-    /// makes a role's launch one.
+    /// No `invokedBy` value makes a user's, root's or customer role's launch an AWS service's
+    /// (issue 23: a service acting with the caller's credentials launches for the caller), and
+    /// no front end a person drives, `AWS Internal`, or a value that is not a lower-case service
+    /// principal makes a service-linked role's launch one.
     #[test]
-    fn only_a_service_principal_launches_for_a_role(by in "\\PC{0,40}(\\.amazonaws\\.com)?", kind in "IAMUser|Root") {
+    fn only_a_service_principal_launches_for_a_service_linked_role(by in "\\PC{0,40}(\\.amazonaws\\.com)?", kind in "IAMUser|Root|AssumedRole") {
         prop_assert!(!is_made_by_aws_service_for(&principal_of(&kind), &by));
-        let role = principal_of("AssumedRole");
+        let role = principal_of("ServiceLinkedRole");
         if is_made_by_aws_service_for(&role, &by) {
             let service = by.strip_suffix(".amazonaws.com").unwrap();
             prop_assert!(!service.is_empty() && service.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.'));
@@ -166,8 +173,10 @@ proptest! {
 }
 
 #[test]
-fn auto_scaling_launching_for_a_role_is_a_service_and_the_console_is_not() {
-    let role = principal_of("AssumedRole");
+fn auto_scaling_launching_for_its_service_linked_role_is_a_service_and_the_console_is_not() {
+    assert!(!is_made_by_aws_service_for(&principal_of("AssumedRole"), "autoscaling.amazonaws.com"), "a customer role's own");
+    let role = principal_of("ServiceLinkedRole");
+    assert!(matches!(role, Principal::AssumedRole { service_linked: true, .. }));
     assert!(is_made_by_aws_service_for(&role, "autoscaling.amazonaws.com"));
     for person in ["signin.amazonaws.com", "cloudformation.amazonaws.com", "AWS Internal", "SIGNIN.amazonaws.com", ".amazonaws.com"] {
         assert!(!is_made_by_aws_service_for(&role, person), "{person}");

@@ -1,6 +1,7 @@
 //! Issue 11, case 6: roles are classified by what AWS guarantees (the reserved paths), never by
-//! name; calls an AWS service made through a customer role (`invokedBy`) are reported and
-//! contained only when configured.
+//! name. Issue 23 (rvd finding 4): a customer role's calls made through a service (`invokedBy`)
+//! are its own and count; only AWS's own calls (a service-linked role invoked by its service)
+//! are reported apart and counted only when configured.
 
 #![allow(clippy::unwrap_used)] // a test that cannot unwrap has failed
 
@@ -79,22 +80,37 @@ fn assess(records: &[String], t: &Thresholds) -> Vec<(Principal, Verdict)> {
 }
 
 #[test]
-fn attack_launches_an_aws_service_made_through_a_customer_role_are_reported_and_contained_only_when_configured() {
-    let records = vec![role_record("/Deployer", "Deployer", Some("elasticmapreduce.amazonaws.com"), 40)];
-    let default = assess(&records, &Thresholds::default());
-    match &default[0].1 {
+fn attack_launches_through_a_service_count_for_a_customer_role_and_only_aws_itself_is_set_apart() {
+    // a customer role's session launching through EMR, SSM, CloudFormation (forward access: the
+    // identity is the caller's own session): its own launches, flagged with the defaults
+    for by in ["elasticmapreduce.amazonaws.com", "ssm.amazonaws.com", "cloudformation.amazonaws.com"] {
+        let records = vec![role_record("/Deployer", "Deployer", Some(by), 40)];
+        let v = &assess(&records, &Thresholds::default())[0].1;
+        assert!(matches!(v, Verdict::Flagged { .. }), "{by}: {v:?}");
+    }
+    // Auto Scaling's service-linked role launching for a group: AWS itself, reported apart
+    let slr = vec![role_record(
+        "/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling",
+        "AWSServiceRoleForAutoScaling",
+        Some("autoscaling.amazonaws.com"),
+        40,
+    )];
+    match &assess(&slr, &Thresholds::default())[0].1 {
         Verdict::Excluded { reason } => {
-            assert!(reason.contains("elasticmapreduce.amazonaws.com") && reason.contains("LG_CONTAIN_INVOKED_BY_AWS_SERVICE"), "{reason}")
+            assert!(reason.contains("autoscaling.amazonaws.com") && reason.contains("LG_CONTAIN_INVOKED_BY_AWS_SERVICE"), "{reason}")
         }
         other => panic!("expected excluded and reported, got {other:?}"),
     }
-    // a stack launches what its creator asked for, at once: CloudFormation is the caller's front end
-    let stack = vec![role_record("/Deployer", "Deployer", Some("cloudformation.amazonaws.com"), 40)];
-    assert!(matches!(assess(&stack, &Thresholds::default())[0].1, Verdict::Flagged { .. }));
-    let contain = Thresholds { contain_invoked_by_aws_service: true, ..Thresholds::default() };
-    assert!(matches!(assess(&records, &contain)[0].1, Verdict::Flagged { .. }));
-    // what the role did itself still counts: 12 direct instances are flagged whatever the setting
-    let mixed = vec![records[0].clone(), role_record("/Deployer", "Deployer", None, 12)];
+    // counted when configured, and flagged by a rule that does not exclude AWS services
+    let contain = Thresholds { contain_invoked_by_aws_service: true, exclude_aws_services: false, ..Thresholds::default() };
+    assert!(matches!(assess(&slr, &contain)[0].1, Verdict::Flagged { .. }));
+    let contain_only = Thresholds { contain_invoked_by_aws_service: true, ..Thresholds::default() };
+    assert!(matches!(assess(&slr, &contain_only)[0].1, Verdict::Excluded { .. }), "AWS itself stays excluded by default");
+    // what a customer role did without a service counts as before
+    let mixed = vec![
+        role_record("/Deployer", "Deployer", Some("elasticmapreduce.amazonaws.com"), 4),
+        role_record("/Deployer", "Deployer", None, 8),
+    ];
     match &assess(&mixed, &Thresholds::default())[0].1 {
         Verdict::Flagged { reasons } => assert!(reasons.iter().any(|r| r.contains("requested 12")), "{reasons:?}"),
         other => panic!("expected flagged, got {other:?}"),

@@ -12,6 +12,7 @@ use launchguard_core::rules::{EC2_MASS_LAUNCH, RuleSet};
 use launchguard_core::scan::Scanner;
 use launchguard_core::threshold::Assessment;
 use launchguard_testkit::{Actor, Burst, run_instances_template};
+use proptest::strategy::Strategy as _;
 use serde_json::{Value, json};
 
 const ACCOUNT: &str = "218007301253";
@@ -189,7 +190,6 @@ fn rvd_launches_of_unknown_size_are_not_counted_as_one_instance() {
 /// the identity is the caller's role session), WHEN judged with the defaults, THEN the role is
 /// flagged. Today every such call counts for nothing and the role is only "excluded".
 #[test]
-#[ignore = "rvd finding 4: a role's own session launching through a service (invokedBy ssm.amazonaws.com) is excluded by default"]
 fn rvd_a_roles_launches_through_a_forward_access_service_are_its_own() {
     let b = Burst::new(role("ops-admin", "mallory", "ASIAEXAMPLEOPSADMIN1"), 5, 10, at());
     let records: Vec<Value> = b
@@ -244,7 +244,6 @@ fn rvd_a_launch_through_auto_scaling_flags_its_caller() {
 /// Today an incomplete identity joins its key's owner only if the owner was read first, so the
 /// same records split 5 + 5 in time order.
 #[test]
-#[ignore = "rvd finding 6: an incomplete identity joins its access key's owner only when read after it: 5 + 5 in time order"]
 fn rvd_a_key_owner_read_after_its_incomplete_records_still_gets_them() {
     let bob = Actor::IamUser { account: ACCOUNT.into(), name: "bob".into(), key: "AKIAEXAMPLEBOBBOB001".into() };
     let mut records = Burst::new(bob, 10, 1, at()).records(&run_instances_template(), 6);
@@ -258,6 +257,80 @@ fn rvd_a_key_owner_read_after_its_incomplete_records_still_gets_them() {
     let bob_arn = format!("arn:aws:iam::{ACCOUNT}:user/bob");
     assert!(keys(&later.flagged).contains(&bob_arn), "owner read first: {:?}", keys(&later.flagged));
     assert!(keys(&in_order.flagged).contains(&bob_arn), "time order: flagged {:?}", keys(&in_order.flagged));
+}
+
+/// The principals of an assessment, each with its verdict, calls and instances requested.
+fn verdicts(a: &Assessment) -> std::collections::BTreeMap<String, (&'static str, u64, u64)> {
+    let row =
+        |p: &Principal, act: &launchguard_core::aggregate::Activity, v: &'static str| (p.key(), (v, act.calls, act.instances_requested));
+    a.flagged
+        .iter()
+        .map(|f| row(&f.principal, &f.activity, "flagged"))
+        .chain(a.excluded.iter().map(|f| row(&f.principal, &f.activity, "excluded")))
+        .chain(a.below.iter().map(|p| row(&p.principal, &p.activity, "below")))
+        .collect()
+}
+
+/// The actors of finding 6's property: two users, a role, and an access key no complete
+/// identity ever uses (its calls are an unknown principal's).
+fn actor6(i: usize) -> (Actor, &'static str) {
+    match i {
+        0 => (Actor::IamUser { account: ACCOUNT.into(), name: "bob".into(), key: "AKIAEXAMPLEBOBBOB001".into() }, "AKIAEXAMPLEBOBBOB001"),
+        1 => (Actor::IamUser { account: ACCOUNT.into(), name: "alice".into(), key: "AKIAEXAMPLEALICE0001".into() }, "AKIAEXAMPLEALICE0001"),
+        2 => (role("ci", "run", "ASIAEXAMPLECIROLE001"), "ASIAEXAMPLECIROLE001"),
+        _ => {
+            (Actor::IamUser { account: ACCOUNT.into(), name: "nobody".into(), key: "AKIAEXAMPLENOBODY001".into() }, "AKIAEXAMPLENOBODY001")
+        }
+    }
+}
+
+proptest::proptest! {
+    /// Finding 6, every order: the same records (complete identities of two users and a role,
+    /// and incomplete ones carrying only one of their access keys, or a key no one uses), read
+    /// in any order, give every principal the same verdict, calls and instances; and every
+    /// incomplete record is counted for its key's owner whenever the owner is seen at all.
+    #[test]
+    fn rvd_the_order_records_are_read_in_decides_no_verdict(
+        (calls, order) in proptest::collection::vec((0usize..4, proptest::bool::ANY, 0i64..900, 1u32..5), 1..40)
+            .prop_flat_map(|calls| {
+                let n = calls.len();
+                (proptest::strategy::Just(calls), proptest::strategy::Just((0..n).collect::<Vec<usize>>()).prop_shuffle())
+            }),
+    ) {
+        let t = run_instances_template();
+        let records: Vec<Value> = calls
+            .iter()
+            .enumerate()
+            .map(|(i, &(who, complete, offset, count))| {
+                let (actor, key) = actor6(who);
+                let b = Burst::new(actor, 1, count, at() + chrono::Duration::seconds(offset));
+                let mut r = b.records(&t, 600 + u32::try_from(i).unwrap()).remove(0);
+                if !complete || who == 3 {
+                    r["userIdentity"] = json!({"accessKeyId": key, "accountId": ACCOUNT});
+                }
+                r
+            })
+            .collect();
+        let mut in_time = records.clone();
+        in_time.sort_by_key(|r| r["eventTime"].as_str().unwrap().to_owned());
+        let shuffled: Vec<Value> = order.iter().map(|&i| records[i].clone()).collect();
+        let (a, _) = assess(EC2_MASS_LAUNCH, &shuffled);
+        let (b, _) = assess(EC2_MASS_LAUNCH, &in_time);
+        let (va, vb) = (verdicts(&a), verdicts(&b));
+        proptest::prop_assert_eq!(&va, &vb);
+        for who in 0..3 {
+            let owner_seen = calls.iter().any(|&(w, complete, ..)| w == who && complete);
+            let mine = calls.iter().filter(|&&(w, ..)| w == who).count() as u64;
+            let (actor, _) = actor6(who);
+            let key = match actor {
+                Actor::IamUser { name, .. } => format!("arn:aws:iam::{ACCOUNT}:user/{name}"),
+                _ => role_arn("ci"),
+            };
+            if owner_seen {
+                proptest::prop_assert_eq!(va.get(&key).map(|v| v.1), Some(mine), "{} {:?}", key, va);
+            }
+        }
+    }
 }
 
 // ---- attacks that held (kept as regression tests; they pass today) ----

@@ -29,7 +29,6 @@ fn launch_with_string_counts(t: &str, count: u64) -> Value {
 /// the three instances filters matches (`>= 1`, `< 1` and `NOT EXISTS` are all false for a
 /// string): no datapoint, no alarm, the detector never runs.
 #[test]
-#[ignore = "rvd finding 7: maxCount written as a string is counted by the rule but matched by no instances metric filter"]
 fn rvd_a_count_written_as_a_string_still_fires_an_alarm() {
     let records = vec![launch_with_string_counts("2026-03-02T12:00:30Z", 12)];
     let set = RuleSet::bundled().unwrap();
@@ -50,6 +49,43 @@ fn rvd_a_count_written_as_a_string_still_fires_an_alarm() {
     let (filters, alarms) = cloudwatch::from_template(&resources, &BTreeMap::new()).unwrap();
     let fired = cloudwatch::firing(&filters, &alarms, &records, 0).unwrap();
     assert!(fired.iter().any(|a| a.starts_with("launchguard-runinstances")), "no alarm fires: {fired:?}");
+}
+
+/// Finding 7, the other side: the alarm on counts that are not numbers stays silent on what
+/// CloudTrail writes (a number: the real template, a failed launch, a dry run, one omitted), and
+/// fires on a count written as a string whatever its value, alone in its period.
+#[test]
+fn rvd_the_alarm_on_counts_that_are_not_numbers_fires_on_those_alone() {
+    let set = RuleSet::bundled().unwrap();
+    let plan = launchguard_core::alarm_plan::plan(&set).unwrap();
+    let resources = plan.resources(&json!({"Ref": "CloudTrailLogGroupName"}), &json!({"Ref": "AlarmTopicArn"}));
+    let (filters, alarms) = cloudwatch::from_template(&resources, &BTreeMap::new()).unwrap();
+    let unread: Vec<_> = alarms.iter().filter(|a| a.minus.is_some()).cloned().collect();
+    assert_eq!(unread.iter().map(|a| a.name.as_str()).collect::<Vec<_>>(), ["launchguard-runinstances-count-not-a-number"]);
+    let at = |i: u32| format!("2026-03-02T12:{:02}:30Z", i);
+    let mut numeric = Vec::new();
+    for (i, (code, count)) in
+        [(None, 1u64), (None, 500), (Some("Client.InstanceLimitExceeded"), 12), (Some("Client.DryRunOperation"), 9)].into_iter().enumerate()
+    {
+        let mut r = launchguard_testkit::run_instances_template();
+        r["eventTime"] = json!(at(u32::try_from(i).unwrap()));
+        r["requestParameters"]["instancesSet"]["items"][0]["maxCount"] = json!(count);
+        if let Some(c) = code {
+            r["errorCode"] = json!(c);
+            r["responseElements"] = Value::Null;
+        }
+        numeric.push(r);
+    }
+    let mut omitted = launchguard_testkit::run_instances_template();
+    omitted["eventTime"] = json!(at(9));
+    omitted["requestParameters"] = json!({"omitted": true});
+    numeric.push(omitted);
+    assert_eq!(cloudwatch::firing(&filters, &unread, &numeric, 0).unwrap(), Vec::<String>::new());
+    for count in [1u64, 12, 500] {
+        let mut records = numeric.clone();
+        records.push(launch_with_string_counts("2026-03-02T12:20:30Z", count));
+        assert_eq!(cloudwatch::firing(&filters, &unread, &records, 0).unwrap().len(), 1, "a string count of {count}");
+    }
 }
 
 /// Held: a dry run of 500 publishes nothing to the instances metric, and a failed launch of 12

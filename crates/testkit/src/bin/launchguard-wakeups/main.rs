@@ -137,7 +137,7 @@ fn run(args: &Args) -> Result<(), String> {
         let mut by_alarm = serde_json::Map::new();
         let (mut notified, mut rechecked) = (0u64, 0u64);
         for a in &s.alarms {
-            let intervals = a.alarm_intervals(s.points.get(&a.metric).map_or(&[][..], Vec::as_slice), 0);
+            let intervals = a.alarm_intervals(&a.series(&s.points), 0);
             let (n, r) = cloudwatch::invocations(&intervals, recheck_ms);
             notified += n;
             rechecked += r;
