@@ -522,3 +522,37 @@ def test_only_the_stream_rules_write_to_the_stream_queue(stream_stack, simulate)
 def test_the_stream_queues_are_encrypted(stream_stack):
     for q in ("StreamQueue", "StreamDeadLetters"):
         assert stream_stack.resources[q]["Properties"].get("SqsManagedSseEnabled") is True, q
+
+
+# atk (outside review of the stream path): the stream detector trusts its table. The records it
+# keeps there become a finding's `delivered_by_aws`, contained without CloudTrail's LookupEvents;
+# its claims decide whether a burst is sent at all. Only the stream's role may write it.
+TABLE = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/launchguard-stream"
+DYNAMODB_STAR = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "dynamodb:*", "Resource": "*"}]}
+
+
+def table_request(stack: StreamStack, principal: str, action: str, identity: dict | None = DYNAMODB_STAR) -> dict:
+    table = stack.resources["StreamTable"]["Properties"]
+    policy = table.get("ResourcePolicy", {}).get("PolicyDocument")
+    case = {"identityPolicies": [{"name": "identity", "policy": identity}] if identity else [],
+            "request": {"action": action, "principal": principal, "resource": {"accountId": ACCOUNT, "resource": TABLE},
+                        "contextVariables": {"aws:PrincipalArn": principal, "aws:SecureTransport": "true"}}}
+    if policy is not None:
+        case["resourcePolicy"] = stack.value(policy)
+    return case
+
+
+def test_only_the_stream_role_writes_the_stream_table(stream_stack, simulate):
+    must_deny = [(f"an IAM user with dynamodb:* calls {a}", table_request(stream_stack, POWER_USER, a))
+                 for a in ("dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem",
+                           "dynamodb:PartiQLInsert", "dynamodb:PartiQLUpdate", "dynamodb:PartiQLDelete", "dynamodb:UpdateTimeToLive",
+                           "dynamodb:DeleteTable", "dynamodb:PutResourcePolicy", "dynamodb:DeleteResourcePolicy")]
+    results = simulate([c for _, c in must_deny])
+    allowed = [name for (name, _), r in zip(must_deny, results) if r == "Allowed"]
+    assert allowed == [], "allowed on the stream's table:\n" + "\n".join(allowed)
+    stream_role = json.loads((ROOT / "policies/launchguard-stream.json").read_text()
+                             .replace("${Partition}", "aws").replace("${Region}", REGION).replace("${AccountId}", ACCOUNT)
+                             .replace("${FunctionName}", "launchguard-stream"))
+    must_allow = [table_request(stream_stack, STREAM_ROLE, a, stream_role) for a in ("dynamodb:PutItem", "dynamodb:UpdateItem",
+                                                                                      "dynamodb:GetItem", "dynamodb:Query")]
+    assert simulate(must_allow) == ["Allowed"] * len(must_allow)
