@@ -500,6 +500,9 @@ def test_only_the_stream_rules_write_to_the_stream_queue(stream_stack, simulate)
         ("an IAM user with sqs:* hides the dead letters", queue_request(stream_stack, POWER_USER, "sqs:ReceiveMessage", DEAD_LETTERS)),
         ("an IAM user with sqs:* deletes the dead-letter queue", queue_request(stream_stack, POWER_USER, "sqs:DeleteQueue", DEAD_LETTERS)),
         ("an IAM user with sqs:* changes the redrive", queue_request(stream_stack, POWER_USER, "sqs:SetQueueAttributes", DEAD_LETTERS)),
+        # atk: a message anyone may send to the dead letters, moved back to the stream queue
+        ("an IAM user with sqs:* moves the dead letters back",
+         queue_request(stream_stack, POWER_USER, "sqs:StartMessageMoveTask", DEAD_LETTERS)),
     ]
     must_allow = [
         (f"EventBridge sends for {r.rsplit('/', 1)[1]}",
