@@ -559,3 +559,20 @@ def test_only_the_stream_role_writes_the_stream_table(stream_stack, simulate):
     must_allow = [table_request(stream_stack, STREAM_ROLE, a, stream_role) for a in ("dynamodb:PutItem", "dynamodb:UpdateItem",
                                                                                       "dynamodb:GetItem", "dynamodb:Query")]
     assert simulate(must_allow) == ["Allowed"] * len(must_allow)
+
+
+def test_the_stream_role_reads_no_queue_but_its_own(stack, simulate):
+    # atk: whoever may lambda:CreateEventSourceMapping (PowerUserAccess) maps a queue of its own
+    # to launchguard-stream, and lets the stream's role read it in that queue's policy: Lambda
+    # then delivers the attacker's "AWS API Call via CloudTrail" envelopes as it delivers the
+    # stream queue's, past the stream queue's SourceArn deny. The role must read no other queue.
+    evil = f"arn:aws:sqs:{REGION}:{ACCOUNT}:attacker-queue"
+    grant = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": STREAM_ROLE}, "Action": "sqs:*",
+                                                     "Resource": evil}]}
+    actions = ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes")
+    cases = [{**request(stack, "StreamRole", a, evil), "resourcePolicy": grant} for a in actions]
+    results = simulate(cases)
+    allowed = [a for a, r in zip(actions, results) if r == "Allowed"]
+    assert allowed == [], f"the stream's role may read a queue the attacker granted it: {allowed}"
+    own = [request(stack, "StreamRole", a, QUEUE) for a in ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes")]
+    assert simulate(own) == ["Allowed"] * len(own)
