@@ -1,0 +1,67 @@
+//! Outside attacks on the stream detector's own state: the table `launchguard-stream` has no
+//! resource policy, so any principal with `dynamodb:PutItem`/`UpdateItem` on it (PowerUserAccess)
+//! writes the items the detector trusts. Each test writes what such a principal can (the items of
+//! the store's own layout, through the store's own requests) and asserts the safe outcome.
+
+use chrono::Duration;
+use launchguard_core::stream::{Counts, bucket_start};
+use launchguard_stream::handle_batch;
+use launchguard_stream::memory::MemoryStore;
+use launchguard_stream::store::{CounterStore, EventItem, claim_key};
+use serde_json::Value;
+
+use crate::attacks::deployer_series;
+use crate::common::{FakeLambda, after, at, batch, bodies, config, deployer};
+
+fn deployer_principal() -> launchguard_core::principal::Principal {
+    let set = launchguard_core::rules::RuleSet::bundled().unwrap();
+    let rule = set.get(launchguard_core::rules::EC2_MASS_LAUNCH).unwrap();
+    let v: Value = serde_json::from_str(&bodies(deployer(), 1, 4, 1)[0]).unwrap();
+    launchguard_core::stream::hit(&rule.event, &v["detail"].to_string(), false).unwrap().principal
+}
+
+#[tokio::test]
+#[ignore = "atk finding 4: a launcher that writes its own incident claim into the stream table is never flagged by the stream"]
+async fn atk4_a_claim_the_launcher_wrote_itself_does_not_silence_its_burst() {
+    // GIVEN ci-deployer, about to burst, that first writes its own incident claim (PutItem
+    // `c#<its ARN>`, marked sent, for ten years) into the stream's table
+    let cfg = config();
+    let (store, lambda) = (MemoryStore::default(), FakeLambda::default());
+    let claim = claim_key(&deployer_principal());
+    let now_ms = at().timestamp_millis();
+    let ten_years = now_ms + Duration::days(3650).num_milliseconds();
+    store.claim(&claim, "lg-0000000000000000", ten_years, now_ms - 1000).await.unwrap();
+    store.mark_sent(&claim, "lg-0000000000000000").await.unwrap();
+    // WHEN it launches 3 x 4 instances in 14 s (threshold 10 in 5 min)
+    let (resp, report) = handle_batch(&batch(&bodies(deployer(), 3, 4, 0x4a)), &cfg, &store, &lambda, after(3)).await;
+    // THEN the stream still sends its finding: a claim no finding of the stream's made holds nothing
+    assert!(resp.batch_item_failures.is_empty(), "{resp:?}");
+    assert_eq!(lambda.findings().len(), 1, "silenced by a forged claim: {report:?}");
+}
+
+#[tokio::test]
+async fn atk_held_bucket_sums_written_by_someone_else_make_no_finding() {
+    // GIVEN another writer of the table that adds 1,000 instances into ci-deployer's current
+    // bucket (UpdateItem ADD on `b#...`, no event item)
+    let cfg = config();
+    let (store, lambda) = (MemoryStore::default(), FakeLambda::default());
+    let t_ms = at().timestamp_millis();
+    let fake = Counts { launched: 1000, requested: 1000, calls: 1, failed: 0 };
+    // the store's record writes an event item and adds to its bucket; the bucket-only write is
+    // that, with an event id and time no real event has and a detail that is no record
+    let item = EventItem {
+        series: deployer_series(),
+        event_id: "forged".into(),
+        t_ms: t_ms - 1,
+        bucket_ms: bucket_start(t_ms, 10_000),
+        counts: fake,
+        detail: "{}".into(),
+        ttl: t_ms / 1000 + 90_000,
+    };
+    store.record(&item).await.unwrap();
+    // WHEN ci-deployer launches one instance, really
+    let (resp, _) = handle_batch(&batch(&bodies(deployer(), 1, 1, 0x4b)), &cfg, &store, &lambda, after(1)).await;
+    // THEN the buckets cross, the exact events do not: no finding
+    assert!(resp.batch_item_failures.is_empty(), "{resp:?}");
+    assert!(lambda.findings().is_empty());
+}
