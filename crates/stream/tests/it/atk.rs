@@ -21,7 +21,7 @@ fn deployer_principal() -> launchguard_core::principal::Principal {
 }
 
 #[tokio::test]
-#[ignore = "atk finding 4: a launcher that writes its own incident claim into the stream table is never flagged by the stream"]
+#[ignore = "atk finding 4: the code obeys any claim in the table; deployed, the table policy (test_only_the_stream_role_writes_the_stream_table) lets no one else write it"]
 async fn atk4_a_claim_the_launcher_wrote_itself_does_not_silence_its_burst() {
     // GIVEN ci-deployer, about to burst, that first writes its own incident claim (PutItem
     // `c#<its ARN>`, marked sent, for ten years) into the stream's table
