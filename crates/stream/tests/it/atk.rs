@@ -65,3 +65,45 @@ async fn atk_held_bucket_sums_written_by_someone_else_make_no_finding() {
     assert!(resp.batch_item_failures.is_empty(), "{resp:?}");
     assert!(lambda.findings().is_empty());
 }
+
+#[test]
+fn a_carried_record_counts_as_the_record_aws_delivered() {
+    // GIVEN every RunInstances record of the invictus fixtures (real CloudTrail), and each of
+    // them as the 30-instance call and the tagged call of atk finding 3
+    let set = launchguard_core::rules::RuleSet::bundled().unwrap();
+    let rule = set.get(launchguard_core::rules::EC2_MASS_LAUNCH).unwrap();
+    let mut records: Vec<Value> =
+        launchguard_testkit::invictus_background().into_iter().filter(|r| r["eventName"] == "RunInstances").collect();
+    assert!(!records.is_empty());
+    let mut big = launchguard_testkit::Burst::new(deployer(), 1, 30, at()).records(&launchguard_testkit::run_instances_template(), 0x4c);
+    big[0]["requestParameters"]["tagSpecificationSet"] =
+        serde_json::json!({"items": [{"resourceType": "instance", "tags": [{"key": "k".repeat(128), "value": "v".repeat(256)}]}]});
+    records.extend(big);
+    for r in &records {
+        let text = r.to_string();
+        // WHEN carried in a finding
+        let carried = launchguard_stream::event::carried(&text).unwrap();
+        // THEN it is never larger, and counts exactly as the record did: the same principal,
+        // time, counts, event id, region and launched instance ids
+        assert!(carried.len() <= text.len());
+        assert_eq!(
+            launchguard_core::stream::hit(&rule.event, &carried, false),
+            launchguard_core::stream::hit(&rule.event, &text, false),
+            "{text}"
+        );
+        let c: Value = serde_json::from_str(&carried).unwrap();
+        for field in ["eventID", "awsRegion", "eventTime", "userIdentity", "recipientAccountId", "errorCode"] {
+            assert_eq!(c[field], r[field], "{field}");
+        }
+        let ids = |v: &Value| -> Vec<Value> {
+            v["responseElements"]["instancesSet"]["items"]
+                .as_array()
+                .map(|a| a.iter().map(|i| i["instanceId"].clone()).collect())
+                .unwrap_or_default()
+        };
+        assert_eq!(ids(&c), ids(r));
+    }
+    // AND the 30-instance call fits in a finding now
+    let last = launchguard_stream::event::carried(&records.last().unwrap().to_string()).unwrap();
+    assert!(last.len() < 16 * 1024, "{}", last.len());
+}
