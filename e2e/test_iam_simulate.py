@@ -500,6 +500,9 @@ def test_only_the_stream_rules_write_to_the_stream_queue(stream_stack, simulate)
         ("an IAM user with sqs:* hides the dead letters", queue_request(stream_stack, POWER_USER, "sqs:ReceiveMessage", DEAD_LETTERS)),
         ("an IAM user with sqs:* deletes the dead-letter queue", queue_request(stream_stack, POWER_USER, "sqs:DeleteQueue", DEAD_LETTERS)),
         ("an IAM user with sqs:* changes the redrive", queue_request(stream_stack, POWER_USER, "sqs:SetQueueAttributes", DEAD_LETTERS)),
+        # atk: a message anyone may send to the dead letters, moved back to the stream queue
+        ("an IAM user with sqs:* moves the dead letters back",
+         queue_request(stream_stack, POWER_USER, "sqs:StartMessageMoveTask", DEAD_LETTERS)),
     ]
     must_allow = [
         (f"EventBridge sends for {r.rsplit('/', 1)[1]}",
@@ -522,3 +525,54 @@ def test_only_the_stream_rules_write_to_the_stream_queue(stream_stack, simulate)
 def test_the_stream_queues_are_encrypted(stream_stack):
     for q in ("StreamQueue", "StreamDeadLetters"):
         assert stream_stack.resources[q]["Properties"].get("SqsManagedSseEnabled") is True, q
+
+
+# atk (outside review of the stream path): the stream detector trusts its table. The records it
+# keeps there become a finding's `delivered_by_aws`, contained without CloudTrail's LookupEvents;
+# its claims decide whether a burst is sent at all. Only the stream's role may write it.
+TABLE = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/launchguard-stream"
+DYNAMODB_STAR = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "dynamodb:*", "Resource": "*"}]}
+
+
+def table_request(stack: StreamStack, principal: str, action: str, identity: dict | None = DYNAMODB_STAR) -> dict:
+    table = stack.resources["StreamTable"]["Properties"]
+    policy = table.get("ResourcePolicy", {}).get("PolicyDocument")
+    case = {"identityPolicies": [{"name": "identity", "policy": identity}] if identity else [],
+            "request": {"action": action, "principal": principal, "resource": {"accountId": ACCOUNT, "resource": TABLE},
+                        "contextVariables": {"aws:PrincipalArn": principal, "aws:SecureTransport": "true"}}}
+    if policy is not None:
+        case["resourcePolicy"] = stack.value(policy)
+    return case
+
+
+def test_only_the_stream_role_writes_the_stream_table(stream_stack, simulate):
+    must_deny = [(f"an IAM user with dynamodb:* calls {a}", table_request(stream_stack, POWER_USER, a))
+                 for a in ("dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem",
+                           "dynamodb:PartiQLInsert", "dynamodb:PartiQLUpdate", "dynamodb:PartiQLDelete", "dynamodb:UpdateTimeToLive",
+                           "dynamodb:DeleteTable", "dynamodb:PutResourcePolicy", "dynamodb:DeleteResourcePolicy")]
+    results = simulate([c for _, c in must_deny])
+    allowed = [name for (name, _), r in zip(must_deny, results) if r == "Allowed"]
+    assert allowed == [], "allowed on the stream's table:\n" + "\n".join(allowed)
+    stream_role = json.loads((ROOT / "policies/launchguard-stream.json").read_text()
+                             .replace("${Partition}", "aws").replace("${Region}", REGION).replace("${AccountId}", ACCOUNT)
+                             .replace("${FunctionName}", "launchguard-stream"))
+    must_allow = [table_request(stream_stack, STREAM_ROLE, a, stream_role) for a in ("dynamodb:PutItem", "dynamodb:UpdateItem",
+                                                                                      "dynamodb:GetItem", "dynamodb:Query")]
+    assert simulate(must_allow) == ["Allowed"] * len(must_allow)
+
+
+def test_the_stream_role_reads_no_queue_but_its_own(stack, simulate):
+    # atk: whoever may lambda:CreateEventSourceMapping (PowerUserAccess) maps a queue of its own
+    # to launchguard-stream, and lets the stream's role read it in that queue's policy: Lambda
+    # then delivers the attacker's "AWS API Call via CloudTrail" envelopes as it delivers the
+    # stream queue's, past the stream queue's SourceArn deny. The role must read no other queue.
+    evil = f"arn:aws:sqs:{REGION}:{ACCOUNT}:attacker-queue"
+    grant = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": STREAM_ROLE}, "Action": "sqs:*",
+                                                     "Resource": evil}]}
+    actions = ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes")
+    cases = [{**request(stack, "StreamRole", a, evil), "resourcePolicy": grant} for a in actions]
+    results = simulate(cases)
+    allowed = [a for a, r in zip(actions, results) if r == "Allowed"]
+    assert allowed == [], f"the stream's role may read a queue the attacker granted it: {allowed}"
+    own = [request(stack, "StreamRole", a, QUEUE) for a in ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes")]
+    assert simulate(own) == ["Allowed"] * len(own)

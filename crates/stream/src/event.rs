@@ -25,9 +25,31 @@ pub const MAX_EVENTS_READ: usize = 10_000;
 /// CloudTrail's `LookupEvents` (minutes), as the alarm chain's claims are.
 pub const MAX_DELIVERED_BYTES: usize = 64 * 1024;
 
+/// The fields of one `responseElements.instancesSet` item that any check reads: EC2 describes
+/// every instance it launched (about 2.5 KB each), so a call of 30 instances alone is a record
+/// over [`MAX_DELIVERED_BYTES`].
+const INSTANCE_FIELDS: [&str; 3] = ["instanceId", "instanceType", "launchTime"];
+
+/// `detail` as a finding carries it: the record AWS delivered, less what no check reads and a
+/// launcher sizes at will (the tags it asked for, and each launched instance's description but
+/// its id, type and launch time). `None` when it is not a JSON object.
+pub fn carried(detail: &str) -> Option<String> {
+    let mut v: serde_json::Value = serde_json::from_str(detail).ok()?;
+    if let Some(req) = v.get_mut("requestParameters").and_then(serde_json::Value::as_object_mut) {
+        req.remove("tagSpecificationSet");
+    }
+    if let Some(items) = v.pointer_mut("/responseElements/instancesSet/items").and_then(serde_json::Value::as_array_mut) {
+        for item in items.iter_mut().filter_map(serde_json::Value::as_object_mut) {
+            item.retain(|k, _| INSTANCE_FIELDS.contains(&k.as_str()));
+        }
+    }
+    v.is_object().then(|| v.to_string())
+}
+
 /// The records of `flagged`'s claims (its evidence, fewest first, then the alternatives) among
-/// `events`, as AWS delivered them to this function, at most [`MAX_DELIVERED_BYTES`] in all.
-/// Every event the store holds was accepted by `parse_event`: its `source` was AWS's own.
+/// `events`, as AWS delivered them to this function ([`carried`]), at most
+/// [`MAX_DELIVERED_BYTES`] in all: a record that does not fit is left out, the next ones still
+/// go. Every event the store holds was accepted by `parse_event`: its `source` was AWS's own.
 pub fn delivered_records(flagged: &launchguard_core::contract::FlaggedPrincipal, events: &[crate::store::StoredEvent]) -> Vec<String> {
     let Some(ev) = flagged.evidence.as_ref() else { return Vec::new() };
     let by_id: std::collections::BTreeMap<String, &str> = events
@@ -44,12 +66,12 @@ pub fn delivered_records(flagged: &launchguard_core::contract::FlaggedPrincipal,
         if !seen.insert(claim.event_id.as_str()) {
             continue;
         }
-        let Some(text) = by_id.get(&claim.event_id) else { continue };
+        let Some(text) = by_id.get(&claim.event_id).and_then(|t| carried(t)) else { continue };
         if bytes.saturating_add(text.len()) > MAX_DELIVERED_BYTES {
-            break;
+            continue;
         }
         bytes += text.len();
-        out.push((*text).to_owned());
+        out.push(text);
     }
     out
 }

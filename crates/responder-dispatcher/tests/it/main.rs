@@ -2,6 +2,7 @@
 //! dependencies again, the AWS SDK among them): one module per concern.
 #![allow(clippy::unwrap_used)] // a test that cannot unwrap has failed
 
+mod atk_stream;
 mod bound;
 mod confirm_props;
 mod confirmation;

@@ -198,6 +198,8 @@ async fn the_finding_carries_its_claims_records_as_aws_delivered_them() {
     for (record, id) in p.delivered_by_aws.iter().zip(&claims) {
         let v: Value = serde_json::from_str(record).unwrap();
         assert_eq!(v["eventID"], *id);
-        assert!(sent.iter().any(|s| serde_json::from_str::<Value>(s).unwrap() == v), "a record AWS did not send: {record}");
+        // as sent, less what no check reads (`carried`: tags, instance descriptions)
+        let as_carried = |s: &String| serde_json::from_str::<Value>(&launchguard_stream::event::carried(s).unwrap()).unwrap();
+        assert!(sent.iter().any(|s| as_carried(s) == v), "a record AWS did not send: {record}");
     }
 }

@@ -97,7 +97,12 @@ fn the_detector_reads_and_invokes_only() {
 #[test]
 fn the_stream_detector_counts_and_invokes_only() {
     check("launchguard-stream", launchguard_stream::AWS_ACTIONS);
-    for s in statements("launchguard-stream").into_iter().filter(|s| s["Sid"] != "OwnLambdaLogs") {
+    // and denies itself every other queue: a mapping from a queue that grants it reading gets nothing
+    let deny = statements("launchguard-stream").into_iter().find(|s| s["Sid"] == "NoOtherQueue").unwrap();
+    assert_eq!(deny["Effect"], "Deny");
+    assert!(deny["NotResource"].as_str().unwrap().ends_with(":sqs:${Region}:${AccountId}:launchguard-stream-events"), "{deny}");
+    assert!(actions(&deny).contains(&"sqs:ReceiveMessage".to_owned()), "{deny}");
+    for s in statements("launchguard-stream").into_iter().filter(|s| s["Sid"] != "OwnLambdaLogs" && s["Effect"] == "Allow") {
         let resource = s["Resource"].as_str().unwrap();
         assert!(!resource.contains('*'), "{s}");
         for a in actions(&s) {
