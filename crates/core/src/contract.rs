@@ -662,12 +662,15 @@ impl Action {
             // kept): the kind and the account are checked, not the name
             (Self::QuarantineUser { account_id: a, .. }, Self::ReleaseUserQuarantine { account_id: ra, .. })
             | (Self::RevokeRoleSessions { account_id: a, .. }, Self::RestoreRoleSessions { account_id: ra, .. }) => a == ra,
-            // the user the handler resolved by the action's name (IAM compares names without
-            // regard to case); each key is checked at the release to be listed under that user
+            // unbound, the user the handler resolved by the action's name (IAM compares names
+            // without regard to case); bound, the user IAM gives the confirmed unique id, under the
+            // name it has now (a rename since the finding: the ledger files the entry under that
+            // id, and the release sends it, so the reversal is refused unless IAM still gives the
+            // name to that id); each key is checked at the release to be listed under that user
             (
-                Self::DeactivateUserAccessKeys { account_id: a, user_name: u, .. },
+                Self::DeactivateUserAccessKeys { account_id: a, user_name: u, bound, .. },
                 Self::ReactivateUserAccessKeys { account_id: ra, user_name: ru, .. },
-            ) => a == ra && u.eq_ignore_ascii_case(ru),
+            ) => a == ra && (bound.is_some() || u.eq_ignore_ascii_case(ru)),
             (
                 Self::StopInstances { account_id: a, region: g, instances, .. },
                 Self::StartInstances { account_id: ra, region: rg, instance_ids, .. },

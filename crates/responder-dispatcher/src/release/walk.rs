@@ -111,6 +111,45 @@ async fn held_on<S: ConditionalStore>(ledger: &Ledger<'_, S>, target: &str) -> R
     Ok(ledger.entries_on(target).await?.into_iter().map(|(_, e, _)| e).find(ActionEntry::holds))
 }
 
+/// IAM's unique id of the user whose key the access key entry `e` deactivated, as CloudTrail's
+/// confirmed records gave it (the id its action was bound to, which the handler checked against
+/// the key's owner before acting). `None` when the action was not bound (records with no id): the
+/// key's user is then known by the name the handler reported only.
+fn key_owner_id(e: &ActionEntry) -> Option<&str> {
+    match &e.action {
+        Action::DeactivateAccessKey { bound: Some(b), .. } => Some(b.principal_id.as_str()),
+        _ => None,
+    }
+}
+
+/// The user an every-key entry is about, as IAM named it last (its reversal's name), for a note.
+fn every_key_user(h: &ActionEntry) -> &str {
+    match (h.reversal.as_ref().or(h.outcome.as_ref().and_then(|o| o.reversal.as_ref())), &h.action) {
+        (Some(Action::ReactivateUserAccessKeys { user_name, .. }), _) | (_, Action::DeactivateUserAccessKeys { user_name, .. }) => {
+            user_name
+        }
+        _ => "?",
+    }
+}
+
+/// An unreleased every-key containment (`deactivate_user_access_keys`) of the user of the access
+/// key entry `e`, found by IAM's identity: filed under the name IAM reported owning the key
+/// ([`ActionEntry::key_user`]), or under any other name a finding gave the same user, through the
+/// unique id the key's action was bound to ([`Ledger::entries_of`] follows the `ids/` filing). A
+/// user that renamed itself between two findings is one user: the newer containment keeps its key.
+async fn every_key_held<S: ConditionalStore>(
+    ledger: &Ledger<'_, S>,
+    account_id: &str,
+    e: &ActionEntry,
+) -> Result<Option<ActionEntry>, CallError> {
+    let id = key_owner_id(e);
+    // a key whose user nobody named is found by the id alone (the name part of a target is not
+    // read under `ids/`)
+    let Some(user) = e.key_user().or(id) else { return Ok(None) };
+    let all = format!("{}keys", principal_prefix(account_id, true, user));
+    Ok(ledger.entries_of(&all, id).await?.into_iter().map(|(_, h, _)| h).find(ActionEntry::holds))
+}
+
 /// `rev` without the key statuses another unreleased containment relies on, whose target is not
 /// `rev`'s own (the walk checked that one): reactivating a key that a
 /// `deactivate_user_access_keys` of its user still holds would give that user a working key
@@ -124,20 +163,17 @@ async fn without_held_keys<S: ConditionalStore>(
     notes: &mut Vec<String>,
 ) -> Result<Option<Action>, CallError> {
     match rev {
-        Action::ReactivateAccessKey { ref account_id, ref access_key_id, .. } => {
-            let Some(user) = e.key_user() else { return Ok(Some(rev)) };
-            let all = format!("{}keys", principal_prefix(account_id, true, user));
-            match held_on(ledger, &all).await? {
-                Some(h) => {
-                    notes.push(format!(
-                        "kept: access key {access_key_id} stays inactive: finding {} deactivated every key of user {user} and is not released",
-                        h.finding_id
-                    ));
-                    Ok(None)
-                }
-                None => Ok(Some(rev)),
+        Action::ReactivateAccessKey { ref account_id, ref access_key_id, .. } => match every_key_held(ledger, account_id, e).await? {
+            Some(h) => {
+                notes.push(format!(
+                    "kept: access key {access_key_id} stays inactive: finding {} deactivated every key of user {} and is not released",
+                    h.finding_id,
+                    every_key_user(&h)
+                ));
+                Ok(None)
             }
-        }
+            None => Ok(Some(rev)),
+        },
         Action::ReactivateUserAccessKeys { account_id, user_arn, user_name, access_key_ids } => {
             let mut free = Vec::new();
             for k in access_key_ids {

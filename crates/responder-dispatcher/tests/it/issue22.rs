@@ -345,6 +345,38 @@ mod invariants {
         }
     }
 
+    proptest! {
+        /// The ledger keeps a handler's reversal of "every key of a user" only for that user: the
+        /// same account, and the name the action gave (without regard to case), unless the action
+        /// was bound to IAM's unique id: then the handler acted on the bound user under the name
+        /// IAM gives it now (a rename since the finding), and its reversal names that user (the
+        /// release sends the entry's unique id, which the handler checks against IAM's). Seen
+        /// failing first: a bound action's reversal under the new name was dropped, so a release
+        /// after a rename never gave the keys back.
+        #[test]
+        fn invariant_an_every_key_reversal_is_kept_only_for_its_user(
+            a in "[A-Za-z0-9+=,.@_-]{1,64}", b in "[A-Za-z0-9+=,.@_-]{1,64}", other in "[0-9]{12}",
+            bound in any::<bool>(), id in "AIDA[A-Z0-9]{16}", keys in proptest::collection::vec("AKIA[A-Z0-9]{16}", 1..4),
+        ) {
+            let all = Action::DeactivateUserAccessKeys {
+                account_id: ACCOUNT.into(), user_arn: format!("arn:aws:iam::{ACCOUNT}:user/{a}"), user_name: a.clone(),
+                used_keys: keys.clone(),
+                bound: bound.then(|| launchguard_core::contract::BoundPrincipal { principal_id: id.clone(), access_key_id: Some(keys[0].clone()) }),
+            };
+            let back = |acct: &str, name: &str| Action::ReactivateUserAccessKeys {
+                account_id: acct.to_owned(), user_arn: format!("arn:aws:iam::{acct}:user/{name}"), user_name: name.to_owned(),
+                access_key_ids: keys.clone(),
+            };
+            prop_assert!(all.reverses(&back(ACCOUNT, &a)));
+            prop_assert!(all.reverses(&back(ACCOUNT, &a.to_ascii_uppercase())));
+            prop_assert_eq!(all.reverses(&back(ACCOUNT, &b)), bound || a.eq_ignore_ascii_case(&b));
+            prop_assert_eq!(all.reverses(&back(&other, &a)), other == ACCOUNT);
+            // never another kind of reversal
+            let one = Action::ReactivateAccessKey { account_id: ACCOUNT.into(), access_key_id: keys[0].clone(), user_name: Some(a.clone()) };
+            prop_assert!(!all.reverses(&one));
+        }
+    }
+
     /// The target of an entry key as the layout before the upgrade wrote it (c365a60's
     /// `target_of`: a key under the name its action gave, names in their case).
     fn old_target(a: &Action) -> String {

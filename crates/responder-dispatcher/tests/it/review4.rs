@@ -141,7 +141,6 @@ fn created_call() -> DateTime<Utc> {
 /// no older than the forged `eventTime`. SAFE: a key no CloudTrail record shows the principal
 /// creating is never deactivated (named for a person instead).
 #[tokio::test(start_paused = true)]
-#[ignore = "review4: created keys are not narrowed to CloudTrail-confirmed records: a forged CreateAccessKey beside a real burst deactivates another user's key"]
 async fn a_created_key_only_the_log_group_shows_is_never_deactivated() {
     const VICTIM_KEY: &str = "AKIAPAYMENTSROTATED1";
     let iam = world::iam().with_user(
@@ -157,8 +156,11 @@ async fn a_created_key_only_the_log_group_shows_is_never_deactivated() {
     let (sns, logs) = (Sns::default(), Logs::default());
     // GIVEN a key burst by ci-deployer that CloudTrail confirms (world::witnessed records it),
     // whose activity.created carries the forged record's key; CloudTrail holds no CreateAccessKey
+    // (witnessed before the forged key is added: the world records every CreateAccessKey a
+    // finding it witnesses names, as CloudTrail would for a real one)
     let mut f = deployer_finding("lg-rv4-forged-create");
     f["rule"] = json!("iam-access-key-burst");
+    let mut f = world::witnessed(&f, Some(&iam));
     f["principals"][0]["activity"]["created"] =
         json!([{"kind": "access_key", "access_key_id": VICTIM_KEY, "user_name": "payments-svc", "created_at": created_call()}]);
     // WHEN it is dispatched
@@ -166,6 +168,11 @@ async fn a_created_key_only_the_log_group_shows_is_never_deactivated() {
     assert_eq!(key_status(&iam, "ci-deployer", DEPLOYER_KEY), KeyStatus::Inactive, "baseline: the real burst is contained: {r:?}");
     // THEN the payments key, which no CloudTrail record shows ci-deployer creating, stays Active
     assert_eq!(key_status(&iam, "payments-svc", VICTIM_KEY), KeyStatus::Active, "{:?}", r.outcomes);
+    assert!(iam.writes().iter().all(|w| !w.contains(VICTIM_KEY)), "a write on the victim's key: {:?}", iam.writes());
+    // AND the page names it for a person, and why it was left
+    let page = sns.messages.lock().unwrap().iter().map(|m| m.1.clone()).collect::<Vec<_>>().join("\n");
+    assert!(page.contains(&format!("{VICTIM_KEY} (for payments-svc) not deactivated")), "{page}");
+    assert!(page.contains("no CreateAccessKey record that CloudTrail confirmed"), "{page}");
 }
 
 /// The same self-rename with `LG_EC2_ACTION=stop`: the EC2 handler resolves the principal by the
