@@ -78,7 +78,12 @@ fn check_names(event_names: &[&str], total: usize) -> Result<(), CoreError> {
 impl EventRule {
     /// `ec2.amazonaws.com` / `RunInstances`, counting instances.
     pub fn run_instances() -> Self {
-        Self { event_source: "ec2.amazonaws.com".into(), event_names: vec!["RunInstances".into()], counts: Counted::Instances }
+        Self {
+            event_source: "ec2.amazonaws.com".into(),
+            event_names: vec!["RunInstances".into()],
+            also: Vec::new(),
+            counts: Counted::Instances,
+        }
     }
 
     /// A rule for another event, counting calls. Source: `[a-z0-9.-]+` ending in
