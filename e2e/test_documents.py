@@ -252,9 +252,14 @@ def test_each_rule_has_its_alarm_and_the_detector_acts_on_every_one(stack):
     detector's ALARM_ARNS output names them all (the detector refuses to start on an alarm without a rule)."""
     rules = json.loads((Path(__file__).parent.parent / "crates/core/rules/default.json").read_text())["rules"]
     alarms = {r["Properties"]["AlarmName"]: r["Properties"] for r in stack.rendered.values() if r.get("Type") == "AWS::CloudWatch::Alarm"}
-    metrics = {m["MetricName"]: r["Properties"]["FilterPattern"] for r in stack.rendered.values() if r.get("Type") == "AWS::Logs::MetricFilter"
-               for m in r["Properties"]["MetricTransformations"]}
+    metrics = {}  # metric -> the patterns of every filter feeding it (one per launch route for instances)
+    for r in stack.rendered.values():
+        if r.get("Type") == "AWS::Logs::MetricFilter":
+            for m in r["Properties"]["MetricTransformations"]:
+                metrics.setdefault(m["MetricName"], []).append(r["Properties"]["FilterPattern"])
     for rule in rules:
+        events = [(rule["event_source"], n) for n in rule["event_names"]]
+        events += [(g["event_source"], n) for g in rule.get("more_events", []) for n in g["event_names"]]
         mine = [a for a in alarms if any(fnmatch.fnmatchcase(a, p) for p in rule["alarms"])]
         assert mine, f"rule {rule['id']} has no alarm"
         for a in mine:
@@ -263,9 +268,13 @@ def test_each_rule_has_its_alarm_and_the_detector_acts_on_every_one(stack):
             names = [props["MetricName"]] if "MetricName" in props else [m["MetricStat"]["Metric"]["MetricName"] for m in props["Metrics"] if "MetricStat" in m]
             assert names, a
             for name in names:
-                pattern = metrics[name]
-                assert f'$.eventSource = \"{rule["event_source"]}\"' in pattern, (a, pattern)
-                assert any(f'$.eventName = \"{n}\"' in pattern for n in rule["event_names"]), (a, pattern)
+                patterns = metrics[name]
+                # every filter feeding the alarm's metric is on one of the rule's events, and every
+                # event of the rule feeds it (a launch route without a filter would never wake the detector)
+                for pattern in patterns:
+                    assert any(f'$.eventSource = \"{s}\"' in pattern and f'$.eventName = \"{n}\"' in pattern for s, n in events), (a, pattern)
+                for s, n in events:
+                    assert any(f'$.eventSource = \"{s}\"' in p and f'$.eventName = \"{n}\"' in p for p in patterns), (a, name, s, n)
     output = stack.value(json.loads(render.render(stack.tmp)[0].read_text())["Outputs"]["AlarmArns"]["Value"])
     assert sorted(output.split(",")) == sorted(f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:{a}" for a in alarms)
     assert not [r for r in stack.resources.values() if r.get("Type") in ("AWS::CloudWatch::Alarm", "AWS::Logs::MetricFilter")], \

@@ -14,26 +14,31 @@
 //!
 //! The metric filters count what the rule counts: calls and instances leave out dry runs
 //! (`errorCode` `Client.DryRunOperation`) and count failed calls, as [`crate::launch`] does;
-//! instances are the first launch specification's `maxCount`; a call without one (CloudTrail
-//! omitted its `requestParameters`, over its size limit) counts as [`crate::rules::MAX_THRESHOLD`]
-//! instances, which fires every instances alarm, and the detector counts what the record says.
-//! Not seen by a metric: a second launch specification in one call (CloudTrail writes one for
-//! RunInstances).
+//! instances are, for `RunInstances`, the first launch specification's `maxCount`, and for a
+//! call asking for capacity, the field [`crate::capacity`] reads (a fleet's target capacity, a
+//! spot request's count, an Auto Scaling group's desired capacity or minimum). A call whose
+//! count is not there (CloudTrail omitted its `requestParameters`, over its size limit) counts
+//! as [`crate::rules::MAX_THRESHOLD`] instances, which fires every instances alarm, and the
+//! detector counts what the record says. Not seen by a metric: a second launch specification in
+//! one call (CloudTrail writes one for RunInstances), and a capacity route's count written as a
+//! string.
 //!
-//! A count CloudWatch cannot read as a number (`"maxCount": "12"`, which core reads as 12; issue
-//! 23, rvd finding 7) matches none of the instances filters: CloudWatch's numeric comparisons
-//! match JSON numbers only, and its `=`, `!=` and wildcards compare a number's text as a
-//! string's, so no one pattern tells a string from a number. Two more metrics tell them apart:
-//! [`COUNTS_WRITTEN_METRIC`] adds 1 for every launch whose count field is there (`= *`: any
-//! type), [`COUNTS_NUMERIC_METRIC`] 1 for every launch whose count is a number (`>= 1` or
-//! `< 1`); a metric-math alarm per rule counting instances fires when
+//! A `RunInstances` count CloudWatch cannot read as a number (`"maxCount": "12"`, which core
+//! reads as 12; issue 23, rvd finding 7) matches none of the instances filters: CloudWatch's
+//! numeric comparisons match JSON numbers only, and its `=`, `!=` and wildcards compare a
+//! number's text as a string's, so no one pattern tells a string from a number. Two more metrics
+//! tell them apart: [`COUNTS_WRITTEN_METRIC`] adds 1 for every launch whose count field is there
+//! (`= *`: any type), [`COUNTS_NUMERIC_METRIC`] 1 for every launch whose count is a number
+//! (`>= 1` or `< 1`); a metric-math alarm per rule counting instances fires when
 //! `written - FILL(numeric, 0) >= 1` (a launch whose count no instances filter read), which
-//! wakes the detector, which counts what the record says. Every value published is positive: nothing can take a launch off a Sum.
+//! wakes the detector, which counts what the record says. Every value published is positive:
+//! nothing can take a launch off a Sum.
 
 use serde_json::{Value, json};
 
 use crate::CoreError;
 use crate::alarm::INSTANCES_METRIC;
+use crate::capacity::Route;
 use crate::rules::{Rule, RuleSet};
 use crate::windows::{Horizon, Measure, duration_words};
 
@@ -155,9 +160,78 @@ const NOT_A_DRY_RUN: &str = "(($.errorCode NOT EXISTS) || ($.errorCode != \"Clie
 const FAILED: &str = "($.errorCode = *) && ($.errorCode != \"Client.DryRunOperation\")";
 
 fn pattern(rule: &Rule, more: &str) -> String {
-    let base = rule.event.filter_pattern();
-    let inner = base.trim_start_matches("{ ").trim_end_matches(" }");
-    format!("{{ {inner} && {more} }}")
+    let terms = rule.event.filter_terms();
+    if rule.event.groups().count() > 1 { format!("{{ ({terms}) && {more} }}") } else { format!("{{ {terms} && {more} }}") }
+}
+
+fn route_pattern(route: Route, more: &str) -> String {
+    format!(
+        "{{ ($.eventSource = \"{}\") && ($.eventName = \"{}\") && {NOT_A_DRY_RUN} && {more} }}",
+        route.event_source(),
+        route.event_name()
+    )
+}
+
+/// `$.requestParameters.<path>`.
+fn request_field(path: &[&str]) -> String {
+    format!("$.requestParameters.{}", path.join("."))
+}
+
+/// The filters that add what a call of `route` asks for to the instances metric `metric`, dry
+/// runs left out, as [`crate::launch::launch_facts`] counts it: the count when the call gives
+/// one, else [`crate::rules::MAX_THRESHOLD`] where core cannot read one (so the detector
+/// reads the records and counts what they say).
+fn route_filters(route: Route, metric: &str) -> Vec<MetricFilter> {
+    let max = crate::rules::MAX_THRESHOLD.to_string();
+    let filter = |suffix: &str, more: String, value: String| MetricFilter {
+        logical_id: format!("MetricFilterInstances{}{suffix}", if route == Route::RunInstances { "" } else { route.event_name() }),
+        metric: metric.to_owned(),
+        pattern: route_pattern(route, &more),
+        value,
+    };
+    match route {
+        Route::RunInstances => vec![
+            // a count of at least one, published as written; never a negative one, which
+            // would take a real launch's instances off the period's Sum
+            filter("Requested", format!("({MAX_COUNT} >= 1)"), MAX_COUNT.into()),
+            // a refused call asking for 0 or fewer instances: core reads what it asked for
+            // elsewhere (minCount, else 1); the metric cannot, so it wakes the detector (as an
+            // omitted count does), which counts what the record says
+            filter("NotACount", format!("({MAX_COUNT} < 1)"), max.clone()),
+            // the count is not known (CloudTrail omitted the request, or the response alone
+            // says it): count it as every threshold at once, so the detector reads the records
+            // and counts what they say
+            filter("Omitted", format!("({MAX_COUNT} NOT EXISTS)"), max),
+        ],
+        Route::CreateFleet | Route::RequestSpotFleet | Route::SetDesiredCapacity => {
+            let f = request_field(route.count_fields()[0]);
+            vec![filter("", format!("({f} >= 1)"), f.clone()), filter("Unread", format!("(({f} NOT EXISTS) || ({f} < 0))"), max)]
+        }
+        Route::RequestSpotInstances => {
+            let f = request_field(route.count_fields()[0]);
+            let spec = request_field(&["launchSpecification"]);
+            vec![
+                filter("", format!("({f} >= 1)"), f.clone()),
+                // the API's default count
+                filter("Default", format!("({f} NOT EXISTS)"), "1".into()),
+                filter("Unread", format!("(({spec} NOT EXISTS) || ({f} < 0))"), max),
+            ]
+        }
+        Route::CreateAutoScalingGroup | Route::UpdateAutoScalingGroup => {
+            let (d, m) = (request_field(&["desiredCapacity"]), request_field(&["minSize"]));
+            let unread = if route == Route::CreateAutoScalingGroup {
+                format!("((({d} NOT EXISTS) && ({m} NOT EXISTS)) || ({d} < 0) || ({m} < 0))")
+            } else {
+                let name = request_field(&["autoScalingGroupName"]);
+                format!("(({name} NOT EXISTS) || ({d} < 0) || ({m} < 0))")
+            };
+            vec![
+                filter("Desired", format!("({d} >= 1)"), d.clone()),
+                filter("MinSize", format!("({d} NOT EXISTS) && ({m} >= 1)"), m.clone()),
+                filter("Unread", unread, max),
+            ]
+        }
+    }
 }
 
 /// The filters of the alarm on counts that are not numbers: every launch with a count field, and
@@ -202,34 +276,12 @@ fn metric(rule: &Rule, key: &str, m: Measure) -> (String, Vec<MetricFilter>) {
     match m {
         Measure::Instances => {
             let name = INSTANCES_METRIC.to_owned();
-            let filters = vec![
-                MetricFilter {
-                    logical_id: "MetricFilterInstancesRequested".into(),
-                    metric: name.clone(),
-                    // a count of at least one, published as written; never a negative one, which
-                    // would take a real launch's instances off the period's Sum
-                    pattern: pattern(rule, &format!("{NOT_A_DRY_RUN} && ({MAX_COUNT} >= 1)")),
-                    value: MAX_COUNT.into(),
-                },
-                MetricFilter {
-                    logical_id: "MetricFilterInstancesNotACount".into(),
-                    metric: name.clone(),
-                    // a refused call asking for 0 or fewer instances: core reads what it asked
-                    // for elsewhere (minCount, else 1); the metric cannot, so it wakes the
-                    // detector (as an omitted count does), which counts what the record says
-                    pattern: pattern(rule, &format!("{NOT_A_DRY_RUN} && ({MAX_COUNT} < 1)")),
-                    value: crate::rules::MAX_THRESHOLD.to_string(),
-                },
-                MetricFilter {
-                    logical_id: "MetricFilterInstancesOmitted".into(),
-                    metric: name.clone(),
-                    pattern: pattern(rule, &format!("{NOT_A_DRY_RUN} && ({MAX_COUNT} NOT EXISTS)")),
-                    // the count is not known (CloudTrail omitted the request, or the response
-                    // alone says it): count it as every threshold at once, so the detector reads
-                    // the records and counts what they say
-                    value: crate::rules::MAX_THRESHOLD.to_string(),
-                },
-            ];
+            let filters = rule
+                .event
+                .groups()
+                .flat_map(|(s, names)| names.iter().filter_map(move |n| Route::named(s, n)))
+                .flat_map(|route| route_filters(route, &name))
+                .collect();
             (name, filters)
         }
         Measure::Calls | Measure::FailedCalls => {

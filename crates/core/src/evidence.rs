@@ -189,7 +189,7 @@ fn check(claim: &EvidenceEvent, principal: &Principal, answer: Option<Option<&st
             crate::time::format_utc(claim.event_time)
         ));
     }
-    let f = if r.is_event("ec2.amazonaws.com", "RunInstances") { launch_facts(&r) } else { call_facts(&r) };
+    let f = if crate::capacity::is_launch(&r) { launch_facts(&r) } else { call_facts(&r) };
     if (f.launched, f.requested, f.failed) != (claim.launched, claim.requested, claim.failed) {
         return Err(format!(
             "CloudTrail recorded {} launched / {} requested{}, the log group {} / {}{}",
@@ -281,7 +281,7 @@ fn own_call(
     if who.key() != principal.key() || !(from..=to).contains(&t) {
         return None;
     }
-    let f = if r.is_event("ec2.amazonaws.com", "RunInstances") { launch_facts(&r) } else { call_facts(&r) };
+    let f = if crate::capacity::is_launch(&r) { launch_facts(&r) } else { call_facts(&r) };
     Some(Point { t_ms: t, launched: f.launched, requested: f.requested, failed: f.failed, dry_run: f.dry_run })
 }
 

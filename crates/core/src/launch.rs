@@ -1,4 +1,6 @@
-//! Counting EC2 launches in a `RunInstances` record: instances, not calls.
+//! Counting EC2 launches: instances, not calls. A `RunInstances` record as below; a call that
+//! asks AWS for capacity (a fleet, spot requests, an Auto Scaling group: [`crate::capacity`])
+//! for the instances it asks for, its failures and dry runs counted alike.
 //!
 //! - launched: the items of `responseElements.instancesSet` (with their instance ids);
 //! - requested: `maxCount` summed over `requestParameters.instancesSet.items` (a failed call
@@ -10,6 +12,7 @@ use std::borrow::Cow;
 
 use serde::{Deserialize, Deserializer};
 
+use crate::capacity::{Route, instance_type, requested};
 use crate::record::CloudTrailRecord;
 
 /// A `RunInstances` record with its request and response read in the same pass.
@@ -128,9 +131,13 @@ fn lenient_u64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error>
     })
 }
 
-/// Read the launch facts of a `RunInstances` record whose request and response are still raw.
-/// Never fails: what cannot be read is flagged with [`LaunchFacts::malformed`].
+/// Read the launch facts of a launch record ([`Route`]) whose request and response are still
+/// raw: `RunInstances`, or a call asking for capacity. Never fails: what cannot be read is
+/// flagged with [`LaunchFacts::malformed`].
 pub fn launch_facts(record: &CloudTrailRecord<'_>) -> LaunchFacts {
+    if let Some(route) = Route::of(record).filter(|r| *r != Route::RunInstances) {
+        return capacity_facts(route, record.error_code.as_deref(), record.request_parameters);
+    }
     let mut malformed = false;
     let req: Option<Request<'_>> = record.request_parameters.and_then(|r| serde_json::from_str(r.get()).map_err(|_| malformed = true).ok());
     let resp: Option<Response<'_>> = match record.error_code {
@@ -142,7 +149,32 @@ pub fn launch_facts(record: &CloudTrailRecord<'_>) -> LaunchFacts {
     f
 }
 
-/// Read the launch facts of a record read in one pass.
+/// The launch facts of a record of `route` (not `RunInstances`), its `requestParameters` still
+/// raw. Never fails: what cannot be read is marked [`LaunchFacts::malformed`] and counted as
+/// [`crate::capacity`] says.
+pub fn capacity_facts(route: Route, error_code: Option<&str>, request: Option<&serde_json::value::RawValue>) -> LaunchFacts {
+    let mut f = LaunchFacts { error_code: error_code.map(str::to_owned), ..LaunchFacts::default() };
+    f.dry_run = error_code == Some(DRY_RUN_ERROR);
+    f.failed = error_code.is_some() && !f.dry_run;
+    if f.dry_run {
+        return f;
+    }
+    let value: Option<serde_json::Value> = request.and_then(|r| serde_json::from_str(r.get()).ok());
+    match value.as_ref().and_then(|v| requested(route, v)) {
+        Some(n) => f.requested = n,
+        None => {
+            f.malformed = true;
+            f.count_omitted = !f.failed;
+            f.requested = if f.failed { 1 } else { OMITTED_COUNT };
+        }
+    }
+    if let Some(t) = value.as_ref().and_then(|v| instance_type(route, v)) {
+        f.instance_types.push(t);
+    }
+    f
+}
+
+/// Read the launch facts of a `RunInstances` record read in one pass.
 pub fn launch_record_facts(record: &mut LaunchRecord<'_>) -> LaunchFacts {
     let resp = record.response_elements.take();
     facts(record.error_code.as_deref(), record.request_parameters.as_ref(), resp)
@@ -192,4 +224,26 @@ fn facts(error_code: Option<&str>, req: Option<&Request<'_>>, resp: Option<Respo
         f.malformed = true;
     }
     f
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn dry_runs_ask_for_nothing_and_unreadable_successes_for_every_threshold() {
+        let raw = serde_json::value::RawValue::from_string(json!({"instanceCount": 50}).to_string()).unwrap();
+        let f = capacity_facts(Route::RequestSpotInstances, Some(DRY_RUN_ERROR), Some(&raw));
+        assert!(f.dry_run && f.requested == 0 && !f.failed);
+        let f = capacity_facts(Route::RequestSpotInstances, Some("Client.MaxSpotInstanceCountExceeded"), Some(&raw));
+        assert!(f.failed && f.requested == 50);
+        let f = capacity_facts(Route::SetDesiredCapacity, None, None);
+        assert!(f.malformed && f.count_omitted && f.requested == OMITTED_COUNT);
+        let f = capacity_facts(Route::SetDesiredCapacity, Some("ValidationError"), None);
+        assert!(f.malformed && !f.count_omitted && f.requested == 1);
+    }
 }

@@ -12,7 +12,9 @@
 //! - [`time`]: tolerant timestamp parsing (CloudTrail, CloudWatch, Logs Insights formats).
 //! - [`record`]: the borrowed CloudTrail record model and every container shape.
 //! - [`principal`]: `userIdentity` classification.
-//! - [`launch`]: RunInstances counting (launched, requested, failed, dry runs).
+//! - [`capacity`]: the launch routes (RunInstances, fleets, spot requests, Auto Scaling groups) and
+//!   the capacity each call asks for.
+//! - [`launch`]: launch counting (launched, requested, failed, dry runs), of every route.
 //! - [`aggregate`]: per-principal activity, de-duplicated by access key.
 //! - [`split`]: the records of a document of any shape as text, unparsed (lookup-events exports
 //!   too), keeping what precedes a cut.
@@ -50,6 +52,7 @@ pub mod alarm;
 pub mod alarm_plan;
 pub mod auth;
 pub mod burst;
+pub mod capacity;
 pub mod config;
 pub mod contract;
 pub mod created;

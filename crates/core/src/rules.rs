@@ -13,6 +13,11 @@
 //! sliding window reach its threshold ([`crate::windows::judge`]). The older form
 //! `"threshold": N, "window_seconds": W` is one horizon.
 //!
+//! A rule may watch events of more than one source: `"more_events": [{"event_source": S,
+//! "event_names": [...]}, ...]` next to its `event_source` and `event_names`. A rule counting
+//! instances watches only launch routes ([`crate::capacity::Route`]: `RunInstances`, and the
+//! calls that ask AWS for capacity it then launches: fleets, spot requests, Auto Scaling groups).
+//!
 //! The detector picks a rule only from the alarm CloudWatch confirmed: the rule whose `alarms`
 //! match the name in the alarm's ARN (see [`RuleSet::for_alarm`]).
 
@@ -21,6 +26,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::CoreError;
+use crate::capacity::Route;
 use crate::evidence::MAX_EVIDENCE;
 use crate::query::EventRule;
 use crate::threshold::{Counted, Thresholds};
@@ -185,11 +191,12 @@ impl Ctx<'_> {
     }
 }
 
-const FIELDS: [&str; 11] = [
+const FIELDS: [&str; 12] = [
     "id",
     "description",
     "event_source",
     "event_names",
+    "more_events",
     "counts",
     "horizons",
     "threshold",
@@ -247,13 +254,42 @@ fn rule(origin: &str, index: usize, v: &Value) -> Result<Rule, CoreError> {
         Some("calls") => Counted::Calls,
         _ => return Err(c.err("counts", "must be \"instances\" (RunInstances only) or \"calls\"")),
     };
-    if counts == Counted::Instances && (source != "ec2.amazonaws.com" || names != ["RunInstances"]) {
-        return Err(c.err("counts", "is \"instances\": only ec2.amazonaws.com RunInstances launches instances; count \"calls\""));
-    }
-    let event = EventRule::with_names(source, &names, counts).map_err(|e| {
+    let mut event = EventRule::with_names(source, &names, counts).map_err(|e| {
         let field = if matches!(&e, CoreError::UnsafeQueryValue { what: "event source", .. }) { "event_source" } else { "event_names" };
         c.err(field, e.to_string())
     })?;
+    match o.get("more_events") {
+        None => {}
+        Some(Value::Array(groups)) if !groups.is_empty() => {
+            for (i, g) in groups.iter().enumerate() {
+                let field = format!("more_events[{i}]");
+                let Value::Object(g) = g else {
+                    return Err(c.err(&field, "is not an object {\"event_source\": S, \"event_names\": [N, ...]}"));
+                };
+                if let Some(unknown) = g.keys().find(|k| *k != "event_source" && *k != "event_names") {
+                    return Err(c.err(&format!("{field}.{unknown}"), "is not a field here (expected event_source, event_names)"));
+                }
+                let more_source = g
+                    .get("event_source")
+                    .and_then(Value::as_str)
+                    .ok_or_else(|| c.err(&format!("{field}.event_source"), "is missing or not a string"))?;
+                let more_names = strings(&c, g, "event_names")
+                    .map_err(|_| c.err(&format!("{field}.event_names"), "is missing or not a list of strings"))?;
+                event = event.and_names(more_source, &more_names).map_err(|e| c.err(&field, e.to_string()))?;
+            }
+        }
+        Some(_) => return Err(c.err("more_events", "must be a non-empty list of {\"event_source\": S, \"event_names\": [N, ...]}")),
+    }
+    if counts == Counted::Instances
+        && let Some((s, n)) =
+            event.groups().flat_map(|(s, names)| names.iter().map(move |n| (s, n))).find(|(s, n)| Route::named(s, n).is_none())
+    {
+        let routes: Vec<String> = Route::ALL.iter().map(|r| format!("{} {}", r.event_source(), r.event_name())).collect();
+        return Err(c.err(
+            "counts",
+            format!("is \"instances\", and {s} {n} does not launch instances (those that do: {}); count \"calls\"", routes.join(", ")),
+        ));
+    }
     let horizons = horizons(&c, o, counts)?;
     let min_failed_calls = count(&c, o, "min_failed_calls", MAX_THRESHOLD)?;
     if let Some(n) = min_failed_calls {

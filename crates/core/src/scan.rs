@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::aggregate::Aggregate;
+use crate::capacity::EC2;
 use crate::created::created;
 use crate::launch::{DRY_RUN_ERROR, LaunchFacts, LaunchRecord, launch_facts, launch_record_facts};
 use crate::principal::classify;
@@ -240,10 +241,12 @@ impl<K: LaunchSink> Scanner<K> {
             }
             return;
         }
-        // One pass with the request and response typed for launches; a record whose shape does
-        // not fit is read again generically (and its launch details flagged as malformed).
+        // One pass with the request and response typed for `RunInstances`; a record whose shape
+        // does not fit (its launch details then flagged as malformed), or of another launch route
+        // (capacity asked for: [`crate::capacity`]), or of no launch at all, is read again
+        // generically.
         match serde_json::from_str::<LaunchRecord<'_>>(message) {
-            Ok(mut r) if r.event_source.is_some() || r.event_name.is_some() => {
+            Ok(mut r) if r.is_event(EC2, "RunInstances") => {
                 if let Some(t) = self.accept(&r) {
                     let facts = launch_record_facts(&mut r);
                     if self.fresh(&r, t, &facts) {

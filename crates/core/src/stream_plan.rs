@@ -59,9 +59,7 @@ fn camel(s: &str) -> String {
 /// The rules for `set`: one per event source, in the order first named.
 pub fn plan(set: &RuleSet) -> Vec<StreamRule> {
     let mut out: Vec<StreamRule> = Vec::new();
-    for r in &set.rules {
-        let source = r.event.event_source();
-        let names = r.event.event_names();
+    for (source, names) in set.rules.iter().flat_map(|r| r.event.groups()) {
         match out.iter_mut().find(|s| s.event_source == source) {
             Some(s) => s.event_names.extend(names.iter().cloned()),
             None => {
@@ -115,8 +113,11 @@ mod tests {
         let set = RuleSet::bundled().unwrap();
         let p = plan(&set);
         let ec2 = p.iter().find(|r| r.event_source == "ec2.amazonaws.com").unwrap();
-        assert_eq!(ec2.event_names, ["RunInstances"]);
+        assert_eq!(ec2.event_names, ["CreateFleet", "RequestSpotFleet", "RequestSpotInstances", "RunInstances"]);
         assert!(!ec2.us_east_1_only);
+        let asg = p.iter().find(|r| r.event_source == "autoscaling.amazonaws.com").unwrap();
+        assert_eq!(asg.event_names, ["CreateAutoScalingGroup", "SetDesiredCapacity", "UpdateAutoScalingGroup"]);
+        assert!(!asg.us_east_1_only);
         let iam = p.iter().find(|r| r.event_source == "iam.amazonaws.com").unwrap();
         assert_eq!(iam.event_names, ["CreateAccessKey", "CreateUser"]);
         assert!(iam.us_east_1_only);
@@ -132,9 +133,9 @@ mod tests {
         let set = RuleSet::bundled().unwrap();
         let p = plan(&set);
         for r in &set.rules {
-            for n in r.event.event_names() {
+            for (source, n) in r.event.groups().flat_map(|(s, names)| names.iter().map(move |n| (s, n))) {
                 assert!(
-                    p.iter().any(|s| s.pattern()["detail"]["eventSource"][0] == r.event.event_source()
+                    p.iter().any(|s| s.pattern()["detail"]["eventSource"][0] == source
                         && s.pattern()["detail"]["eventName"].as_array().unwrap().iter().any(|v| v == n)),
                     "{} {n}",
                     r.id

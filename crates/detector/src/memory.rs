@@ -34,7 +34,8 @@ pub struct MemoryLogs {
     pub insights: Insights,
     /// FilterLogEvents answers 503.
     pub filter_fails: bool,
-    /// Apply the RunInstances filter like CloudWatch Logs (LocalStack does not).
+    /// Apply the launch rule's filter (its events: every launch route) like CloudWatch Logs
+    /// (LocalStack does not).
     pub service_filters: bool,
     /// Events per FilterLogEvents page.
     pub page_size: usize,
@@ -70,7 +71,11 @@ impl MemoryLogs {
     fn in_range(&self, start_ms: i64, end_ms: i64) -> Vec<String> {
         self.events
             .iter()
-            .filter(|(t, m)| (start_ms..=end_ms).contains(t) && (!self.service_filters || m.contains("\"RunInstances\"")))
+            .filter(|(t, m)| {
+                (start_ms..=end_ms).contains(t)
+                    && (!self.service_filters
+                        || launchguard_core::capacity::Route::ALL.iter().any(|r| m.contains(&format!("\"{}\"", r.event_name()))))
+            })
             .map(|(_, m)| m.clone())
             .collect()
     }

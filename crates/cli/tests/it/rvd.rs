@@ -96,3 +96,20 @@ fn rvd_held_duplicate_files_count_once_and_the_window_is_half_open() {
     let rule = r.rule("ec2-mass-launch").unwrap();
     assert_eq!((rule.stats.matched, rule.stats.duplicates), (2, 2));
 }
+
+/// Finding 5 in `scan`. GIVEN the launch routes of `fixtures/launch-routes/routes.json` (an Auto
+/// Scaling group of 500 and a spot fleet of 300 asked for by IAM user mallory, a group resized
+/// to 60 and a fleet of 120 by role ci-deployer, a dry run, a refused spot request, a request
+/// CloudTrail omitted), WHEN scanned with the bundled rules, THEN both callers are flagged by the
+/// launch rule for the capacity they asked for, and the read says one count was not readable.
+#[test]
+fn rvd_capacity_asked_through_groups_fleets_and_spot_requests_is_flagged() {
+    let path = launchguard_testkit::fixtures_dir().join("launch-routes/routes.json");
+    let r = scan_paths(&[path]);
+    let mut flagged: Vec<String> = r.flagged().map(|b| b.principal.label()).collect();
+    flagged.sort();
+    flagged.dedup();
+    assert_eq!(flagged, vec!["IAM user mallory".to_owned(), "role ci-deployer".to_owned()]);
+    let rule = r.rule("ec2-mass-launch").unwrap();
+    assert_eq!((rule.stats.matched, rule.stats.uncounted), (11, 1));
+}

@@ -12,6 +12,7 @@ mod created_keys_review;
 mod ec2_contract;
 mod evidence_props;
 mod fit_launches;
+mod launch_routes;
 mod limits;
 mod paced_evidence;
 mod props;

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used)]
 
 use launchguard_core::CoreError;
+use launchguard_core::capacity::Route;
 use launchguard_core::created::{Created, created};
 use launchguard_core::record::parse_record;
 use launchguard_core::rules::{EC2_MASS_LAUNCH, RuleAction, RuleSet};
@@ -48,7 +49,12 @@ fn the_bundled_rules_are_the_three_of_the_issue() {
     assert_eq!(ec2.thresholds(false), Thresholds::default());
     let h = |m: Measure, w: u64, t: u64| Horizon { measure: m, window_seconds: w, threshold: t };
     assert_eq!(ec2.horizons, vec![h(Measure::Instances, 300, 10), h(Measure::Instances, 3600, 40), h(Measure::Instances, 86_400, 150)]);
-    assert_eq!(ec2.event.filter_pattern(), launchguard_core::query::EventRule::run_instances().filter_pattern());
+    // AND it counts the instances of every launch route: RunInstances, and the capacity a fleet,
+    // a spot request or an Auto Scaling group asks AWS to launch
+    let routes: Vec<(String, String)> =
+        ec2.event.groups().flat_map(|(s, names)| names.iter().map(move |n| (s.to_owned(), n.clone()))).collect();
+    let all: Vec<(String, String)> = Route::ALL.iter().map(|r| (r.event_source().to_owned(), r.event_name().to_owned())).collect();
+    assert_eq!(routes, all);
     let users = set.get("iam-user-burst").unwrap();
     assert_eq!((users.event.counts(), users.threshold(), users.window_seconds()), (Counted::Calls, 5, 600));
     assert_eq!(set.get("iam-access-key-burst").unwrap().threshold(), 3);
@@ -88,6 +94,29 @@ fn every_error_names_the_rule_and_the_field() {
         ("an action outside the playbook", json!({"actions": ["delete_user"]}), "actions"),
         ("an action twice", json!({"actions": ["quarantine_user", "quarantine_user"]}), "actions"),
         ("instances of CreateUser", json!({"counts": "instances"}), "counts"),
+        ("more events not a list", json!({"more_events": {"event_source": "sts.amazonaws.com"}}), "more_events"),
+        ("more events empty", json!({"more_events": []}), "more_events"),
+        (
+            "more events of the same source",
+            json!({"more_events": [{"event_source": "iam.amazonaws.com", "event_names": ["CreateRole"]}]}),
+            "more_events[0]",
+        ),
+        (
+            "more events of a foreign source",
+            json!({"more_events": [{"event_source": "evil.example.com", "event_names": ["X"]}]}),
+            "more_events[0]",
+        ),
+        (
+            "more events with an unknown field",
+            json!({"more_events": [{"event_source": "sts.amazonaws.com", "event_names": ["X"], "y": 1}]}),
+            "more_events[0].y",
+        ),
+        ("more events without names", json!({"more_events": [{"event_source": "sts.amazonaws.com"}]}), "more_events[0].event_names"),
+        (
+            "more events over 16 names",
+            json!({"more_events": [{"event_source": "sts.amazonaws.com", "event_names": (0..16).map(|i| format!("E{i}")).collect::<Vec<_>>()}]}),
+            "more_events[0]",
+        ),
         ("no alarm", json!({"alarms": []}), "alarms"),
         ("alarm name with a space", json!({"alarms": ["my alarm"]}), "alarms"),
         ("exclude as text", json!({"exclude_aws_services": "yes"}), "exclude_aws_services"),
@@ -103,6 +132,47 @@ fn every_error_names_the_rule_and_the_field() {
     // AND a rule without a valid id is named by its position
     let (r, f, _) = error_of(&set_with(json!({"id": "Bad Id"})));
     assert_eq!((r.as_str(), f.as_str()), ("#1", "id"));
+}
+
+#[test]
+fn a_rule_counting_instances_names_launch_routes_only() {
+    let instances = |source: &str, names: Value, more: Value| {
+        let mut rule = json!({"id": "launches", "event_source": source, "event_names": names, "counts": "instances",
+            "threshold": 10, "window_seconds": 300, "actions": [], "alarms": ["launchguard-launches*"]});
+        if !more.is_null() {
+            rule["more_events"] = more;
+        }
+        RuleSet::parse(&set_with(rule), "test")
+    };
+    // GIVEN the Auto Scaling routes next to EC2's THEN the rule is accepted and matches both
+    let asg = json!([{"event_source": "autoscaling.amazonaws.com", "event_names": ["SetDesiredCapacity"]}]);
+    let set = instances("ec2.amazonaws.com", json!(["RunInstances", "CreateFleet"]), asg).unwrap();
+    let r = &set.rules[0];
+    assert_eq!(r.event.label(), "ec2.amazonaws.com/RunInstances,CreateFleet;autoscaling.amazonaws.com/SetDesiredCapacity");
+    assert_eq!(
+        r.event.filter_pattern(),
+        "{ (($.eventSource = \"ec2.amazonaws.com\") && (($.eventName = \"RunInstances\") || ($.eventName = \"CreateFleet\"))) \
+         || (($.eventSource = \"autoscaling.amazonaws.com\") && ($.eventName = \"SetDesiredCapacity\")) }"
+    );
+    assert!(r.event.insights_query(10).contains(
+        "filter (eventSource = 'ec2.amazonaws.com' and eventName in ['RunInstances', 'CreateFleet']) or \
+         (eventSource = 'autoscaling.amazonaws.com' and eventName = 'SetDesiredCapacity')"
+    ));
+    // GIVEN an event that launches nothing, or a launch name under another source, THEN refused
+    for (source, names, more) in [
+        ("ec2.amazonaws.com", json!(["RunInstances", "StartInstances"]), Value::Null),
+        ("autoscaling.amazonaws.com", json!(["RunInstances"]), Value::Null),
+        (
+            "ec2.amazonaws.com",
+            json!(["RunInstances"]),
+            json!([{"event_source": "autoscaling.amazonaws.com", "event_names": ["CreateLaunchConfiguration"]}]),
+        ),
+    ] {
+        let e = instances(source, names.clone(), more).unwrap_err();
+        let CoreError::Rule { field, problem, .. } = &e else { panic!("{e}") };
+        assert_eq!(field, "counts", "{names}: {problem}");
+        assert!(problem.contains("autoscaling.amazonaws.com SetDesiredCapacity"), "{problem}");
+    }
 }
 
 #[test]

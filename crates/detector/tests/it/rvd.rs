@@ -125,3 +125,28 @@ async fn rvd_held_a_roles_burst_split_over_sessions_is_contained() {
     let f = finding(events(&records, 0), instances_alarm(at, 12.0), at + Duration::seconds(30)).await;
     assert_eq!((f.verdict, labels(&f).0), (FindingVerdict::Contain, vec!["role batch".to_owned()]));
 }
+
+/// Finding 5 in the detector. GIVEN IAM user mallory's `CreateAutoScalingGroup` asking for 500
+/// instances (`fixtures/launch-routes/routes.json`), AND the 50 `RunInstances` of 10 that Auto
+/// Scaling's service-linked role then makes, WHEN the 5-minute instances alarm fires, THEN the
+/// finding flags mallory for the 500 she asked for, and the service-linked role's launches stay
+/// excluded (counted once).
+#[tokio::test(start_paused = true)]
+async fn rvd_a_launch_through_auto_scaling_is_found_for_its_caller() {
+    let at = Utc.with_ymd_and_hms(2026, 3, 2, 9, 5, 0).unwrap();
+    let doc: Value = serde_json::from_str(&launchguard_testkit::fixture("launch-routes/routes.json")).unwrap();
+    let mut group = doc["Records"][0].clone();
+    assert_eq!(group["eventName"], "CreateAutoScalingGroup");
+    group["eventTime"] = json!("2026-03-02T09:01:00Z");
+    let mut records = vec![group];
+    records.extend(
+        Burst::new(Actor::AutoScaling { account: ACCOUNT.into() }, 50, 10, at - Duration::minutes(3))
+            .records(&run_instances_template(), 12),
+    );
+    let f = finding(events(&records, 0), instances_alarm(at, 500.0), at + Duration::seconds(30)).await;
+    let (flagged, excluded) = labels(&f);
+    assert_eq!(flagged, vec!["IAM user mallory".to_owned()], "excluded: {excluded:?}");
+    assert_eq!(f.principals[0].activity.instances_requested, 500);
+    assert_eq!(excluded.len(), 1, "{excluded:?}");
+    assert_eq!(f.excluded[0].activity.instances_launched, 500);
+}

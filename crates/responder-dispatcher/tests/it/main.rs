@@ -15,6 +15,7 @@ mod horizons;
 mod instances;
 mod issue10;
 mod issue22;
+mod launch_routes;
 mod ledger_attacks;
 mod logs;
 mod moved_into_protection;

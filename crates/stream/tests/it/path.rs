@@ -102,3 +102,23 @@ async fn two_writes_an_event_and_none_for_an_event_no_rule_watches() {
     assert_eq!(o, vec![Outcome::Ignored]);
     assert_eq!(store.writes.load(std::sync::atomic::Ordering::SeqCst), 4);
 }
+
+/// rvd finding 5 on the stream path: one `CreateAutoScalingGroup` asking for 500 instances
+/// (`fixtures/launch-routes/routes.json`) is a finding for the user who asked, counted as the
+/// 500 instances requested; AWS's own launches for the group are not needed to see it.
+#[tokio::test]
+async fn a_group_of_500_asked_through_auto_scaling_is_a_finding_for_its_caller() {
+    let cfg = config();
+    let (store, lambda) = (MemoryStore::default(), FakeLambda::default());
+    let doc: serde_json::Value = serde_json::from_str(&launchguard_testkit::fixture("launch-routes/routes.json")).unwrap();
+    let mut group = doc["Records"][0].clone();
+    group["eventTime"] = serde_json::json!(crate::common::at().format("%Y-%m-%dT%H:%M:%SZ").to_string());
+    let body = launchguard_testkit::eventbridge::eventbridge_event(&group, crate::common::ACCOUNT, crate::common::REGION).to_string();
+    handle_event(&body, &cfg, &store, &lambda, after(1)).await.unwrap();
+    let findings = lambda.findings();
+    assert_eq!(findings.len(), 1);
+    let p = &findings[0].principals[0];
+    assert!(matches!(&p.principal, Principal::IamUser { user_name, .. } if user_name == "mallory"), "{:?}", p.principal);
+    assert_eq!(p.activity.instances_requested, 500);
+    assert_eq!(p.evidence.as_ref().unwrap().events.len(), 1);
+}

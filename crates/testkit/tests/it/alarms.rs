@@ -62,7 +62,7 @@ fn points(records: &[Value]) -> Vec<Point> {
         .map(|v| {
             let text = v.to_string();
             let r = parse_record(&text).unwrap();
-            let f = if r.is_event("ec2.amazonaws.com", "RunInstances") { launch_facts(&r) } else { call_facts(&r) };
+            let f = if launchguard_core::capacity::is_launch(&r) { launch_facts(&r) } else { call_facts(&r) };
             Point { t_ms: r.time_ms().unwrap(), launched: f.launched, requested: f.requested, failed: f.failed, dry_run: f.dry_run }
         })
         .collect();

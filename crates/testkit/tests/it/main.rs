@@ -7,4 +7,5 @@ mod bursts;
 mod deploy;
 mod policies;
 mod review30;
+mod routes;
 mod rvd;

@@ -71,7 +71,7 @@ fn points(rule: &launchguard_core::rules::Rule, records: &[Value]) -> Vec<Point>
             if !rule.event.matches(&r) {
                 return None;
             }
-            let f = if r.is_event("ec2.amazonaws.com", "RunInstances") { launch_facts(&r) } else { call_facts(&r) };
+            let f = if launchguard_core::capacity::is_launch(&r) { launch_facts(&r) } else { call_facts(&r) };
             Some(Point { t_ms: r.time_ms().unwrap(), launched: f.launched, requested: f.requested, failed: f.failed, dry_run: f.dry_run })
         })
         .collect();
