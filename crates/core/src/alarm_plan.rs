@@ -234,20 +234,20 @@ fn route_filters(route: Route, metric: &str) -> Vec<MetricFilter> {
     }
 }
 
-/// The filters of the alarm on counts that are not numbers: every launch with a count field, and
-/// every launch whose count is a number.
-fn unread_count_filters(rule: &Rule) -> Vec<MetricFilter> {
+/// The filters of the alarm on counts that are not numbers: every `RunInstances` with a count
+/// field, and every one whose count is a number (`maxCount` is that route's field alone).
+fn unread_count_filters() -> Vec<MetricFilter> {
     vec![
         MetricFilter {
             logical_id: "MetricFilterInstancesCountWritten".into(),
             metric: COUNTS_WRITTEN_METRIC.into(),
-            pattern: pattern(rule, &format!("{NOT_A_DRY_RUN} && ({MAX_COUNT} = *)")),
+            pattern: route_pattern(Route::RunInstances, &format!("({MAX_COUNT} = *)")),
             value: "1".into(),
         },
         MetricFilter {
             logical_id: "MetricFilterInstancesCountNumeric".into(),
             metric: COUNTS_NUMERIC_METRIC.into(),
-            pattern: pattern(rule, &format!("{NOT_A_DRY_RUN} && (({MAX_COUNT} >= 1) || ({MAX_COUNT} < 1))")),
+            pattern: route_pattern(Route::RunInstances, &format!("(({MAX_COUNT} >= 1) || ({MAX_COUNT} < 1))")),
             value: "1".into(),
         },
     ]
@@ -396,7 +396,7 @@ pub fn plan(set: &RuleSet) -> Result<AlarmPlan, CoreError> {
             });
         }
         if let Some(h) = shortest_instances {
-            for f in unread_count_filters(rule) {
+            for f in unread_count_filters() {
                 let metric = f.metric.clone();
                 add_filter(&mut out, set, rule, &metric, f)?;
             }
