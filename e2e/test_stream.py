@@ -61,10 +61,13 @@ def world(localstack):
         sc.events.create_event_bus(Name=sc.bus)
         sc.stream_queue = sc.sqs.create_queue(QueueName=f"lg-stream-{s}")["QueueUrl"]
         queue_arn = sc.sqs.get_queue_attributes(QueueUrl=sc.stream_queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        sc.stream_queue_arn = queue_arn
         sc.pattern = run_instances_pattern()
         sc.events.put_rule(Name=f"launchguard-stream-ec2-{s}", EventBusName=sc.bus, EventPattern=json.dumps(sc.pattern), State="ENABLED")
         sc.events.put_targets(Rule=f"launchguard-stream-ec2-{s}", EventBusName=sc.bus, Targets=[{"Id": "stream-queue", "Arn": queue_arn}])
-        env = sc.function_env(AWS_ENDPOINT_URL_DYNAMODB=moto.url, LG_STREAM_TABLE=sc.table)
+        # the function vouches only for messages of this queue whose receipt handles it accepts
+        env = sc.function_env(AWS_ENDPOINT_URL_DYNAMODB=moto.url, LG_STREAM_TABLE=sc.table,
+                              LG_STREAM_QUEUE_ARN=queue_arn, LG_STREAM_QUEUE_URL=sc.stream_queue)
         sc.watch = Watch(env, functions=(*FUNCTIONS, "launchguard-stream"))
         sc.watch.start()
         yield sc
@@ -86,12 +89,13 @@ def put_on_bus(world, records: list[dict]) -> None:
         assert out["FailedEntryCount"] == 0, out
 
 
-def sqs_event(messages: list[dict]) -> dict:
-    """The exact event Lambda's SQS event source mapping sends for received messages."""
+def sqs_event(messages: list[dict], queue_arn: str) -> dict:
+    """The exact event Lambda's SQS event source mapping sends for messages it received from
+    `queue_arn`: their real receipt handles, which the function proves on its queue."""
     return {"Records": [{
         "messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"],
         "attributes": m.get("Attributes", {}), "messageAttributes": {}, "md5OfBody": m["MD5OfBody"],
-        "eventSource": "aws:sqs", "eventSourceARN": f"arn:aws:sqs:us-east-1:{ACCOUNT}:launchguard-stream", "awsRegion": "us-east-1",
+        "eventSource": "aws:sqs", "eventSourceARN": queue_arn, "awsRegion": "us-east-1",
     } for m in messages]}
 
 
@@ -152,7 +156,7 @@ def test_the_stream_contains_the_offender_and_not_the_innocent(world):
     bodies = [json.loads(m["Body"]) for m in messages]
     assert {b["source"] for b in bodies} == {"aws.ec2"} and {b["detail"]["eventName"] for b in bodies} == {"RunInstances"}
     world.messages = messages
-    out = world.invoke("launchguard-stream", sqs_event(messages))
+    out = world.invoke("launchguard-stream", sqs_event(messages, world.stream_queue_arn))
     assert out["error"] is None, out
     assert out["payload"] == {"batchItemFailures": []}, out
     for m in messages:
@@ -194,9 +198,16 @@ def test_dynamodb_holds_one_count_per_event_and_one_claim(world):
 def test_a_redelivered_batch_counts_nothing_and_pages_no_one(world):
     # EventBridge and SQS deliver at least once: the same messages again
     before = table_items(world)
-    out = world.invoke("launchguard-stream", sqs_event(world.messages))
+    # delivered again by the queue itself (fresh receipt handles, as a redelivery has)
+    for m in world.messages:
+        world.sqs.send_message(QueueUrl=world.stream_queue, MessageBody=m["Body"])
+    again = receive_all(world, len(world.messages))
+    assert len(again) == len(world.messages)
+    out = world.invoke("launchguard-stream", sqs_event(again, world.stream_queue_arn))
     assert out["error"] is None, out
     assert out["payload"] == {"batchItemFailures": []}, out
+    for m in again:
+        world.sqs.delete_message(QueueUrl=world.stream_queue, ReceiptHandle=m["ReceiptHandle"])
     after = table_items(world)
     assert launched_per_series(after) == launched_per_series(before)
     assert len(after) == len(before)
@@ -281,7 +292,8 @@ def poll_like_the_event_source_mapping(world, queue: str, dlq: str, expect_dead:
         msgs = world.sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10, WaitTimeSeconds=1,
                                          AttributeNames=["ApproximateReceiveCount"]).get("Messages", [])
         if msgs:
-            out = world.invoke("launchguard-stream", sqs_event(msgs))
+            arn = world.sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+            out = world.invoke("launchguard-stream", sqs_event(msgs, arn))
             assert out["error"] is None, out
             failed = {f["itemIdentifier"] for f in out["payload"]["batchItemFailures"]}
             for m in msgs:
