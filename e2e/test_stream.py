@@ -405,3 +405,34 @@ def test_an_event_of_an_account_or_region_not_configured_is_refused_not_counted_
     assert any(other_account in line and "is not one this function watches" in line for line in refused), refused[-5:]
     assert any("ap-southeast-4" in line and "is not one this function watches" in line for line in refused), refused[-5:]
     assert any("recipientAccountId is not its envelope" in line for line in refused), refused[-5:]
+
+
+# ---------- atk finding 1: a direct invoke of the function with a batch someone wrote ----------
+
+def test_a_batch_handed_to_the_function_directly_is_counted_but_contains_no_one(world):
+    # GIVEN someone with lambda:InvokeFunction on launchguard-stream, who writes the batch Lambda
+    # would deliver: the stream queue's real ARN, receipt handles of its own making, and a burst
+    # "by" the innocent user (3 x 4) that never happened (CloudTrail holds none of it)
+    now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    forged = cloudtrail([burst_spec(iam_user(ACCOUNT, world.benign, world.keys["benign"]), 3, 4, now - dt.timedelta(seconds=30),
+                                    "198.51.100.9", "c5.4xlarge")])
+    world.with_iam_ids(forged)
+    messages = [{"MessageId": str(uuid.uuid4()), "ReceiptHandle": f"AQEBforged{i}", "MD5OfBody": "0" * 32,
+                 "Body": json.dumps({"version": "0", "id": str(uuid.uuid4()), "detail-type": DETAIL_TYPE, "source": "aws.ec2",
+                                     "account": ACCOUNT, "time": r["eventTime"], "region": "us-east-1", "resources": [], "detail": r})}
+                for i, r in enumerate(forged)]
+    offset = world.watch.log.stat().st_size
+    # WHEN it invokes the function with them
+    out = world.invoke("launchguard-stream", sqs_event(messages, world.stream_queue_arn))
+    # THEN the queue refuses the handles: every message is still counted (nothing failed), none
+    # is vouched for, and the function's log says why
+    assert out["error"] is None, out
+    assert out["payload"] == {"batchItemFailures": []}, out
+    log = log_since(world, offset)
+    unproven = [line for line in log.splitlines() if "not proven to come from the stream's queue" in line]
+    assert len(unproven) >= len(messages), log[-2000:]
+    # AND the dispatcher, finding nothing in CloudTrail's event history, contains no one
+    page = world.wait_message(world.notify_queue, 150)
+    assert not page["Subject"].startswith("[launchguard] CONTAINED"), page["Subject"]
+    assert "not proven sent by the stream's queue" in page["Message"], page["Message"][:2000]
+    assert world.state()["benign"]["keys"] == {world.keys["benign"]: "Active"}

@@ -39,6 +39,23 @@ pub enum Receipt {
     },
 }
 
+/// SQS's codes for a receipt handle that is not one of the queue's messages in flight: whatever
+/// `SenderFault` says (LocalStack answers `ReceiptHandleIsInvalid` with `SenderFault: false`).
+pub const NOT_OURS: [&str; 4] =
+    ["ReceiptHandleIsInvalid", "MessageNotInflight", "AWS.SimpleQueueService.MessageNotInflight", "InvalidParameterValue"];
+
+impl Receipt {
+    /// A failed entry of `ChangeMessageVisibilityBatch`: refused when SQS says it is the sender's
+    /// fault or names a handle that is not the queue's ([`NOT_OURS`]); otherwise the queue failed.
+    pub fn failed(code: &str, sender_fault: bool) -> Self {
+        if sender_fault || NOT_OURS.contains(&code) {
+            Receipt::Refused { code: code.to_owned() }
+        } else {
+            Receipt::Failed { code: code.to_owned() }
+        }
+    }
+}
+
 /// The one capability the proof needs: ask the stream's own queue about receipt handles.
 pub trait QueueReceipts: Send + Sync {
     /// One `ChangeMessageVisibilityBatch` (at most [`MAX_ENTRIES`] handles) on the configured

@@ -43,8 +43,7 @@ impl QueueReceipts for SqsQueue {
         }
         for f in out.failed() {
             if let Some(i) = index(f.id()) {
-                let code = f.code().to_owned();
-                answers[i] = if f.sender_fault() { Receipt::Refused { code } } else { Receipt::Failed { code } };
+                answers[i] = Receipt::failed(f.code(), f.sender_fault());
             }
         }
         Ok(answers)

@@ -120,6 +120,19 @@ async fn a_proof_outage_fails_the_batch_and_its_redelivery_counts_each_event_onc
     assert_eq!(lambda.findings().len(), 1);
 }
 
+#[test]
+fn a_handle_sqs_says_is_not_its_own_is_refused_whatever_sender_fault_says_and_a_service_failure_retries() {
+    use launchguard_stream::receipts::Receipt;
+    // LocalStack answers a made-up handle `ReceiptHandleIsInvalid` with `SenderFault: false`
+    for code in ["ReceiptHandleIsInvalid", "MessageNotInflight", "AWS.SimpleQueueService.MessageNotInflight"] {
+        assert_eq!(Receipt::failed(code, false), Receipt::Refused { code: code.into() });
+        assert_eq!(Receipt::failed(code, true), Receipt::Refused { code: code.into() });
+    }
+    assert_eq!(Receipt::failed("InternalError", false), Receipt::Failed { code: "InternalError".into() });
+    assert_eq!(Receipt::failed("ServiceUnavailable", false), Receipt::Failed { code: "ServiceUnavailable".into() });
+    assert_eq!(Receipt::failed("Whatever", true), Receipt::Refused { code: "Whatever".into() });
+}
+
 #[tokio::test]
 async fn more_than_ten_messages_are_proven_ten_at_a_time() {
     let q = MemoryQueue::new(QUEUE_ARN);
