@@ -50,6 +50,7 @@ class Chain:
         self.events.create_event_bus(Name=self.bus)
         self.queue = sc.sqs.create_queue(QueueName=f"lg-stream-bench-{s}")["QueueUrl"]
         arn = sc.sqs.get_queue_attributes(QueueUrl=self.queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        self.queue_arn = arn
         rule = f"launchguard-stream-bench-{s}"
         self.events.put_rule(Name=rule, EventBusName=self.bus, EventPattern=json.dumps(run_instances_pattern()), State="ENABLED")
         self.events.put_targets(Rule=rule, EventBusName=self.bus, Targets=[{"Id": "q", "Arn": arn}])
@@ -65,7 +66,7 @@ class Chain:
         msgs = self.sc.sqs.receive_message(QueueUrl=self.queue, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", [])
         if not msgs:
             return 0
-        out = self.sc.invoke("launchguard-stream", sqs_event(msgs))
+        out = self.sc.invoke("launchguard-stream", sqs_event(msgs, self.queue_arn))
         assert out["error"] is None, out
         failed = {f["itemIdentifier"] for f in out["payload"]["batchItemFailures"]}
         assert not failed, out
@@ -113,7 +114,8 @@ def main() -> int:
         sc = Scenario()
         sc.setup()
         chain = Chain(sc, moto)
-        watch = Watch(sc.function_env(AWS_ENDPOINT_URL_DYNAMODB=moto.url, LG_STREAM_TABLE=chain.table),
+        watch = Watch(sc.function_env(AWS_ENDPOINT_URL_DYNAMODB=moto.url, LG_STREAM_TABLE=chain.table,
+                                      LG_STREAM_QUEUE_ARN=chain.queue_arn, LG_STREAM_QUEUE_URL=chain.queue),
                       functions=(*FUNCTIONS, "launchguard-stream"))
         watch.start()
         # start each function's process once (watch hands it its first event then)

@@ -35,6 +35,8 @@ ROLE_OUTPUT = {"launchguard-detector": "DetectorRoleArn", "launchguard-dispatche
                "launchguard-accesskey-handler": "AccessKeyHandlerRoleArn", "launchguard-iam-handler": "IamHandlerRoleArn",
                "launchguard-ec2-handler": "Ec2HandlerRoleArn"}
 STREAM = "launchguard-stream"
+# the stream's queue, as deploy/stream.template.json names it
+STREAM_QUEUE = "launchguard-stream-events"
 ROLE_OUTPUT[STREAM] = "StreamRoleArn"
 EC2_ACTIONS = ("none", "stop", "terminate")
 
@@ -124,6 +126,16 @@ def rules_env(cfg) -> dict[str, str]:
     return {} if text is None else {"LG_RULES": text}
 
 
+def stream_queue(outputs) -> dict[str, str]:
+    """The stream's own queue (StreamQueue of deploy/stream.template.json, in the base stack's
+    partition, region and account): the stream function vouches only for messages whose
+    `eventSourceARN` is it and whose receipt handles it accepts."""
+    _, partition, _, region, account = outputs["NotificationTopicArn"].split(":")[:5]
+    domain = "amazonaws.com.cn" if partition == "aws-cn" else "amazonaws.com"
+    return {"LG_STREAM_QUEUE_ARN": f"arn:{partition}:sqs:{region}:{account}:{STREAM_QUEUE}",
+            "LG_STREAM_QUEUE_URL": f"https://sqs.{region}.{domain}/{account}/{STREAM_QUEUE}"}
+
+
 def function_env(cfg, outputs) -> dict[str, dict[str, str]]:
     """Each function's environment: the settings it reads (deploy/settings.py names which), and
     the names and ARNs of what the stacks created. Nothing it does not read."""
@@ -149,7 +161,7 @@ def function_env(cfg, outputs) -> dict[str, dict[str, str]]:
         # the detector's rules and thresholds, to the letter: one judgement for both paths
         same = {k: v for k, v in out["launchguard-detector"].items() if k in ("DRY_RUN", "LG_RULES", "LG_CONTAIN_INVOKED_BY_AWS_SERVICE")}
         out[STREAM] = {**same, "DISPATCHER_LAMBDA_NAME": "launchguard-dispatcher", "STREAM_FINDING_KEY_ID": outputs["StreamFindingKeyArn"],
-                       "LG_STREAM_TABLE": "launchguard-stream"}
+                       "LG_STREAM_TABLE": "launchguard-stream", **stream_queue(outputs)}
     for fn, env in out.items():
         size = sum(len(k) + len(v) for k, v in env.items())
         if size > settings.LAMBDA_ENV_LIMIT:

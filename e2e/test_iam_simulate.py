@@ -511,6 +511,7 @@ def test_only_the_stream_rules_write_to_the_stream_queue(stream_stack, simulate)
     ] + [
         ("the stream's role receives", queue_request(stream_stack, STREAM_ROLE, "sqs:ReceiveMessage", QUEUE)),
         ("the stream's role deletes", queue_request(stream_stack, STREAM_ROLE, "sqs:DeleteMessage", QUEUE)),
+        ("the stream's role proves a receipt handle", queue_request(stream_stack, STREAM_ROLE, "sqs:ChangeMessageVisibility", QUEUE)),
         ("an admin purges", queue_request(stream_stack, STREAM_ADMIN, "sqs:PurgeQueue", QUEUE)),
         ("an admin reads the dead letters", queue_request(stream_stack, STREAM_ADMIN, "sqs:ReceiveMessage", DEAD_LETTERS)),
     ]
@@ -574,5 +575,8 @@ def test_the_stream_role_reads_no_queue_but_its_own(stack, simulate):
     results = simulate(cases)
     allowed = [a for a, r in zip(actions, results) if r == "Allowed"]
     assert allowed == [], f"the stream's role may read a queue the attacker granted it: {allowed}"
-    own = [request(stack, "StreamRole", a, QUEUE) for a in ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes")]
+    # and its own: the event source mapping's reading, and the function's proof that a message
+    # came from it (ChangeMessageVisibilityBatch, authorized as sqs:ChangeMessageVisibility)
+    own = [request(stack, "StreamRole", a, QUEUE)
+           for a in ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility")]
     assert simulate(own) == ["Allowed"] * len(own)

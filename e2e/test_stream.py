@@ -61,10 +61,13 @@ def world(localstack):
         sc.events.create_event_bus(Name=sc.bus)
         sc.stream_queue = sc.sqs.create_queue(QueueName=f"lg-stream-{s}")["QueueUrl"]
         queue_arn = sc.sqs.get_queue_attributes(QueueUrl=sc.stream_queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        sc.stream_queue_arn = queue_arn
         sc.pattern = run_instances_pattern()
         sc.events.put_rule(Name=f"launchguard-stream-ec2-{s}", EventBusName=sc.bus, EventPattern=json.dumps(sc.pattern), State="ENABLED")
         sc.events.put_targets(Rule=f"launchguard-stream-ec2-{s}", EventBusName=sc.bus, Targets=[{"Id": "stream-queue", "Arn": queue_arn}])
-        env = sc.function_env(AWS_ENDPOINT_URL_DYNAMODB=moto.url, LG_STREAM_TABLE=sc.table)
+        # the function vouches only for messages of this queue whose receipt handles it accepts
+        env = sc.function_env(AWS_ENDPOINT_URL_DYNAMODB=moto.url, LG_STREAM_TABLE=sc.table,
+                              LG_STREAM_QUEUE_ARN=queue_arn, LG_STREAM_QUEUE_URL=sc.stream_queue)
         sc.watch = Watch(env, functions=(*FUNCTIONS, "launchguard-stream"))
         sc.watch.start()
         yield sc
@@ -86,12 +89,13 @@ def put_on_bus(world, records: list[dict]) -> None:
         assert out["FailedEntryCount"] == 0, out
 
 
-def sqs_event(messages: list[dict]) -> dict:
-    """The exact event Lambda's SQS event source mapping sends for received messages."""
+def sqs_event(messages: list[dict], queue_arn: str) -> dict:
+    """The exact event Lambda's SQS event source mapping sends for messages it received from
+    `queue_arn`: their real receipt handles, which the function proves on its queue."""
     return {"Records": [{
         "messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"],
         "attributes": m.get("Attributes", {}), "messageAttributes": {}, "md5OfBody": m["MD5OfBody"],
-        "eventSource": "aws:sqs", "eventSourceARN": f"arn:aws:sqs:us-east-1:{ACCOUNT}:launchguard-stream", "awsRegion": "us-east-1",
+        "eventSource": "aws:sqs", "eventSourceARN": queue_arn, "awsRegion": "us-east-1",
     } for m in messages]}
 
 
@@ -152,7 +156,7 @@ def test_the_stream_contains_the_offender_and_not_the_innocent(world):
     bodies = [json.loads(m["Body"]) for m in messages]
     assert {b["source"] for b in bodies} == {"aws.ec2"} and {b["detail"]["eventName"] for b in bodies} == {"RunInstances"}
     world.messages = messages
-    out = world.invoke("launchguard-stream", sqs_event(messages))
+    out = world.invoke("launchguard-stream", sqs_event(messages, world.stream_queue_arn))
     assert out["error"] is None, out
     assert out["payload"] == {"batchItemFailures": []}, out
     for m in messages:
@@ -194,9 +198,16 @@ def test_dynamodb_holds_one_count_per_event_and_one_claim(world):
 def test_a_redelivered_batch_counts_nothing_and_pages_no_one(world):
     # EventBridge and SQS deliver at least once: the same messages again
     before = table_items(world)
-    out = world.invoke("launchguard-stream", sqs_event(world.messages))
+    # delivered again by the queue itself (fresh receipt handles, as a redelivery has)
+    for m in world.messages:
+        world.sqs.send_message(QueueUrl=world.stream_queue, MessageBody=m["Body"])
+    again = receive_all(world, len(world.messages))
+    assert len(again) == len(world.messages)
+    out = world.invoke("launchguard-stream", sqs_event(again, world.stream_queue_arn))
     assert out["error"] is None, out
     assert out["payload"] == {"batchItemFailures": []}, out
+    for m in again:
+        world.sqs.delete_message(QueueUrl=world.stream_queue, ReceiptHandle=m["ReceiptHandle"])
     after = table_items(world)
     assert launched_per_series(after) == launched_per_series(before)
     assert len(after) == len(before)
@@ -281,7 +292,8 @@ def poll_like_the_event_source_mapping(world, queue: str, dlq: str, expect_dead:
         msgs = world.sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10, WaitTimeSeconds=1,
                                          AttributeNames=["ApproximateReceiveCount"]).get("Messages", [])
         if msgs:
-            out = world.invoke("launchguard-stream", sqs_event(msgs))
+            arn = world.sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+            out = world.invoke("launchguard-stream", sqs_event(msgs, arn))
             assert out["error"] is None, out
             failed = {f["itemIdentifier"] for f in out["payload"]["batchItemFailures"]}
             for m in msgs:
@@ -393,3 +405,34 @@ def test_an_event_of_an_account_or_region_not_configured_is_refused_not_counted_
     assert any(other_account in line and "is not one this function watches" in line for line in refused), refused[-5:]
     assert any("ap-southeast-4" in line and "is not one this function watches" in line for line in refused), refused[-5:]
     assert any("recipientAccountId is not its envelope" in line for line in refused), refused[-5:]
+
+
+# ---------- atk finding 1: a direct invoke of the function with a batch someone wrote ----------
+
+def test_a_batch_handed_to_the_function_directly_is_counted_but_contains_no_one(world):
+    # GIVEN someone with lambda:InvokeFunction on launchguard-stream, who writes the batch Lambda
+    # would deliver: the stream queue's real ARN, receipt handles of its own making, and a burst
+    # "by" the innocent user (3 x 4) that never happened (CloudTrail holds none of it)
+    now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    forged = cloudtrail([burst_spec(iam_user(ACCOUNT, world.benign, world.keys["benign"]), 3, 4, now - dt.timedelta(seconds=30),
+                                    "198.51.100.9", "c5.4xlarge")])
+    world.with_iam_ids(forged)
+    messages = [{"MessageId": str(uuid.uuid4()), "ReceiptHandle": f"AQEBforged{i}", "MD5OfBody": "0" * 32,
+                 "Body": json.dumps({"version": "0", "id": str(uuid.uuid4()), "detail-type": DETAIL_TYPE, "source": "aws.ec2",
+                                     "account": ACCOUNT, "time": r["eventTime"], "region": "us-east-1", "resources": [], "detail": r})}
+                for i, r in enumerate(forged)]
+    offset = world.watch.log.stat().st_size
+    # WHEN it invokes the function with them
+    out = world.invoke("launchguard-stream", sqs_event(messages, world.stream_queue_arn))
+    # THEN the queue refuses the handles: every message is still counted (nothing failed), none
+    # is vouched for, and the function's log says why
+    assert out["error"] is None, out
+    assert out["payload"] == {"batchItemFailures": []}, out
+    log = log_since(world, offset)
+    unproven = [line for line in log.splitlines() if "not proven to come from the stream's queue" in line]
+    assert len(unproven) >= len(messages), log[-2000:]
+    # AND the dispatcher, finding nothing in CloudTrail's event history, contains no one
+    page = world.wait_message(world.notify_queue, 150)
+    assert not page["Subject"].startswith("[launchguard] CONTAINED"), page["Subject"]
+    assert "not proven sent by the stream's queue" in page["Message"], page["Message"][:2000]
+    assert world.state()["benign"]["keys"] == {world.keys["benign"]: "Active"}

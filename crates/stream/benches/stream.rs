@@ -46,6 +46,8 @@ fn config() -> Config {
         ("LG_STREAM_TABLE", "launchguard-stream"),
         ("LG_STREAM_ACCOUNTS", ACCOUNT),
         ("LG_STREAM_REGIONS", "us-east-1"),
+        ("LG_STREAM_QUEUE_ARN", "arn:aws:sqs:us-east-1:218007301253:launchguard-stream-events"),
+        ("LG_STREAM_QUEUE_URL", "https://sqs.us-east-1.amazonaws.com/218007301253/launchguard-stream-events"),
     ];
     let env = move |k: &str| vars.iter().find(|(n, _)| *n == k).map(|(_, v)| (*v).to_owned());
     Config::from_env(&env).unwrap()
@@ -83,7 +85,7 @@ async fn latency() {
                 let mut took = None;
                 for b in events {
                     let t = Instant::now();
-                    let out = handle_event(b, cfg, store, iam, now).await.unwrap();
+                    let out = handle_event(b, true, cfg, store, iam, now).await.unwrap();
                     if out.iter().any(|o| matches!(o, Outcome::Sent { .. })) {
                         took = Some(t.elapsed());
                     }
@@ -111,7 +113,7 @@ async fn writes(principals: u32) {
     let all: Vec<String> = (0..principals).flat_map(|u| bodies(u, per, 1)).collect();
     let t = Instant::now();
     for b in &all {
-        handle_event(b, &cfg, &store, &sink, now).await.unwrap();
+        handle_event(b, true, &cfg, &store, &sink, now).await.unwrap();
     }
     let secs = t.elapsed().as_secs_f64();
     let w = store.writes.load(Ordering::SeqCst);

@@ -13,6 +13,11 @@ pub struct Config {
     pub dispatcher: String,
     /// `LG_STREAM_TABLE`: the counter table.
     pub table: String,
+    /// `LG_STREAM_QUEUE_ARN`: the stream's own queue; a message whose `eventSourceARN` is another
+    /// is never vouched for ([`crate::receipts`]).
+    pub queue_arn: String,
+    /// `LG_STREAM_QUEUE_URL`: the same queue's URL, where its receipt handles are checked.
+    pub queue_url: String,
     /// `LG_STREAM_ACCOUNTS` (comma-separated; default `LG_ACCOUNT_ID`, else the function's own
     /// account) and `LG_STREAM_REGIONS`
     /// (default `AWS_REGION`): the only events judged.
@@ -69,9 +74,19 @@ impl Config {
             });
         }
         let (_, rules, rules_digest) = detector_rules(env)?;
+        let queue_arn = config::required(env, "LG_STREAM_QUEUE_ARN", "the ARN of the stream's own SQS queue (launchguard-stream-events)")?;
+        if !queue_arn.starts_with("arn:") || queue_arn.split(':').nth(2) != Some("sqs") {
+            return Err(CoreError::Config {
+                name: "LG_STREAM_QUEUE_ARN".into(),
+                problem: "is not an SQS queue ARN (arn:<partition>:sqs:<region>:<account>:<name>)".into(),
+            });
+        }
+        let queue_url = config::required(env, "LG_STREAM_QUEUE_URL", "the URL of the stream's own SQS queue (launchguard-stream-events)")?;
         Ok(Self {
             dispatcher: config::required(env, "DISPATCHER_LAMBDA_NAME", "the name or ARN of the launchguard-dispatcher function")?,
             table: config::required(env, "LG_STREAM_TABLE", "the DynamoDB table of the stream detector's counters")?,
+            queue_arn,
+            queue_url,
             scope: Scope { accounts, regions },
             dry_run: config::bool_var(env, "DRY_RUN", false)?,
             rules,

@@ -81,6 +81,7 @@ impl CounterStore for DynamoStore {
                 .item("sk", s(event_sk(item.t_ms, &item.event_id)))
                 .item("t_ms", n(item.t_ms))
                 .item("detail", s(&item.detail))
+                .item("proven", AttributeValue::Bool(item.proven))
                 .item("ttl", n(item.ttl))
                 .condition_expression("attribute_not_exists(pk)")
                 .build(),
@@ -148,7 +149,14 @@ impl CounterStore for DynamoStore {
     async fn events(&self, series: &str, from_ms: i64, to_ms: i64, limit: usize) -> Result<Vec<StoredEvent>, CallError> {
         let to = format!("{}~", event_sk(to_ms.saturating_sub(1), ""));
         let items = self.query(series, event_sk(from_ms, ""), to, limit).await?;
-        Ok(items.iter().map(|i| StoredEvent { t_ms: get_n(i, "t_ms"), detail: get_s(i, "detail").to_owned() }).collect())
+        Ok(items
+            .iter()
+            .map(|i| StoredEvent {
+                t_ms: get_n(i, "t_ms"),
+                detail: get_s(i, "detail").to_owned(),
+                proven: matches!(i.get("proven"), Some(AttributeValue::Bool(true))),
+            })
+            .collect())
     }
 
     async fn claim_state(&self, claim: &str, now_ms: i64) -> Result<Option<ClaimState>, CallError> {

@@ -49,31 +49,50 @@ pub fn carried(detail: &str) -> Option<String> {
 /// The records of `flagged`'s claims (its evidence, fewest first, then the alternatives) among
 /// `events`, as AWS delivered them to this function ([`carried`]), at most
 /// [`MAX_DELIVERED_BYTES`] in all: a record that does not fit is left out, the next ones still
-/// go. Every event the store holds was accepted by `parse_event`: its `source` was AWS's own.
+/// go. Only a record whose message was proven to come from the stream's own queue
+/// ([`crate::receipts`]) is carried; the others are left to CloudTrail's event history.
 pub fn delivered_records(flagged: &launchguard_core::contract::FlaggedPrincipal, events: &[crate::store::StoredEvent]) -> Vec<String> {
-    let Some(ev) = flagged.evidence.as_ref() else { return Vec::new() };
-    let by_id: std::collections::BTreeMap<String, &str> = events
+    delivered(flagged, events).0
+}
+
+/// [`delivered_records`], and how many of the claims' records were left out as unproven.
+fn delivered(flagged: &launchguard_core::contract::FlaggedPrincipal, events: &[crate::store::StoredEvent]) -> (Vec<String>, usize) {
+    let Some(ev) = flagged.evidence.as_ref() else { return (Vec::new(), 0) };
+    let by_id: std::collections::BTreeMap<String, &crate::store::StoredEvent> = events
         .iter()
         .filter_map(|e| {
             let r = launchguard_core::record::parse_record(&e.detail).ok()?;
-            Some((r.event_id?.into_owned(), e.detail.as_str()))
+            Some((r.event_id?.into_owned(), e))
         })
         .collect();
     let mut seen = std::collections::BTreeSet::new();
     let mut bytes = 0usize;
     let mut out = Vec::new();
+    let mut unproven = 0usize;
     for claim in ev.claims() {
         if !seen.insert(claim.event_id.as_str()) {
             continue;
         }
-        let Some(text) = by_id.get(&claim.event_id).and_then(|t| carried(t)) else { continue };
+        let Some(e) = by_id.get(&claim.event_id) else { continue };
+        if !e.proven {
+            unproven += 1;
+            continue;
+        }
+        let Some(text) = carried(&e.detail) else { continue };
         if bytes.saturating_add(text.len()) > MAX_DELIVERED_BYTES {
             continue;
         }
         bytes += text.len();
         out.push(text);
     }
-    out
+    (out, unproven)
+}
+
+/// What a finding's trigger adds when some of its claims' records were not proven to come from
+/// the stream's own queue.
+pub fn unproven_note(unproven: usize) -> String {
+    // the trigger's name is at most 256 characters (`Finding::parse`)
+    format!("; {unproven} records not proven sent by the stream's queue: confirmed in CloudTrail's event history")
 }
 
 /// What one event did, per rule it matched.
@@ -132,9 +151,11 @@ pub fn already_claimed(counted: bool, sent: bool) -> &'static str {
     }
 }
 
-/// Handle one SQS body. `Err` only for what a retry can fix (the store, the dispatcher).
+/// Handle one SQS body; `proven` when its message was proven to come from the stream's own queue
+/// ([`crate::receipts`]). `Err` only for what a retry can fix (the store, the dispatcher).
 pub async fn handle_event<S: CounterStore, I: Invoker>(
     body: &str,
+    proven: bool,
     cfg: &Config,
     store: &S,
     invoker: &I,
@@ -166,6 +187,7 @@ pub async fn handle_event<S: CounterStore, I: Invoker>(
             counts: h.counts,
             detail: ev.detail.to_owned(),
             ttl: (ev.t_ms.saturating_add(longest)) / 1000 + 3600,
+            proven,
         };
         let recorded = store.record(&item).await.map_err(StreamError::Store)?;
         // A redelivery counts nothing, but is judged again: the delivery before it may have
@@ -204,11 +226,18 @@ pub async fn handle_event<S: CounterStore, I: Invoker>(
             out.push(Outcome::BelowExactly);
             continue;
         };
-        flagged.delivered_by_aws = delivered_records(&flagged, &events);
+        let (records, unproven) = delivered(&flagged, &events);
+        flagged.delivered_by_aws = records;
         let crossed = Crossed { from_ms: from, to_ms: to.saturating_sub(1), stats, incomplete };
         let finding = stream_finding(cfg, rule, &ev.account, &ev.region, flagged, &crossed, now);
         let seconds = finding.seconds_after_first_event;
-        let finding = finding.finding;
+        let mut finding = finding.finding;
+        if unproven > 0 {
+            warn!(principal = %untrusted(&key), unproven, "records not proven to come from the stream's queue: not carried as delivered by AWS");
+            if let Some(t) = finding.trigger.as_mut() {
+                t.name.push_str(&unproven_note(unproven));
+            }
+        }
         let until = now_ms.saturating_add(longest);
         match store.claim(&claim, &finding.finding_id, until, now_ms).await.map_err(StreamError::Store)? {
             Claimed::Held(c) => {

@@ -15,9 +15,14 @@
 //!    dispatcher with the detector's own sending code. The dispatcher's ledger makes the alarm
 //!    chain's later finding for the same principal an "already contained" no-op.
 //!
+//! Before any of it, [`receipts`] proves each message came from the stream's own queue (its
+//! `eventSourceARN`, and its receipt handle accepted by that queue): only a proven message's
+//! record is ever carried as delivered by AWS.
+//!
 //! Modules: [`config`], [`store`] (the trait and its key layout), [`dynamo`] (DynamoDB),
-//! [`memory`] (in memory, feature `test-util`), [`event`] (one message), [`finding`], [`batch`]
-//! (partial batch responses).
+//! [`memory`] (in memory, feature `test-util`), [`receipts`] (the proof), [`sqs`] (SQS),
+//! [`memory_queue`] (in memory, feature `test-util`), [`event`] (one message), [`finding`],
+//! [`batch`] (partial batch responses).
 
 pub mod batch;
 pub mod config;
@@ -26,6 +31,10 @@ pub mod event;
 pub mod finding;
 #[cfg(feature = "test-util")]
 pub mod memory;
+#[cfg(feature = "test-util")]
+pub mod memory_queue;
+pub mod receipts;
+pub mod sqs;
 pub mod store;
 
 pub use batch::{BatchReport, BatchResponse, SqsEvent, handle_batch};
@@ -36,8 +45,15 @@ use launchguard_detector::DetectorError;
 use thiserror::Error;
 
 /// The AWS actions the stream detector calls (checked against its policy by the tests).
-pub const AWS_ACTIONS: &[&str] =
-    &["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:GetItem", "dynamodb:Query", "lambda:InvokeFunction", "kms:GenerateMac"];
+pub const AWS_ACTIONS: &[&str] = &[
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:GetItem",
+    "dynamodb:Query",
+    "lambda:InvokeFunction",
+    "kms:GenerateMac",
+    "sqs:ChangeMessageVisibility",
+];
 
 /// Errors of the stream detector: each fails its message, which SQS delivers again.
 #[derive(Debug, Error)]

@@ -7,6 +7,7 @@ use launchguard_aws::mac::{Kms, SealingInvoker};
 use launchguard_core::auth::Purpose;
 use launchguard_core::config::{self, ProcessEnv};
 use launchguard_stream::dynamo::DynamoStore;
+use launchguard_stream::sqs::SqsQueue;
 use launchguard_stream::{Config, SqsEvent, handle_batch};
 
 #[tokio::main]
@@ -30,9 +31,10 @@ async fn main() -> Result<(), Error> {
         key_id,
         purpose: Purpose::Finding,
     };
-    let (config, store, lambda) = (&config, &store, &lambda);
+    let queue = SqsQueue { client: aws_sdk_sqs::Client::new(&sdk), url: config.queue_url.clone() };
+    let (config, store, lambda, queue) = (&config, &store, &lambda, &queue);
     run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
-        let (response, report) = handle_batch(&event.payload, config, store, lambda, chrono::Utc::now()).await;
+        let (response, report) = handle_batch(&event.payload, config, store, lambda, queue, chrono::Utc::now()).await;
         tracing::info!(messages = report.messages.len(), failed = response.batch_item_failures.len(),
             report = %serde_json::to_string(&report).unwrap_or_default(), "batch handled");
         Ok::<_, Error>(response)

@@ -147,7 +147,7 @@ impl CounterStore for MemoryStore {
         if items.contains_key(&ek) {
             return Ok(Recorded::Duplicate);
         }
-        items.insert(ek, Item::Event(StoredEvent { t_ms: item.t_ms, detail: item.detail.clone() }));
+        items.insert(ek, Item::Event(StoredEvent { t_ms: item.t_ms, detail: item.detail.clone(), proven: item.proven }));
         let bk = (item.series.clone(), bucket_sk(item.bucket_ms));
         let sum = match items.get(&bk) {
             Some(Item::Bucket(b)) => b.counts.plus(item.counts),

@@ -58,6 +58,9 @@ pub struct EventItem {
     pub detail: String,
     /// When the store may forget it, epoch seconds.
     pub ttl: i64,
+    /// True when its message was proven to come from the stream's own queue
+    /// ([`crate::receipts`]): only then is its record carried as delivered by AWS.
+    pub proven: bool,
 }
 
 /// What recording an event did.
@@ -76,6 +79,8 @@ pub struct StoredEvent {
     pub t_ms: i64,
     /// The record's JSON text.
     pub detail: String,
+    /// [`EventItem::proven`].
+    pub proven: bool,
 }
 
 /// Who holds a principal's incident.

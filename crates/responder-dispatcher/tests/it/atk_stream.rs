@@ -5,12 +5,15 @@
 //! (`launchguard_stream::handle_batch`, what its Lambda entry point runs on any payload) and the
 //! real dispatcher, and asserts the safe outcome.
 
+use std::sync::LazyLock;
+
 use crate::world;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use launchguard_detector::memory::{MemoryAlarms, MemoryLogs};
 use launchguard_responder::KeyStatus;
 use launchguard_stream::memory::MemoryStore;
+use launchguard_stream::memory_queue::MemoryQueue;
 use launchguard_stream::store::{CounterStore, EventItem, series_key};
 use launchguard_testkit::eventbridge::eventbridge_event;
 use launchguard_testkit::{Actor, Burst, run_instances_template};
@@ -49,22 +52,38 @@ fn stream_config() -> launchguard_stream::Config {
         ("LG_STREAM_TABLE", "launchguard-stream"),
         ("LG_STREAM_ACCOUNTS", ACCOUNT),
         ("LG_STREAM_REGIONS", "us-east-1"),
+        ("LG_STREAM_QUEUE_ARN", QUEUE_ARN),
+        ("LG_STREAM_QUEUE_URL", "https://sqs.us-east-1.amazonaws.com/111122223333/launchguard-stream-events"),
     ];
     let env = move |k: &str| vars.iter().find(|(n, _)| *n == k).map(|(_, v)| (*v).to_owned());
     launchguard_stream::Config::from_env(&env).unwrap()
 }
 
-/// The Lambda payload of an SQS batch of these records as EventBridge wraps them. Whoever holds
-/// `lambda:InvokeFunction` on `launchguard-stream` can send exactly this, receipt handles and
-/// queue ARN included: none of it is checked against the queue.
+/// The stream's own queue (`LG_STREAM_QUEUE_ARN`): public knowledge.
+const QUEUE_ARN: &str = "arn:aws:sqs:us-east-1:111122223333:launchguard-stream-events";
+
+/// The stream's queue in memory: only its poller (the event source mapping, as the stream's
+/// role) receives its messages and their receipt handles.
+static QUEUE: LazyLock<MemoryQueue> = LazyLock::new(|| MemoryQueue::new(QUEUE_ARN));
+
+fn bodies(records: &[Value]) -> Vec<String> {
+    records.iter().map(|r| eventbridge_event(r, ACCOUNT, "us-east-1").to_string()).collect()
+}
+
+/// The Lambda payload of an SQS batch of these records as EventBridge wraps them and the
+/// stream's queue delivers them.
 fn sqs_payload(records: &[Value]) -> launchguard_stream::SqsEvent {
-    let msgs: Vec<Value> = records
-        .iter()
+    QUEUE.receive(&bodies(records))
+}
+
+/// The same batch as someone with `lambda:InvokeFunction` on `launchguard-stream` writes it:
+/// the queue ARN and a receipt handle of their choosing.
+fn forged_payload(records: &[Value], arn: &str, handle: &str) -> launchguard_stream::SqsEvent {
+    let msgs: Vec<Value> = bodies(records)
+        .into_iter()
         .enumerate()
-        .map(|(i, r)| {
-            json!({"messageId": format!("forged-{i}"), "receiptHandle": "AQEBforged", "eventSource": "aws:sqs",
-                "eventSourceARN": format!("arn:aws:sqs:us-east-1:{ACCOUNT}:launchguard-stream-events"),
-                "body": eventbridge_event(r, ACCOUNT, "us-east-1").to_string()})
+        .map(|(i, body)| {
+            json!({"messageId": format!("forged-{i}"), "receiptHandle": handle, "eventSource": "aws:sqs", "eventSourceARN": arn, "body": body})
         })
         .collect();
     serde_json::from_value(json!({ "Records": msgs })).unwrap()
@@ -73,7 +92,7 @@ fn sqs_payload(records: &[Value]) -> launchguard_stream::SqsEvent {
 /// What the stream detector sends for this payload at `at` (every finding it sealed).
 async fn stream_findings(store: &MemoryStore, payload: &launchguard_stream::SqsEvent, at: DateTime<Utc>) -> Vec<Value> {
     let invoked = Invoked::default();
-    let (resp, _) = launchguard_stream::handle_batch(payload, &stream_config(), store, &invoked, at).await;
+    let (resp, _) = launchguard_stream::handle_batch(payload, &stream_config(), store, &invoked, &*QUEUE, at).await;
     assert!(resp.batch_item_failures.is_empty(), "{resp:?}");
     invoked.0.lock().unwrap().iter().map(|p| serde_json::from_slice(p).unwrap()).collect()
 }
@@ -91,7 +110,6 @@ async fn dispatched(findings: &[Value], iam: &world::Iam, at: DateTime<Utc>) -> 
 }
 
 #[tokio::test(start_paused = true)]
-#[ignore = "atk finding 1: a direct lambda:InvokeFunction of launchguard-stream with forged records gets an innocent contained"]
 async fn atk1_a_direct_invoke_of_the_stream_function_with_records_aws_never_sent_contains_no_one() {
     // GIVEN a principal with lambda:InvokeFunction on launchguard-stream (PowerUserAccess has
     // it; Lambda resource policies cannot deny it, and the example SCP does not), which writes
@@ -101,12 +119,59 @@ async fn atk1_a_direct_invoke_of_the_stream_function_with_records_aws_never_sent
     let forged = Burst::new(deployer(), 3, 4, at - Duration::seconds(90)).records(&run_instances_template(), 0xa7c1);
     // WHEN it invokes the stream function with them, and the stream's sealed finding reaches
     // the dispatcher
-    let findings = stream_findings(&MemoryStore::default(), &sqs_payload(&forged), at - Duration::seconds(60)).await;
+    // (naming the stream's real queue, with a receipt handle the queue never gave out)
+    let payload = forged_payload(&forged, QUEUE_ARN, "AQEBforged");
+    let findings = stream_findings(&MemoryStore::default(), &payload, at - Duration::seconds(60)).await;
     let iam = iam();
     let (statuses, _) = dispatched(&findings, &iam, at - Duration::seconds(55)).await;
     // THEN nobody is contained on records no queue delivered: the key stays Active
     assert_eq!(iam.user("ci-deployer").keys[0].1, KeyStatus::Active, "contained on forged records: {statuses:?}");
     assert!(statuses.iter().all(|s| s != "contained"), "{statuses:?}");
+    // AND the burst is still seen (a finding), carrying no record as AWS's, and saying why
+    assert_eq!(findings.len(), 1, "the forged burst is counted, not lost");
+    assert!(findings[0]["principals"][0].get("delivered_by_aws").is_none(), "{}", findings[0]);
+    assert!(findings[0]["trigger"]["name"].as_str().unwrap().contains("not proven sent by the stream's queue"), "{}", findings[0]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn atk1_records_from_another_queue_are_not_vouched_for_and_contain_no_one() {
+    // GIVEN the same forged burst, in a batch naming a queue of the attacker's own (whose
+    // receipt handles it holds), not the stream's
+    let at = t0(63);
+    let forged = Burst::new(deployer(), 3, 4, at - Duration::seconds(90)).records(&run_instances_template(), 0xa7c8);
+    let theirs = MemoryQueue::new("arn:aws:sqs:us-east-1:444455556666:launchguard-stream-events");
+    let mut payload = theirs.receive(&bodies(&forged));
+    for m in &mut payload.records {
+        assert_ne!(m.event_source_arn, QUEUE_ARN);
+        m.receipt_handle = m.receipt_handle.replace("AQEB", "AQEC");
+    }
+    // WHEN it invokes the stream function with it
+    let findings = stream_findings(&MemoryStore::default(), &payload, at - Duration::seconds(60)).await;
+    let iam = iam();
+    let (statuses, _) = dispatched(&findings, &iam, at - Duration::seconds(55)).await;
+    // THEN the burst is counted, but no record is carried as AWS's and no one is contained
+    assert_eq!(findings.len(), 1);
+    assert!(findings[0]["principals"][0].get("delivered_by_aws").is_none(), "{}", findings[0]);
+    assert_eq!(iam.user("ci-deployer").keys[0].1, KeyStatus::Active, "{statuses:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn atk1_a_genuine_handle_of_the_stream_queue_under_a_foreign_arn_is_not_vouched_for() {
+    // GIVEN a burst whose receipt handles the stream's queue really holds, but whose batch names
+    // another queue: the queue named is the one claimed, and it is not ours
+    let at = t0(67);
+    let records = Burst::new(deployer(), 3, 4, at - Duration::seconds(90)).records(&run_instances_template(), 0xa7c9);
+    let mut payload = sqs_payload(&records);
+    for m in &mut payload.records {
+        m.event_source_arn = "arn:aws:sqs:us-east-1:111122223333:launchguard-stream-events-copy".into();
+    }
+    let findings = stream_findings(&MemoryStore::default(), &payload, at - Duration::seconds(60)).await;
+    // THEN nothing is carried as AWS's (CloudTrail, holding nothing yet, contains no one)
+    assert_eq!(findings.len(), 1);
+    assert!(findings[0]["principals"][0].get("delivered_by_aws").is_none(), "{}", findings[0]);
+    let iam = iam();
+    let (statuses, _) = dispatched(&findings, &iam, at - Duration::seconds(55)).await;
+    assert_eq!(iam.user("ci-deployer").keys[0].1, KeyStatus::Active, "{statuses:?}");
 }
 
 #[tokio::test(start_paused = true)]
@@ -133,6 +198,8 @@ async fn atk2_records_written_into_the_stream_table_by_someone_else_contain_no_o
             counts: hit.counts,
             detail,
             ttl: t_ms / 1000 + 90_000,
+            // a writer of the table writes whatever it likes
+            proven: true,
         };
         store.record(&item).await.unwrap();
     }

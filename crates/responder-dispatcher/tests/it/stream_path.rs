@@ -11,10 +11,14 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use launchguard_detector::memory::{MemoryAlarms, MemoryLogs};
 use launchguard_responder::KeyStatus;
 use launchguard_stream::memory::MemoryStore;
+use launchguard_stream::memory_queue::MemoryQueue;
 use launchguard_testkit::eventbridge::eventbridge_event;
 use launchguard_testkit::{Actor, Burst, run_instances_template};
 use serde_json::{Value, json};
 use world::{ACCOUNT, Lambda, Logs, Sns, config, iam};
+
+/// The stream's own queue.
+const QUEUE_ARN: &str = "arn:aws:sqs:us-east-1:111122223333:launchguard-stream-events";
 
 fn now() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 22, 5, 40, 0).unwrap()
@@ -60,18 +64,19 @@ async fn from_stream_at(records: &[Value], t0: DateTime<Utc>) -> Value {
         ("LG_STREAM_TABLE", "launchguard-stream"),
         ("LG_STREAM_ACCOUNTS", ACCOUNT),
         ("LG_STREAM_REGIONS", "us-east-1"),
+        ("LG_STREAM_QUEUE_ARN", QUEUE_ARN),
+        ("LG_STREAM_QUEUE_URL", "https://sqs.us-east-1.amazonaws.com/111122223333/launchguard-stream-events"),
     ];
     let env = move |k: &str| vars.iter().find(|(n, _)| *n == k).map(|(_, v)| (*v).to_owned());
     let cfg = launchguard_stream::Config::from_env(&env).unwrap();
-    let msgs: Vec<Value> = records
-        .iter()
-        .enumerate()
-        .map(|(i, r)| json!({"messageId": format!("m{i}"), "body": eventbridge_event(r, ACCOUNT, "us-east-1").to_string()}))
-        .collect();
-    let batch: launchguard_stream::SqsEvent = serde_json::from_value(json!({ "Records": msgs })).unwrap();
+    // delivered by the stream's own queue: its ARN, receipt handles it holds in flight
+    let queue = MemoryQueue::new(QUEUE_ARN);
+    let bodies: Vec<String> = records.iter().map(|r| eventbridge_event(r, ACCOUNT, "us-east-1").to_string()).collect();
+    let batch = queue.receive(&bodies);
     let invoked = Invoked::default();
     let at = t0 - Duration::seconds(90) + Duration::seconds(19);
-    let (resp, _) = launchguard_stream::handle_batch(&batch, &cfg, &MemoryStore::default(), &invoked, at).await;
+    let (resp, report) = launchguard_stream::handle_batch(&batch, &cfg, &MemoryStore::default(), &invoked, &queue, at).await;
+    assert!(report.unproven.is_empty(), "{:?}", report.unproven);
     assert!(resp.batch_item_failures.is_empty());
     invoked.one()
 }

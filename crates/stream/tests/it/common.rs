@@ -3,12 +3,13 @@
 
 #![allow(dead_code)]
 
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{LazyLock, Mutex};
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use launchguard_aws::InvokeResponse;
 use launchguard_core::contract::Finding;
+use launchguard_stream::memory_queue::MemoryQueue;
 use launchguard_stream::{CallError, Config, Invoker, SqsEvent};
 use launchguard_testkit::eventbridge::eventbridge_event;
 use launchguard_testkit::{Actor, Burst, run_instances_template};
@@ -16,6 +17,16 @@ use serde_json::{Value, json};
 
 pub const ACCOUNT: &str = "218007301253";
 pub const REGION: &str = "us-east-1";
+/// The stream's own queue.
+pub const QUEUE_ARN: &str = "arn:aws:sqs:us-east-1:218007301253:launchguard-stream-events";
+pub const QUEUE_URL: &str = "https://sqs.us-east-1.amazonaws.com/218007301253/launchguard-stream-events";
+
+static QUEUE: LazyLock<MemoryQueue> = LazyLock::new(|| MemoryQueue::new(QUEUE_ARN));
+
+/// The stream's queue in memory, which delivered every [`batch`].
+pub fn queue() -> &'static MemoryQueue {
+    &QUEUE
+}
 
 /// Lambda in memory: the findings sent; `fail_next` makes that many sends fail.
 #[derive(Default)]
@@ -49,6 +60,8 @@ pub fn config() -> Config {
         ("LG_STREAM_TABLE", "launchguard-stream"),
         ("LG_STREAM_ACCOUNTS", ACCOUNT),
         ("LG_STREAM_REGIONS", REGION),
+        ("LG_STREAM_QUEUE_ARN", QUEUE_ARN),
+        ("LG_STREAM_QUEUE_URL", QUEUE_URL),
     ];
     let env = move |k: &str| vars.iter().find(|(n, _)| *n == k).map(|(_, v)| (*v).to_owned());
     Config::from_env(&env).unwrap()
@@ -75,12 +88,19 @@ pub fn bodies(actor: Actor, calls: u32, per_call: u32, seed: u32) -> Vec<String>
         .collect()
 }
 
-/// An SQS batch of these bodies; message ids `m0`, `m1`...
+/// An SQS batch of these bodies as the stream's queue delivers it ([`queue`]); message ids
+/// `m0`, `m1`...
 pub fn batch(bodies: &[String]) -> SqsEvent {
+    QUEUE.receive(bodies)
+}
+
+/// The Lambda payload of a batch of these bodies written by someone else: `eventSourceARN` and
+/// receipt handle as given; message ids `f0`, `f1`...
+pub fn forged_batch(bodies: &[String], arn: &str, handle: &str) -> SqsEvent {
     let records: Vec<Value> = bodies
         .iter()
         .enumerate()
-        .map(|(i, b)| json!({"messageId": format!("m{i}"), "body": b, "eventSource": "aws:sqs", "receiptHandle": "x"}))
+        .map(|(i, b)| json!({"messageId": format!("f{i}"), "body": b, "eventSource": "aws:sqs", "receiptHandle": handle, "eventSourceARN": arn}))
         .collect();
     serde_json::from_value(json!({ "Records": records })).unwrap()
 }

@@ -6,3 +6,4 @@ mod attacks;
 mod common;
 mod faults;
 mod path;
+mod proof;

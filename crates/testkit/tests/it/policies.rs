@@ -115,6 +115,12 @@ fn the_stream_detector_counts_and_invokes_only() {
             assert_eq!(actions(&s), ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"]);
             assert!(resource.ends_with(":launchguard-stream-events"), "{resource}");
         }
+        // the proof that a message came from its own queue (`launchguard_stream::receipts`): on
+        // that queue alone
+        if s["Sid"] == "ProveReceipts" {
+            assert_eq!(actions(&s), ["sqs:ChangeMessageVisibility"]);
+            assert!(resource.ends_with(":sqs:${Region}:${AccountId}:launchguard-stream-events"), "{resource}");
+        }
     }
     assert_eq!(granted_by_key_policies("launchguard-stream"), BTreeSet::from(["kms:GenerateMac".to_owned()]));
 }
