@@ -21,6 +21,7 @@ mod records;
 mod review3;
 mod review30;
 mod rules;
+mod rv;
 mod rvd;
 mod schemas;
 mod stream;

@@ -7,3 +7,4 @@ mod common;
 mod faults;
 mod path;
 mod proof;
+mod rv;

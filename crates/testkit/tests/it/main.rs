@@ -8,4 +8,5 @@ mod deploy;
 mod policies;
 mod review30;
 mod routes;
+mod rv;
 mod rvd;
