@@ -55,8 +55,8 @@ fn create_user(t: &str) -> Value {
     r
 }
 
-/// One principal's calls as core's windows see them.
-fn points(records: &[Value]) -> Vec<Point> {
+/// One principal's calls as core's windows see them (also the routes and rvd modules').
+pub(crate) fn points(records: &[Value]) -> Vec<Point> {
     let mut out: Vec<Point> = records
         .iter()
         .map(|v| {

@@ -10,7 +10,7 @@ use launchguard_core::capacity::Route;
 use launchguard_core::launch::launch_facts;
 use launchguard_core::record::parse_record;
 use launchguard_core::rules::{EC2_MASS_LAUNCH, MAX_THRESHOLD, RuleSet};
-use launchguard_core::windows::{Point, judge, sort};
+use launchguard_core::windows::judge;
 use launchguard_testkit::cloudwatch::{self, Alarm, Filter};
 use proptest::prelude::*;
 use serde_json::{Value, json};
@@ -119,20 +119,6 @@ mod soundness {
         r
     }
 
-    fn points(records: &[Value]) -> Vec<Point> {
-        let mut out: Vec<Point> = records
-            .iter()
-            .map(|v| {
-                let text = v.to_string();
-                let r = parse_record(&text).unwrap();
-                let f = launch_facts(&r);
-                Point { t_ms: r.time_ms().unwrap(), launched: f.launched, requested: f.requested, failed: f.failed, dry_run: f.dry_run }
-            })
-            .collect();
-        sort(&mut out);
-        out
-    }
-
     fn call() -> impl Strategy<Value = (i64, Route, u64, Kind)> {
         let kind = prop_oneof![6 => Just(Kind::Ok), 2 => Just(Kind::Failed), 1 => Just(Kind::DryRun), 1 => Just(Kind::Omitted)];
         (0i64..(2 * 86_400), proptest::sample::select(Route::ALL.to_vec()), 1u64..14, kind)
@@ -153,7 +139,7 @@ mod soundness {
             let set = RuleSet::bundled().unwrap();
             let rule = set.get(EC2_MASS_LAUNCH).unwrap();
             let records: Vec<Value> = calls.iter().map(|c| record(start, c)).collect();
-            let flagged = judge(&points(&records), &rule.horizons_with(&rule.thresholds(false)));
+            let flagged = judge(&crate::alarms::points(&records), &rule.horizons_with(&rule.thresholds(false)));
             let (filters, alarms) = rendered(&set);
             let fired = cloudwatch::firing(&filters, &alarms, &records, offset_s * 1000).unwrap();
             let mine = fired.iter().any(|a| rule.fired_by(a));

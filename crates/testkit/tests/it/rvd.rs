@@ -4,10 +4,8 @@
 
 use std::collections::BTreeMap;
 
-use launchguard_core::launch::launch_facts;
-use launchguard_core::record::parse_record;
 use launchguard_core::rules::RuleSet;
-use launchguard_core::windows::{Point, judge, sort};
+use launchguard_core::windows::judge;
 use launchguard_testkit::cloudwatch;
 use serde_json::{Value, json};
 
@@ -33,16 +31,7 @@ fn rvd_a_count_written_as_a_string_still_fires_an_alarm() {
     let records = vec![launch_with_string_counts("2026-03-02T12:00:30Z", 12)];
     let set = RuleSet::bundled().unwrap();
     let rule = set.get("ec2-mass-launch").unwrap();
-    let mut points: Vec<Point> = records
-        .iter()
-        .map(|v| {
-            let text = v.to_string();
-            let r = parse_record(&text).unwrap();
-            let f = launch_facts(&r);
-            Point { t_ms: r.time_ms().unwrap(), launched: f.launched, requested: f.requested, failed: f.failed, dry_run: f.dry_run }
-        })
-        .collect();
-    sort(&mut points);
+    let points = crate::alarms::points(&records);
     assert!(!judge(&points, &rule.horizons_with(&rule.thresholds(false))).is_empty(), "the rule flags 12 instances");
     let plan = launchguard_core::alarm_plan::plan(&set).unwrap();
     let resources = plan.resources(&json!({"Ref": "CloudTrailLogGroupName"}), &json!({"Ref": "AlarmTopicArn"}));
