@@ -161,7 +161,9 @@ def function_env(cfg, outputs) -> dict[str, dict[str, str]]:
         # the detector's rules and thresholds, to the letter: one judgement for both paths
         same = {k: v for k, v in out["launchguard-detector"].items() if k in ("DRY_RUN", "LG_RULES", "LG_CONTAIN_INVOKED_BY_AWS_SERVICE")}
         out[STREAM] = {**same, "DISPATCHER_LAMBDA_NAME": "launchguard-dispatcher", "STREAM_FINDING_KEY_ID": outputs["StreamFindingKeyArn"],
-                       "LG_STREAM_TABLE": "launchguard-stream", **stream_queue(outputs)}
+                       "LG_STREAM_TABLE": "launchguard-stream", **stream_queue(outputs),
+                       # paged when one of the stream's rules is not as rendered (the wiring stack's HealthTopic)
+                       "LG_HEALTH_TOPIC_ARN": outputs["NotificationTopicArn"].rsplit(":", 1)[0] + ":launchguard-health"}
     for fn, env in out.items():
         size = sum(len(k) + len(v) for k, v in env.items())
         if size > settings.LAMBDA_ENV_LIMIT:

@@ -179,8 +179,10 @@ def health() -> dict:
                 {"Sid": "OnlyTheHealthAlarmsPublish", "Effect": "Allow", "Principal": {"Service": "cloudwatch.amazonaws.com"}, "Action": "sns:Publish",
                  "Resource": {"Ref": "HealthTopic"}, "Condition": {"ArnLike": {"aws:SourceArn": {
                      "Fn::Sub": "arn:${AWS::Partition}:cloudwatch:${AWS::Region}:${AWS::AccountId}:alarm:launchguard-health-*"}}}},
+                # but the stream function's role, which pages when one of its rules is not as rendered (crates/stream/src/rules.rs)
                 {"Sid": "NobodyElsePublishes", "Effect": "Deny", "Principal": "*", "Action": "sns:Publish", "Resource": {"Ref": "HealthTopic"},
-                 "Condition": {"ArnNotLike": {"aws:SourceArn": {"Fn::Sub": "arn:${AWS::Partition}:cloudwatch:${AWS::Region}:${AWS::AccountId}:alarm:launchguard-health-*"}}}},
+                 "Condition": {"ArnNotLike": {"aws:SourceArn": {"Fn::Sub": "arn:${AWS::Partition}:cloudwatch:${AWS::Region}:${AWS::AccountId}:alarm:launchguard-health-*"}},
+                               "ArnNotEquals": {"aws:PrincipalArn": {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/launchguard-stream-role"}}}},
                 {"Fn::If": ["HasAdminPrincipals", {"Sid": "OnlyAdminsSubscribeOrChangeTheTopic", "Effect": "Deny", "Principal": "*",
                  "Action": ["sns:Subscribe", "sns:SetTopicAttributes", "sns:AddPermission", "sns:RemovePermission", "sns:DeleteTopic"],
                  "Resource": {"Ref": "HealthTopic"}, "Condition": {"ArnNotEquals": {"aws:PrincipalArn": {"Ref": "AdminPrincipals"}}}}, {"Ref": "AWS::NoValue"}]}]}}},
@@ -297,10 +299,24 @@ def with_rule_arns(node, arns: list):
     return node
 
 
+def with_own_rule_reads(base: dict, stream_resources: dict) -> dict:
+    """The stream role's `ReadOwnRules` (policies/launchguard-stream.json allows at most
+    `rule/launchguard-stream-*`) narrowed to the exact ARN of each rendered stream rule on the
+    default bus: the role reads its own rules (DescribeRule, ListTargetsByRule) and no other."""
+    names = [r["Properties"]["Name"] for r in stream_resources.values() if r.get("Type") == "AWS::Events::Rule"]
+    assert names and all(n.startswith("launchguard-stream-") for n in names), names
+    statements = base["Resources"]["StreamRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+    reads = [s for s in statements if isinstance(s, dict) and s.get("Sid") == "ReadOwnRules"]
+    assert len(reads) == 1, "render.py: policies/launchguard-stream.json has no statement ReadOwnRules"
+    reads[0]["Resource"] = [{"Fn::Sub": f"arn:${{AWS::Partition}}:events:${{AWS::Region}}:${{AWS::AccountId}}:rule/{n}"} for n in names]
+    return base
+
+
 def render(out: Path, rules_file: str | None = None) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     alarms = rendered(rules_file)
     base = alarm_arns(expand(json.loads((ROOT / "deploy/base.template.json").read_text())), alarms["alarm_names"])
+    base = with_own_rule_reads(base, alarms["stream_resources"])
     wiring = expand(json.loads((ROOT / "deploy/wiring.template.json").read_text()))
     wiring["Resources"].update(alarms["resources"])
     stream = expand(json.loads((ROOT / "deploy/stream.template.json").read_text()))

@@ -580,3 +580,23 @@ def test_the_stream_role_reads_no_queue_but_its_own(stack, simulate):
     own = [request(stack, "StreamRole", a, QUEUE)
            for a in ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility")]
     assert simulate(own) == ["Allowed"] * len(own)
+
+
+def test_the_stream_role_reads_its_own_rules_and_changes_no_rule(stack, simulate):
+    """Task tgt: before it vouches for what its queue delivered, the stream function reads its own
+    rules back (events:DescribeRule, ListTargetsByRule): read-only, on the rendered rules' exact
+    ARNs (render.py narrows policies/launchguard-stream.json's `ReadOwnRules`), and it pages
+    launchguard's health topic when one is not as rendered."""
+    own = [request(stack, "StreamRole", a, f"{RULE}{n}") for a in ("events:DescribeRule", "events:ListTargetsByRule")
+           for n in ("launchguard-stream-ec2", "launchguard-stream-autoscaling", "launchguard-stream-iam")]
+    assert simulate(own) == ["Allowed"] * len(own)
+    health = f"arn:aws:sns:{REGION}:{ACCOUNT}:launchguard-health"
+    assert simulate([request(stack, "StreamRole", "sns:Publish", health)]) == ["Allowed"]
+    must_deny = [(a, request(stack, "StreamRole", a, r)) for a, r in (
+        ("events:DescribeRule", f"{RULE}launchguard-stream-evil"), ("events:DescribeRule", f"{RULE}launchguard-recheck"),
+        ("events:ListTargetsByRule", f"{RULE}launchguard-stream-bus/launchguard-stream-ec2"),
+        ("events:PutRule", f"{RULE}launchguard-stream-ec2"), ("events:PutTargets", f"{RULE}launchguard-stream-ec2"),
+        ("events:RemoveTargets", f"{RULE}launchguard-stream-ec2"), ("events:DisableRule", f"{RULE}launchguard-stream-ec2"),
+        ("sns:Publish", NOTIFICATION_TOPIC), ("sns:Publish", f"arn:aws:sns:{REGION}:{ACCOUNT}:launchguard-alarms"))]
+    results = simulate([c for _, c in must_deny])
+    assert [f"{a} {c['request']['resource']['resource']}" for (a, c), r in zip(must_deny, results) if r == "Allowed"] == []

@@ -280,3 +280,27 @@ def test_review3_the_example_scp_denies_moving_a_user_into_the_protected_princip
     control = [(f"{IAM}:user/intern", case(OUTSIDER, [iam_star, scp_as_policy()], "iam:UpdateUser", f"{IAM}:user/intern"))]
     control += [(t, case(ADMIN_ROLE, [iam_star, scp_as_policy()], "iam:UpdateUser", t)) for t in targets]
     assert len(allowed(simulate, control)) == len(control)
+
+
+STREAM_FN = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:launchguard-stream"
+
+
+def test_tgt_the_example_scp_denies_invoking_or_remapping_the_stream_to_all_but_launchguard(simulate):
+    """Task tgt (issues 32 and 26): a batch handed to launchguard-stream directly, or a queue of
+    the attacker's mapped to it, or the stream's own mapping changed or deleted."""
+    star = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "lambda:*", "Resource": "*"}]}
+    fn_arn = {"lambda:FunctionArn": STREAM_FN}
+    mapping = f"arn:aws:lambda:{REGION}:{ACCOUNT}:event-source-mapping:4d2f6a51-0000-4000-8000-000000000001"
+    requests = [("lambda:InvokeFunction", STREAM_FN, None), ("lambda:InvokeFunction", f"{STREAM_FN}:live", None),
+                ("lambda:CreateEventSourceMapping", "*", fn_arn), ("lambda:UpdateEventSourceMapping", mapping, fn_arn),
+                ("lambda:DeleteEventSourceMapping", mapping, fn_arn)]
+    outsider = [(f"{a} {r}", case(OUTSIDER, [star, scp_as_policy()], a, r, ctx)) for a, r, ctx in requests]
+    assert allowed(simulate, outsider) == []
+    # the control: the admin role may, and launchguard's own roles may invoke it; another
+    # function's mapping is not the SCP's business
+    admin = [(f"{a} {r}", case(ADMIN_ROLE, [star, scp_as_policy()], a, r, ctx)) for a, r, ctx in requests]
+    assert len(allowed(simulate, admin)) == len(requests)
+    ours = [("dispatcher invokes", case(f"{IAM}:role/launchguard-dispatcher-role", [star, scp_as_policy()], "lambda:InvokeFunction", STREAM_FN)),
+            ("another function's mapping", case(OUTSIDER, [star, scp_as_policy()], "lambda:CreateEventSourceMapping", "*",
+                                                {"lambda:FunctionArn": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:billing"}))]
+    assert len(allowed(simulate, ours)) == 2

@@ -63,11 +63,22 @@ def world(localstack):
         queue_arn = sc.sqs.get_queue_attributes(QueueUrl=sc.stream_queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         sc.stream_queue_arn = queue_arn
         sc.pattern = run_instances_pattern()
-        sc.events.put_rule(Name=f"launchguard-stream-ec2-{s}", EventBusName=sc.bus, EventPattern=json.dumps(sc.pattern), State="ENABLED")
-        sc.events.put_targets(Rule=f"launchguard-stream-ec2-{s}", EventBusName=sc.bus, Targets=[{"Id": "stream-queue", "Arn": queue_arn}])
-        # the function vouches only for messages of this queue whose receipt handles it accepts
+        # every rule the stack renders (the function reads them all back before it vouches for a
+        # record: crates/stream/src/rules.rs), each named with the scenario's suffix
+        for rule in render.rendered()["stream_resources"].values():
+            p = rule["Properties"]
+            sc.events.put_rule(Name=f"{p['Name']}-{s}", EventBusName=sc.bus, EventPattern=json.dumps(p["EventPattern"]), State="ENABLED")
+            sc.events.put_targets(Rule=f"{p['Name']}-{s}", EventBusName=sc.bus, Targets=[{"Id": "stream-queue", "Arn": queue_arn}])
+        # launchguard's health topic, read through a queue: paged when a rule is not as rendered
+        sc.health_topic = client("sns").create_topic(Name=f"lg-health-{s}")["TopicArn"]
+        sc.health_queue = sc.sqs.create_queue(QueueName=f"lg-health-{s}")["QueueUrl"]
+        health_arn = sc.sqs.get_queue_attributes(QueueUrl=sc.health_queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        client("sns").subscribe(TopicArn=sc.health_topic, Protocol="sqs", Endpoint=health_arn, Attributes={"RawMessageDelivery": "false"})
+        # the function vouches only for messages of this queue whose receipt handles it accepts,
+        # from the rules on this bus as rendered
         env = sc.function_env(AWS_ENDPOINT_URL_DYNAMODB=moto.url, LG_STREAM_TABLE=sc.table,
-                              LG_STREAM_QUEUE_ARN=queue_arn, LG_STREAM_QUEUE_URL=sc.stream_queue)
+                              LG_STREAM_QUEUE_ARN=queue_arn, LG_STREAM_QUEUE_URL=sc.stream_queue,
+                              LG_STREAM_EVENT_BUS=sc.bus, LG_STREAM_RULE_SUFFIX=f"-{s}", LG_HEALTH_TOPIC_ARN=sc.health_topic)
         sc.watch = Watch(env, functions=(*FUNCTIONS, "launchguard-stream"))
         sc.watch.start()
         yield sc
@@ -436,3 +447,56 @@ def test_a_batch_handed_to_the_function_directly_is_counted_but_contains_no_one(
     assert not page["Subject"].startswith("[launchguard] CONTAINED"), page["Subject"]
     assert "not proven sent by the stream's queue" in page["Message"], page["Message"][:2000]
     assert world.state()["benign"]["keys"] == {world.keys["benign"]: "Active"}
+
+
+def test_a_stream_rule_rewritten_with_an_input_transformer_contains_no_one_and_pages_health(world):
+    """Task tgt (issues 32 and 26): whoever may events:PutTargets on a launchguard-stream rule (an
+    account without the example SCP) makes the genuine rule deliver bodies AWS never sent: they
+    pass the queue's policy (the genuine rule's aws:SourceArn) and the queue's proof (the genuine
+    queue delivers them). The function reads its rules back before it vouches for a record."""
+    s = world.suffix
+    rule = f"launchguard-stream-ec2-{s}"
+    iam = client("iam")
+    victim = f"lg-oncall-{s}"
+    iam.create_user(UserName=victim)
+    victim_key = iam.create_access_key(UserName=victim)["AccessKey"]["AccessKeyId"]
+    now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    record = cloudtrail([burst_spec(iam_user(ACCOUNT, victim, victim_key), 1, 4, now - dt.timedelta(seconds=20), "198.51.100.77", "c5.4xlarge")])[0]
+    world.with_iam_ids([record])
+    # GIVEN the rule's queue target rewritten: for each RunInstances it matches, a launch of 4 "by"
+    # the on-call user, under the matched event's own id and time
+    body = {"version": "0", "id": "<id>", "detail-type": DETAIL_TYPE, "source": "aws.ec2", "account": ACCOUNT, "time": "<time>",
+            "region": "us-east-1", "resources": [], "detail": dict(record, eventID="<eid>", eventTime="<time>")}
+    world.events.put_targets(Rule=rule, EventBusName=world.bus, Targets=[{
+        "Id": "stream-queue", "Arn": world.stream_queue_arn,
+        "InputTransformer": {"InputPathsMap": {"id": "$.id", "eid": "$.detail.eventID", "time": "$.detail.eventTime"},
+                             "InputTemplate": json.dumps(body)}}])
+    try:
+        # WHEN three ordinary launches of one instance by the innocent user reach the bus
+        calls = cloudtrail([burst_spec(iam_user(ACCOUNT, world.benign, world.keys["benign"]), 3, 1, now - dt.timedelta(seconds=18),
+                                       "192.0.2.56", "t3.micro")])
+        world.with_iam_ids(calls)
+        put_on_bus(world, calls)
+        messages = receive_all(world, len(calls))
+        assert len(messages) == len(calls), messages
+        written = [json.loads(m["Body"]) for m in messages]
+        assert {w["detail"]["userIdentity"]["userName"] for w in written} == {victim}, [w["detail"]["userIdentity"] for w in written]
+        offset = world.watch.log.stat().st_size
+        out = world.invoke("launchguard-stream", sqs_event(messages, world.stream_queue_arn))
+        for m in messages:
+            world.sqs.delete_message(QueueUrl=world.stream_queue, ReceiptHandle=m["ReceiptHandle"])
+        assert out["error"] is None and out["payload"] == {"batchItemFailures": []}, out
+        # THEN the queue proved them (they came through the genuine rule), the burst is found, but
+        # no record is vouched for: the dispatcher, finding nothing in CloudTrail, contains no one
+        log = log_since(world, offset)
+        assert "not proven to come from the stream's queue" not in log, log[-2000:]
+        page = world.wait_message(world.notify_queue, 150)
+        assert not page["Subject"].startswith("[launchguard] CONTAINED"), page["Subject"]
+        assert "a stream rule is not as rendered" in page["Message"], page["Message"][:2000]
+        keys = iam.list_access_keys(UserName=victim)["AccessKeyMetadata"]
+        assert [k["Status"] for k in keys] == ["Active"], keys
+        # AND launchguard's health topic is paged with what differs
+        health = world.wait_message(world.health_queue, 30)
+        assert f"{rule}: target stream-queue rewrites the event with an InputTransformer" in health["Message"], health["Message"][:2000]
+    finally:
+        world.events.put_targets(Rule=rule, EventBusName=world.bus, Targets=[{"Id": "stream-queue", "Arn": world.stream_queue_arn}])

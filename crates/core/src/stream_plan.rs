@@ -46,6 +46,88 @@ impl StreamRule {
     }
 }
 
+/// A stream rule as EventBridge describes it now (`DescribeRule`, `ListTargetsByRule`): what
+/// decides the bodies it delivers to the stream's queue.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SeenRule {
+    /// `EventPattern`, as EventBridge holds it.
+    pub pattern: Option<String>,
+    /// `ScheduleExpression`: a stream rule has none.
+    pub schedule: Option<String>,
+    /// Its targets.
+    pub targets: Vec<SeenTarget>,
+}
+
+/// One target of a rule, as `ListTargetsByRule` lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SeenTarget {
+    /// `Id`.
+    pub id: String,
+    /// `Arn`.
+    pub arn: String,
+    /// `Input`: a constant body sent instead of the event.
+    pub input: Option<String>,
+    /// `InputPath`: a part of the event sent instead of the event.
+    pub input_path: Option<String>,
+    /// `InputTransformer`'s template: a body written from the event's fields.
+    pub input_transformer: Option<String>,
+}
+
+impl StreamRule {
+    /// The rule as rendered ([`resources`]), targeting `queue_arn`, as EventBridge would describe it.
+    pub fn as_rendered(&self, queue_arn: &str) -> SeenRule {
+        SeenRule {
+            pattern: Some(self.pattern().to_string()),
+            schedule: None,
+            targets: vec![SeenTarget { id: "stream-queue".into(), arn: queue_arn.into(), ..SeenTarget::default() }],
+        }
+    }
+
+    /// What differs between `seen` and this rule as rendered targeting `queue_arn`, in words (outside
+    /// text escaped): empty when EventBridge can deliver to the queue only the events this rule
+    /// matches, exactly as CloudTrail sent them. A pattern is compared as JSON (key order and
+    /// spacing aside); the only target must be `queue_arn` with no `Input`, `InputPath` or
+    /// `InputTransformer` (any of which lets the rule deliver a body AWS never sent).
+    pub fn differences(&self, queue_arn: &str, seen: &SeenRule) -> Vec<String> {
+        let mut out = Vec::new();
+        let name = &self.name;
+        match seen.pattern.as_deref().map(serde_json::from_str::<Value>) {
+            Some(Ok(p)) if p == self.pattern() => {}
+            Some(_) => out.push(format!(
+                "{name}: its event pattern is {}, not the rendered {}",
+                crate::text::untrusted(seen.pattern.as_deref().unwrap_or_default()),
+                self.pattern()
+            )),
+            None => out.push(format!("{name}: it has no event pattern")),
+        }
+        if let Some(s) = &seen.schedule {
+            out.push(format!("{name}: it has a schedule ({})", crate::text::untrusted(s)));
+        }
+        if !seen.targets.iter().any(|t| t.arn == queue_arn) {
+            out.push(format!("{name}: it does not target the stream's queue {queue_arn}"));
+        }
+        for t in &seen.targets {
+            let id = crate::text::untrusted(&t.id);
+            if t.arn != queue_arn {
+                out.push(format!("{name}: target {id} sends to {}, not the stream's queue", crate::text::untrusted(&t.arn)));
+            }
+            if let Some(i) = &t.input {
+                out.push(format!("{name}: target {id} sends a constant Input {}", crate::text::untrusted(i)));
+            }
+            if let Some(i) = &t.input_path {
+                out.push(format!("{name}: target {id} sends only the InputPath {}", crate::text::untrusted(i)));
+            }
+            if let Some(i) = &t.input_transformer {
+                out.push(format!("{name}: target {id} rewrites the event with an InputTransformer {}", crate::text::untrusted(i)));
+            }
+        }
+        if seen.targets.len() > 1 {
+            out.push(format!("{name}: it has {} targets, not the one stream queue", seen.targets.len()));
+        }
+        out
+    }
+}
+
 fn camel(s: &str) -> String {
     s.split(|c: char| !c.is_ascii_alphanumeric())
         .filter(|w| !w.is_empty())
@@ -126,6 +208,58 @@ mod tests {
         assert!(res[&ec2.logical_id].get("Condition").is_none());
         assert_eq!(res[&ec2.logical_id]["Properties"]["EventPattern"]["source"], json!(["aws.ec2"]));
         assert_eq!(res[&ec2.logical_id]["Properties"]["EventPattern"]["detail-type"], json!([DETAIL_TYPE]));
+    }
+
+    fn ec2() -> StreamRule {
+        plan(&RuleSet::bundled().unwrap()).into_iter().find(|r| r.event_source == "ec2.amazonaws.com").unwrap()
+    }
+
+    const Q: &str = "arn:aws:sqs:us-east-1:218007301253:launchguard-stream-events";
+
+    #[test]
+    fn a_rule_as_rendered_differs_in_nothing_whatever_its_key_order_and_spacing() {
+        let r = ec2();
+        assert!(r.differences(Q, &r.as_rendered(Q)).is_empty());
+        let p = r.pattern();
+        let reordered = format!("{{ \"detail\": {},\n \"detail-type\": {}, \"source\": {} }}", p["detail"], p["detail-type"], p["source"]);
+        let seen = SeenRule { pattern: Some(reordered), ..r.as_rendered(Q) };
+        assert!(r.differences(Q, &seen).is_empty());
+    }
+
+    #[test]
+    fn a_widened_pattern_or_a_rewritten_target_is_named() {
+        let r = ec2();
+        let mut wide = r.pattern();
+        wide["source"] = json!(["aws.ec2", "custom.anyone"]);
+        let seen = SeenRule { pattern: Some(wide.to_string()), ..r.as_rendered(Q) };
+        let d = r.differences(Q, &seen);
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert!(d[0].contains("custom.anyone") && d[0].contains("not the rendered"), "{d:?}");
+        let mut seen = r.as_rendered(Q);
+        seen.targets[0].input_transformer = Some("{\"source\":\"aws.ec2\"}".into());
+        let d = r.differences(Q, &seen);
+        assert!(d.len() == 1 && d[0].contains("InputTransformer"), "{d:?}");
+        let seen = SeenRule { targets: vec![], ..r.as_rendered(Q) };
+        assert!(r.differences(Q, &seen)[0].contains("does not target"));
+    }
+
+    proptest::proptest! {
+        /// Any one change to a rendered rule that can alter what reaches the queue is named.
+        #[test]
+        fn any_change_to_what_the_rule_delivers_is_named(which in 0usize..7, text in "[a-z.$]{1,12}") {
+            let r = ec2();
+            let mut seen = r.as_rendered(Q);
+            match which {
+                0 => seen.pattern = None,
+                1 => { let mut p = r.pattern(); p["source"] = json!([format!("custom.{text}")]); seen.pattern = Some(p.to_string()); }
+                2 => seen.schedule = Some(text.clone()),
+                3 => seen.targets[0].input = Some(text.clone()),
+                4 => seen.targets[0].input_path = Some(text.clone()),
+                5 => seen.targets[0].input_transformer = Some(text.clone()),
+                _ => seen.targets.push(SeenTarget { id: text.clone(), arn: format!("arn:aws:sqs:us-east-1:1:{text}"), ..SeenTarget::default() }),
+            }
+            proptest::prop_assert!(!r.differences(Q, &seen).is_empty(), "{which} {text}");
+        }
     }
 
     #[test]

@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, TimeZone, Utc};
 use launchguard_aws::{CallError, InvokeResponse, Invoker};
 use launchguard_stream::memory::MemoryStore;
+use launchguard_stream::memory_rules::intact;
 use launchguard_stream::{Config, Outcome, handle_event};
 use launchguard_testkit::eventbridge::eventbridge_event;
 use launchguard_testkit::{Actor, Burst, run_instances_template};
@@ -48,6 +49,7 @@ fn config() -> Config {
         ("LG_STREAM_REGIONS", "us-east-1"),
         ("LG_STREAM_QUEUE_ARN", "arn:aws:sqs:us-east-1:218007301253:launchguard-stream-events"),
         ("LG_STREAM_QUEUE_URL", "https://sqs.us-east-1.amazonaws.com/218007301253/launchguard-stream-events"),
+        ("LG_HEALTH_TOPIC_ARN", "arn:aws:sns:us-east-1:218007301253:launchguard-health"),
     ];
     let env = move |k: &str| vars.iter().find(|(n, _)| *n == k).map(|(_, v)| (*v).to_owned());
     Config::from_env(&env).unwrap()
@@ -85,7 +87,7 @@ async fn latency() {
                 let mut took = None;
                 for b in events {
                     let t = Instant::now();
-                    let out = handle_event(b, true, cfg, store, iam, now).await.unwrap();
+                    let out = handle_event(b, true, cfg, store, iam, &intact(cfg), now).await.unwrap();
                     if out.iter().any(|o| matches!(o, Outcome::Sent { .. })) {
                         took = Some(t.elapsed());
                     }
@@ -113,7 +115,7 @@ async fn writes(principals: u32) {
     let all: Vec<String> = (0..principals).flat_map(|u| bodies(u, per, 1)).collect();
     let t = Instant::now();
     for b in &all {
-        handle_event(b, true, &cfg, &store, &sink, now).await.unwrap();
+        handle_event(b, true, &cfg, &store, &sink, &intact(&cfg), now).await.unwrap();
     }
     let secs = t.elapsed().as_secs_f64();
     let w = store.writes.load(Ordering::SeqCst);

@@ -13,6 +13,7 @@ use tracing::warn;
 
 use crate::event::{Outcome, handle_event};
 use crate::receipts::{Provenance, QueueReceipts, provenance};
+use crate::rules::{Guard, HealthPager, RuleReader};
 use crate::store::CounterStore;
 use crate::{Config, Invoker};
 
@@ -75,12 +76,13 @@ impl BatchReport {
 }
 
 /// Handle a batch; the response names every message to deliver again.
-pub async fn handle_batch<S: CounterStore, I: Invoker, Q: QueueReceipts>(
+pub async fn handle_batch<S: CounterStore, I: Invoker, Q: QueueReceipts, R: RuleReader, P: HealthPager>(
     event: &SqsEvent,
     cfg: &Config,
     store: &S,
     invoker: &I,
     queue: &Q,
+    guard: &Guard<R, P>,
     now: DateTime<Utc>,
 ) -> (BatchResponse, BatchReport) {
     let mut resp = BatchResponse::default();
@@ -104,7 +106,7 @@ pub async fn handle_batch<S: CounterStore, I: Invoker, Q: QueueReceipts>(
                 continue;
             }
         };
-        match handle_event(&m.body, proven, cfg, store, invoker, now).await {
+        match handle_event(&m.body, proven, cfg, store, invoker, guard, now).await {
             Ok(outcomes) => {
                 if outcomes.iter().any(|o| matches!(o, Outcome::Refused { .. })) {
                     fail(&mut resp);

@@ -4,6 +4,7 @@ use launchguard_core::CoreError;
 use launchguard_core::config::{self, Env};
 use launchguard_core::ids::validate_account_id;
 use launchguard_core::stream::{BUCKET_SECONDS, Scope};
+use launchguard_core::stream_plan::{StreamRule, plan};
 use launchguard_detector::{DetectorRule, detector_rules};
 
 /// The stream detector's configuration.
@@ -31,6 +32,15 @@ pub struct Config {
     pub rules_digest: String,
     /// The bucket width, seconds ([`BUCKET_SECONDS`]).
     pub bucket_seconds: u64,
+    /// The stream's EventBridge rules as rendered from the same rule set
+    /// ([`launchguard_core::stream_plan::plan`]; the us-east-1-only ones only when `AWS_REGION` is
+    /// us-east-1), each name ending in `LG_STREAM_RULE_SUFFIX` (default none): read back before a
+    /// finding vouches for any record ([`crate::rules`]).
+    pub stream_rules: Vec<StreamRule>,
+    /// `LG_STREAM_EVENT_BUS` (default `default`): the bus of the stream's rules.
+    pub event_bus: String,
+    /// `LG_HEALTH_TOPIC_ARN`: launchguard's health topic, paged when a stream rule is not as rendered.
+    pub health_topic: String,
 }
 
 fn list(env: &dyn Env, name: &str, fallback: &str) -> Vec<String> {
@@ -73,7 +83,20 @@ impl Config {
                 problem: "is not set (nor AWS_REGION): name the region(s) whose events are judged, comma-separated".into(),
             });
         }
-        let (_, rules, rules_digest) = detector_rules(env)?;
+        let (set, rules, rules_digest) = detector_rules(env)?;
+        // the function's own region decides which rules its stack created (IAM's in us-east-1 only)
+        let home = env.get("AWS_REGION").or_else(|| regions.first().cloned()).unwrap_or_default();
+        let suffix = env.get("LG_STREAM_RULE_SUFFIX").unwrap_or_default();
+        let stream_rules: Vec<StreamRule> = plan(&set)
+            .into_iter()
+            .filter(|r| !r.us_east_1_only || home == "us-east-1")
+            .map(|r| StreamRule { name: format!("{}{suffix}", r.name), ..r })
+            .collect();
+        let health_topic = config::required(
+            env,
+            "LG_HEALTH_TOPIC_ARN",
+            "the ARN of launchguard's health topic (launchguard-health), paged when a stream rule is not as rendered",
+        )?;
         let queue_arn = config::required(env, "LG_STREAM_QUEUE_ARN", "the ARN of the stream's own SQS queue (launchguard-stream-events)")?;
         if !queue_arn.starts_with("arn:") || queue_arn.split(':').nth(2) != Some("sqs") {
             return Err(CoreError::Config {
@@ -92,6 +115,9 @@ impl Config {
             rules,
             rules_digest,
             bucket_seconds: BUCKET_SECONDS,
+            stream_rules,
+            event_bus: env.get("LG_STREAM_EVENT_BUS").unwrap_or_else(|| "default".to_owned()),
+            health_topic,
         })
     }
 

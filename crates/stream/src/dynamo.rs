@@ -45,7 +45,9 @@ fn built<T>(r: Result<T, aws_sdk_dynamodb::error::BuildError>) -> Result<T, Call
 
 impl DynamoStore {
     /// Every item of `series` with a sort key in `[from, to]`, paged, at most `limit`.
-    async fn query(&self, series: &str, from: String, to: String, limit: usize) -> Result<Vec<Item>, CallError> {
+    /// The items of `series` with `from <= sk <= to`, at most `limit`: the first ones in key order,
+    /// or with `newest_first` the last ones (in descending key order).
+    async fn query(&self, series: &str, from: String, to: String, limit: usize, newest_first: bool) -> Result<Vec<Item>, CallError> {
         let mut out = Vec::new();
         let mut start = None;
         loop {
@@ -58,6 +60,7 @@ impl DynamoStore {
                 .expression_attribute_values(":a", s(from.clone()))
                 .expression_attribute_values(":b", s(to.clone()))
                 .consistent_read(true)
+                .scan_index_forward(!newest_first)
                 .set_exclusive_start_key(start)
                 .send()
                 .await
@@ -130,7 +133,7 @@ impl CounterStore for DynamoStore {
     }
 
     async fn buckets(&self, series: &str, from_ms: i64, to_ms: i64) -> Result<Vec<Bucket>, CallError> {
-        let items = self.query(series, bucket_sk(from_ms), bucket_sk(to_ms.saturating_sub(1)), usize::MAX).await?;
+        let items = self.query(series, bucket_sk(from_ms), bucket_sk(to_ms.saturating_sub(1)), usize::MAX, false).await?;
         Ok(items
             .iter()
             .filter_map(|i| {
@@ -148,7 +151,9 @@ impl CounterStore for DynamoStore {
 
     async fn events(&self, series: &str, from_ms: i64, to_ms: i64, limit: usize) -> Result<Vec<StoredEvent>, CallError> {
         let to = format!("{}~", event_sk(to_ms.saturating_sub(1), ""));
-        let items = self.query(series, event_sk(from_ms, ""), to, limit).await?;
+        // newest first: what a read past `limit` leaves out is the oldest, never the window that crossed
+        let mut items = self.query(series, event_sk(from_ms, ""), to, limit, true).await?;
+        items.reverse();
         Ok(items
             .iter()
             .map(|i| StoredEvent {

@@ -13,11 +13,13 @@ use serde::Serialize;
 use tracing::{info, warn};
 
 use crate::finding::{Crossed, stream_finding};
+use crate::rules::{Guard, HealthPager, RuleReader};
 use crate::store::{Claimed, CounterStore, EventItem, Recorded, claim_key, series_key};
 use crate::{Config, Invoker, StreamError};
 
-/// Most events read back to make a finding: more than any threshold needs; a series past it
-/// makes a finding marked incomplete.
+/// Most events read back to make a finding, the newest first: a crossing window of at most this
+/// many events (the one ending at the newest event) is always read whole, however many older
+/// events the longest horizon holds; a series past it makes a finding marked incomplete.
 pub const MAX_EVENTS_READ: usize = 10_000;
 
 /// Most bytes of records a finding carries as AWS delivered them (`delivered_by_aws`): well
@@ -95,6 +97,10 @@ pub fn unproven_note(unproven: usize) -> String {
     format!("; {unproven} records not proven sent by the stream's queue: confirmed in CloudTrail's event history")
 }
 
+/// What a finding's trigger adds when its records were not vouched for because a stream rule is
+/// not as rendered ([`crate::rules`]).
+pub const RULES_NOTE: &str = "; a stream rule is not as rendered: records confirmed in CloudTrail's event history";
+
 /// What one event did, per rule it matched.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
@@ -152,13 +158,16 @@ pub fn already_claimed(counted: bool, sent: bool) -> &'static str {
 }
 
 /// Handle one SQS body; `proven` when its message was proven to come from the stream's own queue
-/// ([`crate::receipts`]). `Err` only for what a retry can fix (the store, the dispatcher).
-pub async fn handle_event<S: CounterStore, I: Invoker>(
+/// ([`crate::receipts`]). Before a finding carries any record as delivered by AWS, `guard` reads
+/// the stream's rules back: one not as rendered vouches for nothing, and pages the health topic.
+/// `Err` only for what a retry can fix (the store, the dispatcher).
+pub async fn handle_event<S: CounterStore, I: Invoker, R: RuleReader, P: HealthPager>(
     body: &str,
     proven: bool,
     cfg: &Config,
     store: &S,
     invoker: &I,
+    guard: &Guard<R, P>,
     now: DateTime<Utc>,
 ) -> Result<Vec<Outcome>, StreamError> {
     let now_ms = now.timestamp_millis();
@@ -247,6 +256,16 @@ pub async fn handle_event<S: CounterStore, I: Invoker>(
                 continue;
             }
             Claimed::Won => {}
+        }
+        // The queue proved where each message came from; the rules decide what it could hold.
+        let carried = finding.principals.iter().any(|p| !p.delivered_by_aws.is_empty());
+        if carried && !guard.vouch(cfg, &finding.finding_id, &key).await {
+            for p in &mut finding.principals {
+                p.delivered_by_aws.clear();
+            }
+            if let Some(t) = finding.trigger.as_mut() {
+                t.name.push_str(RULES_NOTE);
+            }
         }
         let finding_id = finding.finding_id.clone();
         let parts = finding.into_parts(launchguard_core::contract::MAX_PAYLOAD_BYTES);

@@ -17,23 +17,34 @@
 //!
 //! Before any of it, [`receipts`] proves each message came from the stream's own queue (its
 //! `eventSourceARN`, and its receipt handle accepted by that queue): only a proven message's
-//! record is ever carried as delivered by AWS.
+//! record is ever carried as delivered by AWS; and before a finding carries any, [`rules`] reads
+//! the stream's own EventBridge rules back and compares them with their rendering (a rule that
+//! rewrites what it delivers, or matches what anyone may send, vouches for nothing).
 //!
 //! Modules: [`config`], [`store`] (the trait and its key layout), [`dynamo`] (DynamoDB),
 //! [`memory`] (in memory, feature `test-util`), [`receipts`] (the proof), [`sqs`] (SQS),
-//! [`memory_queue`] (in memory, feature `test-util`), [`event`] (one message), [`finding`],
+//! [`memory_queue`] (in memory, feature `test-util`), [`rules`] (the rules' check and the health
+//! page), [`eventbridge`] and [`sns`] (their AWS adapters), [`memory_rules`] and [`memory_health`]
+//! (in memory, feature `test-util`), [`event`] (one message), [`finding`],
 //! [`batch`] (partial batch responses).
 
 pub mod batch;
 pub mod config;
 pub mod dynamo;
 pub mod event;
+pub mod eventbridge;
 pub mod finding;
 #[cfg(feature = "test-util")]
 pub mod memory;
 #[cfg(feature = "test-util")]
+pub mod memory_health;
+#[cfg(feature = "test-util")]
 pub mod memory_queue;
+#[cfg(feature = "test-util")]
+pub mod memory_rules;
 pub mod receipts;
+pub mod rules;
+pub mod sns;
 pub mod sqs;
 pub mod store;
 
@@ -42,6 +53,7 @@ pub use config::Config;
 pub use event::{Outcome, handle_event};
 pub use launchguard_aws::{CallError, Invoker};
 use launchguard_detector::DetectorError;
+pub use rules::Guard;
 use thiserror::Error;
 
 /// The AWS actions the stream detector calls (checked against its policy by the tests).
@@ -53,6 +65,9 @@ pub const AWS_ACTIONS: &[&str] = &[
     "lambda:InvokeFunction",
     "kms:GenerateMac",
     "sqs:ChangeMessageVisibility",
+    "events:DescribeRule",
+    "events:ListTargetsByRule",
+    "sns:Publish",
 ];
 
 /// Errors of the stream detector: each fails its message, which SQS delivers again.

@@ -7,8 +7,10 @@ use launchguard_aws::mac::{Kms, SealingInvoker};
 use launchguard_core::auth::Purpose;
 use launchguard_core::config::{self, ProcessEnv};
 use launchguard_stream::dynamo::DynamoStore;
+use launchguard_stream::eventbridge::EventBridgeRules;
+use launchguard_stream::sns::SnsHealth;
 use launchguard_stream::sqs::SqsQueue;
-use launchguard_stream::{Config, SqsEvent, handle_batch};
+use launchguard_stream::{Config, Guard, SqsEvent, handle_batch};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -32,9 +34,13 @@ async fn main() -> Result<(), Error> {
         purpose: Purpose::Finding,
     };
     let queue = SqsQueue { client: aws_sdk_sqs::Client::new(&sdk), url: config.queue_url.clone() };
-    let (config, store, lambda, queue) = (&config, &store, &lambda, &queue);
+    let guard = Guard {
+        rules: EventBridgeRules { client: aws_sdk_eventbridge::Client::new(&sdk), bus: config.event_bus.clone() },
+        health: SnsHealth { client: aws_sdk_sns::Client::new(&sdk), topic_arn: config.health_topic.clone() },
+    };
+    let (config, store, lambda, queue, guard) = (&config, &store, &lambda, &queue, &guard);
     run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
-        let (response, report) = handle_batch(&event.payload, config, store, lambda, queue, chrono::Utc::now()).await;
+        let (response, report) = handle_batch(&event.payload, config, store, lambda, queue, guard, chrono::Utc::now()).await;
         tracing::info!(messages = report.messages.len(), failed = response.batch_item_failures.len(),
             report = %serde_json::to_string(&report).unwrap_or_default(), "batch handled");
         Ok::<_, Error>(response)

@@ -169,10 +169,11 @@ impl CounterStore for MemoryStore {
     async fn events(&self, series: &str, from_ms: i64, to_ms: i64, limit: usize) -> Result<Vec<StoredEvent>, CallError> {
         self.request("Query").await?;
         let items = self.lock();
-        Ok(range(&items, series, event_sk(from_ms, ""), event_sk(to_ms, ""))
+        // the newest `limit`, in time order (as the DynamoDB adapter reads them)
+        let all: Vec<StoredEvent> = range(&items, series, event_sk(from_ms, ""), event_sk(to_ms, ""))
             .filter_map(|i| if let Item::Event(e) = i { Some(e.clone()) } else { None })
-            .take(limit)
-            .collect())
+            .collect();
+        Ok(all[all.len().saturating_sub(limit)..].to_vec())
     }
 
     async fn claim_state(&self, claim: &str, now_ms: i64) -> Result<Option<ClaimState>, CallError> {

@@ -111,7 +111,8 @@ pub trait CounterStore: Send + Sync {
     fn record(&self, item: &EventItem) -> impl Future<Output = Result<Recorded, CallError>> + Send;
     /// The buckets of a series starting in `[from_ms, to_ms)`.
     fn buckets(&self, series: &str, from_ms: i64, to_ms: i64) -> impl Future<Output = Result<Vec<Bucket>, CallError>> + Send;
-    /// The events of a series in `[from_ms, to_ms)`, at most `limit`, in time order.
+    /// The events of a series in `[from_ms, to_ms)`, in time order; past `limit`, the newest `limit`
+    /// (the window that crossed ends at the newest event: old events never crowd it out).
     fn events(
         &self,
         series: &str,

@@ -13,7 +13,9 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use launchguard_detector::memory::{MemoryAlarms, MemoryLogs};
 use launchguard_responder::KeyStatus;
 use launchguard_stream::memory::MemoryStore;
+use launchguard_stream::memory_health::MemoryHealth;
 use launchguard_stream::memory_queue::MemoryQueue;
+use launchguard_stream::memory_rules::MemoryRules;
 use launchguard_stream::store::{CounterStore, EventItem, series_key};
 use launchguard_testkit::eventbridge::eventbridge_event;
 use launchguard_testkit::{Actor, Burst, run_instances_template};
@@ -54,6 +56,7 @@ fn stream_config() -> launchguard_stream::Config {
         ("LG_STREAM_REGIONS", "us-east-1"),
         ("LG_STREAM_QUEUE_ARN", QUEUE_ARN),
         ("LG_STREAM_QUEUE_URL", "https://sqs.us-east-1.amazonaws.com/111122223333/launchguard-stream-events"),
+        ("LG_HEALTH_TOPIC_ARN", "arn:aws:sns:us-east-1:218007301253:launchguard-health"),
     ];
     let env = move |k: &str| vars.iter().find(|(n, _)| *n == k).map(|(_, v)| (*v).to_owned());
     launchguard_stream::Config::from_env(&env).unwrap()
@@ -91,8 +94,18 @@ fn forged_payload(records: &[Value], arn: &str, handle: &str) -> launchguard_str
 
 /// What the stream detector sends for this payload at `at` (every finding it sealed).
 async fn stream_findings(store: &MemoryStore, payload: &launchguard_stream::SqsEvent, at: DateTime<Utc>) -> Vec<Value> {
+    stream_findings_with(store, payload, at, &launchguard_stream::memory_rules::intact(&stream_config())).await
+}
+
+/// [`stream_findings`], the stream's rules and health topic as `guard` holds them.
+async fn stream_findings_with(
+    store: &MemoryStore,
+    payload: &launchguard_stream::SqsEvent,
+    at: DateTime<Utc>,
+    guard: &launchguard_stream::Guard<MemoryRules, MemoryHealth>,
+) -> Vec<Value> {
     let invoked = Invoked::default();
-    let (resp, _) = launchguard_stream::handle_batch(payload, &stream_config(), store, &invoked, &*QUEUE, at).await;
+    let (resp, _) = launchguard_stream::handle_batch(payload, &stream_config(), store, &invoked, &*QUEUE, guard, at).await;
     assert!(resp.batch_item_failures.is_empty(), "{resp:?}");
     invoked.0.lock().unwrap().iter().map(|p| serde_json::from_slice(p).unwrap()).collect()
 }
@@ -347,4 +360,27 @@ async fn atk_held_a_burst_delivered_in_reverse_and_twice_makes_one_finding_that_
     let (statuses, _) = dispatched(&findings, &iam, at - Duration::seconds(45)).await;
     assert_eq!(statuses, ["contained"]);
     assert_eq!(iam.user("ci-deployer").keys[0].1, KeyStatus::Inactive);
+}
+
+#[tokio::test(start_paused = true)]
+async fn tgt1_records_a_rewritten_stream_rule_delivered_through_the_queue_contain_no_one() {
+    // GIVEN someone with events:PutTargets on launchguard-stream-ec2 (an account without the
+    // example SCP) whose InputTransformer makes the genuine rule write three RunInstances of 4
+    // instances "by" ci-deployer that never happened: they pass the queue policy (the genuine
+    // rule's aws:SourceArn) and the queue's proof (the genuine queue delivers them)
+    // (seen failing first on 68f5cfb: "contained on records a rewritten rule wrote: [\"contained\"]")
+    let at = t0(71);
+    let written = Burst::new(deployer(), 3, 4, at - Duration::seconds(90)).records(&run_instances_template(), 0xa7d1);
+    let payload = sqs_payload(&written);
+    let guard = launchguard_stream::memory_rules::intact(&stream_config());
+    guard.rules.change("launchguard-stream-ec2", |r| r.targets[0].input_transformer = Some("{\"detail\":<forged>}".into()));
+    // WHEN the stream's sealed finding reaches the dispatcher (CloudTrail holds nothing of them)
+    let findings = stream_findings_with(&MemoryStore::default(), &payload, at - Duration::seconds(60), &guard).await;
+    let iam = iam();
+    let (statuses, _) = dispatched(&findings, &iam, at - Duration::seconds(55)).await;
+    // THEN nobody is contained on what the rewritten rule wrote, and launchguard's health is paged
+    assert_eq!(findings.len(), 1);
+    assert_eq!(iam.user("ci-deployer").keys[0].1, KeyStatus::Active, "contained on records a rewritten rule wrote: {statuses:?}");
+    assert!(statuses.iter().all(|s| s != "contained"), "{statuses:?}");
+    assert_eq!(guard.health.pages().len(), 1);
 }

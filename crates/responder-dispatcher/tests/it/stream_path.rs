@@ -66,6 +66,7 @@ async fn from_stream_at(records: &[Value], t0: DateTime<Utc>) -> Value {
         ("LG_STREAM_REGIONS", "us-east-1"),
         ("LG_STREAM_QUEUE_ARN", QUEUE_ARN),
         ("LG_STREAM_QUEUE_URL", "https://sqs.us-east-1.amazonaws.com/111122223333/launchguard-stream-events"),
+        ("LG_HEALTH_TOPIC_ARN", "arn:aws:sns:us-east-1:218007301253:launchguard-health"),
     ];
     let env = move |k: &str| vars.iter().find(|(n, _)| *n == k).map(|(_, v)| (*v).to_owned());
     let cfg = launchguard_stream::Config::from_env(&env).unwrap();
@@ -75,7 +76,16 @@ async fn from_stream_at(records: &[Value], t0: DateTime<Utc>) -> Value {
     let batch = queue.receive(&bodies);
     let invoked = Invoked::default();
     let at = t0 - Duration::seconds(90) + Duration::seconds(19);
-    let (resp, report) = launchguard_stream::handle_batch(&batch, &cfg, &MemoryStore::default(), &invoked, &queue, at).await;
+    let (resp, report) = launchguard_stream::handle_batch(
+        &batch,
+        &cfg,
+        &MemoryStore::default(),
+        &invoked,
+        &queue,
+        &launchguard_stream::memory_rules::intact(&cfg),
+        at,
+    )
+    .await;
     assert!(report.unproven.is_empty(), "{:?}", report.unproven);
     assert!(resp.batch_item_failures.is_empty());
     invoked.one()

@@ -11,7 +11,7 @@ use launchguard_stream::store::{CounterStore, EventItem, claim_key};
 use serde_json::Value;
 
 use crate::attacks::deployer_series;
-use crate::common::{FakeLambda, after, at, batch, bodies, config, deployer, queue};
+use crate::common::{FakeLambda, after, at, batch, bodies, config, deployer, intact, queue};
 
 fn deployer_principal() -> launchguard_core::principal::Principal {
     let set = launchguard_core::rules::RuleSet::bundled().unwrap();
@@ -33,7 +33,7 @@ async fn atk4_a_claim_the_launcher_wrote_itself_does_not_silence_its_burst() {
     store.claim(&claim, "lg-0000000000000000", ten_years, now_ms - 1000).await.unwrap();
     store.mark_sent(&claim, "lg-0000000000000000").await.unwrap();
     // WHEN it launches 3 x 4 instances in 14 s (threshold 10 in 5 min)
-    let (resp, report) = handle_batch(&batch(&bodies(deployer(), 3, 4, 0x4a)), &cfg, &store, &lambda, queue(), after(3)).await;
+    let (resp, report) = handle_batch(&batch(&bodies(deployer(), 3, 4, 0x4a)), &cfg, &store, &lambda, queue(), &intact(), after(3)).await;
     // THEN the stream still sends its finding: a claim no finding of the stream's made holds nothing
     assert!(resp.batch_item_failures.is_empty(), "{resp:?}");
     assert_eq!(lambda.findings().len(), 1, "silenced by a forged claim: {report:?}");
@@ -61,7 +61,7 @@ async fn atk_held_bucket_sums_written_by_someone_else_make_no_finding() {
     };
     store.record(&item).await.unwrap();
     // WHEN ci-deployer launches one instance, really
-    let (resp, _) = handle_batch(&batch(&bodies(deployer(), 1, 1, 0x4b)), &cfg, &store, &lambda, queue(), after(1)).await;
+    let (resp, _) = handle_batch(&batch(&bodies(deployer(), 1, 1, 0x4b)), &cfg, &store, &lambda, queue(), &intact(), after(1)).await;
     // THEN the buckets cross, the exact events do not: no finding
     assert!(resp.batch_item_failures.is_empty(), "{resp:?}");
     assert!(lambda.findings().is_empty());

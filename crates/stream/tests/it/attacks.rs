@@ -11,7 +11,7 @@ use launchguard_testkit::eventbridge::eventbridge_event;
 use launchguard_testkit::{Actor, Burst, run_instances_template};
 use serde_json::Value;
 
-use crate::common::{ACCOUNT, FakeLambda, REGION, after, at, batch, bodies, config, deployer, queue};
+use crate::common::{ACCOUNT, FakeLambda, REGION, after, at, batch, bodies, config, deployer, intact, queue};
 
 pub fn deployer_series() -> String {
     let set = launchguard_core::rules::RuleSet::bundled().unwrap();
@@ -29,8 +29,8 @@ async fn a_redelivered_event_counts_once() {
     let (store, lambda) = (MemoryStore::default(), FakeLambda::default());
     let two = bodies(deployer(), 2, 4, 1);
     let thrice: Vec<String> = two.iter().flat_map(|b| [b.clone(), b.clone(), b.clone()]).collect();
-    let (resp, report) = handle_batch(&batch(&thrice), &cfg, &store, &lambda, queue(), after(2)).await;
-    handle_batch(&batch(&thrice), &cfg, &store, &lambda, queue(), after(2)).await;
+    let (resp, report) = handle_batch(&batch(&thrice), &cfg, &store, &lambda, queue(), &intact(), after(2)).await;
+    handle_batch(&batch(&thrice), &cfg, &store, &lambda, queue(), &intact(), after(2)).await;
     // THEN 2 calls, 8 instances: no finding
     assert!(resp.batch_item_failures.is_empty());
     let totals = store.totals(&deployer_series());
@@ -48,7 +48,7 @@ async fn an_event_from_another_account_is_refused_and_counts_nowhere() {
     let records = Burst::new(actor, 5, 4, at()).records(&run_instances_template(), 3);
     let mut all: Vec<String> = records.iter().map(|r| eventbridge_event(r, "999988887777", REGION).to_string()).collect();
     all.extend(records.iter().map(|r| eventbridge_event(r, ACCOUNT, REGION).to_string()));
-    let (resp, report) = handle_batch(&batch(&all), &cfg, &store, &lambda, queue(), after(5)).await;
+    let (resp, report) = handle_batch(&batch(&all), &cfg, &store, &lambda, queue(), &intact(), after(5)).await;
     // THEN every message is refused (reported, on its way to the DLQ), nothing counted or sent
     assert_eq!(resp.batch_item_failures.len(), 10);
     assert!(report.outcomes().all(|o| matches!(o, Outcome::Refused { .. })));
@@ -68,7 +68,7 @@ async fn a_forged_principal_less_event_is_refused() {
             v.to_string()
         })
         .collect();
-    let (resp, _) = handle_batch(&batch(&forged), &cfg, &store, &lambda, queue(), after(5)).await;
+    let (resp, _) = handle_batch(&batch(&forged), &cfg, &store, &lambda, queue(), &intact(), after(5)).await;
     assert_eq!(resp.batch_item_failures.len(), 5);
     assert_eq!(store.event_count(), 0);
     assert!(lambda.findings().is_empty());
@@ -82,7 +82,8 @@ async fn a_ten_thousand_event_poison_message_is_reported_and_blocks_nothing() {
     let real = bodies(deployer(), 2, 4, 1);
     let one: Value = serde_json::from_str(&real[0]).unwrap();
     let poison = Value::Array(vec![one; 10_000]).to_string();
-    let (resp, _) = handle_batch(&batch(&[real[0].clone(), poison, real[1].clone()]), &cfg, &store, &lambda, queue(), after(2)).await;
+    let (resp, _) =
+        handle_batch(&batch(&[real[0].clone(), poison, real[1].clone()]), &cfg, &store, &lambda, queue(), &intact(), after(2)).await;
     // THEN only the poison message is reported failed; both launches are counted
     let failed: Vec<&str> = resp.batch_item_failures.iter().map(|f| f.item_identifier.as_str()).collect();
     assert_eq!(failed, ["m1"]);
@@ -96,12 +97,12 @@ async fn a_throttled_store_fails_the_item_and_its_retry_counts_it_once() {
     let three = bodies(deployer(), 3, 4, 1);
     // the first request (the first event's record) is throttled
     store.fail_next(1);
-    let (resp, _) = handle_batch(&batch(&three), &cfg, &store, &lambda, queue(), after(3)).await;
+    let (resp, _) = handle_batch(&batch(&three), &cfg, &store, &lambda, queue(), &intact(), after(3)).await;
     let failed: Vec<&str> = resp.batch_item_failures.iter().map(|f| f.item_identifier.as_str()).collect();
     assert_eq!(failed, ["m0"]);
     assert!(lambda.findings().is_empty(), "8 instances counted: under 10");
     // SQS delivers it again: counted once, and the burst is found
-    let (resp, _) = handle_batch(&batch(&three[..1]), &cfg, &store, &lambda, queue(), after(3)).await;
+    let (resp, _) = handle_batch(&batch(&three[..1]), &cfg, &store, &lambda, queue(), &intact(), after(3)).await;
     assert!(resp.batch_item_failures.is_empty());
     assert_eq!(store.totals(&deployer_series()).calls, 3);
     assert_eq!(lambda.findings().len(), 1);
@@ -113,14 +114,14 @@ async fn a_dispatcher_that_fails_once_gets_the_finding_on_redelivery_exactly_onc
     let (store, lambda) = (MemoryStore::default(), FakeLambda::default());
     let three = bodies(deployer(), 3, 4, 1);
     lambda.fail_next.store(1, Ordering::SeqCst);
-    let (resp, _) = handle_batch(&batch(&three), &cfg, &store, &lambda, queue(), after(3)).await;
+    let (resp, _) = handle_batch(&batch(&three), &cfg, &store, &lambda, queue(), &intact(), after(3)).await;
     assert_eq!(resp.batch_item_failures.len(), 1);
     assert!(lambda.findings().is_empty());
     // the failed message comes again; so does, needlessly, the whole batch
     let again = &resp.batch_item_failures[0].item_identifier;
     let i: usize = again[1..].parse().unwrap();
-    handle_batch(&batch(&three[i..=i]), &cfg, &store, &lambda, queue(), after(3)).await;
-    handle_batch(&batch(&three), &cfg, &store, &lambda, queue(), after(3)).await;
+    handle_batch(&batch(&three[i..=i]), &cfg, &store, &lambda, queue(), &intact(), after(3)).await;
+    handle_batch(&batch(&three), &cfg, &store, &lambda, queue(), &intact(), after(3)).await;
     assert_eq!(lambda.findings().len(), 1);
     assert_eq!(store.totals(&deployer_series()).calls, 3);
 }
@@ -131,7 +132,7 @@ async fn outside_text_reaches_the_log_escaped() {
     let (store, lambda) = (MemoryStore::default(), FakeLambda::default());
     let mut v: Value = serde_json::from_str(&bodies(deployer(), 1, 4, 1)[0]).unwrap();
     v["region"] = "us-east-1\u{202e}\nFAKE".into();
-    let o = handle_event(&v.to_string(), false, &cfg, &store, &lambda, after(1)).await.unwrap();
+    let o = handle_event(&v.to_string(), false, &cfg, &store, &lambda, &intact(), after(1)).await.unwrap();
     let Outcome::Refused { refusal } = &o[0] else { panic!("{o:?}") };
     let shown = refusal.to_string();
     assert!(!shown.contains('\u{202e}') && !shown.contains('\n'), "{shown}");
@@ -169,7 +170,7 @@ async fn an_envelope_aws_did_not_send_is_refused_and_counts_nowhere() {
         })
         .collect();
     all.extend(sourceless);
-    let (resp, report) = handle_batch(&batch(&all), &cfg, &store, &lambda, queue(), after(5)).await;
+    let (resp, report) = handle_batch(&batch(&all), &cfg, &store, &lambda, queue(), &intact(), after(5)).await;
     // THEN every message is refused as not AWS's (on its way to the DLQ), nothing counted or sent
     assert_eq!(resp.batch_item_failures.len(), all.len());
     assert!(
@@ -186,7 +187,7 @@ async fn the_finding_carries_its_claims_records_as_aws_delivered_them() {
     let cfg = config();
     let (store, lambda) = (MemoryStore::default(), FakeLambda::default());
     let three = bodies(deployer(), 3, 4, 8);
-    let (resp, _) = handle_batch(&batch(&three), &cfg, &store, &lambda, queue(), after(3)).await;
+    let (resp, _) = handle_batch(&batch(&three), &cfg, &store, &lambda, queue(), &intact(), after(3)).await;
     assert!(resp.batch_item_failures.is_empty());
     // THEN its one finding carries, for its principal, exactly the records of its claims, as sent
     let findings = lambda.findings();

@@ -9,8 +9,10 @@ use std::sync::{LazyLock, Mutex};
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use launchguard_aws::InvokeResponse;
 use launchguard_core::contract::Finding;
+use launchguard_stream::memory_health::MemoryHealth;
 use launchguard_stream::memory_queue::MemoryQueue;
-use launchguard_stream::{CallError, Config, Invoker, SqsEvent};
+use launchguard_stream::memory_rules::MemoryRules;
+use launchguard_stream::{CallError, Config, Guard, Invoker, SqsEvent};
 use launchguard_testkit::eventbridge::eventbridge_event;
 use launchguard_testkit::{Actor, Burst, run_instances_template};
 use serde_json::{Value, json};
@@ -62,6 +64,7 @@ pub fn config() -> Config {
         ("LG_STREAM_REGIONS", REGION),
         ("LG_STREAM_QUEUE_ARN", QUEUE_ARN),
         ("LG_STREAM_QUEUE_URL", QUEUE_URL),
+        ("LG_HEALTH_TOPIC_ARN", "arn:aws:sns:us-east-1:218007301253:launchguard-health"),
     ];
     let env = move |k: &str| vars.iter().find(|(n, _)| *n == k).map(|(_, v)| (*v).to_owned());
     Config::from_env(&env).unwrap()
@@ -108,4 +111,10 @@ pub fn forged_batch(bodies: &[String], arn: &str, handle: &str) -> SqsEvent {
 /// A little after the last event of a burst of `calls`.
 pub fn after(calls: u32) -> DateTime<Utc> {
     at() + Duration::seconds(7 * i64::from(calls) + 2)
+}
+
+/// The stream's rules as `make deploy` leaves them (rendered from [`config`]'s rule set), and a
+/// health topic, in memory.
+pub fn intact() -> Guard<MemoryRules, MemoryHealth> {
+    launchguard_stream::memory_rules::intact(&config())
 }

@@ -21,7 +21,7 @@ use launchguard_stream::store::{CounterStore, EventItem, Recorded};
 use launchguard_stream::{Outcome, handle_batch};
 
 use crate::attacks::deployer_series;
-use crate::common::{FakeLambda, after, batch, bodies, deployer, queue};
+use crate::common::{FakeLambda, after, batch, bodies, deployer, intact, queue};
 
 /// The requests a batch of 3 x 4 launches makes, in order: the first two messages record and read
 /// their buckets; the third crosses the threshold (12 of 10) and also reads the claim, the events,
@@ -45,7 +45,7 @@ async fn each_store_fault_fails_exactly_its_message_and_the_redelivery_counts_it
     let three = bodies(deployer(), 3, 4, 1);
     // the batch untouched makes exactly the requests listed
     let clean = MemoryStore::default();
-    handle_batch(&batch(&three), &cfg, &clean, &FakeLambda::default(), queue(), after(3)).await;
+    handle_batch(&batch(&three), &cfg, &clean, &FakeLambda::default(), queue(), &intact(), after(3)).await;
     assert_eq!(clean.requests.load(std::sync::atomic::Ordering::SeqCst), REQUESTS.len() as u64);
     for fault in Fault::ALL {
         for (at, (request, message)) in REQUESTS.iter().enumerate() {
@@ -53,7 +53,7 @@ async fn each_store_fault_fails_exactly_its_message_and_the_redelivery_counts_it
             let (store, lambda) = (MemoryStore::default(), FakeLambda::default());
             store.fail_at(at as u64, fault);
             // WHEN the batch meets the fault
-            let (resp, report) = handle_batch(&batch(&three), &cfg, &store, &lambda, queue(), after(3)).await;
+            let (resp, report) = handle_batch(&batch(&three), &cfg, &store, &lambda, queue(), &intact(), after(3)).await;
             // THEN exactly that message is delivered again; the others were handled
             let failed: Vec<&str> = resp.batch_item_failures.iter().map(|f| f.item_identifier.as_str()).collect();
             assert_eq!(failed, [format!("m{message}")], "{case}");
@@ -62,7 +62,7 @@ async fn each_store_fault_fails_exactly_its_message_and_the_redelivery_counts_it
             // AND the message's redelivery, later, as SQS makes it (after the visibility timeout)
             let again = &three[*message..=*message];
             let later = after(3) + chrono::Duration::seconds(360);
-            let (resp, report) = handle_batch(&batch(again), &cfg, &store, &lambda, queue(), later).await;
+            let (resp, report) = handle_batch(&batch(again), &cfg, &store, &lambda, queue(), &intact(), later).await;
             assert!(resp.batch_item_failures.is_empty(), "{case}: {report:?}");
             // counts every event once: 3 calls, 12 instances, 3 events kept
             let totals = store.totals(&deployer_series());
@@ -76,7 +76,7 @@ async fn each_store_fault_fails_exactly_its_message_and_the_redelivery_counts_it
             assert_eq!(ids.len(), 1, "{case}: {ids:?}");
             // a whole-batch redelivery after that counts nothing and sends nothing
             let sent = lambda.findings().len();
-            let (resp, report) = handle_batch(&batch(&three), &cfg, &store, &lambda, queue(), later).await;
+            let (resp, report) = handle_batch(&batch(&three), &cfg, &store, &lambda, queue(), &intact(), later).await;
             assert!(resp.batch_item_failures.is_empty(), "{case}");
             assert_eq!(store.totals(&deployer_series()), totals, "{case}");
             assert_eq!(lambda.findings().len(), sent, "{case}");
@@ -96,7 +96,7 @@ async fn a_throttled_message_never_holds_up_the_rest_of_its_batch() {
     let mut all = bodies(deployer(), 3, 4, 1);
     all.insert(1, bodies(crate::common::benign(), 1, 1, 2).remove(0));
     store.fail_at(2, Fault::Throughput);
-    let (resp, _) = handle_batch(&batch(&all), &cfg, &store, &lambda, queue(), after(3)).await;
+    let (resp, _) = handle_batch(&batch(&all), &cfg, &store, &lambda, queue(), &intact(), after(3)).await;
     // THEN only m1 (benign's) fails; the deployer's three are counted and the burst is found
     let failed: Vec<&str> = resp.batch_item_failures.iter().map(|f| f.item_identifier.as_str()).collect();
     assert_eq!(failed, ["m1"]);

@@ -8,3 +8,4 @@ mod faults;
 mod path;
 mod proof;
 mod rv;
+mod tgt;

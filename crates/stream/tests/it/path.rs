@@ -6,7 +6,7 @@ use launchguard_core::principal::Principal;
 use launchguard_stream::memory::MemoryStore;
 use launchguard_stream::{Outcome, handle_batch, handle_event};
 
-use crate::common::{FakeLambda, after, batch, benign, bodies, config, deployer, queue};
+use crate::common::{FakeLambda, after, batch, benign, bodies, config, deployer, intact, queue};
 
 #[tokio::test]
 async fn a_burst_makes_exactly_one_finding_and_an_innocent_none() {
@@ -17,7 +17,7 @@ async fn a_burst_makes_exactly_one_finding_and_an_innocent_none() {
     let mut all = bodies(deployer(), 3, 4, 1);
     all.extend(bodies(benign(), 2, 1, 2));
     // WHEN the batch is handled
-    let (resp, report) = handle_batch(&batch(&all), &cfg, &store, &lambda, queue(), after(3)).await;
+    let (resp, report) = handle_batch(&batch(&all), &cfg, &store, &lambda, queue(), &intact(), after(3)).await;
     // THEN nothing failed, and one finding went to the dispatcher: ci-deployer's
     assert!(resp.batch_item_failures.is_empty(), "{resp:?}");
     let findings = lambda.findings();
@@ -46,10 +46,10 @@ async fn events_after_the_finding_add_no_second_one() {
     let (store, lambda) = (MemoryStore::default(), FakeLambda::default());
     let all = bodies(deployer(), 8, 4, 1);
     for b in &all {
-        handle_event(b, false, &cfg, &store, &lambda, after(8)).await.unwrap();
+        handle_event(b, false, &cfg, &store, &lambda, &intact(), after(8)).await.unwrap();
     }
     assert_eq!(lambda.findings().len(), 1);
-    let o = handle_event(&bodies(deployer(), 9, 4, 1)[8], false, &cfg, &store, &lambda, after(9)).await.unwrap();
+    let o = handle_event(&bodies(deployer(), 9, 4, 1)[8], false, &cfg, &store, &lambda, &intact(), after(9)).await.unwrap();
     let sent = lambda.findings()[0].finding_id.clone();
     assert_eq!(o, [Outcome::AlreadyClaimed { finding_id: sent, counted: true }]);
     assert_eq!(lambda.findings().len(), 1);
@@ -61,13 +61,13 @@ async fn a_redelivered_crossing_event_says_it_was_counted_before_and_names_the_f
     let cfg = config();
     let (store, lambda) = (MemoryStore::default(), FakeLambda::default());
     let three = bodies(deployer(), 3, 4, 1);
-    handle_batch(&batch(&three), &cfg, &store, &lambda, queue(), after(3)).await;
+    handle_batch(&batch(&three), &cfg, &store, &lambda, queue(), &intact(), after(3)).await;
     let sent = lambda.findings()[0].finding_id.clone();
     // WHEN SQS delivers the crossing event again
     let cap = launchguard_aws::logs::Capture::default();
     let (resp, report) = {
         let _g = cap.start();
-        handle_batch(&batch(&three[2..]), &cfg, &store, &lambda, queue(), after(3)).await
+        handle_batch(&batch(&three[2..]), &cfg, &store, &lambda, queue(), &intact(), after(3)).await
     };
     // THEN it is a redelivery that counted nothing, held by the finding sent: no second one
     assert!(resp.batch_item_failures.is_empty());
@@ -92,13 +92,13 @@ async fn two_writes_an_event_and_none_for_an_event_no_rule_watches() {
     let cfg = config();
     let (store, lambda) = (MemoryStore::default(), FakeLambda::default());
     let all = bodies(benign(), 2, 1, 2);
-    handle_batch(&batch(&all), &cfg, &store, &lambda, queue(), after(2)).await;
+    handle_batch(&batch(&all), &cfg, &store, &lambda, queue(), &intact(), after(2)).await;
     assert_eq!(store.writes.load(std::sync::atomic::Ordering::SeqCst), 4);
     // a DescribeInstances call: no rule, nothing written
     let mut other: serde_json::Value = serde_json::from_str(&all[0]).unwrap();
     other["detail"]["eventName"] = "DescribeInstances".into();
     other["detail"]["eventID"] = "11111111-0000-4000-8000-000000000000".into();
-    let o = handle_event(&other.to_string(), false, &cfg, &store, &lambda, after(2)).await.unwrap();
+    let o = handle_event(&other.to_string(), false, &cfg, &store, &lambda, &intact(), after(2)).await.unwrap();
     assert_eq!(o, vec![Outcome::Ignored]);
     assert_eq!(store.writes.load(std::sync::atomic::Ordering::SeqCst), 4);
 }
@@ -114,7 +114,7 @@ async fn a_group_of_500_asked_through_auto_scaling_is_a_finding_for_its_caller()
     let mut group = doc["Records"][0].clone();
     group["eventTime"] = serde_json::json!(crate::common::at().format("%Y-%m-%dT%H:%M:%SZ").to_string());
     let body = launchguard_testkit::eventbridge::eventbridge_event(&group, crate::common::ACCOUNT, crate::common::REGION).to_string();
-    handle_event(&body, false, &cfg, &store, &lambda, after(1)).await.unwrap();
+    handle_event(&body, false, &cfg, &store, &lambda, &intact(), after(1)).await.unwrap();
     let findings = lambda.findings();
     assert_eq!(findings.len(), 1);
     let p = &findings[0].principals[0];

@@ -13,7 +13,7 @@ use launchguard_stream::receipts::{Provenance, provenance};
 use launchguard_stream::{Outcome, handle_batch};
 use proptest::prelude::*;
 
-use crate::common::{FakeLambda, QUEUE_ARN, after, batch, bodies, config, deployer, forged_batch, queue};
+use crate::common::{FakeLambda, QUEUE_ARN, after, batch, bodies, config, deployer, forged_batch, intact, queue};
 
 #[tokio::test]
 async fn a_forged_receipt_handle_carries_no_record_as_aws_delivered_but_the_burst_is_still_found() {
@@ -22,7 +22,7 @@ async fn a_forged_receipt_handle_carries_no_record_as_aws_delivered_but_the_burs
     let (store, lambda) = (MemoryStore::default(), FakeLambda::default());
     let forged = forged_batch(&bodies(deployer(), 3, 4, 0x51), QUEUE_ARN, "AQEBforged");
     // WHEN the stream function is invoked with it
-    let (resp, report) = handle_batch(&forged, &cfg, &store, &lambda, queue(), after(3)).await;
+    let (resp, report) = handle_batch(&forged, &cfg, &store, &lambda, queue(), &intact(), after(3)).await;
     // THEN every message is counted and the burst found, but no record is carried as AWS's,
     // and the finding says why
     assert!(resp.batch_item_failures.is_empty(), "{resp:?}");
@@ -44,7 +44,7 @@ async fn a_foreign_event_source_arn_carries_no_record_and_the_queue_is_not_asked
     let theirs = MemoryQueue::new("arn:aws:sqs:us-east-1:444455556666:launchguard-stream-events");
     let payload = theirs.receive(&bodies(deployer(), 3, 4, 0x52));
     // WHEN the stream function is handed it
-    let (resp, report) = handle_batch(&payload, &cfg, &store, &lambda, &theirs, after(3)).await;
+    let (resp, report) = handle_batch(&payload, &cfg, &store, &lambda, &theirs, &intact(), after(3)).await;
     // THEN counted, found, nothing carried as AWS's; the queue it names was never the proof
     assert!(resp.batch_item_failures.is_empty(), "{resp:?}");
     assert_eq!(theirs.calls.load(Ordering::SeqCst), 0, "a foreign queue is never asked");
@@ -60,7 +60,7 @@ async fn a_genuine_batch_carries_every_claims_record() {
     // GIVEN the stream's queue delivering a real burst
     let cfg = config();
     let (store, lambda) = (MemoryStore::default(), FakeLambda::default());
-    let (resp, report) = handle_batch(&batch(&bodies(deployer(), 3, 4, 0x53)), &cfg, &store, &lambda, queue(), after(3)).await;
+    let (resp, report) = handle_batch(&batch(&bodies(deployer(), 3, 4, 0x53)), &cfg, &store, &lambda, queue(), &intact(), after(3)).await;
     // THEN proven, and the finding carries its claims' records, its trigger saying nothing more
     assert!(resp.batch_item_failures.is_empty() && report.unproven.is_empty(), "{report:?}");
     let findings = lambda.findings();
@@ -75,11 +75,12 @@ async fn forged_records_counted_first_are_never_carried_beside_genuine_ones() {
     let cfg = config();
     let (store, lambda) = (MemoryStore::default(), FakeLambda::default());
     let all = bodies(deployer(), 3, 4, 0x54);
-    let (resp, _) = handle_batch(&forged_batch(&all[..2], QUEUE_ARN, "AQEBforged"), &cfg, &store, &lambda, queue(), after(3)).await;
+    let (resp, _) =
+        handle_batch(&forged_batch(&all[..2], QUEUE_ARN, "AQEBforged"), &cfg, &store, &lambda, queue(), &intact(), after(3)).await;
     assert!(resp.batch_item_failures.is_empty());
     assert!(lambda.findings().is_empty(), "8 instances: no crossing yet");
     // WHEN the third, genuine, crosses the threshold
-    let (resp, _) = handle_batch(&batch(&all[2..]), &cfg, &store, &lambda, queue(), after(3)).await;
+    let (resp, _) = handle_batch(&batch(&all[2..]), &cfg, &store, &lambda, queue(), &intact(), after(3)).await;
     assert!(resp.batch_item_failures.is_empty());
     // THEN the finding carries the genuine record only, and says two were left to CloudTrail
     let findings = lambda.findings();
@@ -101,21 +102,21 @@ async fn a_proof_outage_fails_the_batch_and_its_redelivery_counts_each_event_onc
     let three = bodies(deployer(), 3, 4, 0x55);
     q.outages.store(1, Ordering::SeqCst);
     // WHEN a genuine batch arrives
-    let (resp, report) = handle_batch(&q.receive(&three), &cfg, &store, &lambda, &q, after(3)).await;
+    let (resp, report) = handle_batch(&q.receive(&three), &cfg, &store, &lambda, &q, &intact(), after(3)).await;
     // THEN every message fails (SQS delivers them again), nothing is counted or vouched for
     assert_eq!(resp.batch_item_failures.len(), 3, "{resp:?}");
     assert!(report.messages.iter().all(|(_, r)| r.as_ref().is_err_and(|e| e.contains("ThrottlingException"))), "{report:?}");
     assert_eq!(store.writes.load(Ordering::SeqCst), 0);
     assert!(lambda.findings().is_empty());
     // AND SQS's redelivery is proven, counted once and found once, its records carried
-    let (resp, report) = handle_batch(&q.receive(&three), &cfg, &store, &lambda, &q, after(3)).await;
+    let (resp, report) = handle_batch(&q.receive(&three), &cfg, &store, &lambda, &q, &intact(), after(3)).await;
     assert!(resp.batch_item_failures.is_empty(), "{resp:?}");
     assert!(report.outcomes().all(|o| !matches!(o, Outcome::Duplicate)), "{report:?}");
     let findings = lambda.findings();
     assert_eq!(findings.len(), 1);
     assert_eq!(findings[0].principals[0].delivered_by_aws.len(), 3);
     // AND a third delivery of the same events counts nothing
-    let (_, report) = handle_batch(&q.receive(&three), &cfg, &store, &lambda, &q, after(3)).await;
+    let (_, report) = handle_batch(&q.receive(&three), &cfg, &store, &lambda, &q, &intact(), after(3)).await;
     assert!(report.outcomes().all(|o| matches!(o, Outcome::Duplicate | Outcome::AlreadyClaimed { counted: false, .. })), "{report:?}");
     assert_eq!(lambda.findings().len(), 1);
 }
