@@ -31,7 +31,7 @@ from harness import ACCOUNT, FUNCTIONS, LocalStack, Moto, Scenario, Watch, burst
 # deploy/render.py renders the rule's pattern with the launchguard-render scripts/e2e.sh built (as
 # e2e/conftest.py does), not a `cargo run` of its own
 os.environ.setdefault("LG_RENDER_BIN", str(cargo_binary("launchguard-render")))
-from test_stream import DETAIL_TYPE, run_instances_pattern, sqs_event, stream_table  # noqa: E402
+from test_stream import DETAIL_TYPE, render, run_instances_pattern, sqs_event, stream_table  # noqa: E402
 
 DEADLINE_S = 60.0
 
@@ -51,9 +51,16 @@ class Chain:
         self.queue = sc.sqs.create_queue(QueueName=f"lg-stream-bench-{s}")["QueueUrl"]
         arn = sc.sqs.get_queue_attributes(QueueUrl=self.queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         self.queue_arn = arn
-        rule = f"launchguard-stream-bench-{s}"
-        self.events.put_rule(Name=rule, EventBusName=self.bus, EventPattern=json.dumps(run_instances_pattern()), State="ENABLED")
-        self.events.put_targets(Rule=rule, EventBusName=self.bus, Targets=[{"Id": "q", "Arn": arn}])
+        # every rule the stack renders, as rendered (the function reads them back before it vouches
+        # for a record: crates/stream/src/rules.rs), each named with the scenario's suffix
+        self.suffix = f"-{s}"
+        for res in render.rendered()["stream_resources"].values():
+            p = res["Properties"]
+            rule = f"{p['Name']}{self.suffix}"
+            self.events.put_rule(Name=rule, EventBusName=self.bus, EventPattern=json.dumps(p["EventPattern"]), State="ENABLED")
+            self.events.put_targets(Rule=rule, EventBusName=self.bus, Targets=[{"Id": "stream-queue", "Arn": arn}])
+        assert run_instances_pattern()
+        self.health_topic = client("sns").create_topic(Name=f"lg-health-bench-{s}")["TopicArn"]
 
     def put(self, records: list[dict]) -> None:
         # AWS refuses PutEvents with an `aws.*` source; LocalStack accepts it (e2e/test_stream.py)
@@ -115,7 +122,8 @@ def main() -> int:
         sc.setup()
         chain = Chain(sc, moto)
         watch = Watch(sc.function_env(AWS_ENDPOINT_URL_DYNAMODB=moto.url, LG_STREAM_TABLE=chain.table,
-                                      LG_STREAM_QUEUE_ARN=chain.queue_arn, LG_STREAM_QUEUE_URL=chain.queue),
+                                      LG_STREAM_QUEUE_ARN=chain.queue_arn, LG_STREAM_QUEUE_URL=chain.queue,
+                                      LG_STREAM_EVENT_BUS=chain.bus, LG_STREAM_RULE_SUFFIX=chain.suffix, LG_HEALTH_TOPIC_ARN=chain.health_topic),
                       functions=(*FUNCTIONS, "launchguard-stream"))
         watch.start()
         # start each function's process once (watch hands it its first event then)

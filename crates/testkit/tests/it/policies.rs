@@ -103,8 +103,27 @@ fn the_stream_detector_counts_and_invokes_only() {
     assert!(deny["NotResource"].as_str().unwrap().ends_with(":sqs:${Region}:${AccountId}:launchguard-stream-events"), "{deny}");
     assert!(actions(&deny).contains(&"sqs:ReceiveMessage".to_owned()), "{deny}");
     for s in statements("launchguard-stream").into_iter().filter(|s| s["Sid"] != "OwnLambdaLogs" && s["Effect"] == "Allow") {
-        let resource = s["Resource"].as_str().unwrap();
-        assert!(!resource.contains('*'), "{s}");
+        let resources: Vec<&str> = match &s["Resource"] {
+            Value::Array(a) => a.iter().map(|r| r.as_str().unwrap()).collect(),
+            r => vec![r.as_str().unwrap()],
+        };
+        assert!(resources.iter().all(|r| !r.contains('*')), "{s}");
+        let resource = resources[0];
+        // its own rules, read back before it vouches for what they delivered (`launchguard_stream::rules`):
+        // read-only, each rule the bundled rule set renders and no other (deploy/render.py narrows it
+        // to the rules a custom rule file renders)
+        if s["Sid"] == "ReadOwnRules" {
+            assert_eq!(actions(&s), ["events:DescribeRule", "events:ListTargetsByRule"]);
+            let rendered: BTreeSet<String> = launchguard_core::stream_plan::plan(&launchguard_core::rules::RuleSet::bundled().unwrap())
+                .iter()
+                .map(|r| format!("arn:${{Partition}}:events:${{Region}}:${{AccountId}}:rule/{}", r.name))
+                .collect();
+            assert_eq!(resources.iter().map(|r| (*r).to_owned()).collect::<BTreeSet<_>>(), rendered);
+        }
+        if s["Sid"] == "PageHealth" {
+            assert_eq!(actions(&s), ["sns:Publish"]);
+            assert!(resource.ends_with(":sns:${Region}:${AccountId}:launchguard-health"), "{resource}");
+        }
         for a in actions(&s) {
             assert!((!a.starts_with("iam:") && !a.contains("Delete")) || a == "sqs:DeleteMessage", "{a}");
         }
