@@ -19,17 +19,17 @@
 //! spot request's count, an Auto Scaling group's desired capacity or minimum). A call whose
 //! count is not there (CloudTrail omitted its `requestParameters`, over its size limit) counts
 //! as [`crate::rules::MAX_THRESHOLD`] instances, which fires every instances alarm, and the
-//! detector counts what the record says. Not seen by a metric: a second launch specification in
-//! one call (CloudTrail writes one for RunInstances), and a capacity route's count written as a
-//! string.
+//! detector counts what the record says. A resize's filter counts the new size (it only wakes
+//! the detector, which counts the increase: [`crate::capacity`]). Not seen by a metric: a second
+//! launch specification in one call (CloudTrail writes one for RunInstances).
 //!
 //! A `RunInstances` count CloudWatch cannot read as a number (`"maxCount": "12"`, which core
 //! reads as 12; issue 23, rvd finding 7) matches none of the instances filters: CloudWatch's
 //! numeric comparisons match JSON numbers only, and its `=`, `!=` and wildcards compare a
 //! number's text as a string's, so no one pattern tells a string from a number. Two more metrics
-//! tell them apart: [`COUNTS_WRITTEN_METRIC`] adds 1 for every launch whose count field is there
-//! (`= *`: any type), [`COUNTS_NUMERIC_METRIC`] 1 for every launch whose count is a number
-//! (`>= 1` or `< 1`); a metric-math alarm per rule counting instances fires when
+//! tell them apart, on every launch route (rv finding 5): [`COUNTS_WRITTEN_METRIC`] adds 1 for
+//! every count field a launch writes (`= *`: any type), [`COUNTS_NUMERIC_METRIC`] 1 for every one
+//! that is a number (`>= 1` or `< 1`); a metric-math alarm per rule counting instances fires when
 //! `written - FILL(numeric, 0) >= 1` (a launch whose count no instances filter read), which
 //! wakes the detector, which counts what the record says. Every value published is positive:
 //! nothing can take a launch off a Sum.
@@ -47,8 +47,9 @@ pub const NAMESPACE: &str = "LaunchGuard";
 /// Every rendered alarm's name starts with it (the detector's role may describe these alarms;
 /// `launchguard-health-` is launchguard's own health and is refused).
 pub const ALARM_PREFIX: &str = "launchguard-";
-/// CloudWatch Logs allows 100 metric filters per log group; launchguard takes at most this many.
-pub const MAX_FILTERS: usize = 40;
+/// CloudWatch Logs allows 100 metric filters per log group; launchguard takes at most this many
+/// (the bundled rules need 47: `cargo test --workspace --locked plan_of_the_bundled_rules`).
+pub const MAX_FILTERS: usize = 60;
 /// Most alarms rendered: each is about 700 bytes of the wiring template, which CloudFormation
 /// takes up to 51,200 bytes (`e2e/test_documents.py`).
 pub const MAX_ALARMS: usize = 40;
@@ -203,9 +204,31 @@ fn route_filters(route: Route, metric: &str) -> Vec<MetricFilter> {
             // and counts what they say
             filter("Omitted", format!("({MAX_COUNT} NOT EXISTS)"), max),
         ],
-        Route::CreateFleet | Route::RequestSpotFleet | Route::SetDesiredCapacity => {
+        Route::CreateFleet | Route::RequestSpotFleet | Route::SetDesiredCapacity | Route::ModifyFleet => {
             let f = request_field(route.count_fields()[0]);
             vec![filter("", format!("({f} >= 1)"), f.clone()), filter("Unread", format!("(({f} NOT EXISTS) || ({f} < 0))"), max)]
+        }
+        Route::ModifySpotFleetRequest => {
+            let (w, t) = (request_field(route.count_fields()[0]), request_field(route.count_fields()[1]));
+            vec![
+                filter("", format!("({w} >= 1)"), w.clone()),
+                filter("Flat", format!("({w} NOT EXISTS) && ({t} >= 1)"), t.clone()),
+                filter("Unread", format!("((({w} NOT EXISTS) && ({t} NOT EXISTS)) || ({w} < 0) || ({t} < 0))"), max),
+            ]
+        }
+        Route::CreateNodegroup | Route::UpdateNodegroupConfig => {
+            let (d, m) = (request_field(route.count_fields()[0]), request_field(route.count_fields()[1]));
+            let name = request_field(&["nodegroupName"]);
+            let mut v = vec![
+                filter("Desired", format!("({d} >= 1)"), d.clone()),
+                filter("MinSize", format!("({d} NOT EXISTS) && ({m} >= 1)"), m.clone()),
+                filter("Unread", format!("(({name} NOT EXISTS) || ({d} < 0) || ({m} < 0))"), max),
+            ];
+            if route == Route::CreateNodegroup {
+                // the API's default scaling configuration
+                v.push(filter("Default", format!("({d} NOT EXISTS) && ({m} NOT EXISTS) && ({name} = *)"), "2".into()));
+            }
+            v
         }
         Route::RequestSpotInstances => {
             let f = request_field(route.count_fields()[0]);
@@ -217,7 +240,7 @@ fn route_filters(route: Route, metric: &str) -> Vec<MetricFilter> {
                 filter("Unread", format!("(({spec} NOT EXISTS) || ({f} < 0))"), max),
             ]
         }
-        Route::CreateAutoScalingGroup | Route::UpdateAutoScalingGroup => {
+        Route::CreateAutoScalingGroup | Route::UpdateAutoScalingGroup | Route::PutScheduledUpdateGroupAction => {
             let (d, m) = (request_field(&["desiredCapacity"]), request_field(&["minSize"]));
             let unread = if route == Route::CreateAutoScalingGroup {
                 format!("((({d} NOT EXISTS) && ({m} NOT EXISTS)) || ({d} < 0) || ({m} < 0))")
@@ -234,23 +257,68 @@ fn route_filters(route: Route, metric: &str) -> Vec<MetricFilter> {
     }
 }
 
-/// The filters of the alarm on counts that are not numbers: every `RunInstances` with a count
-/// field, and every one whose count is a number (`maxCount` is that route's field alone).
-fn unread_count_filters() -> Vec<MetricFilter> {
-    vec![
-        MetricFilter {
-            logical_id: "MetricFilterInstancesCountWritten".into(),
-            metric: COUNTS_WRITTEN_METRIC.into(),
-            pattern: route_pattern(Route::RunInstances, &format!("({MAX_COUNT} = *)")),
-            value: "1".into(),
-        },
-        MetricFilter {
-            logical_id: "MetricFilterInstancesCountNumeric".into(),
-            metric: COUNTS_NUMERIC_METRIC.into(),
-            pattern: route_pattern(Route::RunInstances, &format!("(({MAX_COUNT} >= 1) || ({MAX_COUNT} < 1))")),
-            value: "1".into(),
-        },
-    ]
+/// The filters of the alarm on counts that are not numbers: for every count field of every
+/// launch route (`maxCount`, and each field [`crate::capacity`] reads), 1 for every call with
+/// the field (`= *`: any type) to [`COUNTS_WRITTEN_METRIC`], and 1 for every call whose field is
+/// a number to [`COUNTS_NUMERIC_METRIC`]. A call has one event name, so the terms of a route's
+/// first field (and of its second) can share a filter: they are grouped by event source, and
+/// cut where a pattern would be longer than [`MAX_FILTER_PATTERN`]. The first pair keeps the
+/// logical ids of the stacks deployed so far.
+fn unread_count_filters(routes: &[Route]) -> Vec<MetricFilter> {
+    let field = |route: Route, slot: usize| -> Option<String> {
+        match route {
+            Route::RunInstances => (slot == 0).then(|| MAX_COUNT.to_owned()),
+            _ => route.count_fields().get(slot).map(|p| request_field(p)),
+        }
+    };
+    let mut out = Vec::new();
+    let mut sources: Vec<&str> = Vec::new();
+    for r in routes {
+        if !sources.contains(&r.event_source()) {
+            sources.push(r.event_source());
+        }
+    }
+    for (written, metric, id) in [(true, COUNTS_WRITTEN_METRIC, "Written"), (false, COUNTS_NUMERIC_METRIC, "Numeric")] {
+        let mut n = 0;
+        for source in &sources {
+            for slot in 0..2 {
+                let terms: Vec<String> = routes
+                    .iter()
+                    .filter(|r| r.event_source() == *source)
+                    .filter_map(|r| {
+                        let f = field(*r, slot)?;
+                        let test = if written { format!("({f} = *)") } else { format!("(({f} >= 1) || ({f} < 1))") };
+                        Some(format!("(($.eventName = \"{}\") && {test})", r.event_name()))
+                    })
+                    .collect();
+                let head = format!("{{ ($.eventSource = \"{source}\") && {NOT_A_DRY_RUN} && (");
+                let mut chunk: Vec<String> = Vec::new();
+                let mut flush = |chunk: &mut Vec<String>, out: &mut Vec<MetricFilter>| {
+                    if chunk.is_empty() {
+                        return;
+                    }
+                    n += 1;
+                    let suffix = if n == 1 { String::new() } else { n.to_string() };
+                    out.push(MetricFilter {
+                        logical_id: format!("MetricFilterInstancesCount{id}{suffix}"),
+                        metric: metric.into(),
+                        pattern: format!("{head}{}) }}", chunk.join(" || ")),
+                        value: "1".into(),
+                    });
+                    chunk.clear();
+                };
+                for t in terms {
+                    let len = head.len() + chunk.iter().map(|c| c.len() + 4).sum::<usize>() + t.len() + 3;
+                    if len > MAX_FILTER_PATTERN {
+                        flush(&mut chunk, &mut out);
+                    }
+                    chunk.push(t);
+                }
+                flush(&mut chunk, &mut out);
+            }
+        }
+    }
+    out
 }
 
 fn add_filter(out: &mut AlarmPlan, set: &RuleSet, rule: &Rule, metric: &str, f: MetricFilter) -> Result<(), CoreError> {
@@ -396,7 +464,9 @@ pub fn plan(set: &RuleSet) -> Result<AlarmPlan, CoreError> {
             });
         }
         if let Some(h) = shortest_instances {
-            for f in unread_count_filters() {
+            let routes: Vec<Route> =
+                rule.event.groups().flat_map(|(s, names)| names.iter().filter_map(move |n| Route::named(s, n))).collect();
+            for f in unread_count_filters(&routes) {
                 let metric = f.metric.clone();
                 add_filter(&mut out, set, rule, &metric, f)?;
             }
