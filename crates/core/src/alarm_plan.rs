@@ -29,7 +29,7 @@
 //! number's text as a string's, so no one pattern tells a string from a number. Two more metrics
 //! tell them apart, on every launch route (rv finding 5): [`COUNTS_WRITTEN_METRIC`] adds 1 for
 //! every count field a launch writes (`= *`: any type), [`COUNTS_NUMERIC_METRIC`] 1 for every one
-//! that is a number (`>= 1` or `< 1`); a metric-math alarm per rule counting instances fires when
+//! that is a number at or above 0 (`>= 0`); a metric-math alarm per rule counting instances fires when
 //! `written - FILL(numeric, 0) >= 1` (a launch whose count no instances filter read), which
 //! wakes the detector, which counts what the record says. Every value published is positive:
 //! nothing can take a launch off a Sum.
@@ -47,9 +47,8 @@ pub const NAMESPACE: &str = "LaunchGuard";
 /// Every rendered alarm's name starts with it (the detector's role may describe these alarms;
 /// `launchguard-health-` is launchguard's own health and is refused).
 pub const ALARM_PREFIX: &str = "launchguard-";
-/// CloudWatch Logs allows 100 metric filters per log group; launchguard takes at most this many
-/// (the bundled rules need 47: `cargo test --workspace --locked plan_of_the_bundled_rules`).
-pub const MAX_FILTERS: usize = 60;
+/// CloudWatch Logs allows 100 metric filters per log group; launchguard takes at most this many.
+pub const MAX_FILTERS: usize = 40;
 /// Most alarms rendered: each is about 700 bytes of the wiring template, which CloudFormation
 /// takes up to 51,200 bytes (`e2e/test_documents.py`).
 pub const MAX_ALARMS: usize = 40;
@@ -178,18 +177,74 @@ fn request_field(path: &[&str]) -> String {
     format!("$.requestParameters.{}", path.join("."))
 }
 
+/// One filter of one route before [`merged`]: its logical id's suffix, the condition on the
+/// call besides its event and not being a dry run, and the value it adds.
+#[derive(Debug, Clone)]
+struct Part {
+    route: Route,
+    suffix: String,
+    more: String,
+    value: String,
+}
+
+/// The filters of `parts` adding to `metric`: the parts of one event source that add the same
+/// value share a filter, `{ source && not a dry run && ((name && more) || ...) }` (a call has
+/// one event name: it adds the value once, as its own route's filter would), cut where a
+/// pattern would be longer than [`MAX_FILTER_PATTERN`]. A filter of one route keeps the logical
+/// id of the stacks deployed so far. Fewer filters keep the wiring template under
+/// CloudFormation's 51,200 bytes (`e2e/test_documents.py`).
+fn merged(parts: Vec<Part>, metric: &str) -> Vec<MetricFilter> {
+    let mut groups: Vec<Vec<Part>> = Vec::new();
+    let pattern = |g: &[Part]| -> String {
+        if let [one] = g {
+            return route_pattern(one.route, &one.more);
+        }
+        let terms: Vec<String> = g.iter().map(|p| format!("(($.eventName = \"{}\") && {})", p.route.event_name(), p.more)).collect();
+        format!("{{ ($.eventSource = \"{}\") && {NOT_A_DRY_RUN} && ({}) }}", g[0].route.event_source(), terms.join(" || "))
+    };
+    for part in parts {
+        let fits = |g: &Vec<Part>| {
+            g[0].route.event_source() == part.route.event_source()
+                && g[0].value == part.value
+                && !g.iter().any(|p| p.route == part.route)
+                && pattern(&[g.clone(), vec![part.clone()]].concat()).len() <= MAX_FILTER_PATTERN
+        };
+        match groups.iter_mut().rev().find(|g| g[0].route.event_source() == part.route.event_source() && g[0].value == part.value) {
+            Some(g) if fits(g) => g.push(part),
+            _ => groups.push(vec![part]),
+        }
+    }
+    let mut ids: Vec<String> = Vec::new();
+    groups
+        .into_iter()
+        .map(|g| {
+            let base = match g.as_slice() {
+                [one] => format!(
+                    "MetricFilterInstances{}{}",
+                    if one.route == Route::RunInstances { "" } else { one.route.event_name() },
+                    one.suffix
+                ),
+                _ => format!("MetricFilterInstances{}{}", camel(g[0].route.event_source().trim_end_matches(".amazonaws.com")), g[0].suffix),
+            };
+            let mut id = base.clone();
+            let mut k = 1;
+            while ids.contains(&id) {
+                k += 1;
+                id = format!("{base}{k}");
+            }
+            ids.push(id.clone());
+            MetricFilter { logical_id: id, metric: metric.to_owned(), pattern: pattern(&g), value: g[0].value.clone() }
+        })
+        .collect()
+}
+
 /// The filters that add what a call of `route` asks for to the instances metric `metric`, dry
 /// runs left out, as [`crate::launch::launch_facts`] counts it: the count when the call gives
 /// one, else [`crate::rules::MAX_THRESHOLD`] where core cannot read one (so the detector
 /// reads the records and counts what they say).
-fn route_filters(route: Route, metric: &str) -> Vec<MetricFilter> {
+fn route_filters(route: Route) -> Vec<Part> {
     let max = crate::rules::MAX_THRESHOLD.to_string();
-    let filter = |suffix: &str, more: String, value: String| MetricFilter {
-        logical_id: format!("MetricFilterInstances{}{suffix}", if route == Route::RunInstances { "" } else { route.event_name() }),
-        metric: metric.to_owned(),
-        pattern: route_pattern(route, &more),
-        value,
-    };
+    let filter = |suffix: &str, more: String, value: String| Part { route, suffix: suffix.to_owned(), more, value };
     match route {
         Route::RunInstances => vec![
             // a count of at least one, published as written; never a negative one, which
@@ -260,10 +315,12 @@ fn route_filters(route: Route, metric: &str) -> Vec<MetricFilter> {
 /// The filters of the alarm on counts that are not numbers: for every count field of every
 /// launch route (`maxCount`, and each field [`crate::capacity`] reads), 1 for every call with
 /// the field (`= *`: any type) to [`COUNTS_WRITTEN_METRIC`], and 1 for every call whose field is
-/// a number to [`COUNTS_NUMERIC_METRIC`]. A call has one event name, so the terms of a route's
-/// first field (and of its second) can share a filter: they are grouped by event source, and
-/// cut where a pattern would be longer than [`MAX_FILTER_PATTERN`]. The first pair keeps the
-/// logical ids of the stacks deployed so far.
+/// a number at or above 0 to [`COUNTS_NUMERIC_METRIC`] (a negative count fires it too, as its
+/// own `Unread` filter does). The routes of one event source share a filter per field position
+/// (a route's first count field; its second): `(one of their names) && (one of their fields)`,
+/// and a call writes the field of its own route only. A pattern longer than
+/// [`MAX_FILTER_PATTERN`] is cut in two. The first pair keeps the logical ids of the stacks
+/// deployed so far.
 fn unread_count_filters(routes: &[Route]) -> Vec<MetricFilter> {
     let field = |route: Route, slot: usize| -> Option<String> {
         match route {
@@ -271,50 +328,46 @@ fn unread_count_filters(routes: &[Route]) -> Vec<MetricFilter> {
             _ => route.count_fields().get(slot).map(|p| request_field(p)),
         }
     };
-    let mut out = Vec::new();
+    let pattern = |source: &str, group: &[(Route, String)], written: bool| -> String {
+        let names: Vec<String> = group.iter().map(|(r, _)| format!("($.eventName = \"{}\")", r.event_name())).collect();
+        let mut fields: Vec<String> =
+            group.iter().map(|(_, f)| if written { format!("({f} = *)") } else { format!("({f} >= 0)") }).collect();
+        fields.sort();
+        fields.dedup();
+        format!("{{ ($.eventSource = \"{source}\") && {NOT_A_DRY_RUN} && ({}) && ({}) }}", names.join(" || "), fields.join(" || "))
+    };
     let mut sources: Vec<&str> = Vec::new();
     for r in routes {
         if !sources.contains(&r.event_source()) {
             sources.push(r.event_source());
         }
     }
+    let mut out = Vec::new();
     for (written, metric, id) in [(true, COUNTS_WRITTEN_METRIC, "Written"), (false, COUNTS_NUMERIC_METRIC, "Numeric")] {
         let mut n = 0;
         for source in &sources {
             for slot in 0..2 {
-                let terms: Vec<String> = routes
-                    .iter()
-                    .filter(|r| r.event_source() == *source)
-                    .filter_map(|r| {
-                        let f = field(*r, slot)?;
-                        let test = if written { format!("({f} = *)") } else { format!("(({f} >= 1) || ({f} < 1))") };
-                        Some(format!("(($.eventName = \"{}\") && {test})", r.event_name()))
-                    })
-                    .collect();
-                let head = format!("{{ ($.eventSource = \"{source}\") && {NOT_A_DRY_RUN} && (");
-                let mut chunk: Vec<String> = Vec::new();
-                let mut flush = |chunk: &mut Vec<String>, out: &mut Vec<MetricFilter>| {
-                    if chunk.is_empty() {
-                        return;
+                let all: Vec<(Route, String)> =
+                    routes.iter().filter(|r| r.event_source() == *source).filter_map(|r| Some((*r, field(*r, slot)?))).collect();
+                let mut groups: Vec<Vec<(Route, String)>> = Vec::new();
+                for item in all {
+                    match groups.last_mut() {
+                        Some(g) if pattern(source, &[g.clone(), vec![item.clone()]].concat(), false).len() <= MAX_FILTER_PATTERN => {
+                            g.push(item)
+                        }
+                        _ => groups.push(vec![item]),
                     }
+                }
+                for g in groups {
                     n += 1;
                     let suffix = if n == 1 { String::new() } else { n.to_string() };
                     out.push(MetricFilter {
                         logical_id: format!("MetricFilterInstancesCount{id}{suffix}"),
                         metric: metric.into(),
-                        pattern: format!("{head}{}) }}", chunk.join(" || ")),
+                        pattern: pattern(source, &g, written),
                         value: "1".into(),
                     });
-                    chunk.clear();
-                };
-                for t in terms {
-                    let len = head.len() + chunk.iter().map(|c| c.len() + 4).sum::<usize>() + t.len() + 3;
-                    if len > MAX_FILTER_PATTERN {
-                        flush(&mut chunk, &mut out);
-                    }
-                    chunk.push(t);
                 }
-                flush(&mut chunk, &mut out);
             }
         }
     }
@@ -344,12 +397,13 @@ fn metric(rule: &Rule, key: &str, m: Measure) -> (String, Vec<MetricFilter>) {
     match m {
         Measure::Instances => {
             let name = INSTANCES_METRIC.to_owned();
-            let filters = rule
+            let parts = rule
                 .event
                 .groups()
                 .flat_map(|(s, names)| names.iter().filter_map(move |n| Route::named(s, n)))
-                .flat_map(|route| route_filters(route, &name))
+                .flat_map(route_filters)
                 .collect();
+            let filters = merged(parts, &name);
             (name, filters)
         }
         Measure::Calls | Measure::FailedCalls => {
