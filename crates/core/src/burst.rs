@@ -388,8 +388,13 @@ fn verdict(principal: &Principal, t: &Thresholds, direct: &[&Span], all: &[&Span
 
 /// The resizes of unknown prior size of `a`, in words (counted as 0 instances).
 pub fn unknown_resizes_note(a: &Activity) -> String {
-    let shown: Vec<String> = a
-        .unknown_prior_resizes
+    unknown_resizes_words(a.unknown_prior_resize_calls, &a.unknown_prior_resizes)
+}
+
+/// `count` resizes of unknown prior size, `shown` of them named (the first five), in words;
+/// every outside text escaped.
+pub fn unknown_resizes_words(count: u64, shown: &[crate::aggregate::UnknownResize]) -> String {
+    let shown: Vec<String> = shown
         .iter()
         .take(5)
         .map(|r| {
@@ -407,7 +412,7 @@ pub fn unknown_resizes_note(a: &Activity) -> String {
     format!(
         "{} resize(s) of a group or fleet whose size before the read does not show, counted as 0 instances (the group's \
          activity history or CloudTrail says how much each grew): {}",
-        a.unknown_prior_resize_calls,
+        count,
         shown.join("; ")
     )
 }
