@@ -150,3 +150,17 @@ fn a_finding_resting_on_a_resize_is_not_confirmed_by_its_record_alone() {
     let answers = vec![Answer { event_id: created[0]["eventID"].as_str().unwrap().to_owned(), record: Some(created[0].to_string()) }];
     assert_eq!(confirm(&f.principal, f.evidence.as_ref(), &answers), Confirmation::Confirmed);
 }
+
+#[test]
+fn a_second_version_of_a_resize_with_another_size_is_a_conflict_not_a_duplicate() {
+    // a resize counts 0 by itself: its size must still tell two versions of one event apart
+    let real = call(1, "autoscaler", ACCOUNT, "us-east-1", 30, "SetDesiredCapacity", asg("g", json!(21)));
+    let mut forged = real.clone();
+    forged["requestParameters"]["desiredCapacity"] = json!(900);
+    let set = RuleSet::bundled().unwrap();
+    let mut s = Scanner::with_sink(set.get(EC2_MASS_LAUNCH).unwrap().event.clone(), None, Tracker::new());
+    for r in [&real, &forged, &real] {
+        s.push_message(&r.to_string());
+    }
+    assert_eq!((s.stats.matched, s.stats.conflicting, s.stats.duplicates), (2, 1, 1));
+}
