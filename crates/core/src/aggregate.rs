@@ -8,6 +8,10 @@
 //! the read is closed ([`Aggregate::close`]). So the grouping does not depend on the order the
 //! records are read in. A key seen under two different principals is a contradiction in the
 //! data: it is reported in [`Aggregate::key_conflicts`] and never merged.
+//!
+//! A resize ([`crate::capacity::Change::Resize`]) is added as 0 instances; its increase is added
+//! by [`Aggregate::add_resolved`] once [`crate::burst::Tracker`] weighs the read's sizes (an
+//! `Aggregate` used alone never weighs them). Every count saturates at `u64::MAX`.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
