@@ -76,10 +76,10 @@ pub struct Launcher {
     pub bursts_flagged: u64,
     /// Its resizes of a group or fleet whose size before the input does not show: counted as 0
     /// instances (launchguard_core::capacity), shown here.
-    #[serde(skip_serializing_if = "is_zero")]
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub unknown_prior_resize_calls: u64,
     /// The first of them ([`launchguard_core::aggregate::MAX_DISTINCT`]).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub unknown_prior_resizes: Vec<launchguard_core::aggregate::UnknownResize>,
 }
 
