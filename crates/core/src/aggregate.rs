@@ -8,6 +8,10 @@
 //! the read is closed ([`Aggregate::close`]). So the grouping does not depend on the order the
 //! records are read in. A key seen under two different principals is a contradiction in the
 //! data: it is reported in [`Aggregate::key_conflicts`] and never merged.
+//!
+//! A resize ([`crate::capacity::Change::Resize`]) is added as 0 instances; its increase is added
+//! by [`Aggregate::add_resolved`] once [`crate::burst::Tracker`] weighs the read's sizes (an
+//! `Aggregate` used alone never weighs them). Every count saturates at `u64::MAX`.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -37,6 +41,15 @@ pub type HeldRecord = (CloudTrailRecord<'static, (), ()>, i64, LaunchFacts);
 pub const MAX_INSTANCE_IDS: usize = 500;
 /// At most this many distinct values are kept per list (IPs, agents, ...); the rest are counted.
 pub const MAX_DISTINCT: usize = 50;
+/// At most this many records of incomplete identities are held for access keys no complete
+/// identity has used yet (all keys together). One more is counted at once, for the unknown
+/// principal its identity names (as when the read closes), and marked: its principal's
+/// `totals` carry [`HELD_OVERFLOW`], and [`Aggregate::held_overflow`] counts them. Nothing is
+/// lost: the key's calls are still counted and judged, under the key's own unknown principal
+/// (whose containment resolves the key's owner through IAM first) rather than its owner's.
+pub const MAX_HELD: usize = MAX_INSTANCE_IDS;
+/// The `totals` entry of a principal counting records held beyond [`MAX_HELD`].
+pub const HELD_OVERFLOW: &str = "counted_before_their_key_owner_was_read";
 /// At most this many minutes are kept in [`Activity::launches_per_minute`] (four hours of a busy
 /// principal; the 12-hour fallback window of a slow one); a call in a minute beyond them is
 /// counted in `truncated_values`.
@@ -72,6 +85,27 @@ pub struct LaunchedInstance {
     /// `responseElements.requestId` (the EC2 request id), when known, for the record.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
+}
+
+/// A resize whose group's or fleet's size before it the read did not show
+/// ([`crate::capacity`]): counted as 0 instances, and shown.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UnknownResize {
+    /// The call (`SetDesiredCapacity`, `ModifyFleet`, ...).
+    pub event_name: String,
+    /// What it resized (`Auto Scaling group`, `EC2 fleet`, ...).
+    pub kind: String,
+    /// The group's or fleet's name, as the record writes it (empty when it does not say).
+    pub group: String,
+    /// Its account.
+    pub account: String,
+    /// Its region.
+    pub region: String,
+    /// The size the call set.
+    pub new_size: u64,
+    /// When.
+    pub at: DateTime<Utc>,
 }
 
 /// One access key as used by a principal in the window.
@@ -164,6 +198,14 @@ pub struct Activity {
     /// written before it existed.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub launches_per_minute: BTreeMap<DateTime<Utc>, MinuteLaunches>,
+    /// Resizes whose size before the read did not show, counted as 0 instances
+    /// ([`crate::capacity`]), at most [`MAX_DISTINCT`] of them (the whole number in
+    /// `unknown_prior_resize_calls`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unknown_prior_resizes: Vec<UnknownResize>,
+    /// How many resizes of unknown prior size the principal made.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub unknown_prior_resize_calls: u64,
 }
 
 impl Activity {
@@ -196,6 +238,8 @@ impl Activity {
             malformed_records: 0,
             launches_count_omitted: 0,
             launches_per_minute: BTreeMap::new(),
+            unknown_prior_resizes: Vec::new(),
+            unknown_prior_resize_calls: 0,
         }
     }
 }
@@ -251,6 +295,9 @@ pub struct Aggregate {
     released: Vec<HeldRecord>,
     /// No more holding: an incomplete identity whose key is not claimed is its own principal.
     closed: bool,
+    /// Records of incomplete identities counted at once, for their own unknown principal,
+    /// because [`MAX_HELD`] were held already.
+    pub held_overflow: u64,
 }
 
 impl Aggregate {
@@ -323,7 +370,7 @@ impl Aggregate {
             (true, Some(i), _) => i,
             // Incomplete identity, key not used by a complete one yet: held until one does (or
             // the read closes), so the order of the records decides nothing.
-            (true, None, _) if !self.closed && access_key.is_some() => {
+            (true, None, _) if !self.closed && access_key.is_some() && self.held() < MAX_HELD => {
                 let k = access_key.unwrap_or_default();
                 self.held.entry(k).or_default().push((record.to_owned_bare(), t_ms, facts.clone()));
                 return Placement::Held;
@@ -336,6 +383,13 @@ impl Aggregate {
                 i
             }
         };
+        let overflow = incomplete && owner.is_none() && !self.closed && access_key.is_some();
+        if overflow {
+            // held no more: [`MAX_HELD`] are held already; counted now, and the key left to
+            // whichever complete identity uses it (no conflict is made of it)
+            self.held_overflow += 1;
+            *self.principals[idx].activity.totals.entry(HELD_OVERFLOW.to_owned()).or_insert(0) += 1;
+        }
         if let Some(k) = &access_key {
             if !incomplete && let Some(h) = self.held.remove(k) {
                 self.released.extend(h);
@@ -352,6 +406,7 @@ impl Aggregate {
                     }
                 }
                 Some(_) => {}
+                None if overflow => {}
                 None => {
                     self.by_access_key.insert(k.clone(), idx);
                 }
@@ -363,26 +418,27 @@ impl Aggregate {
             .as_deref()
             .is_some_and(|by| crate::principal::is_made_by_aws_service_for(&self.principals[idx].principal, by));
         let a = &mut self.principals[idx].activity;
-        a.calls += 1;
+        // every count saturates: a record may claim any count up to 2^64 - 1
+        a.calls = a.calls.saturating_add(1);
         a.first_seen = a.first_seen.min(t);
         a.last_seen = a.last_seen.max(t);
-        a.instances_launched += facts.launched;
-        a.instances_requested += facts.requested;
-        a.failed_calls += u64::from(facts.failed);
-        a.dry_run_calls += u64::from(facts.dry_run);
-        a.malformed_records += u64::from(facts.malformed);
-        a.launches_count_omitted += u64::from(facts.count_omitted);
+        a.instances_launched = a.instances_launched.saturating_add(facts.launched);
+        a.instances_requested = a.instances_requested.saturating_add(facts.requested);
+        a.failed_calls = a.failed_calls.saturating_add(u64::from(facts.failed));
+        a.dry_run_calls = a.dry_run_calls.saturating_add(u64::from(facts.dry_run));
+        a.malformed_records = a.malformed_records.saturating_add(u64::from(facts.malformed));
+        a.launches_count_omitted = a.launches_count_omitted.saturating_add(u64::from(facts.count_omitted));
         if by_service {
-            a.aws_service_calls += 1;
-            a.aws_service_launched += facts.launched;
-            a.aws_service_requested += facts.requested;
+            a.aws_service_calls = a.aws_service_calls.saturating_add(1);
+            a.aws_service_launched = a.aws_service_launched.saturating_add(facts.launched);
+            a.aws_service_requested = a.aws_service_requested.saturating_add(facts.requested);
         }
         let minute = t.duration_trunc(chrono::TimeDelta::minutes(1)).unwrap_or(t);
         if a.launches_per_minute.len() < MAX_MINUTES || a.launches_per_minute.contains_key(&minute) {
             let m = a.launches_per_minute.entry(minute).or_default();
-            m.calls += 1;
-            m.launched += facts.launched;
-            m.requested += facts.requested;
+            m.calls = m.calls.saturating_add(1);
+            m.launched = m.launched.saturating_add(facts.launched);
+            m.requested = m.requested.saturating_add(facts.requested);
         } else {
             a.truncated_values += 1;
         }
@@ -392,8 +448,8 @@ impl Aggregate {
         if let Some(k) = access_key {
             match a.access_keys.iter_mut().find(|u| u.access_key_id == k) {
                 Some(u) => {
-                    u.calls += 1;
-                    u.launched += facts.launched;
+                    u.calls = u.calls.saturating_add(1);
+                    u.launched = u.launched.saturating_add(facts.launched);
                 }
                 None => a.access_keys.push(AccessKeyUse { kind: KeyKind::of(&k), access_key_id: k, calls: 1, launched: facts.launched }),
             }
@@ -448,6 +504,53 @@ impl Aggregate {
             }
         }
         Placement::Counted(idx)
+    }
+
+    /// What a resize counted by [`Aggregate::add_with_facts`] (as 0) of the principal at `idx`
+    /// counts for once the read's earlier sizes are weighed ([`crate::resize::resolve`]): its
+    /// increase added to the instances requested (and by AWS services on its behalf, when
+    /// `by_service`), or, its size before unknown, the resize carried in the activity.
+    pub fn add_resolved(
+        &mut self,
+        idx: usize,
+        t_ms: i64,
+        event_name: &str,
+        set: &crate::capacity::SetSize,
+        resolved: crate::resize::Resolved,
+        by_service: bool,
+    ) {
+        let Some(p) = self.principals.get_mut(idx) else { return };
+        let a = &mut p.activity;
+        let t = Utc.timestamp_millis_opt(t_ms).single().unwrap_or_default();
+        match resolved {
+            crate::resize::Resolved::Create => {}
+            crate::resize::Resolved::Increase(n) => {
+                a.instances_requested = a.instances_requested.saturating_add(n);
+                if by_service {
+                    a.aws_service_requested = a.aws_service_requested.saturating_add(n);
+                }
+                let minute = t.duration_trunc(chrono::TimeDelta::minutes(1)).unwrap_or(t);
+                if let Some(m) = a.launches_per_minute.get_mut(&minute) {
+                    m.requested = m.requested.saturating_add(n);
+                }
+            }
+            crate::resize::Resolved::Unknown => {
+                a.unknown_prior_resize_calls = a.unknown_prior_resize_calls.saturating_add(1);
+                if a.unknown_prior_resizes.len() < MAX_DISTINCT {
+                    a.unknown_prior_resizes.push(UnknownResize {
+                        event_name: event_name.to_owned(),
+                        kind: set.group.kind.word().to_owned(),
+                        group: set.group.name.clone(),
+                        account: set.group.account.clone(),
+                        region: set.group.region.clone(),
+                        new_size: set.size,
+                        at: t,
+                    });
+                } else {
+                    a.truncated_values = a.truncated_values.saturating_add(1);
+                }
+            }
+        }
     }
 
     /// The principals, in order of first appearance.

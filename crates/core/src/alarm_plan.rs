@@ -19,17 +19,17 @@
 //! spot request's count, an Auto Scaling group's desired capacity or minimum). A call whose
 //! count is not there (CloudTrail omitted its `requestParameters`, over its size limit) counts
 //! as [`crate::rules::MAX_THRESHOLD`] instances, which fires every instances alarm, and the
-//! detector counts what the record says. Not seen by a metric: a second launch specification in
-//! one call (CloudTrail writes one for RunInstances), and a capacity route's count written as a
-//! string.
+//! detector counts what the record says. A resize's filter counts the new size (it only wakes
+//! the detector, which counts the increase: [`crate::capacity`]). Not seen by a metric: a second
+//! launch specification in one call (CloudTrail writes one for RunInstances).
 //!
 //! A `RunInstances` count CloudWatch cannot read as a number (`"maxCount": "12"`, which core
 //! reads as 12; issue 23, rvd finding 7) matches none of the instances filters: CloudWatch's
 //! numeric comparisons match JSON numbers only, and its `=`, `!=` and wildcards compare a
 //! number's text as a string's, so no one pattern tells a string from a number. Two more metrics
-//! tell them apart: [`COUNTS_WRITTEN_METRIC`] adds 1 for every launch whose count field is there
-//! (`= *`: any type), [`COUNTS_NUMERIC_METRIC`] 1 for every launch whose count is a number
-//! (`>= 1` or `< 1`); a metric-math alarm per rule counting instances fires when
+//! tell them apart, on every launch route (rv finding 5): [`COUNTS_WRITTEN_METRIC`] adds 1 for
+//! every count field a launch writes (`= *`: any type), [`COUNTS_NUMERIC_METRIC`] 1 for every one
+//! that is a number at or above 0 (`>= 0`); a metric-math alarm per rule counting instances fires when
 //! `written - FILL(numeric, 0) >= 1` (a launch whose count no instances filter read), which
 //! wakes the detector, which counts what the record says. Every value published is positive:
 //! nothing can take a launch off a Sum.
@@ -177,18 +177,74 @@ fn request_field(path: &[&str]) -> String {
     format!("$.requestParameters.{}", path.join("."))
 }
 
+/// One filter of one route before [`merged`]: its logical id's suffix, the condition on the
+/// call besides its event and not being a dry run, and the value it adds.
+#[derive(Debug, Clone)]
+struct Part {
+    route: Route,
+    suffix: String,
+    more: String,
+    value: String,
+}
+
+/// The filters of `parts` adding to `metric`: the parts of one event source that add the same
+/// value share a filter, `{ source && not a dry run && ((name && more) || ...) }` (a call has
+/// one event name: it adds the value once, as its own route's filter would), cut where a
+/// pattern would be longer than [`MAX_FILTER_PATTERN`]. A filter of one route keeps the logical
+/// id of the stacks deployed so far. Fewer filters keep the wiring template under
+/// CloudFormation's 51,200 bytes (`e2e/test_documents.py`).
+fn merged(parts: Vec<Part>, metric: &str) -> Vec<MetricFilter> {
+    let mut groups: Vec<Vec<Part>> = Vec::new();
+    let pattern = |g: &[Part]| -> String {
+        if let [one] = g {
+            return route_pattern(one.route, &one.more);
+        }
+        let terms: Vec<String> = g.iter().map(|p| format!("(($.eventName = \"{}\") && {})", p.route.event_name(), p.more)).collect();
+        format!("{{ ($.eventSource = \"{}\") && {NOT_A_DRY_RUN} && ({}) }}", g[0].route.event_source(), terms.join(" || "))
+    };
+    for part in parts {
+        let fits = |g: &Vec<Part>| {
+            g[0].route.event_source() == part.route.event_source()
+                && g[0].value == part.value
+                && !g.iter().any(|p| p.route == part.route)
+                && pattern(&[g.clone(), vec![part.clone()]].concat()).len() <= MAX_FILTER_PATTERN
+        };
+        match groups.iter_mut().rev().find(|g| g[0].route.event_source() == part.route.event_source() && g[0].value == part.value) {
+            Some(g) if fits(g) => g.push(part),
+            _ => groups.push(vec![part]),
+        }
+    }
+    let mut ids: Vec<String> = Vec::new();
+    groups
+        .into_iter()
+        .map(|g| {
+            let base = match g.as_slice() {
+                [one] => format!(
+                    "MetricFilterInstances{}{}",
+                    if one.route == Route::RunInstances { "" } else { one.route.event_name() },
+                    one.suffix
+                ),
+                _ => format!("MetricFilterInstances{}{}", camel(g[0].route.event_source().trim_end_matches(".amazonaws.com")), g[0].suffix),
+            };
+            let mut id = base.clone();
+            let mut k = 1;
+            while ids.contains(&id) {
+                k += 1;
+                id = format!("{base}{k}");
+            }
+            ids.push(id.clone());
+            MetricFilter { logical_id: id, metric: metric.to_owned(), pattern: pattern(&g), value: g[0].value.clone() }
+        })
+        .collect()
+}
+
 /// The filters that add what a call of `route` asks for to the instances metric `metric`, dry
 /// runs left out, as [`crate::launch::launch_facts`] counts it: the count when the call gives
 /// one, else [`crate::rules::MAX_THRESHOLD`] where core cannot read one (so the detector
 /// reads the records and counts what they say).
-fn route_filters(route: Route, metric: &str) -> Vec<MetricFilter> {
+fn route_filters(route: Route) -> Vec<Part> {
     let max = crate::rules::MAX_THRESHOLD.to_string();
-    let filter = |suffix: &str, more: String, value: String| MetricFilter {
-        logical_id: format!("MetricFilterInstances{}{suffix}", if route == Route::RunInstances { "" } else { route.event_name() }),
-        metric: metric.to_owned(),
-        pattern: route_pattern(route, &more),
-        value,
-    };
+    let filter = |suffix: &str, more: String, value: String| Part { route, suffix: suffix.to_owned(), more, value };
     match route {
         Route::RunInstances => vec![
             // a count of at least one, published as written; never a negative one, which
@@ -203,9 +259,31 @@ fn route_filters(route: Route, metric: &str) -> Vec<MetricFilter> {
             // and counts what they say
             filter("Omitted", format!("({MAX_COUNT} NOT EXISTS)"), max),
         ],
-        Route::CreateFleet | Route::RequestSpotFleet | Route::SetDesiredCapacity => {
+        Route::CreateFleet | Route::RequestSpotFleet | Route::SetDesiredCapacity | Route::ModifyFleet => {
             let f = request_field(route.count_fields()[0]);
             vec![filter("", format!("({f} >= 1)"), f.clone()), filter("Unread", format!("(({f} NOT EXISTS) || ({f} < 0))"), max)]
+        }
+        Route::ModifySpotFleetRequest => {
+            let (w, t) = (request_field(route.count_fields()[0]), request_field(route.count_fields()[1]));
+            vec![
+                filter("", format!("({w} >= 1)"), w.clone()),
+                filter("Flat", format!("({w} NOT EXISTS) && ({t} >= 1)"), t.clone()),
+                filter("Unread", format!("((({w} NOT EXISTS) && ({t} NOT EXISTS)) || ({w} < 0) || ({t} < 0))"), max),
+            ]
+        }
+        Route::CreateNodegroup | Route::UpdateNodegroupConfig => {
+            let (d, m) = (request_field(route.count_fields()[0]), request_field(route.count_fields()[1]));
+            let name = request_field(&["nodegroupName"]);
+            let mut v = vec![
+                filter("Desired", format!("({d} >= 1)"), d.clone()),
+                filter("MinSize", format!("({d} NOT EXISTS) && ({m} >= 1)"), m.clone()),
+                filter("Unread", format!("(({name} NOT EXISTS) || ({d} < 0) || ({m} < 0))"), max),
+            ];
+            if route == Route::CreateNodegroup {
+                // the API's default scaling configuration
+                v.push(filter("Default", format!("({d} NOT EXISTS) && ({m} NOT EXISTS) && ({name} = *)"), "2".into()));
+            }
+            v
         }
         Route::RequestSpotInstances => {
             let f = request_field(route.count_fields()[0]);
@@ -217,7 +295,7 @@ fn route_filters(route: Route, metric: &str) -> Vec<MetricFilter> {
                 filter("Unread", format!("(({spec} NOT EXISTS) || ({f} < 0))"), max),
             ]
         }
-        Route::CreateAutoScalingGroup | Route::UpdateAutoScalingGroup => {
+        Route::CreateAutoScalingGroup | Route::UpdateAutoScalingGroup | Route::PutScheduledUpdateGroupAction => {
             let (d, m) = (request_field(&["desiredCapacity"]), request_field(&["minSize"]));
             let unread = if route == Route::CreateAutoScalingGroup {
                 format!("((({d} NOT EXISTS) && ({m} NOT EXISTS)) || ({d} < 0) || ({m} < 0))")
@@ -234,23 +312,66 @@ fn route_filters(route: Route, metric: &str) -> Vec<MetricFilter> {
     }
 }
 
-/// The filters of the alarm on counts that are not numbers: every `RunInstances` with a count
-/// field, and every one whose count is a number (`maxCount` is that route's field alone).
-fn unread_count_filters() -> Vec<MetricFilter> {
-    vec![
-        MetricFilter {
-            logical_id: "MetricFilterInstancesCountWritten".into(),
-            metric: COUNTS_WRITTEN_METRIC.into(),
-            pattern: route_pattern(Route::RunInstances, &format!("({MAX_COUNT} = *)")),
-            value: "1".into(),
-        },
-        MetricFilter {
-            logical_id: "MetricFilterInstancesCountNumeric".into(),
-            metric: COUNTS_NUMERIC_METRIC.into(),
-            pattern: route_pattern(Route::RunInstances, &format!("(({MAX_COUNT} >= 1) || ({MAX_COUNT} < 1))")),
-            value: "1".into(),
-        },
-    ]
+/// The filters of the alarm on counts that are not numbers: for every count field of every
+/// launch route (`maxCount`, and each field [`crate::capacity`] reads), 1 for every call with
+/// the field (`= *`: any type) to [`COUNTS_WRITTEN_METRIC`], and 1 for every call whose field is
+/// a number at or above 0 to [`COUNTS_NUMERIC_METRIC`] (a negative count fires it too, as its
+/// own `Unread` filter does). The routes of one event source share a filter per field position
+/// (a route's first count field; its second): `(one of their names) && (one of their fields)`,
+/// and a call writes the field of its own route only. A pattern longer than
+/// [`MAX_FILTER_PATTERN`] is cut in two. The first pair keeps the logical ids of the stacks
+/// deployed so far.
+fn unread_count_filters(routes: &[Route]) -> Vec<MetricFilter> {
+    let field = |route: Route, slot: usize| -> Option<String> {
+        match route {
+            Route::RunInstances => (slot == 0).then(|| MAX_COUNT.to_owned()),
+            _ => route.count_fields().get(slot).map(|p| request_field(p)),
+        }
+    };
+    let pattern = |source: &str, group: &[(Route, String)], written: bool| -> String {
+        let names: Vec<String> = group.iter().map(|(r, _)| format!("($.eventName = \"{}\")", r.event_name())).collect();
+        let mut fields: Vec<String> =
+            group.iter().map(|(_, f)| if written { format!("({f} = *)") } else { format!("({f} >= 0)") }).collect();
+        fields.sort();
+        fields.dedup();
+        format!("{{ ($.eventSource = \"{source}\") && {NOT_A_DRY_RUN} && ({}) && ({}) }}", names.join(" || "), fields.join(" || "))
+    };
+    let mut sources: Vec<&str> = Vec::new();
+    for r in routes {
+        if !sources.contains(&r.event_source()) {
+            sources.push(r.event_source());
+        }
+    }
+    let mut out = Vec::new();
+    for (written, metric, id) in [(true, COUNTS_WRITTEN_METRIC, "Written"), (false, COUNTS_NUMERIC_METRIC, "Numeric")] {
+        let mut n = 0;
+        for source in &sources {
+            for slot in 0..2 {
+                let all: Vec<(Route, String)> =
+                    routes.iter().filter(|r| r.event_source() == *source).filter_map(|r| Some((*r, field(*r, slot)?))).collect();
+                let mut groups: Vec<Vec<(Route, String)>> = Vec::new();
+                for item in all {
+                    match groups.last_mut() {
+                        Some(g) if pattern(source, &[g.clone(), vec![item.clone()]].concat(), false).len() <= MAX_FILTER_PATTERN => {
+                            g.push(item)
+                        }
+                        _ => groups.push(vec![item]),
+                    }
+                }
+                for g in groups {
+                    n += 1;
+                    let suffix = if n == 1 { String::new() } else { n.to_string() };
+                    out.push(MetricFilter {
+                        logical_id: format!("MetricFilterInstancesCount{id}{suffix}"),
+                        metric: metric.into(),
+                        pattern: pattern(source, &g, written),
+                        value: "1".into(),
+                    });
+                }
+            }
+        }
+    }
+    out
 }
 
 fn add_filter(out: &mut AlarmPlan, set: &RuleSet, rule: &Rule, metric: &str, f: MetricFilter) -> Result<(), CoreError> {
@@ -276,12 +397,13 @@ fn metric(rule: &Rule, key: &str, m: Measure) -> (String, Vec<MetricFilter>) {
     match m {
         Measure::Instances => {
             let name = INSTANCES_METRIC.to_owned();
-            let filters = rule
+            let parts = rule
                 .event
                 .groups()
                 .flat_map(|(s, names)| names.iter().filter_map(move |n| Route::named(s, n)))
-                .flat_map(|route| route_filters(route, &name))
+                .flat_map(route_filters)
                 .collect();
+            let filters = merged(parts, &name);
             (name, filters)
         }
         Measure::Calls | Measure::FailedCalls => {
@@ -396,7 +518,9 @@ pub fn plan(set: &RuleSet) -> Result<AlarmPlan, CoreError> {
             });
         }
         if let Some(h) = shortest_instances {
-            for f in unread_count_filters() {
+            let routes: Vec<Route> =
+                rule.event.groups().flat_map(|(s, names)| names.iter().filter_map(move |n| Route::named(s, n))).collect();
+            for f in unread_count_filters(&routes) {
                 let metric = f.metric.clone();
                 add_filter(&mut out, set, rule, &metric, f)?;
             }

@@ -20,11 +20,13 @@ use schemars::JsonSchema;
 use serde::Serialize;
 
 use crate::aggregate::{Activity, Aggregate, Placement};
+use crate::capacity::SetSize;
 use crate::contract::FlaggedPrincipal;
 use crate::evidence::{Evidence, EvidenceEvent, MAX_EVIDENCE};
 use crate::launch::LaunchFacts;
 use crate::principal::{Principal, classify, is_made_by_aws_service_for};
 use crate::record::CloudTrailRecord;
+use crate::resize::{Resolved, Sizes, resolve};
 use crate::scan::{LaunchSink, Seen, SeenRecords};
 use crate::threshold::{Assessment, Thresholds, Verdict};
 use crate::windows::{Crossing, Horizon, Measure, Point, Span, crossings, evidence, first_crossing, judge, window_calls};
@@ -146,12 +148,29 @@ pub struct Burst {
     pub dropped_values: u64,
 }
 
+/// A call that set a group's or fleet's size, waiting for the read to close
+/// ([`crate::resize::resolve`]).
+#[derive(Debug)]
+struct Sizing {
+    t_ms: i64,
+    set: SetSize,
+    /// Its principal, and its position in the principal's timeline.
+    idx: usize,
+    call: usize,
+    event_name: String,
+    by_service: bool,
+}
+
 /// Per-principal launch calls and whole-input activity, each launch record counted once.
 #[derive(Debug, Default)]
 pub struct Tracker {
     totals: Aggregate,
     timelines: Vec<Timeline>,
     seen: SeenRecords,
+    /// Calls that set a size, not yet weighed.
+    sizing: Vec<Sizing>,
+    /// The sizes the calls weighed so far set.
+    sizes: Sizes,
     /// Records not counted because the same version of their `eventID` was seen before.
     pub duplicates: u64,
 }
@@ -202,6 +221,16 @@ impl Tracker {
             id,
         };
         tl.calls.push(call);
+        if let Some(set) = &facts.set_size {
+            self.sizing.push(Sizing {
+                t_ms,
+                set: set.clone(),
+                idx,
+                call: tl.calls.len() - 1,
+                event_name: record.event_name.as_deref().unwrap_or_default().to_owned(),
+                by_service,
+            });
+        }
     }
 
     /// Count the records [`Aggregate`] released (held for an access key now claimed).
@@ -218,6 +247,24 @@ impl Tracker {
     pub fn finish(&mut self) {
         self.totals.close();
         self.place_released();
+        self.weigh_sizes();
+    }
+
+    /// Every call that set a size, weighed against the sizes the read showed before it
+    /// ([`resolve`]): a resize counts its increase (in its call and its principal's activity),
+    /// or, its size before unknown, 0 and is carried in the activity.
+    fn weigh_sizes(&mut self) {
+        let sizing = std::mem::take(&mut self.sizing);
+        let calls: Vec<(i64, &SetSize)> = sizing.iter().map(|s| (s.t_ms, &s.set)).collect();
+        let resolved = resolve(&mut self.sizes, &calls);
+        for (s, r) in sizing.iter().zip(resolved) {
+            if let Resolved::Increase(n) = r
+                && let Some(c) = self.timelines.get_mut(s.idx).and_then(|tl| tl.calls.get_mut(s.call))
+            {
+                c.requested = u32::try_from(n).unwrap_or(u32::MAX);
+            }
+            self.totals.add_resolved(s.idx, s.t_ms, &s.event_name, &s.set, r, s.by_service);
+        }
     }
 }
 
@@ -329,11 +376,45 @@ fn verdict(principal: &Principal, t: &Thresholds, direct: &[&Span], all: &[&Span
             crate::launch::OMITTED_COUNT
         ));
     }
+    if a.unknown_prior_resize_calls > 0 {
+        reasons.push(unknown_resizes_note(a));
+    }
     if t.exclude_aws_services && principal.is_aws_service() {
         Verdict::Excluded { reason: format!("{} is AWS itself; {}", principal.label(), reasons.join("; ")) }
     } else {
         Verdict::Flagged { reasons }
     }
+}
+
+/// The resizes of unknown prior size of `a`, in words (counted as 0 instances).
+pub fn unknown_resizes_note(a: &Activity) -> String {
+    unknown_resizes_words(a.unknown_prior_resize_calls, &a.unknown_prior_resizes)
+}
+
+/// `count` resizes of unknown prior size, `shown` of them named (the first five), in words;
+/// every outside text escaped.
+pub fn unknown_resizes_words(count: u64, shown: &[crate::aggregate::UnknownResize]) -> String {
+    let shown: Vec<String> = shown
+        .iter()
+        .take(5)
+        .map(|r| {
+            format!(
+                "{} of {} {} in {} to {} at {}",
+                crate::text::untrusted(&r.event_name),
+                r.kind,
+                crate::text::untrusted(&r.group),
+                crate::text::untrusted(&r.region),
+                r.new_size,
+                crate::time::format_utc(r.at)
+            )
+        })
+        .collect();
+    format!(
+        "{} resize(s) of a group or fleet whose size before the read does not show, counted as 0 instances (the group's \
+         activity history or CloudTrail says how much each grew): {}",
+        count,
+        shown.join("; ")
+    )
 }
 
 impl Tracker {

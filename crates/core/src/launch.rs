@@ -7,12 +7,16 @@
 //!   still requested them: an attacker stopped by a vCPU limit is still an attacker);
 //! - failed: an `errorCode` other than `Client.DryRunOperation`;
 //! - dry run: `Client.DryRunOperation` is a permission check, not a launch: counted apart.
+//!
+//! A call that resizes a group or fleet ([`crate::capacity::Change::Resize`]) counts 0 here, its
+//! new size carried in [`LaunchFacts::set_size`]: the increase depends on earlier records of the
+//! read, which [`crate::resize::resolve`] weighs when the read closes.
 
 use std::borrow::Cow;
 
 use serde::{Deserialize, Deserializer};
 
-use crate::capacity::{Route, instance_type, requested};
+use crate::capacity::{Change, GroupId, Route, SetSize, group_name, instance_type, requested};
 use crate::record::CloudTrailRecord;
 
 /// A `RunInstances` record with its request and response read in the same pass.
@@ -60,6 +64,10 @@ pub struct LaunchFacts {
     /// A successful launch (not a dry run, no `errorCode`) whose count neither the request nor
     /// the response says (CloudTrail omitted them): `requested` is then [`OMITTED_COUNT`].
     pub count_omitted: bool,
+    /// The size a successful call set on a group or fleet ([`crate::capacity`]): a create's (its
+    /// `requested` counts it) or a resize's (its `requested` is 0 until the read's earlier sizes
+    /// say the increase, [`crate::resize`]).
+    pub set_size: Option<SetSize>,
 }
 
 /// The `requestParameters` of `RunInstances`, as far as counting needs.
@@ -136,7 +144,14 @@ fn lenient_u64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error>
 /// flagged with [`LaunchFacts::malformed`].
 pub fn launch_facts(record: &CloudTrailRecord<'_>) -> LaunchFacts {
     if let Some(route) = Route::of(record).filter(|r| *r != Route::RunInstances) {
-        return capacity_facts(route, record.error_code.as_deref(), record.request_parameters);
+        let mut f = capacity_facts(route, record.error_code.as_deref(), record.request_parameters, record.response_elements);
+        if let Some(s) = f.set_size.as_mut() {
+            let account =
+                record.recipient_account_id.as_deref().or_else(|| record.user_identity.as_ref().and_then(|u| u.account_id.as_deref()));
+            s.group.account = account.unwrap_or_default().to_owned();
+            s.group.region = record.aws_region.as_deref().unwrap_or_default().to_owned();
+        }
+        return f;
     }
     let mut malformed = false;
     let req: Option<Request<'_>> = record.request_parameters.and_then(|r| serde_json::from_str(r.get()).map_err(|_| malformed = true).ok());
@@ -149,10 +164,17 @@ pub fn launch_facts(record: &CloudTrailRecord<'_>) -> LaunchFacts {
     f
 }
 
-/// The launch facts of a record of `route` (not `RunInstances`), its `requestParameters` still
-/// raw. Never fails: what cannot be read is marked [`LaunchFacts::malformed`] and counted as
-/// [`crate::capacity`] says.
-pub fn capacity_facts(route: Route, error_code: Option<&str>, request: Option<&serde_json::value::RawValue>) -> LaunchFacts {
+/// The launch facts of a record of `route` (not `RunInstances`), its `requestParameters` and
+/// `responseElements` still raw. Never fails: what cannot be read is marked
+/// [`LaunchFacts::malformed`] and counted as [`crate::capacity`] says. A resize counts 0, its new
+/// size in [`LaunchFacts::set_size`] (the group's account and region left empty:
+/// [`launch_facts`] fills them from the record).
+pub fn capacity_facts(
+    route: Route,
+    error_code: Option<&str>,
+    request: Option<&serde_json::value::RawValue>,
+    response: Option<&serde_json::value::RawValue>,
+) -> LaunchFacts {
     let mut f = LaunchFacts { error_code: error_code.map(str::to_owned), ..LaunchFacts::default() };
     f.dry_run = error_code == Some(DRY_RUN_ERROR);
     f.failed = error_code.is_some() && !f.dry_run;
@@ -161,7 +183,24 @@ pub fn capacity_facts(route: Route, error_code: Option<&str>, request: Option<&s
     }
     let value: Option<serde_json::Value> = request.and_then(|r| serde_json::from_str(r.get()).ok());
     match value.as_ref().and_then(|v| requested(route, v)) {
-        Some(n) => f.requested = n,
+        Some(n) => {
+            f.requested = if route.change() == Change::Resize { 0 } else { n };
+            let bounds = match (route.change(), value.as_ref()) {
+                (Change::Resize, Some(v)) => crate::capacity::bounds(route, v),
+                _ => Some((Some(n), None, None)),
+            };
+            // a resize that changes no size (a launch template, labels) sets none
+            if !f.failed
+                && let Some(kind) = route.sizes()
+                && let Some((desired, min, max)) = bounds
+            {
+                let response: Option<serde_json::Value> = response.and_then(|r| serde_json::from_str(r.get()).ok());
+                let name = group_name(route, value.as_ref(), response.as_ref()).unwrap_or_default();
+                let group = GroupId { account: String::new(), region: String::new(), kind, name };
+                let size = desired.or(min).or(max).unwrap_or(n);
+                f.set_size = Some(SetSize { group, size, change: route.change(), desired, min, max });
+            }
+        }
         None => {
             f.malformed = true;
             f.count_omitted = !f.failed;
@@ -237,13 +276,20 @@ mod tests {
     #[test]
     fn dry_runs_ask_for_nothing_and_unreadable_successes_for_every_threshold() {
         let raw = serde_json::value::RawValue::from_string(json!({"instanceCount": 50}).to_string()).unwrap();
-        let f = capacity_facts(Route::RequestSpotInstances, Some(DRY_RUN_ERROR), Some(&raw));
+        let f = capacity_facts(Route::RequestSpotInstances, Some(DRY_RUN_ERROR), Some(&raw), None);
         assert!(f.dry_run && f.requested == 0 && !f.failed);
-        let f = capacity_facts(Route::RequestSpotInstances, Some("Client.MaxSpotInstanceCountExceeded"), Some(&raw));
+        let f = capacity_facts(Route::RequestSpotInstances, Some("Client.MaxSpotInstanceCountExceeded"), Some(&raw), None);
         assert!(f.failed && f.requested == 50);
-        let f = capacity_facts(Route::SetDesiredCapacity, None, None);
+        let f = capacity_facts(Route::SetDesiredCapacity, None, None, None);
         assert!(f.malformed && f.count_omitted && f.requested == OMITTED_COUNT);
-        let f = capacity_facts(Route::SetDesiredCapacity, Some("ValidationError"), None);
+        let f = capacity_facts(Route::SetDesiredCapacity, Some("ValidationError"), None, None);
         assert!(f.malformed && !f.count_omitted && f.requested == 1);
+        // a resize counts nothing by itself: its new size waits for the read's earlier sizes
+        let raw =
+            serde_json::value::RawValue::from_string(json!({"autoScalingGroupName": "g", "desiredCapacity": 21}).to_string()).unwrap();
+        let f = capacity_facts(Route::SetDesiredCapacity, None, Some(&raw), None);
+        assert_eq!((f.requested, f.set_size.map(|s| (s.size, s.change))), (0, Some((21, Change::Resize))));
+        let f = capacity_facts(Route::SetDesiredCapacity, Some("ValidationError"), Some(&raw), None);
+        assert!(f.failed && f.requested == 0 && f.set_size.is_none());
     }
 }

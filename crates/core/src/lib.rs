@@ -68,6 +68,7 @@ pub mod principal;
 pub mod protected_iam;
 pub mod query;
 pub mod record;
+pub mod resize;
 pub mod rules;
 pub mod scan;
 pub mod schema;

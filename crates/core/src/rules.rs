@@ -16,7 +16,8 @@
 //! A rule may watch events of more than one source: `"more_events": [{"event_source": S,
 //! "event_names": [...]}, ...]` next to its `event_source` and `event_names`. A rule counting
 //! instances watches only launch routes ([`crate::capacity::Route`]: `RunInstances`, and the
-//! calls that ask AWS for capacity it then launches: fleets, spot requests, Auto Scaling groups).
+//! calls that ask AWS for capacity it then launches or resize it: fleets, spot requests, Auto
+//! Scaling groups, EKS node groups).
 //!
 //! The detector picks a rule only from the alarm CloudWatch confirmed: the rule whose `alarms`
 //! match the name in the alarm's ARN (see [`RuleSet::for_alarm`]).

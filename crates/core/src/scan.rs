@@ -157,6 +157,17 @@ pub fn version_key<Q, S>(event_id: &str, record: &CloudTrailRecord<'_, Q, S>, t_
     h.update(facts.launched.to_be_bytes());
     h.update(facts.requested.to_be_bytes());
     h.update([u8::from(facts.failed), u8::from(facts.dry_run)]);
+    // a resize counts 0 by itself: the size it set tells two versions of it apart
+    if let Some(set) = &facts.set_size {
+        part(&mut h, Some(&set.group.name));
+        for n in [Some(set.size), set.desired, set.min, set.max] {
+            h.update(n.map_or([0xff; 9], |n| {
+                let mut b = [0u8; 9];
+                b[1..].copy_from_slice(&n.to_be_bytes());
+                b
+            }));
+        }
+    }
     let digest = h.finalize();
     let mut first = [0u8; 16];
     first.copy_from_slice(&digest[..16]);

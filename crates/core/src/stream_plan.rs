@@ -195,11 +195,20 @@ mod tests {
         let set = RuleSet::bundled().unwrap();
         let p = plan(&set);
         let ec2 = p.iter().find(|r| r.event_source == "ec2.amazonaws.com").unwrap();
-        assert_eq!(ec2.event_names, ["CreateFleet", "RequestSpotFleet", "RequestSpotInstances", "RunInstances"]);
+        assert_eq!(
+            ec2.event_names,
+            ["CreateFleet", "ModifyFleet", "ModifySpotFleetRequest", "RequestSpotFleet", "RequestSpotInstances", "RunInstances"]
+        );
         assert!(!ec2.us_east_1_only);
         let asg = p.iter().find(|r| r.event_source == "autoscaling.amazonaws.com").unwrap();
-        assert_eq!(asg.event_names, ["CreateAutoScalingGroup", "SetDesiredCapacity", "UpdateAutoScalingGroup"]);
+        assert_eq!(
+            asg.event_names,
+            ["CreateAutoScalingGroup", "PutScheduledUpdateGroupAction", "SetDesiredCapacity", "UpdateAutoScalingGroup"]
+        );
         assert!(!asg.us_east_1_only);
+        let eks = p.iter().find(|r| r.event_source == "eks.amazonaws.com").unwrap();
+        assert_eq!(eks.event_names, ["CreateNodegroup", "UpdateNodegroupConfig"]);
+        assert!(!eks.us_east_1_only);
         let iam = p.iter().find(|r| r.event_source == "iam.amazonaws.com").unwrap();
         assert_eq!(iam.event_names, ["CreateAccessKey", "CreateUser"]);
         assert!(iam.us_east_1_only);
@@ -208,6 +217,7 @@ mod tests {
         assert!(res[&ec2.logical_id].get("Condition").is_none());
         assert_eq!(res[&ec2.logical_id]["Properties"]["EventPattern"]["source"], json!(["aws.ec2"]));
         assert_eq!(res[&ec2.logical_id]["Properties"]["EventPattern"]["detail-type"], json!([DETAIL_TYPE]));
+        assert_eq!(res[&eks.logical_id]["Properties"]["EventPattern"]["source"], json!(["aws.eks"]));
     }
 
     fn ec2() -> StreamRule {

@@ -102,12 +102,21 @@ fn unexplained(read: &WindowRead, alarm: &AlarmStateChange) -> Option<String> {
     if stats.matched > 0 && !short {
         return None;
     }
+    let resizes = sum(|a| a.unknown_prior_resize_calls);
+    let resized = if resizes > 0 {
+        let shown: Vec<launchguard_core::aggregate::UnknownResize> =
+            principals.iter().flat_map(|p| p.activity.unknown_prior_resizes.iter().cloned()).take(5).collect();
+        format!("; {}", launchguard_core::burst::unknown_resizes_words(resizes, &shown))
+    } else {
+        String::new()
+    };
     let what = if by_instances { "instances" } else { "calls" };
     let dp = datapoint.map_or_else(|| "unknown".to_owned(), |d| format!("{d}"));
     Some(format!(
         "the alarm's datapoint ({dp} {what}, metric {}) is not explained by what was read: {found} {what} in {} matching record(s) \
          ({} dry run(s), {} failed call(s), {} principal(s)) among {} record(s) read; a dry run or a failed call counted by a metric, \
-         or CloudTrail not delivered yet, can cause it: look at the metric and the log group",
+         or CloudTrail not delivered yet, can cause it, and a resize's metric counts its new size: look at the metric and the \
+         log group{resized}",
         alarm.metric_name.as_deref().unwrap_or("unknown"),
         stats.matched,
         sum(|a| a.dry_run_calls),
@@ -178,6 +187,7 @@ pub async fn handle_alarm<R: LogReader, I: Invoker>(
     // scheduled re-check looks at the last periods of an alarm that stays in ALARM, and only those.
     // Either read is judged by the rule's sliding horizons, never by its totals: reading wider
     // never widens a threshold's window.
+    read.scanner.aggregate.finish();
     if read.incomplete.is_none() && alarm.delivery != AlarmDelivery::Scheduled && unexplained(&read, alarm).is_some() {
         let Some(wide) = cfg.window.fallback(alarm) else { return refused(too_wide()) };
         info!(window_start = %wide.start, window_end = %wide.end, rows = read.scanner.stats.rows, matched = read.scanner.stats.matched,
@@ -192,6 +202,8 @@ pub async fn handle_alarm<R: LogReader, I: Invoker>(
         final_window = wide;
     }
     let t = Instant::now();
+    // the read is closed: held records counted, resizes weighed against the sizes it showed
+    read.scanner.aggregate.finish();
     let stats = read.scanner.stats.clone();
     // A transient cut (deadline, failed page) is worth a retry; unreadable records are not,
     // but they make the read incomplete all the same, and the finding says so.

@@ -229,6 +229,8 @@ fn rule_report(mut tracker: Tracker, stats: ScanStats, rule: &RuleSettings, tota
                 .iter()
                 .filter(|b| matches!(b.verdict, Verdict::Flagged { .. }) && b.principal.key() == p.principal.key())
                 .count() as u64,
+            unknown_prior_resize_calls: p.activity.unknown_prior_resize_calls,
+            unknown_prior_resizes: p.activity.unknown_prior_resizes.clone(),
         })
         .collect();
     let totals = totals.then(|| {

@@ -74,6 +74,17 @@ pub struct Launcher {
     pub last_seen: DateTime<Utc>,
     /// Its bursts flagged.
     pub bursts_flagged: u64,
+    /// Its resizes of a group or fleet whose size before the input does not show: counted as 0
+    /// instances (launchguard_core::capacity), shown here.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub unknown_prior_resize_calls: u64,
+    /// The first of them ([`launchguard_core::aggregate::MAX_DISTINCT`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unknown_prior_resizes: Vec<launchguard_core::aggregate::UnknownResize>,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// Whole-input sums (`--totals`): the detector's verdict on everything read at once.

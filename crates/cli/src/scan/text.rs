@@ -152,6 +152,15 @@ impl RuleReport {
                 writeln!(f, "    ... and {} more (--format json lists them all)", quiet.len() - 20)?;
             }
         }
+        let resizers: Vec<&Launcher> = self.launchers.iter().filter(|l| l.unknown_prior_resize_calls > 0).collect();
+        if !resizers.is_empty() {
+            writeln!(f, "  Resizes of unknown prior size (counted as 0 instances; not judged):")?;
+            for l in resizers {
+                write!(f, "{}", wrap(&who(&l.principal, l.account.as_deref(), several_accounts), 4, 6))?;
+                let words = launchguard_core::burst::unknown_resizes_words(l.unknown_prior_resize_calls, &l.unknown_prior_resizes);
+                write!(f, "{}", wrap(&words, 6, 6))?;
+            }
+        }
         if let Some(t) = &self.totals {
             writeln!(f, "  Whole-input totals (--totals):")?;
             for (verdict, ps) in [("FLAGGED", &t.flagged), ("excluded", &t.excluded)] {

@@ -111,5 +111,14 @@ fn rvd_capacity_asked_through_groups_fleets_and_spot_requests_is_flagged() {
     flagged.dedup();
     assert_eq!(flagged, vec!["IAM user mallory".to_owned(), "role ci-deployer".to_owned()]);
     let rule = r.rule("ec2-mass-launch").unwrap();
-    assert_eq!((rule.stats.matched, rule.stats.uncounted), (11, 1));
+    // (the fixture's 16 records: the five resizes and node groups added with rv finding 1)
+    assert_eq!((rule.stats.matched, rule.stats.uncounted), (16, 1));
+    // the resizes of group "web", whose size before the file does not show (its update sets a
+    // minimum only, its scheduled action a desired size), count 0 and are shown, in the JSON
+    // and the text report
+    let shown: Vec<(&str, u64)> =
+        rule.launchers.iter().flat_map(|l| l.unknown_prior_resizes.iter().map(|u| (u.group.as_str(), u.new_size))).collect();
+    assert_eq!(shown, vec![("web", 60), ("web", 70)]);
+    let text = r.to_string();
+    assert!(text.contains("Resizes of unknown prior size"), "{text}");
 }

@@ -30,10 +30,12 @@ fn routes() -> Vec<Value> {
 fn each_route_counts_what_its_caller_asked_for() {
     // eventID's last digits -> (requested, dry run, failed, unreadable)
     let want = [
-        (1, 500, false, false, false),           // CreateAutoScalingGroup, desiredCapacity 500
-        (2, 60, false, false, false),            // UpdateAutoScalingGroup, minSize 60 (no desired capacity)
+        (1, 500, false, false, false), // CreateAutoScalingGroup, desiredCapacity 500
+        // a resize counts 0 read alone: its increase needs the group's size before (rv finding 6);
+        // its new size is carried (checked below)
+        (2, 0, false, false, false),             // UpdateAutoScalingGroup, minSize 60 (no desired capacity)
         (3, 0, false, false, false),             // UpdateAutoScalingGroup of its launch template only
-        (4, 200, false, false, false),           // SetDesiredCapacity 200
+        (4, 0, false, false, false),             // SetDesiredCapacity 200
         (5, 64, false, false, false),            // CreateFleet instant, TotalTargetCapacity 64
         (6, 120, false, false, false),           // CreateFleet maintain, 120
         (7, 20, false, false, false),            // RequestSpotInstances, instanceCount 20
@@ -41,6 +43,11 @@ fn each_route_counts_what_its_caller_asked_for() {
         (9, 0, true, false, false),              // CreateFleet dry run: nothing
         (10, 40, false, true, false),            // RequestSpotInstances refused: still asked for 40
         (11, OMITTED_COUNT, false, false, true), // SetDesiredCapacity whose request CloudTrail omitted
+        (12, 0, false, false, false),            // ModifyFleet of fleet 6 to 130 (a resize)
+        (13, 0, false, false, false),            // ModifySpotFleetRequest of fleet 8 to 310 (a resize)
+        (14, 0, false, false, false),            // PutScheduledUpdateGroupAction of web, desired 70 (a resize)
+        (15, 3, false, false, false),            // CreateNodegroup prod/gpu, desiredSize 3
+        (16, 0, false, false, false),            // UpdateNodegroupConfig prod/gpu to 5 (a resize)
     ];
     let records = routes();
     assert_eq!(records.len(), want.len());
@@ -51,6 +58,14 @@ fn each_route_counts_what_its_caller_asked_for() {
         assert!(Route::of(&parsed).is_some(), "{n}");
         let f = launch_facts(&parsed);
         assert_eq!((f.requested, f.dry_run, f.failed, f.malformed), (requested, dry_run, failed, malformed), "record {n}");
+        let size = f.set_size.as_ref().map(|s| (s.size, s.group.name.as_str()));
+        match n {
+            2 => assert_eq!(size, Some((60, "web"))),
+            3 => assert_eq!(size, None, "a launch template changes no size"),
+            4 => assert_eq!(size, Some((200, "miner"))),
+            1 => assert_eq!(size, Some((500, "miner"))),
+            _ => {}
+        }
     }
 }
 
@@ -171,6 +186,22 @@ fn request(route: Route, count: u64) -> Value {
         Route::CreateAutoScalingGroup => json!({"autoScalingGroupName": "g", "minSize": 0, "maxSize": count, "desiredCapacity": count}),
         Route::UpdateAutoScalingGroup => json!({"autoScalingGroupName": "g", "minSize": count}),
         Route::SetDesiredCapacity => json!({"autoScalingGroupName": "g", "desiredCapacity": count}),
+        Route::PutScheduledUpdateGroupAction => json!({"autoScalingGroupName": "g", "scheduledActionName": "a", "desiredCapacity": count}),
+        Route::ModifyFleet => {
+            json!({"ModifyFleetRequest": {"FleetId": "fleet-1", "TargetCapacitySpecification": {"TotalTargetCapacity": count}}})
+        }
+        Route::ModifySpotFleetRequest => json!({"ModifySpotFleetRequestRequest": {"SpotFleetRequestId": "sfr-1", "TargetCapacity": count}}),
+        Route::CreateNodegroup => json!({"clusterName": "c", "nodegroupName": "n", "scalingConfig": {"desiredSize": count}}),
+        Route::UpdateNodegroupConfig => json!({"name": "c", "nodegroupName": "n", "scalingConfig": {"desiredSize": count}}),
+    }
+}
+
+/// The response of a successful call of `route`: the fleets' ids.
+fn response(route: Route) -> Value {
+    match route {
+        Route::CreateFleet => json!({"CreateFleetResponse": {"fleetId": "fleet-1"}}),
+        Route::RequestSpotFleet => json!({"spotFleetRequestId": "sfr-1"}),
+        _ => Value::Null,
     }
 }
 
@@ -184,22 +215,73 @@ fn record(c: &Call, i: usize) -> Value {
         "recipientAccountId": "111122223333", "requestParameters": request(c.route, c.count), "responseElements": null,
     });
     match c.outcome {
-        Outcome::Ok => {}
+        Outcome::Ok => r["responseElements"] = response(c.route),
         Outcome::Failed => r["errorCode"] = json!("Client.UnauthorizedOperation"),
         Outcome::DryRun => r["errorCode"] = json!("Client.DryRunOperation"),
     }
     r
 }
 
-/// Is any horizon reached by the instances asked for inside one half-open window starting at a
-/// call, counted from scratch? (Dry runs ask for nothing; a capacity of 0 is 0.)
+/// The one group or fleet each route of [`request`] sizes (all in one account and region).
+fn group_of(route: Route) -> Option<&'static str> {
+    match route {
+        Route::RunInstances | Route::RequestSpotInstances => None,
+        Route::CreateFleet | Route::ModifyFleet => Some("fleet"),
+        Route::RequestSpotFleet | Route::ModifySpotFleetRequest => Some("sfr"),
+        Route::CreateNodegroup | Route::UpdateNodegroupConfig => Some("nodegroup"),
+        _ => Some("asg"),
+    }
+}
+
+/// What each call counts for, from scratch: a create what it asks for (failed calls included,
+/// dry runs nothing); a successful resize the increase over its group's size set by an earlier
+/// successful call (by event time, creates first at one millisecond, then as read), 0 when
+/// none did; a failed resize nothing.
+fn counted(calls: &[Call]) -> Vec<u64> {
+    let resize = |c: &Call| matches!(c.route.change(), launchguard_core::capacity::Change::Resize);
+    let mut order: Vec<usize> = (0..calls.len()).collect();
+    order.sort_by_key(|&i| (calls[i].t_ms, resize(&calls[i]), i));
+    let mut size: std::collections::HashMap<&str, u64> = std::collections::HashMap::new();
+    let mut out = vec![0; calls.len()];
+    for i in order {
+        let c = &calls[i];
+        out[i] = match (c.outcome, resize(c)) {
+            (Outcome::DryRun, _) | (Outcome::Failed, true) => 0,
+            (Outcome::Failed, false) => c.count,
+            (Outcome::Ok, false) => c.count,
+            (Outcome::Ok, true) => group_of(c.route).and_then(|g| size.get(g)).map_or(0, |before| {
+                let after = if c.route == Route::UpdateAutoScalingGroup { (*before).max(c.count) } else { c.count };
+                after.saturating_sub(*before)
+            }),
+        };
+        if c.outcome == Outcome::Ok
+            && let Some(g) = group_of(c.route)
+        {
+            // UpdateAutoScalingGroup gives a minimum only: the group grows to it, never shrinks,
+            // and a group of unknown size stays unknown
+            match (c.route, size.get(g).copied()) {
+                (Route::UpdateAutoScalingGroup, Some(before)) => {
+                    size.insert(g, before.max(c.count));
+                }
+                (Route::UpdateAutoScalingGroup, None) => {}
+                _ => {
+                    size.insert(g, c.count);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Is any horizon reached by the instances counted inside one half-open window starting at a
+/// call, counted from scratch ([`counted`])?
 fn oracle(calls: &[Call], horizons: &[Horizon]) -> bool {
+    let n = counted(calls);
     horizons.iter().filter(|h| h.measure == Measure::Instances).any(|h| {
         let w = i64::try_from(h.window_seconds * 1000).unwrap();
         calls.iter().any(|a| {
-            let n: u64 =
-                calls.iter().filter(|b| b.t_ms >= a.t_ms && b.t_ms - a.t_ms < w && b.outcome != Outcome::DryRun).map(|b| b.count).sum();
-            n >= h.threshold
+            let sum: u64 = calls.iter().zip(&n).filter(|(b, _)| b.t_ms >= a.t_ms && b.t_ms - a.t_ms < w).map(|(_, k)| *k).sum();
+            sum >= h.threshold
         })
     })
 }

@@ -18,6 +18,7 @@ mod paced_evidence;
 mod props;
 mod protected_iam;
 mod records;
+mod resize_attacks;
 mod review3;
 mod review30;
 mod rules;

@@ -47,6 +47,11 @@ fn the_instances_metric_counts_every_route_as_core_does() {
         let metric = metric_of(&filters, r);
         if f.malformed {
             assert!(metric >= MAX_THRESHOLD as f64, "{route:?}: core counts {}, the metric {metric}", f.requested);
+        } else if route.change() == launchguard_core::capacity::Change::Resize {
+            // a resize's metric counts the new size (it only wakes the detector), core the
+            // increase over the size the read showed before (0 read alone)
+            assert_eq!(f.requested, 0, "{route:?} {}", r["eventID"]);
+            assert_eq!(metric, f.set_size.map_or(0, |s| s.size) as f64, "{route:?} {}", r["eventID"]);
         } else {
             assert_eq!(metric, f.requested as f64, "{route:?} {}", r["eventID"]);
         }
@@ -108,6 +113,17 @@ mod soundness {
             Route::CreateAutoScalingGroup => json!({"autoScalingGroupName": "g", "minSize": 0, "maxSize": count, "desiredCapacity": count}),
             Route::UpdateAutoScalingGroup => json!({"autoScalingGroupName": "g", "minSize": count}),
             Route::SetDesiredCapacity => json!({"autoScalingGroupName": "g", "desiredCapacity": count}),
+            Route::PutScheduledUpdateGroupAction => {
+                json!({"autoScalingGroupName": "g", "scheduledActionName": "a", "desiredCapacity": count})
+            }
+            Route::ModifyFleet => {
+                json!({"ModifyFleetRequest": {"FleetId": "fleet-1", "TargetCapacitySpecification": {"TotalTargetCapacity": count}}})
+            }
+            Route::ModifySpotFleetRequest => {
+                json!({"ModifySpotFleetRequestRequest": {"SpotFleetRequestId": "sfr-1", "TargetCapacity": count}})
+            }
+            Route::CreateNodegroup => json!({"clusterName": "c", "nodegroupName": "n", "scalingConfig": {"desiredSize": count}}),
+            Route::UpdateNodegroupConfig => json!({"name": "c", "nodegroupName": "n", "scalingConfig": {"desiredSize": count}}),
         };
         r["responseElements"] = Value::Null;
         match kind {
