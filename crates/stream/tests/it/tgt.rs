@@ -130,7 +130,7 @@ async fn tgt1_rules_as_rendered_vouch_and_page_no_one_and_are_read_only_at_a_cro
     // GIVEN the rules as make deploy leaves them
     let guard = intact();
     let cfg = config();
-    assert_eq!(cfg.stream_rules.len(), 3, "ec2, autoscaling, iam (us-east-1)");
+    assert_eq!(cfg.stream_rules.len(), 4, "ec2, autoscaling, eks, iam (us-east-1)");
     // WHEN a burst below the thresholds and then one over them are handled
     let (store, lambda) = (MemoryStore::default(), FakeLambda::default());
     let (resp, _) = handle_batch(&batch(&bodies(on_call(), 1, 1, 0x7c0)), &cfg, &store, &lambda, queue(), &guard, after(1)).await;
