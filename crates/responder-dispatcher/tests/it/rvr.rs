@@ -369,3 +369,89 @@ async fn rvr6_a_case_only_rename_is_still_the_contained_user_and_still_one_targe
     assert!(r.is_ok(), "{r:#?}");
     assert_eq!(status(&iam, "Ci-Deployer", DEPLOYER_KEY), KeyStatus::Active, "{r:#?}");
 }
+
+/// The example finding flagging the DataScience role only (its sessions are revoked).
+fn role_finding(id: &str) -> Value {
+    let mut f: Value = serde_json::from_str(&fixture("contract/finding.json")).unwrap();
+    f["finding_id"] = json!(id);
+    f["principals"].as_array_mut().unwrap().retain(|p| p["principal"]["type"] == "assumed_role");
+    f
+}
+
+/// Withstood: a session of the contained role asks for its release, naming the role in another
+/// case (`assumed-role/datascience/...`, as a caller could spell it; IAM compares role names
+/// without regard to case) or by the role's ARN with a path: refused before anything is marked,
+/// by finding and by principal; the revocation stays. A responder's release then undoes it.
+#[tokio::test(start_paused = true)]
+async fn rvr7_a_session_of_the_contained_role_in_another_case_never_releases_it() {
+    let iam = world::iam();
+    let (sns, logs) = (Sns::default(), Logs::default());
+    let r = send(&iam, &role_finding("lg-rvr7"), &sns, &logs, now()).await.unwrap();
+    let held = iam.role("DataScience");
+    assert!(r.outcomes.iter().any(|o| o.action.name() == "revoke_role_sessions" && o.outcome.name() == "applied"), "baseline: {r:#?}");
+    let role = format!("arn:aws:iam::{ACCOUNT}:role/DataScience");
+    for by in [
+        format!("arn:aws:sts::{ACCOUNT}:assumed-role/datascience/launcher"),
+        format!("arn:aws:sts::{ACCOUNT}:assumed-role/DATASCIENCE/x"),
+        format!("arn:aws:iam::{ACCOUNT}:role/teams/DataScience"),
+    ] {
+        for rel in [release(Some("lg-rvr7"), None, &by), release(None, Some(&role), &by)] {
+            let r = send(&iam, &rel, &sns, &logs, now() + Duration::minutes(30)).await;
+            assert!(matches!(&r, Err(e) if e.to_string().contains(SELF_RELEASE)), "{by}: {r:#?}");
+            assert_eq!(iam.role("DataScience"), held, "{by}");
+        }
+    }
+    let r = send(&iam, &release(Some("lg-rvr7"), None, RESPONDER), &sns, &logs, now() + Duration::minutes(31)).await.unwrap();
+    assert!(r.outcomes.iter().any(|o| o.action.name() == "restore_role_sessions" && o.outcome.name() == "applied"), "{r:#?}");
+}
+
+/// Withstood: unicode look-alikes (a Cyrillic `е` in `ci-deployer`, a fullwidth letter, a
+/// zero-width joiner) in `requested_by` or `principal_arn` are refused before anything is marked
+/// (IAM names are ASCII): no look-alike passes for another principal, nothing is released.
+#[tokio::test(start_paused = true)]
+async fn rvr8_unicode_look_alikes_in_a_release_are_refused_and_release_nothing() {
+    const DEPLOYER_KEY: &str = "AKIAEXAMPLEDEPLOYER1";
+    let iam = world::iam();
+    let (sns, logs) = (Sns::default(), Logs::default());
+    send(&iam, &user_finding("lg-rvr8", "ci-deployer", &[DEPLOYER_KEY]), &sns, &logs, now()).await.unwrap();
+    let held = iam.user("ci-deployer").attached;
+    for look in ["ci-d\u{0435}ployer", "ci-deploy\u{FF45}r", "ci-deployer\u{200D}", "ci\u{2010}deployer"] {
+        for rel in [release(Some("lg-rvr8"), None, &arn(look)), release(None, Some(&arn(look)), RESPONDER)] {
+            let r = send(&iam, &rel, &sns, &logs, now() + Duration::minutes(30)).await;
+            assert!(r.is_err(), "{look:?}: {r:#?}");
+        }
+    }
+    assert_eq!(iam.user("ci-deployer").attached, held);
+    assert_eq!(status(&iam, "ci-deployer", DEPLOYER_KEY), KeyStatus::Inactive);
+    for k in logs.ledger.keys().into_iter().filter(|k| k.starts_with("targets/")) {
+        let e: Value = serde_json::from_slice(&logs.ledger.object(&k).unwrap().body).unwrap();
+        assert!(e["released"].is_null(), "{k}: {e:#}");
+    }
+}
+
+/// Withstood (two accounts): with another account allowed (an organisation trail), a release of
+/// the same user name in the other account reaches nothing of this account's containment, and a
+/// contained user of the other account never counts as this one.
+#[tokio::test(start_paused = true)]
+async fn rvr9_the_same_name_in_another_account_is_another_principal() {
+    const DEPLOYER_KEY: &str = "AKIAEXAMPLEDEPLOYER1";
+    const OTHER: &str = "999999999999";
+    let iam = world::iam();
+    let (sns, logs) = (Sns::default(), Logs::default());
+    let cfg = config(&[("ALLOWED_ACCOUNTS", OTHER)]);
+    let at = now();
+    let lambda = Lambda::new(&iam, &[], at);
+    world::dispatch(&user_finding("lg-rvr9", "ci-deployer", &[DEPLOYER_KEY]), &cfg, &lambda, &sns, &logs, at).await.unwrap();
+    let held = iam.user("ci-deployer").attached;
+    let other = format!("arn:aws:iam::{OTHER}:user/ci-deployer");
+    let later = at + Duration::minutes(30);
+    let lambda = Lambda::new(&iam, &[], later);
+    let r = world::dispatch(&release(None, Some(&other), RESPONDER), &cfg, &lambda, &sns, &logs, later).await;
+    assert!(r.as_ref().is_ok_and(|r| r.outcomes.is_empty()), "{r:#?}");
+    assert_eq!(iam.user("ci-deployer").attached, held);
+    assert_eq!(status(&iam, "ci-deployer", DEPLOYER_KEY), KeyStatus::Inactive);
+    for k in logs.ledger.keys().into_iter().filter(|k| k.starts_with("targets/")) {
+        let e: Value = serde_json::from_slice(&logs.ledger.object(&k).unwrap().body).unwrap();
+        assert!(e["released"].is_null(), "{k}: {e:#}");
+    }
+}
