@@ -299,9 +299,10 @@ async fn rvr3b_a_planted_every_key_reversal_under_the_bound_id_is_refused_by_the
 /// a release by principal finds keys by the name the handler reported owning them (`key_user`),
 /// and a key entry carries no unique id for `keep_the_named_principal` to check. The entry is
 /// marked released; the reversal is refused by the handler (the key's owner is ci-deployer-old),
-/// so IAM is unchanged, but the ledger no longer holds U1's key: it no longer keeps the key
-/// inactive against an older every-key reversal, and every later walk of the key retries the
-/// reversal by the name alone (it runs once U1 holds the name again).
+/// so IAM is unchanged, but the ledger no longer holds U1's key, and every later walk of the key
+/// retries the reversal by the name alone: once U1 has its name back (the clean-up undone), the
+/// release of a newer finding F3 on the same key (found inactive: not launchguard's change)
+/// turns the key on, though nobody released F1 for U1 (its quarantine, left out by id, stays).
 ///
 /// Fix: key entries carry their owner's unique id (the handler reports it), and a release by
 /// principal leaves out every key entry whose owner IAM does not give the released name now, as it
@@ -318,7 +319,20 @@ async fn rvr4_a_release_for_the_new_holder_of_a_name_never_closes_the_old_users_
     iam.users.lock().unwrap().insert("ci-deployer".into(), Entity { id: "AIDANEWCIDEPLOYER001".into(), ..Entity::new(arn("ci-deployer")) });
     let r = send(&iam, &release(None, Some(&arn("ci-deployer")), RESPONDER), &sns, &logs, now() + Duration::minutes(30)).await;
     assert_eq!(status(&iam, "ci-deployer-old", DEPLOYER_KEY), KeyStatus::Inactive, "{r:#?}");
-    let e = ledger_entry(&logs, &format!("targets/{ACCOUNT}/key/{DEPLOYER_KEY}/"));
+    let e = ledger_entry(&logs, &format!("targets/{ACCOUNT}/key/{DEPLOYER_KEY}/lg-rvr4"));
+    // the consequence: U2 is removed and U1 gets its name back (the admin's clean-up undone); U1
+    // launches again with its other key, and F3 finds the first key still inactive (not
+    // launchguard's change). A responder releases F3 only: F1 (never released for U1) still
+    // holds the key, so it must stay inactive.
+    iam.users.lock().unwrap().remove("ci-deployer");
+    rename(&iam, "ci-deployer-old", "ci-deployer");
+    send(&iam, &user_finding("lg-rvr4-f3", "ci-deployer", &[DEPLOYER_KEY]), &sns, &logs, now() + Duration::minutes(40)).await.unwrap();
+    let r3 = send(&iam, &release(Some("lg-rvr4-f3"), None, RESPONDER), &sns, &logs, now() + Duration::minutes(50)).await;
+    assert_eq!(
+        status(&iam, "ci-deployer", DEPLOYER_KEY),
+        KeyStatus::Inactive,
+        "releasing F3 turned on the key F1 holds for U1 (F1's entry was closed by the release of U2): {r3:#?}"
+    );
     assert!(e["released"].is_null(), "a release of U2 closed U1's key containment in the ledger: {e:#}\n{r:#?}");
 }
 
