@@ -469,3 +469,35 @@ async fn rvr9_the_same_name_in_another_account_is_another_principal() {
         assert!(e["released"].is_null(), "{k}: {e:#}");
     }
 }
+
+/// Withstood (rvr finding 1 in the other order): the intern renames itself after its burst, F2
+/// contains it by every key first (NEW_KEY among them, under its new name), then F1 (ci-deployer's key burst) finds
+/// NEW_KEY inactive already (not launchguard's change, but held). Releasing F2 alone gives back
+/// the keys F2 deactivated except NEW_KEY, which F1 still holds, and says so.
+#[tokio::test(start_paused = true)]
+async fn rvr10_an_every_key_release_keeps_a_created_key_a_newer_finding_holds() {
+    let mut iam = world::iam().with_user(
+        "intern",
+        Entity {
+            keys: vec![(KEY.into(), KeyStatus::Active), (PROD_KEY.into(), KeyStatus::Active), (NEW_KEY.into(), KeyStatus::Active)],
+            key_created: [(NEW_KEY.to_owned(), call() + Duration::seconds(1))].into_iter().collect(),
+            ..Entity::new(arn("intern"))
+        },
+    );
+    let (sns, logs) = (Sns::default(), Logs::default());
+    let f2 = world::witnessed(&user_finding("lg-rvr10-f2", "intern", &[KEY]), Some(&iam));
+    rename(&iam, "intern", "intern-svc");
+    iam.fail_on("AttachUserPolicy", crate::quarantine_slots::limit_exceeded());
+    let r2 = send(&iam, &f2, &sns, &logs, now()).await;
+    iam.heal("AttachUserPolicy");
+    assert_eq!(status(&iam, "intern-svc", NEW_KEY), KeyStatus::Inactive, "baseline: F2 deactivated every key: {r2:#?}");
+    let f1 = creator_finding(
+        "lg-rvr10-f1",
+        json!([{"kind": "access_key", "access_key_id": NEW_KEY, "user_name": "intern", "created_at": call()}]),
+    );
+    send(&iam, &f1, &sns, &logs, now() + Duration::minutes(1)).await.unwrap();
+    let r = send(&iam, &release(Some("lg-rvr10-f2"), None, RESPONDER), &sns, &logs, now() + Duration::minutes(30)).await.unwrap();
+    assert_eq!(status(&iam, "intern-svc", PROD_KEY), KeyStatus::Active, "F2's own change is undone: {r:#?}");
+    assert_eq!(status(&iam, "intern-svc", NEW_KEY), KeyStatus::Inactive, "F2's release turned on the key F1 holds: {r:#?}");
+    assert!(r.refusals.iter().any(|n| n.contains(NEW_KEY) && n.contains("lg-rvr10-f1")), "{r:#?}");
+}
