@@ -196,7 +196,7 @@ pub async fn release<I: Invoker, N: Notifier, L: IncidentLog, S: ConditionalStor
     let mut outcomes = Vec::new();
     for t in &targets {
         let mine: Vec<&String> = scope.iter().filter(|k| target_of_key(k).as_deref() == Some(t.as_str())).collect();
-        let ended = walk::walk(t, io, &ledger, &scope, (dry_run, now), &mut outcomes, &mut notes).await?;
+        let ended = walk::walk(t, io, &ledger, &scope, (dry_run, now), &mut outcomes, (&mut notes, &mut human)).await?;
         if !dry_run {
             for key in mine.into_iter().filter(|k| !ended.contains(k)) {
                 ledger.end_release(key, None).await.map_err(|e| ledger_failure(&e))?;

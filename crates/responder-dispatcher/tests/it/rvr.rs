@@ -127,7 +127,7 @@ fn ledger_entry(logs: &Logs, prefix: &str) -> Value {
 /// the owner) and have `every_key_held` follow that id through `ids/`, whatever the action's kind;
 /// without an id, ask the handler (a dry run) for the owner's id before reactivating.
 #[tokio::test(start_paused = true)]
-#[ignore = "rvr finding 1: a created key's release reactivates it under a newer every-key containment of its renamed user"]
+
 async fn rvr1_a_created_keys_release_keeps_it_under_a_newer_every_key_containment_of_its_renamed_user() {
     let mut iam = world::iam().with_user(
         "intern",
@@ -185,7 +185,7 @@ async fn rvr1_a_created_keys_release_keeps_it_under_a_newer_every_key_containmen
 /// and send that id as the reversal's `principal_id`; or refuse such reversals and name them to a
 /// person.
 #[tokio::test(start_paused = true)]
-#[ignore = "rvr finding 2: an entry written before ids/ is released by name onto another user's newer quarantine"]
+
 async fn rvr2_a_pre_upgrade_entry_never_releases_another_users_quarantine_after_a_name_swap() {
     let iam = world::iam().with_user("bob", Entity::new(arn("bob"))).with_user("carol", Entity::new(arn("carol")));
     let (u1, u2) = (id_of(&iam, "bob"), id_of(&iam, "carol"));
@@ -266,7 +266,7 @@ fn planted_account() -> Iam {
 /// id (else drop it and the reversal, with the warning a planted reversal gets); or, in
 /// `Action::reverses`, accept another name only together with that id check.
 #[tokio::test(start_paused = true)]
-#[ignore = "rvr finding 3: a bound every-key answer plants a reversal and id of another user, and a release runs it"]
+
 async fn rvr3_a_planted_every_key_reversal_with_another_users_id_is_never_run() {
     let iam = planted_account();
     let (sns, logs) = (Sns::default(), Logs::default());
@@ -308,7 +308,7 @@ async fn rvr3b_a_planted_every_key_reversal_under_the_bound_id_is_refused_by_the
 /// principal leaves out every key entry whose owner IAM does not give the released name now, as it
 /// does for the other targets.
 #[tokio::test(start_paused = true)]
-#[ignore = "rvr finding 4: a release by principal for the new holder of a name marks the old user's key entry released"]
+
 async fn rvr4_a_release_for_the_new_holder_of_a_name_never_closes_the_old_users_key_entry() {
     const DEPLOYER_KEY: &str = "AKIAEXAMPLEDEPLOYER1";
     let iam = world::iam();
