@@ -501,3 +501,99 @@ async fn rvr10_an_every_key_release_keeps_a_created_key_a_newer_finding_holds() 
     assert_eq!(status(&iam, "intern-svc", NEW_KEY), KeyStatus::Inactive, "F2's release turned on the key F1 holds: {r:#?}");
     assert!(r.refusals.iter().any(|n| n.contains(NEW_KEY) && n.contains("lg-rvr10-f1")), "{r:#?}");
 }
+
+/// rvr finding 4's variant: `keep_the_named_principal` checked only ids with an entry whose
+/// reversal names a principal. With a playbook that deactivates keys only, ci-deployer (U1) has
+/// one entry, its key's (owner id U1, reversal "reactivate the key"); renamed away, and its name
+/// given to a new user U2, a release of `user/ci-deployer` must leave U1's key entry out (IAM
+/// gives the name to U2), not mark it released.
+#[tokio::test(start_paused = true)]
+async fn rvr4b_a_key_only_containment_is_left_out_of_a_release_for_the_new_holder_of_its_name() {
+    const DEPLOYER_KEY: &str = "AKIAEXAMPLEDEPLOYER1";
+    let iam = world::iam();
+    let (sns, logs) = (Sns::default(), Logs::default());
+    let cfg = config(&[("LG_USER_ACTIONS", "deactivate_access_keys")]);
+    let lambda = Lambda::new(&iam, &[], now());
+    let r = world::dispatch(&user_finding("lg-rvr4b", "ci-deployer", &[DEPLOYER_KEY]), &cfg, &lambda, &sns, &logs, now()).await.unwrap();
+    assert_eq!(status(&iam, "ci-deployer", DEPLOYER_KEY), KeyStatus::Inactive, "baseline: {r:#?}");
+    assert!(r.outcomes.iter().all(|o| o.action.name() == "deactivate_access_key"), "baseline: keys only: {r:#?}");
+    rename(&iam, "ci-deployer", "ci-deployer-old");
+    iam.users.lock().unwrap().insert("ci-deployer".into(), Entity { id: "AIDANEWCIDEPLOYER001".into(), ..Entity::new(arn("ci-deployer")) });
+    let later = now() + Duration::minutes(30);
+    let lambda = Lambda::new(&iam, &[], later);
+    let r = world::dispatch(&release(None, Some(&arn("ci-deployer")), RESPONDER), &cfg, &lambda, &sns, &logs, later).await;
+    let e = ledger_entry(&logs, &format!("targets/{ACCOUNT}/key/{DEPLOYER_KEY}/lg-rvr4b"));
+    assert!(e["released"].is_null(), "a release of U2 closed U1's key containment in the ledger: {e:#}\n{r:#?}");
+    assert_eq!(status(&iam, "ci-deployer-old", DEPLOYER_KEY), KeyStatus::Inactive, "{r:#?}");
+    let said =
+        |r: &DispatchReport| r.refusals.iter().chain(&r.human_actions).any(|n| n.starts_with("left alone") && n.contains(DEPLOYER_KEY));
+    assert!(r.as_ref().is_ok_and(said), "{r:#?}");
+}
+
+/// The ledger written before IAM's unique ids stays readable and releasable: a containment
+/// recorded then (bob's key deactivated and bob quarantined, no `principal_id`, no `ids/`), with
+/// no newer containment of bob, is undone by its release: the handlers are asked who holds the
+/// name and the key now (a dry run), and the reversals carry that id.
+#[tokio::test(start_paused = true)]
+async fn rvr2b_a_pre_upgrade_containment_with_no_newer_holder_is_still_released() {
+    const BOB_KEY: &str = "AKIAEXAMPLEBOBKEY001";
+    let iam = world::iam().with_user("bob", Entity { keys: vec![(BOB_KEY.into(), KeyStatus::Active)], ..Entity::new(arn("bob")) });
+    let (sns, scratch, logs) = (Sns::default(), Logs::default(), Logs::default());
+    send(&iam, &user_finding("lg-rvr2b", "bob", &[BOB_KEY]), &sns, &scratch, now()).await.unwrap();
+    as_before_ids(&scratch, &logs);
+    assert!(!iam.user("bob").attached.is_empty() && status(&iam, "bob", BOB_KEY) == KeyStatus::Inactive, "baseline");
+    for k in logs.ledger.keys() {
+        assert!(!k.starts_with("ids/"), "baseline: {k}");
+        assert!(ledger_entry(&logs, &k).get("principal_id").is_none_or(Value::is_null), "baseline: {k}");
+    }
+    let lambda = Lambda::new(&iam, &[], now() + Duration::minutes(30));
+    let r = world::dispatch(&release(Some("lg-rvr2b"), None, RESPONDER), &config(&[]), &lambda, &sns, &logs, now() + Duration::minutes(30))
+        .await
+        .unwrap();
+    assert!(iam.user("bob").attached.is_empty(), "{r:#?}");
+    assert_eq!(status(&iam, "bob", BOB_KEY), KeyStatus::Active, "{r:#?}");
+    // each reversal was sent with bob's id, learnt from its handler's dry run
+    let bob = id_of(&iam, "bob");
+    let reversals: Vec<Value> = lambda
+        .sent
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(_, p)| serde_json::from_str::<Value>(serde_json::from_slice::<Value>(p).unwrap()["payload"].as_str().unwrap()).unwrap())
+        .filter(|v| v["dry_run"] == json!(false))
+        .collect();
+    assert_eq!(reversals.len(), 2, "{reversals:#?}");
+    assert!(reversals.iter().all(|v| v["principal_id"] == json!(bob)), "{reversals:#?}");
+}
+
+/// rvr finding 1 with F1 recorded before the upgrade (its key entry has no owner id): the release
+/// asks the access-key handler for the key's owner's id before reactivating, and F2's every-key
+/// containment of the renamed intern, filed under that id, keeps the key.
+#[tokio::test(start_paused = true)]
+async fn rvr1b_a_pre_upgrade_created_keys_release_keeps_it_under_a_newer_every_key_containment() {
+    let mut iam = world::iam().with_user(
+        "intern",
+        Entity {
+            keys: vec![(KEY.into(), KeyStatus::Active), (PROD_KEY.into(), KeyStatus::Active), (NEW_KEY.into(), KeyStatus::Active)],
+            key_created: [(NEW_KEY.to_owned(), call() + Duration::seconds(1))].into_iter().collect(),
+            ..Entity::new(arn("intern"))
+        },
+    );
+    let (sns, scratch, logs) = (Sns::default(), Logs::default(), Logs::default());
+    let f2 = world::witnessed(&user_finding("lg-rvr1b-f2", "intern", &[KEY]), Some(&iam));
+    rename(&iam, "intern", "intern-svc");
+    let f1 = creator_finding(
+        "lg-rvr1b-f1",
+        json!([{"kind": "access_key", "access_key_id": NEW_KEY, "user_name": "intern", "created_at": call()}]),
+    );
+    send(&iam, &f1, &sns, &scratch, now()).await.unwrap();
+    as_before_ids(&scratch, &logs);
+    assert_eq!(status(&iam, "intern-svc", NEW_KEY), KeyStatus::Inactive, "baseline");
+    iam.fail_on("AttachUserPolicy", crate::quarantine_slots::limit_exceeded());
+    let r2 = send(&iam, &f2, &sns, &logs, now() + Duration::minutes(1)).await;
+    assert_eq!(status(&iam, "intern-svc", PROD_KEY), KeyStatus::Inactive, "baseline: F2 contains the intern by every key: {r2:?}");
+    iam.heal("AttachUserPolicy");
+    let r = send(&iam, &release(Some("lg-rvr1b-f1"), None, RESPONDER), &sns, &logs, now() + Duration::minutes(30)).await;
+    assert_eq!(status(&iam, "intern-svc", NEW_KEY), KeyStatus::Inactive, "{r:#?}");
+    assert!(r.as_ref().is_ok_and(|r| r.refusals.iter().any(|n| n.contains(NEW_KEY) && n.contains("lg-rvr1b-f2"))), "{r:#?}");
+}
