@@ -597,3 +597,49 @@ async fn rvr1b_a_pre_upgrade_created_keys_release_keeps_it_under_a_newer_every_k
     assert_eq!(status(&iam, "intern-svc", NEW_KEY), KeyStatus::Inactive, "{r:#?}");
     assert!(r.as_ref().is_ok_and(|r| r.refusals.iter().any(|n| n.contains(NEW_KEY) && n.contains("lg-rvr1b-f2"))), "{r:#?}");
 }
+
+/// rvr finding 2's other variant: an entry with no unique id (written before the upgrade, or IAM
+/// did not answer its handler) whose handler cannot give the id of who holds the name now either
+/// (here IAM's `GetUser` fails while the EC2 handler is asked) is never undone by the name alone:
+/// ci-deployer's instances stay stopped, the entry's release stays open, and the page tells a
+/// person.
+#[tokio::test(start_paused = true)]
+async fn rvr2c_an_entry_whose_principal_no_one_can_identify_is_handed_to_a_person() {
+    const STOP: [(&str, &str); 2] = [("LG_EC2_ACTION", "stop"), ("EC2_HANDLER_LAMBDA_NAME", "ec2")];
+    const REGION: &str = "us-east-1";
+    let mut iam = world::iam();
+    let f = user_finding("lg-rvr2c", "ci-deployer", &["AKIAEXAMPLEDEPLOYER1"]);
+    let launches = f["principals"][0]["activity"]["launches"].as_array().unwrap().clone();
+    assert!(!launches.is_empty(), "baseline: ci-deployer launched instances");
+    let (sns, scratch, logs) = (Sns::default(), Logs::default(), Logs::default());
+    let cfg = config(&STOP);
+    let stopped = {
+        let lambda = Lambda::new(&iam, &STOP, now());
+        for l in &launches {
+            let at: DateTime<Utc> = serde_json::from_value(l["launched_at"].clone()).unwrap();
+            let (id, rid) = (l["instance_id"].as_str().unwrap(), l["reservation_id"].as_str().unwrap());
+            lambda
+                .ec2
+                .put(REGION, launchguard_responder::testing::running_instance(id, ACCOUNT, at + Duration::milliseconds(400), rid, &[]));
+        }
+        let r = world::dispatch(&f, &cfg, &lambda, &sns, &scratch, now()).await.unwrap();
+        assert!(r.outcomes.iter().any(|o| o.action.name() == "stop_instances" && o.outcome.name() == "applied"), "baseline: {r:#?}");
+        launches.iter().map(|l| lambda.ec2.get(REGION, l["instance_id"].as_str().unwrap()).unwrap()).collect::<Vec<_>>()
+    };
+    as_before_ids(&scratch, &logs);
+    iam.fail_on("GetUser", launchguard_aws::CallError::new("GetUser: Throttling: Rate exceeded", true));
+    let later = now() + Duration::minutes(30);
+    let lambda = Lambda::new(&iam, &STOP, later);
+    for i in &stopped {
+        lambda.ec2.put(REGION, i.clone());
+    }
+    let r = world::dispatch(&release(Some("lg-rvr2c"), None, RESPONDER), &cfg, &lambda, &sns, &logs, later).await;
+    for (l, before) in launches.iter().zip(&stopped) {
+        let id = l["instance_id"].as_str().unwrap();
+        assert_eq!(lambda.ec2.get(REGION, id).unwrap().state, before.state, "{id} started with no proven identity: {r:#?}");
+    }
+    let e = ledger_entry(&logs, &format!("targets/{ACCOUNT}/user/ci-deployer/instances/{REGION}/lg-rvr2c"));
+    assert_eq!(e["released"]["reversal"]["state"], json!("kept"), "{e:#}");
+    let page = sns.messages.lock().unwrap().last().unwrap().1.clone();
+    assert!(page.contains("BY HAND") && page.contains("cannot prove whose containment"), "{page}\n{r:#?}");
+}
