@@ -1,5 +1,8 @@
 //! Walking one target of a release: keep what another containment relies on, otherwise run the
-//! reversals of launchguard's released changes.
+//! reversals of launchguard's released changes, each with IAM's unique id of the principal (a
+//! key's owner) whose containment it undoes. An entry that has none is identified first by its
+//! handler (a dry run of its reversal reports the id of who holds the name, or the key, now):
+//! that id's other unreleased entries keep the change; without an id, a person is told.
 
 use chrono::{DateTime, Utc};
 use launchguard_aws::CallError;

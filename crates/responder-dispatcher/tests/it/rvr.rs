@@ -1,9 +1,10 @@
 //! Outside attack review rvr (issue 22, from the code alone): the release walk, the ledger's
 //! `ids/` filing, `Action::reverses` for a bound every-key containment, and the handlers'
 //! refusal of reversals, attacked through the real dispatcher and handlers with the in-memory
-//! services. Each test asserts the SAFE outcome. A test that fails against today's code is
-//! ignored (`rvr finding N`) with the attack, what happens today and the fix suggested; the
-//! others are attacks the code withstands, kept as guards of the invariant.
+//! services. Each test asserts the SAFE outcome. Findings 1-4 failed against the code reviewed
+//! (9431344; each doc says the attack, what happened then and the fix suggested) and pass since
+//! the fix (issue 22, branch fx), as do their variants (1b, 2b, 2c, 4b); the others are attacks
+//! the code withstood, kept as guards of the invariant.
 
 #![allow(clippy::unwrap_used)] // a test that cannot unwrap has failed
 
