@@ -93,9 +93,10 @@ pub(super) async fn walk<I: Invoker, N, L, S: ConditionalStore, K: MacSigner>(
                         done[i] = true;
                         continue;
                     }
+                    // refused or failed: recorded as the reversal's outcome; tried again in the
+                    // next pass, as a refused reversal is (another one undone first may let it pass)
                     Identity::Answer(o) => {
                         last[i] = Some(*o);
-                        done[i] = true;
                         continue;
                     }
                 },
