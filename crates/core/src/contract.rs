@@ -908,8 +908,10 @@ pub struct ResponseOutcome {
     /// IAM's unique id (`UserId` `AIDA…`, `RoleId` `AROA…`) of the user or role whose resources
     /// a containment changed, as IAM gave it to the handler once the action passed its checks:
     /// the identity the dispatcher's ledger files the containment under (a name can be renamed;
-    /// this id cannot). Absent for access key actions (a key is its own identity), reversals,
-    /// refusals, failures, and when IAM did not answer (a warning says so).
+    /// this id cannot). For an access key action: the `UserId` of the key's owner. For a reversal
+    /// sent as a dry run: the id of the principal IAM gives the name it names now (a release asks
+    /// this before undoing an entry that has no id). Absent for reversals that act, refusals,
+    /// failures, and when IAM did not answer (for a containment, a warning says so).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub principal_id: Option<String>,
     /// Set with a refusal when the user CloudTrail confirmed (by IAM's unique id) was not

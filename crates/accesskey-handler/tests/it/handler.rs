@@ -350,3 +350,32 @@ async fn records_from_before_the_split_answer_a_release_only_and_only_for_this_h
     assert_eq!(o.outcome, OutcomeStatus::Applied);
     assert!(store.object(&format!("requests/launchguard-accesskey-handler/{}.json", contain.request_id)).is_some());
 }
+
+/// Ledger identity is IAM's: a key action reports IAM's unique id of the key's owner (the ledger
+/// follows it to the every-key containments of the same user under any name), the same after the
+/// user is renamed; a reactivation sent as a dry run reports it too (a release asks it for an
+/// entry written without one), and a refusal reports none.
+#[tokio::test]
+async fn a_key_action_reports_its_owners_unique_id_through_a_rename() {
+    let iam = with_users();
+    let uid = iam.users.lock().unwrap()["ci-deployer"].id.clone();
+    let o = run(&iam, &cfg(&[]), &deactivate("AKIAEXAMPLEDEPLOYER1", Some("ci-deployer"))).await.unwrap();
+    assert_eq!(o.outcome, OutcomeStatus::Applied, "{}", o.detail);
+    assert_eq!(o.principal_id.as_deref(), Some(uid.as_str()));
+    let probe = ResponseRequest::new("lg-probe", o.reversal.clone().unwrap(), true, at());
+    let p = run(&iam, &cfg(&[]), &serde_json::to_value(&probe).unwrap()).await.unwrap();
+    assert_eq!(p.outcome, OutcomeStatus::DryRun, "{}", p.detail);
+    assert_eq!(p.principal_id.as_deref(), Some(uid.as_str()), "{}", p.detail);
+    {
+        let mut users = iam.users.lock().unwrap();
+        let mut u = users.remove("ci-deployer").unwrap();
+        u.arn = format!("arn:aws:iam::{ACCOUNT}:user/ci/deploy-bot");
+        users.insert("deploy-bot".into(), u);
+    }
+    let again = run(&iam, &cfg(&[]), &deactivate("AKIAEXAMPLEDEPLOYER2", None)).await.unwrap();
+    assert_eq!(again.outcome, OutcomeStatus::Applied, "{}", again.detail);
+    assert_eq!(again.principal_id.as_deref(), Some(uid.as_str()), "{}", again.detail);
+    let refused = run(&iam, &cfg(&[]), &deactivate("AKIAEXAMPLEBREAKGLAS", None)).await.unwrap();
+    assert!(matches!(refused.outcome, OutcomeStatus::Refused { .. }), "{}", refused.detail);
+    assert_eq!(refused.principal_id, None, "a refusal reports no identity");
+}

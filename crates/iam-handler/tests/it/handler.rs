@@ -443,3 +443,29 @@ async fn a_containment_reports_the_principals_unique_id_through_a_rename() {
     let ghost = run(&iam, &cfg(&[]), &quarantine("ghost", "arn:aws:iam::111122223333:user/ghost")).await;
     assert_eq!(ghost.principal_id, None, "a refusal reports no identity");
 }
+
+/// A reversal sent as a dry run reports IAM's unique id of whoever holds the name it names now
+/// (a release asks it before undoing an entry written without an id): after the name is given to
+/// another user, that user's id, never the contained one's.
+#[tokio::test]
+async fn a_dry_run_reversal_reports_the_current_holder_of_its_name() {
+    let iam = account();
+    let uid = iam.users.lock().unwrap()["ci-deployer"].id.clone();
+    let q = run(&iam, &cfg(&[]), &quarantine("ci-deployer", "arn:aws:iam::111122223333:user/ci/ci-deployer")).await;
+    assert_eq!(q.outcome, OutcomeStatus::Applied, "{}", q.detail);
+    let probe = |rev: Action| serde_json::to_value(ResponseRequest::new("lg-probe", rev, true, now())).unwrap();
+    let p = run(&iam, &cfg(&[]), &probe(q.reversal.clone().unwrap())).await;
+    assert_eq!(p.outcome, OutcomeStatus::DryRun, "{}", p.detail);
+    assert_eq!(p.principal_id.as_deref(), Some(uid.as_str()));
+    {
+        let mut users = iam.users.lock().unwrap();
+        let mut old = users.remove("ci-deployer").unwrap();
+        old.arn = format!("arn:aws:iam::{ACCOUNT}:user/ci/ci-deployer-old");
+        users.insert("ci-deployer-old".into(), old);
+        let new = Entity { id: "AIDANEWCIDEPLOYER001".into(), ..Entity::new(format!("arn:aws:iam::{ACCOUNT}:user/ci/ci-deployer")) };
+        users.insert("ci-deployer".into(), new);
+    }
+    let p = run(&iam, &cfg(&[]), &probe(q.reversal.clone().unwrap())).await;
+    assert!(matches!(p.outcome, OutcomeStatus::DryRun | OutcomeStatus::AlreadyApplied), "{}", p.detail);
+    assert_eq!(p.principal_id.as_deref(), Some("AIDANEWCIDEPLOYER001"), "{}", p.detail);
+}

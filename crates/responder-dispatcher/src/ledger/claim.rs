@@ -211,6 +211,27 @@ impl<S: ConditionalStore> Ledger<'_, S> {
                 launchguard_core::text::untrusted(&r.target())
             ));
         }
+        // The identity the answer reports is kept only when it is the one the action was bound to
+        // (the id CloudTrail confirmed, which the handler checked IAM gives before acting): a
+        // changed handler's answer cannot file a containment, or a reversal, under another user.
+        // Another id drops the reversal too (it was written for that user).
+        let bound_id = entry.action.bound().map(|b| b.principal_id.clone());
+        if let Some(want) = &bound_id
+            && let Some(got) = outcome.principal_id.take_if(|got| got != want)
+        {
+            warn!(action = %entry.action.name(), target = %entry.action.target(), bound = %want, answered = %got,
+                "the handler answered with another principal's unique id: id and reversal not kept");
+            let dropped = outcome.reversal.take().map(|r| format!(" and its reversal ({})", r.target())).unwrap_or_default();
+            outcome.warnings.push(format!(
+                "the handler answered with IAM's unique id {}{} for an action bound to {}: not kept, a release will not run it; check the handler's code",
+                launchguard_core::text::untrusted(&got),
+                launchguard_core::text::untrusted(&dropped),
+                launchguard_core::text::untrusted(want)
+            ));
+        }
+        if outcome.principal_id.is_none() && matches!(outcome.outcome, OutcomeStatus::Applied | OutcomeStatus::AlreadyApplied) {
+            outcome.principal_id.clone_from(&bound_id);
+        }
         let outcome = &outcome;
         let ours = entry.owner == Some(Owner::Launchguard);
         let unsure = !ours && (entry.owner == Some(Owner::Unknown) || owner_if_in_place == Owner::Unknown);
@@ -237,6 +258,12 @@ impl<S: ConditionalStore> Ledger<'_, S> {
         entry.outcome = Some(outcome.clone());
         // Re-keyed to IAM's identity of its principal (what the handler reports), before the
         // outcome is kept: a retry of a settle that failed here claims again and writes it then.
+        // An access key entry keeps its owner's id (the key is its own target, filed by its id).
+        if let Some(id) = outcome.principal_id.as_deref().filter(|id| !id.is_empty())
+            && identity_key(&entry.target, id, &entry.finding_id).is_none()
+        {
+            entry.principal_id = Some(id.to_owned());
+        }
         if let Some(id) = outcome.principal_id.as_deref().filter(|id| !id.is_empty())
             && let Some(by_id) = identity_key(&entry.target, id, &entry.finding_id)
         {

@@ -107,8 +107,11 @@ pub struct ActionEntry {
     /// IAM's unique id of the user or role the entry's target belongs to, as the handler reported
     /// it (`principal_id` of its outcome): the entry's identity. It is filed under that id as well
     /// ([`identity_key`]), so every entry of one principal is found whatever name each finding gave
-    /// it. `None` for an access key (its id is its identity), before a handler answered, and for an
-    /// entry written before handlers reported it (found by name only).
+    /// it. For an access key (its id is its target): IAM's unique id of the key's owner, which a
+    /// release follows to an every-key containment of the same user under another name. For a
+    /// bound action, the id it was bound to (an answer with another id is not kept). `None`
+    /// before a handler answered, and for an entry written before handlers reported it (found by
+    /// name; a release asks its handler for the id before undoing it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub principal_id: Option<String>,
 }

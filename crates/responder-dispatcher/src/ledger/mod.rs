@@ -16,7 +16,10 @@
 //!   the entry is also filed under it: `ids/<account>/<user|role>/<unique_id>/<what>/<finding_id>`
 //!   holds the entry's key ([`identity_key`]), and [`Ledger::entries_on`] adds every entry filed
 //!   under the ids of those it found, so two findings that named one principal by two names (a
-//!   rename between them) hold one target.
+//!   rename between them) hold one target. An access key entry keeps its owner's unique id
+//!   (the access-key handler reports it) without being filed under `ids/`: a release follows it to
+//!   the every-key containments of the same user. An answer's id for an action bound to another
+//!   id is not kept ([`Ledger::settle`]).
 //!   Entries written before that (a key under `targets/<account>/user/<name>/key/<key_id>/`, a
 //!   name in the case a record gave) are read where they are: [`Ledger::entries_on`] finds every
 //!   entry of a target in both layouts, and a release groups its scope by [`target_of_key`].

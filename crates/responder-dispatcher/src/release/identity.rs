@@ -14,7 +14,7 @@ use launchguard_aws::Invoker;
 use launchguard_aws::mac::MacSigner;
 use launchguard_aws::store::ConditionalStore;
 use launchguard_core::contract::{ANOTHER_PRINCIPAL, Action, OutcomeStatus, ResponseRequest};
-use launchguard_core::ids::IamArn;
+use launchguard_core::ids::{IamArn, IamEntity};
 
 use super::ledger_failure;
 use crate::error::{Failure, Part};
@@ -39,13 +39,17 @@ pub(super) async fn keep_the_named_principal<I: Invoker, N, L, S: ConditionalSto
         let Some((e, _)) = ledger.entry(key).await.map_err(|e| ledger_failure(&e))? else { continue };
         let Some(id) = e.principal_id.clone() else { continue };
         ids.push((key.clone(), id.clone()));
-        if let Some(rev) = e.reversal.clone()
-            && !checks.iter().any(|(i, _)| *i == id)
-        {
-            let mut req = ResponseRequest::new(&e.finding_id, naming(rev, principal_arn, &named), true, now);
-            req.principal_id = Some(id.clone());
-            checks.push((id, req));
+        if checks.iter().any(|(i, _)| *i == id) {
+            continue;
         }
+        // every id is checked, whatever its entries hold: the entry's reversal made to name the
+        // released principal, or (no reversal of a principal: a key's, or an entry with none) the
+        // release of a quarantine (a user) or a role's sessions, sent as a dry run
+        let rev =
+            e.reversal.clone().filter(|r| !matches!(r, Action::ReactivateAccessKey { .. })).unwrap_or_else(|| probe(&named, principal_arn));
+        let mut req = ResponseRequest::new(&e.finding_id, naming(rev, principal_arn, &named), true, now);
+        req.principal_id = Some(id.clone());
+        checks.push((id, req));
     }
     if checks.is_empty() {
         return Ok(Vec::new());
@@ -103,4 +107,27 @@ fn naming(mut rev: Action, arn: &str, named: &IamArn) -> Action {
         _ => {}
     }
     rev
+}
+
+/// A reversal that names the released principal `named` (`arn`) and undoes nothing by itself when
+/// sent as a dry run: its handler checks IAM's holder of the name against the request's
+/// `principal_id` before anything else ([`ANOTHER_PRINCIPAL`]).
+fn probe(named: &IamArn, arn: &str) -> Action {
+    match named.entity {
+        IamEntity::User => Action::ReleaseUserQuarantine {
+            account_id: named.account_id.clone(),
+            user_arn: arn.to_owned(),
+            user_name: named.name.clone(),
+            policy_arn: None,
+            previous_document: None,
+            guard_only: false,
+        },
+        IamEntity::Role => Action::RestoreRoleSessions {
+            account_id: named.account_id.clone(),
+            role_arn: arn.to_owned(),
+            role_name: named.name.clone(),
+            written_document: None,
+            previous_document: None,
+        },
+    }
 }

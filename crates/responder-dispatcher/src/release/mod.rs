@@ -12,7 +12,10 @@
 //! that went stale) blocks nothing and is never undone by itself: the release names it in
 //! `human_actions`, with what to check and the commands that undo it ([`by_hand`]), and its status
 //! says a person must act. Every release that covers it names it again, while its reversal stays
-//! unknown: the release that first marked it may have answered busy. The walk is in [`walk`].
+//! unknown: the release that first marked it may have answered busy. An entry without IAM's
+//! unique id of its principal (written before the ledger kept ids) is never undone by its name
+//! alone: the walk asks its handler for the id of whoever holds the name now, and hands it to a
+//! person when no id comes back. The walk is in [`walk`].
 
 mod by_hand;
 mod identity;
@@ -196,7 +199,7 @@ pub async fn release<I: Invoker, N: Notifier, L: IncidentLog, S: ConditionalStor
     let mut outcomes = Vec::new();
     for t in &targets {
         let mine: Vec<&String> = scope.iter().filter(|k| target_of_key(k).as_deref() == Some(t.as_str())).collect();
-        let ended = walk::walk(t, io, &ledger, &scope, (dry_run, now), &mut outcomes, &mut notes).await?;
+        let ended = walk::walk(t, io, &ledger, &scope, (dry_run, now), &mut outcomes, (&mut notes, &mut human)).await?;
         if !dry_run {
             for key in mine.into_iter().filter(|k| !ended.contains(k)) {
                 ledger.end_release(key, None).await.map_err(|e| ledger_failure(&e))?;

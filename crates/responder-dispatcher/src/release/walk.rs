@@ -1,5 +1,8 @@
 //! Walking one target of a release: keep what another containment relies on, otherwise run the
-//! reversals of launchguard's released changes.
+//! reversals of launchguard's released changes, each with IAM's unique id of the principal (a
+//! key's owner) whose containment it undoes. An entry that has none is identified first by its
+//! handler (a dry run of its reversal reports the id of who holds the name, or the key, now):
+//! that id's other unreleased entries keep the change; without an id, a person is told.
 
 use chrono::{DateTime, Utc};
 use launchguard_aws::CallError;
@@ -25,7 +28,7 @@ pub(super) async fn walk<I: Invoker, N, L, S: ConditionalStore, K: MacSigner>(
     scope: &[String],
     (dry_run, now): (bool, DateTime<Utc>),
     outcomes: &mut Vec<ResponseOutcome>,
-    notes: &mut Vec<String>,
+    (notes, human): (&mut Vec<String>, &mut Vec<String>),
 ) -> Result<Vec<String>, DispatcherError> {
     let all = ledger.entries_on(t).await.map_err(|e| ledger_failure(&e))?;
     // Any unreleased containment of this target, or a claim, relies on launchguard's change: keep it all.
@@ -64,18 +67,52 @@ pub(super) async fn walk<I: Invoker, N, L, S: ConditionalStore, K: MacSigner>(
                 done[i] = true;
                 continue;
             }
+            let by = e.released.as_ref().and_then(|r| r.by.clone());
+            // whose containment it undoes, by IAM's unique id (for a key: its owner's). An entry
+            // without one (written before the ledger kept ids, or IAM did not answer its handler)
+            // is never undone by name alone: its handler is asked first who holds the name (or
+            // the key) now ([`identify`]), and that id's other entries count as holders.
+            let id = match e.principal_id.clone().or_else(|| key_owner_id(e).map(str::to_owned)) {
+                Some(id) => Some(id),
+                None if needs_identity(t) => match identify(io, e, &rev, by.clone(), now).await {
+                    Identity::Id(id) => {
+                        if let Some(h) = held_by_id(ledger, t, &id, e).await.map_err(|e| ledger_failure(&e))? {
+                            notes.push(format!(
+                                "kept: {} is still contained by finding {} (the same {} by IAM's unique id {id}, under another name)",
+                                rev.target(),
+                                h.finding_id,
+                                if t.contains("/role/") { "role" } else { "user" }
+                            ));
+                            done[i] = true;
+                            continue;
+                        }
+                        Some(id)
+                    }
+                    Identity::Unknown => {
+                        human.push(unproven(e, &rev));
+                        done[i] = true;
+                        continue;
+                    }
+                    // refused or failed: recorded as the reversal's outcome; tried again in the
+                    // next pass, as a refused reversal is (another one undone first may let it pass)
+                    Identity::Answer(o) => {
+                        last[i] = Some(*o);
+                        continue;
+                    }
+                },
+                None => None,
+            };
             // a key another containment relies on stays inactive (the target differs: a key's
             // own, or its user's every-key deactivation)
-            let Some(rev) = without_held_keys(ledger, rev, e, notes).await.map_err(|e| ledger_failure(&e))? else {
+            let Some(rev) = without_held_keys(ledger, rev, e, id.as_deref(), notes).await.map_err(|e| ledger_failure(&e))? else {
                 done[i] = true;
                 continue;
             };
             let mut req = ResponseRequest::new(&e.finding_id, rev, dry_run, now);
             // who asked for the release that marked it: the handler refuses a self-release by IAM's ids
-            req.requested_by = e.released.as_ref().and_then(|r| r.by.clone());
-            // whose containment it undoes, by IAM's unique id: the handler refuses when the name
-            // the reversal gives belongs to another principal now
-            req.principal_id = e.principal_id.clone();
+            req.requested_by = by;
+            // the handler refuses when the name the reversal gives belongs to another principal now
+            req.principal_id = id;
             let o = run_requests(vec![req], io.cfg, io.lambda, io.kms, now, io.invoke_until).await.remove(0);
             if matches!(o.outcome, OutcomeStatus::Applied | OutcomeStatus::AlreadyApplied | OutcomeStatus::DryRun) {
                 done[i] = true;
@@ -134,15 +171,17 @@ fn every_key_user(h: &ActionEntry) -> &str {
 
 /// An unreleased every-key containment (`deactivate_user_access_keys`) of the user of the access
 /// key entry `e`, found by IAM's identity: filed under the name IAM reported owning the key
-/// ([`ActionEntry::key_user`]), or under any other name a finding gave the same user, through the
-/// unique id the key's action was bound to ([`Ledger::entries_of`] follows the `ids/` filing). A
-/// user that renamed itself between two findings is one user: the newer containment keeps its key.
+/// ([`ActionEntry::key_user`]), or under any other name a finding gave the same user, through
+/// `id`, IAM's unique id of the key's owner (the entry's `principal_id`, the id its action was
+/// bound to, or the one its handler gave when asked; [`Ledger::entries_of`] follows the `ids/`
+/// filing), whatever the kind of key action. A user that renamed itself between two findings is
+/// one user: the newer containment keeps its key.
 async fn every_key_held<S: ConditionalStore>(
     ledger: &Ledger<'_, S>,
     account_id: &str,
     e: &ActionEntry,
+    id: Option<&str>,
 ) -> Result<Option<ActionEntry>, CallError> {
-    let id = key_owner_id(e);
     // a key whose user nobody named is found by the id alone (the name part of a target is not
     // read under `ids/`)
     let Some(user) = e.key_user().or(id) else { return Ok(None) };
@@ -160,10 +199,11 @@ async fn without_held_keys<S: ConditionalStore>(
     ledger: &Ledger<'_, S>,
     rev: Action,
     e: &ActionEntry,
+    id: Option<&str>,
     notes: &mut Vec<String>,
 ) -> Result<Option<Action>, CallError> {
     match rev {
-        Action::ReactivateAccessKey { ref account_id, ref access_key_id, .. } => match every_key_held(ledger, account_id, e).await? {
+        Action::ReactivateAccessKey { ref account_id, ref access_key_id, .. } => match every_key_held(ledger, account_id, e, id).await? {
             Some(h) => {
                 notes.push(format!(
                     "kept: access key {access_key_id} stays inactive: finding {} deactivated every key of user {} and is not released",
@@ -190,4 +230,66 @@ async fn without_held_keys<S: ConditionalStore>(
         }
         other => Ok(Some(other)),
     }
+}
+
+/// Whether entries of target `t` are a principal's or a key's: their reversal is run only with
+/// IAM's unique id of the principal (a key's owner).
+fn needs_identity(t: &str) -> bool {
+    matches!(t.split('/').nth(2), Some("user" | "role" | "key"))
+}
+
+/// What the handler said when asked who holds what an entry without an id would undo.
+enum Identity {
+    /// IAM's unique id of the user or role the reversal names now (a key's owner).
+    Id(String),
+    /// The handler answered, without an id (IAM did not answer it, or an older handler).
+    Unknown,
+    /// The handler refused or failed: recorded as the reversal's outcome, retried by a later release.
+    Answer(Box<ResponseOutcome>),
+}
+
+/// Ask the handler of `rev` (the reversal of `e`, an entry without IAM's unique id) for the id of
+/// whoever IAM gives the name (or the key) now: `rev` sent as a dry run, whose outcome reports it.
+async fn identify<I: Invoker, N, L, S: ConditionalStore, K: MacSigner>(
+    io: &Io<'_, I, N, L, S, K>,
+    e: &ActionEntry,
+    rev: &Action,
+    by: Option<String>,
+    now: DateTime<Utc>,
+) -> Identity {
+    let mut probe = ResponseRequest::new(&e.finding_id, rev.clone(), true, now);
+    probe.requested_by = by;
+    let o = run_requests(vec![probe], io.cfg, io.lambda, io.kms, now, io.invoke_until).await.remove(0);
+    match (&o.outcome, o.principal_id.as_deref().filter(|id| !id.is_empty())) {
+        (OutcomeStatus::DryRun | OutcomeStatus::AlreadyApplied, Some(id)) => Identity::Id(id.to_owned()),
+        (OutcomeStatus::DryRun | OutcomeStatus::AlreadyApplied | OutcomeStatus::Applied, _) => Identity::Unknown,
+        _ => Identity::Answer(Box::new(o)),
+    }
+}
+
+/// An unreleased entry on target `t` filed under IAM's unique id `id` (another name a finding gave
+/// the principal), other than `e` itself.
+async fn held_by_id<S: ConditionalStore>(
+    ledger: &Ledger<'_, S>,
+    t: &str,
+    id: &str,
+    e: &ActionEntry,
+) -> Result<Option<ActionEntry>, CallError> {
+    Ok(ledger
+        .entries_of(t, Some(id))
+        .await?
+        .into_iter()
+        .map(|(_, h, _)| h)
+        .find(|h| h.holds() && !(h.finding_id == e.finding_id && h.target == e.target)))
+}
+
+/// For a person: the reversal of an entry whose principal IAM's unique id cannot name.
+fn unproven(e: &ActionEntry, rev: &Action) -> String {
+    format!(
+        "{} (finding {}, {}): launchguard's ledger has no IAM unique id for this entry (written before it kept ids, or IAM did not answer its handler), and the handler could not give the id of who holds the name now, so launchguard cannot prove whose containment {} would undo: it was not undone; a person checks who holds the name (`aws iam get-user`/`get-role`), that no other containment of that principal relies on it, and undoes it by hand",
+        e.action.target(),
+        e.finding_id,
+        e.action.name(),
+        rev.name()
+    )
 }

@@ -31,6 +31,7 @@ mod review3;
 mod review3_ledger;
 mod review4;
 mod rules;
+mod rvr;
 mod rvs;
 mod stream_path;
 mod tag_protected;

@@ -46,15 +46,23 @@ pub static ALL: &[&Spec] = &[
     &stop_instances::START,
 ];
 
-/// IAM's unique id of the user or role whose resources a containment changes (`GetUser`'s
-/// `UserId`, `GetRole`'s `RoleId`), reported in its outcome: the dispatcher's ledger files the
-/// containment under it, so a rename never splits one principal into two targets. Looked up once
-/// the action passed its checks (a refusal makes no IAM call), by the name the action resolved.
-/// Only for the containments the ledger claims (`quarantine_user`, `deactivate_user_access_keys`,
-/// `revoke_role_sessions`, `stop_instances`, `terminate_instances`): a key's id is its own identity, and a reversal is
-/// filed under the entry it reverses. When IAM does not answer, the outcome says so in a warning
-/// and the ledger files the containment by name only.
-async fn report_principal_id<I: Users + Roles>(iam: &I, mut o: ResponseOutcome) -> ResponseOutcome {
+/// IAM's unique id of the user or role whose resources an action changes (`GetUser`'s `UserId`,
+/// `GetRole`'s `RoleId`), reported in its outcome: the dispatcher's ledger files the containment
+/// under it, so a rename never splits one principal into two targets. Looked up once the action
+/// passed its checks (a refusal makes no IAM call):
+/// - a containment (`quarantine_user`, `deactivate_user_access_keys`, `revoke_role_sessions`,
+///   `stop_instances`, `terminate_instances`): its principal, by the name the action resolved;
+/// - an access key action (`deactivate_access_key`, `deactivate_created_access_key`,
+///   `reactivate_access_key`): the key's owner as IAM says (the key is its own target; the id
+///   tells the ledger which user's every-key containment, under any name, still holds it);
+/// - a reversal sent as a dry run: the principal IAM gives the name it names now, so that a
+///   release can learn whose containment an entry without an id would undo before undoing it.
+///   A reversal that acts reports none (it is filed under the entry it reverses).
+///
+/// A bound action reports its bound id (the handler checked IAM gives it before acting). When IAM
+/// does not answer, a containment's outcome says so in a warning and the ledger files it by name
+/// only (a release hands such an entry to a person unless IAM answers then).
+async fn report_principal_id<I: Users + Roles + AccessKeys>(iam: &I, dry_run: bool, mut o: ResponseOutcome) -> ResponseOutcome {
     let (entity, name) = match &o.action {
         Action::QuarantineUser { user_name, .. } | Action::DeactivateUserAccessKeys { user_name, .. } => {
             (IamEntity::User, user_name.clone())
@@ -64,10 +72,48 @@ async fn report_principal_id<I: Users + Roles>(iam: &I, mut o: ResponseOutcome) 
             Some(p) => (p.entity, p.name),
             None => return o,
         },
-        Action::DeactivateAccessKey { .. }
-        | Action::ReactivateAccessKey { .. }
-        | Action::DeactivateCreatedAccessKey { .. }
-        | Action::ReleaseUserQuarantine { .. }
+        Action::DeactivateAccessKey { access_key_id, .. }
+        | Action::DeactivateCreatedAccessKey { access_key_id, .. }
+        | Action::ReactivateAccessKey { access_key_id, .. } => {
+            if let Some(b) = o.action.bound() {
+                o.principal_id = Some(b.principal_id.clone());
+                return o;
+            }
+            let owner = match key_owner_reported(&o) {
+                Some(u) => Some(u),
+                None => iam.key_owner(access_key_id).await.ok().flatten(),
+            };
+            // no warning when IAM does not answer: a key is its own target, and a release asks
+            // again before it reactivates the key
+            if let Some(owner) = owner {
+                o.principal_id = iam.user_id(&owner).await.ok().flatten();
+            }
+            return o;
+        }
+        Action::ReleaseUserQuarantine { user_name, .. } | Action::ReactivateUserAccessKeys { user_name, .. } if dry_run => {
+            if let Ok(Some(id)) = iam.user_id(user_name).await {
+                o.principal_id = Some(id);
+            }
+            return o;
+        }
+        Action::RestoreRoleSessions { role_name, .. } if dry_run => {
+            if let Ok(Some(id)) = iam.role_id(role_name).await {
+                o.principal_id = Some(id);
+            }
+            return o;
+        }
+        Action::StartInstances { .. } if dry_run => {
+            let id = match o.action.instances_principal() {
+                Some(p) if p.entity == IamEntity::User => iam.user_id(&p.name).await,
+                Some(p) => iam.role_id(&p.name).await,
+                None => return o,
+            };
+            if let Ok(Some(id)) = id {
+                o.principal_id = Some(id);
+            }
+            return o;
+        }
+        Action::ReleaseUserQuarantine { .. }
         | Action::ReactivateUserAccessKeys { .. }
         | Action::RestoreRoleSessions { .. }
         | Action::StartInstances { .. } => return o,
@@ -95,11 +141,22 @@ async fn report_principal_id<I: Users + Roles>(iam: &I, mut o: ResponseOutcome) 
     o
 }
 
+/// The key's owner as the access key handler reported it in the outcome's reversal (the user IAM
+/// listed the key under when it acted).
+fn key_owner_reported(o: &ResponseOutcome) -> Option<String> {
+    match &o.reversal {
+        Some(Action::ReactivateAccessKey { user_name: Some(u), .. } | Action::DeactivateAccessKey { user_name: Some(u), .. }) => {
+            Some(u.clone())
+        }
+        _ => None,
+    }
+}
+
 /// Run the request's action (the function serves it: the envelope checked), reporting IAM's
 /// unique id of the principal a containment changes ([`report_principal_id`]).
 pub(crate) async fn act<I: IamPorts>(ctx: &Ctx<'_>, iam: &I) -> Result<ResponseOutcome, Stop> {
     let o = act_on(ctx, iam).await?;
-    Ok(report_principal_id(iam, o).await)
+    Ok(report_principal_id(iam, ctx.dry_run(), o).await)
 }
 
 async fn act_on<I: IamPorts>(ctx: &Ctx<'_>, iam: &I) -> Result<ResponseOutcome, Stop> {
@@ -195,7 +252,7 @@ async fn act_on<I: IamPorts>(ctx: &Ctx<'_>, iam: &I) -> Result<ResponseOutcome, 
 /// `GetAccessKeyLastUsed`) before anything else.
 pub(crate) async fn act_ec2<E: Ec2Ports, I: Users + Roles + AccessKeys>(ctx: &Ctx<'_>, ec2: &E, iam: &I) -> Result<ResponseOutcome, Stop> {
     let o = act_ec2_on(ctx, ec2, iam).await?;
-    Ok(report_principal_id(iam, o).await)
+    Ok(report_principal_id(iam, ctx.dry_run(), o).await)
 }
 
 async fn act_ec2_on<E: Ec2Ports, I: Users + Roles + AccessKeys>(ctx: &Ctx<'_>, ec2: &E, iam: &I) -> Result<ResponseOutcome, Stop> {
