@@ -503,6 +503,22 @@ def test_only_the_stream_rules_write_to_the_stream_queue(stream_stack, simulate)
         # atk: a message anyone may send to the dead letters, moved back to the stream queue
         ("an IAM user with sqs:* moves the dead letters back",
          queue_request(stream_stack, POWER_USER, "sqs:StartMessageMoveTask", DEAD_LETTERS)),
+        # rv finding 3: nobody sends to the dead letters (SQS moves a message there past
+        # maxReceiveCount itself, without SendMessage): not a user, not an admin, not the
+        # stream's role, not EventBridge for one of the stream's own rules
+        ("an IAM user with sqs:* sends to the dead letters", queue_request(stream_stack, POWER_USER, "sqs:SendMessage", DEAD_LETTERS)),
+        ("an admin sends to the dead letters", queue_request(stream_stack, STREAM_ADMIN, "sqs:SendMessage", DEAD_LETTERS)),
+        ("the stream's role sends to the dead letters", queue_request(stream_stack, STREAM_ROLE, "sqs:SendMessage", DEAD_LETTERS)),
+    ] + [
+        (f"EventBridge sends to the dead letters for {r.rsplit('/', 1)[1]}",
+         queue_request(stream_stack, "events.amazonaws.com", "sqs:SendMessage", DEAD_LETTERS, {"aws:SourceArn": r}, identity=None))
+        for r in stream_rule_arns(stream_stack)
+    ] + [
+        # the move back (StartMessageMoveTask) sends to the stream queue as the admin who starts
+        # it, with no rule's aws:SourceArn: denied, so dead letters are recounted by invoking the
+        # function with them instead (docs/stream.md, "Dead letters")
+        ("an admin's move task sends the dead letters back to the stream queue",
+         queue_request(stream_stack, STREAM_ADMIN, "sqs:SendMessage", QUEUE)),
     ]
     must_allow = [
         (f"EventBridge sends for {r.rsplit('/', 1)[1]}",
@@ -514,6 +530,7 @@ def test_only_the_stream_rules_write_to_the_stream_queue(stream_stack, simulate)
         ("the stream's role proves a receipt handle", queue_request(stream_stack, STREAM_ROLE, "sqs:ChangeMessageVisibility", QUEUE)),
         ("an admin purges", queue_request(stream_stack, STREAM_ADMIN, "sqs:PurgeQueue", QUEUE)),
         ("an admin reads the dead letters", queue_request(stream_stack, STREAM_ADMIN, "sqs:ReceiveMessage", DEAD_LETTERS)),
+        ("an admin deletes a recounted dead letter", queue_request(stream_stack, STREAM_ADMIN, "sqs:DeleteMessage", DEAD_LETTERS)),
     ]
     results = simulate([c for _, c in must_deny])
     allowed = [name for (name, _), r in zip(must_deny, results) if r == "Allowed"]

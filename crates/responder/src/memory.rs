@@ -6,7 +6,8 @@
 //! not exist (the adapter's reading of `NoSuchEntity`), `NoSuchEntity` for a list or a write on
 //! a user or role that does not exist; a user or role is found by its name without regard to
 //! case, as IAM finds it. Inline policies are state a test sets up (someone else's
-//! policies): no port writes one.
+//! policies): no port writes one. A latency may be set on every call ([`MemoryIam::with_latency`],
+//! for the benchmarks: tokio's clock, so a test on paused time does not wait).
 
 use std::collections::BTreeMap;
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -66,6 +67,8 @@ pub struct MemoryIam {
     missing_policies: Vec<String>,
     /// What `GetAccessKeyLastUsed` reports for a key, by key id (none: never used).
     last_uses: BTreeMap<String, LastUse>,
+    /// How long every call takes before it is answered (zero: at once).
+    latency: std::time::Duration,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -113,6 +116,19 @@ fn id_of(prefix: &str, name: &str, e: &Entity) -> String {
 }
 
 impl MemoryIam {
+    /// Every call answered after `latency` (IAM's own round trip, for the benchmarks).
+    pub fn with_latency(mut self, latency: std::time::Duration) -> Self {
+        self.latency = latency;
+        self
+    }
+
+    /// Wait the call's latency.
+    async fn wait(&self) {
+        if !self.latency.is_zero() {
+            tokio::time::sleep(self.latency).await;
+        }
+    }
+
     /// With `GetAccessKeyLastUsed` reporting `last` for `key`.
     pub fn with_last_use(mut self, key: &str, last: LastUse) -> Self {
         self.last_uses.insert(key.to_owned(), last);
@@ -223,16 +239,19 @@ impl MemoryIam {
 
 impl Users for MemoryIam {
     async fn user_arn(&self, user: &str) -> Result<Option<String>, CallError> {
+        self.wait().await;
         self.call("GetUser", user.to_owned())?;
         Ok(named(&lock(&self.users), user).map(|(_, u)| u.arn.clone()))
     }
 
     async fn user_id(&self, user: &str) -> Result<Option<String>, CallError> {
+        self.wait().await;
         self.call("GetUser", user.to_owned())?;
         Ok(named(&lock(&self.users), user).map(|(n, u)| id_of("AIDA", n, u)))
     }
 
     async fn user_tags(&self, user: &str) -> Result<Option<Vec<(String, String)>>, CallError> {
+        self.wait().await;
         self.call("GetUser", user.to_owned())?;
         Ok(named(&lock(&self.users), user).map(|(_, u)| u.tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect()))
     }
@@ -240,16 +259,19 @@ impl Users for MemoryIam {
 
 impl Roles for MemoryIam {
     async fn role_arn(&self, role: &str) -> Result<Option<String>, CallError> {
+        self.wait().await;
         self.call("GetRole", role.to_owned())?;
         Ok(named(&lock(&self.roles), role).map(|(_, r)| r.arn.clone()))
     }
 
     async fn role_id(&self, role: &str) -> Result<Option<String>, CallError> {
+        self.wait().await;
         self.call("GetRole", role.to_owned())?;
         Ok(named(&lock(&self.roles), role).map(|(n, r)| id_of("AROA", n, r)))
     }
 
     async fn role_tags(&self, role: &str) -> Result<Option<Vec<(String, String)>>, CallError> {
+        self.wait().await;
         self.call("GetRole", role.to_owned())?;
         Ok(named(&lock(&self.roles), role).map(|(_, r)| r.tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect()))
     }
@@ -257,22 +279,26 @@ impl Roles for MemoryIam {
 
 impl AccessKeys for MemoryIam {
     async fn key_owner(&self, key: &str) -> Result<Option<String>, CallError> {
+        self.wait().await;
         self.call("GetAccessKeyLastUsed", key.to_owned())?;
         Ok(lock(&self.users).iter().find(|(_, u)| u.keys.iter().any(|(k, _)| k == key)).map(|(n, _)| n.clone()))
     }
 
     async fn last_use(&self, key: &str) -> Result<Option<LastUse>, CallError> {
+        self.wait().await;
         self.call("GetAccessKeyLastUsed", key.to_owned())?;
         Ok(self.last_uses.get(key).cloned())
     }
 
     async fn list_keys(&self, user: &str) -> Result<Vec<KeyMeta>, CallError> {
+        self.wait().await;
         self.read("ListAccessKeys", user.to_owned(), &self.users, user, |u| {
             u.keys.iter().map(|(id, status)| KeyMeta { id: id.clone(), status: *status, created: u.key_created.get(id).copied() }).collect()
         })
     }
 
     async fn set_status(&self, user: &str, key: &str, status: KeyStatus) -> Result<(), CallError> {
+        self.wait().await;
         self.write("UpdateAccessKey", format!("{user} {key} {status:?}"), &self.users, user, |u| {
             u.keys.iter_mut().filter(|(k, _)| k == key).for_each(|k| k.1 = status);
         })
@@ -281,10 +307,12 @@ impl AccessKeys for MemoryIam {
 
 impl UserManagedPolicies for MemoryIam {
     async fn attached_user_policies(&self, user: &str) -> Result<Vec<String>, CallError> {
+        self.wait().await;
         self.read("ListAttachedUserPolicies", user.to_owned(), &self.users, user, |u| u.attached.clone())
     }
 
     async fn attach_user_policy(&self, user: &str, p: &str) -> Result<(), CallError> {
+        self.wait().await;
         self.policy_exists("AttachUserPolicy", p)?;
         // IAM answers success and changes nothing when the policy is attached already
         self.write("AttachUserPolicy", format!("{user} {p}"), &self.users, user, |u| {
@@ -295,16 +323,19 @@ impl UserManagedPolicies for MemoryIam {
     }
 
     async fn detach_user_policy(&self, user: &str, p: &str) -> Result<(), CallError> {
+        self.wait().await;
         self.write("DetachUserPolicy", format!("{user} {p}"), &self.users, user, |u| u.attached.retain(|a| a != p))
     }
 }
 
 impl RoleManagedPolicies for MemoryIam {
     async fn attached_role_policies(&self, role: &str) -> Result<Vec<String>, CallError> {
+        self.wait().await;
         self.read("ListAttachedRolePolicies", role.to_owned(), &self.roles, role, |r| r.attached.clone())
     }
 
     async fn attach_role_policy(&self, role: &str, p: &str) -> Result<(), CallError> {
+        self.wait().await;
         self.policy_exists("AttachRolePolicy", p)?;
         self.write("AttachRolePolicy", format!("{role} {p}"), &self.roles, role, |r| {
             if !r.attached.iter().any(|a| a == p) {
@@ -314,6 +345,7 @@ impl RoleManagedPolicies for MemoryIam {
     }
 
     async fn detach_role_policy(&self, role: &str, p: &str) -> Result<(), CallError> {
+        self.wait().await;
         self.write("DetachRolePolicy", format!("{role} {p}"), &self.roles, role, |r| r.attached.retain(|a| a != p))
     }
 }

@@ -10,7 +10,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
 use launchguard_aws::{CallError, classify};
 use launchguard_core::stream::{Bucket, Counts};
 
-use crate::store::{CLAIM_SK, ClaimState, Claimed, CounterStore, EventItem, Recorded, StoredEvent, bucket_sk, event_sk};
+use crate::store::{CLAIM_SK, CLAIM_SKEW_MS, ClaimState, Claimed, CounterStore, EventItem, Recorded, StoredEvent, bucket_sk, event_sk};
 
 /// The store over a DynamoDB table.
 #[derive(Debug, Clone)]
@@ -164,7 +164,7 @@ impl CounterStore for DynamoStore {
             .collect())
     }
 
-    async fn claim_state(&self, claim: &str, now_ms: i64) -> Result<Option<ClaimState>, CallError> {
+    async fn claim_state(&self, claim: &str, now_ms: i64, latest_ms: i64) -> Result<Option<ClaimState>, CallError> {
         let out = self
             .client
             .get_item()
@@ -181,11 +181,21 @@ impl CounterStore for DynamoStore {
                 finding_id: get_s(i, "finding_id").to_owned(),
                 until_ms: get_n(i, "until_ms"),
                 sent: i.get("sent").and_then(|v| v.as_bool().ok()).copied().unwrap_or(false),
+                // a claim written before claims said whether they were proven: not proven
+                proven: i.get("proven").and_then(|v| v.as_bool().ok()).copied().unwrap_or(false),
             })
-            .filter(|c| c.until_ms > now_ms))
+            .filter(|c| c.until_ms > now_ms && c.until_ms <= latest_ms))
     }
 
-    async fn claim(&self, claim: &str, finding_id: &str, until_ms: i64, now_ms: i64) -> Result<Claimed, CallError> {
+    async fn claim(&self, claim: &str, finding_id: &str, until_ms: i64, now_ms: i64, proven: bool) -> Result<Claimed, CallError> {
+        let latest = until_ms.saturating_add(CLAIM_SKEW_MS);
+        // a proven finding also takes over a claim that is not proven (or predates the flag)
+        let condition = if proven {
+            "attribute_not_exists(pk) OR until_ms <= :now OR until_ms > :latest OR (finding_id = :fid AND sent = :no) \
+             OR attribute_not_exists(proven) OR proven = :no"
+        } else {
+            "attribute_not_exists(pk) OR until_ms <= :now OR until_ms > :latest OR (finding_id = :fid AND sent = :no)"
+        };
         let res = self
             .client
             .put_item()
@@ -195,9 +205,11 @@ impl CounterStore for DynamoStore {
             .item("finding_id", s(finding_id))
             .item("until_ms", n(until_ms))
             .item("sent", AttributeValue::Bool(false))
+            .item("proven", AttributeValue::Bool(proven))
             .item("ttl", n(until_ms / 1000 + 3600))
-            .condition_expression("attribute_not_exists(pk) OR until_ms <= :now OR (finding_id = :fid AND sent = :no)")
+            .condition_expression(condition)
             .expression_attribute_values(":now", n(now_ms))
+            .expression_attribute_values(":latest", n(latest))
             .expression_attribute_values(":fid", s(finding_id))
             .expression_attribute_values(":no", AttributeValue::Bool(false))
             .send()
@@ -205,8 +217,8 @@ impl CounterStore for DynamoStore {
         match res {
             Ok(_) => Ok(Claimed::Won),
             Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => {
-                let held = self.claim_state(claim, now_ms).await?;
-                Ok(Claimed::Held(held.unwrap_or(ClaimState { finding_id: "unknown".into(), until_ms, sent: true })))
+                let held = self.claim_state(claim, now_ms, latest).await?;
+                Ok(Claimed::Held(held.unwrap_or(ClaimState { finding_id: "unknown".into(), until_ms, sent: true, proven: true })))
             }
             Err(e) => Err(classify("dynamodb:PutItem", e)),
         }

@@ -14,7 +14,7 @@ use tracing::{info, warn};
 
 use crate::finding::{Crossed, stream_finding};
 use crate::rules::{Guard, HealthPager, RuleReader};
-use crate::store::{Claimed, CounterStore, EventItem, Recorded, claim_key, series_key};
+use crate::store::{Claimed, CounterStore, EventItem, Recorded, StoredEvent, claim_key, latest_until, series_key};
 use crate::{Config, Invoker, StreamError};
 
 /// Most events read back to make a finding, the newest first: a crossing window of at most this
@@ -54,14 +54,16 @@ pub fn carried(detail: &str) -> Option<String> {
 /// go. Only a record whose message was proven to come from the stream's own queue
 /// ([`crate::receipts`]) is carried; the others are left to CloudTrail's event history.
 pub fn delivered_records(flagged: &launchguard_core::contract::FlaggedPrincipal, events: &[crate::store::StoredEvent]) -> Vec<String> {
-    delivered(flagged, events).0
+    let events: Vec<&crate::store::StoredEvent> = events.iter().collect();
+    delivered(flagged, &events).0
 }
 
 /// [`delivered_records`], and how many of the claims' records were left out as unproven.
-fn delivered(flagged: &launchguard_core::contract::FlaggedPrincipal, events: &[crate::store::StoredEvent]) -> (Vec<String>, usize) {
+fn delivered(flagged: &launchguard_core::contract::FlaggedPrincipal, events: &[&crate::store::StoredEvent]) -> (Vec<String>, usize) {
     let Some(ev) = flagged.evidence.as_ref() else { return (Vec::new(), 0) };
     let by_id: std::collections::BTreeMap<String, &crate::store::StoredEvent> = events
         .iter()
+        .copied()
         .filter_map(|e| {
             let r = launchguard_core::record::parse_record(&e.detail).ok()?;
             Some((r.event_id?.into_owned(), e))
@@ -100,6 +102,56 @@ pub fn unproven_note(unproven: usize) -> String {
 /// What a finding's trigger adds when its records were not vouched for because a stream rule is
 /// not as rendered ([`crate::rules`]).
 pub const RULES_NOTE: &str = "; a stream rule is not as rendered: records confirmed in CloudTrail's event history";
+
+/// A crossing of the exact events, as its finding is made.
+struct Exact {
+    /// The principal, flagged by [`Tracker::assess`].
+    flagged: launchguard_core::contract::FlaggedPrincipal,
+    /// The scan of the events assessed.
+    stats: launchguard_core::scan::ScanStats,
+    /// Why what was read is not whole, if it is not.
+    incomplete: Option<String>,
+    /// Its claims' records to carry as delivered by AWS ([`delivered`]).
+    records: Vec<String>,
+    /// How many of its claims' records were not proven.
+    unproven: usize,
+    /// True when every record of its claims was proven to come from the stream's own queue.
+    proven: bool,
+}
+
+/// `events` judged as the detector judges a read: the principal `key`'s crossing, if any.
+fn assess(rule: &launchguard_detector::DetectorRule, events: &[&StoredEvent], key: &str) -> Option<Exact> {
+    let mut scanner = Scanner::with_sink(rule.rule.event.clone(), None, Tracker::new());
+    for e in events {
+        scanner.push_message(&e.detail);
+    }
+    let incomplete = scanner.incompleteness().or_else(|| {
+        (events.len() >= MAX_EVENTS_READ).then(|| format!("more than {MAX_EVENTS_READ} events of this principal in the window read"))
+    });
+    let stats = scanner.stats.clone();
+    let assessment = scanner.aggregate.assess(&rule.horizons, &rule.thresholds);
+    let flagged = assessment.flagged.into_iter().find(|f| f.principal.key() == key)?;
+    let (records, unproven) = delivered(&flagged, events);
+    let proven = flagged.evidence.is_some() && unproven == 0;
+    Some(Exact { flagged, stats, incomplete, records, unproven, proven })
+}
+
+/// The crossing a finding is made of: the exact events' own; when its claims include records not
+/// proven to come from the stream's own queue (a batch someone invoked the function with), the
+/// crossing of the proven events alone if they cross by themselves. So records nobody can vouch
+/// for never stand between AWS's own records and a finding that carries them.
+fn decide(rule: &launchguard_detector::DetectorRule, events: &[StoredEvent], key: &str) -> Option<Exact> {
+    let all: Vec<&StoredEvent> = events.iter().collect();
+    let exact = assess(rule, &all, key)?;
+    if exact.proven {
+        return Some(exact);
+    }
+    let proven: Vec<&StoredEvent> = events.iter().filter(|e| e.proven).collect();
+    if proven.len() == events.len() {
+        return Some(exact);
+    }
+    Some(assess(rule, &proven, key).filter(|p| p.proven).unwrap_or(exact))
+}
 
 /// What one event did, per rule it matched.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -211,44 +263,43 @@ pub async fn handle_event<S: CounterStore, I: Invoker, R: RuleReader, P: HealthP
         let claim = claim_key(&h.principal);
         let key = h.principal.key();
         let fresh = recorded == Recorded::New;
-        if let Some(c) = store.claim_state(&claim, now_ms).await.map_err(StreamError::Store)?
-            && c.sent
-        {
+        let latest = latest_until(now_ms, longest);
+        let held = store.claim_state(&claim, now_ms, latest).await.map_err(StreamError::Store)?.filter(|c| c.sent);
+        if let Some(c) = held.as_ref().filter(|c| c.proven) {
+            info!(finding_id = %c.finding_id, principal = %untrusted(&key), event_id = %untrusted(&ev.event_id), redelivery = !fresh,
+                "{}", already_claimed(fresh, true));
+            out.push(Outcome::AlreadyClaimed { finding_id: c.finding_id.clone(), counted: fresh });
+            continue;
+        }
+        // The exact events decide, judged as the detector judges a read.
+        let events = store.events(&series, from, to, MAX_EVENTS_READ).await.map_err(StreamError::Store)?;
+        let Some(mut exact) = decide(rule, &events, &key) else {
+            info!(series = %untrusted(&series), "the buckets crossed a horizon, the exact events did not: nothing sent");
+            out.push(Outcome::BelowExactly);
+            continue;
+        };
+        if let Some(c) = held.filter(|_| !exact.proven) {
+            // an unproven finding holds the incident: no second unproven one (one page at most
+            // for what anyone may invoke the function with)
             info!(finding_id = %c.finding_id, principal = %untrusted(&key), event_id = %untrusted(&ev.event_id), redelivery = !fresh,
                 "{}", already_claimed(fresh, true));
             out.push(Outcome::AlreadyClaimed { finding_id: c.finding_id, counted: fresh });
             continue;
         }
-        // The exact events decide, judged as the detector judges a read.
-        let events = store.events(&series, from, to, MAX_EVENTS_READ).await.map_err(StreamError::Store)?;
-        let mut scanner = Scanner::with_sink(rule.rule.event.clone(), None, Tracker::new());
-        for e in &events {
-            scanner.push_message(&e.detail);
-        }
-        let incomplete = scanner.incompleteness().or_else(|| {
-            (events.len() >= MAX_EVENTS_READ).then(|| format!("more than {MAX_EVENTS_READ} events of this principal in the window read"))
-        });
-        let stats = scanner.stats.clone();
-        let assessment = scanner.aggregate.assess(&rule.horizons, &rule.thresholds);
-        let Some(mut flagged) = assessment.flagged.into_iter().find(|f| f.principal.key() == key) else {
-            info!(series = %untrusted(&series), "the buckets crossed a horizon, the exact events did not: nothing sent");
-            out.push(Outcome::BelowExactly);
-            continue;
-        };
-        let (records, unproven) = delivered(&flagged, &events);
-        flagged.delivered_by_aws = records;
-        let crossed = Crossed { from_ms: from, to_ms: to.saturating_sub(1), stats, incomplete };
-        let finding = stream_finding(cfg, rule, &ev.account, &ev.region, flagged, &crossed, now);
+        exact.flagged.delivered_by_aws = exact.records;
+        let crossed =
+            Crossed { from_ms: from, to_ms: to.saturating_sub(1), stats: exact.stats, incomplete: exact.incomplete, proven: exact.proven };
+        let finding = stream_finding(cfg, rule, &ev.account, &ev.region, exact.flagged, &crossed, now);
         let seconds = finding.seconds_after_first_event;
         let mut finding = finding.finding;
-        if unproven > 0 {
-            warn!(principal = %untrusted(&key), unproven, "records not proven to come from the stream's queue: not carried as delivered by AWS");
+        if exact.unproven > 0 {
+            warn!(principal = %untrusted(&key), unproven = exact.unproven, "records not proven to come from the stream's queue: not carried as delivered by AWS");
             if let Some(t) = finding.trigger.as_mut() {
-                t.name.push_str(&unproven_note(unproven));
+                t.name.push_str(&unproven_note(exact.unproven));
             }
         }
         let until = now_ms.saturating_add(longest);
-        match store.claim(&claim, &finding.finding_id, until, now_ms).await.map_err(StreamError::Store)? {
+        match store.claim(&claim, &finding.finding_id, until, now_ms, crossed.proven).await.map_err(StreamError::Store)? {
             Claimed::Held(c) => {
                 info!(finding_id = %c.finding_id, principal = %untrusted(&key), event_id = %untrusted(&ev.event_id), redelivery = !fresh,
                     "{}", already_claimed(fresh, c.sent));

@@ -31,6 +31,10 @@ pub struct Crossed {
     pub stats: ScanStats,
     /// Why what was read is not whole, if it is not.
     pub incomplete: Option<String>,
+    /// True when every record of the finding's claims was proven to come from the stream's own
+    /// queue: the finding then has an id of its own, never one an unproven finding of the same
+    /// window could have taken (in the stream's claim or the dispatcher's ledger).
+    pub proven: bool,
 }
 
 /// A finding and how fast it was made.
@@ -60,7 +64,8 @@ pub fn stream_finding(
     let detector = stream_detector_name(&rule.rule.id);
     let first = flagged.crossed.map_or(now, |c| c.window_start);
     let seconds = (now - first).num_seconds().max(0);
-    let id = finding_id(&detector, account, &window, std::slice::from_ref(&flagged.principal));
+    let basis = if crossed.proven { format!("{detector}#delivered-by-aws") } else { detector.clone() };
+    let id = finding_id(&basis, account, &window, std::slice::from_ref(&flagged.principal));
     let finding = Finding {
         schema_version: SCHEMA_VERSION,
         kind: FindingKind::Finding,

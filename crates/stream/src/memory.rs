@@ -11,7 +11,7 @@ use std::time::Duration;
 use launchguard_aws::CallError;
 use launchguard_core::stream::{Bucket, Counts};
 
-use crate::store::{CLAIM_SK, ClaimState, Claimed, CounterStore, EventItem, Recorded, StoredEvent, bucket_sk, event_sk};
+use crate::store::{CLAIM_SK, CLAIM_SKEW_MS, ClaimState, Claimed, CounterStore, EventItem, Recorded, StoredEvent, bucket_sk, event_sk};
 
 /// A failure DynamoDB answers with, as [`crate::dynamo::DynamoStore`] reports it. A failed
 /// request writes nothing (a transaction writes both items or neither).
@@ -176,23 +176,29 @@ impl CounterStore for MemoryStore {
         Ok(all[all.len().saturating_sub(limit)..].to_vec())
     }
 
-    async fn claim_state(&self, claim: &str, now_ms: i64) -> Result<Option<ClaimState>, CallError> {
+    async fn claim_state(&self, claim: &str, now_ms: i64, latest_ms: i64) -> Result<Option<ClaimState>, CallError> {
         self.request("GetItem").await?;
         let items = self.lock();
         Ok(match items.get(&(claim.to_owned(), CLAIM_SK.to_owned())) {
-            Some(Item::Claim(c)) if c.until_ms > now_ms => Some(c.clone()),
+            Some(Item::Claim(c)) if c.until_ms > now_ms && c.until_ms <= latest_ms => Some(c.clone()),
             _ => None,
         })
     }
 
-    async fn claim(&self, claim: &str, finding_id: &str, until_ms: i64, now_ms: i64) -> Result<Claimed, CallError> {
+    async fn claim(&self, claim: &str, finding_id: &str, until_ms: i64, now_ms: i64, proven: bool) -> Result<Claimed, CallError> {
         self.request("PutItem").await?;
         let mut items = self.lock();
         let key = (claim.to_owned(), CLAIM_SK.to_owned());
+        let latest = until_ms.saturating_add(CLAIM_SKEW_MS);
         match items.get(&key) {
-            Some(Item::Claim(c)) if c.until_ms > now_ms && (c.finding_id != finding_id || c.sent) => Ok(Claimed::Held(c.clone())),
+            // the same condition as DynamoDB's (crate::dynamo), negated: a claim that holds
+            Some(Item::Claim(c))
+                if c.until_ms > now_ms && c.until_ms <= latest && (c.finding_id != finding_id || c.sent) && (c.proven || !proven) =>
+            {
+                Ok(Claimed::Held(c.clone()))
+            }
             _ => {
-                items.insert(key, Item::Claim(ClaimState { finding_id: finding_id.to_owned(), until_ms, sent: false }));
+                items.insert(key, Item::Claim(ClaimState { finding_id: finding_id.to_owned(), until_ms, sent: false, proven }));
                 self.writes.fetch_add(1, Ordering::SeqCst);
                 Ok(Claimed::Won)
             }

@@ -10,7 +10,9 @@
 //! - its **buckets**: `sk = b#<bucket start ms, 16 digits>`, holding the sums of the events of the
 //!   bucket ([`launchguard_core::stream::Counts`]), added atomically;
 //! - a principal's **incident claim**: `pk = c#<principal key, lower-cased>`, `sk = claim`: the
-//!   finding that holds the incident until `until_ms`, and whether it was sent.
+//!   finding that holds the incident until `until_ms`, whether it was sent, and whether its
+//!   crossing was made of proven records alone (`proven`, [`EventItem::proven`]). A claim whose
+//!   `until_ms` reaches past [`latest_until`] is none the stream wrote, and holds nothing.
 //!
 //! Every item carries `ttl` (epoch seconds): past the longest horizon, DynamoDB deletes it.
 
@@ -40,6 +42,19 @@ pub fn bucket_sk(start_ms: i64) -> String {
 
 /// The sort key of an incident claim.
 pub const CLAIM_SK: &str = "claim";
+
+/// How far a claim's `until_ms` may reach past the longest horizon and still be believed: the
+/// clock skew allowed between two instances of the function (the same 5 minutes an event's time
+/// may be ahead, [`launchguard_core::stream::MAX_AHEAD_MS`]).
+pub const CLAIM_SKEW_MS: i64 = launchguard_core::stream::MAX_AHEAD_MS;
+
+/// The latest `until_ms` of any claim the stream can have written by `now_ms`: its claims last
+/// the longest horizon from when they were made ([`crate::Config::longest_ms`]), plus
+/// [`CLAIM_SKEW_MS`]. A claim reaching further (ten years, say) was written by someone else and
+/// holds nothing: it is ignored, and the next finding's claim overwrites it.
+pub fn latest_until(now_ms: i64, longest_ms: i64) -> i64 {
+    now_ms.saturating_add(longest_ms).saturating_add(CLAIM_SKEW_MS)
+}
 
 /// One event to record: its item and the bucket it adds to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -92,6 +107,11 @@ pub struct ClaimState {
     pub until_ms: i64,
     /// True once the finding reached the dispatcher.
     pub sent: bool,
+    /// True when the finding's crossing was made of records proven to come from the stream's own
+    /// queue alone ([`EventItem::proven`]). A claim that is not proven holds the incident against
+    /// every other unproven finding, but not against one proven finding, which takes it over
+    /// (once: then the claim is proven).
+    pub proven: bool,
 }
 
 /// What a claim answered.
@@ -120,11 +140,22 @@ pub trait CounterStore: Send + Sync {
         to_ms: i64,
         limit: usize,
     ) -> impl Future<Output = Result<Vec<StoredEvent>, CallError>> + Send;
-    /// The claim on a principal's incident, if one holds at `now_ms`.
-    fn claim_state(&self, claim: &str, now_ms: i64) -> impl Future<Output = Result<Option<ClaimState>, CallError>> + Send;
-    /// Claim a principal's incident for `finding_id` until `until_ms` (a conditional write:
-    /// no claim, an expired one, or this finding's own unsent one).
-    fn claim(&self, claim: &str, finding_id: &str, until_ms: i64, now_ms: i64) -> impl Future<Output = Result<Claimed, CallError>> + Send;
+    /// The claim on a principal's incident, if one holds at `now_ms`: its `until_ms` is after
+    /// `now_ms` and at most `latest_ms` ([`latest_until`]; a claim reaching further holds nothing).
+    fn claim_state(&self, claim: &str, now_ms: i64, latest_ms: i64) -> impl Future<Output = Result<Option<ClaimState>, CallError>> + Send;
+    /// Claim a principal's incident for `finding_id` until `until_ms` (the longest horizon from
+    /// `now_ms`), `proven` when its crossing was made of proven records alone. A conditional
+    /// write, won when there is no claim, an expired one, one reaching past `until_ms` +
+    /// [`CLAIM_SKEW_MS`] (none the stream wrote), this finding's own unsent one, or, for a proven
+    /// finding, a claim that is not proven.
+    fn claim(
+        &self,
+        claim: &str,
+        finding_id: &str,
+        until_ms: i64,
+        now_ms: i64,
+        proven: bool,
+    ) -> impl Future<Output = Result<Claimed, CallError>> + Send;
     /// Mark this finding's claim sent (a conditional write on the finding id).
     fn mark_sent(&self, claim: &str, finding_id: &str) -> impl Future<Output = Result<(), CallError>> + Send;
 }

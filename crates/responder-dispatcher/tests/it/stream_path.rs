@@ -59,6 +59,25 @@ async fn from_stream(records: &[Value]) -> Value {
 
 /// [`from_stream`] for a burst that started 90 s before `t0`.
 async fn from_stream_at(records: &[Value], t0: DateTime<Utc>) -> Value {
+    let cfg = stream_config();
+    // delivered by the stream's own queue: its ARN, receipt handles it holds in flight
+    let queue = MemoryQueue::new(QUEUE_ARN);
+    let batch = queue.receive(&bodies(records));
+    let invoked = Invoked::default();
+    let at = t0 - Duration::seconds(90) + Duration::seconds(19);
+    let (resp, report) = launchguard_stream::handle_batch(&batch, &cfg, &MemoryStore::default(), &invoked, &queue, &launchguard_stream::memory_rules::intact(&cfg), at).await;
+    assert!(report.unproven.is_empty(), "{:?}", report.unproven);
+    assert!(resp.batch_item_failures.is_empty());
+    invoked.one()
+}
+
+/// The records as EventBridge delivers them to the stream's queue.
+fn bodies(records: &[Value]) -> Vec<String> {
+    records.iter().map(|r| eventbridge_event(r, ACCOUNT, "us-east-1").to_string()).collect()
+}
+
+/// The stream detector's configuration in this account.
+fn stream_config() -> launchguard_stream::Config {
     let vars = [
         ("DISPATCHER_LAMBDA_NAME", "launchguard-dispatcher"),
         ("LG_STREAM_TABLE", "launchguard-stream"),
@@ -69,26 +88,7 @@ async fn from_stream_at(records: &[Value], t0: DateTime<Utc>) -> Value {
         ("LG_HEALTH_TOPIC_ARN", "arn:aws:sns:us-east-1:218007301253:launchguard-health"),
     ];
     let env = move |k: &str| vars.iter().find(|(n, _)| *n == k).map(|(_, v)| (*v).to_owned());
-    let cfg = launchguard_stream::Config::from_env(&env).unwrap();
-    // delivered by the stream's own queue: its ARN, receipt handles it holds in flight
-    let queue = MemoryQueue::new(QUEUE_ARN);
-    let bodies: Vec<String> = records.iter().map(|r| eventbridge_event(r, ACCOUNT, "us-east-1").to_string()).collect();
-    let batch = queue.receive(&bodies);
-    let invoked = Invoked::default();
-    let at = t0 - Duration::seconds(90) + Duration::seconds(19);
-    let (resp, report) = launchguard_stream::handle_batch(
-        &batch,
-        &cfg,
-        &MemoryStore::default(),
-        &invoked,
-        &queue,
-        &launchguard_stream::memory_rules::intact(&cfg),
-        at,
-    )
-    .await;
-    assert!(report.unproven.is_empty(), "{:?}", report.unproven);
-    assert!(resp.batch_item_failures.is_empty());
-    invoked.one()
+    launchguard_stream::Config::from_env(&env).unwrap()
 }
 
 /// The alarm chain's finding: the real detector, fired by the launch alarm a minute later.
@@ -235,6 +235,52 @@ async fn a_stream_sealed_record_that_is_not_the_claims_own_confirms_nothing() {
         assert_eq!(report.status.as_str(), "action_needed", "{what}: {report:?}");
         assert_eq!(iam.user("ci-deployer").keys[0].1, KeyStatus::Active, "{what}");
     }
+}
+
+/// rv finding 4's fix lets one proven finding follow an unproven one for the same principal in
+/// the same incident. GIVEN two of ci-deployer's bursts in one incident, both in CloudTrail: the
+/// first handed to the stream function by a direct invocation (unproven: its finding carries no
+/// record), the second through the stream's own queue (proven: its finding carries them). WHEN
+/// the dispatcher gets both findings, THEN the first contains the key it used (CloudTrail
+/// confirms it), the second is "already contained" (its handlers find the key inactive and the
+/// quarantine in place): nothing changes, and one page in all.
+#[tokio::test(start_paused = true)]
+async fn a_proven_stream_finding_after_an_unproven_one_is_already_contained_and_pages_no_one_again() {
+    let t0 = now() + Duration::days(9);
+    let (unproven_burst, proven_burst) = (lagging_burst(0x2604, t0), lagging_burst(0x2605, t0));
+    for r in unproven_burst.iter().chain(&proven_burst) {
+        world::trail().record(r, std::time::Duration::ZERO);
+    }
+    let (cfg, store, invoked) = (stream_config(), MemoryStore::default(), Invoked::default());
+    let at = t0 - Duration::seconds(90) + Duration::seconds(19);
+    let queue = MemoryQueue::new(QUEUE_ARN);
+    let direct: Vec<Value> = bodies(&unproven_burst)
+        .into_iter()
+        .enumerate()
+        .map(|(i, b)| json!({"messageId": format!("f{i}"), "body": b, "receiptHandle": "AQEBforged", "eventSourceARN": QUEUE_ARN}))
+        .collect();
+    let direct: launchguard_stream::SqsEvent = serde_json::from_value(json!({ "Records": direct })).unwrap();
+    let (_, report) = launchguard_stream::handle_batch(&direct, &cfg, &store, &invoked, &queue, &launchguard_stream::memory_rules::intact(&cfg), at).await;
+    assert_eq!(report.unproven.len(), 3);
+    let (_, report) = launchguard_stream::handle_batch(&queue.receive(&bodies(&proven_burst)), &cfg, &store, &invoked, &queue, &launchguard_stream::memory_rules::intact(&cfg), at).await;
+    assert!(report.unproven.is_empty());
+    let findings: Vec<Value> = invoked.0.lock().unwrap().iter().map(|p| serde_json::from_slice(p).unwrap()).collect();
+    assert_eq!(findings.len(), 2, "one unproven and one proven finding");
+    assert!(findings[0]["principals"][0]["delivered_by_aws"].as_array().is_none_or(Vec::is_empty));
+    assert_eq!(findings[1]["principals"][0]["delivered_by_aws"].as_array().map(Vec::len), Some(3));
+    let iam = iam();
+    let (lambda, sns, logs) = (Lambda::new(&iam, &[], t0), Sns::default(), Logs::default());
+    // WHEN the dispatcher gets the unproven finding, then the proven one
+    let first = world::dispatch_sealed_with(world::STREAM_KEY, &findings[0], &config(&[]), &lambda, &sns, &logs, t0).await.unwrap();
+    let second = world::dispatch_sealed_with(world::STREAM_KEY, &findings[1], &config(&[]), &lambda, &sns, &logs, t0).await.unwrap();
+    // THEN the first contains the key used, the second changes nothing
+    assert_eq!(first.status.as_str(), "contained", "{first:?}");
+    assert_eq!(iam.user("ci-deployer").keys[0].1, KeyStatus::Inactive);
+    assert_eq!(iam.user("ci-deployer").keys[1].1, KeyStatus::Active, "only the key used");
+    assert_eq!(second.status.as_str(), "already_contained", "{second:?}");
+    // AND one page for the incident
+    let pages = sns.messages.lock().unwrap();
+    assert_eq!(pages.len(), 1, "{pages:#?}");
 }
 
 #[test]

@@ -20,23 +20,47 @@ fn deployer_principal() -> launchguard_core::principal::Principal {
     launchguard_core::stream::hit(&rule.event, &v["detail"].to_string(), false).unwrap().principal
 }
 
+/// atk finding 4, seen failing on 68f5cfb (the burst was "already claimed" by the forged claim):
+/// a claim reaching past the longest horizon (+ 5 minutes of skew) from now is none the stream
+/// wrote, and holds nothing. A forged claim inside that bound, marked proven, would still hold
+/// for up to the longest horizon: the table's resource policy (deployed; evaluated by
+/// `e2e/test_iam_simulate.py::test_only_the_stream_role_writes_the_stream_table`) lets no one
+/// but the stream's role write it.
 #[tokio::test]
-#[ignore = "atk finding 4: the code obeys any claim in the table; deployed, the table policy (test_only_the_stream_role_writes_the_stream_table) lets no one else write it"]
 async fn atk4_a_claim_the_launcher_wrote_itself_does_not_silence_its_burst() {
     // GIVEN ci-deployer, about to burst, that first writes its own incident claim (PutItem
-    // `c#<its ARN>`, marked sent, for ten years) into the stream's table
+    // `c#<its ARN>`, marked sent and proven, for ten years) into the stream's table
     let cfg = config();
     let (store, lambda) = (MemoryStore::default(), FakeLambda::default());
     let claim = claim_key(&deployer_principal());
     let now_ms = at().timestamp_millis();
     let ten_years = now_ms + Duration::days(3650).num_milliseconds();
-    store.claim(&claim, "lg-0000000000000000", ten_years, now_ms - 1000).await.unwrap();
+    store.claim(&claim, "lg-0000000000000000", ten_years, now_ms - 1000, true).await.unwrap();
     store.mark_sent(&claim, "lg-0000000000000000").await.unwrap();
     // WHEN it launches 3 x 4 instances in 14 s (threshold 10 in 5 min)
-    let (resp, report) = handle_batch(&batch(&bodies(deployer(), 3, 4, 0x4a)), &cfg, &store, &lambda, queue(), &intact(), after(3)).await;
+    let (resp, report) = handle_batch(&batch(&bodies(deployer(), 3, 4, 0x4a)), &cfg, &store, &lambda, queue(), &intact(), &intact(), after(3)).await;
     // THEN the stream still sends its finding: a claim no finding of the stream's made holds nothing
     assert!(resp.batch_item_failures.is_empty(), "{resp:?}");
     assert_eq!(lambda.findings().len(), 1, "silenced by a forged claim: {report:?}");
+    // AND its claim replaced the forged one: the next burst of the incident sends nothing more
+    let (_, report) = handle_batch(&batch(&bodies(deployer(), 3, 4, 0x4c)), &cfg, &store, &lambda, queue(), &intact(), after(3)).await;
+    assert_eq!(lambda.findings().len(), 1, "{report:?}");
+}
+
+#[tokio::test]
+async fn atk4_a_claim_of_the_longest_horizon_from_now_still_holds() {
+    // GIVEN a claim the stream made a moment ago, sent and proven (until now + the longest horizon)
+    let cfg = config();
+    let (store, lambda) = (MemoryStore::default(), FakeLambda::default());
+    let claim = claim_key(&deployer_principal());
+    let now_ms = after(3).timestamp_millis();
+    let until = now_ms + cfg.longest_ms();
+    store.claim(&claim, "lg-0000000000000001", until, now_ms, true).await.unwrap();
+    store.mark_sent(&claim, "lg-0000000000000001").await.unwrap();
+    // WHEN a burst crosses
+    let (_, report) = handle_batch(&batch(&bodies(deployer(), 3, 4, 0x4d)), &cfg, &store, &lambda, queue(), &intact(), after(3)).await;
+    // THEN the claim holds: no second finding (the bound leaves the stream's own claims alone)
+    assert!(lambda.findings().is_empty(), "{report:?}");
 }
 
 #[tokio::test]
@@ -61,7 +85,7 @@ async fn atk_held_bucket_sums_written_by_someone_else_make_no_finding() {
     };
     store.record(&item).await.unwrap();
     // WHEN ci-deployer launches one instance, really
-    let (resp, _) = handle_batch(&batch(&bodies(deployer(), 1, 1, 0x4b)), &cfg, &store, &lambda, queue(), &intact(), after(1)).await;
+    let (resp, _) = handle_batch(&batch(&bodies(deployer(), 1, 1, 0x4b)), &cfg, &store, &lambda, queue(), &intact(), &intact(), after(1)).await;
     // THEN the buckets cross, the exact events do not: no finding
     assert!(resp.batch_item_failures.is_empty(), "{resp:?}");
     assert!(lambda.findings().is_empty());

@@ -4,6 +4,7 @@
 mod atk;
 mod attacks;
 mod common;
+mod dead_letters;
 mod faults;
 mod path;
 mod proof;

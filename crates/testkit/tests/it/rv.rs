@@ -28,8 +28,9 @@ fn list(v: &Value) -> Vec<String> {
 /// without `SendMessage`). Today nothing denies it (docs/stream.md: "sending one there is not
 /// denied"), so the forged body, once moved back, arrives through the event source mapping with
 /// a real receipt handle, is proven, and its innocent principal is contained on it alone.
+/// Seen failing on 68f5cfb; fixed by the statement `NobodySends` (and evaluated with
+/// iam-simulate by `e2e/test_iam_simulate.py::test_only_the_stream_rules_write_to_the_stream_queue`).
 #[test]
-#[ignore = "rv finding 3: anyone with sqs:SendMessage can plant a forged event in the dead-letter queue; moved back, it is proven"]
 fn rv_nobody_sends_to_the_stream_dead_letter_queue() {
     let t = stream_template();
     let statements = t["Resources"]["StreamDeadLettersPolicy"]["Properties"]["PolicyDocument"]["Statement"]
@@ -43,6 +44,23 @@ fn rv_nobody_sends_to_the_stream_dead_letter_queue() {
             && s.get("Condition").is_none()
     });
     assert!(denies_send_to_all, "no unconditional Deny of sqs:SendMessage on the dead-letter queue: {statements:#?}");
+}
+
+/// Finding 3, by the other door. GIVEN a principal with `sqs:CreateQueue` and `sqs:*` on its own
+/// queues, WHEN it creates a queue whose redrive policy names `launchguard-stream-dead-letters`,
+/// sends a forged envelope to its own queue and receives it past `maxReceiveCount`, THEN SQS must
+/// not move it into the stream's dead-letter queue: that queue's `RedriveAllowPolicy` names the
+/// stream queue alone (SQS moves a message to a dead-letter queue without `SendMessage`, so
+/// `NobodySends` does not stop this).
+#[test]
+fn rv_no_other_queue_redrives_into_the_stream_dead_letter_queue() {
+    let t = stream_template();
+    let allow = &t["Resources"]["StreamDeadLetters"]["Properties"]["RedriveAllowPolicy"];
+    assert_eq!(allow["redrivePermission"], "byQueue", "{allow:#}");
+    let sources = allow["sourceQueueArns"].as_array().expect("sourceQueueArns");
+    assert_eq!(sources.len(), 1, "{allow:#}");
+    let queue = t["Resources"]["StreamQueue"]["Properties"]["QueueName"].as_str().expect("the stream queue's name");
+    assert_eq!(sources[0]["Fn::Sub"], format!("arn:${{AWS::Partition}}:sqs:${{AWS::Region}}:${{AWS::AccountId}}:{queue}"));
 }
 
 /// Finding 5. rvd finding 7 made a `RunInstances` count written as a string fire an alarm of its
