@@ -65,7 +65,16 @@ async fn from_stream_at(records: &[Value], t0: DateTime<Utc>) -> Value {
     let batch = queue.receive(&bodies(records));
     let invoked = Invoked::default();
     let at = t0 - Duration::seconds(90) + Duration::seconds(19);
-    let (resp, report) = launchguard_stream::handle_batch(&batch, &cfg, &MemoryStore::default(), &invoked, &queue, &launchguard_stream::memory_rules::intact(&cfg), at).await;
+    let (resp, report) = launchguard_stream::handle_batch(
+        &batch,
+        &cfg,
+        &MemoryStore::default(),
+        &invoked,
+        &queue,
+        &launchguard_stream::memory_rules::intact(&cfg),
+        at,
+    )
+    .await;
     assert!(report.unproven.is_empty(), "{:?}", report.unproven);
     assert!(resp.batch_item_failures.is_empty());
     invoked.one()
@@ -260,9 +269,20 @@ async fn a_proven_stream_finding_after_an_unproven_one_is_already_contained_and_
         .map(|(i, b)| json!({"messageId": format!("f{i}"), "body": b, "receiptHandle": "AQEBforged", "eventSourceARN": QUEUE_ARN}))
         .collect();
     let direct: launchguard_stream::SqsEvent = serde_json::from_value(json!({ "Records": direct })).unwrap();
-    let (_, report) = launchguard_stream::handle_batch(&direct, &cfg, &store, &invoked, &queue, &launchguard_stream::memory_rules::intact(&cfg), at).await;
+    let (_, report) =
+        launchguard_stream::handle_batch(&direct, &cfg, &store, &invoked, &queue, &launchguard_stream::memory_rules::intact(&cfg), at)
+            .await;
     assert_eq!(report.unproven.len(), 3);
-    let (_, report) = launchguard_stream::handle_batch(&queue.receive(&bodies(&proven_burst)), &cfg, &store, &invoked, &queue, &launchguard_stream::memory_rules::intact(&cfg), at).await;
+    let (_, report) = launchguard_stream::handle_batch(
+        &queue.receive(&bodies(&proven_burst)),
+        &cfg,
+        &store,
+        &invoked,
+        &queue,
+        &launchguard_stream::memory_rules::intact(&cfg),
+        at,
+    )
+    .await;
     assert!(report.unproven.is_empty());
     let findings: Vec<Value> = invoked.0.lock().unwrap().iter().map(|p| serde_json::from_slice(p).unwrap()).collect();
     assert_eq!(findings.len(), 2, "one unproven and one proven finding");

@@ -38,7 +38,7 @@ async fn atk4_a_claim_the_launcher_wrote_itself_does_not_silence_its_burst() {
     store.claim(&claim, "lg-0000000000000000", ten_years, now_ms - 1000, true).await.unwrap();
     store.mark_sent(&claim, "lg-0000000000000000").await.unwrap();
     // WHEN it launches 3 x 4 instances in 14 s (threshold 10 in 5 min)
-    let (resp, report) = handle_batch(&batch(&bodies(deployer(), 3, 4, 0x4a)), &cfg, &store, &lambda, queue(), &intact(), &intact(), after(3)).await;
+    let (resp, report) = handle_batch(&batch(&bodies(deployer(), 3, 4, 0x4a)), &cfg, &store, &lambda, queue(), &intact(), after(3)).await;
     // THEN the stream still sends its finding: a claim no finding of the stream's made holds nothing
     assert!(resp.batch_item_failures.is_empty(), "{resp:?}");
     assert_eq!(lambda.findings().len(), 1, "silenced by a forged claim: {report:?}");
@@ -85,7 +85,7 @@ async fn atk_held_bucket_sums_written_by_someone_else_make_no_finding() {
     };
     store.record(&item).await.unwrap();
     // WHEN ci-deployer launches one instance, really
-    let (resp, _) = handle_batch(&batch(&bodies(deployer(), 1, 1, 0x4b)), &cfg, &store, &lambda, queue(), &intact(), &intact(), after(1)).await;
+    let (resp, _) = handle_batch(&batch(&bodies(deployer(), 1, 1, 0x4b)), &cfg, &store, &lambda, queue(), &intact(), after(1)).await;
     // THEN the buckets cross, the exact events do not: no finding
     assert!(resp.batch_item_failures.is_empty(), "{resp:?}");
     assert!(lambda.findings().is_empty());

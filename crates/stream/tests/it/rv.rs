@@ -24,13 +24,13 @@ async fn rv_a_forged_unproven_finding_does_not_hold_back_the_real_bursts_finding
     let cfg = config();
     let (store, lambda) = (MemoryStore::default(), FakeLambda::default());
     let forged = forged_batch(&bodies(deployer(), 3, 4, 0x71), QUEUE_ARN, "AQEBforged");
-    let (_, report) = handle_batch(&forged, &cfg, &store, &lambda, queue(), &intact(), &intact(), after(3)).await;
+    let (_, report) = handle_batch(&forged, &cfg, &store, &lambda, queue(), &intact(), after(3)).await;
     assert_eq!(report.unproven.len(), 3, "{report:?}");
     assert_eq!(lambda.findings().len(), 1, "the forged burst is still counted and found");
 
     let q = MemoryQueue::new(QUEUE_ARN);
     let real = q.receive(&bodies(deployer(), 3, 4, 0x72));
-    let (resp, report) = handle_batch(&real, &cfg, &store, &lambda, &q, &intact(), &intact(), after(3)).await;
+    let (resp, report) = handle_batch(&real, &cfg, &store, &lambda, &q, &intact(), after(3)).await;
     assert!(resp.batch_item_failures.is_empty(), "{resp:?}");
     assert!(report.unproven.is_empty(), "{report:?}");
     let carried: Vec<usize> = lambda.findings().iter().map(|f| f.principals[0].delivered_by_aws.len()).collect();
