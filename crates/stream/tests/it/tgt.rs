@@ -140,7 +140,7 @@ async fn tgt1_rules_as_rendered_vouch_and_page_no_one_and_are_read_only_at_a_cro
     // THEN the records are carried as AWS's, each rule was read once, and no one is paged
     assert_eq!(f[0].principals[0].delivered_by_aws.len(), 3);
     assert!(!f[0].trigger.as_ref().unwrap().name.contains(RULES_NOTE));
-    assert_eq!(guard.rules.reads.load(std::sync::atomic::Ordering::SeqCst), cfg.stream_rules.len());
+    assert_eq!(guard.rules.reads.load(std::sync::atomic::Ordering::SeqCst), cfg.stream_rules.len() as u64);
     assert!(guard.health.pages().is_empty());
 }
 
