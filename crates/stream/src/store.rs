@@ -85,6 +85,10 @@ pub enum Recorded {
     New,
     /// Seen before (a redelivery): nothing written, nothing counted.
     Duplicate,
+    /// Kept before unproven (a copy someone invoked the function with), now delivered proven by
+    /// the stream's own queue: the proven event replaced it, and its bucket holds the proven
+    /// counts in place of the copy's.
+    Replaced,
 }
 
 /// A stored event of a series.
