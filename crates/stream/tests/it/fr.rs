@@ -222,6 +222,30 @@ proptest! {
     }
 }
 
+/// Two proven deliveries of one event kept unproven race (SQS delivers at least once; each
+/// request takes 10 ms): both read the copy, one replaces it, the other's condition fails and its
+/// message is delivered again, which is then a redelivery. The event counts once, the proven
+/// counts, whichever way the race goes.
+#[tokio::test(start_paused = true)]
+async fn fr9_two_proven_deliveries_racing_to_replace_a_copy_count_once() {
+    let store = MemoryStore::with_latency(std::time::Duration::from_millis(10));
+    let series = "s#ec2-mass-launch#race";
+    let copy = Copy { event: 0, proven: false, step: -2, count: 1 };
+    let real = Copy { event: 0, proven: true, step: 0, count: 4 };
+    assert_eq!(store.record(&item(series, &copy)).await.unwrap(), Recorded::New);
+    let proven = item(series, &real);
+    let (a, b) = tokio::join!(store.record(&proven), store.record(&proven));
+    let mut answers = [a, b];
+    answers.sort_by_key(Result::is_ok);
+    let [lost, won] = answers;
+    assert_eq!(won.unwrap(), Recorded::Replaced);
+    let e = lost.unwrap_err();
+    assert!(e.retryable && e.message.contains("delivered again"), "{e}");
+    assert_eq!(store.record(&item(series, &real)).await.unwrap(), Recorded::Duplicate, "the retry");
+    assert_eq!(store.totals(series), Counts { launched: 4, requested: 4, calls: 1, failed: 0 });
+    assert_eq!(store.event_count(), 1);
+}
+
 // ---------- the DynamoDB adapter's replacement, on DynamoDB's answers ----------
 
 mod adapter {
