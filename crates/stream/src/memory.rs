@@ -1,5 +1,5 @@
 //! The counter store in memory (feature `test-util`): the same conditions as DynamoDB's
-//! (`attribute_not_exists`, atomic ADD, a transaction that writes both or neither), a simulated
+//! (`attribute_not_exists`, atomic ADD, a transaction that writes all its items or none), a simulated
 //! latency per request, injected failures (DynamoDB's throttling and conflict answers, on any
 //! request, as [`crate::dynamo`] reports them), and a count of item writes.
 
@@ -17,7 +17,7 @@ use crate::store::{
 };
 
 /// A failure DynamoDB answers with, as [`crate::dynamo::DynamoStore`] reports it. A failed
-/// request writes nothing (a transaction writes both items or neither).
+/// request writes nothing (a transaction writes all its items or none).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fault {
     /// `ProvisionedThroughputExceededException`: a table or partition over its throughput.
@@ -73,7 +73,7 @@ pub struct MemoryStore {
     pub failures: AtomicU64,
     /// Requests to fail, by their number (the value of [`MemoryStore::requests`] when made).
     faults: Mutex<Vec<(u64, Fault)>>,
-    /// Items written (an event and its bucket are two).
+    /// Items written (a new event writes three: its id item, its event item and its bucket).
     pub writes: AtomicU64,
     /// Requests made.
     pub requests: AtomicU64,
