@@ -575,7 +575,8 @@ def test_only_the_stream_role_writes_the_stream_table(stream_stack, simulate):
                              .replace("${Partition}", "aws").replace("${Region}", REGION).replace("${AccountId}", ACCOUNT)
                              .replace("${FunctionName}", "launchguard-stream"))
     must_allow = [table_request(stream_stack, STREAM_ROLE, a, stream_role) for a in ("dynamodb:PutItem", "dynamodb:UpdateItem",
-                                                                                      "dynamodb:GetItem", "dynamodb:Query")]
+                                                                                      "dynamodb:DeleteItem", "dynamodb:GetItem",
+                                                                                      "dynamodb:Query")]
     assert simulate(must_allow) == ["Allowed"] * len(must_allow)
 
 

@@ -226,6 +226,56 @@ def test_a_redelivered_batch_counts_nothing_and_pages_no_one(world):
     assert world.drain(world.notify_queue, settle=2.0) == []
 
 
+def test_a_front_run_copy_is_replaced_by_the_queues_delivery(world):
+    # issue 26. GIVEN someone who sees the innocent user's two launches (2 x 2) on the default bus
+    # first and invokes launchguard-stream with copies of them before the queue delivers them: the
+    # same eventIDs, dated 40 s earlier, 1 instance each (stored unproven)
+    now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    real = cloudtrail([burst_spec(iam_user(ACCOUNT, world.benign, world.keys["benign"]), 2, 2, now - dt.timedelta(seconds=20),
+                                  "192.0.2.55", "t3.micro")])
+    world.with_iam_ids(real)
+    forged = []
+    for r in real:
+        f = json.loads(json.dumps(r))
+        t = dt.datetime.strptime(r["eventTime"], "%Y-%m-%dT%H:%M:%SZ") - dt.timedelta(seconds=40)
+        f["eventTime"] = t.strftime("%Y-%m-%dT%H:%M:%SZ")
+        f["requestParameters"]["instancesSet"]["items"][0].update(maxCount=1, minCount=1)
+        f["responseElements"]["instancesSet"]["items"] = f["responseElements"]["instancesSet"]["items"][:1]
+        forged.append(f)
+    before = launched_of(world, world.benign)
+    messages = [{"MessageId": str(uuid.uuid4()), "ReceiptHandle": f"AQEBfrontrun{i}", "MD5OfBody": "0" * 32,
+                 "Body": json.dumps({"version": "0", "id": str(uuid.uuid4()), "detail-type": DETAIL_TYPE, "source": "aws.ec2",
+                                     "account": ACCOUNT, "time": r["eventTime"], "region": "us-east-1", "resources": [], "detail": r})}
+                for i, r in enumerate(forged)]
+    out = world.invoke("launchguard-stream", sqs_event(messages, world.stream_queue_arn))
+    assert out["error"] is None and out["payload"] == {"batchItemFailures": []}, out
+    assert launched_of(world, world.benign) == before + 2
+    # WHEN the queue delivers AWS's own events
+    put_on_bus(world, real)
+    delivered = receive_all(world, len(real))
+    assert len(delivered) == len(real)
+    out = world.invoke("launchguard-stream", sqs_event(delivered, world.stream_queue_arn))
+    assert out["error"] is None and out["payload"] == {"batchItemFailures": []}, out
+    for m in delivered:
+        world.sqs.delete_message(QueueUrl=world.stream_queue, ReceiptHandle=m["ReceiptHandle"])
+    # THEN DynamoDB's conditional transaction replaced each copy: the real count (the copies'
+    # taken out of their buckets), each eventID kept once, proven, at its real time
+    assert launched_of(world, world.benign) == before + 4
+    items = table_items(world)
+    times = {r["eventID"]: r["eventTime"] for r in real}
+    events = [it for it in items if it["sk"]["S"].startswith("e#") and it["sk"]["S"].split("#")[-1] in times]
+    assert len(events) == 2 and all(e["proven"]["BOOL"] for e in events), events
+    kept = [it for it in items if it["sk"]["S"].startswith("i#") and it["sk"]["S"][2:] in times]
+    assert len(kept) == 2 and all(k["proven"]["BOOL"] and k["launched"]["N"] == "2" for k in kept), kept
+    # AND a copy sent again after the proven delivery changes nothing
+    out = world.invoke("launchguard-stream", sqs_event(messages, world.stream_queue_arn))
+    assert out["error"] is None and out["payload"] == {"batchItemFailures": []}, out
+    assert launched_of(world, world.benign) == before + 4
+    # AND the innocent (6 instances in all) is untouched and no one is paged
+    assert world.state()["benign"]["keys"] == {world.keys["benign"]: "Active"}
+    assert world.drain(world.notify_queue, settle=2.0) == []
+
+
 def test_the_alarm_chain_for_the_same_burst_pages_no_second_time(world):
     alarm = world.fire_alarm()
     assert json.loads(alarm["Message"])["NewStateValue"] == "ALARM"

@@ -1,16 +1,22 @@
 //! [`CounterStore`] over DynamoDB: one table, `pk` (S) and `sk` (S), on-demand, TTL on `ttl`.
-//! Recording is one `TransactWriteItems` of two items (the event's conditional put and its
-//! bucket's ADD; DynamoDB authorises them as `PutItem` and `UpdateItem`); a horizon is one `Query`
+//! Recording is one `TransactWriteItems` of three items (the conditional puts of the event's id
+//! item and event item and its bucket's ADD; DynamoDB authorises them as `PutItem` and
+//! `UpdateItem`); a proven event replacing an unproven copy is a `GetItem` of the id item and one
+//! `TransactWriteItems` conditional on it (`PutItem`, `DeleteItem`, `UpdateItem`); a horizon is one `Query`
 //! (paged); the claim is a conditional `PutItem`, its state a strongly consistent `GetItem`.
 
 use std::collections::HashMap;
 
+use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem, Update};
 use launchguard_aws::{CallError, classify};
 use launchguard_core::stream::{Bucket, Counts};
 
-use crate::store::{CLAIM_SK, CLAIM_SKEW_MS, ClaimState, Claimed, CounterStore, EventItem, Recorded, StoredEvent, bucket_sk, event_sk};
+use crate::store::{
+    BucketChange, CLAIM_SK, CLAIM_SKEW_MS, ClaimState, Claimed, CounterStore, EventItem, KeptId, Recorded, StoredEvent, bucket_sk,
+    event_sk, id_sk, replacement,
+};
 
 /// The store over a DynamoDB table.
 #[derive(Debug, Clone)]
@@ -75,59 +81,189 @@ impl DynamoStore {
     }
 }
 
+/// What a failed transaction says: `Ok` when it was cancelled by a failed condition (the event
+/// is kept), otherwise the error to retry (a conflict with another writer, throttling) or not
+/// (invalid).
+fn cancelled(e: SdkError<TransactWriteItemsError, aws_sdk_dynamodb::config::http::HttpResponse>) -> Result<(), CallError> {
+    if let Some(TransactWriteItemsError::TransactionCanceledException(tc)) = e.as_service_error() {
+        let codes: Vec<&str> = tc.cancellation_reasons().iter().filter_map(|r| r.code()).collect();
+        if codes.contains(&"ConditionalCheckFailed") {
+            return Ok(());
+        }
+        // a conflict with another writer of the same bucket, or throttling: retry
+        let retryable = !codes.contains(&"ValidationError");
+        return Err(CallError {
+            message: format!("dynamodb:TransactWriteItems: cancelled ({})", codes.join(", ")),
+            code: Some("TransactionCanceledException".into()),
+            retryable,
+        });
+    }
+    Err(classify("dynamodb:TransactWriteItems", e))
+}
+
+/// Every attribute of an event's id item.
+fn id_item(table: &str, item: &EventItem) -> aws_sdk_dynamodb::types::builders::PutBuilder {
+    let c = item.counts;
+    Put::builder()
+        .table_name(table)
+        .item("pk", s(&item.series))
+        .item("sk", s(id_sk(&item.event_id)))
+        .item("t_ms", n(item.t_ms))
+        .item("bucket_ms", n(item.bucket_ms))
+        .item("launched", n(c.launched))
+        .item("requested", n(c.requested))
+        .item("calls", n(c.calls))
+        .item("failed", n(c.failed))
+        .item("proven", AttributeValue::Bool(item.proven))
+        .item("ttl", n(item.ttl))
+}
+
+/// Every attribute of an event item.
+fn event_item(table: &str, item: &EventItem) -> aws_sdk_dynamodb::types::builders::PutBuilder {
+    Put::builder()
+        .table_name(table)
+        .item("pk", s(&item.series))
+        .item("sk", s(event_sk(item.t_ms, &item.event_id)))
+        .item("t_ms", n(item.t_ms))
+        .item("detail", s(&item.detail))
+        .item("proven", AttributeValue::Bool(item.proven))
+        .item("ttl", n(item.ttl))
+}
+
+/// The ADD of a change into a bucket.
+fn bucket_add(table: &str, series: &str, change: BucketChange, ttl: i64) -> Result<TransactWriteItem, CallError> {
+    let [l, r, c, f] = change.delta;
+    let update = built(
+        Update::builder()
+            .table_name(table)
+            .key("pk", s(series))
+            .key("sk", s(bucket_sk(change.start_ms)))
+            .update_expression("ADD launched :l, requested :r, calls :c, failed :f SET #ttl = :ttl")
+            .expression_attribute_names("#ttl", "ttl")
+            .expression_attribute_values(":l", n(l))
+            .expression_attribute_values(":r", n(r))
+            .expression_attribute_values(":c", n(c))
+            .expression_attribute_values(":f", n(f))
+            .expression_attribute_values(":ttl", n(ttl))
+            .build(),
+    )?;
+    Ok(TransactWriteItem::builder().update(update).build())
+}
+
+fn added(c: launchguard_core::stream::Counts) -> [i128; 4] {
+    [c.launched, c.requested, c.calls, c.failed].map(i128::from)
+}
+
+impl DynamoStore {
+    /// A proven event whose id is kept: replace the kept copy when it is unproven (see
+    /// [`CounterStore::record`]).
+    async fn replace(&self, item: &EventItem) -> Result<Recorded, CallError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(&item.series))
+            .key("sk", s(id_sk(&item.event_id)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| classify("dynamodb:GetItem", e))?;
+        // no id item: an event kept before id items were, at this very time: a redelivery
+        let Some(i) = out.item() else { return Ok(Recorded::Duplicate) };
+        if !matches!(i.get("proven"), Some(AttributeValue::Bool(false))) {
+            return Ok(Recorded::Duplicate);
+        }
+        let kept = KeptId {
+            t_ms: get_n(i, "t_ms"),
+            bucket_ms: get_n(i, "bucket_ms"),
+            counts: launchguard_core::stream::Counts {
+                launched: get_n(i, "launched"),
+                requested: get_n(i, "requested"),
+                calls: get_n(i, "calls"),
+                failed: get_n(i, "failed"),
+            },
+            proven: false,
+        };
+        let k = kept.counts;
+        // the id item, still the unproven copy read
+        let id = built(
+            id_item(&self.table, item)
+                .condition_expression(
+                    "proven = :no AND t_ms = :t AND bucket_ms = :b AND launched = :l AND requested = :r AND calls = :c AND failed = :f",
+                )
+                .expression_attribute_values(":no", AttributeValue::Bool(false))
+                .expression_attribute_values(":t", n(kept.t_ms))
+                .expression_attribute_values(":b", n(kept.bucket_ms))
+                .expression_attribute_values(":l", n(k.launched))
+                .expression_attribute_values(":r", n(k.requested))
+                .expression_attribute_values(":c", n(k.calls))
+                .expression_attribute_values(":f", n(k.failed))
+                .build(),
+        )?;
+        let mut writes = vec![TransactWriteItem::builder().put(id).build()];
+        let old_sk = event_sk(kept.t_ms, &item.event_id);
+        if old_sk != event_sk(item.t_ms, &item.event_id) {
+            let delete = built(
+                Delete::builder()
+                    .table_name(&self.table)
+                    .key("pk", s(&item.series))
+                    .key("sk", s(old_sk))
+                    .condition_expression("attribute_not_exists(pk) OR proven = :no")
+                    .expression_attribute_values(":no", AttributeValue::Bool(false))
+                    .build(),
+            )?;
+            writes.push(TransactWriteItem::builder().delete(delete).build());
+        }
+        let event = built(
+            event_item(&self.table, item)
+                .condition_expression("attribute_not_exists(pk) OR proven = :no")
+                .expression_attribute_values(":no", AttributeValue::Bool(false))
+                .build(),
+        )?;
+        writes.push(TransactWriteItem::builder().put(event).build());
+        for change in replacement(&kept, item) {
+            writes.push(bucket_add(&self.table, &item.series, change, item.ttl)?);
+        }
+        match self.client.transact_write_items().set_transact_items(Some(writes)).send().await {
+            Ok(_) => Ok(Recorded::Replaced),
+            Err(e) => {
+                cancelled(e)?;
+                // another writer changed the copy since it was read: deliver the message again
+                Err(CallError {
+                    message: "dynamodb:TransactWriteItems: cancelled (ConditionalCheckFailed): the event's unproven copy changed while \
+                              the proven event replaced it; the message is delivered again"
+                        .into(),
+                    code: Some("TransactionCanceledException".into()),
+                    retryable: true,
+                })
+            }
+        }
+    }
+}
+
 impl CounterStore for DynamoStore {
     async fn record(&self, item: &EventItem) -> Result<Recorded, CallError> {
-        let put = built(
-            Put::builder()
-                .table_name(&self.table)
-                .item("pk", s(&item.series))
-                .item("sk", s(event_sk(item.t_ms, &item.event_id)))
-                .item("t_ms", n(item.t_ms))
-                .item("detail", s(&item.detail))
-                .item("proven", AttributeValue::Bool(item.proven))
-                .item("ttl", n(item.ttl))
-                .condition_expression("attribute_not_exists(pk)")
-                .build(),
-        )?;
-        let c = item.counts;
-        let update = built(
-            Update::builder()
-                .table_name(&self.table)
-                .key("pk", s(&item.series))
-                .key("sk", s(bucket_sk(item.bucket_ms)))
-                .update_expression("ADD launched :l, requested :r, calls :c, failed :f SET #ttl = :ttl")
-                .expression_attribute_names("#ttl", "ttl")
-                .expression_attribute_values(":l", n(c.launched))
-                .expression_attribute_values(":r", n(c.requested))
-                .expression_attribute_values(":c", n(c.calls))
-                .expression_attribute_values(":f", n(c.failed))
-                .expression_attribute_values(":ttl", n(item.ttl))
-                .build(),
-        )?;
+        let id = built(id_item(&self.table, item).condition_expression("attribute_not_exists(pk)").build())?;
+        let event = built(event_item(&self.table, item).condition_expression("attribute_not_exists(pk)").build())?;
         let res = self
             .client
             .transact_write_items()
-            .transact_items(TransactWriteItem::builder().put(put).build())
-            .transact_items(TransactWriteItem::builder().update(update).build())
+            .transact_items(TransactWriteItem::builder().put(id).build())
+            .transact_items(TransactWriteItem::builder().put(event).build())
+            .transact_items(bucket_add(
+                &self.table,
+                &item.series,
+                BucketChange { start_ms: item.bucket_ms, delta: added(item.counts) },
+                item.ttl,
+            )?)
             .send()
             .await;
         match res {
             Ok(_) => Ok(Recorded::New),
             Err(e) => {
-                if let Some(TransactWriteItemsError::TransactionCanceledException(tc)) = e.as_service_error() {
-                    let codes: Vec<&str> = tc.cancellation_reasons().iter().filter_map(|r| r.code()).collect();
-                    if codes.first() == Some(&"ConditionalCheckFailed") {
-                        return Ok(Recorded::Duplicate);
-                    }
-                    // a conflict with another writer of the same bucket, or throttling: retry
-                    let retryable = !codes.contains(&"ValidationError");
-                    return Err(CallError {
-                        message: format!("dynamodb:TransactWriteItems: cancelled ({})", codes.join(", ")),
-                        code: Some("TransactionCanceledException".into()),
-                        retryable,
-                    });
-                }
-                Err(classify("dynamodb:TransactWriteItems", e))
+                cancelled(e)?;
+                // a condition failed: the event is kept; a proven event may replace an unproven copy
+                if item.proven { self.replace(item).await } else { Ok(Recorded::Duplicate) }
             }
         }
     }

@@ -262,7 +262,8 @@ pub async fn handle_event<S: CounterStore, I: Invoker, R: RuleReader, P: HealthP
         }
         let claim = claim_key(&h.principal);
         let key = h.principal.key();
-        let fresh = recorded == Recorded::New;
+        // a proven event that replaced an unproven copy is counted now (its own counts)
+        let fresh = recorded != Recorded::Duplicate;
         let latest = latest_until(now_ms, longest);
         let held = store.claim_state(&claim, now_ms, latest).await.map_err(StreamError::Store)?.filter(|c| c.sent);
         if let Some(c) = held.as_ref().filter(|c| c.proven) {

@@ -60,6 +60,8 @@ use thiserror::Error;
 pub const AWS_ACTIONS: &[&str] = &[
     "dynamodb:PutItem",
     "dynamodb:UpdateItem",
+    // a proven event replacing an unproven copy at another time deletes the copy's event item
+    "dynamodb:DeleteItem",
     "dynamodb:GetItem",
     "dynamodb:Query",
     "lambda:InvokeFunction",

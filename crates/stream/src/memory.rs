@@ -1,5 +1,5 @@
 //! The counter store in memory (feature `test-util`): the same conditions as DynamoDB's
-//! (`attribute_not_exists`, atomic ADD, a transaction that writes both or neither), a simulated
+//! (`attribute_not_exists`, atomic ADD, a transaction that writes all its items or none), a simulated
 //! latency per request, injected failures (DynamoDB's throttling and conflict answers, on any
 //! request, as [`crate::dynamo`] reports them), and a count of item writes.
 
@@ -11,10 +11,13 @@ use std::time::Duration;
 use launchguard_aws::CallError;
 use launchguard_core::stream::{Bucket, Counts};
 
-use crate::store::{CLAIM_SK, CLAIM_SKEW_MS, ClaimState, Claimed, CounterStore, EventItem, Recorded, StoredEvent, bucket_sk, event_sk};
+use crate::store::{
+    BucketChange, CLAIM_SK, CLAIM_SKEW_MS, ClaimState, Claimed, CounterStore, EventItem, KeptId, Recorded, StoredEvent, bucket_sk,
+    event_sk, id_sk, replacement,
+};
 
 /// A failure DynamoDB answers with, as [`crate::dynamo::DynamoStore`] reports it. A failed
-/// request writes nothing (a transaction writes both items or neither).
+/// request writes nothing (a transaction writes all its items or none).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fault {
     /// `ProvisionedThroughputExceededException`: a table or partition over its throughput.
@@ -57,6 +60,7 @@ enum Item {
     Event(StoredEvent),
     Bucket(Bucket),
     Claim(ClaimState),
+    Id(KeptId),
 }
 
 /// The store in memory.
@@ -69,7 +73,7 @@ pub struct MemoryStore {
     pub failures: AtomicU64,
     /// Requests to fail, by their number (the value of [`MemoryStore::requests`] when made).
     faults: Mutex<Vec<(u64, Fault)>>,
-    /// Items written (an event and its bucket are two).
+    /// Items written (a new event writes three: its id item, its event item and its bucket).
     pub writes: AtomicU64,
     /// Requests made.
     pub requests: AtomicU64,
@@ -135,27 +139,85 @@ impl MemoryStore {
     }
 }
 
+fn replacement_of_nothing(c: Counts) -> [i128; 4] {
+    [c.launched, c.requested, c.calls, c.failed].map(i128::from)
+}
+
+/// DynamoDB's answer when the id item's condition fails in a replacing transaction.
+fn changed_while_replaced() -> CallError {
+    CallError {
+        message: "dynamodb:TransactWriteItems: cancelled (ConditionalCheckFailed): the event's unproven copy changed while the proven \
+                  event replaced it; the message is delivered again"
+            .into(),
+        code: Some("TransactionCanceledException".into()),
+        retryable: true,
+    }
+}
+
+/// ADD a change into a bucket (DynamoDB's atomic ADD; never below zero here: only what was added
+/// is taken out).
+fn add(items: &mut BTreeMap<(String, String), Item>, series: &str, change: BucketChange) {
+    let key = (series.to_owned(), bucket_sk(change.start_ms));
+    let was = match items.get(&key) {
+        Some(Item::Bucket(b)) => b.counts,
+        _ => Counts::default(),
+    };
+    let at = |v: u64, d: i128| u64::try_from((i128::from(v) + d).max(0)).unwrap_or(u64::MAX);
+    let [l, r, c, f] = change.delta;
+    let counts =
+        Counts { launched: at(was.launched, l), requested: at(was.requested, r), calls: at(was.calls, c), failed: at(was.failed, f) };
+    items.insert(key, Item::Bucket(Bucket { start_ms: change.start_ms, counts }));
+}
+
 fn range<'a>(items: &'a BTreeMap<(String, String), Item>, series: &str, from: String, to: String) -> impl Iterator<Item = &'a Item> + 'a {
     items.range((series.to_owned(), from)..(series.to_owned(), to)).map(|(_, i)| i)
 }
 
 impl CounterStore for MemoryStore {
     async fn record(&self, item: &EventItem) -> Result<Recorded, CallError> {
+        // as crate::dynamo: one transaction, then (a proven event whose id is kept) one read of
+        // the id item and one transaction conditional on what was read
         self.request("TransactWriteItems").await?;
-        let mut items = self.lock();
+        let ik = (item.series.clone(), id_sk(&item.event_id));
         let ek = (item.series.clone(), event_sk(item.t_ms, &item.event_id));
-        if items.contains_key(&ek) {
+        {
+            let mut items = self.lock();
+            if !items.contains_key(&ik) && !items.contains_key(&ek) {
+                items.insert(ik, Item::Id(KeptId::of(item)));
+                items.insert(ek, Item::Event(StoredEvent { t_ms: item.t_ms, detail: item.detail.clone(), proven: item.proven }));
+                let counts = item.counts;
+                add(&mut items, &item.series, BucketChange { start_ms: item.bucket_ms, delta: replacement_of_nothing(counts) });
+                self.writes.fetch_add(3, Ordering::SeqCst);
+                return Ok(Recorded::New);
+            }
+        }
+        if !item.proven {
             return Ok(Recorded::Duplicate);
         }
-        items.insert(ek, Item::Event(StoredEvent { t_ms: item.t_ms, detail: item.detail.clone(), proven: item.proven }));
-        let bk = (item.series.clone(), bucket_sk(item.bucket_ms));
-        let sum = match items.get(&bk) {
-            Some(Item::Bucket(b)) => b.counts.plus(item.counts),
-            _ => item.counts,
+        self.request("GetItem").await?;
+        let kept = match self.lock().get(&ik) {
+            Some(Item::Id(k)) if !k.proven => *k,
+            // proven already, or an event kept before id items were: a redelivery
+            _ => return Ok(Recorded::Duplicate),
         };
-        items.insert(bk, Item::Bucket(Bucket { start_ms: item.bucket_ms, counts: sum }));
-        self.writes.fetch_add(2, Ordering::SeqCst);
-        Ok(Recorded::New)
+        self.request("TransactWriteItems").await?;
+        let mut items = self.lock();
+        if !matches!(items.get(&ik), Some(Item::Id(k)) if *k == kept) {
+            return Err(changed_while_replaced());
+        }
+        let old = (item.series.clone(), event_sk(kept.t_ms, &item.event_id));
+        if old != ek {
+            items.remove(&old);
+            self.writes.fetch_add(1, Ordering::SeqCst);
+        }
+        items.insert(ik, Item::Id(KeptId::of(item)));
+        items.insert(ek, Item::Event(StoredEvent { t_ms: item.t_ms, detail: item.detail.clone(), proven: true }));
+        let changes = replacement(&kept, item);
+        self.writes.fetch_add(2 + changes.len() as u64, Ordering::SeqCst);
+        for change in changes {
+            add(&mut items, &item.series, change);
+        }
+        Ok(Recorded::Replaced)
     }
 
     async fn buckets(&self, series: &str, from_ms: i64, to_ms: i64) -> Result<Vec<Bucket>, CallError> {

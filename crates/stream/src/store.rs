@@ -7,6 +7,10 @@
 //!   (IAM names are unique without regard to case, so `Alice` and `alice` are one series);
 //! - its **events**: `sk = e#<eventTime ms, 16 digits>#<eventID>`, holding the record's JSON text
 //!   (what the finding is made from, exactly);
+//! - its **event ids**: `sk = i#<eventID>`, holding where the event was counted (its time,
+//!   bucket and counts) and whether it was proven ([`KeptId`]): what a delivery of the same
+//!   `eventID` finds, whatever time it carries. The recording transaction's conditional put of
+//!   this item is what keeps an event once;
 //! - its **buckets**: `sk = b#<bucket start ms, 16 digits>`, holding the sums of the events of the
 //!   bucket ([`launchguard_core::stream::Counts`]), added atomically;
 //! - a principal's **incident claim**: `pk = c#<principal key, lower-cased>`, `sk = claim`: the
@@ -33,6 +37,11 @@ pub fn claim_key(principal: &Principal) -> String {
 /// The sort key of an event.
 pub fn event_sk(t_ms: i64, event_id: &str) -> String {
     format!("e#{:016}#{event_id}", t_ms.max(0))
+}
+
+/// The sort key of an event's id item ([`KeptId`]).
+pub fn id_sk(event_id: &str) -> String {
+    format!("i#{event_id}")
 }
 
 /// The sort key of a bucket.
@@ -78,6 +87,55 @@ pub struct EventItem {
     pub proven: bool,
 }
 
+/// What the store keeps of an event under its `eventID` alone (`sk = i#<eventID>`): where it
+/// was counted. A proven delivery of an `eventID` kept unproven (a copy someone invoked the
+/// function with, maybe at another time or with other counts) replaces it: the copy's counts are
+/// taken out of the copy's bucket and the proven event's added to its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeptId {
+    /// `eventTime`, epoch ms (with the `eventID`, the event item's sort key).
+    pub t_ms: i64,
+    /// The bucket it was added to.
+    pub bucket_ms: i64,
+    /// What it added.
+    pub counts: Counts,
+    /// [`EventItem::proven`].
+    pub proven: bool,
+}
+
+impl KeptId {
+    /// What recording `item` keeps under its id.
+    pub fn of(item: &EventItem) -> Self {
+        Self { t_ms: item.t_ms, bucket_ms: item.bucket_ms, counts: item.counts, proven: item.proven }
+    }
+}
+
+/// A signed change to one bucket: launched, requested, calls, failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BucketChange {
+    /// The bucket's start, epoch ms.
+    pub start_ms: i64,
+    /// Added to launched, requested, calls and failed (negative: taken out).
+    pub delta: [i128; 4],
+}
+
+fn fields(c: Counts) -> [i128; 4] {
+    [c.launched, c.requested, c.calls, c.failed].map(i128::from)
+}
+
+/// The bucket changes that replace `kept` (an unproven copy) by `item` (the proven event): the
+/// difference in one bucket when both fall in it, else the copy's counts out of its bucket and
+/// the event's into its own. A change of nothing is left out.
+pub fn replacement(kept: &KeptId, item: &EventItem) -> Vec<BucketChange> {
+    let (old, new) = (fields(kept.counts), fields(item.counts));
+    let changes = if kept.bucket_ms == item.bucket_ms {
+        vec![BucketChange { start_ms: item.bucket_ms, delta: [0, 1, 2, 3].map(|i| new[i] - old[i]) }]
+    } else {
+        vec![BucketChange { start_ms: kept.bucket_ms, delta: old.map(|v| -v) }, BucketChange { start_ms: item.bucket_ms, delta: new }]
+    };
+    changes.into_iter().filter(|c| c.delta != [0; 4]).collect()
+}
+
 /// What recording an event did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Recorded {
@@ -85,6 +143,10 @@ pub enum Recorded {
     New,
     /// Seen before (a redelivery): nothing written, nothing counted.
     Duplicate,
+    /// Kept before unproven (a copy someone invoked the function with), now delivered proven by
+    /// the stream's own queue: the proven event replaced it, and its bucket holds the proven
+    /// counts in place of the copy's.
+    Replaced,
 }
 
 /// A stored event of a series.
@@ -126,8 +188,14 @@ pub enum Claimed {
 /// The stream detector's store. Every method is one request (or one transaction) to the store;
 /// an error is a [`CallError`], retryable when the store throttled or failed.
 pub trait CounterStore: Send + Sync {
-    /// Keep the event once by its `eventID` (a conditional put: the item must not exist) and add
-    /// its counts into its bucket (an atomic ADD), both or neither (one transaction).
+    /// Keep the event once by its `eventID` (conditional puts: its id item and its event item must
+    /// not exist) and add its counts into its bucket (an atomic ADD), all or nothing (one
+    /// transaction). A proven event whose `eventID` is kept unproven replaces it
+    /// ([`Recorded::Replaced`]): the id item is read, then one transaction, conditional on the id
+    /// item being still the unproven one read, rewrites it and the event item (deleting the
+    /// copy's when its time differs) and changes the buckets by [`replacement`]. A copy changed
+    /// in between fails with a retryable error (the message is delivered again): never a count
+    /// lost or doubled. Anything else seen before is a [`Recorded::Duplicate`].
     fn record(&self, item: &EventItem) -> impl Future<Output = Result<Recorded, CallError>> + Send;
     /// The buckets of a series starting in `[from_ms, to_ms)`.
     fn buckets(&self, series: &str, from_ms: i64, to_ms: i64) -> impl Future<Output = Result<Vec<Bucket>, CallError>> + Send;

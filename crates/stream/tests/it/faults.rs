@@ -106,14 +106,14 @@ async fn a_throttled_message_never_holds_up_the_rest_of_its_batch() {
 
 // ---------- the DynamoDB adapter's reading of DynamoDB's answers ----------
 
-fn dynamo_error(code: &str, extra: &str) -> HttpResponse {
+pub(crate) fn dynamo_error(code: &str, extra: &str) -> HttpResponse {
     HttpResponse::new(
         StatusCode::try_from(400).unwrap(),
         SdkBody::from(format!(r#"{{"__type":"com.amazonaws.dynamodb.v20120810#{code}","message":"from the test"{extra}}}"#)),
     )
 }
 
-fn cancelled(reasons: &[&str]) -> HttpResponse {
+pub(crate) fn cancelled(reasons: &[&str]) -> HttpResponse {
     let reasons: Vec<String> = reasons.iter().map(|c| format!(r#"{{"Code":"{c}"}}"#)).collect();
     dynamo_error("TransactionCanceledException", &format!(r#","CancellationReasons":[{}]"#, reasons.join(",")))
 }
@@ -136,8 +136,14 @@ fn item() -> EventItem {
 
 async fn record_answering(response: fn() -> HttpResponse) -> Result<Recorded, launchguard_stream::CallError> {
     let rule = mock!(Client::transact_write_items).then_http_response(response);
+    // a kept event's id item, read when the condition failed: proven (a redelivery)
+    let kept = mock!(Client::get_item).then_output(|| {
+        aws_sdk_dynamodb::operation::get_item::GetItemOutput::builder()
+            .item("proven", aws_sdk_dynamodb::types::AttributeValue::Bool(true))
+            .build()
+    });
     // one attempt: what the adapter makes of the answer (the SDK's own retries come before it)
-    let client = mock_client!(aws_sdk_dynamodb, RuleMode::Sequential, &[&rule], |c| c
+    let client = mock_client!(aws_sdk_dynamodb, RuleMode::Sequential, &[&rule, &kept], |c| c
         .retry_config(RetryConfig::standard().with_max_attempts(1).with_initial_backoff(Duration::from_millis(1))));
     DynamoStore { client, table: "launchguard-stream".into() }.record(&item()).await
 }

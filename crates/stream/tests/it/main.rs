@@ -6,6 +6,7 @@ mod attacks;
 mod common;
 mod dead_letters;
 mod faults;
+mod fr;
 mod path;
 mod proof;
 mod rv;
