@@ -1,0 +1,227 @@
+//! Outside attack review rb (issue 22, from the code alone) of the fixes of the rvr findings:
+//! key entries carrying their owner's IAM unique id, the dry-run identity check of an entry
+//! without an id, `settle` keeping only the bound id, and a release by principal leaving out the
+//! entries IAM no longer gives the released name. Each test asserts the SAFE outcome; one that
+//! fails against the code reviewed is `#[ignore]`d with the finding (its doc says the attack, what
+//! happens today and the fix suggested); the others are attacks withstood, kept as guards.
+
+#![allow(clippy::unwrap_used)] // a test that cannot unwrap has failed
+
+use crate::world;
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use launchguard_core::contract::SELF_RELEASE;
+use launchguard_responder::KeyStatus;
+use launchguard_responder::memory::Entity;
+use launchguard_responder_dispatcher::{DispatchReport, DispatcherError};
+use launchguard_testkit::fixture;
+use serde_json::{Value, json};
+use world::{ACCOUNT, Iam, Lambda, Logs, Sns, config};
+
+const RESPONDER: &str = "arn:aws:sts::111122223333:assumed-role/SecurityResponder/alice";
+const DEPLOYER_KEY: &str = "AKIAEXAMPLEDEPLOYER1";
+/// A key ci-deployer created for the intern (`CreateAccessKey --user-name intern`).
+const NEW_KEY: &str = "AKIAINTERNCREATED001";
+
+fn now() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 22, 5, 21, 30).unwrap()
+}
+
+fn call() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 22, 5, 20, 5).unwrap()
+}
+
+fn arn(name: &str) -> String {
+    format!("arn:aws:iam::{ACCOUNT}:user/{name}")
+}
+
+/// IAM's `UpdateUser --new-user-name`: the user keeps its unique id, keys and policies.
+fn rename(iam: &Iam, from: &str, to: &str) {
+    let mut users = iam.users.lock().unwrap();
+    let mut u = users.remove(from).unwrap();
+    u.arn = arn(to);
+    assert!(users.insert(to.to_owned(), u).is_none(), "IAM names are unique");
+}
+
+/// IAM's `CreateUser`: a new user (a new unique id) under `name`.
+fn create(iam: &Iam, name: &str, id: &str) {
+    iam.users.lock().unwrap().insert(name.into(), Entity { id: id.into(), ..Entity::new(arn(name)) });
+}
+
+fn status(iam: &Iam, user: &str, key: &str) -> KeyStatus {
+    iam.user(user).keys.iter().find(|(k, _)| k == key).unwrap().1
+}
+
+/// The example finding (`ec2-mass-launch`) flagging IAM user `name` only, launched with `keys`.
+fn user_finding(id: &str, name: &str, keys: &[&str]) -> Value {
+    let mut f: Value = serde_json::from_str(&fixture("contract/finding.json")).unwrap();
+    f["finding_id"] = json!(id);
+    let ps = f["principals"].as_array_mut().unwrap();
+    ps.retain(|p| p["principal"]["type"] == "iam_user");
+    let p = &mut ps[0];
+    p["principal"]["arn"] = json!(arn(name));
+    p["principal"]["user_name"] = json!(name);
+    p["activity"]["access_keys"] =
+        json!(keys.iter().map(|k| json!({"access_key_id": k, "kind": "long_term", "calls": 3, "launched": 12})).collect::<Vec<_>>());
+    f
+}
+
+fn release(finding_id: Option<&str>, principal: Option<&str>, by: &str) -> Value {
+    json!({"schema_version": 1, "kind": "release", "finding_id": finding_id, "principal_arn": principal,
+        "reason": "false positive", "requested_by": by, "dry_run": false})
+}
+
+async fn send(iam: &Iam, payload: &Value, sns: &Sns, logs: &Logs, at: DateTime<Utc>) -> Result<DispatchReport, DispatcherError> {
+    let lambda = Lambda::new(iam, &[], at);
+    world::dispatch(payload, &config(&[]), &lambda, sns, logs, at).await
+}
+
+/// The ledger of `from` as the layout before IAM's unique ids filed it, in `into`.
+fn as_before_ids(from: &Logs, into: &Logs) {
+    for k in from.ledger.keys() {
+        let Some(body) = world::before_ids(&k, &String::from_utf8(from.ledger.object(&k).unwrap().body).unwrap()) else { continue };
+        into.ledger.insert(&k, body.into_bytes());
+    }
+}
+
+fn ledger_entry(logs: &Logs, prefix: &str) -> Value {
+    let k = logs.ledger.keys().into_iter().find(|k| k.starts_with(prefix)).unwrap_or_else(|| panic!("no entry under {prefix}"));
+    serde_json::from_slice(&logs.ledger.object(&k).unwrap().body).unwrap()
+}
+
+/// ci-deployer (U1) contained before the upgrade (its key deactivated, the user quarantined; the
+/// entries carry no id), renamed ci-deployer-old, and a fresh ci-deployer (U2) created.
+async fn pre_upgrade_u1_then_u2(fid: &str) -> (Iam, Sns, Logs) {
+    let iam = world::iam();
+    let (sns, scratch, logs) = (Sns::default(), Logs::default(), Logs::default());
+    send(&iam, &user_finding(fid, "ci-deployer", &[DEPLOYER_KEY]), &sns, &scratch, now()).await.unwrap();
+    as_before_ids(&scratch, &logs);
+    assert_eq!(status(&iam, "ci-deployer", DEPLOYER_KEY), KeyStatus::Inactive, "baseline");
+    assert!(!iam.user("ci-deployer").attached.is_empty(), "baseline: quarantined");
+    rename(&iam, "ci-deployer", "ci-deployer-old");
+    create(&iam, "ci-deployer", "AIDANEWCIDEPLOYER001");
+    (iam, sns, logs)
+}
+
+/// rb finding 1 (high: a release of the wrong principal).
+///
+/// Attack: rvr finding 4 with a containment recorded before the upgrade (no `principal_id`).
+/// ci-deployer (U1) is contained; an admin renames it ci-deployer-old and creates a fresh
+/// ci-deployer (U2) for the pipeline, then releases the principal `user/ci-deployer` (meaning U2).
+///
+/// Today: `keep_the_named_principal` skips every entry without an id (`continue`), so U1's key
+/// entry (found by the name the handler reported owning the key) stays in the scope. The walk
+/// asks the key's handler who owns the key (U1, a key never changes owner), finds no other
+/// containment of U1 by that id, and sends the reactivation with U1's id, which the handler
+/// rightly finds true of the key: U1's key is turned back on by a release that named U2.
+///
+/// Fix: in a release by principal, an entry without an id is checked as the others are: ask its
+/// handler (dry run) for the id of its principal (a key's owner) and leave it out, named for a
+/// person, unless IAM gives that id the released name now; or leave every entry without an id out
+/// of a release by principal and name it for a person.
+#[tokio::test(start_paused = true)]
+async fn rb1_a_release_by_principal_of_the_new_holder_never_reactivates_the_old_users_pre_upgrade_key() {
+    let (iam, sns, logs) = pre_upgrade_u1_then_u2("lg-rb1").await;
+    let r = send(&iam, &release(None, Some(&arn("ci-deployer")), RESPONDER), &sns, &logs, now() + Duration::minutes(30)).await;
+    assert_eq!(
+        status(&iam, "ci-deployer-old", DEPLOYER_KEY),
+        KeyStatus::Inactive,
+        "a release naming U2 (the new ci-deployer) turned on U1's key: {r:#?}"
+    );
+}
+
+/// rb finding 2 (medium: a containment silently stuck, its ledger entry closed).
+///
+/// Attack: the same pre-upgrade containment of U1 and the same release by principal naming U2.
+///
+/// Today: U1's quarantine entry (no id) stays in the scope; the walk's dry run of its reversal
+/// reports the id of who holds the name now (U2), nothing else holds U2, and the reversal is sent
+/// with U2's id: the handler finds IAM agrees and detaches launchguard's quarantine from U2,
+/// which has none. The entry is closed as undone while U1 (ci-deployer-old) stays quarantined,
+/// and nobody is told: U1 is never released and never handed to a person.
+///
+/// Fix: the dry run's id is the id of who holds the name NOW, not of whom the entry contained;
+/// for an entry without an id of a user or role (whose name can move), hand it to a person, or
+/// at least close it only when the handler found launchguard's quarantine on that holder (an
+/// `already_applied` reversal of an entry without an id proves nothing about whose it was).
+#[tokio::test(start_paused = true)]
+async fn rb2_a_pre_upgrade_quarantine_is_never_closed_while_its_user_stays_quarantined_under_another_name() {
+    let (iam, sns, logs) = pre_upgrade_u1_then_u2("lg-rb2").await;
+    let r = send(&iam, &release(None, Some(&arn("ci-deployer")), RESPONDER), &sns, &logs, now() + Duration::minutes(30)).await;
+    let e = ledger_entry(&logs, &format!("targets/{ACCOUNT}/user/ci-deployer/quarantine/lg-rb2"));
+    let closed = e["released"]["reversal"]["state"] == "done";
+    let told = r.as_ref().is_ok_and(|r| r.human_actions.iter().any(|h| h.contains("lg-rb2")));
+    assert!(
+        iam.user("ci-deployer-old").attached.is_empty() || (!closed || told),
+        "U1's quarantine entry was closed as undone while U1 stays quarantined, and no person was told: {e:#}\n{r:#?}"
+    );
+}
+
+/// rb finding 3 variant, by finding (medium): the pre-upgrade containment of U1 is released BY
+/// FINDING by a responder after U1 was renamed and its name given to U2.
+///
+/// Today: the walk's dry run reports U2's id (the name's holder now); the reversal is run on U2,
+/// the entry closed as undone, and U1 stays quarantined with nobody told.
+///
+/// Fix: as rb finding 2.
+#[tokio::test(start_paused = true)]
+async fn rb3_a_pre_upgrade_release_by_finding_after_a_rename_undoes_the_user_it_contained_or_tells_a_person() {
+    let (iam, sns, logs) = pre_upgrade_u1_then_u2("lg-rb3").await;
+    let r = send(&iam, &release(Some("lg-rb3"), None, RESPONDER), &sns, &logs, now() + Duration::minutes(30)).await;
+    let e = ledger_entry(&logs, &format!("targets/{ACCOUNT}/user/ci-deployer/quarantine/lg-rb3"));
+    let closed = e["released"]["reversal"]["state"] == "done";
+    let told = r.as_ref().is_ok_and(|r| r.human_actions.iter().any(|h| h.contains("lg-rb3")));
+    assert!(
+        iam.user("ci-deployer-old").attached.is_empty() || (!closed || told),
+        "U1's quarantine stays, its entry closed as undone by a reversal run on U2, and no person was told: {e:#}\n{r:#?}"
+    );
+}
+
+/// Guard: the key's user renames itself after ci-deployer's key burst deactivated the key
+/// ci-deployer created for it, and asks for the release under its new name: refused as a
+/// self-release (by IAM's ids), the key stays inactive.
+#[tokio::test(start_paused = true)]
+async fn rb4_a_created_keys_user_renamed_cannot_release_it() {
+    let iam = world::iam().with_user(
+        "intern",
+        Entity {
+            keys: vec![(NEW_KEY.into(), KeyStatus::Active)],
+            key_created: [(NEW_KEY.to_owned(), call() + Duration::seconds(1))].into_iter().collect(),
+            ..Entity::new(arn("intern"))
+        },
+    );
+    let (sns, logs) = (Sns::default(), Logs::default());
+    let mut f = user_finding("lg-rb4", "ci-deployer", &[DEPLOYER_KEY]);
+    f["rule"] = json!("iam-access-key-burst");
+    f["principals"][0]["activity"]["created"] =
+        json!([{"kind": "access_key", "access_key_id": NEW_KEY, "user_name": "intern", "created_at": call()}]);
+    let r = send(&iam, &f, &sns, &logs, now()).await.unwrap();
+    assert_eq!(status(&iam, "intern", NEW_KEY), KeyStatus::Inactive, "baseline: {:?}", r.outcomes);
+    rename(&iam, "intern", "intern-svc");
+    for by in [arn("intern-svc"), format!("arn:aws:iam::{ACCOUNT}:user/ops/Intern-Svc")] {
+        let r = send(&iam, &release(Some("lg-rb4"), None, &by), &sns, &logs, now() + Duration::minutes(30)).await;
+        let refused = match &r {
+            Err(e) => e.to_string().contains(SELF_RELEASE),
+            Ok(r) => r.outcomes.iter().any(|o| format!("{:?}", o.outcome).contains(SELF_RELEASE)),
+        };
+        assert!(refused, "{by} asked for its own key's release: {r:#?}");
+        assert_eq!(status(&iam, "intern-svc", NEW_KEY), KeyStatus::Inactive, "{by} released its own key: {r:#?}");
+    }
+}
+
+/// Guard (fail closed): IAM does not answer the handler's identity read (`GetUser`) during the
+/// release of a pre-upgrade containment: nothing is undone (the key stays inactive, the user
+/// quarantined).
+#[tokio::test(start_paused = true)]
+async fn rb5_a_release_while_iam_cannot_name_the_holder_undoes_nothing() {
+    let iam = world::iam();
+    let (sns, scratch, logs) = (Sns::default(), Logs::default(), Logs::default());
+    send(&iam, &user_finding("lg-rb5", "ci-deployer", &[DEPLOYER_KEY]), &sns, &scratch, now()).await.unwrap();
+    as_before_ids(&scratch, &logs);
+    let held = iam.user("ci-deployer").attached;
+    let mut iam = iam;
+    iam.fail_on("GetUser", launchguard_aws::CallError { message: "iam:GetUser: connection reset".into(), code: None, retryable: true });
+    let r = send(&iam, &release(Some("lg-rb5"), None, RESPONDER), &sns, &logs, now() + Duration::minutes(30)).await;
+    assert_eq!(status(&iam, "ci-deployer", DEPLOYER_KEY), KeyStatus::Inactive, "{r:#?}");
+    assert_eq!(iam.user("ci-deployer").attached, held, "{r:#?}");
+}
