@@ -225,3 +225,22 @@ async fn rb5_a_release_while_iam_cannot_name_the_holder_undoes_nothing() {
     assert_eq!(status(&iam, "ci-deployer", DEPLOYER_KEY), KeyStatus::Inactive, "{r:#?}");
     assert_eq!(iam.user("ci-deployer").attached, held, "{r:#?}");
 }
+
+/// Guard: the user contained before the upgrade (entries without an id) renames itself and asks
+/// for its own release under the new name, by finding and by principal: nothing is undone (the
+/// handlers refuse a self-release by IAM's ids, and cannot name a holder of the old name).
+#[tokio::test(start_paused = true)]
+async fn rb6_a_pre_upgrade_user_renamed_cannot_release_itself() {
+    let iam = world::iam();
+    let (sns, scratch, logs) = (Sns::default(), Logs::default(), Logs::default());
+    send(&iam, &user_finding("lg-rb6", "ci-deployer", &[DEPLOYER_KEY]), &sns, &scratch, now()).await.unwrap();
+    as_before_ids(&scratch, &logs);
+    rename(&iam, "ci-deployer", "ci-x");
+    let held = iam.user("ci-x").attached;
+    let by = format!("arn:aws:iam::{ACCOUNT}:user/ci-x");
+    for rel in [release(Some("lg-rb6"), None, &by), release(None, Some(&arn("ci-deployer")), &by), release(None, Some(&by), &by)] {
+        let r = send(&iam, &rel, &sns, &logs, now() + Duration::minutes(30)).await;
+        assert_eq!(status(&iam, "ci-x", DEPLOYER_KEY), KeyStatus::Inactive, "{rel}: {r:#?}");
+        assert_eq!(iam.user("ci-x").attached, held, "{rel}: {r:#?}");
+    }
+}
