@@ -244,3 +244,32 @@ async fn rb6_a_pre_upgrade_user_renamed_cannot_release_itself() {
         assert_eq!(iam.user("ci-x").attached, held, "{rel}: {r:#?}");
     }
 }
+
+/// rb finding 3 (high: a release undoes another principal's unreleased containment).
+///
+/// Attack: rvr finding 2 with BOTH containments recorded before the upgrade: F1 quarantined bob
+/// (U1), F2 quarantined carol (U2), neither entry has an id. An admin's clean-up swaps the names
+/// (bob -> bob-old, carol -> bob). A responder releases F1 (U1's, a false positive).
+///
+/// Expected today: the walk of `user/bob/quarantine` finds F1 only; its dry run reports U2 (who
+/// holds `bob` now); `held_by_id` follows `ids/` for U2, but F2 was filed before `ids/` existed
+/// (under `user/carol` only), so nothing holds; the reversal is sent with U2's id, which IAM
+/// confirms, and U2's quarantine is detached while F2 is unreleased.
+///
+/// Fix: as rb finding 2 (the dry run names who holds the name now, not whom the entry contained:
+/// an entry of a user or role without an id is handed to a person, or undone only when the
+/// holder's id is proven to be the contained one, e.g. from the finding's confirmed records).
+#[tokio::test(start_paused = true)]
+async fn rb7_two_pre_upgrade_quarantines_a_name_swap_never_releases_the_other_users() {
+    let iam = world::iam().with_user("bob", Entity::new(arn("bob"))).with_user("carol", Entity::new(arn("carol")));
+    let (sns, scratch, logs) = (Sns::default(), Logs::default(), Logs::default());
+    send(&iam, &user_finding("lg-rb7-f1", "bob", &[]), &sns, &scratch, now()).await.unwrap();
+    send(&iam, &user_finding("lg-rb7-f2", "carol", &[]), &sns, &scratch, now()).await.unwrap();
+    as_before_ids(&scratch, &logs);
+    let held_by_f2 = iam.user("carol").attached;
+    assert!(!held_by_f2.is_empty() && !iam.user("bob").attached.is_empty(), "baseline: both quarantined");
+    rename(&iam, "bob", "bob-old");
+    rename(&iam, "carol", "bob");
+    let r = send(&iam, &release(Some("lg-rb7-f1"), None, RESPONDER), &sns, &logs, now() + Duration::minutes(30)).await;
+    assert_eq!(iam.user("bob").attached, held_by_f2, "F1's release (U1's) detached U2's quarantine, which unreleased F2 holds: {r:#?}");
+}
