@@ -103,22 +103,15 @@ async fn pre_upgrade_u1_then_u2(fid: &str) -> (Iam, Sns, Logs) {
     (iam, sns, logs)
 }
 
-/// rb finding 1 (high: a release of the wrong principal).
+/// Withstood (guard): a release of the wrong principal through a pre-upgrade key entry.
 ///
 /// Attack: rvr finding 4 with a containment recorded before the upgrade (no `principal_id`).
 /// ci-deployer (U1) is contained; an admin renames it ci-deployer-old and creates a fresh
 /// ci-deployer (U2) for the pipeline, then releases the principal `user/ci-deployer` (meaning U2).
-///
-/// Today: `keep_the_named_principal` skips every entry without an id (`continue`), so U1's key
-/// entry (found by the name the handler reported owning the key) stays in the scope. The walk
-/// asks the key's handler who owns the key (U1, a key never changes owner), finds no other
-/// containment of U1 by that id, and sends the reactivation with U1's id, which the handler
-/// rightly finds true of the key: U1's key is turned back on by a release that named U2.
-///
-/// Fix: in a release by principal, an entry without an id is checked as the others are: ask its
-/// handler (dry run) for the id of its principal (a key's owner) and leave it out, named for a
-/// person, unless IAM gives that id the released name now; or leave every entry without an id out
-/// of a release by principal and name it for a person.
+/// `keep_the_named_principal` skips every entry without an id, so U1's key entry stays in the
+/// scope, and the walk's dry run gives U1's id (the key's owner). The access-key handler still
+/// refuses the reactivation: the reversal names `ci-deployer` and IAM says the key belongs to
+/// ci-deployer-old. U1's key stays inactive (its entry is closed as refused, and says why).
 #[tokio::test(start_paused = true)]
 async fn rb1_a_release_by_principal_of_the_new_holder_never_reactivates_the_old_users_pre_upgrade_key() {
     let (iam, sns, logs) = pre_upgrade_u1_then_u2("lg-rb1").await;
@@ -130,11 +123,11 @@ async fn rb1_a_release_by_principal_of_the_new_holder_never_reactivates_the_old_
     );
 }
 
-/// rb finding 2 (medium: a containment silently stuck, its ledger entry closed).
+/// rb finding 2 (medium: a containment silently stuck, its ledger entry closed, nobody told).
 ///
 /// Attack: the same pre-upgrade containment of U1 and the same release by principal naming U2.
 ///
-/// Today: U1's quarantine entry (no id) stays in the scope; the walk's dry run of its reversal
+/// Today (seen failing on 8a85d0e): U1's quarantine entry (no id) stays in the scope; the walk's dry run of its reversal
 /// reports the id of who holds the name now (U2), nothing else holds U2, and the reversal is sent
 /// with U2's id: the handler finds IAM agrees and detaches launchguard's quarantine from U2,
 /// which has none. The entry is closed as undone while U1 (ci-deployer-old) stays quarantined,
@@ -145,6 +138,7 @@ async fn rb1_a_release_by_principal_of_the_new_holder_never_reactivates_the_old_
 /// at least close it only when the handler found launchguard's quarantine on that holder (an
 /// `already_applied` reversal of an entry without an id proves nothing about whose it was).
 #[tokio::test(start_paused = true)]
+#[ignore = "rb finding 2: a pre-upgrade quarantine entry released by principal for the new holder of the name is closed as done (already_applied on U2) while U1 stays quarantined, no person told"]
 async fn rb2_a_pre_upgrade_quarantine_is_never_closed_while_its_user_stays_quarantined_under_another_name() {
     let (iam, sns, logs) = pre_upgrade_u1_then_u2("lg-rb2").await;
     let r = send(&iam, &release(None, Some(&arn("ci-deployer")), RESPONDER), &sns, &logs, now() + Duration::minutes(30)).await;
@@ -157,14 +151,17 @@ async fn rb2_a_pre_upgrade_quarantine_is_never_closed_while_its_user_stays_quara
     );
 }
 
-/// rb finding 3 variant, by finding (medium): the pre-upgrade containment of U1 is released BY
+/// rb finding 2b (medium, the same by finding): the pre-upgrade containment of U1 is released BY
 /// FINDING by a responder after U1 was renamed and its name given to U2.
 ///
-/// Today: the walk's dry run reports U2's id (the name's holder now); the reversal is run on U2,
-/// the entry closed as undone, and U1 stays quarantined with nobody told.
+/// Today: the walk's dry run reports U2's id (the name's holder now); the reversal is run on U2
+/// (`already_applied`: none of launchguard's policies on U2), the entry closed as undone, and U1
+/// stays quarantined with nobody told (`human_actions` empty); the key's reactivation is refused
+/// (its owner is ci-deployer-old) and says so.
 ///
 /// Fix: as rb finding 2.
 #[tokio::test(start_paused = true)]
+#[ignore = "rb finding 2b: a pre-upgrade quarantine released by finding after its user was renamed is closed as done on the name's new holder, U1 stays quarantined, no person told"]
 async fn rb3_a_pre_upgrade_release_by_finding_after_a_rename_undoes_the_user_it_contained_or_tells_a_person() {
     let (iam, sns, logs) = pre_upgrade_u1_then_u2("lg-rb3").await;
     let r = send(&iam, &release(Some("lg-rb3"), None, RESPONDER), &sns, &logs, now() + Duration::minutes(30)).await;
@@ -245,21 +242,22 @@ async fn rb6_a_pre_upgrade_user_renamed_cannot_release_itself() {
     }
 }
 
-/// rb finding 3 (high: a release undoes another principal's unreleased containment).
+/// rb finding 1 (high: a release undoes another principal's unreleased containment).
 ///
 /// Attack: rvr finding 2 with BOTH containments recorded before the upgrade: F1 quarantined bob
 /// (U1), F2 quarantined carol (U2), neither entry has an id. An admin's clean-up swaps the names
 /// (bob -> bob-old, carol -> bob). A responder releases F1 (U1's, a false positive).
 ///
-/// Expected today: the walk of `user/bob/quarantine` finds F1 only; its dry run reports U2 (who
+/// Today (seen failing on 8a85d0e): the walk of `user/bob/quarantine` finds F1 only; its dry run reports U2 (who
 /// holds `bob` now); `held_by_id` follows `ids/` for U2, but F2 was filed before `ids/` existed
 /// (under `user/carol` only), so nothing holds; the reversal is sent with U2's id, which IAM
 /// confirms, and U2's quarantine is detached while F2 is unreleased.
 ///
-/// Fix: as rb finding 2 (the dry run names who holds the name now, not whom the entry contained:
+/// Fix (also of rb finding 2): the dry run names who holds the name now, not whom the entry contained:
 /// an entry of a user or role without an id is handed to a person, or undone only when the
 /// holder's id is proven to be the contained one, e.g. from the finding's confirmed records).
 #[tokio::test(start_paused = true)]
+#[ignore = "rb finding 1: two pre-upgrade quarantines and a name swap: releasing F1 (U1's) detaches U2's quarantine, which unreleased F2 holds"]
 async fn rb7_two_pre_upgrade_quarantines_a_name_swap_never_releases_the_other_users() {
     let iam = world::iam().with_user("bob", Entity::new(arn("bob"))).with_user("carol", Entity::new(arn("carol")));
     let (sns, scratch, logs) = (Sns::default(), Logs::default(), Logs::default());
