@@ -271,3 +271,24 @@ async fn rb7_two_pre_upgrade_quarantines_a_name_swap_never_releases_the_other_us
     let r = send(&iam, &release(Some("lg-rb7-f1"), None, RESPONDER), &sns, &logs, now() + Duration::minutes(30)).await;
     assert_eq!(iam.user("bob").attached, held_by_f2, "F1's release (U1's) detached U2's quarantine, which unreleased F2 holds: {r:#?}");
 }
+
+/// rb8, rvr finding 4's consequence with a pre-upgrade key entry: after the release by principal
+/// naming U2 (rb1: the reactivation of U1's key refused, the entry closed as refused), U2 is
+/// removed and U1 gets its name back; U1 launches again and F3 finds the key still inactive (not
+/// launchguard's change). A responder releases F3 only: F1, never released for U1, must still
+/// hold the key.
+#[tokio::test(start_paused = true)]
+async fn rb8_a_pre_upgrade_key_entry_closed_by_a_release_of_the_new_holder_never_reactivates_later() {
+    let (iam, sns, logs) = pre_upgrade_u1_then_u2("lg-rb8").await;
+    let r = send(&iam, &release(None, Some(&arn("ci-deployer")), RESPONDER), &sns, &logs, now() + Duration::minutes(30)).await;
+    assert_eq!(status(&iam, "ci-deployer-old", DEPLOYER_KEY), KeyStatus::Inactive, "{r:#?}");
+    iam.users.lock().unwrap().remove("ci-deployer");
+    rename(&iam, "ci-deployer-old", "ci-deployer");
+    send(&iam, &user_finding("lg-rb8-f3", "ci-deployer", &[DEPLOYER_KEY]), &sns, &logs, now() + Duration::minutes(40)).await.unwrap();
+    let r3 = send(&iam, &release(Some("lg-rb8-f3"), None, RESPONDER), &sns, &logs, now() + Duration::minutes(50)).await;
+    assert_eq!(
+        status(&iam, "ci-deployer", DEPLOYER_KEY),
+        KeyStatus::Inactive,
+        "releasing F3 turned on the key F1 holds for U1 (F1's pre-upgrade entry was closed by the release of U2): {r3:#?}"
+    );
+}
