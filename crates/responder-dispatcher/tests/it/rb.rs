@@ -272,12 +272,23 @@ async fn rb7_two_pre_upgrade_quarantines_a_name_swap_never_releases_the_other_us
     assert_eq!(iam.user("bob").attached, held_by_f2, "F1's release (U1's) detached U2's quarantine, which unreleased F2 holds: {r:#?}");
 }
 
-/// rb8, rvr finding 4's consequence with a pre-upgrade key entry: after the release by principal
-/// naming U2 (rb1: the reactivation of U1's key refused, the entry closed as refused), U2 is
-/// removed and U1 gets its name back; U1 launches again and F3 finds the key still inactive (not
-/// launchguard's change). A responder releases F3 only: F1, never released for U1, must still
-/// hold the key.
+/// rb finding 3 (medium: a release undoes a containment nobody released; rvr finding 4's
+/// consequence, still open for a pre-upgrade key entry).
+///
+/// Attack: after the release by principal naming U2 (rb1: the reactivation of U1's key refused,
+/// the entry closed as refused), U2 is removed and U1 gets its name back; U1 launches again and
+/// F3 finds the key still inactive (not launchguard's change). A responder releases F3 only.
+///
+/// Today (seen failing on 8a85d0e): `keep_the_named_principal` left F1's key entry (no id) in the
+/// scope of U2's release, so it was marked released (refused). The walk of F3's release retries
+/// that refused reversal: its dry run names U1 (the key's owner), which IAM now gives the name in
+/// the reversal, and the key is turned on though F1 was never released for U1.
+///
+/// Fix: the one of rb finding 2 in `keep_the_named_principal`: an entry without an id is
+/// identified (dry run) and left out unless its principal's id is the released name's now, or left
+/// out of a release by principal and named for a person.
 #[tokio::test(start_paused = true)]
+#[ignore = "rb finding 3: a pre-upgrade key entry closed (refused) by a release of the name's new holder is retried and reactivated by a later release of another finding once U1 has its name back"]
 async fn rb8_a_pre_upgrade_key_entry_closed_by_a_release_of_the_new_holder_never_reactivates_later() {
     let (iam, sns, logs) = pre_upgrade_u1_then_u2("lg-rb8").await;
     let r = send(&iam, &release(None, Some(&arn("ci-deployer")), RESPONDER), &sns, &logs, now() + Duration::minutes(30)).await;
