@@ -138,7 +138,6 @@ async fn rb1_a_release_by_principal_of_the_new_holder_never_reactivates_the_old_
 /// at least close it only when the handler found launchguard's quarantine on that holder (an
 /// `already_applied` reversal of an entry without an id proves nothing about whose it was).
 #[tokio::test(start_paused = true)]
-#[ignore = "rb finding 2: a pre-upgrade quarantine entry released by principal for the new holder of the name is closed as done (already_applied on U2) while U1 stays quarantined, no person told"]
 async fn rb2_a_pre_upgrade_quarantine_is_never_closed_while_its_user_stays_quarantined_under_another_name() {
     let (iam, sns, logs) = pre_upgrade_u1_then_u2("lg-rb2").await;
     let r = send(&iam, &release(None, Some(&arn("ci-deployer")), RESPONDER), &sns, &logs, now() + Duration::minutes(30)).await;
@@ -161,7 +160,6 @@ async fn rb2_a_pre_upgrade_quarantine_is_never_closed_while_its_user_stays_quara
 ///
 /// Fix: as rb finding 2.
 #[tokio::test(start_paused = true)]
-#[ignore = "rb finding 2b: a pre-upgrade quarantine released by finding after its user was renamed is closed as done on the name's new holder, U1 stays quarantined, no person told"]
 async fn rb3_a_pre_upgrade_release_by_finding_after_a_rename_undoes_the_user_it_contained_or_tells_a_person() {
     let (iam, sns, logs) = pre_upgrade_u1_then_u2("lg-rb3").await;
     let r = send(&iam, &release(Some("lg-rb3"), None, RESPONDER), &sns, &logs, now() + Duration::minutes(30)).await;
@@ -257,7 +255,6 @@ async fn rb6_a_pre_upgrade_user_renamed_cannot_release_itself() {
 /// an entry of a user or role without an id is handed to a person, or undone only when the
 /// holder's id is proven to be the contained one, e.g. from the finding's confirmed records).
 #[tokio::test(start_paused = true)]
-#[ignore = "rb finding 1: two pre-upgrade quarantines and a name swap: releasing F1 (U1's) detaches U2's quarantine, which unreleased F2 holds"]
 async fn rb7_two_pre_upgrade_quarantines_a_name_swap_never_releases_the_other_users() {
     let iam = world::iam().with_user("bob", Entity::new(arn("bob"))).with_user("carol", Entity::new(arn("carol")));
     let (sns, scratch, logs) = (Sns::default(), Logs::default(), Logs::default());
@@ -288,7 +285,6 @@ async fn rb7_two_pre_upgrade_quarantines_a_name_swap_never_releases_the_other_us
 /// identified (dry run) and left out unless its principal's id is the released name's now, or left
 /// out of a release by principal and named for a person.
 #[tokio::test(start_paused = true)]
-#[ignore = "rb finding 3: a pre-upgrade key entry closed (refused) by a release of the name's new holder is retried and reactivated by a later release of another finding once U1 has its name back"]
 async fn rb8_a_pre_upgrade_key_entry_closed_by_a_release_of_the_new_holder_never_reactivates_later() {
     let (iam, sns, logs) = pre_upgrade_u1_then_u2("lg-rb8").await;
     let r = send(&iam, &release(None, Some(&arn("ci-deployer")), RESPONDER), &sns, &logs, now() + Duration::minutes(30)).await;
