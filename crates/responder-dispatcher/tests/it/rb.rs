@@ -3,7 +3,9 @@
 //! without an id, `settle` keeping only the bound id, and a release by principal leaving out the
 //! entries IAM no longer gives the released name. Each test asserts the SAFE outcome; one that
 //! fails against the code reviewed is `#[ignore]`d with the finding (its doc says the attack, what
-//! happens today and the fix suggested); the others are attacks withstood, kept as guards.
+//! happened and the fix suggested); the others are attacks withstood, kept as guards. Findings 1-3
+//! (rb7, rb2, rb3, rb8) are fixed: an entry of a user or role with no id is handed to a person and
+//! its release stays open; a release by principal leaves every entry with no id out, for a person.
 
 #![allow(clippy::unwrap_used)] // a test that cannot unwrap has failed
 
@@ -127,7 +129,7 @@ async fn rb1_a_release_by_principal_of_the_new_holder_never_reactivates_the_old_
 ///
 /// Attack: the same pre-upgrade containment of U1 and the same release by principal naming U2.
 ///
-/// Today (seen failing on 8a85d0e): U1's quarantine entry (no id) stays in the scope; the walk's dry run of its reversal
+/// Before the fix (seen failing on 8a85d0e and c7fe5fc): U1's quarantine entry (no id) stays in the scope; the walk's dry run of its reversal
 /// reports the id of who holds the name now (U2), nothing else holds U2, and the reversal is sent
 /// with U2's id: the handler finds IAM agrees and detaches launchguard's quarantine from U2,
 /// which has none. The entry is closed as undone while U1 (ci-deployer-old) stays quarantined,
@@ -153,7 +155,7 @@ async fn rb2_a_pre_upgrade_quarantine_is_never_closed_while_its_user_stays_quara
 /// rb finding 2b (medium, the same by finding): the pre-upgrade containment of U1 is released BY
 /// FINDING by a responder after U1 was renamed and its name given to U2.
 ///
-/// Today: the walk's dry run reports U2's id (the name's holder now); the reversal is run on U2
+/// Before the fix (seen failing on c7fe5fc): the walk's dry run reports U2's id (the name's holder now); the reversal is run on U2
 /// (`already_applied`: none of launchguard's policies on U2), the entry closed as undone, and U1
 /// stays quarantined with nobody told (`human_actions` empty); the key's reactivation is refused
 /// (its owner is ci-deployer-old) and says so.
@@ -246,7 +248,7 @@ async fn rb6_a_pre_upgrade_user_renamed_cannot_release_itself() {
 /// (U1), F2 quarantined carol (U2), neither entry has an id. An admin's clean-up swaps the names
 /// (bob -> bob-old, carol -> bob). A responder releases F1 (U1's, a false positive).
 ///
-/// Today (seen failing on 8a85d0e): the walk of `user/bob/quarantine` finds F1 only; its dry run reports U2 (who
+/// Before the fix (seen failing on 8a85d0e and c7fe5fc): the walk of `user/bob/quarantine` finds F1 only; its dry run reports U2 (who
 /// holds `bob` now); `held_by_id` follows `ids/` for U2, but F2 was filed before `ids/` existed
 /// (under `user/carol` only), so nothing holds; the reversal is sent with U2's id, which IAM
 /// confirms, and U2's quarantine is detached while F2 is unreleased.
@@ -276,7 +278,7 @@ async fn rb7_two_pre_upgrade_quarantines_a_name_swap_never_releases_the_other_us
 /// the entry closed as refused), U2 is removed and U1 gets its name back; U1 launches again and
 /// F3 finds the key still inactive (not launchguard's change). A responder releases F3 only.
 ///
-/// Today (seen failing on 8a85d0e): `keep_the_named_principal` left F1's key entry (no id) in the
+/// Before the fix (seen failing on 8a85d0e and c7fe5fc): `keep_the_named_principal` left F1's key entry (no id) in the
 /// scope of U2's release, so it was marked released (refused). The walk of F3's release retries
 /// that refused reversal: its dry run names U1 (the key's owner), which IAM now gives the name in
 /// the reversal, and the key is turned on though F1 was never released for U1.
