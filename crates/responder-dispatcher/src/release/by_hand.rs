@@ -1,4 +1,5 @@
-//! What a person checks, and undoes by hand, when launchguard cannot tell whether it made a change.
+//! What a person checks, and undoes by hand, when launchguard cannot tell whether it made a change,
+//! or cannot prove whose containment an entry without an IAM unique id would undo.
 
 use launchguard_core::contract::{Action, OutcomeStatus};
 use launchguard_core::policy::{Containment, DEFAULT_QUARANTINE_POLICY_ARN, partition_of};
