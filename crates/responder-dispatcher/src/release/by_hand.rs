@@ -1,4 +1,5 @@
-//! What a person checks, and undoes by hand, when launchguard cannot tell whether it made a change.
+//! What a person checks, and undoes by hand, when launchguard cannot tell whether it made a change,
+//! or cannot prove whose containment an entry without an IAM unique id would undo.
 
 use launchguard_core::contract::{Action, OutcomeStatus};
 use launchguard_core::policy::{Containment, DEFAULT_QUARANTINE_POLICY_ARN, partition_of};
@@ -26,7 +27,35 @@ pub(crate) fn unknown_change(e: &ActionEntry) -> String {
         },
         _ => "an earlier attempt stopped while acting".to_owned(),
     };
-    let steps = match &e.action {
+    format!(
+        "{} (finding {}, {}): launchguard cannot tell whether it made this change, because {why}; it was not undone: {}",
+        e.action.target(),
+        e.finding_id,
+        e.action.name(),
+        steps(e)
+    )
+}
+
+/// For a person: the entry `e` of a user or role with no IAM unique id (written before the ledger
+/// kept ids, or IAM did not answer its handler). Its reversal names the principal by name, and a
+/// name can be renamed or given to another principal since: the id of whoever holds the name now
+/// (what a handler's dry run reports) does not prove that principal is the one `e` contained, so
+/// launchguard never undoes it by itself, and never closes it.
+pub(crate) fn no_id(e: &ActionEntry) -> String {
+    format!(
+        "{} (finding {}, {}): launchguard's ledger has no IAM unique id for this entry (written before it kept ids, or IAM did not answer its handler), so launchguard cannot prove that whoever holds the name now is the principal it contained (a name can be renamed, or given to another user or role): it was not undone, and stays open; a person checks in CloudTrail (launchguard's handler's call for finding {}) which principal, by unique id, launchguard contained, that it holds this name now (`aws iam get-user`/`get-role`), and that no other containment of it relies on the change, then: {}",
+        e.action.target(),
+        e.finding_id,
+        e.action.name(),
+        e.finding_id,
+        steps(e)
+    )
+}
+
+/// What a person checks, and the commands that undo launchguard's change of `e` (every value
+/// shell-quoted).
+fn steps(e: &ActionEntry) -> String {
+    match &e.action {
         Action::DeactivateAccessKey { access_key_id, user_name: Some(u), .. } => format!(
             "check `aws iam list-access-keys --user-name {u}` and CloudTrail UpdateAccessKey by launchguard-accesskey-handler; if launchguard deactivated it and it must work again: `aws iam update-access-key --user-name {u} --access-key-id {k} --status Active`",
             u = q(u),
@@ -75,11 +104,5 @@ pub(crate) fn unknown_change(e: &ActionEntry) -> String {
             p = q(&Containment::RoleSessions.arn(partition_of(role_arn), account_id))
         ),
         other => format!("check {} by hand", other.target()),
-    };
-    format!(
-        "{} (finding {}, {}): launchguard cannot tell whether it made this change, because {why}; it was not undone: {steps}",
-        e.action.target(),
-        e.finding_id,
-        e.action.name()
-    )
+    }
 }

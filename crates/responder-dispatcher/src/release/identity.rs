@@ -6,7 +6,8 @@
 //! ([`ANOTHER_PRINCIPAL`]) when IAM's holder of that name has another id (never the name the
 //! reversal resolved to: a launcher renamed away keeps its containment when the release names the
 //! new holder of its old name). The entries of
-//! such an id are left out of the release, and named for a person. The dispatcher makes no IAM
+//! such an id are left out of the release, and named for a person; so are the entries with no id
+//! (a name's holder now is not proven to be whom they contained). The dispatcher makes no IAM
 //! call: the handlers are where IAM is.
 
 use chrono::{DateTime, Utc};
@@ -16,28 +17,50 @@ use launchguard_aws::store::ConditionalStore;
 use launchguard_core::contract::{ANOTHER_PRINCIPAL, Action, OutcomeStatus, ResponseRequest};
 use launchguard_core::ids::{IamArn, IamEntity};
 
+use super::by_hand;
 use super::ledger_failure;
+use super::walk::{key_owner_id, names_a_principal};
 use crate::error::{Failure, Part};
 use crate::finding::Io;
-use crate::ledger::Ledger;
+use crate::ledger::{ActionEntry, Ledger, ReversalState};
 use crate::{DispatcherError, run_requests};
 
-/// Remove from `scope` every entry whose `principal_id` IAM does not give the principal the
-/// release names now; say which in `notes`. A handler that cannot answer makes the release fail
-/// (retryably when it may pass later): the check could not be made.
+/// What [`keep_the_named_principal`] left out of a release by principal, and why.
+#[derive(Debug, Default)]
+pub(super) struct LeftOut {
+    /// Entries of another principal by IAM's unique id (for the page's notes).
+    pub notes: Vec<String>,
+    /// Entries with no IAM unique id, for a person (`human_actions`, the page's BY HAND).
+    pub by_hand: Vec<String>,
+}
+
+/// Remove from `scope` every entry whose `principal_id` (a key's: its bound owner id) IAM does
+/// not give the principal the release names now; say which in `notes`. An entry with no id (written
+/// before the ledger kept ids, or IAM did not answer its handler) cannot be proven the released
+/// principal's: unless its release is over, it is left out too, and named for a person. A handler
+/// that cannot answer makes the release fail (retryably when it may pass later): the check could
+/// not be made.
 pub(super) async fn keep_the_named_principal<I: Invoker, N, L, S: ConditionalStore, K: MacSigner>(
     principal_arn: &str,
     scope: &mut Vec<String>,
     io: &Io<'_, I, N, L, S, K>,
     ledger: &Ledger<'_, S>,
     now: DateTime<Utc>,
-) -> Result<Vec<String>, DispatcherError> {
+) -> Result<LeftOut, DispatcherError> {
     let named = IamArn::parse(principal_arn)?;
     let mut ids: Vec<(String, String)> = Vec::new(); // (key, id) of each entry with an id
     let mut checks: Vec<(String, ResponseRequest)> = Vec::new(); // one dry run per id
+    let mut out = LeftOut::default();
+    let mut no_id = Vec::new();
     for key in scope.iter() {
         let Some((e, _)) = ledger.entry(key).await.map_err(|e| ledger_failure(&e))? else { continue };
-        let Some(id) = e.principal_id.clone() else { continue };
+        let Some(id) = e.principal_id.clone().or_else(|| key_owner_id(&e).map(str::to_owned)) else {
+            if !over(&e) {
+                no_id.push(key.clone());
+                out.by_hand.push(unproven(principal_arn, &e));
+            }
+            continue;
+        };
         ids.push((key.clone(), id.clone()));
         if checks.iter().any(|(i, _)| *i == id) {
             continue;
@@ -51,8 +74,9 @@ pub(super) async fn keep_the_named_principal<I: Invoker, N, L, S: ConditionalSto
         req.principal_id = Some(id.clone());
         checks.push((id, req));
     }
+    scope.retain(|k| !no_id.contains(k));
     if checks.is_empty() {
-        return Ok(Vec::new());
+        return Ok(out);
     }
     let (order, reqs): (Vec<String>, Vec<ResponseRequest>) = checks.into_iter().unzip();
     let mut other = Vec::new();
@@ -75,18 +99,38 @@ pub(super) async fn keep_the_named_principal<I: Invoker, N, L, S: ConditionalSto
     if !failures.is_empty() {
         return Err(DispatcherError::Incomplete { failures });
     }
-    let mut notes = Vec::new();
     for (id, reason) in other {
         let left: Vec<String> = ids.iter().filter(|(_, i)| *i == id).map(|(k, _)| k.clone()).collect();
         scope.retain(|k| !left.contains(k));
-        notes.push(format!(
+        out.notes.push(format!(
             "left alone: {} containment entr{} of IAM principal {id}, filed under the name {principal_arn} gives, which IAM gives another principal now ({reason}); release it by finding once a person has checked: {}",
             left.len(),
             if left.len() == 1 { "y" } else { "ies" },
             left.join(", ")
         ));
     }
-    Ok(notes)
+    Ok(out)
+}
+
+/// Whether the release of `e` is over: its reversal ran, or there was nothing of launchguard's to
+/// undo. Such an entry stays in the scope whatever its id (nothing is left to do with it).
+fn over(e: &ActionEntry) -> bool {
+    e.released.as_ref().is_some_and(|r| matches!(r.reversal, ReversalState::Done | ReversalState::NotOurs))
+}
+
+/// For a person: `e`, an entry with no IAM unique id, left out of the release of `principal_arn`.
+fn unproven(principal_arn: &str, e: &ActionEntry) -> String {
+    let how = match &e.reversal {
+        Some(rev) if names_a_principal(rev) => by_hand::no_id(e),
+        _ => format!(
+            "{} (finding {}, {}): launchguard's ledger has no IAM unique id of its principal (written before it kept ids, or IAM did not answer its handler), so launchguard cannot prove it is a containment of the principal IAM gives that name now; a person checks whose it is (CloudTrail, `aws iam get-user`/`get-role`) and, if it is this principal's, releases finding {} by finding",
+            e.action.target(),
+            e.finding_id,
+            e.action.name(),
+            e.finding_id
+        ),
+    };
+    format!("left alone by the release of {principal_arn} (no IAM unique id): {how}")
 }
 
 /// The reversal `rev` made to name the principal the release names (`arn`, parsed as `named`)

@@ -13,9 +13,12 @@
 //! `human_actions`, with what to check and the commands that undo it ([`by_hand`]), and its status
 //! says a person must act. Every release that covers it names it again, while its reversal stays
 //! unknown: the release that first marked it may have answered busy. An entry without IAM's
-//! unique id of its principal (written before the ledger kept ids) is never undone by its name
-//! alone: the walk asks its handler for the id of whoever holds the name now, and hands it to a
-//! person when no id comes back. The walk is in [`walk`].
+//! unique id of its principal (written before the ledger kept ids, or IAM did not answer its
+//! handler) is never undone by its name alone. A user's or role's is handed to a person (who holds
+//! its name now is not proven to be whom it contained) and its release stays open; a key's (or
+//! instances') reversal is bound to the key's id: the walk asks its handler for the id of the key's
+//! owner, and hands it to a person when no id comes back. A release by principal leaves every
+//! entry without an id out, and names it for a person. The walk is in [`walk`].
 
 mod by_hand;
 mod identity;
@@ -122,10 +125,11 @@ pub async fn release<I: Invoker, N: Notifier, L: IncidentLog, S: ConditionalStor
     };
     // A principal named by name: only the entries of the principal IAM gives that name now, by
     // IAM's unique id (a rename, or the name given to a new user, never widens the scope).
-    let mut notes = match &r.principal_arn {
+    let left = match &r.principal_arn {
         Some(p) => identity::keep_the_named_principal(p, &mut scope, io, &ledger, now).await?,
-        None => Vec::new(),
+        None => identity::LeftOut::default(),
     };
+    let mut notes = left.notes;
     // A contained principal never releases itself: refused before anything is marked. Who asks
     // must be said (the CLI and SECURITY.md's manual path do), as an IAM user, role or session.
     let by = match r.requested_by.as_deref() {
@@ -157,7 +161,7 @@ pub async fn release<I: Invoker, N: Notifier, L: IncidentLog, S: ConditionalStor
     // Mark the scope released and `releasing` (before listing any target). A fresh claim is a
     // delivery acting right now: retry. A stale one, or an unknown owner, is for a person.
     let mut marked = 0;
-    let mut human = Vec::new();
+    let mut human = left.by_hand;
     if !dry_run {
         let mut held = Vec::new();
         for key in &scope {

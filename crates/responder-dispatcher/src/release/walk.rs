@@ -1,8 +1,10 @@
 //! Walking one target of a release: keep what another containment relies on, otherwise run the
 //! reversals of launchguard's released changes, each with IAM's unique id of the principal (a
 //! key's owner) whose containment it undoes. An entry that has none is identified first by its
-//! handler (a dry run of its reversal reports the id of who holds the name, or the key, now):
-//! that id's other unreleased entries keep the change; without an id, a person is told.
+//! handler (a dry run of its reversal reports the id of who holds the key, or the name, now):
+//! that id's other unreleased entries keep the change; without an id, a person is told. An entry
+//! of a user or role without an id is never undone by the walk: who holds its name now is not
+//! proven to be whom it contained, so a person is told, and its release stays open.
 
 use chrono::{DateTime, Utc};
 use launchguard_aws::CallError;
@@ -11,7 +13,7 @@ use launchguard_aws::mac::MacSigner;
 use launchguard_aws::store::ConditionalStore;
 use launchguard_core::contract::{Action, OutcomeStatus, ResponseOutcome, ResponseRequest};
 
-use super::ledger_failure;
+use super::{by_hand, ledger_failure};
 use crate::finding::Io;
 use crate::ledger::{ActionEntry, Ledger, Owner, ReversalState, principal_prefix, target_of};
 use crate::{DispatcherError, run_requests};
@@ -74,6 +76,14 @@ pub(super) async fn walk<I: Invoker, N, L, S: ConditionalStore, K: MacSigner>(
             // the key) now ([`identify`]), and that id's other entries count as holders.
             let id = match e.principal_id.clone().or_else(|| key_owner_id(e).map(str::to_owned)) {
                 Some(id) => Some(id),
+                // a user's or role's reversal names it by name, and the dry run would report who
+                // holds the name NOW, not whom the entry contained: nothing proves they are one,
+                // so a person undoes it; the entry's release stays open (never closed as done)
+                None if names_a_principal(&rev) => {
+                    human.push(by_hand::no_id(e));
+                    done[i] = true;
+                    continue;
+                }
                 None if needs_identity(t) => match identify(io, e, &rev, by.clone(), now).await {
                     Identity::Id(id) => {
                         if let Some(h) = held_by_id(ledger, t, &id, e).await.map_err(|e| ledger_failure(&e))? {
@@ -152,7 +162,7 @@ async fn held_on<S: ConditionalStore>(ledger: &Ledger<'_, S>, target: &str) -> R
 /// confirmed records gave it (the id its action was bound to, which the handler checked against
 /// the key's owner before acting). `None` when the action was not bound (records with no id): the
 /// key's user is then known by the name the handler reported only.
-fn key_owner_id(e: &ActionEntry) -> Option<&str> {
+pub(super) fn key_owner_id(e: &ActionEntry) -> Option<&str> {
     match &e.action {
         Action::DeactivateAccessKey { bound: Some(b), .. } => Some(b.principal_id.as_str()),
         _ => None,
@@ -230,6 +240,13 @@ async fn without_held_keys<S: ConditionalStore>(
         }
         other => Ok(Some(other)),
     }
+}
+
+/// Whether `rev` undoes a containment of a user or role it names by name (its quarantine, every
+/// key, sessions). A key's reversal is bound to the key's id, which IAM never reuses (and the
+/// handler checks the key's owner); instances' to their ids.
+pub(super) fn names_a_principal(rev: &Action) -> bool {
+    matches!(rev, Action::ReleaseUserQuarantine { .. } | Action::ReactivateUserAccessKeys { .. } | Action::RestoreRoleSessions { .. })
 }
 
 /// Whether entries of target `t` are a principal's or a key's: their reversal is run only with

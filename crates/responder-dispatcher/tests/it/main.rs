@@ -22,6 +22,7 @@ mod moved_into_protection;
 mod notification_injection;
 mod paced;
 mod quarantine_slots;
+mod rb;
 mod redelivery;
 mod rename;
 mod replay_records;
