@@ -68,7 +68,6 @@ fn attacker() -> String {
 /// record of the same principal, and have `unexplained` leave out creates whose count the
 /// metric filters cannot have added.
 #[test]
-#[ignore = "ra finding 1: a forged create (by a service-linked role, count field in another case) sets a prior size that hides a real resize from flagging, the unknown-prior list and the detector's page"]
 fn a_forged_prior_size_never_hides_a_real_resize() {
     let forged = call(
         1,
@@ -195,7 +194,6 @@ fn a_group_named_by_arn_in_the_resize_is_shown_as_unknown() {
 /// Suggested fix: refuse a seen pattern with a repeated key (parse into a map that errors on
 /// duplicates, or compare the canonical re-serialisation of the seen text with its parse).
 #[test]
-#[ignore = "ra finding 2: a stream rule pattern with a repeated key compares equal to its rendering (serde keeps the last value)"]
 fn a_pattern_with_a_repeated_key_is_not_as_rendered() {
     use launchguard_core::stream_plan::plan;
     let set = RuleSet::bundled().unwrap();
