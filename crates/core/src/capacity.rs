@@ -34,7 +34,9 @@
 //! whose unexplained datapoint pages a person. A record read alone (the stream's event, the
 //! dispatcher's CloudTrail confirmation) shows no earlier size: there a resize counts 0, so a
 //! finding resting on a resize's increase is not confirmed by CloudTrail's record alone and the
-//! dispatcher only notifies.
+//! dispatcher only notifies. Only a call that vouches for its size ([`SetSize::vouches`]: its
+//! count fields as CloudTrail writes them, [`as_written`], and not a service-linked role's own
+//! call) gives a later resize its size before; any other makes the group's size unknown.
 //!
 //! A capacity in units of vCPUs or memory (`TargetCapacityUnitType`) or of weighted capacity is
 //! counted as that many instances: more than AWS launches, never fewer. The instances AWS then

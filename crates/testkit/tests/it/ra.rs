@@ -37,7 +37,7 @@ fn instances_published(r: &Value) -> f64 {
 /// writes them (as the filters do), or publish `MAX_THRESHOLD` for a launch route whose count
 /// fields are absent in the written case but present in another.
 #[test]
-#[ignore = "ra finding 1 (metric half): a create whose count field is written in another case is read by core and unseen by the instances filters"]
+#[ignore = "ra finding 1 (metric half, still open): the instances filters do not publish a create whose count field is written in another case; core no longer takes a prior size from it nor lets it explain a datapoint (SECURITY.md)"]
 fn a_count_core_reads_is_one_the_instances_metric_publishes() {
     let forged = create_asg(json!({"autoScalingGroupName": "g", "minSize": 0, "maxSize": 1000, "DesiredCapacity": 1000}));
     let core =
