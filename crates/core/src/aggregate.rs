@@ -298,6 +298,10 @@ pub struct Aggregate {
     /// Records of incomplete identities counted at once, for their own unknown principal,
     /// because [`MAX_HELD`] were held already.
     pub held_overflow: u64,
+    /// Instances requested by counted calls whose count fields are not as CloudTrail writes
+    /// them ([`LaunchFacts::unfiltered`]): in the principals' `instances_requested`, but never
+    /// added by the instances metric's filters, so never what explains its datapoint.
+    pub unfiltered_requested: u64,
 }
 
 impl Aggregate {
@@ -413,6 +417,9 @@ impl Aggregate {
             }
         }
         self.records += 1;
+        if facts.unfiltered {
+            self.unfiltered_requested = self.unfiltered_requested.saturating_add(facts.requested);
+        }
         let by_service = session
             .invoked_by
             .as_deref()

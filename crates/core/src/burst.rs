@@ -159,6 +159,8 @@ struct Sizing {
     call: usize,
     event_name: String,
     by_service: bool,
+    /// Its count fields are not as CloudTrail writes them ([`LaunchFacts::unfiltered`]).
+    unfiltered: bool,
 }
 
 /// Per-principal launch calls and whole-input activity, each launch record counted once.
@@ -222,13 +224,16 @@ impl Tracker {
         };
         tl.calls.push(call);
         if let Some(set) = &facts.set_size {
+            // a service-linked role's own call (never flagged) never vouches for a size
+            let set = SetSize { vouches: set.vouches && !by_service, ..set.clone() };
             self.sizing.push(Sizing {
                 t_ms,
-                set: set.clone(),
+                set,
                 idx,
                 call: tl.calls.len() - 1,
                 event_name: record.event_name.as_deref().unwrap_or_default().to_owned(),
                 by_service,
+                unfiltered: facts.unfiltered,
             });
         }
     }
@@ -262,6 +267,12 @@ impl Tracker {
                 && let Some(c) = self.timelines.get_mut(s.idx).and_then(|tl| tl.calls.get_mut(s.call))
             {
                 c.requested = u32::try_from(n).unwrap_or(u32::MAX);
+            }
+            // an increase the instances metric's filters cannot have added
+            if let Resolved::Increase(n) = r
+                && s.unfiltered
+            {
+                self.totals.unfiltered_requested = self.totals.unfiltered_requested.saturating_add(n);
             }
             self.totals.add_resolved(s.idx, s.t_ms, &s.event_name, &s.set, r, s.by_service);
         }

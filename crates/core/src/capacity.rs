@@ -34,7 +34,9 @@
 //! whose unexplained datapoint pages a person. A record read alone (the stream's event, the
 //! dispatcher's CloudTrail confirmation) shows no earlier size: there a resize counts 0, so a
 //! finding resting on a resize's increase is not confirmed by CloudTrail's record alone and the
-//! dispatcher only notifies.
+//! dispatcher only notifies. Only a call that vouches for its size ([`SetSize::vouches`]: its
+//! count fields as CloudTrail writes them, [`as_written`], and not a service-linked role's own
+//! call) gives a later resize its size before; any other makes the group's size unknown.
 //!
 //! A capacity in units of vCPUs or memory (`TargetCapacityUnitType`) or of weighted capacity is
 //! counted as that many instances: more than AWS launches, never fewer. The instances AWS then
@@ -129,6 +131,13 @@ pub struct SetSize {
     pub min: Option<u64>,
     /// The maximum it sets.
     pub max: Option<u64>,
+    /// Whether the size it sets may stand as a later call's size before ([`crate::resize`]):
+    /// false for a call whose count fields are not as CloudTrail writes them ([`as_written`]:
+    /// the instances metric's filters did not count it) and for a call a service-linked role
+    /// made for its service ([`crate::principal::is_made_by_aws_service_for`]: never flagged).
+    /// Such a call makes the group's size unknown from then on, and a resize of it counts as a
+    /// resize of unknown prior size.
+    pub vouches: bool,
 }
 
 /// A resize's `(desired, minimum, maximum)` as its request gives them ([`SetSize`]); `None`
@@ -320,6 +329,21 @@ fn field<'v>(o: &'v Value, key: &str) -> Option<&'v Value> {
 
 fn at<'v>(o: &'v Value, path: &[&str]) -> Option<&'v Value> {
     path.iter().try_fold(o, |v, k| field(v, k))
+}
+
+/// True when every count field of `route` ([`Route::count_fields`]) that `request` gives (its
+/// name's first letter in either case, as [`requested`] reads it) is given as CloudTrail writes
+/// it: under the exact name the instances metric's filters match (`alarm_plan` renders the
+/// same [`Route::count_fields`] as `$.requestParameters.<path>`) and as a JSON number (a filter's
+/// `>=` never matches a string). The one place that decides whether a count core reads is one
+/// the metric can have added: a record for which it is false never gives a group its size
+/// before ([`SetSize::vouches`]) and its count is left out of what explains an alarm's
+/// datapoint (`LaunchFacts::unfiltered`).
+pub fn as_written(route: Route, request: &Value) -> bool {
+    route.count_fields().iter().all(|path| match at(request, path) {
+        None | Some(Value::Null) => true,
+        Some(_) => matches!(path.iter().try_fold(request, |v, k| v.get(k)), Some(Value::Number(_))),
+    })
 }
 
 /// A count as CloudTrail writes it (a number; some exports write a string); `None` when absent

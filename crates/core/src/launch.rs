@@ -16,7 +16,7 @@ use std::borrow::Cow;
 
 use serde::{Deserialize, Deserializer};
 
-use crate::capacity::{Change, GroupId, Route, SetSize, group_name, instance_type, requested};
+use crate::capacity::{Change, GroupId, Route, SetSize, as_written, group_name, instance_type, requested};
 use crate::record::CloudTrailRecord;
 
 /// A `RunInstances` record with its request and response read in the same pass.
@@ -68,6 +68,10 @@ pub struct LaunchFacts {
     /// `requested` counts it) or a resize's (its `requested` is 0 until the read's earlier sizes
     /// say the increase, [`crate::resize`]).
     pub set_size: Option<SetSize>,
+    /// A count read from fields not as CloudTrail writes them ([`crate::capacity::as_written`]):
+    /// the instances metric's filters cannot have added `requested`, so it never explains an
+    /// alarm's datapoint ([`crate::aggregate::Aggregate::unfiltered_requested`]).
+    pub unfiltered: bool,
 }
 
 /// The `requestParameters` of `RunInstances`, as far as counting needs.
@@ -185,6 +189,7 @@ pub fn capacity_facts(
     match value.as_ref().and_then(|v| requested(route, v)) {
         Some(n) => {
             f.requested = if route.change() == Change::Resize { 0 } else { n };
+            f.unfiltered = !value.as_ref().is_some_and(|v| as_written(route, v));
             let bounds = match (route.change(), value.as_ref()) {
                 (Change::Resize, Some(v)) => crate::capacity::bounds(route, v),
                 _ => Some((Some(n), None, None)),
@@ -198,7 +203,8 @@ pub fn capacity_facts(
                 let name = group_name(route, value.as_ref(), response.as_ref()).unwrap_or_default();
                 let group = GroupId { account: String::new(), region: String::new(), kind, name };
                 let size = desired.or(min).or(max).unwrap_or(n);
-                f.set_size = Some(SetSize { group, size, change: route.change(), desired, min, max });
+                let vouches = value.as_ref().is_some_and(|v| as_written(route, v));
+                f.set_size = Some(SetSize { group, size, change: route.change(), desired, min, max, vouches });
             }
         }
         None => {

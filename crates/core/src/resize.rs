@@ -11,7 +11,10 @@
 //! after is known from then on when the call says it (a desired size), or the size before was. So the
 //! order the records were read in decides nothing, a group shrunk and grown again counts every
 //! growth, and the increases inside a window sum to at least the growth of that window's groups
-//! beyond what they held before it.
+//! beyond what they held before it. A call that does not vouch for its size
+//! ([`SetSize::vouches`]: its count fields not as CloudTrail writes them, or a service-linked
+//! role's own call) never gives a later call its size before: the group's size is unknown after
+//! it (a resize that does not vouch still counts its own increase over a size known before it).
 
 use std::collections::HashMap;
 
@@ -46,9 +49,14 @@ impl Sizes {
         if group.name.is_empty() { None } else { self.known.get(group).copied() }
     }
 
-    fn set(&mut self, group: &GroupId, size: u64) {
-        if !group.name.is_empty() {
-            self.known.insert(group.clone(), size);
+    fn set(&mut self, group: &GroupId, size: Option<u64>) {
+        match size {
+            Some(size) if !group.name.is_empty() => {
+                self.known.insert(group.clone(), size);
+            }
+            _ => {
+                self.known.remove(group);
+            }
         }
     }
 }
@@ -77,8 +85,10 @@ pub fn resolve(sizes: &mut Sizes, calls: &[(i64, &SetSize)]) -> Vec<Resolved> {
             }
         };
         out[i] = resolved;
-        if let Some(a) = after {
-            sizes.set(&s.group, a);
+        // a call that does not vouch for its size: the group's size is unknown from then on
+        let after = after.filter(|_| s.vouches);
+        if after.is_some() || !s.vouches {
+            sizes.set(&s.group, after);
         }
     }
     out
@@ -91,7 +101,7 @@ mod tests {
 
     fn set(name: &str, size: u64, change: Change) -> SetSize {
         let group = GroupId { account: "1".into(), region: "r".into(), kind: Sized::AutoScalingGroup, name: name.into() };
-        SetSize { group, size, change, desired: Some(size), min: None, max: None }
+        SetSize { group, size, change, desired: Some(size), min: None, max: None, vouches: true }
     }
 
     #[test]
@@ -123,5 +133,22 @@ mod tests {
         // at the same millisecond the create comes first
         let out = resolve(&mut Sizes::new(), &[(10, &r1), (10, &c)]);
         assert_eq!(out, vec![Resolved::Increase(999), Resolved::Create]);
+    }
+
+    #[test]
+    fn a_call_that_does_not_vouch_for_its_size_leaves_the_group_unknown() {
+        let forged = SetSize { vouches: false, ..set("g", 1000, Change::Create) };
+        let real = set("g", 1000, Change::Resize);
+        // its own count stands; the resize after it is of unknown prior size, not +0
+        let out = resolve(&mut Sizes::new(), &[(1, &forged), (2, &real)]);
+        assert_eq!(out, vec![Resolved::Create, Resolved::Unknown]);
+        // nor does it hide a size known before it: it makes the size unknown
+        let c = set("g", 1, Change::Create);
+        let out = resolve(&mut Sizes::new(), &[(1, &c), (2, &forged), (3, &real)]);
+        assert_eq!(out, vec![Resolved::Create, Resolved::Create, Resolved::Unknown]);
+        // a resize that does not vouch counts its own increase; the next is of unknown prior size
+        let grow = SetSize { vouches: false, ..set("g", 10, Change::Resize) };
+        let out = resolve(&mut Sizes::new(), &[(1, &c), (2, &grow), (3, &real)]);
+        assert_eq!(out, vec![Resolved::Create, Resolved::Increase(9), Resolved::Unknown]);
     }
 }

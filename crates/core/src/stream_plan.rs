@@ -92,7 +92,9 @@ impl StreamRule {
         let mut out = Vec::new();
         let name = &self.name;
         match seen.pattern.as_deref().map(serde_json::from_str::<Value>) {
-            Some(Ok(p)) if p == self.pattern() => {}
+            // a repeated key (at any depth) is not as rendered: serde_json keeps its last value,
+            // EventBridge may keep another
+            Some(Ok(p)) if p == self.pattern() && seen.pattern.as_deref().is_some_and(keys_unique) => {}
             Some(_) => out.push(format!(
                 "{name}: its event pattern is {}, not the rendered {}",
                 crate::text::untrusted(seen.pattern.as_deref().unwrap_or_default()),
@@ -125,6 +127,62 @@ impl StreamRule {
             out.push(format!("{name}: it has {} targets, not the one stream queue", seen.targets.len()));
         }
         out
+    }
+}
+
+/// True when `text` is JSON in which no object names a key twice, at any depth.
+fn keys_unique(text: &str) -> bool {
+    serde_json::from_str::<Unique>(text).is_ok()
+}
+
+/// Any JSON value; deserialising it fails on an object with a repeated key.
+struct Unique;
+
+impl<'de> serde::Deserialize<'de> for Unique {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(UniqueVisitor)
+    }
+}
+
+struct UniqueVisitor;
+
+impl<'de> serde::de::Visitor<'de> for UniqueVisitor {
+    type Value = Unique;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("JSON without a repeated key")
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<Unique, E> {
+        Ok(Unique)
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<Unique, E> {
+        Ok(Unique)
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<Unique, E> {
+        Ok(Unique)
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<Unique, E> {
+        Ok(Unique)
+    }
+    fn visit_str<E>(self, _: &str) -> Result<Unique, E> {
+        Ok(Unique)
+    }
+    fn visit_unit<E>(self) -> Result<Unique, E> {
+        Ok(Unique)
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut a: A) -> Result<Unique, A::Error> {
+        while a.next_element::<Unique>()?.is_some() {}
+        Ok(Unique)
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut a: A) -> Result<Unique, A::Error> {
+        let mut keys = std::collections::HashSet::new();
+        while let Some(k) = a.next_key::<String>()? {
+            if !keys.insert(k) {
+                return Err(serde::de::Error::custom("a repeated key"));
+            }
+            a.next_value::<Unique>()?;
+        }
+        Ok(Unique)
     }
 }
 
@@ -189,6 +247,32 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// An object's text with one of its keys written again (at any depth) is refused;
+        /// the text as serde_json renders it (keys unique) is not.
+        #[test]
+        fn a_repeated_key_at_any_depth_is_refused(
+            keys in proptest::collection::btree_set("[a-z\"\\\\]{1,6}", 1..5),
+            depth in 0usize..4,
+            pick in any::<prop::sample::Index>(),
+        ) {
+            let keys: Vec<String> = keys.into_iter().collect();
+            let mut inner = Value::Object(keys.iter().map(|k| (k.clone(), json!([1, "x"]))).collect());
+            for _ in 0..depth {
+                inner = json!({"outer": [inner], "other": null});
+            }
+            let text = inner.to_string();
+            prop_assert!(keys_unique(&text));
+            // the innermost object gains a copy of one of its keys, first
+            let k = serde_json::to_string(pick.get(&keys)).unwrap();
+            let at = text.rfind('{').unwrap();
+            let repeated = format!("{}{{{k}:\"again\",{}", &text[..at], &text[at + 1..]);
+            prop_assert!(serde_json::from_str::<Value>(&repeated).is_ok());
+            prop_assert!(!keys_unique(&repeated), "{}", repeated);
+        }
+    }
 
     #[test]
     fn the_bundled_rules_render_one_rule_per_source_and_iam_in_us_east_1_only() {

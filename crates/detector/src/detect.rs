@@ -95,7 +95,11 @@ fn unexplained(read: &WindowRead, alarm: &AlarmStateChange) -> Option<String> {
     let sum = |f: fn(&launchguard_core::aggregate::Activity) -> u64| principals.iter().map(|p| f(&p.activity)).sum::<u64>();
     let counts_instances = read.scanner.rule().counts() == Counted::Instances;
     let by_instances = counts_instances && alarm.metric_name.as_deref() == Some(INSTANCES_METRIC);
-    let found = if by_instances { sum(|a| a.instances_requested.max(a.instances_launched)) } else { stats.matched };
+    // a count the metric's filters cannot have added (count fields not as CloudTrail writes
+    // them) never explains its datapoint
+    let unfiltered = read.scanner.aggregate.totals().unfiltered_requested;
+    let found =
+        if by_instances { sum(|a| a.instances_requested.max(a.instances_launched)).saturating_sub(unfiltered) } else { stats.matched };
     let datapoint = alarm.max_datapoint();
     // Datapoints are sums of whole calls or instances; compare as whole numbers.
     let short = datapoint.is_some_and(|d| u64::try_from(d.ceil() as i128).is_ok_and(|d| found < d));

@@ -17,6 +17,7 @@ mod limits;
 mod paced_evidence;
 mod props;
 mod protected_iam;
+mod ra;
 mod records;
 mod resize_attacks;
 mod review3;

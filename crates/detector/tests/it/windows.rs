@@ -181,3 +181,47 @@ async fn the_recheck_of_a_day_alarm_contains_a_drip_only_the_day_catches() {
     assert_eq!((c.window_seconds, c.threshold, c.count), (86_400, 150, 150));
     assert_eq!(p.evidence.as_ref().unwrap().events.len(), launchguard_core::evidence::MAX_EVIDENCE);
 }
+
+/// An Auto Scaling call at `time` by role `role` (its path a service-linked role's when `slr`).
+fn asg_call(n: u32, role: &str, slr: bool, time: &str, name: &str, request: Value) -> (i64, String) {
+    let path = if slr { "aws-service-role/autoscaling.amazonaws.com/" } else { "" };
+    let r = json!({
+        "eventVersion": "1.09", "eventTime": time, "eventID": format!("7a000000-0000-4000-8000-{n:012}"), "awsRegion": "us-east-1",
+        "eventSource": "autoscaling.amazonaws.com", "eventName": name, "sourceIPAddress": "198.51.100.7", "userAgent": "aws-cli/2",
+        "userIdentity": {"type": "AssumedRole", "principalId": format!("AROAEXAMPLE{role}:s"),
+            "arn": format!("arn:aws:sts::{ACCOUNT}:assumed-role/{role}/s"), "accountId": ACCOUNT,
+            "accessKeyId": format!("ASIAEXAMPLE{n:09}"),
+            "sessionContext": {"sessionIssuer": {"type": "Role", "principalId": format!("AROAEXAMPLE{role}"),
+                "arn": format!("arn:aws:iam::{ACCOUNT}:role/{path}{role}"), "accountId": ACCOUNT, "userName": role}}},
+        "recipientAccountId": ACCOUNT, "requestParameters": request, "responseElements": null,
+    });
+    (DateTime::parse_from_rfc3339(time).unwrap().timestamp_millis(), r.to_string())
+}
+
+/// ra finding 1 in the detector. GIVEN a forged create of group `g` by Auto Scaling's
+/// service-linked role whose size is written `DesiredCapacity` (a case the instances filters do
+/// not match: it added nothing to the metric), then the attacker's real resize of `g` to 1000
+/// (the metric's datapoint of 1000), WHEN the alarm fires, THEN the forged create's 1000 does not
+/// explain the datapoint: a person is paged with the attacker's resize of unknown prior size.
+/// Seen failing before the fix (the forged 1000 explained it: no page).
+#[tokio::test(start_paused = true)]
+async fn a_count_the_filters_cannot_have_added_never_explains_the_datapoint() {
+    let at = Utc.with_ymd_and_hms(2026, 3, 2, 9, 2, 0).unwrap();
+    let forged = json!({"autoScalingGroupName": "g", "minSize": 0, "maxSize": 1000, "DesiredCapacity": 1000});
+    let logs = MemoryLogs::new(vec![
+        asg_call(1, "AWSServiceRoleForAutoScaling", true, "2026-03-02T09:01:10Z", "CreateAutoScalingGroup", forged),
+        asg_call(
+            2,
+            "attacker",
+            false,
+            "2026-03-02T09:01:11Z",
+            "SetDesiredCapacity",
+            json!({"autoScalingGroupName": "g", "desiredCapacity": 1000}),
+        ),
+    ]);
+    let lambda = FakeLambda::default();
+    run(&logs, &lambda, instances_alarm(at, 60, 1000.0), at + Duration::seconds(30)).await;
+    let f = lambda.findings().remove(0);
+    let why = f.read.unexplained.clone().expect("the forged create's count explained the datapoint");
+    assert!(why.contains("1000") && why.contains("g"), "{why}");
+}

@@ -6,6 +6,7 @@ mod alarms;
 mod bursts;
 mod deploy;
 mod policies;
+mod ra;
 mod review30;
 mod routes;
 mod rv;
