@@ -18,6 +18,7 @@ mod paced_evidence;
 mod props;
 mod protected_iam;
 mod ra;
+mod rc;
 mod records;
 mod resize_attacks;
 mod review3;
