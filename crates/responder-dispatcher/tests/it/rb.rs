@@ -18,7 +18,7 @@ use launchguard_responder::memory::Entity;
 use launchguard_responder_dispatcher::{DispatchReport, DispatcherError};
 use launchguard_testkit::fixture;
 use serde_json::{Value, json};
-use world::{ACCOUNT, Iam, Lambda, Logs, Sns, config};
+use world::{ACCOUNT, Iam, Lambda, Logs, Sns, config, rename, user_arn as arn};
 
 const RESPONDER: &str = "arn:aws:sts::111122223333:assumed-role/SecurityResponder/alice";
 const DEPLOYER_KEY: &str = "AKIAEXAMPLEDEPLOYER1";
@@ -31,18 +31,6 @@ fn now() -> DateTime<Utc> {
 
 fn call() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 22, 5, 20, 5).unwrap()
-}
-
-fn arn(name: &str) -> String {
-    format!("arn:aws:iam::{ACCOUNT}:user/{name}")
-}
-
-/// IAM's `UpdateUser --new-user-name`: the user keeps its unique id, keys and policies.
-fn rename(iam: &Iam, from: &str, to: &str) {
-    let mut users = iam.users.lock().unwrap();
-    let mut u = users.remove(from).unwrap();
-    u.arn = arn(to);
-    assert!(users.insert(to.to_owned(), u).is_none(), "IAM names are unique");
 }
 
 /// IAM's `CreateUser`: a new user (a new unique id) under `name`.

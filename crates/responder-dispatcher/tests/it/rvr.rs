@@ -18,7 +18,7 @@ use launchguard_responder_dispatcher::ledger::{Claim, Ledger, entry_key, target_
 use launchguard_responder_dispatcher::{DispatchReport, DispatcherError};
 use launchguard_testkit::fixture;
 use serde_json::{Value, json};
-use world::{ACCOUNT, Iam, Lambda, Logs, Sns, config};
+use world::{ACCOUNT, Iam, Lambda, Logs, Sns, config, rename, user_arn as arn};
 
 const RESPONDER: &str = "arn:aws:sts::111122223333:assumed-role/SecurityResponder/alice";
 /// The key the intern launched with (its first key: IAM's fake gives it the id `AIDA` + the rest).
@@ -37,18 +37,6 @@ fn now() -> DateTime<Utc> {
 /// When the example finding's `CreateAccessKey` call was made.
 fn call() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 22, 5, 20, 5).unwrap()
-}
-
-fn arn(name: &str) -> String {
-    format!("arn:aws:iam::{ACCOUNT}:user/{name}")
-}
-
-/// IAM's `UpdateUser --new-user-name`: the user keeps its unique id, keys and policies.
-fn rename(iam: &Iam, from: &str, to: &str) {
-    let mut users = iam.users.lock().unwrap();
-    let mut u = users.remove(from).unwrap();
-    u.arn = arn(to);
-    assert!(users.insert(to.to_owned(), u).is_none(), "IAM names are unique");
 }
 
 fn id_of(iam: &Iam, name: &str) -> String {

@@ -25,6 +25,19 @@ pub const RELEASE_KEY: &str = "alias/launchguard-release";
 /// The stream detector's own key (`STREAM_FINDING_KEY_ID`).
 pub const STREAM_KEY: &str = "alias/launchguard-stream-finding";
 
+/// The ARN of the user `name` in [`ACCOUNT`] (no path).
+pub fn user_arn(name: &str) -> String {
+    format!("arn:aws:iam::{ACCOUNT}:user/{name}")
+}
+
+/// IAM's `UpdateUser --new-user-name`: the user keeps its unique id, keys and policies.
+pub fn rename(iam: &Iam, from: &str, to: &str) {
+    let mut users = iam.users.lock().unwrap();
+    let mut u = users.remove(from).unwrap();
+    u.arn = user_arn(to);
+    assert!(users.insert(to.to_owned(), u).is_none(), "IAM names are unique");
+}
+
 /// The account of the example finding (`fixtures/contract/finding.json`).
 pub fn iam() -> Iam {
     Iam::default()
