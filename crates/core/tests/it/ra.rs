@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 const ACCOUNT: &str = "218007301253";
 
 /// A call `seconds` after 09:00 by role `role` (a service-linked role's path when `slr`).
-fn call(n: u32, role: &str, slr: bool, seconds: u32, name: &str, request: Value) -> Value {
+pub(crate) fn call(n: u32, role: &str, slr: bool, seconds: u32, name: &str, request: Value) -> Value {
     let path = if slr { "aws-service-role/autoscaling.amazonaws.com/" } else { "" };
     json!({
         "eventVersion": "1.09", "eventTime": format!("2026-03-02T09:{:02}:{:02}Z", seconds / 60, seconds % 60),
@@ -28,12 +28,17 @@ fn call(n: u32, role: &str, slr: bool, seconds: u32, name: &str, request: Value)
 }
 
 fn assess(records: &[Value]) -> Assessment {
+    assess_texts(&records.iter().map(Value::to_string).collect::<Vec<_>>())
+}
+
+/// The bundled launch rule's assessment of `records` as the log group's texts.
+pub(crate) fn assess_texts(records: &[String]) -> Assessment {
     let set = RuleSet::bundled().unwrap();
     let rule = set.get(EC2_MASS_LAUNCH).unwrap();
     let t = rule.thresholds(false);
     let mut s = Scanner::with_sink(rule.event.clone(), None, Tracker::new());
     for r in records {
-        s.push_message(&r.to_string());
+        s.push_message(r);
     }
     s.aggregate.assess(&rule.horizons_with(&t), &t)
 }

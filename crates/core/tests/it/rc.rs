@@ -10,42 +10,12 @@
 //!
 //! The four ignored tests were seen failing on 9dec8ec (run with `--include-ignored`).
 
-use launchguard_core::burst::Tracker;
-use launchguard_core::rules::{EC2_MASS_LAUNCH, RuleSet};
-use launchguard_core::scan::Scanner;
 use launchguard_core::threshold::Assessment;
-use serde_json::{Value, json};
+use serde_json::json;
+
+use crate::ra::{assess_texts, call};
 
 const ACCOUNT: &str = "218007301253";
-
-/// A call `seconds` after 09:00 by role `role` (a service-linked role's path when `slr`), as
-/// CloudTrail writes it (no `invokedBy`).
-fn call(n: u32, role: &str, slr: bool, seconds: u32, name: &str, request: Value) -> Value {
-    let path = if slr { "aws-service-role/autoscaling.amazonaws.com/" } else { "" };
-    json!({
-        "eventVersion": "1.09", "eventTime": format!("2026-03-02T09:{:02}:{:02}Z", seconds / 60, seconds % 60),
-        "eventID": format!("7c000000-0000-4000-8000-{n:012}"), "awsRegion": "us-east-1",
-        "eventSource": "autoscaling.amazonaws.com", "eventName": name,
-        "sourceIPAddress": "198.51.100.7", "userAgent": "aws-cli/2",
-        "userIdentity": {"type": "AssumedRole", "principalId": format!("AROAEXAMPLE{role}:s"),
-            "arn": format!("arn:aws:sts::{ACCOUNT}:assumed-role/{role}/s"), "accountId": ACCOUNT,
-            "accessKeyId": format!("ASIAEXAMPLE{n:09}"),
-            "sessionContext": {"sessionIssuer": {"type": "Role", "principalId": format!("AROAEXAMPLE{role}"),
-                "arn": format!("arn:aws:iam::{ACCOUNT}:role/{path}{role}"), "accountId": ACCOUNT, "userName": role}}},
-        "recipientAccountId": ACCOUNT, "requestParameters": request, "responseElements": null,
-    })
-}
-
-fn assess_texts(records: &[String]) -> Assessment {
-    let set = RuleSet::bundled().unwrap();
-    let rule = set.get(EC2_MASS_LAUNCH).unwrap();
-    let t = rule.thresholds(false);
-    let mut s = Scanner::with_sink(rule.event.clone(), None, Tracker::new());
-    for r in records {
-        s.push_message(r);
-    }
-    s.aggregate.assess(&rule.horizons_with(&t), &t)
-}
 
 fn real(n: u32) -> String {
     call(n, "attacker", false, 30, "SetDesiredCapacity", json!({"autoScalingGroupName": "g", "desiredCapacity": 1000})).to_string()
